@@ -1,0 +1,252 @@
+//! A bucket on the local file system: `DIR/status/` and `DIR/state/` hold the same keys
+//! S3 would. Writes go to a temporary file and are renamed into place, so a reader or
+//! a crash never sees half an object; conditional writes are checked under a lock.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+use crate::ports::{BackendError, Condition, Object, ObjectStore, PutOptions};
+
+pub struct FsStore {
+    root: PathBuf,
+    write_lock: Mutex<()>,
+}
+
+impl FsStore {
+    /// A store rooted at `root`, created if missing.
+    pub fn open(root: impl Into<PathBuf>) -> std::io::Result<FsStore> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)?;
+        Ok(FsStore { root, write_lock: Mutex::new(()) })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file of a key; keys with empty, `.` or `..` segments are refused.
+    pub fn path_of(&self, key: &str) -> Result<PathBuf, BackendError> {
+        check_key(key)?;
+        Ok(self.root.join(key))
+    }
+}
+
+pub(crate) fn check_key(key: &str) -> Result<(), BackendError> {
+    let bad = key.is_empty()
+        || key.len() > 1024
+        || key.starts_with('/')
+        || key.contains('\\')
+        || key.contains('\0')
+        || key.split('/').any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with(".tmp-"));
+    if bad {
+        Err(BackendError::Permanent(format!("invalid object key {key:?}")))
+    } else {
+        Ok(())
+    }
+}
+
+fn etag_of(body: &[u8]) -> String {
+    hex::encode(&Sha256::digest(body)[..16])
+}
+
+/// The content type for a key, from its extension.
+pub fn content_type_for(key: &str) -> &'static str {
+    let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "json" => "application/json",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "atom" => "application/atom+xml",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "txt" | "log" => "text/plain; charset=utf-8",
+        "pdf" => "application/pdf",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "zip" => "application/zip",
+        "csv" => "text/csv; charset=utf-8",
+        "ico" => "image/x-icon",
+        _ => "application/octet-stream",
+    }
+}
+
+fn io_err(what: &str, key: &str, e: std::io::Error) -> BackendError {
+    // A local disk error is not going to fix itself by retrying at once, but a full
+    // disk or a busy file may; treat it as passing so nothing accepted is dropped.
+    BackendError::Transient(format!("{what} {key}: {e}"))
+}
+
+async fn read_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    match tokio::fs::read(path).await {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `body` to `path` through a temporary file and a rename, synced to disk.
+pub(crate) async fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    tokio::fs::create_dir_all(dir).await?;
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let tmp = dir.join(format!(".tmp-{}", hex::encode(nonce)));
+    let body = body.to_vec();
+    let tmp2 = tmp.clone();
+    let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp2)?;
+        f.write_all(&body)?;
+        f.sync_all()
+    })
+    .await
+    .map_err(std::io::Error::other)
+    .and_then(|r| r);
+    if let Err(e) = result {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(e);
+    }
+    if let Err(e) = tokio::fs::rename(&tmp, path).await {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(e);
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ObjectStore for FsStore {
+    async fn get(&self, key: &str) -> Result<Option<Object>, BackendError> {
+        let path = self.path_of(key)?;
+        let body = read_file(&path).await.map_err(|e| io_err("read", key, e))?;
+        Ok(body.map(|b| Object {
+            etag: etag_of(&b),
+            body: Bytes::from(b),
+            content_type: Some(content_type_for(key).to_owned()),
+        }))
+    }
+
+    async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<String, BackendError> {
+        let path = self.path_of(key)?;
+        let _guard = self.write_lock.lock().await;
+        match &opts.condition {
+            Condition::Always => {}
+            Condition::IfNoneMatch => {
+                if tokio::fs::try_exists(&path).await.map_err(|e| io_err("stat", key, e))? {
+                    return Err(BackendError::PreconditionFailed(key.to_owned()));
+                }
+            }
+            Condition::IfMatch(etag) => {
+                let current = read_file(&path).await.map_err(|e| io_err("read", key, e))?;
+                if current.map(|b| etag_of(&b)).as_deref() != Some(etag.as_str()) {
+                    return Err(BackendError::PreconditionFailed(key.to_owned()));
+                }
+            }
+        }
+        write_atomic(&path, &body).await.map_err(|e| io_err("write", key, e))?;
+        Ok(etag_of(&body))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BackendError> {
+        let path = self.path_of(key)?;
+        let _guard = self.write_lock.lock().await;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("delete", key, e)),
+        }
+        // Remove directories left empty, up to the root, as S3 has no directories.
+        let mut dir = path.parent().map(Path::to_path_buf);
+        while let Some(d) = dir {
+            if d == self.root || tokio::fs::remove_dir(&d).await.is_err() {
+                break;
+            }
+            dir = d.parent().map(Path::to_path_buf);
+        }
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        let root = self.root.clone();
+        let prefix = prefix.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            // Walk only the directory the prefix points into.
+            let start_rel = prefix.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            let start = if start_rel.is_empty() { root.clone() } else { root.join(start_rel) };
+            let mut stack = vec![start];
+            while let Some(dir) = stack.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io_err("list", &prefix, e)),
+                };
+                for entry in entries {
+                    let entry = entry.map_err(|e| io_err("list", &prefix, e))?;
+                    let path = entry.path();
+                    let name = entry.file_name();
+                    if name.to_string_lossy().starts_with(".tmp-") {
+                        continue;
+                    }
+                    let ft = entry.file_type().map_err(|e| io_err("list", &prefix, e))?;
+                    if ft.is_dir() {
+                        stack.push(path);
+                    } else if let Ok(rel) = path.strip_prefix(&root) {
+                        let key = rel.to_string_lossy().replace('\\', "/");
+                        if key.starts_with(&prefix) {
+                            out.push(key);
+                        }
+                    }
+                }
+            }
+            out.sort();
+            Ok(out)
+        })
+        .await
+        .map_err(|e| BackendError::Transient(format!("list {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conditional_writes_and_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FsStore::open(dir.path()).unwrap();
+        let e1 = s
+            .put("a/b.json", Bytes::from_static(b"1"), PutOptions::json().with_condition(Condition::IfNoneMatch))
+            .await
+            .unwrap();
+        let again = s
+            .put("a/b.json", Bytes::from_static(b"2"), PutOptions::json().with_condition(Condition::IfNoneMatch))
+            .await;
+        assert_eq!(again, Err(BackendError::PreconditionFailed("a/b.json".into())));
+        s.put("a/b.json", Bytes::from_static(b"2"), PutOptions::json().with_condition(Condition::IfMatch(e1.clone())))
+            .await
+            .unwrap();
+        let stale = s
+            .put("a/b.json", Bytes::from_static(b"3"), PutOptions::json().with_condition(Condition::IfMatch(e1)))
+            .await;
+        assert!(matches!(stale, Err(BackendError::PreconditionFailed(_))));
+        s.put("a/c/d.txt", Bytes::from_static(b"x"), PutOptions::json()).await.unwrap();
+        s.put("ab.json", Bytes::from_static(b"x"), PutOptions::json()).await.unwrap();
+        assert_eq!(s.list("a/").await.unwrap(), vec!["a/b.json", "a/c/d.txt"]);
+        assert_eq!(s.delete_prefix("a/").await.unwrap(), 2);
+        assert_eq!(s.list("").await.unwrap(), vec!["ab.json"]);
+        assert!(!dir.path().join("a").exists(), "empty directories are removed");
+        assert_eq!(s.get("a/b.json").await.unwrap(), None);
+        assert!(s.get("../etc/passwd").await.is_err());
+    }
+}

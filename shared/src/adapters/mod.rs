@@ -1,0 +1,5 @@
+//! Adapters for the ports.
+
+pub mod fs;
+pub mod fs_queue;
+pub mod policy;

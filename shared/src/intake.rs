@@ -1,0 +1,244 @@
+//! Intake: the HTTP router shared by the webhook and alerts Lambdas and the local
+//! runner. It authenticates, checks and queues; all real work happens behind the
+//! queue.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::auth::SigningKey;
+use crate::config::{Config, ConfigError};
+use crate::gitlab::{Hook, HookError};
+use crate::message::{self, Envelope, Source};
+use crate::ports::{ObjectStore, Queue};
+
+/// A reply: status and a JSON body.
+#[derive(Debug)]
+pub struct Reply(pub StatusCode, pub serde_json::Value);
+
+impl Reply {
+    pub fn error(status: StatusCode, message: impl Into<String>) -> Reply {
+        Reply(status, json!({ "error": message.into() }))
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(self.1)).into_response()
+    }
+}
+
+/// Unix seconds now (replaceable in tests).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| chrono::Utc::now().timestamp())
+}
+
+/// What intake needs: settings and where to queue.
+pub struct Intake {
+    pub config: Arc<Config>,
+    pub publish_queue: Option<Arc<dyn Queue>>,
+    pub alert_queue: Option<Arc<dyn Queue>>,
+    /// For claim checks of bodies too large for the queue.
+    pub state: Option<Arc<dyn ObjectStore>>,
+    pub clock: Clock,
+    signing_key: Option<SigningKey>,
+}
+
+impl Intake {
+    /// Checks the settings each route needs: a route without its secret is refused at
+    /// start rather than left open.
+    pub fn new(
+        config: Arc<Config>,
+        publish_queue: Option<Arc<dyn Queue>>,
+        alert_queue: Option<Arc<dyn Queue>>,
+        state: Option<Arc<dyn ObjectStore>>,
+    ) -> Result<Intake, ConfigError> {
+        if publish_queue.is_some() {
+            config.require(&["GITLAB_WEBHOOK_SECRET"])?;
+        }
+        if alert_queue.is_some() {
+            config.require(&["ALERT_TOKEN"])?;
+        }
+        let signing_key = match &config.gitlab_signing_token {
+            Some(t) => Some(SigningKey::from_secret(t.expose()).map_err(|why| ConfigError::Invalid {
+                name: "GITLAB_SIGNING_TOKEN",
+                why,
+            })?),
+            None => None,
+        };
+        Ok(Intake { config, publish_queue, alert_queue, state, clock: system_clock(), signing_key })
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// The router: `POST /gitlab`, `POST /alerts` (for the queues configured), JSON 404
+/// and 405 for everything else.
+pub fn router(intake: Arc<Intake>) -> Router {
+    let mut r = Router::new();
+    if intake.publish_queue.is_some() {
+        r = r.route("/gitlab", only_post(post(gitlab)));
+    }
+    if intake.alert_queue.is_some() {
+        // ALERTS_ROUTE
+    }
+    r.fallback(not_found).with_state(intake)
+}
+
+fn only_post(m: MethodRouter<Arc<Intake>>) -> MethodRouter<Arc<Intake>> {
+    m.fallback(|method: Method, uri: axum::http::Uri| async move {
+        Reply::error(StatusCode::METHOD_NOT_ALLOWED, format!("method {method} is not allowed on {}; use POST", uri.path()))
+    })
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> Reply {
+    Reply::error(StatusCode::NOT_FOUND, format!("no route for {method} {}", uri.path()))
+}
+
+/// Reads the whole body up to `max` bytes: 413 past it.
+pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<bytes::Bytes, Reply> {
+    let too_large = || Reply::error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is larger than MAX_BODY_BYTES ({max} bytes)"));
+    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+        && len > max as u64
+    {
+        return Err(too_large());
+    }
+    to_bytes(body, max).await.map_err(|_| too_large())
+}
+
+/// JSON bodies only; a missing content type is taken as JSON.
+pub fn check_json_content_type(headers: &HeaderMap) -> Result<(), Reply> {
+    match headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("")) {
+        None => Ok(()),
+        Some(ct) => {
+            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+                Ok(())
+            } else {
+                Err(Reply::error(StatusCode::BAD_REQUEST, format!("Content-Type must be application/json, not {ct:?}")))
+            }
+        }
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The deduplication id of a delivery: `Idempotency-Key`, else `X-Gitlab-Event-UUID`,
+/// else `webhook-id`, else a hash of the body.
+pub fn delivery_id(headers: &HeaderMap, body: &[u8]) -> String {
+    let given = ["idempotency-key", "x-gitlab-event-uuid", "webhook-id"]
+        .iter()
+        .find_map(|h| header_str(headers, h).filter(|v| !v.trim().is_empty()));
+    match given {
+        Some(id) => message::dedup_id(id.trim()),
+        None => hex::encode(Sha256::digest(body)),
+    }
+}
+
+impl Intake {
+    fn check_gitlab_auth(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Reply> {
+        let token = headers.get("x-gitlab-token").map(|v| v.as_bytes());
+        if let Some(key) = &self.signing_key {
+            key.verify(
+                header_str(headers, "webhook-id"),
+                header_str(headers, "webhook-timestamp"),
+                header_str(headers, "webhook-signature"),
+                body,
+                (self.clock)(),
+            )
+            .map_err(|why| Reply::error(StatusCode::UNAUTHORIZED, why))?;
+            // The shared token is optional with signatures, but must be right if sent.
+            if let (Some(given), Some(secret)) = (token, &self.config.gitlab_webhook_secret)
+                && !secret.matches(given)
+            {
+                return Err(Reply::error(StatusCode::UNAUTHORIZED, "invalid X-Gitlab-Token"));
+            }
+            return Ok(());
+        }
+        match (token, &self.config.gitlab_webhook_secret) {
+            (Some(given), Some(secret)) if secret.matches(given) => Ok(()),
+            (None, _) => Err(Reply::error(StatusCode::UNAUTHORIZED, "missing X-Gitlab-Token")),
+            _ => Err(Reply::error(StatusCode::UNAUTHORIZED, "invalid X-Gitlab-Token")),
+        }
+    }
+
+    /// Queues one message; 503 if the queue cannot take it.
+    pub async fn enqueue(&self, queue: &dyn Queue, group: String, dedup: String, body: String) -> Result<(), Reply> {
+        let msg = message::outgoing(group, dedup, body, self.state.as_deref()).await;
+        let sent = match msg {
+            Ok(m) => queue.send(m).await,
+            Err(e) => Err(e),
+        };
+        sent.map_err(|e| {
+            warn!(error = %e, "queue refused a message");
+            Reply::error(StatusCode::SERVICE_UNAVAILABLE, "the queue is unavailable; try again")
+        })
+    }
+}
+
+async fn gitlab(State(intake): State<Arc<Intake>>, request: Request) -> Reply {
+    let (parts, body) = request.into_parts();
+    let delivery = header_str(&parts.headers, "idempotency-key")
+        .or_else(|| header_str(&parts.headers, "x-gitlab-event-uuid"))
+        .unwrap_or("")
+        .to_owned();
+    let span = info_span!("gitlab", delivery = %delivery, event = header_str(&parts.headers, "x-gitlab-event").unwrap_or(""));
+    async move {
+        let reply = match gitlab_inner(&intake, &parts.headers, body).await {
+            Ok(r) | Err(r) => r,
+        };
+        info!(status = reply.0.as_u16(), "reply");
+        reply
+    }
+    .instrument(span)
+    .await
+}
+
+async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: Body) -> Result<Reply, Reply> {
+    let body = read_body(headers, body, intake.config.max_body_bytes).await?;
+    intake.check_gitlab_auth(headers, &body)?;
+    check_json_content_type(headers)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, format!("body is not valid UTF-8 (at byte {})", e.valid_up_to())))?;
+    let event = header_str(headers, "x-gitlab-event");
+    let hook = match Hook::parse(event, &body) {
+        Ok(h) => h,
+        Err(HookError::Ignored(why)) => return Ok(Reply(StatusCode::OK, json!({ "ignored": why }))),
+        Err(HookError::Malformed(why)) => return Err(Reply::error(StatusCode::BAD_REQUEST, why)),
+    };
+    if let Some(want) = intake.config.gitlab_project_id
+        && hook.project().id != want
+    {
+        return Err(Reply::error(
+            StatusCode::FORBIDDEN,
+            format!("events of project {} are not accepted here", hook.project().id),
+        ));
+    }
+    let payload = serde_json::from_str(text).map_err(|e| Reply::error(StatusCode::BAD_REQUEST, format!("body: {e}")))?;
+    let dedup = delivery_id(headers, &body);
+    let envelope = Envelope {
+        source: Source::Gitlab,
+        event: event.map(str::to_owned),
+        delivery: dedup.clone(),
+        received_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        payload,
+    };
+    let queue = intake.publish_queue.as_deref().ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
+    intake.enqueue(queue, format!("issue:{}", hook.iid()), dedup, envelope.to_json()).await?;
+    Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": 1 })))
+}

@@ -1,0 +1,19 @@
+//! openmic's shared library: the domain (GitLab and alert payloads, incident state,
+//! rendering, the alert lifecycle), the ports it talks to, and their adapters.
+//!
+//! The Lambda functions in `functions/` and the local runner compose these pieces;
+//! nothing here reads the environment except [`config::Config::from_env`].
+
+pub mod adapters;
+pub mod auth;
+pub mod config;
+pub mod gitlab;
+pub mod incident;
+pub mod intake;
+pub mod message;
+pub mod ports;
+pub mod publisher;
+pub mod render;
+pub mod status;
+pub mod telemetry;
+pub mod timefmt;

@@ -1,0 +1,438 @@
+//! From GitLab-flavoured markdown to HTML that is safe to publish.
+//!
+//! The pipeline: comrak renders the markdown (tables, task lists, strikethrough,
+//! autolinks, footnotes, `:emoji:` shortcodes) with raw HTML kept; ammonia sanitises
+//! the whole result against an allow-list; a last lol_html pass works on the
+//! sanitised tree: every mention becomes `Incident Responder`, links into the GitLab
+//! instance become plain text (issue URLs as a bare reference), and uploads point at
+//! their copy in the status bucket. The privacy pass runs after sanitising, so text
+//! smuggled in through raw HTML or entities (`&#64;user`) is caught too.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use lol_html::html_content::ContentType;
+use lol_html::{RewriteStrSettings, doc_text, element, rewrite_str};
+use regex::Regex;
+
+/// What every mention becomes.
+pub const RESPONDER: &str = "Incident Responder";
+
+/// At most this many uploads are published per incident.
+pub const MAX_UPLOADS: usize = 5000;
+
+/// An uploaded file referenced from published text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Upload {
+    /// The 32 hex digits of `/uploads/<secret>/<file>`.
+    pub secret: String,
+    /// The file name, as it appears in the URL (percent-encoded).
+    pub filename: String,
+}
+
+impl Upload {
+    /// The key of the copy in the status bucket.
+    pub fn key(&self, iid: u64) -> String {
+        format!("data/incident/{iid}/{}/{}", self.secret, self.filename)
+    }
+}
+
+/// What rendering needs to know about where the text comes from.
+#[derive(Debug, Clone, Default)]
+pub struct RenderContext {
+    /// The incident's iid (for upload keys).
+    pub iid: u64,
+    /// Host names (with port, if any) of the GitLab instance: links into it are not
+    /// published as links.
+    pub instance_hosts: Vec<String>,
+}
+
+impl RenderContext {
+    pub fn new(iid: u64, instance_urls: &[&str]) -> Self {
+        let instance_hosts = instance_urls
+            .iter()
+            .filter_map(|u| url_host(u))
+            .map(|h| h.to_ascii_lowercase())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        RenderContext { iid, instance_hosts }
+    }
+
+    fn is_instance_host(&self, host: &str) -> bool {
+        self.instance_hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+    }
+}
+
+/// Rendered, publishable HTML and the uploads it points at.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rendered {
+    pub html: String,
+    pub uploads: Vec<Upload>,
+}
+
+fn comrak_options() -> &'static comrak::Options<'static> {
+    static OPTIONS: LazyLock<comrak::Options<'static>> = LazyLock::new(|| {
+        let mut o = comrak::Options::default();
+        o.extension.strikethrough = true;
+        o.extension.table = true;
+        o.extension.autolink = true;
+        o.extension.tasklist = true;
+        o.extension.footnotes = true;
+        o.extension.shortcodes = true;
+        o.render.tasklist_classes = true;
+        // Raw HTML goes through to the sanitiser, which decides what survives.
+        o.render.r#unsafe = true;
+        o
+    });
+    &OPTIONS
+}
+
+fn sanitiser() -> &'static ammonia::Builder<'static> {
+    static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+        let mut b = ammonia::Builder::default();
+        b.add_tags(["section", "input"])
+            .rm_tags(["area", "map"])
+            .add_tag_attributes("input", ["type", "checked", "disabled"])
+            .add_tag_attributes("a", ["id"])
+            .add_tag_attributes("li", ["id"])
+            .add_tag_attributes("sup", ["id"])
+            .rm_tag_attributes("a", ["hreflang"])
+            .add_allowed_classes("section", ["footnotes"])
+            .add_allowed_classes("sup", ["footnote-ref"])
+            .add_allowed_classes("a", ["footnote-backref"])
+            .add_allowed_classes("ul", ["contains-task-list"])
+            .add_allowed_classes("li", ["task-list-item"])
+            .add_allowed_classes("input", ["task-list-item-checkbox"])
+            .url_schemes(std::collections::HashSet::from(["http", "https", "mailto"]))
+            .link_rel(Some("noopener noreferrer nofollow"))
+            .attribute_filter(|element, attribute, value| match (element, attribute) {
+                // Only comrak's footnote ids, so no id can clobber the page's own.
+                (_, "id") => FOOTNOTE_ID.is_match(value).then_some(value.into()),
+                ("input", "type") => (value == "checkbox").then_some(value.into()),
+                _ => Some(value.into()),
+            });
+        b
+    });
+    &SANITISER
+}
+
+static FOOTNOTE_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^fn(ref)?-[A-Za-z0-9_-]{1,64}(-\d+)?$").expect("valid regex"));
+
+/// `/uploads/<32 hex>/<file>`, possibly under a project path.
+static UPLOAD_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:/[^?#]*)?/uploads/([0-9a-f]{32})/([^/?#]+)$").expect("valid regex")
+});
+
+/// A URL of an issue, merge request, epic or work item on some host; the host is
+/// checked against the instance afterwards.
+static ITEM_URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)https?://([a-z0-9.\-]+(?::\d+)?)/((?:[\w.\-]+/)*?[\w.\-]+)/(?:-/)?(issues/incident|issues|work_items|merge_requests|epics)/(\d+)[^\s<>&]*",
+    )
+    .expect("valid regex")
+});
+
+/// Renders a description or comment.
+pub fn markdown(src: &str, ctx: &RenderContext) -> Rendered {
+    let html = comrak::markdown_to_html(src, comrak_options());
+    let clean = sanitiser().clean(&html).to_string();
+    postprocess(&clean, ctx)
+}
+
+/// Renders an issue title: plain text, escaped, with `:emoji:` shortcodes and the same
+/// privacy rules as the body.
+pub fn title(src: &str, ctx: &RenderContext) -> String {
+    let escaped = escape_text(src);
+    let with_emoji = shortcodes(&escaped);
+    private_text(&with_emoji, ctx)
+}
+
+/// `&`, `<`, `>`, `"` and `'` escaped.
+pub fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Replaces `:name:` with its emoji where the name is a known shortcode.
+pub fn shortcodes(s: &str) -> String {
+    static CODE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r":([a-z0-9_+\-]{1,64}):").expect("valid regex"));
+    CODE.replace_all(s, |c: &regex::Captures| match emojis::get_by_shortcode(&c[1]) {
+        Some(e) => e.as_str().to_owned(),
+        None => c[0].to_owned(),
+    })
+    .into_owned()
+}
+
+/// The privacy rules on a piece of (escaped) text: mentions and instance item URLs.
+pub fn private_text(text: &str, ctx: &RenderContext) -> String {
+    let without_urls = if text.contains("://") {
+        ITEM_URL
+            .replace_all(text, |c: &regex::Captures| {
+                if ctx.is_instance_host(&c[1]) {
+                    reference(&c[2], &c[3], &c[4])
+                } else {
+                    c[0].to_owned()
+                }
+            })
+            .into_owned()
+    } else {
+        text.to_owned()
+    };
+    replace_mentions(&without_urls)
+}
+
+/// `group/project#12`, `group/project!3`, `group&4`.
+fn reference(path: &str, kind: &str, number: &str) -> String {
+    let kind = kind.to_ascii_lowercase();
+    if kind == "epics" {
+        let group = path.strip_prefix("groups/").unwrap_or(path);
+        format!("{group}&amp;{number}")
+    } else if kind == "merge_requests" {
+        format!("{path}!{number}")
+    } else {
+        format!("{path}#{number}")
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-' || c == '.'
+}
+
+/// Every `@name`, `@group/sub` and `@all` becomes [`RESPONDER`]. An `@` directly after
+/// a letter or digit (an email address) is left alone.
+pub fn replace_mentions(text: &str) -> String {
+    if !text.contains('@') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut prev: Option<char> = None;
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let (before, from_at) = rest.split_at(at);
+        out.push_str(before);
+        if let Some(c) = before.chars().next_back() {
+            prev = Some(c);
+        }
+        let after = &from_at[1..];
+        let starts_name = after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let after_word = prev.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if starts_name && !after_word {
+            // The name: segments of name characters joined by '/', never ending in
+            // '.' or '-' (sentence punctuation after a mention stays).
+            let mut last_good = 0;
+            for (i, c) in after.char_indices() {
+                let continues_path = c == '/'
+                    && after[i + 1..].chars().next().is_some_and(|n| n.is_alphanumeric() || n == '_');
+                if is_name_char(c) {
+                    if c != '.' && c != '-' {
+                        last_good = i + c.len_utf8();
+                    }
+                } else if !continues_path {
+                    break;
+                }
+            }
+            out.push_str(RESPONDER);
+            rest = &after[last_good..];
+            prev = Some(' ');
+        } else {
+            out.push('@');
+            rest = after;
+            prev = Some('@');
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The host (and port) of an absolute http(s) URL.
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .or_else(|| url.strip_prefix("HTTPS://"))
+        .or_else(|| url.strip_prefix("HTTP://"))?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    let host = host.rsplit('@').next()?;
+    (!host.is_empty()).then_some(host)
+}
+
+/// The path of a URL that is relative or on the instance; `None` for other hosts.
+fn instance_path<'a>(url: &'a str, ctx: &RenderContext) -> Option<&'a str> {
+    if let Some(host) = url_host(url) {
+        if !ctx.is_instance_host(host) {
+            return None;
+        }
+        let scheme_len = url.find("://").map(|i| i + 3)?;
+        let after_host = &url[scheme_len..];
+        Some(after_host.find('/').map(|i| &after_host[i..]).unwrap_or("/"))
+    } else if url.contains(':') && !url.starts_with('/') {
+        None // mailto: and the like
+    } else {
+        Some(url)
+    }
+}
+
+fn upload_of(url: &str, ctx: &RenderContext) -> Option<Upload> {
+    let path = instance_path(url, ctx)?;
+    let c = UPLOAD_PATH.captures(path)?;
+    let filename = &c[2];
+    if filename == "." || filename == ".." {
+        return None;
+    }
+    Some(Upload { secret: c[1].to_owned(), filename: filename.to_owned() })
+}
+
+fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
+    let uploads: RefCell<Vec<Upload>> = RefCell::new(Vec::new());
+    let text_buf = RefCell::new(String::new());
+    let note_upload = |u: &Upload| {
+        let mut list = uploads.borrow_mut();
+        if !list.contains(u) {
+            list.push(u.clone());
+        }
+    };
+    let result = rewrite_str(
+        clean,
+        RewriteStrSettings::new()
+            .append_element_content_handler(element!("a[href]", |el| {
+                    let href = el.get_attribute("href").unwrap_or_default();
+                    if let Some(up) = upload_of(&href, ctx) {
+                        el.set_attribute("href", &up.key(ctx.iid))?;
+                        note_upload(&up);
+                    } else if href.starts_with('#') {
+                        // footnote links stay
+                    } else if instance_path(&href, ctx).is_some() {
+                        // A link into GitLab (an issue, a profile, a relative path)
+                        // is published as its text only.
+                        el.remove_and_keep_content();
+                    }
+                    Ok(())
+                }))
+            .append_element_content_handler(element!("img[src]", |el| {
+                    let src = el.get_attribute("src").unwrap_or_default();
+                    if let Some(up) = upload_of(&src, ctx) {
+                        el.set_attribute("src", &up.key(ctx.iid))?;
+                        el.set_attribute("class", "gl-image")?;
+                        note_upload(&up);
+                    } else if instance_path(&src, ctx).is_some() {
+                        // Anything else on the instance is not public.
+                        el.remove();
+                    }
+                    Ok(())
+                }))
+            .append_element_content_handler(element!("[alt], [title]", |el| {
+                    for name in ["alt", "title"] {
+                        if let Some(v) = el.get_attribute(name) {
+                            let fixed = private_text(&v, ctx);
+                            if fixed != v {
+                                el.set_attribute(name, &fixed)?;
+                            }
+                        }
+                    }
+                    Ok(())
+                }))
+            .append_document_content_handler(doc_text!(|t| {
+                let mut buf = text_buf.borrow_mut();
+                buf.push_str(t.as_str());
+                if t.last_in_text_node() {
+                    let fixed = private_text(&buf, ctx);
+                    t.replace(&fixed, ContentType::Html);
+                    buf.clear();
+                } else {
+                    t.remove();
+                }
+                Ok(())
+            })),
+    );
+    match result {
+        Ok(html) => {
+            let mut uploads = uploads.into_inner();
+            uploads.truncate(MAX_UPLOADS);
+            Rendered { html, uploads }
+        }
+        // lol_html fails only on memory limits; publish escaped text, never raw HTML.
+        Err(_) => Rendered { html: format!("<p>{}</p>", private_text(&escape_text(clean), ctx)), uploads: vec![] },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> RenderContext {
+        RenderContext::new(7, &["https://gitlab.example.com/ops/api"])
+    }
+
+    #[test]
+    fn gitlab_flavour() {
+        let r = markdown(
+            "| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] done\n- [ ] todo\n\n~~old~~ https://example.org :smile:\n\nNote[^1]\n\n[^1]: the note\n",
+            &ctx(),
+        );
+        let h = &r.html;
+        assert!(h.contains("<table>") && h.contains("<td>1</td>"), "{h}");
+        assert!(h.contains(r#"type="checkbox""#) && h.contains("checked"), "{h}");
+        assert!(h.contains("<del>old</del>"), "{h}");
+        assert!(h.contains(r#"<a href="https://example.org" rel="noopener noreferrer nofollow">"#), "{h}");
+        assert!(h.contains('😄'), "{h}");
+        assert!(h.contains(r##"href="#fn-1""##) && h.contains(r#"id="fn-1""#), "{h}");
+    }
+
+    #[test]
+    fn mentions_become_responder() {
+        assert_eq!(replace_mentions("ping @alice."), "ping Incident Responder.");
+        assert_eq!(replace_mentions("@all: @group/sub-team, x"), "Incident Responder: Incident Responder, x");
+        assert_eq!(replace_mentions("mail ops@example.com"), "mail ops@example.com");
+        assert_eq!(replace_mentions("@a@b"), "Incident ResponderIncident Responder");
+        assert_eq!(replace_mentions("@@eve"), "@Incident Responder");
+        assert_eq!(replace_mentions("a @ b"), "a @ b");
+    }
+
+    #[test]
+    fn instance_links_are_plain_text() {
+        let r = markdown(
+            "see https://gitlab.example.com/ops/api/-/issues/12#note_5 and [this](https://gitlab.example.com/ops/api/-/merge_requests/3) and #4",
+            &ctx(),
+        );
+        assert!(!r.html.contains("<a"), "{}", r.html);
+        assert!(r.html.contains("ops/api#12") && r.html.contains("this") && r.html.contains("#4"), "{}", r.html);
+        assert!(!r.html.contains("gitlab.example.com"), "{}", r.html);
+    }
+
+    #[test]
+    fn uploads_point_into_the_bucket() {
+        let md = "![graph](/uploads/0123456789abcdef0123456789abcdef/graph.png) [log](/uploads/fedcba9876543210fedcba9876543210/app.log)";
+        let r = markdown(md, &ctx());
+        assert!(
+            r.html.contains(r#"src="data/incident/7/0123456789abcdef0123456789abcdef/graph.png""#),
+            "{}",
+            r.html
+        );
+        assert!(r.html.contains(r#"class="gl-image""#), "{}", r.html);
+        assert!(r.html.contains(r#"href="data/incident/7/fedcba9876543210fedcba9876543210/app.log""#), "{}", r.html);
+        assert_eq!(r.uploads.len(), 2);
+    }
+
+    #[test]
+    fn title_is_escaped_text() {
+        let t = title("<b>DB</b> down :fire: for @bob", &ctx());
+        assert_eq!(t, "&lt;b&gt;DB&lt;/b&gt; down 🔥 for Incident Responder");
+    }
+}

@@ -1,0 +1,162 @@
+//! The public status data in GitLab's format: `data/incident/<iid>.json` and
+//! `data/list.json` (GitLab's schemas: `basic_incident`, `incident_details`,
+//! `incident_list`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::incident::IncidentState;
+use crate::render::{self, RenderContext, Upload};
+use crate::timefmt::{self, Timestamp};
+
+/// `Cache-Control` of public data: short, so a change shows within a minute.
+pub const DATA_CACHE_CONTROL: &str = "public, max-age=30";
+/// The list holds this many incidents, newest first.
+pub const LIST_LEN: usize = 20;
+/// The largest detail document.
+pub const MAX_DETAIL_BYTES: usize = 1024 * 1024;
+
+pub const LIST_KEY: &str = "data/list.json";
+
+pub fn detail_key(iid: u64) -> String {
+    format!("data/incident/{iid}.json")
+}
+
+/// Everything published for an incident lives under this prefix (uploads).
+pub fn files_prefix(iid: u64) -> String {
+    format!("data/incident/{iid}/")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Links {
+    pub details: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    pub note: String,
+    #[serde(serialize_with = "timefmt::ser", deserialize_with = "timefmt::de")]
+    pub created_at: Timestamp,
+}
+
+/// An incident as published. In the list, `comments` is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: u64,
+    pub status: String,
+    pub title: String,
+    pub description: String,
+    #[serde(serialize_with = "timefmt::ser", deserialize_with = "timefmt::de")]
+    pub created_at: Timestamp,
+    #[serde(serialize_with = "timefmt::ser", deserialize_with = "timefmt::de")]
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<Vec<Comment>>,
+    pub links: Links,
+    /// openmic's own: GitLab's severity when it sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+}
+
+impl Incident {
+    /// The list entry: the detail without comments.
+    pub fn summary(&self) -> Incident {
+        Incident { comments: None, ..self.clone() }
+    }
+}
+
+/// A rendered incident and the uploads its text points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedIncident {
+    pub incident: Incident,
+    pub uploads: Vec<Upload>,
+}
+
+/// Renders the public view of a published incident. `gitlab_url` is `GITLAB_URL`.
+pub fn render_incident(state: &IncidentState, gitlab_url: Option<&str>) -> Option<RenderedIncident> {
+    let issue = state.issue.as_ref()?;
+    let mut urls: Vec<&str> = Vec::new();
+    if let Some(u) = state.project_url.as_deref() {
+        urls.push(u);
+    }
+    if let Some(u) = gitlab_url {
+        urls.push(u);
+    }
+    let ctx = RenderContext::new(state.iid, &urls);
+    let description = render::markdown(&issue.description, &ctx);
+    let mut uploads = description.uploads.clone();
+    let mut comments = Vec::new();
+    for note in state.published_notes() {
+        let r = render::markdown(&note.body, &ctx);
+        for u in r.uploads {
+            if !uploads.contains(&u) {
+                uploads.push(u);
+            }
+        }
+        comments.push(Comment { note: r.html, created_at: note.created_at });
+    }
+    uploads.truncate(render::MAX_UPLOADS);
+    let severity = issue.severity.clone().filter(|s| !s.is_empty() && s != "unknown");
+    let mut incident = Incident {
+        id: state.iid,
+        status: issue.state.clone(),
+        title: render::title(&issue.title, &ctx),
+        description: description.html,
+        created_at: issue.created_at,
+        updated_at: issue.updated_at,
+        comments: Some(comments),
+        links: Links { details: detail_key(state.iid) },
+        severity,
+    };
+    fit_detail(&mut incident, &issue.description, &ctx);
+    Some(RenderedIncident { incident, uploads })
+}
+
+/// Keeps the detail document under [`MAX_DETAIL_BYTES`]: the oldest comments go first,
+/// then the description is cut.
+fn fit_detail(incident: &mut Incident, description_src: &str, ctx: &RenderContext) {
+    let size = |i: &Incident| serde_json::to_vec(i).map(|v| v.len()).unwrap_or(usize::MAX);
+    let mut current = size(incident);
+    while current > MAX_DETAIL_BYTES {
+        let comments = incident.comments.get_or_insert_with(Vec::new);
+        if comments.is_empty() {
+            break;
+        }
+        let removed = comments.remove(0);
+        current -= serde_json::to_vec(&removed).map(|v| v.len() + 1).unwrap_or(0);
+    }
+    let mut budget = description_src.len();
+    while size(incident) > MAX_DETAIL_BYTES && budget > 0 {
+        budget /= 2;
+        let mut cut = budget;
+        while !description_src.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let r = render::markdown(&description_src[..cut], ctx);
+        incident.description = format!("{}<p><em>(description shortened)</em></p>", r.html);
+    }
+}
+
+/// `data/list.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IncidentList {
+    pub incidents: Vec<Incident>,
+}
+
+/// The private index of every published incident (state bucket), from which the
+/// public list is derived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PublishedIndex {
+    /// Summaries by iid.
+    pub incidents: std::collections::BTreeMap<u64, Incident>,
+}
+
+pub const INDEX_KEY: &str = "index/published.json";
+
+impl PublishedIndex {
+    /// The 20 most recently created, newest first.
+    pub fn list(&self) -> IncidentList {
+        let mut all: Vec<&Incident> = self.incidents.values().collect();
+        all.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        IncidentList { incidents: all.into_iter().take(LIST_LEN).cloned().collect() }
+    }
+}

@@ -88,14 +88,19 @@ impl Intake {
 /// The router: `POST /gitlab`, `POST /alerts` (for the queues configured), JSON 404
 /// and 405 for everything else.
 pub fn router(intake: Arc<Intake>) -> Router {
+    routes(&intake).fallback(not_found).with_state(intake)
+}
+
+/// The intake routes without a fallback, for a server that adds its own.
+pub fn routes(intake: &Intake) -> Router<Arc<Intake>> {
     let mut r = Router::new();
     if intake.publish_queue.is_some() {
         r = r.route("/gitlab", only_post(post(gitlab)));
     }
     if intake.alert_queue.is_some() {
-        // ALERTS_ROUTE
+        r = r.route("/alerts", only_post(post(crate::alerts::intake::alerts)));
     }
-    r.fallback(not_found).with_state(intake)
+    r
 }
 
 fn only_post(m: MethodRouter<Arc<Intake>>) -> MethodRouter<Arc<Intake>> {
@@ -104,7 +109,7 @@ fn only_post(m: MethodRouter<Arc<Intake>>) -> MethodRouter<Arc<Intake>> {
     })
 }
 
-async fn not_found(method: Method, uri: axum::http::Uri) -> Reply {
+pub async fn not_found(method: Method, uri: axum::http::Uri) -> Reply {
     Reply::error(StatusCode::NOT_FOUND, format!("no route for {method} {}", uri.path()))
 }
 

@@ -5,11 +5,14 @@
 //! nothing here reads the environment except [`config::Config::from_env`].
 
 pub mod adapters;
+pub mod alerts;
 pub mod auth;
+pub mod batch;
 pub mod config;
 pub mod gitlab;
 pub mod incident;
 pub mod intake;
+pub mod mail;
 pub mod message;
 pub mod ports;
 pub mod publisher;

@@ -15,3 +15,16 @@ pub fn init() {
         builder.with_target(false).try_init()
     };
 }
+
+/// Stops the process at start with a message that names the problem (a missing or
+/// invalid setting, an unreachable resource).
+pub fn or_exit<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            eprintln!("openmic: cannot start: {e}");
+            std::process::exit(1);
+        }
+    }
+}

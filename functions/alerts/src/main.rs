@@ -1,0 +1,20 @@
+//! The alerts function: `POST /alerts` from API Gateway, one queue message per alert.
+
+use std::sync::Arc;
+
+use openmic::adapters::aws::Aws;
+use openmic::config::Config;
+use openmic::intake::{self, Intake};
+use openmic::telemetry::{self, or_exit};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Arc::new(or_exit(Config::from_env()));
+    or_exit(config.require(&["ALERT_TOKEN"]));
+    let aws = Aws::from_env().await;
+    let queue = Arc::new(or_exit(aws.alert_queue(&config)));
+    let state = Arc::new(or_exit(aws.state_bucket(&config)));
+    let intake = or_exit(Intake::new(config, None, Some(queue), Some(state)));
+    lambda_http::run(intake::router(Arc::new(intake))).await
+}

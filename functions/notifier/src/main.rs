@@ -1,0 +1,32 @@
+//! The notifier function: batches from the alerts queue; alert records kept, the
+//! maintainers mailed.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{LambdaEvent, service_fn};
+use openmic::adapters::aws::Aws;
+use openmic::alerts::lifecycle::Notifier;
+use openmic::batch::handle_batch;
+use openmic::config::Config;
+use openmic::telemetry::{self, or_exit};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let config = Arc::new(or_exit(Config::from_env()));
+    let aws = Aws::from_env().await;
+    let notifier = Notifier {
+        state: Arc::new(or_exit(aws.state_bucket(&config))),
+        mailer: Arc::new(or_exit(aws.mailer(&config))),
+        issues: None,
+        config,
+    };
+    let notifier = &notifier;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(
+            handle_batch(event.payload, |body| async move { notifier.handle(&body).await }).await,
+        )
+    }))
+    .await
+}

@@ -1,0 +1,438 @@
+//! The local runner: the same router and handlers as the Lambda functions, composed
+//! with the embedded backends (`DIR/status/`, `DIR/state/`, `DIR/queue/`,
+//! `DIR/outbox/`) or with the AWS clients.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use openmic::adapters::aws::{Aws, sqs::SqsQueue};
+use openmic::adapters::fs::FsStore;
+use openmic::adapters::fs_queue::{Delivery, FsQueue};
+use openmic::adapters::policy::ConfigAuthorizer;
+use openmic::alerts::lifecycle::Notifier;
+use openmic::config::{Config, Secret};
+use openmic::intake::{self, Intake, Reply};
+use openmic::mail::{Mailer, OutboxMailer};
+use openmic::ports::{ObjectStore, Queue};
+use openmic::publisher::{ProcessError, Publisher};
+use serde_json::json;
+use tower::ServiceExt;
+use tracing::{Instrument, error, info, info_span, warn};
+
+/// A message is given up on (moved to `dead/`) after this many receives.
+pub const MAX_RECEIVES: u32 = 5;
+
+/// Which backends the runner uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// Files under the data directory.
+    Embedded,
+    /// S3, SQS and SES (any compatible endpoint: `AWS_ENDPOINT_URL`).
+    Aws,
+}
+
+/// The two queues, on disk or on SQS.
+pub enum Queues {
+    Embedded { publish: Arc<FsQueue>, alerts: Arc<FsQueue> },
+    Aws { publish: SqsQueue, alerts: SqsQueue },
+}
+
+/// Which consumer a queue feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Consumer {
+    Publisher,
+    Notifier,
+}
+
+pub struct Runner {
+    pub config: Arc<Config>,
+    pub status: Arc<dyn ObjectStore>,
+    pub state: Arc<dyn ObjectStore>,
+    pub publisher: Publisher,
+    pub notifier: Notifier,
+    pub queues: Queues,
+    intake: Arc<Intake>,
+}
+
+/// A random secret for settings the user left unset (printed once at start).
+pub fn generated_secret() -> String {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).unwrap_or_else(|e| {
+        eprintln!("openmic-local: no randomness for a secret: {e}");
+        std::process::exit(1)
+    });
+    hex::encode(bytes)
+}
+
+/// Local defaults for what the environment leaves unset: generated secrets (reported
+/// through `generated`), a local sender and recipient for the outbox, the status page
+/// at the listen address.
+pub fn local_config(mut config: Config, listen: Option<&str>, generated: &mut Vec<(&'static str, String)>) -> Config {
+    if config.gitlab_webhook_secret.is_none() && config.gitlab_signing_token.is_none() {
+        let s = generated_secret();
+        generated.push(("GITLAB_WEBHOOK_SECRET", s.clone()));
+        config.gitlab_webhook_secret = Some(Secret::new(s));
+    }
+    if config.alert_token.is_none() {
+        let s = generated_secret();
+        generated.push(("ALERT_TOKEN", s.clone()));
+        config.alert_token = Some(Secret::new(s));
+    }
+    if config.mail_from.is_none() {
+        config.mail_from = Some("openmic@localhost.localdomain".into());
+    }
+    if config.maintainer_emails.is_empty() {
+        config.maintainer_emails = vec!["maintainers@localhost.localdomain".into()];
+    }
+    if config.status_page_url.is_none()
+        && let Some(addr) = listen
+    {
+        config.status_page_url = Some(format!("http://{addr}"));
+    }
+    config
+}
+
+impl Runner {
+    /// The runner on the embedded backends under `dir`.
+    pub fn embedded(dir: &Path, config: Config) -> std::io::Result<Runner> {
+        let config = Arc::new(config);
+        let status: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("status"))?);
+        let state: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("state"))?);
+        let publish = Arc::new(FsQueue::open(dir.join("queue").join("publish"))?);
+        let alerts = Arc::new(FsQueue::open(dir.join("queue").join("alerts"))?);
+        let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::open(dir.join("outbox"))?);
+        let intake = Intake::new(
+            config.clone(),
+            Some(publish.clone() as Arc<dyn Queue>),
+            Some(alerts.clone() as Arc<dyn Queue>),
+            Some(state.clone()),
+        )
+        .map_err(std::io::Error::other)?;
+        Ok(Runner::compose(config, status, state, mailer, Queues::Embedded { publish, alerts }, intake))
+    }
+
+    /// The runner on AWS clients; every resource is checked first, and a missing one
+    /// fails with the variable that names it.
+    pub async fn aws(config: Config) -> Result<Runner, String> {
+        let config = Arc::new(config);
+        let aws = Aws::from_env().await;
+        let status = aws.status_bucket(&config).map_err(|e| e.to_string())?;
+        let state = aws.state_bucket(&config).map_err(|e| e.to_string())?;
+        let publish = aws.publish_queue(&config).map_err(|e| e.to_string())?;
+        let alerts = aws.alert_queue(&config).map_err(|e| e.to_string())?;
+        let mailer = aws.mailer(&config).map_err(|e| e.to_string())?;
+        status.check("STATUS_BUCKET").await?;
+        state.check("STATE_BUCKET").await?;
+        publish.check("PUBLISH_QUEUE_URL").await?;
+        alerts.check("ALERT_QUEUE_URL").await?;
+        let state: Arc<dyn ObjectStore> = Arc::new(state);
+        let intake = Intake::new(
+            config.clone(),
+            Some(Arc::new(publish.clone()) as Arc<dyn Queue>),
+            Some(Arc::new(alerts.clone()) as Arc<dyn Queue>),
+            Some(state.clone()),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Runner::compose(config, Arc::new(status), state, Arc::new(mailer), Queues::Aws { publish, alerts }, intake))
+    }
+
+    fn compose(
+        config: Arc<Config>,
+        status: Arc<dyn ObjectStore>,
+        state: Arc<dyn ObjectStore>,
+        mailer: Arc<dyn Mailer>,
+        queues: Queues,
+        intake: Intake,
+    ) -> Runner {
+        let publisher = Publisher {
+            config: config.clone(),
+            state: state.clone(),
+            status: status.clone(),
+            authorizer: Arc::new(ConfigAuthorizer::new(config.clone())),
+        };
+        let notifier = Notifier { config: config.clone(), state: state.clone(), mailer, issues: None };
+        Runner { config, status, state, publisher, notifier, queues, intake: Arc::new(intake) }
+    }
+
+    /// The intake router alone (what the Lambda functions serve).
+    pub fn intake_router(&self) -> Router {
+        intake::router(self.intake.clone())
+    }
+
+    /// Intake, `GET /healthz`, and the status bucket at `/`.
+    pub fn app(self: &Arc<Self>) -> Router {
+        let runner = self.clone();
+        let site = self.clone();
+        intake::routes(&self.intake)
+            .route(
+                "/healthz",
+                get(move || {
+                    let runner = runner.clone();
+                    async move { Reply(StatusCode::OK, json!({ "queued": runner.pending().await })) }
+                }),
+            )
+            .fallback(move |method: Method, request: Request| {
+                let site = site.clone();
+                async move { serve_site(&site, method, request).await }
+            })
+            .with_state(self.intake.clone())
+    }
+
+    /// Accepted events not yet fully processed.
+    pub async fn pending(&self) -> usize {
+        match &self.queues {
+            Queues::Embedded { publish, alerts } => publish.pending() + alerts.pending(),
+            Queues::Aws { publish, alerts } => {
+                publish.approximate_pending().await.unwrap_or(0) + alerts.approximate_pending().await.unwrap_or(0)
+            }
+        }
+    }
+
+    async fn handle(&self, consumer: Consumer, body: &str) -> Result<String, ProcessError> {
+        match consumer {
+            Consumer::Publisher => self.publisher.handle(body).await.map(|o| format!("{o:?}")),
+            Consumer::Notifier => self.notifier.handle(body).await.map(|o| format!("{o:?}")),
+        }
+    }
+
+    /// Handles one message from a disk queue: acknowledged, left for a retry, or
+    /// dead-lettered. Returns false if the message stays for a retry.
+    async fn process_fs(&self, queue: &FsQueue, consumer: Consumer, d: &Delivery) -> bool {
+        let span = info_span!("message", message_id = %d.id, group = %d.message.group_id, receive_count = d.receive_count);
+        async {
+            match self.handle(consumer, &d.message.body).await {
+                Ok(outcome) => {
+                    info!(%outcome, "handled");
+                    if let Err(e) = queue.ack(d).await {
+                        warn!(error = %e, "could not remove a handled message; it will be handled again");
+                    }
+                    true
+                }
+                Err(ProcessError::Retryable(reason)) if d.receive_count < MAX_RECEIVES => {
+                    warn!(%reason, "failed for a passing reason; will be retried");
+                    false
+                }
+                Err(e) => {
+                    error!(reason = %e, "message given up; moved to the dead-letter folder");
+                    if let Err(e) = queue.dead_letter(d, &e.to_string()).await {
+                        error!(error = %e, "could not move the message to the dead-letter folder");
+                    }
+                    true
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Handles every message waiting, retrying passing failures with a short backoff,
+    /// until the queues are empty.
+    pub async fn drain(&self) {
+        match &self.queues {
+            Queues::Embedded { publish, alerts } => {
+                for (queue, consumer) in [(publish, Consumer::Publisher), (alerts, Consumer::Notifier)] {
+                    let mut backoff = Duration::from_millis(50);
+                    loop {
+                        match queue.next().await {
+                            Ok(Some(d)) => {
+                                if self.process_fs(queue, consumer, &d).await {
+                                    backoff = Duration::from_millis(50);
+                                } else {
+                                    tokio::time::sleep(backoff).await;
+                                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => error!(error = %e, "queue"),
+                        }
+                    }
+                }
+            }
+            Queues::Aws { publish, alerts } => {
+                for (queue, consumer) in [(publish, Consumer::Publisher), (alerts, Consumer::Notifier)] {
+                    loop {
+                        match self.receive_sqs(queue, consumer, 1).await {
+                            Ok(0) => break,
+                            Ok(_) => {}
+                            Err(e) => {
+                                error!(error = %e, "queue");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One receive from SQS: each message handled in order; handled ones deleted,
+    /// passing failures made visible again soon, the rest left for the dead-letter
+    /// queue's redrive. Returns how many messages came.
+    async fn receive_sqs(&self, queue: &SqsQueue, consumer: Consumer, wait_secs: i32) -> Result<usize, String> {
+        let messages = queue.receive(10, wait_secs).await.map_err(|e| e.to_string())?;
+        let n = messages.len();
+        for m in messages {
+            let span = info_span!("message", message_id = %m.message_id, receive_count = m.receive_count);
+            let result = self.handle(consumer, &m.body).instrument(span.clone()).await;
+            let _g = span.enter();
+            match result {
+                Ok(outcome) => {
+                    info!(%outcome, "handled");
+                    if let Err(e) = queue.delete(&m.receipt_handle).await {
+                        warn!(error = %e, "could not delete a handled message");
+                    }
+                }
+                Err(ProcessError::Retryable(reason)) => {
+                    warn!(%reason, "failed for a passing reason; will be retried");
+                    let _ = queue.retry_after(&m.receipt_handle, 1).await;
+                }
+                Err(ProcessError::Permanent(reason)) => {
+                    error!(%reason, "message can never succeed; it goes to the dead-letter queue after maxReceiveCount");
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Runs the consumers until the process stops.
+    pub async fn run_workers(self: Arc<Self>) {
+        match &self.queues {
+            Queues::Embedded { publish, alerts } => {
+                let a = tokio::spawn(fs_worker(self.clone(), publish.clone(), Consumer::Publisher));
+                let b = tokio::spawn(fs_worker(self.clone(), alerts.clone(), Consumer::Notifier));
+                let _ = tokio::join!(a, b);
+            }
+            Queues::Aws { .. } => {
+                let a = tokio::spawn(sqs_worker(self.clone(), Consumer::Publisher));
+                let b = tokio::spawn(sqs_worker(self.clone(), Consumer::Notifier));
+                let _ = tokio::join!(a, b);
+            }
+        }
+    }
+
+    /// Feeds one API Gateway event file through the router; with `wait`, handles every
+    /// queued message before returning. `${GITLAB_WEBHOOK_SECRET}` and `${ALERT_TOKEN}`
+    /// in the file stand for the runner's own secrets.
+    pub async fn replay(&self, path: &Path) -> Result<u16, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let request = api_gateway_request(&text, &self.config).map_err(|e| format!("{}: {e}", path.display()))?;
+        let response = self
+            .intake_router()
+            .oneshot(request)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        self.drain().await;
+        Ok(response.status().as_u16())
+    }
+}
+
+fn json_string_body(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    quoted[1..quoted.len().saturating_sub(1)].to_owned()
+}
+
+/// An API Gateway event (HTTP API 2.0 or REST 1.0) as an HTTP request.
+pub fn api_gateway_request(text: &str, config: &Config) -> Result<http::Request<lambda_http::Body>, String> {
+    let mut text = text.to_owned();
+    if let Some(s) = &config.gitlab_webhook_secret {
+        text = text.replace("${GITLAB_WEBHOOK_SECRET}", &json_string_body(s.expose()));
+    }
+    if let Some(s) = &config.alert_token {
+        text = text.replace("${ALERT_TOKEN}", &json_string_body(s.expose()));
+    }
+    let event: lambda_http::request::LambdaRequest =
+        serde_json::from_str(&text).map_err(|e| format!("not an API Gateway event: {e}"))?;
+    Ok(http::Request::from(event))
+}
+
+async fn fs_worker(runner: Arc<Runner>, queue: Arc<FsQueue>, consumer: Consumer) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match queue.next().await {
+            Ok(Some(d)) => {
+                if runner.process_fs(&queue, consumer, &d).await {
+                    backoff = Duration::from_millis(100);
+                } else {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+            Ok(None) => {
+                tokio::select! {
+                    _ = queue.wait() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+            Err(e) => {
+                error!(error = %e, "queue");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+async fn sqs_worker(runner: Arc<Runner>, consumer: Consumer) {
+    loop {
+        let Queues::Aws { publish, alerts } = &runner.queues else { return };
+        let queue = if consumer == Consumer::Publisher { publish } else { alerts };
+        if let Err(e) = runner.receive_sqs(queue, consumer, 10).await {
+            error!(error = %e, "queue");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// `GET /...`: an object of the status bucket; `/` and directories mean `index.html`.
+async fn serve_site(runner: &Runner, method: Method, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    if method != Method::GET && method != Method::HEAD {
+        return Reply::error(StatusCode::METHOD_NOT_ALLOWED, format!("method {method} is not allowed on {path}"))
+            .into_response();
+    }
+    let mut key = path.trim_start_matches('/').to_owned();
+    if key.is_empty() || key.ends_with('/') {
+        key.push_str("index.html");
+    }
+    let object = match runner.status.get(&key).await {
+        Ok(Some(o)) => o,
+        Ok(None) | Err(openmic::ports::BackendError::Permanent(_)) => {
+            return Reply::error(StatusCode::NOT_FOUND, format!("no route for {method} {path}")).into_response();
+        }
+        Err(e) => {
+            warn!(error = %e, key, "status bucket");
+            return Reply::error(StatusCode::SERVICE_UNAVAILABLE, "the status bucket is unavailable").into_response();
+        }
+    };
+    let content_type = object
+        .content_type
+        .clone()
+        .unwrap_or_else(|| openmic::adapters::fs::content_type_for(&key).to_owned());
+    let mut response = if method == Method::HEAD {
+        Response::new(Body::empty())
+    } else {
+        Response::new(Body::from(object.body))
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(openmic::status::DATA_CACHE_CONTROL));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; img-src 'self' https: http:; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
+    );
+    response
+}
+
+/// The data directory's default.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("openmic-data")
+}

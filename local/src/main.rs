@@ -1,0 +1,101 @@
+//! `openmic-local`: openmic on one machine.
+//!
+//! - `serve --listen 127.0.0.1:8080 --data-dir DIR`: `POST /gitlab`, `POST /alerts`,
+//!   `GET /healthz`, and the status site at `/`.
+//! - `replay --data-dir DIR FILE...`: API Gateway events through the same router, each
+//!   processed to the end before the next.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use openmic::config::Config;
+use openmic::telemetry::{self, or_exit};
+use openmic_local::{Backend, Runner, default_data_dir, local_config};
+
+#[derive(Parser)]
+#[command(name = "openmic-local", version, about = "openmic on one machine: GitLab incidents to a status page, alerts to mail")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve intake, the status site and /healthz, and process queued events.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[arg(long, default_value_os_t = default_data_dir())]
+        data_dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = Backend::Embedded)]
+        backend: Backend,
+    },
+    /// Feed API Gateway event files through the router, one by one, each processed
+    /// to the end; prints each file with its HTTP status.
+    Replay {
+        #[arg(long, default_value_os_t = default_data_dir())]
+        data_dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = Backend::Embedded)]
+        backend: Backend,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+async fn runner(backend: Backend, data_dir: &std::path::Path, config: Config) -> Runner {
+    match backend {
+        Backend::Embedded => or_exit(Runner::embedded(data_dir, config).map_err(|e| format!("{}: {e}", data_dir.display()))),
+        Backend::Aws => or_exit(Runner::aws(config).await),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    telemetry::init();
+    let cli = Cli::parse();
+    let env = or_exit(Config::from_env());
+    match cli.command {
+        Command::Serve { listen, data_dir, backend } => {
+            let mut generated = Vec::new();
+            let config = local_config(env, Some(&listen), &mut generated);
+            for (name, value) in &generated {
+                println!("{name}={value} (generated; set {name} to choose your own)");
+            }
+            if config.publishers.is_empty() {
+                println!("PUBLISHERS is empty: nobody can publish an incident until you set it (comma-separated GitLab usernames)");
+            }
+            let runner = Arc::new(runner(backend, &data_dir, config).await);
+            let listener = or_exit(
+                tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("--listen {listen}: {e}")),
+            );
+            println!("openmic-local: listening on http://{listen} (data in {})", data_dir.display());
+            tokio::spawn(runner.clone().run_workers());
+            let app = runner.app();
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            or_exit(axum::serve(listener, app).with_graceful_shutdown(shutdown).await);
+        }
+        Command::Replay { data_dir, backend, files } => {
+            let mut generated = Vec::new();
+            let config = local_config(env, None, &mut generated);
+            let runner = runner(backend, &data_dir, config).await;
+            // Anything left from an earlier run is handled first.
+            runner.drain().await;
+            let mut failed = false;
+            for file in &files {
+                match runner.replay(file).await {
+                    Ok(status) => println!("{} {status}", file.display()),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                std::process::exit(1);
+            }
+        }
+    }
+}

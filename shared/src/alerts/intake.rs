@@ -1,0 +1,84 @@
+//! `POST /alerts`: token check, one queue message per alert.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tracing::{Instrument, info, info_span, warn};
+
+use super::parse;
+use crate::auth::authorization_token;
+use crate::intake::{Intake, Reply, check_json_content_type, delivery_id, read_body};
+use crate::message::{self, Envelope, Source};
+
+pub async fn alerts(State(intake): State<Arc<Intake>>, request: Request) -> Reply {
+    let (parts, body) = request.into_parts();
+    let span = info_span!("alerts", delivery = tracing::field::Empty);
+    async move {
+        let reply = match alerts_inner(&intake, &parts.headers, body).await {
+            Ok(r) | Err(r) => r,
+        };
+        info!(status = reply.0.as_u16(), "reply");
+        reply
+    }
+    .instrument(span)
+    .await
+}
+
+fn check_token(intake: &Intake, headers: &HeaderMap) -> Result<(), Reply> {
+    let Some(secret) = &intake.config.alert_token else {
+        return Err(Reply::error(StatusCode::UNAUTHORIZED, "alerts are not accepted: ALERT_TOKEN is not set"));
+    };
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| Reply::error(StatusCode::UNAUTHORIZED, "missing Authorization header"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(authorization_token)
+        .ok_or_else(|| Reply::error(StatusCode::UNAUTHORIZED, "Authorization must be Bearer <token> or Basic"))?;
+    if secret.matches(&token) {
+        Ok(())
+    } else {
+        Err(Reply::error(StatusCode::UNAUTHORIZED, "invalid alert token"))
+    }
+}
+
+async fn alerts_inner(intake: &Intake, headers: &HeaderMap, body: axum::body::Body) -> Result<Reply, Reply> {
+    let body = read_body(headers, body, intake.config.max_body_bytes).await?;
+    check_token(intake, headers)?;
+    check_json_content_type(headers)?;
+    let parsed = parse::parse(&body).map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.0))?;
+    if parsed.truncated > 0 {
+        warn!(truncated = parsed.truncated, "Alertmanager left alerts out of this message (max_alerts)");
+    }
+    let delivery = delivery_id(headers, &body);
+    tracing::Span::current().record("delivery", delivery.as_str());
+    let queue = intake.alert_queue.as_deref().ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
+    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let n = parsed.alerts.len();
+    for (i, alert) in parsed.alerts.into_iter().enumerate() {
+        let payload = serde_json::value::to_raw_value(&alert)
+            .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, format!("alerts[{i}]: {e}")))?;
+        let id = format!("{delivery}:{i}");
+        // One group per alert, so one alert's repeats and resolution stay in order.
+        let group = match &alert.fingerprint {
+            Some(f) => format!("alert:{}", hex::encode(&Sha256::digest(f.as_bytes())[..16])),
+            None => format!("alert:{}", hex::encode(&Sha256::digest(id.as_bytes())[..16])),
+        };
+        let envelope = Envelope {
+            source: Source::Alert,
+            event: Some(match alert.source {
+                super::AlertSource::Prometheus => "prometheus".into(),
+                super::AlertSource::Generic => "generic".into(),
+            }),
+            delivery: id.clone(),
+            received_at: received_at.clone(),
+            payload,
+        };
+        intake.enqueue(queue, group, message::dedup_id(&id), envelope.to_json()).await?;
+    }
+    Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": n })))
+}

@@ -121,8 +121,12 @@ impl Runner {
     /// The runner on AWS clients; every resource is checked first, and a missing one
     /// fails with the variable that names it.
     pub async fn aws(config: Config) -> Result<Runner, String> {
+        Runner::aws_with(config, Aws::from_env().await).await
+    }
+
+    /// The runner on the given AWS clients.
+    pub async fn aws_with(config: Config, aws: Aws) -> Result<Runner, String> {
         let config = Arc::new(config);
-        let aws = Aws::from_env().await;
         let status = aws.status_bucket(&config).map_err(|e| e.to_string())?;
         let state = aws.state_bucket(&config).map_err(|e| e.to_string())?;
         let publish = aws.publish_queue(&config).map_err(|e| e.to_string())?;
@@ -257,7 +261,8 @@ impl Runner {
             }
             Queues::Aws { publish, alerts } => {
                 for (queue, consumer) in [(publish, Consumer::Publisher), (alerts, Consumer::Notifier)] {
-                    loop {
+                    // Until a receive comes back empty or nothing is left.
+                    while queue.approximate_pending().await.map_or(true, |n| n > 0) {
                         match self.receive_sqs(queue, consumer, 1).await {
                             Ok(0) => break,
                             Ok(_) => {}
@@ -349,7 +354,29 @@ pub fn api_gateway_request(text: &str, config: &Config) -> Result<http::Request<
     }
     let event: lambda_http::request::LambdaRequest =
         serde_json::from_str(&text).map_err(|e| format!("not an API Gateway event: {e}"))?;
-    Ok(http::Request::from(event))
+    // REST APIs (payload format 1.0) put the stage in front of the path, as Lambda's
+    // AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH would take it off.
+    let stage = match &event {
+        lambda_http::request::LambdaRequest::ApiGatewayV1(e) => e.request_context.stage.clone(),
+        _ => None,
+    };
+    let mut request = http::Request::from(event);
+    if let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") {
+        let prefix = format!("/{stage}/");
+        let uri = request.uri().clone();
+        if let Some(rest) = uri.path().strip_prefix(&prefix) {
+            let path_and_query = match uri.query() {
+                Some(q) => format!("/{rest}?{q}"),
+                None => format!("/{rest}"),
+            };
+            let mut parts = uri.into_parts();
+            parts.path_and_query = path_and_query.parse().ok();
+            if let Ok(new) = http::Uri::from_parts(parts) {
+                *request.uri_mut() = new;
+            }
+        }
+    }
+    Ok(request)
 }
 
 async fn fs_worker(runner: Arc<Runner>, queue: Arc<FsQueue>, consumer: Consumer) {

@@ -207,7 +207,7 @@ async fn gitlab(State(intake): State<Arc<Intake>>, request: Request) -> Reply {
         let reply = match gitlab_inner(&intake, &parts.headers, body).await {
             Ok(r) | Err(r) => r,
         };
-        info!(status = reply.0.as_u16(), "reply");
+        info!(status = reply.0.as_u16(), error = reply.1.get("error").and_then(|e| e.as_str()), "reply");
         reply
     }
     .instrument(span)

@@ -81,7 +81,8 @@ impl OutboxMailer {
 impl Mailer for OutboxMailer {
     async fn send(&self, mail: &Mail) -> Result<(), BackendError> {
         let raw = mail.to_rfc5322()?;
-        let id: String = mail.message_id.chars().filter(|c| c.is_ascii_alphanumeric()).take(40).collect();
+        use sha2::Digest;
+        let id = hex::encode(&sha2::Sha256::digest(mail.message_id.as_bytes())[..6]);
         let name = format!("{}-{id}.eml", mail.date.format("%Y%m%dT%H%M%S%.3fZ"));
         crate::adapters::fs::write_atomic(&self.dir.join(name), &raw)
             .await

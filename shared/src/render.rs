@@ -232,7 +232,7 @@ pub fn replace_mentions(text: &str) -> String {
             .chars()
             .next()
             .is_some_and(|c| c.is_alphanumeric() || c == '_');
-        let after_word = prev.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let after_word = prev.is_some_and(char::is_alphanumeric);
         if starts_name && !after_word {
             // The name: segments of name characters joined by '/', never ending in
             // '.' or '-' (sentence punctuation after a mention stays).

@@ -20,7 +20,7 @@ pub async fn alerts(State(intake): State<Arc<Intake>>, request: Request) -> Repl
         let reply = match alerts_inner(&intake, &parts.headers, body).await {
             Ok(r) | Err(r) => r,
         };
-        info!(status = reply.0.as_u16(), "reply");
+        info!(status = reply.0.as_u16(), error = reply.1.get("error").and_then(|e| e.as_str()), "reply");
         reply
     }
     .instrument(span)

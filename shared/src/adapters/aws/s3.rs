@@ -47,7 +47,12 @@ impl ObjectStore for S3Store {
         let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(o) => o,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => return Ok(None),
+            Err(e)
+                if e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+                    && aws_sdk_s3::error::ProvideErrorMetadata::code(&e) != Some("NoSuchBucket") =>
+            {
+                return Ok(None);
+            }
             Err(e) => return Err(classify(&format!("get s3://{}/{key}", self.bucket), e)),
         };
         let etag = out.e_tag().unwrap_or_default().to_owned();

@@ -40,8 +40,14 @@ pub enum Backend {
 
 /// The two queues, on disk or on SQS.
 pub enum Queues {
-    Embedded { publish: Arc<FsQueue>, alerts: Arc<FsQueue> },
-    Aws { publish: SqsQueue, alerts: SqsQueue },
+    Embedded {
+        publish: Arc<FsQueue>,
+        alerts: Arc<FsQueue>,
+    },
+    Aws {
+        publish: SqsQueue,
+        alerts: SqsQueue,
+    },
 }
 
 /// Which consumer a queue feeds.
@@ -74,7 +80,11 @@ pub fn generated_secret() -> String {
 /// Local defaults for what the environment leaves unset: generated secrets (reported
 /// through `generated`), a local sender and recipient for the outbox, the status page
 /// at the listen address.
-pub fn local_config(mut config: Config, listen: Option<&str>, generated: &mut Vec<(&'static str, String)>) -> Config {
+pub fn local_config(
+    mut config: Config,
+    listen: Option<&str>,
+    generated: &mut Vec<(&'static str, String)>,
+) -> Config {
     if config.gitlab_webhook_secret.is_none() && config.gitlab_signing_token.is_none() {
         let s = generated_secret();
         generated.push(("GITLAB_WEBHOOK_SECRET", s.clone()));
@@ -115,7 +125,14 @@ impl Runner {
             Some(state.clone()),
         )
         .map_err(std::io::Error::other)?;
-        Ok(Runner::compose(config, status, state, mailer, Queues::Embedded { publish, alerts }, intake))
+        Ok(Runner::compose(
+            config,
+            status,
+            state,
+            mailer,
+            Queues::Embedded { publish, alerts },
+            intake,
+        ))
     }
 
     /// The runner on AWS clients; every resource is checked first, and a missing one
@@ -144,7 +161,14 @@ impl Runner {
             Some(state.clone()),
         )
         .map_err(|e| e.to_string())?;
-        Ok(Runner::compose(config, Arc::new(status), state, Arc::new(mailer), Queues::Aws { publish, alerts }, intake))
+        Ok(Runner::compose(
+            config,
+            Arc::new(status),
+            state,
+            Arc::new(mailer),
+            Queues::Aws { publish, alerts },
+            intake,
+        ))
     }
 
     fn compose(
@@ -161,8 +185,21 @@ impl Runner {
             status: status.clone(),
             authorizer: Arc::new(ConfigAuthorizer::new(config.clone())),
         };
-        let notifier = Notifier { config: config.clone(), state: state.clone(), mailer, issues: None };
-        Runner { config, status, state, publisher, notifier, queues, intake: Arc::new(intake) }
+        let notifier = Notifier {
+            config: config.clone(),
+            state: state.clone(),
+            mailer,
+            issues: None,
+        };
+        Runner {
+            config,
+            status,
+            state,
+            publisher,
+            notifier,
+            queues,
+            intake: Arc::new(intake),
+        }
     }
 
     /// The intake router alone (what the Lambda functions serve).
@@ -194,7 +231,8 @@ impl Runner {
         match &self.queues {
             Queues::Embedded { publish, alerts } => publish.pending() + alerts.pending(),
             Queues::Aws { publish, alerts } => {
-                publish.approximate_pending().await.unwrap_or(0) + alerts.approximate_pending().await.unwrap_or(0)
+                publish.approximate_pending().await.unwrap_or(0)
+                    + alerts.approximate_pending().await.unwrap_or(0)
             }
         }
     }
@@ -241,7 +279,9 @@ impl Runner {
     pub async fn drain(&self) {
         match &self.queues {
             Queues::Embedded { publish, alerts } => {
-                for (queue, consumer) in [(publish, Consumer::Publisher), (alerts, Consumer::Notifier)] {
+                for (queue, consumer) in
+                    [(publish, Consumer::Publisher), (alerts, Consumer::Notifier)]
+                {
                     let mut backoff = Duration::from_millis(50);
                     loop {
                         match queue.next().await {
@@ -260,7 +300,9 @@ impl Runner {
                 }
             }
             Queues::Aws { publish, alerts } => {
-                for (queue, consumer) in [(publish, Consumer::Publisher), (alerts, Consumer::Notifier)] {
+                for (queue, consumer) in
+                    [(publish, Consumer::Publisher), (alerts, Consumer::Notifier)]
+                {
                     // Until a receive comes back empty or nothing is left.
                     while queue.approximate_pending().await.map_or(true, |n| n > 0) {
                         match self.receive_sqs(queue, consumer, 1).await {
@@ -280,12 +322,24 @@ impl Runner {
     /// One receive from SQS: each message handled in order; handled ones deleted,
     /// passing failures made visible again soon, the rest left for the dead-letter
     /// queue's redrive. Returns how many messages came.
-    async fn receive_sqs(&self, queue: &SqsQueue, consumer: Consumer, wait_secs: i32) -> Result<usize, String> {
-        let messages = queue.receive(10, wait_secs).await.map_err(|e| e.to_string())?;
+    async fn receive_sqs(
+        &self,
+        queue: &SqsQueue,
+        consumer: Consumer,
+        wait_secs: i32,
+    ) -> Result<usize, String> {
+        let messages = queue
+            .receive(10, wait_secs)
+            .await
+            .map_err(|e| e.to_string())?;
         let n = messages.len();
         for m in messages {
-            let span = info_span!("message", message_id = %m.message_id, receive_count = m.receive_count);
-            let result = self.handle(consumer, &m.body).instrument(span.clone()).await;
+            let span =
+                info_span!("message", message_id = %m.message_id, receive_count = m.receive_count);
+            let result = self
+                .handle(consumer, &m.body)
+                .instrument(span.clone())
+                .await;
             let _g = span.enter();
             match result {
                 Ok(outcome) => {
@@ -310,7 +364,11 @@ impl Runner {
     pub async fn run_workers(self: Arc<Self>) {
         match &self.queues {
             Queues::Embedded { publish, alerts } => {
-                let a = tokio::spawn(fs_worker(self.clone(), publish.clone(), Consumer::Publisher));
+                let a = tokio::spawn(fs_worker(
+                    self.clone(),
+                    publish.clone(),
+                    Consumer::Publisher,
+                ));
                 let b = tokio::spawn(fs_worker(self.clone(), alerts.clone(), Consumer::Notifier));
                 let _ = tokio::join!(a, b);
             }
@@ -327,7 +385,8 @@ impl Runner {
     /// in the file stand for the runner's own secrets.
     pub async fn replay(&self, path: &Path) -> Result<u16, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let request = api_gateway_request(&text, &self.config).map_err(|e| format!("{}: {e}", path.display()))?;
+        let request = api_gateway_request(&text, &self.config)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let response = self
             .intake_router()
             .oneshot(request)
@@ -344,7 +403,10 @@ fn json_string_body(s: &str) -> String {
 }
 
 /// An API Gateway event (HTTP API 2.0 or REST 1.0) as an HTTP request.
-pub fn api_gateway_request(text: &str, config: &Config) -> Result<http::Request<lambda_http::Body>, String> {
+pub fn api_gateway_request(
+    text: &str,
+    config: &Config,
+) -> Result<http::Request<lambda_http::Body>, String> {
     let mut text = text.to_owned();
     if let Some(s) = &config.gitlab_webhook_secret {
         text = text.replace("${GITLAB_WEBHOOK_SECRET}", &json_string_body(s.expose()));
@@ -407,8 +469,14 @@ async fn fs_worker(runner: Arc<Runner>, queue: Arc<FsQueue>, consumer: Consumer)
 
 async fn sqs_worker(runner: Arc<Runner>, consumer: Consumer) {
     loop {
-        let Queues::Aws { publish, alerts } = &runner.queues else { return };
-        let queue = if consumer == Consumer::Publisher { publish } else { alerts };
+        let Queues::Aws { publish, alerts } = &runner.queues else {
+            return;
+        };
+        let queue = if consumer == Consumer::Publisher {
+            publish
+        } else {
+            alerts
+        };
         if let Err(e) = runner.receive_sqs(queue, consumer, 10).await {
             error!(error = %e, "queue");
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -420,8 +488,11 @@ async fn sqs_worker(runner: Arc<Runner>, consumer: Consumer) {
 async fn serve_site(runner: &Runner, method: Method, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     if method != Method::GET && method != Method::HEAD {
-        return Reply::error(StatusCode::METHOD_NOT_ALLOWED, format!("method {method} is not allowed on {path}"))
-            .into_response();
+        return Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} is not allowed on {path}"),
+        )
+        .into_response();
     }
     let mut key = path.trim_start_matches('/').to_owned();
     if key.is_empty() || key.ends_with('/') {
@@ -430,11 +501,19 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
     let object = match runner.status.get(&key).await {
         Ok(Some(o)) => o,
         Ok(None) | Err(openmic::ports::BackendError::Permanent(_)) => {
-            return Reply::error(StatusCode::NOT_FOUND, format!("no route for {method} {path}")).into_response();
+            return Reply::error(
+                StatusCode::NOT_FOUND,
+                format!("no route for {method} {path}"),
+            )
+            .into_response();
         }
         Err(e) => {
             warn!(error = %e, key, "status bucket");
-            return Reply::error(StatusCode::SERVICE_UNAVAILABLE, "the status bucket is unavailable").into_response();
+            return Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the status bucket is unavailable",
+            )
+            .into_response();
         }
     };
     let content_type = object
@@ -450,8 +529,14 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
     if let Ok(v) = HeaderValue::from_str(&content_type) {
         h.insert(header::CONTENT_TYPE, v);
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(openmic::status::DATA_CACHE_CONTROL));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(openmic::status::DATA_CACHE_CONTROL),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; img-src 'self' https: http:; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),

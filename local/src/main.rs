@@ -14,7 +14,11 @@ use openmic::telemetry::{self, or_exit};
 use openmic_local::{Backend, Runner, default_data_dir, local_config};
 
 #[derive(Parser)]
-#[command(name = "openmic-local", version, about = "openmic on one machine: GitLab incidents to a status page, alerts to mail")]
+#[command(
+    name = "openmic-local",
+    version,
+    about = "openmic on one machine: GitLab incidents to a status page, alerts to mail"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,7 +49,9 @@ enum Command {
 
 async fn runner(backend: Backend, data_dir: &std::path::Path, config: Config) -> Runner {
     match backend {
-        Backend::Embedded => or_exit(Runner::embedded(data_dir, config).map_err(|e| format!("{}: {e}", data_dir.display()))),
+        Backend::Embedded => or_exit(
+            Runner::embedded(data_dir, config).map_err(|e| format!("{}: {e}", data_dir.display())),
+        ),
         Backend::Aws => or_exit(Runner::aws(config).await),
     }
 }
@@ -56,28 +62,47 @@ async fn main() {
     let cli = Cli::parse();
     let env = or_exit(Config::from_env());
     match cli.command {
-        Command::Serve { listen, data_dir, backend } => {
+        Command::Serve {
+            listen,
+            data_dir,
+            backend,
+        } => {
             let mut generated = Vec::new();
             let config = local_config(env, Some(&listen), &mut generated);
             for (name, value) in &generated {
                 println!("{name}={value} (generated; set {name} to choose your own)");
             }
             if config.publishers.is_empty() {
-                println!("PUBLISHERS is empty: nobody can publish an incident until you set it (comma-separated GitLab usernames)");
+                println!(
+                    "PUBLISHERS is empty: nobody can publish an incident until you set it (comma-separated GitLab usernames)"
+                );
             }
             let runner = Arc::new(runner(backend, &data_dir, config).await);
             let listener = or_exit(
-                tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("--listen {listen}: {e}")),
+                tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .map_err(|e| format!("--listen {listen}: {e}")),
             );
-            println!("openmic-local: listening on http://{listen} (data in {})", data_dir.display());
+            println!(
+                "openmic-local: listening on http://{listen} (data in {})",
+                data_dir.display()
+            );
             tokio::spawn(runner.clone().run_workers());
             let app = runner.app();
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            or_exit(axum::serve(listener, app).with_graceful_shutdown(shutdown).await);
+            or_exit(
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await,
+            );
         }
-        Command::Replay { data_dir, backend, files } => {
+        Command::Replay {
+            data_dir,
+            backend,
+            files,
+        } => {
             let mut generated = Vec::new();
             let config = local_config(env, None, &mut generated);
             let runner = runner(backend, &data_dir, config).await;

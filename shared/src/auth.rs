@@ -56,9 +56,14 @@ impl SigningKey {
         body: &[u8],
         now: i64,
     ) -> Result<(), &'static str> {
-        let id = id.filter(|s| !s.is_empty()).ok_or("missing webhook-id header")?;
+        let id = id
+            .filter(|s| !s.is_empty())
+            .ok_or("missing webhook-id header")?;
         let ts_text = timestamp.ok_or("missing webhook-timestamp header")?;
-        let ts: i64 = ts_text.trim().parse().map_err(|_| "invalid webhook-timestamp header")?;
+        let ts: i64 = ts_text
+            .trim()
+            .parse()
+            .map_err(|_| "invalid webhook-timestamp header")?;
         if (now - ts).abs() > SIGNATURE_TOLERANCE_SECS {
             return Err("webhook-timestamp is too far from now");
         }
@@ -75,7 +80,11 @@ impl SigningKey {
                 ok |= bool::from(expected.as_slice().ct_eq(&given));
             }
         }
-        if ok { Ok(()) } else { Err("invalid webhook signature") }
+        if ok {
+            Ok(())
+        } else {
+            Err("invalid webhook signature")
+        }
     }
 }
 
@@ -112,19 +121,58 @@ mod tests {
         let key = SigningKey::from_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let sig = key.sign("msg_1", 1_700_000_000, b"{}");
         let two = format!("v1,bm90LWl0 {sig}");
-        assert_eq!(key.verify(Some("msg_1"), Some("1700000000"), Some(&two), b"{}", 1_700_000_100), Ok(()));
-        assert!(key.verify(Some("msg_1"), Some("1700000000"), Some(&sig), b"{ }", 1_700_000_000).is_err());
-        assert!(key.verify(Some("msg_2"), Some("1700000000"), Some(&sig), b"{}", 1_700_000_000).is_err());
         assert_eq!(
-            key.verify(Some("msg_1"), Some("1700000000"), Some(&sig), b"{}", 1_700_000_301),
+            key.verify(
+                Some("msg_1"),
+                Some("1700000000"),
+                Some(&two),
+                b"{}",
+                1_700_000_100
+            ),
+            Ok(())
+        );
+        assert!(
+            key.verify(
+                Some("msg_1"),
+                Some("1700000000"),
+                Some(&sig),
+                b"{ }",
+                1_700_000_000
+            )
+            .is_err()
+        );
+        assert!(
+            key.verify(
+                Some("msg_2"),
+                Some("1700000000"),
+                Some(&sig),
+                b"{}",
+                1_700_000_000
+            )
+            .is_err()
+        );
+        assert_eq!(
+            key.verify(
+                Some("msg_1"),
+                Some("1700000000"),
+                Some(&sig),
+                b"{}",
+                1_700_000_301
+            ),
             Err("webhook-timestamp is too far from now")
         );
-        assert!(key.verify(Some("msg_1"), None, Some(&sig), b"{}", 1_700_000_000).is_err());
+        assert!(
+            key.verify(Some("msg_1"), None, Some(&sig), b"{}", 1_700_000_000)
+                .is_err()
+        );
     }
 
     #[test]
     fn authorization_forms() {
-        assert_eq!(authorization_token("Bearer abc").as_deref(), Some(&b"abc"[..]));
+        assert_eq!(
+            authorization_token("Bearer abc").as_deref(),
+            Some(&b"abc"[..])
+        );
         let basic = format!("Basic {}", B64.encode(":abc"));
         assert_eq!(authorization_token(&basic).as_deref(), Some(&b"abc"[..]));
         assert_eq!(authorization_token("Token abc"), None);

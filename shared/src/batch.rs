@@ -22,9 +22,18 @@ where
     let mut failed_groups: HashSet<String> = HashSet::new();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let group = record.attributes.get("MessageGroupId").cloned().unwrap_or_default();
-        let receive_count = record.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
-        let span = info_span!("message", message_id = %id, group = %group, receive_count = %receive_count);
+        let group = record
+            .attributes
+            .get("MessageGroupId")
+            .cloned()
+            .unwrap_or_default();
+        let receive_count = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .cloned()
+            .unwrap_or_default();
+        let span =
+            info_span!("message", message_id = %id, group = %group, receive_count = %receive_count);
         let fail = |failures: &mut Vec<BatchItemFailure>| {
             let mut f = BatchItemFailure::default();
             f.item_identifier = id.clone();
@@ -96,8 +105,16 @@ mod tests {
             }
         })
         .await;
-        let ids: Vec<_> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let ids: Vec<_> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
         assert_eq!(ids, vec!["2", "3", "4"]);
-        assert_eq!(seen, vec!["ok", "retry", "bad", "ok"], "message 3 is not processed after 2 failed");
+        assert_eq!(
+            seen,
+            vec!["ok", "retry", "bad", "ok"],
+            "message 3 is not processed after 2 failed"
+        );
     }
 }

@@ -143,14 +143,22 @@ impl Config {
     /// Reads settings through `get` (the environment, or a map in tests). Empty values
     /// count as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let mut c = Config::default();
-        c.gitlab_webhook_secret = get("GITLAB_WEBHOOK_SECRET").map(Secret);
-        c.gitlab_signing_token = get("GITLAB_SIGNING_TOKEN").map(Secret);
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut c = Config {
+            gitlab_webhook_secret: get("GITLAB_WEBHOOK_SECRET").map(Secret),
+            gitlab_signing_token: get("GITLAB_SIGNING_TOKEN").map(Secret),
+            ..Config::default()
+        };
         if let Some(t) = &c.gitlab_signing_token {
-            crate::auth::SigningKey::from_secret(t.expose()).map_err(|why| ConfigError::Invalid {
-                name: "GITLAB_SIGNING_TOKEN",
-                why,
+            crate::auth::SigningKey::from_secret(t.expose()).map_err(|why| {
+                ConfigError::Invalid {
+                    name: "GITLAB_SIGNING_TOKEN",
+                    why,
+                }
             })?;
         }
         c.gitlab_project_id = get("GITLAB_PROJECT_ID")
@@ -161,7 +169,11 @@ impl Config {
             c.publish_label = v;
         }
         c.publishers = get("PUBLISHERS")
-            .map(|v| split_list(&v).map(|u| u.trim_start_matches('@').to_owned()).collect())
+            .map(|v| {
+                split_list(&v)
+                    .map(|u| u.trim_start_matches('@').to_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         if let Some(v) = get("PUBLISH_MIN_ACCESS") {
             c.publish_min_access = parse_num("PUBLISH_MIN_ACCESS", &v)?;
@@ -254,28 +266,43 @@ impl Config {
 }
 
 fn split_list(v: &str) -> impl Iterator<Item = &str> {
-    v.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty())
+    v.split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 fn parse_num<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError> {
-    v.parse().map_err(|_| ConfigError::Invalid { name, why: format!("{v:?} is not a number") })
+    v.parse().map_err(|_| ConfigError::Invalid {
+        name,
+        why: format!("{v:?} is not a number"),
+    })
 }
 
 fn parse_bool(name: &'static str, v: Option<String>) -> Result<bool, ConfigError> {
     match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("false" | "0" | "no" | "off") => Ok(false),
         Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some(other) => Err(ConfigError::Invalid { name, why: format!("{other:?} is not true or false") }),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            why: format!("{other:?} is not true or false"),
+        }),
     }
 }
 
 fn check_address(name: &'static str, addr: &str) -> Result<(), ConfigError> {
-    let ok = addr.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
-        && !addr.chars().any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>');
+    let ok = addr
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+        && !addr
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>');
     if ok {
         Ok(())
     } else {
-        Err(ConfigError::Invalid { name, why: format!("{addr:?} is not an email address") })
+        Err(ConfigError::Invalid {
+            name,
+            why: format!("{addr:?} is not an email address"),
+        })
     }
 }
 
@@ -300,8 +327,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -312,7 +341,10 @@ mod tests {
         assert!(c.is_publisher("alice") && c.is_publisher("bob") && !c.is_publisher("eve"));
         assert_eq!(c.renotify_after, Duration::from_secs(1800));
         assert_eq!(c.max_body_bytes, 6 * 1024 * 1024);
-        assert_eq!(c.require(&["STATUS_BUCKET"]), Err(ConfigError::Missing("STATUS_BUCKET")));
+        assert_eq!(
+            c.require(&["STATUS_BUCKET"]),
+            Err(ConfigError::Missing("STATUS_BUCKET"))
+        );
     }
 
     #[test]

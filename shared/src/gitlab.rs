@@ -210,7 +210,9 @@ impl Hook {
         if let Some(event) = event
             && !ACCEPTED_EVENTS.contains(&event)
         {
-            return Err(HookError::Ignored(format!("event {event:?} is not handled")));
+            return Err(HookError::Ignored(format!(
+                "event {event:?} is not handled"
+            )));
         }
         let kind: Kind = serde_json::from_slice(body)
             .map_err(|e| HookError::Malformed(format!("body is not a JSON object: {e}")))?;
@@ -239,7 +241,9 @@ impl Hook {
                     }
                 }
                 if hook.issue.is_none() {
-                    return Err(HookError::Malformed("note hook: missing field `issue`".into()));
+                    return Err(HookError::Malformed(
+                        "note hook: missing field `issue`".into(),
+                    ));
                 }
                 Hook::Note(hook)
             }
@@ -255,13 +259,19 @@ impl Hook {
                     "Issue" => {}
                     "Note" if hook.note.is_some() => {}
                     "Note" => {
-                        return Err(HookError::Malformed("emoji hook: missing field `note`".into()));
+                        return Err(HookError::Malformed(
+                            "emoji hook: missing field `note`".into(),
+                        ));
                     }
                     other => return Err(HookError::Ignored(format!("award on {other}"))),
                 }
                 Hook::Emoji(hook)
             }
-            other => return Err(HookError::Ignored(format!("object_kind {other:?} is not handled"))),
+            other => {
+                return Err(HookError::Ignored(format!(
+                    "object_kind {other:?} is not handled"
+                )));
+            }
         };
         Ok(hook)
     }
@@ -318,17 +328,28 @@ mod tests {
         assert_eq!(issue.user().username, "root");
         let note = Hook::parse(Some("Note Hook"), &reference("gitlab-note-hook.json")).unwrap();
         assert_eq!(note.iid(), 17);
-        let Hook::Note(n) = &note else { panic!("not a note") };
-        assert_eq!(timefmt::format(&n.object_attributes.created_at), "2015-05-17T17:06:40.000Z");
+        let Hook::Note(n) = &note else {
+            panic!("not a note")
+        };
+        assert_eq!(
+            timefmt::format(&n.object_attributes.created_at),
+            "2015-05-17T17:06:40.000Z"
+        );
         let emoji = Hook::parse(Some("Emoji Hook"), &reference("gitlab-emoji-hook.json")).unwrap();
         assert_eq!(emoji.iid(), 42);
     }
 
     #[test]
     fn names_what_is_wrong() {
-        let err = Hook::parse(Some("Issue Hook"), br#"{"object_kind":"issue","user":{"username":"a"}}"#)
-            .unwrap_err();
-        assert!(matches!(&err, HookError::Malformed(m) if m.contains("project")), "{err:?}");
+        let err = Hook::parse(
+            Some("Issue Hook"),
+            br#"{"object_kind":"issue","user":{"username":"a"}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, HookError::Malformed(m) if m.contains("project")),
+            "{err:?}"
+        );
         let err = Hook::parse(None, b"[1,2]").unwrap_err();
         assert!(matches!(err, HookError::Malformed(_)));
         let err = Hook::parse(Some("Push Hook"), b"{}").unwrap_err();

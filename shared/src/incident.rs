@@ -180,13 +180,22 @@ pub fn commands(body: &str) -> (bool, bool) {
 
 impl IncidentState {
     pub fn new(iid: u64, project_id: u64) -> Self {
-        IncidentState { iid, project_id, project_url: None, issue: None, notes: BTreeMap::new(), decisions: vec![] }
+        IncidentState {
+            iid,
+            project_id,
+            project_url: None,
+            issue: None,
+            notes: BTreeMap::new(),
+            decisions: vec![],
+        }
     }
 
     /// Whether the incident is published now: the latest allowed decision is a publish
     /// and the issue is not confidential.
     pub fn published(&self) -> bool {
-        let Some(issue) = &self.issue else { return false };
+        let Some(issue) = &self.issue else {
+            return false;
+        };
         if issue.confidential {
             return false;
         }
@@ -199,7 +208,9 @@ impl IncidentState {
 
     /// Whether the incident was ever published (so its public files may need removal).
     pub fn ever_published(&self) -> bool {
-        self.decisions.iter().any(|d| d.allowed && d.action == Action::Publish)
+        self.decisions
+            .iter()
+            .any(|d| d.allowed && d.action == Action::Publish)
     }
 
     /// Comments to publish: not system, not internal, with a trusted microphone award;
@@ -225,7 +236,12 @@ impl IncidentState {
         }
     }
 
-    fn merge_issue(&mut self, issue: &Issue, top_labels: Option<&[Label]>, confidential_hook: bool) {
+    fn merge_issue(
+        &mut self,
+        issue: &Issue,
+        top_labels: Option<&[Label]>,
+        confidential_hook: bool,
+    ) {
         let mut snap = IssueSnapshot::from_hook(issue, top_labels);
         snap.confidential |= confidential_hook;
         let newer = match &self.issue {
@@ -276,7 +292,13 @@ impl IncidentState {
 
     /// Merges one event. `publish_label` is `PUBLISH_LABEL`; `confidential_hook` says
     /// the delivery came as a Confidential Issue or Confidential Note Hook.
-    pub fn merge(&mut self, hook: &Hook, event: Option<&str>, publish_label: &str, verdict: Verdict) {
+    pub fn merge(
+        &mut self,
+        hook: &Hook,
+        event: Option<&str>,
+        publish_label: &str,
+        verdict: Verdict,
+    ) {
         let confidential_hook = event.is_some_and(|e| e.starts_with("Confidential"));
         let project = hook.project();
         if self.project_url.is_none() {
@@ -286,7 +308,11 @@ impl IncidentState {
         match hook {
             Hook::Issue(h) => {
                 let issue = &h.object_attributes;
-                self.merge_issue(issue, h.labels.as_deref(), confidential_hook && event == Some("Confidential Issue Hook"));
+                self.merge_issue(
+                    issue,
+                    h.labels.as_deref(),
+                    confidential_hook && event == Some("Confidential Issue Hook"),
+                );
                 let has = |labels: &[Label]| labels.iter().any(|l| l.title == publish_label);
                 let change = match &h.changes.labels {
                     Some(ch) => {
@@ -296,7 +322,11 @@ impl IncidentState {
                     }
                     // At creation, the labels given are added by the author.
                     None if issue.action.as_deref() == Some("open") => {
-                        let labels = issue.labels.as_deref().or(h.labels.as_deref()).unwrap_or(&[]);
+                        let labels = issue
+                            .labels
+                            .as_deref()
+                            .or(h.labels.as_deref())
+                            .unwrap_or(&[]);
                         Some((false, has(labels)))
                     }
                     None => None,
@@ -330,7 +360,9 @@ impl IncidentState {
                 self.merge_note(note, confidential_hook);
                 if !note.system {
                     let (publish, unpublish) = commands(&note.note);
-                    for (wanted, action) in [(publish, Action::Publish), (unpublish, Action::Unpublish)] {
+                    for (wanted, action) in
+                        [(publish, Action::Publish), (unpublish, Action::Unpublish)]
+                    {
                         if wanted {
                             self.decide(Decision {
                                 at: note.created_at,
@@ -356,10 +388,19 @@ impl IncidentState {
                     let awarded = award.action.as_deref() != Some("revoke");
                     // A revoke carries the award's own created_at; take its update
                     // time if later, and let a revoke win a tie.
-                    let at = award.updated_at.map_or(award.created_at, |u| u.max(award.created_at));
-                    let incoming = AwardState { awarded, at, trusted: verdict.trusted_microphone };
+                    let at = award
+                        .updated_at
+                        .map_or(award.created_at, |u| u.max(award.created_at));
+                    let incoming = AwardState {
+                        awarded,
+                        at,
+                        trusted: verdict.trusted_microphone,
+                    };
                     if let Some(note) = self.notes.get_mut(&award.awardable_id) {
-                        let slot = note.microphones.entry(username).or_insert_with(|| incoming.clone());
+                        let slot = note
+                            .microphones
+                            .entry(username)
+                            .or_insert_with(|| incoming.clone());
                         if (incoming.at, !incoming.awarded) > (slot.at, !slot.awarded) {
                             *slot = incoming;
                         }

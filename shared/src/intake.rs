@@ -69,14 +69,24 @@ impl Intake {
         if alert_queue.is_some() {
             config.require(&["ALERT_TOKEN"])?;
         }
-        let signing_key = match &config.gitlab_signing_token {
-            Some(t) => Some(SigningKey::from_secret(t.expose()).map_err(|why| ConfigError::Invalid {
-                name: "GITLAB_SIGNING_TOKEN",
-                why,
-            })?),
-            None => None,
-        };
-        Ok(Intake { config, publish_queue, alert_queue, state, clock: system_clock(), signing_key })
+        let signing_key =
+            match &config.gitlab_signing_token {
+                Some(t) => Some(SigningKey::from_secret(t.expose()).map_err(|why| {
+                    ConfigError::Invalid {
+                        name: "GITLAB_SIGNING_TOKEN",
+                        why,
+                    }
+                })?),
+                None => None,
+            };
+        Ok(Intake {
+            config,
+            publish_queue,
+            alert_queue,
+            state,
+            clock: system_clock(),
+            signing_key,
+        })
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -105,18 +115,32 @@ pub fn routes(intake: &Intake) -> Router<Arc<Intake>> {
 
 fn only_post(m: MethodRouter<Arc<Intake>>) -> MethodRouter<Arc<Intake>> {
     m.fallback(|method: Method, uri: axum::http::Uri| async move {
-        Reply::error(StatusCode::METHOD_NOT_ALLOWED, format!("method {method} is not allowed on {}; use POST", uri.path()))
+        Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} is not allowed on {}; use POST", uri.path()),
+        )
     })
 }
 
 pub async fn not_found(method: Method, uri: axum::http::Uri) -> Reply {
-    Reply::error(StatusCode::NOT_FOUND, format!("no route for {method} {}", uri.path()))
+    Reply::error(
+        StatusCode::NOT_FOUND,
+        format!("no route for {method} {}", uri.path()),
+    )
 }
 
 /// Reads the whole body up to `max` bytes: 413 past it.
 pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<bytes::Bytes, Reply> {
-    let too_large = || Reply::error(StatusCode::PAYLOAD_TOO_LARGE, format!("body is larger than MAX_BODY_BYTES ({max} bytes)"));
-    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+    let too_large = || {
+        Reply::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body is larger than MAX_BODY_BYTES ({max} bytes)"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
         && len > max as u64
     {
         return Err(too_large());
@@ -126,14 +150,27 @@ pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<by
 
 /// JSON bodies only; a missing content type is taken as JSON.
 pub fn check_json_content_type(headers: &HeaderMap) -> Result<(), Reply> {
-    match headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("")) {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or(""))
+    {
         None => Ok(()),
         Some(ct) => {
-            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+            {
                 Ok(())
             } else {
-                Err(Reply::error(StatusCode::BAD_REQUEST, format!("Content-Type must be application/json, not {ct:?}")))
+                Err(Reply::error(
+                    StatusCode::BAD_REQUEST,
+                    format!("Content-Type must be application/json, not {ct:?}"),
+                ))
             }
         }
     }
@@ -171,19 +208,34 @@ impl Intake {
             if let (Some(given), Some(secret)) = (token, &self.config.gitlab_webhook_secret)
                 && !secret.matches(given)
             {
-                return Err(Reply::error(StatusCode::UNAUTHORIZED, "invalid X-Gitlab-Token"));
+                return Err(Reply::error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid X-Gitlab-Token",
+                ));
             }
             return Ok(());
         }
         match (token, &self.config.gitlab_webhook_secret) {
             (Some(given), Some(secret)) if secret.matches(given) => Ok(()),
-            (None, _) => Err(Reply::error(StatusCode::UNAUTHORIZED, "missing X-Gitlab-Token")),
-            _ => Err(Reply::error(StatusCode::UNAUTHORIZED, "invalid X-Gitlab-Token")),
+            (None, _) => Err(Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "missing X-Gitlab-Token",
+            )),
+            _ => Err(Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "invalid X-Gitlab-Token",
+            )),
         }
     }
 
     /// Queues one message; 503 if the queue cannot take it.
-    pub async fn enqueue(&self, queue: &dyn Queue, group: String, dedup: String, body: String) -> Result<(), Reply> {
+    pub async fn enqueue(
+        &self,
+        queue: &dyn Queue,
+        group: String,
+        dedup: String,
+        body: String,
+    ) -> Result<(), Reply> {
         let msg = message::outgoing(group, dedup, body, self.state.as_deref()).await;
         let sent = match msg {
             Ok(m) => queue.send(m).await,
@@ -191,7 +243,10 @@ impl Intake {
         };
         sent.map_err(|e| {
             warn!(error = %e, "queue refused a message");
-            Reply::error(StatusCode::SERVICE_UNAVAILABLE, "the queue is unavailable; try again")
+            Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the queue is unavailable; try again",
+            )
         })
     }
 }
@@ -207,7 +262,11 @@ async fn gitlab(State(intake): State<Arc<Intake>>, request: Request) -> Reply {
         let reply = match gitlab_inner(&intake, &parts.headers, body).await {
             Ok(r) | Err(r) => r,
         };
-        info!(status = reply.0.as_u16(), error = reply.1.get("error").and_then(|e| e.as_str()), "reply");
+        info!(
+            status = reply.0.as_u16(),
+            error = reply.1.get("error").and_then(|e| e.as_str()),
+            "reply"
+        );
         reply
     }
     .instrument(span)
@@ -218,12 +277,18 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: Body) -> Resul
     let body = read_body(headers, body, intake.config.max_body_bytes).await?;
     intake.check_gitlab_auth(headers, &body)?;
     check_json_content_type(headers)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, format!("body is not valid UTF-8 (at byte {})", e.valid_up_to())))?;
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        Reply::error(
+            StatusCode::BAD_REQUEST,
+            format!("body is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        )
+    })?;
     let event = header_str(headers, "x-gitlab-event");
     let hook = match Hook::parse(event, &body) {
         Ok(h) => h,
-        Err(HookError::Ignored(why)) => return Ok(Reply(StatusCode::OK, json!({ "ignored": why }))),
+        Err(HookError::Ignored(why)) => {
+            return Ok(Reply(StatusCode::OK, json!({ "ignored": why })));
+        }
         Err(HookError::Malformed(why)) => return Err(Reply::error(StatusCode::BAD_REQUEST, why)),
     };
     if let Some(want) = intake.config.gitlab_project_id
@@ -231,10 +296,14 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: Body) -> Resul
     {
         return Err(Reply::error(
             StatusCode::FORBIDDEN,
-            format!("events of project {} are not accepted here", hook.project().id),
+            format!(
+                "events of project {} are not accepted here",
+                hook.project().id
+            ),
         ));
     }
-    let payload = serde_json::from_str(text).map_err(|e| Reply::error(StatusCode::BAD_REQUEST, format!("body: {e}")))?;
+    let payload = serde_json::from_str(text)
+        .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, format!("body: {e}")))?;
     let dedup = delivery_id(headers, &body);
     let envelope = Envelope {
         source: Source::Gitlab,
@@ -243,7 +312,17 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: Body) -> Resul
         received_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         payload,
     };
-    let queue = intake.publish_queue.as_deref().ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
-    intake.enqueue(queue, format!("issue:{}", hook.iid()), dedup, envelope.to_json()).await?;
+    let queue = intake
+        .publish_queue
+        .as_deref()
+        .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
+    intake
+        .enqueue(
+            queue,
+            format!("issue:{}", hook.iid()),
+            dedup,
+            envelope.to_json(),
+        )
+        .await?;
     Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": 1 })))
 }

@@ -27,7 +27,10 @@ pub struct Mail {
 /// A header value on one line: control characters (CR, LF, tabs) become spaces, so no
 /// payload can add a header.
 pub fn header_safe(s: &str) -> String {
-    let one_line: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let mut out = one_line.split_whitespace().collect::<Vec<_>>().join(" ");
     if out.chars().count() > 250 {
         out = out.chars().take(249).collect::<String>() + "…";
@@ -38,7 +41,9 @@ pub fn header_safe(s: &str) -> String {
 impl Mail {
     /// The message as RFC 5322 bytes.
     pub fn to_rfc5322(&self) -> Result<Vec<u8>, BackendError> {
-        let bad = |what: &str, e: &dyn std::fmt::Display| BackendError::Permanent(format!("mail {what}: {e}"));
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            BackendError::Permanent(format!("mail {what}: {e}"))
+        };
         let from: Mailbox = self.from.parse().map_err(|e| bad("from", &e))?;
         let mut b = Message::builder()
             .from(from)
@@ -49,10 +54,15 @@ impl Mail {
             b = b.to(to.parse::<Mailbox>().map_err(|e| bad("to", &e))?);
         }
         if let Some(parent) = &self.in_reply_to {
-            b = b.header(InReplyTo::from(parent.clone())).header(References::from(parent.clone()));
+            b = b
+                .header(InReplyTo::from(parent.clone()))
+                .header(References::from(parent.clone()));
         }
         let msg = b
-            .multipart(MultiPart::alternative_plain_html(self.text.clone(), self.html.clone()))
+            .multipart(MultiPart::alternative_plain_html(
+                self.text.clone(),
+                self.html.clone(),
+            ))
             .map_err(|e| bad("build", &e))?;
         Ok(msg.formatted())
     }
@@ -108,7 +118,10 @@ mod tests {
         };
         let raw = String::from_utf8(mail.to_rfc5322().unwrap()).unwrap();
         assert!(!raw.to_ascii_lowercase().contains("\r\nbcc:"), "{raw}");
-        assert!(raw.contains("Subject: Alert: disk Bcc: victim@example.com\r\n"), "{raw}");
+        assert!(
+            raw.contains("Subject: Alert: disk Bcc: victim@example.com\r\n"),
+            "{raw}"
+        );
         assert!(raw.contains("multipart/alternative"), "{raw}");
     }
 }

@@ -53,7 +53,9 @@ impl Envelope {
                 .get(&claim.claim)
                 .await
                 .map_err(ReadError::Backend)?
-                .ok_or_else(|| ReadError::Malformed(format!("claimed body {} is missing", claim.claim)))?;
+                .ok_or_else(|| {
+                    ReadError::Malformed(format!("claimed body {} is missing", claim.claim))
+                })?;
             return serde_json::from_slice(&object.body)
                 .map_err(|e| ReadError::Malformed(format!("claimed body {}: {e}", claim.claim)));
         }
@@ -72,8 +74,14 @@ pub enum ReadError {
 /// A deduplication id SQS accepts (up to 128 of `[A-Za-z0-9!-~]`): the given id if it
 /// fits, else its hash.
 pub fn dedup_id(given: &str) -> String {
-    let fits = !given.is_empty() && given.len() <= 128 && given.bytes().all(|b| (b'!'..=b'~').contains(&b));
-    if fits { given.to_owned() } else { hex::encode(Sha256::digest(given.as_bytes())) }
+    let fits = !given.is_empty()
+        && given.len() <= 128
+        && given.bytes().all(|b| (b'!'..=b'~').contains(&b));
+    if fits {
+        given.to_owned()
+    } else {
+        hex::encode(Sha256::digest(given.as_bytes()))
+    }
 }
 
 /// The message to send for a body: inline if small enough, else stored in the state
@@ -85,11 +93,25 @@ pub async fn outgoing(
     state: Option<&dyn ObjectStore>,
 ) -> Result<OutMessage, BackendError> {
     if body.len() <= MAX_INLINE_BYTES {
-        return Ok(OutMessage { group_id, dedup_id: dedup, body });
+        return Ok(OutMessage {
+            group_id,
+            dedup_id: dedup,
+            body,
+        });
     }
-    let state = state.ok_or_else(|| BackendError::Permanent("message too large and no state bucket".into()))?;
-    let key = format!("{CLAIM_PREFIX}{}.json", hex::encode(Sha256::digest(body.as_bytes())));
-    state.put(&key, Bytes::from(body), PutOptions::private_json()).await?;
+    let state = state
+        .ok_or_else(|| BackendError::Permanent("message too large and no state bucket".into()))?;
+    let key = format!(
+        "{CLAIM_PREFIX}{}.json",
+        hex::encode(Sha256::digest(body.as_bytes()))
+    );
+    state
+        .put(&key, Bytes::from(body), PutOptions::private_json())
+        .await?;
     let claim = serde_json::to_string(&Claim { claim: key }).unwrap_or_default();
-    Ok(OutMessage { group_id, dedup_id: dedup, body: claim })
+    Ok(OutMessage {
+        group_id,
+        dedup_id: dedup,
+        body: claim,
+    })
 }

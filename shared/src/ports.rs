@@ -21,7 +21,10 @@ pub enum BackendError {
 
 impl BackendError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, BackendError::Transient(_) | BackendError::PreconditionFailed(_))
+        matches!(
+            self,
+            BackendError::Transient(_) | BackendError::PreconditionFailed(_)
+        )
     }
 }
 
@@ -117,7 +120,12 @@ pub trait Queue: Send + Sync {
 #[async_trait]
 pub trait Authorizer: Send + Sync {
     /// Whether `username` (GitLab user `user_id`) may publish or unpublish by command.
-    async fn may_publish(&self, username: &str, user_id: Option<u64>) -> Result<bool, BackendError>;
+    async fn may_publish(&self, username: &str, user_id: Option<u64>)
+    -> Result<bool, BackendError>;
     /// Whether a microphone award by this user publishes a comment.
-    async fn trusts_microphone(&self, username: &str, user_id: Option<u64>) -> Result<bool, BackendError>;
+    async fn trusts_microphone(
+        &self,
+        username: &str,
+        user_id: Option<u64>,
+    ) -> Result<bool, BackendError>;
 }

@@ -47,10 +47,16 @@ impl From<ReadError> for ProcessError {
 /// What handling a message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Published { iid: u64 },
-    Unpublished { iid: u64 },
+    Published {
+        iid: u64,
+    },
+    Unpublished {
+        iid: u64,
+    },
     /// State updated; nothing public to change.
-    Private { iid: u64 },
+    Private {
+        iid: u64,
+    },
     Ignored(String),
 }
 
@@ -73,7 +79,10 @@ impl Publisher {
     pub async fn handle(&self, body: &str) -> Result<Outcome, ProcessError> {
         let envelope = Envelope::read(body, self.state.as_ref()).await?;
         if envelope.source != Source::Gitlab {
-            return Err(ProcessError::Permanent(format!("not a GitLab event: {:?}", envelope.source)));
+            return Err(ProcessError::Permanent(format!(
+                "not a GitLab event: {:?}",
+                envelope.source
+            )));
         }
         let hook = match Hook::parse(envelope.event.as_deref(), envelope.payload.get().as_bytes()) {
             Ok(h) => h,
@@ -83,17 +92,28 @@ impl Publisher {
         if let Some(want) = self.config.gitlab_project_id
             && hook.project().id != want
         {
-            return Err(ProcessError::Permanent(format!("event of project {}", hook.project().id)));
+            return Err(ProcessError::Permanent(format!(
+                "event of project {}",
+                hook.project().id
+            )));
         }
         let user = hook.user();
         let verdict = Verdict {
             may_publish: self.authorizer.may_publish(&user.username, user.id).await?,
-            trusted_microphone: self.authorizer.trusts_microphone(&user.username, user.id).await?,
+            trusted_microphone: self
+                .authorizer
+                .trusts_microphone(&user.username, user.id)
+                .await?,
         };
         let iid = hook.iid();
         let state = self
             .update_state(iid, hook.project().id, |s| {
-                s.merge(&hook, envelope.event.as_deref(), &self.config.publish_label, verdict)
+                s.merge(
+                    &hook,
+                    envelope.event.as_deref(),
+                    &self.config.publish_label,
+                    verdict,
+                )
             })
             .await?;
         self.apply(&state).await
@@ -111,8 +131,9 @@ impl Publisher {
         for _ in 0..CAS_ATTEMPTS {
             let (mut state, condition) = match self.state.get(&key).await? {
                 Some(obj) => {
-                    let s: IncidentState = serde_json::from_slice(&obj.body)
-                        .map_err(|e| ProcessError::Permanent(format!("state {key} is unreadable: {e}")))?;
+                    let s: IncidentState = serde_json::from_slice(&obj.body).map_err(|e| {
+                        ProcessError::Permanent(format!("state {key} is unreadable: {e}"))
+                    })?;
                     (s, Condition::IfMatch(obj.etag))
                 }
                 None => (IncidentState::new(iid, project_id), Condition::IfNoneMatch),
@@ -122,36 +143,62 @@ impl Publisher {
             if state == before && condition != Condition::IfNoneMatch {
                 return Ok(state);
             }
-            let body = serde_json::to_vec(&state).map_err(|e| ProcessError::Permanent(e.to_string()))?;
-            match self.state.put(&key, Bytes::from(body), PutOptions::private_json().with_condition(condition)).await {
+            let body =
+                serde_json::to_vec(&state).map_err(|e| ProcessError::Permanent(e.to_string()))?;
+            match self
+                .state
+                .put(
+                    &key,
+                    Bytes::from(body),
+                    PutOptions::private_json().with_condition(condition),
+                )
+                .await
+            {
                 Ok(_) => return Ok(state),
                 Err(BackendError::PreconditionFailed(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ProcessError::Retryable(format!("state {key}: too many concurrent writers")))
+        Err(ProcessError::Retryable(format!(
+            "state {key}: too many concurrent writers"
+        )))
     }
 
     /// Brings the status bucket in line with the state.
     pub async fn apply(&self, state: &IncidentState) -> Result<Outcome, ProcessError> {
         let iid = state.iid;
         if state.published()
-            && let Some(rendered) = status::render_incident(state, self.config.gitlab_url.as_deref())
+            && let Some(rendered) =
+                status::render_incident(state, self.config.gitlab_url.as_deref())
         {
-            let body = serde_json::to_vec(&rendered.incident).map_err(|e| ProcessError::Permanent(e.to_string()))?;
-            self.status.put(&status::detail_key(iid), Bytes::from(body), PutOptions::json()).await?;
+            let body = serde_json::to_vec(&rendered.incident)
+                .map_err(|e| ProcessError::Permanent(e.to_string()))?;
+            self.status
+                .put(
+                    &status::detail_key(iid),
+                    Bytes::from(body),
+                    PutOptions::json(),
+                )
+                .await?;
             let summary = rendered.incident.summary();
             self.update_index(|index| {
                 index.incidents.insert(iid, summary.clone());
             })
             .await?;
-            info!(iid, comments = rendered.incident.comments.as_ref().map_or(0, Vec::len), "published");
+            info!(
+                iid,
+                comments = rendered.incident.comments.as_ref().map_or(0, Vec::len),
+                "published"
+            );
             return Ok(Outcome::Published { iid });
         }
         if state.ever_published() {
             // Detail first, so that nothing of it stays reachable if we stop halfway.
             self.status.delete(&status::detail_key(iid)).await?;
-            let removed = self.status.delete_prefix(&status::files_prefix(iid)).await?;
+            let removed = self
+                .status
+                .delete_prefix(&status::files_prefix(iid))
+                .await?;
             self.update_index(|index| {
                 index.incidents.remove(&iid);
             })
@@ -165,13 +212,17 @@ impl Publisher {
     /// Changes the private index of published incidents, then rewrites `data/list.json`
     /// from the newest index. Both writes are conditional, so concurrent publishers of
     /// different incidents never drop each other's entries.
-    pub async fn update_index(&self, change: impl Fn(&mut PublishedIndex)) -> Result<(), ProcessError> {
+    pub async fn update_index(
+        &self,
+        change: impl Fn(&mut PublishedIndex),
+    ) -> Result<(), ProcessError> {
         let mut done = false;
         for _ in 0..CAS_ATTEMPTS {
             let (mut index, condition) = match self.state.get(INDEX_KEY).await? {
                 Some(obj) => (
-                    serde_json::from_slice::<PublishedIndex>(&obj.body)
-                        .map_err(|e| ProcessError::Permanent(format!("{INDEX_KEY} is unreadable: {e}")))?,
+                    serde_json::from_slice::<PublishedIndex>(&obj.body).map_err(|e| {
+                        ProcessError::Permanent(format!("{INDEX_KEY} is unreadable: {e}"))
+                    })?,
                     Condition::IfMatch(obj.etag),
                 ),
                 None => (PublishedIndex::default(), Condition::IfNoneMatch),
@@ -182,8 +233,17 @@ impl Publisher {
                 done = true;
                 break;
             }
-            let body = serde_json::to_vec(&index).map_err(|e| ProcessError::Permanent(e.to_string()))?;
-            match self.state.put(INDEX_KEY, Bytes::from(body), PutOptions::private_json().with_condition(condition)).await {
+            let body =
+                serde_json::to_vec(&index).map_err(|e| ProcessError::Permanent(e.to_string()))?;
+            match self
+                .state
+                .put(
+                    INDEX_KEY,
+                    Bytes::from(body),
+                    PutOptions::private_json().with_condition(condition),
+                )
+                .await
+            {
                 Ok(_) => {
                     done = true;
                     break;
@@ -193,7 +253,9 @@ impl Publisher {
             }
         }
         if !done {
-            return Err(ProcessError::Retryable(format!("{INDEX_KEY}: too many concurrent writers")));
+            return Err(ProcessError::Retryable(format!(
+                "{INDEX_KEY}: too many concurrent writers"
+            )));
         }
         self.write_list().await
     }
@@ -205,23 +267,35 @@ impl Publisher {
         for _ in 0..CAS_ATTEMPTS {
             let current = self.status.get(LIST_KEY).await?;
             let index = match self.state.get(INDEX_KEY).await? {
-                Some(obj) => serde_json::from_slice::<PublishedIndex>(&obj.body)
-                    .map_err(|e| ProcessError::Permanent(format!("{INDEX_KEY} is unreadable: {e}")))?,
+                Some(obj) => serde_json::from_slice::<PublishedIndex>(&obj.body).map_err(|e| {
+                    ProcessError::Permanent(format!("{INDEX_KEY} is unreadable: {e}"))
+                })?,
                 None => PublishedIndex::default(),
             };
-            let body = serde_json::to_vec(&index.list()).map_err(|e| ProcessError::Permanent(e.to_string()))?;
+            let body = serde_json::to_vec(&index.list())
+                .map_err(|e| ProcessError::Permanent(e.to_string()))?;
             let condition = match &current {
                 Some(obj) if obj.body.as_ref() == body.as_slice() => return Ok(()),
                 Some(obj) => Condition::IfMatch(obj.etag.clone()),
                 None => Condition::IfNoneMatch,
             };
-            match self.status.put(LIST_KEY, Bytes::from(body), PutOptions::json().with_condition(condition)).await {
+            match self
+                .status
+                .put(
+                    LIST_KEY,
+                    Bytes::from(body),
+                    PutOptions::json().with_condition(condition),
+                )
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(BackendError::PreconditionFailed(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         warn!("{LIST_KEY}: too many concurrent writers");
-        Err(ProcessError::Retryable(format!("{LIST_KEY}: too many concurrent writers")))
+        Err(ProcessError::Retryable(format!(
+            "{LIST_KEY}: too many concurrent writers"
+        )))
     }
 }

@@ -57,11 +57,16 @@ impl RenderContext {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        RenderContext { iid, instance_hosts }
+        RenderContext {
+            iid,
+            instance_hosts,
+        }
     }
 
     fn is_instance_host(&self, host: &str) -> bool {
-        self.instance_hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+        self.instance_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host))
     }
 }
 
@@ -170,9 +175,11 @@ pub fn escape_text(s: &str) -> String {
 pub fn shortcodes(s: &str) -> String {
     static CODE: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r":([a-z0-9_+\-]{1,64}):").expect("valid regex"));
-    CODE.replace_all(s, |c: &regex::Captures| match emojis::get_by_shortcode(&c[1]) {
-        Some(e) => e.as_str().to_owned(),
-        None => c[0].to_owned(),
+    CODE.replace_all(s, |c: &regex::Captures| {
+        match emojis::get_by_shortcode(&c[1]) {
+            Some(e) => e.as_str().to_owned(),
+            None => c[0].to_owned(),
+        }
     })
     .into_owned()
 }
@@ -239,7 +246,10 @@ pub fn replace_mentions(text: &str) -> String {
             let mut last_good = 0;
             for (i, c) in after.char_indices() {
                 let continues_path = c == '/'
-                    && after[i + 1..].chars().next().is_some_and(|n| n.is_alphanumeric() || n == '_');
+                    && after[i + 1..]
+                        .chars()
+                        .next()
+                        .is_some_and(|n| n.is_alphanumeric() || n == '_');
                 if is_name_char(c) {
                     if c != '.' && c != '-' {
                         last_good = i + c.len_utf8();
@@ -281,7 +291,12 @@ fn instance_path<'a>(url: &'a str, ctx: &RenderContext) -> Option<&'a str> {
         }
         let scheme_len = url.find("://").map(|i| i + 3)?;
         let after_host = &url[scheme_len..];
-        Some(after_host.find('/').map(|i| &after_host[i..]).unwrap_or("/"))
+        Some(
+            after_host
+                .find('/')
+                .map(|i| &after_host[i..])
+                .unwrap_or("/"),
+        )
     } else if url.contains(':') && !url.starts_with('/') {
         None // mailto: and the like
     } else {
@@ -296,7 +311,10 @@ fn upload_of(url: &str, ctx: &RenderContext) -> Option<Upload> {
     if filename == "." || filename == ".." {
         return None;
     }
-    Some(Upload { secret: c[1].to_owned(), filename: filename.to_owned() })
+    Some(Upload {
+        secret: c[1].to_owned(),
+        filename: filename.to_owned(),
+    })
 }
 
 fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
@@ -312,42 +330,42 @@ fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
         clean,
         RewriteStrSettings::new()
             .append_element_content_handler(element!("a[href]", |el| {
-                    let href = el.get_attribute("href").unwrap_or_default();
-                    if let Some(up) = upload_of(&href, ctx) {
-                        el.set_attribute("href", &up.key(ctx.iid))?;
-                        note_upload(&up);
-                    } else if href.starts_with('#') {
-                        // footnote links stay
-                    } else if instance_path(&href, ctx).is_some() {
-                        // A link into GitLab (an issue, a profile, a relative path)
-                        // is published as its text only.
-                        el.remove_and_keep_content();
-                    }
-                    Ok(())
-                }))
+                let href = el.get_attribute("href").unwrap_or_default();
+                if let Some(up) = upload_of(&href, ctx) {
+                    el.set_attribute("href", &up.key(ctx.iid))?;
+                    note_upload(&up);
+                } else if href.starts_with('#') {
+                    // footnote links stay
+                } else if instance_path(&href, ctx).is_some() {
+                    // A link into GitLab (an issue, a profile, a relative path)
+                    // is published as its text only.
+                    el.remove_and_keep_content();
+                }
+                Ok(())
+            }))
             .append_element_content_handler(element!("img[src]", |el| {
-                    let src = el.get_attribute("src").unwrap_or_default();
-                    if let Some(up) = upload_of(&src, ctx) {
-                        el.set_attribute("src", &up.key(ctx.iid))?;
-                        el.set_attribute("class", "gl-image")?;
-                        note_upload(&up);
-                    } else if instance_path(&src, ctx).is_some() {
-                        // Anything else on the instance is not public.
-                        el.remove();
-                    }
-                    Ok(())
-                }))
+                let src = el.get_attribute("src").unwrap_or_default();
+                if let Some(up) = upload_of(&src, ctx) {
+                    el.set_attribute("src", &up.key(ctx.iid))?;
+                    el.set_attribute("class", "gl-image")?;
+                    note_upload(&up);
+                } else if instance_path(&src, ctx).is_some() {
+                    // Anything else on the instance is not public.
+                    el.remove();
+                }
+                Ok(())
+            }))
             .append_element_content_handler(element!("[alt], [title]", |el| {
-                    for name in ["alt", "title"] {
-                        if let Some(v) = el.get_attribute(name) {
-                            let fixed = private_text(&v, ctx);
-                            if fixed != v {
-                                el.set_attribute(name, &fixed)?;
-                            }
+                for name in ["alt", "title"] {
+                    if let Some(v) = el.get_attribute(name) {
+                        let fixed = private_text(&v, ctx);
+                        if fixed != v {
+                            el.set_attribute(name, &fixed)?;
                         }
                     }
-                    Ok(())
-                }))
+                }
+                Ok(())
+            }))
             .append_document_content_handler(doc_text!(|t| {
                 let mut buf = text_buf.borrow_mut();
                 buf.push_str(t.as_str());
@@ -368,7 +386,10 @@ fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
             Rendered { html, uploads }
         }
         // lol_html fails only on memory limits; publish escaped text, never raw HTML.
-        Err(_) => Rendered { html: format!("<p>{}</p>", private_text(&escape_text(clean), ctx)), uploads: vec![] },
+        Err(_) => Rendered {
+            html: format!("<p>{}</p>", private_text(&escape_text(clean), ctx)),
+            uploads: vec![],
+        },
     }
 }
 
@@ -388,19 +409,37 @@ mod tests {
         );
         let h = &r.html;
         assert!(h.contains("<table>") && h.contains("<td>1</td>"), "{h}");
-        assert!(h.contains(r#"type="checkbox""#) && h.contains("checked"), "{h}");
+        assert!(
+            h.contains(r#"type="checkbox""#) && h.contains("checked"),
+            "{h}"
+        );
         assert!(h.contains("<del>old</del>"), "{h}");
-        assert!(h.contains(r#"<a href="https://example.org" rel="noopener noreferrer nofollow">"#), "{h}");
+        assert!(
+            h.contains(r#"<a href="https://example.org" rel="noopener noreferrer nofollow">"#),
+            "{h}"
+        );
         assert!(h.contains('😄'), "{h}");
-        assert!(h.contains(r##"href="#fn-1""##) && h.contains(r#"id="fn-1""#), "{h}");
+        assert!(
+            h.contains(r##"href="#fn-1""##) && h.contains(r#"id="fn-1""#),
+            "{h}"
+        );
     }
 
     #[test]
     fn mentions_become_responder() {
         assert_eq!(replace_mentions("ping @alice."), "ping Incident Responder.");
-        assert_eq!(replace_mentions("@all: @group/sub-team, x"), "Incident Responder: Incident Responder, x");
-        assert_eq!(replace_mentions("mail ops@example.com"), "mail ops@example.com");
-        assert_eq!(replace_mentions("@a@b"), "Incident ResponderIncident Responder");
+        assert_eq!(
+            replace_mentions("@all: @group/sub-team, x"),
+            "Incident Responder: Incident Responder, x"
+        );
+        assert_eq!(
+            replace_mentions("mail ops@example.com"),
+            "mail ops@example.com"
+        );
+        assert_eq!(
+            replace_mentions("@a@b"),
+            "Incident ResponderIncident Responder"
+        );
         assert_eq!(replace_mentions("@@eve"), "@Incident Responder");
         assert_eq!(replace_mentions("a @ b"), "a @ b");
     }
@@ -412,7 +451,11 @@ mod tests {
             &ctx(),
         );
         assert!(!r.html.contains("<a"), "{}", r.html);
-        assert!(r.html.contains("ops/api#12") && r.html.contains("this") && r.html.contains("#4"), "{}", r.html);
+        assert!(
+            r.html.contains("ops/api#12") && r.html.contains("this") && r.html.contains("#4"),
+            "{}",
+            r.html
+        );
         assert!(!r.html.contains("gitlab.example.com"), "{}", r.html);
     }
 
@@ -421,12 +464,18 @@ mod tests {
         let md = "![graph](/uploads/0123456789abcdef0123456789abcdef/graph.png) [log](/uploads/fedcba9876543210fedcba9876543210/app.log)";
         let r = markdown(md, &ctx());
         assert!(
-            r.html.contains(r#"src="data/incident/7/0123456789abcdef0123456789abcdef/graph.png""#),
+            r.html
+                .contains(r#"src="data/incident/7/0123456789abcdef0123456789abcdef/graph.png""#),
             "{}",
             r.html
         );
         assert!(r.html.contains(r#"class="gl-image""#), "{}", r.html);
-        assert!(r.html.contains(r#"href="data/incident/7/fedcba9876543210fedcba9876543210/app.log""#), "{}", r.html);
+        assert!(
+            r.html
+                .contains(r#"href="data/incident/7/fedcba9876543210fedcba9876543210/app.log""#),
+            "{}",
+            r.html
+        );
         assert_eq!(r.uploads.len(), 2);
     }
 

@@ -60,7 +60,10 @@ pub struct Incident {
 impl Incident {
     /// The list entry: the detail without comments.
     pub fn summary(&self) -> Incident {
-        Incident { comments: None, ..self.clone() }
+        Incident {
+            comments: None,
+            ..self.clone()
+        }
     }
 }
 
@@ -72,7 +75,10 @@ pub struct RenderedIncident {
 }
 
 /// Renders the public view of a published incident. `gitlab_url` is `GITLAB_URL`.
-pub fn render_incident(state: &IncidentState, gitlab_url: Option<&str>) -> Option<RenderedIncident> {
+pub fn render_incident(
+    state: &IncidentState,
+    gitlab_url: Option<&str>,
+) -> Option<RenderedIncident> {
     let issue = state.issue.as_ref()?;
     let mut urls: Vec<&str> = Vec::new();
     if let Some(u) = state.project_url.as_deref() {
@@ -92,10 +98,16 @@ pub fn render_incident(state: &IncidentState, gitlab_url: Option<&str>) -> Optio
                 uploads.push(u);
             }
         }
-        comments.push(Comment { note: r.html, created_at: note.created_at });
+        comments.push(Comment {
+            note: r.html,
+            created_at: note.created_at,
+        });
     }
     uploads.truncate(render::MAX_UPLOADS);
-    let severity = issue.severity.clone().filter(|s| !s.is_empty() && s != "unknown");
+    let severity = issue
+        .severity
+        .clone()
+        .filter(|s| !s.is_empty() && s != "unknown");
     let mut incident = Incident {
         id: state.iid,
         status: issue.state.clone(),
@@ -104,7 +116,9 @@ pub fn render_incident(state: &IncidentState, gitlab_url: Option<&str>) -> Optio
         created_at: issue.created_at,
         updated_at: issue.updated_at,
         comments: Some(comments),
-        links: Links { details: detail_key(state.iid) },
+        links: Links {
+            details: detail_key(state.iid),
+        },
         severity,
     };
     fit_detail(&mut incident, &issue.description, &ctx);
@@ -122,7 +136,9 @@ fn fit_detail(incident: &mut Incident, description_src: &str, ctx: &RenderContex
             break;
         }
         let removed = comments.remove(0);
-        current -= serde_json::to_vec(&removed).map(|v| v.len() + 1).unwrap_or(0);
+        current -= serde_json::to_vec(&removed)
+            .map(|v| v.len() + 1)
+            .unwrap_or(0);
     }
     let mut budget = description_src.len();
     while size(incident) > MAX_DETAIL_BYTES && budget > 0 {
@@ -156,7 +172,9 @@ impl PublishedIndex {
     /// The 20 most recently created, newest first.
     pub fn list(&self) -> IncidentList {
         let mut all: Vec<&Incident> = self.incidents.values().collect();
-        all.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
-        IncidentList { incidents: all.into_iter().take(LIST_LEN).cloned().collect() }
+        all.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
+        IncidentList {
+            incidents: all.into_iter().take(LIST_LEN).cloned().collect(),
+        }
     }
 }

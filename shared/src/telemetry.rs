@@ -8,9 +8,16 @@ pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
         || std::env::var("OPENMIC_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if json {
-        builder.json().with_current_span(true).with_span_list(false).without_time().try_init()
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .without_time()
+            .try_init()
     } else {
         builder.with_target(false).try_init()
     };

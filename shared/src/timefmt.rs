@@ -81,7 +81,12 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "yesterday", "2022-010-30T11:22:40Z", "2015-05-17 18:08:09"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2022-010-30T11:22:40Z",
+            "2015-05-17 18:08:09",
+        ] {
             assert!(parse(bad).is_none(), "{bad} should not parse");
         }
     }

@@ -17,7 +17,13 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "openmic-tests"))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "openmic-tests",
+        ))
         .load()
         .await
 }
@@ -54,7 +60,11 @@ impl Fixture {
         let status_bucket = format!("status-{id}");
         let state_bucket = format!("state-{id}");
         for b in [&status_bucket, &state_bucket] {
-            s3.create_bucket().bucket(b).send().await.expect("create bucket");
+            s3.create_bucket()
+                .bucket(b)
+                .send()
+                .await
+                .expect("create bucket");
         }
         let make = |q: String, dlq_arn: Option<String>| {
             let sqs = sqs.clone();
@@ -70,7 +80,12 @@ impl Fixture {
                         format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"{MAX_RECEIVE_COUNT}"}}"#),
                     );
                 }
-                req.send().await.expect("create queue").queue_url().unwrap().to_owned()
+                req.send()
+                    .await
+                    .expect("create queue")
+                    .queue_url()
+                    .unwrap()
+                    .to_owned()
             }
         };
         let arn_of = |url: String| {
@@ -88,11 +103,33 @@ impl Fixture {
         };
         let publish_dlq = make(format!("publish-dlq-{id}.fifo"), None).await;
         let alert_dlq = make(format!("alerts-dlq-{id}.fifo"), None).await;
-        let publish_queue = make(format!("publish-{id}.fifo"), Some(arn_of(publish_dlq.clone()).await)).await;
-        let alert_queue = make(format!("alerts-{id}.fifo"), Some(arn_of(alert_dlq.clone()).await)).await;
+        let publish_queue = make(
+            format!("publish-{id}.fifo"),
+            Some(arn_of(publish_dlq.clone()).await),
+        )
+        .await;
+        let alert_queue = make(
+            format!("alerts-{id}.fifo"),
+            Some(arn_of(alert_dlq.clone()).await),
+        )
+        .await;
         let ses = aws_sdk_sesv2::Client::new(&sdk);
-        let _ = ses.create_email_identity().email_identity("openmic@status.example.com").send().await;
-        Fixture { aws, s3, sqs, status_bucket, state_bucket, publish_queue, alert_queue, publish_dlq, alert_dlq }
+        let _ = ses
+            .create_email_identity()
+            .email_identity("openmic@status.example.com")
+            .send()
+            .await;
+        Fixture {
+            aws,
+            s3,
+            sqs,
+            status_bucket,
+            state_bucket,
+            publish_queue,
+            alert_queue,
+            publish_dlq,
+            alert_dlq,
+        }
     }
 
     /// The resource settings for a configuration.
@@ -115,11 +152,27 @@ impl Fixture {
     /// Every object of a bucket, by key.
     pub async fn objects(&self, bucket: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
         let mut out = std::collections::BTreeMap::new();
-        let mut pages = self.s3.list_objects_v2().bucket(bucket).into_paginator().send();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             for o in page.unwrap().contents() {
                 let key = o.key().unwrap().to_owned();
-                let body = self.s3.get_object().bucket(bucket).key(&key).send().await.unwrap().body.collect().await.unwrap();
+                let body = self
+                    .s3
+                    .get_object()
+                    .bucket(bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .body
+                    .collect()
+                    .await
+                    .unwrap();
                 out.insert(key, body.into_bytes().to_vec());
             }
         }
@@ -138,8 +191,12 @@ impl Fixture {
             .await
             .unwrap();
         let a = out.attributes().unwrap();
-        a[&QueueAttributeName::ApproximateNumberOfMessages].parse::<usize>().unwrap()
-            + a[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible].parse::<usize>().unwrap()
+        a[&QueueAttributeName::ApproximateNumberOfMessages]
+            .parse::<usize>()
+            .unwrap()
+            + a[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible]
+                .parse::<usize>()
+                .unwrap()
     }
 }
 
@@ -150,7 +207,11 @@ pub async fn sent_mail() -> Vec<String> {
     let data: serde_json::Value = serde_json::from_str(&body).expect("moto data.json");
     data["ses"]["RawMessage"]
         .as_array()
-        .map(|a| a.iter().filter_map(|m| m["raw_data"].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -158,17 +219,25 @@ pub async fn sent_mail() -> Vec<String> {
 pub async fn http_get(url: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
     let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .await
         .unwrap();
     let mut buf = Vec::new();
     stream.read_to_end(&mut buf).await.unwrap();
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_owned()

@@ -66,7 +66,10 @@ pub async fn replay_all(runner: &Runner, files: &[PathBuf]) -> Vec<(String, u16)
     let mut out = Vec::new();
     for f in files {
         let status = runner.replay(f).await.unwrap_or_else(|e| panic!("{e}"));
-        out.push((f.file_name().unwrap().to_string_lossy().into_owned(), status));
+        out.push((
+            f.file_name().unwrap().to_string_lossy().into_owned(),
+            status,
+        ));
     }
     out
 }
@@ -80,10 +83,15 @@ pub async fn send(runner: &Runner, file: &Path) -> (u16, serde_json::Value) {
 /// Sends an API Gateway event given as text.
 pub async fn send_text(runner: &Runner, text: &str) -> (u16, serde_json::Value) {
     let request = api_gateway_request(text, &runner.config).expect("an API Gateway event");
-    let response = runner.intake_router().oneshot(request).await.expect("router answers");
+    let response = runner
+        .intake_router()
+        .oneshot(request)
+        .await
+        .expect("router answers");
     let status = response.status().as_u16();
     let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    let json = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("reply is not JSON ({e}): {body:?}"));
+    let json = serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("reply is not JSON ({e}): {body:?}"));
     (status, json)
 }
 
@@ -92,13 +100,19 @@ pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let key = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let key = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(key, std::fs::read(&p).unwrap());
             }
         }
@@ -108,7 +122,12 @@ pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// A JSON file of a tree.
 pub fn json_of(tree: &BTreeMap<String, Vec<u8>>, key: &str) -> serde_json::Value {
-    let bytes = tree.get(key).unwrap_or_else(|| panic!("{key} is missing; keys: {:?}", tree.keys().collect::<Vec<_>>()));
+    let bytes = tree.get(key).unwrap_or_else(|| {
+        panic!(
+            "{key} is missing; keys: {:?}",
+            tree.keys().collect::<Vec<_>>()
+        )
+    });
     serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{key}: {e}"))
 }
 
@@ -119,7 +138,11 @@ pub fn with_new_delivery_id(file: &Path, suffix: &str) -> String {
     let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
     if let Some(headers) = event["headers"].as_object_mut() {
         for h in ["idempotency-key", "x-gitlab-event-uuid"] {
-            if let Some(v) = headers.get(h).and_then(|v| v.as_str()).map(|v| format!("{v}-{suffix}")) {
+            if let Some(v) = headers
+                .get(h)
+                .and_then(|v| v.as_str())
+                .map(|v| format!("{v}-{suffix}"))
+            {
                 headers.insert(h.into(), serde_json::Value::String(v));
             }
         }

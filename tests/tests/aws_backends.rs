@@ -23,19 +23,28 @@ use openmic_tests::*;
 #[tokio::test]
 async fn story_on_aws_matches_the_embedded_run_key_by_key() {
     let fx = Fixture::new("story").await;
-    let runner = Runner::aws_with(fx.config(&[]), fx.aws.clone()).await.expect("runner on the server");
+    let runner = Runner::aws_with(fx.config(&[]), fx.aws.clone())
+        .await
+        .expect("runner on the server");
     let files = event_files("gitlab-story");
     for (name, status) in replay_all(&runner, &files).await {
         assert_eq!(status, 202, "{name}");
     }
-    assert_eq!(fx.depth(&fx.publish_queue).await, 0, "every message handled and deleted");
+    assert_eq!(
+        fx.depth(&fx.publish_queue).await,
+        0,
+        "every message handled and deleted"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let local = embedded(dir.path(), &[]);
     replay_all(&local, &files).await;
     let embedded_status = tree(&dir.path().join("status"));
     let s3_status = fx.objects(&fx.status_bucket).await;
-    assert_eq!(s3_status.keys().collect::<Vec<_>>(), embedded_status.keys().collect::<Vec<_>>());
+    assert_eq!(
+        s3_status.keys().collect::<Vec<_>>(),
+        embedded_status.keys().collect::<Vec<_>>()
+    );
     for (key, body) in &embedded_status {
         assert_eq!(
             serde_json::from_slice::<serde_json::Value>(&s3_status[key]).unwrap(),
@@ -43,7 +52,14 @@ async fn story_on_aws_matches_the_embedded_run_key_by_key() {
             "{key}"
         );
     }
-    let head = fx.s3.head_object().bucket(&fx.status_bucket).key("data/incident/1.json").send().await.unwrap();
+    let head = fx
+        .s3
+        .head_object()
+        .bucket(&fx.status_bucket)
+        .key("data/incident/1.json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_type(), Some("application/json"));
     assert_eq!(head.cache_control(), Some("public, max-age=30"));
 }
@@ -51,53 +67,109 @@ async fn story_on_aws_matches_the_embedded_run_key_by_key() {
 #[tokio::test]
 async fn s3_store_lists_pages_and_deletes_prefixes_in_batches() {
     let fx = Fixture::new("s3").await;
-    let store = Arc::new(S3Store::new(openmic::adapters::aws::s3_client(&fx.aws.sdk), fx.status_bucket.clone()));
+    let store = Arc::new(S3Store::new(
+        openmic::adapters::aws::s3_client(&fx.aws.sdk),
+        fx.status_bucket.clone(),
+    ));
     let mut set = tokio::task::JoinSet::new();
     for i in 0..1005 {
         let store = store.clone();
         set.spawn(async move {
-            store.put(&format!("data/incident/9/{i:04}.txt"), Bytes::from_static(b"x"), PutOptions::json()).await.unwrap();
+            store
+                .put(
+                    &format!("data/incident/9/{i:04}.txt"),
+                    Bytes::from_static(b"x"),
+                    PutOptions::json(),
+                )
+                .await
+                .unwrap();
         });
         if set.len() >= 32 {
             set.join_next().await;
         }
     }
     set.join_all().await;
-    store.put("data/incident/90.json", Bytes::from_static(b"{}"), PutOptions::json()).await.unwrap();
+    store
+        .put(
+            "data/incident/90.json",
+            Bytes::from_static(b"{}"),
+            PutOptions::json(),
+        )
+        .await
+        .unwrap();
     let keys = store.list("data/incident/9/").await.unwrap();
     assert_eq!(keys.len(), 1005, "listing follows pagination past 1000");
     assert_eq!(store.delete_prefix("data/incident/9/").await.unwrap(), 1005);
-    assert_eq!(store.list("data/incident/").await.unwrap(), vec!["data/incident/90.json"]);
+    assert_eq!(
+        store.list("data/incident/").await.unwrap(),
+        vec!["data/incident/90.json"]
+    );
     assert_eq!(store.get("data/incident/9/0001.txt").await.unwrap(), None);
     // Conditional writes.
     let etag = store
-        .put("c.json", Bytes::from_static(b"1"), PutOptions::json().with_condition(openmic::ports::Condition::IfNoneMatch))
+        .put(
+            "c.json",
+            Bytes::from_static(b"1"),
+            PutOptions::json().with_condition(openmic::ports::Condition::IfNoneMatch),
+        )
         .await
         .unwrap();
-    let again =
-        store.put("c.json", Bytes::from_static(b"2"), PutOptions::json().with_condition(openmic::ports::Condition::IfNoneMatch)).await;
-    assert!(matches!(again, Err(BackendError::PreconditionFailed(_))), "{again:?}");
+    let again = store
+        .put(
+            "c.json",
+            Bytes::from_static(b"2"),
+            PutOptions::json().with_condition(openmic::ports::Condition::IfNoneMatch),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(BackendError::PreconditionFailed(_))),
+        "{again:?}"
+    );
     store
-        .put("c.json", Bytes::from_static(b"2"), PutOptions::json().with_condition(openmic::ports::Condition::IfMatch(etag.clone())))
+        .put(
+            "c.json",
+            Bytes::from_static(b"2"),
+            PutOptions::json().with_condition(openmic::ports::Condition::IfMatch(etag.clone())),
+        )
         .await
         .unwrap();
-    let stale =
-        store.put("c.json", Bytes::from_static(b"3"), PutOptions::json().with_condition(openmic::ports::Condition::IfMatch(etag))).await;
-    assert!(matches!(stale, Err(BackendError::PreconditionFailed(_))), "{stale:?}");
+    let stale = store
+        .put(
+            "c.json",
+            Bytes::from_static(b"3"),
+            PutOptions::json().with_condition(openmic::ports::Condition::IfMatch(etag)),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(BackendError::PreconditionFailed(_))),
+        "{stale:?}"
+    );
     // A missing bucket is not a passing failure.
-    let missing = S3Store::new(openmic::adapters::aws::s3_client(&fx.aws.sdk), "no-such-bucket-openmic");
-    assert!(matches!(missing.get("x").await, Err(BackendError::Permanent(_))));
+    let missing = S3Store::new(
+        openmic::adapters::aws::s3_client(&fx.aws.sdk),
+        "no-such-bucket-openmic",
+    );
+    assert!(matches!(
+        missing.get("x").await,
+        Err(BackendError::Permanent(_))
+    ));
 }
 
 /// An incident hook for iid `iid`, published by alice at creation.
 fn published_issue(iid: u64) -> String {
-    let raw = std::fs::read_to_string(event_file("gitlab-story", "015-second-incident-published.json")).unwrap();
+    let raw = std::fs::read_to_string(event_file(
+        "gitlab-story",
+        "015-second-incident-published.json",
+    ))
+    .unwrap();
     let event: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    let mut body: serde_json::Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    let mut body: serde_json::Value =
+        serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
     body["object_attributes"]["iid"] = iid.into();
     body["object_attributes"]["id"] = (5000 + iid).into();
     body["object_attributes"]["title"] = format!("Incident {iid}").into();
-    body["object_attributes"]["created_at"] = format!("2024-04-01T00:{:02}:{:02}Z", iid / 60, iid % 60).into();
+    body["object_attributes"]["created_at"] =
+        format!("2024-04-01T00:{:02}:{:02}Z", iid / 60, iid % 60).into();
     let envelope = serde_json::json!({
         "source": "gitlab", "event": "Issue Hook", "delivery": format!("d{iid}"),
         "received_at": "2024-04-01T00:00:00Z", "payload": body,
@@ -126,13 +198,28 @@ async fn concurrent_publishers_never_drop_a_list_entry() {
     }
     let state = fx.objects(&fx.state_bucket).await;
     let index: serde_json::Value = serde_json::from_slice(&state["index/published.json"]).unwrap();
-    assert_eq!(index["incidents"].as_object().unwrap().len(), n as usize, "every incident is in the index");
+    assert_eq!(
+        index["incidents"].as_object().unwrap().len(),
+        n as usize,
+        "every incident is in the index"
+    );
     let status = fx.objects(&fx.status_bucket).await;
     let list: serde_json::Value = serde_json::from_slice(&status["data/list.json"]).unwrap();
-    let ids: Vec<u64> = list["incidents"].as_array().unwrap().iter().map(|i| i["id"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> = list["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_u64().unwrap())
+        .collect();
     let want: Vec<u64> = (n - 19..=n).rev().collect();
     assert_eq!(ids, want, "the 20 newest, newest first, none lost");
-    assert_eq!(status.keys().filter(|k| k.starts_with("data/incident/")).count(), n as usize);
+    assert_eq!(
+        status
+            .keys()
+            .filter(|k| k.starts_with("data/incident/"))
+            .count(),
+        n as usize
+    );
 }
 
 #[tokio::test]
@@ -150,27 +237,51 @@ async fn fifo_dedup_and_claim_checks() {
     assert_eq!(fx.depth(&fx.publish_queue).await, 0);
 
     // A body over the queue's limit travels by claim check through the state bucket.
-    let raw = std::fs::read_to_string(event_file("gitlab-story", "012-description-updated.json")).unwrap();
+    let raw = std::fs::read_to_string(event_file("gitlab-story", "012-description-updated.json"))
+        .unwrap();
     let mut event: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    let mut body: serde_json::Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
-    let big = format!("{}\n\nFull log:\n\n```\n{}\n```", body["object_attributes"]["description"].as_str().unwrap(), "line of log\n".repeat(30_000));
+    let mut body: serde_json::Value =
+        serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    let big = format!(
+        "{}\n\nFull log:\n\n```\n{}\n```",
+        body["object_attributes"]["description"].as_str().unwrap(),
+        "line of log\n".repeat(30_000)
+    );
     body["object_attributes"]["description"] = big.clone().into();
     event["body"] = body.to_string().into();
     event["headers"]["idempotency-key"] = "big-one".into();
     let (status, reply) = send_text(&runner, &event.to_string()).await;
     assert_eq!(status, 202, "{reply}");
-    let received = SqsQueue::new(fx.sqs.clone(), fx.publish_queue.clone()).receive(10, 1).await.unwrap();
+    let received = SqsQueue::new(fx.sqs.clone(), fx.publish_queue.clone())
+        .receive(10, 1)
+        .await
+        .unwrap();
     assert_eq!(received.len(), 1);
-    assert!(received[0].body.len() < 1024 && received[0].body.contains("\"claim\":\"claims/"), "{}", received[0].body);
-    let claims = fx.objects(&fx.state_bucket).await.into_iter().filter(|(k, _)| k.starts_with("claims/")).count();
+    assert!(
+        received[0].body.len() < 1024 && received[0].body.contains("\"claim\":\"claims/"),
+        "{}",
+        received[0].body
+    );
+    let claims = fx
+        .objects(&fx.state_bucket)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("claims/"))
+        .count();
     assert_eq!(claims, 1);
     // The consumer reads the claimed body back and publishes it.
     runner.publisher.handle(&received[0].body).await.unwrap();
     let status = fx.objects(&fx.status_bucket).await;
-    assert!(!status.contains_key("data/incident/1.json"), "incident 1 was never labelled, so nothing is public");
+    assert!(
+        !status.contains_key("data/incident/1.json"),
+        "incident 1 was never labelled, so nothing is public"
+    );
     let state = fx.objects(&fx.state_bucket).await;
     let s1: serde_json::Value = serde_json::from_slice(&state["incidents/1.json"]).unwrap();
-    assert_eq!(s1["issue"]["description"].as_str().unwrap().len(), big.len());
+    assert_eq!(
+        s1["issue"]["description"].as_str().unwrap().len(),
+        big.len()
+    );
 }
 
 /// A store that fails its first `fail` writes with a passing error.
@@ -185,8 +296,14 @@ impl ObjectStore for Flaky {
         self.inner.get(key).await
     }
     async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<String, BackendError> {
-        if self.fail.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-            return Err(BackendError::Transient(format!("put {key}: 503 SlowDown (injected)")));
+        if self
+            .fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(BackendError::Transient(format!(
+                "put {key}: 503 SlowDown (injected)"
+            )));
         }
         self.inner.put(key, body, opts).await
     }
@@ -221,13 +338,24 @@ async fn partial_batch_failures_retry_only_their_message_and_bad_bodies_reach_th
     let status: Arc<dyn ObjectStore> = Arc::new(fx.aws.status_bucket(&config).unwrap());
     // Three messages in three groups: one good, one whose status write is throttled
     // twice, one that can never be read.
-    for (group, body) in [("issue:31", published_issue(31)), ("issue:32", published_issue(32)), ("issue:99", "not json".to_owned())] {
+    for (group, body) in [
+        ("issue:31", published_issue(31)),
+        ("issue:32", published_issue(32)),
+        ("issue:99", "not json".to_owned()),
+    ] {
         queue
-            .send(openmic::ports::OutMessage { group_id: group.into(), dedup_id: group.replace(':', "-"), body })
+            .send(openmic::ports::OutMessage {
+                group_id: group.into(),
+                dedup_id: group.replace(':', "-"),
+                body,
+            })
             .await
             .unwrap();
     }
-    let flaky = Arc::new(Flaky { inner: status.clone(), fail: AtomicUsize::new(0) });
+    let flaky = Arc::new(Flaky {
+        inner: status.clone(),
+        fail: AtomicUsize::new(0),
+    });
     let publisher = Publisher {
         config: config.clone(),
         state: Arc::new(fx.aws.state_bucket(&config).unwrap()),
@@ -249,14 +377,24 @@ async fn partial_batch_failures_retry_only_their_message_and_bad_bodies_reach_th
             tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
             continue;
         }
-        let handles: Vec<_> = messages.iter().map(|m| (m.message_id.clone(), m.receipt_handle.clone(), m.body.clone())).collect();
+        let handles: Vec<_> = messages
+            .iter()
+            .map(|m| {
+                (
+                    m.message_id.clone(),
+                    m.receipt_handle.clone(),
+                    m.body.clone(),
+                )
+            })
+            .collect();
         let response = handle_batch(sqs_event(&messages), |body| {
             let publisher = &publisher;
             let flaky = flaky.clone();
             let attempts_of_32 = &attempts_of_32;
             async move {
                 // Message 32's status write is throttled on its first two attempts.
-                if body.contains("Incident 32") && attempts_of_32.fetch_add(1, Ordering::SeqCst) < 2 {
+                if body.contains("Incident 32") && attempts_of_32.fetch_add(1, Ordering::SeqCst) < 2
+                {
                     flaky.fail.store(1, Ordering::SeqCst);
                 }
                 let r = publisher.handle(&body).await;
@@ -265,7 +403,11 @@ async fn partial_batch_failures_retry_only_their_message_and_bad_bodies_reach_th
             }
         })
         .await;
-        let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
         for (id, receipt, body) in &handles {
             if !failed.contains(&id.as_str()) {
                 queue.delete(receipt).await.unwrap();
@@ -282,10 +424,19 @@ async fn partial_batch_failures_retry_only_their_message_and_bad_bodies_reach_th
             }
         }
     }
-    assert_eq!(published, [31, 32].into_iter().collect(), "the throttled message succeeded on a retry");
-    assert_eq!(retries_of_32, 2, "message 32 was reported failed twice, alone");
+    assert_eq!(
+        published,
+        [31, 32].into_iter().collect(),
+        "the throttled message succeeded on a retry"
+    );
+    assert_eq!(
+        retries_of_32, 2,
+        "message 32 was reported failed twice, alone"
+    );
     let keys = fx.objects(&fx.status_bucket).await;
-    assert!(keys.contains_key("data/incident/31.json") && keys.contains_key("data/incident/32.json"));
+    assert!(
+        keys.contains_key("data/incident/31.json") && keys.contains_key("data/incident/32.json")
+    );
     // The unreadable body went to the dead-letter queue after maxReceiveCount.
     let dlq = SqsQueue::new(fx.sqs.clone(), fx.publish_dlq.clone());
     let mut dead = dlq.receive(10, 1).await.unwrap();
@@ -302,7 +453,9 @@ async fn partial_batch_failures_retry_only_their_message_and_bad_bodies_reach_th
     assert_eq!(dead[0].body, "not json");
     assert_eq!(
         publisher.handle("not json").await,
-        Err(ProcessError::Permanent("message body: expected ident at line 1 column 2".into()))
+        Err(ProcessError::Permanent(
+            "message body: expected ident at line 1 column 2".into()
+        ))
     );
 }
 
@@ -326,7 +479,11 @@ async fn ses_sends_both_parts() {
     let sent = sent_mail().await;
     let ours: Vec<_> = sent.iter().filter(|m| m.contains(&subject)).collect();
     assert_eq!(ours.len(), 1);
-    assert!(ours[0].contains("plain part") && ours[0].contains("<p>html part</p>"), "{}", ours[0]);
+    assert!(
+        ours[0].contains("plain part") && ours[0].contains("<p>html part</p>"),
+        "{}",
+        ours[0]
+    );
     assert!(ours[0].contains("To: oncall@example.com"));
 }
 
@@ -336,17 +493,35 @@ async fn a_missing_resource_fails_at_start_naming_it() {
     let cases = [
         ("STATUS_BUCKET", "no-such-bucket-openmic"),
         ("STATE_BUCKET", "no-such-state-openmic"),
-        ("PUBLISH_QUEUE_URL", "http://127.0.0.1:1/000000000000/missing.fifo"),
+        (
+            "PUBLISH_QUEUE_URL",
+            "http://127.0.0.1:1/000000000000/missing.fifo",
+        ),
     ];
     for (name, value) in cases {
         let config = fx.config(&[(name, value)]);
-        let err = Runner::aws_with(config, fx.aws.clone()).await.err().expect("refused");
+        let err = Runner::aws_with(config, fx.aws.clone())
+            .await
+            .err()
+            .expect("refused");
         assert!(err.starts_with(name), "{err}");
     }
     let config = fx.config(&[("ALERT_QUEUE_URL", "http://127.0.0.1/000000000000/standard")]);
-    let err = Runner::aws_with(config, fx.aws.clone()).await.err().unwrap();
-    assert!(err.contains("ALERT_QUEUE_URL") && err.contains("FIFO"), "{err}");
+    let err = Runner::aws_with(config, fx.aws.clone())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("ALERT_QUEUE_URL") && err.contains("FIFO"),
+        "{err}"
+    );
     let config = fx.config(&[("STATUS_BUCKET", "Bad_Name")]);
-    let err = Runner::aws_with(config, fx.aws.clone()).await.err().unwrap();
-    assert!(err.contains("STATUS_BUCKET") && err.contains("not a valid S3 bucket name"), "{err}");
+    let err = Runner::aws_with(config, fx.aws.clone())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("STATUS_BUCKET") && err.contains("not a valid S3 bucket name"),
+        "{err}"
+    );
 }

@@ -5,11 +5,20 @@ use openmic::auth::SigningKey;
 use openmic_tests::*;
 use serde_json::json;
 
-async fn check(runner: &openmic_local::Runner, folder: &str, name: &str, status: u16, message: &str) {
+async fn check(
+    runner: &openmic_local::Runner,
+    folder: &str,
+    name: &str,
+    status: u16,
+    message: &str,
+) {
     let (got, body) = send(runner, &event_file(folder, name)).await;
     assert_eq!(got, status, "{name}: {body}");
     let text = body.to_string();
-    assert!(text.contains(message), "{name}: {body} should mention {message:?}");
+    assert!(
+        text.contains(message),
+        "{name}: {body} should mention {message:?}"
+    );
 }
 
 #[tokio::test]
@@ -22,18 +31,45 @@ async fn gitlab_replies() {
         ("other-project.json", 403, "project 7"),
         ("missing-project.json", 400, "missing field `project`"),
         ("invalid-json.json", 400, "EOF"),
-        ("bad-timestamp.json", 400, "invalid timestamp \\\"yesterday\\\""),
-        ("wrong-content-type.json", 400, "Content-Type must be application/json"),
-        ("push-hook-ignored.json", 200, "{\"ignored\":\"event \\\"Push Hook\\\" is not handled\"}"),
-        ("note-on-merge-request-ignored.json", 200, "{\"ignored\":\"note on MergeRequest\"}"),
-        ("get-method.json", 405, "method GET is not allowed on /gitlab; use POST"),
+        (
+            "bad-timestamp.json",
+            400,
+            "invalid timestamp \\\"yesterday\\\"",
+        ),
+        (
+            "wrong-content-type.json",
+            400,
+            "Content-Type must be application/json",
+        ),
+        (
+            "push-hook-ignored.json",
+            200,
+            "{\"ignored\":\"event \\\"Push Hook\\\" is not handled\"}",
+        ),
+        (
+            "note-on-merge-request-ignored.json",
+            200,
+            "{\"ignored\":\"note on MergeRequest\"}",
+        ),
+        (
+            "get-method.json",
+            405,
+            "method GET is not allowed on /gitlab; use POST",
+        ),
         ("unknown-route.json", 404, "no route for POST /nope"),
     ];
     for (name, status, message) in cases {
         check(&runner, "gitlab-errors", name, status, message).await;
     }
     assert_eq!(runner.pending().await, 0, "nothing refused is queued");
-    check(&runner, "gitlab-errors", "base64-body.json", 202, "{\"queued\":1}").await;
+    check(
+        &runner,
+        "gitlab-errors",
+        "base64-body.json",
+        202,
+        "{\"queued\":1}",
+    )
+    .await;
     assert_eq!(runner.pending().await, 1);
 }
 
@@ -41,7 +77,14 @@ async fn gitlab_replies() {
 async fn body_over_the_limit_is_413() {
     let dir = tempfile::tempdir().unwrap();
     let runner = embedded(dir.path(), &[("MAX_BODY_BYTES", "2048")]);
-    check(&runner, "gitlab-story", "001-issue-opened.json", 413, "MAX_BODY_BYTES (2048 bytes)").await;
+    check(
+        &runner,
+        "gitlab-story",
+        "001-issue-opened.json",
+        413,
+        "MAX_BODY_BYTES (2048 bytes)",
+    )
+    .await;
     assert_eq!(runner.pending().await, 0);
     let small = json!({"version": "2.0", "rawPath": "/gitlab", "headers": {"x-gitlab-token": WEBHOOK_SECRET, "x-gitlab-event": "Push Hook"},
         "requestContext": {"http": {"method": "POST", "path": "/gitlab"}}, "body": "{\"object_kind\":\"push\"}", "isBase64Encoded": false});
@@ -53,8 +96,10 @@ async fn body_over_the_limit_is_413() {
 async fn rest_api_payload_format_1_is_accepted_too() {
     let dir = tempfile::tempdir().unwrap();
     let runner = embedded(dir.path(), &[]);
-    let v2: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(event_file("gitlab-story", "001-issue-opened.json")).unwrap()).unwrap();
+    let v2: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(event_file("gitlab-story", "001-issue-opened.json")).unwrap(),
+    )
+    .unwrap();
     let v1 = json!({
         "resource": "/gitlab", "path": "/gitlab", "httpMethod": "POST",
         "headers": {"Content-Type": "application/json", "X-Gitlab-Event": "Issue Hook", "X-Gitlab-Token": WEBHOOK_SECRET},
@@ -67,7 +112,13 @@ async fn rest_api_payload_format_1_is_accepted_too() {
     assert_eq!(status, 202, "{body}");
 }
 
-fn signed_event(key: &SigningKey, id: &str, ts: i64, body: &str, signature: Option<String>) -> String {
+fn signed_event(
+    key: &SigningKey,
+    id: &str,
+    ts: i64,
+    body: &str,
+    signature: Option<String>,
+) -> String {
     let sig = signature.unwrap_or_else(|| key.sign(id, ts, body.as_bytes()));
     json!({"version": "2.0", "rawPath": "/gitlab",
         "headers": {"content-type": "application/json", "x-gitlab-event": "Issue Hook",
@@ -82,27 +133,52 @@ async fn signed_webhooks() {
     let key = SigningKey::from_secret(secret).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let runner = embedded(dir.path(), &[("GITLAB_SIGNING_TOKEN", secret)]);
-    let v2: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(event_file("gitlab-story", "001-issue-opened.json")).unwrap()).unwrap();
+    let v2: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(event_file("gitlab-story", "001-issue-opened.json")).unwrap(),
+    )
+    .unwrap();
     let body = v2["body"].as_str().unwrap();
     let now = chrono_now();
 
     let (status, reply) = send_text(&runner, &signed_event(&key, "msg_1", now, body, None)).await;
     assert_eq!(status, 202, "{reply}");
     let tampered = body.replace("API errors", "API fine");
-    let (status, reply) = send_text(&runner, &signed_event(&key, "msg_2", now, &tampered, Some(key.sign("msg_2", now, body.as_bytes())))).await;
-    assert_eq!((status, reply["error"].as_str()), (401, Some("invalid webhook signature")));
-    let (status, reply) = send_text(&runner, &signed_event(&key, "msg_3", now - 600, body, None)).await;
-    assert_eq!((status, reply["error"].as_str()), (401, Some("webhook-timestamp is too far from now")));
+    let (status, reply) = send_text(
+        &runner,
+        &signed_event(
+            &key,
+            "msg_2",
+            now,
+            &tampered,
+            Some(key.sign("msg_2", now, body.as_bytes())),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (401, Some("invalid webhook signature"))
+    );
+    let (status, reply) =
+        send_text(&runner, &signed_event(&key, "msg_3", now - 600, body, None)).await;
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (401, Some("webhook-timestamp is too far from now"))
+    );
     let other = SigningKey::from_secret("whsec_b3RoZXIta2V5").unwrap();
     let (status, _) = send_text(&runner, &signed_event(&other, "msg_4", now, body, None)).await;
     assert_eq!(status, 401, "a signature by another key");
     // The shared token alone is not enough once signing is on.
     let (status, reply) = send(&runner, &event_file("gitlab-story", "002-note-by-bob.json")).await;
-    assert_eq!((status, reply["error"].as_str()), (401, Some("missing webhook-id header")));
+    assert_eq!(
+        (status, reply["error"].as_str()),
+        (401, Some("missing webhook-id header"))
+    );
     assert_eq!(runner.pending().await, 1);
 }
 
 fn chrono_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }

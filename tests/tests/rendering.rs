@@ -11,11 +11,38 @@ fn ctx() -> RenderContext {
 fn assert_safe(input: &str, html: &str) {
     let lower = html.to_ascii_lowercase();
     for bad in [
-        "<script", "<iframe", "<object", "<embed", "<form", "<style", "<svg", "<math", "<base", "<meta", "<link",
-        "<frame", "<input type=\"text", "<button", "<textarea", "<select", "<video", "<audio", "<applet", "<template",
-        "javascript:", "vbscript:", "data:", "style=", "srcdoc", "formaction", "<noscript",
+        "<script",
+        "<iframe",
+        "<object",
+        "<embed",
+        "<form",
+        "<style",
+        "<svg",
+        "<math",
+        "<base",
+        "<meta",
+        "<link",
+        "<frame",
+        "<input type=\"text",
+        "<button",
+        "<textarea",
+        "<select",
+        "<video",
+        "<audio",
+        "<applet",
+        "<template",
+        "javascript:",
+        "vbscript:",
+        "data:",
+        "style=",
+        "srcdoc",
+        "formaction",
+        "<noscript",
     ] {
-        assert!(!lower.contains(bad), "{bad:?} survived\ninput: {input}\noutput: {html}");
+        assert!(
+            !lower.contains(bad),
+            "{bad:?} survived\ninput: {input}\noutput: {html}"
+        );
     }
     // No event handler attribute: ` on<letters>=` inside a tag.
     let mut in_tag = false;
@@ -24,10 +51,22 @@ fn assert_safe(input: &str, html: &str) {
         match bytes[i] {
             b'<' => in_tag = true,
             b'>' => in_tag = false,
-            b'o' if in_tag && i > 0 && (bytes[i - 1] == b' ' || bytes[i - 1] == b'/' || bytes[i - 1] == b'\n' || bytes[i - 1] == b'"') => {
+            b'o' if in_tag
+                && i > 0
+                && (bytes[i - 1] == b' '
+                    || bytes[i - 1] == b'/'
+                    || bytes[i - 1] == b'\n'
+                    || bytes[i - 1] == b'"') =>
+            {
                 let rest = &lower[i..];
-                let name: String = rest.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
-                if name.starts_with("on") && name.len() > 2 && rest[name.len()..].trim_start().starts_with('=') {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphabetic())
+                    .collect();
+                if name.starts_with("on")
+                    && name.len() > 2
+                    && rest[name.len()..].trim_start().starts_with('=')
+                {
                     panic!("handler {name} survived\ninput: {input}\noutput: {html}");
                 }
             }
@@ -132,22 +171,46 @@ fn references_are_plain_text_without_titles() {
         ("&4", "&amp;4"),
         ("%\"m\"", "%\"m\""),
         ("https://gitlab.example.com/ops/api/-/issues/9", "ops/api#9"),
-        ("https://gitlab.example.com/ops/api/issues/9#note_4", "ops/api#9"),
-        ("<https://gitlab.example.com/ops/api/-/merge_requests/3>", "ops/api!3"),
-        ("https://gitlab.example.com/groups/ops/-/epics/4", "ops&amp;4"),
-        ("[the ticket](https://gitlab.example.com/ops/api/-/issues/9)", "the ticket"),
-        ("<a href=\"https://gitlab.example.com/ops/api/-/issues/9\" title=\"Secret title\">x</a>", ">x<"),
+        (
+            "https://gitlab.example.com/ops/api/issues/9#note_4",
+            "ops/api#9",
+        ),
+        (
+            "<https://gitlab.example.com/ops/api/-/merge_requests/3>",
+            "ops/api!3",
+        ),
+        (
+            "https://gitlab.example.com/groups/ops/-/epics/4",
+            "ops&amp;4",
+        ),
+        (
+            "[the ticket](https://gitlab.example.com/ops/api/-/issues/9)",
+            "the ticket",
+        ),
+        (
+            "<a href=\"https://gitlab.example.com/ops/api/-/issues/9\" title=\"Secret title\">x</a>",
+            ">x<",
+        ),
     ];
     for (input, want) in cases {
         let html = render::markdown(input, &ctx()).html;
         assert!(!html.contains("<a"), "{input:?} kept a link: {html}");
         assert!(!html.contains("title="), "{input:?} kept a title: {html}");
-        assert!(!html.contains("gitlab.example.com"), "{input:?} kept the instance URL: {html}");
-        assert!(html.contains(want), "{input:?} should show {want:?}: {html}");
+        assert!(
+            !html.contains("gitlab.example.com"),
+            "{input:?} kept the instance URL: {html}"
+        );
+        assert!(
+            html.contains(want),
+            "{input:?} should show {want:?}: {html}"
+        );
     }
     // Links elsewhere stay links.
     let html = render::markdown("https://example.org/status", &ctx()).html;
-    assert!(html.contains("<a href=\"https://example.org/status\""), "{html}");
+    assert!(
+        html.contains("<a href=\"https://example.org/status\""),
+        "{html}"
+    );
 }
 
 #[test]
@@ -158,7 +221,19 @@ fn uploads_are_rewritten_and_listed_once() {
               [not an upload](/uploads/xyz/a.png) [dots](/uploads/0123456789abcdef0123456789abcdef/..)";
     let r = render::markdown(md, &ctx());
     assert_eq!(r.uploads.len(), 2, "{:?}", r.uploads);
-    assert_eq!(r.uploads[1].key(3), "data/incident/3/fedcba9876543210fedcba9876543210/log%20file.txt");
-    assert!(r.html.contains("href=\"data/incident/3/fedcba9876543210fedcba9876543210/log%20file.txt\""), "{}", r.html);
-    assert!(!r.html.contains("/uploads/xyz"), "a relative link into GitLab is not published: {}", r.html);
+    assert_eq!(
+        r.uploads[1].key(3),
+        "data/incident/3/fedcba9876543210fedcba9876543210/log%20file.txt"
+    );
+    assert!(
+        r.html
+            .contains("href=\"data/incident/3/fedcba9876543210fedcba9876543210/log%20file.txt\""),
+        "{}",
+        r.html
+    );
+    assert!(
+        !r.html.contains("/uploads/xyz"),
+        "a relative link into GitLab is not published: {}",
+        r.html
+    );
 }

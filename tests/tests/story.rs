@@ -57,30 +57,65 @@ async fn gitlab_story_publishes_exactly_what_was_chosen() {
         "📈",
         "<p>Update: error rates are back to normal in eu-west.</p>",
     ] {
-        assert!(description.contains(want), "description lacks {want:?}:\n{description}");
+        assert!(
+            description.contains(want),
+            "description lacks {want:?}:\n{description}"
+        );
     }
     for leak in ["carol", "oncall", "@", "Stale", "password", "alice", "bob"] {
-        assert!(!detail.to_string().contains(leak), "{leak:?} leaked: {detail}");
+        assert!(
+            !detail.to_string().contains(leak),
+            "{leak:?} leaked: {detail}"
+        );
     }
 
     let mut summary = detail.clone();
     summary.as_object_mut().unwrap().remove("comments");
-    assert_eq!(json_of(&status, "data/list.json"), json!({ "incidents": [summary] }));
+    assert_eq!(
+        json_of(&status, "data/list.json"),
+        json!({ "incidents": [summary] })
+    );
 
     // The private state keeps the audit: the stranger's label was refused; incident 2
     // was published and then unpublished by becoming confidential.
     let state = tree(&dir.path().join("state"));
     let s3 = json_of(&state, "incidents/3.json");
-    assert_eq!(s3["decisions"], json!([{"at": "2024-03-03T08:00:00Z", "action": "publish", "via": "label", "by": "mallory", "allowed": false}]));
+    assert_eq!(
+        s3["decisions"],
+        json!([{"at": "2024-03-03T08:00:00Z", "action": "publish", "via": "label", "by": "mallory", "allowed": false}])
+    );
     let s2 = json_of(&state, "incidents/2.json");
-    let actions: Vec<_> = s2["decisions"].as_array().unwrap().iter().map(|d| (d["action"].clone(), d["via"].clone())).collect();
-    assert_eq!(actions, vec![(json!("publish"), json!("label")), (json!("unpublish"), json!("confidential"))]);
+    let actions: Vec<_> = s2["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["action"].clone(), d["via"].clone()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            (json!("publish"), json!("label")),
+            (json!("unpublish"), json!("confidential"))
+        ]
+    );
     assert_eq!(s2["issue"]["confidential"], json!(true));
     let s1 = json_of(&state, "incidents/1.json");
     assert_eq!(s1["notes"]["102"]["internal"], json!(true));
-    assert_eq!(s1["notes"]["104"]["microphones"]["alice"]["awarded"], json!(false));
-    assert_eq!(s1["notes"]["103"]["microphones"]["mallory"]["trusted"], json!(false));
-    assert_eq!(json_of(&state, "index/published.json")["incidents"].as_object().unwrap().len(), 1);
+    assert_eq!(
+        s1["notes"]["104"]["microphones"]["alice"]["awarded"],
+        json!(false)
+    );
+    assert_eq!(
+        s1["notes"]["103"]["microphones"]["mallory"]["trusted"],
+        json!(false)
+    );
+    assert_eq!(
+        json_of(&state, "index/published.json")["incidents"]
+            .as_object()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -89,7 +124,10 @@ async fn replaying_the_story_again_changes_nothing() {
     let runner = embedded(dir.path(), &[]);
     let files = event_files("gitlab-story");
     replay_all(&runner, &files).await;
-    let first = (tree(&dir.path().join("status")), tree(&dir.path().join("state")));
+    let first = (
+        tree(&dir.path().join("status")),
+        tree(&dir.path().join("state")),
+    );
     // The same deliveries again (as SQS may redeliver), then in reverse order with new
     // delivery ids, so deduplication cannot hide anything: the merge rules must.
     replay_all(&runner, &files).await;
@@ -115,7 +153,10 @@ async fn events_in_reverse_order_give_the_same_bucket() {
     let mut reversed = files.clone();
     reversed.reverse();
     replay_all(&runner, &reversed).await;
-    assert_eq!(tree(&backward.path().join("status")), tree(&forward.path().join("status")));
+    assert_eq!(
+        tree(&backward.path().join("status")),
+        tree(&forward.path().join("status"))
+    );
 }
 
 #[tokio::test]
@@ -124,13 +165,24 @@ async fn unpublish_by_label_removal_deletes_detail_files_and_list_entry() {
     let runner = embedded(dir.path(), &[]);
     replay_all(&runner, &event_files("gitlab-story")[..7]).await;
     // A file under the incident's prefix (as the attachment copy will write).
-    std::fs::create_dir_all(dir.path().join("status/data/incident/1/0123456789abcdef0123456789abcdef")).unwrap();
-    std::fs::write(dir.path().join("status/data/incident/1/0123456789abcdef0123456789abcdef/errors.png"), b"png").unwrap();
+    std::fs::create_dir_all(
+        dir.path()
+            .join("status/data/incident/1/0123456789abcdef0123456789abcdef"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path()
+            .join("status/data/incident/1/0123456789abcdef0123456789abcdef/errors.png"),
+        b"png",
+    )
+    .unwrap();
     assert!(tree(&dir.path().join("status")).contains_key(DETAIL_1));
 
-    let text = std::fs::read_to_string(event_file("gitlab-story", "007-label-by-publisher.json")).unwrap();
+    let text =
+        std::fs::read_to_string(event_file("gitlab-story", "007-label-by-publisher.json")).unwrap();
     let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut body: serde_json::Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    let mut body: serde_json::Value =
+        serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
     // bob removes the label later: anyone who may change labels may take it down.
     body["user"] = json!({"id": 11, "username": "bob", "name": "Bob"});
     body["object_attributes"]["updated_at"] = json!("2024-03-01T11:00:00Z");
@@ -157,9 +209,11 @@ async fn publish_and_unpublish_commands() {
     // alice, then "/unpublish" by alice.
     replay_all(&runner, &event_files("gitlab-story")[..1]).await;
     let note = |user: &str, uid: u64, id: u64, text: &str, at: &str| {
-        let raw = std::fs::read_to_string(event_file("gitlab-story", "002-note-by-bob.json")).unwrap();
+        let raw =
+            std::fs::read_to_string(event_file("gitlab-story", "002-note-by-bob.json")).unwrap();
         let mut event: serde_json::Value = serde_json::from_str(&raw).unwrap();
-        let mut body: serde_json::Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+        let mut body: serde_json::Value =
+            serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
         body["user"] = json!({"id": uid, "username": user});
         body["object_attributes"]["id"] = json!(id);
         body["object_attributes"]["note"] = json!(text);
@@ -170,16 +224,38 @@ async fn publish_and_unpublish_commands() {
         event.to_string()
     };
     let public = |dir: &std::path::Path| tree(&dir.join("status")).contains_key(DETAIL_1);
-    send_text(&runner, &note("bob", 11, 201, "Status update\n/publish", "2024-03-01T09:30:00Z")).await;
+    send_text(
+        &runner,
+        &note(
+            "bob",
+            11,
+            201,
+            "Status update\n/publish",
+            "2024-03-01T09:30:00Z",
+        ),
+    )
+    .await;
     runner.drain().await;
     assert!(!public(dir.path()), "bob may not publish");
-    send_text(&runner, &note("alice", 10, 202, "/publish", "2024-03-01T09:31:00Z")).await;
+    send_text(
+        &runner,
+        &note("alice", 10, 202, "/publish", "2024-03-01T09:31:00Z"),
+    )
+    .await;
     runner.drain().await;
     assert!(public(dir.path()), "alice publishes with /publish");
-    send_text(&runner, &note("bob", 11, 203, "/unpublish", "2024-03-01T09:32:00Z")).await;
+    send_text(
+        &runner,
+        &note("bob", 11, 203, "/unpublish", "2024-03-01T09:32:00Z"),
+    )
+    .await;
     runner.drain().await;
     assert!(public(dir.path()), "bob may not unpublish by command");
-    send_text(&runner, &note("alice", 10, 204, "/unpublish", "2024-03-01T09:33:00Z")).await;
+    send_text(
+        &runner,
+        &note("alice", 10, 204, "/unpublish", "2024-03-01T09:33:00Z"),
+    )
+    .await;
     runner.drain().await;
     assert!(!public(dir.path()), "alice unpublishes with /unpublish");
 }

@@ -25,7 +25,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let notifier = &notifier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, lambda_runtime::Error>(
-            handle_batch(event.payload, |body| async move { notifier.handle(&body).await }).await,
+            handle_batch(
+                event.payload,
+                |body| async move { notifier.handle(&body).await },
+            )
+            .await,
         )
     }))
     .await

@@ -26,7 +26,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let publisher = &publisher;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, lambda_runtime::Error>(
-            handle_batch(event.payload, |body| async move { publisher.handle(&body).await }).await,
+            handle_batch(event.payload, |body| async move {
+                publisher.handle(&body).await
+            })
+            .await,
         )
     }))
     .await

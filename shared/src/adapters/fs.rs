@@ -21,7 +21,10 @@ impl FsStore {
     pub fn open(root: impl Into<PathBuf>) -> std::io::Result<FsStore> {
         let root = root.into();
         std::fs::create_dir_all(&root)?;
-        Ok(FsStore { root, write_lock: Mutex::new(()) })
+        Ok(FsStore {
+            root,
+            write_lock: Mutex::new(()),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -41,9 +44,13 @@ pub(crate) fn check_key(key: &str) -> Result<(), BackendError> {
         || key.starts_with('/')
         || key.contains('\\')
         || key.contains('\0')
-        || key.split('/').any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with(".tmp-"));
+        || key
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with(".tmp-"));
     if bad {
-        Err(BackendError::Permanent(format!("invalid object key {key:?}")))
+        Err(BackendError::Permanent(format!(
+            "invalid object key {key:?}"
+        )))
     } else {
         Ok(())
     }
@@ -55,7 +62,10 @@ fn etag_of(body: &[u8]) -> String {
 
 /// The content type for a key, from its extension.
 pub fn content_type_for(key: &str) -> &'static str {
-    let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = key
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "json" => "application/json",
         "html" | "htm" => "text/html; charset=utf-8",
@@ -142,7 +152,10 @@ impl ObjectStore for FsStore {
         match &opts.condition {
             Condition::Always => {}
             Condition::IfNoneMatch => {
-                if tokio::fs::try_exists(&path).await.map_err(|e| io_err("stat", key, e))? {
+                if tokio::fs::try_exists(&path)
+                    .await
+                    .map_err(|e| io_err("stat", key, e))?
+                {
                     return Err(BackendError::PreconditionFailed(key.to_owned()));
                 }
             }
@@ -153,7 +166,9 @@ impl ObjectStore for FsStore {
                 }
             }
         }
-        write_atomic(&path, &body).await.map_err(|e| io_err("write", key, e))?;
+        write_atomic(&path, &body)
+            .await
+            .map_err(|e| io_err("write", key, e))?;
         Ok(etag_of(&body))
     }
 
@@ -183,7 +198,11 @@ impl ObjectStore for FsStore {
             let mut out = Vec::new();
             // Walk only the directory the prefix points into.
             let start_rel = prefix.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-            let start = if start_rel.is_empty() { root.clone() } else { root.join(start_rel) };
+            let start = if start_rel.is_empty() {
+                root.clone()
+            } else {
+                root.join(start_rel)
+            };
             let mut stack = vec![start];
             while let Some(dir) = stack.pop() {
                 let entries = match std::fs::read_dir(&dir) {
@@ -226,26 +245,52 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = FsStore::open(dir.path()).unwrap();
         let e1 = s
-            .put("a/b.json", Bytes::from_static(b"1"), PutOptions::json().with_condition(Condition::IfNoneMatch))
+            .put(
+                "a/b.json",
+                Bytes::from_static(b"1"),
+                PutOptions::json().with_condition(Condition::IfNoneMatch),
+            )
             .await
             .unwrap();
         let again = s
-            .put("a/b.json", Bytes::from_static(b"2"), PutOptions::json().with_condition(Condition::IfNoneMatch))
+            .put(
+                "a/b.json",
+                Bytes::from_static(b"2"),
+                PutOptions::json().with_condition(Condition::IfNoneMatch),
+            )
             .await;
-        assert_eq!(again, Err(BackendError::PreconditionFailed("a/b.json".into())));
-        s.put("a/b.json", Bytes::from_static(b"2"), PutOptions::json().with_condition(Condition::IfMatch(e1.clone())))
-            .await
-            .unwrap();
+        assert_eq!(
+            again,
+            Err(BackendError::PreconditionFailed("a/b.json".into()))
+        );
+        s.put(
+            "a/b.json",
+            Bytes::from_static(b"2"),
+            PutOptions::json().with_condition(Condition::IfMatch(e1.clone())),
+        )
+        .await
+        .unwrap();
         let stale = s
-            .put("a/b.json", Bytes::from_static(b"3"), PutOptions::json().with_condition(Condition::IfMatch(e1)))
+            .put(
+                "a/b.json",
+                Bytes::from_static(b"3"),
+                PutOptions::json().with_condition(Condition::IfMatch(e1)),
+            )
             .await;
         assert!(matches!(stale, Err(BackendError::PreconditionFailed(_))));
-        s.put("a/c/d.txt", Bytes::from_static(b"x"), PutOptions::json()).await.unwrap();
-        s.put("ab.json", Bytes::from_static(b"x"), PutOptions::json()).await.unwrap();
+        s.put("a/c/d.txt", Bytes::from_static(b"x"), PutOptions::json())
+            .await
+            .unwrap();
+        s.put("ab.json", Bytes::from_static(b"x"), PutOptions::json())
+            .await
+            .unwrap();
         assert_eq!(s.list("a/").await.unwrap(), vec!["a/b.json", "a/c/d.txt"]);
         assert_eq!(s.delete_prefix("a/").await.unwrap(), 2);
         assert_eq!(s.list("").await.unwrap(), vec!["ab.json"]);
-        assert!(!dir.path().join("a").exists(), "empty directories are removed");
+        assert!(
+            !dir.path().join("a").exists(),
+            "empty directories are removed"
+        );
         assert_eq!(s.get("a/b.json").await.unwrap(), None);
         assert!(s.get("../etc/passwd").await.is_err());
     }

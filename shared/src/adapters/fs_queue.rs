@@ -45,7 +45,9 @@ impl FsQueue {
         for sub in ["pending", "dead", "dedup"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
         // Sequence numbers keep growing across restarts: after the clock and after
         // every message already waiting.
         let last = Self::sorted(&dir.join("pending"))?
@@ -81,7 +83,9 @@ impl FsQueue {
 
     /// Messages accepted and not yet handled (or dead-lettered).
     pub fn pending(&self) -> usize {
-        Self::sorted(&self.dir.join("pending")).map(|v| v.len()).unwrap_or(0)
+        Self::sorted(&self.dir.join("pending"))
+            .map(|v| v.len())
+            .unwrap_or(0)
     }
 
     /// Messages given up on.
@@ -93,20 +97,30 @@ impl FsQueue {
     pub async fn next(&self) -> Result<Option<Delivery>, BackendError> {
         let mut counts = self.lock.lock().await;
         let names = Self::sorted(&self.dir.join("pending")).map_err(|e| io_err("read", e))?;
-        let Some(id) = names.into_iter().next() else { return Ok(None) };
+        let Some(id) = names.into_iter().next() else {
+            return Ok(None);
+        };
         let path = self.dir.join("pending").join(&id);
-        let bytes = tokio::fs::read(&path).await.map_err(|e| io_err("read", e))?;
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|e| io_err("read", e))?;
         let message: OutMessage = match serde_json::from_slice(&bytes) {
             Ok(m) => m,
             Err(e) => {
                 // Not ours or damaged: keep it for a person to look at, off the queue.
                 let _ = tokio::fs::rename(&path, self.dir.join("dead").join(&id)).await;
-                return Err(BackendError::Permanent(format!("queue file {id} is unreadable: {e}")));
+                return Err(BackendError::Permanent(format!(
+                    "queue file {id} is unreadable: {e}"
+                )));
             }
         };
         let count = counts.entry(id.clone()).or_insert(0);
         *count += 1;
-        Ok(Some(Delivery { id, message, receive_count: *count }))
+        Ok(Some(Delivery {
+            id,
+            message,
+            receive_count: *count,
+        }))
     }
 
     /// Done with a message: it leaves the queue.
@@ -126,13 +140,21 @@ impl FsQueue {
         counts.remove(&d.id);
         let from = self.dir.join("pending").join(&d.id);
         let to = self.dir.join("dead").join(&d.id);
-        tokio::fs::rename(&from, &to).await.map_err(|e| io_err("dead-letter", e))?;
-        let _ = write_atomic(&self.dir.join("dead").join(format!("{}.reason", d.id)), reason.as_bytes()).await;
+        tokio::fs::rename(&from, &to)
+            .await
+            .map_err(|e| io_err("dead-letter", e))?;
+        let _ = write_atomic(
+            &self.dir.join("dead").join(format!("{}.reason", d.id)),
+            reason.as_bytes(),
+        )
+        .await;
         Ok(())
     }
 
     fn dedup_path(&self, dedup_id: &str) -> PathBuf {
-        self.dir.join("dedup").join(hex::encode(&Sha256::digest(dedup_id.as_bytes())[..16]))
+        self.dir
+            .join("dedup")
+            .join(hex::encode(&Sha256::digest(dedup_id.as_bytes())[..16]))
     }
 }
 
@@ -142,17 +164,24 @@ impl Queue for FsQueue {
         let _counts = self.lock.lock().await;
         let marker = self.dedup_path(&message.dedup_id);
         if let Ok(meta) = tokio::fs::metadata(&marker).await
-            && meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age < DEDUP_WINDOW)
+            && meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age < DEDUP_WINDOW)
         {
             return Ok(());
         }
         let seq = self.seq.fetch_add(1, Ordering::SeqCst);
         let id = format!("{seq:020}.json");
-        let body = serde_json::to_vec(&message).map_err(|e| BackendError::Permanent(e.to_string()))?;
+        let body =
+            serde_json::to_vec(&message).map_err(|e| BackendError::Permanent(e.to_string()))?;
         write_atomic(&self.dir.join("pending").join(&id), &body)
             .await
             .map_err(|e| io_err("write", e))?;
-        write_atomic(&marker, b"").await.map_err(|e| io_err("write", e))?;
+        write_atomic(&marker, b"")
+            .await
+            .map_err(|e| io_err("write", e))?;
         self.notify.notify_one();
         Ok(())
     }
@@ -163,7 +192,11 @@ mod tests {
     use super::*;
 
     fn msg(group: &str, dedup: &str, body: &str) -> OutMessage {
-        OutMessage { group_id: group.into(), dedup_id: dedup.into(), body: body.into() }
+        OutMessage {
+            group_id: group.into(),
+            dedup_id: dedup.into(),
+            body: body.into(),
+        }
     }
 
     #[tokio::test]
@@ -179,7 +212,11 @@ mod tests {
         let d = q.next().await.unwrap().unwrap();
         assert_eq!(d.message.body, "first");
         assert_eq!(d.receive_count, 1);
-        assert_eq!(q.next().await.unwrap().unwrap().receive_count, 2, "not acked: delivered again");
+        assert_eq!(
+            q.next().await.unwrap().unwrap().receive_count,
+            2,
+            "not acked: delivered again"
+        );
         q.ack(&d).await.unwrap();
         let d2 = q.next().await.unwrap().unwrap();
         assert_eq!(d2.message.body, "second");

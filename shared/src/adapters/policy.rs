@@ -20,15 +20,25 @@ impl ConfigAuthorizer {
 
 #[async_trait]
 impl Authorizer for ConfigAuthorizer {
-    async fn may_publish(&self, username: &str, _user_id: Option<u64>) -> Result<bool, BackendError> {
+    async fn may_publish(
+        &self,
+        username: &str,
+        _user_id: Option<u64>,
+    ) -> Result<bool, BackendError> {
         Ok(self.config.is_publisher(username))
     }
 
-    async fn trusts_microphone(&self, username: &str, _user_id: Option<u64>) -> Result<bool, BackendError> {
+    async fn trusts_microphone(
+        &self,
+        username: &str,
+        _user_id: Option<u64>,
+    ) -> Result<bool, BackendError> {
         Ok(match self.config.microphone_trust {
             MicrophoneTrust::Anyone => true,
             // Without the API there is no role to look up: publishers only.
-            MicrophoneTrust::Publishers | MicrophoneTrust::Developers => self.config.is_publisher(username),
+            MicrophoneTrust::Publishers | MicrophoneTrust::Developers => {
+                self.config.is_publisher(username)
+            }
         })
     }
 }

@@ -20,7 +20,11 @@ pub async fn alerts(State(intake): State<Arc<Intake>>, request: Request) -> Repl
         let reply = match alerts_inner(&intake, &parts.headers, body).await {
             Ok(r) | Err(r) => r,
         };
-        info!(status = reply.0.as_u16(), error = reply.1.get("error").and_then(|e| e.as_str()), "reply");
+        info!(
+            status = reply.0.as_u16(),
+            error = reply.1.get("error").and_then(|e| e.as_str()),
+            "reply"
+        );
         reply
     }
     .instrument(span)
@@ -29,7 +33,10 @@ pub async fn alerts(State(intake): State<Arc<Intake>>, request: Request) -> Repl
 
 fn check_token(intake: &Intake, headers: &HeaderMap) -> Result<(), Reply> {
     let Some(secret) = &intake.config.alert_token else {
-        return Err(Reply::error(StatusCode::UNAUTHORIZED, "alerts are not accepted: ALERT_TOKEN is not set"));
+        return Err(Reply::error(
+            StatusCode::UNAUTHORIZED,
+            "alerts are not accepted: ALERT_TOKEN is not set",
+        ));
     };
     let header = headers
         .get(header::AUTHORIZATION)
@@ -38,25 +45,43 @@ fn check_token(intake: &Intake, headers: &HeaderMap) -> Result<(), Reply> {
         .to_str()
         .ok()
         .and_then(authorization_token)
-        .ok_or_else(|| Reply::error(StatusCode::UNAUTHORIZED, "Authorization must be Bearer <token> or Basic"))?;
+        .ok_or_else(|| {
+            Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "Authorization must be Bearer <token> or Basic",
+            )
+        })?;
     if secret.matches(&token) {
         Ok(())
     } else {
-        Err(Reply::error(StatusCode::UNAUTHORIZED, "invalid alert token"))
+        Err(Reply::error(
+            StatusCode::UNAUTHORIZED,
+            "invalid alert token",
+        ))
     }
 }
 
-async fn alerts_inner(intake: &Intake, headers: &HeaderMap, body: axum::body::Body) -> Result<Reply, Reply> {
+async fn alerts_inner(
+    intake: &Intake,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<Reply, Reply> {
     let body = read_body(headers, body, intake.config.max_body_bytes).await?;
     check_token(intake, headers)?;
     check_json_content_type(headers)?;
     let parsed = parse::parse(&body).map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.0))?;
     if parsed.truncated > 0 {
-        warn!(truncated = parsed.truncated, "Alertmanager left alerts out of this message (max_alerts)");
+        warn!(
+            truncated = parsed.truncated,
+            "Alertmanager left alerts out of this message (max_alerts)"
+        );
     }
     let delivery = delivery_id(headers, &body);
     tracing::Span::current().record("delivery", delivery.as_str());
-    let queue = intake.alert_queue.as_deref().ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
+    let queue = intake
+        .alert_queue
+        .as_deref()
+        .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
     let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let n = parsed.alerts.len();
     for (i, alert) in parsed.alerts.into_iter().enumerate() {
@@ -66,7 +91,10 @@ async fn alerts_inner(intake: &Intake, headers: &HeaderMap, body: axum::body::Bo
         // One group per alert, so one alert's repeats and resolution stay in order.
         let group = match &alert.fingerprint {
             Some(f) => format!("alert:{}", hex::encode(&Sha256::digest(f.as_bytes())[..16])),
-            None => format!("alert:{}", hex::encode(&Sha256::digest(id.as_bytes())[..16])),
+            None => format!(
+                "alert:{}",
+                hex::encode(&Sha256::digest(id.as_bytes())[..16])
+            ),
         };
         let envelope = Envelope {
             source: Source::Alert,
@@ -78,7 +106,9 @@ async fn alerts_inner(intake: &Intake, headers: &HeaderMap, body: axum::body::Bo
             received_at: received_at.clone(),
             payload,
         };
-        intake.enqueue(queue, group, message::dedup_id(&id), envelope.to_json()).await?;
+        intake
+            .enqueue(queue, group, message::dedup_id(&id), envelope.to_json())
+            .await?;
     }
     Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": n })))
 }

@@ -78,7 +78,10 @@ pub struct AlertRecord {
 }
 
 pub fn record_key(fingerprint: &str) -> String {
-    format!("alerts/{}.json", hex::encode(&Sha256::digest(fingerprint.as_bytes())[..16]))
+    format!(
+        "alerts/{}.json",
+        hex::encode(&Sha256::digest(fingerprint.as_bytes())[..16])
+    )
 }
 
 /// What an event did to a record.
@@ -117,7 +120,9 @@ pub fn apply(
             r.last_seen = r.last_seen.max(at);
             r.alert = alert.clone();
             let due = r.last_notified.is_none_or(|n| {
-                at.signed_duration_since(n).to_std().is_ok_and(|elapsed| elapsed >= renotify_after)
+                at.signed_duration_since(n)
+                    .to_std()
+                    .is_ok_and(|elapsed| elapsed >= renotify_after)
             });
             if due && !r.pending.iter().any(|(n, _)| *n != Notice::Resolved) {
                 r.pending.push((Notice::Reminder, at));
@@ -191,19 +196,33 @@ impl Notifier {
     pub async fn handle(&self, body: &str) -> Result<NotifyOutcome, ProcessError> {
         let envelope = Envelope::read(body, self.state.as_ref()).await?;
         if envelope.source != Source::Alert {
-            return Err(ProcessError::Permanent(format!("not an alert: {:?}", envelope.source)));
+            return Err(ProcessError::Permanent(format!(
+                "not an alert: {:?}",
+                envelope.source
+            )));
         }
         let alert: Alert = serde_json::from_str(envelope.payload.get())
             .map_err(|e| ProcessError::Permanent(format!("alert payload: {e}")))?;
-        let at = crate::timefmt::parse(&envelope.received_at)
-            .ok_or_else(|| ProcessError::Permanent(format!("received_at {:?}", envelope.received_at)))?;
+        let at = crate::timefmt::parse(&envelope.received_at).ok_or_else(|| {
+            ProcessError::Permanent(format!("received_at {:?}", envelope.received_at))
+        })?;
         // No fingerprint: every request is an alert of its own (as GitLab does).
-        let fingerprint = alert.fingerprint.clone().unwrap_or_else(|| format!("delivery:{}", envelope.delivery));
+        let fingerprint = alert
+            .fingerprint
+            .clone()
+            .unwrap_or_else(|| format!("delivery:{}", envelope.delivery));
         let key = record_key(&fingerprint);
         let mut change = Change::Ignored;
         let record = self
             .update(&key, |old| {
-                let (new, c) = apply(old, &fingerprint, &alert, &envelope.delivery, at, self.config.renotify_after);
+                let (new, c) = apply(
+                    old,
+                    &fingerprint,
+                    &alert,
+                    &envelope.delivery,
+                    at,
+                    self.config.renotify_after,
+                );
                 change = c;
                 new
             })
@@ -285,8 +304,9 @@ impl Notifier {
             let (old, condition) = match self.state.get(key).await? {
                 Some(obj) => (
                     Some(
-                        serde_json::from_slice::<AlertRecord>(&obj.body)
-                            .map_err(|e| ProcessError::Permanent(format!("{key} is unreadable: {e}")))?,
+                        serde_json::from_slice::<AlertRecord>(&obj.body).map_err(|e| {
+                            ProcessError::Permanent(format!("{key} is unreadable: {e}"))
+                        })?,
                     ),
                     Condition::IfMatch(obj.etag),
                 ),
@@ -297,13 +317,24 @@ impl Notifier {
                 return Ok(new);
             }
             let Some(record) = &new else { return Ok(None) };
-            let body = serde_json::to_vec(record).map_err(|e| ProcessError::Permanent(e.to_string()))?;
-            match self.state.put(key, Bytes::from(body), PutOptions::private_json().with_condition(condition)).await {
+            let body =
+                serde_json::to_vec(record).map_err(|e| ProcessError::Permanent(e.to_string()))?;
+            match self
+                .state
+                .put(
+                    key,
+                    Bytes::from(body),
+                    PutOptions::private_json().with_condition(condition),
+                )
+                .await
+            {
                 Ok(_) => return Ok(new),
                 Err(BackendError::PreconditionFailed(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ProcessError::Retryable(format!("{key}: too many concurrent writers")))
+        Err(ProcessError::Retryable(format!(
+            "{key}: too many concurrent writers"
+        )))
     }
 }

@@ -13,10 +13,18 @@ use crate::timefmt::{self, Timestamp};
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
-    env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
     env.set_keep_trailing_newline(true);
-    env.add_template("alert.txt", include_str!("../../templates/alert.txt")).expect("alert.txt parses");
-    env.add_template("alert.html", include_str!("../../templates/alert.html")).expect("alert.html parses");
+    env.add_template("alert.txt", include_str!("../../templates/alert.txt"))
+        .expect("alert.txt parses");
+    env.add_template("alert.html", include_str!("../../templates/alert.html"))
+        .expect("alert.html parses");
     env
 });
 
@@ -29,13 +37,21 @@ fn safe_href(url: Option<&str>) -> Option<String> {
 
 /// `Alert: [<env>: ]<title>`, and what kind of mail it is.
 pub fn subject(record: &AlertRecord, notice: Notice) -> String {
-    let env = record.alert.environment.as_deref().map(|e| format!("{}: ", header_safe(e))).unwrap_or_default();
+    let env = record
+        .alert
+        .environment
+        .as_deref()
+        .map(|e| format!("{}: ", header_safe(e)))
+        .unwrap_or_default();
     let suffix = match notice {
         Notice::New => "",
         Notice::Reminder => " (still firing)",
         Notice::Resolved => " (resolved)",
     };
-    header_safe(&format!("Alert: {env}{}{suffix}", header_safe(&record.alert.title)))
+    header_safe(&format!(
+        "Alert: {env}{}{suffix}",
+        header_safe(&record.alert.title)
+    ))
 }
 
 fn human(d: std::time::Duration) -> String {
@@ -51,7 +67,12 @@ fn human(d: std::time::Duration) -> String {
     }
 }
 
-pub fn compose(config: &Config, record: &AlertRecord, notice: Notice, at: Timestamp) -> Result<Mail, String> {
+pub fn compose(
+    config: &Config,
+    record: &AlertRecord,
+    notice: Notice,
+    at: Timestamp,
+) -> Result<Mail, String> {
     let from = config.mail_from.clone().ok_or("MAIL_FROM is not set")?;
     if config.maintainer_emails.is_empty() {
         return Err("MAINTAINER_EMAILS is not set".into());
@@ -101,13 +122,26 @@ pub fn compose(config: &Config, record: &AlertRecord, notice: Notice, at: Timest
         fingerprint => &record.fingerprint,
         renotify_after => human(config.renotify_after),
     };
-    let text = TEMPLATES.get_template("alert.txt").and_then(|t| t.render(&ctx)).map_err(|e| e.to_string())?;
-    let html = TEMPLATES.get_template("alert.html").and_then(|t| t.render(&ctx)).map_err(|e| e.to_string())?;
+    let text = TEMPLATES
+        .get_template("alert.txt")
+        .and_then(|t| t.render(&ctx))
+        .map_err(|e| e.to_string())?;
+    let html = TEMPLATES
+        .get_template("alert.html")
+        .and_then(|t| t.render(&ctx))
+        .map_err(|e| e.to_string())?;
     let message_id = match notice {
         Notice::New => record.thread_id.clone(),
         other => {
-            let base = record.thread_id.trim_start_matches('<').trim_end_matches('>');
-            let kind = if other == Notice::Resolved { "resolved" } else { "reminder" };
+            let base = record
+                .thread_id
+                .trim_start_matches('<')
+                .trim_end_matches('>');
+            let kind = if other == Notice::Resolved {
+                "resolved"
+            } else {
+                "reminder"
+            };
             format!("<{kind}-{}-{base}>", at.timestamp_millis())
         }
     };

@@ -40,7 +40,9 @@ impl Severity {
         };
         match v.as_str() {
             "" => Severity::Critical,
-            "critical" | "crit" | "page" | "fatal" | "emergency" | "alert" | "p1" => Severity::Critical,
+            "critical" | "crit" | "page" | "fatal" | "emergency" | "alert" | "p1" => {
+                Severity::Critical
+            }
             "high" | "error" | "err" | "major" | "p2" => Severity::High,
             "medium" | "warning" | "warn" | "minor" | "p3" => Severity::Medium,
             "low" | "p4" => Severity::Low,

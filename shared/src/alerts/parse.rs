@@ -70,14 +70,18 @@ pub struct Parsed {
 
 /// Reads an Alertmanager webhook or a generic alert.
 pub fn parse(body: &[u8]) -> Result<Parsed, AlertError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| AlertError(format!("body is not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| AlertError(format!("body is not valid JSON: {e}")))?;
     let Value::Object(map) = value else {
         return Err(AlertError("body must be a JSON object".into()));
     };
     if map.contains_key("alerts") || map.contains_key("version") {
         alertmanager(map)
     } else {
-        generic(map).map(|a| Parsed { alerts: vec![a], truncated: 0 })
+        generic(map).map(|a| Parsed {
+            alerts: vec![a],
+            truncated: 0,
+        })
     }
 }
 
@@ -91,8 +95,8 @@ fn alertmanager(map: Map<String, Value>) -> Result<Parsed, AlertError> {
         Some(other) => return Err(AlertError(format!("version: expected \"4\", got {other}"))),
         None => return Err(AlertError("missing field `version`".into())),
     }
-    let hook: AlertmanagerWebhook =
-        serde_json::from_value(Value::Object(map)).map_err(|e| AlertError(format!("Alertmanager webhook: {e}")))?;
+    let hook: AlertmanagerWebhook = serde_json::from_value(Value::Object(map))
+        .map_err(|e| AlertError(format!("Alertmanager webhook: {e}")))?;
     let mut extra = Map::new();
     if let Some(g) = &hook.group_key {
         extra.insert("groupKey".into(), Value::String(g.clone()));
@@ -114,14 +118,26 @@ fn alertmanager(map: Map<String, Value>) -> Result<Parsed, AlertError> {
         labels.extend(a.labels);
         let mut annotations = hook.common_annotations.clone();
         annotations.extend(a.annotations);
-        let text = |k: &str| annotations.get(k).and_then(Value::as_str).map(str::to_owned).filter(|s| !s.is_empty());
+        let text = |k: &str| {
+            annotations
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .filter(|s| !s.is_empty())
+        };
         let status = match a.status.as_deref().or(hook.status.as_deref()) {
             Some("firing") => AlertStatus::Firing,
             Some("resolved") => AlertStatus::Resolved,
-            Some(other) => return Err(field_error(&at("status"), format!("expected firing or resolved, got {other:?}"))),
+            Some(other) => {
+                return Err(field_error(
+                    &at("status"),
+                    format!("expected firing or resolved, got {other:?}"),
+                ));
+            }
             None => return Err(field_error(&at("status"), "missing")),
         };
-        let starts_at = am_time(a.starts_at.as_deref()).map_err(|e| field_error(&at("startsAt"), e))?;
+        let starts_at =
+            am_time(a.starts_at.as_deref()).map_err(|e| field_error(&at("startsAt"), e))?;
         let ends_at = am_time(a.ends_at.as_deref()).map_err(|e| field_error(&at("endsAt"), e))?;
         let title = text("title")
             .or_else(|| text("summary"))
@@ -134,7 +150,10 @@ fn alertmanager(map: Map<String, Value>) -> Result<Parsed, AlertError> {
             .or_else(|| labels.get("instance").cloned())
             .map(|h| vec![h])
             .unwrap_or_default();
-        let fingerprint = a.fingerprint.filter(|f| !f.is_empty()).unwrap_or_else(|| labels_fingerprint(&labels));
+        let fingerprint = a
+            .fingerprint
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| labels_fingerprint(&labels));
         alerts.push(Alert {
             source: AlertSource::Prometheus,
             fingerprint: Some(fingerprint),
@@ -155,7 +174,10 @@ fn alertmanager(map: Map<String, Value>) -> Result<Parsed, AlertError> {
             extra: extra.clone(),
         });
     }
-    Ok(Parsed { alerts, truncated: hook.truncated_alerts })
+    Ok(Parsed {
+        alerts,
+        truncated: hook.truncated_alerts,
+    })
 }
 
 fn am_time(v: Option<&str>) -> Result<Option<Timestamp>, String> {
@@ -198,7 +220,9 @@ fn generic_time(v: Option<&Value>) -> Result<Option<Timestamp>, String> {
             .map(Some)
             .ok_or_else(|| format!("{s:?} is not epoch milliseconds")),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => timefmt::parse(s).map(Some).ok_or_else(|| format!("invalid timestamp {s:?}")),
+        Some(Value::String(s)) => timefmt::parse(s)
+            .map(Some)
+            .ok_or_else(|| format!("invalid timestamp {s:?}")),
         Some(other) => Err(format!("expected a timestamp, got {other}")),
     }
 }
@@ -222,10 +246,14 @@ fn string_or_list(map: &Map<String, Value>, key: &str) -> Result<Vec<String>, Al
             .map(|(i, v)| match v {
                 Value::String(s) => Ok(s.clone()),
                 Value::Number(n) => Ok(n.to_string()),
-                other => Err(AlertError(format!("{key}[{i}]: expected a string, got {other}"))),
+                other => Err(AlertError(format!(
+                    "{key}[{i}]: expected a string, got {other}"
+                ))),
             })
             .collect(),
-        Some(other) => Err(AlertError(format!("{key}: expected a string or a list of strings, got {other}"))),
+        Some(other) => Err(AlertError(format!(
+            "{key}: expected a string or a list of strings, got {other}"
+        ))),
     }
 }
 
@@ -243,8 +271,10 @@ const GENERIC_FIELDS: [&str; 10] = [
 ];
 
 fn generic(map: Map<String, Value>) -> Result<Alert, AlertError> {
-    let title = opt_string(&map, "title")?.ok_or_else(|| AlertError("missing field `title`".into()))?;
-    let starts_at = generic_time(map.get("start_time")).map_err(|e| field_error("start_time", e))?;
+    let title =
+        opt_string(&map, "title")?.ok_or_else(|| AlertError("missing field `title`".into()))?;
+    let starts_at =
+        generic_time(map.get("start_time")).map_err(|e| field_error("start_time", e))?;
     let ends_at = generic_time(map.get("end_time")).map_err(|e| field_error("end_time", e))?;
     let fingerprint = match map.get("fingerprint") {
         None | Some(Value::Null) => None,
@@ -256,11 +286,22 @@ fn generic(map: Map<String, Value>) -> Result<Alert, AlertError> {
             let parts = string_or_list(&map, "fingerprint")?;
             Some(hex::encode(Sha256::digest(parts.join("\u{1f}").as_bytes())))
         }
-        Some(other) => return Err(AlertError(format!("fingerprint: expected a string or a list, got {other}"))),
+        Some(other) => {
+            return Err(AlertError(format!(
+                "fingerprint: expected a string or a list, got {other}"
+            )));
+        }
     };
-    let extra: Map<String, Value> =
-        map.iter().filter(|(k, _)| !GENERIC_FIELDS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let status = if ends_at.is_some() { AlertStatus::Resolved } else { AlertStatus::Firing };
+    let extra: Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| !GENERIC_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let status = if ends_at.is_some() {
+        AlertStatus::Resolved
+    } else {
+        AlertStatus::Firing
+    };
     Ok(Alert {
         source: AlertSource::Generic,
         fingerprint,
@@ -275,7 +316,10 @@ fn generic(map: Map<String, Value>) -> Result<Alert, AlertError> {
         starts_at,
         ends_at,
         generator_url: None,
-        runbook: extra.get("runbook").and_then(Value::as_str).map(str::to_owned),
+        runbook: extra
+            .get("runbook")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
         extra,
@@ -288,16 +332,26 @@ mod tests {
 
     #[test]
     fn generic_example_from_gitlab_docs() {
-        let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/payloads/gitlab-generic-alert.json")).unwrap();
+        let body = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/payloads/gitlab-generic-alert.json"
+        ))
+        .unwrap();
         let p = parse(&body).unwrap();
         let a = &p.alerts[0];
         assert_eq!(a.title, "Incident title");
         assert_eq!(a.severity, Severity::High);
         assert_eq!(a.hosts, vec!["value"]);
-        assert_eq!(a.fingerprint.as_deref(), Some("d19381d4e8ebca87b55cda6e8eee7385"));
+        assert_eq!(
+            a.fingerprint.as_deref(),
+            Some("d19381d4e8ebca87b55cda6e8eee7385")
+        );
         assert_eq!(a.status, AlertStatus::Firing);
         assert_eq!(a.extra["foo"]["bar"]["baz"], 42);
-        assert_eq!(timefmt::format(&a.starts_at.unwrap()), "2019-09-12T06:00:55.000Z");
+        assert_eq!(
+            timefmt::format(&a.starts_at.unwrap()),
+            "2019-09-12T06:00:55.000Z"
+        );
     }
 
     #[test]
@@ -339,7 +393,10 @@ mod tests {
         let p = parse(body).unwrap();
         assert_eq!(p.truncated, 2);
         let (a, b) = (&p.alerts[0], &p.alerts[1]);
-        assert_eq!((a.title.as_str(), a.environment.as_deref(), a.ends_at), ("DB down", Some("staging"), None));
+        assert_eq!(
+            (a.title.as_str(), a.environment.as_deref(), a.ends_at),
+            ("DB down", Some("staging"), None)
+        );
         assert_eq!(a.hosts, vec!["db1"]);
         assert_eq!(a.fingerprint.as_deref(), Some("abc"));
         assert_eq!(b.title, "Common");

@@ -13,7 +13,9 @@ use crate::ports::BackendError;
 /// The shared SDK configuration from the environment (region, credentials,
 /// `AWS_ENDPOINT_URL`).
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
 }
 
 /// An S3 client; path-style addressing when an endpoint is set (S3-compatible servers).
@@ -59,11 +61,12 @@ where
         _ if status == Some(409) && code.as_deref() == Some("ConditionalRequestConflict") => {
             BackendError::PreconditionFailed(what.to_owned())
         }
-        _ if transient_code || status.is_some_and(|s| s == 429 || s >= 500) => BackendError::Transient(message),
+        _ if transient_code || status.is_some_and(|s| s == 429 || s >= 500) => {
+            BackendError::Transient(message)
+        }
         _ => BackendError::Permanent(message),
     }
 }
-
 
 /// The clients and resources of one process, built once at start from the
 /// configuration; each getter fails with the name of the variable it needs.
@@ -80,43 +83,79 @@ impl Aws {
     }
 
     pub fn new(sdk: aws_config::SdkConfig) -> Aws {
-        Aws { s3: s3_client(&sdk), sqs: aws_sdk_sqs::Client::new(&sdk), sdk }
+        Aws {
+            s3: s3_client(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            sdk,
+        }
     }
 
-    pub fn status_bucket(&self, config: &crate::config::Config) -> Result<s3::S3Store, crate::config::ConfigError> {
-        let name = config.status_bucket.clone().ok_or(crate::config::ConfigError::Missing("STATUS_BUCKET"))?;
+    pub fn status_bucket(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<s3::S3Store, crate::config::ConfigError> {
+        let name = config
+            .status_bucket
+            .clone()
+            .ok_or(crate::config::ConfigError::Missing("STATUS_BUCKET"))?;
         check_bucket_name("STATUS_BUCKET", &name)?;
         Ok(s3::S3Store::new(self.s3.clone(), name))
     }
 
-    pub fn state_bucket(&self, config: &crate::config::Config) -> Result<s3::S3Store, crate::config::ConfigError> {
-        let name = config.state_bucket.clone().ok_or(crate::config::ConfigError::Missing("STATE_BUCKET"))?;
+    pub fn state_bucket(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<s3::S3Store, crate::config::ConfigError> {
+        let name = config
+            .state_bucket
+            .clone()
+            .ok_or(crate::config::ConfigError::Missing("STATE_BUCKET"))?;
         check_bucket_name("STATE_BUCKET", &name)?;
         Ok(s3::S3Store::new(self.s3.clone(), name))
     }
 
-    pub fn publish_queue(&self, config: &crate::config::Config) -> Result<sqs::SqsQueue, crate::config::ConfigError> {
-        let url = config.publish_queue_url.clone().ok_or(crate::config::ConfigError::Missing("PUBLISH_QUEUE_URL"))?;
+    pub fn publish_queue(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<sqs::SqsQueue, crate::config::ConfigError> {
+        let url = config
+            .publish_queue_url
+            .clone()
+            .ok_or(crate::config::ConfigError::Missing("PUBLISH_QUEUE_URL"))?;
         check_queue_url("PUBLISH_QUEUE_URL", &url)?;
         Ok(sqs::SqsQueue::new(self.sqs.clone(), url))
     }
 
-    pub fn alert_queue(&self, config: &crate::config::Config) -> Result<sqs::SqsQueue, crate::config::ConfigError> {
-        let url = config.alert_queue_url.clone().ok_or(crate::config::ConfigError::Missing("ALERT_QUEUE_URL"))?;
+    pub fn alert_queue(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<sqs::SqsQueue, crate::config::ConfigError> {
+        let url = config
+            .alert_queue_url
+            .clone()
+            .ok_or(crate::config::ConfigError::Missing("ALERT_QUEUE_URL"))?;
         check_queue_url("ALERT_QUEUE_URL", &url)?;
         Ok(sqs::SqsQueue::new(self.sqs.clone(), url))
     }
 
-    pub fn mailer(&self, config: &crate::config::Config) -> Result<ses::SesMailer, crate::config::ConfigError> {
+    pub fn mailer(
+        &self,
+        config: &crate::config::Config,
+    ) -> Result<ses::SesMailer, crate::config::ConfigError> {
         config.require(&["MAIL_FROM", "MAINTAINER_EMAILS"])?;
         Ok(ses::SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk)))
     }
 }
 
 /// S3's bucket naming rules, checked before any request.
-pub fn check_bucket_name(variable: &'static str, name: &str) -> Result<(), crate::config::ConfigError> {
+pub fn check_bucket_name(
+    variable: &'static str,
+    name: &str,
+) -> Result<(), crate::config::ConfigError> {
     let ok = (3..=63).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && name.as_bytes()[0].is_ascii_alphanumeric()
         && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
     if ok {
@@ -131,8 +170,14 @@ pub fn check_bucket_name(variable: &'static str, name: &str) -> Result<(), crate
 
 /// A queue URL: `https://sqs.<region>.amazonaws.com/<account>/<name>.fifo` or the same
 /// path on another endpoint; the queue must be FIFO.
-pub fn check_queue_url(variable: &'static str, url: &str) -> Result<(), crate::config::ConfigError> {
-    let invalid = |why: &str| crate::config::ConfigError::Invalid { name: variable, why: format!("{url:?} {why}") };
+pub fn check_queue_url(
+    variable: &'static str,
+    url: &str,
+) -> Result<(), crate::config::ConfigError> {
+    let invalid = |why: &str| crate::config::ConfigError::Invalid {
+        name: variable,
+        why: format!("{url:?} {why}"),
+    };
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(invalid("is not a queue URL"));
     }

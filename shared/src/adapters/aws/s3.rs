@@ -20,7 +20,10 @@ pub struct S3Store {
 
 impl S3Store {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        S3Store { client, bucket: bucket.into() }
+        S3Store {
+            client,
+            bucket: bucket.into(),
+        }
     }
 
     pub fn bucket(&self) -> &str {
@@ -29,14 +32,27 @@ impl S3Store {
 
     /// Checks that the bucket exists and is reachable; the error names `variable`.
     pub async fn check(&self, variable: &str) -> Result<(), String> {
-        self.client.head_bucket().bucket(&self.bucket).send().await.map(|_| ()).map_err(|e| {
-            let status = e.raw_response().map(|r| r.status().as_u16());
-            match status {
-                Some(404) => format!("{variable}: bucket {:?} does not exist", self.bucket),
-                Some(403) => format!("{variable}: bucket {:?} is not accessible with these credentials", self.bucket),
-                _ => format!("{variable}: bucket {:?} cannot be reached: {}", self.bucket, classify("head bucket", e)),
-            }
-        })
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                match status {
+                    Some(404) => format!("{variable}: bucket {:?} does not exist", self.bucket),
+                    Some(403) => format!(
+                        "{variable}: bucket {:?} is not accessible with these credentials",
+                        self.bucket
+                    ),
+                    _ => format!(
+                        "{variable}: bucket {:?} cannot be reached: {}",
+                        self.bucket,
+                        classify("head bucket", e)
+                    ),
+                }
+            })
     }
 }
 
@@ -44,12 +60,20 @@ impl S3Store {
 impl ObjectStore for S3Store {
     async fn get(&self, key: &str) -> Result<Option<Object>, BackendError> {
         check_key(key)?;
-        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e)
                 if e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
-                    && aws_sdk_s3::error::ProvideErrorMetadata::code(&e) != Some("NoSuchBucket") =>
+                    && aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
+                        != Some("NoSuchBucket") =>
             {
                 return Ok(None);
             }
@@ -63,7 +87,11 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| BackendError::Transient(format!("read s3://{}/{key}: {e}", self.bucket)))?
             .into_bytes();
-        Ok(Some(Object { body, etag, content_type }))
+        Ok(Some(Object {
+            body,
+            etag,
+            content_type,
+        }))
     }
 
     async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<String, BackendError> {
@@ -83,7 +111,10 @@ impl ObjectStore for S3Store {
             Condition::IfMatch(etag) => req.if_match(etag),
             Condition::IfNoneMatch => req.if_none_match("*"),
         };
-        let out = req.send().await.map_err(|e| classify(&format!("put s3://{}/{key}", self.bucket), e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| classify(&format!("put s3://{}/{key}", self.bucket), e))?;
         Ok(out.e_tag().unwrap_or_default().to_owned())
     }
 
@@ -101,10 +132,21 @@ impl ObjectStore for S3Store {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         let mut keys = Vec::new();
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify(&format!("list s3://{}/{prefix}", self.bucket), e))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            let page =
+                page.map_err(|e| classify(&format!("list s3://{}/{prefix}", self.bucket), e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
         }
         keys.sort();
         Ok(keys)

@@ -32,7 +32,11 @@ impl Mailer for SesMailer {
         self.client
             .send_email()
             .from_email_address(&mail.from)
-            .destination(Destination::builder().set_to_addresses(Some(mail.to.clone())).build())
+            .destination(
+                Destination::builder()
+                    .set_to_addresses(Some(mail.to.clone()))
+                    .build(),
+            )
             .content(EmailContent::builder().raw(raw).build())
             .send()
             .await

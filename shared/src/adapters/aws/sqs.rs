@@ -24,7 +24,10 @@ pub struct Received {
 
 impl SqsQueue {
     pub fn new(client: Client, url: impl Into<String>) -> Self {
-        SqsQueue { client, url: url.into() }
+        SqsQueue {
+            client,
+            url: url.into(),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -40,10 +43,22 @@ impl SqsQueue {
             .attribute_names(QueueAttributeName::FifoQueue)
             .send()
             .await
-            .map_err(|e| format!("{variable}: queue {:?} cannot be used: {}", self.url, classify("get queue attributes", e)))?;
-        let fifo = out.attributes().and_then(|a| a.get(&QueueAttributeName::FifoQueue)).map(String::as_str);
+            .map_err(|e| {
+                format!(
+                    "{variable}: queue {:?} cannot be used: {}",
+                    self.url,
+                    classify("get queue attributes", e)
+                )
+            })?;
+        let fifo = out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::FifoQueue))
+            .map(String::as_str);
         if fifo != Some("true") {
-            return Err(format!("{variable}: queue {:?} is not a FIFO queue", self.url));
+            return Err(format!(
+                "{variable}: queue {:?} is not a FIFO queue",
+                self.url
+            ));
         }
         Ok(())
     }
@@ -56,7 +71,9 @@ impl SqsQueue {
             .queue_url(&self.url)
             .max_number_of_messages(max.clamp(1, 10))
             .wait_time_seconds(wait_secs.clamp(0, 20))
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
             .send()
             .await
             .map_err(|e| classify(&format!("receive from {}", self.url), e))?;
@@ -131,8 +148,12 @@ impl SqsQueue {
             .map_err(|e| classify(&format!("attributes of {}", self.url), e))?;
         let attrs = out.attributes();
         let n = |k: QueueAttributeName| {
-            attrs.and_then(|a| a.get(&k)).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0)
+            attrs
+                .and_then(|a| a.get(&k))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
         };
-        Ok(n(QueueAttributeName::ApproximateNumberOfMessages) + n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+        Ok(n(QueueAttributeName::ApproximateNumberOfMessages)
+            + n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
     }
 }

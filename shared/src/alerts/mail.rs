@@ -21,6 +21,22 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         }
     });
     env.set_keep_trailing_newline(true);
+    // HTML escaping of &, <, >, " and ' only: URLs stay readable in the source.
+    env.set_formatter(|out, state, value| {
+        if state.auto_escape() == AutoEscape::Html
+            && !value.is_safe()
+            && !value.is_none()
+            && !value.is_undefined()
+        {
+            let text = value.to_string();
+            return out
+                .write_str(&crate::render::escape_text(&text))
+                .map_err(|e| {
+                    minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+                });
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
     env.add_template("alert.txt", include_str!("../../templates/alert.txt"))
         .expect("alert.txt parses");
     env.add_template("alert.html", include_str!("../../templates/alert.html"))
@@ -80,9 +96,13 @@ pub fn compose(
     let a = &record.alert;
     let subject = subject(record, notice);
     let headline = match notice {
-        Notice::New => format!("New alert: {}", a.title),
-        Notice::Reminder => format!("Still firing ({} events): {}", record.event_count, a.title),
-        Notice::Resolved => format!("Resolved: {}", a.title),
+        Notice::New => format!("New alert: {}", header_safe(&a.title)),
+        Notice::Reminder => format!(
+            "Still firing ({} events): {}",
+            record.event_count,
+            header_safe(&a.title)
+        ),
+        Notice::Resolved => format!("Resolved: {}", header_safe(&a.title)),
     };
     let project = match (&config.gitlab_url, config.gitlab_project_id) {
         (Some(url), Some(id)) => format!("{url}/projects/{id}"),
@@ -99,7 +119,7 @@ pub fn compose(
         kind => match notice { Notice::New => "new", Notice::Reminder => "reminder", Notice::Resolved => "resolved" },
         subject => &subject,
         headline => headline,
-        title => &a.title,
+        title => header_safe(&a.title),
         environment => &a.environment,
         project => project,
         severity => a.severity.as_str(),

@@ -253,8 +253,8 @@ async fn repeats_mail_again_only_after_renotify_after_and_refire_is_new() {
     let runner = embedded(dir.path(), &[("RENOTIFY_AFTER", "0s")]);
     let fire = event_file("alerts", "002-one-repeats.json");
     let resolve = event_file("alerts", "003-one-resolves.json");
-    replay_all(&runner, &[fire.clone()]).await;
-    resend_all(&runner, &[fire.clone()], "repeat").await;
+    replay_all(&runner, std::slice::from_ref(&fire)).await;
+    resend_all(&runner, std::slice::from_ref(&fire), "repeat").await;
     let subjects: Vec<String> = outbox(dir.path()).into_iter().map(|m| m.subject).collect();
     assert_eq!(
         subjects,
@@ -292,7 +292,7 @@ async fn repeats_mail_again_only_after_renotify_after_and_refire_is_new() {
     let dir = tempfile::tempdir().unwrap();
     let runner = embedded(dir.path(), &[]);
     let fire = event_file("alerts", "002-one-repeats.json");
-    replay_all(&runner, &[fire.clone()]).await;
+    replay_all(&runner, std::slice::from_ref(&fire)).await;
     resend_all(&runner, &[fire.clone(), fire], "repeat").await;
     assert_eq!(outbox(dir.path()).len(), 1);
 }

@@ -15,7 +15,6 @@ use axum::routing::get;
 use openmic::adapters::aws::{Aws, sqs::SqsQueue};
 use openmic::adapters::fs::FsStore;
 use openmic::adapters::fs_queue::{Delivery, FsQueue};
-use openmic::adapters::policy::ConfigAuthorizer;
 use openmic::alerts::lifecycle::Notifier;
 use openmic::config::{Config, Secret};
 use openmic::intake::{self, Intake, Reply};
@@ -118,25 +117,16 @@ impl Runner {
         let publish = Arc::new(FsQueue::open(dir.join("queue").join("publish"))?);
         let alerts = Arc::new(FsQueue::open(dir.join("queue").join("alerts"))?);
         let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::open(dir.join("outbox"))?);
-        let intake = Intake::new(
-            config.clone(),
-            Some(publish.clone() as Arc<dyn Queue>),
-            Some(alerts.clone() as Arc<dyn Queue>),
-            Some(state.clone()),
-        )
-        .map_err(std::io::Error::other)?;
-        Ok(Runner::compose(
-            config,
-            status,
-            state,
-            mailer,
-            Queues::Embedded { publish, alerts },
-            intake,
-        ))
+        let queues = Queues::Embedded {
+            publish: publish.clone(),
+            alerts: alerts.clone(),
+        };
+        Runner::compose(config, status, state, mailer, queues, publish, alerts)
+            .map_err(std::io::Error::other)
     }
 
-    /// The runner on AWS clients; every resource is checked first, and a missing one
-    /// fails with the variable that names it.
+    /// The runner on AWS clients from the environment; every resource is checked
+    /// first, and a missing one fails with the variable that names it.
     pub async fn aws(config: Config) -> Result<Runner, String> {
         Runner::aws_with(config, Aws::from_env().await).await
     }
@@ -153,22 +143,20 @@ impl Runner {
         state.check("STATE_BUCKET").await?;
         publish.check("PUBLISH_QUEUE_URL").await?;
         alerts.check("ALERT_QUEUE_URL").await?;
-        let state: Arc<dyn ObjectStore> = Arc::new(state);
-        let intake = Intake::new(
-            config.clone(),
-            Some(Arc::new(publish.clone()) as Arc<dyn Queue>),
-            Some(Arc::new(alerts.clone()) as Arc<dyn Queue>),
-            Some(state.clone()),
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(Runner::compose(
+        let queues = Queues::Aws {
+            publish: publish.clone(),
+            alerts: alerts.clone(),
+        };
+        Runner::compose(
             config,
             Arc::new(status),
-            state,
+            Arc::new(state),
             Arc::new(mailer),
-            Queues::Aws { publish, alerts },
-            intake,
-        ))
+            queues,
+            Arc::new(publish),
+            Arc::new(alerts),
+        )
+        .map_err(|e| e.to_string())
     }
 
     fn compose(
@@ -177,21 +165,18 @@ impl Runner {
         state: Arc<dyn ObjectStore>,
         mailer: Arc<dyn Mailer>,
         queues: Queues,
-        intake: Intake,
-    ) -> Runner {
-        let publisher = Publisher {
-            config: config.clone(),
-            state: state.clone(),
-            status: status.clone(),
-            authorizer: Arc::new(ConfigAuthorizer::new(config.clone())),
-        };
-        let notifier = Notifier {
-            config: config.clone(),
-            state: state.clone(),
-            mailer,
-            issues: None,
-        };
-        Runner {
+        publish: Arc<dyn Queue>,
+        alerts: Arc<dyn Queue>,
+    ) -> Result<Runner, openmic::config::ConfigError> {
+        let intake = Intake::new(
+            config.clone(),
+            Some(publish),
+            Some(alerts),
+            Some(state.clone()),
+        )?;
+        let publisher = Publisher::new(config.clone(), state.clone(), status.clone())?;
+        let notifier = Notifier::new(config.clone(), state.clone(), mailer)?;
+        Ok(Runner {
             config,
             status,
             state,
@@ -199,7 +184,7 @@ impl Runner {
             notifier,
             queues,
             intake: Arc::new(intake),
-        }
+        })
     }
 
     /// The intake router alone (what the Lambda functions serve).

@@ -45,6 +45,16 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Rebuild incidents from GitLab's API (GITLAB_URL, GITLAB_TOKEN) and republish
+    /// them: the given iids, or every published incident.
+    Resync {
+        #[arg(long, default_value_os_t = default_data_dir())]
+        data_dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = Backend::Embedded)]
+        backend: Backend,
+        /// Incident iids; none means every published incident.
+        iids: Vec<u64>,
+    },
 }
 
 async fn runner(backend: Backend, data_dir: &std::path::Path, config: Config) -> Runner {
@@ -114,6 +124,37 @@ async fn main() {
                     Ok(status) => println!("{} {status}", file.display()),
                     Err(e) => {
                         eprintln!("{e}");
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                std::process::exit(1);
+            }
+        }
+        Command::Resync {
+            data_dir,
+            backend,
+            iids,
+        } => {
+            let mut generated = Vec::new();
+            let config = local_config(env, None, &mut generated);
+            let runner = runner(backend, &data_dir, config).await;
+            let results = if iids.is_empty() {
+                or_exit(runner.publisher.resync_published().await)
+            } else {
+                let mut out = Vec::new();
+                for iid in iids {
+                    out.push((iid, runner.publisher.resync(iid).await));
+                }
+                out
+            };
+            let mut failed = false;
+            for (iid, result) in results {
+                match result {
+                    Ok(outcome) => println!("{iid} {outcome:?}"),
+                    Err(e) => {
+                        println!("{iid} failed: {e}");
                         failed = true;
                     }
                 }

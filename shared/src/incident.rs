@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::gitlab::{Hook, Issue, Label, Note};
+use crate::gitlab_api::{ApiAward, ApiIssue, ApiLabelEvent, ApiNote};
 use crate::timefmt::Timestamp;
 
 /// The award that publishes a comment.
@@ -116,6 +117,8 @@ pub enum Via {
     Label,
     Command,
     Confidential,
+    /// The issue no longer exists (found by a resync).
+    Deleted,
 }
 
 /// One publish or unpublish request: the audit list. Refused requests are kept too.
@@ -407,6 +410,142 @@ impl IncidentState {
                     }
                 }
             }
+        }
+    }
+}
+
+/// What a resync read from GitLab's API about one incident.
+pub struct ApiView<'a> {
+    pub issue: &'a ApiIssue,
+    pub notes: &'a [ApiNote],
+    /// Award emoji of each note, by note id.
+    pub awards: &'a BTreeMap<u64, Vec<ApiAward>>,
+    pub label_events: &'a [ApiLabelEvent],
+    /// What the rules say about each user involved, by username.
+    pub verdicts: &'a BTreeMap<String, Verdict>,
+}
+
+impl IncidentState {
+    /// Rebuilds the state from the API: the issue and its notes as GitLab has them now
+    /// (deleted notes disappear), microphone awards as they stand, and every publish or
+    /// unpublish the label events and commands show, judged by the same rules as the
+    /// webhooks. Earlier decisions stay in the audit.
+    pub fn resync(&mut self, view: &ApiView<'_>, publish_label: &str) {
+        let issue = view.issue;
+        let verdict = |u: &str| view.verdicts.get(u).copied().unwrap_or_default();
+        self.issue = Some(IssueSnapshot {
+            id: issue.id,
+            title: issue.title.clone(),
+            description: issue.description.clone().unwrap_or_default(),
+            state: if issue.state == "closed" {
+                "closed".into()
+            } else {
+                "opened".into()
+            },
+            confidential: issue.confidential,
+            created_at: issue.created_at,
+            updated_at: issue.updated_at,
+            closed_at: issue.closed_at,
+            labels: issue.labels.clone(),
+            severity: issue.severity.clone(),
+        });
+        if issue.confidential {
+            self.decide(Decision {
+                at: issue.updated_at,
+                action: Action::Unpublish,
+                via: Via::Confidential,
+                by: String::new(),
+                allowed: true,
+                note_id: None,
+            });
+        }
+        let mut notes = BTreeMap::new();
+        for n in view.notes {
+            let mut microphones = BTreeMap::new();
+            for a in view
+                .awards
+                .get(&n.id)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                if a.name == MICROPHONE {
+                    let trusted = verdict(&a.user.username).trusted_microphone;
+                    microphones.insert(
+                        a.user.username.clone(),
+                        AwardState {
+                            awarded: true,
+                            at: a.created_at,
+                            trusted,
+                        },
+                    );
+                }
+            }
+            notes.insert(
+                n.id,
+                NoteState {
+                    id: n.id,
+                    body: n.body.clone(),
+                    created_at: n.created_at,
+                    updated_at: n.updated_at,
+                    system: n.system,
+                    internal: n.is_internal(),
+                    microphones,
+                },
+            );
+            if !n.system {
+                let (publish, unpublish) = commands(&n.body);
+                for (wanted, action) in [(publish, Action::Publish), (unpublish, Action::Unpublish)]
+                {
+                    if wanted {
+                        self.decide(Decision {
+                            at: n.created_at,
+                            action,
+                            via: Via::Command,
+                            by: n.author.username.clone(),
+                            allowed: verdict(&n.author.username).may_publish,
+                            note_id: Some(n.id),
+                        });
+                    }
+                }
+            }
+        }
+        self.notes = notes;
+        for e in view.label_events {
+            if e.label.as_ref().is_none_or(|l| l.name != publish_label) {
+                continue;
+            }
+            let by = e
+                .user
+                .as_ref()
+                .map(|u| u.username.clone())
+                .unwrap_or_default();
+            let (action, allowed) = match e.action.as_str() {
+                "add" => (Action::Publish, verdict(&by).may_publish),
+                "remove" => (Action::Unpublish, true),
+                _ => continue,
+            };
+            self.decide(Decision {
+                at: e.created_at,
+                action,
+                via: Via::Label,
+                by,
+                allowed,
+                note_id: None,
+            });
+        }
+    }
+
+    /// The issue is gone from GitLab: unpublish.
+    pub fn mark_deleted(&mut self, at: Timestamp) {
+        if !self.decisions.iter().any(|d| d.via == Via::Deleted) {
+            self.decide(Decision {
+                at,
+                action: Action::Unpublish,
+                via: Via::Deleted,
+                by: String::new(),
+                allowed: true,
+                note_id: None,
+            });
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod batch;
 pub mod config;
 pub mod gitlab;
+pub mod gitlab_api;
 pub mod incident;
 pub mod intake;
 pub mod mail;

@@ -89,6 +89,19 @@ pub trait ObjectStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), BackendError>;
     /// Every key under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError>;
+    /// Writes the object from a file, without holding it whole in memory where the
+    /// backend allows.
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        opts: PutOptions,
+    ) -> Result<String, BackendError> {
+        let body = tokio::fs::read(path)
+            .await
+            .map_err(|e| BackendError::Transient(format!("read {}: {e}", path.display())))?;
+        self.put(key, Bytes::from(body), opts).await
+    }
     /// Deletes every key under `prefix`; returns how many.
     async fn delete_prefix(&self, prefix: &str) -> Result<usize, BackendError> {
         let keys = self.list(prefix).await?;

@@ -8,10 +8,14 @@ use bytes::Bytes;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::gitlab::{Hook, HookError};
-use crate::incident::{IncidentState, Verdict};
+use crate::gitlab_api::{ApiError, GitlabApi};
+use crate::incident::{ApiView, IncidentState, Verdict};
 use crate::message::{Envelope, ReadError, Source};
 use crate::ports::{Authorizer, BackendError, Condition, ObjectStore, PutOptions};
+use crate::render::Upload;
 use crate::status::{self, INDEX_KEY, LIST_KEY, PublishedIndex};
 
 /// How a message failed.
@@ -63,6 +67,12 @@ pub enum Outcome {
 /// How many times a conditional write is retried after losing a race.
 const CAS_ATTEMPTS: usize = 16;
 
+fn tempfile_path() -> std::path::PathBuf {
+    let mut nonce = [0u8; 12];
+    let _ = getrandom::fill(&mut nonce);
+    std::env::temp_dir().join(format!("openmic-upload-{}", hex::encode(nonce)))
+}
+
 pub fn state_key(iid: u64) -> String {
     format!("incidents/{iid}.json")
 }
@@ -72,6 +82,8 @@ pub struct Publisher {
     pub state: Arc<dyn ObjectStore>,
     pub status: Arc<dyn ObjectStore>,
     pub authorizer: Arc<dyn Authorizer>,
+    /// GitLab's API, where configured: attachments and resync.
+    pub gitlab: Option<Arc<GitlabApi>>,
 }
 
 impl Publisher {
@@ -190,6 +202,8 @@ impl Publisher {
                 comments = rendered.incident.comments.as_ref().map_or(0, Vec::len),
                 "published"
             );
+            // The text is public now; the files follow.
+            self.sync_files(iid, &rendered.uploads).await?;
             return Ok(Outcome::Published { iid });
         }
         if state.ever_published() {
@@ -207,6 +221,164 @@ impl Publisher {
             return Ok(Outcome::Unpublished { iid });
         }
         Ok(Outcome::Private { iid })
+    }
+
+    /// Copies the uploads the published text points at into the status bucket (those
+    /// not there yet), and removes files no published text points at any more. A
+    /// failed download leaves nothing behind and fails the message for a retry; the
+    /// text is already public.
+    async fn sync_files(&self, iid: u64, uploads: &[Upload]) -> Result<(), ProcessError> {
+        let prefix = status::files_prefix(iid);
+        let present: BTreeSet<String> = self.status.list(&prefix).await?.into_iter().collect();
+        let wanted: BTreeSet<String> = uploads.iter().map(|u| u.key(iid)).collect();
+        for stale in present.difference(&wanted) {
+            self.status.delete(stale).await?;
+        }
+        let Some(api) = &self.gitlab else {
+            return Ok(());
+        };
+        let mut retry = None;
+        for upload in uploads {
+            let key = upload.key(iid);
+            if present.contains(&key) {
+                continue;
+            }
+            match self.copy_upload(api, upload, &key).await {
+                Ok(true) => info!(iid, key, "upload copied"),
+                Ok(false) => warn!(
+                    iid,
+                    key, "upload not found in GitLab; its link stays broken"
+                ),
+                Err(ApiError::Transient(m)) => retry = Some(m),
+                Err(e) => {
+                    warn!(iid, key, error = %e, "upload not copied");
+                }
+            }
+        }
+        match retry {
+            Some(m) => Err(ProcessError::Retryable(format!("incident {iid}: {m}"))),
+            None => Ok(()),
+        }
+    }
+
+    async fn copy_upload(
+        &self,
+        api: &GitlabApi,
+        upload: &Upload,
+        key: &str,
+    ) -> Result<bool, ApiError> {
+        let tmp = tempfile_path();
+        let result = async {
+            let Some(content_type) = api
+                .download_upload(&upload.secret, &upload.filename, &tmp)
+                .await?
+            else {
+                return Ok(false);
+            };
+            let content_type = content_type
+                .filter(|c| !c.is_empty() && c != "application/octet-stream")
+                .unwrap_or_else(|| crate::adapters::fs::content_type_for(key).to_owned());
+            let opts = PutOptions {
+                content_type,
+                cache_control: Some(crate::status::FILE_CACHE_CONTROL.into()),
+                condition: Condition::Always,
+            };
+            self.status
+                .put_file(key, &tmp, opts)
+                .await
+                .map_err(|e| match e {
+                    BackendError::Permanent(m) => ApiError::Permanent(m),
+                    other => ApiError::Transient(other.to_string()),
+                })?;
+            Ok(true)
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        result
+    }
+
+    /// Rebuilds an incident's state from GitLab's API and republishes it.
+    pub async fn resync(&self, iid: u64) -> Result<Outcome, ProcessError> {
+        let api = self.gitlab.as_ref().ok_or_else(|| {
+            ProcessError::Permanent("resync needs GITLAB_URL and GITLAB_TOKEN".into())
+        })?;
+        let api_err = |e: ApiError| match e {
+            ApiError::Transient(m) => ProcessError::Retryable(m),
+            other => ProcessError::Permanent(other.to_string()),
+        };
+        let project = api.project();
+        let Some(issue) = api.issue(iid).await.map_err(api_err)? else {
+            let now = chrono::Utc::now();
+            let state = self
+                .update_state(iid, project, |s| s.mark_deleted(now))
+                .await?;
+            info!(iid, "issue deleted in GitLab");
+            return self.apply(&state).await;
+        };
+        let notes = api.notes(iid).await.map_err(api_err)?;
+        let label_events = api.label_events(iid).await.map_err(api_err)?;
+        let mut awards = BTreeMap::new();
+        for note in notes.iter().filter(|n| !n.system && !n.is_internal()) {
+            awards.insert(
+                note.id,
+                api.note_awards(iid, note.id).await.map_err(api_err)?,
+            );
+        }
+        // Verdicts for everyone whose action counts.
+        let mut users: BTreeMap<String, u64> = BTreeMap::new();
+        for n in &notes {
+            users.insert(n.author.username.clone(), n.author.id);
+        }
+        for a in awards.values().flatten() {
+            users.insert(a.user.username.clone(), a.user.id);
+        }
+        for e in &label_events {
+            if let Some(u) = &e.user {
+                users.insert(u.username.clone(), u.id);
+            }
+        }
+        let mut verdicts = BTreeMap::new();
+        for (name, id) in &users {
+            let v = Verdict {
+                may_publish: self.authorizer.may_publish(name, Some(*id)).await?,
+                trusted_microphone: self.authorizer.trusts_microphone(name, Some(*id)).await?,
+            };
+            verdicts.insert(name.clone(), v);
+        }
+        let view = ApiView {
+            issue: &issue,
+            notes: &notes,
+            awards: &awards,
+            label_events: &label_events,
+            verdicts: &verdicts,
+        };
+        let state = self
+            .update_state(iid, project, |s| {
+                s.resync(&view, &self.config.publish_label)
+            })
+            .await?;
+        self.apply(&state).await
+    }
+
+    /// Resyncs every incident still published (the scheduled run).
+    pub async fn resync_published(
+        &self,
+    ) -> Result<Vec<(u64, Result<Outcome, ProcessError>)>, ProcessError> {
+        let index: PublishedIndex = match self.state.get(INDEX_KEY).await? {
+            Some(obj) => serde_json::from_slice(&obj.body)
+                .map_err(|e| ProcessError::Permanent(format!("{INDEX_KEY} is unreadable: {e}")))?,
+            None => PublishedIndex::default(),
+        };
+        let mut out = Vec::new();
+        for iid in index.incidents.keys() {
+            let r = self.resync(*iid).await;
+            match &r {
+                Ok(o) => info!(iid, outcome = ?o, "resynced"),
+                Err(e) => warn!(iid, error = %e, "resync failed"),
+            }
+            out.push((*iid, r));
+        }
+        Ok(out)
     }
 
     /// Changes the private index of published incidents, then rewrites `data/list.json`
@@ -297,5 +469,40 @@ impl Publisher {
         Err(ProcessError::Retryable(format!(
             "{LIST_KEY}: too many concurrent writers"
         )))
+    }
+}
+
+impl Publisher {
+    /// The publisher for a configuration: with GitLab's API where `GITLAB_URL` and
+    /// `GITLAB_TOKEN` are set (roles, attachments, resync), else `PUBLISHERS` alone.
+    pub fn new(
+        config: Arc<Config>,
+        state: Arc<dyn ObjectStore>,
+        status: Arc<dyn ObjectStore>,
+    ) -> Result<Publisher, crate::config::ConfigError> {
+        let gitlab = GitlabApi::from_config(&config)?.map(Arc::new);
+        let authorizer: Arc<dyn Authorizer> = match &gitlab {
+            Some(api) => Arc::new(crate::gitlab_api::RoleAuthorizer::new(
+                api.clone(),
+                config.clone(),
+            )),
+            None => {
+                if config.microphone_trust == crate::config::MicrophoneTrust::Developers {
+                    warn!(
+                        "MICROPHONE_TRUST=developers needs GITLAB_URL and GITLAB_TOKEN; trusting publishers only"
+                    );
+                }
+                Arc::new(crate::adapters::policy::ConfigAuthorizer::new(
+                    config.clone(),
+                ))
+            }
+        };
+        Ok(Publisher {
+            config,
+            state,
+            status,
+            authorizer,
+            gitlab,
+        })
     }
 }

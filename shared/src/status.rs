@@ -10,6 +10,8 @@ use crate::timefmt::{self, Timestamp};
 
 /// `Cache-Control` of public data: short, so a change shows within a minute.
 pub const DATA_CACHE_CONTROL: &str = "public, max-age=30";
+/// `Cache-Control` of copied uploads: their URL holds a secret and never changes.
+pub const FILE_CACHE_CONTROL: &str = "public, max-age=86400";
 /// The list holds this many incidents, newest first.
 pub const LIST_LEN: usize = 20;
 /// The largest detail document.

@@ -190,6 +190,7 @@ async fn concurrent_publishers_never_drop_a_list_entry() {
             state: Arc::new(fx.aws.state_bucket(&config).unwrap()),
             status: Arc::new(fx.aws.status_bucket(&config).unwrap()),
             authorizer: Arc::new(ConfigAuthorizer::new(config.clone())),
+            gitlab: None,
         };
         set.spawn(async move { publisher.handle(&published_issue(iid)).await });
     }
@@ -361,6 +362,7 @@ async fn partial_batch_failures_retry_only_their_message_and_bad_bodies_reach_th
         state: Arc::new(fx.aws.state_bucket(&config).unwrap()),
         status: flaky.clone(),
         authorizer: Arc::new(ConfigAuthorizer::new(config.clone())),
+        gitlab: None,
     };
     let mut published = std::collections::BTreeSet::new();
     let mut retries_of_32 = 0;

@@ -16,12 +16,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let config = Arc::new(or_exit(Config::from_env()));
     let aws = Aws::from_env().await;
-    let notifier = Notifier {
-        state: Arc::new(or_exit(aws.state_bucket(&config))),
-        mailer: Arc::new(or_exit(aws.mailer(&config))),
-        issues: None,
-        config,
-    };
+    let state = Arc::new(or_exit(aws.state_bucket(&config)));
+    let mailer = Arc::new(or_exit(aws.mailer(&config)));
+    let notifier = or_exit(Notifier::new(config, state, mailer));
     let notifier = &notifier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, lambda_runtime::Error>(

@@ -1,36 +1,44 @@
-//! The publisher function: batches from the publish queue; incident state merged, the
-//! status bucket brought in line.
+//! The publisher function: batches from the publish queue (incident state merged, the
+//! status bucket brought in line), and the scheduled resync of every published
+//! incident (`{"openmic": "resync"}` from EventBridge).
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::adapters::aws::Aws;
-use openmic::adapters::policy::ConfigAuthorizer;
 use openmic::batch::handle_batch;
 use openmic::config::Config;
 use openmic::publisher::Publisher;
 use openmic::telemetry::{self, or_exit};
+use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let config = Arc::new(or_exit(Config::from_env()));
     let aws = Aws::from_env().await;
-    let publisher = Publisher {
-        state: Arc::new(or_exit(aws.state_bucket(&config))),
-        status: Arc::new(or_exit(aws.status_bucket(&config))),
-        authorizer: Arc::new(ConfigAuthorizer::new(config.clone())),
-        config,
-    };
+    let state = Arc::new(or_exit(aws.state_bucket(&config)));
+    let status = Arc::new(or_exit(aws.status_bucket(&config)));
+    let publisher = or_exit(Publisher::new(config, state, status));
     let publisher = &publisher;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, lambda_runtime::Error>(
-            handle_batch(event.payload, |body| async move {
-                publisher.handle(&body).await
-            })
-            .await,
-        )
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(publisher, event.payload).await
     }))
     .await
+}
+
+async fn handle(publisher: &Publisher, event: Value) -> Result<Value, lambda_runtime::Error> {
+    if event.get("Records").is_some() {
+        let batch: SqsEvent = serde_json::from_value(event)?;
+        let response =
+            handle_batch(batch, |body| async move { publisher.handle(&body).await }).await;
+        return Ok(serde_json::to_value(response)?);
+    }
+    if event.get("openmic").and_then(Value::as_str) == Some("resync") {
+        let results = publisher.resync_published().await?;
+        let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+        return Ok(json!({ "resynced": results.len() - failed, "failed": failed }));
+    }
+    Err("unknown event: expected an SQS batch or {\"openmic\": \"resync\"}".into())
 }

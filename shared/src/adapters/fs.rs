@@ -172,6 +172,31 @@ impl ObjectStore for FsStore {
         Ok(etag_of(&body))
     }
 
+    async fn put_file(
+        &self,
+        key: &str,
+        from: &Path,
+        _opts: PutOptions,
+    ) -> Result<String, BackendError> {
+        let path = self.path_of(key)?;
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| io_err("write", key, e))?;
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(|e| BackendError::Transient(e.to_string()))?;
+        let tmp = dir.join(format!(".tmp-{}", hex::encode(nonce)));
+        if let Err(e) = tokio::fs::copy(from, &tmp).await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(io_err("write", key, e));
+        }
+        let _guard = self.write_lock.lock().await;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| io_err("write", key, e))?;
+        Ok(String::new())
+    }
+
     async fn delete(&self, key: &str) -> Result<(), BackendError> {
         let path = self.path_of(key)?;
         let _guard = self.write_lock.lock().await;

@@ -338,3 +338,32 @@ impl Notifier {
         )))
     }
 }
+
+impl Notifier {
+    /// The notifier for a configuration: with incident issues where
+    /// `CREATE_INCIDENTS=true` (which then needs `GITLAB_URL`, `GITLAB_TOKEN` and
+    /// `GITLAB_PROJECT_ID`).
+    pub fn new(
+        config: Arc<Config>,
+        state: Arc<dyn ObjectStore>,
+        mailer: Arc<dyn Mailer>,
+    ) -> Result<Notifier, crate::config::ConfigError> {
+        let issues: Option<Arc<dyn IncidentIssues>> = if config.create_incidents {
+            config.require(&["GITLAB_URL", "GITLAB_TOKEN", "GITLAB_PROJECT_ID"])?;
+            let api = crate::gitlab_api::GitlabApi::from_config(&config)?
+                .ok_or(crate::config::ConfigError::Missing("GITLAB_TOKEN"))?;
+            Some(Arc::new(super::issues::GitlabIncidents::new(
+                Arc::new(api),
+                config.incident_template.clone(),
+            )))
+        } else {
+            None
+        };
+        Ok(Notifier {
+            config,
+            state,
+            mailer,
+            issues,
+        })
+    }
+}

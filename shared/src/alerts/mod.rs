@@ -2,6 +2,7 @@
 //! one normalised [`Alert`], the alert lifecycle and the maintainers' mail.
 
 pub mod intake;
+pub mod issues;
 pub mod lifecycle;
 pub mod mail;
 pub mod parse;

@@ -118,6 +118,33 @@ impl ObjectStore for S3Store {
         Ok(out.e_tag().unwrap_or_default().to_owned())
     }
 
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        opts: PutOptions,
+    ) -> Result<String, BackendError> {
+        check_key(key)?;
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
+            .await
+            .map_err(|e| BackendError::Transient(format!("read {}: {e}", path.display())))?;
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(opts.content_type)
+            .body(body);
+        if let Some(cc) = opts.cache_control {
+            req = req.cache_control(cc);
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| classify(&format!("put s3://{}/{key}", self.bucket), e))?;
+        Ok(out.e_tag().unwrap_or_default().to_owned())
+    }
+
     async fn delete(&self, key: &str) -> Result<(), BackendError> {
         check_key(key)?;
         self.client

@@ -1,0 +1,578 @@
+//! GitLab's REST API (v4), where `GITLAB_URL` and `GITLAB_TOKEN` are set: uploads,
+//! member roles, the issue, its notes, award emoji and label events for a resync, and
+//! incident issues for alerts.
+//!
+//! 429 and 5xx answers are retried with backoff (a few seconds at most, well inside
+//! the queue's visibility timeout); 401 and 403 are configuration errors, logged once
+//! with what to fix. The token travels only in the `PRIVATE-TOKEN` header and never
+//! appears in a log or an error.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::io::AsyncWriteExt;
+use tracing::{debug, error, warn};
+
+use crate::config::{Config, MicrophoneTrust, Secret};
+use crate::ports::{Authorizer, BackendError};
+use crate::timefmt::{self, Timestamp};
+
+/// Developer access: trusted for microphones with `MICROPHONE_TRUST=developers`.
+pub const DEVELOPER_ACCESS: u32 = 30;
+/// How long a member's access level is remembered.
+pub const ROLE_CACHE_TTL: Duration = Duration::from_secs(60);
+/// The most pages of a list read (100 items each).
+const MAX_PAGES: u32 = 50;
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 401 or 403: the token is missing a scope, expired, or lacks access.
+    #[error("GitLab refused {what} with {status}: {hint}")]
+    Config {
+        what: String,
+        status: u16,
+        hint: &'static str,
+    },
+    #[error("{0}")]
+    Transient(String),
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<ApiError> for BackendError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Transient(m) => BackendError::Transient(m),
+            other => BackendError::Permanent(other.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiUser {
+    pub id: u64,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiIssue {
+    pub id: u64,
+    pub iid: u64,
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub state: String,
+    #[serde(default)]
+    pub confidential: bool,
+    #[serde(deserialize_with = "timefmt::de")]
+    pub created_at: Timestamp,
+    #[serde(deserialize_with = "timefmt::de")]
+    pub updated_at: Timestamp,
+    #[serde(default, deserialize_with = "timefmt::de_opt")]
+    pub closed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub web_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiNote {
+    pub id: u64,
+    #[serde(default)]
+    pub body: String,
+    pub author: ApiUser,
+    #[serde(deserialize_with = "timefmt::de")]
+    pub created_at: Timestamp,
+    #[serde(deserialize_with = "timefmt::de")]
+    pub updated_at: Timestamp,
+    #[serde(default)]
+    pub system: bool,
+    #[serde(default)]
+    pub internal: Option<bool>,
+    #[serde(default)]
+    pub confidential: Option<bool>,
+}
+
+impl ApiNote {
+    pub fn is_internal(&self) -> bool {
+        self.internal.unwrap_or(false) || self.confidential.unwrap_or(false)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiAward {
+    pub id: u64,
+    pub name: String,
+    pub user: ApiUser,
+    #[serde(deserialize_with = "timefmt::de")]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiLabel {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiLabelEvent {
+    pub id: u64,
+    #[serde(default)]
+    pub user: Option<ApiUser>,
+    #[serde(deserialize_with = "timefmt::de")]
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub label: Option<ApiLabel>,
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ApiMember {
+    access_level: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ApiTemplate {
+    content: String,
+}
+
+/// The client for one project.
+pub struct GitlabApi {
+    http: reqwest::Client,
+    base: Url,
+    token: Secret,
+    project: u64,
+    config_error_logged: AtomicBool,
+    backoff: Duration,
+    attempts: u32,
+}
+
+impl std::fmt::Debug for GitlabApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitlabApi")
+            .field("base", &self.base.as_str())
+            .field("project", &self.project)
+            .finish()
+    }
+}
+
+impl GitlabApi {
+    /// From `GITLAB_URL`, `GITLAB_TOKEN` and `GITLAB_PROJECT_ID`; `None` if the first two
+    /// are not both set.
+    pub fn from_config(config: &Config) -> Result<Option<GitlabApi>, crate::config::ConfigError> {
+        let (Some(url), Some(token)) = (&config.gitlab_url, &config.gitlab_token) else {
+            return Ok(None);
+        };
+        let project = config
+            .gitlab_project_id
+            .ok_or(crate::config::ConfigError::Missing("GITLAB_PROJECT_ID"))?;
+        GitlabApi::new(url, token.clone(), project).map(Some)
+    }
+
+    pub fn new(
+        url: &str,
+        token: Secret,
+        project: u64,
+    ) -> Result<GitlabApi, crate::config::ConfigError> {
+        let invalid = |why: String| crate::config::ConfigError::Invalid {
+            name: "GITLAB_URL",
+            why,
+        };
+        let base = Url::parse(&format!("{}/api/v4/", url.trim_end_matches('/')))
+            .map_err(|e| invalid(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("openmic/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(GitlabApi {
+            http,
+            base,
+            token,
+            project,
+            config_error_logged: AtomicBool::new(false),
+            backoff: Duration::from_millis(250),
+            attempts: 4,
+        })
+    }
+
+    /// Shorter backoff (tests).
+    pub fn with_backoff(mut self, backoff: Duration) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    pub fn project(&self) -> u64 {
+        self.project
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            for s in segments {
+                path.push(s);
+            }
+        }
+        url
+    }
+
+    /// A path under `/projects/:id/`; each segment is percent-encoded.
+    fn project_url(&self, segments: &[&str]) -> Url {
+        let id = self.project.to_string();
+        let mut all = vec!["projects", id.as_str()];
+        all.extend_from_slice(segments);
+        self.url(&all)
+    }
+
+    fn config_error(&self, what: &str, status: StatusCode) -> ApiError {
+        let hint = if status == StatusCode::UNAUTHORIZED {
+            "GITLAB_TOKEN is invalid or expired; create a new project access token"
+        } else {
+            "GITLAB_TOKEN lacks access: give it the read_api scope (api to open incident issues) and at least the Reporter role"
+        };
+        let err = ApiError::Config {
+            what: what.to_owned(),
+            status: status.as_u16(),
+            hint,
+        };
+        if !self.config_error_logged.swap(true, Ordering::SeqCst) {
+            error!(error = %err, "GitLab API configuration error");
+        } else {
+            debug!(error = %err, "GitLab API configuration error (logged before)");
+        }
+        err
+    }
+
+    /// Sends a request, retrying 429, 5xx and transport failures with backoff. `Ok(None)`
+    /// for 404.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        what: &str,
+        form: Option<&[(&str, String)]>,
+    ) -> Result<Option<reqwest::Response>, ApiError> {
+        let mut delay = self.backoff;
+        let mut last = String::new();
+        for attempt in 1..=self.attempts {
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .header("PRIVATE-TOKEN", self.token.expose());
+            if let Some(f) = form {
+                req = req.form(f);
+            }
+            match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    if status.is_success() {
+                        return Ok(Some(resp));
+                    }
+                    if status == StatusCode::NOT_FOUND {
+                        return Ok(None);
+                    }
+                    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                        return Err(self.config_error(what, status));
+                    }
+                    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                        last = format!("{what}: GitLab answered {status}");
+                        let retry_after = resp
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .map(|s| Duration::from_secs(s.min(5)));
+                        if attempt < self.attempts {
+                            tokio::time::sleep(retry_after.unwrap_or(delay)).await;
+                            delay *= 2;
+                        }
+                        continue;
+                    }
+                    return Err(ApiError::Permanent(format!(
+                        "{what}: GitLab answered {status}"
+                    )));
+                }
+                Err(e) => {
+                    // reqwest's errors name the URL, never the headers.
+                    last = format!("{what}: {}", e.without_url());
+                    if attempt < self.attempts {
+                        tokio::time::sleep(delay).await;
+                        delay *= 2;
+                    }
+                }
+            }
+        }
+        warn!(error = %last, "GitLab API: giving up for now");
+        Err(ApiError::Transient(last))
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        what: &str,
+    ) -> Result<Option<T>, ApiError> {
+        match self.send(Method::GET, url, what, None).await? {
+            None => Ok(None),
+            Some(resp) => resp.json::<T>().await.map(Some).map_err(|e| {
+                ApiError::Transient(format!("{what}: unreadable answer: {}", e.without_url()))
+            }),
+        }
+    }
+
+    /// Every page of a list.
+    async fn get_all<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        what: &str,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut out = Vec::new();
+        let mut page = 1u32;
+        while page <= MAX_PAGES {
+            let mut url = self.project_url(segments);
+            url.query_pairs_mut()
+                .append_pair("per_page", "100")
+                .append_pair("page", &page.to_string());
+            let Some(resp) = self.send(Method::GET, url, what, None).await? else {
+                return Ok(out);
+            };
+            let next = resp
+                .headers()
+                .get("x-next-page")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u32>().ok());
+            let items: Vec<T> = resp.json().await.map_err(|e| {
+                ApiError::Transient(format!("{what}: unreadable answer: {}", e.without_url()))
+            })?;
+            let n = items.len();
+            out.extend(items);
+            match next {
+                Some(p) if p > page => page = p,
+                None if n == 100 && page == 1 => page += 1,
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// A member's access level (inherited memberships included); `None` if not a member.
+    pub async fn member_access(&self, user_id: u64) -> Result<Option<u32>, ApiError> {
+        let url = self.project_url(&["members", "all", &user_id.to_string()]);
+        Ok(self
+            .get_json::<ApiMember>(url, "member lookup")
+            .await?
+            .map(|m| m.access_level))
+    }
+
+    pub async fn issue(&self, iid: u64) -> Result<Option<ApiIssue>, ApiError> {
+        self.get_json(self.project_url(&["issues", &iid.to_string()]), "issue")
+            .await
+    }
+
+    pub async fn notes(&self, iid: u64) -> Result<Vec<ApiNote>, ApiError> {
+        self.get_all(&["issues", &iid.to_string(), "notes"], "notes")
+            .await
+    }
+
+    pub async fn note_awards(&self, iid: u64, note_id: u64) -> Result<Vec<ApiAward>, ApiError> {
+        self.get_all(
+            &[
+                "issues",
+                &iid.to_string(),
+                "notes",
+                &note_id.to_string(),
+                "award_emoji",
+            ],
+            "note award emoji",
+        )
+        .await
+    }
+
+    pub async fn label_events(&self, iid: u64) -> Result<Vec<ApiLabelEvent>, ApiError> {
+        self.get_all(
+            &["issues", &iid.to_string(), "resource_label_events"],
+            "label events",
+        )
+        .await
+    }
+
+    /// Downloads an upload into `dest`, chunk by chunk; returns its content type, or
+    /// `None` if GitLab has no such upload.
+    pub async fn download_upload(
+        &self,
+        secret: &str,
+        filename: &str,
+        dest: &Path,
+    ) -> Result<Option<Option<String>>, ApiError> {
+        // The file name is percent-encoded already, as it appears in the markdown.
+        let mut url = self.project_url(&["uploads", secret]);
+        url.set_path(&format!("{}/{}", url.path(), filename));
+        let Some(mut resp) = self.send(Method::GET, url, "upload download", None).await? else {
+            return Ok(None);
+        };
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let io = |e: std::io::Error| ApiError::Transient(format!("upload download: {e}"));
+        let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| ApiError::Transient(format!("upload download: {}", e.without_url())))?
+        {
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        Ok(Some(content_type))
+    }
+
+    /// The content of the project's issue template `name`.
+    pub async fn issue_template(&self, name: &str) -> Result<Option<String>, ApiError> {
+        let url = self.project_url(&["templates", "issues", name]);
+        Ok(self
+            .get_json::<ApiTemplate>(url, "issue template")
+            .await?
+            .map(|t| t.content))
+    }
+
+    /// An issue whose description holds `marker`, open or closed.
+    pub async fn find_issue(&self, marker: &str) -> Result<Option<ApiIssue>, ApiError> {
+        let mut url = self.project_url(&["issues"]);
+        url.query_pairs_mut()
+            .append_pair("search", marker)
+            .append_pair("in", "description")
+            .append_pair("scope", "all");
+        let found: Vec<ApiIssue> = self
+            .get_json(url, "issue search")
+            .await?
+            .unwrap_or_default();
+        Ok(found
+            .into_iter()
+            .find(|i| i.description.as_deref().is_some_and(|d| d.contains(marker))))
+    }
+
+    /// Opens an incident issue.
+    pub async fn create_incident(
+        &self,
+        title: &str,
+        description: &str,
+        labels: &str,
+    ) -> Result<ApiIssue, ApiError> {
+        let form = [
+            ("title", title.to_owned()),
+            ("description", description.to_owned()),
+            ("labels", labels.to_owned()),
+            ("issue_type", "incident".to_owned()),
+        ];
+        let resp = self
+            .send(
+                Method::POST,
+                self.project_url(&["issues"]),
+                "issue creation",
+                Some(&form),
+            )
+            .await?
+            .ok_or_else(|| {
+                ApiError::Permanent("issue creation: the project was not found".into())
+            })?;
+        resp.json()
+            .await
+            .map_err(|e| ApiError::Transient(format!("issue creation: {}", e.without_url())))
+    }
+
+    pub async fn close_issue(&self, iid: u64) -> Result<(), ApiError> {
+        let form = [("state_event", "close".to_owned())];
+        self.send(
+            Method::PUT,
+            self.project_url(&["issues", &iid.to_string()]),
+            "issue close",
+            Some(&form),
+        )
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::Permanent(format!("issue {iid} was not found to close")))
+    }
+}
+
+/// Who may publish and whose microphone counts, by project role. `PUBLISHERS`, when
+/// set, still decides who may publish.
+pub struct RoleAuthorizer {
+    api: std::sync::Arc<GitlabApi>,
+    config: std::sync::Arc<Config>,
+    cache: Mutex<HashMap<u64, (Option<u32>, Instant)>>,
+}
+
+impl RoleAuthorizer {
+    pub fn new(api: std::sync::Arc<GitlabApi>, config: std::sync::Arc<Config>) -> Self {
+        RoleAuthorizer {
+            api,
+            config,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The user's access level, from the cache or the API. A configuration error
+    /// counts as no access: nothing is published on a role nobody could check.
+    async fn access(&self, user_id: Option<u64>) -> Result<Option<u32>, BackendError> {
+        let Some(id) = user_id else { return Ok(None) };
+        if let Ok(cache) = self.cache.lock()
+            && let Some((level, at)) = cache.get(&id)
+            && at.elapsed() < ROLE_CACHE_TTL
+        {
+            return Ok(*level);
+        }
+        let level = match self.api.member_access(id).await {
+            Ok(level) => level,
+            Err(ApiError::Transient(m)) => return Err(BackendError::Transient(m)),
+            Err(_) => None,
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(id, (level, Instant::now()));
+        }
+        Ok(level)
+    }
+}
+
+#[async_trait]
+impl Authorizer for RoleAuthorizer {
+    async fn may_publish(
+        &self,
+        username: &str,
+        user_id: Option<u64>,
+    ) -> Result<bool, BackendError> {
+        if !self.config.publishers.is_empty() {
+            return Ok(self.config.is_publisher(username));
+        }
+        Ok(self
+            .access(user_id)
+            .await?
+            .is_some_and(|l| l >= self.config.publish_min_access))
+    }
+
+    async fn trusts_microphone(
+        &self,
+        username: &str,
+        user_id: Option<u64>,
+    ) -> Result<bool, BackendError> {
+        match self.config.microphone_trust {
+            MicrophoneTrust::Anyone => Ok(true),
+            MicrophoneTrust::Publishers => self.may_publish(username, user_id).await,
+            MicrophoneTrust::Developers => Ok(self
+                .access(user_id)
+                .await?
+                .is_some_and(|l| l >= DEVELOPER_ACCESS)),
+        }
+    }
+}

@@ -64,7 +64,9 @@ def label(title, lid):
 
 
 LABELS = {"status-page": label("status-page", 500), "incident": label("incident", 501),
-          "status::investigating": label("status::investigating", 502)}
+          "status::investigating": label("status::investigating", 502),
+          "status::identified": label("status::identified", 503),
+          "component::payments": label("component::payments", 504)}
 
 
 def issue_attrs(iid, title, description, created, updated, state="opened", labels=(),
@@ -267,6 +269,30 @@ def story():
     write(s, "017-third-incident-by-stranger.json", gitlab("Issue Hook", issue_hook("mallory", i3), "d0000003-0000-4000-8000-000000000017"))
 
 
+def site():
+    """Events that the site test replays after the story: more published comments
+    (one with hostile HTML), and an open incident with a stage and a component."""
+    d = "gitlab-site"
+    t0 = "2024-03-01T09:00:00Z"
+    desc1 = "x"
+    i1 = short_issue(issue_attrs(1, "API errors :fire: for @carol's customers", desc1, t0, "2024-03-01T09:12:00Z",
+                                 labels=["incident", "status-page"]))
+    write(d, "001-microphone-on-hostile-note.json", gitlab("Emoji Hook",
+          emoji_hook("alice", 9005, "microphone", 103,
+                     "Root cause: see https://gitlab.example.com/ops/api/-/issues/9 and #12, fix in !3.\n\n"
+                     "<script>alert(1)</script><img src=x onerror=alert(2)>", "2024-03-01T09:10:00Z", i1,
+                     "2024-03-01T09:40:00Z"), "d0000001-0000-4000-8000-000000000101"))
+    write(d, "002-microphone-again.json", gitlab("Emoji Hook",
+          emoji_hook("alice", 9006, "microphone", 104, "A fix is rolling out :rocket:", "2024-03-01T09:20:00Z", i1,
+                     "2024-03-01T09:41:00Z"), "d0000001-0000-4000-8000-000000000102"))
+    t4 = "2024-03-06T07:00:00Z"
+    i4 = issue_attrs(4, "Checkout failures", "Payments time out for some customers.", t4, t4,
+                     labels=["status-page", "status::identified", "component::payments"], action="open")
+    i4["severity"] = "critical"
+    write(d, "003-open-incident-with-stage.json", gitlab("Issue Hook", issue_hook("alice", i4),
+          "d0000004-0000-4000-8000-000000000103"))
+
+
 def errors():
     d = "gitlab-errors"
     t = "2024-03-04T08:00:00Z"
@@ -339,5 +365,6 @@ def alerts():
 
 if __name__ == "__main__":
     story()
+    site()
     errors()
     alerts()

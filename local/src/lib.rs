@@ -100,10 +100,8 @@ pub fn local_config(
     if config.maintainer_emails.is_empty() {
         config.maintainer_emails = vec!["maintainers@localhost.localdomain".into()];
     }
-    if config.status_page_url.is_none()
-        && let Some(addr) = listen
-    {
-        config.status_page_url = Some(format!("http://{addr}"));
+    if config.status_page_url.is_none() {
+        config.status_page_url = Some(format!("http://{}", listen.unwrap_or("127.0.0.1:8080")));
     }
     config
 }

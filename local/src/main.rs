@@ -97,6 +97,10 @@ async fn main() {
                 "openmic-local: listening on http://{listen} (data in {})",
                 data_dir.display()
             );
+            // The site is there from the start, incidents or none.
+            if matches!(runner.status.get("index.html").await, Ok(None)) {
+                or_exit(runner.publisher.write_list().await);
+            }
             tokio::spawn(runner.clone().run_workers());
             let app = runner.app();
             let shutdown = async {

@@ -18,6 +18,7 @@ pub mod message;
 pub mod ports;
 pub mod publisher;
 pub mod render;
+pub mod site;
 pub mod status;
 pub mod telemetry;
 pub mod timefmt;

@@ -192,7 +192,10 @@ impl Publisher {
                     PutOptions::json(),
                 )
                 .await?;
-            let summary = rendered.incident.summary();
+            let page = crate::site::render_incident_page(&rendered.incident)
+                .map_err(ProcessError::Permanent)?;
+            self.status.put(&page.key, page.body, page.options).await?;
+            let summary = status::IndexEntry::of(&rendered.incident);
             self.update_index(|index| {
                 index.incidents.insert(iid, summary.clone());
             })
@@ -209,6 +212,9 @@ impl Publisher {
         if state.ever_published() {
             // Detail first, so that nothing of it stays reachable if we stop halfway.
             self.status.delete(&status::detail_key(iid)).await?;
+            self.status
+                .delete(&crate::site::incident_page_key(iid))
+                .await?;
             let removed = self
                 .status
                 .delete_prefix(&status::files_prefix(iid))
@@ -378,6 +384,8 @@ impl Publisher {
             }
             out.push((*iid, r));
         }
+        // The site exists from the first scheduled run on, incidents or none.
+        self.write_list().await?;
         Ok(out)
     }
 
@@ -432,43 +440,47 @@ impl Publisher {
         self.write_list().await
     }
 
-    /// Rewrites `data/list.json` from the index. The write is conditional on the list
-    /// read before the index, so a list derived from an older index never overwrites
-    /// one derived from a newer index.
+    /// Rewrites what derives from the index: `data/list.json` and the site. It loops
+    /// until the index did not change while it wrote, so whatever writer finishes last
+    /// leaves objects derived from the newest index: concurrent publishers of
+    /// different incidents never drop each other's entries.
     pub async fn write_list(&self) -> Result<(), ProcessError> {
         for _ in 0..CAS_ATTEMPTS {
-            let current = self.status.get(LIST_KEY).await?;
-            let index = match self.state.get(INDEX_KEY).await? {
-                Some(obj) => serde_json::from_slice::<PublishedIndex>(&obj.body).map_err(|e| {
-                    ProcessError::Permanent(format!("{INDEX_KEY} is unreadable: {e}"))
-                })?,
-                None => PublishedIndex::default(),
-            };
+            let (index, etag) = self.read_index().await?;
             let body = serde_json::to_vec(&index.list())
                 .map_err(|e| ProcessError::Permanent(e.to_string()))?;
-            let condition = match &current {
-                Some(obj) if obj.body.as_ref() == body.as_slice() => return Ok(()),
-                Some(obj) => Condition::IfMatch(obj.etag.clone()),
-                None => Condition::IfNoneMatch,
-            };
-            match self
-                .status
-                .put(
-                    LIST_KEY,
-                    Bytes::from(body),
-                    PutOptions::json().with_condition(condition),
-                )
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(BackendError::PreconditionFailed(_)) => continue,
-                Err(e) => return Err(e.into()),
+            let current = self.status.get(LIST_KEY).await?;
+            if current.is_none_or(|c| c.body.as_ref() != body.as_slice()) {
+                self.status
+                    .put(LIST_KEY, Bytes::from(body), PutOptions::json())
+                    .await?;
+            }
+            let objects = crate::site::render_site(&index, self.config.status_page_url.as_deref())
+                .map_err(ProcessError::Permanent)?;
+            for o in objects {
+                self.status.put(&o.key, o.body, o.options).await?;
+            }
+            if self.read_index().await?.1 == etag {
+                return Ok(());
             }
         }
-        warn!("{LIST_KEY}: too many concurrent writers");
+        warn!("{INDEX_KEY}: too many concurrent writers");
         Err(ProcessError::Retryable(format!(
-            "{LIST_KEY}: too many concurrent writers"
+            "{INDEX_KEY}: too many concurrent writers"
         )))
+    }
+
+    /// The index and its etag (empty when there is none yet).
+    async fn read_index(&self) -> Result<(PublishedIndex, String), ProcessError> {
+        match self.state.get(INDEX_KEY).await? {
+            Some(obj) => Ok((
+                serde_json::from_slice::<PublishedIndex>(&obj.body).map_err(|e| {
+                    ProcessError::Permanent(format!("{INDEX_KEY} is unreadable: {e}"))
+                })?,
+                obj.etag,
+            )),
+            None => Ok((PublishedIndex::default(), String::new())),
+        }
     }
 }
 

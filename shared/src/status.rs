@@ -57,6 +57,43 @@ pub struct Incident {
     /// openmic's own: GitLab's severity when it sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<String>,
+    /// openmic's own: the lifecycle stage from `status::<stage>` labels (closed means
+    /// resolved): investigating, identified, monitoring or resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// openmic's own: affected components from `component::<name>` labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+}
+
+/// The lifecycle stages, in order.
+pub const STAGES: [&str; 4] = ["investigating", "identified", "monitoring", "resolved"];
+
+/// The stage of an issue: closed is resolved; else the latest stage among its
+/// `status::` labels (GitLab allows one scoped label per scope); else investigating.
+pub fn stage_of(state: &str, labels: &[String]) -> &'static str {
+    if state == "closed" {
+        return "resolved";
+    }
+    labels
+        .iter()
+        .filter_map(|l| l.strip_prefix("status::"))
+        .filter_map(|s| STAGES.iter().position(|x| x.eq_ignore_ascii_case(s.trim())))
+        .max()
+        .map_or("investigating", |i| STAGES[i])
+}
+
+/// The components of `component::<name>` labels, sorted.
+pub fn components_of(labels: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = labels
+        .iter()
+        .filter_map(|l| l.strip_prefix("component::"))
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 impl Incident {
@@ -108,7 +145,8 @@ pub fn render_incident(
     uploads.truncate(render::MAX_UPLOADS);
     let severity = issue
         .severity
-        .clone()
+        .as_deref()
+        .map(str::to_ascii_lowercase)
         .filter(|s| !s.is_empty() && s != "unknown");
     let mut incident = Incident {
         id: state.iid,
@@ -122,6 +160,8 @@ pub fn render_incident(
             details: detail_key(state.iid),
         },
         severity,
+        stage: Some(stage_of(&issue.state, &issue.labels).to_owned()),
+        components: components_of(&issue.labels),
     };
     fit_detail(&mut incident, &issue.description, &ctx);
     Some(RenderedIncident { incident, uploads })
@@ -160,23 +200,55 @@ pub struct IncidentList {
     pub incidents: Vec<Incident>,
 }
 
+/// One published incident in the private index: its list entry and its latest
+/// updates (for the feed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    pub incident: Incident,
+    #[serde(default)]
+    pub updates: Vec<Comment>,
+}
+
+/// How many of an incident's latest updates the index keeps for the feed.
+pub const FEED_UPDATES: usize = 10;
+
+impl IndexEntry {
+    pub fn of(detail: &Incident) -> IndexEntry {
+        let comments = detail.comments.as_deref().unwrap_or_default();
+        let skip = comments.len().saturating_sub(FEED_UPDATES);
+        IndexEntry {
+            incident: detail.summary(),
+            updates: comments[skip..].to_vec(),
+        }
+    }
+}
+
 /// The private index of every published incident (state bucket), from which the
-/// public list is derived.
+/// public list and the site are derived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PublishedIndex {
-    /// Summaries by iid.
-    pub incidents: std::collections::BTreeMap<u64, Incident>,
+    pub incidents: std::collections::BTreeMap<u64, IndexEntry>,
 }
 
 pub const INDEX_KEY: &str = "index/published.json";
 
 impl PublishedIndex {
+    /// Every entry, most recently created first.
+    pub fn newest_first(&self) -> Vec<&IndexEntry> {
+        let mut all: Vec<&IndexEntry> = self.incidents.values().collect();
+        all.sort_by_key(|e| std::cmp::Reverse((e.incident.created_at, e.incident.id)));
+        all
+    }
+
     /// The 20 most recently created, newest first.
     pub fn list(&self) -> IncidentList {
-        let mut all: Vec<&Incident> = self.incidents.values().collect();
-        all.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
         IncidentList {
-            incidents: all.into_iter().take(LIST_LEN).cloned().collect(),
+            incidents: self
+                .newest_first()
+                .into_iter()
+                .take(LIST_LEN)
+                .map(|e| e.incident.clone())
+                .collect(),
         }
     }
 }

@@ -158,3 +158,14 @@ pub async fn resend_all(runner: &Runner, files: &[PathBuf], suffix: &str) {
         runner.drain().await;
     }
 }
+
+/// The keys of a status tree that hold published data (the JSON and the incident
+/// pages), leaving out what is derived for the whole site.
+pub fn data_keys(tree: &BTreeMap<String, Vec<u8>>) -> Vec<&str> {
+    tree.keys()
+        .map(String::as_str)
+        .filter(|k| {
+            (k.starts_with("data/") && *k != "data/summary.json") || k.starts_with("incidents/")
+        })
+        .collect()
+}

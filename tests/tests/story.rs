@@ -19,8 +19,8 @@ async fn gitlab_story_publishes_exactly_what_was_chosen() {
 
     let status = tree(&dir.path().join("status"));
     assert_eq!(
-        status.keys().collect::<Vec<_>>(),
-        vec![DETAIL_1, "data/list.json"],
+        data_keys(&status),
+        vec![DETAIL_1, "data/list.json", "incidents/1.html"],
         "only incident 1 is public: 2 turned confidential, 3 was labelled by a stranger"
     );
 
@@ -42,7 +42,8 @@ async fn gitlab_story_publishes_exactly_what_was_chosen() {
                 }
             ],
             "links": { "details": "data/incident/1.json" },
-            "severity": "high"
+            "severity": "high",
+            "stage": "resolved"
         }),
         "one comment: the publisher's microphone on bob's note; not the internal note, not the \
          stranger's microphone, not the revoked one"
@@ -197,7 +198,7 @@ async fn unpublish_by_label_removal_deletes_detail_files_and_list_entry() {
     assert_eq!(status, 202);
     runner.drain().await;
     let status = tree(&dir.path().join("status"));
-    assert_eq!(status.keys().collect::<Vec<_>>(), vec!["data/list.json"]);
+    assert_eq!(data_keys(&status), vec!["data/list.json"]);
     assert_eq!(json_of(&status, "data/list.json"), json!({"incidents": []}));
 }
 

@@ -214,6 +214,9 @@ impl Hook {
                 "event {event:?} is not handled"
             )));
         }
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(HookError::Malformed("body must be a JSON object".into()));
+        }
         let kind: Kind = serde_json::from_slice(body)
             .map_err(|e| HookError::Malformed(format!("body is not a JSON object: {e}")))?;
         let kind = kind

@@ -236,18 +236,33 @@ impl Intake {
         dedup: String,
         body: String,
     ) -> Result<(), Reply> {
-        let msg = message::outgoing(group, dedup, body, self.state.as_deref()).await;
-        let sent = match msg {
-            Ok(m) => queue.send(m).await,
-            Err(e) => Err(e),
-        };
-        sent.map_err(|e| {
+        self.enqueue_all(queue, vec![(group, dedup, body)]).await
+    }
+
+    /// Queues messages (group, deduplication id, body) in order, in batches where the
+    /// queue allows; 503 if the queue cannot take them. A retry of the same delivery
+    /// carries the same deduplication ids, so what was queued before is not doubled.
+    pub async fn enqueue_all(
+        &self,
+        queue: &dyn Queue,
+        messages: Vec<(String, String, String)>,
+    ) -> Result<(), Reply> {
+        let unavailable = |e: crate::ports::BackendError| {
             warn!(error = %e, "queue refused a message");
             Reply::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the queue is unavailable; try again",
             )
-        })
+        };
+        let mut out = Vec::with_capacity(messages.len());
+        for (group, dedup, body) in messages {
+            out.push(
+                message::outgoing(group, dedup, body, self.state.as_deref())
+                    .await
+                    .map_err(unavailable)?,
+            );
+        }
+        queue.send_batch(out).await.map_err(unavailable)
     }
 }
 

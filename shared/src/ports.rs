@@ -127,6 +127,13 @@ pub struct OutMessage {
 #[async_trait]
 pub trait Queue: Send + Sync {
     async fn send(&self, message: OutMessage) -> Result<(), BackendError>;
+    /// Sends messages in order; a queue that takes batches sends them together.
+    async fn send_batch(&self, messages: Vec<OutMessage>) -> Result<(), BackendError> {
+        for m in messages {
+            self.send(m).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The answer to "may this user publish / is their microphone trusted".

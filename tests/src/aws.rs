@@ -14,8 +14,22 @@ pub fn endpoint() -> String {
 }
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_config_at(&endpoint()).await
+}
+
+/// The SDK configuration for an endpoint (the server, or a proxy in front of it), with
+/// short timeouts so a hung call is cut quickly.
+pub async fn sdk_config_at(url: &str) -> aws_config::SdkConfig {
+    use std::time::Duration;
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .endpoint_url(url)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
             "testing",
@@ -130,6 +144,11 @@ impl Fixture {
             publish_dlq,
             alert_dlq,
         }
+    }
+
+    /// Clients that reach the same server through `url` (a fault proxy).
+    pub async fn aws_via(&self, url: &str) -> Aws {
+        Aws::new(sdk_config_at(url).await)
     }
 
     /// The resource settings for a configuration.

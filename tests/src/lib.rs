@@ -3,6 +3,7 @@
 //! bucket snapshots to compare.
 
 pub mod aws;
+pub mod proxy;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

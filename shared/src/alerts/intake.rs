@@ -84,6 +84,7 @@ async fn alerts_inner(
         .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
     let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let n = parsed.alerts.len();
+    let mut messages = Vec::with_capacity(n);
     for (i, alert) in parsed.alerts.into_iter().enumerate() {
         let payload = serde_json::value::to_raw_value(&alert)
             .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, format!("alerts[{i}]: {e}")))?;
@@ -106,9 +107,8 @@ async fn alerts_inner(
             received_at: received_at.clone(),
             payload,
         };
-        intake
-            .enqueue(queue, group, message::dedup_id(&id), envelope.to_json())
-            .await?;
+        messages.push((group, message::dedup_id(&id), envelope.to_json()));
     }
+    intake.enqueue_all(queue, messages).await?;
     Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": n })))
 }

@@ -10,6 +10,10 @@ use sha2::{Digest, Sha256};
 use super::{Alert, AlertSource, AlertStatus, Severity};
 use crate::timefmt::{self, Timestamp};
 
+/// The most alerts one request may carry (Alertmanager's `max_alerts` keeps a group
+/// under it).
+pub const MAX_ALERTS: usize = 1000;
+
 /// Alertmanager's zero time: "no end".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
@@ -94,6 +98,14 @@ fn alertmanager(map: Map<String, Value>) -> Result<Parsed, AlertError> {
         Some(Value::String(v)) if v == "4" => {}
         Some(other) => return Err(AlertError(format!("version: expected \"4\", got {other}"))),
         None => return Err(AlertError("missing field `version`".into())),
+    }
+    if let Some(Value::Array(a)) = map.get("alerts")
+        && a.len() > MAX_ALERTS
+    {
+        return Err(AlertError(format!(
+            "alerts: {} alerts in one request, at most {MAX_ALERTS} (set max_alerts in Alertmanager's webhook_config)",
+            a.len()
+        )));
     }
     let hook: AlertmanagerWebhook = serde_json::from_value(Value::Object(map))
         .map_err(|e| AlertError(format!("Alertmanager webhook: {e}")))?;

@@ -14,8 +14,20 @@ use crate::ports::BackendError;
 /// `AWS_ENDPOINT_URL`).
 pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts())
         .load()
         .await
+}
+
+/// No call hangs: a stuck attempt is cut and retried by the SDK, well inside the
+/// functions' timeouts and the queues' visibility timeouts.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    use std::time::Duration;
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(30))
+        .build()
 }
 
 /// An S3 client; path-style addressing when an endpoint is set (S3-compatible servers).

@@ -353,7 +353,8 @@ impl Runner {
                     Consumer::Publisher,
                 ));
                 let b = tokio::spawn(fs_worker(self.clone(), alerts.clone(), Consumer::Notifier));
-                let _ = tokio::join!(a, b);
+                let c = tokio::spawn(syncer(publish.clone(), alerts.clone()));
+                let _ = tokio::join!(a, b, c);
             }
             Queues::Aws { .. } => {
                 let a = tokio::spawn(sqs_worker(self.clone(), Consumer::Publisher));
@@ -422,6 +423,18 @@ pub fn api_gateway_request(
         }
     }
     Ok(request)
+}
+
+/// Syncs what the queues accepted to disk, once a second.
+async fn syncer(publish: Arc<FsQueue>, alerts: Arc<FsQueue>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for q in [&publish, &alerts] {
+            if let Err(e) = q.sync().await {
+                error!(error = %e, "queue sync");
+            }
+        }
+    }
 }
 
 async fn fs_worker(runner: Arc<Runner>, queue: Arc<FsQueue>, consumer: Consumer) {

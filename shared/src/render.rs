@@ -141,11 +141,44 @@ static ITEM_URL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Renders a description or comment.
+///
+/// Text without raw HTML (the usual case) skips the sanitiser: every tag then comes
+/// from comrak's own renderer, which escapes text and attributes, and the last pass
+/// still refuses any link or image whose scheme is not allowed.
 pub fn markdown(src: &str, ctx: &RenderContext) -> Rendered {
-    let html = comrak::markdown_to_html(src, comrak_options());
-    let clean = sanitiser().clean(&html).to_string();
-    postprocess(&clean, ctx)
+    let arena = comrak::Arena::new();
+    let root = comrak::parse_document(&arena, src, comrak_options());
+    let raw_html = root.descendants().any(|n| {
+        matches!(
+            n.data().value,
+            comrak::nodes::NodeValue::HtmlBlock(_) | comrak::nodes::NodeValue::HtmlInline(_)
+        )
+    });
+    let mut html = String::with_capacity(src.len() + src.len() / 2 + 64);
+    // Formatting into a String cannot fail.
+    let _ = comrak::format_html(root, comrak_options(), &mut html);
+    if raw_html {
+        html = sanitiser().clean(&html).to_string();
+    }
+    postprocess(&html, ctx)
 }
+
+/// Whether a link or image URL may be published: relative, or with an allowed scheme.
+/// Browsers ignore tabs, newlines and surrounding spaces in a URL, so this does too.
+pub fn allowed_url(url: &str, schemes: &[&str]) -> bool {
+    let cleaned: String = url.chars().filter(|c| !c.is_control()).collect();
+    let cleaned = cleaned.trim();
+    match cleaned.find([':', '/', '?', '#']) {
+        Some(i) if cleaned.as_bytes()[i] == b':' => {
+            let scheme = cleaned[..i].to_ascii_lowercase();
+            schemes.contains(&scheme.as_str())
+        }
+        _ => true,
+    }
+}
+
+const LINK_SCHEMES: [&str; 3] = ["http", "https", "mailto"];
+const IMAGE_SCHEMES: [&str; 2] = ["http", "https"];
 
 /// Renders an issue title: plain text, escaped, with `:emoji:` shortcodes and the same
 /// privacy rules as the body.
@@ -331,7 +364,9 @@ fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
         RewriteStrSettings::new()
             .append_element_content_handler(element!("a[href]", |el| {
                 let href = el.get_attribute("href").unwrap_or_default();
-                if let Some(up) = upload_of(&href, ctx) {
+                if !allowed_url(&href, &LINK_SCHEMES) {
+                    el.remove_attribute("href");
+                } else if let Some(up) = upload_of(&href, ctx) {
                     el.set_attribute("href", &up.key(ctx.iid))?;
                     note_upload(&up);
                 } else if href.starts_with('#') {
@@ -340,12 +375,16 @@ fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
                     // A link into GitLab (an issue, a profile, a relative path)
                     // is published as its text only.
                     el.remove_and_keep_content();
+                } else {
+                    el.set_attribute("rel", "noopener noreferrer nofollow")?;
                 }
                 Ok(())
             }))
             .append_element_content_handler(element!("img[src]", |el| {
                 let src = el.get_attribute("src").unwrap_or_default();
-                if let Some(up) = upload_of(&src, ctx) {
+                if !allowed_url(&src, &IMAGE_SCHEMES) {
+                    el.remove();
+                } else if let Some(up) = upload_of(&src, ctx) {
                     el.set_attribute("src", &up.key(ctx.iid))?;
                     el.set_attribute("class", "gl-image")?;
                     note_upload(&up);
@@ -477,6 +516,48 @@ mod tests {
             r.html
         );
         assert_eq!(r.uploads.len(), 2);
+    }
+
+    #[test]
+    fn url_schemes() {
+        for ok in [
+            "https://x",
+            "http://x",
+            "/a",
+            "a/b:c",
+            "#fn-1",
+            "?q=a:b",
+            "//x.example",
+            "mailto:a@b.c",
+        ] {
+            assert!(allowed_url(ok, &LINK_SCHEMES), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            " JavaScript:x",
+            "java\tscript:x",
+            "java\nscript:x",
+            "data:text/html,x",
+            "vbscript:x",
+            "file:///etc",
+        ] {
+            assert!(!allowed_url(bad, &LINK_SCHEMES), "{bad}");
+        }
+        assert!(!allowed_url("mailto:a@b.c", &IMAGE_SCHEMES));
+    }
+
+    #[test]
+    fn links_without_raw_html_are_checked_too() {
+        let r = markdown(
+            "[a](javascript:alert(1)) ![b](data:image/png;base64,AAAA) [c](https://ok.example)",
+            &ctx(),
+        );
+        assert!(
+            !r.html.contains("javascript") && !r.html.contains("data:"),
+            "{}",
+            r.html
+        );
+        assert!(r.html.contains("href=\"https://ok.example\""), "{}", r.html);
     }
 
     #[test]

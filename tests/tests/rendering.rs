@@ -169,7 +169,7 @@ fn references_are_plain_text_without_titles() {
         ("group/project#12", "group/project#12"),
         ("!3", "!3"),
         ("&4", "&amp;4"),
-        ("%\"m\"", "%\"m\""),
+        ("%\"m\"", "%&quot;m&quot;"),
         ("https://gitlab.example.com/ops/api/-/issues/9", "ops/api#9"),
         (
             "https://gitlab.example.com/ops/api/issues/9#note_4",

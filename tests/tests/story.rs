@@ -53,8 +53,8 @@ async fn gitlab_story_publishes_exactly_what_was_chosen() {
     for want in [
         "<p>Requests to the API fail for some users. Incident Responder is on it; escalated by Incident Responder.</p>",
         "<td>eu-west</td>",
-        r#"<input type="checkbox" class="task-list-item-checkbox" checked="" disabled="">"#,
-        r#"<img src="data/incident/1/0123456789abcdef0123456789abcdef/errors.png" alt="error rate" class="gl-image">"#,
+        r#"<input type="checkbox" class="task-list-item-checkbox" checked="" disabled="" />"#,
+        r#"<img src="data/incident/1/0123456789abcdef0123456789abcdef/errors.png" alt="error rate" class="gl-image" />"#,
         "📈",
         "<p>Update: error rates are back to normal in eu-west.</p>",
     ] {

@@ -107,31 +107,33 @@ async fn read_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 
 /// Writes `body` to `path` through a temporary file and a rename, synced to disk.
 pub(crate) async fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let (path, body) = (path.to_path_buf(), body.to_vec());
+    tokio::task::spawn_blocking(move || write_file(&path, &body, true))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// The blocking write: a temporary file beside `path`, renamed into place, so a reader
+/// or a crash never sees half of it; with `durable`, synced to disk first.
+pub(crate) fn write_file(path: &Path, body: &[u8], durable: bool) -> std::io::Result<()> {
+    use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
-    tokio::fs::create_dir_all(dir).await?;
+    std::fs::create_dir_all(dir)?;
     let mut nonce = [0u8; 8];
     getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
     let tmp = dir.join(format!(".tmp-{}", hex::encode(nonce)));
-    let body = body.to_vec();
-    let tmp2 = tmp.clone();
-    let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp2)?;
-        f.write_all(&body)?;
-        f.sync_all()
-    })
-    .await
-    .map_err(std::io::Error::other)
-    .and_then(|r| r);
-    if let Err(e) = result {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(e);
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(body)?;
+        if durable {
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    if let Err(e) = tokio::fs::rename(&tmp, path).await {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(e);
-    }
-    Ok(())
+    written
 }
 
 #[async_trait]

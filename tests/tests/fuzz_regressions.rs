@@ -105,3 +105,88 @@ async fn label_added_while_confidential_publishes_once_public_again() {
          the incident should be public"
     );
 }
+
+// ---- render (fuzz target `render`) ------------------------------------------------
+
+fn render(src: &str) -> String {
+    let ctx = openmic::render::RenderContext::new(7, &["https://gitlab.example.com/ops/api"]);
+    openmic::render::markdown(src, &ctx).html
+}
+
+/// Renders each input; lists every one whose output `bad` finds fault with.
+fn all_fine(inputs: &[&str], bad: impl Fn(&str) -> bool) {
+    let failures: Vec<String> = inputs
+        .iter()
+        .map(|src| (src, render(src)))
+        .filter(|(_, html)| bad(html))
+        .map(|(src, html)| format!("{src}\n  -> {}", html.trim_end()))
+        .collect();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// KNOWN FINDING (fuzz target `render`, check `mention-in-attribute`): a mention
+/// survives in any attribute the sanitiser keeps other than `alt` and `title` (`lang`
+/// on any element, `summary` on tables, `datetime` and `cite` on `del`/`ins`/`q`, a
+/// link's `href`): the public HTML carries `@bob`. `render::postprocess`
+/// (shared/src/render.rs) applies `private_text` to `alt` and `title` only.
+#[test]
+fn mentions_in_other_attributes_are_replaced() {
+    all_fine(
+        &[
+            r#"<span lang=" @bob">l</span>"#,
+            r#"<table summary=" @bob"><tr><td>x</td></tr></table>"#,
+            r#"<del datetime=" @bob">d</del>"#,
+            r#"<q cite="https://example.org/ @bob">q</q>"#,
+            r#"<a href="https://example.org/ @bob">x</a>"#,
+            "[a](mailto:@bob)",
+        ],
+        |html| html.contains("@bob"),
+    );
+}
+
+/// KNOWN FINDING (fuzz target `render`, check `dangerous-url-cite`): the sanitiser keeps
+/// `cite` on `q`, `blockquote`, `del` and `ins` without checking its scheme, so
+/// `javascript:` (or `data:`) URLs survive there. Browsers do not follow `cite`, so no
+/// script runs today, but it breaks the rule that no `javascript:` URL survives; the
+/// allow-list in `render::sanitiser` (shared/src/render.rs) should filter `cite` like
+/// `href` (or drop it).
+#[test]
+fn dangerous_schemes_do_not_survive_in_cite() {
+    all_fine(
+        &[
+            r#"<q cite="javascript:alert(1)">q</q>"#,
+            r#"<blockquote cite="JaVaScRiPt:alert(1)">b</blockquote>"#,
+            r#"<del cite="data:text/html,x">d</del>"#,
+            r#"<ins cite="vbscript:x">i</ins>"#,
+        ],
+        |html| {
+            let html = html.to_ascii_lowercase();
+            ["javascript:", "data:", "vbscript:"]
+                .iter()
+                .any(|bad| html.contains(bad))
+        },
+    );
+}
+
+/// KNOWN FINDING (fuzz target `render`, check `instance-link-spelling`): links and
+/// images into the GitLab instance stay links when the URL spells the host in a way
+/// browsers read as the same place but `url_host` (shared/src/render.rs) does not: an
+/// explicit default port, backslashes or a single slash after the scheme, a trailing
+/// dot, a percent-escaped host; and `cite` is never checked. Parsing URLs as browsers
+/// do (the `url` crate, which ammonia already uses) and comparing the host without
+/// its trailing dot and default port would close it.
+#[test]
+fn instance_links_in_any_spelling_are_plain_text() {
+    all_fine(
+        &[
+            "[x](https://gitlab.example.com:443/ops/api/-/issues/1)",
+            r#"<a href="https:\\gitlab.example.com\ops">x</a>"#,
+            r#"<a href="https:/gitlab.example.com/ops">x</a>"#,
+            r#"<a href="https://gitlab.example.com./ops">x</a>"#,
+            r#"<a href="https://gitlab%2eexample.com/ops">x</a>"#,
+            r#"<img src="https://gitlab.example.com./x.png">"#,
+            r#"<blockquote cite="https://gitlab.example.com/ops">b</blockquote>"#,
+        ],
+        |html| html.to_ascii_lowercase().contains("gitlab"),
+    );
+}

@@ -1,6 +1,7 @@
 //! A FIFO queue on disk under `DIR/queue/<name>/`: an accepted message is a file in
 //! `pending/` until it is handled, so it survives a restart of the runner.
-//! Deduplication ids are remembered for five minutes, as SQS FIFO does; messages that
+//! Deduplication ids are remembered for five minutes, as SQS FIFO does (in memory: a
+//! restart forgets them, and the handlers' idempotence covers a repeat); messages that
 //! keep failing move to `dead/`.
 //!
 //! A send writes its file (through a rename, so never half of it) and returns; the
@@ -14,7 +15,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, Notify};
 
 use super::fs::{write_atomic, write_file};
@@ -30,6 +30,10 @@ pub struct FsQueue {
     notify: Notify,
     /// Files written and not yet synced to disk.
     unsynced: std::sync::Mutex<Vec<PathBuf>>,
+    /// Deduplication ids sent in the window, with when.
+    seen: std::sync::Mutex<HashMap<String, std::time::Instant>>,
+    /// The names of the files in `pending/`, in order (read from disk at open).
+    index: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// A message taken from the queue, to be acknowledged or failed.
@@ -49,7 +53,7 @@ fn io_err(what: &str, e: std::io::Error) -> BackendError {
 impl FsQueue {
     pub fn open(dir: impl Into<PathBuf>) -> std::io::Result<FsQueue> {
         let dir = dir.into();
-        for sub in ["pending", "dead", "dedup"] {
+        for sub in ["pending", "dead"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
         let now = SystemTime::now()
@@ -57,7 +61,8 @@ impl FsQueue {
             .unwrap_or_default();
         // Sequence numbers keep growing across restarts: after the clock and after
         // every message already waiting.
-        let last = Self::sorted(&dir.join("pending"))?
+        let waiting = Self::sorted(&dir.join("pending"))?;
+        let last = waiting
             .last()
             .and_then(|n| n.trim_end_matches(".json").parse::<u64>().ok())
             .unwrap_or(0);
@@ -67,6 +72,8 @@ impl FsQueue {
             lock: Mutex::new(HashMap::new()),
             notify: Notify::new(),
             unsynced: std::sync::Mutex::new(Vec::new()),
+            seen: std::sync::Mutex::new(HashMap::new()),
+            index: std::sync::Mutex::new(waiting.into_iter().collect()),
         })
     }
 
@@ -91,9 +98,13 @@ impl FsQueue {
 
     /// Messages accepted and not yet handled (or dead-lettered).
     pub fn pending(&self) -> usize {
-        Self::sorted(&self.dir.join("pending"))
-            .map(|v| v.len())
-            .unwrap_or(0)
+        self.index.lock().map(|i| i.len()).unwrap_or(0)
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut index) = self.index.lock() {
+            index.remove(id);
+        }
     }
 
     /// Messages given up on.
@@ -104,8 +115,8 @@ impl FsQueue {
     /// The oldest pending message.
     pub async fn next(&self) -> Result<Option<Delivery>, BackendError> {
         let mut counts = self.lock.lock().await;
-        let names = Self::sorted(&self.dir.join("pending")).map_err(|e| io_err("read", e))?;
-        let Some(id) = names.into_iter().next() else {
+        let first = self.index.lock().ok().and_then(|i| i.first().cloned());
+        let Some(id) = first else {
             return Ok(None);
         };
         let path = self.dir.join("pending").join(&id);
@@ -117,6 +128,7 @@ impl FsQueue {
             Err(e) => {
                 // Not ours or damaged: keep it for a person to look at, off the queue.
                 let _ = tokio::fs::rename(&path, self.dir.join("dead").join(&id)).await;
+                self.forget(&id);
                 return Err(BackendError::Permanent(format!(
                     "queue file {id} is unreadable: {e}"
                 )));
@@ -135,6 +147,7 @@ impl FsQueue {
     pub async fn ack(&self, d: &Delivery) -> Result<(), BackendError> {
         let mut counts = self.lock.lock().await;
         counts.remove(&d.id);
+        self.forget(&d.id);
         match tokio::fs::remove_file(self.dir.join("pending").join(&d.id)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -151,6 +164,7 @@ impl FsQueue {
         tokio::fs::rename(&from, &to)
             .await
             .map_err(|e| io_err("dead-letter", e))?;
+        self.forget(&d.id);
         let _ = write_atomic(
             &self.dir.join("dead").join(format!("{}.reason", d.id)),
             reason.as_bytes(),
@@ -158,60 +172,52 @@ impl FsQueue {
         .await;
         Ok(())
     }
-
-    fn dedup_path(&self, dedup_id: &str) -> PathBuf {
-        self.dir
-            .join("dedup")
-            .join(hex::encode(&Sha256::digest(dedup_id.as_bytes())[..16]))
-    }
 }
 
 #[async_trait]
 impl Queue for FsQueue {
     async fn send(&self, message: OutMessage) -> Result<(), BackendError> {
-        let marker = self.dedup_path(&message.dedup_id);
+        // Deduplication ids of the window, in memory: whoever inserts an id first sends.
+        {
+            let mut seen = self
+                .seen
+                .lock()
+                .map_err(|_| BackendError::Transient("queue lock".into()))?;
+            let now = std::time::Instant::now();
+            if seen.len() > 50_000 {
+                seen.retain(|_, at| now.duration_since(*at) < DEDUP_WINDOW);
+            }
+            match seen.get(&message.dedup_id) {
+                Some(at) if now.duration_since(*at) < DEDUP_WINDOW => return Ok(()),
+                _ => {
+                    seen.insert(message.dedup_id.clone(), now);
+                }
+            }
+        }
         let seq = self.seq.fetch_add(1, Ordering::SeqCst);
         let path = self.dir.join("pending").join(format!("{seq:020}.json"));
         let body =
             serde_json::to_vec(&message).map_err(|e| BackendError::Permanent(e.to_string()))?;
         let written = path.clone();
-        let sent = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
-            // The marker decides between concurrent sends of one id: whoever creates it
-            // sends; a marker older than the window is taken over.
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&marker)
-            {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let fresh = std::fs::metadata(&marker)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|m| m.elapsed().ok())
-                        .is_some_and(|age| age < DEDUP_WINDOW);
-                    if fresh {
-                        return Ok(false);
-                    }
-                    write_file(&marker, b"", false)?;
-                }
-                Err(e) => return Err(e),
+        let result = tokio::task::spawn_blocking(move || write_file(&written, &body, false))
+            .await
+            .map_err(|e| BackendError::Transient(e.to_string()))
+            .and_then(|r| r.map_err(|e| io_err("write", e)));
+        if let Err(e) = result {
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.remove(&message.dedup_id);
             }
-            if let Err(e) = write_file(&written, &body, false) {
-                let _ = std::fs::remove_file(&marker);
-                return Err(e);
-            }
-            Ok(true)
-        })
-        .await
-        .map_err(|e| BackendError::Transient(e.to_string()))?
-        .map_err(|e| io_err("write", e))?;
-        if sent {
-            if let Ok(mut list) = self.unsynced.lock() {
-                list.push(path);
-            }
-            self.notify.notify_one();
+            return Err(e);
         }
+        if let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned())
+            && let Ok(mut index) = self.index.lock()
+        {
+            index.insert(name);
+        }
+        if let Ok(mut list) = self.unsynced.lock() {
+            list.push(path);
+        }
+        self.notify.notify_one();
         Ok(())
     }
 }

@@ -84,31 +84,43 @@ async fn alerts_inner(
         .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
     let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let n = parsed.alerts.len();
-    let mut messages = Vec::with_capacity(n);
-    for (i, alert) in parsed.alerts.into_iter().enumerate() {
-        let payload = serde_json::value::to_raw_value(&alert)
-            .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, format!("alerts[{i}]: {e}")))?;
-        let id = format!("{delivery}:{i}");
-        // One group per alert, so one alert's repeats and resolution stay in order.
-        let group = match &alert.fingerprint {
-            Some(f) => format!("alert:{}", hex::encode(&Sha256::digest(f.as_bytes())[..16])),
-            None => format!(
-                "alert:{}",
-                hex::encode(&Sha256::digest(id.as_bytes())[..16])
-            ),
-        };
-        let envelope = Envelope {
-            source: Source::Alert,
-            event: Some(match alert.source {
-                super::AlertSource::Prometheus => "prometheus".into(),
-                super::AlertSource::Generic => "generic".into(),
-            }),
-            delivery: id.clone(),
-            received_at: received_at.clone(),
-            payload,
-        };
-        messages.push((group, message::dedup_id(&id), envelope.to_json()));
-    }
+    let messages = messages(parsed, &delivery, &received_at)
+        .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e))?;
     intake.enqueue_all(queue, messages).await?;
     Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": n })))
+}
+
+/// One queue message (group, deduplication id, body) per alert of a request.
+pub fn messages(
+    parsed: parse::Parsed,
+    delivery: &str,
+    received_at: &str,
+) -> Result<Vec<(String, String, String)>, String> {
+    let mut out = Vec::with_capacity(parsed.alerts.len());
+    for (i, alert) in parsed.alerts.into_iter().enumerate() {
+        let payload =
+            serde_json::value::to_raw_value(&alert).map_err(|e| format!("alerts[{i}]: {e}"))?;
+        let id = format!("{delivery}:{i}");
+        // One group per alert, so one alert's repeats and resolution stay in order.
+        let key = alert.fingerprint.as_deref().unwrap_or(&id);
+        let group = format!(
+            "alert:{}",
+            hex::encode(&Sha256::digest(key.as_bytes())[..16])
+        );
+        let envelope = Envelope {
+            source: Source::Alert,
+            event: Some(
+                match alert.source {
+                    super::AlertSource::Prometheus => "prometheus",
+                    super::AlertSource::Generic => "generic",
+                }
+                .into(),
+            ),
+            delivery: id.clone(),
+            received_at: received_at.to_owned(),
+            payload,
+        };
+        out.push((group, message::dedup_id(&id), envelope.to_json()));
+    }
+    Ok(out)
 }

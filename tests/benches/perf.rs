@@ -1,0 +1,238 @@
+//! openmic's performance budgets, each beside its floor in the same group:
+//!
+//! - intake of a 6 KB Issue Hook (API Gateway event in, queue message out) against a
+//!   bare `serde_json::Value` parse of the same body: at most 2x;
+//! - an incident with a 10 KB description and 100 published comments rendered to its
+//!   detail JSON against comrak alone on the same markdown: at most 1.5x and 1 ms;
+//! - a 1000-alert Alertmanager batch split into queue messages: at most 5 ms.
+//!
+//! Fed from the events/ fixtures. `scripts/perf` prints the ratios.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use criterion::{Criterion, criterion_group, criterion_main};
+use openmic::incident::{AwardState, IncidentState, IssueSnapshot, NoteState};
+use openmic::intake::{self, Intake};
+use openmic::ports::{BackendError, OutMessage, Queue};
+use openmic_tests::{event_file, test_config};
+use tower::ServiceExt;
+
+/// A queue that keeps what it is sent.
+#[derive(Default)]
+struct Collect(Mutex<Vec<OutMessage>>);
+
+#[async_trait]
+impl Queue for Collect {
+    async fn send(&self, m: OutMessage) -> Result<(), BackendError> {
+        let mut v = self.0.lock().unwrap();
+        if v.len() > 1000 {
+            v.clear();
+        }
+        v.push(m);
+        Ok(())
+    }
+}
+
+/// The 6 KB Issue Hook: the story's label event, its description grown to 6 KB.
+fn issue_hook_event() -> (String, String) {
+    let raw =
+        std::fs::read_to_string(event_file("gitlab-story", "007-label-by-publisher.json")).unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let mut body: serde_json::Value =
+        serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    let base = body.to_string().len();
+    let desc = body["object_attributes"]["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pad = "Investigating elevated error rates in eu-west. ".repeat((6 * 1024 - base) / 48 + 1);
+    body["object_attributes"]["description"] = format!("{desc}\n\n{pad}").into();
+    let text = body.to_string();
+    event["body"] = text.clone().into();
+    event["headers"]["x-gitlab-token"] = openmic_tests::WEBHOOK_SECRET.into();
+    (event.to_string(), text)
+}
+
+fn intake(c: &mut Criterion) {
+    let (event, body) = issue_hook_event();
+    assert!((6 * 1024..7 * 1024).contains(&body.len()), "{}", body.len());
+    let config = Arc::new(test_config(&[]));
+    let queue = Arc::new(Collect::default());
+    let intake = Arc::new(Intake::new(config.clone(), Some(queue.clone()), None, None).unwrap());
+    let router = intake::router(intake);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // Check once that the path works end to end.
+    let request = openmic_local::api_gateway_request(&event, &config).unwrap();
+    let status = rt
+        .block_on(router.clone().oneshot(request))
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+    let mut g = c.benchmark_group("intake");
+    g.bench_function("floor: serde_json Value parse of the body", |b| {
+        b.iter(|| serde_json::from_str::<serde_json::Value>(std::hint::black_box(&body)).unwrap())
+    });
+    g.bench_function("intake: API Gateway event to queue message", |b| {
+        b.iter(|| {
+            let request =
+                openmic_local::api_gateway_request(std::hint::black_box(&event), &config).unwrap();
+            rt.block_on(router.clone().oneshot(request)).unwrap()
+        })
+    });
+    g.finish();
+}
+
+/// Markdown for the render bench: the story's pieces, to 10 KB with 20 images.
+fn incident() -> (IncidentState, Vec<String>) {
+    let raw = std::fs::read_to_string(event_file("gitlab-story", "001-issue-opened.json")).unwrap();
+    let event: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let body: serde_json::Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    let story = body["object_attributes"]["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut description = String::new();
+    let mut i = 0;
+    while description.len() < 10 * 1024 {
+        description.push_str(&story.replace("errors.png", &format!("graph-{i}.png")));
+        description.push_str(
+            "\n\nSee #12 and https://gitlab.example.com/ops/api/-/issues/9, thanks @bob :tada:\n\n",
+        );
+        i += 1;
+    }
+    assert!(description.matches("/uploads/").count() >= 20);
+    let t = openmic::timefmt::parse("2024-03-01T09:00:00Z").unwrap();
+    let mut notes = BTreeMap::new();
+    let mut comments = Vec::new();
+    for n in 0..100u64 {
+        let text = format!(
+            "Update {n}: error rate down to {}%. cc @alice, see !{n} and ~\"incident\" :rocket:\n\n- [x] mitigate\n- [ ] root cause",
+            100 - n
+        );
+        comments.push(text.clone());
+        let at = t + chrono::Duration::minutes(n as i64);
+        let mut microphones = BTreeMap::new();
+        microphones.insert(
+            "alice".to_owned(),
+            AwardState {
+                awarded: true,
+                at,
+                trusted: true,
+            },
+        );
+        notes.insert(
+            n,
+            NoteState {
+                id: n,
+                body: text,
+                created_at: at,
+                updated_at: at,
+                system: false,
+                internal: false,
+                microphones,
+            },
+        );
+    }
+    let state = IncidentState {
+        iid: 1,
+        project_id: 42,
+        project_url: Some("https://gitlab.example.com/ops/api".into()),
+        issue: Some(IssueSnapshot {
+            id: 1001,
+            title: "API errors :fire: for @carol's customers".into(),
+            description: description.clone(),
+            state: "opened".into(),
+            confidential: false,
+            created_at: t,
+            updated_at: t,
+            closed_at: None,
+            labels: vec!["status::identified".into(), "component::api".into()],
+            severity: Some("high".into()),
+        }),
+        notes,
+        decisions: vec![],
+    };
+    let mut markdown = vec![description];
+    markdown.extend(comments);
+    (state, markdown)
+}
+
+fn render(c: &mut Criterion) {
+    let (state, markdown) = incident();
+    let rendered = openmic::status::render_incident(&state, None).unwrap();
+    assert_eq!(rendered.incident.comments.as_ref().map(Vec::len), Some(100));
+    let mut options = comrak::Options::default();
+    options.extension.strikethrough = true;
+    options.extension.table = true;
+    options.extension.autolink = true;
+    options.extension.tasklist = true;
+    options.extension.footnotes = true;
+    options.extension.shortcodes = true;
+    options.render.tasklist_classes = true;
+    options.render.r#unsafe = true;
+    let mut g = c.benchmark_group("render");
+    g.bench_function("floor: comrak alone on the same markdown", |b| {
+        b.iter(|| {
+            markdown
+                .iter()
+                .map(|m| comrak::markdown_to_html(std::hint::black_box(m), &options).len())
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("render: incident to detail JSON", |b| {
+        b.iter(|| {
+            let r = openmic::status::render_incident(std::hint::black_box(&state), None).unwrap();
+            serde_json::to_vec(&r.incident).unwrap()
+        })
+    });
+    g.finish();
+}
+
+/// A 1000-alert Alertmanager batch from the story's first alert event.
+fn alert_batch() -> String {
+    let raw = std::fs::read_to_string(event_file("alerts", "001-two-alerts-fire.json")).unwrap();
+    let event: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let mut body: serde_json::Value =
+        serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    let one = body["alerts"][0].clone();
+    body["alerts"] = (0..1000)
+        .map(|i| {
+            let mut a = one.clone();
+            a["labels"]["instance"] = format!("api-{i}:9100").into();
+            a["fingerprint"] = format!("{i:016x}").into();
+            a
+        })
+        .collect();
+    body.to_string()
+}
+
+fn alerts(c: &mut Criterion) {
+    let body = alert_batch();
+    let mut g = c.benchmark_group("alerts");
+    g.bench_function("floor: serde_json Value parse of the batch", |b| {
+        b.iter(|| serde_json::from_str::<serde_json::Value>(std::hint::black_box(&body)).unwrap())
+    });
+    g.bench_function("split: 1000-alert batch into queue messages", |b| {
+        b.iter(|| {
+            let parsed =
+                openmic::alerts::parse::parse(std::hint::black_box(body.as_bytes())).unwrap();
+            let messages =
+                openmic::alerts::intake::messages(parsed, "delivery", "2024-03-05T10:00:00.000Z")
+                    .unwrap();
+            assert_eq!(messages.len(), 1000);
+            messages
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4)).warm_up_time(std::time::Duration::from_secs(1));
+    targets = intake, render, alerts
+}
+criterion_main!(benches);

@@ -1,0 +1,326 @@
+//! Load on `openmic-local serve` over loopback, bounded in count and time.
+//!
+//! load burst <openmic-local binary> [count] [concurrency]
+//!     `count` GitLab note hooks (distinct deliveries, over 20 incidents) sent with
+//!     `concurrency` connections; prints reply p50/p99/max and, once the queue is
+//!     empty, how many were processed (every note must be in its incident's state).
+//! load sustained <openmic-local binary> [seconds] [concurrency]
+//!     note hooks and generic alerts for `seconds`; the server's memory is sampled every
+//!     second; every accepted event must be processed exactly once in effect (each note
+//!     once in the state, each alert one record with one event and one mail).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use openmic_tests::{ALERT_TOKEN, WEBHOOK_SECRET, event_file};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+struct Server {
+    child: tokio::process::Child,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+async fn start(binary: &Path) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = tokio::process::Command::new(binary)
+        .args(["serve", "--listen", &listen, "--data-dir"])
+        .arg(dir.path())
+        .env("GITLAB_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("ALERT_TOKEN", ALERT_TOKEN)
+        .env("PUBLISHERS", "alice")
+        .env("GITLAB_PROJECT_ID", "42")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("openmic-local starts");
+    let url = format!("http://{listen}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("{url}/healthz")).send().await.is_ok() {
+            return Server { child, url, dir };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("openmic-local did not answer /healthz");
+}
+
+fn note_template() -> serde_json::Value {
+    let raw = std::fs::read_to_string(event_file("gitlab-story", "002-note-by-bob.json")).unwrap();
+    let event: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    serde_json::from_str(event["body"].as_str().unwrap()).unwrap()
+}
+
+fn note_body(template: &serde_json::Value, n: usize) -> String {
+    let mut b = template.clone();
+    let iid = 100 + (n % 20) as u64;
+    b["issue"]["iid"] = iid.into();
+    b["issue"]["id"] = (5000 + iid).into();
+    b["object_attributes"]["id"] = (100_000 + n as u64).into();
+    b["object_attributes"]["note"] = format!("Load note {n}").into();
+    b.to_string()
+}
+
+async fn send_note(
+    client: &reqwest::Client,
+    url: &str,
+    body: String,
+    n: usize,
+) -> (bool, Duration) {
+    let t = Instant::now();
+    let r = client
+        .post(format!("{url}/gitlab"))
+        .header("content-type", "application/json")
+        .header("x-gitlab-token", WEBHOOK_SECRET)
+        .header("x-gitlab-event", "Note Hook")
+        .header("idempotency-key", format!("load-note-{n}"))
+        .body(body)
+        .send()
+        .await;
+    (r.is_ok_and(|r| r.status().as_u16() == 202), t.elapsed())
+}
+
+async fn send_alert(client: &reqwest::Client, url: &str, n: usize) -> (bool, Duration) {
+    let t = Instant::now();
+    let body = json!({"title": format!("Load alert {n}"), "fingerprint": format!("load-{n}"), "severity": "low"});
+    let r = client
+        .post(format!("{url}/alerts"))
+        .bearer_auth(ALERT_TOKEN)
+        .json(&body)
+        .header("idempotency-key", format!("load-alert-{n}"))
+        .send()
+        .await;
+    (r.is_ok_and(|r| r.status().as_u16() == 202), t.elapsed())
+}
+
+async fn wait_empty(url: &str, limit: Duration) -> bool {
+    let client = reqwest::Client::new();
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if let Ok(r) = client.get(format!("{url}/healthz")).send().await
+            && let Ok(v) = r.json::<serde_json::Value>().await
+            && v["queued"] == 0
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// Notes in the incidents' state, by note id.
+fn notes_in_state(dir: &Path) -> usize {
+    let mut n = 0;
+    if let Ok(entries) = std::fs::read_dir(dir.join("state/incidents")) {
+        for e in entries.flatten() {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+            n += v["notes"].as_object().map_or(0, |m| m.len());
+        }
+    }
+    n
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+async fn burst(binary: PathBuf, count: usize, concurrency: usize) {
+    let server = start(&binary).await;
+    let template = note_template();
+    let bodies: Vec<String> = (0..count).map(|n| note_body(&template, n)).collect();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    // Warm the connections.
+    let _ = client.get(format!("{}/healthz", server.url)).send().await;
+    let sem = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    let start = Instant::now();
+    for (n, body) in bodies.into_iter().enumerate() {
+        let permit = sem.clone().acquire_owned().await.unwrap();
+        let (client, url) = (client.clone(), server.url.clone());
+        tasks.spawn(async move {
+            let r = send_note(&client, &url, body, n).await;
+            drop(permit);
+            r
+        });
+    }
+    let results = tasks.join_all().await;
+    let sent_in = start.elapsed();
+    let accepted = results.iter().filter(|r| r.0).count();
+    let mut lat: Vec<Duration> = results.iter().map(|r| r.1).collect();
+    lat.sort();
+    let empty = wait_empty(&server.url, Duration::from_secs(120)).await;
+    let processed = notes_in_state(server.dir.path());
+    println!("burst\tcount\t{count}");
+    println!("burst\tconcurrency\t{concurrency}");
+    println!("burst\taccepted\t{accepted}");
+    println!("burst\tp50_ms\t{:.2}", percentile(&lat, 0.50));
+    println!("burst\tp99_ms\t{:.2}", percentile(&lat, 0.99));
+    println!("burst\tmax_ms\t{:.2}", percentile(&lat, 1.0));
+    println!("burst\tsent_in_ms\t{:.0}", sent_in.as_secs_f64() * 1000.0);
+    println!("burst\tprocessed\t{processed}");
+    println!("burst\tqueue_empty\t{empty}");
+    drop(server);
+    if accepted != count || processed != count || !empty {
+        eprintln!("load burst: {accepted} accepted, {processed} processed of {count}");
+        std::process::exit(1);
+    }
+}
+
+async fn sustained(binary: PathBuf, seconds: u64, concurrency: usize) {
+    let server = start(&binary).await;
+    let pid = server.child.id().unwrap();
+    let template = Arc::new(note_template());
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicUsize::new(0));
+    let (notes_ok, alerts_ok) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, url, template, stop, next) = (
+            client.clone(),
+            server.url.clone(),
+            template.clone(),
+            stop.clone(),
+            next.clone(),
+        );
+        let (notes_ok, alerts_ok) = (notes_ok.clone(), alerts_ok.clone());
+        workers.spawn(async move {
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let (ok, d) = if n % 4 == 3 {
+                    let r = send_alert(&client, &url, n).await;
+                    if r.0 {
+                        alerts_ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    r
+                } else {
+                    let r = send_note(&client, &url, note_body(&template, n), n).await;
+                    if r.0 {
+                        notes_ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    r
+                };
+                let _ = ok;
+                lat.push(d);
+            }
+            lat
+        });
+    }
+    let mut rss = Vec::new();
+    for _ in 0..seconds {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        rss.push(rss_mb(pid));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut lat: Vec<Duration> = workers.join_all().await.into_iter().flatten().collect();
+    lat.sort();
+    let empty = wait_empty(&server.url, Duration::from_secs(300)).await;
+    rss.push(rss_mb(pid));
+    let dir = server.dir.path();
+    let notes = notes_in_state(dir);
+    let mut records = 0;
+    let mut doubled = 0;
+    if let Ok(entries) = std::fs::read_dir(dir.join("state/alerts")) {
+        for e in entries.flatten() {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+            records += 1;
+            if v["event_count"] != 1 {
+                doubled += 1;
+            }
+        }
+    }
+    let mails = std::fs::read_dir(dir.join("outbox"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let (notes_sent, alerts_sent) = (
+        notes_ok.load(Ordering::Relaxed),
+        alerts_ok.load(Ordering::Relaxed),
+    );
+    println!("sustained\tseconds\t{seconds}");
+    println!("sustained\trequests\t{}", lat.len());
+    println!(
+        "sustained\trequests_per_s\t{:.0}",
+        lat.len() as f64 / seconds as f64
+    );
+    println!("sustained\tp50_ms\t{:.2}", percentile(&lat, 0.50));
+    println!("sustained\tp99_ms\t{:.2}", percentile(&lat, 0.99));
+    println!("sustained\tnotes_accepted\t{notes_sent}");
+    println!("sustained\tnotes_processed\t{notes}");
+    println!("sustained\talerts_accepted\t{alerts_sent}");
+    println!("sustained\talert_records\t{records}");
+    println!("sustained\talert_mails\t{mails}");
+    println!("sustained\talerts_doubled\t{doubled}");
+    println!(
+        "sustained\trss_mb_first\t{:.1}",
+        rss.first().copied().unwrap_or(0.0)
+    );
+    println!(
+        "sustained\trss_mb_last\t{:.1}",
+        rss.last().copied().unwrap_or(0.0)
+    );
+    println!(
+        "sustained\trss_mb_max\t{:.1}",
+        rss.iter().copied().fold(0.0, f64::max)
+    );
+    drop(server);
+    if !empty
+        || notes != notes_sent
+        || records != alerts_sent
+        || mails != alerts_sent
+        || doubled != 0
+    {
+        eprintln!("load sustained: events lost or doubled");
+        std::process::exit(1);
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).map(String::as_str);
+    let binary = args.get(2).map(PathBuf::from);
+    let num =
+        |i: usize, default: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(default);
+    match (mode, binary) {
+        (Some("burst"), Some(b)) => burst(b, num(3, 1000), num(4, 64)).await,
+        (Some("sustained"), Some(b)) => sustained(b, num(3, 20) as u64, num(4, 8)).await,
+        _ => {
+            eprintln!(
+                "usage: load burst|sustained <openmic-local binary> [count|seconds] [concurrency]"
+            );
+            std::process::exit(2);
+        }
+    }
+}

@@ -261,16 +261,19 @@ impl IncidentState {
             }
             self.issue = Some(snap);
         }
-        if issue.confidential || confidential_hook {
-            self.decide(Decision {
-                at: issue.updated_at,
-                action: Action::Unpublish,
-                via: Via::Confidential,
-                by: String::new(),
-                allowed: true,
-                note_id: None,
-            });
-        }
+    }
+
+    /// The issue became confidential at `at`: that unpublishes it, and it stays
+    /// unpublished until a publisher publishes it again.
+    fn became_confidential(&mut self, at: Timestamp) {
+        self.decide(Decision {
+            at,
+            action: Action::Unpublish,
+            via: Via::Confidential,
+            by: String::new(),
+            allowed: true,
+            note_id: None,
+        });
     }
 
     fn merge_note(&mut self, note: &Note, confidential_hook: bool) {
@@ -311,11 +314,25 @@ impl IncidentState {
         match hook {
             Hook::Issue(h) => {
                 let issue = &h.object_attributes;
-                self.merge_issue(
-                    issue,
-                    h.labels.as_deref(),
-                    confidential_hook && event == Some("Confidential Issue Hook"),
-                );
+                let confidential_issue_hook =
+                    confidential_hook && event == Some("Confidential Issue Hook");
+                self.merge_issue(issue, h.labels.as_deref(), confidential_issue_hook);
+                // Only the moment it becomes confidential counts (a later edit of a
+                // confidential issue is no new unpublish): the transition in
+                // `changes`, or an issue opened confidential. Hooks that merely show
+                // it confidential keep it private through `published()`.
+                let turned = h
+                    .changes
+                    .confidential
+                    .as_ref()
+                    .is_some_and(|c| c.current == Some(true) && c.previous != Some(true));
+                if turned {
+                    self.became_confidential(issue.updated_at);
+                } else if issue.action.as_deref() == Some("open")
+                    && (issue.confidential || confidential_issue_hook)
+                {
+                    self.became_confidential(issue.created_at);
+                }
                 let has = |labels: &[Label]| labels.iter().any(|l| l.title == publish_label);
                 let change = match &h.changes.labels {
                     Some(ch) => {
@@ -449,16 +466,6 @@ impl IncidentState {
             labels: issue.labels.clone(),
             severity: issue.severity.clone(),
         });
-        if issue.confidential {
-            self.decide(Decision {
-                at: issue.updated_at,
-                action: Action::Unpublish,
-                via: Via::Confidential,
-                by: String::new(),
-                allowed: true,
-                note_id: None,
-            });
-        }
         let mut notes = BTreeMap::new();
         for n in view.notes {
             let mut microphones = BTreeMap::new();
@@ -492,6 +499,14 @@ impl IncidentState {
                     microphones,
                 },
             );
+            // GitLab's system note for the change: "made the issue confidential".
+            if n.system
+                && n.body
+                    .trim_start()
+                    .starts_with("made the issue confidential")
+            {
+                self.became_confidential(n.created_at);
+            }
             if !n.system {
                 let (publish, unpublish) = commands(&n.body);
                 for (wanted, action) in [(publish, Action::Publish), (unpublish, Action::Unpublish)]

@@ -53,7 +53,6 @@ impl RenderContext {
         let instance_hosts = instance_urls
             .iter()
             .filter_map(|u| url_host(u))
-            .map(|h| h.to_ascii_lowercase())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -64,9 +63,8 @@ impl RenderContext {
     }
 
     fn is_instance_host(&self, host: &str) -> bool {
-        self.instance_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(host))
+        let host = normalize_host(host);
+        self.instance_hosts.iter().any(|h| *h == host)
     }
 }
 
@@ -104,6 +102,11 @@ fn sanitiser() -> &'static ammonia::Builder<'static> {
             .add_tag_attributes("li", ["id"])
             .add_tag_attributes("sup", ["id"])
             .rm_tag_attributes("a", ["hreflang"])
+            // `cite` holds a URL nobody checks; the text is what matters.
+            .rm_tag_attributes("blockquote", ["cite"])
+            .rm_tag_attributes("q", ["cite"])
+            .rm_tag_attributes("del", ["cite"])
+            .rm_tag_attributes("ins", ["cite"])
             .add_allowed_classes("section", ["footnotes"])
             .add_allowed_classes("sup", ["footnote-ref"])
             .add_allowed_classes("a", ["footnote-backref"])
@@ -304,42 +307,50 @@ pub fn replace_mentions(text: &str) -> String {
     out
 }
 
-/// The host (and port) of an absolute http(s) URL.
-fn url_host(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .or_else(|| url.strip_prefix("HTTPS://"))
-        .or_else(|| url.strip_prefix("HTTP://"))?;
-    let host = rest.split(['/', '?', '#']).next()?;
-    let host = host.rsplit('@').next()?;
-    (!host.is_empty()).then_some(host)
+/// A host as compared with the instance's: lowercase, without a trailing dot or the
+/// scheme's default port.
+fn normalize_host(host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    let host = host
+        .strip_suffix(":443")
+        .or_else(|| host.strip_suffix(":80"))
+        .unwrap_or(&host);
+    host.trim_end_matches('.').to_owned()
 }
 
-/// The path of a URL that is relative or on the instance; `None` for other hosts.
-fn instance_path<'a>(url: &'a str, ctx: &RenderContext) -> Option<&'a str> {
-    if let Some(host) = url_host(url) {
-        if !ctx.is_instance_host(host) {
-            return None;
+/// The host (and port) of an absolute URL, parsed as browsers parse it (backslashes,
+/// missing slashes, percent-escapes and default ports included).
+fn url_host(url: &str) -> Option<String> {
+    let u = url::Url::parse(url.trim()).ok()?;
+    let host = u.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
+}
+
+/// The path of a URL that is relative or on the instance; `None` for other hosts and
+/// for URLs that are not links to places (`mailto:`).
+fn instance_path(url: &str, ctx: &RenderContext) -> Option<String> {
+    match url::Url::parse(url.trim()) {
+        Ok(u) if u.cannot_be_a_base() => None,
+        Ok(u) => {
+            let host = u.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+            let host = match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            };
+            ctx.is_instance_host(&host).then(|| u.path().to_owned())
         }
-        let scheme_len = url.find("://").map(|i| i + 3)?;
-        let after_host = &url[scheme_len..];
-        Some(
-            after_host
-                .find('/')
-                .map(|i| &after_host[i..])
-                .unwrap_or("/"),
-        )
-    } else if url.contains(':') && !url.starts_with('/') {
-        None // mailto: and the like
-    } else {
-        Some(url)
+        // Relative, or nothing a browser could follow: either way not published as a
+        // link elsewhere.
+        Err(_) => Some(url.to_owned()),
     }
 }
 
 fn upload_of(url: &str, ctx: &RenderContext) -> Option<Upload> {
     let path = instance_path(url, ctx)?;
-    let c = UPLOAD_PATH.captures(path)?;
+    let c = UPLOAD_PATH.captures(&path)?;
     let filename = &c[2];
     if filename == "." || filename == ".." {
         return None;
@@ -362,6 +373,27 @@ fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
     let result = rewrite_str(
         clean,
         RewriteStrSettings::new()
+            // Every attribute: a mention or an instance URL hides in `alt`, `title`,
+            // `lang`, a link's target... as well as in text.
+            .append_element_content_handler(element!("*", |el| {
+                let fixes: Vec<(String, String)> = el
+                    .attributes()
+                    .iter()
+                    .filter(|a| {
+                        let v = a.value();
+                        v.contains('@') || v.contains("://")
+                    })
+                    .filter_map(|a| {
+                        let v = a.value();
+                        let fixed = private_text(&v, ctx);
+                        (fixed != v).then(|| (a.name(), fixed))
+                    })
+                    .collect();
+                for (name, value) in fixes {
+                    el.set_attribute(&name, &value)?;
+                }
+                Ok(())
+            }))
             .append_element_content_handler(element!("a[href]", |el| {
                 let href = el.get_attribute("href").unwrap_or_default();
                 if !allowed_url(&href, &LINK_SCHEMES) {
@@ -391,17 +423,6 @@ fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
                 } else if instance_path(&src, ctx).is_some() {
                     // Anything else on the instance is not public.
                     el.remove();
-                }
-                Ok(())
-            }))
-            .append_element_content_handler(element!("[alt], [title]", |el| {
-                for name in ["alt", "title"] {
-                    if let Some(v) = el.get_attribute(name) {
-                        let fixed = private_text(&v, ctx);
-                        if fixed != v {
-                            el.set_attribute(name, &fixed)?;
-                        }
-                    }
                 }
                 Ok(())
             }))

@@ -64,7 +64,7 @@ impl RenderContext {
 
     fn is_instance_host(&self, host: &str) -> bool {
         let host = normalize_host(host);
-        self.instance_hosts.iter().any(|h| *h == host)
+        self.instance_hosts.contains(&host)
     }
 }
 

@@ -73,6 +73,9 @@ fn tempfile_path() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("openmic-upload-{}", hex::encode(nonce)))
 }
 
+/// Where the scheduled resync goes on from.
+pub const RESYNC_CURSOR_KEY: &str = "index/resync-cursor.json";
+
 pub fn state_key(iid: u64) -> String {
     format!("incidents/{iid}.json")
 }
@@ -370,19 +373,54 @@ impl Publisher {
     pub async fn resync_published(
         &self,
     ) -> Result<Vec<(u64, Result<Outcome, ProcessError>)>, ProcessError> {
-        let index: PublishedIndex = match self.state.get(INDEX_KEY).await? {
-            Some(obj) => serde_json::from_slice(&obj.body)
-                .map_err(|e| ProcessError::Permanent(format!("{INDEX_KEY} is unreadable: {e}")))?,
-            None => PublishedIndex::default(),
+        self.resync_published_until(None).await
+    }
+
+    /// Resyncs published incidents until `deadline`, starting after the last one the
+    /// previous run reached (`index/resync-cursor.json`) and going round, so that with
+    /// many incidents every one is still visited within a few periods.
+    pub async fn resync_published_until(
+        &self,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Vec<(u64, Result<Outcome, ProcessError>)>, ProcessError> {
+        let (index, _) = self.read_index().await?;
+        let cursor: u64 = match self.state.get(RESYNC_CURSOR_KEY).await? {
+            Some(obj) => serde_json::from_slice::<serde_json::Value>(&obj.body)
+                .ok()
+                .and_then(|v| v["after"].as_u64())
+                .unwrap_or(0),
+            None => 0,
         };
+        let iids: Vec<u64> = index.incidents.keys().copied().collect();
+        let start = iids.iter().position(|i| *i > cursor).unwrap_or(0);
         let mut out = Vec::new();
-        for iid in index.incidents.keys() {
+        let mut last = None;
+        for iid in iids[start..].iter().chain(iids[..start].iter()) {
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                info!(
+                    done = out.len(),
+                    left = iids.len() - out.len(),
+                    "resync: out of time; the next run goes on"
+                );
+                break;
+            }
             let r = self.resync(*iid).await;
             match &r {
                 Ok(o) => info!(iid, outcome = ?o, "resynced"),
                 Err(e) => warn!(iid, error = %e, "resync failed"),
             }
             out.push((*iid, r));
+            last = Some(*iid);
+        }
+        if let Some(after) = last {
+            let body = serde_json::json!({ "after": after }).to_string();
+            self.state
+                .put(
+                    RESYNC_CURSOR_KEY,
+                    Bytes::from(body),
+                    PutOptions::private_json(),
+                )
+                .await?;
         }
         // The site exists from the first scheduled run on, incidents or none.
         self.write_list().await?;

@@ -601,3 +601,48 @@ fn a_401_is_a_configuration_error_logged_once_and_the_token_never_logged() {
         .count();
     assert_eq!(errors, 1, "{logs}");
 }
+
+#[tokio::test]
+async fn the_scheduled_resync_goes_round_and_stops_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = embedded(dir.path(), &[]);
+    let mut files = event_files("gitlab-story");
+    files.extend(event_files("gitlab-site"));
+    replay_all(&runner, &files).await;
+    let order = |r: &[(
+        u64,
+        Result<openmic::publisher::Outcome, openmic::publisher::ProcessError>,
+    )]| { r.iter().map(|(i, _)| *i).collect::<Vec<_>>() };
+    // No time left: nothing is resynced, the site is still written.
+    let none = runner
+        .publisher
+        .resync_published_until(Some(std::time::Instant::now()))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert!(dir.path().join("status/index.html").exists());
+    // Without the API each resync fails, but the order shows the cursor at work.
+    let first = runner.publisher.resync_published_until(None).await.unwrap();
+    assert_eq!(order(&first), vec![1, 4]);
+    let cursor = json_of(&tree(&dir.path().join("state")), "index/resync-cursor.json");
+    assert_eq!(cursor, json!({"after": 4}));
+    std::fs::write(
+        dir.path().join("state/index/resync-cursor.json"),
+        r#"{"after": 1}"#,
+    )
+    .unwrap();
+    let second = runner.publisher.resync_published_until(None).await.unwrap();
+    assert_eq!(
+        order(&second),
+        vec![4, 1],
+        "goes on after the last one reached"
+    );
+    assert!(
+        second[0]
+            .1
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("resync needs GITLAB_URL and GITLAB_TOKEN")
+    );
+}

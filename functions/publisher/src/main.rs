@@ -23,12 +23,24 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let publisher = or_exit(Publisher::new(config, state, status));
     let publisher = &publisher;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(publisher, event.payload).await
+        // Stop resyncing 10 s before the function's own deadline.
+        let left = event
+            .context
+            .deadline()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        let deadline =
+            std::time::Instant::now() + left.saturating_sub(std::time::Duration::from_secs(10));
+        handle(publisher, event.payload, deadline).await
     }))
     .await
 }
 
-async fn handle(publisher: &Publisher, event: Value) -> Result<Value, lambda_runtime::Error> {
+async fn handle(
+    publisher: &Publisher,
+    event: Value,
+    deadline: std::time::Instant,
+) -> Result<Value, lambda_runtime::Error> {
     if event.get("Records").is_some() {
         let batch: SqsEvent = serde_json::from_value(event)?;
         let response =
@@ -36,7 +48,7 @@ async fn handle(publisher: &Publisher, event: Value) -> Result<Value, lambda_run
         return Ok(serde_json::to_value(response)?);
     }
     if event.get("openmic").and_then(Value::as_str) == Some("resync") {
-        let results = publisher.resync_published().await?;
+        let results = publisher.resync_published_until(Some(deadline)).await?;
         let failed = results.iter().filter(|(_, r)| r.is_err()).count();
         return Ok(json!({ "resynced": results.len() - failed, "failed": failed }));
     }

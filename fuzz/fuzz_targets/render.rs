@@ -49,6 +49,9 @@ static SKIP: LazyLock<Vec<String>> = LazyLock::new(|| {
         .collect()
 });
 
+/// `OPENMIC_FUZZ_DEBUG=1`: print each input's text and HTML (to read an artifact).
+static DEBUG: LazyLock<bool> = LazyLock::new(|| std::env::var_os("OPENMIC_FUZZ_DEBUG").is_some());
+
 fn check(name: &str, ok: bool, what: impl FnOnce() -> String) {
     if !ok && !SKIP.iter().any(|s| s == name) {
         panic!("[{name}] {}", what());
@@ -895,6 +898,9 @@ fuzz_target!(|data: &[u8]| {
     let ctx = RenderContext { iid, ..CTX.clone() };
 
     let rendered = render::markdown(&text, &ctx);
+    if *DEBUG {
+        eprintln!("input: {text:?}\nhtml: {}", rendered.html);
+    }
     let html_parts = parts(&rendered.html);
     check_html(&rendered.html, &html_parts);
     check_mentions(&text, &rendered.html, &html_parts, "markdown");

@@ -2,8 +2,8 @@
 //! tests (tests/tests/properties.rs) found. Each test names its finding, the minimal
 //! input and where the fault is.
 //!
-//! FINDINGS NOT FIXED YET are marked `KNOWN FINDING` below: their tests fail until the
-//! code they name is fixed.
+//! Findings not fixed yet are marked `KNOWN FINDING` below: their tests fail until the
+//! code they name is fixed. Fixed ones say `FIXED` and the commit.
 
 use openmic_tests::*;
 use serde_json::{Value, json};
@@ -47,7 +47,7 @@ fn issue_event(
     event.to_string()
 }
 
-/// KNOWN FINDING (property test `publish_unpublish_and_confidential_flips_end_as_the_state_implies`):
+/// FIXED in 8259878 (property test `publish_unpublish_and_confidential_flips_end_as_the_state_implies`):
 /// a publisher who adds the publish label while the issue is confidential, then makes
 /// the issue public again, has published it again after it was made confidential, so
 /// the incident must be public (docs/decisions.md: "a publisher must publish it
@@ -124,7 +124,7 @@ fn all_fine(inputs: &[&str], bad: impl Fn(&str) -> bool) {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
-/// KNOWN FINDING (fuzz target `render`, check `mention-in-attribute`): a mention
+/// FIXED in 8259878 (fuzz target `render`, check `mention-in-attribute`): a mention
 /// survives in any attribute the sanitiser keeps other than `alt` and `title` (`lang`
 /// on any element, `summary` on tables, `datetime` and `cite` on `del`/`ins`/`q`, a
 /// link's `href`): the public HTML carries `@bob`. `render::postprocess`
@@ -144,7 +144,7 @@ fn mentions_in_other_attributes_are_replaced() {
     );
 }
 
-/// KNOWN FINDING (fuzz target `render`, check `dangerous-url-cite`): the sanitiser keeps
+/// FIXED in 8259878 (fuzz target `render`, check `dangerous-url-cite`): the sanitiser kept
 /// `cite` on `q`, `blockquote`, `del` and `ins` without checking its scheme, so
 /// `javascript:` (or `data:`) URLs survive there. Browsers do not follow `cite`, so no
 /// script runs today, but it breaks the rule that no `javascript:` URL survives; the
@@ -168,8 +168,8 @@ fn dangerous_schemes_do_not_survive_in_cite() {
     );
 }
 
-/// KNOWN FINDING (fuzz target `render`, check `instance-link-spelling`): links and
-/// images into the GitLab instance stay links when the URL spells the host in a way
+/// FIXED in 8259878 (fuzz target `render`, check `instance-link-spelling`): links and
+/// images into the GitLab instance stayed links when the URL spells the host in a way
 /// browsers read as the same place but `url_host` (shared/src/render.rs) does not: an
 /// explicit default port, backslashes or a single slash after the scheme, a trailing
 /// dot, a percent-escaped host; and `cite` is never checked. Parsing URLs as browsers

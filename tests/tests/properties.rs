@@ -9,10 +9,8 @@
 //!   incident is public iff the latest allowed decision is a publish, the issue is not
 //!   confidential, and it was not made confidential after that publish.
 //!
-//! KNOWN FINDING: the second property fails until `IncidentState::merge_issue`
-//! (shared/src/incident.rs) stops recording a confidential unpublish for every hook of
-//! an issue that is already confidential; see
-//! `label_added_while_confidential_publishes_once_public_again` in fuzz_regressions.rs.
+//! The second property found that every hook of a confidential issue recorded a fresh
+//! unpublish (fixed in 8259878); fuzz_regressions.rs keeps the minimal sequence.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

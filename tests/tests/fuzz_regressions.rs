@@ -197,25 +197,51 @@ fn instance_links_in_any_spelling_are_plain_text() {
 /// (local/src/lib.rs), which `openmic-local replay` and the tests use, panics on some
 /// malformed envelopes instead of returning an error: lambda_http's
 /// `From<LambdaRequest> for http::Request` panics (`expect`/`unwrap`) on a body marked
-/// `isBase64Encoded` that is not base64, and on a path, query string or `host` header
-/// that does not make a valid URI. API Gateway itself never sends such events, so the
-/// Lambda functions are not exposed; a replayed file is. Converting inside
+/// `isBase64Encoded` that is not base64, on a `host` header that is no valid host
+/// (bad characters, a bad port, a bad IPv4 address), and on a query string that does
+/// not make a valid URI. API Gateway itself never sends such events, so the Lambda
+/// functions are not exposed; a replayed file is. Converting inside
 /// `std::panic::catch_unwind` (or checking these fields first) would turn each into an
-/// error naming the file.
+/// error naming the file. The fuzz target goes on past these with
+/// `OPENMIC_FUZZ_SKIP=envelope-panic`.
 #[test]
 fn malformed_envelopes_are_errors_not_panics() {
     let config = test_config(&[]);
-    let envelope = |extra: &str| {
-        format!(
-            r#"{{"version":"2.0","routeKey":"$default","rawPath":"/gitlab","rawQueryString":"",
-            "headers":{{"content-type":"application/json"}},
-            "requestContext":{{"http":{{"method":"POST","path":"/gitlab"}}}},{extra}}}"#
-        )
+    let envelope = |change: &dyn Fn(&mut Value)| {
+        let mut e = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/gitlab",
+            "rawQueryString": "", "headers": {"content-type": "application/json"},
+            "requestContext": {"http": {"method": "POST", "path": "/gitlab"}},
+            "isBase64Encoded": false, "body": "{}"
+        });
+        change(&mut e);
+        e.to_string()
     };
-    let cases = [(
-        "body not base64",
-        envelope(r#""isBase64Encoded":true,"body":"!""#),
-    )];
+    let cases = [
+        (
+            "body not base64",
+            envelope(&|e| {
+                e["isBase64Encoded"] = json!(true);
+                e["body"] = json!("!");
+            }),
+        ),
+        (
+            "host with a space",
+            envelope(&|e| e["headers"]["host"] = json!("exa mple.com")),
+        ),
+        (
+            "host with a bad port",
+            envelope(&|e| e["headers"]["host"] = json!("example.com:99999")),
+        ),
+        (
+            "host a bad IPv4 address",
+            envelope(&|e| e["headers"]["host"] = json!("1.2.3.999")),
+        ),
+        (
+            "query string with a space",
+            envelope(&|e| e["rawQueryString"] = json!("a b")),
+        ),
+    ];
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let panicked: Vec<&str> = cases

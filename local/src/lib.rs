@@ -406,7 +406,13 @@ pub fn api_gateway_request(
         lambda_http::request::LambdaRequest::ApiGatewayV1(e) => e.request_context.stage.clone(),
         _ => None,
     };
-    let mut request = http::Request::from(event);
+    // lambda_http's conversion panics on some malformed fields (a body marked base64
+    // that is not, a bad host, a bad query string); a replayed file gets an error.
+    let mut request =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| http::Request::from(event)))
+            .map_err(|_| {
+                "not a valid API Gateway event (bad base64 body, host or query string)".to_owned()
+            })?;
     if let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") {
         let prefix = format!("/{stage}/");
         let uri = request.uri().clone();

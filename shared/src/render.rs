@@ -166,6 +166,26 @@ pub fn markdown(src: &str, ctx: &RenderContext) -> Rendered {
     postprocess(&html, ctx)
 }
 
+/// The mention rule over every text node of `html`.
+fn mentions_again(html: &str) -> Option<String> {
+    let buf = RefCell::new(String::new());
+    rewrite_str(
+        html,
+        RewriteStrSettings::new().append_document_content_handler(doc_text!(|t| {
+            let mut b = buf.borrow_mut();
+            b.push_str(t.as_str());
+            if t.last_in_text_node() {
+                t.replace(&replace_mentions(&b), ContentType::Html);
+                b.clear();
+            } else {
+                t.remove();
+            }
+            Ok(())
+        })),
+    )
+    .ok()
+}
+
 /// Whether a link or image URL may be published: relative, or with an allowed scheme.
 /// Browsers ignore tabs, newlines and surrounding spaces in a URL, so this does too.
 pub fn allowed_url(url: &str, schemes: &[&str]) -> bool {
@@ -364,6 +384,7 @@ fn upload_of(url: &str, ctx: &RenderContext) -> Option<Upload> {
 fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
     let uploads: RefCell<Vec<Upload>> = RefCell::new(Vec::new());
     let text_buf = RefCell::new(String::new());
+    let unwrapped = std::cell::Cell::new(false);
     let note_upload = |u: &Upload| {
         let mut list = uploads.borrow_mut();
         if !list.contains(u) {
@@ -407,6 +428,7 @@ fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
                     // A link into GitLab (an issue, a profile, a relative path)
                     // is published as its text only.
                     el.remove_and_keep_content();
+                    unwrapped.set(true);
                 } else {
                     el.set_attribute("rel", "noopener noreferrer nofollow")?;
                 }
@@ -443,6 +465,14 @@ fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
         Ok(html) => {
             let mut uploads = uploads.into_inner();
             uploads.truncate(MAX_UPLOADS);
+            // An unwrapped link joins its text to the text around it (`@` + `bob`):
+            // the mention rule runs once more over the joined text.
+            let html = if unwrapped.get() && html.contains('@') {
+                mentions_again(&html)
+                    .unwrap_or_else(|| format!("<p>{}</p>", private_text(&escape_text(clean), ctx)))
+            } else {
+                html
+            };
             Rendered { html, uploads }
         }
         // lol_html fails only on memory limits; publish escaped text, never raw HTML.

@@ -2,7 +2,7 @@
 //! tests (tests/tests/properties.rs) found. Each test names its finding, the minimal
 //! input and where the fault is.
 //!
-//! Findings not fixed yet are marked `KNOWN FINDING` below: their tests fail until the
+//! Findings not fixed yet are marked `FINDING, fixed` below: their tests fail until the
 //! code they name is fixed. Fixed ones say `FIXED` and the commit.
 
 use openmic_tests::*;
@@ -193,7 +193,7 @@ fn instance_links_in_any_spelling_are_plain_text() {
 
 // ---- API Gateway envelopes (fuzz target `api_gateway`) -----------------------------
 
-/// KNOWN FINDING (fuzz target `api_gateway`, a panic): `api_gateway_request`
+/// FINDING, fixed (fuzz target `api_gateway`, a panic): `api_gateway_request`
 /// (local/src/lib.rs), which `openmic-local replay` and the tests use, panics on some
 /// malformed envelopes instead of returning an error: lambda_http's
 /// `From<LambdaRequest> for http::Request` panics (`expect`/`unwrap`) on a body marked
@@ -258,7 +258,7 @@ fn malformed_envelopes_are_errors_not_panics() {
     );
 }
 
-/// KNOWN FINDING (fuzz target `render`, check `mention`): a mention written as `@`
+/// FINDING, fixed (fuzz target `render`, check `mention`): a mention written as `@`
 /// followed by a link into the instance, `@[bob](https://gitlab.example.com/bob)` (or
 /// any `@` just before such a link), is published as `@bob`. `render::postprocess`
 /// (shared/src/render.rs) replaces mentions text node by text node while it unwraps

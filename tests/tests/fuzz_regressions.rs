@@ -2,7 +2,7 @@
 //! tests (tests/tests/properties.rs) found. Each test names its finding, the minimal
 //! input and where the fault is.
 //!
-//! Every finding below is marked `FINDING, fixed`: each was first written here as a
+//! Every finding below is marked `FIXED in <commit>`: each was first written here as a
 //! failing test, then the code it names was fixed; the test keeps it so.
 
 use openmic_tests::*;
@@ -193,7 +193,7 @@ fn instance_links_in_any_spelling_are_plain_text() {
 
 // ---- API Gateway envelopes (fuzz target `api_gateway`) -----------------------------
 
-/// FINDING, fixed (fuzz target `api_gateway`, a panic): `api_gateway_request`
+/// FIXED in cf7f8ae (fuzz target `api_gateway`, a panic): `api_gateway_request`
 /// (local/src/lib.rs), which `openmic-local replay` and the tests use, panics on some
 /// malformed envelopes instead of returning an error: lambda_http's
 /// `From<LambdaRequest> for http::Request` panics (`expect`/`unwrap`) on a body marked
@@ -258,7 +258,7 @@ fn malformed_envelopes_are_errors_not_panics() {
     );
 }
 
-/// FINDING, fixed (fuzz target `render`, check `mention`): a mention written as `@`
+/// FIXED in cf7f8ae (fuzz target `render`, check `mention`): a mention written as `@`
 /// followed by a link into the instance, `@[bob](https://gitlab.example.com/bob)` (or
 /// any `@` just before such a link), is published as `@bob`. `render::postprocess`
 /// (shared/src/render.rs) replaces mentions text node by text node while it unwraps

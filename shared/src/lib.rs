@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod auth;
 pub mod batch;
 pub mod config;
+pub mod document;
 pub mod gitlab;
 pub mod gitlab_api;
 pub mod incident;

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::document;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::gitlab::{Hook, HookError};
@@ -63,9 +64,6 @@ pub enum Outcome {
     },
     Ignored(String),
 }
-
-/// How many times a conditional write is retried after losing a race.
-const CAS_ATTEMPTS: usize = 16;
 
 fn tempfile_path() -> std::path::PathBuf {
     let mut nonce = [0u8; 12];
@@ -142,41 +140,13 @@ impl Publisher {
         project_id: u64,
         change: impl Fn(&mut IncidentState),
     ) -> Result<IncidentState, ProcessError> {
-        let key = state_key(iid);
-        for _ in 0..CAS_ATTEMPTS {
-            let (mut state, condition) = match self.state.get(&key).await? {
-                Some(obj) => {
-                    let s: IncidentState = serde_json::from_slice(&obj.body).map_err(|e| {
-                        ProcessError::Permanent(format!("state {key} is unreadable: {e}"))
-                    })?;
-                    (s, Condition::IfMatch(obj.etag))
-                }
-                None => (IncidentState::new(iid, project_id), Condition::IfNoneMatch),
-            };
-            let before = state.clone();
+        let state = document::update(self.state.as_ref(), &state_key(iid), |old| {
+            let mut state = old.unwrap_or_else(|| IncidentState::new(iid, project_id));
             change(&mut state);
-            if state == before && condition != Condition::IfNoneMatch {
-                return Ok(state);
-            }
-            let body =
-                serde_json::to_vec(&state).map_err(|e| ProcessError::Permanent(e.to_string()))?;
-            match self
-                .state
-                .put(
-                    &key,
-                    Bytes::from(body),
-                    PutOptions::private_json().with_condition(condition),
-                )
-                .await
-            {
-                Ok(_) => return Ok(state),
-                Err(BackendError::PreconditionFailed(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ProcessError::Retryable(format!(
-            "state {key}: too many concurrent writers"
-        )))
+            Some(state)
+        })
+        .await?;
+        state.ok_or_else(|| ProcessError::Retryable(format!("state of {iid} vanished")))
     }
 
     /// Brings the status bucket in line with the state.
@@ -434,47 +404,12 @@ impl Publisher {
         &self,
         change: impl Fn(&mut PublishedIndex),
     ) -> Result<(), ProcessError> {
-        let mut done = false;
-        for _ in 0..CAS_ATTEMPTS {
-            let (mut index, condition) = match self.state.get(INDEX_KEY).await? {
-                Some(obj) => (
-                    serde_json::from_slice::<PublishedIndex>(&obj.body).map_err(|e| {
-                        ProcessError::Permanent(format!("{INDEX_KEY} is unreadable: {e}"))
-                    })?,
-                    Condition::IfMatch(obj.etag),
-                ),
-                None => (PublishedIndex::default(), Condition::IfNoneMatch),
-            };
-            let before = index.clone();
+        document::update(self.state.as_ref(), INDEX_KEY, |old| {
+            let mut index = old.unwrap_or_default();
             change(&mut index);
-            if index == before {
-                done = true;
-                break;
-            }
-            let body =
-                serde_json::to_vec(&index).map_err(|e| ProcessError::Permanent(e.to_string()))?;
-            match self
-                .state
-                .put(
-                    INDEX_KEY,
-                    Bytes::from(body),
-                    PutOptions::private_json().with_condition(condition),
-                )
-                .await
-            {
-                Ok(_) => {
-                    done = true;
-                    break;
-                }
-                Err(BackendError::PreconditionFailed(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if !done {
-            return Err(ProcessError::Retryable(format!(
-                "{INDEX_KEY}: too many concurrent writers"
-            )));
-        }
+            Some(index)
+        })
+        .await?;
         self.write_list().await
     }
 
@@ -483,7 +418,7 @@ impl Publisher {
     /// leaves objects derived from the newest index: concurrent publishers of
     /// different incidents never drop each other's entries.
     pub async fn write_list(&self) -> Result<(), ProcessError> {
-        for _ in 0..CAS_ATTEMPTS {
+        for _ in 0..document::CAS_ATTEMPTS {
             let (index, etag) = self.read_index().await?;
             let body = serde_json::to_vec(&index.list())
                 .map_err(|e| ProcessError::Permanent(e.to_string()))?;
@@ -510,15 +445,9 @@ impl Publisher {
 
     /// The index and its etag (empty when there is none yet).
     async fn read_index(&self) -> Result<(PublishedIndex, String), ProcessError> {
-        match self.state.get(INDEX_KEY).await? {
-            Some(obj) => Ok((
-                serde_json::from_slice::<PublishedIndex>(&obj.body).map_err(|e| {
-                    ProcessError::Permanent(format!("{INDEX_KEY} is unreadable: {e}"))
-                })?,
-                obj.etag,
-            )),
-            None => Ok((PublishedIndex::default(), String::new())),
-        }
+        Ok(document::read(self.state.as_ref(), INDEX_KEY)
+            .await?
+            .unwrap_or_default())
     }
 }
 

@@ -8,7 +8,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::info;
@@ -17,13 +16,12 @@ use super::{Alert, AlertStatus};
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::message::{Envelope, Source};
-use crate::ports::{BackendError, Condition, ObjectStore, PutOptions};
+use crate::ports::{BackendError, ObjectStore};
 use crate::publisher::ProcessError;
 use crate::timefmt::Timestamp;
 
 /// How many applied delivery ids a record remembers, to ignore redeliveries.
 const REMEMBERED_DELIVERIES: usize = 64;
-const CAS_ATTEMPTS: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -298,44 +296,9 @@ impl Notifier {
     async fn update(
         &self,
         key: &str,
-        mut change: impl FnMut(Option<AlertRecord>) -> Option<AlertRecord>,
+        change: impl FnMut(Option<AlertRecord>) -> Option<AlertRecord>,
     ) -> Result<Option<AlertRecord>, ProcessError> {
-        for _ in 0..CAS_ATTEMPTS {
-            let (old, condition) = match self.state.get(key).await? {
-                Some(obj) => (
-                    Some(
-                        serde_json::from_slice::<AlertRecord>(&obj.body).map_err(|e| {
-                            ProcessError::Permanent(format!("{key} is unreadable: {e}"))
-                        })?,
-                    ),
-                    Condition::IfMatch(obj.etag),
-                ),
-                None => (None, Condition::IfNoneMatch),
-            };
-            let new = change(old.clone());
-            if new == old {
-                return Ok(new);
-            }
-            let Some(record) = &new else { return Ok(None) };
-            let body =
-                serde_json::to_vec(record).map_err(|e| ProcessError::Permanent(e.to_string()))?;
-            match self
-                .state
-                .put(
-                    key,
-                    Bytes::from(body),
-                    PutOptions::private_json().with_condition(condition),
-                )
-                .await
-            {
-                Ok(_) => return Ok(new),
-                Err(BackendError::PreconditionFailed(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ProcessError::Retryable(format!(
-            "{key}: too many concurrent writers"
-        )))
+        crate::document::update(self.state.as_ref(), key, change).await
     }
 }
 

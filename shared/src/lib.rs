@@ -22,4 +22,5 @@ pub mod render;
 pub mod site;
 pub mod status;
 pub mod telemetry;
+pub mod templates;
 pub mod timefmt;

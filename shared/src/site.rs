@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use minijinja::{AutoEscape, Environment, context};
+use minijinja::{Environment, context};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -37,29 +37,7 @@ pub fn stylesheet_key() -> &'static str {
 }
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    env.set_auto_escape_callback(|name| {
-        if name.ends_with(".html") || name.ends_with(".atom") {
-            AutoEscape::Html
-        } else {
-            AutoEscape::None
-        }
-    });
-    env.set_formatter(|out, state, value| {
-        if state.auto_escape() == AutoEscape::Html
-            && !value.is_safe()
-            && !value.is_none()
-            && !value.is_undefined()
-        {
-            return out
-                .write_str(&crate::render::escape_text(&value.to_string()))
-                .map_err(|e| {
-                    minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
-                });
-        }
-        minijinja::escape_formatter(out, state, value)
-    });
-    for (name, src) in [
+    crate::templates::environment(&[
         ("base.html", include_str!("../templates/site/base.html")),
         ("index.html", include_str!("../templates/site/index.html")),
         (
@@ -67,10 +45,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../templates/site/incident.html"),
         ),
         ("feed.atom", include_str!("../templates/site/feed.atom")),
-    ] {
-        env.add_template(name, src).expect("site templates parse");
-    }
-    env
+    ])
 });
 
 /// One object of the site.

@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use minijinja::{AutoEscape, Environment, context};
+use minijinja::{Environment, context};
 
 use super::lifecycle::{AlertRecord, Notice};
 use crate::config::Config;
@@ -12,36 +12,10 @@ use crate::mail::{Mail, header_safe};
 use crate::timefmt::{self, Timestamp};
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    env.set_auto_escape_callback(|name| {
-        if name.ends_with(".html") {
-            AutoEscape::Html
-        } else {
-            AutoEscape::None
-        }
-    });
-    env.set_keep_trailing_newline(true);
-    // HTML escaping of &, <, >, " and ' only: URLs stay readable in the source.
-    env.set_formatter(|out, state, value| {
-        if state.auto_escape() == AutoEscape::Html
-            && !value.is_safe()
-            && !value.is_none()
-            && !value.is_undefined()
-        {
-            let text = value.to_string();
-            return out
-                .write_str(&crate::render::escape_text(&text))
-                .map_err(|e| {
-                    minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
-                });
-        }
-        minijinja::escape_formatter(out, state, value)
-    });
-    env.add_template("alert.txt", include_str!("../../templates/alert.txt"))
-        .expect("alert.txt parses");
-    env.add_template("alert.html", include_str!("../../templates/alert.html"))
-        .expect("alert.html parses");
-    env
+    crate::templates::environment(&[
+        ("alert.txt", include_str!("../../templates/alert.txt")),
+        ("alert.html", include_str!("../../templates/alert.html")),
+    ])
 });
 
 /// A link target only for http(s) URLs; anything else is shown as text.

@@ -117,6 +117,15 @@ pub(crate) async fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<()
 /// or a crash never sees half of it; with `durable`, synced to disk first.
 pub(crate) fn write_file(path: &Path, body: &[u8], durable: bool) -> std::io::Result<()> {
     use std::io::Write;
+    write_file_with(path, durable, |f| f.write_all(body))
+}
+
+/// As [`write_file`], the content written by `fill`.
+fn write_file_with<T>(
+    path: &Path,
+    durable: bool,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>,
+) -> std::io::Result<T> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut nonce = [0u8; 8];
@@ -124,16 +133,63 @@ pub(crate) fn write_file(path: &Path, body: &[u8], durable: bool) -> std::io::Re
     let tmp = dir.join(format!(".tmp-{}", hex::encode(nonce)));
     let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(body)?;
+        let out = fill(&mut f)?;
         if durable {
             f.sync_all()?;
         }
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        Ok(out)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// Copies `from` into `to` through [`write_file_with`], a chunk at a time; returns the
+/// etag of what was copied.
+fn copy_file(from: &Path, to: &Path) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut src = std::fs::File::open(from)?;
+    write_file_with(to, true, |f| {
+        let mut hash = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = src.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hash.update(&buf[..n]);
+            f.write_all(&buf[..n])?;
+        }
+        Ok(hex::encode(&hash.finalize()[..16]))
+    })
+}
+
+impl FsStore {
+    /// Whether a conditional write may go ahead; called with the write lock held.
+    async fn check_condition(
+        &self,
+        path: &Path,
+        key: &str,
+        condition: &Condition,
+    ) -> Result<(), BackendError> {
+        let ok = match condition {
+            Condition::Always => true,
+            Condition::IfNoneMatch => !tokio::fs::try_exists(path)
+                .await
+                .map_err(|e| io_err("stat", key, e))?,
+            Condition::IfMatch(etag) => {
+                let current = read_file(path).await.map_err(|e| io_err("read", key, e))?;
+                current.map(|b| etag_of(&b)).as_deref() == Some(etag.as_str())
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(BackendError::PreconditionFailed(key.to_owned()))
+        }
+    }
 }
 
 #[async_trait]
@@ -151,23 +207,7 @@ impl ObjectStore for FsStore {
     async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<String, BackendError> {
         let path = self.path_of(key)?;
         let _guard = self.write_lock.lock().await;
-        match &opts.condition {
-            Condition::Always => {}
-            Condition::IfNoneMatch => {
-                if tokio::fs::try_exists(&path)
-                    .await
-                    .map_err(|e| io_err("stat", key, e))?
-                {
-                    return Err(BackendError::PreconditionFailed(key.to_owned()));
-                }
-            }
-            Condition::IfMatch(etag) => {
-                let current = read_file(&path).await.map_err(|e| io_err("read", key, e))?;
-                if current.map(|b| etag_of(&b)).as_deref() != Some(etag.as_str()) {
-                    return Err(BackendError::PreconditionFailed(key.to_owned()));
-                }
-            }
-        }
+        self.check_condition(&path, key, &opts.condition).await?;
         write_atomic(&path, &body)
             .await
             .map_err(|e| io_err("write", key, e))?;
@@ -178,25 +218,16 @@ impl ObjectStore for FsStore {
         &self,
         key: &str,
         from: &Path,
-        _opts: PutOptions,
+        opts: PutOptions,
     ) -> Result<String, BackendError> {
         let path = self.path_of(key)?;
-        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(|e| io_err("write", key, e))?;
-        let mut nonce = [0u8; 8];
-        getrandom::fill(&mut nonce).map_err(|e| BackendError::Transient(e.to_string()))?;
-        let tmp = dir.join(format!(".tmp-{}", hex::encode(nonce)));
-        if let Err(e) = tokio::fs::copy(from, &tmp).await {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(io_err("write", key, e));
-        }
         let _guard = self.write_lock.lock().await;
-        tokio::fs::rename(&tmp, &path)
+        self.check_condition(&path, key, &opts.condition).await?;
+        let from = from.to_path_buf();
+        tokio::task::spawn_blocking(move || copy_file(&from, &path))
             .await
-            .map_err(|e| io_err("write", key, e))?;
-        Ok(String::new())
+            .map_err(|e| BackendError::Transient(e.to_string()))?
+            .map_err(|e| io_err("write", key, e))
     }
 
     async fn delete(&self, key: &str) -> Result<(), BackendError> {
@@ -320,5 +351,15 @@ mod tests {
         );
         assert_eq!(s.get("a/b.json").await.unwrap(), None);
         assert!(s.get("../etc/passwd").await.is_err());
+        // From a file: the same etag as a read gives, and the same conditions.
+        let src = dir.path().join("upload.bin");
+        std::fs::write(&src, vec![7u8; 200_000]).unwrap();
+        let once = PutOptions::json().with_condition(Condition::IfNoneMatch);
+        let etag = s.put_file("f/u.bin", &src, once.clone()).await.unwrap();
+        assert_eq!(s.get("f/u.bin").await.unwrap().unwrap().etag, etag);
+        assert!(matches!(
+            s.put_file("f/u.bin", &src, once).await,
+            Err(BackendError::PreconditionFailed(_))
+        ));
     }
 }

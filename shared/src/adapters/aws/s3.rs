@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use bytes::Bytes;
 
@@ -19,6 +20,36 @@ pub struct S3Store {
 }
 
 impl S3Store {
+    /// One PutObject: the body streamed, its type, cache lifetime and condition.
+    async fn put_stream(
+        &self,
+        key: &str,
+        body: ByteStream,
+        opts: PutOptions,
+    ) -> Result<String, BackendError> {
+        check_key(key)?;
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(opts.content_type)
+            .body(body);
+        if let Some(cc) = opts.cache_control {
+            req = req.cache_control(cc);
+        }
+        req = match opts.condition {
+            Condition::Always => req,
+            Condition::IfMatch(etag) => req.if_match(etag),
+            Condition::IfNoneMatch => req.if_none_match("*"),
+        };
+        let out = req
+            .send()
+            .await
+            .map_err(|e| classify(&format!("put s3://{}/{key}", self.bucket), e))?;
+        Ok(out.e_tag().unwrap_or_default().to_owned())
+    }
+
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         S3Store {
             client,
@@ -95,27 +126,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<String, BackendError> {
-        check_key(key)?;
-        let mut req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(opts.content_type)
-            .body(body.into());
-        if let Some(cc) = opts.cache_control {
-            req = req.cache_control(cc);
-        }
-        req = match opts.condition {
-            Condition::Always => req,
-            Condition::IfMatch(etag) => req.if_match(etag),
-            Condition::IfNoneMatch => req.if_none_match("*"),
-        };
-        let out = req
-            .send()
-            .await
-            .map_err(|e| classify(&format!("put s3://{}/{key}", self.bucket), e))?;
-        Ok(out.e_tag().unwrap_or_default().to_owned())
+        self.put_stream(key, body.into(), opts).await
     }
 
     async fn put_file(
@@ -124,25 +135,10 @@ impl ObjectStore for S3Store {
         path: &std::path::Path,
         opts: PutOptions,
     ) -> Result<String, BackendError> {
-        check_key(key)?;
-        let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
+        let body = ByteStream::from_path(path)
             .await
             .map_err(|e| BackendError::Transient(format!("read {}: {e}", path.display())))?;
-        let mut req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(opts.content_type)
-            .body(body);
-        if let Some(cc) = opts.cache_control {
-            req = req.cache_control(cc);
-        }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| classify(&format!("put s3://{}/{key}", self.bucket), e))?;
-        Ok(out.e_tag().unwrap_or_default().to_owned())
+        self.put_stream(key, body, opts).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), BackendError> {

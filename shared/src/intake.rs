@@ -266,15 +266,14 @@ impl Intake {
     }
 }
 
-async fn gitlab(State(intake): State<Arc<Intake>>, request: Request) -> Reply {
-    let (parts, body) = request.into_parts();
-    let delivery = header_str(&parts.headers, "idempotency-key")
-        .or_else(|| header_str(&parts.headers, "x-gitlab-event-uuid"))
-        .unwrap_or("")
-        .to_owned();
-    let span = info_span!("gitlab", delivery = %delivery, event = header_str(&parts.headers, "x-gitlab-event").unwrap_or(""));
+/// Runs one request's work in its span and logs the reply (status, and the error
+/// message of a refusal).
+pub async fn respond(
+    span: tracing::Span,
+    work: impl std::future::Future<Output = Result<Reply, Reply>>,
+) -> Reply {
     async move {
-        let reply = match gitlab_inner(&intake, &parts.headers, body).await {
+        let reply = match work.await {
             Ok(r) | Err(r) => r,
         };
         info!(
@@ -286,6 +285,13 @@ async fn gitlab(State(intake): State<Arc<Intake>>, request: Request) -> Reply {
     }
     .instrument(span)
     .await
+}
+
+async fn gitlab(State(intake): State<Arc<Intake>>, request: Request) -> Reply {
+    let (parts, body) = request.into_parts();
+    let event = header_str(&parts.headers, "x-gitlab-event").unwrap_or("");
+    let span = info_span!("gitlab", event = %event, delivery = tracing::field::Empty);
+    respond(span, gitlab_inner(&intake, &parts.headers, body)).await
 }
 
 async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: Body) -> Result<Reply, Reply> {
@@ -320,6 +326,7 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: Body) -> Resul
     let payload = serde_json::from_str(text)
         .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, format!("body: {e}")))?;
     let dedup = delivery_id(headers, &body);
+    tracing::Span::current().record("delivery", dedup.as_str());
     let envelope = Envelope {
         source: Source::Gitlab,
         event: event.map(str::to_owned),

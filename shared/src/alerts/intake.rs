@@ -6,29 +6,17 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{info_span, warn};
 
 use super::parse;
 use crate::auth::authorization_token;
-use crate::intake::{Intake, Reply, check_json_content_type, delivery_id, read_body};
+use crate::intake::{Intake, Reply, check_json_content_type, delivery_id, read_body, respond};
 use crate::message::{self, Envelope, Source};
 
 pub async fn alerts(State(intake): State<Arc<Intake>>, request: Request) -> Reply {
     let (parts, body) = request.into_parts();
     let span = info_span!("alerts", delivery = tracing::field::Empty);
-    async move {
-        let reply = match alerts_inner(&intake, &parts.headers, body).await {
-            Ok(r) | Err(r) => r,
-        };
-        info!(
-            status = reply.0.as_u16(),
-            error = reply.1.get("error").and_then(|e| e.as_str()),
-            "reply"
-        );
-        reply
-    }
-    .instrument(span)
-    .await
+    respond(span, alerts_inner(&intake, &parts.headers, body)).await
 }
 
 fn check_token(intake: &Intake, headers: &HeaderMap) -> Result<(), Reply> {

@@ -341,7 +341,12 @@ fn normalize_host(host: &str) -> String {
 /// The host (and port) of an absolute URL, parsed as browsers parse it (backslashes,
 /// missing slashes, percent-escapes and default ports included).
 fn url_host(url: &str) -> Option<String> {
-    let u = url::Url::parse(url.trim()).ok()?;
+    host_of(&url::Url::parse(url.trim()).ok()?)
+}
+
+/// A parsed URL's host as compared with the instance's: lowercase, no trailing dot,
+/// the port only when it is not the scheme's default.
+fn host_of(u: &url::Url) -> Option<String> {
     let host = u.host_str()?.trim_end_matches('.').to_ascii_lowercase();
     Some(match u.port() {
         Some(p) => format!("{host}:{p}"),
@@ -354,14 +359,9 @@ fn url_host(url: &str) -> Option<String> {
 fn instance_path(url: &str, ctx: &RenderContext) -> Option<String> {
     match url::Url::parse(url.trim()) {
         Ok(u) if u.cannot_be_a_base() => None,
-        Ok(u) => {
-            let host = u.host_str()?.trim_end_matches('.').to_ascii_lowercase();
-            let host = match u.port() {
-                Some(p) => format!("{host}:{p}"),
-                None => host,
-            };
-            ctx.is_instance_host(&host).then(|| u.path().to_owned())
-        }
+        Ok(u) => ctx
+            .is_instance_host(&host_of(&u)?)
+            .then(|| u.path().to_owned()),
         // Relative, or nothing a browser could follow: either way not published as a
         // link elsewhere.
         Err(_) => Some(url.to_owned()),

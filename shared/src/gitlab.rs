@@ -145,6 +145,8 @@ pub struct Award {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IssueHook {
+    #[serde(default)]
+    pub object_kind: Option<String>,
     pub user: User,
     pub project: Project,
     pub object_attributes: Issue,
@@ -156,6 +158,8 @@ pub struct IssueHook {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct NoteHook {
+    #[serde(default)]
+    pub object_kind: Option<String>,
     pub user: User,
     pub project: Project,
     pub object_attributes: Note,
@@ -165,6 +169,8 @@ pub struct NoteHook {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct EmojiHook {
+    #[serde(default)]
+    pub object_kind: Option<String>,
     pub user: User,
     pub project: Project,
     pub object_attributes: Award,
@@ -217,13 +223,33 @@ impl Hook {
         if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(HookError::Malformed("body must be a JSON object".into()));
         }
-        let kind: Kind = serde_json::from_slice(body)
+        // The header names the shape: one typed pass, checked against the body's own
+        // object_kind. Without a header, or if the two disagree, the body decides.
+        if let Some(kind) = event.and_then(kind_of_event)
+            && let Ok(hook) = Self::of_kind(kind, body)
+            && hook
+                .object_kind()
+                .is_some_and(|k| kind_of_object(k) == Some(kind))
+        {
+            return Ok(hook);
+        }
+        let peek: Kind = serde_json::from_slice(body)
             .map_err(|e| HookError::Malformed(format!("body is not a JSON object: {e}")))?;
-        let kind = kind
+        let object_kind = peek
             .object_kind
             .ok_or_else(|| HookError::Malformed("missing field `object_kind`".into()))?;
-        let hook = match kind.as_ref() {
-            "issue" | "work_item" => {
+        match kind_of_object(&object_kind) {
+            Some(kind) => Self::of_kind(kind, body),
+            None => Err(HookError::Ignored(format!(
+                "object_kind {object_kind:?} is not handled"
+            ))),
+        }
+    }
+
+    /// Parses the body as the hook of `kind` (`issue`, `note` or `emoji`).
+    fn of_kind(kind: &str, body: &[u8]) -> Result<Hook, HookError> {
+        let hook = match kind {
+            "issue" => {
                 let hook: IssueHook = parse_shape(body, "issue")?;
                 if let Some(t) = &hook.object_attributes.work_item_type
                     && NON_ISSUE_WORK_ITEMS.contains(&t.as_str())
@@ -279,6 +305,15 @@ impl Hook {
         Ok(hook)
     }
 
+    /// The body's own `object_kind`.
+    fn object_kind(&self) -> Option<&str> {
+        match self {
+            Hook::Issue(h) => h.object_kind.as_deref(),
+            Hook::Note(h) => h.object_kind.as_deref(),
+            Hook::Emoji(h) => h.object_kind.as_deref(),
+        }
+    }
+
     pub fn project(&self) -> &Project {
         match self {
             Hook::Issue(h) => &h.project,
@@ -311,6 +346,26 @@ impl Hook {
     }
 }
 
+/// The hook shape an `X-Gitlab-Event` header announces.
+fn kind_of_event(event: &str) -> Option<&'static str> {
+    match event {
+        "Issue Hook" | "Confidential Issue Hook" => Some("issue"),
+        "Note Hook" | "Confidential Note Hook" => Some("note"),
+        "Emoji Hook" => Some("emoji"),
+        _ => None,
+    }
+}
+
+/// The hook shape of an `object_kind`.
+fn kind_of_object(object_kind: &str) -> Option<&'static str> {
+    match object_kind {
+        "issue" | "work_item" => Some("issue"),
+        "note" => Some("note"),
+        "emoji" => Some("emoji"),
+        _ => None,
+    }
+}
+
 fn parse_shape<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, HookError> {
     serde_json::from_slice(body).map_err(|e| HookError::Malformed(format!("{what} hook: {e}")))
 }
@@ -340,6 +395,14 @@ mod tests {
         );
         let emoji = Hook::parse(Some("Emoji Hook"), &reference("gitlab-emoji-hook.json")).unwrap();
         assert_eq!(emoji.iid(), 42);
+    }
+
+    #[test]
+    fn the_body_decides_when_the_header_disagrees() {
+        let note = reference("gitlab-note-hook.json");
+        let hook = Hook::parse(Some("Issue Hook"), &note).unwrap();
+        assert!(matches!(hook, Hook::Note(_)), "{hook:?}");
+        assert_eq!(hook.iid(), 17);
     }
 
     #[test]

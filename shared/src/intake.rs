@@ -17,7 +17,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::auth::SigningKey;
 use crate::config::{Config, ConfigError};
 use crate::gitlab::{Hook, HookError};
-use crate::message::{self, Envelope, Source};
+use crate::message::{self, Source};
 use crate::ports::{ObjectStore, Queue};
 
 /// A reply: status and a JSON body.
@@ -323,28 +323,16 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: Body) -> Resul
             ),
         ));
     }
-    let payload = serde_json::from_str(text)
-        .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, format!("body: {e}")))?;
     let dedup = delivery_id(headers, &body);
     tracing::Span::current().record("delivery", dedup.as_str());
-    let envelope = Envelope {
-        source: Source::Gitlab,
-        event: event.map(str::to_owned),
-        delivery: dedup.clone(),
-        received_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        payload,
-    };
+    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let message = message::compose(Source::Gitlab, event, &dedup, &received_at, text);
     let queue = intake
         .publish_queue
         .as_deref()
         .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
     intake
-        .enqueue(
-            queue,
-            format!("issue:{}", hook.iid()),
-            dedup,
-            envelope.to_json(),
-        )
+        .enqueue(queue, format!("issue:{}", hook.iid()), dedup, message)
         .await?;
     Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": 1 })))
 }

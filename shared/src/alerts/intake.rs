@@ -11,7 +11,7 @@ use tracing::{info_span, warn};
 use super::parse;
 use crate::auth::authorization_token;
 use crate::intake::{Intake, Reply, check_json_content_type, delivery_id, read_body, respond};
-use crate::message::{self, Envelope, Source};
+use crate::message::{self, Source};
 
 pub async fn alerts(State(intake): State<Arc<Intake>>, request: Request) -> Reply {
     let (parts, body) = request.into_parts();
@@ -86,8 +86,7 @@ pub fn messages(
 ) -> Result<Vec<(String, String, String)>, String> {
     let mut out = Vec::with_capacity(parsed.alerts.len());
     for (i, alert) in parsed.alerts.into_iter().enumerate() {
-        let payload =
-            serde_json::value::to_raw_value(&alert).map_err(|e| format!("alerts[{i}]: {e}"))?;
+        let payload = serde_json::to_string(&alert).map_err(|e| format!("alerts[{i}]: {e}"))?;
         let id = format!("{delivery}:{i}");
         // One group per alert, so one alert's repeats and resolution stay in order.
         let key = alert.fingerprint.as_deref().unwrap_or(&id);
@@ -95,20 +94,12 @@ pub fn messages(
             "alert:{}",
             hex::encode(&Sha256::digest(key.as_bytes())[..16])
         );
-        let envelope = Envelope {
-            source: Source::Alert,
-            event: Some(
-                match alert.source {
-                    super::AlertSource::Prometheus => "prometheus",
-                    super::AlertSource::Generic => "generic",
-                }
-                .into(),
-            ),
-            delivery: id.clone(),
-            received_at: received_at.to_owned(),
-            payload,
+        let event = match alert.source {
+            super::AlertSource::Prometheus => "prometheus",
+            super::AlertSource::Generic => "generic",
         };
-        out.push((group, message::dedup_id(&id), envelope.to_json()));
+        let body = message::compose(Source::Alert, Some(event), &id, received_at, &payload);
+        out.push((group, message::dedup_id(&id), body));
     }
     Ok(out)
 }

@@ -206,12 +206,6 @@ impl GitlabApi {
         })
     }
 
-    /// Shorter backoff (tests).
-    pub fn with_backoff(mut self, backoff: Duration) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
     pub fn project(&self) -> u64 {
         self.project
     }

@@ -36,13 +36,6 @@ impl IntoResponse for Reply {
     }
 }
 
-/// Unix seconds now (replaceable in tests).
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| chrono::Utc::now().timestamp())
-}
-
 /// What intake needs: settings and where to queue.
 pub struct Intake {
     pub config: Arc<Config>,
@@ -50,7 +43,6 @@ pub struct Intake {
     pub alert_queue: Option<Arc<dyn Queue>>,
     /// For claim checks of bodies too large for the queue.
     pub state: Option<Arc<dyn ObjectStore>>,
-    pub clock: Clock,
     signing_key: Option<SigningKey>,
 }
 
@@ -84,14 +76,8 @@ impl Intake {
             publish_queue,
             alert_queue,
             state,
-            clock: system_clock(),
             signing_key,
         })
-    }
-
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
     }
 }
 
@@ -201,7 +187,7 @@ impl Intake {
                 header_str(headers, "webhook-timestamp"),
                 header_str(headers, "webhook-signature"),
                 body,
-                (self.clock)(),
+                chrono::Utc::now().timestamp(),
             )
             .map_err(|why| Reply::error(StatusCode::UNAUTHORIZED, why))?;
             // The shared token is optional with signatures, but must be right if sent.

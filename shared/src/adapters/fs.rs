@@ -27,10 +27,6 @@ impl FsStore {
         })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// The file of a key; keys with empty, `.` or `..` segments are refused.
     pub fn path_of(&self, key: &str) -> Result<PathBuf, BackendError> {
         check_key(key)?;

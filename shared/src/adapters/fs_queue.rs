@@ -77,10 +77,6 @@ impl FsQueue {
         })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Resolves when a message may have arrived.
     pub async fn wait(&self) {
         self.notify.notified().await

@@ -57,10 +57,6 @@ impl S3Store {
         }
     }
 
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     /// Checks that the bucket exists and is reachable; the error names `variable`.
     pub async fn check(&self, variable: &str) -> Result<(), String> {
         self.client

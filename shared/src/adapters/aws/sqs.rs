@@ -30,10 +30,6 @@ impl SqsQueue {
         }
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Checks that the queue exists and is FIFO; the error names `variable`.
     pub async fn check(&self, variable: &str) -> Result<(), String> {
         let out = self

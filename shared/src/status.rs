@@ -170,6 +170,19 @@ pub fn render_incident(
 /// Keeps the detail document under [`MAX_DETAIL_BYTES`]: the oldest comments go first,
 /// then the description is cut.
 fn fit_detail(incident: &mut Incident, description_src: &str, ctx: &RenderContext) {
+    // JSON escaping makes a character at most six bytes (`\u001f`): text that small
+    // cannot reach the limit, and needs no serialising to tell.
+    let text: usize = incident.title.len()
+        + incident.description.len()
+        + incident
+            .comments
+            .iter()
+            .flatten()
+            .map(|c| c.note.len() + 64)
+            .sum::<usize>();
+    if text * 6 + 4096 < MAX_DETAIL_BYTES {
+        return;
+    }
     let size = |i: &Incident| serde_json::to_vec(i).map(|v| v.len()).unwrap_or(usize::MAX);
     let mut current = size(incident);
     while current > MAX_DETAIL_BYTES {
@@ -250,5 +263,93 @@ impl PublishedIndex {
                 .map(|e| e.incident.clone())
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{Action, AwardState, Decision, IssueSnapshot, NoteState, Via};
+
+    fn state(description: String, comments: usize, comment_len: usize) -> IncidentState {
+        let t = timefmt::parse("2024-03-01T09:00:00Z").unwrap();
+        let mut s = IncidentState::new(1, 42);
+        s.issue = Some(IssueSnapshot {
+            id: 1,
+            title: "Outage".into(),
+            description,
+            state: "opened".into(),
+            confidential: false,
+            created_at: t,
+            updated_at: t,
+            closed_at: None,
+            labels: vec![],
+            severity: None,
+        });
+        for n in 0..comments as u64 {
+            let at = t + chrono::Duration::minutes(n as i64);
+            let mut microphones = std::collections::BTreeMap::new();
+            microphones.insert(
+                "alice".into(),
+                AwardState {
+                    awarded: true,
+                    at,
+                    trusted: true,
+                },
+            );
+            s.notes.insert(
+                n,
+                NoteState {
+                    id: n,
+                    body: format!("update {n} {}", "x".repeat(comment_len)),
+                    created_at: at,
+                    updated_at: at,
+                    system: false,
+                    internal: false,
+                    microphones,
+                },
+            );
+        }
+        s.decisions.push(Decision {
+            at: t,
+            action: Action::Publish,
+            via: Via::Label,
+            by: "alice".into(),
+            allowed: true,
+            note_id: None,
+        });
+        s
+    }
+
+    fn size(i: &Incident) -> usize {
+        serde_json::to_vec(i).unwrap().len()
+    }
+
+    #[test]
+    fn the_detail_stays_under_one_mebibyte() {
+        // Small: untouched.
+        let r = render_incident(&state("short".into(), 3, 10), None).unwrap();
+        assert_eq!(r.incident.comments.as_ref().map(Vec::len), Some(3));
+        // Comments too large together: the oldest go first.
+        let r = render_incident(&state("short".into(), 100, 20_000), None).unwrap();
+        let comments = r.incident.comments.as_ref().unwrap();
+        assert!(size(&r.incident) <= MAX_DETAIL_BYTES);
+        assert!(
+            comments.len() < 100 && comments.len() > 40,
+            "{}",
+            comments.len()
+        );
+        assert!(
+            comments.last().unwrap().note.contains("update 99 "),
+            "the newest stay"
+        );
+        // A description alone too large: shortened, and said so.
+        let r = render_incident(&state("word ".repeat(400_000), 0, 0), None).unwrap();
+        assert!(size(&r.incident) <= MAX_DETAIL_BYTES);
+        assert!(
+            r.incident
+                .description
+                .ends_with("<p><em>(description shortened)</em></p>")
+        );
     }
 }

@@ -5,17 +5,13 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
-use openmic::adapters::aws::Aws;
 use openmic::alerts::lifecycle::Notifier;
 use openmic::batch::handle_batch;
-use openmic::config::Config;
-use openmic::telemetry::{self, or_exit};
+use openmic::telemetry::or_exit;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init();
-    let config = Arc::new(or_exit(Config::from_env()));
-    let aws = Aws::from_env().await;
+    let (config, aws) = openmic::adapters::aws::start().await;
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let mailer = Arc::new(or_exit(aws.mailer(&config)));
     let notifier = or_exit(Notifier::new(config, state, mailer));

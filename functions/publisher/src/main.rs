@@ -6,18 +6,14 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
-use openmic::adapters::aws::Aws;
 use openmic::batch::handle_batch;
-use openmic::config::Config;
 use openmic::publisher::Publisher;
-use openmic::telemetry::{self, or_exit};
+use openmic::telemetry::or_exit;
 use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init();
-    let config = Arc::new(or_exit(Config::from_env()));
-    let aws = Aws::from_env().await;
+    let (config, aws) = openmic::adapters::aws::start().await;
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let status = Arc::new(or_exit(aws.status_bucket(&config)));
     let publisher = or_exit(Publisher::new(config, state, status));

@@ -2,17 +2,13 @@
 
 use std::sync::Arc;
 
-use openmic::adapters::aws::Aws;
-use openmic::config::Config;
 use openmic::intake::{self, Intake};
-use openmic::telemetry::{self, or_exit};
+use openmic::telemetry::or_exit;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init();
-    let config = Arc::new(or_exit(Config::from_env()));
+    let (config, aws) = openmic::adapters::aws::start().await;
     or_exit(config.require(&["GITLAB_WEBHOOK_SECRET", "GITLAB_PROJECT_ID"]));
-    let aws = Aws::from_env().await;
     let queue = Arc::new(or_exit(aws.publish_queue(&config)));
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let intake = or_exit(Intake::new(config, Some(queue), None, Some(state)));

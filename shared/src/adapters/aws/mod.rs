@@ -198,3 +198,11 @@ pub fn check_queue_url(
     }
     Ok(())
 }
+
+/// A Lambda function's start: logging, the configuration (or a stop naming what is
+/// missing or wrong), and the AWS clients.
+pub async fn start() -> (std::sync::Arc<crate::config::Config>, Aws) {
+    crate::telemetry::init();
+    let config = crate::telemetry::or_exit(crate::config::Config::from_env());
+    (std::sync::Arc::new(config), Aws::from_env().await)
+}

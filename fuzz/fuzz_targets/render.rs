@@ -930,6 +930,20 @@ fuzz_target!(|data: &[u8]| {
     }
     let html_parts = parts(&rendered.html);
     check_html(&rendered.html, &html_parts);
+    // Markdown without raw HTML is made private on comrak's tree; the sanitiser path
+    // must publish the same.
+    let sanitised = render::markdown_sanitised(&text, &ctx);
+    check(
+        "paths-agree",
+        render::normal_form(&rendered.html) == render::normal_form(&sanitised.html)
+            && rendered.uploads == sanitised.uploads,
+        || {
+            format!(
+                "tree path: {}\nsanitiser path: {}\ninput: {text:?}",
+                rendered.html, sanitised.html
+            )
+        },
+    );
     let unwrapped = || {
         render::markdown(
             &text,

@@ -8,9 +8,14 @@
 //! their copy in the status bucket. The privacy pass runs after sanitising, so text
 //! smuggled in through raw HTML or entities (`&#64;user`) is caught too.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::sync::LazyLock;
+
+use comrak::html::ChildRendering;
+use comrak::nodes::{AstNode, NodeValue};
 
 use lol_html::html_content::ContentType;
 use lol_html::{RewriteStrSettings, doc_text, element, rewrite_str};
@@ -34,7 +39,7 @@ pub struct Upload {
 impl Upload {
     /// The key of the copy in the status bucket.
     pub fn key(&self, iid: u64) -> String {
-        format!("data/incident/{iid}/{}/{}", self.secret, self.filename)
+        format!("{UPLOAD_KEY_PREFIX}{iid}/{}/{}", self.secret, self.filename)
     }
 }
 
@@ -114,7 +119,7 @@ fn sanitiser() -> &'static ammonia::Builder<'static> {
             .add_allowed_classes("li", ["task-list-item"])
             .add_allowed_classes("input", ["task-list-item-checkbox"])
             .url_schemes(std::collections::HashSet::from(["http", "https", "mailto"]))
-            .link_rel(Some("noopener noreferrer nofollow"))
+            .link_rel(Some(LINK_REL))
             .attribute_filter(|element, attribute, value| match (element, attribute) {
                 // Only comrak's footnote ids, so no id can clobber the page's own.
                 (_, "id") => FOOTNOTE_ID.is_match(value).then_some(value.into()),
@@ -145,26 +150,215 @@ static ITEM_URL: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Renders a description or comment.
 ///
-/// Text without raw HTML (the usual case) skips the sanitiser: every tag then comes
-/// from comrak's own renderer, which escapes text and attributes, and the last pass
-/// still refuses any link or image whose scheme is not allowed.
+/// Markdown that comrak parses into the node types it knows (the usual case: no raw
+/// HTML) is made private on comrak's own tree and formatted once: every tag then comes
+/// from comrak's renderer, which escapes text and attributes. Anything else (raw HTML
+/// above all) is rendered, sanitised by ammonia and made private by a pass over the
+/// sanitised HTML. Both paths apply the same rules.
 pub fn markdown(src: &str, ctx: &RenderContext) -> Rendered {
     let arena = comrak::Arena::new();
     let root = comrak::parse_document(&arena, src, comrak_options());
-    let raw_html = root.descendants().any(|n| {
-        matches!(
-            n.data().value,
-            comrak::nodes::NodeValue::HtmlBlock(_) | comrak::nodes::NodeValue::HtmlInline(_)
-        )
-    });
     let mut html = String::with_capacity(src.len() + src.len() / 2 + 64);
-    // Formatting into a String cannot fail.
-    let _ = comrak::format_html(root, comrak_options(), &mut html);
-    if raw_html {
-        html = sanitiser().clean(&html).to_string();
+    if root.descendants().all(|n| on_the_tree(&n.data().value)) {
+        let uploads = privatise_tree(root, ctx);
+        // Formatting into a String cannot fail.
+        let _ = PublicHtml::format_document(root, comrak_options(), &mut html);
+        return Rendered { html, uploads };
     }
-    postprocess(&html, ctx)
+    let _ = comrak::format_html(root, comrak_options(), &mut html);
+    sanitised(&html, ctx)
 }
+
+/// Renders through the sanitiser whatever the markdown holds: the path raw HTML
+/// takes. Public so tests can hold the two paths to the same result.
+pub fn markdown_sanitised(src: &str, ctx: &RenderContext) -> Rendered {
+    sanitised(&comrak::markdown_to_html(src, comrak_options()), ctx)
+}
+
+fn sanitised(html: &str, ctx: &RenderContext) -> Rendered {
+    let clean = sanitiser().clean(html).to_string();
+    postprocess(&clean, ctx)
+}
+
+/// Published HTML in one normal form (html5ever's serialisation through the
+/// sanitiser), so output of the two paths can be compared.
+pub fn normal_form(html: &str) -> String {
+    sanitiser().clean(html).to_string()
+}
+
+/// Node types whose every published string [`privatise_tree`] knows. Raw HTML (and any
+/// node type an option might add later) goes through the sanitiser instead.
+fn on_the_tree(value: &NodeValue) -> bool {
+    matches!(
+        value,
+        NodeValue::Document
+            | NodeValue::BlockQuote
+            | NodeValue::List(_)
+            | NodeValue::Item(_)
+            | NodeValue::CodeBlock(_)
+            | NodeValue::Paragraph
+            | NodeValue::Heading(_)
+            | NodeValue::ThematicBreak
+            | NodeValue::FootnoteDefinition(_)
+            | NodeValue::Table(_)
+            | NodeValue::TableRow(_)
+            | NodeValue::TableCell
+            | NodeValue::Text(_)
+            | NodeValue::TaskItem(_)
+            | NodeValue::SoftBreak
+            | NodeValue::LineBreak
+            | NodeValue::Code(_)
+            | NodeValue::Emph
+            | NodeValue::Strong
+            | NodeValue::Strikethrough
+            | NodeValue::Link(_)
+            | NodeValue::Image(_)
+            | NodeValue::FootnoteReference(_)
+            | NodeValue::ShortCode(_)
+    )
+}
+
+/// The privacy rules on comrak's tree; returns the uploads it points at.
+///
+/// Links and images first: a link that is not published as a link leaves its text,
+/// an image that is not published goes. Then adjacent text joins (an unwrapped link's
+/// text with the text around it: `@` + `bob`), and every string that reaches the page
+/// (text, code, link and image targets and titles, footnote names, code block
+/// info) has its
+/// mentions and instance item URLs replaced.
+fn privatise_tree<'a>(root: &'a AstNode<'a>, ctx: &RenderContext) -> Vec<Upload> {
+    let mut uploads: Vec<Upload> = Vec::new();
+    let mut note_upload = |u: Upload| {
+        if !uploads.contains(&u) && uploads.len() < MAX_UPLOADS {
+            uploads.push(u);
+        }
+    };
+    for node in root.descendants().collect::<Vec<_>>() {
+        let mut data = node.data_mut();
+        match &mut data.value {
+            NodeValue::Link(link) => match fate(Some(&link.url), &LINK_SCHEMES, ctx) {
+                Fate::Upload(up) => {
+                    link.url = up.key(ctx.iid);
+                    note_upload(up);
+                }
+                Fate::Anchor | Fate::Elsewhere => {}
+                Fate::Withheld => {
+                    drop(data);
+                    for child in node.children().collect::<Vec<_>>() {
+                        node.insert_before(child);
+                    }
+                    node.detach();
+                }
+            },
+            NodeValue::Image(image) => match fate(Some(&image.url), &IMAGE_SCHEMES, ctx) {
+                Fate::Upload(up) => {
+                    image.url = up.key(ctx.iid);
+                    note_upload(up);
+                }
+                Fate::Elsewhere => {}
+                Fate::Anchor | Fate::Withheld => {
+                    drop(data);
+                    node.detach();
+                }
+            },
+            _ => {}
+        }
+    }
+    for node in root.descendants().collect::<Vec<_>>() {
+        if node.parent().is_none() {
+            // Joined to the text before it.
+            continue;
+        }
+        let mut data = node.data_mut();
+        if let NodeValue::Text(text) = &mut data.value {
+            // Each piece keeps the rule on its own (`@ops` before a link stays a
+            // mention), and the joined text gets it once more (`@` + `bob`).
+            let mut joined = false;
+            while let Some(next) = node.next_sibling() {
+                match &next.data().value {
+                    NodeValue::Text(more) => {
+                        if !joined {
+                            *text = private_plain(text, ctx).into_owned().into();
+                            joined = true;
+                        }
+                        text.to_mut().push_str(&private_plain(more, ctx));
+                    }
+                    _ => break,
+                }
+                next.detach();
+            }
+        }
+        let fix = |s: &mut String| {
+            if let Cow::Owned(fixed) = private_plain(s, ctx) {
+                *s = fixed;
+            }
+        };
+        match &mut data.value {
+            NodeValue::Text(text) => {
+                if let Cow::Owned(fixed) = private_plain(text, ctx) {
+                    *text = fixed.into();
+                }
+            }
+            NodeValue::Code(code) => fix(&mut code.literal),
+            NodeValue::CodeBlock(block) => {
+                fix(&mut block.literal);
+                fix(&mut block.info);
+            }
+            NodeValue::Link(link) | NodeValue::Image(link) => {
+                fix(&mut link.url);
+                fix(&mut link.title);
+            }
+            NodeValue::FootnoteDefinition(f) => fix(&mut f.name),
+            NodeValue::FootnoteReference(f) => fix(&mut f.name),
+            _ => {}
+        }
+    }
+    uploads
+}
+
+comrak::create_formatter!(PublicHtml, {
+    // Links leave with `rel`, except anchors and copied uploads; images that are
+    // copied uploads get GitLab's class.
+    NodeValue::Link(ref link) => |context, entering| {
+        if entering {
+            context.write_str("<a href=\"")?;
+            context.escape_href(&link.url)?;
+            if !link.title.is_empty() {
+                context.write_str("\" title=\"")?;
+                context.escape(&link.title)?;
+            }
+            if link.url.starts_with('#') || link.url.starts_with(UPLOAD_KEY_PREFIX) {
+                context.write_str("\">")?;
+            } else {
+                context.write_str("\" rel=\"")?;
+                context.write_str(LINK_REL)?;
+                context.write_str("\">")?;
+            }
+        } else {
+            context.write_str("</a>")?;
+        }
+    },
+    NodeValue::Image(ref image) => |context, entering| {
+        if entering {
+            context.write_str("<img src=\"")?;
+            context.escape_href(&image.url)?;
+            context.write_str("\" alt=\"")?;
+            return Ok(ChildRendering::Plain);
+        }
+        if !image.title.is_empty() {
+            context.write_str("\" title=\"")?;
+            context.escape(&image.title)?;
+        }
+        if image.url.starts_with(UPLOAD_KEY_PREFIX) {
+            context.write_str("\" class=\"gl-image\" />")?;
+        } else {
+            context.write_str("\" />")?;
+        }
+    },
+});
+
+/// Where copied uploads live in the status bucket ([`Upload::key`]).
+const UPLOAD_KEY_PREFIX: &str = "data/incident/";
 
 /// The mention rule over every text node of `html`.
 fn mentions_again(html: &str) -> Option<String> {
@@ -240,30 +434,40 @@ pub fn shortcodes(s: &str) -> String {
     .into_owned()
 }
 
-/// The privacy rules on a piece of (escaped) text: mentions and instance item URLs.
+/// The privacy rules on a piece of escaped HTML text: mentions and instance item URLs.
 pub fn private_text(text: &str, ctx: &RenderContext) -> String {
-    let without_urls = if text.contains("://") {
-        ITEM_URL
-            .replace_all(text, |c: &regex::Captures| {
-                if ctx.is_instance_host(&c[1]) {
-                    reference(&c[2], &c[3], &c[4])
-                } else {
-                    c[0].to_owned()
-                }
-            })
-            .into_owned()
-    } else {
-        text.to_owned()
-    };
-    replace_mentions(&without_urls)
+    privatise(text, ctx, "&amp;").into_owned()
+}
+
+/// The privacy rules on plain (unescaped) text, as comrak's tree holds it.
+fn private_plain<'t>(text: &'t str, ctx: &RenderContext) -> Cow<'t, str> {
+    privatise(text, ctx, "&")
+}
+
+/// Mentions and instance item URLs replaced; `amp` is how the text writes `&`.
+fn privatise<'t>(text: &'t str, ctx: &RenderContext, amp: &str) -> Cow<'t, str> {
+    if !text.contains("://") {
+        return replace_mentions(text);
+    }
+    let without_urls = ITEM_URL.replace_all(text, |c: &regex::Captures| {
+        if ctx.is_instance_host(&c[1]) {
+            reference(&c[2], &c[3], &c[4], amp)
+        } else {
+            c[0].to_owned()
+        }
+    });
+    match without_urls {
+        Cow::Borrowed(text) => replace_mentions(text),
+        Cow::Owned(text) => Cow::Owned(replace_mentions(&text).into_owned()),
+    }
 }
 
 /// `group/project#12`, `group/project!3`, `group&4`.
-fn reference(path: &str, kind: &str, number: &str) -> String {
+fn reference(path: &str, kind: &str, number: &str, amp: &str) -> String {
     let kind = kind.to_ascii_lowercase();
     if kind == "epics" {
         let group = path.strip_prefix("groups/").unwrap_or(path);
-        format!("{group}&amp;{number}")
+        format!("{group}{amp}{number}")
     } else if kind == "merge_requests" {
         format!("{path}!{number}")
     } else {
@@ -277,9 +481,9 @@ fn is_name_char(c: char) -> bool {
 
 /// Every `@name`, `@group/sub` and `@all` becomes [`RESPONDER`]. An `@` directly after
 /// a letter or digit (an email address) is left alone.
-pub fn replace_mentions(text: &str) -> String {
+pub fn replace_mentions(text: &str) -> Cow<'_, str> {
     if !text.contains('@') {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
     let mut prev: Option<char> = None;
@@ -324,7 +528,7 @@ pub fn replace_mentions(text: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// A host as compared with the instance's: lowercase, without a trailing dot or the
@@ -368,6 +572,37 @@ fn instance_path(url: &str, ctx: &RenderContext) -> Option<String> {
     }
 }
 
+/// What becomes of a link or an image, by its URL.
+enum Fate {
+    /// An upload: points at its copy in the status bucket.
+    Upload(Upload),
+    /// `#…`: a place on the same page (footnotes); links only.
+    Anchor,
+    /// Another site: published as it is (links with [`LINK_REL`]).
+    Elsewhere,
+    /// No URL, a scheme not allowed, or a place on the GitLab instance (an issue, a
+    /// profile, a relative path): a link is published as its text, an image not at all.
+    Withheld,
+}
+
+fn fate(url: Option<&str>, schemes: &[&str], ctx: &RenderContext) -> Fate {
+    let Some(url) = url.filter(|u| allowed_url(u, schemes)) else {
+        return Fate::Withheld;
+    };
+    if let Some(up) = upload_of(url, ctx) {
+        Fate::Upload(up)
+    } else if url.starts_with('#') {
+        Fate::Anchor
+    } else if instance_path(url, ctx).is_some() {
+        Fate::Withheld
+    } else {
+        Fate::Elsewhere
+    }
+}
+
+/// `rel` of every published link to another site.
+const LINK_REL: &str = "noopener noreferrer nofollow";
+
 fn upload_of(url: &str, ctx: &RenderContext) -> Option<Upload> {
     let path = instance_path(url, ctx)?;
     let c = UPLOAD_PATH.captures(&path)?;
@@ -406,7 +641,11 @@ fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
                     })
                     .filter_map(|a| {
                         let v = a.value();
-                        let fixed = private_text(&v, ctx);
+                        let mut fixed = private_text(&v, ctx);
+                        if matches!(a.name().as_str(), "href" | "src") {
+                            // As comrak writes a URL: no raw space.
+                            fixed = fixed.replace(' ', "%20");
+                        }
                         (fixed != v).then(|| (a.name(), fixed))
                     })
                     .collect();
@@ -415,36 +654,32 @@ fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
                 }
                 Ok(())
             }))
-            .append_element_content_handler(element!("a[href]", |el| {
-                let href = el.get_attribute("href").unwrap_or_default();
-                if !allowed_url(&href, &LINK_SCHEMES) {
-                    el.remove_attribute("href");
-                } else if let Some(up) = upload_of(&href, ctx) {
-                    el.set_attribute("href", &up.key(ctx.iid))?;
-                    note_upload(&up);
-                } else if href.starts_with('#') {
-                    // footnote links stay
-                } else if instance_path(&href, ctx).is_some() {
-                    // A link into GitLab (an issue, a profile, a relative path)
-                    // is published as its text only.
-                    el.remove_and_keep_content();
-                    unwrapped.set(true);
-                } else {
-                    el.set_attribute("rel", "noopener noreferrer nofollow")?;
+            // The sanitiser drops a URL whose scheme it does not allow, leaving `<a>`
+            // and `<img>` without one: those go the same way as on the tree path.
+            .append_element_content_handler(element!("a", |el| {
+                match fate(el.get_attribute("href").as_deref(), &LINK_SCHEMES, ctx) {
+                    Fate::Upload(up) => {
+                        el.set_attribute("href", &up.key(ctx.iid))?;
+                        note_upload(&up);
+                    }
+                    Fate::Anchor => {}
+                    Fate::Elsewhere => el.set_attribute("rel", LINK_REL)?,
+                    Fate::Withheld => {
+                        el.remove_and_keep_content();
+                        unwrapped.set(true);
+                    }
                 }
                 Ok(())
             }))
-            .append_element_content_handler(element!("img[src]", |el| {
-                let src = el.get_attribute("src").unwrap_or_default();
-                if !allowed_url(&src, &IMAGE_SCHEMES) {
-                    el.remove();
-                } else if let Some(up) = upload_of(&src, ctx) {
-                    el.set_attribute("src", &up.key(ctx.iid))?;
-                    el.set_attribute("class", "gl-image")?;
-                    note_upload(&up);
-                } else if instance_path(&src, ctx).is_some() {
-                    // Anything else on the instance is not public.
-                    el.remove();
+            .append_element_content_handler(element!("img", |el| {
+                match fate(el.get_attribute("src").as_deref(), &IMAGE_SCHEMES, ctx) {
+                    Fate::Upload(up) => {
+                        el.set_attribute("src", &up.key(ctx.iid))?;
+                        el.set_attribute("class", "gl-image")?;
+                        note_upload(&up);
+                    }
+                    Fate::Elsewhere => {}
+                    Fate::Anchor | Fate::Withheld => el.remove(),
                 }
                 Ok(())
             }))
@@ -609,6 +844,36 @@ mod tests {
             r.html
         );
         assert!(r.html.contains("href=\"https://ok.example\""), "{}", r.html);
+    }
+
+    /// The tree path and the sanitiser path publish the same thing.
+    #[test]
+    fn both_paths_agree() {
+        let inputs = [
+            "see https://gitlab.example.com/ops/api/-/issues/12#note_5 and [this](https://gitlab.example.com/ops/api/-/merge_requests/3) and #4",
+            "@[bob](https://gitlab.example.com/bob) and [@carol](https://example.org)",
+            "![graph](/uploads/0123456789abcdef0123456789abcdef/graph.png \"by @dan\") [log](/uploads/fedcba9876543210fedcba9876543210/app.log)",
+            "![x](https://gitlab.example.com/ops/api/-/raw/main/a.png) ![y](https://cdn.example/y.png)",
+            "[a](javascript:alert(1)) ![b](data:image/png;base64,AAAA) [c](https://ok.example \"t @eve\")",
+            "[m](mailto:@bob) [n](mailto:ops@example.com) <ops@example.com> https://example.org/@frank",
+            "`@gina` and\n\n```@hal\nping @ivy https://gitlab.example.com/groups/ops/-/epics/7\n```\n",
+            "Note[^@joe] and[^1]\n\n[^@joe]: by @joe\n[^1]: plain",
+            "| @kim | b |\n|---|---|\n| 1 | [x](https://gitlab.example.com/ops/api/-/issues/1) |\n\n- [x] @lee\n- [ ] todo",
+            "~~@max~~ *@ned* **@ola** :tada: &#64;pat &amp; @ `q` \\@quinn",
+            "[a ![i](/uploads/0123456789abcdef0123456789abcdef/i.png)](https://example.org) [](https://gitlab.example.com/x) [#](#fn-1)",
+            // Found by fuzzing: a mention on each side of an unwrapped link.
+            "@ops/oncall<https://x@gitlab.example.com/ops>@alice",
+        ];
+        for input in inputs {
+            let fast = markdown(input, &ctx());
+            let slow = markdown_sanitised(input, &ctx());
+            assert_eq!(
+                normal_form(&fast.html),
+                normal_form(&slow.html),
+                "input: {input}"
+            );
+            assert_eq!(fast.uploads, slow.uploads, "input: {input}");
+        }
     }
 
     #[test]

@@ -279,3 +279,29 @@ fn a_mention_split_by_an_unwrapped_instance_link_is_replaced() {
         |html| html.contains("@bob") || html.contains("@all"),
     );
 }
+
+/// FIXED in the commit that adds this test (fuzz target `render`, check `paths-agree`):
+/// markdown without raw HTML is made private on comrak's tree, where the text of an
+/// unwrapped instance link joins the text around it before the mention rule ran, so
+/// `…ops>@alice` met the link's last letters and read as an address (`ops@alice`);
+/// the sanitiser path, which applies the rule to each text before joining, published
+/// `Incident Responder`. `render::privatise_tree` (shared/src/render.rs) now applies
+/// the rule to each piece and again to the joined text.
+#[test]
+fn a_mention_after_an_unwrapped_instance_link_is_replaced() {
+    let ctx = openmic::render::RenderContext::new(7, &["https://gitlab.example.com/ops/api"]);
+    for src in [
+        "@ops/oncall<https://x@gitlab.example.com/ops>@alice",
+        "<https://gitlab.example.com/ops/api/-/issues/3>@alice",
+        "[ops](https://gitlab.example.com/ops)@alice and [x](/relative)@alice",
+    ] {
+        let tree = openmic::render::markdown(src, &ctx).html;
+        let sanitised = openmic::render::markdown_sanitised(src, &ctx).html;
+        assert!(!tree.contains("@alice"), "{src}\n  -> {tree}");
+        assert_eq!(
+            openmic::render::normal_form(&tree),
+            openmic::render::normal_form(&sanitised),
+            "{src}"
+        );
+    }
+}

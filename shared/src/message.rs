@@ -50,6 +50,36 @@ pub fn compose(
     received_at: &str,
     payload: &str,
 ) -> String {
+    let mut out = head(source, event, delivery, received_at, payload.len());
+    out.push_str(payload);
+    out.push('}');
+    out
+}
+
+/// A message body whose payload is serialised straight into it.
+pub fn compose_value(
+    source: Source,
+    event: Option<&str>,
+    delivery: &str,
+    received_at: &str,
+    payload: &impl Serialize,
+) -> Result<String, serde_json::Error> {
+    let mut out = head(source, event, delivery, received_at, 1024).into_bytes();
+    serde_json::to_writer(&mut out, payload)?;
+    out.push(b'}');
+    // serde_json writes UTF-8.
+    String::from_utf8(out).map_err(serde::ser::Error::custom)
+}
+
+/// `{"source":…,"event":…,"delivery":…,"received_at":…,"payload":` with room for
+/// `payload_len` more bytes.
+fn head(
+    source: Source,
+    event: Option<&str>,
+    delivery: &str,
+    received_at: &str,
+    payload_len: usize,
+) -> String {
     #[derive(Serialize)]
     struct Head<'a> {
         source: Source,
@@ -66,11 +96,9 @@ pub fn compose(
     };
     // A struct of strings always serialises, as `{"source":...}`.
     let head = serde_json::to_string(&head).unwrap_or_default();
-    let mut out = String::with_capacity(head.len() + payload.len() + 12);
+    let mut out = String::with_capacity(head.len() + payload_len + 12);
     out.push_str(head.strip_suffix('}').unwrap_or(&head));
     out.push_str(",\"payload\":");
-    out.push_str(payload);
-    out.push('}');
     out
 }
 

@@ -86,7 +86,6 @@ pub fn messages(
 ) -> Result<Vec<(String, String, String)>, String> {
     let mut out = Vec::with_capacity(parsed.alerts.len());
     for (i, alert) in parsed.alerts.into_iter().enumerate() {
-        let payload = serde_json::to_string(&alert).map_err(|e| format!("alerts[{i}]: {e}"))?;
         let id = format!("{delivery}:{i}");
         // One group per alert, so one alert's repeats and resolution stay in order.
         let key = alert.fingerprint.as_deref().unwrap_or(&id);
@@ -98,7 +97,8 @@ pub fn messages(
             super::AlertSource::Prometheus => "prometheus",
             super::AlertSource::Generic => "generic",
         };
-        let body = message::compose(Source::Alert, Some(event), &id, received_at, &payload);
+        let body = message::compose_value(Source::Alert, Some(event), &id, received_at, &alert)
+            .map_err(|e| format!("alerts[{i}]: {e}"))?;
         out.push((group, message::dedup_id(&id), body));
     }
     Ok(out)

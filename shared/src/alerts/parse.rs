@@ -73,7 +73,23 @@ pub struct Parsed {
 }
 
 /// Reads an Alertmanager webhook or a generic alert.
+///
+/// A well-formed Alertmanager message (the usual case, and the large one) is read in
+/// one typed pass. Anything else is read as a JSON value first, which decides the
+/// shape and names what is wrong.
 pub fn parse(body: &[u8]) -> Result<Parsed, AlertError> {
+    if memchr::memmem::find(body, b"\"alerts\"").is_some()
+        && let Ok(hook) = serde_json::from_slice::<AlertmanagerWebhook>(body)
+        && hook.version == "4"
+        && hook.alerts.len() <= MAX_ALERTS
+    {
+        return alertmanager_alerts(hook);
+    }
+    parse_value(body)
+}
+
+/// [`parse`] by way of a JSON value: every shape, every error.
+fn parse_value(body: &[u8]) -> Result<Parsed, AlertError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| AlertError(format!("body is not valid JSON: {e}")))?;
     let Value::Object(map) = value else {
@@ -109,6 +125,11 @@ fn alertmanager(map: Map<String, Value>) -> Result<Parsed, AlertError> {
     }
     let hook: AlertmanagerWebhook = serde_json::from_value(Value::Object(map))
         .map_err(|e| AlertError(format!("Alertmanager webhook: {e}")))?;
+    alertmanager_alerts(hook)
+}
+
+/// Alertmanager's alerts, each with the common labels and annotations under its own.
+fn alertmanager_alerts(hook: AlertmanagerWebhook) -> Result<Parsed, AlertError> {
     let mut extra = Map::new();
     if let Some(g) = &hook.group_key {
         extra.insert("groupKey".into(), Value::String(g.clone()));
@@ -393,6 +414,32 @@ mod tests {
             let e = parse(body).unwrap_err();
             assert!(e.0.contains(field), "{} should name {field}", e.0);
         }
+    }
+
+    /// The typed pass reads an Alertmanager message as the value path does.
+    #[test]
+    fn typed_pass_agrees_with_the_value_path() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/alerts");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let event: Value =
+                serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+            let Some(body) = event["body"].as_str() else {
+                continue;
+            };
+            let (Ok(typed), Ok(value)) = (parse(body.as_bytes()), parse_value(body.as_bytes()))
+            else {
+                continue;
+            };
+            assert_eq!(typed.alerts, value.alerts, "{body}");
+            assert_eq!(typed.truncated, value.truncated);
+            seen += typed
+                .alerts
+                .iter()
+                .filter(|a| a.source == AlertSource::Prometheus)
+                .count();
+        }
+        assert!(seen >= 4, "{seen} Alertmanager alerts in events/alerts");
     }
 
     #[test]

@@ -236,31 +236,35 @@ fn privatise_tree<'a>(root: &'a AstNode<'a>, ctx: &RenderContext) -> Vec<Upload>
     for node in root.descendants().collect::<Vec<_>>() {
         let mut data = node.data_mut();
         match &mut data.value {
-            NodeValue::Link(link) => match fate(Some(&link.url), &LINK_SCHEMES, ctx) {
-                Fate::Upload(up) => {
-                    link.url = up.key(ctx.iid);
-                    note_upload(up);
-                }
-                Fate::Anchor | Fate::Elsewhere => {}
-                Fate::Withheld => {
-                    drop(data);
-                    for child in node.children().collect::<Vec<_>>() {
-                        node.insert_before(child);
+            NodeValue::Link(link) => {
+                match fate(Some(as_written(&mut link.url)), &LINK_SCHEMES, ctx) {
+                    Fate::Upload(up) => {
+                        link.url = up.key(ctx.iid);
+                        note_upload(up);
                     }
-                    node.detach();
+                    Fate::Anchor | Fate::Elsewhere => {}
+                    Fate::Withheld => {
+                        drop(data);
+                        for child in node.children().collect::<Vec<_>>() {
+                            node.insert_before(child);
+                        }
+                        node.detach();
+                    }
                 }
-            },
-            NodeValue::Image(image) => match fate(Some(&image.url), &IMAGE_SCHEMES, ctx) {
-                Fate::Upload(up) => {
-                    image.url = up.key(ctx.iid);
-                    note_upload(up);
+            }
+            NodeValue::Image(image) => {
+                match fate(Some(as_written(&mut image.url)), &IMAGE_SCHEMES, ctx) {
+                    Fate::Upload(up) => {
+                        image.url = up.key(ctx.iid);
+                        note_upload(up);
+                    }
+                    Fate::Elsewhere => {}
+                    Fate::Anchor | Fate::Withheld => {
+                        drop(data);
+                        node.detach();
+                    }
                 }
-                Fate::Elsewhere => {}
-                Fate::Anchor | Fate::Withheld => {
-                    drop(data);
-                    node.detach();
-                }
-            },
+            }
             _ => {}
         }
     }
@@ -314,6 +318,32 @@ fn privatise_tree<'a>(root: &'a AstNode<'a>, ctx: &RenderContext) -> Vec<Upload>
         }
     }
     uploads
+}
+
+/// Turns a link's destination into the URL a browser follows once comrak has written
+/// it (percent-escapes for what an `href` may not hold), so that what is judged is
+/// what is published. Writing it again gives the same `href`.
+fn as_written(url: &mut String) -> &str {
+    let mut escaped = String::with_capacity(url.len() + 8);
+    let _ = comrak::html::escape_href(&mut escaped, url, false);
+    if escaped != *url {
+        // Escaping writes `&` only as `&amp;` or in `&#x27;`: read those back.
+        url.clear();
+        let mut rest = escaped.as_str();
+        while let Some(i) = rest.find('&') {
+            url.push_str(&rest[..i]);
+            let entity = &rest[i..];
+            let (c, len) = if entity.starts_with("&#x27;") {
+                ('\'', 6)
+            } else {
+                ('&', "&amp;".len())
+            };
+            url.push(c);
+            rest = &entity[len.min(entity.len())..];
+        }
+        url.push_str(rest);
+    }
+    url
 }
 
 comrak::create_formatter!(PublicHtml, {
@@ -861,8 +891,10 @@ mod tests {
             "| @kim | b |\n|---|---|\n| 1 | [x](https://gitlab.example.com/ops/api/-/issues/1) |\n\n- [x] @lee\n- [ ] todo",
             "~~@max~~ *@ned* **@ola** :tada: &#64;pat &amp; @ `q` \\@quinn",
             "[a ![i](/uploads/0123456789abcdef0123456789abcdef/i.png)](https://example.org) [](https://gitlab.example.com/x) [#](#fn-1)",
-            // Found by fuzzing: a mention on each side of an unwrapped link.
+            // Found by fuzzing: a mention on each side of an unwrapped link; a host
+            // that only backslashes (escaped when written) made look valid.
             "@ops/oncall<https://x@gitlab.example.com/ops>@alice",
+            "see https://gitlab.example.co\\\\codem/ops/api/MI@@@ and [q](https://x.example/?a=1&b='2'%zz \"t\")",
         ];
         for input in inputs {
             let fast = markdown(input, &ctx());

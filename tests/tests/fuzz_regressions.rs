@@ -305,3 +305,27 @@ fn a_mention_after_an_unwrapped_instance_link_is_replaced() {
         );
     }
 }
+
+/// FIXED in the commit that adds this test (fuzz target `render`, check `paths-agree`):
+/// on the tree path a link's destination was judged as written in the markdown, but
+/// published as comrak escapes it: `https://gitlab.example.co\\codem/…` is a link to
+/// the host `gitlab.example.co` before escaping and to no valid host after (`%5C`),
+/// so the two paths published different things. `render::as_written`
+/// (shared/src/render.rs) now judges the escaped URL, the one a browser follows.
+#[test]
+fn a_link_is_judged_by_the_url_a_browser_follows() {
+    let ctx = openmic::render::RenderContext::new(7, &["https://gitlab.example.com/ops/api"]);
+    for src in [
+        r"see https://gitlab.example.co\\codem/ops/api/MI@@@",
+        r"[a](<https://gitlab.example.com\\ops/api/-/issues/3>) ![b](<https://x.example/a b.png>)",
+        "[q](https://x.example/?a=1&b='2'%zz \"t\")",
+    ] {
+        let tree = openmic::render::markdown(src, &ctx).html;
+        let sanitised = openmic::render::markdown_sanitised(src, &ctx).html;
+        assert_eq!(
+            openmic::render::normal_form(&tree),
+            openmic::render::normal_form(&sanitised),
+            "{src}"
+        );
+    }
+}

@@ -160,7 +160,7 @@ pub fn markdown(src: &str, ctx: &RenderContext) -> Rendered {
     let root = comrak::parse_document(&arena, src, comrak_options());
     let mut html = String::with_capacity(src.len() + src.len() / 2 + 64);
     if root.descendants().all(|n| on_the_tree(&n.data().value)) {
-        let uploads = privatise_tree(root, ctx);
+        let uploads = privatise_tree(&arena, root, ctx);
         // Formatting into a String cannot fail.
         let _ = PublicHtml::format_document(root, comrak_options(), &mut html);
         return Rendered { html, uploads };
@@ -220,104 +220,163 @@ fn on_the_tree(value: &NodeValue) -> bool {
 
 /// The privacy rules on comrak's tree; returns the uploads it points at.
 ///
-/// Links and images first: a link that is not published as a link leaves its text,
-/// an image that is not published goes. Then adjacent text joins (an unwrapped link's
-/// text with the text around it: `@` + `bob`), and every string that reaches the page
-/// (text, code, link and image targets and titles, footnote names, code block
-/// info) has its
-/// mentions and instance item URLs replaced.
-fn privatise_tree<'a>(root: &'a AstNode<'a>, ctx: &RenderContext) -> Vec<Upload> {
+/// The rules see what the page will show, as the sanitiser path sees the HTML: each
+/// run of adjacent text (emoji included) as one text, an image's alt text as one
+/// string, every URL as a browser reads it. Every string that reaches the page (text,
+/// code, alt text, link and image targets and titles, footnote names, code block info)
+/// has its mentions and instance item URLs replaced. Then links that are not
+/// published as links leave their text and images that are not published go; text an
+/// unwrapped link joins (`@` + `bob`) gets the mention rule once more.
+fn privatise_tree<'a>(
+    arena: &'a comrak::Arena<'a>,
+    root: &'a AstNode<'a>,
+    ctx: &RenderContext,
+) -> Vec<Upload> {
     let mut uploads: Vec<Upload> = Vec::new();
-    let mut note_upload = |u: Upload| {
-        if !uploads.contains(&u) && uploads.len() < MAX_UPLOADS {
-            uploads.push(u);
+    let mut unwrap = Vec::new();
+    let mut remove = Vec::new();
+    let fix = |s: &mut String| {
+        if let Cow::Owned(fixed) = private_plain(s, ctx) {
+            *s = fixed;
         }
     };
-    for node in root.descendants().collect::<Vec<_>>() {
-        let mut data = node.data_mut();
-        match &mut data.value {
-            NodeValue::Link(link) => {
-                match fate(Some(as_written(&mut link.url)), &LINK_SCHEMES, ctx) {
-                    Fate::Upload(up) => {
-                        link.url = up.key(ctx.iid);
-                        note_upload(up);
-                    }
-                    Fate::Anchor | Fate::Elsewhere => {}
-                    Fate::Withheld => {
-                        drop(data);
-                        for child in node.children().collect::<Vec<_>>() {
-                            node.insert_before(child);
-                        }
-                        node.detach();
-                    }
-                }
-            }
-            NodeValue::Image(image) => {
-                match fate(Some(as_written(&mut image.url)), &IMAGE_SCHEMES, ctx) {
-                    Fate::Upload(up) => {
-                        image.url = up.key(ctx.iid);
-                        note_upload(up);
-                    }
-                    Fate::Elsewhere => {}
-                    Fate::Anchor | Fate::Withheld => {
-                        drop(data);
-                        node.detach();
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    for node in root.descendants().collect::<Vec<_>>() {
-        if node.parent().is_none() {
-            // Joined to the text before it.
+    // Document order (uploads are listed in it), children read after their parent.
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if node.parent().is_none() && !node.same_node(root) {
+            // Joined to the text before it, or an image's former alt nodes.
             continue;
         }
         let mut data = node.data_mut();
-        if let NodeValue::Text(text) = &mut data.value {
-            // Each piece keeps the rule on its own (`@ops` before a link stays a
-            // mention), and the joined text gets it once more (`@` + `bob`).
-            let mut joined = false;
-            while let Some(next) = node.next_sibling() {
-                match &next.data().value {
-                    NodeValue::Text(more) => {
-                        if !joined {
-                            *text = private_plain(text, ctx).into_owned().into();
-                            joined = true;
-                        }
-                        text.to_mut().push_str(&private_plain(more, ctx));
-                    }
-                    _ => break,
+        let mut fate_of = |url: &mut String, schemes: &[&str]| {
+            as_written(url);
+            fix(url);
+            let fate = fate(Some(url), schemes, ctx);
+            if let Fate::Upload(up) = &fate {
+                *url = up.key(ctx.iid);
+                if !uploads.contains(up) && uploads.len() < MAX_UPLOADS {
+                    uploads.push(up.clone());
                 }
-                next.detach();
             }
-        }
-        let fix = |s: &mut String| {
-            if let Cow::Owned(fixed) = private_plain(s, ctx) {
-                *s = fixed;
-            }
+            fate
         };
         match &mut data.value {
-            NodeValue::Text(text) => {
-                if let Cow::Owned(fixed) = private_plain(text, ctx) {
-                    *text = fixed.into();
+            NodeValue::Text(_) | NodeValue::ShortCode(_) => {
+                let piece = |value: &NodeValue| match value {
+                    NodeValue::Text(t) => Some(t.to_string()),
+                    NodeValue::ShortCode(code) => Some(code.emoji.clone()),
+                    _ => None,
+                };
+                let mut text = piece(&data.value).unwrap_or_default();
+                while let Some(next) = node.next_sibling() {
+                    let Some(more) = piece(&next.data().value) else {
+                        break;
+                    };
+                    text.push_str(&more);
+                    next.detach();
                 }
+                data.value = NodeValue::Text(private_plain(&text, ctx).into_owned().into());
             }
             NodeValue::Code(code) => fix(&mut code.literal),
             NodeValue::CodeBlock(block) => {
                 fix(&mut block.literal);
                 fix(&mut block.info);
             }
-            NodeValue::Link(link) | NodeValue::Image(link) => {
-                fix(&mut link.url);
-                fix(&mut link.title);
-            }
             NodeValue::FootnoteDefinition(f) => fix(&mut f.name),
             NodeValue::FootnoteReference(f) => fix(&mut f.name),
+            NodeValue::Link(link) => {
+                fix(&mut link.title);
+                if let Fate::Withheld = fate_of(&mut link.url, &LINK_SCHEMES) {
+                    unwrap.push(node);
+                }
+            }
+            NodeValue::Image(image) => {
+                fix(&mut image.title);
+                if let Fate::Anchor | Fate::Withheld = fate_of(&mut image.url, &IMAGE_SCHEMES) {
+                    remove.push(node);
+                }
+                // The alt text, as comrak writes it, is one string.
+                let alt = private_plain(&alt_text(node), ctx).into_owned();
+                for child in node.children().collect::<Vec<_>>() {
+                    child.detach();
+                }
+                node.append(arena.alloc(NodeValue::Text(alt.into()).into()));
+                continue;
+            }
+            _ => {}
+        }
+        drop(data);
+        let before = stack.len();
+        stack.extend(node.children());
+        stack[before..].reverse();
+    }
+    for node in remove {
+        node.detach();
+    }
+    if unwrap.is_empty() {
+        return uploads;
+    }
+    for node in unwrap {
+        for child in node.children().collect::<Vec<_>>() {
+            node.insert_before(child);
+        }
+        node.detach();
+    }
+    // The texts an unwrapped link has joined: the mention rule once more, over every
+    // text on the page (alt text is not text on the page).
+    for node in root.descendants().collect::<Vec<_>>() {
+        if node.parent().is_none() {
+            continue;
+        }
+        let mut data = node.data_mut();
+        match &mut data.value {
+            NodeValue::Text(text) => {
+                let in_alt = node
+                    .parent()
+                    .is_some_and(|p| matches!(p.data().value, NodeValue::Image(_)));
+                if in_alt {
+                    continue;
+                }
+                while let Some(next) = node.next_sibling() {
+                    match &next.data().value {
+                        NodeValue::Text(more) => text.to_mut().push_str(more),
+                        _ => break,
+                    }
+                    next.detach();
+                }
+                if let Cow::Owned(again) = replace_mentions(text) {
+                    *text = again.into();
+                }
+            }
+            NodeValue::Code(code) => {
+                if let Cow::Owned(again) = replace_mentions(&code.literal) {
+                    code.literal = again;
+                }
+            }
+            NodeValue::CodeBlock(block) => {
+                if let Cow::Owned(again) = replace_mentions(&block.literal) {
+                    block.literal = again;
+                }
+            }
             _ => {}
         }
     }
     uploads
+}
+
+/// An image's alt text as comrak writes it: text and code as they are, a line break
+/// as a space, nothing else (emoji shortcodes included).
+fn alt_text<'a>(image: &'a AstNode<'a>) -> String {
+    let mut alt = String::new();
+    for node in image.descendants().skip(1) {
+        match &node.data().value {
+            NodeValue::Text(t) => alt.push_str(t),
+            NodeValue::Code(code) => alt.push_str(&code.literal),
+            NodeValue::LineBreak | NodeValue::SoftBreak => alt.push(' '),
+            _ => {}
+        }
+    }
+    alt
 }
 
 /// Turns a link's destination into the URL a browser follows once comrak has written
@@ -892,8 +951,11 @@ mod tests {
             "~~@max~~ *@ned* **@ola** :tada: &#64;pat &amp; @ `q` \\@quinn",
             "[a ![i](/uploads/0123456789abcdef0123456789abcdef/i.png)](https://example.org) [](https://gitlab.example.com/x) [#](#fn-1)",
             // Found by fuzzing: a mention on each side of an unwrapped link; a host
-            // that only backslashes (escaped when written) made look valid.
+            // that only backslashes (escaped when written) made look valid; an emoji
+            // between a mention and more text.
             "@ops/oncall<https://x@gitlab.example.com/ops>@alice",
+            "for @oncall:a:carol's and @bob:tada: :smile:@x",
+            "![@b*o*b :smile: `@c` x\ny](https://x.example/a.png \"@t\") @@eve [x](https://gitlab.example.com/y) `@@f`",
             "see https://gitlab.example.co\\\\codem/ops/api/MI@@@ and [q](https://x.example/?a=1&b='2'%zz \"t\")",
         ];
         for input in inputs {

@@ -66,6 +66,45 @@ async fn runner(backend: Backend, data_dir: &std::path::Path, config: Config) ->
     }
 }
 
+/// The queue consumers on a thread of their own, at a lower CPU priority than the
+/// server's: while a burst lands, replies to GitLab come first and processing catches
+/// up after (as on AWS, where intake and processing are separate functions).
+fn spawn_workers(runner: Arc<Runner>) {
+    let spawned = std::thread::Builder::new()
+        .name("openmic-workers".into())
+        .spawn(move || {
+            lower_priority();
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(runner.run_workers()),
+                Err(e) => {
+                    eprintln!("openmic-local: cannot start the workers' runtime: {e}");
+                    std::process::exit(1);
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("openmic-local: cannot start the workers' thread: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Nice 10 for the calling thread (Linux schedules threads by their own nice value).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority and gettid take plain integers and touch no memory of ours.
+    unsafe {
+        let tid = libc::gettid();
+        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0 {
+            tracing::warn!(
+                "could not lower the workers' priority; intake and processing share the CPU evenly"
+            );
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     telemetry::init();
@@ -101,7 +140,7 @@ async fn main() {
             if matches!(runner.status.get("index.html").await, Ok(None)) {
                 or_exit(runner.publisher.write_list().await);
             }
-            tokio::spawn(runner.clone().run_workers());
+            spawn_workers(runner.clone());
             let app = runner.app();
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -261,6 +261,16 @@ fn privatise_tree<'a>(
             fate
         };
         match &mut data.value {
+            NodeValue::Text(text)
+                if !node.next_sibling().is_some_and(|n| {
+                    matches!(n.data().value, NodeValue::Text(_) | NodeValue::ShortCode(_))
+                }) =>
+            {
+                // Text on its own (the usual case): changed only if a rule applies.
+                if let Cow::Owned(fixed) = private_plain(text, ctx) {
+                    *text = fixed.into();
+                }
+            }
             NodeValue::Text(_) | NodeValue::ShortCode(_) => {
                 let piece = |value: &NodeValue| match value {
                     NodeValue::Text(t) => Some(t.to_string()),
@@ -678,23 +688,27 @@ fn fate(url: Option<&str>, schemes: &[&str], ctx: &RenderContext) -> Fate {
     let Some(url) = url.filter(|u| allowed_url(u, schemes)) else {
         return Fate::Withheld;
     };
-    if let Some(up) = upload_of(url, ctx) {
+    let Some(path) = instance_path(url, ctx) else {
+        return Fate::Elsewhere;
+    };
+    if let Some(up) = upload_in(&path) {
         Fate::Upload(up)
     } else if url.starts_with('#') {
         Fate::Anchor
-    } else if instance_path(url, ctx).is_some() {
-        Fate::Withheld
     } else {
-        Fate::Elsewhere
+        Fate::Withheld
     }
 }
 
 /// `rel` of every published link to another site.
 const LINK_REL: &str = "noopener noreferrer nofollow";
 
-fn upload_of(url: &str, ctx: &RenderContext) -> Option<Upload> {
-    let path = instance_path(url, ctx)?;
-    let c = UPLOAD_PATH.captures(&path)?;
+/// The upload an instance path points at, if it is one.
+fn upload_in(path: &str) -> Option<Upload> {
+    if !path.contains("/uploads/") {
+        return None;
+    }
+    let c = UPLOAD_PATH.captures(path)?;
     let filename = &c[2];
     if filename == "." || filename == ".." {
         return None;

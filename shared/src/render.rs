@@ -134,16 +134,13 @@ fn sanitiser() -> &'static ammonia::Builder<'static> {
 static FOOTNOTE_ID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^fn(ref)?-[A-Za-z0-9_-]{1,64}(-\d+)?$").expect("valid regex"));
 
-/// `/uploads/<32 hex>/<file>`, possibly under a project path.
-static UPLOAD_PATH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:/[^?#]*)?/uploads/([0-9a-f]{32})/([^/?#]+)$").expect("valid regex")
-});
-
 /// A URL of an issue, merge request, epic or work item on some host; the host is
 /// checked against the instance afterwards.
 static ITEM_URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)https?://([a-z0-9.\-]+(?::\d+)?)/((?:[\w.\-]+/)*?[\w.\-]+)/(?:-/)?(issues/incident|issues|work_items|merge_requests|epics)/(\d+)[^\s<>&]*",
+        // ASCII up to the number (GitLab's paths are ASCII), which keeps the automaton
+        // small; the rest of the URL is whatever a browser would take with it.
+        r"(?i-u:https?://([a-z0-9.\-]+(?::[0-9]+)?)/((?:[a-z0-9_.\-]+/)*?[a-z0-9_.\-]+)/(?:-/)?(issues/incident|issues|work_items|merge_requests|epics)/([0-9]+))[^\s<>&]*",
     )
     .expect("valid regex")
 });
@@ -158,15 +155,15 @@ static ITEM_URL: LazyLock<Regex> = LazyLock::new(|| {
 pub fn markdown(src: &str, ctx: &RenderContext) -> Rendered {
     let arena = comrak::Arena::new();
     let root = comrak::parse_document(&arena, src, comrak_options());
+    let Some(uploads) = privatise_tree(&arena, root, ctx) else {
+        // Raw HTML (or a node of a kind the tree path does not know): the tree may be
+        // half changed, so the sanitiser path starts again from the source.
+        return markdown_sanitised(src, ctx);
+    };
     let mut html = String::with_capacity(src.len() + src.len() / 2 + 64);
-    if root.descendants().all(|n| on_the_tree(&n.data().value)) {
-        let uploads = privatise_tree(&arena, root, ctx);
-        // Formatting into a String cannot fail.
-        let _ = PublicHtml::format_document(root, comrak_options(), &mut html);
-        return Rendered { html, uploads };
-    }
-    let _ = comrak::format_html(root, comrak_options(), &mut html);
-    sanitised(&html, ctx)
+    // Formatting into a String cannot fail.
+    let _ = PublicHtml::format_document(root, comrak_options(), &mut html);
+    Rendered { html, uploads }
 }
 
 /// Renders through the sanitiser whatever the markdown holds: the path raw HTML
@@ -218,7 +215,8 @@ fn on_the_tree(value: &NodeValue) -> bool {
     )
 }
 
-/// The privacy rules on comrak's tree; returns the uploads it points at.
+/// The privacy rules on comrak's tree; returns the uploads it points at, or `None` at
+/// the first node of a kind not [`on_the_tree`].
 ///
 /// The rules see what the page will show, as the sanitiser path sees the HTML: each
 /// run of adjacent text (emoji included) as one text, an image's alt text as one
@@ -231,7 +229,7 @@ fn privatise_tree<'a>(
     arena: &'a comrak::Arena<'a>,
     root: &'a AstNode<'a>,
     ctx: &RenderContext,
-) -> Vec<Upload> {
+) -> Option<Vec<Upload>> {
     let mut uploads: Vec<Upload> = Vec::new();
     let mut unwrap = Vec::new();
     let mut remove = Vec::new();
@@ -248,6 +246,9 @@ fn privatise_tree<'a>(
             continue;
         }
         let mut data = node.data_mut();
+        if !on_the_tree(&data.value) {
+            return None;
+        }
         let mut fate_of = |url: &mut String, schemes: &[&str]| {
             as_written(url);
             fix(url);
@@ -301,6 +302,13 @@ fn privatise_tree<'a>(
                 }
             }
             NodeValue::Image(image) => {
+                if !node
+                    .descendants()
+                    .skip(1)
+                    .all(|n| on_the_tree(&n.data().value))
+                {
+                    return None;
+                }
                 fix(&mut image.title);
                 if let Fate::Anchor | Fate::Withheld = fate_of(&mut image.url, &IMAGE_SCHEMES) {
                     remove.push(node);
@@ -324,7 +332,7 @@ fn privatise_tree<'a>(
         node.detach();
     }
     if unwrap.is_empty() {
-        return uploads;
+        return Some(uploads);
     }
     for node in unwrap {
         for child in node.children().collect::<Vec<_>>() {
@@ -371,7 +379,7 @@ fn privatise_tree<'a>(
             _ => {}
         }
     }
-    uploads
+    Some(uploads)
 }
 
 /// An image's alt text as comrak writes it: text and code as they are, a line break
@@ -548,13 +556,28 @@ fn privatise<'t>(text: &'t str, ctx: &RenderContext, amp: &str) -> Cow<'t, str> 
     if !text.contains("://") {
         return replace_mentions(text);
     }
-    let without_urls = ITEM_URL.replace_all(text, |c: &regex::Captures| {
+    // Where the URLs are, found without captures (the fast engine); the captures only
+    // over each match.
+    let mut out: Option<String> = None;
+    let mut last = 0;
+    for m in ITEM_URL.find_iter(text) {
+        let Some(c) = ITEM_URL.captures(m.as_str()) else {
+            continue;
+        };
         if ctx.is_instance_host(&c[1]) {
-            reference(&c[2], &c[3], &c[4], amp)
-        } else {
-            c[0].to_owned()
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[last..m.start()]);
+            o.push_str(&reference(&c[2], &c[3], &c[4], amp));
+            last = m.end();
         }
-    });
+    }
+    let without_urls = match out {
+        Some(mut o) => {
+            o.push_str(&text[last..]);
+            Cow::Owned(o)
+        }
+        None => Cow::Borrowed(text),
+    };
     match without_urls {
         Cow::Borrowed(text) => replace_mentions(text),
         Cow::Owned(text) => Cow::Owned(replace_mentions(&text).into_owned()),
@@ -705,16 +728,23 @@ const LINK_REL: &str = "noopener noreferrer nofollow";
 
 /// The upload an instance path points at, if it is one.
 fn upload_in(path: &str) -> Option<Upload> {
-    if !path.contains("/uploads/") {
-        return None;
-    }
-    let c = UPLOAD_PATH.captures(path)?;
-    let filename = &c[2];
-    if filename == "." || filename == ".." {
-        return None;
-    }
-    Some(Upload {
-        secret: c[1].to_owned(),
+    // `/uploads/<32 hex>/<file>`, possibly under a project path.
+    let (rest, filename) = path.rsplit_once('/')?;
+    let (rest, secret) = rest.rsplit_once('/')?;
+    let under = rest.strip_suffix("/uploads")?;
+    let plain = |s: &str| !s.contains(['?', '#']);
+    let upload = (under.is_empty() || under.starts_with('/'))
+        && plain(under)
+        && secret.len() == 32
+        && secret
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && !filename.is_empty()
+        && plain(filename)
+        && filename != "."
+        && filename != "..";
+    upload.then(|| Upload {
+        secret: secret.to_owned(),
         filename: filename.to_owned(),
     })
 }
@@ -905,6 +935,33 @@ mod tests {
             r.html
         );
         assert_eq!(r.uploads.len(), 2);
+    }
+
+    #[test]
+    fn upload_paths() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        for ok in [
+            format!("/uploads/{hex}/a.png"),
+            format!("/group/sub/project/uploads/{hex}/log%20file.txt"),
+            format!("//uploads/{hex}/f"),
+        ] {
+            let up = upload_in(&ok).unwrap_or_else(|| panic!("{ok}"));
+            assert_eq!(up.secret, hex);
+        }
+        for bad in [
+            format!("uploads/{hex}/a.png"),
+            format!("/uploads/{}/a.png", hex.to_uppercase()),
+            format!("/uploads/{}/a.png", &hex[1..]),
+            format!("/uploads/{hex}/."),
+            format!("/uploads/{hex}/.."),
+            format!("/uploads/{hex}/"),
+            format!("/a?b/uploads/{hex}/f"),
+            format!("/uploads/{hex}/f#x"),
+            format!("/uploads/{hex}/sub/f"),
+            format!("/files/{hex}/f"),
+        ] {
+            assert_eq!(upload_in(&bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -156,7 +156,9 @@ impl Publisher {
             && let Some(rendered) =
                 status::render_incident(state, self.config.gitlab_url.as_deref())
         {
-            let body = serde_json::to_vec(&rendered.incident)
+            let body = rendered
+                .incident
+                .to_json()
                 .map_err(|e| ProcessError::Permanent(e.to_string()))?;
             self.status
                 .put(

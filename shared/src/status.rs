@@ -97,6 +97,11 @@ pub fn components_of(labels: &[String]) -> Vec<String> {
 }
 
 impl Incident {
+    /// The detail document's bytes, as the publisher writes them.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(self)
+    }
+
     /// The list entry: the detail without comments.
     pub fn summary(&self) -> Incident {
         Incident {

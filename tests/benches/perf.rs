@@ -186,7 +186,7 @@ fn render(c: &mut Criterion) {
     g.bench_function("render: incident to detail JSON", |b| {
         b.iter(|| {
             let r = openmic::status::render_incident(std::hint::black_box(&state), None).unwrap();
-            serde_json::to_vec(&r.incident).unwrap()
+            r.incident.to_json().unwrap()
         })
     });
     g.finish();

@@ -70,25 +70,21 @@ async fn runner(backend: Backend, data_dir: &std::path::Path, config: Config) ->
 /// server's: while a burst lands, replies to GitLab come first and processing catches
 /// up after (as on AWS, where intake and processing are separate functions).
 fn spawn_workers(runner: Arc<Runner>) {
-    let spawned = std::thread::Builder::new()
-        .name("openmic-workers".into())
-        .spawn(move || {
-            lower_priority();
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(runner.run_workers()),
-                Err(e) => {
-                    eprintln!("openmic-local: cannot start the workers' runtime: {e}");
-                    std::process::exit(1);
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        eprintln!("openmic-local: cannot start the workers' thread: {e}");
-        std::process::exit(1);
-    }
+    or_exit(
+        std::thread::Builder::new()
+            .name("openmic-workers".into())
+            .spawn(move || {
+                lower_priority();
+                let rt = or_exit(
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| format!("the workers' runtime: {e}")),
+                );
+                rt.block_on(runner.run_workers());
+            })
+            .map_err(|e| format!("the workers' thread: {e}")),
+    );
 }
 
 /// Nice 10 for the calling thread (Linux schedules threads by their own nice value).

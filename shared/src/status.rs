@@ -188,7 +188,7 @@ fn fit_detail(incident: &mut Incident, description_src: &str, ctx: &RenderContex
     if text * 6 + 4096 < MAX_DETAIL_BYTES {
         return;
     }
-    let size = |i: &Incident| serde_json::to_vec(i).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = |i: &Incident| i.to_json().map(|v| v.len()).unwrap_or(usize::MAX);
     let mut current = size(incident);
     while current > MAX_DETAIL_BYTES {
         let comments = incident.comments.get_or_insert_with(Vec::new);

@@ -173,8 +173,7 @@ pub fn markdown_sanitised(src: &str, ctx: &RenderContext) -> Rendered {
 }
 
 fn sanitised(html: &str, ctx: &RenderContext) -> Rendered {
-    let clean = sanitiser().clean(html).to_string();
-    postprocess(&clean, ctx)
+    postprocess(&normal_form(html), ctx)
 }
 
 /// Published HTML in one normal form (html5ever's serialisation through the
@@ -263,9 +262,9 @@ fn privatise_tree<'a>(
         };
         match &mut data.value {
             NodeValue::Text(text)
-                if !node.next_sibling().is_some_and(|n| {
-                    matches!(n.data().value, NodeValue::Text(_) | NodeValue::ShortCode(_))
-                }) =>
+                if node
+                    .next_sibling()
+                    .is_none_or(|n| text_piece(&n.data().value).is_none()) =>
             {
                 // Text on its own (the usual case): changed only if a rule applies.
                 if let Cow::Owned(fixed) = private_plain(text, ctx) {
@@ -273,17 +272,16 @@ fn privatise_tree<'a>(
                 }
             }
             NodeValue::Text(_) | NodeValue::ShortCode(_) => {
-                let piece = |value: &NodeValue| match value {
-                    NodeValue::Text(t) => Some(t.to_string()),
-                    NodeValue::ShortCode(code) => Some(code.emoji.clone()),
-                    _ => None,
-                };
-                let mut text = piece(&data.value).unwrap_or_default();
+                // A run of adjacent text and emoji is one text on the page.
+                let mut text = text_piece(&data.value).unwrap_or_default().to_owned();
                 while let Some(next) = node.next_sibling() {
-                    let Some(more) = piece(&next.data().value) else {
-                        break;
-                    };
-                    text.push_str(&more);
+                    {
+                        let next_data = next.data();
+                        let Some(more) = text_piece(&next_data.value) else {
+                            break;
+                        };
+                        text.push_str(more);
+                    }
                     next.detach();
                 }
                 data.value = NodeValue::Text(private_plain(&text, ctx).into_owned().into());
@@ -302,19 +300,13 @@ fn privatise_tree<'a>(
                 }
             }
             NodeValue::Image(image) => {
-                if !node
-                    .descendants()
-                    .skip(1)
-                    .all(|n| on_the_tree(&n.data().value))
-                {
-                    return None;
-                }
+                // The alt text, as comrak writes it, is one string.
+                let alt = alt_text(node)?;
                 fix(&mut image.title);
                 if let Fate::Anchor | Fate::Withheld = fate_of(&mut image.url, &IMAGE_SCHEMES) {
                     remove.push(node);
                 }
-                // The alt text, as comrak writes it, is one string.
-                let alt = private_plain(&alt_text(node), ctx).into_owned();
+                let alt = private_plain(&alt, ctx).into_owned();
                 for child in node.children().collect::<Vec<_>>() {
                     child.detach();
                 }
@@ -342,6 +334,11 @@ fn privatise_tree<'a>(
     }
     // The texts an unwrapped link has joined: the mention rule once more, over every
     // text on the page (alt text is not text on the page).
+    let again = |s: &mut String| {
+        if let Cow::Owned(replaced) = replace_mentions(s) {
+            *s = replaced;
+        }
+    };
     for node in root.descendants().collect::<Vec<_>>() {
         if node.parent().is_none() {
             continue;
@@ -366,16 +363,8 @@ fn privatise_tree<'a>(
                     *text = again.into();
                 }
             }
-            NodeValue::Code(code) => {
-                if let Cow::Owned(again) = replace_mentions(&code.literal) {
-                    code.literal = again;
-                }
-            }
-            NodeValue::CodeBlock(block) => {
-                if let Cow::Owned(again) = replace_mentions(&block.literal) {
-                    block.literal = again;
-                }
-            }
+            NodeValue::Code(code) => again(&mut code.literal),
+            NodeValue::CodeBlock(block) => again(&mut block.literal),
             _ => {}
         }
     }
@@ -383,24 +372,35 @@ fn privatise_tree<'a>(
 }
 
 /// An image's alt text as comrak writes it: text and code as they are, a line break
-/// as a space, nothing else (emoji shortcodes included).
-fn alt_text<'a>(image: &'a AstNode<'a>) -> String {
+/// as a space, nothing else (emoji shortcodes included); `None` if a node inside is
+/// not [`on_the_tree`].
+fn alt_text<'a>(image: &'a AstNode<'a>) -> Option<String> {
     let mut alt = String::new();
     for node in image.descendants().skip(1) {
         match &node.data().value {
             NodeValue::Text(t) => alt.push_str(t),
             NodeValue::Code(code) => alt.push_str(&code.literal),
             NodeValue::LineBreak | NodeValue::SoftBreak => alt.push(' '),
+            value if !on_the_tree(value) => return None,
             _ => {}
         }
     }
-    alt
+    Some(alt)
+}
+
+/// The text a node adds to a run of text on the page.
+fn text_piece(value: &NodeValue) -> Option<&str> {
+    match value {
+        NodeValue::Text(t) => Some(t),
+        NodeValue::ShortCode(code) => Some(&code.emoji),
+        _ => None,
+    }
 }
 
 /// Turns a link's destination into the URL a browser follows once comrak has written
 /// it (percent-escapes for what an `href` may not hold), so that what is judged is
 /// what is published. Writing it again gives the same `href`.
-fn as_written(url: &mut String) -> &str {
+fn as_written(url: &mut String) {
     let mut escaped = String::with_capacity(url.len() + 8);
     let _ = comrak::html::escape_href(&mut escaped, url, false);
     if escaped != *url {
@@ -420,7 +420,6 @@ fn as_written(url: &mut String) -> &str {
         }
         url.push_str(rest);
     }
-    url
 }
 
 comrak::create_formatter!(PublicHtml, {

@@ -2,8 +2,11 @@
 //!
 //! load burst <openmic-local binary> [count] [concurrency]
 //!     `count` GitLab note hooks (distinct deliveries, over 20 incidents) sent with
-//!     `concurrency` connections; prints reply p50/p99/max and, once the queue is
-//!     empty, how many were processed (every note must be in its incident's state).
+//!     `concurrency` connections (opened before the clock starts); prints reply
+//!     p50/p99/max, the CPU time the server's threads and the driver spent on the
+//!     burst, and, once the queue is empty, how many were processed (every note must be
+//!     in its incident's state). `LOAD_TRACE=1` writes each reply time to stderr, in the
+//!     order sent.
 //! load sustained <openmic-local binary> [seconds] [concurrency]
 //!     note hooks and generic alerts for `seconds`; the server's memory is sampled every
 //!     second; every accepted event must be processed exactly once in effect (each note
@@ -131,6 +134,29 @@ fn notes_in_state(dir: &Path) -> usize {
     n
 }
 
+/// CPU time (ms, from the scheduler's own accounting) of a process's threads, by
+/// thread name.
+fn cpu_by_thread(pid: u32) -> std::collections::BTreeMap<String, f64> {
+    let mut by = std::collections::BTreeMap::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let (Ok(name), Ok(sched)) = (
+                std::fs::read_to_string(t.path().join("comm")),
+                std::fs::read_to_string(t.path().join("schedstat")),
+            ) else {
+                continue;
+            };
+            let ns: f64 = sched
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+            *by.entry(name.trim().to_string()).or_insert(0.0) += ns / 1e6;
+        }
+    }
+    by
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
@@ -156,10 +182,18 @@ async fn burst(binary: PathBuf, count: usize, concurrency: usize) {
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
-    // Warm the connections.
-    let _ = client.get(format!("{}/healthz", server.url)).send().await;
+    // Open the connections first: the clock is for replies, not for TCP handshakes.
+    let mut warm = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, url) = (client.clone(), format!("{}/healthz", server.url));
+        warm.spawn(async move { client.get(url).send().await.is_ok() });
+    }
+    warm.join_all().await;
     let sem = Arc::new(Semaphore::new(concurrency));
     let mut tasks = tokio::task::JoinSet::new();
+    let pid = server.child.id().unwrap_or(0);
+    let cpu_before = cpu_by_thread(pid);
+    let own_before = cpu_by_thread(std::process::id());
     let start = Instant::now();
     for (n, body) in bodies.into_iter().enumerate() {
         let permit = sem.clone().acquire_owned().await.unwrap();
@@ -172,6 +206,21 @@ async fn burst(binary: PathBuf, count: usize, concurrency: usize) {
     }
     let results = tasks.join_all().await;
     let sent_in = start.elapsed();
+    if std::env::var_os("LOAD_TRACE").is_some() {
+        for (i, r) in results.iter().enumerate() {
+            eprintln!("{i}\t{:.3}", r.1.as_secs_f64() * 1000.0);
+        }
+    }
+    let cpu_after = cpu_by_thread(pid);
+    let own_after = cpu_by_thread(std::process::id());
+    for (name, ms) in &cpu_after {
+        println!(
+            "burst\tserver_cpu_ms[{name}]\t{:.0}",
+            ms - cpu_before.get(name).unwrap_or(&0.0)
+        );
+    }
+    let own: f64 = own_after.values().sum::<f64>() - own_before.values().sum::<f64>();
+    println!("burst\tdriver_cpu_ms\t{own:.0}");
     let accepted = results.iter().filter(|r| r.0).count();
     let mut lat: Vec<Duration> = results.iter().map(|r| r.1).collect();
     lat.sort();

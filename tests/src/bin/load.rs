@@ -294,7 +294,9 @@ async fn sustained(binary: PathBuf, seconds: u64, concurrency: usize) {
     stop.store(true, Ordering::Relaxed);
     let mut lat: Vec<Duration> = workers.join_all().await.into_iter().flatten().collect();
     lat.sort();
+    let drain = Instant::now();
     let empty = wait_empty(&server.url, Duration::from_secs(300)).await;
+    let drained_in = drain.elapsed();
     rss.push(rss_mb(pid));
     let dir = server.dir.path();
     let notes = notes_in_state(dir);
@@ -325,6 +327,8 @@ async fn sustained(binary: PathBuf, seconds: u64, concurrency: usize) {
     );
     println!("sustained\tp50_ms\t{:.2}", percentile(&lat, 0.50));
     println!("sustained\tp99_ms\t{:.2}", percentile(&lat, 0.99));
+    println!("sustained\tqueue_empty\t{empty}");
+    println!("sustained\tdrained_in_s\t{:.1}", drained_in.as_secs_f64());
     println!("sustained\tnotes_accepted\t{notes_sent}");
     println!("sustained\tnotes_processed\t{notes}");
     println!("sustained\talerts_accepted\t{alerts_sent}");
@@ -350,7 +354,14 @@ async fn sustained(binary: PathBuf, seconds: u64, concurrency: usize) {
         || mails != alerts_sent
         || doubled != 0
     {
-        eprintln!("load sustained: events lost or doubled");
+        eprintln!(
+            "load sustained: {}",
+            if empty {
+                "events lost or doubled"
+            } else {
+                "the queues were not empty 300 s after the load stopped"
+            }
+        );
         std::process::exit(1);
     }
 }

@@ -126,6 +126,9 @@ fn notes_in_state(dir: &Path) -> usize {
     let mut n = 0;
     if let Ok(entries) = std::fs::read_dir(dir.join("state/incidents")) {
         for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue; // a write in progress
+            }
             let v: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
             n += v["notes"].as_object().map_or(0, |m| m.len());

@@ -62,7 +62,8 @@ fn notes_in_state(dir: &Path) -> Vec<String> {
         .unwrap()
         .flatten()
     {
-        // A write the kill cut short leaves its temporary file (`.tmp-…`), never read.
+        // A write the kill cut short leaves its temporary file (`.tmp-…`), never read
+        // (the store removes it at an open a minute later).
         if e.file_name().to_string_lossy().starts_with('.') {
             continue;
         }

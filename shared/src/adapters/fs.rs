@@ -17,10 +17,12 @@ pub struct FsStore {
 }
 
 impl FsStore {
-    /// A store rooted at `root`, created if missing.
+    /// A store rooted at `root`, created if missing. Temporary files a crash left
+    /// behind (a write cut short before its rename) are removed.
     pub fn open(root: impl Into<PathBuf>) -> std::io::Result<FsStore> {
         let root = root.into();
         std::fs::create_dir_all(&root)?;
+        remove_leftovers(&root)?;
         Ok(FsStore {
             root,
             write_lock: Mutex::new(()),
@@ -84,6 +86,33 @@ pub fn content_type_for(key: &str) -> &'static str {
         "ico" => "image/x-icon",
         _ => "application/octet-stream",
     }
+}
+
+/// Removes the `.tmp-…` files under `root` older than a minute: only a write in
+/// progress has one, and a write takes milliseconds (the age spares the writes of
+/// another runner on the same directory, such as `resync` beside `serve`).
+fn remove_leftovers(root: &Path) -> std::io::Result<()> {
+    let old = |entry: &std::fs::DirEntry| {
+        entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60))
+    };
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                stack.push(entry.path());
+            } else if entry.file_name().to_string_lossy().starts_with(".tmp-") && old(&entry) {
+                tracing::warn!(file = %entry.path().display(), "removing a write a crash cut short");
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn io_err(what: &str, key: &str, e: std::io::Error) -> BackendError {
@@ -293,6 +322,28 @@ impl ObjectStore for FsStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_crash_s_temporary_files_go_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FsStore::open(dir.path()).unwrap();
+        s.put("a/b.json", Bytes::from_static(b"1"), PutOptions::json())
+            .await
+            .unwrap();
+        drop(s);
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for name in ["a/.tmp-0123456789abcdef", ".tmp-fedcba9876543210"] {
+            let f = std::fs::File::create(dir.path().join(name)).unwrap();
+            f.set_modified(an_hour_ago).unwrap();
+        }
+        // A write of this moment (another runner's) is left alone.
+        std::fs::write(dir.path().join("a/.tmp-00000000000000ff"), b"now").unwrap();
+        let s = FsStore::open(dir.path()).unwrap();
+        assert!(!dir.path().join("a/.tmp-0123456789abcdef").exists());
+        assert!(!dir.path().join(".tmp-fedcba9876543210").exists());
+        assert!(dir.path().join("a/.tmp-00000000000000ff").exists());
+        assert_eq!(&s.get("a/b.json").await.unwrap().unwrap().body[..], b"1");
+    }
 
     #[tokio::test]
     async fn conditional_writes_and_listing() {

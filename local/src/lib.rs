@@ -230,7 +230,7 @@ impl Runner {
     /// Handles one message from a disk queue: acknowledged, left for a retry, or
     /// dead-lettered. Returns false if the message stays for a retry.
     async fn process_fs(&self, queue: &FsQueue, consumer: Consumer, d: &Delivery) -> bool {
-        let span = info_span!("message", message_id = %d.id, group = %d.message.group_id, receive_count = d.receive_count);
+        let span = info_span!("message", message_id = %d.id(), group = %d.message.group_id, receive_count = d.receive_count);
         async {
             match self.handle(consumer, &d.message.body).await {
                 Ok(outcome) => {

@@ -133,22 +133,21 @@ async fn read_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 /// Writes `body` to `path` through a temporary file and a rename, synced to disk.
 pub(crate) async fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<()> {
     let (path, body) = (path.to_path_buf(), body.to_vec());
-    tokio::task::spawn_blocking(move || write_file(&path, &body, true))
+    tokio::task::spawn_blocking(move || write_file(&path, &body))
         .await
         .map_err(std::io::Error::other)?
 }
 
-/// The blocking write: a temporary file beside `path`, renamed into place, so a reader
-/// or a crash never sees half of it; with `durable`, synced to disk first.
-pub(crate) fn write_file(path: &Path, body: &[u8], durable: bool) -> std::io::Result<()> {
+/// The blocking write: a temporary file beside `path`, synced to disk and renamed into
+/// place, so a reader or a crash never sees half of it.
+pub(crate) fn write_file(path: &Path, body: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    write_file_with(path, durable, |f| f.write_all(body))
+    write_file_with(path, |f| f.write_all(body))
 }
 
 /// As [`write_file`], the content written by `fill`.
 fn write_file_with<T>(
     path: &Path,
-    durable: bool,
     fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>,
 ) -> std::io::Result<T> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -159,9 +158,7 @@ fn write_file_with<T>(
     let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         let out = fill(&mut f)?;
-        if durable {
-            f.sync_all()?;
-        }
+        f.sync_all()?;
         std::fs::rename(&tmp, path)?;
         Ok(out)
     })();
@@ -176,7 +173,7 @@ fn write_file_with<T>(
 fn copy_file(from: &Path, to: &Path) -> std::io::Result<String> {
     use std::io::{Read, Write};
     let mut src = std::fs::File::open(from)?;
-    write_file_with(to, true, |f| {
+    write_file_with(to, |f| {
         let mut hash = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {

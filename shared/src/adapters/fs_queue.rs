@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tracing::warn;
 
-use super::fs::write_atomic;
+use super::fs::write_file;
 use crate::ports::{BackendError, OutMessage, Queue};
 
 /// SQS FIFO's deduplication window.
@@ -63,8 +63,6 @@ struct Segment {
     acks: Arc<File>,
     /// Bytes written (appends go here).
     len: u64,
-    /// Messages in this segment not yet handled.
-    live: usize,
     /// Written since the last sync.
     dirty: bool,
     /// Takes no more appends: read back at open (its tail may be cut short) or a write
@@ -72,10 +70,9 @@ struct Segment {
     sealed: bool,
 }
 
-/// Where a pending message's record is.
+/// Where a pending message's record is, in the segment its number falls in.
 #[derive(Clone, Copy)]
 struct Place {
-    segment: u64,
     offset: u64,
     /// The whole record, its last newline included.
     len: usize,
@@ -83,7 +80,8 @@ struct Place {
 
 struct Log {
     next_seq: u64,
-    /// Segments by the sequence number they are named after; the last takes appends.
+    /// Segments by the sequence number they are named after (the first in them; each
+    /// holds the numbers up to the next one's); the last takes appends.
     segments: BTreeMap<u64, Segment>,
     /// Messages accepted and not yet handled, in order.
     pending: BTreeMap<u64, Place>,
@@ -93,15 +91,64 @@ struct Log {
     dir_dirty: bool,
 }
 
+impl Log {
+    /// The segment holding message `seq`, by its name.
+    fn segment_of(&self, seq: u64) -> Option<(u64, &Segment)> {
+        self.segments
+            .range(..=seq)
+            .next_back()
+            .map(|(first, s)| (*first, s))
+    }
+
+    /// Whether the segment named `first` still holds a message not handled.
+    fn holds_pending(&self, first: u64) -> bool {
+        let end = self
+            .segments
+            .range(first + 1..)
+            .next()
+            .map_or(u64::MAX, |(next, _)| *next);
+        self.pending.range(first..end).next().is_some()
+    }
+}
+
+impl Segment {
+    /// Opens (or creates) the segment named `first` and its acks.
+    fn open(dir: &Path, first: u64, len: u64, sealed: bool) -> std::io::Result<Segment> {
+        let open = |ext| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .open(segment_path(dir, first, ext))
+        };
+        Ok(Segment {
+            file: Arc::new(open("log")?),
+            acks: Arc::new(open("acks")?),
+            len,
+            dirty: !sealed,
+            sealed,
+        })
+    }
+}
+
+fn segment_path(dir: &Path, first: u64, ext: &str) -> PathBuf {
+    dir.join(format!("{}.{ext}", seq_id(first)))
+}
+
 /// A message taken from the queue, to be acknowledged or failed.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// The message's sequence number, 20 digits: its id in logs and in `dead/`.
-    pub id: String,
     pub message: OutMessage,
     /// 1 on the first delivery.
     pub receive_count: u32,
     seq: u64,
+}
+
+impl Delivery {
+    /// The message's sequence number, 20 digits: its id in logs and in `dead/`.
+    pub fn id(&self) -> String {
+        seq_id(self.seq)
+    }
 }
 
 /// A record's first line.
@@ -193,14 +240,6 @@ fn seq_id(seq: u64) -> String {
     format!("{seq:020}")
 }
 
-fn open_segment(path: &Path) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
-}
-
 impl FsQueue {
     pub fn open(dir: impl Into<PathBuf>) -> std::io::Result<FsQueue> {
         let dir = dir.into();
@@ -243,8 +282,8 @@ impl FsQueue {
     /// Reads one segment back into `log`; returns the highest sequence number in it.
     /// A segment with nothing left to handle is deleted.
     fn read_segment(dir: &Path, first: u64, log: &mut Log) -> std::io::Result<u64> {
-        let path = dir.join(format!("{}.log", seq_id(first)));
-        let acks_path = dir.join(format!("{}.acks", seq_id(first)));
+        let path = segment_path(dir, first, "log");
+        let acks_path = segment_path(dir, first, "acks");
         let bytes = std::fs::read(&path)?;
         let acked: std::collections::HashSet<u64> = match std::fs::read_to_string(&acks_path) {
             Ok(s) => s.lines().filter_map(|l| l.trim().parse().ok()).collect(),
@@ -252,7 +291,6 @@ impl FsQueue {
             Err(e) => return Err(e),
         };
         let mut last = first;
-        let mut live = 0;
         let mut offset = 0usize;
         while offset < bytes.len() {
             let at = offset as u64;
@@ -261,15 +299,7 @@ impl FsQueue {
                     offset += len;
                     last = last.max(seq);
                     if !acked.contains(&seq) {
-                        live += 1;
-                        log.pending.insert(
-                            seq,
-                            Place {
-                                segment: first,
-                                offset: at,
-                                len,
-                            },
-                        );
+                        log.pending.insert(seq, Place { offset: at, len });
                     }
                 }
                 bad => {
@@ -287,33 +317,25 @@ impl FsQueue {
                     };
                     let end = next_record(&bytes, offset + skip).unwrap_or(bytes.len());
                     let id = format!("{}-{at}", seq_id(first));
-                    let dead = dir.join("dead");
-                    write_file_sync(&dead.join(format!("{id}.json")), &bytes[offset..end])?;
-                    write_file_sync(
-                        &dead.join(format!("{id}.json.reason")),
-                        format!("queue record {id} is unreadable: {error}").as_bytes(),
+                    bury(
+                        dir,
+                        &id,
+                        &bytes[offset..end],
+                        &format!("queue record {id} is unreadable: {error}"),
                     )?;
                     warn!(%id, %error, "queue: an unreadable record moved to dead/");
                     offset = end;
                 }
             }
         }
-        if live == 0 {
+        // Segments are read in order, so every message from `first` on is this one's.
+        if log.pending.range(first..).next().is_none() {
             std::fs::remove_file(&path)?;
             let _ = std::fs::remove_file(&acks_path);
             return Ok(last);
         }
-        log.segments.insert(
-            first,
-            Segment {
-                file: Arc::new(open_segment(&path)?),
-                acks: Arc::new(open_segment(&acks_path)?),
-                len: bytes.len() as u64,
-                live,
-                dirty: false,
-                sealed: true,
-            },
-        );
+        let segment = Segment::open(dir, first, bytes.len() as u64, true)?;
+        log.segments.insert(first, segment);
         Ok(last)
     }
 
@@ -337,14 +359,13 @@ impl FsQueue {
                     .append(&m)
                     .map_err(|e| std::io::Error::other(e.to_string()))?,
                 Err(e) => {
-                    let name = path.file_name().unwrap_or_default().to_string_lossy();
-                    let dead = self.dir.join("dead");
-                    std::fs::rename(path, dead.join(&*name))?;
-                    write_file_sync(
-                        &dead.join(format!("{name}.reason")),
-                        format!("queue file {name} is unreadable: {e}").as_bytes(),
+                    let id = path.file_stem().unwrap_or_default().to_string_lossy();
+                    bury(
+                        &self.dir,
+                        &id,
+                        &bytes,
+                        &format!("queue file {id}.json is unreadable: {e}"),
                     )?;
-                    continue;
                 }
             }
             std::fs::remove_file(path)?;
@@ -402,24 +423,12 @@ impl FsQueue {
             .last_key_value()
             .is_none_or(|(_, s)| s.sealed || s.len >= SEGMENT_BYTES);
         if start_new {
-            let file = open_segment(&self.dir.join(format!("{}.log", seq_id(seq))))
-                .map_err(|e| io_err("new segment", e))?;
-            let acks = open_segment(&self.dir.join(format!("{}.acks", seq_id(seq))))
-                .map_err(|e| io_err("new segment", e))?;
-            log.segments.insert(
-                seq,
-                Segment {
-                    file: Arc::new(file),
-                    acks: Arc::new(acks),
-                    len: 0,
-                    live: 0,
-                    dirty: true,
-                    sealed: false,
-                },
-            );
+            let segment =
+                Segment::open(&self.dir, seq, 0, false).map_err(|e| io_err("new segment", e))?;
+            log.segments.insert(seq, segment);
             log.dir_dirty = true;
         }
-        let Some((&first, segment)) = log.segments.iter_mut().next_back() else {
+        let Some((_, segment)) = log.segments.iter_mut().next_back() else {
             return Err(BackendError::Transient("queue: no segment".into()));
         };
         let offset = segment.len;
@@ -432,13 +441,11 @@ impl FsQueue {
             return Err(io_err("write", e));
         }
         segment.len += line.len() as u64;
-        segment.live += 1;
         segment.dirty = true;
         log.next_seq = seq + 1;
         log.pending.insert(
             seq,
             Place {
-                segment: first,
                 offset,
                 len: line.len(),
             },
@@ -454,9 +461,8 @@ impl FsQueue {
                 return Ok(None);
             };
             let file = log
-                .segments
-                .get(&place.segment)
-                .map(|s| s.file.clone())
+                .segment_of(seq)
+                .map(|(_, s)| s.file.clone())
                 .ok_or_else(|| BackendError::Transient(format!("queue: segment of {seq}")))?;
             (seq, place, file)
         };
@@ -474,7 +480,7 @@ impl FsQueue {
                     _ => "not the record that was written".into(),
                 };
                 let reason = format!("queue record {id} is unreadable: {e}");
-                self.bury(&id, &line, &reason).await?;
+                self.bury(id, line, reason.clone()).await?;
                 self.done(seq)?;
                 return Err(BackendError::Permanent(reason));
             }
@@ -486,7 +492,6 @@ impl FsQueue {
             *count
         };
         Ok(Some(Delivery {
-            id,
             message,
             receive_count,
             seq,
@@ -498,36 +503,36 @@ impl FsQueue {
     fn done(&self, seq: u64) -> Result<(), BackendError> {
         let mut log = self.log.lock().map_err(lock_err)?;
         log.receives.remove(&seq);
-        let Some(place) = log.pending.remove(&seq) else {
+        if log.pending.remove(&seq).is_none() {
+            return Ok(());
+        }
+        let Some((first, segment)) = log.segment_of(seq) else {
             return Ok(());
         };
         let newest = log.segments.last_key_value().map(|(k, _)| *k);
-        let Some(segment) = log.segments.get_mut(&place.segment) else {
-            return Ok(());
-        };
-        segment.live = segment.live.saturating_sub(1);
-        if segment.live == 0 && (segment.sealed || newest != Some(place.segment)) {
-            log.segments.remove(&place.segment);
+        if (segment.sealed || newest != Some(first)) && !log.holds_pending(first) {
+            log.segments.remove(&first);
             log.dir_dirty = true;
-            let base = self.dir.join(seq_id(place.segment));
-            std::fs::remove_file(base.with_extension("log")).map_err(|e| io_err("remove", e))?;
-            let _ = std::fs::remove_file(base.with_extension("acks"));
+            std::fs::remove_file(segment_path(&self.dir, first, "log"))
+                .map_err(|e| io_err("remove", e))?;
+            let _ = std::fs::remove_file(segment_path(&self.dir, first, "acks"));
             return Ok(());
         }
+        let Some(segment) = log.segments.get_mut(&first) else {
+            return Ok(());
+        };
         segment.dirty = true;
         (&*segment.acks)
             .write_all(format!("{seq}\n").as_bytes())
             .map_err(|e| io_err("ack", e))
     }
 
-    /// Writes a message given up on to `dead/`, with the reason beside it.
-    async fn bury(&self, id: &str, body: &[u8], reason: &str) -> Result<(), BackendError> {
-        let dead = self.dir.join("dead");
-        write_atomic(&dead.join(format!("{id}.json")), body)
+    /// [`bury`], off the runtime's threads.
+    async fn bury(&self, id: String, body: Vec<u8>, reason: String) -> Result<(), BackendError> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || bury(&dir, &id, &body, &reason))
             .await
-            .map_err(|e| io_err("dead-letter", e))?;
-        write_atomic(&dead.join(format!("{id}.json.reason")), reason.as_bytes())
-            .await
+            .map_err(|e| BackendError::Transient(e.to_string()))?
             .map_err(|e| io_err("dead-letter", e))
     }
 
@@ -540,7 +545,7 @@ impl FsQueue {
     pub async fn dead_letter(&self, d: &Delivery, reason: &str) -> Result<(), BackendError> {
         let body =
             serde_json::to_vec(&d.message).map_err(|e| BackendError::Permanent(e.to_string()))?;
-        self.bury(&d.id, &body, reason).await?;
+        self.bury(d.id(), body, reason.to_owned()).await?;
         self.done(d.seq)
     }
 
@@ -575,12 +580,12 @@ impl FsQueue {
     }
 }
 
-/// A small file written whole and synced (while opening the queue, before any runtime
-/// work).
-fn write_file_sync(path: &Path, body: &[u8]) -> std::io::Result<()> {
-    let mut f = File::create(path)?;
-    f.write_all(body)?;
-    f.sync_all()
+/// Writes a message given up on to the queue's `dead/` as `<id>.json`, with the reason
+/// beside it in `<id>.json.reason`.
+fn bury(dir: &Path, id: &str, body: &[u8], reason: &str) -> std::io::Result<()> {
+    let dead = dir.join("dead");
+    write_file(&dead.join(format!("{id}.json")), body)?;
+    write_file(&dead.join(format!("{id}.json.reason")), reason.as_bytes())
 }
 
 #[async_trait]
@@ -657,7 +662,7 @@ mod tests {
         assert_eq!(d2.message.body, "second");
         q.dead_letter(&d2, "bad").await.unwrap();
         assert_eq!(q.pending(), 0);
-        assert_eq!(q.dead(), vec![format!("{}.json", d2.id)]);
+        assert_eq!(q.dead(), vec![format!("{}.json", d2.id())]);
         let buried: OutMessage = serde_json::from_slice(
             &std::fs::read(dir.path().join("dead").join(q.dead()[0].clone())).unwrap(),
         )
@@ -673,7 +678,7 @@ mod tests {
         );
         // Later numbers than anything before.
         q.send(msg("issue:1", "c", "third")).await.unwrap();
-        assert!(q.next().await.unwrap().unwrap().id > d2.id);
+        assert!(q.next().await.unwrap().unwrap().id() > d2.id());
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod proxy;
+pub mod serve;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use openmic_tests::{ALERT_TOKEN, WEBHOOK_SECRET, event_file};
+use openmic_tests::serve::{NoteHooks, command, free_listen, notes_in_state};
+use openmic_tests::{ALERT_TOKEN, WEBHOOK_SECRET};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
@@ -29,21 +30,8 @@ struct Server {
 
 async fn start(binary: &Path) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let child = tokio::process::Command::new(binary)
-        .args(["serve", "--listen", &listen, "--data-dir"])
-        .arg(dir.path())
-        .env("GITLAB_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .env("ALERT_TOKEN", ALERT_TOKEN)
-        .env("PUBLISHERS", "alice")
-        .env("GITLAB_PROJECT_ID", "42")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
+    let listen = free_listen();
+    let child = tokio::process::Command::from(command(binary, dir.path(), &listen))
         .kill_on_drop(true)
         .spawn()
         .expect("openmic-local starts");
@@ -58,20 +46,13 @@ async fn start(binary: &Path) -> Server {
     panic!("openmic-local did not answer /healthz");
 }
 
-fn note_template() -> serde_json::Value {
-    let raw = std::fs::read_to_string(event_file("gitlab-story", "002-note-by-bob.json")).unwrap();
-    let event: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    serde_json::from_str(event["body"].as_str().unwrap()).unwrap()
-}
-
-fn note_body(template: &serde_json::Value, n: usize) -> String {
-    let mut b = template.clone();
-    let iid = 100 + (n % 20) as u64;
-    b["issue"]["iid"] = iid.into();
-    b["issue"]["id"] = (5000 + iid).into();
-    b["object_attributes"]["id"] = (100_000 + n as u64).into();
-    b["object_attributes"]["note"] = format!("Load note {n}").into();
-    b.to_string()
+/// Note `n` of the load, on one of 20 incidents.
+fn note_body(hooks: &NoteHooks, n: usize) -> String {
+    hooks.body(
+        100 + (n % 20) as u64,
+        100_000 + n as u64,
+        &format!("Load note {n}"),
+    )
 }
 
 async fn send_note(
@@ -121,22 +102,6 @@ async fn wait_empty(url: &str, limit: Duration) -> bool {
     false
 }
 
-/// Notes in the incidents' state, by note id.
-fn notes_in_state(dir: &Path) -> usize {
-    let mut n = 0;
-    if let Ok(entries) = std::fs::read_dir(dir.join("state/incidents")) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with('.') {
-                continue; // a write in progress
-            }
-            let v: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
-            n += v["notes"].as_object().map_or(0, |m| m.len());
-        }
-    }
-    n
-}
-
 /// CPU time (ms, from the scheduler's own accounting) of a process's threads, by
 /// thread name.
 fn cpu_by_thread(pid: u32) -> std::collections::BTreeMap<String, f64> {
@@ -179,7 +144,7 @@ fn rss_mb(pid: u32) -> f64 {
 
 async fn burst(binary: PathBuf, count: usize, concurrency: usize) {
     let server = start(&binary).await;
-    let template = note_template();
+    let template = NoteHooks::load();
     let bodies: Vec<String> = (0..count).map(|n| note_body(&template, n)).collect();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -228,7 +193,7 @@ async fn burst(binary: PathBuf, count: usize, concurrency: usize) {
     let mut lat: Vec<Duration> = results.iter().map(|r| r.1).collect();
     lat.sort();
     let empty = wait_empty(&server.url, Duration::from_secs(120)).await;
-    let processed = notes_in_state(server.dir.path());
+    let processed = notes_in_state(server.dir.path()).len();
     println!("burst\tcount\t{count}");
     println!("burst\tconcurrency\t{concurrency}");
     println!("burst\taccepted\t{accepted}");
@@ -248,7 +213,7 @@ async fn burst(binary: PathBuf, count: usize, concurrency: usize) {
 async fn sustained(binary: PathBuf, seconds: u64, concurrency: usize) {
     let server = start(&binary).await;
     let pid = server.child.id().unwrap();
-    let template = Arc::new(note_template());
+    let template = Arc::new(NoteHooks::load());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
@@ -302,7 +267,7 @@ async fn sustained(binary: PathBuf, seconds: u64, concurrency: usize) {
     let drained_in = drain.elapsed();
     rss.push(rss_mb(pid));
     let dir = server.dir.path();
-    let notes = notes_in_state(dir);
+    let notes = notes_in_state(dir).len();
     let mut records = 0;
     let mut doubled = 0;
     if let Ok(entries) = std::fs::read_dir(dir.join("state/alerts")) {

@@ -100,15 +100,38 @@ fn remove_leftovers(root: &Path) -> std::io::Result<()> {
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > std::time::Duration::from_secs(60))
     };
-    let mut stack = vec![root.to_path_buf()];
+    walk_files(root, |entry| {
+        if is_temporary(entry) && old(entry) {
+            tracing::warn!(file = %entry.path().display(), "removing a write a crash cut short");
+            std::fs::remove_file(entry.path())?;
+        }
+        Ok(())
+    })
+}
+
+/// A write's temporary file (`.tmp-…`), not an object.
+fn is_temporary(entry: &std::fs::DirEntry) -> bool {
+    entry.file_name().to_string_lossy().starts_with(".tmp-")
+}
+
+/// Calls `visit` for every file under `start` (none if it does not exist).
+fn walk_files(
+    start: &Path,
+    mut visit: impl FnMut(&std::fs::DirEntry) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut stack = vec![start.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
             let entry = entry?;
             if entry.file_type()?.is_dir() {
                 stack.push(entry.path());
-            } else if entry.file_name().to_string_lossy().starts_with(".tmp-") && old(&entry) {
-                tracing::warn!(file = %entry.path().display(), "removing a write a crash cut short");
-                std::fs::remove_file(entry.path())?;
+            } else {
+                visit(&entry)?;
             }
         }
     }
@@ -283,31 +306,19 @@ impl ObjectStore for FsStore {
             } else {
                 root.join(start_rel)
             };
-            let mut stack = vec![start];
-            while let Some(dir) = stack.pop() {
-                let entries = match std::fs::read_dir(&dir) {
-                    Ok(e) => e,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io_err("list", &prefix, e)),
-                };
-                for entry in entries {
-                    let entry = entry.map_err(|e| io_err("list", &prefix, e))?;
-                    let path = entry.path();
-                    let name = entry.file_name();
-                    if name.to_string_lossy().starts_with(".tmp-") {
-                        continue;
-                    }
-                    let ft = entry.file_type().map_err(|e| io_err("list", &prefix, e))?;
-                    if ft.is_dir() {
-                        stack.push(path);
-                    } else if let Ok(rel) = path.strip_prefix(&root) {
-                        let key = rel.to_string_lossy().replace('\\', "/");
-                        if key.starts_with(&prefix) {
-                            out.push(key);
-                        }
+            walk_files(&start, |entry| {
+                if is_temporary(entry) {
+                    return Ok(());
+                }
+                if let Ok(rel) = entry.path().strip_prefix(&root) {
+                    let key = rel.to_string_lossy().replace('\\', "/");
+                    if key.starts_with(&prefix) {
+                        out.push(key);
                     }
                 }
-            }
+                Ok(())
+            })
+            .map_err(|e| io_err("list", &prefix, e))?;
             out.sort();
             Ok(out)
         })

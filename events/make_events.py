@@ -360,7 +360,7 @@ def alerts():
     write(d, "006-bad-token.json", event("/alerts", generic, {"authorization": "Bearer not-the-token"}))
     write(d, "007-missing-token.json", event("/alerts", generic, {}))
     write(d, "008-malformed.json", event("/alerts", {"description": "no title"}, bearer))
-    write(d, "009-bad-version.json", event("/alerts", {"version": "3", "alerts": []}, bearer))
+    write(d, "009-alerts-not-a-list.json", event("/alerts", {"version": "4", "alerts": "none"}, bearer))
 
 
 if __name__ == "__main__":

@@ -34,10 +34,10 @@ fn headers(message: &[u8]) -> String {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(parsed) = parse::parse(data) else {
+    let now = chrono::DateTime::from_timestamp(1_709_283_600, 0).expect("a valid time");
+    let Ok(parsed) = parse::parse(data, now) else {
         return;
     };
-    let now = chrono::DateTime::from_timestamp(1_709_283_600, 0).expect("a valid time");
     for alert in &parsed.alerts {
         // What intake queues and the notifier reads back.
         let Ok(raw) = serde_json::value::to_raw_value(alert) else {

@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     );
     // Everything intake and the publisher ask of a parsed hook.
     let iid = hook.iid();
-    let project = hook.project().id;
+    let project = hook.project_id();
     let _ = &hook.user().username;
 
     for verdict in [

@@ -66,6 +66,25 @@ pub struct Runner {
     intake: Arc<Intake>,
 }
 
+/// An issue on the command line: `IID` (of the first project of `GITLAB_PROJECT_ID`)
+/// or `PROJECT/IID`.
+pub fn issue_arg(arg: &str, config: &Config) -> Result<openmic::incident::IncidentId, String> {
+    let bad = || format!("{arg:?}: give an issue as IID or PROJECT/IID");
+    match arg.split_once('/') {
+        Some((p, i)) => Ok(openmic::incident::IncidentId::new(
+            p.trim().parse().map_err(|_| bad())?,
+            i.trim().parse().map_err(|_| bad())?,
+        )),
+        None => {
+            let iid = arg.trim().parse().map_err(|_| bad())?;
+            let project = config.home_project().ok_or_else(|| {
+                format!("{arg:?}: set GITLAB_PROJECT_ID, or give the issue as PROJECT/IID")
+            })?;
+            Ok(openmic::incident::IncidentId::new(project, iid))
+        }
+    }
+}
+
 /// A random secret for settings the user left unset (printed once at start).
 pub fn generated_secret() -> String {
     let mut bytes = [0u8; 24];

@@ -46,14 +46,23 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Rebuild incidents from GitLab's API (GITLAB_URL, GITLAB_TOKEN) and republish
-    /// them: the given iids, or every published incident.
+    /// them: the given issues, or every published incident.
     Resync {
         #[arg(long, default_value_os_t = default_data_dir())]
         data_dir: PathBuf,
         #[arg(long, value_enum, default_value_t = Backend::Embedded)]
         backend: Backend,
-        /// Incident iids; none means every published incident.
-        iids: Vec<u64>,
+        /// Issues as IID (of the first project of GITLAB_PROJECT_ID) or PROJECT/IID;
+        /// none means every published incident.
+        issues: Vec<String>,
+    },
+    /// Move what an earlier release wrote to this release's layout (serve and replay
+    /// do it by themselves on first use); prints what moved.
+    Migrate {
+        #[arg(long, default_value_os_t = default_data_dir())]
+        data_dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = Backend::Embedded)]
+        backend: Backend,
     },
 }
 
@@ -174,32 +183,49 @@ async fn main() {
         Command::Resync {
             data_dir,
             backend,
-            iids,
+            issues,
         } => {
             let mut generated = Vec::new();
             let config = local_config(env, None, &mut generated);
+            let ids: Vec<_> = issues
+                .iter()
+                .map(|i| or_exit(openmic_local::issue_arg(i, &config)))
+                .collect();
             let runner = runner(backend, &data_dir, config).await;
-            let results = if iids.is_empty() {
+            let results = if ids.is_empty() {
                 or_exit(runner.publisher.resync_published().await)
+                    .into_iter()
+                    .map(|(id, r)| (id.to_string(), r))
+                    .collect()
             } else {
                 let mut out = Vec::new();
-                for iid in iids {
-                    out.push((iid, runner.publisher.resync(iid).await));
+                for id in ids {
+                    out.push((id.to_string(), runner.publisher.resync(id).await));
                 }
                 out
             };
             let mut failed = false;
-            for (iid, result) in results {
+            for (id, result) in results {
                 match result {
-                    Ok(outcome) => println!("{iid} {outcome:?}"),
+                    Ok(outcome) => println!("{id} {outcome:?}"),
                     Err(e) => {
-                        println!("{iid} failed: {e}");
+                        println!("{id} failed: {e}");
                         failed = true;
                     }
                 }
             }
             if failed {
                 std::process::exit(1);
+            }
+        }
+        Command::Migrate { data_dir, backend } => {
+            let mut generated = Vec::new();
+            let config = local_config(env, None, &mut generated);
+            let runner = runner(backend, &data_dir, config).await;
+            let m = or_exit(runner.publisher.migrate().await);
+            println!("states moved under their project: {}", m.states_moved);
+            for (old, new) in &m.renumbered {
+                println!("incident {old} is now {new}");
             }
         }
     }

@@ -40,6 +40,18 @@ pub enum MicrophoneTrust {
     Developers,
 }
 
+/// How published incidents are numbered (`id` and keys of the public data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicIds {
+    /// GitLab's iid: `data/incident/<iid>.json`, as GitLab's own status page (one
+    /// project).
+    #[default]
+    Iid,
+    /// GitLab's global issue id, unique across projects (several projects).
+    Global,
+}
+
 /// A configuration error: names the variable and what is wrong with it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -55,7 +67,9 @@ pub enum ConfigError {
 pub struct Config {
     pub gitlab_webhook_secret: Option<Secret>,
     pub gitlab_signing_token: Option<Secret>,
-    pub gitlab_project_id: Option<u64>,
+    /// `GITLAB_PROJECT_ID`: one project, or several sharing one page; empty (local
+    /// runner only) takes the first project seen.
+    pub gitlab_projects: Vec<u64>,
     pub alert_token: Option<Secret>,
     pub publish_label: String,
     pub publishers: BTreeSet<String>,
@@ -75,10 +89,12 @@ pub struct Config {
     pub incident_template: Option<String>,
     pub auto_close_incidents: bool,
     pub max_body_bytes: usize,
+    /// With API access, the first publication notes the public URL on the issue.
+    pub link_back: bool,
 }
 
 /// Every environment variable the configuration reads.
-pub const ENV_NAMES: [&str; 22] = [
+pub const ENV_NAMES: [&str; 23] = [
     "GITLAB_WEBHOOK_SECRET",
     "GITLAB_SIGNING_TOKEN",
     "GITLAB_PROJECT_ID",
@@ -101,6 +117,7 @@ pub const ENV_NAMES: [&str; 22] = [
     "INCIDENT_TEMPLATE",
     "AUTO_CLOSE_INCIDENTS",
     "MAX_BODY_BYTES",
+    "LINK_BACK",
 ];
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -110,7 +127,7 @@ impl Default for Config {
         Config {
             gitlab_webhook_secret: None,
             gitlab_signing_token: None,
-            gitlab_project_id: None,
+            gitlab_projects: Vec::new(),
             alert_token: None,
             publish_label: "status-page".into(),
             publishers: BTreeSet::new(),
@@ -130,6 +147,7 @@ impl Default for Config {
             incident_template: None,
             auto_close_incidents: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            link_back: true,
         }
     }
 }
@@ -161,9 +179,14 @@ impl Config {
                 }
             })?;
         }
-        c.gitlab_project_id = get("GITLAB_PROJECT_ID")
-            .map(|v| parse_num("GITLAB_PROJECT_ID", &v))
-            .transpose()?;
+        if let Some(v) = get("GITLAB_PROJECT_ID") {
+            for id in split_list(&v) {
+                let id: u64 = parse_num("GITLAB_PROJECT_ID", id)?;
+                if !c.gitlab_projects.contains(&id) {
+                    c.gitlab_projects.push(id);
+                }
+            }
+        }
         c.alert_token = get("ALERT_TOKEN").map(Secret);
         if let Some(v) = get("PUBLISH_LABEL") {
             c.publish_label = v;
@@ -228,6 +251,9 @@ impl Config {
         if let Some(v) = get("MAX_BODY_BYTES") {
             c.max_body_bytes = parse_num("MAX_BODY_BYTES", &v)?;
         }
+        if get("LINK_BACK").is_some() {
+            c.link_back = parse_bool("LINK_BACK", get("LINK_BACK"))?;
+        }
         Ok(c)
     }
 
@@ -239,7 +265,7 @@ impl Config {
                     self.gitlab_webhook_secret.is_some() || self.gitlab_signing_token.is_some()
                 }
                 "GITLAB_SIGNING_TOKEN" => self.gitlab_signing_token.is_some(),
-                "GITLAB_PROJECT_ID" => self.gitlab_project_id.is_some(),
+                "GITLAB_PROJECT_ID" => !self.gitlab_projects.is_empty(),
                 "ALERT_TOKEN" => self.alert_token.is_some(),
                 "GITLAB_URL" => self.gitlab_url.is_some(),
                 "GITLAB_TOKEN" => self.gitlab_token.is_some(),
@@ -257,6 +283,21 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// How incidents are numbered in public: GitLab's iid with one project, its global
+    /// issue id with several (iids repeat across projects).
+    pub fn public_ids(&self) -> PublicIds {
+        if self.gitlab_projects.len() > 1 {
+            PublicIds::Global
+        } else {
+            PublicIds::Iid
+        }
+    }
+
+    /// The project whose API serves alerts' incident issues: the first listed.
+    pub fn home_project(&self) -> Option<u64> {
+        self.gitlab_projects.first().copied()
     }
 
     /// Whether `username` may publish by the `PUBLISHERS` list.
@@ -341,6 +382,14 @@ mod tests {
         assert!(c.is_publisher("alice") && c.is_publisher("bob") && !c.is_publisher("eve"));
         assert_eq!(c.renotify_after, Duration::from_secs(1800));
         assert_eq!(c.max_body_bytes, 6 * 1024 * 1024);
+        assert!(c.link_back);
+        assert_eq!(c.public_ids(), PublicIds::Iid);
+        let c = load(&[("GITLAB_PROJECT_ID", "42, 7,42"), ("LINK_BACK", "false")]).unwrap();
+        assert_eq!(c.gitlab_projects, vec![42, 7]);
+        assert_eq!(c.public_ids(), PublicIds::Global);
+        assert!(!c.link_back);
+        let e = load(&[("GITLAB_PROJECT_ID", "42,ops/api")]).unwrap_err();
+        assert!(e.to_string().contains("GITLAB_PROJECT_ID"), "{e}");
         assert_eq!(
             c.require(&["STATUS_BUCKET"]),
             Err(ConfigError::Missing("STATUS_BUCKET"))

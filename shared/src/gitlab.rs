@@ -25,16 +25,22 @@ const NON_ISSUE_WORK_ITEMS: [&str; 7] = [
     "Ticket",
 ];
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+/// Who acted. Older GitLab sends no `id`; a hook without `user` at all acts for nobody
+/// (whose actions are never allowed to publish).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct User {
     #[serde(default)]
     pub id: Option<u64>,
+    #[serde(default)]
     pub username: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+/// The project. GitLab before 9 sends no `id` here; the hook's or the object's
+/// `project_id` gives it then.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Project {
-    pub id: u64,
+    #[serde(default)]
+    pub id: Option<u64>,
     #[serde(default)]
     pub web_url: Option<String>,
     #[serde(default)]
@@ -70,24 +76,32 @@ pub struct Issue {
     pub id: u64,
     pub iid: u64,
     #[serde(default)]
+    pub project_id: Option<u64>,
+    #[serde(default)]
     pub title: String,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub description: String,
     #[serde(default)]
     pub state: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub confidential: bool,
-    #[serde(deserialize_with = "timefmt::de")]
+    #[serde(
+        default = "timefmt::unknown",
+        deserialize_with = "timefmt::de_or_unknown"
+    )]
     pub created_at: Timestamp,
-    #[serde(deserialize_with = "timefmt::de")]
+    #[serde(
+        default = "timefmt::unknown",
+        deserialize_with = "timefmt::de_or_unknown"
+    )]
     pub updated_at: Timestamp,
-    #[serde(default, deserialize_with = "timefmt::de_opt")]
+    #[serde(default, deserialize_with = "timefmt::de_opt_lenient")]
     pub closed_at: Option<Timestamp>,
     #[serde(default)]
     pub action: Option<String>,
     #[serde(default)]
     pub severity: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_labels")]
     pub labels: Option<Vec<Label>>,
     #[serde(default, rename = "type")]
     pub work_item_type: Option<String>,
@@ -99,17 +113,25 @@ pub struct Issue {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct Note {
     pub id: u64,
+    #[serde(default)]
+    pub project_id: Option<u64>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub note: String,
     #[serde(default)]
     pub noteable_type: Option<String>,
     #[serde(default)]
     pub author_id: Option<u64>,
-    #[serde(deserialize_with = "timefmt::de")]
+    #[serde(
+        default = "timefmt::unknown",
+        deserialize_with = "timefmt::de_or_unknown"
+    )]
     pub created_at: Timestamp,
-    #[serde(deserialize_with = "timefmt::de")]
+    #[serde(
+        default = "timefmt::unknown",
+        deserialize_with = "timefmt::de_or_unknown"
+    )]
     pub updated_at: Timestamp,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub system: bool,
     /// Internal notes (GitLab 15+); older versions call it `confidential`.
     #[serde(default)]
@@ -135,9 +157,12 @@ pub struct Award {
     pub user_id: Option<u64>,
     pub awardable_type: String,
     pub awardable_id: u64,
-    #[serde(deserialize_with = "timefmt::de")]
+    #[serde(
+        default = "timefmt::unknown",
+        deserialize_with = "timefmt::de_or_unknown"
+    )]
     pub created_at: Timestamp,
-    #[serde(default, deserialize_with = "timefmt::de_opt")]
+    #[serde(default, deserialize_with = "timefmt::de_opt_lenient")]
     pub updated_at: Option<Timestamp>,
     #[serde(default)]
     pub action: Option<String>,
@@ -147,8 +172,13 @@ pub struct Award {
 pub struct IssueHook {
     #[serde(default)]
     pub object_kind: Option<String>,
+    #[serde(default)]
     pub user: User,
-    pub project: Project,
+    /// None for a group-level work item (an epic): never an incident of a project.
+    #[serde(default)]
+    pub project: Option<Project>,
+    #[serde(default)]
+    pub project_id: Option<u64>,
     pub object_attributes: Issue,
     #[serde(default)]
     pub labels: Option<Vec<Label>>,
@@ -160,8 +190,13 @@ pub struct IssueHook {
 pub struct NoteHook {
     #[serde(default)]
     pub object_kind: Option<String>,
+    #[serde(default)]
     pub user: User,
-    pub project: Project,
+    /// None for a group-level work item (an epic): never an incident of a project.
+    #[serde(default)]
+    pub project: Option<Project>,
+    #[serde(default)]
+    pub project_id: Option<u64>,
     pub object_attributes: Note,
     #[serde(default)]
     pub issue: Option<Issue>,
@@ -171,13 +206,24 @@ pub struct NoteHook {
 pub struct EmojiHook {
     #[serde(default)]
     pub object_kind: Option<String>,
+    #[serde(default)]
     pub user: User,
-    pub project: Project,
+    /// None for a group-level work item (an epic): never an incident of a project.
+    #[serde(default)]
+    pub project: Option<Project>,
+    #[serde(default)]
+    pub project_id: Option<u64>,
     pub object_attributes: Award,
     #[serde(default)]
     pub note: Option<Note>,
     #[serde(default)]
     pub issue: Option<Issue>,
+    /// GitLab 17.9+: an award on an issue carries it here rather than under `issue`.
+    #[serde(default)]
+    pub work_item: Option<Issue>,
+    /// GitLab 17.9+: `award` or `revoke`, where `object_attributes.action` is gone.
+    #[serde(default)]
+    pub event_type: Option<String>,
 }
 
 /// One GitLab delivery that concerns an incident issue.
@@ -248,7 +294,7 @@ impl Hook {
 
     /// Parses the body as the hook of `kind` (`issue`, `note` or `emoji`).
     fn of_kind(kind: &str, body: &[u8]) -> Result<Hook, HookError> {
-        let hook = match kind {
+        let mut hook = match kind {
             "issue" => {
                 let hook: IssueHook = parse_shape(body, "issue")?;
                 if let Some(t) = &hook.object_attributes.work_item_type
@@ -259,9 +305,10 @@ impl Hook {
                 Hook::Issue(hook)
             }
             "note" => {
-                let hook: NoteHook = parse_shape(body, "note")?;
+                let hook: NoteHook =
+                    parse_shape(body, "note").map_err(|e| ignore_foreign(body, e))?;
                 match hook.object_attributes.noteable_type.as_deref() {
-                    Some("Issue") => {}
+                    Some("Issue" | "WorkItem") => {}
                     other => {
                         return Err(HookError::Ignored(format!(
                             "note on {}",
@@ -277,15 +324,23 @@ impl Hook {
                 Hook::Note(hook)
             }
             "emoji" => {
-                let hook: EmojiHook = parse_shape(body, "emoji")?;
+                let mut hook: EmojiHook =
+                    parse_shape(body, "emoji").map_err(|e| ignore_foreign(body, e))?;
+                // Both shapes in one: the issue under `issue`, the action in the award.
                 if hook.issue.is_none() {
-                    return Err(HookError::Ignored(format!(
-                        "award on {}",
-                        hook.object_attributes.awardable_type
-                    )));
+                    hook.issue = hook.work_item.take();
+                }
+                if hook.object_attributes.action.is_none() {
+                    hook.object_attributes.action = hook.event_type.clone();
                 }
                 match hook.object_attributes.awardable_type.as_str() {
-                    "Issue" => {}
+                    "Issue" | "WorkItem" | "Note" if hook.issue.is_none() => {
+                        return Err(HookError::Ignored(format!(
+                            "award on {} of no issue",
+                            hook.object_attributes.awardable_type
+                        )));
+                    }
+                    "Issue" | "WorkItem" => {}
                     "Note" if hook.note.is_some() => {}
                     "Note" => {
                         return Err(HookError::Malformed(
@@ -302,7 +357,51 @@ impl Hook {
                 )));
             }
         };
+        hook.resolve_project()?;
         Ok(hook)
+    }
+
+    /// Makes `project.id` the delivery's project, wherever this GitLab version put it
+    /// (before 9: the hook's or the object's `project_id`). A work item without a
+    /// project is a group's (an epic): no incident.
+    fn resolve_project(&mut self) -> Result<(), HookError> {
+        let group_item = self.object_kind() == Some("work_item");
+        let (project, top, issue, note) = match self {
+            Hook::Issue(h) => (
+                &mut h.project,
+                h.project_id,
+                Some(&h.object_attributes),
+                None,
+            ),
+            Hook::Note(h) => (
+                &mut h.project,
+                h.project_id,
+                h.issue.as_ref(),
+                Some(&h.object_attributes),
+            ),
+            Hook::Emoji(h) => (
+                &mut h.project,
+                h.project_id,
+                h.issue.as_ref(),
+                h.note.as_ref(),
+            ),
+        };
+        let Some(project) = project else {
+            return Err(if group_item {
+                HookError::Ignored("a work item of no project (a group's) is no incident".into())
+            } else {
+                HookError::Malformed("missing field `project`".into())
+            });
+        };
+        project.id = project
+            .id
+            .or(top)
+            .or(issue.and_then(|i| i.project_id))
+            .or(note.and_then(|n| n.project_id));
+        match project.id {
+            Some(_) => Ok(()),
+            None => Err(HookError::Malformed("missing field `project.id`".into())),
+        }
     }
 
     /// The body's own `object_kind`.
@@ -314,12 +413,20 @@ impl Hook {
         }
     }
 
+    /// The project the delivery is about.
     pub fn project(&self) -> &Project {
-        match self {
-            Hook::Issue(h) => &h.project,
-            Hook::Note(h) => &h.project,
-            Hook::Emoji(h) => &h.project,
-        }
+        let project = match self {
+            Hook::Issue(h) => h.project.as_ref(),
+            Hook::Note(h) => h.project.as_ref(),
+            Hook::Emoji(h) => h.project.as_ref(),
+        };
+        // `parse` refuses a hook whose project it cannot tell.
+        project.unwrap_or_else(|| unreachable!())
+    }
+
+    /// The project's id.
+    pub fn project_id(&self) -> u64 {
+        self.project().id.unwrap_or_else(|| unreachable!())
     }
 
     pub fn user(&self) -> &User {
@@ -340,10 +447,133 @@ impl Hook {
         }
     }
 
-    /// The incident's iid: the queue's message group.
+    /// The incident's iid.
     pub fn iid(&self) -> u64 {
         self.issue().iid
     }
+
+    /// Replaces the times the sender left out or wrote unreadably, as GitLab does with
+    /// what it cannot read: with the time the delivery was received (or a time the same
+    /// object gives). Returns what was replaced, for the record.
+    pub fn fill_unknown_times(&mut self, received: Timestamp) -> Vec<String> {
+        let mut quirks = Vec::new();
+        let mut fill = |at: &mut Timestamp, or: Option<Timestamp>, field: &str| {
+            if *at == timefmt::UNKNOWN {
+                *at = or.filter(|t| *t != timefmt::UNKNOWN).unwrap_or(received);
+                quirks.push(format!(
+                    "{field} missing or unreadable; used {}",
+                    timefmt::format(at)
+                ));
+            }
+        };
+        let mut issue = |i: &mut Issue, path: &str| {
+            fill(
+                &mut i.updated_at,
+                Some(i.created_at),
+                &format!("{path}.updated_at"),
+            );
+            fill(
+                &mut i.created_at,
+                Some(i.updated_at),
+                &format!("{path}.created_at"),
+            );
+        };
+        match self {
+            Hook::Issue(h) => issue(&mut h.object_attributes, "object_attributes"),
+            Hook::Note(h) => {
+                if let Some(i) = h.issue.as_mut() {
+                    issue(i, "issue");
+                }
+                let n = &mut h.object_attributes;
+                fill(
+                    &mut n.created_at,
+                    Some(n.updated_at),
+                    "object_attributes.created_at",
+                );
+                fill(
+                    &mut n.updated_at,
+                    Some(n.created_at),
+                    "object_attributes.updated_at",
+                );
+            }
+            Hook::Emoji(h) => {
+                if let Some(i) = h.issue.as_mut() {
+                    issue(i, "issue");
+                }
+                if let Some(n) = h.note.as_mut() {
+                    fill(&mut n.created_at, Some(n.updated_at), "note.created_at");
+                    fill(&mut n.updated_at, Some(n.created_at), "note.updated_at");
+                }
+                let a = &mut h.object_attributes;
+                fill(
+                    &mut a.created_at,
+                    a.updated_at,
+                    "object_attributes.created_at",
+                );
+            }
+        }
+        quirks
+    }
+}
+
+/// A note or award whose body does not read as openmic's shape, but which is about
+/// something other than an issue, needs no work: ignored, not refused.
+fn ignore_foreign(body: &[u8], e: HookError) -> HookError {
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(borrow, default)]
+        object_attributes: Option<Attributes<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Attributes<'a> {
+        #[serde(borrow, default)]
+        noteable_type: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, default)]
+        awardable_type: Option<std::borrow::Cow<'a, str>>,
+    }
+    let Ok(Peek {
+        object_attributes: Some(a),
+    }) = serde_json::from_slice::<Peek>(body)
+    else {
+        return e;
+    };
+    match a.noteable_type.or(a.awardable_type).as_deref() {
+        Some(t @ ("MergeRequest" | "Commit" | "Snippet" | "Epic" | "DesignManagement::Design")) => {
+            HookError::Ignored(format!("note or award on {t}"))
+        }
+        _ => e,
+    }
+}
+
+/// A flag that some senders write as `null`, `"true"` or `1`.
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Bool(b) => b,
+        serde_json::Value::String(s) => matches!(s.as_str(), "true" | "1"),
+        serde_json::Value::Number(n) => n.as_u64().is_some_and(|n| n != 0),
+        _ => false,
+    })
+}
+
+/// Labels as objects with a `title` (every GitLab since 8), or bare names; anything
+/// else in the list is skipped.
+fn lenient_labels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Label>>, D::Error> {
+    let Some(items) = Option::<Vec<serde_json::Value>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        items
+            .into_iter()
+            .filter_map(|v| match v {
+                serde_json::Value::String(title) => Some(Label { title }),
+                serde_json::Value::Object(mut o) => match o.remove("title") {
+                    Some(serde_json::Value::String(title)) => Some(Label { title }),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect(),
+    ))
 }
 
 /// The hook shape an `X-Gitlab-Event` header announces.
@@ -409,11 +639,16 @@ mod tests {
     fn names_what_is_wrong() {
         let err = Hook::parse(
             Some("Issue Hook"),
-            br#"{"object_kind":"issue","user":{"username":"a"}}"#,
+            br#"{"object_kind":"issue","user":{"username":"a"},"object_attributes":{"id":1,"iid":1}}"#,
         )
         .unwrap_err();
         assert!(
             matches!(&err, HookError::Malformed(m) if m.contains("project")),
+            "{err:?}"
+        );
+        let err = Hook::parse(Some("Issue Hook"), br#"{"object_kind":"issue"}"#).unwrap_err();
+        assert!(
+            matches!(&err, HookError::Malformed(m) if m.contains("object_attributes")),
             "{err:?}"
         );
         let err = Hook::parse(None, b"[1,2]").unwrap_err();

@@ -21,6 +21,7 @@ use tokio::io::AsyncWriteExt;
 use tracing::{debug, error, warn};
 
 use crate::config::{Config, MicrophoneTrust, Secret};
+use crate::incident::IncidentId;
 use crate::ports::{Authorizer, BackendError};
 use crate::timefmt::{self, Timestamp};
 
@@ -145,12 +146,11 @@ struct ApiTemplate {
     content: String,
 }
 
-/// The client for one project.
+/// The client of one GitLab instance; each call names its project.
 pub struct GitlabApi {
     http: reqwest::Client,
     base: Url,
     token: Secret,
-    project: u64,
     config_error_logged: AtomicBool,
     backoff: Duration,
     attempts: u32,
@@ -160,29 +160,20 @@ impl std::fmt::Debug for GitlabApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GitlabApi")
             .field("base", &self.base.as_str())
-            .field("project", &self.project)
             .finish()
     }
 }
 
 impl GitlabApi {
-    /// From `GITLAB_URL`, `GITLAB_TOKEN` and `GITLAB_PROJECT_ID`; `None` if the first two
-    /// are not both set.
+    /// From `GITLAB_URL` and `GITLAB_TOKEN`; `None` if they are not both set.
     pub fn from_config(config: &Config) -> Result<Option<GitlabApi>, crate::config::ConfigError> {
         let (Some(url), Some(token)) = (&config.gitlab_url, &config.gitlab_token) else {
             return Ok(None);
         };
-        let project = config
-            .gitlab_project_id
-            .ok_or(crate::config::ConfigError::Missing("GITLAB_PROJECT_ID"))?;
-        GitlabApi::new(url, token.clone(), project).map(Some)
+        GitlabApi::new(url, token.clone()).map(Some)
     }
 
-    pub fn new(
-        url: &str,
-        token: Secret,
-        project: u64,
-    ) -> Result<GitlabApi, crate::config::ConfigError> {
+    pub fn new(url: &str, token: Secret) -> Result<GitlabApi, crate::config::ConfigError> {
         let invalid = |why: String| crate::config::ConfigError::Invalid {
             name: "GITLAB_URL",
             why,
@@ -199,15 +190,10 @@ impl GitlabApi {
             http,
             base,
             token,
-            project,
             config_error_logged: AtomicBool::new(false),
             backoff: Duration::from_millis(250),
             attempts: 4,
         })
-    }
-
-    pub fn project(&self) -> u64 {
-        self.project
     }
 
     fn url(&self, segments: &[&str]) -> Url {
@@ -222,8 +208,8 @@ impl GitlabApi {
     }
 
     /// A path under `/projects/:id/`; each segment is percent-encoded.
-    fn project_url(&self, segments: &[&str]) -> Url {
-        let id = self.project.to_string();
+    fn project_url(&self, project: u64, segments: &[&str]) -> Url {
+        let id = project.to_string();
         let mut all = vec!["projects", id.as_str()];
         all.extend_from_slice(segments);
         self.url(&all)
@@ -327,13 +313,14 @@ impl GitlabApi {
     /// Every page of a list.
     async fn get_all<T: DeserializeOwned>(
         &self,
+        project: u64,
         segments: &[&str],
         what: &str,
     ) -> Result<Vec<T>, ApiError> {
         let mut out = Vec::new();
         let mut page = 1u32;
         while page <= MAX_PAGES {
-            let mut url = self.project_url(segments);
+            let mut url = self.project_url(project, segments);
             url.query_pairs_mut()
                 .append_pair("per_page", "100")
                 .append_pair("page", &page.to_string());
@@ -360,26 +347,53 @@ impl GitlabApi {
     }
 
     /// A member's access level (inherited memberships included); `None` if not a member.
-    pub async fn member_access(&self, user_id: u64) -> Result<Option<u32>, ApiError> {
-        let url = self.project_url(&["members", "all", &user_id.to_string()]);
+    pub async fn member_access(&self, project: u64, user_id: u64) -> Result<Option<u32>, ApiError> {
+        let url = self.project_url(project, &["members", "all", &user_id.to_string()]);
         Ok(self
             .get_json::<ApiMember>(url, "member lookup")
             .await?
             .map(|m| m.access_level))
     }
 
-    pub async fn issue(&self, iid: u64) -> Result<Option<ApiIssue>, ApiError> {
-        self.get_json(self.project_url(&["issues", &iid.to_string()]), "issue")
-            .await
+    pub async fn issue(&self, id: IncidentId) -> Result<Option<ApiIssue>, ApiError> {
+        self.get_json(
+            self.project_url(id.project, &["issues", &id.iid.to_string()]),
+            "issue",
+        )
+        .await
     }
 
-    pub async fn notes(&self, iid: u64) -> Result<Vec<ApiNote>, ApiError> {
-        self.get_all(&["issues", &iid.to_string(), "notes"], "notes")
-            .await
-    }
-
-    pub async fn note_awards(&self, iid: u64, note_id: u64) -> Result<Vec<ApiAward>, ApiError> {
+    pub async fn notes(&self, id: IncidentId) -> Result<Vec<ApiNote>, ApiError> {
         self.get_all(
+            id.project,
+            &["issues", &id.iid.to_string(), "notes"],
+            "notes",
+        )
+        .await
+    }
+
+    /// Adds a note to an issue.
+    pub async fn add_note(&self, id: IncidentId, body: &str) -> Result<(), ApiError> {
+        let form = [("body", body.to_owned())];
+        self.send(
+            Method::POST,
+            self.project_url(id.project, &["issues", &id.iid.to_string(), "notes"]),
+            "note creation",
+            Some(&form),
+        )
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::Permanent(format!("issue {id} was not found to note")))
+    }
+
+    pub async fn note_awards(
+        &self,
+        id: IncidentId,
+        note_id: u64,
+    ) -> Result<Vec<ApiAward>, ApiError> {
+        let iid = id.iid;
+        self.get_all(
+            id.project,
             &[
                 "issues",
                 &iid.to_string(),
@@ -392,9 +406,10 @@ impl GitlabApi {
         .await
     }
 
-    pub async fn label_events(&self, iid: u64) -> Result<Vec<ApiLabelEvent>, ApiError> {
+    pub async fn label_events(&self, id: IncidentId) -> Result<Vec<ApiLabelEvent>, ApiError> {
         self.get_all(
-            &["issues", &iid.to_string(), "resource_label_events"],
+            id.project,
+            &["issues", &id.iid.to_string(), "resource_label_events"],
             "label events",
         )
         .await
@@ -404,12 +419,13 @@ impl GitlabApi {
     /// `None` if GitLab has no such upload.
     pub async fn download_upload(
         &self,
+        project: u64,
         secret: &str,
         filename: &str,
         dest: &Path,
     ) -> Result<Option<Option<String>>, ApiError> {
         // The file name is percent-encoded already, as it appears in the markdown.
-        let mut url = self.project_url(&["uploads", secret]);
+        let mut url = self.project_url(project, &["uploads", secret]);
         url.set_path(&format!("{}/{}", url.path(), filename));
         let Some(mut resp) = self.send(Method::GET, url, "upload download", None).await? else {
             return Ok(None);
@@ -433,8 +449,12 @@ impl GitlabApi {
     }
 
     /// The content of the project's issue template `name`.
-    pub async fn issue_template(&self, name: &str) -> Result<Option<String>, ApiError> {
-        let url = self.project_url(&["templates", "issues", name]);
+    pub async fn issue_template(
+        &self,
+        project: u64,
+        name: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let url = self.project_url(project, &["templates", "issues", name]);
         Ok(self
             .get_json::<ApiTemplate>(url, "issue template")
             .await?
@@ -442,8 +462,12 @@ impl GitlabApi {
     }
 
     /// An issue whose description holds `marker`, open or closed.
-    pub async fn find_issue(&self, marker: &str) -> Result<Option<ApiIssue>, ApiError> {
-        let mut url = self.project_url(&["issues"]);
+    pub async fn find_issue(
+        &self,
+        project: u64,
+        marker: &str,
+    ) -> Result<Option<ApiIssue>, ApiError> {
+        let mut url = self.project_url(project, &["issues"]);
         url.query_pairs_mut()
             .append_pair("search", marker)
             .append_pair("in", "description")
@@ -460,6 +484,7 @@ impl GitlabApi {
     /// Opens an incident issue.
     pub async fn create_incident(
         &self,
+        project: u64,
         title: &str,
         description: &str,
         labels: &str,
@@ -473,7 +498,7 @@ impl GitlabApi {
         let resp = self
             .send(
                 Method::POST,
-                self.project_url(&["issues"]),
+                self.project_url(project, &["issues"]),
                 "issue creation",
                 Some(&form),
             )
@@ -486,17 +511,17 @@ impl GitlabApi {
             .map_err(|e| ApiError::Transient(format!("issue creation: {}", e.without_url())))
     }
 
-    pub async fn close_issue(&self, iid: u64) -> Result<(), ApiError> {
+    pub async fn close_issue(&self, id: IncidentId) -> Result<(), ApiError> {
         let form = [("state_event", "close".to_owned())];
         self.send(
             Method::PUT,
-            self.project_url(&["issues", &iid.to_string()]),
+            self.project_url(id.project, &["issues", &id.iid.to_string()]),
             "issue close",
             Some(&form),
         )
         .await?
         .map(|_| ())
-        .ok_or_else(|| ApiError::Permanent(format!("issue {iid} was not found to close")))
+        .ok_or_else(|| ApiError::Permanent(format!("issue {id} was not found to close")))
     }
 }
 
@@ -505,7 +530,8 @@ impl GitlabApi {
 pub struct RoleAuthorizer {
     api: std::sync::Arc<GitlabApi>,
     config: std::sync::Arc<Config>,
-    cache: Mutex<HashMap<u64, (Option<u32>, Instant)>>,
+    /// Access levels by (project, user).
+    cache: Mutex<HashMap<(u64, u64), (Option<u32>, Instant)>>,
 }
 
 impl RoleAuthorizer {
@@ -519,21 +545,26 @@ impl RoleAuthorizer {
 
     /// The user's access level, from the cache or the API. A configuration error
     /// counts as no access: nothing is published on a role nobody could check.
-    async fn access(&self, user_id: Option<u64>) -> Result<Option<u32>, BackendError> {
+    async fn access(
+        &self,
+        project: u64,
+        user_id: Option<u64>,
+    ) -> Result<Option<u32>, BackendError> {
         let Some(id) = user_id else { return Ok(None) };
+        let key = (project, id);
         if let Ok(cache) = self.cache.lock()
-            && let Some((level, at)) = cache.get(&id)
+            && let Some((level, at)) = cache.get(&key)
             && at.elapsed() < ROLE_CACHE_TTL
         {
             return Ok(*level);
         }
-        let level = match self.api.member_access(id).await {
+        let level = match self.api.member_access(project, id).await {
             Ok(level) => level,
             Err(ApiError::Transient(m)) => return Err(BackendError::Transient(m)),
             Err(_) => None,
         };
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(id, (level, Instant::now()));
+            cache.insert(key, (level, Instant::now()));
         }
         Ok(level)
     }
@@ -543,6 +574,7 @@ impl RoleAuthorizer {
 impl Authorizer for RoleAuthorizer {
     async fn may_publish(
         &self,
+        project: u64,
         username: &str,
         user_id: Option<u64>,
     ) -> Result<bool, BackendError> {
@@ -550,21 +582,22 @@ impl Authorizer for RoleAuthorizer {
             return Ok(self.config.is_publisher(username));
         }
         Ok(self
-            .access(user_id)
+            .access(project, user_id)
             .await?
             .is_some_and(|l| l >= self.config.publish_min_access))
     }
 
     async fn trusts_microphone(
         &self,
+        project: u64,
         username: &str,
         user_id: Option<u64>,
     ) -> Result<bool, BackendError> {
         match self.config.microphone_trust {
             MicrophoneTrust::Anyone => Ok(true),
-            MicrophoneTrust::Publishers => self.may_publish(username, user_id).await,
+            MicrophoneTrust::Publishers => self.may_publish(project, username, user_id).await,
             MicrophoneTrust::Developers => Ok(self
-                .access(user_id)
+                .access(project, user_id)
                 .await?
                 .is_some_and(|l| l >= DEVELOPER_ACCESS)),
         }

@@ -17,6 +17,52 @@ pub const MICROPHONE: &str = "microphone";
 /// At most this many comments are published per incident (the most recent ones).
 pub const MAX_COMMENTS: usize = 100;
 
+/// An incident's private identity: its project and its iid (iids repeat across
+/// projects). State, queue groups, the audit and resync all go by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct IncidentId {
+    pub project: u64,
+    pub iid: u64,
+}
+
+impl IncidentId {
+    pub fn new(project: u64, iid: u64) -> IncidentId {
+        IncidentId { project, iid }
+    }
+
+    /// `incidents/<project>/<iid>.json` in the state bucket.
+    pub fn state_key(&self) -> String {
+        format!("{STATE_PREFIX}{}/{}.json", self.project, self.iid)
+    }
+
+    /// The queue's message group: one incident's events are handled in order.
+    pub fn group(&self) -> String {
+        format!("issue:{}:{}", self.project, self.iid)
+    }
+}
+
+impl std::fmt::Display for IncidentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.project, self.iid)
+    }
+}
+
+/// Where incident states live in the state bucket.
+pub const STATE_PREFIX: &str = "incidents/";
+
+/// Where the first release kept an incident's state: by iid alone.
+pub fn legacy_state_key(iid: u64) -> String {
+    format!("{STATE_PREFIX}{iid}.json")
+}
+
+/// The iid of a first-release state key (`incidents/<iid>.json`).
+pub fn legacy_iid(key: &str) -> Option<u64> {
+    key.strip_prefix(STATE_PREFIX)?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
 /// The issue as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueSnapshot {
@@ -149,7 +195,18 @@ pub struct IncidentState {
     pub notes: BTreeMap<u64, NoteState>,
     #[serde(default)]
     pub decisions: Vec<Decision>,
+    /// What the senders left out or wrote unreadably, and what was used instead (the
+    /// latest few).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quirks: Vec<String>,
+    /// When the issue was given a note with its public URL (`LINK_BACK`), or when an
+    /// upgrade found it published by a release that left no such notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_back: Option<Timestamp>,
 }
+
+/// How many input quirks a state remembers.
+pub const MAX_QUIRKS: usize = 20;
 
 /// What the publisher learned about the user behind an event before merging it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -190,7 +247,34 @@ impl IncidentState {
             issue: None,
             notes: BTreeMap::new(),
             decisions: vec![],
+            quirks: vec![],
+            linked_back: None,
         }
+    }
+
+    pub fn id(&self) -> IncidentId {
+        IncidentId::new(self.project_id, self.iid)
+    }
+
+    /// The incident's public number: GitLab's iid with one project, the issue's global
+    /// id with several. None before the issue itself is known.
+    pub fn public_id(&self, ids: crate::config::PublicIds) -> Option<u64> {
+        match ids {
+            crate::config::PublicIds::Iid => Some(self.iid),
+            crate::config::PublicIds::Global => self.issue.as_ref().map(|i| i.id),
+        }
+    }
+
+    /// Remembers what a delivery's reading had to replace (the latest few, once each).
+    pub fn note_quirks(&mut self, delivery: &str, quirks: &[String]) {
+        for q in quirks {
+            let line = format!("{delivery}: {q}");
+            if !self.quirks.contains(&line) {
+                self.quirks.push(line);
+            }
+        }
+        let excess = self.quirks.len().saturating_sub(MAX_QUIRKS);
+        self.quirks.drain(..excess);
     }
 
     /// Whether the incident is published now: the latest allowed decision is a publish

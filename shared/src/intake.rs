@@ -17,8 +17,10 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::auth::SigningKey;
 use crate::config::{Config, ConfigError};
 use crate::gitlab::{Hook, HookError};
+use crate::incident::IncidentId;
 use crate::message::{self, Source};
 use crate::ports::{ObjectStore, Queue};
+use crate::projects::{Projects, Refused};
 
 /// A reply: status and a JSON body.
 #[derive(Debug)]
@@ -44,6 +46,7 @@ pub struct Intake {
     /// For claim checks of bodies too large for the queue.
     pub state: Option<Arc<dyn ObjectStore>>,
     signing_key: Option<SigningKey>,
+    projects: Projects,
 }
 
 impl Intake {
@@ -72,6 +75,7 @@ impl Intake {
                 None => None,
             };
         Ok(Intake {
+            projects: Projects::new(&config, state.clone()),
             config,
             publish_queue,
             alert_queue,
@@ -298,17 +302,17 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: Body) -> Resul
         }
         Err(HookError::Malformed(why)) => return Err(Reply::error(StatusCode::BAD_REQUEST, why)),
     };
-    if let Some(want) = intake.config.gitlab_project_id
-        && hook.project().id != want
-    {
-        return Err(Reply::error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "events of project {} are not accepted here",
-                hook.project().id
-            ),
-        ));
-    }
+    let project = hook.project_id();
+    intake.projects.admit(project).await.map_err(|e| match e {
+        Refused::OtherProject(why) => Reply::error(StatusCode::FORBIDDEN, why),
+        Refused::Backend(e) => {
+            warn!(error = %e, "the state bucket cannot say which project was taken");
+            Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the state bucket is unavailable; try again",
+            )
+        }
+    })?;
     let dedup = delivery_id(headers, &body);
     tracing::Span::current().record("delivery", dedup.as_str());
     let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -318,7 +322,12 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: Body) -> Resul
         .as_deref()
         .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
     intake
-        .enqueue(queue, format!("issue:{}", hook.iid()), dedup, message)
+        .enqueue(
+            queue,
+            IncidentId::new(project, hook.iid()).group(),
+            dedup,
+            message,
+        )
         .await?;
     Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": 1 })))
 }

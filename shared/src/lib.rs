@@ -17,6 +17,7 @@ pub mod intake;
 pub mod mail;
 pub mod message;
 pub mod ports;
+pub mod projects;
 pub mod publisher;
 pub mod render;
 pub mod site;

@@ -139,12 +139,18 @@ pub trait Queue: Send + Sync {
 /// The answer to "may this user publish / is their microphone trusted".
 #[async_trait]
 pub trait Authorizer: Send + Sync {
-    /// Whether `username` (GitLab user `user_id`) may publish or unpublish by command.
-    async fn may_publish(&self, username: &str, user_id: Option<u64>)
-    -> Result<bool, BackendError>;
-    /// Whether a microphone award by this user publishes a comment.
+    /// Whether `username` (GitLab user `user_id`) may publish or unpublish incidents of
+    /// `project`.
+    async fn may_publish(
+        &self,
+        project: u64,
+        username: &str,
+        user_id: Option<u64>,
+    ) -> Result<bool, BackendError>;
+    /// Whether a microphone award by this user publishes a comment in `project`.
     async fn trusts_microphone(
         &self,
+        project: u64,
         username: &str,
         user_id: Option<u64>,
     ) -> Result<bool, BackendError>;

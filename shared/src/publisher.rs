@@ -13,11 +13,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::gitlab::{Hook, HookError};
 use crate::gitlab_api::{ApiError, GitlabApi};
-use crate::incident::{ApiView, IncidentState, Verdict};
+use crate::incident::{ApiView, IncidentId, IncidentState, Verdict};
 use crate::message::{Envelope, ReadError, Source};
 use crate::ports::{Authorizer, BackendError, Condition, ObjectStore, PutOptions};
+use crate::projects::{Projects, Refused};
 use crate::render::Upload;
 use crate::status::{self, INDEX_KEY, LIST_KEY, PublishedIndex};
+use crate::timefmt;
 
 /// How a message failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -49,18 +51,27 @@ impl From<ReadError> for ProcessError {
     }
 }
 
-/// What handling a message did.
+impl From<Refused> for ProcessError {
+    fn from(e: Refused) -> Self {
+        match e {
+            Refused::OtherProject(m) => ProcessError::Permanent(m),
+            Refused::Backend(b) => b.into(),
+        }
+    }
+}
+
+/// What handling a message did; `id` is the incident's public id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Published {
-        iid: u64,
+        id: u64,
     },
     Unpublished {
-        iid: u64,
+        id: u64,
     },
     /// State updated; nothing public to change.
     Private {
-        iid: u64,
+        incident: IncidentId,
     },
     Ignored(String),
 }
@@ -74,17 +85,16 @@ fn tempfile_path() -> std::path::PathBuf {
 /// Where the scheduled resync goes on from.
 pub const RESYNC_CURSOR_KEY: &str = "index/resync-cursor.json";
 
-pub fn state_key(iid: u64) -> String {
-    format!("incidents/{iid}.json")
-}
-
 pub struct Publisher {
     pub config: Arc<Config>,
     pub state: Arc<dyn ObjectStore>,
     pub status: Arc<dyn ObjectStore>,
     pub authorizer: Arc<dyn Authorizer>,
-    /// GitLab's API, where configured: attachments and resync.
+    /// GitLab's API, where configured: attachments, resync and the note back.
     pub gitlab: Option<Arc<GitlabApi>>,
+    pub projects: Arc<Projects>,
+    /// Set once this process has seen the buckets in the current layout.
+    layout_checked: tokio::sync::OnceCell<()>,
 }
 
 impl Publisher {
@@ -97,36 +107,44 @@ impl Publisher {
                 envelope.source
             )));
         }
-        let hook = match Hook::parse(envelope.event.as_deref(), envelope.payload.get().as_bytes()) {
-            Ok(h) => h,
-            Err(HookError::Ignored(why)) => return Ok(Outcome::Ignored(why)),
-            Err(HookError::Malformed(why)) => return Err(ProcessError::Permanent(why)),
-        };
-        if let Some(want) = self.config.gitlab_project_id
-            && hook.project().id != want
-        {
-            return Err(ProcessError::Permanent(format!(
-                "event of project {}",
-                hook.project().id
-            )));
-        }
+        let mut hook =
+            match Hook::parse(envelope.event.as_deref(), envelope.payload.get().as_bytes()) {
+                Ok(h) => h,
+                Err(HookError::Ignored(why)) => return Ok(Outcome::Ignored(why)),
+                Err(HookError::Malformed(why)) => return Err(ProcessError::Permanent(why)),
+            };
+        let received = timefmt::parse(&envelope.received_at).unwrap_or_else(chrono::Utc::now);
+        let quirks = hook.fill_unknown_times(received);
+        let project = hook.project_id();
+        self.projects.admit(project).await?;
+        self.check_layout().await?;
         let user = hook.user();
         let verdict = Verdict {
-            may_publish: self.authorizer.may_publish(&user.username, user.id).await?,
+            may_publish: self
+                .authorizer
+                .may_publish(project, &user.username, user.id)
+                .await?,
             trusted_microphone: self
                 .authorizer
-                .trusts_microphone(&user.username, user.id)
+                .trusts_microphone(project, &user.username, user.id)
                 .await?,
         };
-        let iid = hook.iid();
+        if !quirks.is_empty() {
+            info!(
+                ?quirks,
+                "replaced what the delivery left out or wrote unreadably"
+            );
+        }
+        let id = IncidentId::new(project, hook.iid());
         let state = self
-            .update_state(iid, hook.project().id, |s| {
+            .update_state(id, |s| {
                 s.merge(
                     &hook,
                     envelope.event.as_deref(),
                     &self.config.publish_label,
                     verdict,
-                )
+                );
+                s.note_quirks(&envelope.delivery, &quirks);
             })
             .await?;
         self.apply(&state).await
@@ -136,25 +154,28 @@ impl Publisher {
     /// if another writer got there first.
     pub async fn update_state(
         &self,
-        iid: u64,
-        project_id: u64,
+        id: IncidentId,
         change: impl Fn(&mut IncidentState),
     ) -> Result<IncidentState, ProcessError> {
-        let state = document::update(self.state.as_ref(), &state_key(iid), |old| {
-            let mut state = old.unwrap_or_else(|| IncidentState::new(iid, project_id));
+        let state = document::update(self.state.as_ref(), &id.state_key(), |old| {
+            let mut state = old.unwrap_or_else(|| IncidentState::new(id.iid, id.project));
             change(&mut state);
             Some(state)
         })
         .await?;
-        state.ok_or_else(|| ProcessError::Retryable(format!("state of {iid} vanished")))
+        state.ok_or_else(|| ProcessError::Retryable(format!("state of {id} vanished")))
     }
 
     /// Brings the status bucket in line with the state.
     pub async fn apply(&self, state: &IncidentState) -> Result<Outcome, ProcessError> {
-        let iid = state.iid;
+        let Some(id) = state.public_id(self.config.public_ids()) else {
+            return Ok(Outcome::Private {
+                incident: state.id(),
+            });
+        };
         if state.published()
             && let Some(rendered) =
-                status::render_incident(state, self.config.gitlab_url.as_deref())
+                status::render_incident(state, id, self.config.gitlab_url.as_deref())
         {
             let body = rendered
                 .incident
@@ -162,7 +183,7 @@ impl Publisher {
                 .map_err(|e| ProcessError::Permanent(e.to_string()))?;
             self.status
                 .put(
-                    &status::detail_key(iid),
+                    &status::detail_key(id),
                     Bytes::from(body),
                     PutOptions::json(),
                 )
@@ -170,48 +191,109 @@ impl Publisher {
             let page = crate::site::render_incident_page(&rendered.incident)
                 .map_err(ProcessError::Permanent)?;
             self.status.put(&page.key, page.body, page.options).await?;
-            let summary = status::IndexEntry::of(&rendered.incident);
+            let summary = status::IndexEntry::of(&rendered.incident, state.id());
             self.update_index(|index| {
-                index.incidents.insert(iid, summary.clone());
+                index.incidents.insert(id, summary.clone());
             })
             .await?;
             info!(
-                iid,
+                id,
+                incident = %state.id(),
                 comments = rendered.incident.comments.as_ref().map_or(0, Vec::len),
                 "published"
             );
             // The text is public now; the files follow.
-            self.sync_files(iid, &rendered.uploads).await?;
-            return Ok(Outcome::Published { iid });
+            self.sync_files(state.project_id, id, &rendered.uploads)
+                .await?;
+            self.link_back(state, id).await?;
+            return Ok(Outcome::Published { id });
         }
         if state.ever_published() {
-            // Detail first, so that nothing of it stays reachable if we stop halfway.
-            self.status.delete(&status::detail_key(iid)).await?;
-            self.status
-                .delete(&crate::site::incident_page_key(iid))
-                .await?;
-            let removed = self
-                .status
-                .delete_prefix(&status::files_prefix(iid))
-                .await?;
+            self.remove_public(id).await?;
             self.update_index(|index| {
-                index.incidents.remove(&iid);
+                index.incidents.remove(&id);
             })
             .await?;
-            info!(iid, files = removed, "unpublished");
-            return Ok(Outcome::Unpublished { iid });
+            info!(id, incident = %state.id(), "unpublished");
+            return Ok(Outcome::Unpublished { id });
         }
-        Ok(Outcome::Private { iid })
+        Ok(Outcome::Private {
+            incident: state.id(),
+        })
+    }
+
+    /// Removes everything public of the incident numbered `id`: the detail first, so
+    /// that nothing of it stays reachable if we stop halfway, then its page and files.
+    async fn remove_public(&self, id: u64) -> Result<(), ProcessError> {
+        self.status.delete(&status::detail_key(id)).await?;
+        self.status
+            .delete(&crate::site::incident_page_key(id))
+            .await?;
+        let removed = self.status.delete_prefix(&status::files_prefix(id)).await?;
+        info!(id, files = removed, "public files removed");
+        Ok(())
+    }
+
+    /// With API access and `LINK_BACK`, the first publication leaves one note on the
+    /// issue with the incident's public page, never a second (the state remembers it).
+    /// The issue's notes are read first, so a retry after a lost state write never
+    /// notes it twice either.
+    async fn link_back(&self, state: &IncidentState, id: u64) -> Result<(), ProcessError> {
+        let (Some(api), true, None) = (&self.gitlab, self.config.link_back, state.linked_back)
+        else {
+            return Ok(());
+        };
+        let Some(base) = self.config.status_page_url.as_deref() else {
+            warn!("LINK_BACK: STATUS_PAGE_URL is not set, so there is no public URL to note");
+            return Ok(());
+        };
+        let url = format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            crate::site::incident_page_key(id)
+        );
+        let incident = state.id();
+        let noted = match api.notes(incident).await {
+            Ok(notes) => notes.iter().any(|n| n.body.contains(&url)),
+            Err(ApiError::Transient(m)) => return Err(ProcessError::Retryable(m)),
+            Err(e) => {
+                warn!(%incident, error = %e, "LINK_BACK: the issue's notes could not be read");
+                return Ok(());
+            }
+        };
+        if !noted {
+            match api.add_note(incident, &link_back_note(&url)).await {
+                Ok(()) => info!(%incident, %url, "public URL noted on the issue"),
+                Err(ApiError::Transient(m)) => return Err(ProcessError::Retryable(m)),
+                Err(e) => {
+                    // A token without the `api` scope: said once by the client, and the
+                    // publication stands.
+                    warn!(%incident, error = %e, "LINK_BACK: no note added");
+                    return Ok(());
+                }
+            }
+        }
+        let now = chrono::Utc::now();
+        self.update_state(incident, |s| {
+            s.linked_back.get_or_insert(now);
+        })
+        .await?;
+        Ok(())
     }
 
     /// Copies the uploads the published text points at into the status bucket (those
     /// not there yet), and removes files no published text points at any more. A
     /// failed download leaves nothing behind and fails the message for a retry; the
     /// text is already public.
-    async fn sync_files(&self, iid: u64, uploads: &[Upload]) -> Result<(), ProcessError> {
-        let prefix = status::files_prefix(iid);
+    async fn sync_files(
+        &self,
+        project: u64,
+        id: u64,
+        uploads: &[Upload],
+    ) -> Result<(), ProcessError> {
+        let prefix = status::files_prefix(id);
         let present: BTreeSet<String> = self.status.list(&prefix).await?.into_iter().collect();
-        let wanted: BTreeSet<String> = uploads.iter().map(|u| u.key(iid)).collect();
+        let wanted: BTreeSet<String> = uploads.iter().map(|u| u.key(id)).collect();
         for stale in present.difference(&wanted) {
             self.status.delete(stale).await?;
         }
@@ -220,24 +302,21 @@ impl Publisher {
         };
         let mut retry = None;
         for upload in uploads {
-            let key = upload.key(iid);
+            let key = upload.key(id);
             if present.contains(&key) {
                 continue;
             }
-            match self.copy_upload(api, upload, &key).await {
-                Ok(true) => info!(iid, key, "upload copied"),
-                Ok(false) => warn!(
-                    iid,
-                    key, "upload not found in GitLab; its link stays broken"
-                ),
+            match self.copy_upload(api, project, upload, &key).await {
+                Ok(true) => info!(id, key, "upload copied"),
+                Ok(false) => warn!(id, key, "upload not found in GitLab; its link stays broken"),
                 Err(ApiError::Transient(m)) => retry = Some(m),
                 Err(e) => {
-                    warn!(iid, key, error = %e, "upload not copied");
+                    warn!(id, key, error = %e, "upload not copied");
                 }
             }
         }
         match retry {
-            Some(m) => Err(ProcessError::Retryable(format!("incident {iid}: {m}"))),
+            Some(m) => Err(ProcessError::Retryable(format!("incident {id}: {m}"))),
             None => Ok(()),
         }
     }
@@ -245,13 +324,14 @@ impl Publisher {
     async fn copy_upload(
         &self,
         api: &GitlabApi,
+        project: u64,
         upload: &Upload,
         key: &str,
     ) -> Result<bool, ApiError> {
         let tmp = tempfile_path();
         let result = async {
             let Some(content_type) = api
-                .download_upload(&upload.secret, &upload.filename, &tmp)
+                .download_upload(project, &upload.secret, &upload.filename, &tmp)
                 .await?
             else {
                 return Ok(false);
@@ -279,7 +359,7 @@ impl Publisher {
     }
 
     /// Rebuilds an incident's state from GitLab's API and republishes it.
-    pub async fn resync(&self, iid: u64) -> Result<Outcome, ProcessError> {
+    pub async fn resync(&self, id: IncidentId) -> Result<Outcome, ProcessError> {
         let api = self.gitlab.as_ref().ok_or_else(|| {
             ProcessError::Permanent("resync needs GITLAB_URL and GITLAB_TOKEN".into())
         })?;
@@ -287,22 +367,20 @@ impl Publisher {
             ApiError::Transient(m) => ProcessError::Retryable(m),
             other => ProcessError::Permanent(other.to_string()),
         };
-        let project = api.project();
-        let Some(issue) = api.issue(iid).await.map_err(api_err)? else {
+        self.check_layout().await?;
+        let Some(issue) = api.issue(id).await.map_err(api_err)? else {
             let now = chrono::Utc::now();
-            let state = self
-                .update_state(iid, project, |s| s.mark_deleted(now))
-                .await?;
-            info!(iid, "issue deleted in GitLab");
+            let state = self.update_state(id, |s| s.mark_deleted(now)).await?;
+            info!(incident = %id, "issue deleted in GitLab");
             return self.apply(&state).await;
         };
-        let notes = api.notes(iid).await.map_err(api_err)?;
-        let label_events = api.label_events(iid).await.map_err(api_err)?;
+        let notes = api.notes(id).await.map_err(api_err)?;
+        let label_events = api.label_events(id).await.map_err(api_err)?;
         let mut awards = BTreeMap::new();
         for note in notes.iter().filter(|n| !n.system && !n.is_internal()) {
             awards.insert(
                 note.id,
-                api.note_awards(iid, note.id).await.map_err(api_err)?,
+                api.note_awards(id, note.id).await.map_err(api_err)?,
             );
         }
         // Verdicts for everyone whose action counts.
@@ -319,10 +397,17 @@ impl Publisher {
             }
         }
         let mut verdicts = BTreeMap::new();
-        for (name, id) in &users {
+        let id_project = id.project;
+        for (name, uid) in &users {
             let v = Verdict {
-                may_publish: self.authorizer.may_publish(name, Some(*id)).await?,
-                trusted_microphone: self.authorizer.trusts_microphone(name, Some(*id)).await?,
+                may_publish: self
+                    .authorizer
+                    .may_publish(id_project, name, Some(*uid))
+                    .await?,
+                trusted_microphone: self
+                    .authorizer
+                    .trusts_microphone(id_project, name, Some(*uid))
+                    .await?,
             };
             verdicts.insert(name.clone(), v);
         }
@@ -334,9 +419,7 @@ impl Publisher {
             verdicts: &verdicts,
         };
         let state = self
-            .update_state(iid, project, |s| {
-                s.resync(&view, &self.config.publish_label)
-            })
+            .update_state(id, |s| s.resync(&view, &self.config.publish_label))
             .await?;
         self.apply(&state).await
     }
@@ -355,6 +438,7 @@ impl Publisher {
         &self,
         deadline: Option<std::time::Instant>,
     ) -> Result<Vec<(u64, Result<Outcome, ProcessError>)>, ProcessError> {
+        self.check_layout().await?;
         let (index, _) = self.read_index().await?;
         let cursor: u64 = match self.state.get(RESYNC_CURSOR_KEY).await? {
             Some(obj) => serde_json::from_slice::<serde_json::Value>(&obj.body)
@@ -363,26 +447,35 @@ impl Publisher {
                 .unwrap_or(0),
             None => 0,
         };
-        let iids: Vec<u64> = index.incidents.keys().copied().collect();
-        let start = iids.iter().position(|i| *i > cursor).unwrap_or(0);
+        let entries: Vec<(u64, Option<IncidentId>)> = index
+            .incidents
+            .iter()
+            .map(|(id, e)| (*id, e.source))
+            .collect();
+        let start = entries.iter().position(|(i, _)| *i > cursor).unwrap_or(0);
         let mut out = Vec::new();
         let mut last = None;
-        for iid in iids[start..].iter().chain(iids[..start].iter()) {
+        for (id, source) in entries[start..].iter().chain(entries[..start].iter()) {
             if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                 info!(
                     done = out.len(),
-                    left = iids.len() - out.len(),
+                    left = entries.len() - out.len(),
                     "resync: out of time; the next run goes on"
                 );
                 break;
             }
-            let r = self.resync(*iid).await;
+            let r = match source {
+                Some(incident) => self.resync(*incident).await,
+                None => Err(ProcessError::Permanent(format!(
+                    "incident {id}: the index does not say which issue it is"
+                ))),
+            };
             match &r {
-                Ok(o) => info!(iid, outcome = ?o, "resynced"),
-                Err(e) => warn!(iid, error = %e, "resync failed"),
+                Ok(o) => info!(id, outcome = ?o, "resynced"),
+                Err(e) => warn!(id, error = %e, "resync failed"),
             }
-            out.push((*iid, r));
-            last = Some(*iid);
+            out.push((*id, r));
+            last = Some(*id);
         }
         if let Some(after) = last {
             let body = serde_json::json!({ "after": after }).to_string();
@@ -406,8 +499,9 @@ impl Publisher {
         &self,
         change: impl Fn(&mut PublishedIndex),
     ) -> Result<(), ProcessError> {
+        let ids = self.config.public_ids();
         document::update(self.state.as_ref(), INDEX_KEY, |old| {
-            let mut index = old.unwrap_or_default();
+            let mut index = old.unwrap_or_else(|| PublishedIndex::new(ids));
             change(&mut index);
             Some(index)
         })
@@ -453,6 +547,162 @@ impl Publisher {
     }
 }
 
+/// The note a first publication leaves on its issue.
+fn link_back_note(url: &str) -> String {
+    format!("Published on the status page: {url}")
+}
+
+/// What [`Publisher::migrate`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Migration {
+    /// First-release states moved to `incidents/<project>/<iid>.json`.
+    pub states_moved: usize,
+    /// Published incidents given a new public id (one project to several, or back).
+    pub renumbered: Vec<(u64, u64)>,
+}
+
+impl Publisher {
+    /// Checks once per process that the buckets are in this release's layout, and
+    /// moves them to it if not ([`Publisher::migrate`]).
+    pub async fn check_layout(&self) -> Result<(), ProcessError> {
+        self.layout_checked
+            .get_or_try_init(|| async {
+                let current = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY)
+                    .await?
+                    .is_some_and(|(i, _)| {
+                        i.layout == status::LAYOUT && i.ids == self.config.public_ids()
+                    });
+                if !current {
+                    let m = self.migrate().await?;
+                    info!(
+                        states_moved = m.states_moved,
+                        renumbered = m.renumbered.len(),
+                        "buckets moved to the current layout"
+                    );
+                }
+                Ok::<(), ProcessError>(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Moves what an earlier release wrote to this release's layout, losing nothing:
+    /// first-release states (`incidents/<iid>.json`) go under their project; the
+    /// index learns which issue each public id is; and published incidents whose
+    /// public id changed (one project to several, or back) are republished under the
+    /// new one, their old keys removed. Running it again changes nothing.
+    pub async fn migrate(&self) -> Result<Migration, ProcessError> {
+        let mut report = Migration::default();
+        let index = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY).await?;
+        // Where the first release's states were, by iid.
+        let mut moved: BTreeMap<u64, IncidentId> = BTreeMap::new();
+        if index
+            .as_ref()
+            .is_none_or(|(i, _)| i.layout < status::LAYOUT)
+        {
+            for key in self.state.list(crate::incident::STATE_PREFIX).await? {
+                let Some(iid) = crate::incident::legacy_iid(&key) else {
+                    continue;
+                };
+                let Some((mut state, _)) =
+                    document::read::<IncidentState>(self.state.as_ref(), &key).await?
+                else {
+                    continue;
+                };
+                // Published before notes back existed: its publication is no new one.
+                if state.ever_published() {
+                    state.linked_back.get_or_insert_with(chrono::Utc::now);
+                }
+                let id = state.id();
+                let body = serde_json::to_vec(&state)
+                    .map_err(|e| ProcessError::Permanent(e.to_string()))?;
+                let opts = PutOptions::private_json().with_condition(Condition::IfNoneMatch);
+                match self
+                    .state
+                    .put(&id.state_key(), Bytes::from(body), opts)
+                    .await
+                {
+                    // Already moved by an earlier, interrupted run or a concurrent one.
+                    Ok(_) | Err(BackendError::PreconditionFailed(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                self.state.delete(&key).await?;
+                moved.insert(iid, id);
+                report.states_moved += 1;
+            }
+            // Without GITLAB_PROJECT_ID, the project the earlier release served stays
+            // the one taken.
+            if let Some(project) = most_common(moved.values().map(|id| id.project)) {
+                self.projects.keep_first(project).await?;
+            }
+        }
+        let (index, _) = index.unwrap_or_default();
+        let home = self.config.home_project();
+        let ids = self.config.public_ids();
+        // Each published incident's issue, and its public id under this configuration.
+        let mut renumber = Vec::new();
+        for (old, entry) in &index.incidents {
+            let source = entry
+                .source
+                .or_else(|| moved.get(old).copied())
+                .or_else(|| home.map(|p| IncidentId::new(p, *old)));
+            let Some(source) = source else {
+                warn!(
+                    id = old,
+                    "migration: no issue known for a published incident; left as it is"
+                );
+                continue;
+            };
+            let Some((state, _)) =
+                document::read::<IncidentState>(self.state.as_ref(), &source.state_key()).await?
+            else {
+                warn!(id = old, incident = %source, "migration: the published incident has no state; left as it is");
+                continue;
+            };
+            let new = state.public_id(ids).unwrap_or(*old);
+            if new != *old || entry.source.is_none() {
+                renumber.push((*old, new, state));
+            }
+        }
+        // Old keys go first, all of them, so no new id can meet an old one's files.
+        for (old, new, _) in &renumber {
+            if old != new {
+                self.remove_public(*old).await?;
+            }
+        }
+        let olds: BTreeSet<u64> = renumber.iter().map(|(old, _, _)| *old).collect();
+        document::update(
+            self.state.as_ref(),
+            INDEX_KEY,
+            |current: Option<PublishedIndex>| {
+                let mut index = current.unwrap_or_else(|| PublishedIndex::new(ids));
+                index.incidents.retain(|id, _| !olds.contains(id));
+                index.layout = status::LAYOUT;
+                index.ids = ids;
+                Some(index)
+            },
+        )
+        .await?;
+        for (old, new, state) in &renumber {
+            self.apply(state).await?;
+            if old != new {
+                info!(old, new, incident = %state.id(), "republished under its new public id");
+                report.renumbered.push((*old, *new));
+            }
+        }
+        self.write_list().await?;
+        Ok(report)
+    }
+}
+
+fn most_common(values: impl Iterator<Item = u64>) -> Option<u64> {
+    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    counts.into_iter().max_by_key(|(_, n)| *n).map(|(v, _)| v)
+}
+
 impl Publisher {
     /// The publisher for a configuration: with GitLab's API where `GITLAB_URL` and
     /// `GITLAB_TOKEN` are set (roles, attachments, resync), else `PUBLISHERS` alone.
@@ -479,11 +729,13 @@ impl Publisher {
             }
         };
         Ok(Publisher {
+            projects: Arc::new(Projects::new(&config, Some(state.clone()))),
             config,
             state,
             status,
             authorizer,
             gitlab,
+            layout_checked: tokio::sync::OnceCell::new(),
         })
     }
 }

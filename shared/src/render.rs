@@ -786,6 +786,21 @@ fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
                 }
                 Ok(())
             }))
+            // A task list's checkbox is the one form control a page shows, as in
+            // GitLab: any other `<input>` (the sanitiser leaves a bare text field of one
+            // whose type it dropped) goes.
+            .append_element_content_handler(element!("input", |el| {
+                let checkbox = el.get_attribute("type").as_deref() == Some("checkbox")
+                    && el.get_attribute("class").is_some_and(|c| {
+                        c.split_whitespace().any(|c| c == "task-list-item-checkbox")
+                    });
+                if checkbox {
+                    el.set_attribute("disabled", "")?;
+                } else {
+                    el.remove();
+                }
+                Ok(())
+            }))
             // The sanitiser drops a URL whose scheme it does not allow, leaving `<a>`
             // and `<img>` without one: those go the same way as on the tree path.
             .append_element_content_handler(element!("a", |el| {

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::incident::IncidentState;
+use crate::config::PublicIds;
+use crate::incident::{IncidentId, IncidentState};
 use crate::render::{self, RenderContext, Upload};
 use crate::timefmt::{self, Timestamp};
 
@@ -19,13 +20,14 @@ pub const MAX_DETAIL_BYTES: usize = 1024 * 1024;
 
 pub const LIST_KEY: &str = "data/list.json";
 
-pub fn detail_key(iid: u64) -> String {
-    format!("data/incident/{iid}.json")
+/// `data/incident/<id>.json`, by the incident's public id.
+pub fn detail_key(id: u64) -> String {
+    format!("data/incident/{id}.json")
 }
 
 /// Everything published for an incident lives under this prefix (uploads).
-pub fn files_prefix(iid: u64) -> String {
-    format!("data/incident/{iid}/")
+pub fn files_prefix(id: u64) -> String {
+    format!("data/incident/{id}/")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,9 +120,11 @@ pub struct RenderedIncident {
     pub uploads: Vec<Upload>,
 }
 
-/// Renders the public view of a published incident. `gitlab_url` is `GITLAB_URL`.
+/// Renders the public view of a published incident under its public `id`.
+/// `gitlab_url` is `GITLAB_URL`.
 pub fn render_incident(
     state: &IncidentState,
+    id: u64,
     gitlab_url: Option<&str>,
 ) -> Option<RenderedIncident> {
     let issue = state.issue.as_ref()?;
@@ -131,7 +135,7 @@ pub fn render_incident(
     if let Some(u) = gitlab_url {
         urls.push(u);
     }
-    let ctx = RenderContext::new(state.iid, &urls);
+    let ctx = RenderContext::new(id, &urls);
     let description = render::markdown(&issue.description, &ctx);
     let mut uploads = description.uploads.clone();
     let mut comments = Vec::new();
@@ -154,7 +158,7 @@ pub fn render_incident(
         .map(str::to_ascii_lowercase)
         .filter(|s| !s.is_empty() && s != "unknown");
     let mut incident = Incident {
-        id: state.iid,
+        id,
         status: issue.state.clone(),
         title: render::title(&issue.title, &ctx),
         description: description.html,
@@ -162,7 +166,7 @@ pub fn render_incident(
         updated_at: issue.updated_at,
         comments: Some(comments),
         links: Links {
-            details: detail_key(state.iid),
+            details: detail_key(id),
         },
         severity,
         stage: Some(stage_of(&issue.state, &issue.labels).to_owned()),
@@ -225,18 +229,22 @@ pub struct IndexEntry {
     pub incident: Incident,
     #[serde(default)]
     pub updates: Vec<Comment>,
+    /// The project and iid behind the public id (absent in the first release's index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<IncidentId>,
 }
 
 /// How many of an incident's latest updates the index keeps for the feed.
 pub const FEED_UPDATES: usize = 10;
 
 impl IndexEntry {
-    pub fn of(detail: &Incident) -> IndexEntry {
+    pub fn of(detail: &Incident, source: IncidentId) -> IndexEntry {
         let comments = detail.comments.as_deref().unwrap_or_default();
         let skip = comments.len().saturating_sub(FEED_UPDATES);
         IndexEntry {
             incident: detail.summary(),
             updates: comments[skip..].to_vec(),
+            source: Some(source),
         }
     }
 }
@@ -245,12 +253,32 @@ impl IndexEntry {
 /// public list and the site are derived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PublishedIndex {
+    /// By public id.
     pub incidents: std::collections::BTreeMap<u64, IndexEntry>,
+    /// How the public ids were made.
+    #[serde(default)]
+    pub ids: PublicIds,
+    /// The layout of the state bucket this index goes with: absent in the first
+    /// release's, [`LAYOUT`] since incidents are keyed by project.
+    #[serde(default)]
+    pub layout: u32,
 }
+
+/// The state bucket's layout: incidents under `incidents/<project>/<iid>.json`.
+pub const LAYOUT: u32 = 2;
 
 pub const INDEX_KEY: &str = "index/published.json";
 
 impl PublishedIndex {
+    /// An empty index in this release's layout.
+    pub fn new(ids: PublicIds) -> PublishedIndex {
+        PublishedIndex {
+            incidents: Default::default(),
+            ids,
+            layout: LAYOUT,
+        }
+    }
+
     /// Every entry, most recently created first.
     pub fn newest_first(&self) -> Vec<&IndexEntry> {
         let mut all: Vec<&IndexEntry> = self.incidents.values().collect();
@@ -333,10 +361,10 @@ mod tests {
     #[test]
     fn the_detail_stays_under_one_mebibyte() {
         // Small: untouched.
-        let r = render_incident(&state("short".into(), 3, 10), None).unwrap();
+        let r = render_incident(&state("short".into(), 3, 10), 1, None).unwrap();
         assert_eq!(r.incident.comments.as_ref().map(Vec::len), Some(3));
         // Comments too large together: the oldest go first.
-        let r = render_incident(&state("short".into(), 100, 20_000), None).unwrap();
+        let r = render_incident(&state("short".into(), 100, 20_000), 1, None).unwrap();
         let comments = r.incident.comments.as_ref().unwrap();
         assert!(size(&r.incident) <= MAX_DETAIL_BYTES);
         assert!(
@@ -349,7 +377,7 @@ mod tests {
             "the newest stay"
         );
         // A description alone too large: shortened, and said so.
-        let r = render_incident(&state("word ".repeat(400_000), 0, 0), None).unwrap();
+        let r = render_incident(&state("word ".repeat(400_000), 0, 0), 1, None).unwrap();
         assert!(size(&r.incident) <= MAX_DETAIL_BYTES);
         assert!(
             r.incident

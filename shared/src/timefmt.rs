@@ -23,8 +23,15 @@ pub fn parse(text: &str) -> Option<Timestamp> {
             }
         }
     }
-    // `2015-05-17 18:08:09 +0200`, as some GitLab versions write.
-    DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S %z")
+    // `2015-05-17 18:08:09 +0200`, as some GitLab versions write, and Go's default
+    // `2024-01-18 12:03:34.872839876 +0100 CET` (the zone's name is only a name).
+    let zoned = match text.rsplit_once(' ') {
+        Some((head, name)) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            head
+        }
+        _ => text,
+    };
+    DateTime::parse_from_str(zoned, "%Y-%m-%d %H:%M:%S%.f %z")
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
@@ -52,6 +59,69 @@ pub fn de_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::E
     }
 }
 
+/// What a timestamp field holds when the sender left it out or wrote something that is
+/// no time: [`de_or_unknown`] gives it, and whoever reads the payload replaces it (with
+/// the time the delivery was received, as GitLab does) and notes that it did.
+pub const UNKNOWN: Timestamp = DateTime::<Utc>::MIN_UTC;
+
+/// Serde default: [`UNKNOWN`].
+pub fn unknown() -> Timestamp {
+    UNKNOWN
+}
+
+/// Serde helper: a timestamp in any form [`parse`] reads; anything else (absent, null,
+/// a number, an object, text that is no time) is [`UNKNOWN`], never an error.
+pub fn de_or_unknown<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    struct Lenient;
+    impl<'de> serde::de::Visitor<'de> for Lenient {
+        type Value = Timestamp;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a timestamp")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
+            Ok(parse(v).unwrap_or(UNKNOWN))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Timestamp, E> {
+            Ok(UNKNOWN)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Timestamp, E> {
+            Ok(UNKNOWN)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Timestamp, D::Error> {
+            d.deserialize_any(Lenient)
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Timestamp, E> {
+            Ok(UNKNOWN)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Timestamp, E> {
+            Ok(UNKNOWN)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Timestamp, E> {
+            Ok(UNKNOWN)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Timestamp, E> {
+            Ok(UNKNOWN)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Timestamp, A::Error> {
+            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(UNKNOWN)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Timestamp, A::Error> {
+            while a
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(UNKNOWN)
+        }
+    }
+    d.deserialize_any(Lenient)
+}
+
+/// Serde helper: an optional timestamp; one that cannot be read counts as absent.
+pub fn de_opt_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+    Ok(Some(de_or_unknown(d)?).filter(|t| *t != UNKNOWN))
+}
+
 /// Serde helper: write a timestamp in the status page form.
 pub fn ser<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format(t))
@@ -77,6 +147,39 @@ mod tests {
             format(&parse("2020-05-01T12:00:00.5+02:00").unwrap()),
             "2020-05-01T10:00:00.500Z"
         );
+        // Nanoseconds and offsets, as Go writes them.
+        assert_eq!(
+            format(&parse("2024-01-18T12:03:34.872839876+01:00").unwrap()),
+            "2024-01-18T11:03:34.872Z"
+        );
+        assert_eq!(
+            format(&parse("2024-01-18 12:03:34.872839876 +0100 CET").unwrap()),
+            "2024-01-18T11:03:34.872Z"
+        );
+    }
+
+    #[test]
+    fn lenient_fields_never_fail() {
+        #[derive(serde::Deserialize)]
+        struct T {
+            #[serde(default = "unknown", deserialize_with = "de_or_unknown")]
+            at: Timestamp,
+        }
+        for (json, want) in [
+            (
+                r#"{"at":"2013-12-03T17:15:43Z"}"#,
+                parse("2013-12-03T17:15:43Z"),
+            ),
+            (r#"{"at":"soon"}"#, None),
+            (r#"{"at":null}"#, None),
+            (r#"{"at":12}"#, None),
+            (r#"{"at":{"a":[1]}}"#, None),
+            (r#"{"at":[1,{"b":2}]}"#, None),
+            (r#"{}"#, None),
+        ] {
+            let t: T = serde_json::from_str(json).unwrap();
+            assert_eq!(t.at, want.unwrap_or(UNKNOWN), "{json}");
+        }
     }
 
     #[test]

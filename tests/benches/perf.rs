@@ -155,6 +155,8 @@ fn incident() -> (IncidentState, Vec<String>) {
         }),
         notes,
         decisions: vec![],
+        quirks: vec![],
+        linked_back: None,
     };
     let mut markdown = vec![description];
     markdown.extend(comments);
@@ -163,7 +165,7 @@ fn incident() -> (IncidentState, Vec<String>) {
 
 fn render(c: &mut Criterion) {
     let (state, markdown) = incident();
-    let rendered = openmic::status::render_incident(&state, None).unwrap();
+    let rendered = openmic::status::render_incident(&state, 1, None).unwrap();
     assert_eq!(rendered.incident.comments.as_ref().map(Vec::len), Some(100));
     let mut options = comrak::Options::default();
     options.extension.strikethrough = true;
@@ -185,7 +187,8 @@ fn render(c: &mut Criterion) {
     });
     g.bench_function("render: incident to detail JSON", |b| {
         b.iter(|| {
-            let r = openmic::status::render_incident(std::hint::black_box(&state), None).unwrap();
+            let r =
+                openmic::status::render_incident(std::hint::black_box(&state), 1, None).unwrap();
             r.incident.to_json().unwrap()
         })
     });
@@ -212,6 +215,7 @@ fn alert_batch() -> String {
 
 fn alerts(c: &mut Criterion) {
     let body = alert_batch();
+    let received = chrono::Utc::now();
     let mut g = c.benchmark_group("alerts");
     g.bench_function("floor: serde_json Value parse of the batch", |b| {
         b.iter(|| serde_json::from_str::<serde_json::Value>(std::hint::black_box(&body)).unwrap())
@@ -219,7 +223,8 @@ fn alerts(c: &mut Criterion) {
     g.bench_function("split: 1000-alert batch into queue messages", |b| {
         b.iter(|| {
             let parsed =
-                openmic::alerts::parse::parse(std::hint::black_box(body.as_bytes())).unwrap();
+                openmic::alerts::parse::parse(std::hint::black_box(body.as_bytes()), received)
+                    .unwrap();
             let messages =
                 openmic::alerts::intake::messages(parsed, "delivery", "2024-03-05T10:00:00.000Z")
                     .unwrap();

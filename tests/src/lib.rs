@@ -97,6 +97,31 @@ pub async fn send_text(runner: &Runner, text: &str) -> (u16, serde_json::Value) 
     (status, json)
 }
 
+/// An API Gateway event posting `body` to `/gitlab` with the test secret, as an Issue
+/// Hook unless `headers` say otherwise (they are added over the defaults).
+pub fn gitlab_event(body: &str, base64: bool, headers: serde_json::Value) -> String {
+    use base64::Engine;
+    let mut h = serde_json::json!({"x-gitlab-token": WEBHOOK_SECRET, "x-gitlab-event": "Issue Hook", "content-type": "application/json"});
+    for (k, v) in headers.as_object().into_iter().flatten() {
+        h[k] = v.clone();
+    }
+    let body = if base64 {
+        base64::engine::general_purpose::STANDARD.encode(body)
+    } else {
+        body.to_owned()
+    };
+    serde_json::json!({"version": "2.0", "rawPath": "/gitlab", "headers": h,
+        "requestContext": {"http": {"method": "POST", "path": "/gitlab"}}, "body": body, "isBase64Encoded": base64})
+    .to_string()
+}
+
+/// An API Gateway event posting `body` to `/alerts` with `Authorization: auth`.
+pub fn alerts_event(body: &str, auth: &str) -> String {
+    serde_json::json!({"version": "2.0", "rawPath": "/alerts", "headers": {"authorization": auth, "content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/alerts"}}, "body": body, "isBase64Encoded": false})
+    .to_string()
+}
+
 /// Every file under `root`, by key.
 pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();

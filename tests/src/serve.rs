@@ -56,10 +56,12 @@ impl NoteHooks {
 /// it appears.
 pub fn notes_in_state(dir: &Path) -> Vec<String> {
     let mut ids = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir.join("state/incidents")) else {
-        return ids;
-    };
-    for e in entries.flatten() {
+    // `incidents/<project>/<iid>.json`.
+    let projects = std::fs::read_dir(dir.join("state/incidents"))
+        .into_iter()
+        .flatten()
+        .flatten();
+    for e in projects.flat_map(|p| std::fs::read_dir(p.path()).into_iter().flatten().flatten()) {
         // A write in progress, or one a kill cut short (`.tmp-…`): never read.
         if e.file_name().to_string_lossy().starts_with('.') {
             continue;

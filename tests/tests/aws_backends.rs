@@ -12,7 +12,6 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use bytes::Bytes;
 use openmic::adapters::aws::s3::S3Store;
 use openmic::adapters::aws::sqs::SqsQueue;
-use openmic::adapters::policy::ConfigAuthorizer;
 use openmic::batch::handle_batch;
 use openmic::ports::{BackendError, Object, ObjectStore, PutOptions, Queue};
 use openmic::publisher::{ProcessError, Publisher};
@@ -201,13 +200,12 @@ async fn concurrent_publishers_never_drop_a_list_entry() {
     let mut set = tokio::task::JoinSet::new();
     for iid in 1..=n {
         // Each task is a publisher of its own, as concurrent Lambda instances are.
-        let publisher = Publisher {
-            config: config.clone(),
-            state: Arc::new(fx.aws.state_bucket(&config).unwrap()),
-            status: Arc::new(fx.aws.status_bucket(&config).unwrap()),
-            authorizer: Arc::new(ConfigAuthorizer::new(config.clone())),
-            gitlab: None,
-        };
+        let publisher = Publisher::new(
+            config.clone(),
+            Arc::new(fx.aws.state_bucket(&config).unwrap()),
+            Arc::new(fx.aws.status_bucket(&config).unwrap()),
+        )
+        .unwrap();
         set.spawn(async move { publisher.handle(&published_issue(iid)).await });
     }
     for r in set.join_all().await {
@@ -294,7 +292,7 @@ async fn fifo_dedup_and_claim_checks() {
         "incident 1 was never labelled, so nothing is public"
     );
     let state = fx.objects(&fx.state_bucket).await;
-    let s1: serde_json::Value = serde_json::from_slice(&state["incidents/1.json"]).unwrap();
+    let s1: serde_json::Value = serde_json::from_slice(&state["incidents/42/1.json"]).unwrap();
     assert_eq!(
         s1["issue"]["description"].as_str().unwrap().len(),
         big.len()
@@ -373,13 +371,12 @@ async fn partial_batch_failures_retry_only_their_message_and_bad_bodies_reach_th
         inner: status.clone(),
         fail: AtomicUsize::new(0),
     });
-    let publisher = Publisher {
-        config: config.clone(),
-        state: Arc::new(fx.aws.state_bucket(&config).unwrap()),
-        status: flaky.clone(),
-        authorizer: Arc::new(ConfigAuthorizer::new(config.clone())),
-        gitlab: None,
-    };
+    let publisher = Publisher::new(
+        config.clone(),
+        Arc::new(fx.aws.state_bucket(&config).unwrap()),
+        flaky.clone(),
+    )
+    .unwrap();
     let mut published = std::collections::BTreeSet::new();
     let mut retries_of_32 = 0;
     let attempts_of_32 = AtomicUsize::new(0);

@@ -52,7 +52,7 @@ async fn the_story_survives_throttling_5xx_timeouts_and_lost_races() {
     ));
     proxy.add(rule(
         "GET",
-        format!("/{state}/incidents/2.json"),
+        format!("/{state}/incidents/42/2.json"),
         Fault::s3_internal(),
         3,
     ));
@@ -113,9 +113,9 @@ async fn the_story_survives_throttling_5xx_timeouts_and_lost_races() {
     let state_got = fx.objects(&fx.state_bucket).await;
     let state_want = tree(&dir.path().join("state"));
     for k in [
-        "incidents/1.json",
-        "incidents/2.json",
-        "incidents/3.json",
+        "incidents/42/1.json",
+        "incidents/42/2.json",
+        "incidents/42/3.json",
         "index/published.json",
     ] {
         assert_eq!(

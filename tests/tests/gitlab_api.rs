@@ -254,7 +254,7 @@ async fn publishing_needs_the_owner_role_by_default() {
     );
     replay_all(&runner, &event_files("gitlab-story")).await;
     let state = tree(&dir.path().join("state"));
-    let s1 = json_of(&state, "incidents/1.json");
+    let s1 = json_of(&state, "incidents/42/1.json");
     assert_eq!(
         s1["notes"]["103"]["microphones"]["mallory"]["trusted"],
         json!(false)
@@ -390,7 +390,11 @@ async fn resync_removes_a_deleted_note_and_a_deleted_issue() {
         )
         .mount(&server)
         .await;
-    runner.publisher.resync(1).await.unwrap();
+    runner
+        .publisher
+        .resync(openmic::incident::IncidentId::new(42, 1))
+        .await
+        .unwrap();
     let status = tree(&dir.path().join("status"));
     assert_eq!(data_keys(&status), vec!["data/list.json"]);
     assert_eq!(json_of(&status, "data/list.json"), json!({"incidents": []}));
@@ -424,7 +428,11 @@ async fn resync_never_publishes_what_the_rules_forbid() {
         ])))
         .mount(&server)
         .await;
-    runner.publisher.resync(7).await.unwrap();
+    runner
+        .publisher
+        .resync(openmic::incident::IncidentId::new(42, 7))
+        .await
+        .unwrap();
     assert!(
         !dir.path().join("status/data/incident/7.json").exists(),
         "a Maintainer's label publishes nothing"
@@ -452,7 +460,11 @@ async fn resync_never_publishes_what_the_rules_forbid() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
         .mount(&server)
         .await;
-    runner.publisher.resync(7).await.unwrap();
+    runner
+        .publisher
+        .resync(openmic::incident::IncidentId::new(42, 7))
+        .await
+        .unwrap();
     assert!(
         !dir.path().join("status/data/incident/7.json").exists(),
         "a confidential issue is never published"
@@ -585,7 +597,11 @@ fn a_401_is_a_configuration_error_logged_once_and_the_token_never_logged() {
                     .is_none(),
                 "nothing dead-lettered"
             );
-            let err = runner.publisher.resync(1).await.unwrap_err();
+            let err = runner
+                .publisher
+                .resync(openmic::incident::IncidentId::new(42, 1))
+                .await
+                .unwrap_err();
             assert!(
                 err.to_string()
                     .contains("GITLAB_TOKEN is invalid or expired"),

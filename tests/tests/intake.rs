@@ -32,11 +32,6 @@ async fn gitlab_replies() {
         ("missing-project.json", 400, "missing field `project`"),
         ("invalid-json.json", 400, "EOF"),
         (
-            "bad-timestamp.json",
-            400,
-            "invalid timestamp \\\"yesterday\\\"",
-        ),
-        (
             "wrong-content-type.json",
             400,
             "Content-Type must be application/json",
@@ -71,6 +66,25 @@ async fn gitlab_replies() {
     )
     .await;
     assert_eq!(runner.pending().await, 1);
+    // A time the payload gets wrong is replaced, as GitLab does, and noted: not refused.
+    check(
+        &runner,
+        "gitlab-errors",
+        "bad-timestamp.json",
+        202,
+        "{\"queued\":1}",
+    )
+    .await;
+    runner.drain().await;
+    let state = json_of(&tree(&dir.path().join("state")), "incidents/42/5.json");
+    let quirks = state["quirks"].to_string();
+    for field in [
+        "object_attributes.created_at",
+        "object_attributes.updated_at",
+    ] {
+        assert!(quirks.contains(field), "{field} not noted: {quirks}");
+    }
+    assert!(state["issue"]["created_at"].is_string(), "{state}");
 }
 
 #[tokio::test]

@@ -44,6 +44,16 @@ fn assert_safe(input: &str, html: &str) {
             "{bad:?} survived\ninput: {input}\noutput: {html}"
         );
     }
+    // The one form control a page shows is a task list's disabled checkbox.
+    for (at, _) in lower.match_indices("<input") {
+        let tag = &lower[at..at + lower[at..].find('>').unwrap_or(lower.len() - at)];
+        assert!(
+            tag.contains("type=\"checkbox\"")
+                && tag.contains("task-list-item-checkbox")
+                && tag.contains("disabled"),
+            "a form control survived: {tag}\ninput: {input}\noutput: {html}"
+        );
+    }
     // No event handler attribute: ` on<letters>=` inside a tag.
     let mut in_tag = false;
     let bytes = lower.as_bytes();
@@ -112,6 +122,14 @@ const XSS: &[&str] = &[
     "[x](https://example.com\" onmouseover=\"alert(1))",
     "<img src=`x`onerror=alert(1)>",
     "<<script>script>alert(1)<</script>/script>",
+    "<input>",
+    "<p>Password: <input name=\"pw\" placeholder=\"type it here\"></p>",
+    "<input type=\"password\" value=\"x\">",
+    "<input type=\"checkbox\" checked>",
+    "<input type=\"image\" src=\"https://evil.example/x.png\">",
+    "<input autofocus onfocus=\"alert(1)\">",
+    "<input type=\"checkbox\" class=\"task-list-item-checkbox\">",
+    "<select><option>a</option></select><button>go</button><textarea>x</textarea>",
 ];
 
 #[test]
@@ -123,6 +141,24 @@ fn xss_vectors_do_not_survive() {
         let title = render::title(v, &ctx());
         assert!(!title.contains('<'), "title keeps markup: {title}");
     }
+}
+
+#[test]
+fn only_task_list_checkboxes_survive() {
+    let html = render::markdown(
+        "- [x] done\n- [ ] to do\n\n<input> <input type=\"text\">",
+        &ctx(),
+    )
+    .html;
+    assert_eq!(html.matches("<input").count(), 2, "{html}");
+    assert_eq!(html.matches("task-list-item-checkbox").count(), 2, "{html}");
+    // A raw checkbox of GitLab's own task list keeps its place, disabled.
+    let raw = render::markdown(
+        "<ul class=\"contains-task-list\"><li class=\"task-list-item\"><input type=\"checkbox\" class=\"task-list-item-checkbox\" checked> ok</li></ul>",
+        &ctx(),
+    )
+    .html;
+    assert!(raw.contains("<input") && raw.contains("disabled"), "{raw}");
 }
 
 #[test]

@@ -80,12 +80,12 @@ async fn gitlab_story_publishes_exactly_what_was_chosen() {
     // The private state keeps the audit: the stranger's label was refused; incident 2
     // was published and then unpublished by becoming confidential.
     let state = tree(&dir.path().join("state"));
-    let s3 = json_of(&state, "incidents/3.json");
+    let s3 = json_of(&state, "incidents/42/3.json");
     assert_eq!(
         s3["decisions"],
         json!([{"at": "2024-03-03T08:00:00Z", "action": "publish", "via": "label", "by": "mallory", "allowed": false}])
     );
-    let s2 = json_of(&state, "incidents/2.json");
+    let s2 = json_of(&state, "incidents/42/2.json");
     let actions: Vec<_> = s2["decisions"]
         .as_array()
         .unwrap()
@@ -100,7 +100,7 @@ async fn gitlab_story_publishes_exactly_what_was_chosen() {
         ]
     );
     assert_eq!(s2["issue"]["confidential"], json!(true));
-    let s1 = json_of(&state, "incidents/1.json");
+    let s1 = json_of(&state, "incidents/42/1.json");
     assert_eq!(s1["notes"]["102"]["internal"], json!(true));
     assert_eq!(
         s1["notes"]["104"]["microphones"]["alice"]["awarded"],

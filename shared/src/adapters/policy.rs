@@ -22,6 +22,7 @@ impl ConfigAuthorizer {
 impl Authorizer for ConfigAuthorizer {
     async fn may_publish(
         &self,
+        _project: u64,
         username: &str,
         _user_id: Option<u64>,
     ) -> Result<bool, BackendError> {
@@ -30,6 +31,7 @@ impl Authorizer for ConfigAuthorizer {
 
     async fn trusts_microphone(
         &self,
+        _project: u64,
         username: &str,
         _user_id: Option<u64>,
     ) -> Result<bool, BackendError> {

@@ -57,7 +57,12 @@ async fn alerts_inner(
     let body = read_body(headers, body, intake.config.max_body_bytes).await?;
     check_token(intake, headers)?;
     check_json_content_type(headers)?;
-    let parsed = parse::parse(&body).map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.0))?;
+    let now = chrono::Utc::now();
+    let parsed =
+        parse::parse(&body, now).map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.0))?;
+    if let Some(why) = parsed.ignored {
+        return Ok(Reply(StatusCode::OK, json!({ "ignored": why })));
+    }
     if parsed.truncated > 0 {
         warn!(
             truncated = parsed.truncated,
@@ -70,7 +75,7 @@ async fn alerts_inner(
         .alert_queue
         .as_deref()
         .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
-    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let received_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let n = parsed.alerts.len();
     let messages = messages(parsed, &delivery, &received_at)
         .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e))?;
@@ -93,10 +98,7 @@ pub fn messages(
             "alert:{}",
             hex::encode(&Sha256::digest(key.as_bytes())[..16])
         );
-        let event = match alert.source {
-            super::AlertSource::Prometheus => "prometheus",
-            super::AlertSource::Generic => "generic",
-        };
+        let event = alert.source.as_str();
         let body = message::compose_value(Source::Alert, Some(event), &id, received_at, &alert)
             .map_err(|e| format!("alerts[{i}]: {e}"))?;
         out.push((group, message::dedup_id(&id), body));

@@ -1,6 +1,7 @@
 //! GitLab incident issues for alerts (`CREATE_INCIDENTS=true`): one issue per alert,
-//! found again by a marker in its description so a retry never opens a second one;
-//! closed on resolution with `AUTO_CLOSE_INCIDENTS=true`.
+//! in the first project of `GITLAB_PROJECT_ID`, found again by a marker in its
+//! description so a retry never opens a second one; closed on resolution with
+//! `AUTO_CLOSE_INCIDENTS=true`.
 
 use std::sync::Arc;
 
@@ -14,14 +15,17 @@ use crate::timefmt;
 
 pub struct GitlabIncidents {
     api: Arc<GitlabApi>,
+    /// Where alerts' issues are opened.
+    project: u64,
     template_name: Option<String>,
     template: OnceCell<Option<String>>,
 }
 
 impl GitlabIncidents {
-    pub fn new(api: Arc<GitlabApi>, template_name: Option<String>) -> Self {
+    pub fn new(api: Arc<GitlabApi>, project: u64, template_name: Option<String>) -> Self {
         GitlabIncidents {
             api,
+            project,
             template_name,
             template: OnceCell::new(),
         }
@@ -34,7 +38,7 @@ impl GitlabIncidents {
         };
         self.template
             .get_or_try_init(|| async {
-                let t = self.api.issue_template(name).await?;
+                let t = self.api.issue_template(self.project, name).await?;
                 if t.is_none() {
                     tracing::warn!(template = %name, "INCIDENT_TEMPLATE names no issue template of the project");
                 }
@@ -98,11 +102,12 @@ impl IncidentIssues for GitlabIncidents {
     async fn open(&self, record: &AlertRecord) -> Result<IssueLink, BackendError> {
         let marker = marker(record);
         let link = |i: crate::gitlab_api::ApiIssue| IssueLink {
+            project: Some(self.project),
             iid: i.iid,
             url: i.web_url.unwrap_or_default(),
             closed: i.state == "closed",
         };
-        if let Some(found) = self.api.find_issue(&marker).await? {
+        if let Some(found) = self.api.find_issue(self.project, &marker).await? {
             return Ok(link(found));
         }
         let mut description = String::new();
@@ -125,14 +130,17 @@ impl IncidentIssues for GitlabIncidents {
         let labels = format!("incident,severity::{}", a.severity.as_str());
         let issue = self
             .api
-            .create_incident(&title, &description, &labels)
+            .create_incident(self.project, &title, &description, &labels)
             .await?;
         tracing::info!(iid = issue.iid, "incident issue opened");
         Ok(link(issue))
     }
 
     async fn close(&self, issue: &IssueLink) -> Result<(), BackendError> {
-        self.api.close_issue(issue.iid).await?;
+        let project = issue.project.unwrap_or(self.project);
+        self.api
+            .close_issue(crate::incident::IncidentId::new(project, issue.iid))
+            .await?;
         tracing::info!(iid = issue.iid, "incident issue closed");
         Ok(())
     }

@@ -42,6 +42,10 @@ pub enum Notice {
 /// A GitLab incident issue opened for the alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueLink {
+    /// The project the issue is in (absent in the first release's records: the first
+    /// of `GITLAB_PROJECT_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<u64>,
     pub iid: u64,
     pub url: String,
     #[serde(default)]
@@ -315,8 +319,12 @@ impl Notifier {
             config.require(&["GITLAB_URL", "GITLAB_TOKEN", "GITLAB_PROJECT_ID"])?;
             let api = crate::gitlab_api::GitlabApi::from_config(&config)?
                 .ok_or(crate::config::ConfigError::Missing("GITLAB_TOKEN"))?;
+            let project = config
+                .home_project()
+                .ok_or(crate::config::ConfigError::Missing("GITLAB_PROJECT_ID"))?;
             Some(Arc::new(super::issues::GitlabIncidents::new(
                 Arc::new(api),
+                project,
                 config.incident_template.clone(),
             )))
         } else {

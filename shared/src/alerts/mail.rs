@@ -78,7 +78,7 @@ pub fn compose(
         ),
         Notice::Resolved => format!("Resolved: {}", header_safe(&a.title)),
     };
-    let project = match (&config.gitlab_url, config.gitlab_project_id) {
+    let project = match (&config.gitlab_url, config.home_project()) {
         (Some(url), Some(id)) => format!("{url}/projects/{id}"),
         (None, Some(id)) => format!("GitLab project {id}"),
         _ => "(GITLAB_PROJECT_ID not set)".into(),
@@ -89,6 +89,26 @@ pub fn compose(
         _ => None,
     };
     let issue_url = record.issue.as_ref().map(|i| i.url.clone());
+    let links: Vec<_> = a
+        .links
+        .iter()
+        .map(|(kind, url)| {
+            let label = match kind.as_str() {
+                "silence" => "Silence",
+                "dashboard" => "Dashboard",
+                "panel" => "Panel",
+                "image" => "Image",
+                _ => "Link",
+            };
+            context! {
+                label => label,
+                padded => format!("{:<13}", format!("{label}:")),
+                url => url,
+                href => safe_href(Some(url)),
+            }
+        })
+        .collect();
+    let values = a.extra.get("valueString").and_then(|v| v.as_str());
     let ctx = context! {
         kind => match notice { Notice::New => "new", Notice::Reminder => "reminder", Notice::Resolved => "resolved" },
         subject => &subject,
@@ -111,6 +131,9 @@ pub fn compose(
         runbook_href => safe_href(a.runbook.as_deref()),
         generator_url => &a.generator_url,
         generator_href => safe_href(a.generator_url.as_deref()),
+        links => links,
+        values => values,
+        quirks => &a.quirks,
         issue_url => issue_url.as_deref().and_then(|u| safe_href(Some(u))),
         status_page_url => config.status_page_url.as_deref().and_then(|u| safe_href(Some(u))),
         fingerprint => &record.fingerprint,

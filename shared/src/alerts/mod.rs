@@ -1,5 +1,5 @@
-//! Alerts: the two intake shapes (Alertmanager webhook v4 and GitLab's generic alert),
-//! one normalised [`Alert`], the alert lifecycle and the maintainers' mail.
+//! Alerts: the intake shapes (Alertmanager's webhook, Grafana's two, GitLab's generic
+//! alert), one normalised [`Alert`], the alert lifecycle and the maintainers' mail.
 
 pub mod intake;
 pub mod issues;
@@ -69,7 +69,18 @@ impl Severity {
 #[serde(rename_all = "snake_case")]
 pub enum AlertSource {
     Prometheus,
+    Grafana,
     Generic,
+}
+
+impl AlertSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertSource::Prometheus => "prometheus",
+            AlertSource::Grafana => "grafana",
+            AlertSource::Generic => "generic",
+        }
+    }
 }
 
 /// One alert, whatever shape it arrived in: the body of one alerts-queue message.
@@ -103,7 +114,14 @@ pub struct Alert {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub annotations: BTreeMap<String, serde_json::Value>,
+    /// Links the sender gives beside the generator URL, by kind (Grafana's `silence`,
+    /// `dashboard`, `panel`, `image`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub links: BTreeMap<String, String>,
     /// Alertmanager's group fields, or a generic alert's extra keys.
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// What the sender left out or wrote unreadably, and what was used instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quirks: Vec<String>,
 }

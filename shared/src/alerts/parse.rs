@@ -1,9 +1,12 @@
-//! Reading `POST /alerts` bodies: Alertmanager's webhook (`version: "4"`) and GitLab's
-//! generic alert. Errors name the field that is wrong.
+//! Reading `POST /alerts` bodies: Alertmanager's webhook (`version: "4"`), Grafana's
+//! (`version: "1"`: Alertmanager's shape and more) and its legacy one (no `alerts[]`),
+//! and GitLab's generic alert. What real senders send is read; a field that cannot be
+//! used is replaced, as GitLab does, and noted on the alert (`quirks`), never a 400.
+//! Errors name the field that is wrong.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -17,46 +20,62 @@ pub const MAX_ALERTS: usize = 1000;
 /// Alertmanager's zero time: "no end".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-/// Alertmanager's webhook message, every top-level field.
+/// Alertmanager's webhook message, every top-level field, and Grafana's additions.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertmanagerWebhook {
-    pub version: String,
-    #[serde(default)]
+    /// `4` from Alertmanager, `1` from Grafana; some senders leave it out.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub version: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
     pub group_key: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     pub truncated_alerts: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub status: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub receiver: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_labels")]
     pub group_labels: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_labels")]
     pub common_labels: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_annotations")]
     pub common_annotations: BTreeMap<String, Value>,
-    #[serde(default, rename = "externalURL")]
+    #[serde(default, rename = "externalURL", deserialize_with = "lenient_text")]
     pub external_url: Option<String>,
+    /// Grafana's organisation: present on every Grafana message.
+    #[serde(default)]
+    pub org_id: Option<Value>,
     pub alerts: Vec<AlertmanagerAlert>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct AlertmanagerAlert {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub status: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_labels")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_annotations")]
     pub annotations: BTreeMap<String, Value>,
-    #[serde(default, rename = "startsAt")]
+    #[serde(default, rename = "startsAt", deserialize_with = "lenient_text")]
     pub starts_at: Option<String>,
-    #[serde(default, rename = "endsAt")]
+    #[serde(default, rename = "endsAt", deserialize_with = "lenient_text")]
     pub ends_at: Option<String>,
-    #[serde(default, rename = "generatorURL")]
+    #[serde(default, rename = "generatorURL", deserialize_with = "lenient_text")]
     pub generator_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub fingerprint: Option<String>,
+    /// Grafana: the query results that fired it (may be null).
+    #[serde(default, rename = "valueString", deserialize_with = "lenient_text")]
+    pub value_string: Option<String>,
+    #[serde(default, rename = "silenceURL", deserialize_with = "lenient_text")]
+    pub silence_url: Option<String>,
+    #[serde(default, rename = "dashboardURL", deserialize_with = "lenient_text")]
+    pub dashboard_url: Option<String>,
+    #[serde(default, rename = "panelURL", deserialize_with = "lenient_text")]
+    pub panel_url: Option<String>,
+    #[serde(default, rename = "imageURL", deserialize_with = "lenient_text")]
+    pub image_url: Option<String>,
 }
 
 /// A body that cannot be read; the message names the field.
@@ -70,38 +89,52 @@ pub struct Parsed {
     pub alerts: Vec<Alert>,
     /// Alerts Alertmanager left out of the message (`truncatedAlerts`).
     pub truncated: u64,
+    /// Why a well-formed body carries no alert (Grafana's legacy `pending`, `paused`).
+    pub ignored: Option<String>,
 }
 
-/// Reads an Alertmanager webhook or a generic alert.
+impl Parsed {
+    fn of(alerts: Vec<Alert>) -> Parsed {
+        Parsed {
+            alerts,
+            truncated: 0,
+            ignored: None,
+        }
+    }
+}
+
+/// Reads an Alertmanager or Grafana webhook, Grafana's legacy one, or a generic alert.
+/// `received` is when the body arrived: it stands in for a start time that cannot be
+/// read, and decides the status of an alert that gives none.
 ///
 /// A well-formed Alertmanager message (the usual case, and the large one) is read in
 /// one typed pass. Anything else is read as a JSON value first, which decides the
 /// shape and names what is wrong.
-pub fn parse(body: &[u8]) -> Result<Parsed, AlertError> {
+pub fn parse(body: &[u8], received: Timestamp) -> Result<Parsed, AlertError> {
     if memchr::memmem::find(body, b"\"alerts\"").is_some()
         && let Ok(hook) = serde_json::from_slice::<AlertmanagerWebhook>(body)
-        && hook.version == "4"
         && hook.alerts.len() <= MAX_ALERTS
     {
-        return alertmanager_alerts(hook);
+        return Ok(alertmanager_alerts(hook, received));
     }
-    parse_value(body)
+    parse_value(body, received)
 }
 
 /// [`parse`] by way of a JSON value: every shape, every error.
-fn parse_value(body: &[u8]) -> Result<Parsed, AlertError> {
+fn parse_value(body: &[u8], received: Timestamp) -> Result<Parsed, AlertError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| AlertError(format!("body is not valid JSON: {e}")))?;
     let Value::Object(map) = value else {
         return Err(AlertError("body must be a JSON object".into()));
     };
-    if map.contains_key("alerts") || map.contains_key("version") {
-        alertmanager(map)
+    if map.contains_key("alerts") {
+        alertmanager(map, received)
+    } else if map.contains_key("ruleName") || map.contains_key("evalMatches") {
+        grafana_legacy(&map)
+    } else if map.contains_key("version") && !map.contains_key("title") {
+        Err(AlertError("missing field `alerts`".into()))
     } else {
-        generic(map).map(|a| Parsed {
-            alerts: vec![a],
-            truncated: 0,
-        })
+        generic(map, received).map(|a| Parsed::of(vec![a]))
     }
 }
 
@@ -109,43 +142,44 @@ fn field_error(path: &str, e: impl std::fmt::Display) -> AlertError {
     AlertError(format!("{path}: {e}"))
 }
 
-fn alertmanager(map: Map<String, Value>) -> Result<Parsed, AlertError> {
-    match map.get("version") {
-        Some(Value::String(v)) if v == "4" => {}
-        Some(other) => return Err(AlertError(format!("version: expected \"4\", got {other}"))),
-        None => return Err(AlertError("missing field `version`".into())),
-    }
-    if let Some(Value::Array(a)) = map.get("alerts")
-        && a.len() > MAX_ALERTS
-    {
-        return Err(AlertError(format!(
-            "alerts: {} alerts in one request, at most {MAX_ALERTS} (set max_alerts in Alertmanager's webhook_config)",
-            a.len()
-        )));
+/// Any version: Alertmanager's 3 and 4 and Grafana's 1 share the shape, and senders
+/// that copy it write what they like (`0`, or nothing).
+fn alertmanager(map: Map<String, Value>, received: Timestamp) -> Result<Parsed, AlertError> {
+    match map.get("alerts") {
+        Some(Value::Array(a)) if a.len() > MAX_ALERTS => {
+            return Err(AlertError(format!(
+                "alerts: {} alerts in one request, at most {MAX_ALERTS} (set max_alerts in Alertmanager's webhook_config)",
+                a.len()
+            )));
+        }
+        Some(Value::Array(_)) => {}
+        Some(other) => return Err(AlertError(format!("alerts: expected a list, got {other}"))),
+        None => return Err(AlertError("missing field `alerts`".into())),
     }
     let hook: AlertmanagerWebhook = serde_json::from_value(Value::Object(map))
         .map_err(|e| AlertError(format!("Alertmanager webhook: {e}")))?;
-    alertmanager_alerts(hook)
+    Ok(alertmanager_alerts(hook, received))
 }
 
-/// Alertmanager's alerts, each with the common labels and annotations under its own.
-fn alertmanager_alerts(hook: AlertmanagerWebhook) -> Result<Parsed, AlertError> {
+/// Alertmanager's (or Grafana's) alerts, each with the common labels and annotations
+/// under its own.
+fn alertmanager_alerts(hook: AlertmanagerWebhook, received: Timestamp) -> Parsed {
+    let grafana = hook.version.as_deref() == Some("1") || hook.org_id.is_some();
     let mut extra = Map::new();
-    if let Some(g) = &hook.group_key {
-        extra.insert("groupKey".into(), Value::String(g.clone()));
-    }
-    if let Some(r) = &hook.receiver {
-        extra.insert("receiver".into(), Value::String(r.clone()));
-    }
-    if let Some(u) = &hook.external_url {
-        extra.insert("externalURL".into(), Value::String(u.clone()));
-    }
-    if let Some(s) = &hook.status {
-        extra.insert("groupStatus".into(), Value::String(s.clone()));
+    for (k, v) in [
+        ("groupKey", &hook.group_key),
+        ("receiver", &hook.receiver),
+        ("externalURL", &hook.external_url),
+        ("groupStatus", &hook.status),
+    ] {
+        if let Some(v) = v {
+            extra.insert(k.into(), Value::String(v.clone()));
+        }
     }
     let mut alerts = Vec::with_capacity(hook.alerts.len());
     for (i, a) in hook.alerts.into_iter().enumerate() {
         let at = |f: &str| format!("alerts[{i}].{f}");
+        let mut quirks = Vec::new();
         // An alert's own labels and annotations win over the common ones.
         let mut labels = hook.common_labels.clone();
         labels.extend(a.labels);
@@ -158,24 +192,53 @@ fn alertmanager_alerts(hook: AlertmanagerWebhook) -> Result<Parsed, AlertError> 
                 .map(str::to_owned)
                 .filter(|s| !s.is_empty())
         };
-        let status = match a.status.as_deref().or(hook.status.as_deref()) {
-            Some("firing") => AlertStatus::Firing,
-            Some("resolved") => AlertStatus::Resolved,
-            Some(other) => {
-                return Err(field_error(
-                    &at("status"),
-                    format!("expected firing or resolved, got {other:?}"),
-                ));
+        let starts_at = match am_time(a.starts_at.as_deref()) {
+            Ok(t) => t,
+            Err(bad) => {
+                quirks.push(format!("{}: {bad}; used the time received", at("startsAt")));
+                Some(received)
             }
-            None => return Err(field_error(&at("status"), "missing")),
         };
-        let starts_at =
-            am_time(a.starts_at.as_deref()).map_err(|e| field_error(&at("startsAt"), e))?;
-        let ends_at = am_time(a.ends_at.as_deref()).map_err(|e| field_error(&at("endsAt"), e))?;
+        let ends_at = am_time(a.ends_at.as_deref()).unwrap_or_else(|bad| {
+            quirks.push(format!("{}: {bad}; taken as no end", at("endsAt")));
+            None
+        });
+        let status = match a.status.as_deref().or(hook.status.as_deref()) {
+            Some(s) if s.eq_ignore_ascii_case("firing") => AlertStatus::Firing,
+            Some(s) if s.eq_ignore_ascii_case("resolved") => AlertStatus::Resolved,
+            given => {
+                // No status: an end that has passed means resolved, as Alertmanager's
+                // own API decides.
+                let status = if ends_at.is_some_and(|e| e <= received) {
+                    AlertStatus::Resolved
+                } else {
+                    AlertStatus::Firing
+                };
+                quirks.push(format!(
+                    "{}: {}; taken as {}",
+                    at("status"),
+                    given.map_or("missing".to_owned(), |g| format!(
+                        "{g:?} is neither firing nor resolved"
+                    )),
+                    if status == AlertStatus::Firing {
+                        "firing"
+                    } else {
+                        "resolved"
+                    }
+                ));
+                status
+            }
+        };
         let title = text("title")
             .or_else(|| text("summary"))
             .or_else(|| labels.get("alertname").cloned())
-            .unwrap_or_else(|| "Prometheus alert".into());
+            .unwrap_or_else(|| {
+                if grafana {
+                    "Grafana alert".into()
+                } else {
+                    "Prometheus alert".into()
+                }
+            });
         let environment = ["gitlab_environment_name", "env", "environment"]
             .iter()
             .find_map(|k| labels.get(*k).filter(|v| !v.is_empty()).cloned());
@@ -187,16 +250,33 @@ fn alertmanager_alerts(hook: AlertmanagerWebhook) -> Result<Parsed, AlertError> 
             .fingerprint
             .filter(|f| !f.is_empty())
             .unwrap_or_else(|| labels_fingerprint(&labels));
+        let links: BTreeMap<String, String> = [
+            ("silence", a.silence_url),
+            ("dashboard", a.dashboard_url),
+            ("panel", a.panel_url),
+            ("image", a.image_url),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_owned(), v.filter(|v| !v.is_empty())?)))
+        .collect();
+        let mut extra = extra.clone();
+        if let Some(v) = a.value_string.filter(|v| !v.is_empty()) {
+            extra.insert("valueString".into(), Value::String(v));
+        }
         alerts.push(Alert {
-            source: AlertSource::Prometheus,
+            source: if grafana {
+                AlertSource::Grafana
+            } else {
+                AlertSource::Prometheus
+            },
             fingerprint: Some(fingerprint),
             status,
             title,
-            description: text("description"),
+            description: text("description").or_else(|| text("message")),
             severity: Severity::normalise(labels.get("severity").map(String::as_str)),
             environment,
             service: labels.get("service").or_else(|| labels.get("job")).cloned(),
-            monitoring_tool: Some("Prometheus".into()),
+            monitoring_tool: Some(if grafana { "Grafana" } else { "Prometheus" }.into()),
             hosts,
             starts_at,
             ends_at,
@@ -204,15 +284,110 @@ fn alertmanager_alerts(hook: AlertmanagerWebhook) -> Result<Parsed, AlertError> 
             runbook: text("runbook").or_else(|| text("runbook_url")),
             labels,
             annotations,
-            extra: extra.clone(),
+            links,
+            extra,
+            quirks,
         });
     }
-    Ok(Parsed {
+    Parsed {
         alerts,
         truncated: hook.truncated_alerts,
-    })
+        ignored: None,
+    }
 }
 
+/// Grafana's legacy alerting (before unified alerting): one rule's state, no
+/// `alerts[]`. `alerting` and `no_data` fire, `ok` resolves; `pending` and `paused`
+/// say nothing yet.
+fn grafana_legacy(map: &Map<String, Value>) -> Result<Parsed, AlertError> {
+    let s = |k: &str| match map.get(k) {
+        Some(Value::String(v)) if !v.is_empty() => Some(v.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let state = s("state").ok_or_else(|| AlertError("missing field `state`".into()))?;
+    let status = match state.as_str() {
+        "alerting" | "no_data" => AlertStatus::Firing,
+        "ok" => AlertStatus::Resolved,
+        other => {
+            return Ok(Parsed {
+                ignored: Some(format!(
+                    "Grafana state {other:?} is neither firing nor resolved"
+                )),
+                ..Parsed::of(vec![])
+            });
+        }
+    };
+    let rule = s("ruleName").or_else(|| s("title"));
+    let mut labels: BTreeMap<String, String> = match map.get("tags") {
+        Some(Value::Object(tags)) => tags
+            .iter()
+            .map(|(k, v)| (k.clone(), value_text(v)))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    if let Some(r) = &rule {
+        labels
+            .entry("alertname".into())
+            .or_insert_with(|| r.clone());
+    }
+    let fingerprint = format!(
+        "grafana:{}:{}",
+        s("orgId").unwrap_or_default(),
+        s("ruleId").or_else(|| rule.clone()).unwrap_or_default()
+    );
+    let matches: Vec<String> = match map.get("evalMatches") {
+        Some(Value::Array(m)) => m
+            .iter()
+            .map(|m| {
+                let metric = m.get("metric").map(value_text).unwrap_or_default();
+                let value = m.get("value").map(value_text).unwrap_or_default();
+                format!("{metric} = {value}")
+            })
+            .collect(),
+        _ => vec![],
+    };
+    let description = match (s("message"), matches.is_empty()) {
+        (Some(m), true) => Some(m),
+        (Some(m), false) => Some(format!("{m}\n\n{}", matches.join("\n"))),
+        (None, false) => Some(matches.join("\n")),
+        (None, true) => None,
+    };
+    let mut links = BTreeMap::new();
+    if let Some(u) = s("imageUrl") {
+        links.insert("image".into(), u);
+    }
+    let extra: Map<String, Value> = ["dashboardId", "panelId", "orgId", "ruleId", "state"]
+        .iter()
+        .filter_map(|k| Some((k.to_string(), map.get(*k)?.clone())))
+        .collect();
+    Ok(Parsed::of(vec![Alert {
+        source: AlertSource::Grafana,
+        fingerprint: Some(fingerprint),
+        status,
+        title: rule.unwrap_or_else(|| "Grafana alert".into()),
+        description,
+        severity: Severity::normalise(labels.get("severity").map(String::as_str)),
+        environment: ["env", "environment"]
+            .iter()
+            .find_map(|k| labels.get(*k).cloned()),
+        service: labels.get("service").cloned(),
+        monitoring_tool: Some("Grafana".into()),
+        hosts: vec![],
+        starts_at: None,
+        ends_at: None,
+        generator_url: s("ruleUrl"),
+        runbook: None,
+        labels,
+        annotations: BTreeMap::new(),
+        links,
+        extra,
+        quirks: vec![],
+    }]))
+}
+
+/// Alertmanager's times: absent, empty or Go's zero time mean unset; anything else
+/// that is no time is an error saying so (the caller decides what stands in).
 fn am_time(v: Option<&str>) -> Result<Option<Timestamp>, String> {
     match v.map(str::trim) {
         None | Some("") | Some(ZERO_TIME) => Ok(None),
@@ -235,6 +410,89 @@ fn labels_fingerprint(labels: &BTreeMap<String, String>) -> String {
         h.update([0xff]);
     }
     hex::encode(&h.finalize()[..8])
+}
+
+/// A JSON value as text: strings as they are, anything else as JSON.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Text a sender may write as a string, a number, a flag or null (`null` and absent
+/// are none; anything else is its JSON).
+fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct Text;
+    impl<'de> serde::de::Visitor<'de> for Text {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("text")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Text)
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+            let v = Value::deserialize(serde::de::value::SeqAccessDeserializer::new(a))?;
+            Ok(Some(v.to_string()))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+            let v = Value::deserialize(serde::de::value::MapAccessDeserializer::new(a))?;
+            Ok(Some(v.to_string()))
+        }
+    }
+    d.deserialize_any(Text)
+}
+
+/// Labels: a map of text; values that are not strings are kept as their JSON, and
+/// `null` for the whole map is no labels.
+fn lenient_labels<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Label(#[serde(deserialize_with = "lenient_text")] Option<String>);
+    let map = Option::<BTreeMap<String, Label>>::deserialize(d)?.unwrap_or_default();
+    Ok(map
+        .into_iter()
+        .map(|(k, Label(v))| (k, v.unwrap_or_default()))
+        .collect())
+}
+
+/// Annotations: any JSON values; `null` for the whole map is none.
+fn lenient_annotations<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Value>, D::Error> {
+    Ok(Option::<BTreeMap<String, Value>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A count that may come as a number, a string of digits or null.
+fn lenient_count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(lenient_text(d)?
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v.max(0.0) as u64))
 }
 
 /// RFC 3339 or epoch milliseconds (a number or a string of digits).
@@ -303,11 +561,15 @@ const GENERIC_FIELDS: [&str; 10] = [
     "gitlab_environment_name",
 ];
 
-fn generic(map: Map<String, Value>) -> Result<Alert, AlertError> {
+fn generic(map: Map<String, Value>, received: Timestamp) -> Result<Alert, AlertError> {
     let title =
         opt_string(&map, "title")?.ok_or_else(|| AlertError("missing field `title`".into()))?;
-    let starts_at =
-        generic_time(map.get("start_time")).map_err(|e| field_error("start_time", e))?;
+    let mut quirks = Vec::new();
+    // As GitLab: a start time it cannot read is the time received.
+    let starts_at = generic_time(map.get("start_time")).unwrap_or_else(|e| {
+        quirks.push(format!("start_time: {e}; used the time received"));
+        Some(received)
+    });
     let ends_at = generic_time(map.get("end_time")).map_err(|e| field_error("end_time", e))?;
     let fingerprint = match map.get("fingerprint") {
         None | Some(Value::Null) => None,
@@ -355,13 +617,19 @@ fn generic(map: Map<String, Value>) -> Result<Alert, AlertError> {
             .map(str::to_owned),
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
+        links: BTreeMap::new(),
         extra,
+        quirks,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn now() -> Timestamp {
+        timefmt::parse("2024-06-01T12:00:00Z").unwrap()
+    }
 
     #[test]
     fn generic_example_from_gitlab_docs() {
@@ -370,7 +638,7 @@ mod tests {
             "/../events/payloads/gitlab-generic-alert.json"
         ))
         .unwrap();
-        let p = parse(&body).unwrap();
+        let p = parse(&body, now()).unwrap();
         let a = &p.alerts[0];
         assert_eq!(a.title, "Incident title");
         assert_eq!(a.severity, Severity::High);
@@ -389,7 +657,7 @@ mod tests {
 
     #[test]
     fn generic_forms() {
-        let p = parse(br#"{"title":"x","start_time":1700000000000,"end_time":"1700000060000","hosts":["a","b"],"fingerprint":["x",1],"severity":"WARNING"}"#).unwrap();
+        let p = parse(br#"{"title":"x","start_time":1700000000000,"end_time":"1700000060000","hosts":["a","b"],"fingerprint":["x",1],"severity":"WARNING"}"#, now()).unwrap();
         let a = &p.alerts[0];
         assert_eq!(a.hosts, vec!["a", "b"]);
         assert_eq!(a.status, AlertStatus::Resolved);
@@ -401,19 +669,103 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let cases: [(&[u8], &str); 7] = [
+        let cases: [(&[u8], &str); 5] = [
             (br#"{"description":"x"}"#, "title"),
-            (br#"{"title":"x","start_time":"yesterday"}"#, "start_time"),
             (br#"{"title":"x","hosts":{"a":1}}"#, "hosts"),
-            (br#"{"version":"3","alerts":[]}"#, "version"),
-            (br#"{"version":"4","alerts":[{"status":"firing","startsAt":"2022-010-30T11:22:40Z"}]}"#, "alerts[0].startsAt"),
-            (br#"{"version":"4","alerts":[{"status":"bogus"}]}"#, "alerts[0].status"),
+            (br#"{"title":"x","end_time":"later"}"#, "end_time"),
+            (br#"{"version":"4","alerts":{}}"#, "alerts"),
             (br#"{"version":"4"}"#, "alerts"),
         ];
         for (body, field) in cases {
-            let e = parse(body).unwrap_err();
+            let e = parse(body, now()).unwrap_err();
             assert!(e.0.contains(field), "{} should name {field}", e.0);
         }
+    }
+
+    /// One bad optional field never loses the alert: it is replaced as GitLab does and
+    /// noted on the alert.
+    #[test]
+    fn unusable_optional_values_are_replaced_and_noted() {
+        let p = parse(br#"{"title":"x","start_time":"yesterday"}"#, now()).unwrap();
+        assert_eq!(p.alerts[0].starts_at, Some(now()));
+        assert!(
+            p.alerts[0].quirks[0].contains("start_time"),
+            "{:?}",
+            p.alerts[0].quirks
+        );
+        let p = parse(
+            br#"{"alerts":[{"startsAt":"2022-010-30T11:22:40Z","endsAt":"2024-06-01T11:00:00Z","labels":{"alertname":"Disk","port":9100,"up":true}},{"status":"bogus","annotations":{"value":3.5,"list":[1]}},{"labels":null,"annotations":null,"startsAt":"2024-01-18 12:03:34.872839876 +0100 CET"}]}"#,
+            now(),
+        )
+        .unwrap();
+        let [a, b, c] = &p.alerts[..] else {
+            panic!("{:?}", p.alerts)
+        };
+        assert_eq!(a.starts_at, Some(now()));
+        assert_eq!(
+            a.status,
+            AlertStatus::Resolved,
+            "no status, ended before now"
+        );
+        assert_eq!(
+            (a.labels["port"].as_str(), a.labels["up"].as_str()),
+            ("9100", "true")
+        );
+        assert!(
+            a.quirks.iter().any(|q| q.contains("alerts[0].startsAt")),
+            "{:?}",
+            a.quirks
+        );
+        assert_eq!(b.status, AlertStatus::Firing);
+        assert!(
+            b.quirks.iter().any(|q| q.contains("alerts[1].status")),
+            "{:?}",
+            b.quirks
+        );
+        assert_eq!(b.annotations["value"], 3.5);
+        assert_eq!(
+            c.starts_at.map(|t| timefmt::format(&t)).as_deref(),
+            Some("2024-01-18T11:03:34.872Z")
+        );
+        assert!(c.quirks.iter().any(|q| q.contains("alerts[2].status")));
+    }
+
+    #[test]
+    fn grafana_unified_and_legacy() {
+        let body = br#"{"receiver":"openmic","status":"firing","orgId":1,"alerts":[{"status":"firing","labels":{"alertname":"High CPU","grafana_folder":"ops"},"annotations":{"summary":"CPU above 90%"},"startsAt":"2024-05-01T10:00:00+02:00","endsAt":"0001-01-01T00:00:00Z","generatorURL":"https://grafana.example.com/alerting/grafana/abc/view","fingerprint":"f1","silenceURL":"https://grafana.example.com/alerting/silence/new?alertmanager=grafana","dashboardURL":"https://grafana.example.com/d/x","panelURL":"https://grafana.example.com/d/x?viewPanel=2","imageURL":"https://grafana.example.com/render/x.png","values":null,"valueString":"[ var='B' labels={} value=93 ]"}],"groupLabels":{},"commonLabels":{"alertname":"High CPU"},"commonAnnotations":{},"externalURL":"https://grafana.example.com/","version":"1","groupKey":"{}:{}","truncatedAlerts":0,"title":"[FIRING:1] High CPU","state":"alerting","message":"**Firing**"}"#;
+        let p = parse(body, now()).unwrap();
+        let a = &p.alerts[0];
+        assert_eq!(a.source, AlertSource::Grafana);
+        assert_eq!(a.title, "CPU above 90%");
+        assert_eq!(
+            a.links["silence"],
+            "https://grafana.example.com/alerting/silence/new?alertmanager=grafana"
+        );
+        assert_eq!(a.links.len(), 4);
+        assert_eq!(a.extra["valueString"], "[ var='B' labels={} value=93 ]");
+        assert_eq!(a.monitoring_tool.as_deref(), Some("Grafana"));
+        let legacy = br#"{"dashboardId":1,"evalMatches":[{"value":100,"metric":"High value","tags":null}],"imageUrl":"https://grafana.example.com/x.png","message":"Someone is testing","orgId":0,"panelId":1,"ruleId":7,"ruleName":"Test notification","ruleUrl":"https://grafana.example.com/","state":"alerting","tags":{"severity":"warning"},"title":"[Alerting] Test notification"}"#;
+        let p = parse(legacy, now()).unwrap();
+        let a = &p.alerts[0];
+        assert_eq!(
+            (a.status, a.title.as_str()),
+            (AlertStatus::Firing, "Test notification")
+        );
+        assert_eq!(a.fingerprint.as_deref(), Some("grafana:0:7"));
+        assert_eq!(a.severity, Severity::Medium);
+        assert!(
+            a.description
+                .as_deref()
+                .unwrap()
+                .contains("High value = 100")
+        );
+        let ok = String::from_utf8_lossy(legacy).replace("\"alerting\"", "\"ok\"");
+        let p = parse(ok.as_bytes(), now()).unwrap();
+        assert_eq!(p.alerts[0].status, AlertStatus::Resolved);
+        assert_eq!(p.alerts[0].fingerprint.as_deref(), Some("grafana:0:7"));
+        let pending = String::from_utf8_lossy(legacy).replace("\"alerting\"", "\"pending\"");
+        let p = parse(pending.as_bytes(), now()).unwrap();
+        assert!(p.alerts.is_empty() && p.ignored.is_some());
     }
 
     /// The typed pass reads an Alertmanager message as the value path does.
@@ -427,8 +779,10 @@ mod tests {
             let Some(body) = event["body"].as_str() else {
                 continue;
             };
-            let (Ok(typed), Ok(value)) = (parse(body.as_bytes()), parse_value(body.as_bytes()))
-            else {
+            let (Ok(typed), Ok(value)) = (
+                parse(body.as_bytes(), now()),
+                parse_value(body.as_bytes(), now()),
+            ) else {
                 continue;
             };
             assert_eq!(typed.alerts, value.alerts, "{body}");
@@ -449,7 +803,7 @@ mod tests {
           "externalURL":"http://am:9093","alerts":[
             {"status":"firing","labels":{"instance":"db1","severity":"critical"},"annotations":{"title":"DB down"},"startsAt":"2024-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom/graph","fingerprint":"abc"},
             {"status":"resolved","labels":{"gitlab_environment_name":"production"},"annotations":{},"startsAt":"2024-01-01T00:00:00.5Z","endsAt":"2024-01-01T01:00:00Z"}]}"#;
-        let p = parse(body).unwrap();
+        let p = parse(body, now()).unwrap();
         assert_eq!(p.truncated, 2);
         let (a, b) = (&p.alerts[0], &p.alerts[1]);
         assert_eq!(

@@ -140,7 +140,11 @@ fn envelope_of(folder: &str, name: &str) -> String {
 fn alert_envelope() -> String {
     let event: serde_json::Value =
         serde_json::from_str(&event_text("alerts", "002-one-repeats.json")).unwrap();
-    let parsed = openmic::alerts::parse::parse(event["body"].as_str().unwrap().as_bytes()).unwrap();
+    let parsed = openmic::alerts::parse::parse(
+        event["body"].as_str().unwrap().as_bytes(),
+        chrono::Utc::now(),
+    )
+    .unwrap();
     openmic::alerts::intake::messages(parsed, "cold-1", "2024-03-05T10:00:00.000Z")
         .unwrap()
         .remove(0)

@@ -132,6 +132,8 @@ async fn main() {
                 );
             }
             let runner = Arc::new(runner(backend, &data_dir, config).await);
+            // An earlier release's data is moved before anything is taken.
+            or_exit(runner.publisher.check_layout().await);
             let listener = or_exit(
                 tokio::net::TcpListener::bind(&listen)
                     .await
@@ -164,6 +166,7 @@ async fn main() {
             let mut generated = Vec::new();
             let config = local_config(env, None, &mut generated);
             let runner = runner(backend, &data_dir, config).await;
+            or_exit(runner.publisher.check_layout().await);
             // Anything left from an earlier run is handled first.
             runner.drain().await;
             let mut failed = false;

@@ -220,7 +220,7 @@ pub struct EmojiHook {
     pub issue: Option<Issue>,
     /// GitLab 17.9+: an award on an issue carries it here rather than under `issue`.
     #[serde(default)]
-    pub work_item: Option<Issue>,
+    pub work_item: Option<Box<Issue>>,
     /// GitLab 17.9+: `award` or `revoke`, where `object_attributes.action` is gone.
     #[serde(default)]
     pub event_type: Option<String>,
@@ -328,7 +328,7 @@ impl Hook {
                     parse_shape(body, "emoji").map_err(|e| ignore_foreign(body, e))?;
                 // Both shapes in one: the issue under `issue`, the action in the award.
                 if hook.issue.is_none() {
-                    hook.issue = hook.work_item.take();
+                    hook.issue = hook.work_item.take().map(|i| *i);
                 }
                 if hook.object_attributes.action.is_none() {
                     hook.object_attributes.action = hook.event_type.clone();

@@ -525,13 +525,15 @@ impl GitlabApi {
     }
 }
 
+/// Access levels by (project, user), and when each was read.
+type RoleCache = HashMap<(u64, u64), (Option<u32>, Instant)>;
+
 /// Who may publish and whose microphone counts, by project role. `PUBLISHERS`, when
 /// set, still decides who may publish.
 pub struct RoleAuthorizer {
     api: std::sync::Arc<GitlabApi>,
     config: std::sync::Arc<Config>,
-    /// Access levels by (project, user).
-    cache: Mutex<HashMap<(u64, u64), (Option<u32>, Instant)>>,
+    cache: Mutex<RoleCache>,
 }
 
 impl RoleAuthorizer {

@@ -83,6 +83,9 @@ impl Projects {
                 })?;
                 return Ok(project);
             }
+            // An earlier release kept no choice, but its incidents say which project
+            // it served.
+            let candidate = self.earlier_project(state).await?.unwrap_or(candidate);
             let body = serde_json::to_vec(&First { project: candidate })
                 .map_err(|e| BackendError::Permanent(e.to_string()))?;
             let opts = PutOptions::private_json().with_condition(Condition::IfNoneMatch);
@@ -96,6 +99,30 @@ impl Projects {
         Err(BackendError::Transient(format!(
             "{FIRST_PROJECT_KEY}: too many concurrent writers"
         )))
+    }
+
+    /// The project of the first release's incident states (`incidents/<iid>.json`), if
+    /// any are left to move.
+    async fn earlier_project(
+        &self,
+        state: &Arc<dyn ObjectStore>,
+    ) -> Result<Option<u64>, BackendError> {
+        let keys = state.list(crate::incident::STATE_PREFIX).await?;
+        let Some(key) = keys
+            .iter()
+            .find(|k| crate::incident::legacy_iid(k).is_some())
+        else {
+            return Ok(None);
+        };
+        #[derive(serde::Deserialize)]
+        struct Earlier {
+            project_id: u64,
+        }
+        Ok(state
+            .get(key)
+            .await?
+            .and_then(|o| serde_json::from_slice::<Earlier>(&o.body).ok())
+            .map(|e| e.project_id))
     }
 
     /// Keeps `project` as the one taken first, unless one is kept already (an upgrade

@@ -664,7 +664,15 @@ impl Publisher {
                 renumber.push((*old, new, state));
             }
         }
-        // Old keys go first, all of them, so no new id can meet an old one's files.
+        // Copied uploads follow their incident (where a new id is no other's old one:
+        // those are fetched again from GitLab), then the old keys go, all of them, so
+        // no new id meets an old one's files.
+        let olds: BTreeSet<u64> = renumber.iter().map(|(old, _, _)| *old).collect();
+        for (old, new, _) in &renumber {
+            if old != new && !olds.contains(new) {
+                self.copy_files(*old, *new).await?;
+            }
+        }
         for (old, new, _) in &renumber {
             if old != new {
                 self.remove_public(*old).await?;
@@ -692,6 +700,30 @@ impl Publisher {
         }
         self.write_list().await?;
         Ok(report)
+    }
+}
+
+impl Publisher {
+    /// Copies an incident's uploads from under one public id to under another.
+    async fn copy_files(&self, from: u64, to: u64) -> Result<(), ProcessError> {
+        let (old, new) = (status::files_prefix(from), status::files_prefix(to));
+        for key in self.status.list(&old).await? {
+            let Some(object) = self.status.get(&key).await? else {
+                continue;
+            };
+            let content_type = object
+                .content_type
+                .unwrap_or_else(|| crate::adapters::fs::content_type_for(&key).to_owned());
+            let opts = PutOptions {
+                content_type,
+                cache_control: Some(status::FILE_CACHE_CONTROL.into()),
+                condition: Condition::Always,
+            };
+            self.status
+                .put(&format!("{new}{}", &key[old.len()..]), object.body, opts)
+                .await?;
+        }
+        Ok(())
     }
 }
 

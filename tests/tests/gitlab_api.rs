@@ -662,3 +662,57 @@ async fn the_scheduled_resync_goes_round_and_stops_in_time() {
             .contains("resync needs GITLAB_URL and GITLAB_TOKEN")
     );
 }
+
+/// The note a first publication leaves: once, never on a later change, never where the
+/// issue already has it (a retry after a lost state write), never with LINK_BACK=false.
+#[tokio::test]
+async fn the_first_publication_notes_the_public_url_on_the_issue_once() {
+    let notes_path = "/api/v4/projects/42/issues/1/notes";
+    for (link_back, existing, posts) in [
+        ("true", json!([]), 1),
+        ("true", json!("noted"), 0),
+        ("false", json!([]), 0),
+    ] {
+        let server = stub().await;
+        let existing = if existing == "noted" {
+            json!([api_note(
+                900,
+                (99, "openmic-bot"),
+                "Published on the status page: https://status.example.com/incidents/1.html",
+                "2024-03-01T09:12:01.000Z"
+            )])
+        } else {
+            existing
+        };
+        Mock::given(method("GET"))
+            .and(path(notes_path))
+            .respond_with(ResponseTemplate::new(200).set_body_json(existing))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(notes_path))
+            .and(header("PRIVATE-TOKEN", TOKEN))
+            .and(body_string_contains(
+                "Published+on+the+status+page%3A+https%3A%2F%2Fstatus.example.com%2Fincidents%2F1.html",
+            ))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 901})))
+            .expect(posts)
+            .mount(&server)
+            .await;
+        let dir = tempfile::tempdir().unwrap();
+        let env = api_env(&server);
+        let runner = embedded(dir.path(), &with(&env, &[("LINK_BACK", link_back)]));
+        let files = event_files("gitlab-story");
+        replay_all(&runner, &files).await;
+        // Later changes and a republication note nothing more.
+        resend_all(&runner, &files[6..14], "again").await;
+        assert!(dir.path().join("status/data/incident/1.json").exists());
+        let state = json_of(&tree(&dir.path().join("state")), "incidents/42/1.json");
+        assert_eq!(
+            state["linked_back"].is_string(),
+            link_back == "true",
+            "LINK_BACK={link_back}: {state}"
+        );
+        server.verify().await;
+    }
+}

@@ -1,0 +1,268 @@
+//! Upgrades lose nothing: a data directory written by the first release
+//! (`tests/fixtures/release-1/`, incidents keyed by iid alone) is moved to the current
+//! layout, served and updated; changing from one project to several republishes under
+//! the new ids and leaves no key pointing at a missing file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use openmic_tests::*;
+use serde_json::{Value, json};
+
+/// Where the first release, given API access, copied incident 1's image.
+const UPLOAD: &str = "data/incident/1/0123456789abcdef0123456789abcdef/errors.png";
+
+/// A copy of the first release's data directory, with the upload a release with API
+/// access would have copied for incident 1's image.
+fn release_1() -> tempfile::TempDir {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/release-1");
+    let dir = tempfile::tempdir().unwrap();
+    for (key, bytes) in tree(&from) {
+        if key == "README.md" {
+            continue;
+        }
+        let to = dir.path().join(&key);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(to, bytes).unwrap();
+    }
+    let upload = dir.path().join("status").join(UPLOAD);
+    std::fs::create_dir_all(upload.parent().unwrap()).unwrap();
+    std::fs::write(upload, b"\x89PNG\r\n\x1a\n").unwrap();
+    dir
+}
+
+fn fixture_state() -> BTreeMap<String, Vec<u8>> {
+    tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/release-1/state"))
+}
+
+/// Every link of the site (`href`, `src` in pages, `links.details` in the data) that
+/// points into the bucket names a key that exists.
+fn assert_no_dangling_link(status: &BTreeMap<String, Vec<u8>>) {
+    for (key, bytes) in status {
+        let text = String::from_utf8_lossy(bytes);
+        let base = key.rsplit_once('/').map_or("", |(d, _)| d);
+        let mut targets = Vec::new();
+        if key.ends_with(".html") {
+            for attr in ["href=\"", "src=\""] {
+                for part in text.split(attr).skip(1) {
+                    let target = part.split('"').next().unwrap();
+                    if target.starts_with('#')
+                        || target.contains("://")
+                        || target.starts_with("mailto:")
+                    {
+                        continue;
+                    }
+                    let mut path: Vec<&str> = if base.is_empty() {
+                        vec![]
+                    } else {
+                        base.split('/').collect()
+                    };
+                    for seg in target.split('#').next().unwrap().split('/') {
+                        match seg {
+                            ".." => {
+                                path.pop();
+                            }
+                            "" | "." => {}
+                            s => path.push(s),
+                        }
+                    }
+                    targets.push(path.join("/"));
+                }
+            }
+        }
+        if key.starts_with("data/") && key.ends_with(".json") {
+            let v: Value = serde_json::from_slice(bytes).unwrap();
+            let mut items = vec![&v];
+            if let Some(list) = v["incidents"].as_array() {
+                items.extend(list);
+            }
+            for i in items {
+                if let Some(d) = i["links"]["details"].as_str() {
+                    targets.push(d.to_owned());
+                }
+            }
+        }
+        for t in targets {
+            let t = if t.is_empty() {
+                "index.html".to_owned()
+            } else {
+                t
+            };
+            assert!(
+                status.contains_key(&t),
+                "{key} points at {t}, which does not exist"
+            );
+        }
+    }
+}
+
+/// The story's incident 4 closed later, as a new delivery.
+fn close_incident_4() -> String {
+    let raw = std::fs::read_to_string(event_file(
+        "gitlab-site",
+        "003-open-incident-with-stage.json",
+    ))
+    .unwrap();
+    let mut event: Value = serde_json::from_str(&raw).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    let a = &mut body["object_attributes"];
+    a["action"] = json!("close");
+    a["state"] = json!("closed");
+    a["updated_at"] = json!("2024-03-06T09:30:00Z");
+    a["closed_at"] = json!("2024-03-06T09:30:00Z");
+    event["body"] = json!(body.to_string());
+    event["headers"]["idempotency-key"] = json!("upgrade-close-4");
+    event["headers"]["x-gitlab-event-uuid"] = json!("upgrade-close-4");
+    event.to_string()
+}
+
+#[tokio::test]
+async fn the_first_release_data_is_moved_served_and_updated() {
+    let dir = release_1();
+    let before_status = tree(&dir.path().join("status"));
+    let runner = embedded(dir.path(), &[]);
+    let m = runner.publisher.migrate().await.unwrap();
+    assert_eq!(m.states_moved, 4);
+    assert!(m.renumbered.is_empty(), "one project keeps GitLab's iids");
+    // Every state moved under its project, whole.
+    let state = tree(&dir.path().join("state"));
+    let old = fixture_state();
+    for iid in 1..=4 {
+        assert!(!state.contains_key(&format!("incidents/{iid}.json")));
+        let mut moved = json_of(&state, &format!("incidents/42/{iid}.json"));
+        let was = json_of(&old, &format!("incidents/{iid}.json"));
+        let linked = moved.as_object_mut().unwrap().remove("linked_back");
+        assert_eq!(moved, was, "incident {iid} lost nothing");
+        // Published by the first release (2 until it turned confidential): no note
+        // back for it now.
+        assert_eq!(linked.is_some(), iid != 3, "incident {iid}");
+    }
+    let index = json_of(&state, "index/published.json");
+    assert_eq!(
+        (index["layout"].clone(), index["ids"].clone()),
+        (json!(2), json!("iid"))
+    );
+    assert_eq!(
+        index["incidents"]["4"]["source"],
+        json!({"project": 42, "iid": 4})
+    );
+    // The alert records are read as they are.
+    for (k, v) in old.iter().filter(|(k, _)| k.starts_with("alerts/")) {
+        assert_eq!(state[k], *v, "{k}");
+    }
+    // The public data is the same.
+    let status = tree(&dir.path().join("status"));
+    for key in [
+        "data/incident/1.json",
+        "data/incident/4.json",
+        "data/list.json",
+    ] {
+        assert_eq!(json_of(&status, key), json_of(&before_status, key), "{key}");
+    }
+    assert_no_dangling_link(&status);
+    // A second run has nothing to do.
+    assert_eq!(
+        runner.publisher.migrate().await.unwrap(),
+        Default::default()
+    );
+
+    // Updated as ever: incident 4 closes; an alert repeats.
+    let (code, _) = send_text(&runner, &close_incident_4()).await;
+    assert_eq!(code, 202);
+    let repeat = with_new_delivery_id(&event_file("alerts", "001-two-alerts-fire.json"), "upgrade");
+    assert_eq!(send_text(&runner, &repeat).await.0, 202);
+    runner.drain().await;
+    let status = tree(&dir.path().join("status"));
+    let detail = json_of(&status, "data/incident/4.json");
+    assert_eq!(
+        (detail["status"].clone(), detail["stage"].clone()),
+        (json!("closed"), json!("resolved"))
+    );
+    let list = json_of(&status, "data/list.json");
+    assert_eq!(list["incidents"].as_array().unwrap().len(), 2);
+    assert_eq!(list["incidents"][0]["status"], "closed");
+    let state = tree(&dir.path().join("state"));
+    let s4 = json_of(&state, "incidents/42/4.json");
+    assert_eq!(
+        s4["decisions"],
+        json_of(&old, "incidents/4.json")["decisions"],
+        "the audit kept"
+    );
+    assert_eq!(runner.pending().await, 0);
+    assert!(tree(dir.path()).keys().all(|k| !k.contains("/dead/")));
+}
+
+#[tokio::test]
+async fn without_gitlab_project_id_the_earlier_project_is_kept() {
+    let dir = release_1();
+    let runner = embedded(dir.path(), &[("GITLAB_PROJECT_ID", "")]);
+    // Before anything moved, an event of another project with the same iid is
+    // refused...
+    let raw = std::fs::read_to_string(event_file("gitlab-story", "001-issue-opened.json")).unwrap();
+    let other = raw.replace("\\\"id\\\": 42", "\\\"id\\\": 77");
+    assert_ne!(other, raw);
+    let (code, reply) = send_text(&runner, &with_ids(&other, "other")).await;
+    assert_eq!(code, 403, "{reply}");
+    // ...and the earlier project's events are taken.
+    let (code, _) = send_text(&runner, &close_incident_4()).await;
+    assert_eq!(code, 202);
+    runner.drain().await;
+    let detail = json_of(&tree(&dir.path().join("status")), "data/incident/4.json");
+    assert_eq!(detail["status"], "closed");
+}
+
+fn with_ids(event: &str, suffix: &str) -> String {
+    let mut v: Value = serde_json::from_str(event).unwrap();
+    v["headers"]["idempotency-key"] = json!(format!("upgrade-{suffix}"));
+    v["headers"]["x-gitlab-event-uuid"] = json!(format!("upgrade-{suffix}"));
+    v.to_string()
+}
+
+#[tokio::test]
+async fn one_project_to_several_republishes_under_global_ids() {
+    let dir = release_1();
+    let runner = embedded(dir.path(), &[("GITLAB_PROJECT_ID", "42,77")]);
+    let m = runner.publisher.migrate().await.unwrap();
+    let mut renumbered = m.renumbered.clone();
+    renumbered.sort();
+    assert_eq!(renumbered, vec![(1, 1001), (4, 1004)]);
+    let status = tree(&dir.path().join("status"));
+    for gone in [
+        "data/incident/1.json",
+        "data/incident/4.json",
+        "incidents/1.html",
+        "incidents/4.html",
+    ] {
+        assert!(!status.contains_key(gone), "{gone} is still there");
+    }
+    let list = json_of(&status, "data/list.json");
+    let ids: Vec<u64> = list["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![1004, 1001]);
+    let detail = json_of(&status, "data/incident/1001.json");
+    assert_eq!(detail["links"]["details"], "data/incident/1001.json");
+    assert!(detail["title"].as_str().unwrap().starts_with("API errors"));
+    assert_eq!(
+        status[&UPLOAD.replace("/1/", "/1001/")],
+        b"\x89PNG\r\n\x1a\n",
+        "the upload moved with its incident"
+    );
+    let feed = String::from_utf8_lossy(&status["feed.atom"]).into_owned();
+    assert!(feed.contains("/incidents/1001.html") && !feed.contains("/incidents/1.html"));
+    assert_no_dangling_link(&status);
+    // The next event goes to the new id.
+    let (code, _) = send_text(&runner, &close_incident_4()).await;
+    assert_eq!(code, 202);
+    runner.drain().await;
+    let status = tree(&dir.path().join("status"));
+    assert_eq!(
+        json_of(&status, "data/incident/1004.json")["status"],
+        "closed"
+    );
+    assert!(!status.contains_key("data/incident/4.json"));
+    assert_no_dangling_link(&status);
+}

@@ -627,6 +627,38 @@ mod tests {
         assert_eq!(emoji.iid(), 42);
     }
 
+    /// GitLab 17.9+ emoji hooks (no `object_attributes.action`, the award's kind in
+    /// `event_type`, an issue under `work_item`) read as the older ones do.
+    #[test]
+    fn emoji_hooks_old_and_new_read_alike() {
+        let old: serde_json::Value =
+            serde_json::from_slice(&reference("gitlab-emoji-hook.json")).unwrap();
+        for kind in ["award", "revoke"] {
+            let mut older = old.clone();
+            older["object_attributes"]["action"] = kind.into();
+            let mut newer = old.clone();
+            newer["object_attributes"]
+                .as_object_mut()
+                .unwrap()
+                .remove("action");
+            newer["event_type"] = kind.into();
+            let issue = newer.as_object_mut().unwrap().remove("issue").unwrap();
+            newer["work_item"] = issue;
+            let parse = |v: &serde_json::Value| {
+                let Hook::Emoji(h) =
+                    Hook::parse(Some("Emoji Hook"), v.to_string().as_bytes()).unwrap()
+                else {
+                    panic!("not an emoji hook")
+                };
+                (h.object_attributes, h.issue, h.note)
+            };
+            let (a, b) = (parse(&older), parse(&newer));
+            assert_eq!(a, b, "{kind}");
+            assert_eq!(b.0.action.as_deref(), Some(kind));
+            assert_eq!(b.1.map(|i| i.iid), Some(42));
+        }
+    }
+
     #[test]
     fn the_body_decides_when_the_header_disagrees() {
         let note = reference("gitlab-note-hook.json");

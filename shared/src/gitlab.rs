@@ -547,33 +547,112 @@ fn ignore_foreign(body: &[u8], e: HookError) -> HookError {
 
 /// A flag that some senders write as `null`, `"true"` or `1`.
 fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Bool(b) => b,
-        serde_json::Value::String(s) => matches!(s.as_str(), "true" | "1"),
-        serde_json::Value::Number(n) => n.as_u64().is_some_and(|n| n != 0),
-        _ => false,
-    })
+    struct Flag;
+    impl<'de> serde::de::Visitor<'de> for Flag {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a flag")
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<bool, E> {
+            Ok(matches!(v, "true" | "1"))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<bool, E> {
+            Ok(v != 0)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<bool, E> {
+            Ok(v != 0)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_any(Flag)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<bool, A::Error> {
+            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(false)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<bool, A::Error> {
+            while a
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(false)
+        }
+    }
+    d.deserialize_any(Flag)
 }
 
-/// Labels as objects with a `title` (every GitLab since 8), or bare names; anything
-/// else in the list is skipped.
+/// One entry of a label list: an object with a `title` (every GitLab since 8) or a
+/// bare name; anything else is no label.
+struct LabelEntry(Option<Label>);
+
+impl<'de> Deserialize<'de> for LabelEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = LabelEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a label")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LabelEntry, E> {
+                Ok(LabelEntry(Some(Label { title: v.to_owned() })))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<LabelEntry, A::Error> {
+                let mut title = None;
+                while let Some(key) = a.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "title" {
+                        title = a.next_value::<Option<String>>().ok().flatten();
+                    } else {
+                        a.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(LabelEntry(title.map(|title| Label { title })))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<LabelEntry, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(LabelEntry(None))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<LabelEntry, E> {
+                Ok(LabelEntry(None))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<LabelEntry, E> {
+                Ok(LabelEntry(None))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<LabelEntry, E> {
+                Ok(LabelEntry(None))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<LabelEntry, E> {
+                Ok(LabelEntry(None))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<LabelEntry, E> {
+                Ok(LabelEntry(None))
+            }
+        }
+        d.deserialize_any(Entry)
+    }
+}
+
+/// Labels as objects with a `title`, or bare names; anything else in the list is
+/// skipped.
 fn lenient_labels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Label>>, D::Error> {
-    let Some(items) = Option::<Vec<serde_json::Value>>::deserialize(d)? else {
-        return Ok(None);
-    };
-    Ok(Some(
-        items
-            .into_iter()
-            .filter_map(|v| match v {
-                serde_json::Value::String(title) => Some(Label { title }),
-                serde_json::Value::Object(mut o) => match o.remove("title") {
-                    Some(serde_json::Value::String(title)) => Some(Label { title }),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect(),
-    ))
+    Ok(Option::<Vec<LabelEntry>>::deserialize(d)?
+        .map(|items| items.into_iter().filter_map(|LabelEntry(l)| l).collect()))
 }
 
 /// The hook shape an `X-Gitlab-Event` header announces.
@@ -657,6 +736,21 @@ mod tests {
             assert_eq!(b.0.action.as_deref(), Some(kind));
             assert_eq!(b.1.map(|i| i.iid), Some(42));
         }
+    }
+
+    #[test]
+    fn labels_and_flags_as_senders_write_them() {
+        let body = br#"{"object_kind":"issue","project":{"id":1},"object_attributes":{"id":5,"iid":2,"confidential":"true","labels":["a",{"title":"b","id":3},{"id":4},null,7,[1]]}}"#;
+        let hook = Hook::parse(Some("Issue Hook"), body).unwrap();
+        let issue = hook.issue();
+        assert!(issue.confidential);
+        let titles: Vec<&str> = issue
+            .labels
+            .iter()
+            .flatten()
+            .map(|l| l.title.as_str())
+            .collect();
+        assert_eq!(titles, ["a", "b"]);
     }
 
     #[test]

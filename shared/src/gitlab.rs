@@ -605,7 +605,9 @@ impl<'de> Deserialize<'de> for LabelEntry {
                 f.write_str("a label")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LabelEntry, E> {
-                Ok(LabelEntry(Some(Label { title: v.to_owned() })))
+                Ok(LabelEntry(Some(Label {
+                    title: v.to_owned(),
+                })))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,

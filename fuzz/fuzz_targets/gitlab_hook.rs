@@ -9,8 +9,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use openmic::gitlab::{ACCEPTED_EVENTS, Hook, HookError};
-use openmic::incident::{IncidentState, Verdict};
+use openmic::intake::hooks::{ACCEPTED_EVENTS, Hook, HookError};
+use openmic::publishing::incident::{IncidentState, Verdict};
 
 /// The event for a selector byte: the five accepted values, none, or a foreign one.
 fn event(selector: u8) -> Option<&'static str> {
@@ -68,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
         }
         if published
             && let Some(r) =
-                openmic::status::render_incident(&once, Some("https://gitlab.example.com"))
+                openmic::publishing::public::render_incident(&once, Some("https://gitlab.example.com"))
         {
             let json = serde_json::to_string(&r.incident).expect("incident serialises");
             assert!(

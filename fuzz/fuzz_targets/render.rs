@@ -34,7 +34,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use openmic::render::{self, RenderContext};
+use openmic::site::render::{self, RenderContext};
 
 const INSTANCE: &str = "gitlab.example.com";
 

@@ -10,17 +10,18 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
-use openmic::adapters::aws::{Aws, sqs::SqsQueue};
-use openmic::adapters::fs::FsStore;
-use openmic::adapters::fs_queue::{Delivery, FsQueue};
 use openmic::alerts::lifecycle::Notifier;
 use openmic::config::{Config, Secret};
-use openmic::intake::{self, Intake, Reply};
-use openmic::mail::{Mailer, OutboxMailer};
-use openmic::ports::{ObjectStore, Queue};
-use openmic::publisher::{ProcessError, Publisher};
+use openmic::errors::ProcessError;
+use openmic::intake::{Intake, Reply};
+use openmic::ports::{Mailer, ObjectStore, Queue};
+use openmic::publishing::Publisher;
+use openmic_aws::{Aws, sqs::SqsQueue};
+use openmic_files::queue::Delivery;
+use openmic_files::{FsQueue, FsStore, OutboxMailer};
+pub use openmic_http::api_gateway_request;
 use serde_json::json;
 use tower::ServiceExt;
 use tracing::{Instrument, error, info, info_span, warn};
@@ -68,10 +69,10 @@ pub struct Runner {
 
 /// An issue on the command line: `IID` (of the first project of `GITLAB_PROJECT_ID`)
 /// or `PROJECT/IID`.
-pub fn issue_arg(arg: &str, config: &Config) -> Result<openmic::incident::IncidentId, String> {
+pub fn issue_arg(arg: &str, config: &Config) -> Result<openmic::ids::IncidentId, String> {
     let bad = || format!("{arg:?}: give an issue as IID or PROJECT/IID");
     match arg.split_once('/') {
-        Some((p, i)) => Ok(openmic::incident::IncidentId::new(
+        Some((p, i)) => Ok(openmic::ids::IncidentId::new(
             p.trim().parse().map_err(|_| bad())?,
             i.trim().parse().map_err(|_| bad())?,
         )),
@@ -80,7 +81,7 @@ pub fn issue_arg(arg: &str, config: &Config) -> Result<openmic::incident::Incide
             let project = config.home_project().ok_or_else(|| {
                 format!("{arg:?}: set GITLAB_PROJECT_ID, or give the issue as PROJECT/IID")
             })?;
-            Ok(openmic::incident::IncidentId::new(project, iid))
+            Ok(openmic::ids::IncidentId::new(project, iid))
         }
     }
 }
@@ -191,8 +192,14 @@ impl Runner {
             Some(alerts),
             Some(state.clone()),
         )?;
-        let publisher = Publisher::new(config.clone(), state.clone(), status.clone())?;
-        let notifier = Notifier::new(config.clone(), state.clone(), mailer)?;
+        let gitlab = openmic_gitlab::connect(&config)?;
+        let publisher = Publisher::new(
+            config.clone(),
+            state.clone(),
+            status.clone(),
+            gitlab.clone(),
+        );
+        let notifier = Notifier::new(config.clone(), state.clone(), mailer, gitlab.map(|g| g.api))?;
         Ok(Runner {
             config,
             status,
@@ -206,19 +213,24 @@ impl Runner {
 
     /// The intake router alone (what the Lambda functions serve).
     pub fn intake_router(&self) -> Router {
-        intake::router(self.intake.clone())
+        openmic_http::router(self.intake.clone())
     }
 
     /// Intake, `GET /healthz`, and the status bucket at `/`.
     pub fn app(self: &Arc<Self>) -> Router {
         let runner = self.clone();
         let site = self.clone();
-        intake::routes(&self.intake)
+        openmic_http::routes(&self.intake)
             .route(
                 "/healthz",
                 get(move || {
                     let runner = runner.clone();
-                    async move { Reply(StatusCode::OK, json!({ "queued": runner.pending().await })) }
+                    async move {
+                        openmic_http::response(Reply(
+                            StatusCode::OK,
+                            json!({ "queued": runner.pending().await }),
+                        ))
+                    }
                 }),
             )
             .fallback(move |method: Method, request: Request| {
@@ -400,56 +412,6 @@ impl Runner {
     }
 }
 
-fn json_string_body(s: &str) -> String {
-    let quoted = serde_json::to_string(s).unwrap_or_default();
-    quoted[1..quoted.len().saturating_sub(1)].to_owned()
-}
-
-/// An API Gateway event (HTTP API 2.0 or REST 1.0) as an HTTP request.
-pub fn api_gateway_request(
-    text: &str,
-    config: &Config,
-) -> Result<http::Request<lambda_http::Body>, String> {
-    let mut text = text.to_owned();
-    if let Some(s) = &config.gitlab_webhook_secret {
-        text = text.replace("${GITLAB_WEBHOOK_SECRET}", &json_string_body(s.expose()));
-    }
-    if let Some(s) = &config.alert_token {
-        text = text.replace("${ALERT_TOKEN}", &json_string_body(s.expose()));
-    }
-    let event: lambda_http::request::LambdaRequest =
-        serde_json::from_str(&text).map_err(|e| format!("not an API Gateway event: {e}"))?;
-    // REST APIs (payload format 1.0) put the stage in front of the path, as Lambda's
-    // AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH would take it off.
-    let stage = match &event {
-        lambda_http::request::LambdaRequest::ApiGatewayV1(e) => e.request_context.stage.clone(),
-        _ => None,
-    };
-    // lambda_http's conversion panics on some malformed fields (a body marked base64
-    // that is not, a bad host, a bad query string); a replayed file gets an error.
-    let mut request =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| http::Request::from(event)))
-            .map_err(|_| {
-                "not a valid API Gateway event (bad base64 body, host or query string)".to_owned()
-            })?;
-    if let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") {
-        let prefix = format!("/{stage}/");
-        let uri = request.uri().clone();
-        if let Some(rest) = uri.path().strip_prefix(&prefix) {
-            let path_and_query = match uri.query() {
-                Some(q) => format!("/{rest}?{q}"),
-                None => format!("/{rest}"),
-            };
-            let mut parts = uri.into_parts();
-            parts.path_and_query = path_and_query.parse().ok();
-            if let Ok(new) = http::Uri::from_parts(parts) {
-                *request.uri_mut() = new;
-            }
-        }
-    }
-    Ok(request)
-}
-
 /// Syncs what the queues accepted to disk, once a second.
 async fn syncer(publish: Arc<FsQueue>, alerts: Arc<FsQueue>) {
     loop {
@@ -509,11 +471,10 @@ async fn sqs_worker(runner: Arc<Runner>, consumer: Consumer) {
 async fn serve_site(runner: &Runner, method: Method, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     if method != Method::GET && method != Method::HEAD {
-        return Reply::error(
+        return openmic_http::response(Reply::error(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("method {method} is not allowed on {path}"),
-        )
-        .into_response();
+        ));
     }
     let mut key = path.trim_start_matches('/').to_owned();
     if key.is_empty() || key.ends_with('/') {
@@ -522,25 +483,23 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
     let object = match runner.status.get(&key).await {
         Ok(Some(o)) => o,
         Ok(None) | Err(openmic::ports::BackendError::Permanent(_)) => {
-            return Reply::error(
+            return openmic_http::response(Reply::error(
                 StatusCode::NOT_FOUND,
                 format!("no route for {method} {path}"),
-            )
-            .into_response();
+            ));
         }
         Err(e) => {
             warn!(error = %e, key, "status bucket");
-            return Reply::error(
+            return openmic_http::response(Reply::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the status bucket is unavailable",
-            )
-            .into_response();
+            ));
         }
     };
     let content_type = object
         .content_type
         .clone()
-        .unwrap_or_else(|| openmic::adapters::fs::content_type_for(&key).to_owned());
+        .unwrap_or_else(|| openmic::ports::content_type_for(&key).to_owned());
     let mut response = if method == Method::HEAD {
         Response::new(Body::empty())
     } else {
@@ -552,7 +511,7 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
     }
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(openmic::status::DATA_CACHE_CONTROL),
+        HeaderValue::from_static(openmic::ports::DATA_CACHE_CONTROL),
     );
     h.insert(
         "x-content-type-options",

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use openmic::config::Config;
-use openmic::telemetry::{self, or_exit};
+use openmic_aws::telemetry::{self, or_exit};
 use openmic_local::{Backend, Runner, default_data_dir, local_config};
 
 #[derive(Parser)]

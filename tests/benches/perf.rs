@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
-use openmic::incident::{AwardState, IncidentState, IssueSnapshot, NoteState};
-use openmic::intake::{self, Intake};
+use openmic::intake::Intake;
 use openmic::ports::{BackendError, OutMessage, Queue};
+use openmic::publishing::incident::{AwardState, IncidentState, IssueSnapshot, NoteState};
 use openmic_tests::{event_file, test_config};
 use tower::ServiceExt;
 
@@ -61,7 +61,7 @@ fn intake(c: &mut Criterion) {
     let config = Arc::new(test_config(&[]));
     let queue = Arc::new(Collect::default());
     let intake = Arc::new(Intake::new(config.clone(), Some(queue.clone()), None, None).unwrap());
-    let router = intake::router(intake);
+    let router = openmic_http::router(intake);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -105,7 +105,7 @@ fn incident() -> (IncidentState, Vec<String>) {
         i += 1;
     }
     assert!(description.matches("/uploads/").count() >= 20);
-    let t = openmic::timefmt::parse("2024-03-01T09:00:00Z").unwrap();
+    let t = openmic::time::parse("2024-03-01T09:00:00Z").unwrap();
     let mut notes = BTreeMap::new();
     let mut comments = Vec::new();
     for n in 0..100u64 {
@@ -165,7 +165,7 @@ fn incident() -> (IncidentState, Vec<String>) {
 
 fn render(c: &mut Criterion) {
     let (state, markdown) = incident();
-    let rendered = openmic::status::render_incident(&state, 1, None).unwrap();
+    let rendered = openmic::publishing::public::render_incident(&state, 1, None).unwrap();
     assert_eq!(rendered.incident.comments.as_ref().map(Vec::len), Some(100));
     let mut options = comrak::Options::default();
     options.extension.strikethrough = true;
@@ -188,7 +188,8 @@ fn render(c: &mut Criterion) {
     g.bench_function("render: incident to detail JSON", |b| {
         b.iter(|| {
             let r =
-                openmic::status::render_incident(std::hint::black_box(&state), 1, None).unwrap();
+                openmic::publishing::public::render_incident(std::hint::black_box(&state), 1, None)
+                    .unwrap();
             r.incident.to_json().unwrap()
         })
     });
@@ -226,7 +227,7 @@ fn alerts(c: &mut Criterion) {
                 openmic::alerts::parse::parse(std::hint::black_box(body.as_bytes()), received)
                     .unwrap();
             let messages =
-                openmic::alerts::intake::messages(parsed, "delivery", "2024-03-05T10:00:00.000Z")
+                openmic::intake::alerts::messages(parsed, "delivery", "2024-03-05T10:00:00.000Z")
                     .unwrap();
             assert_eq!(messages.len(), 1000);
             messages

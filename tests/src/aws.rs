@@ -4,7 +4,7 @@
 
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
-use openmic::adapters::aws::Aws;
+use openmic_aws::Aws;
 
 /// The server's URL; the README's test command (`scripts/test`) starts it.
 pub fn endpoint() -> String {
@@ -68,7 +68,7 @@ impl Fixture {
     pub async fn new(name: &str) -> Fixture {
         let sdk = sdk_config().await;
         let aws = Aws::new(sdk.clone());
-        let s3 = openmic::adapters::aws::s3_client(&sdk);
+        let s3 = openmic_aws::s3_client(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let id = format!("{name}-{}", suffix());
         let status_bucket = format!("status-{id}");

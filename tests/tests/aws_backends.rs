@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use bytes::Bytes;
-use openmic::adapters::aws::s3::S3Store;
-use openmic::adapters::aws::sqs::SqsQueue;
-use openmic::batch::handle_batch;
+use openmic::errors::ProcessError;
 use openmic::ports::{BackendError, Object, ObjectStore, PutOptions, Queue};
-use openmic::publisher::{ProcessError, Publisher};
+use openmic::publishing::Publisher;
+use openmic_aws::batch::handle_batch;
+use openmic_aws::s3::S3Store;
+use openmic_aws::sqs::SqsQueue;
 use openmic_local::Runner;
 use openmic_tests::aws::{Fixture, MAX_RECEIVE_COUNT, sent_mail};
 use openmic_tests::*;
@@ -83,7 +84,7 @@ async fn story_on_aws_matches_the_embedded_run_key_by_key() {
 async fn s3_store_lists_pages_and_deletes_prefixes_in_batches() {
     let fx = Fixture::new("s3").await;
     let store = Arc::new(S3Store::new(
-        openmic::adapters::aws::s3_client(&fx.aws.sdk),
+        openmic_aws::s3_client(&fx.aws.sdk),
         fx.status_bucket.clone(),
     ));
     let mut set = tokio::task::JoinSet::new();
@@ -161,7 +162,7 @@ async fn s3_store_lists_pages_and_deletes_prefixes_in_batches() {
     );
     // A missing bucket is not a passing failure.
     let missing = S3Store::new(
-        openmic::adapters::aws::s3_client(&fx.aws.sdk),
+        openmic_aws::s3_client(&fx.aws.sdk),
         "no-such-bucket-openmic",
     );
     assert!(matches!(
@@ -204,8 +205,8 @@ async fn concurrent_publishers_never_drop_a_list_entry() {
             config.clone(),
             Arc::new(fx.aws.state_bucket(&config).unwrap()),
             Arc::new(fx.aws.status_bucket(&config).unwrap()),
-        )
-        .unwrap();
+            None,
+        );
         set.spawn(async move { publisher.handle(&published_issue(iid)).await });
     }
     for r in set.join_all().await {
@@ -328,9 +329,17 @@ impl ObjectStore for Flaky {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         self.inner.list(prefix).await
     }
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        opts: PutOptions,
+    ) -> Result<String, BackendError> {
+        self.inner.put_file(key, path, opts).await
+    }
 }
 
-fn sqs_event(messages: &[openmic::adapters::aws::sqs::Received]) -> SqsEvent {
+fn sqs_event(messages: &[openmic_aws::sqs::Received]) -> SqsEvent {
     let mut event = SqsEvent::default();
     event.records = messages
         .iter()
@@ -375,8 +384,8 @@ async fn partial_batch_failures_retry_only_their_message_and_bad_bodies_reach_th
         config.clone(),
         Arc::new(fx.aws.state_bucket(&config).unwrap()),
         flaky.clone(),
-    )
-    .unwrap();
+        None,
+    );
     let mut published = std::collections::BTreeSet::new();
     let mut retries_of_32 = 0;
     let attempts_of_32 = AtomicUsize::new(0);
@@ -485,11 +494,11 @@ async fn ses_sends_both_parts() {
         subject: subject.clone(),
         text: "plain part".into(),
         html: "<p>html part</p>".into(),
-        date: openmic::timefmt::parse("2024-03-05T10:00:00Z").unwrap(),
+        date: openmic::time::parse("2024-03-05T10:00:00Z").unwrap(),
         message_id: "<ses-test@openmic>".into(),
         in_reply_to: None,
     };
-    use openmic::mail::Mailer;
+    use openmic::ports::Mailer;
     mailer.send(&mail).await.unwrap();
     let sent = sent_mail().await;
     let ours: Vec<_> = sent.iter().filter(|m| m.contains(&subject)).collect();

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use openmic::adapters::fs::FsStore;
+use openmic::errors::ProcessError;
 use openmic::ports::{BackendError, Object, ObjectStore, PutOptions};
-use openmic::publisher::{ProcessError, Publisher};
+use openmic::publishing::Publisher;
+use openmic_files::FsStore;
 use openmic_local::Runner;
 use openmic_tests::aws::{Fixture, endpoint, sent_mail};
 use openmic_tests::proxy::{Fault, FaultProxy, Rule};
@@ -204,6 +205,15 @@ impl ObjectStore for CrashAt {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         self.inner.list(prefix).await
     }
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        opts: PutOptions,
+    ) -> Result<String, BackendError> {
+        self.step(key)?;
+        self.inner.put_file(key, path, opts).await
+    }
 }
 
 /// The queue message for an event file, as intake writes it.
@@ -223,7 +233,7 @@ fn message_of(file: &std::path::Path) -> String {
 fn publisher(dir: &std::path::Path, status: Arc<dyn ObjectStore>) -> Publisher {
     let config = Arc::new(test_config(&[]));
     let state: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("state")).unwrap());
-    Publisher::new(config, state, status).unwrap()
+    Publisher::new(config, state, status, None)
 }
 
 #[tokio::test]

@@ -109,8 +109,8 @@ async fn label_added_while_confidential_publishes_once_public_again() {
 // ---- render (fuzz target `render`) ------------------------------------------------
 
 fn render(src: &str) -> String {
-    let ctx = openmic::render::RenderContext::new(7, &["https://gitlab.example.com/ops/api"]);
-    openmic::render::markdown(src, &ctx).html
+    let ctx = openmic::site::render::RenderContext::new(7, &["https://gitlab.example.com/ops/api"]);
+    openmic::site::render::markdown(src, &ctx).html
 }
 
 /// Renders each input; lists every one whose output `bad` finds fault with.
@@ -289,18 +289,18 @@ fn a_mention_split_by_an_unwrapped_instance_link_is_replaced() {
 /// the rule to each piece and again to the joined text.
 #[test]
 fn a_mention_after_an_unwrapped_instance_link_is_replaced() {
-    let ctx = openmic::render::RenderContext::new(7, &["https://gitlab.example.com/ops/api"]);
+    let ctx = openmic::site::render::RenderContext::new(7, &["https://gitlab.example.com/ops/api"]);
     for src in [
         "@ops/oncall<https://x@gitlab.example.com/ops>@alice",
         "<https://gitlab.example.com/ops/api/-/issues/3>@alice",
         "[ops](https://gitlab.example.com/ops)@alice and [x](/relative)@alice",
     ] {
-        let tree = openmic::render::markdown(src, &ctx).html;
-        let sanitised = openmic::render::markdown_sanitised(src, &ctx).html;
+        let tree = openmic::site::render::markdown(src, &ctx).html;
+        let sanitised = openmic::site::render::markdown_sanitised(src, &ctx).html;
         assert!(!tree.contains("@alice"), "{src}\n  -> {tree}");
         assert_eq!(
-            openmic::render::normal_form(&tree),
-            openmic::render::normal_form(&sanitised),
+            openmic::site::render::normal_form(&tree),
+            openmic::site::render::normal_form(&sanitised),
             "{src}"
         );
     }
@@ -314,17 +314,17 @@ fn a_mention_after_an_unwrapped_instance_link_is_replaced() {
 /// (shared/src/render.rs) now judges the escaped URL, the one a browser follows.
 #[test]
 fn a_link_is_judged_by_the_url_a_browser_follows() {
-    let ctx = openmic::render::RenderContext::new(7, &["https://gitlab.example.com/ops/api"]);
+    let ctx = openmic::site::render::RenderContext::new(7, &["https://gitlab.example.com/ops/api"]);
     for src in [
         r"see https://gitlab.example.co\\codem/ops/api/MI@@@",
         r"[a](<https://gitlab.example.com\\ops/api/-/issues/3>) ![b](<https://x.example/a b.png>)",
         "[q](https://x.example/?a=1&b='2'%zz \"t\")",
     ] {
-        let tree = openmic::render::markdown(src, &ctx).html;
-        let sanitised = openmic::render::markdown_sanitised(src, &ctx).html;
+        let tree = openmic::site::render::markdown(src, &ctx).html;
+        let sanitised = openmic::site::render::markdown_sanitised(src, &ctx).html;
         assert_eq!(
-            openmic::render::normal_form(&tree),
-            openmic::render::normal_form(&sanitised),
+            openmic::site::render::normal_form(&tree),
+            openmic::site::render::normal_form(&sanitised),
             "{src}"
         );
     }

@@ -392,7 +392,7 @@ async fn resync_removes_a_deleted_note_and_a_deleted_issue() {
         .await;
     runner
         .publisher
-        .resync(openmic::incident::IncidentId::new(42, 1))
+        .resync(openmic::ids::IncidentId::new(42, 1))
         .await
         .unwrap();
     let status = tree(&dir.path().join("status"));
@@ -430,7 +430,7 @@ async fn resync_never_publishes_what_the_rules_forbid() {
         .await;
     runner
         .publisher
-        .resync(openmic::incident::IncidentId::new(42, 7))
+        .resync(openmic::ids::IncidentId::new(42, 7))
         .await
         .unwrap();
     assert!(
@@ -462,7 +462,7 @@ async fn resync_never_publishes_what_the_rules_forbid() {
         .await;
     runner
         .publisher
-        .resync(openmic::incident::IncidentId::new(42, 7))
+        .resync(openmic::ids::IncidentId::new(42, 7))
         .await
         .unwrap();
     assert!(
@@ -599,7 +599,7 @@ fn a_401_is_a_configuration_error_logged_once_and_the_token_never_logged() {
             );
             let err = runner
                 .publisher
-                .resync(openmic::incident::IncidentId::new(42, 1))
+                .resync(openmic::ids::IncidentId::new(42, 1))
                 .await
                 .unwrap_err();
             assert!(
@@ -627,7 +627,7 @@ async fn the_scheduled_resync_goes_round_and_stops_in_time() {
     replay_all(&runner, &files).await;
     let order = |r: &[(
         u64,
-        Result<openmic::publisher::Outcome, openmic::publisher::ProcessError>,
+        Result<openmic::publishing::Outcome, openmic::errors::ProcessError>,
     )]| { r.iter().map(|(i, _)| *i).collect::<Vec<_>>() };
     // No time left: nothing is resynced, the site is still written.
     let none = runner

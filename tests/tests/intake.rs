@@ -1,7 +1,7 @@
 //! Intake: every reply of DESIGN.md, with its status and a message that names the
 //! problem, and nothing queued for a refused request.
 
-use openmic::auth::SigningKey;
+use openmic::signing::SigningKey;
 use openmic_tests::*;
 use serde_json::json;
 

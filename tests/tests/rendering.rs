@@ -1,7 +1,7 @@
 //! Hostile input through the renderer: no script, handler or dangerous URL survives,
 //! no mention leaks, references are plain text.
 
-use openmic::render::{self, RenderContext};
+use openmic::site::render::{self, RenderContext};
 
 fn ctx() -> RenderContext {
     RenderContext::new(3, &["https://gitlab.example.com/ops/api"])

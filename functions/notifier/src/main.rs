@@ -1,20 +1,21 @@
 //! The notifier function: batches from the alerts queue; alert records kept, the
-//! maintainers mailed.
+//! maintainers mailed (and, with `CREATE_INCIDENTS`, GitLab incident issues opened).
 
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::alerts::lifecycle::Notifier;
-use openmic::batch::handle_batch;
-use openmic::telemetry::or_exit;
+use openmic_aws::batch::handle_batch;
+use openmic_aws::telemetry::or_exit;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, aws) = openmic::adapters::aws::start().await;
+    let (config, aws) = openmic_aws::start().await;
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let mailer = Arc::new(or_exit(aws.mailer(&config)));
-    let notifier = or_exit(Notifier::new(config, state, mailer));
+    let gitlab = or_exit(openmic_gitlab::connect(&config)).map(|g| g.api);
+    let notifier = or_exit(Notifier::new(config, state, mailer, gitlab));
     let notifier = &notifier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, lambda_runtime::Error>(

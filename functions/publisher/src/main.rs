@@ -6,17 +6,18 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
-use openmic::batch::handle_batch;
-use openmic::publisher::Publisher;
-use openmic::telemetry::or_exit;
+use openmic::publishing::Publisher;
+use openmic_aws::batch::handle_batch;
+use openmic_aws::telemetry::or_exit;
 use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, aws) = openmic::adapters::aws::start().await;
+    let (config, aws) = openmic_aws::start().await;
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let status = Arc::new(or_exit(aws.status_bucket(&config)));
-    let publisher = or_exit(Publisher::new(config, state, status));
+    let gitlab = or_exit(openmic_gitlab::connect(&config));
+    let publisher = Publisher::new(config, state, status, gitlab);
     let publisher = &publisher;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Stop resyncing 10 s before the function's own deadline.

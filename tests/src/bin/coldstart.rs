@@ -145,7 +145,7 @@ fn alert_envelope() -> String {
         chrono::Utc::now(),
     )
     .unwrap();
-    openmic::alerts::intake::messages(parsed, "cold-1", "2024-03-05T10:00:00.000Z")
+    openmic::intake::alerts::messages(parsed, "cold-1", "2024-03-05T10:00:00.000Z")
         .unwrap()
         .remove(0)
         .2

@@ -1,0 +1,190 @@
+//! The AWS adapters: S3 buckets, SQS FIFO queues, SES mail. The same code talks to AWS
+//! or to any compatible endpoint (`AWS_ENDPOINT_URL`).
+
+pub mod batch;
+pub mod s3;
+pub mod ses;
+pub mod sqs;
+pub mod telemetry;
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use openmic_core::config::{Config, ConfigError};
+use openmic_core::errors::BackendError;
+
+/// The shared SDK configuration from the environment (region, credentials,
+/// `AWS_ENDPOINT_URL`).
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
+}
+
+/// No call hangs: a stuck attempt is cut and retried by the SDK, well inside the
+/// functions' timeouts and the queues' visibility timeouts.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    use std::time::Duration;
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(30))
+        .build()
+}
+
+/// An S3 client; path-style addressing when an endpoint is set (S3-compatible servers).
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let mut b = aws_sdk_s3::config::Builder::from(sdk);
+    if sdk.endpoint_url().is_some() {
+        b = b.force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(b.build())
+}
+
+/// Classes an SDK error: throttling, 5xx, timeouts and connection failures pass;
+/// anything else (missing bucket or queue, access denied, bad request) does not.
+pub(crate) fn classify<E>(what: &str, err: SdkError<E, HttpResponse>) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(str::to_owned);
+    let message = format!("{what}: {}", DisplayErrorContext(&err));
+    let transient_code = code.as_deref().is_some_and(|c| {
+        matches!(
+            c,
+            "SlowDown"
+                | "Throttling"
+                | "ThrottlingException"
+                | "RequestThrottled"
+                | "TooManyRequestsException"
+                | "RequestTimeout"
+                | "InternalError"
+                | "ServiceUnavailable"
+                | "KMSThrottlingException"
+        )
+    });
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            BackendError::Transient(message)
+        }
+        _ if status == Some(412) || code.as_deref() == Some("PreconditionFailed") => {
+            BackendError::PreconditionFailed(what.to_owned())
+        }
+        // S3 answers 409 ConditionalRequestConflict when two conditional writes race.
+        _ if status == Some(409) && code.as_deref() == Some("ConditionalRequestConflict") => {
+            BackendError::PreconditionFailed(what.to_owned())
+        }
+        _ if transient_code || status.is_some_and(|s| s == 429 || s >= 500) => {
+            BackendError::Transient(message)
+        }
+        _ => BackendError::Permanent(message),
+    }
+}
+
+/// The clients and resources of one process, built once at start from the
+/// configuration; each getter fails with the name of the variable it needs.
+#[derive(Clone)]
+pub struct Aws {
+    pub sdk: aws_config::SdkConfig,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl Aws {
+    pub async fn from_env() -> Aws {
+        Aws::new(load_config().await)
+    }
+
+    pub fn new(sdk: aws_config::SdkConfig) -> Aws {
+        Aws {
+            s3: s3_client(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            sdk,
+        }
+    }
+
+    pub fn status_bucket(&self, config: &Config) -> Result<s3::S3Store, ConfigError> {
+        let name = config
+            .status_bucket
+            .clone()
+            .ok_or(ConfigError::Missing("STATUS_BUCKET"))?;
+        check_bucket_name("STATUS_BUCKET", &name)?;
+        Ok(s3::S3Store::new(self.s3.clone(), name))
+    }
+
+    pub fn state_bucket(&self, config: &Config) -> Result<s3::S3Store, ConfigError> {
+        let name = config
+            .state_bucket
+            .clone()
+            .ok_or(ConfigError::Missing("STATE_BUCKET"))?;
+        check_bucket_name("STATE_BUCKET", &name)?;
+        Ok(s3::S3Store::new(self.s3.clone(), name))
+    }
+
+    pub fn publish_queue(&self, config: &Config) -> Result<sqs::SqsQueue, ConfigError> {
+        let url = config
+            .publish_queue_url
+            .clone()
+            .ok_or(ConfigError::Missing("PUBLISH_QUEUE_URL"))?;
+        check_queue_url("PUBLISH_QUEUE_URL", &url)?;
+        Ok(sqs::SqsQueue::new(self.sqs.clone(), url))
+    }
+
+    pub fn alert_queue(&self, config: &Config) -> Result<sqs::SqsQueue, ConfigError> {
+        let url = config
+            .alert_queue_url
+            .clone()
+            .ok_or(ConfigError::Missing("ALERT_QUEUE_URL"))?;
+        check_queue_url("ALERT_QUEUE_URL", &url)?;
+        Ok(sqs::SqsQueue::new(self.sqs.clone(), url))
+    }
+
+    pub fn mailer(&self, config: &Config) -> Result<ses::SesMailer, ConfigError> {
+        config.require(&["MAIL_FROM", "MAINTAINER_EMAILS"])?;
+        Ok(ses::SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk)))
+    }
+}
+
+/// S3's bucket naming rules, checked before any request.
+pub fn check_bucket_name(variable: &'static str, name: &str) -> Result<(), ConfigError> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            name: variable,
+            why: format!("{name:?} is not a valid S3 bucket name (3 to 63 of a-z, 0-9, '-', '.')"),
+        })
+    }
+}
+
+/// A queue URL: `https://sqs.<region>.amazonaws.com/<account>/<name>.fifo` or the same
+/// path on another endpoint; the queue must be FIFO.
+pub fn check_queue_url(variable: &'static str, url: &str) -> Result<(), ConfigError> {
+    let invalid = |why: &str| ConfigError::Invalid {
+        name: variable,
+        why: format!("{url:?} {why}"),
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(invalid("is not a queue URL"));
+    }
+    if !url.trim_end_matches('/').ends_with(".fifo") {
+        return Err(invalid("is not a FIFO queue (its name must end in .fifo)"));
+    }
+    Ok(())
+}
+
+/// A Lambda function's start: logging, the configuration (or a stop naming what is
+/// missing or wrong), and the AWS clients.
+pub async fn start() -> (std::sync::Arc<Config>, Aws) {
+    crate::telemetry::init();
+    let config = crate::telemetry::or_exit(Config::from_env());
+    (std::sync::Arc::new(config), Aws::from_env().await)
+}

@@ -1,0 +1,221 @@
+//! Queues on SQS FIFO.
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use super::classify;
+use openmic_core::errors::BackendError;
+use openmic_core::ports::{OutMessage, Queue};
+
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+/// A message received from SQS (by the local runner; on Lambda the event carries it).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    pub receive_count: u32,
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        SqsQueue {
+            client,
+            url: url.into(),
+        }
+    }
+
+    /// Checks that the queue exists and is FIFO; the error names `variable`.
+    pub async fn check(&self, variable: &str) -> Result<(), String> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::FifoQueue)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "{variable}: queue {:?} cannot be used: {}",
+                    self.url,
+                    classify("get queue attributes", e)
+                )
+            })?;
+        let fifo = out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::FifoQueue))
+            .map(String::as_str);
+        if fifo != Some("true") {
+            return Err(format!(
+                "{variable}: queue {:?} is not a FIFO queue",
+                self.url
+            ));
+        }
+        Ok(())
+    }
+
+    /// Receives up to `max` messages, waiting up to `wait_secs` for the first.
+    pub async fn receive(&self, max: i32, wait_secs: i32) -> Result<Vec<Received>, BackendError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, 10))
+            .wait_time_seconds(wait_secs.clamp(0, 20))
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
+            .send()
+            .await
+            .map_err(|e| classify(&format!("receive from {}", self.url), e))?;
+        Ok(out
+            .messages()
+            .iter()
+            .map(|m| Received {
+                message_id: m.message_id().unwrap_or_default().to_owned(),
+                receipt_handle: m.receipt_handle().unwrap_or_default().to_owned(),
+                body: m.body().unwrap_or_default().to_owned(),
+                receive_count: m
+                    .attributes()
+                    .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1),
+            })
+            .collect())
+    }
+
+    pub async fn delete(&self, receipt_handle: &str) -> Result<(), BackendError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&format!("delete from {}", self.url), e))
+    }
+
+    /// Makes a received message visible again after `secs`.
+    pub async fn retry_after(&self, receipt_handle: &str, secs: i32) -> Result<(), BackendError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(secs.max(0))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&format!("change visibility on {}", self.url), e))
+    }
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send(&self, message: OutMessage) -> Result<(), BackendError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(message.body)
+            .message_group_id(message.group_id)
+            .message_deduplication_id(message.dedup_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&format!("send to {}", self.url), e))
+    }
+
+    /// SendMessageBatch: up to 10 messages and 256 KiB a request, in order; entries
+    /// SQS refuses for a passing reason are sent again once, alone.
+    async fn send_batch(&self, messages: Vec<OutMessage>) -> Result<(), BackendError> {
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        const MAX_ENTRIES: usize = 10;
+        const MAX_BYTES: usize = 256 * 1024;
+        let mut chunks: Vec<Vec<OutMessage>> = vec![];
+        let mut size = 0;
+        for m in messages {
+            let len = m.body.len() + m.group_id.len() + m.dedup_id.len();
+            match chunks.last_mut() {
+                Some(c) if c.len() < MAX_ENTRIES && size + len <= MAX_BYTES => {
+                    size += len;
+                    c.push(m);
+                }
+                _ => {
+                    size = len;
+                    chunks.push(vec![m]);
+                }
+            }
+        }
+        for chunk in chunks {
+            if chunk.len() == 1 {
+                self.send(chunk.into_iter().next().unwrap_or_else(|| unreachable!()))
+                    .await?;
+                continue;
+            }
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(&m.body)
+                        .message_group_id(&m.group_id)
+                        .message_deduplication_id(&m.dedup_id)
+                        .build()
+                        .map_err(|e| BackendError::Permanent(format!("batch entry: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| classify(&format!("send batch to {}", self.url), e))?;
+            for failed in out.failed() {
+                let i: usize = failed.id().parse().unwrap_or(usize::MAX);
+                let Some(m) = chunk.get(i) else { continue };
+                if failed.sender_fault() {
+                    return Err(BackendError::Permanent(format!(
+                        "send to {}: {} {}",
+                        self.url,
+                        failed.code(),
+                        failed.message().unwrap_or("")
+                    )));
+                }
+                self.send(m.clone()).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SqsQueue {
+    /// Messages waiting or in flight (approximate, as SQS counts them).
+    pub async fn approximate_pending(&self) -> Result<usize, BackendError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| classify(&format!("attributes of {}", self.url), e))?;
+        let attrs = out.attributes();
+        let n = |k: QueueAttributeName| {
+            attrs
+                .and_then(|a| a.get(&k))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        Ok(n(QueueAttributeName::ApproximateNumberOfMessages)
+            + n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+    }
+}

@@ -1,0 +1,414 @@
+//! One typed configuration, read once from the environment (DESIGN.md's names).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+/// A secret value: compared in constant time, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The value itself, for the few places that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Constant-time comparison with what a caller presented.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        crate::signing::constant_time_eq(self.0.as_bytes(), presented)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Who may have their microphone awards publish a comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MicrophoneTrust {
+    /// Any user, as GitLab's own status page does.
+    Anyone,
+    /// Users allowed to publish.
+    Publishers,
+    /// Members with Developer access or more (needs the GitLab API; without it,
+    /// publishers).
+    Developers,
+}
+
+/// How published incidents are numbered (`id` and keys of the public data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicIds {
+    /// GitLab's iid: `data/incident/<iid>.json`, as GitLab's own status page (one
+    /// project).
+    #[default]
+    Iid,
+    /// GitLab's global issue id, unique across projects (several projects).
+    Global,
+}
+
+/// A configuration error: names the variable and what is wrong with it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {why}")]
+    Invalid { name: &'static str, why: String },
+}
+
+/// Every setting of DESIGN.md. Which ones a function requires is up to the function
+/// (see [`Config::require`]).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub gitlab_webhook_secret: Option<Secret>,
+    pub gitlab_signing_token: Option<Secret>,
+    /// `GITLAB_PROJECT_ID`: one project, or several sharing one page; empty (local
+    /// runner only) takes the first project seen.
+    pub gitlab_projects: Vec<u64>,
+    pub alert_token: Option<Secret>,
+    pub publish_label: String,
+    pub publishers: BTreeSet<String>,
+    pub publish_min_access: u32,
+    pub microphone_trust: MicrophoneTrust,
+    pub gitlab_url: Option<String>,
+    pub gitlab_token: Option<Secret>,
+    pub status_bucket: Option<String>,
+    pub state_bucket: Option<String>,
+    pub publish_queue_url: Option<String>,
+    pub alert_queue_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub maintainer_emails: Vec<String>,
+    pub status_page_url: Option<String>,
+    pub renotify_after: Duration,
+    pub create_incidents: bool,
+    pub incident_template: Option<String>,
+    pub auto_close_incidents: bool,
+    pub max_body_bytes: usize,
+    /// With API access, the first publication notes the public URL on the issue.
+    pub link_back: bool,
+}
+
+/// Every environment variable the configuration reads.
+pub const ENV_NAMES: [&str; 23] = [
+    "GITLAB_WEBHOOK_SECRET",
+    "GITLAB_SIGNING_TOKEN",
+    "GITLAB_PROJECT_ID",
+    "ALERT_TOKEN",
+    "PUBLISH_LABEL",
+    "PUBLISHERS",
+    "PUBLISH_MIN_ACCESS",
+    "MICROPHONE_TRUST",
+    "GITLAB_URL",
+    "GITLAB_TOKEN",
+    "STATUS_BUCKET",
+    "STATE_BUCKET",
+    "PUBLISH_QUEUE_URL",
+    "ALERT_QUEUE_URL",
+    "MAIL_FROM",
+    "MAINTAINER_EMAILS",
+    "STATUS_PAGE_URL",
+    "RENOTIFY_AFTER",
+    "CREATE_INCIDENTS",
+    "INCIDENT_TEMPLATE",
+    "AUTO_CLOSE_INCIDENTS",
+    "MAX_BODY_BYTES",
+    "LINK_BACK",
+];
+
+pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            gitlab_webhook_secret: None,
+            gitlab_signing_token: None,
+            gitlab_projects: Vec::new(),
+            alert_token: None,
+            publish_label: "status-page".into(),
+            publishers: BTreeSet::new(),
+            publish_min_access: 50,
+            microphone_trust: MicrophoneTrust::Publishers,
+            gitlab_url: None,
+            gitlab_token: None,
+            status_bucket: None,
+            state_bucket: None,
+            publish_queue_url: None,
+            alert_queue_url: None,
+            mail_from: None,
+            maintainer_emails: Vec::new(),
+            status_page_url: None,
+            renotify_after: Duration::from_secs(4 * 3600),
+            create_incidents: false,
+            incident_template: None,
+            auto_close_incidents: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            link_back: true,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `get` (the environment, or a map in tests). Empty values
+    /// count as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut c = Config {
+            gitlab_webhook_secret: get("GITLAB_WEBHOOK_SECRET").map(Secret),
+            gitlab_signing_token: get("GITLAB_SIGNING_TOKEN").map(Secret),
+            ..Config::default()
+        };
+        if let Some(t) = &c.gitlab_signing_token {
+            crate::signing::SigningKey::from_secret(t.expose()).map_err(|why| {
+                ConfigError::Invalid {
+                    name: "GITLAB_SIGNING_TOKEN",
+                    why,
+                }
+            })?;
+        }
+        if let Some(v) = get("GITLAB_PROJECT_ID") {
+            for id in split_list(&v) {
+                let id: u64 = parse_num("GITLAB_PROJECT_ID", id)?;
+                if !c.gitlab_projects.contains(&id) {
+                    c.gitlab_projects.push(id);
+                }
+            }
+        }
+        c.alert_token = get("ALERT_TOKEN").map(Secret);
+        if let Some(v) = get("PUBLISH_LABEL") {
+            c.publish_label = v;
+        }
+        c.publishers = get("PUBLISHERS")
+            .map(|v| {
+                split_list(&v)
+                    .map(|u| u.trim_start_matches('@').to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(v) = get("PUBLISH_MIN_ACCESS") {
+            c.publish_min_access = parse_num("PUBLISH_MIN_ACCESS", &v)?;
+        }
+        if let Some(v) = get("MICROPHONE_TRUST") {
+            c.microphone_trust = match v.to_ascii_lowercase().as_str() {
+                "anyone" => MicrophoneTrust::Anyone,
+                "publishers" => MicrophoneTrust::Publishers,
+                "developers" => MicrophoneTrust::Developers,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "MICROPHONE_TRUST",
+                        why: format!("{v:?} is not one of anyone, publishers, developers"),
+                    });
+                }
+            };
+        }
+        c.gitlab_url = get("GITLAB_URL").map(|v| v.trim_end_matches('/').to_owned());
+        if let Some(url) = &c.gitlab_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "GITLAB_URL",
+                why: "must start with https:// or http://".into(),
+            });
+        }
+        c.gitlab_token = get("GITLAB_TOKEN").map(Secret);
+        c.status_bucket = get("STATUS_BUCKET");
+        c.state_bucket = get("STATE_BUCKET");
+        c.publish_queue_url = get("PUBLISH_QUEUE_URL");
+        c.alert_queue_url = get("ALERT_QUEUE_URL");
+        c.mail_from = get("MAIL_FROM");
+        if let Some(from) = &c.mail_from {
+            check_address("MAIL_FROM", from)?;
+        }
+        c.maintainer_emails = get("MAINTAINER_EMAILS")
+            .map(|v| split_list(&v).map(str::to_owned).collect())
+            .unwrap_or_default();
+        for to in &c.maintainer_emails {
+            check_address("MAINTAINER_EMAILS", to)?;
+        }
+        c.status_page_url = get("STATUS_PAGE_URL").map(|v| v.trim_end_matches('/').to_owned());
+        if let Some(v) = get("RENOTIFY_AFTER") {
+            c.renotify_after = parse_duration(&v).ok_or_else(|| ConfigError::Invalid {
+                name: "RENOTIFY_AFTER",
+                why: format!("{v:?} is not a duration such as 30m, 4h, 1d or 90s"),
+            })?;
+        }
+        c.create_incidents = parse_bool("CREATE_INCIDENTS", get("CREATE_INCIDENTS"))?;
+        c.incident_template = get("INCIDENT_TEMPLATE");
+        c.auto_close_incidents = parse_bool("AUTO_CLOSE_INCIDENTS", get("AUTO_CLOSE_INCIDENTS"))?;
+        if let Some(v) = get("MAX_BODY_BYTES") {
+            c.max_body_bytes = parse_num("MAX_BODY_BYTES", &v)?;
+        }
+        if get("LINK_BACK").is_some() {
+            c.link_back = parse_bool("LINK_BACK", get("LINK_BACK"))?;
+        }
+        Ok(c)
+    }
+
+    /// Fails with the first of `names` that is not set.
+    pub fn require(&self, names: &[&'static str]) -> Result<(), ConfigError> {
+        for &name in names {
+            let set = match name {
+                "GITLAB_WEBHOOK_SECRET" => {
+                    self.gitlab_webhook_secret.is_some() || self.gitlab_signing_token.is_some()
+                }
+                "GITLAB_SIGNING_TOKEN" => self.gitlab_signing_token.is_some(),
+                "GITLAB_PROJECT_ID" => !self.gitlab_projects.is_empty(),
+                "ALERT_TOKEN" => self.alert_token.is_some(),
+                "GITLAB_URL" => self.gitlab_url.is_some(),
+                "GITLAB_TOKEN" => self.gitlab_token.is_some(),
+                "STATUS_BUCKET" => self.status_bucket.is_some(),
+                "STATE_BUCKET" => self.state_bucket.is_some(),
+                "PUBLISH_QUEUE_URL" => self.publish_queue_url.is_some(),
+                "ALERT_QUEUE_URL" => self.alert_queue_url.is_some(),
+                "MAIL_FROM" => self.mail_from.is_some(),
+                "MAINTAINER_EMAILS" => !self.maintainer_emails.is_empty(),
+                "STATUS_PAGE_URL" => self.status_page_url.is_some(),
+                _ => true,
+            };
+            if !set {
+                return Err(ConfigError::Missing(name));
+            }
+        }
+        Ok(())
+    }
+
+    /// How incidents are numbered in public: GitLab's iid with one project, its global
+    /// issue id with several (iids repeat across projects).
+    pub fn public_ids(&self) -> PublicIds {
+        if self.gitlab_projects.len() > 1 {
+            PublicIds::Global
+        } else {
+            PublicIds::Iid
+        }
+    }
+
+    /// The project whose API serves alerts' incident issues: the first listed.
+    pub fn home_project(&self) -> Option<u64> {
+        self.gitlab_projects.first().copied()
+    }
+
+    /// Whether `username` may publish by the `PUBLISHERS` list.
+    pub fn is_publisher(&self, username: &str) -> bool {
+        self.publishers.contains(username)
+    }
+}
+
+fn split_list(v: &str) -> impl Iterator<Item = &str> {
+    v.split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn parse_num<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError> {
+    v.parse().map_err(|_| ConfigError::Invalid {
+        name,
+        why: format!("{v:?} is not a number"),
+    })
+}
+
+fn parse_bool(name: &'static str, v: Option<String>) -> Result<bool, ConfigError> {
+    match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            why: format!("{other:?} is not true or false"),
+        }),
+    }
+}
+
+fn check_address(name: &'static str, addr: &str) -> Result<(), ConfigError> {
+    let ok = addr
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+        && !addr
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            why: format!("{addr:?} is not an email address"),
+        })
+    }
+}
+
+/// `90s`, `30m`, `4h`, `1d`, or plain seconds.
+pub fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_and_lists() {
+        let c = load(&[("PUBLISHERS", "alice, @bob"), ("RENOTIFY_AFTER", "30m")]).unwrap();
+        assert_eq!(c.publish_label, "status-page");
+        assert!(c.is_publisher("alice") && c.is_publisher("bob") && !c.is_publisher("eve"));
+        assert_eq!(c.renotify_after, Duration::from_secs(1800));
+        assert_eq!(c.max_body_bytes, 6 * 1024 * 1024);
+        assert!(c.link_back);
+        assert_eq!(c.public_ids(), PublicIds::Iid);
+        let c = load(&[("GITLAB_PROJECT_ID", "42, 7,42"), ("LINK_BACK", "false")]).unwrap();
+        assert_eq!(c.gitlab_projects, vec![42, 7]);
+        assert_eq!(c.public_ids(), PublicIds::Global);
+        assert!(!c.link_back);
+        let e = load(&[("GITLAB_PROJECT_ID", "42,ops/api")]).unwrap_err();
+        assert!(e.to_string().contains("GITLAB_PROJECT_ID"), "{e}");
+        assert_eq!(
+            c.require(&["STATUS_BUCKET"]),
+            Err(ConfigError::Missing("STATUS_BUCKET"))
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        let e = load(&[("MAX_BODY_BYTES", "lots")]).unwrap_err();
+        assert!(e.to_string().contains("MAX_BODY_BYTES"), "{e}");
+        let e = load(&[("MICROPHONE_TRUST", "everybody")]).unwrap_err();
+        assert!(e.to_string().contains("MICROPHONE_TRUST"), "{e}");
+        let e = load(&[("MAINTAINER_EMAILS", "ops@example.com, nobody")]).unwrap_err();
+        assert!(e.to_string().contains("MAINTAINER_EMAILS"), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = load(&[("GITLAB_WEBHOOK_SECRET", "hunter2-very-secret")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

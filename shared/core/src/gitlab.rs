@@ -1,0 +1,157 @@
+//! GitLab's REST API as a port: what the domain asks of it (a resync's issue, notes,
+//! awards and label events; uploads; the note back; incident issues for alerts), and
+//! the shapes GitLab answers with. `openmic-gitlab` implements it over HTTP.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use crate::errors::BackendError;
+use crate::ids::IncidentId;
+use crate::ports::ObjectStore;
+use crate::time::{self, Timestamp};
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 401 or 403: the token is missing a scope, expired, or lacks access.
+    #[error("GitLab refused {what} with {status}: {hint}")]
+    Config {
+        what: String,
+        status: u16,
+        hint: &'static str,
+    },
+    #[error("{0}")]
+    Transient(String),
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<ApiError> for BackendError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Transient(m) => BackendError::Transient(m),
+            other => BackendError::Permanent(other.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiUser {
+    pub id: u64,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiIssue {
+    pub id: u64,
+    pub iid: u64,
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub state: String,
+    #[serde(default)]
+    pub confidential: bool,
+    #[serde(deserialize_with = "time::de")]
+    pub created_at: Timestamp,
+    #[serde(deserialize_with = "time::de")]
+    pub updated_at: Timestamp,
+    #[serde(default, deserialize_with = "time::de_opt")]
+    pub closed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub web_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiNote {
+    pub id: u64,
+    #[serde(default)]
+    pub body: String,
+    pub author: ApiUser,
+    #[serde(deserialize_with = "time::de")]
+    pub created_at: Timestamp,
+    #[serde(deserialize_with = "time::de")]
+    pub updated_at: Timestamp,
+    #[serde(default)]
+    pub system: bool,
+    #[serde(default)]
+    pub internal: Option<bool>,
+    #[serde(default)]
+    pub confidential: Option<bool>,
+}
+
+impl ApiNote {
+    pub fn is_internal(&self) -> bool {
+        self.internal.unwrap_or(false) || self.confidential.unwrap_or(false)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiAward {
+    pub id: u64,
+    pub name: String,
+    pub user: ApiUser,
+    #[serde(deserialize_with = "time::de")]
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiLabel {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiLabelEvent {
+    pub id: u64,
+    #[serde(default)]
+    pub user: Option<ApiUser>,
+    #[serde(deserialize_with = "time::de")]
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub label: Option<ApiLabel>,
+    pub action: String,
+}
+
+/// GitLab's API, for one instance; each call names its project.
+#[async_trait]
+pub trait Gitlab: Send + Sync {
+    async fn issue(&self, id: IncidentId) -> Result<Option<ApiIssue>, ApiError>;
+    async fn notes(&self, id: IncidentId) -> Result<Vec<ApiNote>, ApiError>;
+    /// Adds a note to an issue.
+    async fn add_note(&self, id: IncidentId, body: &str) -> Result<(), ApiError>;
+    async fn note_awards(&self, id: IncidentId, note_id: u64) -> Result<Vec<ApiAward>, ApiError>;
+    async fn label_events(&self, id: IncidentId) -> Result<Vec<ApiLabelEvent>, ApiError>;
+    /// Copies the upload `/uploads/<secret>/<filename>` of `project` into `store` at
+    /// `key`, without holding it whole in memory; false if GitLab has no such upload.
+    async fn copy_upload(
+        &self,
+        project: u64,
+        secret: &str,
+        filename: &str,
+        store: &dyn ObjectStore,
+        key: &str,
+    ) -> Result<bool, ApiError>;
+    /// The content of the project's issue template `name`.
+    async fn issue_template(&self, project: u64, name: &str) -> Result<Option<String>, ApiError>;
+    /// An issue whose description holds `marker`, open or closed.
+    async fn find_issue(&self, project: u64, marker: &str) -> Result<Option<ApiIssue>, ApiError>;
+    /// Opens an incident issue.
+    async fn create_incident(
+        &self,
+        project: u64,
+        title: &str,
+        description: &str,
+        labels: &str,
+    ) -> Result<ApiIssue, ApiError>;
+    async fn close_issue(&self, id: IncidentId) -> Result<(), ApiError>;
+}
+
+/// GitLab's API where it is configured (`GITLAB_URL`, `GITLAB_TOKEN`): the client, and
+/// who may publish by their role in a project.
+#[derive(Clone)]
+pub struct GitlabAccess {
+    pub api: std::sync::Arc<dyn Gitlab>,
+    pub roles: std::sync::Arc<dyn crate::ports::Authorizer>,
+}

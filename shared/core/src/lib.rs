@@ -1,0 +1,14 @@
+//! openmic's vocabulary, below every feature and adapter: time, ids, configuration,
+//! errors, signatures, mail and queue messages, and the ports through which the domain
+//! (`openmic`) talks to the world. No I/O here.
+
+pub mod config;
+pub mod document;
+pub mod errors;
+pub mod gitlab;
+pub mod ids;
+pub mod mail;
+pub mod message;
+pub mod ports;
+pub mod signing;
+pub mod time;

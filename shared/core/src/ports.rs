@@ -1,0 +1,194 @@
+//! The ports: the small traits the domain talks to. Adapters implement them on the
+//! local file system (the embedded default, `openmic-files`) and on AWS
+//! (`openmic-aws`); GitLab's API is the port of [`crate::gitlab`].
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use crate::errors::BackendError;
+use crate::mail::Mail;
+
+/// `Cache-Control` of public data and pages: short, so a change shows within a minute.
+pub const DATA_CACHE_CONTROL: &str = "public, max-age=30";
+/// `Cache-Control` of copied uploads: their URL holds a secret and never changes.
+pub const FILE_CACHE_CONTROL: &str = "public, max-age=86400";
+
+/// An object read from a bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub body: Bytes,
+    /// An opaque version tag for conditional writes.
+    pub etag: String,
+    pub content_type: Option<String>,
+}
+
+/// When a write may happen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Condition {
+    #[default]
+    Always,
+    /// Only if the object still has this etag.
+    IfMatch(String),
+    /// Only if no object exists at the key.
+    IfNoneMatch,
+}
+
+/// How an object is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutOptions {
+    pub content_type: String,
+    pub cache_control: Option<String>,
+    pub condition: Condition,
+}
+
+impl PutOptions {
+    /// JSON with a short cache lifetime, as the status data wants.
+    pub fn json() -> Self {
+        PutOptions {
+            content_type: "application/json".into(),
+            cache_control: Some(DATA_CACHE_CONTROL.into()),
+            condition: Condition::Always,
+        }
+    }
+    /// Private JSON (state bucket): no caching.
+    pub fn private_json() -> Self {
+        PutOptions {
+            content_type: "application/json".into(),
+            cache_control: Some("no-store".into()),
+            condition: Condition::Always,
+        }
+    }
+    pub fn with_condition(mut self, condition: Condition) -> Self {
+        self.condition = condition;
+        self
+    }
+}
+
+/// A bucket: the public status bucket or the private state bucket.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<Object>, BackendError>;
+    /// Writes the whole object; returns its new etag.
+    async fn put(&self, key: &str, body: Bytes, opts: PutOptions) -> Result<String, BackendError>;
+    /// Deletes the object; deleting a missing object succeeds.
+    async fn delete(&self, key: &str) -> Result<(), BackendError>;
+    /// Every key under `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError>;
+    /// Writes the object from a file, without holding it whole in memory where the
+    /// backend allows.
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        opts: PutOptions,
+    ) -> Result<String, BackendError>;
+    /// Deletes every key under `prefix`; returns how many.
+    async fn delete_prefix(&self, prefix: &str) -> Result<usize, BackendError> {
+        let keys = self.list(prefix).await?;
+        for key in &keys {
+            self.delete(key).await?;
+        }
+        Ok(keys.len())
+    }
+}
+
+/// A message for a FIFO queue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OutMessage {
+    /// Messages of one group are handled in order (`issue:<iid>`, or an alert's
+    /// fingerprint).
+    pub group_id: String,
+    /// Two messages with the same id within the deduplication window are one.
+    pub dedup_id: String,
+    pub body: String,
+}
+
+/// The sending side of a queue.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    async fn send(&self, message: OutMessage) -> Result<(), BackendError>;
+    /// Sends messages in order; a queue that takes batches sends them together.
+    async fn send_batch(&self, messages: Vec<OutMessage>) -> Result<(), BackendError> {
+        for m in messages {
+            self.send(m).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The answer to "may this user publish / is their microphone trusted".
+#[async_trait]
+pub trait Authorizer: Send + Sync {
+    /// Whether `username` (GitLab user `user_id`) may publish or unpublish incidents of
+    /// `project`.
+    async fn may_publish(
+        &self,
+        project: u64,
+        username: &str,
+        user_id: Option<u64>,
+    ) -> Result<bool, BackendError>;
+    /// Whether a microphone award by this user publishes a comment in `project`.
+    async fn trusts_microphone(
+        &self,
+        project: u64,
+        username: &str,
+        user_id: Option<u64>,
+    ) -> Result<bool, BackendError>;
+}
+
+/// Sends mail.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &Mail) -> Result<(), BackendError>;
+}
+
+/// Whether a key is one both buckets take the same way: no empty, `.` or `..` segment,
+/// no leading slash, backslash or NUL, no `.tmp-` segment (the files store's own), at
+/// most 1024 bytes.
+pub fn check_key(key: &str) -> Result<(), BackendError> {
+    let bad = key.is_empty()
+        || key.len() > 1024
+        || key.starts_with('/')
+        || key.contains('\\')
+        || key.contains('\0')
+        || key
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with(".tmp-"));
+    if bad {
+        Err(BackendError::Permanent(format!(
+            "invalid object key {key:?}"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// The content type for a key, from its extension.
+pub fn content_type_for(key: &str) -> &'static str {
+    let ext = key
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "json" => "application/json",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "atom" => "application/atom+xml",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "txt" | "log" => "text/plain; charset=utf-8",
+        "pdf" => "application/pdf",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "zip" => "application/zip",
+        "csv" => "text/csv; charset=utf-8",
+        "ico" => "image/x-icon",
+        _ => "application/octet-stream",
+    }
+}

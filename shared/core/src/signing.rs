@@ -1,0 +1,154 @@
+//! Signatures and secrets: constant-time comparison, and Standard Webhooks HMAC
+//! signatures (`webhook-id`, `webhook-timestamp`, `webhook-signature`) as GitLab signs
+//! its deliveries.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// Constant-time equality. Lengths are compared too, through a fixed-size digest so
+/// that neither the token's length nor its content leaks through timing.
+pub fn constant_time_eq(expected: &[u8], presented: &[u8]) -> bool {
+    use sha2::Digest;
+    let a = Sha256::digest(expected);
+    let b = Sha256::digest(presented);
+    bool::from(a.ct_eq(&b))
+}
+
+/// How far a signed delivery's timestamp may be from now.
+pub const SIGNATURE_TOLERANCE_SECS: i64 = 5 * 60;
+
+/// The HMAC key of `GITLAB_SIGNING_TOKEN` (`whsec_<base64>`).
+pub struct SigningKey(Vec<u8>);
+
+impl SigningKey {
+    pub fn from_secret(secret: &str) -> Result<SigningKey, String> {
+        let b64 = secret.strip_prefix("whsec_").unwrap_or(secret);
+        let key = B64
+            .decode(b64)
+            .map_err(|_| "must be whsec_ followed by base64".to_string())?;
+        if key.is_empty() {
+            return Err("the key is empty".into());
+        }
+        Ok(SigningKey(key))
+    }
+
+    /// `v1,<base64>` for one delivery (what GitLab would send).
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let mut mac = self.mac();
+        mac.update(format!("{id}.{timestamp}.").as_bytes());
+        mac.update(body);
+        format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC takes a key of any length.
+        Hmac::<Sha256>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!())
+    }
+
+    /// Checks a delivery's signature headers. `now` is Unix seconds.
+    pub fn verify(
+        &self,
+        id: Option<&str>,
+        timestamp: Option<&str>,
+        signatures: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), &'static str> {
+        let id = id
+            .filter(|s| !s.is_empty())
+            .ok_or("missing webhook-id header")?;
+        let ts_text = timestamp.ok_or("missing webhook-timestamp header")?;
+        let ts: i64 = ts_text
+            .trim()
+            .parse()
+            .map_err(|_| "invalid webhook-timestamp header")?;
+        if (now - ts).abs() > SIGNATURE_TOLERANCE_SECS {
+            return Err("webhook-timestamp is too far from now");
+        }
+        let signatures = signatures.ok_or("missing webhook-signature header")?;
+        let mut mac = self.mac();
+        mac.update(format!("{id}.{ts}.").as_bytes());
+        mac.update(body);
+        let expected = mac.finalize().into_bytes();
+        let mut ok = false;
+        for sig in signatures.split(' ') {
+            if let Some(b64) = sig.strip_prefix("v1,")
+                && let Ok(given) = B64.decode(b64)
+            {
+                ok |= bool::from(expected.as_slice().ct_eq(&given));
+            }
+        }
+        if ok {
+            Ok(())
+        } else {
+            Err("invalid webhook signature")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_eq_compares_content_and_length() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret "));
+        assert!(!constant_time_eq(b"secret", b""));
+    }
+
+    #[test]
+    fn signatures_round_trip_and_fail_closed() {
+        let key = SigningKey::from_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let sig = key.sign("msg_1", 1_700_000_000, b"{}");
+        let two = format!("v1,bm90LWl0 {sig}");
+        assert_eq!(
+            key.verify(
+                Some("msg_1"),
+                Some("1700000000"),
+                Some(&two),
+                b"{}",
+                1_700_000_100
+            ),
+            Ok(())
+        );
+        assert!(
+            key.verify(
+                Some("msg_1"),
+                Some("1700000000"),
+                Some(&sig),
+                b"{ }",
+                1_700_000_000
+            )
+            .is_err()
+        );
+        assert!(
+            key.verify(
+                Some("msg_2"),
+                Some("1700000000"),
+                Some(&sig),
+                b"{}",
+                1_700_000_000
+            )
+            .is_err()
+        );
+        assert_eq!(
+            key.verify(
+                Some("msg_1"),
+                Some("1700000000"),
+                Some(&sig),
+                b"{}",
+                1_700_000_301
+            ),
+            Err("webhook-timestamp is too far from now")
+        );
+        assert!(
+            key.verify(Some("msg_1"), None, Some(&sig), b"{}", 1_700_000_000)
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! GitLab incident issues for alerts (`CREATE_INCIDENTS=true`): one issue per alert,
+//! in the first project of `GITLAB_PROJECT_ID`, found again by a marker in its
+//! description so a retry never opens a second one; closed on resolution with
+//! `AUTO_CLOSE_INCIDENTS=true`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::OnceCell;
+
+use super::lifecycle::{AlertRecord, IncidentIssues, IssueLink};
+use crate::errors::BackendError;
+use crate::gitlab::{ApiError, Gitlab};
+use crate::ids::IncidentId;
+use crate::time;
+
+pub struct GitlabIncidents {
+    api: Arc<dyn Gitlab>,
+    /// Where alerts' issues are opened.
+    project: u64,
+    template_name: Option<String>,
+    template: OnceCell<Option<String>>,
+}
+
+impl GitlabIncidents {
+    pub fn new(api: Arc<dyn Gitlab>, project: u64, template_name: Option<String>) -> Self {
+        GitlabIncidents {
+            api,
+            project,
+            template_name,
+            template: OnceCell::new(),
+        }
+    }
+
+    /// The issue template's content, fetched once.
+    async fn template(&self) -> Result<Option<String>, ApiError> {
+        let Some(name) = &self.template_name else {
+            return Ok(None);
+        };
+        self.template
+            .get_or_try_init(|| async {
+                let t = self.api.issue_template(self.project, name).await?;
+                if t.is_none() {
+                    tracing::warn!(template = %name, "INCIDENT_TEMPLATE names no issue template of the project");
+                }
+                Ok(t)
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// The marker that finds the issue again: `openmic-alert:<thread id>`.
+pub fn marker(record: &AlertRecord) -> String {
+    format!(
+        "openmic-alert:{}",
+        record.thread_id.trim_matches(|c| c == '<' || c == '>')
+    )
+}
+
+/// Text as a fenced code block: GitLab renders it literally and runs no quick action
+/// found in it.
+fn fenced(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat((longest + 1).max(3));
+    format!("{fence}text\n{text}\n{fence}")
+}
+
+/// The alert's details for the issue description.
+pub fn details(record: &AlertRecord) -> String {
+    let a = &record.alert;
+    let mut lines = vec![
+        format!("Title:       {}", crate::mail::header_safe(&a.title)),
+        format!("Severity:    {}", a.severity.as_str()),
+        format!(
+            "Started:     {}",
+            time::format(&a.starts_at.unwrap_or(record.first_seen))
+        ),
+        format!("Fingerprint: {}", record.fingerprint),
+    ];
+    let mut opt = |label: &str, v: Option<&String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            lines.push(format!("{label:<13}{v}"));
+        }
+    };
+    opt("Environment:", a.environment.as_ref());
+    opt("Service:", a.service.as_ref());
+    opt("Source:", a.monitoring_tool.as_ref());
+    opt("Runbook:", a.runbook.as_ref());
+    opt("Graph:", a.generator_url.as_ref());
+    if !a.hosts.is_empty() {
+        lines.push(format!("Hosts:       {}", a.hosts.join(", ")));
+    }
+    if let Some(d) = a.description.as_ref().filter(|d| !d.is_empty()) {
+        lines.push(String::new());
+        lines.push(d.clone());
+    }
+    fenced(&lines.join("\n"))
+}
+
+#[async_trait]
+impl IncidentIssues for GitlabIncidents {
+    async fn open(&self, record: &AlertRecord) -> Result<IssueLink, BackendError> {
+        let marker = marker(record);
+        let link = |i: crate::gitlab::ApiIssue| IssueLink {
+            project: Some(self.project),
+            iid: i.iid,
+            url: i.web_url.unwrap_or_default(),
+            closed: i.state == "closed",
+        };
+        if let Some(found) = self.api.find_issue(self.project, &marker).await? {
+            return Ok(link(found));
+        }
+        let mut description = String::new();
+        if let Some(t) = self.template().await? {
+            description.push_str(t.trim_end());
+            description.push_str("\n\n");
+        }
+        description.push_str("## Alert\n\n");
+        description.push_str(&details(record));
+        description.push_str(&format!("\n\n<!-- {marker} -->\n"));
+        let a = &record.alert;
+        let title = match &a.environment {
+            Some(env) => format!(
+                "{}: {}",
+                crate::mail::header_safe(env),
+                crate::mail::header_safe(&a.title)
+            ),
+            None => crate::mail::header_safe(&a.title),
+        };
+        let labels = format!("incident,severity::{}", a.severity.as_str());
+        let issue = self
+            .api
+            .create_incident(self.project, &title, &description, &labels)
+            .await?;
+        tracing::info!(iid = issue.iid, "incident issue opened");
+        Ok(link(issue))
+    }
+
+    async fn close(&self, issue: &IssueLink) -> Result<(), BackendError> {
+        let project = issue.project.unwrap_or(self.project);
+        self.api
+            .close_issue(IncidentId::new(project, issue.iid))
+            .await?;
+        tracing::info!(iid = issue.iid, "incident issue closed");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_outlast_backticks() {
+        assert_eq!(fenced("a"), "```text\na\n```");
+        assert_eq!(fenced("x ```` y"), "`````text\nx ```` y\n`````");
+    }
+}

@@ -1,0 +1,97 @@
+//! `POST /alerts`: token check, one queue message per alert.
+
+use http::{HeaderMap, StatusCode, header};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tracing::warn;
+
+use super::auth::authorization_token;
+use super::{Intake, Reply, check_json_content_type, delivery_id};
+use crate::alerts::parse;
+use crate::message::{self, Source};
+
+fn check_token(intake: &Intake, headers: &HeaderMap) -> Result<(), Reply> {
+    let Some(secret) = &intake.config.alert_token else {
+        return Err(Reply::error(
+            StatusCode::UNAUTHORIZED,
+            "alerts are not accepted: ALERT_TOKEN is not set",
+        ));
+    };
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| Reply::error(StatusCode::UNAUTHORIZED, "missing Authorization header"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(authorization_token)
+        .ok_or_else(|| {
+            Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "Authorization must be Bearer <token> or Basic",
+            )
+        })?;
+    if secret.matches(&token) {
+        Ok(())
+    } else {
+        Err(Reply::error(
+            StatusCode::UNAUTHORIZED,
+            "invalid alert token",
+        ))
+    }
+}
+
+/// Checks and queues a delivery to `POST /alerts`.
+pub(super) async fn accept(
+    intake: &Intake,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Reply, Reply> {
+    check_token(intake, headers)?;
+    check_json_content_type(headers)?;
+    let now = chrono::Utc::now();
+    let parsed = parse::parse(body, now).map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.0))?;
+    if let Some(why) = parsed.ignored {
+        return Ok(Reply(StatusCode::OK, json!({ "ignored": why })));
+    }
+    if parsed.truncated > 0 {
+        warn!(
+            truncated = parsed.truncated,
+            "Alertmanager left alerts out of this message (max_alerts)"
+        );
+    }
+    let delivery = delivery_id(headers, body);
+    tracing::Span::current().record("delivery", delivery.as_str());
+    let queue = intake
+        .alert_queue
+        .as_deref()
+        .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
+    let received_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let n = parsed.alerts.len();
+    let messages = messages(parsed, &delivery, &received_at)
+        .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e))?;
+    intake.enqueue_all(queue, messages).await?;
+    Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": n })))
+}
+
+/// One queue message (group, deduplication id, body) per alert of a request.
+pub fn messages(
+    parsed: parse::Parsed,
+    delivery: &str,
+    received_at: &str,
+) -> Result<Vec<(String, String, String)>, String> {
+    let mut out = Vec::with_capacity(parsed.alerts.len());
+    for (i, alert) in parsed.alerts.into_iter().enumerate() {
+        let id = format!("{delivery}:{i}");
+        // One group per alert, so one alert's repeats and resolution stay in order.
+        let key = alert.fingerprint.as_deref().unwrap_or(&id);
+        let group = format!(
+            "alert:{}",
+            hex::encode(&Sha256::digest(key.as_bytes())[..16])
+        );
+        let event = alert.source.as_str();
+        let body = message::compose_value(Source::Alert, Some(event), &id, received_at, &alert)
+            .map_err(|e| format!("alerts[{i}]: {e}"))?;
+        out.push((group, message::dedup_id(&id), body));
+    }
+    Ok(out)
+}

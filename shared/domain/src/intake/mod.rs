@@ -1,0 +1,281 @@
+//! Intake: what `POST /gitlab` and `POST /alerts` do with a delivery once its body is
+//! read (the HTTP edge, `openmic-http`, reads it within `MAX_BODY_BYTES`). It
+//! authenticates, checks and queues; all real work happens behind the queue.
+
+pub mod alerts;
+pub mod auth;
+pub mod hooks;
+pub mod projects;
+
+use std::sync::Arc;
+
+use http::{HeaderMap, StatusCode, header};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::config::{Config, ConfigError};
+use crate::ids::IncidentId;
+use crate::message::{self, Source};
+use crate::ports::{ObjectStore, Queue};
+use crate::signing::SigningKey;
+use hooks::{Hook, HookError};
+use projects::{Projects, Refused};
+
+/// A reply: status and a JSON body.
+#[derive(Debug)]
+pub struct Reply(pub StatusCode, pub serde_json::Value);
+
+impl Reply {
+    pub fn error(status: StatusCode, message: impl Into<String>) -> Reply {
+        Reply(status, json!({ "error": message.into() }))
+    }
+}
+
+/// What intake needs: settings and where to queue.
+pub struct Intake {
+    pub config: Arc<Config>,
+    pub publish_queue: Option<Arc<dyn Queue>>,
+    pub alert_queue: Option<Arc<dyn Queue>>,
+    /// For claim checks of bodies too large for the queue.
+    pub state: Option<Arc<dyn ObjectStore>>,
+    signing_key: Option<SigningKey>,
+    projects: Projects,
+}
+
+impl Intake {
+    /// Checks the settings each route needs: a route without its secret is refused at
+    /// start rather than left open.
+    pub fn new(
+        config: Arc<Config>,
+        publish_queue: Option<Arc<dyn Queue>>,
+        alert_queue: Option<Arc<dyn Queue>>,
+        state: Option<Arc<dyn ObjectStore>>,
+    ) -> Result<Intake, ConfigError> {
+        if publish_queue.is_some() {
+            config.require(&["GITLAB_WEBHOOK_SECRET"])?;
+        }
+        if alert_queue.is_some() {
+            config.require(&["ALERT_TOKEN"])?;
+        }
+        let signing_key =
+            match &config.gitlab_signing_token {
+                Some(t) => Some(SigningKey::from_secret(t.expose()).map_err(|why| {
+                    ConfigError::Invalid {
+                        name: "GITLAB_SIGNING_TOKEN",
+                        why,
+                    }
+                })?),
+                None => None,
+            };
+        Ok(Intake {
+            projects: Projects::new(&config, state.clone()),
+            config,
+            publish_queue,
+            alert_queue,
+            state,
+            signing_key,
+        })
+    }
+}
+
+/// JSON bodies only; a missing content type is taken as JSON.
+pub fn check_json_content_type(headers: &HeaderMap) -> Result<(), Reply> {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None => Ok(()),
+        Some(ct) => {
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+            {
+                Ok(())
+            } else {
+                Err(Reply::error(
+                    StatusCode::BAD_REQUEST,
+                    format!("Content-Type must be application/json, not {ct:?}"),
+                ))
+            }
+        }
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The deduplication id of a delivery: `Idempotency-Key`, else `X-Gitlab-Event-UUID`,
+/// else `webhook-id`, else a hash of the body.
+pub fn delivery_id(headers: &HeaderMap, body: &[u8]) -> String {
+    let given = ["idempotency-key", "x-gitlab-event-uuid", "webhook-id"]
+        .iter()
+        .find_map(|h| header_str(headers, h).filter(|v| !v.trim().is_empty()));
+    match given {
+        Some(id) => message::dedup_id(id.trim()),
+        None => hex::encode(Sha256::digest(body)),
+    }
+}
+
+impl Intake {
+    fn check_gitlab_auth(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Reply> {
+        let token = headers.get("x-gitlab-token").map(|v| v.as_bytes());
+        if let Some(key) = &self.signing_key {
+            key.verify(
+                header_str(headers, "webhook-id"),
+                header_str(headers, "webhook-timestamp"),
+                header_str(headers, "webhook-signature"),
+                body,
+                chrono::Utc::now().timestamp(),
+            )
+            .map_err(|why| Reply::error(StatusCode::UNAUTHORIZED, why))?;
+            // The shared token is optional with signatures, but must be right if sent.
+            if let (Some(given), Some(secret)) = (token, &self.config.gitlab_webhook_secret)
+                && !secret.matches(given)
+            {
+                return Err(Reply::error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid X-Gitlab-Token",
+                ));
+            }
+            return Ok(());
+        }
+        match (token, &self.config.gitlab_webhook_secret) {
+            (Some(given), Some(secret)) if secret.matches(given) => Ok(()),
+            (None, _) => Err(Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "missing X-Gitlab-Token",
+            )),
+            _ => Err(Reply::error(
+                StatusCode::UNAUTHORIZED,
+                "invalid X-Gitlab-Token",
+            )),
+        }
+    }
+
+    /// Queues one message; 503 if the queue cannot take it.
+    pub async fn enqueue(
+        &self,
+        queue: &dyn Queue,
+        group: String,
+        dedup: String,
+        body: String,
+    ) -> Result<(), Reply> {
+        self.enqueue_all(queue, vec![(group, dedup, body)]).await
+    }
+
+    /// Queues messages (group, deduplication id, body) in order, in batches where the
+    /// queue allows; 503 if the queue cannot take them. A retry of the same delivery
+    /// carries the same deduplication ids, so what was queued before is not doubled.
+    pub async fn enqueue_all(
+        &self,
+        queue: &dyn Queue,
+        messages: Vec<(String, String, String)>,
+    ) -> Result<(), Reply> {
+        let unavailable = |e: crate::errors::BackendError| {
+            warn!(error = %e, "queue refused a message");
+            Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the queue is unavailable; try again",
+            )
+        };
+        let mut out = Vec::with_capacity(messages.len());
+        for (group, dedup, body) in messages {
+            out.push(
+                message::outgoing(group, dedup, body, self.state.as_deref())
+                    .await
+                    .map_err(unavailable)?,
+            );
+        }
+        queue.send_batch(out).await.map_err(unavailable)
+    }
+}
+
+/// Runs one request's work in its span and logs the reply (status, and the error
+/// message of a refusal).
+async fn respond(
+    span: tracing::Span,
+    work: impl std::future::Future<Output = Result<Reply, Reply>>,
+) -> Reply {
+    async move {
+        let reply = match work.await {
+            Ok(r) | Err(r) => r,
+        };
+        info!(
+            status = reply.0.as_u16(),
+            error = reply.1.get("error").and_then(|e| e.as_str()),
+            "reply"
+        );
+        reply
+    }
+    .instrument(span)
+    .await
+}
+
+impl Intake {
+    /// `POST /gitlab` with its body read.
+    pub async fn gitlab(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        let event = header_str(headers, "x-gitlab-event").unwrap_or("");
+        let span = info_span!("gitlab", event = %event, delivery = tracing::field::Empty);
+        respond(span, gitlab_inner(self, headers, body)).await
+    }
+
+    /// `POST /alerts` with its body read.
+    pub async fn alerts(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        let span = info_span!("alerts", delivery = tracing::field::Empty);
+        respond(span, alerts::accept(self, headers, body)).await
+    }
+}
+
+async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
+    intake.check_gitlab_auth(headers, body)?;
+    check_json_content_type(headers)?;
+    let text = std::str::from_utf8(body).map_err(|e| {
+        Reply::error(
+            StatusCode::BAD_REQUEST,
+            format!("body is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        )
+    })?;
+    let event = header_str(headers, "x-gitlab-event");
+    let hook = match Hook::parse(event, body) {
+        Ok(h) => h,
+        Err(HookError::Ignored(why)) => {
+            return Ok(Reply(StatusCode::OK, json!({ "ignored": why })));
+        }
+        Err(HookError::Malformed(why)) => return Err(Reply::error(StatusCode::BAD_REQUEST, why)),
+    };
+    let project = hook.project_id();
+    intake.projects.admit(project).await.map_err(|e| match e {
+        Refused::OtherProject(why) => Reply::error(StatusCode::FORBIDDEN, why),
+        Refused::Backend(e) => {
+            warn!(error = %e, "the state bucket cannot say which project was taken");
+            Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the state bucket is unavailable; try again",
+            )
+        }
+    })?;
+    let dedup = delivery_id(headers, body);
+    tracing::Span::current().record("delivery", dedup.as_str());
+    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let message = message::compose(Source::Gitlab, event, &dedup, &received_at, text);
+    let queue = intake
+        .publish_queue
+        .as_deref()
+        .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
+    intake
+        .enqueue(
+            queue,
+            IncidentId::new(project, hook.iid()).group(),
+            dedup,
+            message,
+        )
+        .await?;
+    Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": 1 })))
+}

@@ -1,0 +1,24 @@
+//! openmic's domain, with no I/O: what becomes of a GitLab delivery or an alert, by
+//! capability, each a module with its own types, rules and tests:
+//!
+//! - [`intake`]: a delivery to `POST /gitlab` or `POST /alerts` checked and queued;
+//! - [`publishing`]: an incident's private state merged from GitLab's events, and the
+//!   public status bucket brought in line with it;
+//! - [`site`]: markdown made safe to publish, the public data in GitLab's format, and
+//!   the pages, feed and badge derived from it;
+//! - [`alerts`]: an alert's record, its mail and its GitLab incident issue.
+//!
+//! Below them, the vocabulary of `openmic-core` (time, ids, configuration, errors,
+//! messages) and its ports, re-exported here: the domain talks to buckets, queues,
+//! mail and GitLab only through them. Features import downwards only: `publishing`
+//! uses `intake`'s hooks and the `site`; `intake` uses `alerts`' payloads.
+
+pub use openmic_core::{
+    config, document, errors, gitlab, ids, mail, message, ports, signing, time,
+};
+
+pub mod alerts;
+pub mod intake;
+pub mod publishing;
+pub mod site;
+pub mod templates;

@@ -1,0 +1,618 @@
+//! The private state of one incident, and how each GitLab event merges into it.
+//!
+//! Every merge is keyed by the event's own timestamps, so applying the same events in
+//! any order, any number of times, gives the same state: a late or repeated delivery
+//! never rolls anything back.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::gitlab::{ApiAward, ApiIssue, ApiLabelEvent, ApiNote};
+use crate::ids::IncidentId;
+use crate::intake::hooks::{Hook, Issue, Label, Note};
+use crate::time::Timestamp;
+
+/// The award that publishes a comment.
+pub const MICROPHONE: &str = "microphone";
+/// At most this many comments are published per incident (the most recent ones).
+pub const MAX_COMMENTS: usize = 100;
+
+/// The issue as last seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueSnapshot {
+    pub id: u64,
+    pub title: String,
+    pub description: String,
+    /// `opened` or `closed`.
+    pub state: String,
+    pub confidential: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default)]
+    pub closed_at: Option<Timestamp>,
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+}
+
+impl IssueSnapshot {
+    fn from_hook(issue: &Issue, top_labels: Option<&[Label]>) -> Self {
+        let labels = issue
+            .labels
+            .as_deref()
+            .or(top_labels)
+            .map(|l| l.iter().map(|l| l.title.clone()).collect())
+            .unwrap_or_default();
+        IssueSnapshot {
+            id: issue.id,
+            title: issue.title.clone(),
+            description: issue.description.clone(),
+            state: match issue.state.as_deref() {
+                Some("closed") => "closed".into(),
+                _ => "opened".into(),
+            },
+            confidential: issue.confidential,
+            created_at: issue.created_at,
+            updated_at: issue.updated_at,
+            closed_at: issue.closed_at,
+            labels,
+            severity: issue.severity.clone(),
+        }
+    }
+}
+
+/// One microphone award (or its revocation) by one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwardState {
+    pub awarded: bool,
+    pub at: Timestamp,
+    /// Whether the awarding user was trusted when the award was made.
+    pub trusted: bool,
+}
+
+/// A comment on the incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteState {
+    pub id: u64,
+    pub body: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub system: bool,
+    pub internal: bool,
+    /// Microphone awards by username.
+    #[serde(default)]
+    pub microphones: BTreeMap<String, AwardState>,
+}
+
+impl NoteState {
+    fn from_hook(note: &Note, confidential_hook: bool) -> Self {
+        NoteState {
+            id: note.id,
+            body: note.note.clone(),
+            created_at: note.created_at,
+            updated_at: note.updated_at,
+            system: note.system,
+            internal: note.is_internal() || confidential_hook,
+            microphones: BTreeMap::new(),
+        }
+    }
+
+    /// Whether a trusted user's microphone award stands on this note.
+    pub fn has_trusted_microphone(&self) -> bool {
+        self.microphones.values().any(|a| a.awarded && a.trusted)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    // Order matters: at equal times an unpublish wins.
+    Publish,
+    Unpublish,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    Label,
+    Command,
+    Confidential,
+    /// The issue no longer exists (found by a resync).
+    Deleted,
+}
+
+/// One publish or unpublish request: the audit list. Refused requests are kept too.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Decision {
+    pub at: Timestamp,
+    pub action: Action,
+    pub via: Via,
+    pub by: String,
+    /// Whether the user was allowed to do it; refused requests change nothing.
+    pub allowed: bool,
+    /// The note that carried a command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_id: Option<u64>,
+}
+
+/// The private state document of one incident (`incidents/<iid>.json` in the state
+/// bucket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentState {
+    pub iid: u64,
+    pub project_id: u64,
+    /// The project's web URL: its host is the GitLab instance.
+    #[serde(default)]
+    pub project_url: Option<String>,
+    pub issue: Option<IssueSnapshot>,
+    #[serde(default)]
+    pub notes: BTreeMap<u64, NoteState>,
+    #[serde(default)]
+    pub decisions: Vec<Decision>,
+    /// What the senders left out or wrote unreadably, and what was used instead (the
+    /// latest few).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quirks: Vec<String>,
+    /// When the issue was given a note with its public URL (`LINK_BACK`), or when an
+    /// upgrade found it published by a release that left no such notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_back: Option<Timestamp>,
+}
+
+/// How many input quirks a state remembers.
+pub const MAX_QUIRKS: usize = 20;
+
+/// What the publisher learned about the user behind an event before merging it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Verdict {
+    pub may_publish: bool,
+    pub trusted_microphone: bool,
+}
+
+/// The commands a note can carry, one per line.
+pub fn commands(body: &str) -> (bool, bool) {
+    let mut publish = false;
+    let mut unpublish = false;
+    let mut in_fence = false;
+    for line in body.lines() {
+        let line = line.trim();
+        if line.starts_with("```") || line.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        match line {
+            "/publish" => publish = true,
+            "/unpublish" => unpublish = true,
+            _ => {}
+        }
+    }
+    (publish, unpublish)
+}
+
+impl IncidentState {
+    pub fn new(iid: u64, project_id: u64) -> Self {
+        IncidentState {
+            iid,
+            project_id,
+            project_url: None,
+            issue: None,
+            notes: BTreeMap::new(),
+            decisions: vec![],
+            quirks: vec![],
+            linked_back: None,
+        }
+    }
+
+    pub fn id(&self) -> IncidentId {
+        IncidentId::new(self.project_id, self.iid)
+    }
+
+    /// The incident's public number: GitLab's iid with one project, the issue's global
+    /// id with several. None before the issue itself is known.
+    pub fn public_id(&self, ids: crate::config::PublicIds) -> Option<u64> {
+        match ids {
+            crate::config::PublicIds::Iid => Some(self.iid),
+            crate::config::PublicIds::Global => self.issue.as_ref().map(|i| i.id),
+        }
+    }
+
+    /// Remembers what a delivery's reading had to replace (the latest few, once each).
+    pub fn note_quirks(&mut self, delivery: &str, quirks: &[String]) {
+        for q in quirks {
+            let line = format!("{delivery}: {q}");
+            if !self.quirks.contains(&line) {
+                self.quirks.push(line);
+            }
+        }
+        let excess = self.quirks.len().saturating_sub(MAX_QUIRKS);
+        self.quirks.drain(..excess);
+    }
+
+    /// Whether the incident is published now: the latest allowed decision is a publish
+    /// and the issue is not confidential.
+    pub fn published(&self) -> bool {
+        let Some(issue) = &self.issue else {
+            return false;
+        };
+        if issue.confidential {
+            return false;
+        }
+        self.decisions
+            .iter()
+            .filter(|d| d.allowed)
+            .max_by(|a, b| (a.at, a.action).cmp(&(b.at, b.action)))
+            .is_some_and(|d| d.action == Action::Publish)
+    }
+
+    /// Whether the incident was ever published (so its public files may need removal).
+    pub fn ever_published(&self) -> bool {
+        self.decisions
+            .iter()
+            .any(|d| d.allowed && d.action == Action::Publish)
+    }
+
+    /// Comments to publish: not system, not internal, with a trusted microphone award;
+    /// by created_at then id; the most recent [`MAX_COMMENTS`].
+    pub fn published_notes(&self) -> Vec<&NoteState> {
+        if self.issue.as_ref().is_none_or(|i| i.confidential) {
+            return vec![];
+        }
+        let mut notes: Vec<&NoteState> = self
+            .notes
+            .values()
+            .filter(|n| !n.system && !n.internal && n.has_trusted_microphone())
+            .collect();
+        notes.sort_by_key(|n| (n.created_at, n.id));
+        let skip = notes.len().saturating_sub(MAX_COMMENTS);
+        notes.split_off(skip)
+    }
+
+    fn decide(&mut self, d: Decision) {
+        if !self.decisions.contains(&d) {
+            self.decisions.push(d);
+            self.decisions.sort();
+        }
+    }
+
+    fn merge_issue(
+        &mut self,
+        issue: &Issue,
+        top_labels: Option<&[Label]>,
+        confidential_hook: bool,
+    ) {
+        let mut snap = IssueSnapshot::from_hook(issue, top_labels);
+        snap.confidential |= confidential_hook;
+        let newer = match &self.issue {
+            None => true,
+            Some(old) => (snap.updated_at, snap.confidential) > (old.updated_at, old.confidential),
+        };
+        if newer {
+            // A note or emoji hook may carry no labels; keep the ones known.
+            if issue.labels.is_none()
+                && top_labels.is_none()
+                && let Some(old) = &self.issue
+            {
+                snap.labels = old.labels.clone();
+            }
+            self.issue = Some(snap);
+        }
+    }
+
+    /// The issue became confidential at `at`: that unpublishes it, and it stays
+    /// unpublished until a publisher publishes it again.
+    fn became_confidential(&mut self, at: Timestamp) {
+        self.decide(Decision {
+            at,
+            action: Action::Unpublish,
+            via: Via::Confidential,
+            by: String::new(),
+            allowed: true,
+            note_id: None,
+        });
+    }
+
+    fn merge_note(&mut self, note: &Note, confidential_hook: bool) {
+        let incoming = NoteState::from_hook(note, confidential_hook);
+        match self.notes.get_mut(&note.id) {
+            None => {
+                self.notes.insert(note.id, incoming);
+            }
+            Some(old) => {
+                if (incoming.updated_at, incoming.internal) > (old.updated_at, old.internal) {
+                    old.body = incoming.body;
+                    old.updated_at = incoming.updated_at;
+                    old.system = incoming.system;
+                    old.internal = incoming.internal;
+                }
+                // Once seen as internal or system, always treated so.
+                old.internal |= note.is_internal() || confidential_hook;
+                old.system |= note.system;
+            }
+        }
+    }
+
+    /// Merges one event. `publish_label` is `PUBLISH_LABEL`; `confidential_hook` says
+    /// the delivery came as a Confidential Issue or Confidential Note Hook.
+    pub fn merge(
+        &mut self,
+        hook: &Hook,
+        event: Option<&str>,
+        publish_label: &str,
+        verdict: Verdict,
+    ) {
+        let confidential_hook = event.is_some_and(|e| e.starts_with("Confidential"));
+        let project = hook.project();
+        if self.project_url.is_none() {
+            self.project_url = project.web_url.clone();
+        }
+        let username = hook.user().username.clone();
+        match hook {
+            Hook::Issue(h) => {
+                let issue = &h.object_attributes;
+                let confidential_issue_hook =
+                    confidential_hook && event == Some("Confidential Issue Hook");
+                self.merge_issue(issue, h.labels.as_deref(), confidential_issue_hook);
+                // Only the moment it becomes confidential counts (a later edit of a
+                // confidential issue is no new unpublish): the transition in
+                // `changes`, or an issue opened confidential. Hooks that merely show
+                // it confidential keep it private through `published()`.
+                let turned = h
+                    .changes
+                    .confidential
+                    .as_ref()
+                    .is_some_and(|c| c.current == Some(true) && c.previous != Some(true));
+                if turned {
+                    self.became_confidential(issue.updated_at);
+                } else if issue.action.as_deref() == Some("open")
+                    && (issue.confidential || confidential_issue_hook)
+                {
+                    self.became_confidential(issue.created_at);
+                }
+                let has = |labels: &[Label]| labels.iter().any(|l| l.title == publish_label);
+                let change = match &h.changes.labels {
+                    Some(ch) => {
+                        let before = ch.previous.as_deref().is_some_and(has);
+                        let after = ch.current.as_deref().is_some_and(has);
+                        Some((before, after))
+                    }
+                    // At creation, the labels given are added by the author.
+                    None if issue.action.as_deref() == Some("open") => {
+                        let labels = issue
+                            .labels
+                            .as_deref()
+                            .or(h.labels.as_deref())
+                            .unwrap_or(&[]);
+                        Some((false, has(labels)))
+                    }
+                    None => None,
+                };
+                match change {
+                    Some((false, true)) => self.decide(Decision {
+                        at: issue.updated_at,
+                        action: Action::Publish,
+                        via: Via::Label,
+                        by: username,
+                        allowed: verdict.may_publish,
+                        note_id: None,
+                    }),
+                    Some((true, false)) => self.decide(Decision {
+                        at: issue.updated_at,
+                        action: Action::Unpublish,
+                        via: Via::Label,
+                        by: username,
+                        // Whoever may change labels may take the incident down.
+                        allowed: true,
+                        note_id: None,
+                    }),
+                    _ => {}
+                }
+            }
+            Hook::Note(h) => {
+                if let Some(issue) = &h.issue {
+                    self.merge_issue(issue, None, false);
+                }
+                let note = &h.object_attributes;
+                self.merge_note(note, confidential_hook);
+                if !note.system {
+                    let (publish, unpublish) = commands(&note.note);
+                    for (wanted, action) in
+                        [(publish, Action::Publish), (unpublish, Action::Unpublish)]
+                    {
+                        if wanted {
+                            self.decide(Decision {
+                                at: note.created_at,
+                                action,
+                                via: Via::Command,
+                                by: username.clone(),
+                                allowed: verdict.may_publish,
+                                note_id: Some(note.id),
+                            });
+                        }
+                    }
+                }
+            }
+            Hook::Emoji(h) => {
+                if let Some(issue) = &h.issue {
+                    self.merge_issue(issue, None, false);
+                }
+                if let Some(note) = &h.note {
+                    self.merge_note(note, false);
+                }
+                let award = &h.object_attributes;
+                if award.awardable_type == "Note" && award.name == MICROPHONE {
+                    let awarded = award.action.as_deref() != Some("revoke");
+                    // A revoke carries the award's own created_at; take its update
+                    // time if later, and let a revoke win a tie.
+                    let at = award
+                        .updated_at
+                        .map_or(award.created_at, |u| u.max(award.created_at));
+                    let incoming = AwardState {
+                        awarded,
+                        at,
+                        trusted: verdict.trusted_microphone,
+                    };
+                    if let Some(note) = self.notes.get_mut(&award.awardable_id) {
+                        let slot = note
+                            .microphones
+                            .entry(username)
+                            .or_insert_with(|| incoming.clone());
+                        if (incoming.at, !incoming.awarded) > (slot.at, !slot.awarded) {
+                            *slot = incoming;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What a resync read from GitLab's API about one incident.
+pub struct ApiView<'a> {
+    pub issue: &'a ApiIssue,
+    pub notes: &'a [ApiNote],
+    /// Award emoji of each note, by note id.
+    pub awards: &'a BTreeMap<u64, Vec<ApiAward>>,
+    pub label_events: &'a [ApiLabelEvent],
+    /// What the rules say about each user involved, by username.
+    pub verdicts: &'a BTreeMap<String, Verdict>,
+}
+
+impl IncidentState {
+    /// Rebuilds the state from the API: the issue and its notes as GitLab has them now
+    /// (deleted notes disappear), microphone awards as they stand, and every publish or
+    /// unpublish the label events and commands show, judged by the same rules as the
+    /// webhooks. Earlier decisions stay in the audit.
+    pub fn resync(&mut self, view: &ApiView<'_>, publish_label: &str) {
+        let issue = view.issue;
+        let verdict = |u: &str| view.verdicts.get(u).copied().unwrap_or_default();
+        self.issue = Some(IssueSnapshot {
+            id: issue.id,
+            title: issue.title.clone(),
+            description: issue.description.clone().unwrap_or_default(),
+            state: if issue.state == "closed" {
+                "closed".into()
+            } else {
+                "opened".into()
+            },
+            confidential: issue.confidential,
+            created_at: issue.created_at,
+            updated_at: issue.updated_at,
+            closed_at: issue.closed_at,
+            labels: issue.labels.clone(),
+            severity: issue.severity.clone(),
+        });
+        let mut notes = BTreeMap::new();
+        for n in view.notes {
+            let mut microphones = BTreeMap::new();
+            for a in view
+                .awards
+                .get(&n.id)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                if a.name == MICROPHONE {
+                    let trusted = verdict(&a.user.username).trusted_microphone;
+                    microphones.insert(
+                        a.user.username.clone(),
+                        AwardState {
+                            awarded: true,
+                            at: a.created_at,
+                            trusted,
+                        },
+                    );
+                }
+            }
+            notes.insert(
+                n.id,
+                NoteState {
+                    id: n.id,
+                    body: n.body.clone(),
+                    created_at: n.created_at,
+                    updated_at: n.updated_at,
+                    system: n.system,
+                    internal: n.is_internal(),
+                    microphones,
+                },
+            );
+            // GitLab's system note for the change: "made the issue confidential".
+            if n.system
+                && n.body
+                    .trim_start()
+                    .starts_with("made the issue confidential")
+            {
+                self.became_confidential(n.created_at);
+            }
+            if !n.system {
+                let (publish, unpublish) = commands(&n.body);
+                for (wanted, action) in [(publish, Action::Publish), (unpublish, Action::Unpublish)]
+                {
+                    if wanted {
+                        self.decide(Decision {
+                            at: n.created_at,
+                            action,
+                            via: Via::Command,
+                            by: n.author.username.clone(),
+                            allowed: verdict(&n.author.username).may_publish,
+                            note_id: Some(n.id),
+                        });
+                    }
+                }
+            }
+        }
+        self.notes = notes;
+        for e in view.label_events {
+            if e.label.as_ref().is_none_or(|l| l.name != publish_label) {
+                continue;
+            }
+            let by = e
+                .user
+                .as_ref()
+                .map(|u| u.username.clone())
+                .unwrap_or_default();
+            let (action, allowed) = match e.action.as_str() {
+                "add" => (Action::Publish, verdict(&by).may_publish),
+                "remove" => (Action::Unpublish, true),
+                _ => continue,
+            };
+            self.decide(Decision {
+                at: e.created_at,
+                action,
+                via: Via::Label,
+                by,
+                allowed,
+                note_id: None,
+            });
+        }
+    }
+
+    /// The issue is gone from GitLab: unpublish.
+    pub fn mark_deleted(&mut self, at: Timestamp) {
+        if !self.decisions.iter().any(|d| d.via == Via::Deleted) {
+            self.decide(Decision {
+                at,
+                action: Action::Unpublish,
+                via: Via::Deleted,
+                by: String::new(),
+                allowed: true,
+                note_id: None,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_whole_lines_outside_code() {
+        assert_eq!(commands("Update\n/publish\n"), (true, false));
+        assert_eq!(commands("  /unpublish  "), (false, true));
+        assert_eq!(commands("do not /publish this"), (false, false));
+        assert_eq!(commands("```\n/publish\n```"), (false, false));
+    }
+}

@@ -1,0 +1,708 @@
+//! Publishing: one queue message in, the incident's state merged, the status bucket
+//! brought in line with it. Handling the same message twice leaves the same buckets.
+//!
+//! - [`incident`]: the private state of an incident and how each event merges in;
+//! - [`public`]: what of it becomes public;
+//! - [`authorize`]: who may publish, from configuration alone;
+//! - this module: the [`Publisher`] that reads, merges, writes and publishes, resyncs
+//!   from GitLab's API, and moves an earlier release's data.
+
+pub mod authorize;
+pub mod incident;
+pub mod public;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::document;
+use crate::errors::{BackendError, ProcessError};
+use crate::gitlab::{ApiError, Gitlab, GitlabAccess};
+use crate::ids::IncidentId;
+use crate::intake::hooks::{Hook, HookError};
+use crate::intake::projects::{Projects, Refused};
+use crate::message::{Envelope, Source};
+use crate::ports::{Authorizer, Condition, ObjectStore, PutOptions};
+use crate::site::data::{self, INDEX_KEY, LIST_KEY, PublishedIndex};
+use crate::site::render::Upload;
+use crate::time;
+use incident::{ApiView, IncidentState, Verdict};
+
+impl From<Refused> for ProcessError {
+    fn from(e: Refused) -> Self {
+        match e {
+            Refused::OtherProject(m) => ProcessError::Permanent(m),
+            Refused::Backend(b) => b.into(),
+        }
+    }
+}
+
+/// What handling a message did; `id` is the incident's public id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Published {
+        id: u64,
+    },
+    Unpublished {
+        id: u64,
+    },
+    /// State updated; nothing public to change.
+    Private {
+        incident: IncidentId,
+    },
+    Ignored(String),
+}
+
+/// Where the scheduled resync goes on from.
+pub const RESYNC_CURSOR_KEY: &str = "index/resync-cursor.json";
+
+pub struct Publisher {
+    pub config: Arc<Config>,
+    pub state: Arc<dyn ObjectStore>,
+    pub status: Arc<dyn ObjectStore>,
+    pub authorizer: Arc<dyn Authorizer>,
+    /// GitLab's API, where configured: attachments, resync and the note back.
+    pub gitlab: Option<Arc<dyn Gitlab>>,
+    pub projects: Arc<Projects>,
+    /// Set once this process has seen the buckets in the current layout.
+    layout_checked: tokio::sync::OnceCell<()>,
+}
+
+impl Publisher {
+    /// Handles one message body.
+    pub async fn handle(&self, body: &str) -> Result<Outcome, ProcessError> {
+        let envelope = Envelope::read(body, self.state.as_ref()).await?;
+        if envelope.source != Source::Gitlab {
+            return Err(ProcessError::Permanent(format!(
+                "not a GitLab event: {:?}",
+                envelope.source
+            )));
+        }
+        let mut hook =
+            match Hook::parse(envelope.event.as_deref(), envelope.payload.get().as_bytes()) {
+                Ok(h) => h,
+                Err(HookError::Ignored(why)) => return Ok(Outcome::Ignored(why)),
+                Err(HookError::Malformed(why)) => return Err(ProcessError::Permanent(why)),
+            };
+        let received = time::parse(&envelope.received_at).unwrap_or_else(chrono::Utc::now);
+        let quirks = hook.fill_unknown_times(received);
+        let project = hook.project_id();
+        self.projects.admit(project).await?;
+        self.check_layout().await?;
+        let user = hook.user();
+        let verdict = Verdict {
+            may_publish: self
+                .authorizer
+                .may_publish(project, &user.username, user.id)
+                .await?,
+            trusted_microphone: self
+                .authorizer
+                .trusts_microphone(project, &user.username, user.id)
+                .await?,
+        };
+        if !quirks.is_empty() {
+            info!(
+                ?quirks,
+                "replaced what the delivery left out or wrote unreadably"
+            );
+        }
+        let id = IncidentId::new(project, hook.iid());
+        let state = self
+            .update_state(id, |s| {
+                s.merge(
+                    &hook,
+                    envelope.event.as_deref(),
+                    &self.config.publish_label,
+                    verdict,
+                );
+                s.note_quirks(&envelope.delivery, &quirks);
+            })
+            .await?;
+        self.apply(&state).await
+    }
+
+    /// Reads, changes and writes an incident's state with a conditional write, retried
+    /// if another writer got there first.
+    pub async fn update_state(
+        &self,
+        id: IncidentId,
+        change: impl Fn(&mut IncidentState),
+    ) -> Result<IncidentState, ProcessError> {
+        let state = document::update(self.state.as_ref(), &id.state_key(), |old| {
+            let mut state = old.unwrap_or_else(|| IncidentState::new(id.iid, id.project));
+            change(&mut state);
+            Some(state)
+        })
+        .await?;
+        state.ok_or_else(|| ProcessError::Retryable(format!("state of {id} vanished")))
+    }
+
+    /// Brings the status bucket in line with the state.
+    pub async fn apply(&self, state: &IncidentState) -> Result<Outcome, ProcessError> {
+        let Some(id) = state.public_id(self.config.public_ids()) else {
+            return Ok(Outcome::Private {
+                incident: state.id(),
+            });
+        };
+        if state.published()
+            && let Some(rendered) =
+                public::render_incident(state, id, self.config.gitlab_url.as_deref())
+        {
+            let body = rendered
+                .incident
+                .to_json()
+                .map_err(|e| ProcessError::Permanent(e.to_string()))?;
+            self.status
+                .put(&data::detail_key(id), Bytes::from(body), PutOptions::json())
+                .await?;
+            let page = crate::site::render_incident_page(&rendered.incident)
+                .map_err(ProcessError::Permanent)?;
+            self.status.put(&page.key, page.body, page.options).await?;
+            let summary = data::IndexEntry::of(&rendered.incident, state.id());
+            self.update_index(|index| {
+                index.incidents.insert(id, summary.clone());
+            })
+            .await?;
+            info!(
+                id,
+                incident = %state.id(),
+                comments = rendered.incident.comments.as_ref().map_or(0, Vec::len),
+                "published"
+            );
+            // The text is public now; the files follow.
+            self.sync_files(state.project_id, id, &rendered.uploads)
+                .await?;
+            self.link_back(state, id).await?;
+            return Ok(Outcome::Published { id });
+        }
+        if state.ever_published() {
+            self.remove_public(id).await?;
+            self.update_index(|index| {
+                index.incidents.remove(&id);
+            })
+            .await?;
+            info!(id, incident = %state.id(), "unpublished");
+            return Ok(Outcome::Unpublished { id });
+        }
+        Ok(Outcome::Private {
+            incident: state.id(),
+        })
+    }
+
+    /// Removes everything public of the incident numbered `id`: the detail first, so
+    /// that nothing of it stays reachable if we stop halfway, then its page and files.
+    async fn remove_public(&self, id: u64) -> Result<(), ProcessError> {
+        self.status.delete(&data::detail_key(id)).await?;
+        self.status
+            .delete(&crate::site::incident_page_key(id))
+            .await?;
+        let removed = self.status.delete_prefix(&data::files_prefix(id)).await?;
+        info!(id, files = removed, "public files removed");
+        Ok(())
+    }
+
+    /// With API access and `LINK_BACK`, the first publication leaves one note on the
+    /// issue with the incident's public page, never a second (the state remembers it).
+    /// The issue's notes are read first, so a retry after a lost state write never
+    /// notes it twice either.
+    async fn link_back(&self, state: &IncidentState, id: u64) -> Result<(), ProcessError> {
+        let (Some(api), true, None) = (&self.gitlab, self.config.link_back, state.linked_back)
+        else {
+            return Ok(());
+        };
+        let Some(base) = self.config.status_page_url.as_deref() else {
+            warn!("LINK_BACK: STATUS_PAGE_URL is not set, so there is no public URL to note");
+            return Ok(());
+        };
+        let url = format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            crate::site::incident_page_key(id)
+        );
+        let incident = state.id();
+        let noted = match api.notes(incident).await {
+            Ok(notes) => notes.iter().any(|n| n.body.contains(&url)),
+            Err(ApiError::Transient(m)) => return Err(ProcessError::Retryable(m)),
+            Err(e) => {
+                warn!(%incident, error = %e, "LINK_BACK: the issue's notes could not be read");
+                return Ok(());
+            }
+        };
+        if !noted {
+            match api.add_note(incident, &link_back_note(&url)).await {
+                Ok(()) => info!(%incident, %url, "public URL noted on the issue"),
+                Err(ApiError::Transient(m)) => return Err(ProcessError::Retryable(m)),
+                Err(e) => {
+                    // A token without the `api` scope: said once by the client, and the
+                    // publication stands.
+                    warn!(%incident, error = %e, "LINK_BACK: no note added");
+                    return Ok(());
+                }
+            }
+        }
+        let now = chrono::Utc::now();
+        self.update_state(incident, |s| {
+            s.linked_back.get_or_insert(now);
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Copies the uploads the published text points at into the status bucket (those
+    /// not there yet), and removes files no published text points at any more. A
+    /// failed download leaves nothing behind and fails the message for a retry; the
+    /// text is already public.
+    async fn sync_files(
+        &self,
+        project: u64,
+        id: u64,
+        uploads: &[Upload],
+    ) -> Result<(), ProcessError> {
+        let prefix = data::files_prefix(id);
+        let present: BTreeSet<String> = self.status.list(&prefix).await?.into_iter().collect();
+        let wanted: BTreeSet<String> = uploads.iter().map(|u| u.key(id)).collect();
+        for stale in present.difference(&wanted) {
+            self.status.delete(stale).await?;
+        }
+        let Some(api) = &self.gitlab else {
+            return Ok(());
+        };
+        let mut retry = None;
+        for upload in uploads {
+            let key = upload.key(id);
+            if present.contains(&key) {
+                continue;
+            }
+            let copied = api
+                .copy_upload(
+                    project,
+                    &upload.secret,
+                    &upload.filename,
+                    self.status.as_ref(),
+                    &key,
+                )
+                .await;
+            match copied {
+                Ok(true) => info!(id, key, "upload copied"),
+                Ok(false) => warn!(id, key, "upload not found in GitLab; its link stays broken"),
+                Err(ApiError::Transient(m)) => retry = Some(m),
+                Err(e) => {
+                    warn!(id, key, error = %e, "upload not copied");
+                }
+            }
+        }
+        match retry {
+            Some(m) => Err(ProcessError::Retryable(format!("incident {id}: {m}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Rebuilds an incident's state from GitLab's API and republishes it.
+    pub async fn resync(&self, id: IncidentId) -> Result<Outcome, ProcessError> {
+        let api = self.gitlab.as_ref().ok_or_else(|| {
+            ProcessError::Permanent("resync needs GITLAB_URL and GITLAB_TOKEN".into())
+        })?;
+        let api_err = |e: ApiError| match e {
+            ApiError::Transient(m) => ProcessError::Retryable(m),
+            other => ProcessError::Permanent(other.to_string()),
+        };
+        self.check_layout().await?;
+        let Some(issue) = api.issue(id).await.map_err(api_err)? else {
+            let now = chrono::Utc::now();
+            let state = self.update_state(id, |s| s.mark_deleted(now)).await?;
+            info!(incident = %id, "issue deleted in GitLab");
+            return self.apply(&state).await;
+        };
+        let notes = api.notes(id).await.map_err(api_err)?;
+        let label_events = api.label_events(id).await.map_err(api_err)?;
+        let mut awards = BTreeMap::new();
+        for note in notes.iter().filter(|n| !n.system && !n.is_internal()) {
+            awards.insert(
+                note.id,
+                api.note_awards(id, note.id).await.map_err(api_err)?,
+            );
+        }
+        // Verdicts for everyone whose action counts.
+        let mut users: BTreeMap<String, u64> = BTreeMap::new();
+        for n in &notes {
+            users.insert(n.author.username.clone(), n.author.id);
+        }
+        for a in awards.values().flatten() {
+            users.insert(a.user.username.clone(), a.user.id);
+        }
+        for e in &label_events {
+            if let Some(u) = &e.user {
+                users.insert(u.username.clone(), u.id);
+            }
+        }
+        let mut verdicts = BTreeMap::new();
+        let id_project = id.project;
+        for (name, uid) in &users {
+            let v = Verdict {
+                may_publish: self
+                    .authorizer
+                    .may_publish(id_project, name, Some(*uid))
+                    .await?,
+                trusted_microphone: self
+                    .authorizer
+                    .trusts_microphone(id_project, name, Some(*uid))
+                    .await?,
+            };
+            verdicts.insert(name.clone(), v);
+        }
+        let view = ApiView {
+            issue: &issue,
+            notes: &notes,
+            awards: &awards,
+            label_events: &label_events,
+            verdicts: &verdicts,
+        };
+        let state = self
+            .update_state(id, |s| s.resync(&view, &self.config.publish_label))
+            .await?;
+        self.apply(&state).await
+    }
+
+    /// Resyncs every incident still published (the scheduled run).
+    pub async fn resync_published(
+        &self,
+    ) -> Result<Vec<(u64, Result<Outcome, ProcessError>)>, ProcessError> {
+        self.resync_published_until(None).await
+    }
+
+    /// Resyncs published incidents until `deadline`, starting after the last one the
+    /// previous run reached (`index/resync-cursor.json`) and going round, so that with
+    /// many incidents every one is still visited within a few periods.
+    pub async fn resync_published_until(
+        &self,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Vec<(u64, Result<Outcome, ProcessError>)>, ProcessError> {
+        self.check_layout().await?;
+        let (index, _) = self.read_index().await?;
+        let cursor: u64 = match self.state.get(RESYNC_CURSOR_KEY).await? {
+            Some(obj) => serde_json::from_slice::<serde_json::Value>(&obj.body)
+                .ok()
+                .and_then(|v| v["after"].as_u64())
+                .unwrap_or(0),
+            None => 0,
+        };
+        let entries: Vec<(u64, Option<IncidentId>)> = index
+            .incidents
+            .iter()
+            .map(|(id, e)| (*id, e.source))
+            .collect();
+        let start = entries.iter().position(|(i, _)| *i > cursor).unwrap_or(0);
+        let mut out = Vec::new();
+        let mut last = None;
+        for (id, source) in entries[start..].iter().chain(entries[..start].iter()) {
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                info!(
+                    done = out.len(),
+                    left = entries.len() - out.len(),
+                    "resync: out of time; the next run goes on"
+                );
+                break;
+            }
+            let r = match source {
+                Some(incident) => self.resync(*incident).await,
+                None => Err(ProcessError::Permanent(format!(
+                    "incident {id}: the index does not say which issue it is"
+                ))),
+            };
+            match &r {
+                Ok(o) => info!(id, outcome = ?o, "resynced"),
+                Err(e) => warn!(id, error = %e, "resync failed"),
+            }
+            out.push((*id, r));
+            last = Some(*id);
+        }
+        if let Some(after) = last {
+            let body = serde_json::json!({ "after": after }).to_string();
+            self.state
+                .put(
+                    RESYNC_CURSOR_KEY,
+                    Bytes::from(body),
+                    PutOptions::private_json(),
+                )
+                .await?;
+        }
+        // The site exists from the first scheduled run on, incidents or none.
+        self.write_list().await?;
+        Ok(out)
+    }
+
+    /// Changes the private index of published incidents, then rewrites `data/list.json`
+    /// from the newest index. Both writes are conditional, so concurrent publishers of
+    /// different incidents never drop each other's entries.
+    pub async fn update_index(
+        &self,
+        change: impl Fn(&mut PublishedIndex),
+    ) -> Result<(), ProcessError> {
+        let ids = self.config.public_ids();
+        document::update(self.state.as_ref(), INDEX_KEY, |old| {
+            let mut index = old.unwrap_or_else(|| PublishedIndex::new(ids));
+            change(&mut index);
+            Some(index)
+        })
+        .await?;
+        self.write_list().await
+    }
+
+    /// Rewrites what derives from the index: `data/list.json` and the site. It loops
+    /// until the index did not change while it wrote, so whatever writer finishes last
+    /// leaves objects derived from the newest index: concurrent publishers of
+    /// different incidents never drop each other's entries.
+    pub async fn write_list(&self) -> Result<(), ProcessError> {
+        for _ in 0..document::CAS_ATTEMPTS {
+            let (index, etag) = self.read_index().await?;
+            let body = serde_json::to_vec(&index.list())
+                .map_err(|e| ProcessError::Permanent(e.to_string()))?;
+            let current = self.status.get(LIST_KEY).await?;
+            if current.is_none_or(|c| c.body.as_ref() != body.as_slice()) {
+                self.status
+                    .put(LIST_KEY, Bytes::from(body), PutOptions::json())
+                    .await?;
+            }
+            let objects = crate::site::render_site(&index, self.config.status_page_url.as_deref())
+                .map_err(ProcessError::Permanent)?;
+            for o in objects {
+                self.status.put(&o.key, o.body, o.options).await?;
+            }
+            if self.read_index().await?.1 == etag {
+                return Ok(());
+            }
+        }
+        warn!("{INDEX_KEY}: too many concurrent writers");
+        Err(ProcessError::Retryable(format!(
+            "{INDEX_KEY}: too many concurrent writers"
+        )))
+    }
+
+    /// The index and its etag (empty when there is none yet).
+    async fn read_index(&self) -> Result<(PublishedIndex, String), ProcessError> {
+        Ok(document::read(self.state.as_ref(), INDEX_KEY)
+            .await?
+            .unwrap_or_default())
+    }
+}
+
+/// The note a first publication leaves on its issue.
+fn link_back_note(url: &str) -> String {
+    format!("Published on the status page: {url}")
+}
+
+/// What [`Publisher::migrate`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Migration {
+    /// First-release states moved to `incidents/<project>/<iid>.json`.
+    pub states_moved: usize,
+    /// Published incidents given a new public id (one project to several, or back).
+    pub renumbered: Vec<(u64, u64)>,
+}
+
+impl Publisher {
+    /// Checks once per process that the buckets are in this release's layout, and
+    /// moves them to it if not ([`Publisher::migrate`]).
+    pub async fn check_layout(&self) -> Result<(), ProcessError> {
+        self.layout_checked
+            .get_or_try_init(|| async {
+                let current = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY)
+                    .await?
+                    .is_some_and(|(i, _)| {
+                        i.layout == data::LAYOUT && i.ids == self.config.public_ids()
+                    });
+                if !current {
+                    let m = self.migrate().await?;
+                    info!(
+                        states_moved = m.states_moved,
+                        renumbered = m.renumbered.len(),
+                        "buckets moved to the current layout"
+                    );
+                }
+                Ok::<(), ProcessError>(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Moves what an earlier release wrote to this release's layout, losing nothing:
+    /// first-release states (`incidents/<iid>.json`) go under their project; the
+    /// index learns which issue each public id is; and published incidents whose
+    /// public id changed (one project to several, or back) are republished under the
+    /// new one, their old keys removed. Running it again changes nothing.
+    pub async fn migrate(&self) -> Result<Migration, ProcessError> {
+        let mut report = Migration::default();
+        let index = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY).await?;
+        // Where the first release's states were, by iid.
+        let mut moved: BTreeMap<u64, IncidentId> = BTreeMap::new();
+        if index.as_ref().is_none_or(|(i, _)| i.layout < data::LAYOUT) {
+            for key in self.state.list(crate::ids::STATE_PREFIX).await? {
+                let Some(iid) = crate::ids::legacy_iid(&key) else {
+                    continue;
+                };
+                let Some((mut state, _)) =
+                    document::read::<IncidentState>(self.state.as_ref(), &key).await?
+                else {
+                    continue;
+                };
+                // Published before notes back existed: its publication is no new one.
+                if state.ever_published() {
+                    state.linked_back.get_or_insert_with(chrono::Utc::now);
+                }
+                let id = state.id();
+                let body = serde_json::to_vec(&state)
+                    .map_err(|e| ProcessError::Permanent(e.to_string()))?;
+                let opts = PutOptions::private_json().with_condition(Condition::IfNoneMatch);
+                match self
+                    .state
+                    .put(&id.state_key(), Bytes::from(body), opts)
+                    .await
+                {
+                    // Already moved by an earlier, interrupted run or a concurrent one.
+                    Ok(_) | Err(BackendError::PreconditionFailed(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                self.state.delete(&key).await?;
+                moved.insert(iid, id);
+                report.states_moved += 1;
+            }
+            // Without GITLAB_PROJECT_ID, the project the earlier release served stays
+            // the one taken.
+            if let Some(project) = most_common(moved.values().map(|id| id.project)) {
+                self.projects.keep_first(project).await?;
+            }
+        }
+        let (index, _) = index.unwrap_or_default();
+        let home = self.config.home_project();
+        let ids = self.config.public_ids();
+        // Each published incident's issue, and its public id under this configuration.
+        let mut renumber = Vec::new();
+        for (old, entry) in &index.incidents {
+            let source = entry
+                .source
+                .or_else(|| moved.get(old).copied())
+                .or_else(|| home.map(|p| IncidentId::new(p, *old)));
+            let Some(source) = source else {
+                warn!(
+                    id = old,
+                    "migration: no issue known for a published incident; left as it is"
+                );
+                continue;
+            };
+            let Some((state, _)) =
+                document::read::<IncidentState>(self.state.as_ref(), &source.state_key()).await?
+            else {
+                warn!(id = old, incident = %source, "migration: the published incident has no state; left as it is");
+                continue;
+            };
+            let new = state.public_id(ids).unwrap_or(*old);
+            if new != *old || entry.source.is_none() {
+                renumber.push((*old, new, state));
+            }
+        }
+        // Copied uploads follow their incident (where a new id is no other's old one:
+        // those are fetched again from GitLab), then the old keys go, all of them, so
+        // no new id meets an old one's files.
+        let olds: BTreeSet<u64> = renumber.iter().map(|(old, _, _)| *old).collect();
+        for (old, new, _) in &renumber {
+            if old != new && !olds.contains(new) {
+                self.copy_files(*old, *new).await?;
+            }
+        }
+        for (old, new, _) in &renumber {
+            if old != new {
+                self.remove_public(*old).await?;
+            }
+        }
+        let olds: BTreeSet<u64> = renumber.iter().map(|(old, _, _)| *old).collect();
+        document::update(
+            self.state.as_ref(),
+            INDEX_KEY,
+            |current: Option<PublishedIndex>| {
+                let mut index = current.unwrap_or_else(|| PublishedIndex::new(ids));
+                index.incidents.retain(|id, _| !olds.contains(id));
+                index.layout = data::LAYOUT;
+                index.ids = ids;
+                Some(index)
+            },
+        )
+        .await?;
+        for (old, new, state) in &renumber {
+            self.apply(state).await?;
+            if old != new {
+                info!(old, new, incident = %state.id(), "republished under its new public id");
+                report.renumbered.push((*old, *new));
+            }
+        }
+        self.write_list().await?;
+        Ok(report)
+    }
+}
+
+impl Publisher {
+    /// Copies an incident's uploads from under one public id to under another.
+    async fn copy_files(&self, from: u64, to: u64) -> Result<(), ProcessError> {
+        let (old, new) = (data::files_prefix(from), data::files_prefix(to));
+        for key in self.status.list(&old).await? {
+            let Some(object) = self.status.get(&key).await? else {
+                continue;
+            };
+            let content_type = object
+                .content_type
+                .unwrap_or_else(|| crate::ports::content_type_for(&key).to_owned());
+            let opts = PutOptions {
+                content_type,
+                cache_control: Some(crate::ports::FILE_CACHE_CONTROL.into()),
+                condition: Condition::Always,
+            };
+            self.status
+                .put(&format!("{new}{}", &key[old.len()..]), object.body, opts)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn most_common(values: impl Iterator<Item = u64>) -> Option<u64> {
+    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    counts.into_iter().max_by_key(|(_, n)| *n).map(|(v, _)| v)
+}
+
+impl Publisher {
+    /// The publisher for a configuration: with GitLab's API where it is configured
+    /// (roles, attachments, resync, the note back), else `PUBLISHERS` alone.
+    pub fn new(
+        config: Arc<Config>,
+        state: Arc<dyn ObjectStore>,
+        status: Arc<dyn ObjectStore>,
+        gitlab: Option<GitlabAccess>,
+    ) -> Publisher {
+        let authorizer: Arc<dyn Authorizer> = match &gitlab {
+            Some(access) => access.roles.clone(),
+            None => {
+                if config.microphone_trust == crate::config::MicrophoneTrust::Developers {
+                    warn!(
+                        "MICROPHONE_TRUST=developers needs GITLAB_URL and GITLAB_TOKEN; trusting publishers only"
+                    );
+                }
+                Arc::new(authorize::ConfigAuthorizer::new(config.clone()))
+            }
+        };
+        let gitlab = gitlab.map(|g| g.api);
+        Publisher {
+            projects: Arc::new(Projects::new(&config, Some(state.clone()))),
+            config,
+            state,
+            status,
+            authorizer,
+            gitlab,
+            layout_checked: tokio::sync::OnceCell::new(),
+        }
+    }
+}

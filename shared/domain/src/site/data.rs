@@ -1,0 +1,192 @@
+//! The public status data in GitLab's format: `data/incident/<iid>.json` and
+//! `data/list.json` (GitLab's schemas: `basic_incident`, `incident_details`,
+//! `incident_list`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::PublicIds;
+use crate::ids::IncidentId;
+use crate::time::{self, Timestamp};
+
+/// The list holds this many incidents, newest first.
+pub const LIST_LEN: usize = 20;
+/// The largest detail document.
+pub const MAX_DETAIL_BYTES: usize = 1024 * 1024;
+
+pub const LIST_KEY: &str = "data/list.json";
+
+/// `data/incident/<id>.json`, by the incident's public id.
+pub fn detail_key(id: u64) -> String {
+    format!("data/incident/{id}.json")
+}
+
+/// Everything published for an incident lives under this prefix (uploads).
+pub fn files_prefix(id: u64) -> String {
+    format!("data/incident/{id}/")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Links {
+    pub details: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    pub note: String,
+    #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]
+    pub created_at: Timestamp,
+}
+
+/// An incident as published. In the list, `comments` is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: u64,
+    pub status: String,
+    pub title: String,
+    pub description: String,
+    #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]
+    pub created_at: Timestamp,
+    #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<Vec<Comment>>,
+    pub links: Links,
+    /// openmic's own: GitLab's severity when it sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    /// openmic's own: the lifecycle stage from `status::<stage>` labels (closed means
+    /// resolved): investigating, identified, monitoring or resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// openmic's own: affected components from `component::<name>` labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+}
+
+/// The lifecycle stages, in order.
+pub const STAGES: [&str; 4] = ["investigating", "identified", "monitoring", "resolved"];
+
+/// The stage of an issue: closed is resolved; else the latest stage among its
+/// `status::` labels (GitLab allows one scoped label per scope); else investigating.
+pub fn stage_of(state: &str, labels: &[String]) -> &'static str {
+    if state == "closed" {
+        return "resolved";
+    }
+    labels
+        .iter()
+        .filter_map(|l| l.strip_prefix("status::"))
+        .filter_map(|s| STAGES.iter().position(|x| x.eq_ignore_ascii_case(s.trim())))
+        .max()
+        .map_or("investigating", |i| STAGES[i])
+}
+
+/// The components of `component::<name>` labels, sorted.
+pub fn components_of(labels: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = labels
+        .iter()
+        .filter_map(|l| l.strip_prefix("component::"))
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl Incident {
+    /// The detail document's bytes, as the publisher writes them.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec(self)
+    }
+
+    /// The list entry: the detail without comments.
+    pub fn summary(&self) -> Incident {
+        Incident {
+            comments: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// `data/list.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IncidentList {
+    pub incidents: Vec<Incident>,
+}
+
+/// One published incident in the private index: its list entry and its latest
+/// updates (for the feed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    pub incident: Incident,
+    #[serde(default)]
+    pub updates: Vec<Comment>,
+    /// The project and iid behind the public id (absent in the first release's index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<IncidentId>,
+}
+
+/// How many of an incident's latest updates the index keeps for the feed.
+pub const FEED_UPDATES: usize = 10;
+
+impl IndexEntry {
+    pub fn of(detail: &Incident, source: IncidentId) -> IndexEntry {
+        let comments = detail.comments.as_deref().unwrap_or_default();
+        let skip = comments.len().saturating_sub(FEED_UPDATES);
+        IndexEntry {
+            incident: detail.summary(),
+            updates: comments[skip..].to_vec(),
+            source: Some(source),
+        }
+    }
+}
+
+/// The private index of every published incident (state bucket), from which the
+/// public list and the site are derived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PublishedIndex {
+    /// By public id.
+    pub incidents: std::collections::BTreeMap<u64, IndexEntry>,
+    /// How the public ids were made.
+    #[serde(default)]
+    pub ids: PublicIds,
+    /// The layout of the state bucket this index goes with: absent in the first
+    /// release's, [`LAYOUT`] since incidents are keyed by project.
+    #[serde(default)]
+    pub layout: u32,
+}
+
+/// The state bucket's layout: incidents under `incidents/<project>/<iid>.json`.
+pub const LAYOUT: u32 = 2;
+
+pub const INDEX_KEY: &str = "index/published.json";
+
+impl PublishedIndex {
+    /// An empty index in this release's layout.
+    pub fn new(ids: PublicIds) -> PublishedIndex {
+        PublishedIndex {
+            incidents: Default::default(),
+            ids,
+            layout: LAYOUT,
+        }
+    }
+
+    /// Every entry, most recently created first.
+    pub fn newest_first(&self) -> Vec<&IndexEntry> {
+        let mut all: Vec<&IndexEntry> = self.incidents.values().collect();
+        all.sort_by_key(|e| std::cmp::Reverse((e.incident.created_at, e.incident.id)));
+        all
+    }
+
+    /// The 20 most recently created, newest first.
+    pub fn list(&self) -> IncidentList {
+        IncidentList {
+            incidents: self
+                .newest_first()
+                .into_iter()
+                .take(LIST_LEN)
+                .map(|e| e.incident.clone())
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The template environment shared by the maintainers' mail and the status site:
+//! `.html` and `.atom` templates escape every value by default (`&`, `<`, `>`, `"`,
+//! `'`, so URLs stay readable in the source); other templates are plain text.
+
+use minijinja::{AutoEscape, Environment};
+
+/// An environment holding `templates` (name, source); panics at start if one does not
+/// parse, as they are compiled into the binary.
+pub fn environment(templates: &[(&'static str, &'static str)]) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") || name.ends_with(".atom") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_keep_trailing_newline(true);
+    env.set_formatter(|out, state, value| {
+        if state.auto_escape() == AutoEscape::Html
+            && !value.is_safe()
+            && !value.is_none()
+            && !value.is_undefined()
+        {
+            return out
+                .write_str(&crate::site::render::escape_text(&value.to_string()))
+                .map_err(|e| {
+                    minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+                });
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    for (name, src) in templates {
+        env.add_template(name, src)
+            .unwrap_or_else(|e| panic!("template {name} does not parse: {e}"));
+    }
+    env
+}

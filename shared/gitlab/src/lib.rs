@@ -1,0 +1,554 @@
+//! GitLab's REST API (v4), where `GITLAB_URL` and `GITLAB_TOKEN` are set: uploads,
+//! member roles, the issue, its notes, award emoji and label events for a resync, and
+//! incident issues for alerts.
+//!
+//! 429 and 5xx answers are retried with backoff (a few seconds at most, well inside
+//! the queue's visibility timeout); 401 and 403 are configuration errors, logged once
+//! with what to fix. The token travels only in the `PRIVATE-TOKEN` header and never
+//! appears in a log or an error.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::io::AsyncWriteExt;
+use tracing::{debug, error, warn};
+
+use openmic_core::config::{Config, ConfigError, MicrophoneTrust, Secret};
+use openmic_core::errors::BackendError;
+use openmic_core::gitlab::{
+    ApiAward, ApiError, ApiIssue, ApiLabelEvent, ApiNote, Gitlab, GitlabAccess,
+};
+use openmic_core::ids::IncidentId;
+use openmic_core::ports::{
+    Authorizer, Condition, FILE_CACHE_CONTROL, ObjectStore, PutOptions, content_type_for,
+};
+
+/// GitLab's API where `GITLAB_URL` and `GITLAB_TOKEN` are set: the client, and who
+/// may publish by project role; `None` where they are not both set.
+pub fn connect(config: &std::sync::Arc<Config>) -> Result<Option<GitlabAccess>, ConfigError> {
+    let Some(api) = GitlabApi::from_config(config)? else {
+        return Ok(None);
+    };
+    let api = std::sync::Arc::new(api);
+    Ok(Some(GitlabAccess {
+        roles: std::sync::Arc::new(RoleAuthorizer::new(api.clone(), config.clone())),
+        api,
+    }))
+}
+
+/// Developer access: trusted for microphones with `MICROPHONE_TRUST=developers`.
+pub const DEVELOPER_ACCESS: u32 = 30;
+/// How long a member's access level is remembered.
+pub const ROLE_CACHE_TTL: Duration = Duration::from_secs(60);
+/// The most pages of a list read (100 items each).
+const MAX_PAGES: u32 = 50;
+
+#[derive(Debug, Clone, Deserialize)]
+struct ApiMember {
+    access_level: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ApiTemplate {
+    content: String,
+}
+
+/// The client of one GitLab instance; each call names its project.
+pub struct GitlabApi {
+    http: reqwest::Client,
+    base: Url,
+    token: Secret,
+    config_error_logged: AtomicBool,
+    backoff: Duration,
+    attempts: u32,
+}
+
+impl std::fmt::Debug for GitlabApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitlabApi")
+            .field("base", &self.base.as_str())
+            .finish()
+    }
+}
+
+impl GitlabApi {
+    /// From `GITLAB_URL` and `GITLAB_TOKEN`; `None` if they are not both set.
+    pub fn from_config(config: &Config) -> Result<Option<GitlabApi>, ConfigError> {
+        let (Some(url), Some(token)) = (&config.gitlab_url, &config.gitlab_token) else {
+            return Ok(None);
+        };
+        GitlabApi::new(url, token.clone()).map(Some)
+    }
+
+    pub fn new(url: &str, token: Secret) -> Result<GitlabApi, ConfigError> {
+        let invalid = |why: String| ConfigError::Invalid {
+            name: "GITLAB_URL",
+            why,
+        };
+        let base = Url::parse(&format!("{}/api/v4/", url.trim_end_matches('/')))
+            .map_err(|e| invalid(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("openmic/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(GitlabApi {
+            http,
+            base,
+            token,
+            config_error_logged: AtomicBool::new(false),
+            backoff: Duration::from_millis(250),
+            attempts: 4,
+        })
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            for s in segments {
+                path.push(s);
+            }
+        }
+        url
+    }
+
+    /// A path under `/projects/:id/`; each segment is percent-encoded.
+    fn project_url(&self, project: u64, segments: &[&str]) -> Url {
+        let id = project.to_string();
+        let mut all = vec!["projects", id.as_str()];
+        all.extend_from_slice(segments);
+        self.url(&all)
+    }
+
+    fn config_error(&self, what: &str, status: StatusCode) -> ApiError {
+        let hint = if status == StatusCode::UNAUTHORIZED {
+            "GITLAB_TOKEN is invalid or expired; create a new project access token"
+        } else {
+            "GITLAB_TOKEN lacks access: give it the read_api scope (api to open incident issues) and at least the Reporter role"
+        };
+        let err = ApiError::Config {
+            what: what.to_owned(),
+            status: status.as_u16(),
+            hint,
+        };
+        if !self.config_error_logged.swap(true, Ordering::SeqCst) {
+            error!(error = %err, "GitLab API configuration error");
+        } else {
+            debug!(error = %err, "GitLab API configuration error (logged before)");
+        }
+        err
+    }
+
+    /// Sends a request, retrying 429, 5xx and transport failures with backoff. `Ok(None)`
+    /// for 404.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        what: &str,
+        form: Option<&[(&str, String)]>,
+    ) -> Result<Option<reqwest::Response>, ApiError> {
+        let mut delay = self.backoff;
+        let mut last = String::new();
+        for attempt in 1..=self.attempts {
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .header("PRIVATE-TOKEN", self.token.expose());
+            if let Some(f) = form {
+                req = req.form(f);
+            }
+            match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    if status.is_success() {
+                        return Ok(Some(resp));
+                    }
+                    if status == StatusCode::NOT_FOUND {
+                        return Ok(None);
+                    }
+                    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                        return Err(self.config_error(what, status));
+                    }
+                    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                        last = format!("{what}: GitLab answered {status}");
+                        let retry_after = resp
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .map(|s| Duration::from_secs(s.min(5)));
+                        if attempt < self.attempts {
+                            tokio::time::sleep(retry_after.unwrap_or(delay)).await;
+                            delay *= 2;
+                        }
+                        continue;
+                    }
+                    return Err(ApiError::Permanent(format!(
+                        "{what}: GitLab answered {status}"
+                    )));
+                }
+                Err(e) => {
+                    // reqwest's errors name the URL, never the headers.
+                    last = format!("{what}: {}", e.without_url());
+                    if attempt < self.attempts {
+                        tokio::time::sleep(delay).await;
+                        delay *= 2;
+                    }
+                }
+            }
+        }
+        warn!(error = %last, "GitLab API: giving up for now");
+        Err(ApiError::Transient(last))
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        what: &str,
+    ) -> Result<Option<T>, ApiError> {
+        match self.send(Method::GET, url, what, None).await? {
+            None => Ok(None),
+            Some(resp) => resp.json::<T>().await.map(Some).map_err(|e| {
+                ApiError::Transient(format!("{what}: unreadable answer: {}", e.without_url()))
+            }),
+        }
+    }
+
+    /// Every page of a list.
+    async fn get_all<T: DeserializeOwned>(
+        &self,
+        project: u64,
+        segments: &[&str],
+        what: &str,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut out = Vec::new();
+        let mut page = 1u32;
+        while page <= MAX_PAGES {
+            let mut url = self.project_url(project, segments);
+            url.query_pairs_mut()
+                .append_pair("per_page", "100")
+                .append_pair("page", &page.to_string());
+            let Some(resp) = self.send(Method::GET, url, what, None).await? else {
+                return Ok(out);
+            };
+            let next = resp
+                .headers()
+                .get("x-next-page")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u32>().ok());
+            let items: Vec<T> = resp.json().await.map_err(|e| {
+                ApiError::Transient(format!("{what}: unreadable answer: {}", e.without_url()))
+            })?;
+            let n = items.len();
+            out.extend(items);
+            match next {
+                Some(p) if p > page => page = p,
+                None if n == 100 && page == 1 => page += 1,
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// A member's access level (inherited memberships included); `None` if not a member.
+    pub async fn member_access(&self, project: u64, user_id: u64) -> Result<Option<u32>, ApiError> {
+        let url = self.project_url(project, &["members", "all", &user_id.to_string()]);
+        Ok(self
+            .get_json::<ApiMember>(url, "member lookup")
+            .await?
+            .map(|m| m.access_level))
+    }
+
+    /// Downloads an upload into `dest`, chunk by chunk; returns its content type, or
+    /// `None` if GitLab has no such upload.
+    async fn download_upload(
+        &self,
+        project: u64,
+        secret: &str,
+        filename: &str,
+        dest: &Path,
+    ) -> Result<Option<Option<String>>, ApiError> {
+        // The file name is percent-encoded already, as it appears in the markdown.
+        let mut url = self.project_url(project, &["uploads", secret]);
+        url.set_path(&format!("{}/{}", url.path(), filename));
+        let Some(mut resp) = self.send(Method::GET, url, "upload download", None).await? else {
+            return Ok(None);
+        };
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let io = |e: std::io::Error| ApiError::Transient(format!("upload download: {e}"));
+        let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| ApiError::Transient(format!("upload download: {}", e.without_url())))?
+        {
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        Ok(Some(content_type))
+    }
+}
+
+/// A fresh temporary file name for a download.
+fn temp_path() -> std::path::PathBuf {
+    let mut nonce = [0u8; 12];
+    let _ = getrandom::fill(&mut nonce);
+    std::env::temp_dir().join(format!("openmic-upload-{}", hex::encode(nonce)))
+}
+
+#[async_trait]
+impl Gitlab for GitlabApi {
+    async fn issue(&self, id: IncidentId) -> Result<Option<ApiIssue>, ApiError> {
+        self.get_json(
+            self.project_url(id.project, &["issues", &id.iid.to_string()]),
+            "issue",
+        )
+        .await
+    }
+
+    async fn notes(&self, id: IncidentId) -> Result<Vec<ApiNote>, ApiError> {
+        self.get_all(
+            id.project,
+            &["issues", &id.iid.to_string(), "notes"],
+            "notes",
+        )
+        .await
+    }
+
+    /// Adds a note to an issue.
+    async fn add_note(&self, id: IncidentId, body: &str) -> Result<(), ApiError> {
+        let form = [("body", body.to_owned())];
+        self.send(
+            Method::POST,
+            self.project_url(id.project, &["issues", &id.iid.to_string(), "notes"]),
+            "note creation",
+            Some(&form),
+        )
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::Permanent(format!("issue {id} was not found to note")))
+    }
+
+    async fn note_awards(&self, id: IncidentId, note_id: u64) -> Result<Vec<ApiAward>, ApiError> {
+        let iid = id.iid;
+        self.get_all(
+            id.project,
+            &[
+                "issues",
+                &iid.to_string(),
+                "notes",
+                &note_id.to_string(),
+                "award_emoji",
+            ],
+            "note award emoji",
+        )
+        .await
+    }
+
+    async fn label_events(&self, id: IncidentId) -> Result<Vec<ApiLabelEvent>, ApiError> {
+        self.get_all(
+            id.project,
+            &["issues", &id.iid.to_string(), "resource_label_events"],
+            "label events",
+        )
+        .await
+    }
+
+    async fn copy_upload(
+        &self,
+        project: u64,
+        secret: &str,
+        filename: &str,
+        store: &dyn ObjectStore,
+        key: &str,
+    ) -> Result<bool, ApiError> {
+        let tmp = temp_path();
+        let result = async {
+            let Some(content_type) = self
+                .download_upload(project, secret, filename, &tmp)
+                .await?
+            else {
+                return Ok(false);
+            };
+            let content_type = content_type
+                .filter(|c| !c.is_empty() && c != "application/octet-stream")
+                .unwrap_or_else(|| content_type_for(key).to_owned());
+            let opts = PutOptions {
+                content_type,
+                cache_control: Some(FILE_CACHE_CONTROL.into()),
+                condition: Condition::Always,
+            };
+            store.put_file(key, &tmp, opts).await.map_err(|e| match e {
+                BackendError::Permanent(m) => ApiError::Permanent(m),
+                other => ApiError::Transient(other.to_string()),
+            })?;
+            Ok(true)
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        result
+    }
+
+    /// The content of the project's issue template `name`.
+    async fn issue_template(&self, project: u64, name: &str) -> Result<Option<String>, ApiError> {
+        let url = self.project_url(project, &["templates", "issues", name]);
+        Ok(self
+            .get_json::<ApiTemplate>(url, "issue template")
+            .await?
+            .map(|t| t.content))
+    }
+
+    /// An issue whose description holds `marker`, open or closed.
+    async fn find_issue(&self, project: u64, marker: &str) -> Result<Option<ApiIssue>, ApiError> {
+        let mut url = self.project_url(project, &["issues"]);
+        url.query_pairs_mut()
+            .append_pair("search", marker)
+            .append_pair("in", "description")
+            .append_pair("scope", "all");
+        let found: Vec<ApiIssue> = self
+            .get_json(url, "issue search")
+            .await?
+            .unwrap_or_default();
+        Ok(found
+            .into_iter()
+            .find(|i| i.description.as_deref().is_some_and(|d| d.contains(marker))))
+    }
+
+    /// Opens an incident issue.
+    async fn create_incident(
+        &self,
+        project: u64,
+        title: &str,
+        description: &str,
+        labels: &str,
+    ) -> Result<ApiIssue, ApiError> {
+        let form = [
+            ("title", title.to_owned()),
+            ("description", description.to_owned()),
+            ("labels", labels.to_owned()),
+            ("issue_type", "incident".to_owned()),
+        ];
+        let resp = self
+            .send(
+                Method::POST,
+                self.project_url(project, &["issues"]),
+                "issue creation",
+                Some(&form),
+            )
+            .await?
+            .ok_or_else(|| {
+                ApiError::Permanent("issue creation: the project was not found".into())
+            })?;
+        resp.json()
+            .await
+            .map_err(|e| ApiError::Transient(format!("issue creation: {}", e.without_url())))
+    }
+
+    async fn close_issue(&self, id: IncidentId) -> Result<(), ApiError> {
+        let form = [("state_event", "close".to_owned())];
+        self.send(
+            Method::PUT,
+            self.project_url(id.project, &["issues", &id.iid.to_string()]),
+            "issue close",
+            Some(&form),
+        )
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::Permanent(format!("issue {id} was not found to close")))
+    }
+}
+
+/// Access levels by (project, user), and when each was read.
+type RoleCache = HashMap<(u64, u64), (Option<u32>, Instant)>;
+
+/// Who may publish and whose microphone counts, by project role. `PUBLISHERS`, when
+/// set, still decides who may publish.
+pub struct RoleAuthorizer {
+    api: std::sync::Arc<GitlabApi>,
+    config: std::sync::Arc<Config>,
+    cache: Mutex<RoleCache>,
+}
+
+impl RoleAuthorizer {
+    pub fn new(api: std::sync::Arc<GitlabApi>, config: std::sync::Arc<Config>) -> Self {
+        RoleAuthorizer {
+            api,
+            config,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The user's access level, from the cache or the API. A configuration error
+    /// counts as no access: nothing is published on a role nobody could check.
+    async fn access(
+        &self,
+        project: u64,
+        user_id: Option<u64>,
+    ) -> Result<Option<u32>, BackendError> {
+        let Some(id) = user_id else { return Ok(None) };
+        let key = (project, id);
+        if let Ok(cache) = self.cache.lock()
+            && let Some((level, at)) = cache.get(&key)
+            && at.elapsed() < ROLE_CACHE_TTL
+        {
+            return Ok(*level);
+        }
+        let level = match self.api.member_access(project, id).await {
+            Ok(level) => level,
+            Err(ApiError::Transient(m)) => return Err(BackendError::Transient(m)),
+            Err(_) => None,
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key, (level, Instant::now()));
+        }
+        Ok(level)
+    }
+}
+
+#[async_trait]
+impl Authorizer for RoleAuthorizer {
+    async fn may_publish(
+        &self,
+        project: u64,
+        username: &str,
+        user_id: Option<u64>,
+    ) -> Result<bool, BackendError> {
+        if !self.config.publishers.is_empty() {
+            return Ok(self.config.is_publisher(username));
+        }
+        Ok(self
+            .access(project, user_id)
+            .await?
+            .is_some_and(|l| l >= self.config.publish_min_access))
+    }
+
+    async fn trusts_microphone(
+        &self,
+        project: u64,
+        username: &str,
+        user_id: Option<u64>,
+    ) -> Result<bool, BackendError> {
+        match self.config.microphone_trust {
+            MicrophoneTrust::Anyone => Ok(true),
+            MicrophoneTrust::Publishers => self.may_publish(project, username, user_id).await,
+            MicrophoneTrust::Developers => Ok(self
+                .access(project, user_id)
+                .await?
+                .is_some_and(|l| l >= DEVELOPER_ACCESS)),
+        }
+    }
+}

@@ -22,6 +22,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 pub async fn sdk_config_at(url: &str) -> aws_config::SdkConfig {
     use std::time::Duration;
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(openmic_aws::http_client())
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))

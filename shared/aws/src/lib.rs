@@ -13,13 +13,53 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use openmic_core::config::{Config, ConfigError};
 use openmic_core::errors::BackendError;
 
-/// The shared SDK configuration from the environment (region, credentials,
-/// `AWS_ENDPOINT_URL`).
+/// The shared SDK configuration from the environment, by the SDK's full chain
+/// (profiles, SSO, IMDS, web identity, `AWS_ENDPOINT_URL`): what `openmic-local
+/// --backend aws` uses on a workstation.
 pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
         .timeout_config(timeouts())
         .load()
         .await
+}
+
+/// The SDK configuration of a Lambda function: Lambda gives a function its region and
+/// its role's credentials in the environment (`AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), and `AWS_ENDPOINT_URL` may point
+/// elsewhere. Nothing else is looked up, so none of the SDK's other credential
+/// sources (profiles, SSO, STS, IMDS) is part of a function.
+pub fn lambda_config() -> aws_config::SdkConfig {
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    use aws_types::sdk_config::SharedCredentialsProvider;
+    let mut b = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(std::env::var("AWS_REGION").ok().map(aws_types::region::Region::new))
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .http_client(http_client())
+        .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .timeout_config(timeouts());
+    if let Some(url) = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
+        b = b.endpoint_url(url);
+    }
+    b.build()
+}
+
+/// The HTTP client of every SDK client: hyper on rustls with ring.
+pub fn http_client() -> aws_types::sdk_config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// No call hangs: a stuck attempt is cut and retried by the SDK, well inside the
@@ -186,5 +226,5 @@ pub fn check_queue_url(variable: &'static str, url: &str) -> Result<(), ConfigEr
 pub async fn start() -> (std::sync::Arc<Config>, Aws) {
     crate::telemetry::init();
     let config = crate::telemetry::or_exit(Config::from_env());
-    (std::sync::Arc::new(config), Aws::from_env().await)
+    (std::sync::Arc::new(config), Aws::new(lambda_config()))
 }

@@ -42,7 +42,7 @@ async fn accepted_webhooks_survive_a_kill() {
     let dir = tempfile::tempdir().unwrap();
     let listen = free_listen();
     let url = format!("http://{listen}");
-    let client = reqwest::Client::new();
+    let client = openmic_tests::http().build().unwrap();
     let hooks = NoteHooks::load();
 
     let mut first = serve(dir.path(), &listen);

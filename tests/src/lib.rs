@@ -17,6 +17,12 @@ use tower::ServiceExt;
 pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
 pub const ALERT_TOKEN: &str = "test-alert-token-0123456789";
 
+/// A client builder for the tests' own HTTP calls, with TLS on ring as openmic's.
+pub fn http() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 /// The repository's `events/` folder.
 pub fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")

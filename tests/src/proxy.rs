@@ -96,7 +96,7 @@ impl FaultProxy {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let state = ProxyState {
             upstream: upstream.trim_end_matches('/').to_owned(),
-            client: reqwest::Client::builder().build().unwrap(),
+            client: crate::http().build().unwrap(),
             inner: inner.clone(),
         };
         let app = axum::Router::new().fallback(forward).with_state(state);

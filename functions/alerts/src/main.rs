@@ -2,15 +2,21 @@
 
 use std::sync::Arc;
 
+use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::intake::Intake;
 use openmic_aws::telemetry::or_exit;
+use serde_json::Value;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, aws) = openmic_aws::start().await;
     or_exit(config.require(&["ALERT_TOKEN"]));
     let queue = Arc::new(or_exit(aws.alert_queue(&config)));
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let intake = or_exit(Intake::new(config, None, Some(queue), Some(state)));
-    lambda_http::run(openmic_http::router(Arc::new(intake))).await
+    let intake = &intake;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<Value, lambda_runtime::Error>(openmic_http::apigw::handle(intake, event.payload).await)
+    }))
+    .await
 }

@@ -34,7 +34,11 @@ pub fn lambda_config() -> aws_config::SdkConfig {
     use aws_types::sdk_config::SharedCredentialsProvider;
     let mut b = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(std::env::var("AWS_REGION").ok().map(aws_types::region::Region::new))
+        .region(
+            std::env::var("AWS_REGION")
+                .ok()
+                .map(aws_types::region::Region::new),
+        )
         .credentials_provider(SharedCredentialsProvider::new(
             EnvironmentVariableCredentialsProvider::new(),
         ))

@@ -36,7 +36,7 @@ async fn start(binary: &Path) -> Server {
         .spawn()
         .expect("openmic-local starts");
     let url = format!("http://{listen}");
-    let client = reqwest::Client::new();
+    let client = openmic_tests::http().build().unwrap();
     for _ in 0..200 {
         if client.get(format!("{url}/healthz")).send().await.is_ok() {
             return Server { child, url, dir };
@@ -88,7 +88,7 @@ async fn send_alert(client: &reqwest::Client, url: &str, n: usize) -> (bool, Dur
 }
 
 async fn wait_empty(url: &str, limit: Duration) -> bool {
-    let client = reqwest::Client::new();
+    let client = openmic_tests::http().build().unwrap();
     let until = Instant::now() + limit;
     while Instant::now() < until {
         if let Ok(r) = client.get(format!("{url}/healthz")).send().await
@@ -146,7 +146,7 @@ async fn burst(binary: PathBuf, count: usize, concurrency: usize) {
     let server = start(&binary).await;
     let template = NoteHooks::load();
     let bodies: Vec<String> = (0..count).map(|n| note_body(&template, n)).collect();
-    let client = reqwest::Client::builder()
+    let client = openmic_tests::http()
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
@@ -214,7 +214,7 @@ async fn sustained(binary: PathBuf, seconds: u64, concurrency: usize) {
     let server = start(&binary).await;
     let pid = server.child.id().unwrap();
     let template = Arc::new(NoteHooks::load());
-    let client = reqwest::Client::builder()
+    let client = openmic_tests::http()
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();

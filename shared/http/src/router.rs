@@ -1,0 +1,139 @@
+//! The intake routes on axum, and API Gateway event files as requests.
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
+use http::{HeaderMap, Method, StatusCode, Uri, header};
+use openmic::config::Config;
+use openmic::intake::{Intake, Reply};
+use std::sync::Arc;
+
+/// A reply as an HTTP response with its JSON body.
+pub fn response(reply: Reply) -> Response {
+    (reply.0, axum::Json(reply.1)).into_response()
+}
+
+/// The router: `POST /gitlab`, `POST /alerts` (for the queues configured), JSON 404
+/// and 405 for everything else.
+pub fn router(intake: Arc<Intake>) -> Router {
+    routes(&intake).fallback(not_found).with_state(intake)
+}
+
+/// The intake routes without a fallback, for a server that adds its own.
+pub fn routes(intake: &Intake) -> Router<Arc<Intake>> {
+    let mut r = Router::new();
+    if intake.publish_queue.is_some() {
+        r = r.route("/gitlab", only_post(post(gitlab)));
+    }
+    if intake.alert_queue.is_some() {
+        r = r.route("/alerts", only_post(post(alerts)));
+    }
+    r
+}
+
+async fn gitlab(State(intake): State<Arc<Intake>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    match read_body(&parts.headers, body, intake.config.max_body_bytes).await {
+        Ok(body) => response(intake.gitlab(&parts.headers, &body).await),
+        Err(reply) => response(reply),
+    }
+}
+
+async fn alerts(State(intake): State<Arc<Intake>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    match read_body(&parts.headers, body, intake.config.max_body_bytes).await {
+        Ok(body) => response(intake.alerts(&parts.headers, &body).await),
+        Err(reply) => response(reply),
+    }
+}
+
+fn only_post(m: MethodRouter<Arc<Intake>>) -> MethodRouter<Arc<Intake>> {
+    m.fallback(|method: Method, uri: Uri| async move {
+        response(Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} is not allowed on {}; use POST", uri.path()),
+        ))
+    })
+}
+
+/// `404 {"error": "no route for <method> <path>"}`.
+pub async fn not_found(method: Method, uri: Uri) -> Response {
+    response(Reply::error(
+        StatusCode::NOT_FOUND,
+        format!("no route for {method} {}", uri.path()),
+    ))
+}
+
+/// Reads the whole body up to `max` bytes: 413 past it, before anything else is
+/// looked at.
+pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<bytes::Bytes, Reply> {
+    let too_large = || {
+        Reply::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body is larger than MAX_BODY_BYTES ({max} bytes)"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > max as u64
+    {
+        return Err(too_large());
+    }
+    to_bytes(body, max).await.map_err(|_| too_large())
+}
+
+fn json_string_body(s: &str) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    quoted[1..quoted.len().saturating_sub(1)].to_owned()
+}
+
+/// An API Gateway event (HTTP API 2.0 or REST 1.0) as an HTTP request.
+/// `${GITLAB_WEBHOOK_SECRET}` and `${ALERT_TOKEN}` in it stand for the configured
+/// secrets (the sample events in `events/` use them).
+pub fn api_gateway_request(
+    text: &str,
+    config: &Config,
+) -> Result<http::Request<lambda_http::Body>, String> {
+    let mut text = text.to_owned();
+    if let Some(s) = &config.gitlab_webhook_secret {
+        text = text.replace("${GITLAB_WEBHOOK_SECRET}", &json_string_body(s.expose()));
+    }
+    if let Some(s) = &config.alert_token {
+        text = text.replace("${ALERT_TOKEN}", &json_string_body(s.expose()));
+    }
+    let event: lambda_http::request::LambdaRequest =
+        serde_json::from_str(&text).map_err(|e| format!("not an API Gateway event: {e}"))?;
+    // REST APIs (payload format 1.0) put the stage in front of the path, as Lambda's
+    // AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH would take it off.
+    let stage = match &event {
+        lambda_http::request::LambdaRequest::ApiGatewayV1(e) => e.request_context.stage.clone(),
+        _ => None,
+    };
+    // lambda_http's conversion panics on some malformed fields (a body marked base64
+    // that is not, a bad host, a bad query string); a replayed file gets an error.
+    let mut request =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| http::Request::from(event)))
+            .map_err(|_| {
+                "not a valid API Gateway event (bad base64 body, host or query string)".to_owned()
+            })?;
+    if let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") {
+        let prefix = format!("/{stage}/");
+        let uri = request.uri().clone();
+        if let Some(rest) = uri.path().strip_prefix(&prefix) {
+            let path_and_query = match uri.query() {
+                Some(q) => format!("/{rest}?{q}"),
+                None => format!("/{rest}"),
+            };
+            let mut parts = uri.into_parts();
+            parts.path_and_query = path_and_query.parse().ok();
+            if let Ok(new) = http::Uri::from_parts(parts) {
+                *request.uri_mut() = new;
+            }
+        }
+    }
+    Ok(request)
+}

@@ -8,19 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use openmic::config::ENV_NAMES;
+use openmic::config::{Config, Function as Fn, Variable};
 use serde_json::{Map, Value, json};
-
-/// Set on the two HTTP functions for lambda_http, not read by openmic's configuration.
-const HTTP_ONLY_ENV: &str = "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH";
-
-/// Settings that are secrets: their parameters must be NoEcho.
-const SECRET_ENV: [&str; 4] = [
-    "GITLAB_WEBHOOK_SECRET",
-    "GITLAB_SIGNING_TOKEN",
-    "ALERT_TOKEN",
-    "GITLAB_TOKEN",
-];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -272,49 +261,79 @@ fn mentions(resource: &Value, target: &str) -> bool {
             .is_some_and(|s| s.contains(&format!("${{{target}.")))
 }
 
+/// Every setting, as the capabilities and adapters that read it declare it.
+fn variables() -> Vec<&'static Variable> {
+    openmic::variables()
+        .chain(openmic_aws::VARIABLES)
+        .chain(openmic_gitlab::VARIABLES)
+        .collect()
+}
+
+fn function_of(binary: &str) -> Fn {
+    Fn::ALL
+        .into_iter()
+        .find(|f| f.binary() == binary)
+        .unwrap_or_else(|| panic!("{binary} is no function"))
+}
+
 #[test]
-fn function_environments_name_only_settings_the_code_reads() {
+fn the_declarations_are_what_the_configuration_reads() {
+    let read = std::sync::Mutex::new(BTreeSet::new());
+    Config::from_lookup(|name| {
+        read.lock().unwrap().insert(name.to_owned());
+        None
+    })
+    .unwrap();
+    let declared: BTreeSet<String> = variables().iter().map(|v| v.name.to_owned()).collect();
+    assert_eq!(read.into_inner().unwrap(), declared);
+    assert_eq!(
+        declared.len(),
+        variables().len(),
+        "a variable is declared twice"
+    );
+}
+
+#[test]
+fn each_function_gets_exactly_the_settings_it_reads() {
     let t = Template::load();
-    let known: BTreeSet<&str> = ENV_NAMES.into_iter().collect();
     for f in t.functions() {
-        let is_http = !f.events("HttpApi").is_empty();
-        for name in f.env().keys() {
-            if name == HTTP_ONLY_ENV {
-                assert!(is_http, "{}: {name} belongs to HTTP functions only", f.name);
-                continue;
-            }
-            assert!(
-                known.contains(name.as_str()),
-                "{}: {name} is not in openmic::config::ENV_NAMES",
-                f.name
-            );
-        }
-        if is_http {
-            assert_eq!(
-                f.env().get(HTTP_ONLY_ENV),
-                Some(&json!("true")),
-                "{}: lambda_http needs {HTTP_ONLY_ENV}=true",
-                f.name
-            );
-        }
+        let function = function_of(&f.binary());
+        let want: BTreeSet<String> = variables()
+            .iter()
+            .filter(|v| v.read_by.contains(&function))
+            .map(|v| v.name.to_owned())
+            .collect();
+        let got: BTreeSet<String> = f.env().into_keys().collect();
+        assert_eq!(
+            got, want,
+            "{}: its Environment against the declarations",
+            f.name
+        );
     }
 }
 
 #[test]
-fn every_setting_reaches_a_function() {
-    let t = Template::load();
-    let passed: BTreeSet<String> = t
-        .functions()
-        .iter()
-        .flat_map(|f| f.env().into_keys())
-        .collect();
-    let missing: Vec<&str> = ENV_NAMES
-        .into_iter()
-        .filter(|n| !passed.contains(*n))
-        .collect();
+fn the_readme_table_is_the_declarations() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let (start, end) = (
+        "<!-- variables: made from the declarations -->\n",
+        "<!-- /variables -->",
+    );
+    let mut table = String::from("| variable | default | meaning |\n| --- | --- | --- |\n");
+    for v in variables() {
+        table.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            v.name, v.default, v.meaning
+        ));
+    }
+    let block = readme
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once(end))
+        .map(|(block, _)| block)
+        .expect("README.md has the variables block");
     assert!(
-        missing.is_empty(),
-        "no function gets {missing:?}: add them to template.yaml"
+        block == table,
+        "README.md's table differs from the declarations; it should read:\n{table}"
     );
 }
 
@@ -331,7 +350,13 @@ fn a_setting_has_one_value_across_functions_and_secrets_are_no_echo() {
             }
         }
     }
-    for secret in SECRET_ENV {
+    let secrets: Vec<&str> = variables()
+        .iter()
+        .filter(|v| v.secret)
+        .map(|v| v.name)
+        .collect();
+    assert!(secrets.len() >= 4, "{secrets:?}");
+    for secret in secrets {
         let (_, value) = &values[secret];
         let param = ref_target(value)
             .unwrap_or_else(|| panic!("{secret} should come from a parameter: {value}"));

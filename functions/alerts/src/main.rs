@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
+use openmic::config::Function;
 use openmic::intake::Intake;
 use openmic_aws::telemetry::or_exit;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, aws) = openmic_aws::start().await;
-    or_exit(config.require(&["ALERT_TOKEN"]));
+    let variables = openmic::variables().chain(openmic_aws::VARIABLES);
+    let (config, aws) = openmic_aws::start(Function::Alerts, variables).await;
     let queue = Arc::new(or_exit(aws.alert_queue(&config)));
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let intake = or_exit(Intake::new(config, None, Some(queue), Some(state)));

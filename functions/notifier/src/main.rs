@@ -6,12 +6,16 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::alerts::lifecycle::Notifier;
+use openmic::config::Function;
 use openmic_aws::batch::handle_batch;
 use openmic_aws::telemetry::or_exit;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, aws) = openmic_aws::start().await;
+    let variables = openmic::variables()
+        .chain(openmic_aws::VARIABLES)
+        .chain(openmic_gitlab::VARIABLES);
+    let (config, aws) = openmic_aws::start(Function::Notifier, variables).await;
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let mailer = Arc::new(or_exit(aws.mailer(&config)));
     let gitlab = or_exit(openmic_gitlab::connect(&config)).map(|g| g.api);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
+use openmic::config::Function;
 use openmic::publishing::Publisher;
 use openmic_aws::batch::handle_batch;
 use openmic_aws::telemetry::or_exit;
@@ -13,7 +14,10 @@ use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, aws) = openmic_aws::start().await;
+    let variables = openmic::variables()
+        .chain(openmic_aws::VARIABLES)
+        .chain(openmic_gitlab::VARIABLES);
+    let (config, aws) = openmic_aws::start(Function::Publisher, variables).await;
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let status = Arc::new(or_exit(aws.status_bucket(&config)));
     let gitlab = or_exit(openmic_gitlab::connect(&config));

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
+use openmic::config::Function;
 use openmic::intake::Intake;
 use openmic_aws::telemetry::or_exit;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, aws) = openmic_aws::start().await;
-    or_exit(config.require(&["GITLAB_WEBHOOK_SECRET", "GITLAB_PROJECT_ID"]));
+    let variables = openmic::variables().chain(openmic_aws::VARIABLES);
+    let (config, aws) = openmic_aws::start(Function::Webhook, variables).await;
     let queue = Arc::new(or_exit(aws.publish_queue(&config)));
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let intake = or_exit(Intake::new(config, Some(queue), None, Some(state)));

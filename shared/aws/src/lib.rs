@@ -10,7 +10,44 @@ pub mod telemetry;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use openmic_core::config::{Config, ConfigError};
+use openmic_core::config::Function::{Alerts, Notifier, Publisher, Webhook};
+use openmic_core::config::{Config, ConfigError, Function, Variable};
+
+/// What the AWS adapters read (beside the SDK's own `AWS_*`).
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "STATUS_BUCKET",
+        default: "required on AWS",
+        meaning: "the public bucket",
+        secret: false,
+        read_by: &[Publisher],
+        required_by: &[Publisher],
+    },
+    Variable {
+        name: "STATE_BUCKET",
+        default: "required on AWS",
+        meaning: "the private bucket",
+        secret: false,
+        read_by: &[Webhook, Alerts, Publisher, Notifier],
+        required_by: &[Webhook, Alerts, Publisher, Notifier],
+    },
+    Variable {
+        name: "PUBLISH_QUEUE_URL",
+        default: "required on AWS",
+        meaning: "the FIFO queue of GitLab's events",
+        secret: false,
+        read_by: &[Webhook],
+        required_by: &[Webhook],
+    },
+    Variable {
+        name: "ALERT_QUEUE_URL",
+        default: "required on AWS",
+        meaning: "the FIFO queue of alerts",
+        secret: false,
+        read_by: &[Alerts],
+        required_by: &[Alerts],
+    },
+];
 use openmic_core::errors::BackendError;
 
 /// The shared SDK configuration from the environment, by the SDK's full chain
@@ -226,9 +263,14 @@ pub fn check_queue_url(variable: &'static str, url: &str) -> Result<(), ConfigEr
 }
 
 /// A Lambda function's start: logging, the configuration (or a stop naming what is
-/// missing or wrong), and the AWS clients.
-pub async fn start() -> (std::sync::Arc<Config>, Aws) {
+/// missing or wrong: every variable of `variables` that `function` requires), and the
+/// AWS clients.
+pub async fn start<'a>(
+    function: Function,
+    variables: impl IntoIterator<Item = &'a Variable>,
+) -> (std::sync::Arc<Config>, Aws) {
     crate::telemetry::init();
     let config = crate::telemetry::or_exit(Config::from_env());
+    crate::telemetry::or_exit(config.require_for(function, variables));
     (std::sync::Arc::new(config), Aws::new(lambda_config()))
 }

@@ -40,6 +40,50 @@ pub enum MicrophoneTrust {
     Developers,
 }
 
+/// One of openmic's Lambda functions (the local runner reads what all of them read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Function {
+    Webhook,
+    Alerts,
+    Publisher,
+    Notifier,
+}
+
+impl Function {
+    pub const ALL: [Function; 4] = [
+        Function::Webhook,
+        Function::Alerts,
+        Function::Publisher,
+        Function::Notifier,
+    ];
+
+    /// Its binary: `openmic-webhook`, ...
+    pub fn binary(self) -> &'static str {
+        match self {
+            Function::Webhook => "openmic-webhook",
+            Function::Alerts => "openmic-alerts",
+            Function::Publisher => "openmic-publisher",
+            Function::Notifier => "openmic-notifier",
+        }
+    }
+}
+
+/// One setting, declared by the capability (or adapter) that reads it: its
+/// environment variable, its default as the README gives it, what it does, which
+/// functions read it and which cannot start without it. The template, the README's
+/// table and the functions' start-up checks all follow these declarations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    pub name: &'static str,
+    /// As the README says it: a value in backticks, `none`, or when it is required.
+    pub default: &'static str,
+    pub meaning: &'static str,
+    /// Never shown: `NoEcho` in the template.
+    pub secret: bool,
+    pub read_by: &'static [Function],
+    pub required_by: &'static [Function],
+}
+
 /// How published incidents are numbered (`id` and keys of the public data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -92,33 +136,6 @@ pub struct Config {
     /// With API access, the first publication notes the public URL on the issue.
     pub link_back: bool,
 }
-
-/// Every environment variable the configuration reads.
-pub const ENV_NAMES: [&str; 23] = [
-    "GITLAB_WEBHOOK_SECRET",
-    "GITLAB_SIGNING_TOKEN",
-    "GITLAB_PROJECT_ID",
-    "ALERT_TOKEN",
-    "PUBLISH_LABEL",
-    "PUBLISHERS",
-    "PUBLISH_MIN_ACCESS",
-    "MICROPHONE_TRUST",
-    "GITLAB_URL",
-    "GITLAB_TOKEN",
-    "STATUS_BUCKET",
-    "STATE_BUCKET",
-    "PUBLISH_QUEUE_URL",
-    "ALERT_QUEUE_URL",
-    "MAIL_FROM",
-    "MAINTAINER_EMAILS",
-    "STATUS_PAGE_URL",
-    "RENOTIFY_AFTER",
-    "CREATE_INCIDENTS",
-    "INCIDENT_TEMPLATE",
-    "AUTO_CLOSE_INCIDENTS",
-    "MAX_BODY_BYTES",
-    "LINK_BACK",
-];
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
@@ -255,6 +272,21 @@ impl Config {
             c.link_back = parse_bool("LINK_BACK", get("LINK_BACK"))?;
         }
         Ok(c)
+    }
+
+    /// Fails with the first variable of `variables` that `function` requires and that is
+    /// not set.
+    pub fn require_for<'a>(
+        &self,
+        function: Function,
+        variables: impl IntoIterator<Item = &'a Variable>,
+    ) -> Result<(), ConfigError> {
+        for v in variables {
+            if v.required_by.contains(&function) {
+                self.require(&[v.name])?;
+            }
+        }
+        Ok(())
     }
 
     /// Fails with the first of `names` that is not set.

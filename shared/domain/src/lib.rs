@@ -22,3 +22,15 @@ pub mod intake;
 pub mod publishing;
 pub mod site;
 pub mod templates;
+
+/// Every setting the domain's capabilities read (the adapters declare their own).
+pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
+    [
+        intake::VARIABLES,
+        publishing::VARIABLES,
+        site::VARIABLES,
+        alerts::VARIABLES,
+    ]
+    .into_iter()
+    .flatten()
+}

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, error, warn};
 
-use openmic_core::config::{Config, ConfigError, MicrophoneTrust, Secret};
+use openmic_core::config::{Config, ConfigError, Function, MicrophoneTrust, Secret, Variable};
 use openmic_core::errors::BackendError;
 use openmic_core::gitlab::{
     ApiAward, ApiError, ApiIssue, ApiLabelEvent, ApiNote, Gitlab, GitlabAccess,
@@ -29,6 +29,26 @@ use openmic_core::ids::IncidentId;
 use openmic_core::ports::{
     Authorizer, Condition, FILE_CACHE_CONTROL, ObjectStore, PutOptions, content_type_for,
 };
+
+/// What the GitLab API client reads.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "GITLAB_URL",
+        default: "none",
+        meaning: "GitLab's address, for its API (attachments, roles, resync, the note back, incident issues)",
+        secret: false,
+        read_by: &[Function::Publisher, Function::Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "GITLAB_TOKEN",
+        default: "none",
+        meaning: "a project access token for GitLab's API (see [GitLab's API](#gitlabs-api-optional))",
+        secret: true,
+        read_by: &[Function::Publisher, Function::Notifier],
+        required_by: &[],
+    },
+];
 
 /// GitLab's API where `GITLAB_URL` and `GITLAB_TOKEN` are set: the client, and who
 /// may publish by project role; `None` where they are not both set.

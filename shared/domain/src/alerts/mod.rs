@@ -12,6 +12,61 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
+use crate::config::Function::Notifier;
+use crate::config::Variable;
+
+/// What the alerts' lifecycle reads.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "MAIL_FROM",
+        default: "required by the notifier",
+        meaning: "the sender of alert mail",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[Notifier],
+    },
+    Variable {
+        name: "MAINTAINER_EMAILS",
+        default: "required by the notifier",
+        meaning: "the recipients of alert mail, comma-separated",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[Notifier],
+    },
+    Variable {
+        name: "RENOTIFY_AFTER",
+        default: "`4h`",
+        meaning: "repeats of a firing alert mail again after this (`90s`, `30m`, `4h`, `1d`)",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "CREATE_INCIDENTS",
+        default: "`false`",
+        meaning: "with API access: a new alert opens a GitLab incident issue",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "INCIDENT_TEMPLATE",
+        default: "none",
+        meaning: "the issue template those issues start from",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "AUTO_CLOSE_INCIDENTS",
+        default: "`false`",
+        meaning: "the resolution closes the alert's incident issue",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {

@@ -22,6 +22,53 @@ use crate::signing::SigningKey;
 use hooks::{Hook, HookError};
 use projects::{Projects, Refused};
 
+use crate::config::Function::{Alerts, Notifier, Publisher, Webhook};
+use crate::config::Variable;
+
+/// What intake reads.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "GITLAB_WEBHOOK_SECRET",
+        default: "required (generated locally)",
+        meaning: "the webhook's secret token (`X-Gitlab-Token`); optional with `GITLAB_SIGNING_TOKEN`",
+        secret: true,
+        read_by: &[Webhook],
+        required_by: &[Webhook],
+    },
+    Variable {
+        name: "GITLAB_SIGNING_TOKEN",
+        default: "none",
+        meaning: "`whsec_…`: require signed deliveries (recommended, see below)",
+        secret: true,
+        read_by: &[Webhook],
+        required_by: &[],
+    },
+    Variable {
+        name: "GITLAB_PROJECT_ID",
+        default: "required on Lambda",
+        meaning: "the project whose events are taken, or several comma-separated (403 otherwise); see [Several projects](#several-projects)",
+        secret: false,
+        read_by: &[Webhook, Publisher, Notifier],
+        required_by: &[Webhook, Publisher],
+    },
+    Variable {
+        name: "ALERT_TOKEN",
+        default: "required (generated locally)",
+        meaning: "`Authorization: Bearer <token>` on `POST /alerts`",
+        secret: true,
+        read_by: &[Alerts],
+        required_by: &[Alerts],
+    },
+    Variable {
+        name: "MAX_BODY_BYTES",
+        default: "`6291456`",
+        meaning: "larger bodies get 413",
+        secret: false,
+        read_by: &[Webhook, Alerts],
+        required_by: &[],
+    },
+];
+
 /// A reply: status and a JSON body.
 #[derive(Debug)]
 pub struct Reply(pub StatusCode, pub serde_json::Value);

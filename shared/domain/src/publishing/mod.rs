@@ -31,6 +31,53 @@ use crate::site::render::Upload;
 use crate::time;
 use incident::{ApiView, IncidentState, Verdict};
 
+use crate::config::Function::Publisher as PublisherFn;
+use crate::config::Variable;
+
+/// What publishing reads.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "PUBLISH_LABEL",
+        default: "`status-page`",
+        meaning: "the label that publishes",
+        secret: false,
+        read_by: &[PublisherFn],
+        required_by: &[],
+    },
+    Variable {
+        name: "PUBLISHERS",
+        default: "none",
+        meaning: "usernames allowed to publish, comma-separated",
+        secret: false,
+        read_by: &[PublisherFn],
+        required_by: &[],
+    },
+    Variable {
+        name: "PUBLISH_MIN_ACCESS",
+        default: "`50`",
+        meaning: "with API access: the least access level that may publish",
+        secret: false,
+        read_by: &[PublisherFn],
+        required_by: &[],
+    },
+    Variable {
+        name: "MICROPHONE_TRUST",
+        default: "`publishers`",
+        meaning: "whose 🎤 publishes a comment: `anyone`, `publishers`, `developers`",
+        secret: false,
+        read_by: &[PublisherFn],
+        required_by: &[],
+    },
+    Variable {
+        name: "LINK_BACK",
+        default: "`true`",
+        meaning: "with API access (`api` scope), the first publication of an incident adds one note to its issue with the public page's URL",
+        secret: false,
+        read_by: &[PublisherFn],
+        required_by: &[],
+    },
+];
+
 impl From<Refused> for ProcessError {
     fn from(e: Refused) -> Self {
         match e {

@@ -20,6 +20,19 @@ use crate::ports::{Condition, PutOptions};
 use crate::time::{self, Timestamp};
 use data::{Comment, Incident, IndexEntry, PublishedIndex};
 
+use crate::config::Function::{Notifier, Publisher};
+use crate::config::Variable;
+
+/// What the site reads.
+pub const VARIABLES: &[Variable] = &[Variable {
+    name: "STATUS_PAGE_URL",
+    default: "none",
+    meaning: "the public page: the feed's links, the note back, and the link in mail",
+    secret: false,
+    read_by: &[Publisher, Notifier],
+    required_by: &[],
+}];
+
 pub const SITE_TITLE: &str = "Service status";
 /// Pages and data: short, so a change shows within a minute.
 pub const PAGE_CACHE_CONTROL: &str = DATA_CACHE_CONTROL;

@@ -192,6 +192,12 @@ async fn main() {
         env.push((k.to_owned(), v.to_owned()));
     }
     let cases = [
+        // The floor: lambda_runtime alone, answering the webhook's event.
+        (
+            "floor-lambda",
+            event_text("gitlab-story", "015-second-incident-published.json"),
+            "\"statusCode\":202",
+        ),
         (
             "openmic-webhook",
             event_text("gitlab-story", "015-second-incident-published.json"),

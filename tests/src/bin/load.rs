@@ -1,6 +1,7 @@
 //! Load on `openmic-local serve` over loopback, bounded in count and time.
 //!
 //! load burst <openmic-local binary> [count] [concurrency]
+//! load floor <floor-serve binary> [count] [concurrency]   (the same burst, replies only)
 //!     `count` GitLab note hooks (distinct deliveries, over 20 incidents) sent with
 //!     `concurrency` connections (opened before the clock starts); prints reply
 //!     p50/p99/max, the CPU time the server's threads and the driver spent on the
@@ -142,7 +143,9 @@ fn rss_mb(pid: u32) -> f64 {
         / 1024.0
 }
 
-async fn burst(binary: PathBuf, count: usize, concurrency: usize) {
+/// A burst of `count` note hooks over `concurrency` connections. `floor`: the server is
+/// `floor-serve`, which answers and keeps nothing, so only the replies are measured.
+async fn burst(binary: PathBuf, count: usize, concurrency: usize, floor: bool) {
     let server = start(&binary).await;
     let template = NoteHooks::load();
     let bodies: Vec<String> = (0..count).map(|n| note_body(&template, n)).collect();
@@ -192,8 +195,14 @@ async fn burst(binary: PathBuf, count: usize, concurrency: usize) {
     let accepted = results.iter().filter(|r| r.0).count();
     let mut lat: Vec<Duration> = results.iter().map(|r| r.1).collect();
     lat.sort();
-    let empty = wait_empty(&server.url, Duration::from_secs(120)).await;
-    let processed = notes_in_state(server.dir.path()).len();
+    let (empty, processed) = if floor {
+        (true, count)
+    } else {
+        (
+            wait_empty(&server.url, Duration::from_secs(120)).await,
+            notes_in_state(server.dir.path()).len(),
+        )
+    };
     println!("burst\tcount\t{count}");
     println!("burst\tconcurrency\t{concurrency}");
     println!("burst\taccepted\t{accepted}");
@@ -342,11 +351,12 @@ async fn main() {
     let num =
         |i: usize, default: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(default);
     match (mode, binary) {
-        (Some("burst"), Some(b)) => burst(b, num(3, 1000), num(4, 64)).await,
+        (Some("burst"), Some(b)) => burst(b, num(3, 1000), num(4, 64), false).await,
+        (Some("floor"), Some(b)) => burst(b, num(3, 1000), num(4, 64), true).await,
         (Some("sustained"), Some(b)) => sustained(b, num(3, 20) as u64, num(4, 8)).await,
         _ => {
             eprintln!(
-                "usage: load burst|sustained <openmic-local binary> [count|seconds] [concurrency]"
+                "usage: load burst|floor|sustained <openmic-local or floor-serve binary> [count|seconds] [concurrency]"
             );
             std::process::exit(2);
         }

@@ -9,9 +9,13 @@
 
 pub mod authorize;
 pub mod incident;
+mod migrate;
 pub mod public;
+mod resync;
 
-use std::collections::{BTreeMap, BTreeSet};
+pub use migrate::Migration;
+
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,17 +23,17 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::document;
-use crate::errors::{BackendError, ProcessError};
+use crate::errors::ProcessError;
 use crate::gitlab::{ApiError, Gitlab, GitlabAccess};
 use crate::ids::IncidentId;
 use crate::intake::hooks::{Hook, HookError};
 use crate::intake::projects::{Projects, Refused};
 use crate::message::{Envelope, Source};
-use crate::ports::{Authorizer, Condition, ObjectStore, PutOptions};
+use crate::ports::{Authorizer, ObjectStore, PutOptions};
 use crate::site::data::{self, INDEX_KEY, LIST_KEY, PublishedIndex};
 use crate::site::render::Upload;
 use crate::time;
-use incident::{ApiView, IncidentState, Verdict};
+use incident::{IncidentState, Verdict};
 
 use crate::config::Function::Publisher as PublisherFn;
 use crate::config::Variable;
@@ -347,140 +351,6 @@ impl Publisher {
         }
     }
 
-    /// Rebuilds an incident's state from GitLab's API and republishes it.
-    pub async fn resync(&self, id: IncidentId) -> Result<Outcome, ProcessError> {
-        let api = self.gitlab.as_ref().ok_or_else(|| {
-            ProcessError::Permanent("resync needs GITLAB_URL and GITLAB_TOKEN".into())
-        })?;
-        let api_err = |e: ApiError| match e {
-            ApiError::Transient(m) => ProcessError::Retryable(m),
-            other => ProcessError::Permanent(other.to_string()),
-        };
-        self.check_layout().await?;
-        let Some(issue) = api.issue(id).await.map_err(api_err)? else {
-            let now = chrono::Utc::now();
-            let state = self.update_state(id, |s| s.mark_deleted(now)).await?;
-            info!(incident = %id, "issue deleted in GitLab");
-            return self.apply(&state).await;
-        };
-        let notes = api.notes(id).await.map_err(api_err)?;
-        let label_events = api.label_events(id).await.map_err(api_err)?;
-        let mut awards = BTreeMap::new();
-        for note in notes.iter().filter(|n| !n.system && !n.is_internal()) {
-            awards.insert(
-                note.id,
-                api.note_awards(id, note.id).await.map_err(api_err)?,
-            );
-        }
-        // Verdicts for everyone whose action counts.
-        let mut users: BTreeMap<String, u64> = BTreeMap::new();
-        for n in &notes {
-            users.insert(n.author.username.clone(), n.author.id);
-        }
-        for a in awards.values().flatten() {
-            users.insert(a.user.username.clone(), a.user.id);
-        }
-        for e in &label_events {
-            if let Some(u) = &e.user {
-                users.insert(u.username.clone(), u.id);
-            }
-        }
-        let mut verdicts = BTreeMap::new();
-        let id_project = id.project;
-        for (name, uid) in &users {
-            let v = Verdict {
-                may_publish: self
-                    .authorizer
-                    .may_publish(id_project, name, Some(*uid))
-                    .await?,
-                trusted_microphone: self
-                    .authorizer
-                    .trusts_microphone(id_project, name, Some(*uid))
-                    .await?,
-            };
-            verdicts.insert(name.clone(), v);
-        }
-        let view = ApiView {
-            issue: &issue,
-            notes: &notes,
-            awards: &awards,
-            label_events: &label_events,
-            verdicts: &verdicts,
-        };
-        let state = self
-            .update_state(id, |s| s.resync(&view, &self.config.publish_label))
-            .await?;
-        self.apply(&state).await
-    }
-
-    /// Resyncs every incident still published (the scheduled run).
-    pub async fn resync_published(
-        &self,
-    ) -> Result<Vec<(u64, Result<Outcome, ProcessError>)>, ProcessError> {
-        self.resync_published_until(None).await
-    }
-
-    /// Resyncs published incidents until `deadline`, starting after the last one the
-    /// previous run reached (`index/resync-cursor.json`) and going round, so that with
-    /// many incidents every one is still visited within a few periods.
-    pub async fn resync_published_until(
-        &self,
-        deadline: Option<std::time::Instant>,
-    ) -> Result<Vec<(u64, Result<Outcome, ProcessError>)>, ProcessError> {
-        self.check_layout().await?;
-        let (index, _) = self.read_index().await?;
-        let cursor: u64 = match self.state.get(RESYNC_CURSOR_KEY).await? {
-            Some(obj) => serde_json::from_slice::<serde_json::Value>(&obj.body)
-                .ok()
-                .and_then(|v| v["after"].as_u64())
-                .unwrap_or(0),
-            None => 0,
-        };
-        let entries: Vec<(u64, Option<IncidentId>)> = index
-            .incidents
-            .iter()
-            .map(|(id, e)| (*id, e.source))
-            .collect();
-        let start = entries.iter().position(|(i, _)| *i > cursor).unwrap_or(0);
-        let mut out = Vec::new();
-        let mut last = None;
-        for (id, source) in entries[start..].iter().chain(entries[..start].iter()) {
-            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                info!(
-                    done = out.len(),
-                    left = entries.len() - out.len(),
-                    "resync: out of time; the next run goes on"
-                );
-                break;
-            }
-            let r = match source {
-                Some(incident) => self.resync(*incident).await,
-                None => Err(ProcessError::Permanent(format!(
-                    "incident {id}: the index does not say which issue it is"
-                ))),
-            };
-            match &r {
-                Ok(o) => info!(id, outcome = ?o, "resynced"),
-                Err(e) => warn!(id, error = %e, "resync failed"),
-            }
-            out.push((*id, r));
-            last = Some(*id);
-        }
-        if let Some(after) = last {
-            let body = serde_json::json!({ "after": after }).to_string();
-            self.state
-                .put(
-                    RESYNC_CURSOR_KEY,
-                    Bytes::from(body),
-                    PutOptions::private_json(),
-                )
-                .await?;
-        }
-        // The site exists from the first scheduled run on, incidents or none.
-        self.write_list().await?;
-        Ok(out)
-    }
-
     /// Changes the private index of published incidents, then rewrites `data/list.json`
     /// from the newest index. Both writes are conditional, so concurrent publishers of
     /// different incidents never drop each other's entries.
@@ -539,186 +409,6 @@ impl Publisher {
 /// The note a first publication leaves on its issue.
 fn link_back_note(url: &str) -> String {
     format!("Published on the status page: {url}")
-}
-
-/// What [`Publisher::migrate`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Migration {
-    /// First-release states moved to `incidents/<project>/<iid>.json`.
-    pub states_moved: usize,
-    /// Published incidents given a new public id (one project to several, or back).
-    pub renumbered: Vec<(u64, u64)>,
-}
-
-impl Publisher {
-    /// Checks once per process that the buckets are in this release's layout, and
-    /// moves them to it if not ([`Publisher::migrate`]).
-    pub async fn check_layout(&self) -> Result<(), ProcessError> {
-        self.layout_checked
-            .get_or_try_init(|| async {
-                let current = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY)
-                    .await?
-                    .is_some_and(|(i, _)| {
-                        i.layout == data::LAYOUT && i.ids == self.config.public_ids()
-                    });
-                if !current {
-                    let m = self.migrate().await?;
-                    info!(
-                        states_moved = m.states_moved,
-                        renumbered = m.renumbered.len(),
-                        "buckets moved to the current layout"
-                    );
-                }
-                Ok::<(), ProcessError>(())
-            })
-            .await?;
-        Ok(())
-    }
-
-    /// Moves what an earlier release wrote to this release's layout, losing nothing:
-    /// first-release states (`incidents/<iid>.json`) go under their project; the
-    /// index learns which issue each public id is; and published incidents whose
-    /// public id changed (one project to several, or back) are republished under the
-    /// new one, their old keys removed. Running it again changes nothing.
-    pub async fn migrate(&self) -> Result<Migration, ProcessError> {
-        let mut report = Migration::default();
-        let index = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY).await?;
-        // Where the first release's states were, by iid.
-        let mut moved: BTreeMap<u64, IncidentId> = BTreeMap::new();
-        if index.as_ref().is_none_or(|(i, _)| i.layout < data::LAYOUT) {
-            for key in self.state.list(crate::ids::STATE_PREFIX).await? {
-                let Some(iid) = crate::ids::legacy_iid(&key) else {
-                    continue;
-                };
-                let Some((mut state, _)) =
-                    document::read::<IncidentState>(self.state.as_ref(), &key).await?
-                else {
-                    continue;
-                };
-                // Published before notes back existed: its publication is no new one.
-                if state.ever_published() {
-                    state.linked_back.get_or_insert_with(chrono::Utc::now);
-                }
-                let id = state.id();
-                let body = serde_json::to_vec(&state)
-                    .map_err(|e| ProcessError::Permanent(e.to_string()))?;
-                let opts = PutOptions::private_json().with_condition(Condition::IfNoneMatch);
-                match self
-                    .state
-                    .put(&id.state_key(), Bytes::from(body), opts)
-                    .await
-                {
-                    // Already moved by an earlier, interrupted run or a concurrent one.
-                    Ok(_) | Err(BackendError::PreconditionFailed(_)) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                self.state.delete(&key).await?;
-                moved.insert(iid, id);
-                report.states_moved += 1;
-            }
-            // Without GITLAB_PROJECT_ID, the project the earlier release served stays
-            // the one taken.
-            if let Some(project) = most_common(moved.values().map(|id| id.project)) {
-                self.projects.keep_first(project).await?;
-            }
-        }
-        let (index, _) = index.unwrap_or_default();
-        let home = self.config.home_project();
-        let ids = self.config.public_ids();
-        // Each published incident's issue, and its public id under this configuration.
-        let mut renumber = Vec::new();
-        for (old, entry) in &index.incidents {
-            let source = entry
-                .source
-                .or_else(|| moved.get(old).copied())
-                .or_else(|| home.map(|p| IncidentId::new(p, *old)));
-            let Some(source) = source else {
-                warn!(
-                    id = old,
-                    "migration: no issue known for a published incident; left as it is"
-                );
-                continue;
-            };
-            let Some((state, _)) =
-                document::read::<IncidentState>(self.state.as_ref(), &source.state_key()).await?
-            else {
-                warn!(id = old, incident = %source, "migration: the published incident has no state; left as it is");
-                continue;
-            };
-            let new = state.public_id(ids).unwrap_or(*old);
-            if new != *old || entry.source.is_none() {
-                renumber.push((*old, new, state));
-            }
-        }
-        // Copied uploads follow their incident (where a new id is no other's old one:
-        // those are fetched again from GitLab), then the old keys go, all of them, so
-        // no new id meets an old one's files.
-        let olds: BTreeSet<u64> = renumber.iter().map(|(old, _, _)| *old).collect();
-        for (old, new, _) in &renumber {
-            if old != new && !olds.contains(new) {
-                self.copy_files(*old, *new).await?;
-            }
-        }
-        for (old, new, _) in &renumber {
-            if old != new {
-                self.remove_public(*old).await?;
-            }
-        }
-        let olds: BTreeSet<u64> = renumber.iter().map(|(old, _, _)| *old).collect();
-        document::update(
-            self.state.as_ref(),
-            INDEX_KEY,
-            |current: Option<PublishedIndex>| {
-                let mut index = current.unwrap_or_else(|| PublishedIndex::new(ids));
-                index.incidents.retain(|id, _| !olds.contains(id));
-                index.layout = data::LAYOUT;
-                index.ids = ids;
-                Some(index)
-            },
-        )
-        .await?;
-        for (old, new, state) in &renumber {
-            self.apply(state).await?;
-            if old != new {
-                info!(old, new, incident = %state.id(), "republished under its new public id");
-                report.renumbered.push((*old, *new));
-            }
-        }
-        self.write_list().await?;
-        Ok(report)
-    }
-}
-
-impl Publisher {
-    /// Copies an incident's uploads from under one public id to under another.
-    async fn copy_files(&self, from: u64, to: u64) -> Result<(), ProcessError> {
-        let (old, new) = (data::files_prefix(from), data::files_prefix(to));
-        for key in self.status.list(&old).await? {
-            let Some(object) = self.status.get(&key).await? else {
-                continue;
-            };
-            let content_type = object
-                .content_type
-                .unwrap_or_else(|| crate::ports::content_type_for(&key).to_owned());
-            let opts = PutOptions {
-                content_type,
-                cache_control: Some(crate::ports::FILE_CACHE_CONTROL.into()),
-                condition: Condition::Always,
-            };
-            self.status
-                .put(&format!("{new}{}", &key[old.len()..]), object.body, opts)
-                .await?;
-        }
-        Ok(())
-    }
-}
-
-fn most_common(values: impl Iterator<Item = u64>) -> Option<u64> {
-    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
-    for v in values {
-        *counts.entry(v).or_default() += 1;
-    }
-    counts.into_iter().max_by_key(|(_, n)| *n).map(|(v, _)| v)
 }
 
 impl Publisher {

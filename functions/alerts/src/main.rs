@@ -6,6 +6,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::config::Function;
 use openmic::intake::Intake;
 use openmic_aws::telemetry::or_exit;
+use openmic_http::apigw::{self, Event, Route};
 use serde_json::Value;
 
 #[tokio::main]
@@ -16,8 +17,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let intake = or_exit(Intake::new(config, None, Some(queue), Some(state)));
     let intake = &intake;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, lambda_runtime::Error>(openmic_http::apigw::handle(intake, event.payload).await)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<Value, lambda_runtime::Error>(
+            apigw::handle(intake, Route::Alerts, event.payload).await,
+        )
     }))
     .await
 }

@@ -4,50 +4,86 @@
 //! local runner's router checks it: `POST /gitlab`, `POST /alerts`, 405 for another
 //! method on them, 404 for anything else.
 
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use openmic::intake::{Intake, Reply};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// A request as API Gateway hands it over.
-struct Request {
-    method: String,
-    path: String,
-    headers: HeaderMap,
-    body: Result<Vec<u8>, Reply>,
+/// Which intake route a function serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /gitlab`
+    Gitlab,
+    /// `POST /alerts`
+    Alerts,
 }
 
-/// Handles one API Gateway event; the value is the response to return to Lambda.
-pub async fn handle(intake: &Intake, event: Value) -> Value {
-    let reply = match request(event) {
-        Ok(r) => route(intake, r).await,
-        Err(reply) => reply,
-    };
-    response(reply)
+impl Route {
+    fn path(self) -> &'static str {
+        match self {
+            Route::Gitlab => "/gitlab",
+            Route::Alerts => "/alerts",
+        }
+    }
 }
 
-async fn route(intake: &Intake, r: Request) -> Reply {
-    let post = r.method.eq_ignore_ascii_case("POST");
-    let route = match r.path.as_str() {
-        "/gitlab" if intake.publish_queue.is_some() => Some(true),
-        "/alerts" if intake.alert_queue.is_some() => Some(false),
-        _ => None,
-    };
-    let Some(gitlab) = route else {
+/// An API Gateway event of either payload format: only what intake reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Event {
+    /// `2.0` for an HTTP API; absent (or `1.0`) for a REST API.
+    version: Option<String>,
+    raw_path: Option<String>,
+    path: Option<String>,
+    http_method: Option<String>,
+    request_context: Context,
+    headers: BTreeMap<String, Option<String>>,
+    multi_value_headers: BTreeMap<String, Option<Vec<String>>>,
+    body: Option<String>,
+    is_base64_encoded: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Context {
+    http: Option<HttpContext>,
+    stage: Option<String>,
+    http_method: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct HttpContext {
+    method: Option<String>,
+    path: Option<String>,
+}
+
+/// Handles one API Gateway event for the function's `route`; the value is the
+/// response to return to Lambda.
+pub async fn handle(intake: &Intake, route: Route, event: Event) -> Value {
+    response(answer(intake, route, event).await)
+}
+
+async fn answer(intake: &Intake, route: Route, event: Event) -> Reply {
+    let (method, path) = event.method_and_path();
+    if path != route.path() {
         return Reply::error(
             StatusCode::NOT_FOUND,
-            format!("no route for {} {}", r.method, r.path),
-        );
-    };
-    if !post {
-        return Reply::error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("method {} is not allowed on {}; use POST", r.method, r.path),
+            format!("no route for {method} {path}"),
         );
     }
-    let body = match r.body {
+    if !method.eq_ignore_ascii_case("POST") {
+        return Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} is not allowed on {path}; use POST"),
+        );
+    }
+    let headers = event.header_map();
+    let body = match event.body() {
         Ok(b) if b.len() > intake.config.max_body_bytes => {
             return Reply::error(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -60,65 +96,80 @@ async fn route(intake: &Intake, r: Request) -> Reply {
         Ok(b) => b,
         Err(reply) => return reply,
     };
-    if gitlab {
-        intake.gitlab(&r.headers, &body).await
-    } else {
-        intake.alerts(&r.headers, &body).await
+    match route {
+        Route::Gitlab => intake.gitlab(&headers, &body).await,
+        Route::Alerts => intake.alerts(&headers, &body).await,
     }
 }
 
-fn body_of(body: Option<String>, base64: bool) -> Result<Vec<u8>, Reply> {
-    let body = body.unwrap_or_default();
-    if base64 {
-        B64.decode(body.as_bytes()).map_err(|_| {
-            Reply::error(
-                StatusCode::BAD_REQUEST,
-                "body is marked base64 but is not base64",
-            )
-        })
-    } else {
-        Ok(body.into_bytes())
+impl Event {
+    /// The method, and the path without a REST API's stage.
+    fn method_and_path(&self) -> (String, String) {
+        let ctx = &self.request_context;
+        let http = ctx.http.as_ref();
+        let method = http
+            .and_then(|h| h.method.clone())
+            .or_else(|| self.http_method.clone())
+            .or_else(|| ctx.http_method.clone())
+            .unwrap_or_default();
+        let mut path = self
+            .raw_path
+            .clone()
+            .or_else(|| http.and_then(|h| h.path.clone()))
+            .or_else(|| self.path.clone())
+            .unwrap_or_default();
+        if self.version.as_deref() != Some("2.0")
+            && let Some(stage) = ctx
+                .stage
+                .as_deref()
+                .filter(|s| !s.is_empty() && *s != "$default")
+            && let Some(rest) = path.strip_prefix(&format!("/{stage}/"))
+        {
+            path = format!("/{rest}");
+        }
+        (method, path)
     }
-}
 
-fn request(event: Value) -> Result<Request, Reply> {
-    let bad = |e: serde_json::Error| {
-        Reply::error(
-            StatusCode::BAD_REQUEST,
-            format!("not an API Gateway event: {e}"),
-        )
-    };
-    if event.get("version").and_then(Value::as_str) == Some("2.0") {
-        let e: ApiGatewayV2httpRequest = serde_json::from_value(event).map_err(bad)?;
-        return Ok(Request {
-            method: e.request_context.http.method.to_string(),
-            path: e
-                .raw_path
-                .or(e.request_context.http.path)
-                .unwrap_or_default(),
-            headers: e.headers,
-            body: body_of(e.body, e.is_base64_encoded),
-        });
+    /// The headers, names in lower case (as API Gateway's HTTP API gives them; a REST
+    /// API keeps the sender's case), single and multi-valued alike.
+    fn header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        let mut add = |name: &str, value: &str| {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                map.append(n, v);
+            }
+        };
+        for (name, values) in &self.multi_value_headers {
+            if !self.headers.contains_key(name) {
+                for v in values.iter().flatten() {
+                    add(name, v);
+                }
+            }
+        }
+        for (name, value) in &self.headers {
+            if let Some(v) = value {
+                add(name, v);
+            }
+        }
+        map
     }
-    let e: ApiGatewayProxyRequest = serde_json::from_value(event).map_err(bad)?;
-    let mut headers = e.multi_value_headers;
-    headers.extend(e.headers);
-    // A REST API's path carries its stage: `/<stage>/gitlab`.
-    let mut path = e.path.unwrap_or_default();
-    if let Some(stage) = e
-        .request_context
-        .stage
-        .filter(|s| !s.is_empty() && s != "$default")
-        && let Some(rest) = path.strip_prefix(&format!("/{stage}/"))
-    {
-        path = format!("/{rest}");
+
+    fn body(&self) -> Result<Vec<u8>, Reply> {
+        let body = self.body.as_deref().unwrap_or_default();
+        if self.is_base64_encoded {
+            B64.decode(body.as_bytes()).map_err(|_| {
+                Reply::error(
+                    StatusCode::BAD_REQUEST,
+                    "body is marked base64 but is not base64",
+                )
+            })
+        } else {
+            Ok(body.as_bytes().to_vec())
+        }
     }
-    Ok(Request {
-        method: e.http_method.to_string(),
-        path,
-        headers,
-        body: body_of(e.body, e.is_base64_encoded),
-    })
 }
 
 /// The response API Gateway turns into the HTTP answer (both payload formats read it).
@@ -135,33 +186,35 @@ fn response(reply: Reply) -> Value {
 mod tests {
     use super::*;
 
-    fn v2(method: &str, path: &str, body: &str, base64: bool) -> Value {
-        json!({"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
-               "headers": {"content-type": "application/json", "x-gitlab-event": "Issue Hook"},
-               "requestContext": {"http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                                            "sourceIp": "127.0.0.1", "userAgent": "t"},
-                                  "accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
-                                  "requestId": "r", "routeKey": "$default", "stage": "$default",
-                                  "time": "t", "timeEpoch": 0},
-               "body": body, "isBase64Encoded": base64})
+    fn event(v: Value) -> Event {
+        serde_json::from_value(v).unwrap()
     }
 
     #[test]
     fn both_payload_formats_read_alike() {
-        let r = request(v2("POST", "/gitlab", "eyJhIjoxfQ==", true)).unwrap();
-        assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/gitlab"));
-        assert_eq!(r.body.unwrap(), br#"{"a":1}"#);
-        assert_eq!(r.headers["x-gitlab-event"], "Issue Hook");
-        let r = request(
+        let v2 = event(
+            json!({"version": "2.0", "routeKey": "$default", "rawPath": "/gitlab",
+            "headers": {"content-type": "application/json", "x-gitlab-event": "Issue Hook"},
+            "requestContext": {"http": {"method": "POST", "path": "/gitlab"}, "stage": "$default"},
+            "body": "eyJhIjoxfQ==", "isBase64Encoded": true}),
+        );
+        assert_eq!(v2.method_and_path(), ("POST".into(), "/gitlab".into()));
+        assert_eq!(v2.body().unwrap(), br#"{"a":1}"#);
+        assert_eq!(v2.header_map()["x-gitlab-event"], "Issue Hook");
+        let v1 = event(
             json!({"resource": "/{proxy+}", "path": "/prod/alerts", "httpMethod": "POST",
-            "headers": {"Authorization": "Bearer x"}, "multiValueHeaders": {},
+            "headers": {"Authorization": "Bearer x"}, "multiValueHeaders": {"X-Many": ["a", "b"]},
             "requestContext": {"stage": "prod", "httpMethod": "POST"},
             "body": "{}", "isBase64Encoded": false}),
-        )
-        .unwrap();
-        assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/alerts"));
-        assert_eq!(r.headers["authorization"], "Bearer x");
-        let r = request(v2("POST", "/gitlab", "not base64!", true)).unwrap();
-        assert_eq!(r.body.unwrap_err().0, StatusCode::BAD_REQUEST);
+        );
+        assert_eq!(v1.method_and_path(), ("POST".into(), "/alerts".into()));
+        let h = v1.header_map();
+        assert_eq!(h["authorization"], "Bearer x");
+        assert_eq!(h.get_all("x-many").iter().count(), 2);
+        let bad = event(
+            json!({"version": "2.0", "rawPath": "/gitlab", "body": "not base64!",
+            "isBase64Encoded": true, "requestContext": {"http": {"method": "POST"}}}),
+        );
+        assert_eq!(bad.body().unwrap_err().0, StatusCode::BAD_REQUEST);
     }
 }

@@ -79,10 +79,9 @@ static SKIP_ENVELOPE_PANIC: LazyLock<bool> = LazyLock::new(|| {
 });
 
 /// The envelope as a request. libFuzzer's panic hook aborts on every panic, even one
-/// the code catches itself (`api_gateway_request` catches lambda_http's conversion
-/// panics), so the hook is set aside for the call: a panic caught inside is fine, one
-/// that escapes is a finding (unless `envelope-panic` is skipped).
-fn envelope(text: &str, config: &Config) -> Option<http::Request<lambda_http::Body>> {
+/// the code would catch itself, so the hook is set aside for the call: a panic is a
+/// finding (unless `envelope-panic` is skipped).
+fn envelope(text: &str, config: &Config) -> Option<http::Request<axum::body::Body>> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| api_gateway_request(text, config)));

@@ -202,8 +202,9 @@ fn instance_links_in_any_spelling_are_plain_text() {
 /// not make a valid URI. API Gateway itself never sends such events, so the Lambda
 /// functions are not exposed; a replayed file is. Converting inside
 /// `std::panic::catch_unwind` (or checking these fields first) would turn each into an
-/// error naming the file. The fuzz target goes on past these with
-/// `OPENMIC_FUZZ_SKIP=envelope-panic`.
+/// error naming the file. Since the architecture's rework, `api_gateway_request` reads
+/// an envelope as the functions do (`openmic_http::apigw::Event`, no lambda_http),
+/// and each of these is an error by construction.
 #[test]
 fn malformed_envelopes_are_errors_not_panics() {
     let config = test_config(&[]);

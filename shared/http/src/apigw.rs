@@ -38,7 +38,9 @@ pub struct Event {
     /// `2.0` for an HTTP API; absent (or `1.0`) for a REST API.
     version: Option<String>,
     raw_path: Option<String>,
+    raw_query_string: Option<String>,
     path: Option<String>,
+    query_string_parameters: BTreeMap<String, Option<String>>,
     http_method: Option<String>,
     request_context: Context,
     headers: BTreeMap<String, Option<String>>,
@@ -155,6 +157,35 @@ impl Event {
             }
         }
         map
+    }
+
+    /// The event as an HTTP request, for a router (the local runner's `replay`).
+    #[cfg(feature = "router")]
+    pub fn into_request(self) -> Result<http::Request<axum::body::Body>, String> {
+        let (method, path) = self.method_and_path();
+        let query = match self.raw_query_string.as_deref().filter(|q| !q.is_empty()) {
+            Some(q) => Some(q.to_owned()),
+            None if !self.query_string_parameters.is_empty() => Some(
+                self.query_string_parameters
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join("&"),
+            ),
+            None => None,
+        };
+        let uri = match query {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        let body = self.body().map_err(|r| r.1["error"].to_string())?;
+        let mut request = http::Request::builder()
+            .method(method.as_str())
+            .uri(uri.as_str())
+            .body(axum::body::Body::from(body))
+            .map_err(|e| format!("not a valid API Gateway event: {e}"))?;
+        *request.headers_mut() = self.header_map();
+        Ok(request)
     }
 
     fn body(&self) -> Result<Vec<u8>, Reply> {

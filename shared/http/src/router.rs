@@ -91,13 +91,11 @@ fn json_string_body(s: &str) -> String {
     quoted[1..quoted.len().saturating_sub(1)].to_owned()
 }
 
-/// An API Gateway event (HTTP API 2.0 or REST 1.0) as an HTTP request.
-/// `${GITLAB_WEBHOOK_SECRET}` and `${ALERT_TOKEN}` in it stand for the configured
-/// secrets (the sample events in `events/` use them).
-pub fn api_gateway_request(
-    text: &str,
-    config: &Config,
-) -> Result<http::Request<lambda_http::Body>, String> {
+/// An API Gateway event (HTTP API 2.0 or REST 1.0) as an HTTP request, read as the
+/// functions read it ([`crate::apigw::Event`]). `${GITLAB_WEBHOOK_SECRET}` and
+/// `${ALERT_TOKEN}` in it stand for the configured secrets (the sample events in
+/// `events/` use them).
+pub fn api_gateway_request(text: &str, config: &Config) -> Result<http::Request<Body>, String> {
     let mut text = text.to_owned();
     if let Some(s) = &config.gitlab_webhook_secret {
         text = text.replace("${GITLAB_WEBHOOK_SECRET}", &json_string_body(s.expose()));
@@ -105,35 +103,7 @@ pub fn api_gateway_request(
     if let Some(s) = &config.alert_token {
         text = text.replace("${ALERT_TOKEN}", &json_string_body(s.expose()));
     }
-    let event: lambda_http::request::LambdaRequest =
+    let event: crate::apigw::Event =
         serde_json::from_str(&text).map_err(|e| format!("not an API Gateway event: {e}"))?;
-    // REST APIs (payload format 1.0) put the stage in front of the path, as Lambda's
-    // AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH would take it off.
-    let stage = match &event {
-        lambda_http::request::LambdaRequest::ApiGatewayV1(e) => e.request_context.stage.clone(),
-        _ => None,
-    };
-    // lambda_http's conversion panics on some malformed fields (a body marked base64
-    // that is not, a bad host, a bad query string); a replayed file gets an error.
-    let mut request =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| http::Request::from(event)))
-            .map_err(|_| {
-                "not a valid API Gateway event (bad base64 body, host or query string)".to_owned()
-            })?;
-    if let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") {
-        let prefix = format!("/{stage}/");
-        let uri = request.uri().clone();
-        if let Some(rest) = uri.path().strip_prefix(&prefix) {
-            let path_and_query = match uri.query() {
-                Some(q) => format!("/{rest}?{q}"),
-                None => format!("/{rest}"),
-            };
-            let mut parts = uri.into_parts();
-            parts.path_and_query = path_and_query.parse().ok();
-            if let Ok(new) = http::Uri::from_parts(parts) {
-                *request.uri_mut() = new;
-            }
-        }
-    }
-    Ok(request)
+    event.into_request()
 }

@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
 use openmic::intake::Intake;
-use openmic_http::apigw;
 use openmic::ports::{BackendError, OutMessage, Queue};
 use openmic::publishing::incident::{AwardState, IncidentState, IssueSnapshot, NoteState};
+use openmic_http::apigw;
 use openmic_tests::{event_file, test_config};
 
 /// A queue that keeps what it is sent.
@@ -69,7 +69,7 @@ fn intake(c: &mut Criterion) {
     // What the webhook function does with an event: read it, answer it.
     let handle = |text: &str| {
         let event: apigw::Event = serde_json::from_str(text).unwrap();
-        rt.block_on(apigw::handle(&intake, apigw::Route::Gitlab, event))
+        rt.block_on(apigw::gitlab(&intake, event))
     };
     let secret = config.gitlab_webhook_secret.as_ref().unwrap().expose();
     let event = event.replace("${GITLAB_WEBHOOK_SECRET}", secret);

@@ -12,7 +12,8 @@ use openmic_aws::batch::handle_batch;
 use openmic_aws::telemetry::or_exit;
 use serde_json::{Value, json};
 
-#[tokio::main]
+// One event at a time: the single-threaded runtime is all a function needs.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let variables = openmic::variables()
         .chain(openmic_aws::VARIABLES)

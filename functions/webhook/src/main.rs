@@ -6,10 +6,11 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::config::Function;
 use openmic::intake::Intake;
 use openmic_aws::telemetry::or_exit;
-use openmic_http::apigw::{self, Event, Route};
+use openmic_http::apigw::{self, Event};
 use serde_json::Value;
 
-#[tokio::main]
+// One event at a time: the single-threaded runtime is all a function needs.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let variables = openmic::variables().chain(openmic_aws::VARIABLES);
     let (config, aws) = openmic_aws::start(Function::Webhook, variables).await;
@@ -18,9 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let intake = or_exit(Intake::new(config, Some(queue), None, Some(state)));
     let intake = &intake;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<Value, lambda_runtime::Error>(
-            apigw::handle(intake, Route::Gitlab, event.payload).await,
-        )
+        Ok::<Value, lambda_runtime::Error>(apigw::gitlab(intake, event.payload).await)
     }))
     .await
 }

@@ -13,24 +13,6 @@ use openmic::intake::{Intake, Reply};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// Which intake route a function serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// `POST /gitlab`
-    Gitlab,
-    /// `POST /alerts`
-    Alerts,
-}
-
-impl Route {
-    fn path(self) -> &'static str {
-        match self {
-            Route::Gitlab => "/gitlab",
-            Route::Alerts => "/alerts",
-        }
-    }
-}
-
 /// An API Gateway event of either payload format: only what intake reads.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -64,47 +46,52 @@ struct HttpContext {
     path: Option<String>,
 }
 
-/// Handles one API Gateway event for the function's `route`; the value is the
-/// response to return to Lambda.
-pub async fn handle(intake: &Intake, route: Route, event: Event) -> Value {
-    response(answer(intake, route, event).await)
+/// The webhook function's event: `POST /gitlab`.
+pub async fn gitlab(intake: &Intake, event: Event) -> Value {
+    let reply = match event.accept("/gitlab", intake.config.max_body_bytes) {
+        Ok((headers, body)) => intake.gitlab(&headers, &body).await,
+        Err(reply) => reply,
+    };
+    response(reply)
 }
 
-async fn answer(intake: &Intake, route: Route, event: Event) -> Reply {
-    let (method, path) = event.method_and_path();
-    if path != route.path() {
-        return Reply::error(
-            StatusCode::NOT_FOUND,
-            format!("no route for {method} {path}"),
-        );
-    }
-    if !method.eq_ignore_ascii_case("POST") {
-        return Reply::error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("method {method} is not allowed on {path}; use POST"),
-        );
-    }
-    let headers = event.header_map();
-    let body = match event.body() {
-        Ok(b) if b.len() > intake.config.max_body_bytes => {
-            return Reply::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "body is larger than MAX_BODY_BYTES ({} bytes)",
-                    intake.config.max_body_bytes
-                ),
-            );
-        }
-        Ok(b) => b,
-        Err(reply) => return reply,
+/// The alerts function's event: `POST /alerts`.
+pub async fn alerts(intake: &Intake, event: Event) -> Value {
+    let reply = match event.accept("/alerts", intake.config.max_body_bytes) {
+        Ok((headers, body)) => intake.alerts(&headers, &body).await,
+        Err(reply) => reply,
     };
-    match route {
-        Route::Gitlab => intake.gitlab(&headers, &body).await,
-        Route::Alerts => intake.alerts(&headers, &body).await,
-    }
+    response(reply)
 }
 
 impl Event {
+    /// The headers and body of a `POST` to `route`, within `max` bytes; else the reply
+    /// that refuses it (404, 405, 413, or 400 for a body that is not the base64 it
+    /// claims).
+    fn accept(&self, route: &str, max: usize) -> Result<(HeaderMap, Vec<u8>), Reply> {
+        let (method, path) = self.method_and_path();
+        if path != route {
+            return Err(Reply::error(
+                StatusCode::NOT_FOUND,
+                format!("no route for {method} {path}"),
+            ));
+        }
+        if !method.eq_ignore_ascii_case("POST") {
+            return Err(Reply::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("method {method} is not allowed on {path}; use POST"),
+            ));
+        }
+        let body = self.body()?;
+        if body.len() > max {
+            return Err(Reply::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body is larger than MAX_BODY_BYTES ({max} bytes)"),
+            ));
+        }
+        Ok((self.header_map(), body))
+    }
+
     /// The method, and the path without a REST API's stage.
     fn method_and_path(&self) -> (String, String) {
         let ctx = &self.request_context;

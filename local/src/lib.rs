@@ -190,8 +190,9 @@ impl Runner {
             config.clone(),
             Some(publish),
             Some(alerts),
-            Some(state.clone()),
-        )?;
+            Some(Arc::new(openmic::ports::ClaimsIn(state.clone()))),
+        )?
+        .keeping_first_project_in(state.clone());
         let gitlab = openmic_gitlab::connect(&config)?;
         let publisher = Publisher::new(
             config.clone(),

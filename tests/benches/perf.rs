@@ -27,12 +27,12 @@ struct Collect(Mutex<Vec<OutMessage>>);
 
 #[async_trait]
 impl Queue for Collect {
-    async fn send(&self, m: OutMessage) -> Result<(), BackendError> {
+    async fn send_batch(&self, ms: Vec<OutMessage>) -> Result<(), BackendError> {
         let mut v = self.0.lock().unwrap();
         if v.len() > 1000 {
             v.clear();
         }
-        v.push(m);
+        v.extend(ms);
         Ok(())
     }
 }

@@ -117,21 +117,6 @@ impl SqsQueue {
 
 #[async_trait]
 impl Queue for SqsQueue {
-    async fn send(&self, message: OutMessage) -> Result<(), BackendError> {
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(message.body)
-            .message_group_id(message.group_id)
-            .message_deduplication_id(message.dedup_id)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(&format!("send to {}", self.url), e))
-    }
-
-    /// SendMessageBatch: up to 10 messages and 256 KiB a request, in order; entries
-    /// SQS refuses for a passing reason are sent again once, alone.
     async fn send_batch(&self, messages: Vec<OutMessage>) -> Result<(), BackendError> {
         use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
         const MAX_ENTRIES: usize = 10;
@@ -151,12 +136,9 @@ impl Queue for SqsQueue {
                 }
             }
         }
+        // One call per chunk, a single message as a batch of one: one SQS operation
+        // in every function that sends.
         for chunk in chunks {
-            if chunk.len() == 1 {
-                self.send(chunk.into_iter().next().unwrap_or_else(|| unreachable!()))
-                    .await?;
-                continue;
-            }
             let entries = chunk
                 .iter()
                 .enumerate()

@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::errors::{BackendError, ProcessError};
-use crate::ports::{ObjectStore, OutMessage, PutOptions};
+use crate::ports::{ClaimStore, ObjectStore, OutMessage};
 
 /// Where a message came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,7 +157,7 @@ pub async fn outgoing(
     group_id: String,
     dedup: String,
     body: String,
-    state: Option<&dyn ObjectStore>,
+    state: Option<&dyn ClaimStore>,
 ) -> Result<OutMessage, BackendError> {
     if body.len() <= MAX_INLINE_BYTES {
         return Ok(OutMessage {
@@ -172,9 +172,7 @@ pub async fn outgoing(
         "{CLAIM_PREFIX}{}.json",
         hex::encode(Sha256::digest(body.as_bytes()))
     );
-    state
-        .put(&key, Bytes::from(body), PutOptions::private_json())
-        .await?;
+    state.put_claim(&key, Bytes::from(body)).await?;
     let claim = serde_json::to_string(&Claim { claim: key }).unwrap_or_default();
     Ok(OutMessage {
         group_id,

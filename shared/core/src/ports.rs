@@ -106,13 +106,36 @@ pub struct OutMessage {
 /// The sending side of a queue.
 #[async_trait]
 pub trait Queue: Send + Sync {
-    async fn send(&self, message: OutMessage) -> Result<(), BackendError>;
     /// Sends messages in order; a queue that takes batches sends them together.
-    async fn send_batch(&self, messages: Vec<OutMessage>) -> Result<(), BackendError> {
-        for m in messages {
-            self.send(m).await?;
-        }
-        Ok(())
+    async fn send_batch(&self, messages: Vec<OutMessage>) -> Result<(), BackendError>;
+    async fn send(&self, message: OutMessage) -> Result<(), BackendError> {
+        self.send_batch(vec![message]).await
+    }
+}
+
+/// Where intake keeps a body too large for the queue (`claims/` in the state bucket):
+/// all it asks of a bucket, so an intake function links nothing else of one.
+#[async_trait]
+pub trait ClaimStore: Send + Sync {
+    async fn put_claim(&self, key: &str, body: Bytes) -> Result<(), BackendError>;
+}
+
+#[async_trait]
+impl<T: ObjectStore + ?Sized> ClaimStore for T {
+    async fn put_claim(&self, key: &str, body: Bytes) -> Result<(), BackendError> {
+        self.put(key, body, PutOptions::private_json())
+            .await
+            .map(|_| ())
+    }
+}
+
+/// A bucket already behind `dyn ObjectStore`, as a claim store.
+pub struct ClaimsIn(pub std::sync::Arc<dyn ObjectStore>);
+
+#[async_trait]
+impl ClaimStore for ClaimsIn {
+    async fn put_claim(&self, key: &str, body: Bytes) -> Result<(), BackendError> {
+        self.0.put_claim(key, body).await
     }
 }
 

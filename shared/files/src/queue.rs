@@ -591,7 +591,17 @@ fn bury(dir: &Path, id: &str, body: &[u8], reason: &str) -> std::io::Result<()> 
 
 #[async_trait]
 impl Queue for FsQueue {
-    async fn send(&self, message: OutMessage) -> Result<(), BackendError> {
+    async fn send_batch(&self, messages: Vec<OutMessage>) -> Result<(), BackendError> {
+        for m in messages {
+            self.send_one(m)?;
+        }
+        Ok(())
+    }
+}
+
+impl FsQueue {
+    /// Appends one message, unless its deduplication id was sent within the window.
+    fn send_one(&self, message: OutMessage) -> Result<(), BackendError> {
         // Deduplication ids of the window, in memory: whoever inserts an id first sends.
         {
             let mut seen = self.seen.lock().map_err(lock_err)?;

@@ -22,13 +22,25 @@ pub struct Event {
     raw_path: Option<String>,
     raw_query_string: Option<String>,
     path: Option<String>,
+    #[serde(deserialize_with = "null_as_empty")]
     query_string_parameters: BTreeMap<String, Option<String>>,
     http_method: Option<String>,
     request_context: Context,
+    #[serde(deserialize_with = "null_as_empty")]
     headers: BTreeMap<String, Option<String>>,
+    #[serde(deserialize_with = "null_as_empty")]
     multi_value_headers: BTreeMap<String, Option<Vec<String>>>,
     body: Option<String>,
     is_base64_encoded: bool,
+}
+
+/// API Gateway writes `null` for an empty map.
+fn null_as_empty<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -128,7 +128,7 @@ fn parse_value(body: &[u8], received: Timestamp) -> Result<Parsed, AlertError> {
         return Err(AlertError("body must be a JSON object".into()));
     };
     if map.contains_key("alerts") {
-        alertmanager(map, received)
+        alertmanager(&map, body, received)
     } else if map.contains_key("ruleName") || map.contains_key("evalMatches") {
         grafana_legacy(&map)
     } else if map.contains_key("version") && !map.contains_key("title") {
@@ -144,7 +144,11 @@ fn field_error(path: &str, e: impl std::fmt::Display) -> AlertError {
 
 /// Any version: Alertmanager's 3 and 4 and Grafana's 1 share the shape, and senders
 /// that copy it write what they like (`0`, or nothing).
-fn alertmanager(map: Map<String, Value>, received: Timestamp) -> Result<Parsed, AlertError> {
+fn alertmanager(
+    map: &Map<String, Value>,
+    body: &[u8],
+    received: Timestamp,
+) -> Result<Parsed, AlertError> {
     match map.get("alerts") {
         Some(Value::Array(a)) if a.len() > MAX_ALERTS => {
             return Err(AlertError(format!(
@@ -156,7 +160,8 @@ fn alertmanager(map: Map<String, Value>, received: Timestamp) -> Result<Parsed, 
         Some(other) => return Err(AlertError(format!("alerts: expected a list, got {other}"))),
         None => return Err(AlertError("missing field `alerts`".into())),
     }
-    let hook: AlertmanagerWebhook = serde_json::from_value(Value::Object(map))
+    // Read from the bytes again, as the typed pass does: the one reading of the shape.
+    let hook: AlertmanagerWebhook = serde_json::from_slice(body)
         .map_err(|e| AlertError(format!("Alertmanager webhook: {e}")))?;
     Ok(alertmanager_alerts(hook, received))
 }

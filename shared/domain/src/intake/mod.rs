@@ -17,7 +17,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::config::{Config, ConfigError};
 use crate::ids::IncidentId;
 use crate::message::{self, Source};
-use crate::ports::{ObjectStore, Queue};
+use crate::ports::{ClaimStore, ObjectStore, Queue};
 use crate::signing::SigningKey;
 use hooks::{Hook, HookError};
 use projects::{Projects, Refused};
@@ -85,7 +85,7 @@ pub struct Intake {
     pub publish_queue: Option<Arc<dyn Queue>>,
     pub alert_queue: Option<Arc<dyn Queue>>,
     /// For claim checks of bodies too large for the queue.
-    pub state: Option<Arc<dyn ObjectStore>>,
+    pub claims: Option<Arc<dyn ClaimStore>>,
     signing_key: Option<SigningKey>,
     projects: Projects,
 }
@@ -97,7 +97,7 @@ impl Intake {
         config: Arc<Config>,
         publish_queue: Option<Arc<dyn Queue>>,
         alert_queue: Option<Arc<dyn Queue>>,
-        state: Option<Arc<dyn ObjectStore>>,
+        claims: Option<Arc<dyn ClaimStore>>,
     ) -> Result<Intake, ConfigError> {
         if publish_queue.is_some() {
             config.require(&["GITLAB_WEBHOOK_SECRET"])?;
@@ -116,13 +116,20 @@ impl Intake {
                 None => None,
             };
         Ok(Intake {
-            projects: Projects::new(&config, state.clone()),
+            projects: Projects::new(&config, None),
             config,
             publish_queue,
             alert_queue,
-            state,
+            claims,
             signing_key,
         })
+    }
+
+    /// Without `GITLAB_PROJECT_ID` (the local runner), the first project heard of is
+    /// kept in `state`, so a restart keeps it.
+    pub fn keeping_first_project_in(mut self, state: Arc<dyn ObjectStore>) -> Intake {
+        self.projects = Projects::new(&self.config, Some(state));
+        self
     }
 }
 
@@ -235,7 +242,7 @@ impl Intake {
         let mut out = Vec::with_capacity(messages.len());
         for (group, dedup, body) in messages {
             out.push(
-                message::outgoing(group, dedup, body, self.state.as_deref())
+                message::outgoing(group, dedup, body, self.claims.as_deref())
                     .await
                     .map_err(unavailable)?,
             );

@@ -5,7 +5,9 @@
 //! by default, and only the already sanitised incident HTML is marked safe.
 
 pub mod data;
-pub mod render;
+
+/// Markdown made safe to publish: the crate `openmic-render`.
+pub use openmic_render as render;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;

@@ -47,14 +47,16 @@ pub enum Function {
     Alerts,
     Publisher,
     Notifier,
+    Subscriptions,
 }
 
 impl Function {
-    pub const ALL: [Function; 4] = [
+    pub const ALL: [Function; 5] = [
         Function::Webhook,
         Function::Alerts,
         Function::Publisher,
         Function::Notifier,
+        Function::Subscriptions,
     ];
 
     /// Its binary: `openmic-webhook`, ...
@@ -64,6 +66,7 @@ impl Function {
             Function::Alerts => "openmic-alerts",
             Function::Publisher => "openmic-publisher",
             Function::Notifier => "openmic-notifier",
+            Function::Subscriptions => "openmic-subscriptions",
         }
     }
 }
@@ -135,6 +138,18 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// With API access, the first publication notes the public URL on the issue.
     pub link_back: bool,
+    /// `SUBSCRIPTIONS=on`: readers subscribe to updates by mail.
+    pub subscriptions: bool,
+    /// The HMAC key of the subscription links' tokens.
+    pub subscription_secret: Option<Secret>,
+    /// Where the subscription routes are served: the base of the links in mail and
+    /// of the subscribe form.
+    pub public_api_url: Option<String>,
+    /// The FIFO queue of public updates for subscribers.
+    pub update_queue_url: Option<String>,
+    /// The SES configuration set subscription mail goes out with (its bounce and
+    /// complaint events come back).
+    pub ses_configuration_set: Option<String>,
 }
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -165,9 +180,17 @@ impl Default for Config {
             auto_close_incidents: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             link_back: true,
+            subscriptions: false,
+            subscription_secret: None,
+            public_api_url: None,
+            update_queue_url: None,
+            ses_configuration_set: None,
         }
     }
 }
+
+/// The shortest `SUBSCRIPTION_SECRET` taken.
+pub const MIN_SUBSCRIPTION_SECRET_LEN: usize = 32;
 
 impl Config {
     /// Reads the process environment.
@@ -271,6 +294,29 @@ impl Config {
         if get("LINK_BACK").is_some() {
             c.link_back = parse_bool("LINK_BACK", get("LINK_BACK"))?;
         }
+        c.subscriptions = parse_bool("SUBSCRIPTIONS", get("SUBSCRIPTIONS"))?;
+        c.subscription_secret = get("SUBSCRIPTION_SECRET").map(Secret);
+        if let Some(s) = &c.subscription_secret
+            && s.expose().len() < MIN_SUBSCRIPTION_SECRET_LEN
+        {
+            return Err(ConfigError::Invalid {
+                name: "SUBSCRIPTION_SECRET",
+                why: format!(
+                    "is shorter than {MIN_SUBSCRIPTION_SECRET_LEN} characters; use e.g. `openssl rand -hex 32`"
+                ),
+            });
+        }
+        c.public_api_url = get("PUBLIC_API_URL").map(|v| v.trim_end_matches('/').to_owned());
+        if let Some(url) = &c.public_api_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "PUBLIC_API_URL",
+                why: "must start with https:// or http://".into(),
+            });
+        }
+        c.update_queue_url = get("UPDATE_QUEUE_URL");
+        c.ses_configuration_set = get("SES_CONFIGURATION_SET");
         Ok(c)
     }
 
@@ -308,6 +354,9 @@ impl Config {
                 "MAIL_FROM" => self.mail_from.is_some(),
                 "MAINTAINER_EMAILS" => !self.maintainer_emails.is_empty(),
                 "STATUS_PAGE_URL" => self.status_page_url.is_some(),
+                "SUBSCRIPTION_SECRET" => self.subscription_secret.is_some(),
+                "PUBLIC_API_URL" => self.public_api_url.is_some(),
+                "UPDATE_QUEUE_URL" => self.update_queue_url.is_some(),
                 _ => true,
             };
             if !set {
@@ -436,6 +485,16 @@ mod tests {
         assert!(e.to_string().contains("MICROPHONE_TRUST"), "{e}");
         let e = load(&[("MAINTAINER_EMAILS", "ops@example.com, nobody")]).unwrap_err();
         assert!(e.to_string().contains("MAINTAINER_EMAILS"), "{e}");
+        let e = load(&[("SUBSCRIPTIONS", "maybe")]).unwrap_err();
+        assert!(e.to_string().contains("SUBSCRIPTIONS"), "{e}");
+        let e = load(&[("SUBSCRIPTION_SECRET", "short")]).unwrap_err();
+        assert!(e.to_string().contains("SUBSCRIPTION_SECRET"), "{e}");
+        assert!(!e.to_string().contains("short\""), "the value is not shown: {e}");
+        let e = load(&[("PUBLIC_API_URL", "api.example.com")]).unwrap_err();
+        assert!(e.to_string().contains("PUBLIC_API_URL"), "{e}");
+        let c = load(&[("SUBSCRIPTIONS", "on"), ("PUBLIC_API_URL", "https://api.example.com/")]).unwrap();
+        assert!(c.subscriptions);
+        assert_eq!(c.public_api_url.as_deref(), Some("https://api.example.com"));
     }
 
     #[test]

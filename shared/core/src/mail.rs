@@ -1,7 +1,7 @@
 //! A mail: one RFC 5322 message (text and HTML alternatives), which a [`Mailer`]
 //! (crate::ports::Mailer) writes to an outbox or sends through SES.
 
-use lettre::message::header::{InReplyTo, References};
+use lettre::message::header::{HeaderName, HeaderValue, InReplyTo, References};
 use lettre::message::{Mailbox, Message, MultiPart};
 
 use crate::errors::BackendError;
@@ -19,6 +19,9 @@ pub struct Mail {
     /// `<id@openmic>`; replies to the first mail of an alert refer to it.
     pub message_id: String,
     pub in_reply_to: Option<String>,
+    /// Further headers (`List-Unsubscribe`, `Auto-Submitted`, ...), each name an RFC
+    /// 5322 field name that is none of the above; values are kept on one line.
+    pub headers: Vec<(String, String)>,
 }
 
 /// A header value on one line: control characters (CR, LF, tabs) become spaces, so no
@@ -33,6 +36,31 @@ pub fn header_safe(s: &str) -> String {
         out = out.chars().take(249).collect::<String>() + "…";
     }
     out
+}
+
+/// Headers [`Mail`] writes itself, which `headers` may not repeat.
+const OWN_HEADERS: [&str; 9] = [
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "mime-version",
+    "content-type",
+];
+
+/// An extra header's name: printable ASCII without a colon (RFC 5322's field name),
+/// and none of the headers the message writes itself.
+fn extra_header_name(name: &str) -> Result<HeaderName, BackendError> {
+    let valid = !name.is_empty()
+        && name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
+        && !OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str());
+    valid
+        .then(|| HeaderName::new_from_ascii(name.to_owned()).ok())
+        .flatten()
+        .ok_or_else(|| BackendError::Permanent(format!("mail header {name:?} cannot be added")))
 }
 
 impl Mail {
@@ -54,6 +82,9 @@ impl Mail {
             b = b
                 .header(InReplyTo::from(parent.clone()))
                 .header(References::from(parent.clone()));
+        }
+        for (name, value) in &self.headers {
+            b = b.raw_header(HeaderValue::new(extra_header_name(name)?, header_safe(value)));
         }
         let msg = b
             .multipart(MultiPart::alternative_plain_html(
@@ -80,6 +111,10 @@ mod tests {
             date: crate::time::parse("2024-01-01T00:00:00Z").unwrap(),
             message_id: "<a1@openmic>".into(),
             in_reply_to: None,
+            headers: vec![
+                ("List-Unsubscribe".into(), "<https://api.example.com/u?token=a>\r\nBcc: x@example.com".into()),
+                ("List-Unsubscribe-Post".into(), "List-Unsubscribe=One-Click".into()),
+            ],
         };
         let raw = String::from_utf8(mail.to_rfc5322().unwrap()).unwrap();
         assert!(!raw.to_ascii_lowercase().contains("\r\nbcc:"), "{raw}");
@@ -88,5 +123,15 @@ mod tests {
             "{raw}"
         );
         assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(
+            raw.contains("List-Unsubscribe: <https://api.example.com/u?token=a> Bcc: x@example.com\r\n"),
+            "{raw}"
+        );
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{raw}");
+        let mut forged = mail.clone();
+        forged.headers = vec![("To".into(), "victim@example.com".into())];
+        assert!(forged.to_rfc5322().is_err(), "a header the message writes itself");
+        forged.headers = vec![("X-Bad: y".into(), "z".into())];
+        assert!(forged.to_rfc5322().is_err(), "a name with a colon");
     }
 }

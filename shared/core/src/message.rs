@@ -106,19 +106,28 @@ fn head(
 impl Envelope {
     /// Reads a message body, following a claim check through `state` if needed.
     pub async fn read(body: &str, state: &dyn ObjectStore) -> Result<Envelope, ReadError> {
-        if let Ok(claim) = serde_json::from_str::<Claim>(body) {
-            let object = state
-                .get(&claim.claim)
-                .await
-                .map_err(ReadError::Backend)?
-                .ok_or_else(|| {
-                    ReadError::Malformed(format!("claimed body {} is missing", claim.claim))
-                })?;
-            return serde_json::from_slice(&object.body)
-                .map_err(|e| ReadError::Malformed(format!("claimed body {}: {e}", claim.claim)));
-        }
-        serde_json::from_str(body).map_err(|e| ReadError::Malformed(format!("message body: {e}")))
+        read_body(body, state).await
     }
+}
+
+/// Reads a message body of any shape, following a claim check through `state` if
+/// the message is one.
+pub async fn read_body<T: serde::de::DeserializeOwned>(
+    body: &str,
+    state: &dyn ObjectStore,
+) -> Result<T, ReadError> {
+    if let Ok(claim) = serde_json::from_str::<Claim>(body) {
+        let object = state
+            .get(&claim.claim)
+            .await
+            .map_err(ReadError::Backend)?
+            .ok_or_else(|| {
+                ReadError::Malformed(format!("claimed body {} is missing", claim.claim))
+            })?;
+        return serde_json::from_slice(&object.body)
+            .map_err(|e| ReadError::Malformed(format!("claimed body {}: {e}", claim.claim)));
+    }
+    serde_json::from_str(body).map_err(|e| ReadError::Malformed(format!("message body: {e}")))
 }
 
 #[derive(Debug, thiserror::Error)]

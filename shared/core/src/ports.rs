@@ -163,6 +163,11 @@ pub trait Authorizer: Send + Sync {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> Result<(), BackendError>;
+    /// The most mails a second this mailer may send (SES: the account's
+    /// `SendQuota.MaxSendRate`); `None` when there is no such limit (the outbox).
+    async fn max_send_rate(&self) -> Result<Option<f64>, BackendError> {
+        Ok(None)
+    }
 }
 
 /// Whether a key is one both buckets take the same way: no empty, `.` or `..` segment,

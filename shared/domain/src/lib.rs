@@ -6,12 +6,15 @@
 //!   public status bucket brought in line with it;
 //! - [`site`]: markdown made safe to publish, the public data in GitLab's format, and
 //!   the pages, feed and badge derived from it;
-//! - [`alerts`]: an alert's record, its mail and its GitLab incident issue.
+//! - [`alerts`]: an alert's record, its mail and its GitLab incident issue;
+//! - [`subscriptions`]: readers subscribed by mail, and each public update sent to
+//!   those who want it.
 //!
 //! Below them, the vocabulary of `openmic-core` (time, ids, configuration, errors,
 //! messages) and its ports, re-exported here: the domain talks to buckets, queues,
 //! mail and GitLab only through them. Features import downwards only: `publishing`
-//! uses `intake`'s hooks and the `site`; `intake` uses `alerts`' payloads.
+//! uses `intake`'s hooks, the `site` and `subscriptions`' updates; `subscriptions`
+//! uses the `site`'s data; `intake` uses `alerts`' payloads.
 
 pub use openmic_core::{
     config, document, errors, gitlab, ids, mail, message, ports, signing, time,
@@ -21,6 +24,7 @@ pub mod alerts;
 pub mod intake;
 pub mod publishing;
 pub mod site;
+pub mod subscriptions;
 pub mod templates;
 
 /// Every setting the domain's capabilities read (the adapters declare their own).
@@ -30,6 +34,7 @@ pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
         publishing::VARIABLES,
         site::VARIABLES,
         alerts::VARIABLES,
+        subscriptions::VARIABLES,
     ]
     .into_iter()
     .flatten()

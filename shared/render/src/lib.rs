@@ -21,6 +21,9 @@ use lol_html::html_content::ContentType;
 use lol_html::{RewriteStrSettings, doc_text, element, rewrite_str};
 use regex::Regex;
 
+mod text;
+pub use text::to_text;
+
 /// What every mention becomes.
 pub const RESPONDER: &str = "Incident Responder";
 

@@ -171,5 +171,6 @@ pub fn compose(
         date: at,
         in_reply_to: (notice != Notice::New).then(|| record.thread_id.clone()),
         message_id,
+        headers: Vec::new(),
     })
 }

@@ -1,0 +1,162 @@
+//! Subscriptions: readers follow incidents by mail, per component, with double
+//! opt-in and one-click unsubscribe.
+//!
+//! - [`address`]: an address checked, its hash (the subscriber's id), masked, redacted;
+//! - [`token`]: the signed tokens of the links in mail;
+//! - [`subscriber`]: a subscriber's record and how each request changes it;
+//! - [`limits`]: the cap on requests per source address;
+//! - [`update`]: what subscribers are told, found by comparing what was public;
+//! - [`mail`]: the confirmation and update mails, from templates;
+//! - [`fanout`]: an update to every subscriber, through a queue, never twice;
+//! - [`feedback`]: SES's bounces and complaints;
+//! - [`web`]: the routes (`/subscribe`, `/subscribe/confirm`, `/unsubscribe`,
+//!   `/subscriptions`), HTML for people and JSON when asked.
+//!
+//! Subscriber records live in the state bucket only (`subscribers/<sha256 of the
+//! lowercased address>.json`); logs and errors name a subscriber by its hash.
+
+pub mod address;
+pub mod fanout;
+pub mod feedback;
+pub mod limits;
+pub mod mail;
+pub mod subscriber;
+pub mod token;
+pub mod update;
+pub mod web;
+
+pub use fanout::{FanOut, announce};
+pub use update::{Update, UpdateKind, detect};
+
+use std::sync::Arc;
+
+use tracing::info;
+
+use crate::config::Function::{Publisher, Subscriptions as SubscriptionsFn};
+use crate::config::{Config, ConfigError, Variable};
+use crate::document;
+use crate::errors::ProcessError;
+use crate::ports::{Mailer, ObjectStore, Queue};
+use mail::Composer;
+use subscriber::Subscriber;
+use token::TokenKey;
+
+/// What subscriptions read.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "SUBSCRIPTIONS",
+        default: "`off`",
+        meaning: "`on`: readers subscribe to updates by mail (see [Subscriptions](#subscriptions))",
+        secret: false,
+        read_by: &[Publisher, SubscriptionsFn],
+        required_by: &[],
+    },
+    Variable {
+        name: "SUBSCRIPTION_SECRET",
+        default: "required when `SUBSCRIPTIONS=on` (kept in the data directory locally)",
+        meaning: "the key that signs the links in subscription mail, 32 characters or more",
+        secret: true,
+        read_by: &[SubscriptionsFn],
+        required_by: &[],
+    },
+    Variable {
+        name: "PUBLIC_API_URL",
+        default: "the HTTP API (locally the listen address)",
+        meaning: "where the subscription routes are served: the base of the links in mail and of the subscribe form",
+        secret: false,
+        read_by: &[Publisher, SubscriptionsFn],
+        required_by: &[],
+    },
+];
+
+/// The title mail and pages give the site.
+pub const SITE_TITLE: &str = crate::site::SITE_TITLE;
+
+/// What the fan-out and the mail need, once subscriptions are on.
+struct Fan {
+    composer: Composer,
+    queue: Arc<dyn Queue>,
+}
+
+/// Subscriptions: the routes, the fan-out of updates, and SES's feedback.
+pub struct Subscriptions {
+    pub config: Arc<Config>,
+    state: Arc<dyn ObjectStore>,
+    mailer: Arc<dyn Mailer>,
+    /// None while `SUBSCRIPTIONS` is off.
+    fan: Option<Fan>,
+}
+
+impl Subscriptions {
+    /// With `SUBSCRIPTIONS=on`, `SUBSCRIPTION_SECRET`, `PUBLIC_API_URL`, `MAIL_FROM`
+    /// and the updates queue are required.
+    pub fn new(
+        config: Arc<Config>,
+        state: Arc<dyn ObjectStore>,
+        mailer: Arc<dyn Mailer>,
+        queue: Option<Arc<dyn Queue>>,
+    ) -> Result<Subscriptions, ConfigError> {
+        let fan = if config.subscriptions {
+            config.require(&["SUBSCRIPTION_SECRET", "PUBLIC_API_URL", "MAIL_FROM"])?;
+            let queue = queue.ok_or(ConfigError::Missing("UPDATE_QUEUE_URL"))?;
+            let (Some(secret), Some(api), Some(from)) = (
+                &config.subscription_secret,
+                &config.public_api_url,
+                &config.mail_from,
+            ) else {
+                unreachable!("required above")
+            };
+            Some(Fan {
+                composer: Composer {
+                    site_title: SITE_TITLE.into(),
+                    from: from.clone(),
+                    api: api.clone(),
+                    page: config.status_page_url.clone(),
+                    key: TokenKey::new(secret),
+                },
+                queue,
+            })
+        } else {
+            None
+        };
+        Ok(Subscriptions {
+            config,
+            state,
+            mailer,
+            fan,
+        })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.fan.is_some()
+    }
+
+    /// One SES notification (an SNS message): a permanent bounce or a complaint
+    /// stops mail to the subscriber for good. Returns how many subscribers it
+    /// stopped.
+    pub async fn feedback(&self, message: &str) -> Result<usize, ProcessError> {
+        let verdict = feedback::read(message).map_err(ProcessError::Permanent)?;
+        let stop = match verdict {
+            feedback::Verdict::Stop(stop) => stop,
+            feedback::Verdict::Nothing(kind) => {
+                info!(kind, "mail feedback needs nothing");
+                return Ok(0);
+            }
+        };
+        let now = chrono::Utc::now();
+        let mut stopped = 0;
+        for (id, reason) in stop {
+            let after = document::update(self.state.as_ref(), &subscriber::key(&id), |old: Option<Subscriber>| {
+                subscriber::suppress(old, reason, now)
+            })
+            .await?;
+            if after.is_some() {
+                info!(subscriber = %id, ?reason, "mail to the subscriber stopped for good");
+                stopped += 1;
+            } else {
+                info!(subscriber = %id, ?reason, "mail feedback about an address that is no subscriber");
+            }
+        }
+        Ok(stopped)
+    }
+}

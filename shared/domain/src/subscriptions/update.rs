@@ -1,0 +1,238 @@
+//! What subscribers are told: an [`Update`] of a published incident, found by
+//! comparing what was public before a change with what is public after it. Nothing
+//! that is not public is ever an update.
+
+use serde::{Deserialize, Serialize};
+
+use crate::site::data::Incident;
+use crate::time::{self, Timestamp};
+
+/// The kinds of update. Each has its headline in the mail templates; new kinds
+/// (maintenance announced, started, completed) are added here and there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateKind {
+    /// An incident became public.
+    Published,
+    /// A comment became public.
+    Comment,
+    /// The stage changed (investigating, identified, monitoring, resolved).
+    Stage,
+    Closed,
+    Reopened,
+}
+
+impl UpdateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateKind::Published => "published",
+            UpdateKind::Comment => "comment",
+            UpdateKind::Stage => "stage",
+            UpdateKind::Closed => "closed",
+            UpdateKind::Reopened => "reopened",
+        }
+    }
+}
+
+/// The incident an update is about, as the public sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    /// Its public id (`incidents/<id>.html`).
+    pub id: u64,
+    /// Sanitised HTML, as published.
+    pub title: String,
+    pub status: String,
+    pub stage: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+}
+
+/// One public change, for subscribers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    /// The same change always has the same id, whoever finds it and however often:
+    /// `<incident>.<kind>[.<detail>]`. Deliveries are recorded by it.
+    pub id: String,
+    pub kind: UpdateKind,
+    #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]
+    pub at: Timestamp,
+    pub incident: Subject,
+    /// What the update says, as published (sanitised HTML): the description of a
+    /// published incident, a comment's text; empty for a change of stage or state.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub html: String,
+    /// The stage before a change of stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_stage: Option<String>,
+}
+
+fn subject(i: &Incident) -> Subject {
+    Subject {
+        id: i.id,
+        title: i.title.clone(),
+        status: i.status.clone(),
+        stage: stage(i).to_owned(),
+        components: i.components.clone(),
+        severity: i.severity.clone(),
+    }
+}
+
+fn stage(i: &Incident) -> &str {
+    i.stage.as_deref().unwrap_or("investigating")
+}
+
+/// The updates between what was public (`before`, none if the incident was not)
+/// and what is now (`after`): the publication alone for a new one; else each newly
+/// published comment, oldest first, then a close, a reopen or a change of stage.
+pub fn detect(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
+    let id = after.id;
+    let Some(before) = before else {
+        return vec![Update {
+            id: format!("{id}.published"),
+            kind: UpdateKind::Published,
+            at: after.created_at.max(after.updated_at),
+            incident: subject(after),
+            html: after.description.clone(),
+            previous_stage: None,
+        }];
+    };
+    let mut out = Vec::new();
+    let known: std::collections::BTreeSet<Timestamp> = before
+        .comments
+        .iter()
+        .flatten()
+        .map(|c| c.created_at)
+        .collect();
+    let mut new: Vec<_> = after
+        .comments
+        .iter()
+        .flatten()
+        .filter(|c| !known.contains(&c.created_at))
+        .collect();
+    new.sort_by_key(|c| c.created_at);
+    for c in new {
+        out.push(Update {
+            id: format!("{id}.comment.{}", c.created_at.timestamp_millis()),
+            kind: UpdateKind::Comment,
+            at: c.created_at,
+            incident: subject(after),
+            html: c.note.clone(),
+            previous_stage: None,
+        });
+    }
+    let at = after.updated_at;
+    let millis = at.timestamp_millis();
+    let change = match (before.status.as_str(), after.status.as_str()) {
+        ("opened", "closed") => Some((UpdateKind::Closed, format!("{id}.closed.{millis}"))),
+        ("closed", "opened") => Some((UpdateKind::Reopened, format!("{id}.reopened.{millis}"))),
+        _ if stage(before) != stage(after) => Some((
+            UpdateKind::Stage,
+            format!("{id}.stage.{}.{millis}", stage(after)),
+        )),
+        _ => None,
+    };
+    if let Some((kind, update_id)) = change {
+        out.push(Update {
+            id: update_id,
+            kind,
+            at,
+            incident: subject(after),
+            html: String::new(),
+            previous_stage: (kind == UpdateKind::Stage).then(|| stage(before).to_owned()),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::data::{Comment, Links};
+
+    fn incident(status: &str, stage: &str, comments: &[(&str, &str)]) -> Incident {
+        let t = crate::time::parse("2026-12-01T09:00:00Z").unwrap();
+        Incident {
+            id: 7,
+            status: status.into(),
+            title: "API errors".into(),
+            description: "<p>Elevated errors.</p>".into(),
+            created_at: t,
+            updated_at: t + chrono::TimeDelta::minutes(comments.len() as i64),
+            comments: Some(
+                comments
+                    .iter()
+                    .map(|(at, note)| Comment {
+                        note: (*note).into(),
+                        created_at: crate::time::parse(at).unwrap(),
+                    })
+                    .collect(),
+            ),
+            links: Links {
+                details: "data/incident/7.json".into(),
+            },
+            severity: None,
+            stage: Some(stage.into()),
+            components: vec!["api".into()],
+        }
+    }
+
+    fn kinds(u: &[Update]) -> Vec<(UpdateKind, &str)> {
+        u.iter().map(|u| (u.kind, u.id.as_str())).collect()
+    }
+
+    #[test]
+    fn a_publication_is_one_update_whatever_it_holds() {
+        let after = incident("opened", "identified", &[("2026-12-01T09:05:00Z", "<p>a</p>")]);
+        let u = detect(None, &after);
+        assert_eq!(kinds(&u), vec![(UpdateKind::Published, "7.published")]);
+        assert_eq!(u[0].html, "<p>Elevated errors.</p>");
+        assert_eq!(u[0].incident.components, vec!["api".to_string()]);
+    }
+
+    #[test]
+    fn comments_then_the_change_of_state() {
+        let before = incident("opened", "identified", &[("2026-12-01T09:05:00Z", "<p>a</p>")]);
+        let after = incident(
+            "closed",
+            "resolved",
+            &[
+                ("2026-12-01T09:05:00Z", "<p>a, edited</p>"),
+                ("2026-12-01T09:30:00Z", "<p>c</p>"),
+                ("2026-12-01T09:10:00Z", "<p>b</p>"),
+            ],
+        );
+        let u = detect(Some(&before), &after);
+        assert_eq!(
+            kinds(&u),
+            vec![
+                (UpdateKind::Comment, "7.comment.1796116200000"),
+                (UpdateKind::Comment, "7.comment.1796117400000"),
+                (UpdateKind::Closed, "7.closed.1796115780000"),
+            ],
+            "an edited comment is no update"
+        );
+        assert_eq!(u[0].html, "<p>b</p>");
+        let reopened = detect(Some(&after), &incident("opened", "monitoring", &[]));
+        assert_eq!(reopened.len(), 1);
+        assert_eq!(reopened[0].kind, UpdateKind::Reopened);
+    }
+
+    #[test]
+    fn a_change_of_stage_and_nothing_for_no_change() {
+        let before = incident("opened", "identified", &[]);
+        let mut after = incident("opened", "monitoring", &[]);
+        after.updated_at += chrono::TimeDelta::minutes(3);
+        let u = detect(Some(&before), &after);
+        assert_eq!(u.len(), 1);
+        assert_eq!(
+            (u[0].kind, u[0].previous_stage.as_deref(), u[0].incident.stage.as_str()),
+            (UpdateKind::Stage, Some("identified"), "monitoring")
+        );
+        assert!(u[0].id.starts_with("7.stage.monitoring."));
+        assert_eq!(detect(Some(&after), &after), vec![], "the same again: nothing");
+        // The same change found twice has the same id.
+        assert_eq!(detect(Some(&before), &after), u);
+    }
+}

@@ -1,0 +1,543 @@
+//! The subscription routes, as the HTTP edges (API Gateway, the local server) hand
+//! them over: HTML pages for people, JSON with `Accept: application/json`.
+//!
+//! - `GET /subscribe`: a form; `POST /subscribe` (fields `email`, `components`
+//!   repeated, honeypot `website`): a confirmation mail, and the same answer whether
+//!   or not the address was known;
+//! - `GET|POST /subscribe/confirm?token=`: what will be confirmed, and confirming;
+//! - `GET|POST /unsubscribe?token=`: what will happen, and leaving (RFC 8058's
+//!   one-click POST takes any body);
+//! - `GET|POST /subscriptions?token=`: the choice of components, and changing it.
+//!
+//! A GET never changes anything: mail scanners follow links.
+
+use http::{HeaderMap, Method, StatusCode, header};
+use minijinja::context;
+use serde_json::{Value, json};
+use std::sync::LazyLock;
+use tracing::{Instrument, info, info_span, warn};
+
+use super::address::{self, SubscriberId, masked, redact};
+use super::mail::{Composer, MANAGE_PATH};
+use super::subscriber::{self, Confirmed, Requested, Subscriber};
+use super::token::{CONFIRM_TTL, Purpose, Token, TokenError};
+use super::{Fan, Subscriptions, limits};
+use crate::document;
+use crate::errors::ProcessError;
+use crate::site::data::{INDEX_KEY, PublishedIndex};
+
+/// The routes, each served for GET, HEAD and POST.
+pub const ROUTES: [&str; 4] = ["/subscribe", "/subscribe/confirm", "/unsubscribe", "/subscriptions"];
+/// The largest form taken.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
+    crate::templates::environment(&[(
+        "page.html",
+        include_str!("../../templates/subscriptions/page.html"),
+    )])
+});
+
+/// A request to one of the routes.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    /// The client's address as the edge saw it (API Gateway's `sourceIp`, the
+    /// socket's peer); none if unknown.
+    pub source: Option<&'a str>,
+}
+
+/// The answer: status, content type, body and headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// What a page says: its view (a name the template and JSON share) and what it shows.
+#[derive(Debug, Default)]
+struct View {
+    status: u16,
+    name: &'static str,
+    error: Option<String>,
+    /// The address, masked (pages reached by a link) or as typed (the form again).
+    address: Option<String>,
+    email: Option<String>,
+    chosen: Vec<String>,
+    known: Vec<String>,
+    manage_url: Option<String>,
+    retry_after: Option<u32>,
+}
+
+impl View {
+    fn new(status: u16, name: &'static str) -> View {
+        View {
+            status,
+            name,
+            ..View::default()
+        }
+    }
+    fn error(status: u16, name: &'static str, error: impl Into<String>) -> View {
+        View {
+            error: Some(error.into()),
+            ..View::new(status, name)
+        }
+    }
+    fn unavailable() -> View {
+        View::error(503, "unavailable", "something went wrong on our side; try again in a few minutes")
+    }
+}
+
+/// What a form (or a JSON body) sent.
+#[derive(Debug, Default)]
+struct Fields {
+    email: String,
+    components: Vec<String>,
+    website: String,
+    action: String,
+}
+
+impl Subscriptions {
+    /// Answers one request to the routes.
+    pub async fn web(&self, req: Request<'_>) -> Page {
+        let span = info_span!("request", method = %req.method, path = req.path);
+        async {
+            let json = wants_json(req.headers);
+            let view = self.route(&req).instrument(tracing::Span::current()).await;
+            info!(status = view.status, view = view.name, "answered");
+            let mut page = self.page(&view, json);
+            if req.method == Method::HEAD {
+                page.body.clear();
+            }
+            page
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn route(&self, req: &Request<'_>) -> View {
+        let head_or_get = req.method == Method::GET || req.method == Method::HEAD;
+        if !ROUTES.contains(&req.path) {
+            return View::error(404, "not_found", format!("no route for {} {}", req.method, req.path));
+        }
+        if !head_or_get && req.method != Method::POST {
+            return View::error(405, "method_not_allowed", format!("method {} is not allowed on {}; use GET or POST", req.method, req.path));
+        }
+        let Some(fan) = self.fan.as_ref() else {
+            return View::error(404, "off", "subscriptions are off on this status page");
+        };
+        if req.body.len() > MAX_FORM_BYTES {
+            return View::error(413, "too_large", format!("the form is larger than {MAX_FORM_BYTES} bytes"));
+        }
+        let now = chrono::Utc::now();
+        let result = match (req.path, head_or_get) {
+            ("/subscribe", true) => Ok(self.form(View::new(200, "subscribe_form")).await),
+            ("/subscribe", false) => self.subscribe(fan, req, now).await,
+            (path, get) => {
+                let purpose = match path {
+                    "/subscribe/confirm" => Purpose::Confirm,
+                    "/unsubscribe" => Purpose::Unsubscribe,
+                    _ => Purpose::Manage,
+                };
+                let token = query_token(req.query).unwrap_or_default();
+                match fan.composer.key.verify(&token, purpose, now) {
+                    Err(TokenError::Invalid) => Ok(View::error(400, "link_invalid", TokenError::Invalid.to_string())),
+                    Err(TokenError::Expired) => Ok(View::error(410, "link_expired", TokenError::Expired.to_string())),
+                    Ok(t) => self.with_token(fan, req, t, get, now).await,
+                }
+            }
+        };
+        result.unwrap_or_else(|e| {
+            warn!(error = %redact(&e.to_string()), "the state bucket failed");
+            View::unavailable()
+        })
+    }
+
+    async fn with_token(
+        &self,
+        fan: &Fan,
+        req: &Request<'_>,
+        token: Token,
+        get: bool,
+        now: crate::time::Timestamp,
+    ) -> Result<View, ProcessError> {
+        let id = token.subscriber.clone();
+        let key = subscriber::key(&id);
+        let record = document::read::<Subscriber>(self.state.as_ref(), &key).await?.map(|(s, _)| s);
+        let shown = |s: &Subscriber| s.address.as_deref().map(masked);
+        match (token.purpose, get) {
+            (Purpose::Confirm, true) => Ok(match &record {
+                Some(s) if s.pending.as_ref().is_some_and(|p| p.requested_at.timestamp() == token.issued) => {
+                    View {
+                        address: shown(s),
+                        chosen: s.pending.as_ref().map(|p| p.components.clone()).unwrap_or_default(),
+                        ..View::new(200, "confirm")
+                    }
+                }
+                Some(s) if s.active() && s.confirmation_sent_at.is_some_and(|t| t.timestamp() == token.issued) => {
+                    self.subscribed(fan, "already", s, &id, now)
+                }
+                _ => View::error(410, "link_stale", "this link was replaced by a newer one or can no longer be used"),
+            }),
+            (Purpose::Confirm, false) => {
+                let mut outcome = Confirmed::Stale;
+                let after = document::update(self.state.as_ref(), &key, |old| {
+                    let (new, c) = subscriber::confirm(old, token.issued, now);
+                    outcome = c;
+                    new
+                })
+                .await?;
+                Ok(match (outcome, after) {
+                    (Confirmed::Now(_), Some(s)) => {
+                        info!(subscriber = %id, components = s.components.len(), "subscription confirmed");
+                        self.subscribed(fan, "confirmed", &s, &id, now)
+                    }
+                    (Confirmed::Already(_), Some(s)) => self.subscribed(fan, "already", &s, &id, now),
+                    _ => View::error(410, "link_stale", "this link was replaced by a newer one or can no longer be used"),
+                })
+            }
+            (Purpose::Unsubscribe, true) => Ok(match &record {
+                Some(s) if s.active() || s.pending.is_some() => View {
+                    address: shown(s),
+                    ..View::new(200, "unsubscribe")
+                },
+                _ => View::new(200, "not_subscribed"),
+            }),
+            (Purpose::Unsubscribe, false) => self.unsubscribe(&id, record.as_ref()).await,
+            (Purpose::Manage, true) => Ok(match &record {
+                Some(s) if s.active() => self.form(View {
+                    address: shown(s),
+                    chosen: s.components.clone(),
+                    ..View::new(200, "manage")
+                })
+                .await,
+                _ => View::error(404, "not_subscribed", "this address is not subscribed"),
+            }),
+            (Purpose::Manage, false) => {
+                let fields = match fields(req) {
+                    Ok(f) => f,
+                    Err(v) => return Ok(v),
+                };
+                if fields.action == "unsubscribe" {
+                    return self.unsubscribe(&id, record.as_ref()).await;
+                }
+                let chosen = match subscriber::components(fields.components) {
+                    Ok(c) => c,
+                    Err(e) => return Ok(View::error(400, "invalid_components", e.to_string())),
+                };
+                let after = document::update(self.state.as_ref(), &key, |old: Option<Subscriber>| {
+                    old.map(|mut s| {
+                        if s.active() {
+                            s.components = chosen.clone();
+                        }
+                        s
+                    })
+                })
+                .await?;
+                Ok(match after {
+                    Some(s) if s.active() => {
+                        info!(subscriber = %id, components = s.components.len(), "choice of components changed");
+                        self.form(View {
+                            address: shown(&s),
+                            chosen: s.components,
+                            ..View::new(200, "saved")
+                        })
+                        .await
+                    }
+                    _ => View::error(404, "not_subscribed", "this address is not subscribed"),
+                })
+            }
+        }
+    }
+
+    /// A subscribed page, with a link to manage the subscription.
+    fn subscribed(&self, fan: &Fan, name: &'static str, s: &Subscriber, id: &SubscriberId, now: crate::time::Timestamp) -> View {
+        View {
+            address: s.address.as_deref().map(masked),
+            chosen: s.components.clone(),
+            manage_url: Some(fan.composer.link(MANAGE_PATH, Purpose::Manage, id, now)),
+            ..View::new(200, name)
+        }
+    }
+
+    /// Leaving: the record goes (a suppressed one stays, so no form brings the address
+    /// back). Done again, it is done.
+    async fn unsubscribe(&self, id: &SubscriberId, record: Option<&Subscriber>) -> Result<View, ProcessError> {
+        let address = record.and_then(|s| s.address.as_deref()).map(masked);
+        if record.is_some_and(|s| s.suppressed.is_none()) {
+            self.state.delete(&subscriber::key(id)).await?;
+            info!(subscriber = %id, "unsubscribed; the record is removed");
+        }
+        Ok(View {
+            address,
+            ..View::new(200, "unsubscribed")
+        })
+    }
+
+    /// `POST /subscribe`.
+    async fn subscribe(&self, fan: &Fan, req: &Request<'_>, now: crate::time::Timestamp) -> Result<View, ProcessError> {
+        let fields = match fields(req) {
+            Ok(f) => f,
+            Err(v) => return Ok(v),
+        };
+        if !limits::take(self.state.as_ref(), &fan.composer.key, req.source, now).await? {
+            info!("subscribe requests over the cap for this source");
+            return Ok(View {
+                retry_after: Some(3600),
+                ..View::error(429, "too_many", "too many subscribe requests from your network; try again in an hour")
+            });
+        }
+        let check_mail = View::new(202, "check_mail");
+        if !fields.website.trim().is_empty() {
+            info!("the honeypot field is filled; nothing sent");
+            return Ok(check_mail);
+        }
+        let address = match address::parse(&fields.email) {
+            Ok(a) => a,
+            Err(e) => {
+                return Ok(self
+                    .form(View {
+                        email: Some(fields.email.trim().to_owned()),
+                        chosen: fields.components,
+                        ..View::error(400, "invalid_address", e.to_string())
+                    })
+                    .await);
+            }
+        };
+        let components = match subscriber::components(fields.components) {
+            Ok(c) => c,
+            Err(e) => return Ok(View::error(400, "invalid_components", e.to_string())),
+        };
+        let id = address.id();
+        let (mut outcome, mut change) = (Requested::TooSoon, false);
+        document::update(self.state.as_ref(), &subscriber::key(&id), |old: Option<Subscriber>| {
+            change = old.as_ref().is_some_and(Subscriber::active);
+            let (s, r) = subscriber::request(old, address.as_str(), &components, now);
+            outcome = r;
+            Some(s)
+        })
+        .await?;
+        match outcome {
+            Requested::MailConfirmation(issued) => {
+                if let Err(e) = self.mail_confirmation(&fan.composer, address.as_str(), &id, &components, issued, change).await {
+                    warn!(subscriber = %id, error = %redact(&e), "the confirmation mail was not sent");
+                    document::update(self.state.as_ref(), &subscriber::key(&id), |old: Option<Subscriber>| {
+                        old.map(|s| subscriber::unsend(s, issued))
+                    })
+                    .await?;
+                    return Ok(View::unavailable());
+                }
+                info!(subscriber = %id, change, "confirmation mailed");
+            }
+            Requested::TooSoon => info!(subscriber = %id, "a confirmation went out within the hour; none now"),
+            Requested::Suppressed => info!(subscriber = %id, "mail to this address is stopped; none sent"),
+        }
+        Ok(check_mail)
+    }
+
+    async fn mail_confirmation(
+        &self,
+        composer: &Composer,
+        address: &str,
+        id: &SubscriberId,
+        components: &[String],
+        issued: crate::time::Timestamp,
+        change: bool,
+    ) -> Result<(), String> {
+        let mail = composer.confirmation(address, id, components, issued, change)?;
+        self.mailer.send(&mail).await.map_err(|e| e.to_string())
+    }
+
+    /// A view with the components a reader may choose: those of published incidents
+    /// and those already chosen.
+    async fn form(&self, mut view: View) -> View {
+        let index = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY).await;
+        let mut known: Vec<String> = match index {
+            Ok(index) => index
+                .map(|(i, _)| i.incidents.into_values().flat_map(|e| e.incident.components).collect())
+                .unwrap_or_default(),
+            Err(e) => {
+                warn!(error = %e, "the published index is unreadable; no components offered");
+                Vec::new()
+            }
+        };
+        known.extend(view.chosen.iter().cloned());
+        view.known = subscriber::components(known.clone()).unwrap_or(known);
+        view
+    }
+
+    fn page(&self, view: &View, json: bool) -> Page {
+        let mut headers = vec![
+            ("cache-control", "no-store".to_owned()),
+            ("referrer-policy", "no-referrer".to_owned()),
+            ("x-content-type-options", "nosniff".to_owned()),
+            ("x-robots-tag", "noindex".to_owned()),
+        ];
+        if view.status == 405 {
+            headers.push(("allow", "GET, HEAD, POST".to_owned()));
+        }
+        if let Some(s) = view.retry_after {
+            headers.push(("retry-after", s.to_string()));
+        }
+        let status = StatusCode::from_u16(view.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if json {
+            return Page {
+                status,
+                content_type: "application/json",
+                body: view_json(view).to_string(),
+                headers,
+            };
+        }
+        headers.push((
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'".to_owned(),
+        ));
+        let ctx = context! {
+            view => view.name,
+            site_title => super::SITE_TITLE,
+            status_page_url => &self.config.status_page_url,
+            error => &view.error,
+            address => &view.address,
+            email => &view.email,
+            chosen => &view.chosen,
+            known => &view.known,
+            manage_url => &view.manage_url,
+            hours => CONFIRM_TTL.num_hours(),
+        };
+        let body = TEMPLATES
+            .get_template("page.html")
+            .and_then(|t| t.render(ctx))
+            .unwrap_or_else(|e| {
+                warn!(error = %e, "page.html did not render");
+                "<!DOCTYPE html><title>Error</title><p>Something went wrong.</p>".to_owned()
+            });
+        Page {
+            status,
+            content_type: "text/html; charset=utf-8",
+            body,
+            headers,
+        }
+    }
+}
+
+fn view_json(view: &View) -> Value {
+    let mut v = json!({ "status": view.name });
+    if let Some(e) = &view.error {
+        v["error"] = json!(e);
+    }
+    if let Some(a) = &view.address {
+        v["address"] = json!(a);
+    }
+    if matches!(view.name, "confirm" | "confirmed" | "already" | "manage" | "saved") {
+        v["components"] = json!(view.chosen);
+    }
+    if matches!(view.name, "subscribe_form" | "manage" | "saved" | "invalid_address") {
+        v["known_components"] = json!(view.known);
+    }
+    if let Some(u) = &view.manage_url {
+        v["manage_url"] = json!(u);
+    }
+    v
+}
+
+/// Whether the client asked for JSON.
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("application/json"))
+}
+
+/// `token=` of a query string.
+fn query_token(query: Option<&str>) -> Option<String> {
+    form_pairs(query?.as_bytes())
+        .into_iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v)
+}
+
+/// A request's fields, from a form or a JSON object; else the view that refuses it.
+fn fields(req: &Request<'_>) -> Result<Fields, View> {
+    let content_type = req
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/x-www-form-urlencoded");
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mut f = Fields::default();
+    match mime.as_str() {
+        "application/x-www-form-urlencoded" | "" => {
+            for (k, v) in form_pairs(req.body) {
+                match k.as_str() {
+                    "email" => f.email = v,
+                    "components" | "components[]" => f.components.push(v),
+                    "website" => f.website = v,
+                    "action" => f.action = v,
+                    _ => {}
+                }
+            }
+        }
+        "application/json" => {
+            let v: Value = serde_json::from_slice(req.body)
+                .map_err(|e| View::error(400, "invalid_body", format!("the body is not JSON: {e}")))?;
+            let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            f.email = text("email");
+            f.website = text("website");
+            f.action = text("action");
+            f.components = match v.get("components") {
+                Some(Value::Array(items)) => items.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect(),
+                Some(Value::String(c)) => vec![c.clone()],
+                _ => Vec::new(),
+            };
+        }
+        other => {
+            return Err(View::error(
+                415,
+                "unsupported_body",
+                format!("{other} is not taken; send application/x-www-form-urlencoded or application/json"),
+            ));
+        }
+    }
+    Ok(f)
+}
+
+/// `application/x-www-form-urlencoded` pairs: `+` is a space, `%XX` a byte; bytes
+/// that are not UTF-8 are replaced.
+pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    fn decode(s: &[u8]) -> String {
+        let mut out = Vec::with_capacity(s.len());
+        let mut i = 0;
+        while i < s.len() {
+            match s[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = s.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+                    match hex {
+                        Some(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    body.split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.iter().position(|&b| b == b'=') {
+            Some(eq) => (decode(&p[..eq]), decode(&p[eq + 1..])),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod gitlab;
 pub mod ids;
 pub mod mail;
+pub mod memory;
 pub mod message;
 pub mod ports;
 pub mod signing;

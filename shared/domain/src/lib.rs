@@ -17,7 +17,7 @@
 //! uses the `site`'s data; `intake` uses `alerts`' payloads.
 
 pub use openmic_core::{
-    config, document, errors, gitlab, ids, mail, message, ports, signing, time,
+    config, document, errors, gitlab, ids, mail, memory, message, ports, signing, time,
 };
 
 pub mod alerts;

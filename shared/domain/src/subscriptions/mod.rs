@@ -25,6 +25,9 @@ pub mod token;
 pub mod update;
 pub mod web;
 
+#[cfg(test)]
+mod tests;
+
 pub use fanout::{FanOut, announce};
 pub use update::{Update, UpdateKind, detect};
 

@@ -144,7 +144,7 @@ async fn site_objects_feed_and_summary() {
 
 #[tokio::test]
 async fn content_types_and_cache_control() {
-    for o in openmic::site::render_site(&Default::default(), Some("https://s.example.com")).unwrap()
+    for o in openmic::site::render_site(&Default::default(), Some("https://s.example.com"), None).unwrap()
     {
         let (ct, cache) = (
             o.options.content_type.as_str(),
@@ -166,7 +166,7 @@ async fn content_types_and_cache_control() {
         }
     }
     // An empty index still makes a site.
-    let empty = openmic::site::render_site(&Default::default(), None).unwrap();
+    let empty = openmic::site::render_site(&Default::default(), None, None).unwrap();
     let index = empty.iter().find(|o| o.key == "index.html").unwrap();
     assert!(String::from_utf8_lossy(&index.body).contains("All systems operational"));
 }

@@ -4,13 +4,14 @@
 pub mod batch;
 pub mod s3;
 pub mod ses;
+pub mod sns;
 pub mod sqs;
 pub mod telemetry;
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use openmic_core::config::Function::{Alerts, Notifier, Publisher, Webhook};
+use openmic_core::config::Function::{Alerts, Notifier, Publisher, Subscriptions, Webhook};
 use openmic_core::config::{Config, ConfigError, Function, Variable};
 
 /// What the AWS adapters read (beside the SDK's own `AWS_*`).
@@ -28,8 +29,8 @@ pub const VARIABLES: &[Variable] = &[
         default: "required on AWS",
         meaning: "the private bucket",
         secret: false,
-        read_by: &[Webhook, Alerts, Publisher, Notifier],
-        required_by: &[Webhook, Alerts, Publisher, Notifier],
+        read_by: &[Webhook, Alerts, Publisher, Notifier, Subscriptions],
+        required_by: &[Webhook, Alerts, Publisher, Notifier, Subscriptions],
     },
     Variable {
         name: "PUBLISH_QUEUE_URL",
@@ -46,6 +47,22 @@ pub const VARIABLES: &[Variable] = &[
         secret: false,
         read_by: &[Alerts],
         required_by: &[Alerts],
+    },
+    Variable {
+        name: "UPDATE_QUEUE_URL",
+        default: "required on AWS with `SUBSCRIPTIONS=on`",
+        meaning: "the FIFO queue of public updates for subscribers",
+        secret: false,
+        read_by: &[Publisher, Subscriptions],
+        required_by: &[Subscriptions],
+    },
+    Variable {
+        name: "SES_CONFIGURATION_SET",
+        default: "none (the template makes one)",
+        meaning: "the SES configuration set subscription mail is sent with; its bounces and complaints come back by SNS",
+        secret: false,
+        read_by: &[Subscriptions],
+        required_by: &[],
     },
 ];
 use openmic_core::errors::BackendError;
@@ -222,9 +239,29 @@ impl Aws {
         Ok(sqs::SqsQueue::new(self.sqs.clone(), url))
     }
 
+    /// The queue of public updates for subscribers.
+    pub fn update_queue(&self, config: &Config) -> Result<sqs::SqsQueue, ConfigError> {
+        let url = config
+            .update_queue_url
+            .clone()
+            .ok_or(ConfigError::Missing("UPDATE_QUEUE_URL"))?;
+        check_queue_url("UPDATE_QUEUE_URL", &url)?;
+        Ok(sqs::SqsQueue::new(self.sqs.clone(), url))
+    }
+
     pub fn mailer(&self, config: &Config) -> Result<ses::SesMailer, ConfigError> {
         config.require(&["MAIL_FROM", "MAINTAINER_EMAILS"])?;
         Ok(ses::SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk)))
+    }
+
+    /// The subscribers' mailer: at the account's send rate, with
+    /// `SES_CONFIGURATION_SET`.
+    pub fn subscription_mailer(&self, config: &Config) -> Result<ses::SesMailer, ConfigError> {
+        config.require(&["MAIL_FROM"])?;
+        Ok(ses::SesMailer::paced(
+            aws_sdk_sesv2::Client::new(&self.sdk),
+            config.ses_configuration_set.clone(),
+        ))
     }
 }
 

@@ -376,6 +376,13 @@ impl Config {
         }
     }
 
+    /// Where the pages' subscribe form posts: `<PUBLIC_API_URL>/subscribe`, with
+    /// `SUBSCRIPTIONS=on`.
+    pub fn subscribe_url(&self) -> Option<String> {
+        let api = self.public_api_url.as_deref().filter(|_| self.subscriptions)?;
+        Some(format!("{api}/subscribe"))
+    }
+
     /// The project whose API serves alerts' incident issues: the first listed.
     pub fn home_project(&self) -> Option<u64> {
         self.gitlab_projects.first().copied()

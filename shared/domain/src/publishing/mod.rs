@@ -29,7 +29,7 @@ use crate::ids::IncidentId;
 use crate::intake::hooks::{Hook, HookError};
 use crate::intake::projects::{Projects, Refused};
 use crate::message::{Envelope, Source};
-use crate::ports::{Authorizer, ObjectStore, PutOptions};
+use crate::ports::{Authorizer, ClaimsIn, ObjectStore, PutOptions, Queue};
 use crate::site::data::{self, INDEX_KEY, LIST_KEY, PublishedIndex};
 use crate::site::render::Upload;
 use crate::time;
@@ -118,6 +118,8 @@ pub struct Publisher {
     /// GitLab's API, where configured: attachments, resync and the note back.
     pub gitlab: Option<Arc<dyn Gitlab>>,
     pub projects: Arc<Projects>,
+    /// Where public updates go for subscribers (`SUBSCRIPTIONS=on`).
+    pub updates: Option<Arc<dyn Queue>>,
     /// Set once this process has seen the buckets in the current layout.
     layout_checked: tokio::sync::OnceCell<()>,
 }
@@ -191,8 +193,17 @@ impl Publisher {
         state.ok_or_else(|| ProcessError::Retryable(format!("state of {id} vanished")))
     }
 
-    /// Brings the status bucket in line with the state.
+    /// Brings the status bucket in line with the state, and hands what became
+    /// public to the subscribers.
     pub async fn apply(&self, state: &IncidentState) -> Result<Outcome, ProcessError> {
+        self.apply_with(state, true).await
+    }
+
+    /// Brings the status bucket in line with the state; with `announce`, each public
+    /// change (publication, comment, stage, close, reopen) is queued for subscribers
+    /// before the bucket changes, so a retry finds it again (the same change has the
+    /// same id, and is mailed once).
+    async fn apply_with(&self, state: &IncidentState, announce: bool) -> Result<Outcome, ProcessError> {
         let Some(id) = state.public_id(self.config.public_ids()) else {
             return Ok(Outcome::Private {
                 incident: state.id(),
@@ -202,6 +213,9 @@ impl Publisher {
             && let Some(rendered) =
                 public::render_incident(state, id, self.config.gitlab_url.as_deref())
         {
+            if announce && let Some(queue) = &self.updates {
+                self.announce(queue.as_ref(), id, &rendered.incident).await?;
+            }
             let body = rendered
                 .incident
                 .to_json()
@@ -209,7 +223,12 @@ impl Publisher {
             self.status
                 .put(&data::detail_key(id), Bytes::from(body), PutOptions::json())
                 .await?;
-            let page = crate::site::render_incident_page(&rendered.incident)
+            let subscribe = self.subscribe_url();
+            let follow = crate::site::Follow {
+                subscribe_url: subscribe.as_deref(),
+                feeds: self.config.status_page_url.is_some(),
+            };
+            let page = crate::site::render_incident_page(&rendered.incident, follow)
                 .map_err(ProcessError::Permanent)?;
             self.status.put(&page.key, page.body, page.options).await?;
             let summary = data::IndexEntry::of(&rendered.incident, state.id());
@@ -241,6 +260,40 @@ impl Publisher {
         Ok(Outcome::Private {
             incident: state.id(),
         })
+    }
+
+    /// Queues the updates between what is public of incident `id` and `after`.
+    async fn announce(
+        &self,
+        queue: &dyn Queue,
+        id: u64,
+        after: &data::Incident,
+    ) -> Result<(), ProcessError> {
+        let before = match self.status.get(&data::detail_key(id)).await? {
+            None => None,
+            Some(o) => match serde_json::from_slice::<data::Incident>(&o.body) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    warn!(id, error = %e, "the published detail is unreadable; no update from this change");
+                    return Ok(());
+                }
+            },
+        };
+        let updates = crate::subscriptions::detect(before.as_ref(), after);
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let claims = ClaimsIn(self.state.clone());
+        crate::subscriptions::announce(queue, Some(&claims), &updates).await?;
+        for u in &updates {
+            info!(id, update = %u.id, kind = u.kind.as_str(), "update queued for subscribers");
+        }
+        Ok(())
+    }
+
+    /// Where the pages' subscribe form posts, with `SUBSCRIPTIONS=on`.
+    fn subscribe_url(&self) -> Option<String> {
+        self.config.subscribe_url()
     }
 
     /// Removes everything public of the incident numbered `id`: the detail first, so
@@ -383,10 +436,25 @@ impl Publisher {
                     .put(LIST_KEY, Bytes::from(body), PutOptions::json())
                     .await?;
             }
-            let objects = crate::site::render_site(&index, self.config.status_page_url.as_deref())
-                .map_err(ProcessError::Permanent)?;
+            let objects = crate::site::render_site(
+                &index,
+                self.config.status_page_url.as_deref(),
+                self.subscribe_url().as_deref(),
+            )
+            .map_err(ProcessError::Permanent)?;
+            let feeds: BTreeSet<String> = objects
+                .iter()
+                .filter(|o| o.key.starts_with(crate::site::COMPONENT_FEEDS))
+                .map(|o| o.key.clone())
+                .collect();
             for o in objects {
                 self.status.put(&o.key, o.body, o.options).await?;
+            }
+            // A component no published incident names any more keeps no feed.
+            for stale in self.status.list(crate::site::COMPONENT_FEEDS).await? {
+                if !feeds.contains(&stale) {
+                    self.status.delete(&stale).await?;
+                }
             }
             if self.read_index().await?.1 == etag {
                 return Ok(());
@@ -439,7 +507,14 @@ impl Publisher {
             status,
             authorizer,
             gitlab,
+            updates: None,
             layout_checked: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Hands public updates to `queue` for subscribers (`SUBSCRIPTIONS=on`).
+    pub fn with_updates(mut self, queue: Arc<dyn Queue>) -> Publisher {
+        self.updates = Some(queue);
+        self
     }
 }

@@ -1,7 +1,8 @@
 //! The status site the publisher writes beside the data, so the page is live with
 //! nothing else to host: `index.html`, `incidents/<iid>.html`, a versioned stylesheet,
-//! `feed.atom`, a badge (`badge.svg`, and `badge.json` for shields.io's endpoint
-//! badge) and `data/summary.json`. Pages work without JavaScript; templates escape
+//! `feed.atom` and a feed per component (`feed/<component>.atom`), a badge
+//! (`badge.svg`, and `badge.json` for shields.io's endpoint badge) and
+//! `data/summary.json`. With `SUBSCRIPTIONS=on` the pages carry a subscribe form. Pages work without JavaScript; templates escape
 //! by default, and only the already sanitised incident HTML is marked safe.
 
 pub mod data;
@@ -67,8 +68,59 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../../templates/site/incident.html"),
         ),
         ("feed.atom", include_str!("../../templates/site/feed.atom")),
+        (
+            "subscribe.html",
+            include_str!("../../templates/site/subscribe.html"),
+        ),
     ])
 });
+
+/// Where the component feeds live in the status bucket.
+pub const COMPONENT_FEEDS: &str = "feed/";
+
+/// `feed/<component>.atom`: the name in lower case, runs of anything but letters and
+/// digits as one `-` (names that differ only there share a feed).
+pub fn component_feed_key(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        let hash = hex::encode(Sha256::digest(name.as_bytes()));
+        format!("{COMPONENT_FEEDS}component-{}.atom", &hash[..8])
+    } else {
+        format!("{COMPONENT_FEEDS}{slug}.atom")
+    }
+}
+
+/// What the pages offer to follow updates: the subscribe form (its action,
+/// `<PUBLIC_API_URL>/subscribe`, with `SUBSCRIPTIONS=on`) and the feeds (which exist
+/// with `STATUS_PAGE_URL`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Follow<'a> {
+    pub subscribe_url: Option<&'a str>,
+    pub feeds: bool,
+}
+
+impl Follow<'_> {
+    /// The partial's context: the form, and the components with their feeds.
+    fn context(&self, components: &[String], root: &str) -> minijinja::Value {
+        let components: Vec<_> = components
+            .iter()
+            .map(|c| context! { name => c, feed => format!("{root}{}", component_feed_key(c)) })
+            .collect();
+        context! {
+            subscribe_url => self.subscribe_url,
+            feeds => self.feeds,
+            components => components,
+        }
+    }
+}
 
 /// One object of the site.
 #[derive(Debug, Clone)]
@@ -240,10 +292,16 @@ fn render(name: &str, ctx: minijinja::Value) -> Result<String, String> {
 
 /// The pages and files derived from the whole index (everything but the incident
 /// pages). `base_url` is `STATUS_PAGE_URL`; without it there is no feed.
+/// `subscribe_url` is where the subscribe form posts (none: no form).
 pub fn render_site(
     index: &PublishedIndex,
     base_url: Option<&str>,
+    subscribe_url: Option<&str>,
 ) -> Result<Vec<SiteObject>, String> {
+    let follow = Follow {
+        subscribe_url,
+        feeds: base_url.is_some(),
+    };
     let html = "text/html; charset=utf-8";
     let sum = summary(index);
     let changed = last_change(index);
@@ -270,6 +328,7 @@ pub fn render_site(
             components => components,
             open => open.iter().map(|e| card(&e.incident)).collect::<Vec<_>>(),
             history => history.iter().take(20).map(|e| card(&e.incident)).collect::<Vec<_>>(),
+            follow => follow.context(&sum.components.iter().map(|c| c.name.clone()).collect::<Vec<_>>(), ""),
         },
     )?;
     let mut out = vec![
@@ -307,18 +366,42 @@ pub fn render_site(
         PAGE_CACHE_CONTROL,
     ));
     if let Some(base) = base_url {
+        let base = base.trim_end_matches('/');
         out.push(object(
             "feed.atom",
-            feed(&entries, base.trim_end_matches('/'), changed)?,
+            feed(&entries, base, "feed.atom", None, changed)?,
             "application/atom+xml",
             PAGE_CACHE_CONTROL,
         ));
+        // A feed per component, of the incidents that name it.
+        let mut by_key: BTreeMap<String, (&str, Vec<&IndexEntry>)> = BTreeMap::new();
+        for c in &sum.components {
+            by_key
+                .entry(component_feed_key(&c.name))
+                .or_insert((c.name.as_str(), Vec::new()));
+        }
+        for e in &entries {
+            let keys: BTreeSet<String> = e.incident.components.iter().map(|c| component_feed_key(c)).collect();
+            for k in keys {
+                if let Some((_, list)) = by_key.get_mut(&k) {
+                    list.push(e);
+                }
+            }
+        }
+        for (key, (name, list)) in by_key {
+            out.push(object(
+                key.clone(),
+                feed(&list, base, &key, Some(name), changed)?,
+                "application/atom+xml",
+                PAGE_CACHE_CONTROL,
+            ));
+        }
     }
     Ok(out)
 }
 
-/// `incidents/<iid>.html`.
-pub fn render_incident_page(detail: &Incident) -> Result<SiteObject, String> {
+/// `incidents/<iid>.html`, offering to follow its components' updates.
+pub fn render_incident_page(detail: &Incident, follow: Follow<'_>) -> Result<SiteObject, String> {
     // The page sits one level down: its links into the bucket go up one.
     let up = |html: &str| {
         html.replace("src=\"data/incident/", "src=\"../data/incident/")
@@ -349,6 +432,7 @@ pub fn render_incident_page(detail: &Incident) -> Result<SiteObject, String> {
             i => card(detail),
             description => up(&detail.description),
             comments => comments,
+            follow => follow.context(&detail.components, "../"),
         },
     )?;
     Ok(object(
@@ -363,7 +447,14 @@ pub fn incident_page_key(iid: u64) -> String {
     format!("incidents/{iid}.html")
 }
 
-fn feed(entries: &[&IndexEntry], base: &str, changed: Option<Timestamp>) -> Result<String, String> {
+/// The feed at `key` of `entries` (a component's when `component` names it).
+fn feed(
+    entries: &[&IndexEntry],
+    base: &str,
+    key: &str,
+    component: Option<&str>,
+    changed: Option<Timestamp>,
+) -> Result<String, String> {
     let mut items = Vec::new();
     let mut updated = None::<Timestamp>;
     for e in entries.iter().take(crate::site::data::LIST_LEN) {
@@ -401,7 +492,9 @@ fn feed(entries: &[&IndexEntry], base: &str, changed: Option<Timestamp>) -> Resu
         "feed.atom",
         context! {
             base => base,
+            feed_url => format!("{base}/{key}"),
             site_title => SITE_TITLE,
+            component => component,
             updated => time::format(&updated.or(changed).unwrap_or_default()),
             entries => items.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
         },

@@ -452,6 +452,7 @@ fn queues_are_fifo_with_dead_letters_and_wired_producer_to_consumer() {
     let flows = [
         ("openmic-webhook", "PUBLISH_QUEUE_URL", "openmic-publisher"),
         ("openmic-alerts", "ALERT_QUEUE_URL", "openmic-notifier"),
+        ("openmic-publisher", "UPDATE_QUEUE_URL", "openmic-subscriptions"),
     ];
     for (producer, variable, consumer) in flows {
         let producer = t.function_with_binary(producer);
@@ -553,7 +554,7 @@ fn sqs_consumers_report_batch_item_failures() {
             );
         }
     }
-    assert_eq!(seen, 2, "two SQS event sources");
+    assert_eq!(seen, 3, "three SQS event sources");
 }
 
 #[test]
@@ -575,6 +576,69 @@ fn publisher_resyncs_on_a_schedule() {
     );
 }
 
+/// Actions IAM defines on no resource type (SES's account quotas).
+const NO_RESOURCE_ACTIONS: [&str; 1] = ["ses:GetAccount"];
+
+#[test]
+fn subscription_routes_reach_the_subscriptions_function() {
+    let t = Template::load();
+    let f = t.function_with_binary("openmic-subscriptions");
+    let routes: BTreeSet<(String, String)> = f
+        .events("HttpApi")
+        .into_iter()
+        .map(|(_, p)| {
+            (
+                p["Method"].as_str().unwrap_or_default().to_ascii_uppercase(),
+                p["Path"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = openmic::subscriptions::web::ROUTES
+        .iter()
+        .map(|p| ("ANY".to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(routes, expected, "{}: GET and POST on each route", f.name);
+}
+
+#[test]
+fn subscription_mail_feedback_comes_back_by_sns_and_the_send_rate_is_readable() {
+    let t = Template::load();
+    let f = t.function_with_binary("openmic-subscriptions");
+    let set = ref_target(&f.env()["SES_CONFIGURATION_SET"])
+        .expect("SES_CONFIGURATION_SET is !Ref <configuration set>");
+    assert_eq!(t.resource(&set)["Type"], "AWS::SES::ConfigurationSet");
+    let (_, destination) = t
+        .of_type("AWS::SES::ConfigurationSetEventDestination")
+        .into_iter()
+        .find(|(_, d)| ref_target(&d["Properties"]["ConfigurationSetName"]).as_deref() == Some(&set))
+        .expect("an event destination of the configuration set");
+    let d = &destination["Properties"]["EventDestination"];
+    let kinds: BTreeSet<String> = strings(&d["MatchingEventTypes"]).into_iter().collect();
+    assert!(kinds.contains("bounce") && kinds.contains("complaint"), "{kinds:?}");
+    let topic = ref_target(&d["SnsDestination"]["TopicARN"]).expect("SNS destination");
+    let sns = f.events("SNS");
+    assert_eq!(sns.len(), 1, "{}: one SNS event source", f.name);
+    assert_eq!(ref_target(&sns[0].1["Topic"]).as_deref(), Some(topic.as_str()));
+    let st = t.role_statements(&f.role());
+    let send = st
+        .iter()
+        .find(|s| strings(&s["Action"]).iter().any(|a| a == "ses:SendEmail"))
+        .expect("ses:SendEmail");
+    assert!(
+        send["Resource"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["Fn::Sub"].as_str().is_some_and(|s| s.contains(&format!("${{{set}}}")))),
+        "ses:SendEmail with {set}"
+    );
+    assert!(
+        st.iter().any(|s| s["Effect"] == "Allow"
+            && strings(&s["Action"]) == ["ses:GetAccount"]),
+        "ses:GetAccount for the send rate"
+    );
+}
+
 #[test]
 fn roles_hold_what_each_function_does() {
     let t = Template::load();
@@ -584,11 +648,13 @@ fn roles_hold_what_each_function_does() {
         let env = f.env();
         let bucket = |v: &str| env.get(v).and_then(ref_target);
         let queue = |v: &str| env.get(v).and_then(ref_target);
-        if let Some(q) = queue("PUBLISH_QUEUE_URL").or_else(|| queue("ALERT_QUEUE_URL")) {
-            assert!(
-                grants(&st, "sqs:SendMessage", &q),
-                "{role}: sqs:SendMessage on {q}"
-            );
+        for variable in ["PUBLISH_QUEUE_URL", "ALERT_QUEUE_URL", "UPDATE_QUEUE_URL"] {
+            if let Some(q) = queue(variable) {
+                assert!(
+                    grants(&st, "sqs:SendMessage", &q),
+                    "{role}: sqs:SendMessage on {q}"
+                );
+            }
         }
         for (_, p) in f.events("SQS") {
             let q = getatt_target(&p["Queue"], "Arn").expect("SQS Queue is !GetAtt <queue>.Arn");
@@ -630,8 +696,14 @@ fn roles_hold_what_each_function_does() {
             if s["Effect"] != "Allow" {
                 continue;
             }
-            for a in strings(&s["Action"]) {
+            let actions = strings(&s["Action"]);
+            for a in &actions {
                 assert!(!a.ends_with('*'), "{role}: wildcard action {a}");
+            }
+            // IAM takes only "*" for an action on no resource; such a statement
+            // holds nothing else.
+            if actions.iter().all(|a| NO_RESOURCE_ACTIONS.contains(&a.as_str())) {
+                continue;
             }
             for r in strings(&s["Resource"]) {
                 assert_ne!(r, "*", "{role}: Resource \"*\"");

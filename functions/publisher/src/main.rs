@@ -1,6 +1,7 @@
 //! The publisher function: batches from the publish queue (incident state merged, the
 //! status bucket brought in line), and the scheduled resync of every published
-//! incident (`{"openmic": "resync"}` from EventBridge).
+//! incident (`{"openmic": "resync"}` from EventBridge). With `SUBSCRIPTIONS=on`, each
+//! public change is queued for the subscriptions function.
 
 use std::sync::Arc;
 
@@ -22,7 +23,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let status = Arc::new(or_exit(aws.status_bucket(&config)));
     let gitlab = or_exit(openmic_gitlab::connect(&config));
-    let publisher = Publisher::new(config, state, status, gitlab);
+    // With SUBSCRIPTIONS=on, what becomes public is queued for subscribers.
+    let updates = config
+        .subscriptions
+        .then(|| Arc::new(or_exit(aws.update_queue(&config))));
+    let mut publisher = Publisher::new(config, state, status, gitlab);
+    if let Some(queue) = updates {
+        publisher = publisher.with_updates(queue);
+    }
     let publisher = &publisher;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Stop resyncing 10 s before the function's own deadline.

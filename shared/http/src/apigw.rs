@@ -2,7 +2,9 @@
 //! 2.0, as the template deploys; or a REST API's 1.0) to the domain's intake, and its
 //! reply back as the response API Gateway wants. The route is checked here as the
 //! local runner's router checks it: `POST /gitlab`, `POST /alerts`, 405 for another
-//! method on them, 404 for anything else.
+//! method on them, 404 for anything else. The subscriptions function's routes
+//! (`/subscribe`, `/subscribe/confirm`, `/unsubscribe`, `/subscriptions`) go to
+//! [`openmic::subscriptions`] with the caller's address, and come back as pages.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use openmic::intake::{Intake, Reply};
+use openmic::subscriptions::Subscriptions;
+use openmic::subscriptions::web::{Page, Request};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -49,6 +53,8 @@ struct Context {
     http: Option<HttpContext>,
     stage: Option<String>,
     http_method: Option<String>,
+    /// A REST API's caller.
+    identity: Option<Identity>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +62,15 @@ struct Context {
 struct HttpContext {
     method: Option<String>,
     path: Option<String>,
+    #[serde(rename = "sourceIp")]
+    source_ip: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Identity {
+    #[serde(rename = "sourceIp")]
+    source_ip: Option<String>,
 }
 
 /// The webhook function's event: `POST /gitlab`.
@@ -76,7 +91,72 @@ pub async fn alerts(intake: &Intake, event: Event) -> Value {
     response(reply)
 }
 
+/// The subscriptions function's event: the subscription routes (GET, HEAD, POST),
+/// answered as pages or JSON.
+pub async fn subscriptions(subscriptions: &Subscriptions, event: Event) -> Value {
+    let (method, path) = event.method_and_path();
+    let Ok(method) = http::Method::from_bytes(method.as_bytes()) else {
+        return response(Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} is not allowed"),
+        ));
+    };
+    let body = match event.body() {
+        Ok(b) => b,
+        Err(reply) => return response(reply),
+    };
+    let headers = event.header_map();
+    let query = event.query();
+    let ctx = &event.request_context;
+    let source = ctx
+        .http
+        .as_ref()
+        .and_then(|h| h.source_ip.as_deref())
+        .or_else(|| ctx.identity.as_ref().and_then(|i| i.source_ip.as_deref()));
+    let page = subscriptions
+        .web(Request {
+            method: &method,
+            path: &path,
+            query: query.as_deref(),
+            headers: &headers,
+            body: &body,
+            source,
+        })
+        .await;
+    page_response(page)
+}
+
+/// A subscription page as API Gateway's response.
+fn page_response(page: Page) -> Value {
+    let mut headers = serde_json::Map::new();
+    headers.insert("content-type".into(), page.content_type.into());
+    for (name, value) in page.headers {
+        headers.insert(name.into(), value.into());
+    }
+    json!({
+        "statusCode": page.status.as_u16(),
+        "headers": headers,
+        "body": page.body,
+        "isBase64Encoded": false,
+    })
+}
+
 impl Event {
+    /// The query string: HTTP API's raw one, or a REST API's parameters joined.
+    fn query(&self) -> Option<String> {
+        match self.raw_query_string.as_deref().filter(|q| !q.is_empty()) {
+            Some(q) => Some(q.to_owned()),
+            None if !self.query_string_parameters.is_empty() => Some(
+                self.query_string_parameters
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join("&"),
+            ),
+            None => None,
+        }
+    }
+
     /// The headers and body of a `POST` to `route`, within `max` bytes; else the reply
     /// that refuses it (404, 405, 413, or 400 for a body that is not the base64 it
     /// claims).
@@ -162,17 +242,7 @@ impl Event {
     #[cfg(feature = "router")]
     pub fn into_request(self) -> Result<http::Request<axum::body::Body>, String> {
         let (method, path) = self.method_and_path();
-        let query = match self.raw_query_string.as_deref().filter(|q| !q.is_empty()) {
-            Some(q) => Some(q.to_owned()),
-            None if !self.query_string_parameters.is_empty() => Some(
-                self.query_string_parameters
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join("&"),
-            ),
-            None => None,
-        };
+        let query = self.query();
         let uri = match query {
             Some(q) => format!("{path}?{q}"),
             None => path,

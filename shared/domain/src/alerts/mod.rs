@@ -12,18 +12,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
-use crate::config::Function::Notifier;
+use crate::config::Function::{Notifier, Subscriptions};
 use crate::config::Variable;
 
 /// What the alerts' lifecycle reads.
 pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "MAIL_FROM",
-        default: "required by the notifier",
-        meaning: "the sender of alert mail",
+        default: "required by the notifier and subscriptions",
+        meaning: "the sender of alert mail and of subscription mail",
         secret: false,
-        read_by: &[Notifier],
-        required_by: &[Notifier],
+        read_by: &[Notifier, Subscriptions],
+        required_by: &[Notifier, Subscriptions],
     },
     Variable {
         name: "MAINTAINER_EMAILS",

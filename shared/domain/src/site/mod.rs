@@ -23,7 +23,7 @@ use crate::ports::{Condition, PutOptions};
 use crate::time::{self, Timestamp};
 use data::{Comment, Incident, IndexEntry, PublishedIndex};
 
-use crate::config::Function::{Notifier, Publisher};
+use crate::config::Function::{Notifier, Publisher, Subscriptions};
 use crate::config::Variable;
 
 /// What the site reads.
@@ -32,7 +32,7 @@ pub const VARIABLES: &[Variable] = &[Variable {
     default: "none",
     meaning: "the public page: the feed's links, the note back, and the link in mail",
     secret: false,
-    read_by: &[Publisher, Notifier],
+    read_by: &[Publisher, Notifier, Subscriptions],
     required_by: &[],
 }];
 

@@ -1,0 +1,50 @@
+//! The subscriptions function: the subscription routes from API Gateway, batches
+//! from the updates queue (each update planned, then mailed to subscribers in
+//! batches at SES's send rate), and SES's bounces and complaints from SNS.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+use openmic::config::Function;
+use openmic::ports::Queue;
+use openmic::subscriptions::Subscriptions;
+use openmic_aws::batch::handle_batch;
+use openmic_aws::sns::{handle_sns, is_sns};
+use openmic_aws::telemetry::or_exit;
+use openmic_http::apigw;
+use serde_json::{Value, json};
+
+// One event at a time: the single-threaded runtime is all a function needs.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let variables = openmic::variables().chain(openmic_aws::VARIABLES);
+    let (config, aws) = openmic_aws::start(Function::Subscriptions, variables).await;
+    let state = Arc::new(or_exit(aws.state_bucket(&config)));
+    let mailer = Arc::new(or_exit(aws.subscription_mailer(&config)));
+    let queue = match config.subscriptions {
+        true => Some(Arc::new(or_exit(aws.update_queue(&config))) as Arc<dyn Queue>),
+        false => None,
+    };
+    let subscriptions = or_exit(Subscriptions::new(config, state, mailer, queue));
+    let subscriptions = &subscriptions;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(subscriptions, event.payload).await
+    }))
+    .await
+}
+
+async fn handle(subscriptions: &Subscriptions, event: Value) -> Result<Value, lambda_runtime::Error> {
+    if is_sns(&event) {
+        let handled = handle_sns(event, |m| async move { subscriptions.feedback(&m).await }).await?;
+        return Ok(json!({ "handled": handled }));
+    }
+    if event["Records"].is_array() {
+        let batch: SqsEvent = serde_json::from_value(event)?;
+        let response =
+            handle_batch(batch, |body| async move { subscriptions.handle(&body).await }).await;
+        return Ok(serde_json::to_value(response)?);
+    }
+    let event: apigw::Event = serde_json::from_value(event)?;
+    Ok(apigw::subscriptions(subscriptions, event).await)
+}

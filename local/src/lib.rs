@@ -1,6 +1,7 @@
 //! The local runner: the same router and handlers as the Lambda functions, composed
 //! with the embedded backends (`DIR/status/`, `DIR/state/`, `DIR/queue/`,
-//! `DIR/outbox/`) or with the AWS clients.
+//! `DIR/outbox/`) or with the AWS clients. With `SUBSCRIPTIONS=on` it serves the
+//! subscription routes too, and mails subscribers (to the outbox, embedded).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
 use openmic::ports::{Mailer, ObjectStore, Queue};
 use openmic::publishing::Publisher;
+use openmic::subscriptions::Subscriptions;
 use openmic_aws::{Aws, sqs::SqsQueue};
 use openmic_files::queue::Delivery;
 use openmic_files::{FsQueue, FsStore, OutboxMailer};
@@ -38,16 +40,43 @@ pub enum Backend {
     Aws,
 }
 
-/// The two queues, on disk or on SQS.
+/// The queues, on disk or on SQS (updates only with `SUBSCRIPTIONS=on`).
 pub enum Queues {
     Embedded {
         publish: Arc<FsQueue>,
         alerts: Arc<FsQueue>,
+        updates: Option<Arc<FsQueue>>,
     },
     Aws {
         publish: SqsQueue,
         alerts: SqsQueue,
+        updates: Option<SqsQueue>,
     },
+}
+
+impl Queues {
+    /// Each queue with its consumer, in the order a drain goes through them (updates
+    /// last: publishing makes them).
+    fn embedded(&self) -> Vec<(Arc<FsQueue>, Consumer)> {
+        let Queues::Embedded { publish, alerts, updates } = self else {
+            return Vec::new();
+        };
+        let mut all = vec![
+            (publish.clone(), Consumer::Publisher),
+            (alerts.clone(), Consumer::Notifier),
+        ];
+        all.extend(updates.clone().map(|u| (u, Consumer::Subscriptions)));
+        all
+    }
+
+    fn sqs(&self) -> Vec<(&SqsQueue, Consumer)> {
+        let Queues::Aws { publish, alerts, updates } = self else {
+            return Vec::new();
+        };
+        let mut all = vec![(publish, Consumer::Publisher), (alerts, Consumer::Notifier)];
+        all.extend(updates.as_ref().map(|u| (u, Consumer::Subscriptions)));
+        all
+    }
 }
 
 /// Which consumer a queue feeds.
@@ -55,6 +84,20 @@ pub enum Queues {
 enum Consumer {
     Publisher,
     Notifier,
+    Subscriptions,
+}
+
+/// What a runner is made of.
+struct Backends {
+    status: Arc<dyn ObjectStore>,
+    state: Arc<dyn ObjectStore>,
+    /// The maintainers' alerts.
+    mailer: Arc<dyn Mailer>,
+    /// Subscribers' mail (on SES: at the account's send rate).
+    subscription_mailer: Arc<dyn Mailer>,
+    publish: Arc<dyn Queue>,
+    alerts: Arc<dyn Queue>,
+    updates: Option<Arc<dyn Queue>>,
 }
 
 pub struct Runner {
@@ -63,6 +106,7 @@ pub struct Runner {
     pub state: Arc<dyn ObjectStore>,
     pub publisher: Publisher,
     pub notifier: Notifier,
+    pub subscriptions: Arc<Subscriptions>,
     pub queues: Queues,
     intake: Arc<Intake>,
 }
@@ -120,27 +164,83 @@ pub fn local_config(
     if config.maintainer_emails.is_empty() {
         config.maintainer_emails = vec!["maintainers@localhost.localdomain".into()];
     }
+    let here = format!("http://{}", listen.unwrap_or("127.0.0.1:8080"));
     if config.status_page_url.is_none() {
-        config.status_page_url = Some(format!("http://{}", listen.unwrap_or("127.0.0.1:8080")));
+        config.status_page_url = Some(here.clone());
+    }
+    if config.subscriptions && config.public_api_url.is_none() {
+        config.public_api_url = Some(here);
     }
     config
 }
 
+/// With `SUBSCRIPTIONS=on` and no `SUBSCRIPTION_SECRET`: the key kept in
+/// `DIR/subscription-secret`, made on first use, so that links mailed earlier still
+/// work after a restart.
+pub fn kept_subscription_secret(dir: &Path, config: &mut Config) -> std::io::Result<()> {
+    if !config.subscriptions || config.subscription_secret.is_some() {
+        return Ok(());
+    }
+    let path = dir.join("subscription-secret");
+    let secret = match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => s.trim().to_owned(),
+        Ok(_) => {
+            return Err(std::io::Error::other(format!(
+                "{}: shorter than 32 characters; remove it to make a new one",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)?;
+            let s = generated_secret() + &generated_secret();
+            write_private(&path, &s)?;
+            s
+        }
+        Err(e) => return Err(e),
+    };
+    config.subscription_secret = Some(Secret::new(secret));
+    Ok(())
+}
+
+/// Writes a file only its owner may read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
 impl Runner {
     /// The runner on the embedded backends under `dir`.
-    pub fn embedded(dir: &Path, config: Config) -> std::io::Result<Runner> {
+    pub fn embedded(dir: &Path, mut config: Config) -> std::io::Result<Runner> {
+        kept_subscription_secret(dir, &mut config)?;
         let config = Arc::new(config);
         let status: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("status"))?);
         let state: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("state"))?);
         let publish = Arc::new(FsQueue::open(dir.join("queue").join("publish"))?);
         let alerts = Arc::new(FsQueue::open(dir.join("queue").join("alerts"))?);
         let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::open(dir.join("outbox"))?);
+        let updates = match config.subscriptions {
+            true => Some(Arc::new(FsQueue::open(dir.join("queue").join("updates"))?)),
+            false => None,
+        };
         let queues = Queues::Embedded {
             publish: publish.clone(),
             alerts: alerts.clone(),
+            updates: updates.clone(),
         };
-        Runner::compose(config, status, state, mailer, queues, publish, alerts)
-            .map_err(std::io::Error::other)
+        let backends = Backends {
+            status,
+            state,
+            mailer: mailer.clone(),
+            subscription_mailer: mailer,
+            publish,
+            alerts,
+            updates: updates.map(|u| u as Arc<dyn Queue>),
+        };
+        Runner::compose(config, backends, queues).map_err(std::io::Error::other)
     }
 
     /// The runner on AWS clients from the environment; every resource is checked
@@ -161,31 +261,48 @@ impl Runner {
         state.check("STATE_BUCKET").await?;
         publish.check("PUBLISH_QUEUE_URL").await?;
         alerts.check("ALERT_QUEUE_URL").await?;
+        let updates = match config.subscriptions {
+            true => {
+                let q = aws.update_queue(&config).map_err(|e| e.to_string())?;
+                q.check("UPDATE_QUEUE_URL").await?;
+                Some(q)
+            }
+            false => None,
+        };
+        let subscription_mailer = aws
+            .subscription_mailer(&config)
+            .map_err(|e| e.to_string())?;
         let queues = Queues::Aws {
             publish: publish.clone(),
             alerts: alerts.clone(),
+            updates: updates.clone(),
         };
-        Runner::compose(
-            config,
-            Arc::new(status),
-            Arc::new(state),
-            Arc::new(mailer),
-            queues,
-            Arc::new(publish),
-            Arc::new(alerts),
-        )
-        .map_err(|e| e.to_string())
+        let backends = Backends {
+            status: Arc::new(status),
+            state: Arc::new(state),
+            mailer: Arc::new(mailer),
+            subscription_mailer: Arc::new(subscription_mailer),
+            publish: Arc::new(publish),
+            alerts: Arc::new(alerts),
+            updates: updates.map(|u| Arc::new(u) as Arc<dyn Queue>),
+        };
+        Runner::compose(config, backends, queues).map_err(|e| e.to_string())
     }
 
     fn compose(
         config: Arc<Config>,
-        status: Arc<dyn ObjectStore>,
-        state: Arc<dyn ObjectStore>,
-        mailer: Arc<dyn Mailer>,
+        b: Backends,
         queues: Queues,
-        publish: Arc<dyn Queue>,
-        alerts: Arc<dyn Queue>,
     ) -> Result<Runner, openmic::config::ConfigError> {
+        let Backends {
+            status,
+            state,
+            mailer,
+            subscription_mailer,
+            publish,
+            alerts,
+            updates,
+        } = b;
         let intake = Intake::new(
             config.clone(),
             Some(publish),
@@ -194,19 +311,25 @@ impl Runner {
         )?
         .keeping_first_project_in(state.clone());
         let gitlab = openmic_gitlab::connect(&config)?;
-        let publisher = Publisher::new(
+        let mut publisher = Publisher::new(
             config.clone(),
             state.clone(),
             status.clone(),
             gitlab.clone(),
         );
+        if let Some(u) = &updates {
+            publisher = publisher.with_updates(u.clone());
+        }
         let notifier = Notifier::new(config.clone(), state.clone(), mailer, gitlab.map(|g| g.api))?;
+        let subscriptions =
+            Subscriptions::new(config.clone(), state.clone(), subscription_mailer, updates)?;
         Ok(Runner {
             config,
             status,
             state,
             publisher,
             notifier,
+            subscriptions: Arc::new(subscriptions),
             queues,
             intake: Arc::new(intake),
         })
@@ -217,11 +340,12 @@ impl Runner {
         openmic_http::router(self.intake.clone())
     }
 
-    /// Intake, `GET /healthz`, and the status bucket at `/`.
+    /// Intake, the subscription routes, `GET /healthz`, and the status bucket at `/`.
     pub fn app(self: &Arc<Self>) -> Router {
         let runner = self.clone();
         let site = self.clone();
         openmic_http::routes(&self.intake)
+            .merge(openmic_http::subscription_routes(self.subscriptions.clone()))
             .route(
                 "/healthz",
                 get(move || {
@@ -243,19 +367,22 @@ impl Runner {
 
     /// Accepted events not yet fully processed.
     pub async fn pending(&self) -> usize {
-        match &self.queues {
-            Queues::Embedded { publish, alerts } => publish.pending() + alerts.pending(),
-            Queues::Aws { publish, alerts } => {
-                publish.approximate_pending().await.unwrap_or(0)
-                    + alerts.approximate_pending().await.unwrap_or(0)
-            }
+        let mut n = self.queues.embedded().iter().map(|(q, _)| q.pending()).sum();
+        for (q, _) in self.queues.sqs() {
+            n += q.approximate_pending().await.unwrap_or(0);
         }
+        n
     }
 
     async fn handle(&self, consumer: Consumer, body: &str) -> Result<String, ProcessError> {
         match consumer {
             Consumer::Publisher => self.publisher.handle(body).await.map(|o| format!("{o:?}")),
             Consumer::Notifier => self.notifier.handle(body).await.map(|o| format!("{o:?}")),
+            Consumer::Subscriptions => self
+                .subscriptions
+                .handle(body)
+                .await
+                .map(|o| format!("{o:?}")),
         }
     }
 
@@ -293,10 +420,9 @@ impl Runner {
     /// until the queues are empty.
     pub async fn drain(&self) {
         match &self.queues {
-            Queues::Embedded { publish, alerts } => {
-                for (queue, consumer) in
-                    [(publish, Consumer::Publisher), (alerts, Consumer::Notifier)]
-                {
+            Queues::Embedded { .. } => {
+                for (queue, consumer) in self.queues.embedded() {
+                    let queue = &queue;
                     let mut backoff = Duration::from_millis(50);
                     loop {
                         match queue.next().await {
@@ -314,10 +440,8 @@ impl Runner {
                     }
                 }
             }
-            Queues::Aws { publish, alerts } => {
-                for (queue, consumer) in
-                    [(publish, Consumer::Publisher), (alerts, Consumer::Notifier)]
-                {
+            Queues::Aws { .. } => {
+                for (queue, consumer) in self.queues.sqs() {
                     // Until a receive comes back empty or nothing is left.
                     while queue.approximate_pending().await.map_or(true, |n| n > 0) {
                         match self.receive_sqs(queue, consumer, 1).await {
@@ -377,22 +501,19 @@ impl Runner {
 
     /// Runs the consumers until the process stops.
     pub async fn run_workers(self: Arc<Self>) {
-        match &self.queues {
-            Queues::Embedded { publish, alerts } => {
-                let a = tokio::spawn(fs_worker(
-                    self.clone(),
-                    publish.clone(),
-                    Consumer::Publisher,
-                ));
-                let b = tokio::spawn(fs_worker(self.clone(), alerts.clone(), Consumer::Notifier));
-                let c = tokio::spawn(syncer(publish.clone(), alerts.clone()));
-                let _ = tokio::join!(a, b, c);
-            }
-            Queues::Aws { .. } => {
-                let a = tokio::spawn(sqs_worker(self.clone(), Consumer::Publisher));
-                let b = tokio::spawn(sqs_worker(self.clone(), Consumer::Notifier));
-                let _ = tokio::join!(a, b);
-            }
+        let mut workers = Vec::new();
+        let fs = self.queues.embedded();
+        for (queue, consumer) in &fs {
+            workers.push(tokio::spawn(fs_worker(self.clone(), queue.clone(), *consumer)));
+        }
+        if !fs.is_empty() {
+            workers.push(tokio::spawn(syncer(fs.into_iter().map(|(q, _)| q).collect())));
+        }
+        for (_, consumer) in self.queues.sqs() {
+            workers.push(tokio::spawn(sqs_worker(self.clone(), consumer)));
+        }
+        for w in workers {
+            let _ = w.await;
         }
     }
 
@@ -414,10 +535,10 @@ impl Runner {
 }
 
 /// Syncs what the queues accepted to disk, once a second.
-async fn syncer(publish: Arc<FsQueue>, alerts: Arc<FsQueue>) {
+async fn syncer(queues: Vec<Arc<FsQueue>>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        for q in [&publish, &alerts] {
+        for q in &queues {
             if let Err(e) = q.sync().await {
                 error!(error = %e, "queue sync");
             }
@@ -453,13 +574,8 @@ async fn fs_worker(runner: Arc<Runner>, queue: Arc<FsQueue>, consumer: Consumer)
 
 async fn sqs_worker(runner: Arc<Runner>, consumer: Consumer) {
     loop {
-        let Queues::Aws { publish, alerts } = &runner.queues else {
+        let Some((queue, _)) = runner.queues.sqs().into_iter().find(|(_, c)| *c == consumer) else {
             return;
-        };
-        let queue = if consumer == Consumer::Publisher {
-            publish
-        } else {
-            alerts
         };
         if let Err(e) = runner.receive_sqs(queue, consumer, 10).await {
             error!(error = %e, "queue");

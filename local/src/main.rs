@@ -1,7 +1,8 @@
 //! `openmic-local`: openmic on one machine.
 //!
 //! - `serve --listen 127.0.0.1:8080 --data-dir DIR`: `POST /gitlab`, `POST /alerts`,
-//!   `GET /healthz`, and the status site at `/`.
+//!   `GET /healthz`, the subscription routes (`SUBSCRIPTIONS=on`; mail to the
+//!   outbox), and the status site at `/`.
 //! - `replay --data-dir DIR FILE...`: API Gateway events through the same router, each
 //!   processed to the end before the next.
 
@@ -153,8 +154,11 @@ async fn main() {
                 let _ = tokio::signal::ctrl_c().await;
             };
             or_exit(
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
                     .await,
             );
         }

@@ -8,6 +8,9 @@ use axum::routing::{MethodRouter, post};
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use openmic::config::Config;
 use openmic::intake::{Intake, Reply};
+use openmic::subscriptions::Subscriptions;
+use openmic::subscriptions::web::{self, MAX_FORM_BYTES, Page};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// A reply as an HTTP response with its JSON body.
@@ -56,6 +59,66 @@ fn only_post(m: MethodRouter<Arc<Intake>>) -> MethodRouter<Arc<Intake>> {
             format!("method {method} is not allowed on {}; use POST", uri.path()),
         ))
     })
+}
+
+/// The subscription routes (`/subscribe`, `/subscribe/confirm`, `/unsubscribe`,
+/// `/subscriptions`), every method handed to the domain, which answers with pages or
+/// JSON. The client's address is the socket's peer (serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`), or unknown.
+pub fn subscription_routes<S: Clone + Send + Sync + 'static>(
+    subscriptions: Arc<Subscriptions>,
+) -> Router<S> {
+    let mut r = Router::new();
+    for path in web::ROUTES {
+        let subscriptions = subscriptions.clone();
+        r = r.route(
+            path,
+            axum::routing::any(move |request: Request| {
+                let subscriptions = subscriptions.clone();
+                async move { subscription(&subscriptions, request).await }
+            }),
+        );
+    }
+    r
+}
+
+async fn subscription(subscriptions: &Subscriptions, request: Request) -> Response {
+    let source = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let (parts, body) = request.into_parts();
+    // One byte past the limit, so that the domain names it.
+    let body = match read_body(&parts.headers, body, MAX_FORM_BYTES + 1).await {
+        Ok(b) => b,
+        Err(reply) => return response(reply),
+    };
+    let page = subscriptions
+        .web(web::Request {
+            method: &parts.method,
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &body,
+            source: source.as_deref(),
+        })
+        .await;
+    page_response(page)
+}
+
+/// A subscription page as an HTTP response.
+pub fn page_response(page: Page) -> Response {
+    let mut response = (page.status, page.body).into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = http::HeaderValue::from_str(page.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    for (name, value) in page.headers {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    response
 }
 
 /// `404 {"error": "no route for <method> <path>"}`.

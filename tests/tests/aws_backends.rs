@@ -497,6 +497,10 @@ async fn ses_sends_both_parts() {
         date: openmic::time::parse("2024-03-05T10:00:00Z").unwrap(),
         message_id: "<ses-test@openmic>".into(),
         in_reply_to: None,
+        headers: vec![(
+            "List-Unsubscribe-Post".into(),
+            "List-Unsubscribe=One-Click".into(),
+        )],
     };
     use openmic::ports::Mailer;
     mailer.send(&mail).await.unwrap();
@@ -509,6 +513,7 @@ async fn ses_sends_both_parts() {
         ours[0]
     );
     assert!(ours[0].contains("To: oncall@example.com"));
+    assert!(ours[0].contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
 }
 
 #[tokio::test]

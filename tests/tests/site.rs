@@ -59,6 +59,7 @@ async fn site_objects_feed_and_summary() {
         "data/list.json",
         "data/summary.json",
         "feed.atom",
+        "feed/payments.atom",
         "incidents/1.html",
         "incidents/4.html",
         "index.html",
@@ -130,6 +131,23 @@ async fn site_objects_feed_and_summary() {
     for leak in ["carol", "alice", "<script"] {
         assert!(!raw.contains(leak), "{leak} in the feed");
     }
+    // The component's feed: only the incident naming it, and its updates.
+    let payments = atom_syndication::Feed::read_from(&status["feed/payments.atom"][..])
+        .expect("valid Atom");
+    assert_eq!(payments.id(), "https://status.example.com/feed/payments.atom");
+    assert_eq!(payments.title().as_str(), "Service status: payments");
+    assert!(!payments.entries().is_empty());
+    assert!(
+        payments
+            .entries()
+            .iter()
+            .all(|e| e.id().starts_with("https://status.example.com/incidents/4")),
+        "{:?}",
+        payments.entries().iter().map(|e| e.id()).collect::<Vec<_>>()
+    );
+    let index = String::from_utf8_lossy(&status["index.html"]);
+    assert!(index.contains("href=\"feed/payments.atom\""), "the index links it");
+    assert!(!index.contains("<form"), "no subscribe form while SUBSCRIPTIONS is off");
 
     let page = String::from_utf8_lossy(&status["incidents/1.html"]);
     assert!(

@@ -58,7 +58,12 @@ impl Queues {
     /// Each queue with its consumer, in the order a drain goes through them (updates
     /// last: publishing makes them).
     fn embedded(&self) -> Vec<(Arc<FsQueue>, Consumer)> {
-        let Queues::Embedded { publish, alerts, updates } = self else {
+        let Queues::Embedded {
+            publish,
+            alerts,
+            updates,
+        } = self
+        else {
             return Vec::new();
         };
         let mut all = vec![
@@ -70,7 +75,12 @@ impl Queues {
     }
 
     fn sqs(&self) -> Vec<(&SqsQueue, Consumer)> {
-        let Queues::Aws { publish, alerts, updates } = self else {
+        let Queues::Aws {
+            publish,
+            alerts,
+            updates,
+        } = self
+        else {
             return Vec::new();
         };
         let mut all = vec![(publish, Consumer::Publisher), (alerts, Consumer::Notifier)];
@@ -345,7 +355,9 @@ impl Runner {
         let runner = self.clone();
         let site = self.clone();
         openmic_http::routes(&self.intake)
-            .merge(openmic_http::subscription_routes(self.subscriptions.clone()))
+            .merge(openmic_http::subscription_routes(
+                self.subscriptions.clone(),
+            ))
             .route(
                 "/healthz",
                 get(move || {
@@ -367,7 +379,12 @@ impl Runner {
 
     /// Accepted events not yet fully processed.
     pub async fn pending(&self) -> usize {
-        let mut n = self.queues.embedded().iter().map(|(q, _)| q.pending()).sum();
+        let mut n = self
+            .queues
+            .embedded()
+            .iter()
+            .map(|(q, _)| q.pending())
+            .sum();
         for (q, _) in self.queues.sqs() {
             n += q.approximate_pending().await.unwrap_or(0);
         }
@@ -504,10 +521,16 @@ impl Runner {
         let mut workers = Vec::new();
         let fs = self.queues.embedded();
         for (queue, consumer) in &fs {
-            workers.push(tokio::spawn(fs_worker(self.clone(), queue.clone(), *consumer)));
+            workers.push(tokio::spawn(fs_worker(
+                self.clone(),
+                queue.clone(),
+                *consumer,
+            )));
         }
         if !fs.is_empty() {
-            workers.push(tokio::spawn(syncer(fs.into_iter().map(|(q, _)| q).collect())));
+            workers.push(tokio::spawn(syncer(
+                fs.into_iter().map(|(q, _)| q).collect(),
+            )));
         }
         for (_, consumer) in self.queues.sqs() {
             workers.push(tokio::spawn(sqs_worker(self.clone(), consumer)));
@@ -574,7 +597,12 @@ async fn fs_worker(runner: Arc<Runner>, queue: Arc<FsQueue>, consumer: Consumer)
 
 async fn sqs_worker(runner: Arc<Runner>, consumer: Consumer) {
     loop {
-        let Some((queue, _)) = runner.queues.sqs().into_iter().find(|(_, c)| *c == consumer) else {
+        let Some((queue, _)) = runner
+            .queues
+            .sqs()
+            .into_iter()
+            .find(|(_, c)| *c == consumer)
+        else {
             return;
         };
         if let Err(e) = runner.receive_sqs(queue, consumer, 10).await {

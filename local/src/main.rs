@@ -159,7 +159,7 @@ async fn main() {
                     app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
                 )
                 .with_graceful_shutdown(shutdown)
-                    .await,
+                .await,
             );
         }
         Command::Replay {

@@ -19,20 +19,20 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
+use openmic::intake::Intake;
 use openmic::mail::Mail;
 use openmic::memory::{MemoryQueue, MemoryStore};
+use openmic::ports::{BackendError, OutMessage, Queue};
 use openmic::ports::{Mailer, ObjectStore, PutOptions};
+use openmic::publishing::incident::{AwardState, IncidentState, IssueSnapshot, NoteState};
 use openmic::subscriptions::address::SubscriberId;
 use openmic::subscriptions::subscriber::{self, Subscriber};
 use openmic::subscriptions::update::{Subject, Update, UpdateKind};
 use openmic::subscriptions::{FanOut, Subscriptions};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use openmic::intake::Intake;
-use openmic::ports::{BackendError, OutMessage, Queue};
-use openmic::publishing::incident::{AwardState, IncidentState, IssueSnapshot, NoteState};
 use openmic_http::apigw;
 use openmic_tests::{event_file, test_config};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A queue that keeps what it is sent.
 #[derive(Default)]
@@ -307,7 +307,10 @@ const SUBSCRIBERS: usize = 10_000;
 async fn subscribed() -> (Subscriptions, Arc<MemoryQueue>, Arc<Handed>) {
     let config = test_config(&[
         ("SUBSCRIPTIONS", "on"),
-        ("SUBSCRIPTION_SECRET", "subscription-secret-for-the-bench-0123456789"),
+        (
+            "SUBSCRIPTION_SECRET",
+            "subscription-secret-for-the-bench-0123456789",
+        ),
         ("PUBLIC_API_URL", "https://api.status.example.com"),
     ]);
     let state = Arc::new(MemoryStore::new());
@@ -332,7 +335,8 @@ async fn subscribed() -> (Subscriptions, Arc<MemoryQueue>, Arc<Handed>) {
     }
     let queue = Arc::new(MemoryQueue::default());
     let mailer = Arc::new(Handed::default());
-    let subs = Subscriptions::new(Arc::new(config), state, mailer.clone(), Some(queue.clone())).unwrap();
+    let subs =
+        Subscriptions::new(Arc::new(config), state, mailer.clone(), Some(queue.clone())).unwrap();
     (subs, queue, mailer)
 }
 
@@ -358,7 +362,10 @@ fn update_message() -> String {
 
 /// Plans the update and mails every batch; returns the mails handed over.
 async fn fan_out(subs: &Subscriptions, queue: &MemoryQueue, body: &str, mailer: &Handed) -> usize {
-    assert!(matches!(subs.handle(body).await.unwrap(), FanOut::Planned { .. }));
+    assert!(matches!(
+        subs.handle(body).await.unwrap(),
+        FanOut::Planned { .. }
+    ));
     for m in queue.take() {
         subs.handle(&m.body).await.unwrap();
     }
@@ -366,13 +373,19 @@ async fn fan_out(subs: &Subscriptions, queue: &MemoryQueue, body: &str, mailer: 
 }
 
 fn subscriptions(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let body = update_message();
     // The heap's peak over one fan-out, beyond the subscribers' records.
     let (subs, queue, mailer) = rt.block_on(subscribed());
     let before = HEAP.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
-    assert_eq!(rt.block_on(fan_out(&subs, &queue, &body, &mailer)), SUBSCRIBERS);
+    assert_eq!(
+        rt.block_on(fan_out(&subs, &queue, &body, &mailer)),
+        SUBSCRIBERS
+    );
     let peak = PEAK.load(Ordering::Relaxed);
     drop((subs, queue, mailer));
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/perf");

@@ -132,9 +132,12 @@ async fn site_objects_feed_and_summary() {
         assert!(!raw.contains(leak), "{leak} in the feed");
     }
     // The component's feed: only the incident naming it, and its updates.
-    let payments = atom_syndication::Feed::read_from(&status["feed/payments.atom"][..])
-        .expect("valid Atom");
-    assert_eq!(payments.id(), "https://status.example.com/feed/payments.atom");
+    let payments =
+        atom_syndication::Feed::read_from(&status["feed/payments.atom"][..]).expect("valid Atom");
+    assert_eq!(
+        payments.id(),
+        "https://status.example.com/feed/payments.atom"
+    );
     assert_eq!(payments.title().as_str(), "Service status: payments");
     assert!(!payments.entries().is_empty());
     assert!(
@@ -143,11 +146,21 @@ async fn site_objects_feed_and_summary() {
             .iter()
             .all(|e| e.id().starts_with("https://status.example.com/incidents/4")),
         "{:?}",
-        payments.entries().iter().map(|e| e.id()).collect::<Vec<_>>()
+        payments
+            .entries()
+            .iter()
+            .map(|e| e.id())
+            .collect::<Vec<_>>()
     );
     let index = String::from_utf8_lossy(&status["index.html"]);
-    assert!(index.contains("href=\"feed/payments.atom\""), "the index links it");
-    assert!(!index.contains("<form"), "no subscribe form while SUBSCRIPTIONS is off");
+    assert!(
+        index.contains("href=\"feed/payments.atom\""),
+        "the index links it"
+    );
+    assert!(
+        !index.contains("<form"),
+        "no subscribe form while SUBSCRIPTIONS is off"
+    );
 
     let page = String::from_utf8_lossy(&status["incidents/1.html"]);
     assert!(
@@ -162,7 +175,8 @@ async fn site_objects_feed_and_summary() {
 
 #[tokio::test]
 async fn content_types_and_cache_control() {
-    for o in openmic::site::render_site(&Default::default(), Some("https://s.example.com"), None).unwrap()
+    for o in openmic::site::render_site(&Default::default(), Some("https://s.example.com"), None)
+        .unwrap()
     {
         let (ct, cache) = (
             o.options.content_type.as_str(),

@@ -125,11 +125,17 @@ async fn subscribe_confirm_get_updates_and_unsubscribe_in_one_click() {
 
     // The form on the status page, in the browser.
     let out = browser(&["form", &format!("{base}/"), "reader@example.com"]).await;
-    assert!(out.contains("ok - sending the form asks to check the mail"), "{out}");
+    assert!(
+        out.contains("ok - sending the form asks to check the mail"),
+        "{out}"
+    );
     let mails = outbox(dir.path());
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert_eq!(mails[0].to, "reader@example.com");
-    assert!(mails[0].list_unsubscribe.is_none(), "a confirmation is no list mail");
+    assert!(
+        mails[0].list_unsubscribe.is_none(),
+        "a confirmation is no list mail"
+    );
     let confirm = link(&mails[0].text, &base, "/subscribe/confirm");
 
     // The link from the mail: a page with a button; the button confirms.
@@ -210,7 +216,10 @@ async fn subscribe_confirm_get_updates_and_unsubscribe_in_one_click() {
             .and_then(|u| u.strip_suffix('>'))
             .unwrap_or_else(|| panic!("List-Unsubscribe is <URL>: {header}"))
             .to_owned();
-        assert!(url.starts_with(&format!("{base}/unsubscribe?token=")), "{url}");
+        assert!(
+            url.starts_with(&format!("{base}/unsubscribe?token=")),
+            "{url}"
+        );
         assert!(m.text.contains(&url), "the body links the same: {}", m.text);
         one_click.push(url);
     }
@@ -244,7 +253,11 @@ async fn subscribe_confirm_get_updates_and_unsubscribe_in_one_click() {
         ["other@example.com"],
         "{after:?}"
     );
-    assert!(after[0].subject.starts_with("[Service status] Resolved: "), "{}", after[0].subject);
+    assert!(
+        after[0].subject.starts_with("[Service status] Resolved: "),
+        "{}",
+        after[0].subject
+    );
     // The subscriber's record is gone; no address is in the public bucket.
     let state = tree(&dir.path().join("state"));
     let id = sha256_hex("reader@example.com");

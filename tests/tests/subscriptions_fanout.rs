@@ -228,9 +228,9 @@ fn get_account() -> Rule {
 
 #[tokio::test]
 async fn on_moto_a_batch_failing_midway_and_ses_throttling_mail_everyone_once() {
-    // moto's SES stores every mail it is sent; 500 keep this test within seconds
+    // moto's SES stores every mail it is sent; 400 keep this test within seconds
     // (10,000 are mailed on the in-memory backends above).
-    const N: usize = 500;
+    const N: usize = 400;
     let f = Fixture::new("fanout").await;
     let (queue_url, dlq_url) = update_queues(&f).await;
     let proxy = FaultProxy::start(&endpoint()).await;
@@ -254,7 +254,11 @@ async fn on_moto_a_batch_failing_midway_and_ses_throttling_mail_everyone_once() 
     let state = Arc::new(aws.state_bucket(&config).unwrap());
     let queue = aws.update_queue(&config).unwrap();
     let ses = aws.subscription_mailer(&config).unwrap();
-    assert_eq!(ses.max_send_rate().await.unwrap(), Some(200.0), "GetAccount read");
+    assert_eq!(
+        ses.max_send_rate().await.unwrap(),
+        Some(200.0),
+        "GetAccount read"
+    );
     // Sends 250 to 254 fail for a passing reason: the batch of 100 holding them
     // fails midway, comes back, and mails only who it had not.
     let mailer = Arc::new(FailingMidway {
@@ -306,16 +310,32 @@ async fn on_moto_a_batch_failing_midway_and_ses_throttling_mail_everyone_once() 
     }
     let outcomes = outcomes.into_inner().unwrap();
     assert_eq!(failed, 1, "one batch failed midway: {outcomes:?}");
-    assert_eq!(outcomes.len(), 1 + N / 100, "planned, then every batch: {outcomes:?}");
-    assert!(outcomes.iter().any(|o| o.contains("sent: 5, already: 95")), "the retry skipped who had it: {outcomes:?}");
+    assert_eq!(
+        outcomes.len(),
+        1 + N / 100,
+        "planned, then every batch: {outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().any(|o| o.contains("sent: 5, already: 95")),
+        "the retry skipped who had it: {outcomes:?}"
+    );
     let throttled = proxy
         .injected()
         .iter()
         .filter(|l| l.contains("outbound-emails"))
         .count();
-    assert_eq!(throttled, 5, "SES throttled five times: {:?}", proxy.injected());
+    assert_eq!(
+        throttled,
+        5,
+        "SES throttled five times: {:?}",
+        proxy.injected()
+    );
     assert_eq!(f.depth(&queue_url).await, 0);
-    assert_eq!(f.depth(&dlq_url).await, 0, "nothing to the dead-letter queue");
+    assert_eq!(
+        f.depth(&dlq_url).await,
+        0,
+        "nothing to the dead-letter queue"
+    );
 
     let raw = sent_mail().await;
     let parser = mail_parser::MessageParser::default();
@@ -325,7 +345,13 @@ async fn on_moto_a_batch_failing_midway_and_ses_throttling_mail_everyone_once() 
         .map(|r| {
             let m = parser.parse(r.as_bytes()).unwrap();
             assert!(m.header_raw("List-Unsubscribe-Post").is_some());
-            m.to().unwrap().first().unwrap().address().unwrap().to_owned()
+            m.to()
+                .unwrap()
+                .first()
+                .unwrap()
+                .address()
+                .unwrap()
+                .to_owned()
         })
         .collect();
     let seen = tally(ours.iter().map(String::as_str));

@@ -452,7 +452,11 @@ fn queues_are_fifo_with_dead_letters_and_wired_producer_to_consumer() {
     let flows = [
         ("openmic-webhook", "PUBLISH_QUEUE_URL", "openmic-publisher"),
         ("openmic-alerts", "ALERT_QUEUE_URL", "openmic-notifier"),
-        ("openmic-publisher", "UPDATE_QUEUE_URL", "openmic-subscriptions"),
+        (
+            "openmic-publisher",
+            "UPDATE_QUEUE_URL",
+            "openmic-subscriptions",
+        ),
     ];
     for (producer, variable, consumer) in flows {
         let producer = t.function_with_binary(producer);
@@ -588,7 +592,10 @@ fn subscription_routes_reach_the_subscriptions_function() {
         .into_iter()
         .map(|(_, p)| {
             (
-                p["Method"].as_str().unwrap_or_default().to_ascii_uppercase(),
+                p["Method"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase(),
                 p["Path"].as_str().unwrap_or_default().to_owned(),
             )
         })
@@ -610,15 +617,23 @@ fn subscription_mail_feedback_comes_back_by_sns_and_the_send_rate_is_readable() 
     let (_, destination) = t
         .of_type("AWS::SES::ConfigurationSetEventDestination")
         .into_iter()
-        .find(|(_, d)| ref_target(&d["Properties"]["ConfigurationSetName"]).as_deref() == Some(&set))
+        .find(|(_, d)| {
+            ref_target(&d["Properties"]["ConfigurationSetName"]).as_deref() == Some(&set)
+        })
         .expect("an event destination of the configuration set");
     let d = &destination["Properties"]["EventDestination"];
     let kinds: BTreeSet<String> = strings(&d["MatchingEventTypes"]).into_iter().collect();
-    assert!(kinds.contains("bounce") && kinds.contains("complaint"), "{kinds:?}");
+    assert!(
+        kinds.contains("bounce") && kinds.contains("complaint"),
+        "{kinds:?}"
+    );
     let topic = ref_target(&d["SnsDestination"]["TopicARN"]).expect("SNS destination");
     let sns = f.events("SNS");
     assert_eq!(sns.len(), 1, "{}: one SNS event source", f.name);
-    assert_eq!(ref_target(&sns[0].1["Topic"]).as_deref(), Some(topic.as_str()));
+    assert_eq!(
+        ref_target(&sns[0].1["Topic"]).as_deref(),
+        Some(topic.as_str())
+    );
     let st = t.role_statements(&f.role());
     let send = st
         .iter()
@@ -629,12 +644,14 @@ fn subscription_mail_feedback_comes_back_by_sns_and_the_send_rate_is_readable() 
             .as_array()
             .into_iter()
             .flatten()
-            .any(|r| r["Fn::Sub"].as_str().is_some_and(|s| s.contains(&format!("${{{set}}}")))),
+            .any(|r| r["Fn::Sub"]
+                .as_str()
+                .is_some_and(|s| s.contains(&format!("${{{set}}}")))),
         "ses:SendEmail with {set}"
     );
     assert!(
-        st.iter().any(|s| s["Effect"] == "Allow"
-            && strings(&s["Action"]) == ["ses:GetAccount"]),
+        st.iter()
+            .any(|s| s["Effect"] == "Allow" && strings(&s["Action"]) == ["ses:GetAccount"]),
         "ses:GetAccount for the send rate"
     );
 }
@@ -702,7 +719,10 @@ fn roles_hold_what_each_function_does() {
             }
             // IAM takes only "*" for an action on no resource; such a statement
             // holds nothing else.
-            if actions.iter().all(|a| NO_RESOURCE_ACTIONS.contains(&a.as_str())) {
+            if actions
+                .iter()
+                .all(|a| NO_RESOURCE_ACTIONS.contains(&a.as_str()))
+            {
                 continue;
             }
             for r in strings(&s["Resource"]) {

@@ -34,15 +34,22 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-async fn handle(subscriptions: &Subscriptions, event: Value) -> Result<Value, lambda_runtime::Error> {
+async fn handle(
+    subscriptions: &Subscriptions,
+    event: Value,
+) -> Result<Value, lambda_runtime::Error> {
     if is_sns(&event) {
-        let handled = handle_sns(event, |m| async move { subscriptions.feedback(&m).await }).await?;
+        let handled =
+            handle_sns(event, |m| async move { subscriptions.feedback(&m).await }).await?;
         return Ok(json!({ "handled": handled }));
     }
     if event["Records"].is_array() {
         let batch: SqsEvent = serde_json::from_value(event)?;
-        let response =
-            handle_batch(batch, |body| async move { subscriptions.handle(&body).await }).await;
+        let response = handle_batch(
+            batch,
+            |body| async move { subscriptions.handle(&body).await },
+        )
+        .await;
         return Ok(serde_json::to_value(response)?);
     }
     let event: apigw::Event = serde_json::from_value(event)?;

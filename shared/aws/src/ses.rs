@@ -111,12 +111,17 @@ impl SesMailer {
         &self,
         mail: &Mail,
         raw: &[u8],
-    ) -> Result<(), SdkError<aws_sdk_sesv2::operation::send_email::SendEmailError, aws_sdk_sesv2::config::http::HttpResponse>>
-    {
+    ) -> Result<
+        (),
+        SdkError<
+            aws_sdk_sesv2::operation::send_email::SendEmailError,
+            aws_sdk_sesv2::config::http::HttpResponse,
+        >,
+    > {
         let raw = RawMessage::builder()
             .data(Blob::new(raw.to_vec()))
             .build()
-            .map_err(|e| SdkError::construction_failure(e))?;
+            .map_err(SdkError::construction_failure)?;
         self.client
             .send_email()
             .from_email_address(&mail.from)
@@ -135,7 +140,9 @@ impl SesMailer {
 
 /// Whether SES refused for the rate (its v2 `TooManyRequestsException`, v1's
 /// `Throttling: Maximum sending rate exceeded`).
-fn throttled<E: ProvideErrorMetadata>(e: &SdkError<E, aws_sdk_sesv2::config::http::HttpResponse>) -> bool {
+fn throttled<E: ProvideErrorMetadata>(
+    e: &SdkError<E, aws_sdk_sesv2::config::http::HttpResponse>,
+) -> bool {
     let status = e.raw_response().map(|r| r.status().as_u16());
     matches!(
         e.code(),
@@ -148,7 +155,10 @@ impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> Result<(), BackendError> {
         let raw = mail.to_rfc5322()?;
         let Some(pace) = &self.pace else {
-            return self.send_once(mail, &raw).await.map_err(|e| classify("send mail", e));
+            return self
+                .send_once(mail, &raw)
+                .await
+                .map_err(|e| classify("send mail", e));
         };
         let started = Instant::now();
         let mut pause = Duration::from_millis(500);
@@ -157,7 +167,10 @@ impl Mailer for SesMailer {
             match self.send_once(mail, &raw).await {
                 Ok(()) => return Ok(()),
                 Err(e) if throttled(&e) && started.elapsed() + pause < THROTTLE_BUDGET => {
-                    warn!(pause_ms = pause.as_millis() as u64, "SES throttled; slowing down");
+                    warn!(
+                        pause_ms = pause.as_millis() as u64,
+                        "SES throttled; slowing down"
+                    );
                     self.hold(pace, pause).await;
                     pause = (pause * 2).min(Duration::from_secs(8));
                 }

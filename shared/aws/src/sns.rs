@@ -47,9 +47,14 @@ where
     Fut: Future<Output = Result<T, ProcessError>>,
     T: std::fmt::Debug,
 {
-    let event: Event = serde_json::from_value(event).map_err(|e| format!("not an SNS event: {e}"))?;
+    let event: Event =
+        serde_json::from_value(event).map_err(|e| format!("not an SNS event: {e}"))?;
     let mut handled = 0;
-    for r in event.records.into_iter().filter(|r| r.event_source == "aws:sns") {
+    for r in event
+        .records
+        .into_iter()
+        .filter(|r| r.event_source == "aws:sns")
+    {
         let span = info_span!("message", message_id = %r.sns.message_id);
         let result = handle(r.sns.message).instrument(span.clone()).await;
         let _enter = span.enter();

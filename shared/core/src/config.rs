@@ -379,7 +379,10 @@ impl Config {
     /// Where the pages' subscribe form posts: `<PUBLIC_API_URL>/subscribe`, with
     /// `SUBSCRIPTIONS=on`.
     pub fn subscribe_url(&self) -> Option<String> {
-        let api = self.public_api_url.as_deref().filter(|_| self.subscriptions)?;
+        let api = self
+            .public_api_url
+            .as_deref()
+            .filter(|_| self.subscriptions)?;
         Some(format!("{api}/subscribe"))
     }
 
@@ -496,10 +499,17 @@ mod tests {
         assert!(e.to_string().contains("SUBSCRIPTIONS"), "{e}");
         let e = load(&[("SUBSCRIPTION_SECRET", "short")]).unwrap_err();
         assert!(e.to_string().contains("SUBSCRIPTION_SECRET"), "{e}");
-        assert!(!e.to_string().contains("short\""), "the value is not shown: {e}");
+        assert!(
+            !e.to_string().contains("short\""),
+            "the value is not shown: {e}"
+        );
         let e = load(&[("PUBLIC_API_URL", "api.example.com")]).unwrap_err();
         assert!(e.to_string().contains("PUBLIC_API_URL"), "{e}");
-        let c = load(&[("SUBSCRIPTIONS", "on"), ("PUBLIC_API_URL", "https://api.example.com/")]).unwrap();
+        let c = load(&[
+            ("SUBSCRIPTIONS", "on"),
+            ("PUBLIC_API_URL", "https://api.example.com/"),
+        ])
+        .unwrap();
         assert!(c.subscriptions);
         assert_eq!(c.public_api_url.as_deref(), Some("https://api.example.com"));
     }

@@ -84,7 +84,10 @@ impl Mail {
                 .header(References::from(parent.clone()));
         }
         for (name, value) in &self.headers {
-            b = b.raw_header(HeaderValue::new(extra_header_name(name)?, header_safe(value)));
+            b = b.raw_header(HeaderValue::new(
+                extra_header_name(name)?,
+                header_safe(value),
+            ));
         }
         let msg = b
             .multipart(MultiPart::alternative_plain_html(
@@ -112,8 +115,14 @@ mod tests {
             message_id: "<a1@openmic>".into(),
             in_reply_to: None,
             headers: vec![
-                ("List-Unsubscribe".into(), "<https://api.example.com/u?token=a>\r\nBcc: x@example.com".into()),
-                ("List-Unsubscribe-Post".into(), "List-Unsubscribe=One-Click".into()),
+                (
+                    "List-Unsubscribe".into(),
+                    "<https://api.example.com/u?token=a>\r\nBcc: x@example.com".into(),
+                ),
+                (
+                    "List-Unsubscribe-Post".into(),
+                    "List-Unsubscribe=One-Click".into(),
+                ),
             ],
         };
         let raw = String::from_utf8(mail.to_rfc5322().unwrap()).unwrap();
@@ -124,13 +133,21 @@ mod tests {
         );
         assert!(raw.contains("multipart/alternative"), "{raw}");
         assert!(
-            raw.contains("List-Unsubscribe: <https://api.example.com/u?token=a> Bcc: x@example.com\r\n"),
+            raw.contains(
+                "List-Unsubscribe: <https://api.example.com/u?token=a> Bcc: x@example.com\r\n"
+            ),
             "{raw}"
         );
-        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{raw}");
+        assert!(
+            raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"),
+            "{raw}"
+        );
         let mut forged = mail.clone();
         forged.headers = vec![("To".into(), "victim@example.com".into())];
-        assert!(forged.to_rfc5322().is_err(), "a header the message writes itself");
+        assert!(
+            forged.to_rfc5322().is_err(),
+            "a header the message writes itself"
+        );
         forged.headers = vec![("X-Bad: y".into(), "z".into())];
         assert!(forged.to_rfc5322().is_err(), "a name with a colon");
     }

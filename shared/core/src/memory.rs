@@ -56,7 +56,10 @@ impl ObjectStore for MemoryStore {
         if !holds {
             return Err(BackendError::PreconditionFailed(key.to_owned()));
         }
-        let v = self.version.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let v = self
+            .version
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         objects.insert(key.to_owned(), (body, v, opts.content_type));
         Ok(v.to_string())
     }

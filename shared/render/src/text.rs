@@ -32,13 +32,14 @@ pub fn to_text(html: &str) -> String {
             .to_ascii_lowercase();
         match (name.as_str(), closing) {
             ("br", _) => newline(&mut out),
-            ("p" | "div" | "blockquote" | "table" | "ul" | "ol" | "h1" | "h2" | "h3" | "h4"
-            | "h5" | "h6" | "hr" | "section" | "details" | "summary", _) => paragraph(&mut out),
+            (
+                "p" | "div" | "blockquote" | "table" | "ul" | "ol" | "h1" | "h2" | "h3" | "h4"
+                | "h5" | "h6" | "hr" | "section" | "details" | "summary",
+                _,
+            ) => paragraph(&mut out),
             ("tr" | "dt" | "dd", _) => newline(&mut out),
-            ("td" | "th", false) => {
-                if !out.ends_with('\n') && !out.is_empty() {
-                    out.push_str(" | ");
-                }
+            ("td" | "th", false) if !out.ends_with('\n') && !out.is_empty() => {
+                out.push_str(" | ");
             }
             ("li", false) => {
                 newline(&mut out);
@@ -65,10 +66,17 @@ pub fn to_text(html: &str) -> String {
             }
             ("img", _) => {
                 let alt = attribute(tag, "alt").filter(|a| !a.trim().is_empty());
-                out.push_str(&format!("[image: {}]", alt.as_deref().unwrap_or("no description")));
+                out.push_str(&format!(
+                    "[image: {}]",
+                    alt.as_deref().unwrap_or("no description")
+                ));
             }
             ("input", _) if tag.contains("checkbox") => {
-                out.push_str(if tag.contains("checked") { "[x] " } else { "[ ] " });
+                out.push_str(if tag.contains("checked") {
+                    "[x] "
+                } else {
+                    "[ ] "
+                });
             }
             _ => {}
         }
@@ -206,8 +214,14 @@ mod tests {
     fn anything_else_reads_without_failing() {
         assert_eq!(to_text("a < b & c"), "a < b & c");
         assert_eq!(to_text("<p>x<"), "x<");
-        assert_eq!(to_text("&#xZZ; &#99999999; &bogus;"), "&#xZZ; &#99999999; &bogus;");
-        assert_eq!(to_text("<a href=\"https://a.example\">https://a.example</a>"), "https://a.example");
+        assert_eq!(
+            to_text("&#xZZ; &#99999999; &bogus;"),
+            "&#xZZ; &#99999999; &bogus;"
+        );
+        assert_eq!(
+            to_text("<a href=\"https://a.example\">https://a.example</a>"),
+            "https://a.example"
+        );
         assert_eq!(to_text(""), "");
     }
 }

@@ -203,7 +203,11 @@ impl Publisher {
     /// change (publication, comment, stage, close, reopen) is queued for subscribers
     /// before the bucket changes, so a retry finds it again (the same change has the
     /// same id, and is mailed once).
-    async fn apply_with(&self, state: &IncidentState, announce: bool) -> Result<Outcome, ProcessError> {
+    async fn apply_with(
+        &self,
+        state: &IncidentState,
+        announce: bool,
+    ) -> Result<Outcome, ProcessError> {
         let Some(id) = state.public_id(self.config.public_ids()) else {
             return Ok(Outcome::Private {
                 incident: state.id(),
@@ -214,7 +218,8 @@ impl Publisher {
                 public::render_incident(state, id, self.config.gitlab_url.as_deref())
         {
             if announce && let Some(queue) = &self.updates {
-                self.announce(queue.as_ref(), id, &rendered.incident).await?;
+                self.announce(queue.as_ref(), id, &rendered.incident)
+                    .await?;
             }
             let body = rendered
                 .incident

@@ -381,7 +381,12 @@ pub fn render_site(
                 .or_insert((c.name.as_str(), Vec::new()));
         }
         for e in &entries {
-            let keys: BTreeSet<String> = e.incident.components.iter().map(|c| component_feed_key(c)).collect();
+            let keys: BTreeSet<String> = e
+                .incident
+                .components
+                .iter()
+                .map(|c| component_feed_key(c))
+                .collect();
             for k in keys {
                 if let Some((_, list)) = by_key.get_mut(&k) {
                     list.push(e);

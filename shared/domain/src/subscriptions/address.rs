@@ -53,8 +53,11 @@ impl SubscriberId {
 
     /// A hash as a key names it: 64 lowercase hex digits.
     pub fn parse(hex_id: &str) -> Option<SubscriberId> {
-        (hex_id.len() == 64 && hex_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| SubscriberId(hex_id.to_owned()))
+        (hex_id.len() == 64
+            && hex_id
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| SubscriberId(hex_id.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -126,7 +129,8 @@ pub fn parse(input: &str) -> Result<Address, AddressError> {
     };
     let tld_ok = labels.last().is_some_and(|t| {
         t.len() >= 2
-            && (t.bytes().all(|b| b.is_ascii_alphabetic()) || t.to_ascii_lowercase().starts_with("xn--"))
+            && (t.bytes().all(|b| b.is_ascii_alphabetic())
+                || t.to_ascii_lowercase().starts_with("xn--"))
     });
     if labels.len() < 2 || !labels.iter().all(label_ok) || !tld_ok {
         return Err(AddressError::Domain);
@@ -163,7 +167,12 @@ pub fn redact(message: &str) -> String {
         word.clear();
     };
     for c in message.chars() {
-        if c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ',' | ';' | '(' | ')' | '[' | ']') {
+        if c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\'' | '<' | '>' | ',' | ';' | '(' | ')' | '[' | ']'
+            )
+        {
             flush(&mut word, &mut out);
             out.push(c);
         } else {
@@ -201,7 +210,10 @@ mod tests {
             ("reader@-example.com", AddressError::Domain),
             ("reader@exa_mple.com", AddressError::Domain),
             ("reader@example..com", AddressError::Domain),
-            ("reader@example.com\r\nBcc: x@y.z", AddressError::LocalCharacters),
+            (
+                "reader@example.com\r\nBcc: x@y.z",
+                AddressError::LocalCharacters,
+            ),
             ("reader@bücher.example", AddressError::DomainNotAscii),
         ];
         for (input, want) in cases {

@@ -121,9 +121,8 @@ pub async fn announce(
     for u in updates {
         let body = serde_json::to_string(&FanMessage::Update(u.clone()))
             .map_err(|e| BackendError::Permanent(format!("update {}: {e}", u.id)))?;
-        messages.push(
-            message::outgoing(GROUP.into(), message::dedup_id(&u.id), body, claims).await?,
-        );
+        messages
+            .push(message::outgoing(GROUP.into(), message::dedup_id(&u.id), body, claims).await?);
     }
     if messages.is_empty() {
         return Ok(());
@@ -155,9 +154,14 @@ impl Subscriptions {
 
     /// Keeps the update and queues its batches.
     async fn plan(&self, queue: &dyn Queue, update: Update) -> Result<FanOut, ProcessError> {
-        let body = serde_json::to_vec(&update).map_err(|e| ProcessError::Permanent(e.to_string()))?;
+        let body =
+            serde_json::to_vec(&update).map_err(|e| ProcessError::Permanent(e.to_string()))?;
         self.state
-            .put(&update_key(&update.id), Bytes::from(body), PutOptions::private_json())
+            .put(
+                &update_key(&update.id),
+                Bytes::from(body),
+                PutOptions::private_json(),
+            )
             .await?;
         let ids: Vec<SubscriberId> = self
             .state
@@ -177,7 +181,8 @@ impl Subscriptions {
             messages.push(OutMessage {
                 group_id: GROUP.into(),
                 dedup_id: message::dedup_id(&format!("{}#{part}", update.id)),
-                body: serde_json::to_string(&batch).map_err(|e| ProcessError::Permanent(e.to_string()))?,
+                body: serde_json::to_string(&batch)
+                    .map_err(|e| ProcessError::Permanent(e.to_string()))?,
             });
         }
         let batches = messages.len();
@@ -194,12 +199,18 @@ impl Subscriptions {
 
     /// Mails one batch of an update.
     async fn deliver(&self, batch: Batch) -> Result<FanOut, ProcessError> {
-        let fan = self.fan.as_ref().ok_or_else(|| ProcessError::Permanent("subscriptions are off".into()))?;
+        let fan = self
+            .fan
+            .as_ref()
+            .ok_or_else(|| ProcessError::Permanent("subscriptions are off".into()))?;
         let key = update_key(&batch.update);
         let (update, _) = document::read::<Update>(self.state.as_ref(), &key)
             .await?
             .ok_or_else(|| ProcessError::Permanent(format!("{key} is missing")))?;
-        let prepared = fan.composer.prepare(&update).map_err(ProcessError::Permanent)?;
+        let prepared = fan
+            .composer
+            .prepare(&update)
+            .map_err(ProcessError::Permanent)?;
         let width = concurrency(self.mailer.max_send_rate().await?);
         let update = Arc::new(update);
         let results: Vec<Result<One, ProcessError>> = futures_util::stream::iter(batch.subscribers)
@@ -248,20 +259,32 @@ impl Subscriptions {
         })
     }
 
-    async fn deliver_one(&self, update: &Update, prepared: &Prepared, id: SubscriberId) -> Result<One, ProcessError> {
-        let fan = self.fan.as_ref().ok_or_else(|| ProcessError::Permanent("subscriptions are off".into()))?;
-        let record = match document::read::<Subscriber>(self.state.as_ref(), &subscriber::key(&id)).await {
-            Ok(r) => r,
-            Err(ProcessError::Permanent(e)) => {
-                warn!(subscriber = %id, error = %e, "subscriber record unreadable; skipped");
-                return Ok(One::Skipped);
-            }
-            Err(e) => return Err(e),
-        };
+    async fn deliver_one(
+        &self,
+        update: &Update,
+        prepared: &Prepared,
+        id: SubscriberId,
+    ) -> Result<One, ProcessError> {
+        let fan = self
+            .fan
+            .as_ref()
+            .ok_or_else(|| ProcessError::Permanent("subscriptions are off".into()))?;
+        let record =
+            match document::read::<Subscriber>(self.state.as_ref(), &subscriber::key(&id)).await {
+                Ok(r) => r,
+                Err(ProcessError::Permanent(e)) => {
+                    warn!(subscriber = %id, error = %e, "subscriber record unreadable; skipped");
+                    return Ok(One::Skipped);
+                }
+                Err(e) => return Err(e),
+            };
         let Some((s, _)) = record else {
             return Ok(One::Skipped);
         };
-        let (true, Some(address)) = (s.active() && s.wants(&update.incident.components), s.address.as_deref()) else {
+        let (true, Some(address)) = (
+            s.active() && s.wants(&update.incident.components),
+            s.address.as_deref(),
+        ) else {
             return Ok(One::Skipped);
         };
         let key = delivery_key(&update.id, &id);

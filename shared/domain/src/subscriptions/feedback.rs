@@ -54,8 +54,8 @@ pub enum Verdict {
 
 /// Reads one SES notification (the `Message` of an SNS record).
 pub fn read(message: &str) -> Result<Verdict, String> {
-    let n: Notification = serde_json::from_str(message)
-        .map_err(|e| format!("not an SES notification: {e}"))?;
+    let n: Notification =
+        serde_json::from_str(message).map_err(|e| format!("not an SES notification: {e}"))?;
     let kind = n
         .event_type
         .or(n.notification_type)
@@ -71,11 +71,17 @@ pub fn read(message: &str) -> Result<Verdict, String> {
     };
     match (kind.as_str(), n.bounce, n.complaint) {
         ("Bounce", Some(b), _) if b.bounce_type == "Permanent" => Ok(Verdict::Stop(
-            b.bounced_recipients.iter().map(|r| (id(r), Feedback::Bounce)).collect(),
+            b.bounced_recipients
+                .iter()
+                .map(|r| (id(r), Feedback::Bounce))
+                .collect(),
         )),
         ("Bounce", Some(b), _) => Ok(Verdict::Nothing(format!("{} bounce", b.bounce_type))),
         ("Complaint", _, Some(c)) => Ok(Verdict::Stop(
-            c.complained_recipients.iter().map(|r| (id(r), Feedback::Complaint)).collect(),
+            c.complained_recipients
+                .iter()
+                .map(|r| (id(r), Feedback::Complaint))
+                .collect(),
         )),
         (other, _, _) => Ok(Verdict::Nothing(other.to_owned())),
     }
@@ -95,13 +101,22 @@ mod tests {
     fn permanent_bounces_and_complaints_stop_mail() {
         assert_eq!(
             read(EVENT_BOUNCE),
-            Ok(Verdict::Stop(vec![(SubscriberId::of("recipient@example.com"), Feedback::Bounce)]))
+            Ok(Verdict::Stop(vec![(
+                SubscriberId::of("recipient@example.com"),
+                Feedback::Bounce
+            )]))
         );
         assert_eq!(
             read(NOTIFICATION_COMPLAINT),
-            Ok(Verdict::Stop(vec![(SubscriberId::of("richard@example.com"), Feedback::Complaint)]))
+            Ok(Verdict::Stop(vec![(
+                SubscriberId::of("richard@example.com"),
+                Feedback::Complaint
+            )]))
         );
-        assert_eq!(read(TRANSIENT), Ok(Verdict::Nothing("Transient bounce".into())));
+        assert_eq!(
+            read(TRANSIENT),
+            Ok(Verdict::Nothing("Transient bounce".into()))
+        );
         assert_eq!(
             read(r#"{"eventType":"Delivery","mail":{}}"#),
             Ok(Verdict::Nothing("Delivery".into()))

@@ -42,7 +42,8 @@ pub async fn take(
         let n = old.map_or(0, |c| c.requests);
         within = n < PER_SOURCE_PER_HOUR;
         // Past the cap the counter stays as it is: nothing to write.
-        within.then_some(Counter { requests: n + 1 })
+        within
+            .then_some(Counter { requests: n + 1 })
             .or(Some(Counter { requests: n }))
     })
     .await?;

@@ -81,7 +81,13 @@ pub struct Composer {
 
 impl Composer {
     /// A link to one of the subscription routes, with its token.
-    pub fn link(&self, path: &str, purpose: Purpose, id: &SubscriberId, issued: Timestamp) -> String {
+    pub fn link(
+        &self,
+        path: &str,
+        purpose: Purpose,
+        id: &SubscriberId,
+        issued: Timestamp,
+    ) -> String {
         let token = self.key.sign(&Token {
             purpose,
             subscriber: id.clone(),
@@ -93,7 +99,10 @@ impl Composer {
     /// `<updates.<sender's domain>>`: RFC 2919's list id, by which mail clients
     /// file and offer to unsubscribe.
     fn list_id(&self) -> String {
-        let domain = self.from.rsplit_once('@').map_or("openmic", |(_, d)| d.trim_end_matches('>'));
+        let domain = self
+            .from
+            .rsplit_once('@')
+            .map_or("openmic", |(_, d)| d.trim_end_matches('>'));
         format!("{} <updates.{domain}>", header_safe(&self.site_title))
     }
 
@@ -145,7 +154,10 @@ impl Composer {
             // Copied uploads are linked relative to the bucket's root.
             html = html
                 .replace("src=\"data/incident/", &format!("src=\"{p}/data/incident/"))
-                .replace("href=\"data/incident/", &format!("href=\"{p}/data/incident/"));
+                .replace(
+                    "href=\"data/incident/",
+                    &format!("href=\"{p}/data/incident/"),
+                );
         }
         let mut text = to_text(&html);
         if text.chars().count() > MAX_TEXT_CHARS {
@@ -206,13 +218,21 @@ impl Prepared {
     pub fn mail(&self, composer: &Composer, to: &str, id: &SubscriberId, now: Timestamp) -> Mail {
         let unsubscribe = composer.link(UNSUBSCRIBE_PATH, Purpose::Unsubscribe, id, now);
         let manage = composer.link(MANAGE_PATH, Purpose::Manage, id, now);
-        let fill = |body: &str| body.replace(UNSUBSCRIBE_MARK, &unsubscribe).replace(MANAGE_MARK, &manage);
+        let fill = |body: &str| {
+            body.replace(UNSUBSCRIBE_MARK, &unsubscribe)
+                .replace(MANAGE_MARK, &manage)
+        };
         let thread = format!("<incident-{}.{}@openmic>", self.incident, id.short());
         let (message_id, in_reply_to) = if self.first {
             (thread, None)
         } else {
-            let update = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(self.update_id.as_bytes())[..8]);
-            (format!("<update-{update}.{}@openmic>", id.short()), Some(thread))
+            let update = hex::encode(
+                &<sha2::Sha256 as sha2::Digest>::digest(self.update_id.as_bytes())[..8],
+            );
+            (
+                format!("<update-{update}.{}@openmic>", id.short()),
+                Some(thread),
+            )
         };
         Mail {
             from: self.from.clone(),
@@ -225,7 +245,10 @@ impl Prepared {
             in_reply_to,
             headers: vec![
                 ("List-Unsubscribe".into(), format!("<{unsubscribe}>")),
-                ("List-Unsubscribe-Post".into(), "List-Unsubscribe=One-Click".into()),
+                (
+                    "List-Unsubscribe-Post".into(),
+                    "List-Unsubscribe=One-Click".into(),
+                ),
                 ("List-Id".into(), self.list_id.clone()),
                 ("Auto-Submitted".into(), "auto-generated".into()),
                 ("Precedence".into(), "bulk".into()),
@@ -280,32 +303,64 @@ mod tests {
             ))
             .unwrap();
         let mail = p.mail(&c, "reader@example.com", &id, now);
-        assert_eq!(mail.subject, "[Service status] Update: API errors & timeouts 🔥");
+        assert_eq!(
+            mail.subject,
+            "[Service status] Update: API errors & timeouts 🔥"
+        );
         let unsubscribe = c.link(UNSUBSCRIBE_PATH, Purpose::Unsubscribe, &id, now);
         assert!(unsubscribe.starts_with("https://api.example.com/unsubscribe?token="));
-        assert!(mail.headers.contains(&("List-Unsubscribe".into(), format!("<{unsubscribe}>"))));
+        assert!(
+            mail.headers
+                .contains(&("List-Unsubscribe".into(), format!("<{unsubscribe}>")))
+        );
         assert!(mail.headers.contains(&(
             "List-Unsubscribe-Post".into(),
             "List-Unsubscribe=One-Click".into()
         )));
         for body in [&mail.text, &mail.html] {
             assert!(body.contains(&unsubscribe), "{body}");
-            assert!(body.contains("https://api.example.com/subscriptions?token="), "{body}");
-            assert!(body.contains("https://status.example.com/incidents/7.html"), "{body}");
+            assert!(
+                body.contains("https://api.example.com/subscriptions?token="),
+                "{body}"
+            );
+            assert!(
+                body.contains("https://status.example.com/incidents/7.html"),
+                "{body}"
+            );
             assert!(!body.contains('\0'));
         }
-        assert!(mail.text.contains("Fix deployed [image: graph]"), "{}", mail.text);
         assert!(
-            mail.html.contains("src=\"https://status.example.com/data/incident/7/"),
+            mail.text.contains("Fix deployed [image: graph]"),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.html
+                .contains("src=\"https://status.example.com/data/incident/7/"),
             "{}",
             mail.html
         );
-        assert!(mail.html.contains("API errors &amp; timeouts"), "{}", mail.html);
-        assert_eq!(mail.in_reply_to.as_deref(), Some(format!("<incident-7.{}@openmic>", id.short()).as_str()));
+        assert!(
+            mail.html.contains("API errors &amp; timeouts"),
+            "{}",
+            mail.html
+        );
+        assert_eq!(
+            mail.in_reply_to.as_deref(),
+            Some(format!("<incident-7.{}@openmic>", id.short()).as_str())
+        );
         // The RFC 5322 form carries the headers; another reader's copy has its own links.
         let raw = String::from_utf8(mail.to_rfc5322().unwrap()).unwrap();
-        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{raw}");
-        let other = p.mail(&c, "other@example.com", &SubscriberId::of("other@example.com"), now);
+        assert!(
+            raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"),
+            "{raw}"
+        );
+        let other = p.mail(
+            &c,
+            "other@example.com",
+            &SubscriberId::of("other@example.com"),
+            now,
+        );
         assert_ne!(other.text, mail.text);
         assert!(!other.text.contains(&unsubscribe));
     }
@@ -318,12 +373,31 @@ mod tests {
         let mut stage = update(UpdateKind::Stage, "");
         stage.previous_stage = Some("investigating".into());
         for (u, subject, line) in [
-            (update(UpdateKind::Published, "<p>Errors.</p>"), "[Service status] New incident: API errors & timeouts 🔥", "A new incident was published"),
-            (stage, "[Service status] Identified: API errors & timeouts 🔥", "moved from investigating to identified"),
-            (update(UpdateKind::Closed, ""), "[Service status] Resolved: API errors & timeouts 🔥", "resolved and closed"),
-            (update(UpdateKind::Reopened, ""), "[Service status] Reopened: API errors & timeouts 🔥", "was reopened"),
+            (
+                update(UpdateKind::Published, "<p>Errors.</p>"),
+                "[Service status] New incident: API errors & timeouts 🔥",
+                "A new incident was published",
+            ),
+            (
+                stage,
+                "[Service status] Identified: API errors & timeouts 🔥",
+                "moved from investigating to identified",
+            ),
+            (
+                update(UpdateKind::Closed, ""),
+                "[Service status] Resolved: API errors & timeouts 🔥",
+                "resolved and closed",
+            ),
+            (
+                update(UpdateKind::Reopened, ""),
+                "[Service status] Reopened: API errors & timeouts 🔥",
+                "was reopened",
+            ),
         ] {
-            let mail = c.prepare(&u).unwrap().mail(&c, "reader@example.com", &id, now);
+            let mail = c
+                .prepare(&u)
+                .unwrap()
+                .mail(&c, "reader@example.com", &id, now);
             assert_eq!(mail.subject, subject);
             assert!(mail.text.contains(line), "{}", mail.text);
             assert!(mail.html.contains(line), "{}", mail.html);
@@ -335,10 +409,22 @@ mod tests {
         let c = composer();
         let long = format!("<p>{}</p>", "word ".repeat(30_000));
         let p = c.prepare(&update(UpdateKind::Published, &long)).unwrap();
-        let mail = p.mail(&c, "r@example.com", &SubscriberId::of("r@example.com"), crate::time::parse("2026-12-01T09:01:00Z").unwrap());
-        assert!(mail.text.len() < 25_000 && mail.text.contains(" …"), "{}", mail.text.len());
+        let mail = p.mail(
+            &c,
+            "r@example.com",
+            &SubscriberId::of("r@example.com"),
+            crate::time::parse("2026-12-01T09:01:00Z").unwrap(),
+        );
+        assert!(
+            mail.text.len() < 25_000 && mail.text.contains(" …"),
+            "{}",
+            mail.text.len()
+        );
         assert!(mail.html.len() < 40_000, "{}", mail.html.len());
-        assert_eq!(mail.in_reply_to, None, "an incident's first mail starts its thread");
+        assert_eq!(
+            mail.in_reply_to, None,
+            "an incident's first mail starts its thread"
+        );
     }
 
     #[test]
@@ -352,10 +438,16 @@ mod tests {
         let url = c.link(CONFIRM_PATH, Purpose::Confirm, &id, now);
         assert!(mail.text.contains(&url) && mail.html.contains(&url));
         assert!(mail.text.contains("updates about: api"), "{}", mail.text);
-        assert_eq!(mail.subject, "Confirm your subscription to Service status updates");
+        assert_eq!(
+            mail.subject,
+            "Confirm your subscription to Service status updates"
+        );
         assert!(!mail.headers.iter().any(|(n, _)| n == "List-Unsubscribe"));
         assert_eq!(
-            c.key.verify(url.rsplit_once("token=").unwrap().1, Purpose::Confirm, now).unwrap().subscriber,
+            c.key
+                .verify(url.rsplit_once("token=").unwrap().1, Purpose::Confirm, now)
+                .unwrap()
+                .subscriber,
             id
         );
     }

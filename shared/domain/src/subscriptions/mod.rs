@@ -149,9 +149,11 @@ impl Subscriptions {
         let now = chrono::Utc::now();
         let mut stopped = 0;
         for (id, reason) in stop {
-            let after = document::update(self.state.as_ref(), &subscriber::key(&id), |old: Option<Subscriber>| {
-                subscriber::suppress(old, reason, now)
-            })
+            let after = document::update(
+                self.state.as_ref(),
+                &subscriber::key(&id),
+                |old: Option<Subscriber>| subscriber::suppress(old, reason, now),
+            )
             .await?;
             if after.is_some() {
                 info!(subscriber = %id, ?reason, "mail to the subscriber stopped for good");

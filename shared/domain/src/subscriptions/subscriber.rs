@@ -129,7 +129,9 @@ pub fn request(
     if s.suppressed.is_some() {
         return (s, Requested::Suppressed);
     }
-    if s.confirmation_sent_at.is_some_and(|t| now - t < CONFIRMATION_INTERVAL) {
+    if s.confirmation_sent_at
+        .is_some_and(|t| now - t < CONFIRMATION_INTERVAL)
+    {
         return (s, Requested::TooSoon);
     }
     // Token times are whole seconds.
@@ -156,7 +158,11 @@ pub fn unsend(mut s: Subscriber, issued: Timestamp) -> Subscriber {
 }
 
 /// The confirmation of the request whose token was issued at `issued` (Unix seconds).
-pub fn confirm(old: Option<Subscriber>, issued: i64, now: Timestamp) -> (Option<Subscriber>, Confirmed) {
+pub fn confirm(
+    old: Option<Subscriber>,
+    issued: i64,
+    now: Timestamp,
+) -> (Option<Subscriber>, Confirmed) {
     let Some(mut s) = old else {
         return (None, Confirmed::Stale);
     };
@@ -172,7 +178,10 @@ pub fn confirm(old: Option<Subscriber>, issued: i64, now: Timestamp) -> (Option<
             (Some(s), Confirmed::Now(components))
         }
         // This request was confirmed before (no newer one since).
-        None if s.active() && s.confirmation_sent_at.is_some_and(|t| t.timestamp() == issued) => {
+        None if s.active()
+            && s.confirmation_sent_at
+                .is_some_and(|t| t.timestamp() == issued) =>
+        {
             let components = s.components.clone();
             (Some(s), Confirmed::Already(components))
         }
@@ -198,7 +207,9 @@ pub fn suppress(old: Option<Subscriber>, reason: Feedback, at: Timestamp) -> Opt
 pub enum ComponentsError {
     #[error("at most {MAX_COMPONENTS} components may be chosen")]
     TooMany,
-    #[error("a component name is empty, longer than {MAX_COMPONENT_LEN} characters or holds control characters")]
+    #[error(
+        "a component name is empty, longer than {MAX_COMPONENT_LEN} characters or holds control characters"
+    )]
     Name,
 }
 
@@ -239,14 +250,24 @@ mod tests {
         let (s, r) = request(None, "Reader@example.com", &["api".into()], t0);
         let issued = at("2026-12-01T10:00:00Z");
         assert_eq!(r, Requested::MailConfirmation(issued));
-        assert!(!s.active(), "nothing but the confirmation before it is confirmed");
+        assert!(
+            !s.active(),
+            "nothing but the confirmation before it is confirmed"
+        );
         // Again within the hour: nothing; the pending request stays as it was.
-        let (s2, r) = request(Some(s.clone()), "Reader@example.com", &["web".into()], t0 + chrono::TimeDelta::minutes(59));
+        let (s2, r) = request(
+            Some(s.clone()),
+            "Reader@example.com",
+            &["web".into()],
+            t0 + chrono::TimeDelta::minutes(59),
+        );
         assert_eq!((r, &s2), (Requested::TooSoon, &s));
         // After the hour: a new request replaces the old, whose link goes stale.
         let t1 = t0 + chrono::TimeDelta::minutes(61);
         let (s3, r) = request(Some(s2), "reader@example.com", &["web".into()], t1);
-        let Requested::MailConfirmation(issued1) = r else { panic!("{r:?}") };
+        let Requested::MailConfirmation(issued1) = r else {
+            panic!("{r:?}")
+        };
         let (s4, c) = confirm(Some(s3.clone()), issued.timestamp(), t1);
         assert_eq!((c, s4.as_ref()), (Confirmed::Stale, Some(&s3)));
         let (s5, c) = confirm(Some(s3), issued1.timestamp(), t1);
@@ -262,17 +283,22 @@ mod tests {
     #[test]
     fn an_unsent_confirmation_may_be_asked_again() {
         let t0 = at("2026-12-01T10:00:00Z");
-        let (s, Requested::MailConfirmation(issued)) = request(None, "r@example.com", &[], t0) else {
+        let (s, Requested::MailConfirmation(issued)) = request(None, "r@example.com", &[], t0)
+        else {
             panic!()
         };
         let s = unsend(s, issued);
-        assert!(matches!(request(Some(s), "r@example.com", &[], t0).1, Requested::MailConfirmation(_)));
+        assert!(matches!(
+            request(Some(s), "r@example.com", &[], t0).1,
+            Requested::MailConfirmation(_)
+        ));
     }
 
     #[test]
     fn suppression_forgets_the_address_and_sticks() {
         let t0 = at("2026-12-01T10:00:00Z");
-        let (s, Requested::MailConfirmation(issued)) = request(None, "r@example.com", &[], t0) else {
+        let (s, Requested::MailConfirmation(issued)) = request(None, "r@example.com", &[], t0)
+        else {
             panic!()
         };
         let (s, _) = confirm(Some(s), issued.timestamp(), t0);
@@ -282,8 +308,15 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert!(!json.contains('@'), "{json}");
         let later = t0 + chrono::TimeDelta::days(30);
-        assert_eq!(request(Some(s), "r@example.com", &[], later).1, Requested::Suppressed);
-        assert_eq!(suppress(None, Feedback::Bounce, t0), None, "no record, nothing to keep");
+        assert_eq!(
+            request(Some(s), "r@example.com", &[], later).1,
+            Requested::Suppressed
+        );
+        assert_eq!(
+            suppress(None, Feedback::Bounce, t0),
+            None,
+            "no record, nothing to keep"
+        );
     }
 
     #[test]
@@ -298,11 +331,17 @@ mod tests {
             Err(ComponentsError::TooMany)
         );
         let mut s = request(None, "r@example.com", &[], at("2026-12-01T10:00:00Z")).0;
-        assert!(s.wants(&[]) && s.wants(&["api".into()]), "no choice: everything");
+        assert!(
+            s.wants(&[]) && s.wants(&["api".into()]),
+            "no choice: everything"
+        );
         s.components = vec!["API".into()];
         assert!(s.wants(&["api".into(), "web".into()]));
         assert!(!s.wants(&["web".into()]));
-        assert!(s.wants(&[]), "an update naming no component is for everyone");
+        assert!(
+            s.wants(&[]),
+            "an update naming no component is for everyone"
+        );
     }
 
     #[test]

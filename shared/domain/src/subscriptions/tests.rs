@@ -49,7 +49,10 @@ impl Mailer for Flaky {
     async fn send(&self, mail: &Mail) -> Result<(), BackendError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if (self.fail_from..=self.fail_to).contains(&n) {
-            let m = format!("Throttling: Maximum sending rate exceeded for {}", mail.to[0]);
+            let m = format!(
+                "Throttling: Maximum sending rate exceeded for {}",
+                mail.to[0]
+            );
             return Err(if self.permanent {
                 BackendError::Permanent(m)
             } else {
@@ -72,17 +75,33 @@ struct World {
 fn world(mailer: Arc<dyn Mailer>) -> World {
     let state = Arc::new(MemoryStore::new());
     let queue = Arc::new(MemoryQueue::default());
-    let subs = Subscriptions::new(Arc::new(config()), state.clone(), mailer, Some(queue.clone())).unwrap();
+    let subs = Subscriptions::new(
+        Arc::new(config()),
+        state.clone(),
+        mailer,
+        Some(queue.clone()),
+    )
+    .unwrap();
     World { subs, state, queue }
 }
 
-async fn call(subs: &Subscriptions, method: Method, uri: &str, body: &str, source: &str, json: bool) -> Page {
+async fn call(
+    subs: &Subscriptions,
+    method: Method,
+    uri: &str,
+    body: &str,
+    source: &str,
+    json: bool,
+) -> Page {
     let (path, query) = match uri.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (uri, None),
     };
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
     if json {
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
     }
@@ -103,14 +122,20 @@ fn json(p: &Page) -> serde_json::Value {
 
 /// The link of `path` in a mail's text.
 fn link_in(mail: &Mail, path: &str) -> String {
-    let start = mail.text.find(&format!("https://api.example.com{path}?token=")).unwrap_or_else(|| panic!("{path} in {}", mail.text));
+    let start = mail
+        .text
+        .find(&format!("https://api.example.com{path}?token="))
+        .unwrap_or_else(|| panic!("{path} in {}", mail.text));
     let rest = &mail.text[start + "https://api.example.com".len()..];
     rest.split_whitespace().next().unwrap().to_owned()
 }
 
 async fn record(state: &MemoryStore, address: &str) -> Option<Subscriber> {
     let key = subscriber::key(&SubscriberId::of(address));
-    crate::document::read(state, &key).await.unwrap().map(|(s, _)| s)
+    crate::document::read(state, &key)
+        .await
+        .unwrap()
+        .map(|(s, _)| s)
 }
 
 async fn subscribed(w: &World, mailer: &MemoryMailer, address: &str, components: &[&str]) {
@@ -118,7 +143,15 @@ async fn subscribed(w: &World, mailer: &MemoryMailer, address: &str, components:
     for c in components {
         body.push_str(&format!("&components={c}"));
     }
-    let p = call(&w.subs, Method::POST, "/subscribe", &body, "198.51.100.1", false).await;
+    let p = call(
+        &w.subs,
+        Method::POST,
+        "/subscribe",
+        &body,
+        "198.51.100.1",
+        false,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::ACCEPTED, "{}", p.body);
     let mail = mailer.take().pop().expect("a confirmation mail");
     let confirm = link_in(&mail, "/subscribe/confirm");
@@ -133,7 +166,15 @@ async fn subscribe_confirm_manage_and_leave() {
     let p = call(&w.subs, Method::GET, "/subscribe", "", "192.0.2.1", false).await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.body.contains("name=\"website\"") && p.body.contains("type=\"email\""));
-    let p = call(&w.subs, Method::POST, "/subscribe", "email=Reader%40Example.com&components=api&website=", "192.0.2.1", false).await;
+    let p = call(
+        &w.subs,
+        Method::POST,
+        "/subscribe",
+        "email=Reader%40Example.com&components=api&website=",
+        "192.0.2.1",
+        false,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::ACCEPTED);
     assert!(p.body.contains("Check your mail"), "{}", p.body);
     assert!(p.headers.contains(&("cache-control", "no-store".into())));
@@ -147,7 +188,11 @@ async fn subscribe_confirm_manage_and_leave() {
     for _ in 0..3 {
         let p = call(&w.subs, Method::GET, &confirm, "", "192.0.2.9", false).await;
         assert_eq!(p.status, StatusCode::OK);
-        assert!(p.body.contains("<form method=\"post\">") && p.body.contains("R…@Example.com"), "{}", p.body);
+        assert!(
+            p.body.contains("<form method=\"post\">") && p.body.contains("R…@Example.com"),
+            "{}",
+            p.body
+        );
         assert_eq!(record(&w.state, "reader@example.com").await.unwrap(), s);
     }
     let p = call(&w.subs, Method::POST, &confirm, "", "192.0.2.9", false).await;
@@ -159,11 +204,26 @@ async fn subscribe_confirm_manage_and_leave() {
     // Again: already.
     let p = call(&w.subs, Method::POST, &confirm, "", "192.0.2.9", true).await;
     assert_eq!(json(&p)["status"], "already");
-    let manage = json(&p)["manage_url"].as_str().unwrap().trim_start_matches("https://api.example.com").to_owned();
+    let manage = json(&p)["manage_url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("https://api.example.com")
+        .to_owned();
     let p = call(&w.subs, Method::GET, &manage, "", "192.0.2.9", true).await;
     assert_eq!(json(&p)["components"], serde_json::json!(["api"]));
-    let p = call(&w.subs, Method::POST, &manage, "action=save&components=web&components=api", "192.0.2.9", true).await;
-    assert_eq!((json(&p)["status"].as_str(), &json(&p)["components"]), (Some("saved"), &serde_json::json!(["api", "web"])));
+    let p = call(
+        &w.subs,
+        Method::POST,
+        &manage,
+        "action=save&components=web&components=api",
+        "192.0.2.9",
+        true,
+    )
+    .await;
+    assert_eq!(
+        (json(&p)["status"].as_str(), &json(&p)["components"]),
+        (Some("saved"), &serde_json::json!(["api", "web"]))
+    );
     // Unsubscribe: GET asks, POST (one click, any body) does it.
     let key = TokenKey::new(&Secret::new(SECRET));
     let token = key.sign(&Token {
@@ -173,12 +233,37 @@ async fn subscribe_confirm_manage_and_leave() {
     });
     let unsubscribe = format!("/unsubscribe?token={token}");
     let p = call(&w.subs, Method::GET, &unsubscribe, "", "192.0.2.9", false).await;
-    assert!(p.body.contains("<button type=\"submit\">Unsubscribe</button>"), "{}", p.body);
+    assert!(
+        p.body
+            .contains("<button type=\"submit\">Unsubscribe</button>"),
+        "{}",
+        p.body
+    );
     assert!(record(&w.state, "reader@example.com").await.is_some());
-    let p = call(&w.subs, Method::POST, &unsubscribe, "List-Unsubscribe=One-Click", "192.0.2.9", false).await;
+    let p = call(
+        &w.subs,
+        Method::POST,
+        &unsubscribe,
+        "List-Unsubscribe=One-Click",
+        "192.0.2.9",
+        false,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::OK);
-    assert_eq!(record(&w.state, "reader@example.com").await, None, "the address is not kept");
-    let p = call(&w.subs, Method::POST, &unsubscribe, "List-Unsubscribe=One-Click", "192.0.2.9", true).await;
+    assert_eq!(
+        record(&w.state, "reader@example.com").await,
+        None,
+        "the address is not kept"
+    );
+    let p = call(
+        &w.subs,
+        Method::POST,
+        &unsubscribe,
+        "List-Unsubscribe=One-Click",
+        "192.0.2.9",
+        true,
+    )
+    .await;
     assert_eq!(json(&p)["status"], "unsubscribed", "done again, it is done");
     let p = call(&w.subs, Method::GET, &manage, "", "192.0.2.9", true).await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
@@ -190,25 +275,72 @@ async fn abuse_gets_nothing() {
     let w = world(mailer.clone());
     // Fifty requests for one address (from many places): one mail.
     for i in 0..50 {
-        let p = call(&w.subs, Method::POST, "/subscribe", "email=target%40example.com", &format!("203.0.113.{i}"), true).await;
-        assert_eq!((p.status, json(&p)["status"].as_str()), (StatusCode::ACCEPTED, Some("check_mail")));
+        let p = call(
+            &w.subs,
+            Method::POST,
+            "/subscribe",
+            "email=target%40example.com",
+            &format!("203.0.113.{i}"),
+            true,
+        )
+        .await;
+        assert_eq!(
+            (p.status, json(&p)["status"].as_str()),
+            (StatusCode::ACCEPTED, Some("check_mail"))
+        );
     }
     assert_eq!(mailer.take().len(), 1);
     // A filled honeypot: the same answer, no mail, no record.
-    let p = call(&w.subs, Method::POST, "/subscribe", "email=bot%40example.com&website=http%3A%2F%2Fspam.example", "203.0.113.200", true).await;
+    let p = call(
+        &w.subs,
+        Method::POST,
+        "/subscribe",
+        "email=bot%40example.com&website=http%3A%2F%2Fspam.example",
+        "203.0.113.200",
+        true,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::ACCEPTED);
     assert!(mailer.take().is_empty());
     assert_eq!(record(&w.state, "bot@example.com").await, None);
     // An invalid address: a page naming the problem, the form again.
-    let p = call(&w.subs, Method::POST, "/subscribe", "email=not-an-address", "203.0.113.201", false).await;
+    let p = call(
+        &w.subs,
+        Method::POST,
+        "/subscribe",
+        "email=not-an-address",
+        "203.0.113.201",
+        false,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::BAD_REQUEST);
-    assert!(p.body.contains("The address has no @") && p.body.contains("value=\"not-an-address\""), "{}", p.body);
+    assert!(
+        p.body.contains("The address has no @") && p.body.contains("value=\"not-an-address\""),
+        "{}",
+        p.body
+    );
     // One source: twenty requests an hour, then 429.
     for i in 0..limits::PER_SOURCE_PER_HOUR {
-        let p = call(&w.subs, Method::POST, "/subscribe", &format!("email=r{i}%40example.com"), "198.51.100.77", true).await;
+        let p = call(
+            &w.subs,
+            Method::POST,
+            "/subscribe",
+            &format!("email=r{i}%40example.com"),
+            "198.51.100.77",
+            true,
+        )
+        .await;
         assert_eq!(p.status, StatusCode::ACCEPTED);
     }
-    let p = call(&w.subs, Method::POST, "/subscribe", "email=late%40example.com", "198.51.100.77", false).await;
+    let p = call(
+        &w.subs,
+        Method::POST,
+        "/subscribe",
+        "email=late%40example.com",
+        "198.51.100.77",
+        false,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(p.headers.contains(&("retry-after", "3600".into())));
     assert_eq!(record(&w.state, "late@example.com").await, None);
@@ -222,7 +354,15 @@ async fn abuse_gets_nothing() {
 async fn bad_links_change_nothing() {
     let mailer = Arc::new(MemoryMailer::default());
     let w = world(mailer.clone());
-    let p = call(&w.subs, Method::POST, "/subscribe", "email=reader%40example.com", "192.0.2.1", false).await;
+    let p = call(
+        &w.subs,
+        Method::POST,
+        "/subscribe",
+        "email=reader%40example.com",
+        "192.0.2.1",
+        false,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::ACCEPTED);
     let confirm = link_in(&mailer.take()[0], "/subscribe/confirm");
     let before = w.state.keys();
@@ -230,9 +370,17 @@ async fn bad_links_change_nothing() {
     let key = TokenKey::new(&Secret::new(SECRET));
     let id = SubscriberId::of("reader@example.com");
     let old = chrono::Utc::now() - chrono::TimeDelta::hours(49);
-    let expired = key.sign(&Token { purpose: Purpose::Confirm, subscriber: id.clone(), issued: old.timestamp() });
-    let forged = TokenKey::new(&Secret::new("another-secret-of-at-least-32-characters"))
-        .sign(&Token { purpose: Purpose::Unsubscribe, subscriber: id.clone(), issued: 0 });
+    let expired = key.sign(&Token {
+        purpose: Purpose::Confirm,
+        subscriber: id.clone(),
+        issued: old.timestamp(),
+    });
+    let forged =
+        TokenKey::new(&Secret::new("another-secret-of-at-least-32-characters")).sign(&Token {
+            purpose: Purpose::Unsubscribe,
+            subscriber: id.clone(),
+            issued: 0,
+        });
     let mut altered = confirm.clone().into_bytes();
     let last = altered.len() - 5;
     altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
@@ -247,11 +395,25 @@ async fn bad_links_change_nothing() {
         ("/subscriptions", 400),
     ] {
         for method in [Method::GET, Method::POST] {
-            let p = call(&w.subs, method.clone(), uri, "action=unsubscribe", "192.0.2.1", false).await;
+            let p = call(
+                &w.subs,
+                method.clone(),
+                uri,
+                "action=unsubscribe",
+                "192.0.2.1",
+                false,
+            )
+            .await;
             assert_eq!(p.status.as_u16(), status, "{method} {uri}");
             assert!(p.body.contains("<h1>This link"), "{}", p.body);
             let p = call(&w.subs, method, uri, "", "192.0.2.1", true).await;
-            assert!(json(&p)["error"].as_str().is_some_and(|e| e.starts_with("this link")), "{}", p.body);
+            assert!(
+                json(&p)["error"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("this link")),
+                "{}",
+                p.body
+            );
         }
     }
     assert_eq!(w.state.keys(), before);
@@ -310,22 +472,46 @@ async fn one_update_reaches_everyone_who_wants_it_once() {
         subscribed(&w, &mailer, &format!("api{i}@example.com"), &["API"]).await;
     }
     subscribed(&w, &mailer, "web@example.com", &["web"]).await;
-    let p = call(&w.subs, Method::POST, "/subscribe", "email=unconfirmed%40example.com", "192.0.2.50", false).await;
+    let p = call(
+        &w.subs,
+        Method::POST,
+        "/subscribe",
+        "email=unconfirmed%40example.com",
+        "192.0.2.50",
+        false,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::ACCEPTED);
     mailer.take();
     // Two updates in order: the publication, then a comment.
     let u1 = update(7, UpdateKind::Published, &["api"]);
     let mut u2 = update(7, UpdateKind::Comment, &["api"]);
     u2.id = "7.comment.1".into();
-    announce(w.queue.as_ref(), None, &[u1.clone(), u2.clone()]).await.unwrap();
+    announce(w.queue.as_ref(), None, &[u1.clone(), u2.clone()])
+        .await
+        .unwrap();
     let first = w.queue.take();
     assert_eq!(first.len(), 2);
     assert!(first.iter().all(|m| m.group_id == fanout::GROUP));
     let outcomes = drain(&w, first.clone(), 0).await;
     // One mail a second: batches of 60; 19 records.
-    assert!(matches!(&outcomes[0], FanOut::Planned { subscribers: 19, batches: 1, .. }), "{outcomes:?}");
+    assert!(
+        matches!(
+            &outcomes[0],
+            FanOut::Planned {
+                subscribers: 19,
+                batches: 1,
+                ..
+            }
+        ),
+        "{outcomes:?}"
+    );
     let mails = mailer.take();
-    assert_eq!(mails.len(), 2 * 17, "12 for everything, 5 for the API, not web, not unconfirmed");
+    assert_eq!(
+        mails.len(),
+        2 * 17,
+        "12 for everything, 5 for the API, not web, not unconfirmed"
+    );
     // Each reader: the publication first, then the comment in its thread.
     let to = |m: &Mail| m.to[0].clone();
     let mut seen = std::collections::BTreeMap::<String, Vec<&Mail>>::new();
@@ -335,19 +521,42 @@ async fn one_update_reaches_everyone_who_wants_it_once() {
     assert_eq!(seen.len(), 17);
     for (who, ms) in &seen {
         assert_eq!(ms.len(), 2, "{who}");
-        assert!(ms[0].subject.contains("New incident"), "{who}: {}", ms[0].subject);
+        assert!(
+            ms[0].subject.contains("New incident"),
+            "{who}: {}",
+            ms[0].subject
+        );
         assert_eq!(ms[1].in_reply_to.as_ref(), Some(&ms[0].message_id));
-        assert!(ms[1].headers.iter().any(|(n, v)| n == "List-Unsubscribe" && v.contains("/unsubscribe?token=")));
+        assert!(
+            ms[1]
+                .headers
+                .iter()
+                .any(|(n, v)| n == "List-Unsubscribe" && v.contains("/unsubscribe?token="))
+        );
     }
     // The same messages again (a redelivery): nobody mailed twice.
     let again = drain(&w, first, 0).await;
     assert!(mailer.take().is_empty(), "{again:?}");
-    assert!(again.iter().any(|o| matches!(o, FanOut::Delivered { sent: 0, already: 17, .. })), "{again:?}");
+    assert!(
+        again.iter().any(|o| matches!(
+            o,
+            FanOut::Delivered {
+                sent: 0,
+                already: 17,
+                ..
+            }
+        )),
+        "{again:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_batch_failing_midway_is_retried_and_mails_each_once() {
-    let flaky = Arc::new(Flaky { fail_from: 30, fail_to: 34, ..Flaky::default() });
+    let flaky = Arc::new(Flaky {
+        fail_from: 30,
+        fail_to: 34,
+        ..Flaky::default()
+    });
     let w = world(flaky.clone());
     // Subscribers straight into the bucket, confirmed.
     for i in 0..150 {
@@ -361,28 +570,62 @@ async fn a_batch_failing_midway_is_retried_and_mails_each_once() {
             suppressed: None,
         };
         w.state
-            .put(&subscriber::key(&SubscriberId::of(&address)), serde_json::to_vec(&s).unwrap().into(), crate::ports::PutOptions::private_json())
+            .put(
+                &subscriber::key(&SubscriberId::of(&address)),
+                serde_json::to_vec(&s).unwrap().into(),
+                crate::ports::PutOptions::private_json(),
+            )
             .await
             .unwrap();
     }
-    announce(w.queue.as_ref(), None, &[update(9, UpdateKind::Published, &[])]).await.unwrap();
+    announce(
+        w.queue.as_ref(),
+        None,
+        &[update(9, UpdateKind::Published, &[])],
+    )
+    .await
+    .unwrap();
     let outcomes = drain(&w, w.queue.take(), 5).await;
-    assert!(matches!(&outcomes[0], FanOut::Planned { subscribers: 150, batches: 3, .. }), "{outcomes:?}");
+    assert!(
+        matches!(
+            &outcomes[0],
+            FanOut::Planned {
+                subscribers: 150,
+                batches: 3,
+                ..
+            }
+        ),
+        "{outcomes:?}"
+    );
     let mails = flaky.inner.take();
     let mut to: Vec<String> = mails.iter().map(|m| m.to[0].clone()).collect();
     to.sort();
     to.dedup();
-    assert_eq!((mails.len(), to.len()), (150, 150), "every reader exactly once");
+    assert_eq!(
+        (mails.len(), to.len()),
+        (150, 150),
+        "every reader exactly once"
+    );
     let failures = flaky.calls.load(Ordering::SeqCst) - 150;
     assert_eq!(failures, 5, "five sends failed and were retried");
     // No delivery record of a failed send stays behind without its mail.
-    let records = w.state.keys().into_iter().filter(|k| k.starts_with(fanout::DELIVERIES_PREFIX)).count();
+    let records = w
+        .state
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with(fanout::DELIVERIES_PREFIX))
+        .count();
     assert_eq!(records, 150);
 }
 
 #[tokio::test]
 async fn a_sender_refused_everywhere_fails_the_batch_and_keeps_no_record() {
-    let flaky = Arc::new(Flaky { fail_from: 1, fail_to: usize::MAX, permanent: true, ..Flaky::default() });
+    let flaky = Arc::new(Flaky {
+        fail_from: 1,
+        fail_to: usize::MAX,
+        permanent: true,
+        ..Flaky::default()
+    });
     let w = world(flaky.clone());
     let address = "reader@example.com";
     let s = Subscriber {
@@ -394,17 +637,35 @@ async fn a_sender_refused_everywhere_fails_the_batch_and_keeps_no_record() {
         suppressed: None,
     };
     w.state
-        .put(&subscriber::key(&SubscriberId::of(address)), serde_json::to_vec(&s).unwrap().into(), crate::ports::PutOptions::private_json())
+        .put(
+            &subscriber::key(&SubscriberId::of(address)),
+            serde_json::to_vec(&s).unwrap().into(),
+            crate::ports::PutOptions::private_json(),
+        )
         .await
         .unwrap();
-    announce(w.queue.as_ref(), None, &[update(3, UpdateKind::Published, &[])]).await.unwrap();
+    announce(
+        w.queue.as_ref(),
+        None,
+        &[update(3, UpdateKind::Published, &[])],
+    )
+    .await
+    .unwrap();
     let plan = w.queue.take();
     w.subs.handle(&plan[0].body).await.unwrap();
     let batch = w.queue.take();
     let e = w.subs.handle(&batch[0].body).await.unwrap_err();
-    assert!(matches!(e, crate::errors::ProcessError::Permanent(_)), "{e}");
+    assert!(
+        matches!(e, crate::errors::ProcessError::Permanent(_)),
+        "{e}"
+    );
     assert!(!e.to_string().contains('@'), "no address in errors: {e}");
-    assert!(!w.state.keys().iter().any(|k| k.starts_with(fanout::DELIVERIES_PREFIX)));
+    assert!(
+        !w.state
+            .keys()
+            .iter()
+            .any(|k| k.starts_with(fanout::DELIVERIES_PREFIX))
+    );
 }
 
 #[tokio::test]
@@ -416,32 +677,85 @@ async fn bounces_and_complaints_stop_mail_for_good() {
     assert_eq!(w.subs.feedback(bounce).await.unwrap(), 1);
     let s = record(&w.state, "recipient@example.com").await.unwrap();
     assert!(!s.active() && s.address.is_none());
-    announce(w.queue.as_ref(), None, &[update(4, UpdateKind::Published, &[])]).await.unwrap();
+    announce(
+        w.queue.as_ref(),
+        None,
+        &[update(4, UpdateKind::Published, &[])],
+    )
+    .await
+    .unwrap();
     drain(&w, w.queue.take(), 0).await;
     assert!(mailer.take().is_empty());
     // The form cannot bring it back.
-    let p = call(&w.subs, Method::POST, "/subscribe", "email=recipient%40example.com", "192.0.2.3", false).await;
+    let p = call(
+        &w.subs,
+        Method::POST,
+        "/subscribe",
+        "email=recipient%40example.com",
+        "192.0.2.3",
+        false,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::ACCEPTED);
     assert!(mailer.take().is_empty());
-    assert_eq!(w.subs.feedback(bounce).await.unwrap(), 1, "again: still stopped");
-    assert_eq!(w.subs.feedback(&bounce.replace("Recipient@", "nobody@")).await.unwrap(), 0);
+    assert_eq!(
+        w.subs.feedback(bounce).await.unwrap(),
+        1,
+        "again: still stopped"
+    );
+    assert_eq!(
+        w.subs
+            .feedback(&bounce.replace("Recipient@", "nobody@"))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
 async fn off_means_no_routes_and_no_mail() {
     let state = Arc::new(MemoryStore::new());
-    let subs = Subscriptions::new(Arc::new(Config::default()), state, Arc::new(MemoryMailer::default()), None).unwrap();
+    let subs = Subscriptions::new(
+        Arc::new(Config::default()),
+        state,
+        Arc::new(MemoryMailer::default()),
+        None,
+    )
+    .unwrap();
     assert!(!subs.enabled());
-    let p = call(&subs, Method::POST, "/subscribe", "email=r%40example.com", "192.0.2.1", true).await;
-    assert_eq!((p.status, json(&p)["status"].as_str()), (StatusCode::NOT_FOUND, Some("off")));
-    let body = serde_json::to_string(&FanMessage::Update(update(1, UpdateKind::Published, &[]))).unwrap();
+    let p = call(
+        &subs,
+        Method::POST,
+        "/subscribe",
+        "email=r%40example.com",
+        "192.0.2.1",
+        true,
+    )
+    .await;
+    assert_eq!(
+        (p.status, json(&p)["status"].as_str()),
+        (StatusCode::NOT_FOUND, Some("off"))
+    );
+    let body =
+        serde_json::to_string(&FanMessage::Update(update(1, UpdateKind::Published, &[]))).unwrap();
     assert_eq!(subs.handle(&body).await.unwrap(), FanOut::Off);
     // On without its secret: refused at start, naming it.
-    let c = Config { subscriptions: true, ..config() };
-    let c = Config { subscription_secret: None, ..c };
-    let e = Subscriptions::new(Arc::new(c), Arc::new(MemoryStore::new()), Arc::new(MemoryMailer::default()), Some(Arc::new(MemoryQueue::default())))
-        .err()
-        .unwrap();
+    let c = Config {
+        subscriptions: true,
+        ..config()
+    };
+    let c = Config {
+        subscription_secret: None,
+        ..c
+    };
+    let e = Subscriptions::new(
+        Arc::new(c),
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryMailer::default()),
+        Some(Arc::new(MemoryQueue::default())),
+    )
+    .err()
+    .unwrap();
     assert!(e.to_string().contains("SUBSCRIPTION_SECRET"), "{e}");
 }
 
@@ -457,7 +771,10 @@ async fn other_methods_and_bodies() {
     let p = call(&w.subs, Method::POST, "/subscribe", &big, "192.0.2.1", true).await;
     assert_eq!(p.status, StatusCode::PAYLOAD_TOO_LARGE);
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
     let p = w
         .subs
@@ -470,12 +787,30 @@ async fn other_methods_and_bodies() {
             source: None,
         })
         .await;
-    assert_eq!((p.status, json(&p)["status"].as_str()), (StatusCode::ACCEPTED, Some("check_mail")));
-    assert_eq!(record(&w.state, "json@example.com").await.unwrap().pending.unwrap().components, vec!["api".to_string()]);
+    assert_eq!(
+        (p.status, json(&p)["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("check_mail"))
+    );
+    assert_eq!(
+        record(&w.state, "json@example.com")
+            .await
+            .unwrap()
+            .pending
+            .unwrap()
+            .components,
+        vec!["api".to_string()]
+    );
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     let p = w
         .subs
-        .web(Request { method: &Method::POST, path: "/subscribe", query: None, headers: &headers, body: b"x", source: None })
+        .web(Request {
+            method: &Method::POST,
+            path: "/subscribe",
+            query: None,
+            headers: &headers,
+            body: b"x",
+            source: None,
+        })
         .await;
     assert_eq!(p.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }

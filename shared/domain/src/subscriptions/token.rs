@@ -103,7 +103,12 @@ impl TokenKey {
     }
 
     /// A link's token for `purpose`, checked at `now`.
-    pub fn verify(&self, text: &str, purpose: Purpose, now: Timestamp) -> Result<Token, TokenError> {
+    pub fn verify(
+        &self,
+        text: &str,
+        purpose: Purpose,
+        now: Timestamp,
+    ) -> Result<Token, TokenError> {
         let mut buf = [0u8; LEN];
         match B64.decode_slice(text.trim().as_bytes(), &mut buf) {
             Ok(LEN) => {}
@@ -154,15 +159,27 @@ mod tests {
             issued: now.timestamp(),
         };
         let text = k.sign(&t);
-        assert!(text.len() < 110 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{text}");
+        assert!(
+            text.len() < 110
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{text}"
+        );
         assert_eq!(k.verify(&text, Purpose::Confirm, now), Ok(t.clone()));
         // Within 48 hours, then expired.
         let later = now + chrono::TimeDelta::hours(47);
         assert!(k.verify(&text, Purpose::Confirm, later).is_ok());
         let late = now + chrono::TimeDelta::hours(49);
-        assert_eq!(k.verify(&text, Purpose::Confirm, late), Err(TokenError::Expired));
+        assert_eq!(
+            k.verify(&text, Purpose::Confirm, late),
+            Err(TokenError::Expired)
+        );
         // Another purpose, another key, one altered character, a cut token, junk.
-        assert_eq!(k.verify(&text, Purpose::Unsubscribe, now), Err(TokenError::Invalid));
+        assert_eq!(
+            k.verify(&text, Purpose::Unsubscribe, now),
+            Err(TokenError::Invalid)
+        );
         assert_eq!(
             key("another secret, 32 characters lng").verify(&text, Purpose::Confirm, now),
             Err(TokenError::Invalid)
@@ -171,11 +188,24 @@ mod tests {
             let mut altered = text.clone().into_bytes();
             altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
             let altered = String::from_utf8(altered).unwrap();
-            assert_eq!(k.verify(&altered, Purpose::Confirm, now), Err(TokenError::Invalid), "{i}");
+            assert_eq!(
+                k.verify(&altered, Purpose::Confirm, now),
+                Err(TokenError::Invalid),
+                "{i}"
+            );
         }
-        assert_eq!(k.verify(&text[..50], Purpose::Confirm, now), Err(TokenError::Invalid));
-        assert_eq!(k.verify("", Purpose::Confirm, now), Err(TokenError::Invalid));
-        assert_eq!(k.verify("%%%", Purpose::Confirm, now), Err(TokenError::Invalid));
+        assert_eq!(
+            k.verify(&text[..50], Purpose::Confirm, now),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            k.verify("", Purpose::Confirm, now),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            k.verify("%%%", Purpose::Confirm, now),
+            Err(TokenError::Invalid)
+        );
         // Unsubscribing never expires; an issue time in the future is no token.
         let u = Token {
             purpose: Purpose::Unsubscribe,
@@ -196,8 +226,17 @@ mod tests {
     #[test]
     fn keyed_hashes_depend_on_the_key() {
         let (a, b) = (key("a".repeat(32).as_str()), key("b".repeat(32).as_str()));
-        assert_eq!(a.keyed_hash("ip", "192.0.2.1"), a.keyed_hash("ip", "192.0.2.1"));
-        assert_ne!(a.keyed_hash("ip", "192.0.2.1"), b.keyed_hash("ip", "192.0.2.1"));
-        assert_ne!(a.keyed_hash("ip", "192.0.2.1"), a.keyed_hash("ip", "192.0.2.2"));
+        assert_eq!(
+            a.keyed_hash("ip", "192.0.2.1"),
+            a.keyed_hash("ip", "192.0.2.1")
+        );
+        assert_ne!(
+            a.keyed_hash("ip", "192.0.2.1"),
+            b.keyed_hash("ip", "192.0.2.1")
+        );
+        assert_ne!(
+            a.keyed_hash("ip", "192.0.2.1"),
+            a.keyed_hash("ip", "192.0.2.2")
+        );
     }
 }

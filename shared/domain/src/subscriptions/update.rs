@@ -184,7 +184,11 @@ mod tests {
 
     #[test]
     fn a_publication_is_one_update_whatever_it_holds() {
-        let after = incident("opened", "identified", &[("2026-12-01T09:05:00Z", "<p>a</p>")]);
+        let after = incident(
+            "opened",
+            "identified",
+            &[("2026-12-01T09:05:00Z", "<p>a</p>")],
+        );
         let u = detect(None, &after);
         assert_eq!(kinds(&u), vec![(UpdateKind::Published, "7.published")]);
         assert_eq!(u[0].html, "<p>Elevated errors.</p>");
@@ -193,7 +197,11 @@ mod tests {
 
     #[test]
     fn comments_then_the_change_of_state() {
-        let before = incident("opened", "identified", &[("2026-12-01T09:05:00Z", "<p>a</p>")]);
+        let before = incident(
+            "opened",
+            "identified",
+            &[("2026-12-01T09:05:00Z", "<p>a</p>")],
+        );
         let after = incident(
             "closed",
             "resolved",
@@ -227,11 +235,19 @@ mod tests {
         let u = detect(Some(&before), &after);
         assert_eq!(u.len(), 1);
         assert_eq!(
-            (u[0].kind, u[0].previous_stage.as_deref(), u[0].incident.stage.as_str()),
+            (
+                u[0].kind,
+                u[0].previous_stage.as_deref(),
+                u[0].incident.stage.as_str()
+            ),
             (UpdateKind::Stage, Some("identified"), "monitoring")
         );
         assert!(u[0].id.starts_with("7.stage.monitoring."));
-        assert_eq!(detect(Some(&after), &after), vec![], "the same again: nothing");
+        assert_eq!(
+            detect(Some(&after), &after),
+            vec![],
+            "the same again: nothing"
+        );
         // The same change found twice has the same id.
         assert_eq!(detect(Some(&before), &after), u);
     }

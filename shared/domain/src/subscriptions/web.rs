@@ -27,7 +27,12 @@ use crate::errors::ProcessError;
 use crate::site::data::{INDEX_KEY, PublishedIndex};
 
 /// The routes, each served for GET, HEAD and POST.
-pub const ROUTES: [&str; 4] = ["/subscribe", "/subscribe/confirm", "/unsubscribe", "/subscriptions"];
+pub const ROUTES: [&str; 4] = [
+    "/subscribe",
+    "/subscribe/confirm",
+    "/unsubscribe",
+    "/subscriptions",
+];
 /// The largest form taken.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
@@ -90,7 +95,11 @@ impl View {
         }
     }
     fn unavailable() -> View {
-        View::error(503, "unavailable", "something went wrong on our side; try again in a few minutes")
+        View::error(
+            503,
+            "unavailable",
+            "something went wrong on our side; try again in a few minutes",
+        )
     }
 }
 
@@ -124,16 +133,31 @@ impl Subscriptions {
     async fn route(&self, req: &Request<'_>) -> View {
         let head_or_get = req.method == Method::GET || req.method == Method::HEAD;
         if !ROUTES.contains(&req.path) {
-            return View::error(404, "not_found", format!("no route for {} {}", req.method, req.path));
+            return View::error(
+                404,
+                "not_found",
+                format!("no route for {} {}", req.method, req.path),
+            );
         }
         if !head_or_get && req.method != Method::POST {
-            return View::error(405, "method_not_allowed", format!("method {} is not allowed on {}; use GET or POST", req.method, req.path));
+            return View::error(
+                405,
+                "method_not_allowed",
+                format!(
+                    "method {} is not allowed on {}; use GET or POST",
+                    req.method, req.path
+                ),
+            );
         }
         let Some(fan) = self.fan.as_ref() else {
             return View::error(404, "off", "subscriptions are off on this status page");
         };
         if req.body.len() > MAX_FORM_BYTES {
-            return View::error(413, "too_large", format!("the form is larger than {MAX_FORM_BYTES} bytes"));
+            return View::error(
+                413,
+                "too_large",
+                format!("the form is larger than {MAX_FORM_BYTES} bytes"),
+            );
         }
         let now = chrono::Utc::now();
         let result = match (req.path, head_or_get) {
@@ -147,8 +171,16 @@ impl Subscriptions {
                 };
                 let token = query_token(req.query).unwrap_or_default();
                 match fan.composer.key.verify(&token, purpose, now) {
-                    Err(TokenError::Invalid) => Ok(View::error(400, "link_invalid", TokenError::Invalid.to_string())),
-                    Err(TokenError::Expired) => Ok(View::error(410, "link_expired", TokenError::Expired.to_string())),
+                    Err(TokenError::Invalid) => Ok(View::error(
+                        400,
+                        "link_invalid",
+                        TokenError::Invalid.to_string(),
+                    )),
+                    Err(TokenError::Expired) => Ok(View::error(
+                        410,
+                        "link_expired",
+                        TokenError::Expired.to_string(),
+                    )),
                     Ok(t) => self.with_token(fan, req, t, get, now).await,
                 }
             }
@@ -169,21 +201,39 @@ impl Subscriptions {
     ) -> Result<View, ProcessError> {
         let id = token.subscriber.clone();
         let key = subscriber::key(&id);
-        let record = document::read::<Subscriber>(self.state.as_ref(), &key).await?.map(|(s, _)| s);
+        let record = document::read::<Subscriber>(self.state.as_ref(), &key)
+            .await?
+            .map(|(s, _)| s);
         let shown = |s: &Subscriber| s.address.as_deref().map(masked);
         match (token.purpose, get) {
             (Purpose::Confirm, true) => Ok(match &record {
-                Some(s) if s.pending.as_ref().is_some_and(|p| p.requested_at.timestamp() == token.issued) => {
+                Some(s)
+                    if s.pending
+                        .as_ref()
+                        .is_some_and(|p| p.requested_at.timestamp() == token.issued) =>
+                {
                     View {
                         address: shown(s),
-                        chosen: s.pending.as_ref().map(|p| p.components.clone()).unwrap_or_default(),
+                        chosen: s
+                            .pending
+                            .as_ref()
+                            .map(|p| p.components.clone())
+                            .unwrap_or_default(),
                         ..View::new(200, "confirm")
                     }
                 }
-                Some(s) if s.active() && s.confirmation_sent_at.is_some_and(|t| t.timestamp() == token.issued) => {
+                Some(s)
+                    if s.active()
+                        && s.confirmation_sent_at
+                            .is_some_and(|t| t.timestamp() == token.issued) =>
+                {
                     self.subscribed(fan, "already", s, &id, now)
                 }
-                _ => View::error(410, "link_stale", "this link was replaced by a newer one or can no longer be used"),
+                _ => View::error(
+                    410,
+                    "link_stale",
+                    "this link was replaced by a newer one or can no longer be used",
+                ),
             }),
             (Purpose::Confirm, false) => {
                 let mut outcome = Confirmed::Stale;
@@ -198,8 +248,14 @@ impl Subscriptions {
                         info!(subscriber = %id, components = s.components.len(), "subscription confirmed");
                         self.subscribed(fan, "confirmed", &s, &id, now)
                     }
-                    (Confirmed::Already(_), Some(s)) => self.subscribed(fan, "already", &s, &id, now),
-                    _ => View::error(410, "link_stale", "this link was replaced by a newer one or can no longer be used"),
+                    (Confirmed::Already(_), Some(s)) => {
+                        self.subscribed(fan, "already", &s, &id, now)
+                    }
+                    _ => View::error(
+                        410,
+                        "link_stale",
+                        "this link was replaced by a newer one or can no longer be used",
+                    ),
                 })
             }
             (Purpose::Unsubscribe, true) => Ok(match &record {
@@ -211,18 +267,20 @@ impl Subscriptions {
             }),
             (Purpose::Unsubscribe, false) => self.unsubscribe(&id, record.as_ref()).await,
             (Purpose::Manage, true) => Ok(match &record {
-                Some(s) if s.active() => self.form(View {
-                    address: shown(s),
-                    chosen: s.components.clone(),
-                    ..View::new(200, "manage")
-                })
-                .await,
+                Some(s) if s.active() => {
+                    self.form(View {
+                        address: shown(s),
+                        chosen: s.components.clone(),
+                        ..View::new(200, "manage")
+                    })
+                    .await
+                }
                 _ => View::error(404, "not_subscribed", "this address is not subscribed"),
             }),
             (Purpose::Manage, false) => {
                 let fields = match fields(req) {
                     Ok(f) => f,
-                    Err(v) => return Ok(v),
+                    Err(v) => return Ok(*v),
                 };
                 if fields.action == "unsubscribe" {
                     return self.unsubscribe(&id, record.as_ref()).await;
@@ -231,15 +289,16 @@ impl Subscriptions {
                     Ok(c) => c,
                     Err(e) => return Ok(View::error(400, "invalid_components", e.to_string())),
                 };
-                let after = document::update(self.state.as_ref(), &key, |old: Option<Subscriber>| {
-                    old.map(|mut s| {
-                        if s.active() {
-                            s.components = chosen.clone();
-                        }
-                        s
+                let after =
+                    document::update(self.state.as_ref(), &key, |old: Option<Subscriber>| {
+                        old.map(|mut s| {
+                            if s.active() {
+                                s.components = chosen.clone();
+                            }
+                            s
+                        })
                     })
-                })
-                .await?;
+                    .await?;
                 Ok(match after {
                     Some(s) if s.active() => {
                         info!(subscriber = %id, components = s.components.len(), "choice of components changed");
@@ -257,7 +316,14 @@ impl Subscriptions {
     }
 
     /// A subscribed page, with a link to manage the subscription.
-    fn subscribed(&self, fan: &Fan, name: &'static str, s: &Subscriber, id: &SubscriberId, now: crate::time::Timestamp) -> View {
+    fn subscribed(
+        &self,
+        fan: &Fan,
+        name: &'static str,
+        s: &Subscriber,
+        id: &SubscriberId,
+        now: crate::time::Timestamp,
+    ) -> View {
         View {
             address: s.address.as_deref().map(masked),
             chosen: s.components.clone(),
@@ -268,7 +334,11 @@ impl Subscriptions {
 
     /// Leaving: the record goes (a suppressed one stays, so no form brings the address
     /// back). Done again, it is done.
-    async fn unsubscribe(&self, id: &SubscriberId, record: Option<&Subscriber>) -> Result<View, ProcessError> {
+    async fn unsubscribe(
+        &self,
+        id: &SubscriberId,
+        record: Option<&Subscriber>,
+    ) -> Result<View, ProcessError> {
         let address = record.and_then(|s| s.address.as_deref()).map(masked);
         if record.is_some_and(|s| s.suppressed.is_none()) {
             self.state.delete(&subscriber::key(id)).await?;
@@ -281,16 +351,25 @@ impl Subscriptions {
     }
 
     /// `POST /subscribe`.
-    async fn subscribe(&self, fan: &Fan, req: &Request<'_>, now: crate::time::Timestamp) -> Result<View, ProcessError> {
+    async fn subscribe(
+        &self,
+        fan: &Fan,
+        req: &Request<'_>,
+        now: crate::time::Timestamp,
+    ) -> Result<View, ProcessError> {
         let fields = match fields(req) {
             Ok(f) => f,
-            Err(v) => return Ok(v),
+            Err(v) => return Ok(*v),
         };
         if !limits::take(self.state.as_ref(), &fan.composer.key, req.source, now).await? {
             info!("subscribe requests over the cap for this source");
             return Ok(View {
                 retry_after: Some(3600),
-                ..View::error(429, "too_many", "too many subscribe requests from your network; try again in an hour")
+                ..View::error(
+                    429,
+                    "too_many",
+                    "too many subscribe requests from your network; try again in an hour",
+                )
             });
         }
         let check_mail = View::new(202, "check_mail");
@@ -316,27 +395,47 @@ impl Subscriptions {
         };
         let id = address.id();
         let (mut outcome, mut change) = (Requested::TooSoon, false);
-        document::update(self.state.as_ref(), &subscriber::key(&id), |old: Option<Subscriber>| {
-            change = old.as_ref().is_some_and(Subscriber::active);
-            let (s, r) = subscriber::request(old, address.as_str(), &components, now);
-            outcome = r;
-            Some(s)
-        })
+        document::update(
+            self.state.as_ref(),
+            &subscriber::key(&id),
+            |old: Option<Subscriber>| {
+                change = old.as_ref().is_some_and(Subscriber::active);
+                let (s, r) = subscriber::request(old, address.as_str(), &components, now);
+                outcome = r;
+                Some(s)
+            },
+        )
         .await?;
         match outcome {
             Requested::MailConfirmation(issued) => {
-                if let Err(e) = self.mail_confirmation(&fan.composer, address.as_str(), &id, &components, issued, change).await {
+                if let Err(e) = self
+                    .mail_confirmation(
+                        &fan.composer,
+                        address.as_str(),
+                        &id,
+                        &components,
+                        issued,
+                        change,
+                    )
+                    .await
+                {
                     warn!(subscriber = %id, error = %redact(&e), "the confirmation mail was not sent");
-                    document::update(self.state.as_ref(), &subscriber::key(&id), |old: Option<Subscriber>| {
-                        old.map(|s| subscriber::unsend(s, issued))
-                    })
+                    document::update(
+                        self.state.as_ref(),
+                        &subscriber::key(&id),
+                        |old: Option<Subscriber>| old.map(|s| subscriber::unsend(s, issued)),
+                    )
                     .await?;
                     return Ok(View::unavailable());
                 }
                 info!(subscriber = %id, change, "confirmation mailed");
             }
-            Requested::TooSoon => info!(subscriber = %id, "a confirmation went out within the hour; none now"),
-            Requested::Suppressed => info!(subscriber = %id, "mail to this address is stopped; none sent"),
+            Requested::TooSoon => {
+                info!(subscriber = %id, "a confirmation went out within the hour; none now")
+            }
+            Requested::Suppressed => {
+                info!(subscriber = %id, "mail to this address is stopped; none sent")
+            }
         }
         Ok(check_mail)
     }
@@ -360,7 +459,12 @@ impl Subscriptions {
         let index = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY).await;
         let mut known: Vec<String> = match index {
             Ok(index) => index
-                .map(|(i, _)| i.incidents.into_values().flat_map(|e| e.incident.components).collect())
+                .map(|(i, _)| {
+                    i.incidents
+                        .into_values()
+                        .flat_map(|e| e.incident.components)
+                        .collect()
+                })
                 .unwrap_or_default(),
             Err(e) => {
                 warn!(error = %e, "the published index is unreadable; no components offered");
@@ -434,10 +538,16 @@ fn view_json(view: &View) -> Value {
     if let Some(a) = &view.address {
         v["address"] = json!(a);
     }
-    if matches!(view.name, "confirm" | "confirmed" | "already" | "manage" | "saved") {
+    if matches!(
+        view.name,
+        "confirm" | "confirmed" | "already" | "manage" | "saved"
+    ) {
         v["components"] = json!(view.chosen);
     }
-    if matches!(view.name, "subscribe_form" | "manage" | "saved" | "invalid_address") {
+    if matches!(
+        view.name,
+        "subscribe_form" | "manage" | "saved" | "invalid_address"
+    ) {
         v["known_components"] = json!(view.known);
     }
     if let Some(u) = &view.manage_url {
@@ -464,13 +574,18 @@ fn query_token(query: Option<&str>) -> Option<String> {
 }
 
 /// A request's fields, from a form or a JSON object; else the view that refuses it.
-fn fields(req: &Request<'_>) -> Result<Fields, View> {
+fn fields(req: &Request<'_>) -> Result<Fields, Box<View>> {
     let content_type = req
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/x-www-form-urlencoded");
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let mut f = Fields::default();
     match mime.as_str() {
         "application/x-www-form-urlencoded" | "" => {
@@ -485,24 +600,39 @@ fn fields(req: &Request<'_>) -> Result<Fields, View> {
             }
         }
         "application/json" => {
-            let v: Value = serde_json::from_slice(req.body)
-                .map_err(|e| View::error(400, "invalid_body", format!("the body is not JSON: {e}")))?;
-            let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let v: Value = serde_json::from_slice(req.body).map_err(|e| {
+                Box::new(View::error(
+                    400,
+                    "invalid_body",
+                    format!("the body is not JSON: {e}"),
+                ))
+            })?;
+            let text = |k: &str| {
+                v.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             f.email = text("email");
             f.website = text("website");
             f.action = text("action");
             f.components = match v.get("components") {
-                Some(Value::Array(items)) => items.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect(),
                 Some(Value::String(c)) => vec![c.clone()],
                 _ => Vec::new(),
             };
         }
         other => {
-            return Err(View::error(
+            return Err(Box::new(View::error(
                 415,
                 "unsupported_body",
-                format!("{other} is not taken; send application/x-www-form-urlencoded or application/json"),
-            ));
+                format!(
+                    "{other} is not taken; send application/x-www-form-urlencoded or application/json"
+                ),
+            )));
         }
     }
     Ok(f)
@@ -518,7 +648,10 @@ pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
             match s[i] {
                 b'+' => out.push(b' '),
                 b'%' => {
-                    let hex = s.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+                    let hex = s
+                        .get(i + 1..i + 3)
+                        .and_then(|h| std::str::from_utf8(h).ok())
+                        .and_then(|h| u8::from_str_radix(h, 16).ok());
                     match hex {
                         Some(b) => {
                             out.push(b);

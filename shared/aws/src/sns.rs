@@ -74,3 +74,55 @@ where
     }
     Ok(handled)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// An SNS event as Lambda delivers it (the shape AWS documents), with two messages.
+    fn event(messages: &[&str]) -> Value {
+        let records: Vec<Value> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                json!({
+                    "EventSource": "aws:sns", "EventVersion": "1.0",
+                    "EventSubscriptionArn": "arn:aws:sns:eu-west-1:123456789012:feedback:1",
+                    "Sns": {
+                        "Type": "Notification", "MessageId": format!("m-{i}"),
+                        "TopicArn": "arn:aws:sns:eu-west-1:123456789012:feedback",
+                        "Subject": null, "Message": m, "Timestamp": "2026-12-01T09:00:00.000Z",
+                        "MessageAttributes": {}
+                    }
+                })
+            })
+            .collect();
+        json!({ "Records": records })
+    }
+
+    #[tokio::test]
+    async fn each_message_is_handled_and_a_passing_failure_fails_the_invocation() {
+        let e = event(&["one", "never", "two"]);
+        assert!(is_sns(&e));
+        assert!(!is_sns(&json!({"Records": [{"eventSource": "aws:sqs"}]})));
+        let mut seen = Vec::new();
+        let handled = handle_sns(e, |m| {
+            seen.push(m.clone());
+            async move {
+                match m.as_str() {
+                    "never" => Err(ProcessError::Permanent("not an SES notification".into())),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await;
+        assert_eq!(handled, Ok(2), "the permanent failure is dropped");
+        assert_eq!(seen, ["one", "never", "two"]);
+        let failed = handle_sns(event(&["later"]), |_| async {
+            Err::<(), _>(ProcessError::Retryable("the state bucket is away".into()))
+        })
+        .await;
+        assert_eq!(failed, Err("the state bucket is away".into()));
+    }
+}

@@ -317,4 +317,70 @@ mod tests {
         );
         assert_eq!(bad.body().unwrap_err().0, StatusCode::BAD_REQUEST);
     }
+    fn subscriptions() -> Subscriptions {
+        use openmic::config::{Config, Secret};
+        use openmic::memory::{MemoryMailer, MemoryQueue, MemoryStore};
+        use std::sync::Arc;
+        let config = Config {
+            subscriptions: true,
+            subscription_secret: Some(Secret::new("a-subscription-secret-of-32-characters")),
+            public_api_url: Some("https://api.example.com".into()),
+            mail_from: Some("status@example.com".into()),
+            ..Config::default()
+        };
+        Subscriptions::new(
+            Arc::new(config),
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryMailer::default()),
+            Some(Arc::new(MemoryQueue::default())),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn subscription_routes_answer_pages_from_http_api_events() {
+        let subs = subscriptions();
+        let get = event(
+            json!({"version": "2.0", "rawPath": "/subscribe", "rawQueryString": "",
+            "headers": {"accept": "text/html"},
+            "requestContext": {"http": {"method": "GET", "path": "/subscribe", "sourceIp": "192.0.2.7"}}}),
+        );
+        let r = super::subscriptions(&subs, get).await;
+        assert_eq!(r["statusCode"], 200);
+        assert!(
+            r["headers"]["content-type"]
+                .as_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(
+            r["body"]
+                .as_str()
+                .unwrap()
+                .contains("<form method=\"post\"")
+        );
+        // A form posted base64-encoded, as API Gateway hands form bodies over.
+        let post = event(json!({"version": "2.0", "rawPath": "/subscribe",
+            "headers": {"content-type": "application/x-www-form-urlencoded", "accept": "application/json"},
+            "requestContext": {"http": {"method": "POST", "path": "/subscribe", "sourceIp": "192.0.2.7"}},
+            "body": B64.encode("email=reader%40example.com"), "isBase64Encoded": true}));
+        let r = super::subscriptions(&subs, post).await;
+        assert_eq!(r["statusCode"], 202, "{r}");
+        let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["status"], "check_mail");
+        // The query reaches the route: a bad token is refused, and says so.
+        let bad = event(
+            json!({"version": "2.0", "rawPath": "/unsubscribe", "rawQueryString": "token=forged",
+            "requestContext": {"http": {"method": "POST", "path": "/unsubscribe"}},
+            "body": "List-Unsubscribe=One-Click"}),
+        );
+        let r = super::subscriptions(&subs, bad).await;
+        assert_eq!(r["statusCode"], 400);
+        assert!(
+            r["body"]
+                .as_str()
+                .unwrap()
+                .contains("This link is not valid")
+        );
+    }
 }

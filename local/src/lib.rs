@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use openmic::alerts::lifecycle::Notifier;
+use openmic::clock::{Clock, SystemClock};
 use openmic::config::{Config, Secret};
 use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
@@ -129,6 +130,16 @@ pub fn local_config(
 impl Runner {
     /// The runner on the embedded backends under `dir`.
     pub fn embedded(dir: &Path, config: Config) -> std::io::Result<Runner> {
+        Runner::embedded_at(dir, config, Arc::new(SystemClock))
+    }
+
+    /// The runner on the embedded backends under `dir`, on `clock` (tests move one by
+    /// hand).
+    pub fn embedded_at(
+        dir: &Path,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Runner> {
         let config = Arc::new(config);
         let status: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("status"))?);
         let state: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("state"))?);
@@ -139,7 +150,7 @@ impl Runner {
             publish: publish.clone(),
             alerts: alerts.clone(),
         };
-        Runner::compose(config, status, state, mailer, queues, publish, alerts)
+        Runner::compose(config, status, state, mailer, queues, publish, alerts, clock)
             .map_err(std::io::Error::other)
     }
 
@@ -173,6 +184,7 @@ impl Runner {
             queues,
             Arc::new(publish),
             Arc::new(alerts),
+            Arc::new(SystemClock),
         )
         .map_err(|e| e.to_string())
     }
@@ -185,6 +197,7 @@ impl Runner {
         queues: Queues,
         publish: Arc<dyn Queue>,
         alerts: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
     ) -> Result<Runner, openmic::config::ConfigError> {
         let intake = Intake::new(
             config.clone(),
@@ -192,15 +205,18 @@ impl Runner {
             Some(alerts),
             Some(Arc::new(openmic::ports::ClaimsIn(state.clone()))),
         )?
-        .keeping_first_project_in(state.clone());
+        .keeping_first_project_in(state.clone())
+        .with_clock(clock.clone());
         let gitlab = openmic_gitlab::connect(&config)?;
         let publisher = Publisher::new(
             config.clone(),
             state.clone(),
             status.clone(),
             gitlab.clone(),
-        );
-        let notifier = Notifier::new(config.clone(), state.clone(), mailer, gitlab.map(|g| g.api))?;
+        )
+        .with_clock(clock.clone());
+        let notifier = Notifier::new(config.clone(), state.clone(), mailer, gitlab.map(|g| g.api))?
+            .with_clock(clock);
         Ok(Runner {
             config,
             status,
@@ -239,6 +255,14 @@ impl Runner {
                 async move { serve_site(&site, method, request).await }
             })
             .with_state(self.intake.clone())
+    }
+
+    /// The scheduled work of a minute: maintenances moved to their stage, and alerts a
+    /// maintenance held let go.
+    pub async fn tick(&self) -> Result<(), ProcessError> {
+        self.publisher.tick().await?;
+        self.notifier.tick().await?;
+        Ok(())
     }
 
     /// Accepted events not yet fully processed.
@@ -386,12 +410,14 @@ impl Runner {
                 ));
                 let b = tokio::spawn(fs_worker(self.clone(), alerts.clone(), Consumer::Notifier));
                 let c = tokio::spawn(syncer(publish.clone(), alerts.clone()));
-                let _ = tokio::join!(a, b, c);
+                let d = tokio::spawn(ticker(self.clone()));
+                let _ = tokio::join!(a, b, c, d);
             }
             Queues::Aws { .. } => {
                 let a = tokio::spawn(sqs_worker(self.clone(), Consumer::Publisher));
                 let b = tokio::spawn(sqs_worker(self.clone(), Consumer::Notifier));
-                let _ = tokio::join!(a, b);
+                let d = tokio::spawn(ticker(self.clone()));
+                let _ = tokio::join!(a, b, d);
             }
         }
     }
@@ -410,6 +436,17 @@ impl Runner {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         self.drain().await;
         Ok(response.status().as_u16())
+    }
+}
+
+/// The scheduled work, as EventBridge's minute on AWS: every 30 seconds here, so a
+/// window's start or end shows within half a minute.
+async fn ticker(runner: Arc<Runner>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        if let Err(e) = runner.tick().instrument(info_span!("tick")).await {
+            warn!(error = %e, "tick");
+        }
     }
 }
 

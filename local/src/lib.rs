@@ -51,6 +51,16 @@ pub enum Queues {
     },
 }
 
+/// The buckets, mailer and queues a runner is composed of.
+struct Backends {
+    status: Arc<dyn ObjectStore>,
+    state: Arc<dyn ObjectStore>,
+    mailer: Arc<dyn Mailer>,
+    queues: Queues,
+    publish: Arc<dyn Queue>,
+    alerts: Arc<dyn Queue>,
+}
+
 /// Which consumer a queue feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Consumer {
@@ -150,8 +160,15 @@ impl Runner {
             publish: publish.clone(),
             alerts: alerts.clone(),
         };
-        Runner::compose(config, status, state, mailer, queues, publish, alerts, clock)
-            .map_err(std::io::Error::other)
+        let backends = Backends {
+            status,
+            state,
+            mailer,
+            queues,
+            publish,
+            alerts,
+        };
+        Runner::compose(config, backends, clock).map_err(std::io::Error::other)
     }
 
     /// The runner on AWS clients from the environment; every resource is checked
@@ -176,29 +193,30 @@ impl Runner {
             publish: publish.clone(),
             alerts: alerts.clone(),
         };
-        Runner::compose(
-            config,
-            Arc::new(status),
-            Arc::new(state),
-            Arc::new(mailer),
+        let backends = Backends {
+            status: Arc::new(status),
+            state: Arc::new(state),
+            mailer: Arc::new(mailer),
             queues,
-            Arc::new(publish),
-            Arc::new(alerts),
-            Arc::new(SystemClock),
-        )
-        .map_err(|e| e.to_string())
+            publish: Arc::new(publish),
+            alerts: Arc::new(alerts),
+        };
+        Runner::compose(config, backends, Arc::new(SystemClock)).map_err(|e| e.to_string())
     }
 
     fn compose(
         config: Arc<Config>,
-        status: Arc<dyn ObjectStore>,
-        state: Arc<dyn ObjectStore>,
-        mailer: Arc<dyn Mailer>,
-        queues: Queues,
-        publish: Arc<dyn Queue>,
-        alerts: Arc<dyn Queue>,
+        backends: Backends,
         clock: Arc<dyn Clock>,
     ) -> Result<Runner, openmic::config::ConfigError> {
+        let Backends {
+            status,
+            state,
+            mailer,
+            queues,
+            publish,
+            alerts,
+        } = backends;
         let intake = Intake::new(
             config.clone(),
             Some(publish),

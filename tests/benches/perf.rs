@@ -187,9 +187,13 @@ fn render(c: &mut Criterion) {
     });
     g.bench_function("render: incident to detail JSON", |b| {
         b.iter(|| {
-            let r =
-                openmic::publishing::public::render_incident(std::hint::black_box(&state), 1, None, None)
-                    .unwrap();
+            let r = openmic::publishing::public::render_incident(
+                std::hint::black_box(&state),
+                1,
+                None,
+                None,
+            )
+            .unwrap();
             r.incident.to_json().unwrap()
         })
     });

@@ -233,7 +233,9 @@ pub async fn sent_mail() -> Vec<String> {
                 data = v;
                 break;
             }
-            Err(e) if attempt == 4 => panic!("moto data.json: {e}: {}", &body[..body.len().min(300)]),
+            Err(e) if attempt == 4 => {
+                panic!("moto data.json: {e}: {}", &body[..body.len().min(300)])
+            }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
         }
     }

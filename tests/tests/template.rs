@@ -573,11 +573,18 @@ fn schedules_resync_and_tick() {
     };
     let publisher = inputs("openmic-publisher");
     assert_eq!(publisher.len(), 2, "{publisher:?}");
-    assert!(publisher.iter().any(|(i, s)| *i == json!({"openmic": "resync"}) && s.starts_with("rate(")));
+    assert!(
+        publisher
+            .iter()
+            .any(|(i, s)| *i == json!({"openmic": "resync"}) && s.starts_with("rate("))
+    );
     // Maintenance stages on time, and held alerts let go on time: every minute.
     assert!(publisher.contains(&(json!({"openmic": "tick"}), "rate(1 minute)".to_owned())));
     let notifier = inputs("openmic-notifier");
-    assert_eq!(notifier, vec![(json!({"openmic": "tick"}), "rate(1 minute)".to_owned())]);
+    assert_eq!(
+        notifier,
+        vec![(json!({"openmic": "tick"}), "rate(1 minute)".to_owned())]
+    );
 }
 
 #[test]

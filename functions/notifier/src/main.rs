@@ -34,7 +34,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 async fn handle(notifier: &Notifier, event: Value) -> Result<Value, lambda_runtime::Error> {
     if event.get("Records").is_some() {
         let batch: SqsEvent = serde_json::from_value(event)?;
-        let response = handle_batch(batch, |body| async move { notifier.handle(&body).await }).await;
+        let response =
+            handle_batch(batch, |body| async move { notifier.handle(&body).await }).await;
         return Ok(serde_json::to_value(response)?);
     }
     if event.get("openmic").and_then(Value::as_str) == Some("tick") {

@@ -38,8 +38,7 @@ pub fn muting_for<'a>(alert: &Alert, mutings: &'a Mutings, at: Timestamp) -> Opt
         .collect();
     mutings.maintenances.iter().find(|m| {
         m.in_progress(at)
-            && m
-                .components
+            && m.components
                 .iter()
                 .any(|c| names.iter().any(|n| n.eq_ignore_ascii_case(c)))
     })
@@ -140,13 +139,7 @@ mod tests {
         }
     }
 
-    fn event(
-        record: Option<AlertRecord>,
-        a: &Alert,
-        n: u32,
-        t: &str,
-        m: &Mutings,
-    ) -> AlertRecord {
+    fn event(record: Option<AlertRecord>, a: &Alert, n: u32, t: &str, m: &Mutings) -> AlertRecord {
         let (r, change) = apply(
             record,
             "fp",

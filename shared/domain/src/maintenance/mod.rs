@@ -112,11 +112,26 @@ mod tests {
     fn stages_follow_the_clock_and_the_issue() {
         let w = Window::parse_line("2026-12-01T02:00:00Z/PT2H").unwrap();
         let at = |t: &str| time::parse(t).unwrap();
-        assert_eq!(Stage::at(&w, false, at("2026-11-29T00:00:00Z")), Stage::Scheduled);
-        assert_eq!(Stage::at(&w, false, at("2026-12-01T02:00:00Z")), Stage::InProgress);
-        assert_eq!(Stage::at(&w, false, at("2026-12-01T03:59:59Z")), Stage::InProgress);
-        assert_eq!(Stage::at(&w, false, at("2026-12-01T04:00:00Z")), Stage::Completed);
-        assert_eq!(Stage::at(&w, true, at("2026-11-29T00:00:00Z")), Stage::Completed);
+        assert_eq!(
+            Stage::at(&w, false, at("2026-11-29T00:00:00Z")),
+            Stage::Scheduled
+        );
+        assert_eq!(
+            Stage::at(&w, false, at("2026-12-01T02:00:00Z")),
+            Stage::InProgress
+        );
+        assert_eq!(
+            Stage::at(&w, false, at("2026-12-01T03:59:59Z")),
+            Stage::InProgress
+        );
+        assert_eq!(
+            Stage::at(&w, false, at("2026-12-01T04:00:00Z")),
+            Stage::Completed
+        );
+        assert_eq!(
+            Stage::at(&w, true, at("2026-11-29T00:00:00Z")),
+            Stage::Completed
+        );
         let m = Muting {
             id: 1,
             title: "t".into(),

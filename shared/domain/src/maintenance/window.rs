@@ -82,7 +82,9 @@ impl Window {
     pub fn parse_line(text: &str) -> Result<Window, WindowError> {
         let text = text.trim().trim_matches('`').trim();
         if text.is_empty() {
-            return err("the Window line is empty: give `<start>/<end>`, `<start>/PT2H` or `<start> - <end>`");
+            return err(
+                "the Window line is empty: give `<start>/<end>`, `<start>/PT2H` or `<start> - <end>`",
+            );
         }
         let (start, end) = if let Some((s, e)) = text.split_once('/') {
             let start = instant(s)?;
@@ -101,7 +103,11 @@ impl Window {
             let end = match instant(e) {
                 Ok(end) => end,
                 // `2026-12-01 02:00 UTC - 04:00 UTC`: the end on the start's date.
-                Err(_) if !e.trim().starts_with(|c: char| c.is_ascii_digit() && e.contains('-')) => {
+                Err(_)
+                    if !e
+                        .trim()
+                        .starts_with(|c: char| c.is_ascii_digit() && e.contains('-')) =>
+                {
                     let date = start_date(s)?;
                     instant(&format!("{date} {}", e.trim()))?
                 }
@@ -288,7 +294,8 @@ mod tests {
         ] {
             assert_eq!(Window::parse_line(form), Ok(want), "{form}");
         }
-        let desc = "We move the database.\n\n**Window:** 2026-12-01T02:00:00Z/PT2H\n- Mute: job=\"db\"";
+        let desc =
+            "We move the database.\n\n**Window:** 2026-12-01T02:00:00Z/PT2H\n- Mute: job=\"db\"";
         assert_eq!(Window::from_description(desc), Ok(Some(want)));
         assert_eq!(Window::from_description("no window here"), Ok(None));
         assert_eq!(
@@ -301,7 +308,10 @@ mod tests {
     #[test]
     fn malformed_windows_say_why() {
         for (form, says) in [
-            ("2026-12-01T04:00:00Z/2026-12-01T02:00:00Z", "before it starts"),
+            (
+                "2026-12-01T04:00:00Z/2026-12-01T02:00:00Z",
+                "before it starts",
+            ),
             ("2026-12-01T02:00:00Z", "has no end"),
             ("2026-12-01T02:00:00Z/P400D", "400 days long"),
             ("2026-01-01T00:00:00Z/2027-02-05T00:00:00Z", "400 days long"),
@@ -316,6 +326,11 @@ mod tests {
             assert!(e.0.contains(says), "{form:?}: {e}");
         }
         let two = "Window: 2026-12-01T02:00:00Z/PT2H\nWindow: 2026-12-02T02:00:00Z/PT2H";
-        assert!(Window::from_description(two).unwrap_err().0.contains("more than one"));
+        assert!(
+            Window::from_description(two)
+                .unwrap_err()
+                .0
+                .contains("more than one")
+        );
     }
 }

@@ -27,9 +27,9 @@ use crate::document;
 use crate::errors::ProcessError;
 use crate::gitlab::{ApiError, Gitlab, GitlabAccess};
 use crate::ids::IncidentId;
-use crate::maintenance::{MUTINGS_KEY, Muting, Mutings, Stage};
 use crate::intake::hooks::{Hook, HookError};
 use crate::intake::projects::{Projects, Refused};
+use crate::maintenance::{MUTINGS_KEY, Muting, Mutings, Stage};
 use crate::message::{Envelope, Source};
 use crate::ports::{Authorizer, ObjectStore, PutOptions};
 use crate::site::data::{self, INDEX_KEY, LIST_KEY, PublishedIndex};
@@ -215,12 +215,8 @@ impl Publisher {
             Err(_) => return self.take_down(state, id).await,
         };
         if state.published()
-            && let Some(rendered) = public::render_incident(
-                state,
-                id,
-                self.config.gitlab_url.as_deref(),
-                maintenance,
-            )
+            && let Some(rendered) =
+                public::render_incident(state, id, self.config.gitlab_url.as_deref(), maintenance)
         {
             let body = rendered
                 .incident
@@ -508,7 +504,8 @@ impl Publisher {
         let mut moved = 0;
         for e in index.incidents.values() {
             let i = &e.incident;
-            let (Some(window), Some(stage), Some(source)) = (i.window, i.stage.as_deref(), e.source)
+            let (Some(window), Some(stage), Some(source)) =
+                (i.window, i.stage.as_deref(), e.source)
             else {
                 continue;
             };

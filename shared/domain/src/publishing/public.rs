@@ -3,11 +3,11 @@
 
 use crate::maintenance::{Stage, Window, WindowError};
 use crate::publishing::incident::{IncidentState, IssueSnapshot};
-use crate::time::Timestamp;
 use crate::site::data::{
     Comment, Incident, Links, MAX_DETAIL_BYTES, components_of, detail_key, stage_of,
 };
 use crate::site::render::{self, RenderContext, Upload};
+use crate::time::Timestamp;
 
 /// The maintenance an issue is, if it carries `label`: its window and its stage at
 /// `now`. A maintenance whose window cannot be read is an error (it is shown nowhere
@@ -21,11 +21,12 @@ pub fn maintenance(
         return Ok(None);
     }
     let window = Window::from_description(&issue.description)?.ok_or_else(|| {
-        WindowError(
-            "a maintenance needs a line `Window: <start>/<end>` in its description".into(),
-        )
+        WindowError("a maintenance needs a line `Window: <start>/<end>` in its description".into())
     })?;
-    Ok(Some((window, Stage::at(&window, issue.state == "closed", now))))
+    Ok(Some((
+        window,
+        Stage::at(&window, issue.state == "closed", now),
+    )))
 }
 
 /// A rendered incident and the uploads its text points at.

@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use openmic::alerts::lifecycle::Notifier;
+use openmic::clock::{Clock, SystemClock};
 use openmic::config::{Config, Secret};
 use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
@@ -224,7 +225,17 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 impl Runner {
     /// The runner on the embedded backends under `dir`.
-    pub fn embedded(dir: &Path, mut config: Config) -> std::io::Result<Runner> {
+    pub fn embedded(dir: &Path, config: Config) -> std::io::Result<Runner> {
+        Runner::embedded_at(dir, config, Arc::new(SystemClock))
+    }
+
+    /// The runner on the embedded backends under `dir`, on `clock` (tests move one by
+    /// hand).
+    pub fn embedded_at(
+        dir: &Path,
+        mut config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Runner> {
         kept_subscription_secret(dir, &mut config)?;
         let config = Arc::new(config);
         let status: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("status"))?);
@@ -250,7 +261,7 @@ impl Runner {
             alerts,
             updates: updates.map(|u| u as Arc<dyn Queue>),
         };
-        Runner::compose(config, backends, queues).map_err(std::io::Error::other)
+        Runner::compose(config, backends, queues, clock).map_err(std::io::Error::other)
     }
 
     /// The runner on AWS clients from the environment; every resource is checked
@@ -296,13 +307,14 @@ impl Runner {
             alerts: Arc::new(alerts),
             updates: updates.map(|u| Arc::new(u) as Arc<dyn Queue>),
         };
-        Runner::compose(config, backends, queues).map_err(|e| e.to_string())
+        Runner::compose(config, backends, queues, Arc::new(SystemClock)).map_err(|e| e.to_string())
     }
 
     fn compose(
         config: Arc<Config>,
         b: Backends,
         queues: Queues,
+        clock: Arc<dyn Clock>,
     ) -> Result<Runner, openmic::config::ConfigError> {
         let Backends {
             status,
@@ -319,18 +331,21 @@ impl Runner {
             Some(alerts),
             Some(Arc::new(openmic::ports::ClaimsIn(state.clone()))),
         )?
-        .keeping_first_project_in(state.clone());
+        .keeping_first_project_in(state.clone())
+        .with_clock(clock.clone());
         let gitlab = openmic_gitlab::connect(&config)?;
         let mut publisher = Publisher::new(
             config.clone(),
             state.clone(),
             status.clone(),
             gitlab.clone(),
-        );
+        )
+        .with_clock(clock.clone());
         if let Some(u) = &updates {
             publisher = publisher.with_updates(u.clone());
         }
-        let notifier = Notifier::new(config.clone(), state.clone(), mailer, gitlab.map(|g| g.api))?;
+        let notifier = Notifier::new(config.clone(), state.clone(), mailer, gitlab.map(|g| g.api))?
+            .with_clock(clock);
         let subscriptions =
             Subscriptions::new(config.clone(), state.clone(), subscription_mailer, updates)?;
         Ok(Runner {
@@ -375,6 +390,14 @@ impl Runner {
                 async move { serve_site(&site, method, request).await }
             })
             .with_state(self.intake.clone())
+    }
+
+    /// The scheduled work of a minute: maintenances moved to their stage, and alerts a
+    /// maintenance held let go.
+    pub async fn tick(&self) -> Result<(), ProcessError> {
+        self.publisher.tick().await?;
+        self.notifier.tick().await?;
+        Ok(())
     }
 
     /// Accepted events not yet fully processed.
@@ -535,6 +558,7 @@ impl Runner {
         for (_, consumer) in self.queues.sqs() {
             workers.push(tokio::spawn(sqs_worker(self.clone(), consumer)));
         }
+        workers.push(tokio::spawn(ticker(self.clone())));
         for w in workers {
             let _ = w.await;
         }
@@ -554,6 +578,17 @@ impl Runner {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         self.drain().await;
         Ok(response.status().as_u16())
+    }
+}
+
+/// The scheduled work, as EventBridge's minute on AWS: every 30 seconds here, so a
+/// window's start or end shows within half a minute.
+async fn ticker(runner: Arc<Runner>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        if let Err(e) = runner.tick().instrument(info_span!("tick")).await {
+            warn!(error = %e, "tick");
+        }
     }
 }
 

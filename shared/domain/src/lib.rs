@@ -17,11 +17,12 @@
 //! uses the `site`'s data; `intake` uses `alerts`' payloads.
 
 pub use openmic_core::{
-    config, document, errors, gitlab, ids, mail, memory, message, ports, signing, time,
+    clock, config, document, errors, gitlab, ids, mail, memory, message, ports, signing, time,
 };
 
 pub mod alerts;
 pub mod intake;
+pub mod maintenance;
 pub mod publishing;
 pub mod site;
 pub mod subscriptions;
@@ -35,6 +36,7 @@ pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
         site::VARIABLES,
         alerts::VARIABLES,
         subscriptions::VARIABLES,
+        maintenance::VARIABLES,
     ]
     .into_iter()
     .flatten()

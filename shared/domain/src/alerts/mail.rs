@@ -113,6 +113,14 @@ pub fn compose(
         kind => match notice { Notice::New => "new", Notice::Reminder => "reminder", Notice::Resolved => "resolved" },
         subject => &subject,
         headline => headline,
+        // The first mail of an alert held by a maintenance until its end.
+        fired_during => match notice {
+            Notice::New => record.fired_during.as_ref().map(|m| context! {
+                title => &m.title,
+                since => time::format(&m.since),
+            }),
+            _ => None,
+        },
         title => header_safe(&a.title),
         environment => &a.environment,
         project => project,

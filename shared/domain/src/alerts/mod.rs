@@ -4,6 +4,8 @@
 pub mod issues;
 pub mod lifecycle;
 pub mod mail;
+pub mod matchers;
+pub mod muting;
 pub mod parse;
 
 use std::collections::BTreeMap;

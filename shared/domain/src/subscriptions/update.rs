@@ -86,7 +86,12 @@ fn stage(i: &Incident) -> &str {
 /// The updates between what was public (`before`, none if the incident was not)
 /// and what is now (`after`): the publication alone for a new one; else each newly
 /// published comment, oldest first, then a close, a reopen or a change of stage.
+/// A scheduled maintenance (`kind: maintenance`) has kinds of its own (announced,
+/// started, completed) that are not mailed yet: it gives none.
 pub fn detect(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
+    if after.kind.as_deref() == Some("maintenance") {
+        return Vec::new();
+    }
     let id = after.id;
     let Some(before) = before else {
         return vec![Update {
@@ -175,7 +180,19 @@ mod tests {
             severity: None,
             stage: Some(stage.into()),
             components: vec!["api".into()],
+            kind: None,
+            window: None,
         }
+    }
+
+    #[test]
+    fn a_maintenance_gives_no_incident_update() {
+        let mut m = incident("opened", "scheduled", &[]);
+        m.kind = Some("maintenance".into());
+        assert!(detect(None, &m).is_empty());
+        let mut started = m.clone();
+        started.stage = Some("in_progress".into());
+        assert!(detect(Some(&m), &started).is_empty());
     }
 
     fn kinds(u: &[Update]) -> Vec<(UpdateKind, &str)> {

@@ -144,6 +144,12 @@ async fn main() {
                 "openmic-local: listening on http://{listen} (data in {})",
                 data_dir.display()
             );
+            if let Some(url) = runner.config.subscribe_url() {
+                println!(
+                    "subscriptions on: the pages' form posts to {url}; mail goes to {}",
+                    data_dir.join("outbox").display()
+                );
+            }
             // The site is there from the start, incidents or none.
             if matches!(runner.status.get("index.html").await, Ok(None)) {
                 or_exit(runner.publisher.write_list().await);

@@ -145,10 +145,11 @@ async fn main() {
                 data_dir.display()
             );
             if let Some(url) = runner.config.subscribe_url() {
-                println!(
-                    "subscriptions on: the pages' form posts to {url}; mail goes to {}",
-                    data_dir.join("outbox").display()
-                );
+                let mail = match backend {
+                    Backend::Embedded => data_dir.join("outbox").display().to_string(),
+                    Backend::Aws => "SES".into(),
+                };
+                println!("subscriptions on: the pages' form posts to {url}; mail goes to {mail}");
             }
             // The site is there from the start, incidents or none.
             if matches!(runner.status.get("index.html").await, Ok(None)) {

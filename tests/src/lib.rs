@@ -64,9 +64,21 @@ pub fn test_config(extra: &[(&str, &str)]) -> Config {
     Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration is valid")
 }
 
-/// A runner on the embedded backends under `dir`.
+/// The time the tests' sites are rendered at: the day after the sample events' last,
+/// so their incidents sit at the end of the 90-day history.
+pub const SITE_NOW: &str = "2024-03-07T12:00:00Z";
+
+/// A clock fixed at [`SITE_NOW`].
+pub fn site_clock() -> openmic::time::Clock {
+    openmic::time::fixed_clock(openmic::time::parse(SITE_NOW).expect("SITE_NOW is a time"))
+}
+
+/// A runner on the embedded backends under `dir`, rendering the site as of
+/// [`SITE_NOW`], so the same events make the same bytes whenever the tests run.
 pub fn embedded(dir: &Path, extra: &[(&str, &str)]) -> Runner {
-    Runner::embedded(dir, test_config(extra)).expect("embedded runner starts")
+    let mut runner = Runner::embedded(dir, test_config(extra)).expect("embedded runner starts");
+    runner.publisher.clock = site_clock();
+    runner
 }
 
 /// Replays files in order; returns each file's name and status.

@@ -46,7 +46,8 @@ async fn site_objects_feed_and_summary() {
     let dir = tempfile::tempdir().unwrap();
     let (_runner, _gitlab) = published_site(dir.path(), "https://status.example.com").await;
     let status = tree(&dir.path().join("status"));
-    let css = openmic::site::stylesheet_key();
+    let page = openmic::site::Page::new(&test_config(&[]));
+    let css = page.stylesheet_key();
     let mut keys: Vec<&str> = status
         .keys()
         .map(String::as_str)
@@ -144,8 +145,12 @@ async fn site_objects_feed_and_summary() {
 
 #[tokio::test]
 async fn content_types_and_cache_control() {
-    for o in openmic::site::render_site(&Default::default(), Some("https://s.example.com")).unwrap()
-    {
+    let page = openmic::site::Page::new(&test_config(&[(
+        "STATUS_PAGE_URL",
+        "https://s.example.com",
+    )]));
+    let now = openmic::time::parse(SITE_NOW).unwrap();
+    for o in openmic::site::render_site(&Default::default(), &page, now).unwrap() {
         let (ct, cache) = (
             o.options.content_type.as_str(),
             o.options.cache_control.as_deref().unwrap(),
@@ -156,17 +161,18 @@ async fn content_types_and_cache_control() {
             "atom" => "application/atom+xml",
             "svg" => "image/svg+xml",
             "json" => "application/json",
+            "js" => "text/javascript; charset=utf-8",
             other => panic!("unexpected object {other}"),
         };
         assert_eq!(ct, want_ct, "{}", o.key);
-        if o.key.ends_with(".css") {
+        if o.key.ends_with(".css") || o.key.ends_with(".js") {
             assert_eq!(cache, "public, max-age=31536000, immutable");
         } else {
             assert_eq!(cache, "public, max-age=30", "{}", o.key);
         }
     }
     // An empty index still makes a site.
-    let empty = openmic::site::render_site(&Default::default(), None).unwrap();
+    let empty = openmic::site::render_site(&Default::default(), &Default::default(), now).unwrap();
     let index = empty.iter().find(|o| o.key == "index.html").unwrap();
     assert!(String::from_utf8_lossy(&index.body).contains("All systems operational"));
 }

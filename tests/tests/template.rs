@@ -557,22 +557,74 @@ fn sqs_consumers_report_batch_item_failures() {
 }
 
 #[test]
-fn publisher_resyncs_on_a_schedule() {
+fn publisher_resyncs_and_renders_on_schedules() {
     let t = Template::load();
     let f = t.function_with_binary("openmic-publisher");
     let schedules = f.events("Schedule");
-    assert_eq!(schedules.len(), 1, "{}: one Schedule event", f.name);
-    let p = &schedules[0].1;
-    let input: Value = serde_json::from_str(p["Input"].as_str().expect("Input is a string"))
-        .expect("Input is JSON");
-    assert_eq!(input, json!({"openmic": "resync"}));
-    assert!(
-        p["Schedule"]
-            .as_str()
-            .is_some_and(|s| s.starts_with("rate(") || s.starts_with("cron(")),
-        "Schedule: {}",
-        p["Schedule"]
+    let inputs: Vec<Value> = schedules
+        .iter()
+        .map(|(_, p)| {
+            assert!(
+                p["Schedule"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("rate(") || s.starts_with("cron(")),
+                "Schedule: {}",
+                p["Schedule"]
+            );
+            serde_json::from_str(p["Input"].as_str().expect("Input is a string"))
+                .expect("Input is JSON")
+        })
+        .collect();
+    let mut sorted: Vec<String> = inputs.iter().map(Value::to_string).collect();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        vec![r#"{"openmic":"render"}"#, r#"{"openmic":"resync"}"#],
+        "{}: the resync, and the daily rendering of the page's history",
+        f.name
     );
+    let at = inputs
+        .iter()
+        .position(|i| i == &json!({"openmic": "render"}))
+        .unwrap();
+    let render = &schedules[at].1;
+    assert_eq!(
+        render["Schedule"],
+        json!("cron(1 0 * * ? *)"),
+        "just after midnight UTC"
+    );
+    assert!(render.get("State").is_none(), "always on");
+}
+
+#[test]
+fn cloudfront_answers_unknown_keys_with_the_404_page() {
+    let t = Template::load();
+    let config = &t.resource("StatusDistribution")["Properties"]["DistributionConfig"];
+    let errors = config["CustomErrorResponses"]
+        .as_array()
+        .expect("CustomErrorResponses");
+    // S3 answers 403 for a key that does not exist (the bucket is not listable).
+    for code in [403, 404] {
+        let e = errors
+            .iter()
+            .find(|e| e["ErrorCode"] == json!(code))
+            .unwrap_or_else(|| panic!("no answer for S3's {code}"));
+        assert_eq!(e["ResponseCode"], json!(404), "{code}");
+        assert_eq!(e["ResponsePagePath"], json!("/404.html"), "{code}");
+    }
+    let bucket = &t.resource("StatusBucket")["Properties"];
+    assert_eq!(
+        bucket["WebsiteConfiguration"]["ErrorDocument"],
+        json!("404.html")
+    );
+    assert_eq!(
+        openmic::site::NOT_FOUND_KEY,
+        "404.html",
+        "the key the publisher writes"
+    );
+    // Reading the bucket grants GetObject only: no listing of upload paths.
+    let policy = serde_json::to_string(&t.resource("StatusBucketPolicy")).unwrap();
+    assert!(!policy.contains("ListBucket"), "{policy}");
 }
 
 #[test]

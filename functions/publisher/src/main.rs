@@ -1,6 +1,7 @@
 //! The publisher function: batches from the publish queue (incident state merged, the
-//! status bucket brought in line), and the scheduled resync of every published
-//! incident (`{"openmic": "resync"}` from EventBridge).
+//! status bucket brought in line), the scheduled resync of every published incident
+//! (`{"openmic": "resync"}` from EventBridge), and the site rendered again each day so
+//! its history moves on (`{"openmic": "render"}`).
 
 use std::sync::Arc;
 
@@ -54,5 +55,13 @@ async fn handle(
         let failed = results.iter().filter(|(_, r)| r.is_err()).count();
         return Ok(json!({ "resynced": results.len() - failed, "failed": failed }));
     }
-    Err("unknown event: expected an SQS batch or {\"openmic\": \"resync\"}".into())
+    if event.get("openmic").and_then(Value::as_str) == Some("render") {
+        publisher.check_layout().await?;
+        publisher.write_list().await?;
+        return Ok(json!({ "rendered": true }));
+    }
+    Err(
+        "unknown event: expected an SQS batch, {\"openmic\": \"resync\"} or {\"openmic\": \"render\"}"
+            .into(),
+    )
 }

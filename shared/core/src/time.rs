@@ -36,6 +36,20 @@ pub fn parse(text: &str) -> Option<Timestamp> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Where the time comes from, for what depends on it (the site's "today"): the system
+/// clock in the functions, a fixed time in tests.
+pub type Clock = std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    std::sync::Arc::new(Utc::now)
+}
+
+/// A clock that always says `t`.
+pub fn fixed_clock(t: Timestamp) -> Clock {
+    std::sync::Arc::new(move || t)
+}
+
 /// Formats as the status page JSON wants it: `2020-05-01T10:00:00.123Z`.
 pub fn format(t: &Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -125,6 +139,15 @@ pub fn de_opt_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestam
 /// Serde helper: write a timestamp in the status page form.
 pub fn ser<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format(t))
+}
+
+/// Serde helper: write an optional timestamp in the status page form (with
+/// `skip_serializing_if = "Option::is_none"`, or as null).
+pub fn ser_opt<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&format(t)),
+        None => s.serialize_none(),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@
 //!   the pages, feed and badge derived from it;
 //! - [`alerts`]: an alert's record, its mail and its GitLab incident issue.
 //!
+//! Beside them, [`i18n`]: the language catalogues every capability's pages and mail
+//! read their strings from, and [`templates`]: the template environment they share.
+//!
 //! Below them, the vocabulary of `openmic-core` (time, ids, configuration, errors,
 //! messages) and its ports, re-exported here: the domain talks to buckets, queues,
 //! mail and GitLab only through them. Features import downwards only: `publishing`
@@ -18,6 +21,7 @@ pub use openmic_core::{
 };
 
 pub mod alerts;
+pub mod i18n;
 pub mod intake;
 pub mod publishing;
 pub mod site;

@@ -65,6 +65,9 @@ pub fn render_incident(
         severity,
         stage: Some(stage_of(&issue.state, &issue.labels).to_owned()),
         components: components_of(&issue.labels),
+        closed_at: (issue.state == "closed").then(|| issue.closed_at.unwrap_or(issue.updated_at)),
+        kind: None,
+        window: None,
     };
     fit_detail(&mut incident, &issue.description, &ctx);
     Some(RenderedIncident { incident, uploads })

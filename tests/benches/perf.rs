@@ -155,6 +155,7 @@ fn incident() -> (IncidentState, Vec<String>) {
         notes,
         decisions: vec![],
         quirks: vec![],
+        problems: vec![],
         linked_back: None,
     };
     let mut markdown = vec![description];
@@ -164,7 +165,7 @@ fn incident() -> (IncidentState, Vec<String>) {
 
 fn render(c: &mut Criterion) {
     let (state, markdown) = incident();
-    let rendered = openmic::publishing::public::render_incident(&state, 1, None).unwrap();
+    let rendered = openmic::publishing::public::render_incident(&state, 1, None, None).unwrap();
     assert_eq!(rendered.incident.comments.as_ref().map(Vec::len), Some(100));
     let mut options = comrak::Options::default();
     options.extension.strikethrough = true;
@@ -186,9 +187,13 @@ fn render(c: &mut Criterion) {
     });
     g.bench_function("render: incident to detail JSON", |b| {
         b.iter(|| {
-            let r =
-                openmic::publishing::public::render_incident(std::hint::black_box(&state), 1, None)
-                    .unwrap();
+            let r = openmic::publishing::public::render_incident(
+                std::hint::black_box(&state),
+                1,
+                None,
+                None,
+            )
+            .unwrap();
             r.incident.to_json().unwrap()
         })
     });

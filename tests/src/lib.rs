@@ -23,6 +23,27 @@ pub fn http() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// A clock a test moves by hand.
+pub struct ManualClock(std::sync::Mutex<openmic::time::Timestamp>);
+
+impl ManualClock {
+    pub fn at(t: &str) -> std::sync::Arc<ManualClock> {
+        std::sync::Arc::new(ManualClock(std::sync::Mutex::new(
+            openmic::time::parse(t).expect("a time"),
+        )))
+    }
+
+    pub fn set(&self, t: &str) {
+        *self.0.lock().unwrap() = openmic::time::parse(t).expect("a time");
+    }
+}
+
+impl openmic::clock::Clock for ManualClock {
+    fn now(&self) -> openmic::time::Timestamp {
+        *self.0.lock().unwrap()
+    }
+}
+
 /// The repository's `events/` folder.
 pub fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -68,9 +89,9 @@ pub fn test_config(extra: &[(&str, &str)]) -> Config {
 /// so their incidents sit at the end of the 90-day history.
 pub const SITE_NOW: &str = "2024-03-07T12:00:00Z";
 
-/// A clock fixed at [`SITE_NOW`].
-pub fn site_clock() -> openmic::time::Clock {
-    openmic::time::fixed_clock(openmic::time::parse(SITE_NOW).expect("SITE_NOW is a time"))
+/// A clock at [`SITE_NOW`].
+pub fn site_clock() -> std::sync::Arc<ManualClock> {
+    ManualClock::at(SITE_NOW)
 }
 
 /// A runner on the embedded backends under `dir`, rendering the site as of

@@ -557,43 +557,46 @@ fn sqs_consumers_report_batch_item_failures() {
 }
 
 #[test]
-fn publisher_resyncs_and_renders_on_schedules() {
+fn schedules_resync_tick_and_render() {
     let t = Template::load();
+    let inputs = |binary: &str| -> Vec<(Value, String)> {
+        let f = t.function_with_binary(binary);
+        f.events("Schedule")
+            .iter()
+            .map(|(_, p)| {
+                let input: Value =
+                    serde_json::from_str(p["Input"].as_str().expect("Input is a string"))
+                        .expect("Input is JSON");
+                (input, p["Schedule"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect()
+    };
+    let publisher = inputs("openmic-publisher");
+    assert_eq!(publisher.len(), 3, "{publisher:?}");
+    assert!(
+        publisher
+            .iter()
+            .any(|(i, s)| *i == json!({"openmic": "resync"}) && s.starts_with("rate("))
+    );
+    // Maintenance stages on time, and held alerts let go on time: every minute.
+    assert!(publisher.contains(&(json!({"openmic": "tick"}), "rate(1 minute)".to_owned())));
+    // The page's 90-day history moves on just after midnight UTC.
+    assert!(publisher.contains(&(
+        json!({"openmic": "render"}),
+        "cron(1 0 * * ? *)".to_owned()
+    )));
     let f = t.function_with_binary("openmic-publisher");
-    let schedules = f.events("Schedule");
-    let inputs: Vec<Value> = schedules
-        .iter()
-        .map(|(_, p)| {
-            assert!(
-                p["Schedule"]
-                    .as_str()
-                    .is_some_and(|s| s.starts_with("rate(") || s.starts_with("cron(")),
-                "Schedule: {}",
-                p["Schedule"]
-            );
-            serde_json::from_str(p["Input"].as_str().expect("Input is a string"))
-                .expect("Input is JSON")
-        })
-        .collect();
-    let mut sorted: Vec<String> = inputs.iter().map(Value::to_string).collect();
-    sorted.sort();
+    let render = f
+        .events("Schedule")
+        .into_iter()
+        .find(|(_, p)| p["Input"] == json!(r#"{"openmic": "render"}"#))
+        .expect("the render schedule");
+    assert!(render.1.get("State").is_none(), "always on");
+    let notifier = inputs("openmic-notifier");
     assert_eq!(
-        sorted,
-        vec![r#"{"openmic":"render"}"#, r#"{"openmic":"resync"}"#],
-        "{}: the resync, and the daily rendering of the page's history",
-        f.name
+        notifier,
+        vec![(json!({"openmic": "tick"}), "rate(1 minute)".to_owned())]
     );
-    let at = inputs
-        .iter()
-        .position(|i| i == &json!({"openmic": "render"}))
-        .unwrap();
-    let render = &schedules[at].1;
-    assert_eq!(
-        render["Schedule"],
-        json!("cron(1 0 * * ? *)"),
-        "just after midnight UTC"
-    );
-    assert!(render.get("State").is_none(), "always on");
 }
 
 #[test]

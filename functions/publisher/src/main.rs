@@ -1,7 +1,8 @@
 //! The publisher function: batches from the publish queue (incident state merged, the
 //! status bucket brought in line), the scheduled resync of every published incident
-//! (`{"openmic": "resync"}` from EventBridge), and the site rendered again each day so
-//! its history moves on (`{"openmic": "render"}`).
+//! (`{"openmic": "resync"}` from EventBridge), the minute's tick that moves
+//! maintenances to their stage (`{"openmic": "tick"}`), and the site rendered again
+//! each day so its history moves on (`{"openmic": "render"}`).
 
 use std::sync::Arc;
 
@@ -50,6 +51,10 @@ async fn handle(
             handle_batch(batch, |body| async move { publisher.handle(&body).await }).await;
         return Ok(serde_json::to_value(response)?);
     }
+    if event.get("openmic").and_then(Value::as_str) == Some("tick") {
+        let moved = publisher.tick().await?;
+        return Ok(json!({ "moved": moved }));
+    }
     if event.get("openmic").and_then(Value::as_str) == Some("resync") {
         let results = publisher.resync_published_until(Some(deadline)).await?;
         let failed = results.iter().filter(|(_, r)| r.is_err()).count();
@@ -60,8 +65,5 @@ async fn handle(
         publisher.write_list().await?;
         return Ok(json!({ "rendered": true }));
     }
-    Err(
-        "unknown event: expected an SQS batch, {\"openmic\": \"resync\"} or {\"openmic\": \"render\"}"
-            .into(),
-    )
+    Err("unknown event: expected an SQS batch, {\"openmic\": \"resync\"}, {\"openmic\": \"tick\"} or {\"openmic\": \"render\"}".into())
 }

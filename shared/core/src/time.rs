@@ -36,20 +36,6 @@ pub fn parse(text: &str) -> Option<Timestamp> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Where the time comes from, for what depends on it (the site's "today"): the system
-/// clock in the functions, a fixed time in tests.
-pub type Clock = std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    std::sync::Arc::new(Utc::now)
-}
-
-/// A clock that always says `t`.
-pub fn fixed_clock(t: Timestamp) -> Clock {
-    std::sync::Arc::new(move || t)
-}
-
 /// Formats as the status page JSON wants it: `2020-05-01T10:00:00.123Z`.
 pub fn format(t: &Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)

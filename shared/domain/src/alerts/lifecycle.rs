@@ -12,11 +12,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
+use super::muting::{self, MUTED_KEY, Muted, MutedBy};
 use super::{Alert, AlertStatus};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::errors::BackendError;
 use crate::errors::ProcessError;
 use crate::gitlab::Gitlab;
+use crate::maintenance::{MUTINGS_KEY, Mutings};
 use crate::message::{Envelope, Source};
 use crate::ports::Mailer;
 use crate::ports::ObjectStore;
@@ -79,6 +82,12 @@ pub struct AlertRecord {
     pub deliveries: VecDeque<String>,
     #[serde(default)]
     pub pending: Vec<(Notice, Timestamp)>,
+    /// The maintenance in progress that mutes it (see [`super::muting`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted_by: Option<MutedBy>,
+    /// The maintenance it fired during, once that ended: its first mail says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fired_during: Option<MutedBy>,
 }
 
 pub fn record_key(fingerprint: &str) -> String {
@@ -155,6 +164,8 @@ pub fn apply(
                 generation,
                 deliveries: old.map(|o| o.deliveries).unwrap_or_default(),
                 pending: vec![(Notice::New, at)],
+                muted_by: None,
+                fired_during: None,
             };
             remember(&mut r);
             (Some(r), Change::New)
@@ -187,6 +198,7 @@ pub struct Notifier {
     pub state: Arc<dyn ObjectStore>,
     pub mailer: Arc<dyn Mailer>,
     pub issues: Option<Arc<dyn IncidentIssues>>,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// What handling an alert message did.
@@ -216,10 +228,18 @@ impl Notifier {
             .clone()
             .unwrap_or_else(|| format!("delivery:{}", envelope.delivery));
         let key = record_key(&fingerprint);
+        let mutings = self.mutings().await?;
+        // Listed before it can be held, so the tick always finds what is held.
+        if alert.status == AlertStatus::Firing && muting::muting_for(&alert, &mutings, at).is_some()
+        {
+            self.hold(&key, true).await?;
+        }
         let mut change = Change::Ignored;
+        let mut was_held = false;
         let record = self
             .update(&key, |old| {
-                let (new, c) = apply(
+                was_held = old.as_ref().is_some_and(muting::held);
+                let (mut new, c) = apply(
                     old,
                     &fingerprint,
                     &alert,
@@ -227,16 +247,82 @@ impl Notifier {
                     at,
                     self.config.renotify_after,
                 );
+                if let Some(r) = new.as_mut() {
+                    muting::settle(r, c, &mutings, at);
+                }
                 change = c;
                 new
             })
             .await?;
-        info!(fingerprint = %fingerprint, change = ?change, "alert");
+        info!(
+            fingerprint = %fingerprint,
+            change = ?change,
+            muted_by = record.as_ref().and_then(|r| r.muted_by.as_ref()).map(|m| m.maintenance),
+            "alert"
+        );
         let Some(record) = record else {
             return Ok(NotifyOutcome { change, mails: 0 });
         };
+        if was_held && !muting::held(&record) {
+            self.hold(&key, false).await?;
+        }
         let mails = self.deliver(&key, record).await?;
         Ok(NotifyOutcome { change, mails })
+    }
+
+    /// The maintenances the publisher keeps for muting (none before the first).
+    async fn mutings(&self) -> Result<Mutings, ProcessError> {
+        Ok(crate::document::read(self.state.as_ref(), MUTINGS_KEY)
+            .await?
+            .map(|(m, _)| m)
+            .unwrap_or_default())
+    }
+
+    /// Adds a record to the muted list (or takes it off).
+    async fn hold(&self, key: &str, held: bool) -> Result<(), ProcessError> {
+        crate::document::update(self.state.as_ref(), MUTED_KEY, |old: Option<Muted>| {
+            let mut muted = old.unwrap_or_default();
+            if held {
+                muted.alerts.insert(key.to_owned());
+            } else {
+                muted.alerts.remove(key);
+            }
+            Some(muted)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Lets go of the alerts whose maintenance is over (the scheduled tick): each one
+    /// still firing is mailed now, once. Returns how many mails went out.
+    pub async fn tick(&self) -> Result<usize, ProcessError> {
+        let Some((muted, _)) =
+            crate::document::read::<Muted>(self.state.as_ref(), MUTED_KEY).await?
+        else {
+            return Ok(0);
+        };
+        let now = self.clock.now();
+        let mutings = self.mutings().await?;
+        let mut mails = 0;
+        for key in &muted.alerts {
+            let record = self
+                .update(key, |old| {
+                    old.map(|mut r| {
+                        muting::settle(&mut r, Change::Ignored, &mutings, now);
+                        r
+                    })
+                })
+                .await?;
+            match record {
+                Some(r) if muting::held(&r) => continue,
+                Some(r) => {
+                    self.hold(key, false).await?;
+                    mails += self.deliver(key, r).await?;
+                }
+                None => self.hold(key, false).await?,
+            }
+        }
+        Ok(mails)
     }
 
     /// Sends what the record owes, dropping each notice once sent.
@@ -337,6 +423,13 @@ impl Notifier {
             state,
             mailer,
             issues,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The notifier with another clock (tests move one by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Notifier {
+        self.clock = clock;
+        self
     }
 }

@@ -166,6 +166,14 @@ pub fn compose(
         kind => match notice { Notice::New => "new", Notice::Reminder => "reminder", Notice::Resolved => "resolved" },
         subject => &subject,
         headline => headline,
+        // The first mail of an alert held by a maintenance until its end.
+        fired_during => match notice {
+            Notice::New => record.fired_during.as_ref().map(|m| context! {
+                title => &m.title,
+                since => cat.date_time(&m.since),
+            }),
+            _ => None,
+        },
         title => title,
         environment => &a.environment,
         project => project,

@@ -1,11 +1,33 @@
 //! What of an incident becomes public: its state rendered to the public detail
 //! document, kept under 1 MiB.
 
-use crate::publishing::incident::IncidentState;
+use crate::maintenance::{Stage, Window, WindowError};
+use crate::publishing::incident::{IncidentState, IssueSnapshot};
 use crate::site::data::{
     Comment, Incident, Links, MAX_DETAIL_BYTES, components_of, detail_key, stage_of,
 };
 use crate::site::render::{self, RenderContext, Upload};
+use crate::time::Timestamp;
+
+/// The maintenance an issue is, if it carries `label`: its window and its stage at
+/// `now`. A maintenance whose window cannot be read is an error (it is shown nowhere
+/// rather than with a wrong time).
+pub fn maintenance(
+    issue: &IssueSnapshot,
+    label: &str,
+    now: Timestamp,
+) -> Result<Option<(Window, Stage)>, WindowError> {
+    if !issue.labels.iter().any(|l| l == label) {
+        return Ok(None);
+    }
+    let window = Window::from_description(&issue.description)?.ok_or_else(|| {
+        WindowError("a maintenance needs a line `Window: <start>/<end>` in its description".into())
+    })?;
+    Ok(Some((
+        window,
+        Stage::at(&window, issue.state == "closed", now),
+    )))
+}
 
 /// A rendered incident and the uploads its text points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,12 +36,13 @@ pub struct RenderedIncident {
     pub uploads: Vec<Upload>,
 }
 
-/// Renders the public view of a published incident under its public `id`.
-/// `gitlab_url` is `GITLAB_URL`.
+/// Renders the public view of a published incident under its public `id`; a
+/// maintenance gets its kind, window and stage. `gitlab_url` is `GITLAB_URL`.
 pub fn render_incident(
     state: &IncidentState,
     id: u64,
     gitlab_url: Option<&str>,
+    maintenance: Option<(Window, Stage)>,
 ) -> Option<RenderedIncident> {
     let issue = state.issue.as_ref()?;
     let mut urls: Vec<&str> = Vec::new();
@@ -63,11 +86,14 @@ pub fn render_incident(
             details: detail_key(id),
         },
         severity,
-        stage: Some(stage_of(&issue.state, &issue.labels).to_owned()),
+        stage: Some(match maintenance {
+            Some((_, stage)) => stage.as_str().to_owned(),
+            None => stage_of(&issue.state, &issue.labels).to_owned(),
+        }),
+        kind: maintenance.map(|_| crate::site::data::MAINTENANCE.to_owned()),
+        window: maintenance.map(|(w, _)| w),
         components: components_of(&issue.labels),
         closed_at: (issue.state == "closed").then(|| issue.closed_at.unwrap_or(issue.updated_at)),
-        kind: None,
-        window: None,
     };
     fit_detail(&mut incident, &issue.description, &ctx);
     Some(RenderedIncident { incident, uploads })
@@ -178,10 +204,10 @@ mod tests {
     #[test]
     fn the_detail_stays_under_one_mebibyte() {
         // Small: untouched.
-        let r = render_incident(&state("short".into(), 3, 10), 1, None).unwrap();
+        let r = render_incident(&state("short".into(), 3, 10), 1, None, None).unwrap();
         assert_eq!(r.incident.comments.as_ref().map(Vec::len), Some(3));
         // Comments too large together: the oldest go first.
-        let r = render_incident(&state("short".into(), 100, 20_000), 1, None).unwrap();
+        let r = render_incident(&state("short".into(), 100, 20_000), 1, None, None).unwrap();
         let comments = r.incident.comments.as_ref().unwrap();
         assert!(size(&r.incident) <= MAX_DETAIL_BYTES);
         assert!(
@@ -194,7 +220,7 @@ mod tests {
             "the newest stay"
         );
         // A description alone too large: shortened, and said so.
-        let r = render_incident(&state("word ".repeat(400_000), 0, 0), 1, None).unwrap();
+        let r = render_incident(&state("word ".repeat(400_000), 0, 0), 1, None, None).unwrap();
         assert!(size(&r.incident) <= MAX_DETAIL_BYTES);
         assert!(
             r.incident

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::PublicIds;
 use crate::ids::IncidentId;
+use crate::maintenance::Window;
 use crate::time::{self, Timestamp};
 
 /// The list holds this many incidents, newest first.
@@ -70,24 +71,16 @@ pub struct Incident {
         deserialize_with = "time::de_opt"
     )]
     pub closed_at: Option<Timestamp>,
-    /// openmic's own: `incident`, or `maintenance` for planned work.
+    /// openmic's own: `maintenance` for a scheduled maintenance (absent: an incident).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// openmic's own: a maintenance's planned window.
+    /// openmic's own: a maintenance's window; its `stage` is then `scheduled`,
+    /// `in_progress` or `completed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<Window>,
 }
 
-/// A maintenance's planned window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
-    #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]
-    pub starts_at: Timestamp,
-    #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]
-    pub ends_at: Timestamp,
-}
-
-/// `kind` of planned work.
+/// `kind` of a scheduled maintenance.
 pub const MAINTENANCE: &str = "maintenance";
 
 impl Incident {
@@ -166,19 +159,23 @@ pub struct IndexEntry {
     /// The project and iid behind the public id (absent in the first release's index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<IncidentId>,
+    /// A maintenance's `Mute:` line (private: it may name internal services).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mute: Option<String>,
 }
 
 /// How many of an incident's latest updates the index keeps for the feed.
 pub const FEED_UPDATES: usize = 10;
 
 impl IndexEntry {
-    pub fn of(detail: &Incident, source: IncidentId) -> IndexEntry {
+    pub fn of(detail: &Incident, source: IncidentId, mute: Option<String>) -> IndexEntry {
         let comments = detail.comments.as_deref().unwrap_or_default();
         let skip = comments.len().saturating_sub(FEED_UPDATES);
         IndexEntry {
             incident: detail.summary(),
             updates: comments[skip..].to_vec(),
             source: Some(source),
+            mute,
         }
     }
 }

@@ -206,7 +206,8 @@ pub fn components(index: &PublishedIndex, configured: &[String]) -> Vec<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::data::{IndexEntry, Links, Window};
+    use crate::maintenance::Window;
+    use crate::site::data::{IndexEntry, Links};
     use crate::time::parse;
 
     fn incident(
@@ -245,6 +246,7 @@ mod tests {
                     incident: i,
                     updates: vec![],
                     source: None,
+                    mute: None,
                 },
             );
         }

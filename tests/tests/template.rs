@@ -581,10 +581,7 @@ fn schedules_resync_tick_and_render() {
     // Maintenance stages on time, and held alerts let go on time: every minute.
     assert!(publisher.contains(&(json!({"openmic": "tick"}), "rate(1 minute)".to_owned())));
     // The page's 90-day history moves on just after midnight UTC.
-    assert!(publisher.contains(&(
-        json!({"openmic": "render"}),
-        "cron(1 0 * * ? *)".to_owned()
-    )));
+    assert!(publisher.contains(&(json!({"openmic": "render"}), "cron(1 0 * * ? *)".to_owned())));
     let f = t.function_with_binary("openmic-publisher");
     let render = f
         .events("Schedule")

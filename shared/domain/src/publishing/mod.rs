@@ -520,7 +520,6 @@ impl Publisher {
         Ok(())
     }
 
-
     /// `index/maintenance.json`, for the notifier: the published maintenances not over
     /// for more than a day, with what they mute. Written only when it changes.
     async fn write_mutings(&self, index: &PublishedIndex) -> Result<(), ProcessError> {

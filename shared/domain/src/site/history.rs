@@ -85,7 +85,11 @@ pub fn spans(index: &PublishedIndex, now: Timestamp) -> Vec<Span<'_>> {
             let i = &e.incident;
             let (start, end) = match (&i.window, i.is_maintenance()) {
                 (Some(w), true) if w.starts_at > now => return None,
-                (Some(w), true) => (w.starts_at, w.ends_at),
+                // Closing the issue ends the maintenance early.
+                (Some(w), true) => (
+                    w.starts_at,
+                    i.closed_at.map_or(w.ends_at, |c| c.min(w.ends_at)),
+                ),
                 // A clock a little behind GitLab's must not hide a new incident.
                 _ => (i.created_at.min(now), end_of(i, now)),
             };
@@ -394,6 +398,93 @@ mod tests {
         assert_eq!(d[88].state, State::Maintenance);
         assert_eq!(d[87].state, State::Operational);
         assert_eq!(uptime(spans.iter(), now - Duration::days(30), now), 100.0);
+    }
+
+    #[test]
+    fn the_index_announces_maintenance_and_shows_the_one_under_way() {
+        let now = parse("2026-11-30T12:00:00Z").unwrap();
+        let maintenance = |id: u64, title: &str, start: &str, end: &str| {
+            let mut m = incident(id, "low", "2026-11-01T00:00:00Z", None, &["db"]);
+            m.title = title.into();
+            m.kind = Some("maintenance".into());
+            m.window = Some(Window {
+                starts_at: parse(start).unwrap(),
+                ends_at: parse(end).unwrap(),
+            });
+            m
+        };
+        let done = maintenance(
+            1,
+            "Old upgrade",
+            "2026-11-20T02:00:00Z",
+            "2026-11-20T04:00:00Z",
+        );
+        let now_on = maintenance(
+            2,
+            "Disk swap",
+            "2026-11-30T11:00:00Z",
+            "2026-11-30T13:00:00Z",
+        );
+        let next = maintenance(
+            3,
+            "Database upgrade",
+            "2026-12-02T02:00:00Z",
+            "2026-12-02T04:00:00Z",
+        );
+        let mut early = maintenance(
+            4,
+            "Cut short",
+            "2026-11-25T02:00:00Z",
+            "2026-11-25T23:00:00Z",
+        );
+        early.status = "closed".into();
+        early.closed_at = Some(parse("2026-11-25T03:00:00Z").unwrap());
+        let idx = index(vec![done, now_on, next, early]);
+        let spans = spans(&idx, now);
+        let cut = spans.iter().find(|s| s.id == 4).unwrap();
+        assert_eq!(
+            cut.end,
+            parse("2026-11-25T03:00:00Z").unwrap(),
+            "closing ends it early"
+        );
+        let site = crate::site::render_site(&idx, &Default::default(), now).unwrap();
+        let page =
+            String::from_utf8_lossy(&site.iter().find(|o| o.key == "index.html").unwrap().body)
+                .into_owned();
+        let banner =
+            &page[page.find("id=\"banner\"").unwrap()..page.find("id=\"maintenance\"").unwrap()];
+        assert!(banner.contains("Maintenance in progress: <a href=\"incidents/2.html\">Disk swap</a>, until <time datetime=\"2026-11-30T13:00:00.000Z\">"), "{banner}");
+        assert!(!banner.contains("Database upgrade"), "{banner}");
+        let planned = &page
+            [page.find("id=\"maintenance\"").unwrap()..page.find("id=\"components\"").unwrap()];
+        assert!(planned.contains("Scheduled maintenance"), "{planned}");
+        let (at_2, at_3) = (
+            planned.find("Disk swap").unwrap(),
+            planned.find("Database upgrade").unwrap(),
+        );
+        assert!(at_2 < at_3, "under way first, then by start");
+        assert!(
+            planned.contains("Planned from <time datetime=\"2026-12-02T02:00:00.000Z\">"),
+            "{planned}"
+        );
+        assert!(
+            !planned.contains("Old upgrade") && !planned.contains("Cut short"),
+            "{planned}"
+        );
+        let recent = &page[page.find("id=\"recent\"").unwrap()..];
+        assert!(
+            recent.contains("Old upgrade") && !recent.contains("Database upgrade"),
+            "{recent}"
+        );
+        // Nothing scheduled: no section, only its live placeholder.
+        let quiet = crate::site::render_site(&index(vec![]), &Default::default(), now).unwrap();
+        let quiet =
+            String::from_utf8_lossy(&quiet.iter().find(|o| o.key == "index.html").unwrap().body)
+                .into_owned();
+        assert!(
+            quiet.contains("<div id=\"maintenance\" data-live></div>"),
+            "{quiet}"
+        );
     }
 
     #[test]

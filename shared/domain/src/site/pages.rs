@@ -12,6 +12,7 @@ use super::history::{self, State};
 use super::summary::{Line, Status};
 use super::{PAGE_CACHE_CONTROL, Page, SiteObject, object, render, text_of};
 use crate::i18n::Catalogue;
+use crate::maintenance::{Stage, Window};
 use crate::time::{self, Timestamp};
 
 /// `incidents/<id>.html`.
@@ -44,6 +45,8 @@ struct Card<'a> {
     created_human: String,
     updated_human: String,
     closed_human: Option<String>,
+    /// A maintenance's planned window, in words.
+    window: Option<String>,
 }
 
 fn card<'a>(i: &'a Incident, cat: &'static Catalogue) -> Card<'a> {
@@ -65,7 +68,29 @@ fn card<'a>(i: &'a Incident, cat: &'static Catalogue) -> Card<'a> {
         created_human: cat.date_time(&i.created_at),
         updated_human: cat.date_time(&i.updated_at),
         closed_human: i.closed_at.as_ref().map(|t| cat.date_time(t)),
+        window: i.window.as_ref().map(|w| window_text(w, cat)),
     }
+}
+
+/// `Planned from … to …` with the times marked up for the reader's zone.
+fn window_text(w: &Window, cat: &Catalogue) -> String {
+    let at = |t: &Timestamp| {
+        format!(
+            "<time datetime=\"{}\">{}</time>",
+            time::format(t),
+            cat.date_time(t)
+        )
+    };
+    cat.format(
+        "maintenance.window",
+        &[("start", &at(&w.starts_at)), ("end", &at(&w.ends_at))],
+    )
+}
+
+/// A maintenance's stage at `now` (the tick may not have moved it yet).
+fn maintenance_stage(i: &Incident, now: Timestamp) -> Option<Stage> {
+    let w = i.window.as_ref().filter(|_| i.is_maintenance())?;
+    Some(Stage::at(w, i.status == "closed", now))
 }
 
 /// A month of the archive, as a link.
@@ -165,10 +190,39 @@ pub(super) fn index(
             }
         })
         .collect();
+    // Maintenances not over: under way first, then by start.
+    let mut planned: Vec<(Stage, &Incident)> = index
+        .incidents
+        .values()
+        .filter_map(|e| Some((maintenance_stage(&e.incident, status.now)?, &e.incident)))
+        .filter(|(stage, _)| *stage != Stage::Completed)
+        .collect();
+    planned.sort_by_key(|(stage, i)| {
+        (
+            *stage != Stage::InProgress,
+            i.window.map(|w| w.starts_at),
+            i.id,
+        )
+    });
+    let under_way: Vec<String> = planned
+        .iter()
+        .filter(|(stage, _)| *stage == Stage::InProgress)
+        .filter_map(|(_, i)| {
+            let w = i.window.as_ref()?;
+            let end = format!(
+                "<time datetime=\"{}\">{}</time>",
+                time::format(&w.ends_at),
+                cat.date_time(&w.ends_at)
+            );
+            let title = format!("<a href=\"{}\">{}</a>", incident_page_key(i.id), i.title);
+            Some(cat.format("index.maintenance_now", &[("title", &title), ("end", &end)]))
+        })
+        .collect();
     let history: Vec<Card> = index
         .newest_first()
         .into_iter()
         .filter(|e| !e.incident.is_open())
+        .filter(|e| !planned.iter().any(|(_, i)| i.id == e.incident.id))
         .take(LIST_LEN)
         .map(|e| card(&e.incident, cat))
         .collect();
@@ -187,6 +241,8 @@ pub(super) fn index(
         context! {
             overall => context! { status => status.overall.state.key(), text => overall_text },
             open => status.open.iter().map(|e| card(&e.incident, cat)).collect::<Vec<_>>(),
+            under_way => under_way,
+            planned => planned.iter().map(|(_, i)| card(i, cat)).collect::<Vec<_>>(),
             lines => lines,
             history => history,
             months => months,

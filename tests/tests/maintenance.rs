@@ -220,11 +220,12 @@ async fn closing_early_completes_and_reopening_restores() {
 }
 
 #[tokio::test]
-async fn a_window_that_cannot_be_read_is_shown_nowhere() {
+async fn a_window_or_mute_line_that_cannot_be_read_is_shown_nowhere() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::at("2026-11-29T02:05:00Z");
     let runner = Runner::embedded_at(dir.path(), test_config(&[]), clock).unwrap();
     let labels = ["maintenance", "status-page", "component::Database"];
+    let bad_mute = format!("{WINDOW}\nMute: alertname=~\"(Disk\"");
     for (n, (window, says)) in [
         (
             "2026-12-01T04:00:00Z/2026-12-01T02:00:00Z",
@@ -233,6 +234,7 @@ async fn a_window_that_cannot_be_read_is_shown_nowhere() {
         ("2026-12-01T02:00:00Z", "has no end"),
         ("2026-12-01T02:00:00Z/P400D", "400 days"),
         ("next tuesday/PT2H", "not a date"),
+        (bad_mute.as_str(), "not a list of Alertmanager matchers"),
     ]
     .iter()
     .enumerate()

@@ -4,6 +4,7 @@
 pub mod issues;
 pub mod lifecycle;
 pub mod mail;
+pub mod matchers;
 pub mod muting;
 pub mod parse;
 

@@ -1,12 +1,13 @@
 //! Alerts muted by a maintenance in progress: an alert of one of its components (its
-//! `component` or `service` label, or a generic alert's `service`) is recorded as
-//! muted and not mailed, and opens no GitLab issue; if it still fires when the
+//! `component` or `service` label, or a generic alert's `service`), or one its
+//! `Mute:` line's Alertmanager matchers name, is recorded as muted and not mailed, and opens no GitLab issue; if it still fires when the
 //! maintenance ends, it is mailed then, once, saying it fired during the window.
 
 use serde::{Deserialize, Serialize};
 
 use super::Alert;
 use super::lifecycle::{AlertRecord, Change, Notice, RecordStatus};
+use super::matchers::Matchers;
 use crate::maintenance::{Muting, Mutings};
 use crate::time::{self, Timestamp};
 
@@ -38,9 +39,31 @@ pub fn muting_for<'a>(alert: &Alert, mutings: &'a Mutings, at: Timestamp) -> Opt
         .collect();
     mutings.maintenances.iter().find(|m| {
         m.in_progress(at)
-            && m.components
+            && (m
+                .components
                 .iter()
                 .any(|c| names.iter().any(|n| n.eq_ignore_ascii_case(c)))
+                || m.mute
+                    .as_deref()
+                    .is_some_and(|line| mute_matches(line, alert)))
+    })
+}
+
+/// Whether a maintenance's `Mute:` line names the alert. The publisher withholds a
+/// maintenance whose line does not parse, so one that fails here mutes nothing. A
+/// matcher reads the alert's labels, then the fields every alert has (`service`,
+/// `environment`, `severity`, and `alertname` for its title).
+fn mute_matches(line: &str, alert: &Alert) -> bool {
+    Matchers::parse(line).is_ok_and(|m| {
+        m.matches(|name| {
+            alert.labels.get(name).map(String::as_str).or(match name {
+                "service" => alert.service.as_deref(),
+                "environment" => alert.environment.as_deref(),
+                "severity" => Some(alert.severity.as_str()),
+                "alertname" => Some(alert.title.as_str()),
+                _ => None,
+            })
+        })
     })
 }
 
@@ -171,6 +194,30 @@ mod tests {
         // Settling again adds nothing.
         settle(&mut r, Change::Ignored, &m, at("2026-12-01T04:01:00Z"));
         assert_eq!(r.pending.len(), 1);
+    }
+
+    #[test]
+    fn the_mute_line_names_alerts_beyond_the_components() {
+        let mut m = mutings(None);
+        m.maintenances[0].mute = Some(r#"alertname=~"Disk.*", env="prod""#.into());
+        let mut disk = alert("web", AlertStatus::Firing);
+        disk.labels.insert("alertname".into(), "DiskFull".into());
+        disk.labels.insert("env".into(), "prod".into());
+        let inside = at("2026-12-01T02:10:00Z");
+        assert_eq!(muting_for(&disk, &m, inside).map(|m| m.id), Some(7));
+        // Every matcher must hold; and only within the window.
+        disk.labels.insert("env".into(), "staging".into());
+        assert!(muting_for(&disk, &m, inside).is_none());
+        disk.labels.insert("env".into(), "prod".into());
+        assert!(muting_for(&disk, &m, at("2026-12-01T04:00:00Z")).is_none());
+        // A generic alert without labels is read by its fields.
+        let mut generic = alert("web", AlertStatus::Firing);
+        generic.labels.clear();
+        generic.service = Some("billing".into());
+        m.maintenances[0].mute = Some(r#"service="billing", severity="critical""#.into());
+        assert_eq!(muting_for(&generic, &m, inside).map(|m| m.id), Some(7));
+        m.maintenances[0].mute = Some(r#"alertname="Disk full", severity!="critical""#.into());
+        assert!(muting_for(&generic, &m, inside).is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What of an incident becomes public: its state rendered to the public detail
 //! document, kept under 1 MiB.
 
+use crate::alerts::matchers::Matchers;
 use crate::maintenance::{Stage, Window, WindowError};
 use crate::publishing::incident::{IncidentState, IssueSnapshot};
 use crate::site::data::{
@@ -11,7 +12,8 @@ use crate::time::Timestamp;
 
 /// The maintenance an issue is, if it carries `label`: its window and its stage at
 /// `now`. A maintenance whose window cannot be read is an error (it is shown nowhere
-/// rather than with a wrong time).
+/// rather than with a wrong time), and so is one whose `Mute:` line cannot (it would
+/// page people for what it was meant to mute).
 pub fn maintenance(
     issue: &IssueSnapshot,
     label: &str,
@@ -23,6 +25,14 @@ pub fn maintenance(
     let window = Window::from_description(&issue.description)?.ok_or_else(|| {
         WindowError("a maintenance needs a line `Window: <start>/<end>` in its description".into())
     })?;
+    if let Some(line) = crate::maintenance::mute_line(&issue.description) {
+        Matchers::parse(&line).map_err(|e| {
+            WindowError(format!(
+                "the line `Mute: {line}` is not a list of Alertmanager matchers \
+                 (`alertname=~\"Disk.*\", env=\"prod\"`): {e}"
+            ))
+        })?;
+    }
     Ok(Some((
         window,
         Stage::at(&window, issue.state == "closed", now),

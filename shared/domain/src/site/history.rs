@@ -488,6 +488,32 @@ mod tests {
     }
 
     #[test]
+    fn incidents_open_for_years_make_no_month_of_their_own() {
+        let now = parse("2026-11-30T12:00:00Z").unwrap();
+        let idx = index(vec![
+            incident(1, "high", "2024-04-01T00:00:00Z", None, &["api"]),
+            incident(2, "high", "2024-04-01T01:00:00Z", None, &["api"]),
+        ]);
+        let site = crate::site::render_site(&idx, &Default::default(), now).unwrap();
+        let mut months: Vec<&str> = site
+            .iter()
+            .map(|o| o.key.as_str())
+            .filter(|k| k.starts_with("history/"))
+            .collect();
+        months.sort_unstable();
+        // The month they began, and the strips' days they overlap (linked from a strip).
+        assert_eq!(
+            months,
+            [
+                "history/2024-04.html",
+                "history/2026-09.html",
+                "history/2026-10.html",
+                "history/2026-11.html"
+            ]
+        );
+    }
+
+    #[test]
     fn components_in_the_configured_order_then_the_labelled_ones() {
         let idx = index(vec![
             incident(

@@ -290,7 +290,11 @@ fn archive_days<'a>(
         let (began, going_on): (Vec<&history::Span>, Vec<&history::Span>) = active
             .into_iter()
             .partition(|s| s.start.date_naive() == date);
-        if began.is_empty() && going_on.len() < 2 {
+        // A day where nothing began is a section only where a strip links to it
+        // (several incidents, within its days): an incident left open for years
+        // does not make a page for every month since.
+        let in_strips = (status.today - date).num_days() < history::DAYS as i64;
+        if began.is_empty() && (going_on.len() < 2 || !in_strips) {
             continue;
         }
         let entries = |spans: Vec<&history::Span>| {

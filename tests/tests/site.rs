@@ -55,6 +55,9 @@ async fn site_objects_feed_and_summary() {
         .collect();
     keys.sort();
     let mut want = vec![
+        "404.html",
+        "history/2024-03.html",
+        page.script_key(),
         "badge.json",
         "badge.svg",
         "data/list.json",
@@ -71,10 +74,29 @@ async fn site_objects_feed_and_summary() {
     let summary = json_of(&status, "data/summary.json");
     assert_eq!(summary["status"], json!("major_outage"));
     assert_eq!(summary["open_incidents"], json!([4]));
+    let payments = &summary["components"][0];
+    assert_eq!(summary["components"].as_array().unwrap().len(), 1);
     assert_eq!(
-        summary["components"],
-        json!([{"name": "payments", "status": "major_outage", "incidents": [4]}])
+        (
+            &payments["name"],
+            &payments["status"],
+            &payments["incidents"]
+        ),
+        (&json!("payments"), &json!("major_outage"), &json!([4]))
     );
+    // Its history: the days incident 4 touched, up to the rendering instant.
+    assert_eq!(
+        payments["days"],
+        json!([
+            {"date": "2024-03-06", "status": "major_outage", "incidents": [4]},
+            {"date": "2024-03-07", "status": "major_outage", "incidents": [4]}
+        ])
+    );
+    let (u30, u90) = (
+        payments["uptime_30"].as_f64().unwrap(),
+        payments["uptime_90"].as_f64().unwrap(),
+    );
+    assert!(u30 < u90 && u90 < 100.0, "{u30} {u90}");
     assert_eq!(
         json_of(&status, "badge.json"),
         json!({"schemaVersion": 1, "label": "status", "message": "major outage", "color": "red"})

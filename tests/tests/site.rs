@@ -303,6 +303,16 @@ async fn the_big_site_weighs_at_most_40_kb_compressed() {
         10,
         "ten strips"
     );
+    let script = &objects
+        .iter()
+        .find(|o| o.key == page.script_key())
+        .unwrap()
+        .body;
+    assert!(
+        script.len() <= 4096,
+        "the live script is {} bytes",
+        script.len()
+    );
     println!("index, stylesheet and script: {total} bytes gzipped");
     assert!(total <= 40 * 1024, "{total} bytes compressed");
 }

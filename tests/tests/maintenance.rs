@@ -312,3 +312,48 @@ async fn a_window_or_mute_line_that_cannot_be_read_is_shown_nowhere() {
     send(&runner, &fixed).await;
     assert_eq!(detail(dir.path())["stage"], "scheduled");
 }
+
+/// Runs tests/browser/maintenance.mjs against the site at one stage.
+async fn in_the_browser(runner: &std::sync::Arc<Runner>, stage: &str) {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run scripts/test"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = runner.app();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let out = tokio::process::Command::new("node")
+        .arg(browser_dir.join("maintenance.mjs"))
+        .arg(&url)
+        .arg(stage)
+        .output()
+        .await
+        .expect("node runs");
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stage}: browser checks failed:\n{stdout}"
+    );
+    assert_eq!(stdout.matches("ok - ").count(), 6, "{stdout}");
+}
+
+#[tokio::test]
+async fn upcoming_in_progress_and_completed_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-11-29T02:05:00Z");
+    let runner = std::sync::Arc::new(
+        Runner::embedded_at(dir.path(), test_config(&[]), clock.clone()).unwrap(),
+    );
+    send(&runner, &opened()).await;
+    in_the_browser(&runner, "scheduled").await;
+    clock.set("2026-12-01T02:00:30Z");
+    runner.tick().await.unwrap();
+    in_the_browser(&runner, "in_progress").await;
+    clock.set("2026-12-01T04:00:30Z");
+    runner.tick().await.unwrap();
+    in_the_browser(&runner, "completed").await;
+}

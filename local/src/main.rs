@@ -151,10 +151,10 @@ async fn main() {
                 };
                 println!("subscriptions on: the pages' form posts to {url}; mail goes to {mail}");
             }
-            // The site is there from the start, incidents or none.
-            if matches!(runner.status.get("index.html").await, Ok(None)) {
-                or_exit(runner.publisher.write_list().await);
-            }
+            // The site is there from the start, incidents or none, in the page's
+            // current language and look; and its history moves on each day.
+            or_exit(runner.publisher.write_list().await);
+            tokio::spawn(openmic_local::render_daily(runner.clone()));
             spawn_workers(runner.clone());
             let app = runner.app();
             let shutdown = async {

@@ -10,6 +10,9 @@
 //! - [`subscriptions`]: readers subscribed by mail, and each public update sent to
 //!   those who want it.
 //!
+//! Beside them, [`i18n`]: the language catalogues every capability's pages and mail
+//! read their strings from, and [`templates`]: the template environment they share.
+//!
 //! Below them, the vocabulary of `openmic-core` (time, ids, configuration, errors,
 //! messages) and its ports, re-exported here: the domain talks to buckets, queues,
 //! mail and GitLab only through them. Features import downwards only: `publishing`
@@ -21,6 +24,7 @@ pub use openmic_core::{
 };
 
 pub mod alerts;
+pub mod i18n;
 pub mod intake;
 pub mod maintenance;
 pub mod publishing;

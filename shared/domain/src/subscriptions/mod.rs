@@ -72,9 +72,6 @@ pub const VARIABLES: &[Variable] = &[
     },
 ];
 
-/// The title mail and pages give the site.
-pub const SITE_TITLE: &str = crate::site::SITE_TITLE;
-
 /// What the fan-out and the mail need, once subscriptions are on.
 struct Fan {
     composer: Composer,
@@ -84,6 +81,8 @@ struct Fan {
 /// Subscriptions: the routes, the fan-out of updates, and SES's feedback.
 pub struct Subscriptions {
     pub config: Arc<Config>,
+    /// The site's name in mail and pages (`PAGE_TITLE`, or the page language's).
+    site_title: String,
     state: Arc<dyn ObjectStore>,
     mailer: Arc<dyn Mailer>,
     /// None while `SUBSCRIPTIONS` is off.
@@ -99,6 +98,7 @@ impl Subscriptions {
         mailer: Arc<dyn Mailer>,
         queue: Option<Arc<dyn Queue>>,
     ) -> Result<Subscriptions, ConfigError> {
+        let site_title = crate::site::Page::new(&config).title;
         let fan = if config.subscriptions {
             config.require(&["SUBSCRIPTION_SECRET", "PUBLIC_API_URL", "MAIL_FROM"])?;
             let queue = queue.ok_or(ConfigError::Missing("UPDATE_QUEUE_URL"))?;
@@ -111,7 +111,7 @@ impl Subscriptions {
             };
             Some(Fan {
                 composer: Composer {
-                    site_title: SITE_TITLE.into(),
+                    site_title: site_title.clone(),
                     from: from.clone(),
                     api: api.clone(),
                     page: config.status_page_url.clone(),
@@ -124,6 +124,7 @@ impl Subscriptions {
         };
         Ok(Subscriptions {
             config,
+            site_title,
             state,
             mailer,
             fan,

@@ -182,6 +182,7 @@ mod tests {
             components: vec!["api".into()],
             kind: None,
             window: None,
+            closed_at: None,
         }
     }
 

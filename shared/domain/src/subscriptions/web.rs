@@ -504,7 +504,7 @@ impl Subscriptions {
         ));
         let ctx = context! {
             view => view.name,
-            site_title => super::SITE_TITLE,
+            site_title => &self.site_title,
             status_page_url => &self.config.status_page_url,
             error => &view.error,
             address => &view.address,

@@ -125,6 +125,7 @@ fn update_message() -> String {
             stage: "investigating".into(),
             components: vec!["payments".into()],
             severity: Some("major".into()),
+            window: None,
         },
         html: "<p>Payments fail for some customers in eu-west. We are looking into it and will post an update within 30 minutes.</p>".repeat(4),
         previous_stage: None,

@@ -357,3 +357,94 @@ async fn upcoming_in_progress_and_completed_in_a_real_browser() {
     runner.tick().await.unwrap();
     in_the_browser(&runner, "completed").await;
 }
+
+/// The subjects and texts of the mails to `to` in the outbox, oldest first.
+fn mails_to(dir: &Path, to: &str) -> Vec<(String, String)> {
+    tree(&dir.join("outbox"))
+        .into_values()
+        .filter_map(|raw| {
+            let m = mail_parser::MessageParser::default().parse(&raw)?;
+            let addressee = m.to()?.first()?.address()?.to_owned();
+            (addressee == to).then(|| {
+                (
+                    m.subject().unwrap_or_default().to_owned(),
+                    m.body_text(0).unwrap_or_default().replace("\r\n", "\n"),
+                )
+            })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn subscribers_are_told_of_the_announcement_the_start_and_the_completion() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-11-29T01:00:00Z");
+    let config = test_config(&[
+        ("SUBSCRIPTIONS", "on"),
+        (
+            "SUBSCRIPTION_SECRET",
+            "subscription-secret-for-the-tests-0123456789",
+        ),
+        ("PUBLIC_API_URL", &base),
+        ("STATUS_PAGE_URL", &base),
+    ]);
+    let runner =
+        std::sync::Arc::new(Runner::embedded_at(dir.path(), config, clock.clone()).unwrap());
+    let app = runner
+        .app()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = http().build().unwrap();
+    let r = http
+        .post(format!("{base}/subscribe"))
+        .header("accept", "application/json")
+        .form(&[("email", "reader@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let reader = "reader@example.com";
+    let confirmation = &mails_to(dir.path(), reader)[0].1;
+    let at = confirmation
+        .find(&format!("{base}/subscribe/confirm?token="))
+        .unwrap();
+    let confirm: String = confirmation[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    assert_eq!(http.post(&confirm).send().await.unwrap().status(), 200);
+    let confirmed = mails_to(dir.path(), reader).len();
+
+    clock.set("2026-11-29T02:05:00Z");
+    send(&runner, &opened()).await;
+    clock.set("2026-12-01T02:00:30Z");
+    runner.tick().await.unwrap();
+    runner.drain().await;
+    clock.set("2026-12-01T04:00:30Z");
+    runner.tick().await.unwrap();
+    runner.drain().await;
+    // Ticks and the same events again tell no one twice.
+    runner.tick().await.unwrap();
+    send(&runner, &opened().replace("maintenance-1", "again-1")).await;
+    server.abort();
+    let mails = mails_to(dir.path(), reader);
+    let subjects: Vec<&str> = mails[confirmed..].iter().map(|(s, _)| s.as_str()).collect();
+    // The outbox's names sort by time sent.
+    assert_eq!(
+        subjects,
+        [
+            "[Service status] Scheduled maintenance: Database upgrade",
+            "[Service status] Maintenance started: Database upgrade",
+            "[Service status] Maintenance completed: Database upgrade",
+        ],
+    );
+    assert!(
+        mails[confirmed]
+            .1
+            .contains("Planned from 1 Dec 2026, 02:00 UTC to 1 Dec 2026, 04:00 UTC"),
+        "{}",
+        mails[confirmed].1
+    );
+}

@@ -62,6 +62,7 @@ fn update(id: u64) -> Update {
             stage: "investigating".into(),
             components: vec!["payments".into()],
             severity: None,
+            window: None,
         },
         html: "<p>Payments fail for some customers; we are looking into it.</p>".into(),
         previous_stage: None,

@@ -77,6 +77,8 @@ pub struct Composer {
     /// `STATUS_PAGE_URL`, without a trailing slash.
     pub page: Option<String>,
     pub key: TokenKey,
+    /// `PAGE_LANGUAGE`: the language of the mail and its dates.
+    pub language: crate::i18n::Language,
 }
 
 impl Composer {
@@ -168,7 +170,13 @@ impl Composer {
         }
         let title_html = clean(&update.incident.title);
         let title = to_text(&title_html);
+        let cat = crate::i18n::catalogue(self.language);
+        let window = update.incident.window.map(|w| {
+            context! { start => cat.date_time(&w.starts_at), end => cat.date_time(&w.ends_at) }
+        });
         let ctx = context! {
+            lang => self.language.code(),
+            window => window,
             site_title => &self.site_title,
             kind => update.kind.as_str(),
             title => &title,
@@ -270,6 +278,7 @@ mod tests {
             api: "https://api.example.com".into(),
             page: Some("https://status.example.com".into()),
             key: TokenKey::new(&Secret::new("0123456789abcdef0123456789abcdef")),
+            language: crate::i18n::Language::En,
         }
     }
 
@@ -285,6 +294,7 @@ mod tests {
                 stage: "identified".into(),
                 components: vec!["api".into()],
                 severity: Some("high".into()),
+                window: None,
             },
             html: html.into(),
             previous_stage: None,

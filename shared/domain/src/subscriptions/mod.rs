@@ -116,6 +116,7 @@ impl Subscriptions {
                     api: api.clone(),
                     page: config.status_page_url.clone(),
                     key: TokenKey::new(secret),
+                    language: config.page_language,
                 },
                 queue,
             })

@@ -432,6 +432,7 @@ fn update(id: u64, kind: UpdateKind, components: &[&str]) -> Update {
             stage: "investigating".into(),
             components: components.iter().map(|c| c.to_string()).collect(),
             severity: None,
+            window: None,
         },
         html: "<p>We are looking into it.</p>".into(),
         previous_stage: None,

@@ -4,11 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::maintenance::Window;
 use crate::site::data::Incident;
 use crate::time::{self, Timestamp};
 
-/// The kinds of update. Each has its headline in the mail templates; new kinds
-/// (maintenance announced, started, completed) are added here and there.
+/// The kinds of update. Each has its headline in the mail templates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateKind {
@@ -20,6 +20,12 @@ pub enum UpdateKind {
     Stage,
     Closed,
     Reopened,
+    /// A scheduled maintenance became public.
+    Announced,
+    /// A maintenance's window began.
+    Started,
+    /// A maintenance's window ended, or its issue was closed.
+    Completed,
 }
 
 impl UpdateKind {
@@ -30,6 +36,9 @@ impl UpdateKind {
             UpdateKind::Stage => "stage",
             UpdateKind::Closed => "closed",
             UpdateKind::Reopened => "reopened",
+            UpdateKind::Announced => "announced",
+            UpdateKind::Started => "started",
+            UpdateKind::Completed => "completed",
         }
     }
 }
@@ -47,6 +56,9 @@ pub struct Subject {
     pub components: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<String>,
+    /// A maintenance's window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
 }
 
 /// One public change, for subscribers.
@@ -76,6 +88,7 @@ fn subject(i: &Incident) -> Subject {
         stage: stage(i).to_owned(),
         components: i.components.clone(),
         severity: i.severity.clone(),
+        window: i.window.filter(|_| i.is_maintenance()),
     }
 }
 
@@ -86,17 +99,18 @@ fn stage(i: &Incident) -> &str {
 /// The updates between what was public (`before`, none if the incident was not)
 /// and what is now (`after`): the publication alone for a new one; else each newly
 /// published comment, oldest first, then a close, a reopen or a change of stage.
-/// A scheduled maintenance (`kind: maintenance`) has kinds of its own (announced,
-/// started, completed) that are not mailed yet: it gives none.
+/// A scheduled maintenance is announced instead of published, and its stage
+/// changes are its start and its completion (closing its issue completes it).
 pub fn detect(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
-    if after.kind.as_deref() == Some("maintenance") {
-        return Vec::new();
-    }
     let id = after.id;
     let Some(before) = before else {
+        let (id, kind) = match after.is_maintenance() {
+            true => (format!("{id}.announced"), UpdateKind::Announced),
+            false => (format!("{id}.published"), UpdateKind::Published),
+        };
         return vec![Update {
-            id: format!("{id}.published"),
-            kind: UpdateKind::Published,
+            id,
+            kind,
             at: after.created_at.max(after.updated_at),
             incident: subject(after),
             html: after.description.clone(),
@@ -127,6 +141,10 @@ pub fn detect(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
             previous_stage: None,
         });
     }
+    if after.is_maintenance() {
+        out.extend(maintenance_moment(before, after));
+        return out;
+    }
     let at = after.updated_at;
     let millis = at.timestamp_millis();
     let change = match (before.status.as_str(), after.status.as_str()) {
@@ -149,6 +167,32 @@ pub fn detect(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
         });
     }
     out
+}
+
+/// A maintenance's start or completion, when its stage moved to one: at the start of
+/// its window, at its end or its closing. The same moment has the same id, so a
+/// reopened and closed again maintenance is not completed twice at one instant.
+fn maintenance_moment(before: &Incident, after: &Incident) -> Option<Update> {
+    let w = after.window?;
+    if stage(before) == stage(after) {
+        return None;
+    }
+    let (kind, at) = match stage(after) {
+        "in_progress" => (UpdateKind::Started, w.starts_at),
+        "completed" => (
+            UpdateKind::Completed,
+            after.closed_at.map_or(w.ends_at, |c| c.min(w.ends_at)),
+        ),
+        _ => return None,
+    };
+    Some(Update {
+        id: format!("{}.{}.{}", after.id, kind.as_str(), at.timestamp_millis()),
+        kind,
+        at,
+        incident: subject(after),
+        html: String::new(),
+        previous_stage: Some(stage(before).to_owned()),
+    })
 }
 
 #[cfg(test)]
@@ -187,13 +231,47 @@ mod tests {
     }
 
     #[test]
-    fn a_maintenance_gives_no_incident_update() {
+    fn a_maintenance_is_announced_started_and_completed() {
         let mut m = incident("opened", "scheduled", &[]);
         m.kind = Some("maintenance".into());
-        assert!(detect(None, &m).is_empty());
+        m.window =
+            Some(crate::maintenance::Window::parse_line("2026-12-01T10:00:00Z/PT2H").unwrap());
+        let u = detect(None, &m);
+        assert_eq!(kinds(&u), vec![(UpdateKind::Announced, "7.announced")]);
+        assert_eq!(u[0].incident.window, m.window);
+        assert!(detect(Some(&m), &m).is_empty(), "nothing moved");
         let mut started = m.clone();
         started.stage = Some("in_progress".into());
-        assert!(detect(Some(&m), &started).is_empty());
+        let u = detect(Some(&m), &started);
+        assert_eq!(
+            kinds(&u),
+            vec![(UpdateKind::Started, "7.started.1796119200000")]
+        );
+        // Closed early: completed at its closing, with a comment first.
+        let mut done = started.clone();
+        done.stage = Some("completed".into());
+        done.status = "closed".into();
+        done.closed_at = Some(crate::time::parse("2026-12-01T11:00:00Z").unwrap());
+        done.comments = Some(vec![Comment {
+            note: "<p>Done early.</p>".into(),
+            created_at: crate::time::parse("2026-12-01T10:59:00Z").unwrap(),
+        }]);
+        let u = detect(Some(&started), &done);
+        assert_eq!(
+            kinds(&u),
+            vec![
+                (UpdateKind::Comment, "7.comment.1796122740000"),
+                (UpdateKind::Completed, "7.completed.1796122800000")
+            ]
+        );
+        // Reopened: back in progress, not started again.
+        let mut reopened = done.clone();
+        reopened.stage = Some("in_progress".into());
+        reopened.status = "opened".into();
+        assert_eq!(
+            detect(Some(&done), &reopened)[0].id,
+            "7.started.1796119200000"
+        );
     }
 
     fn kinds(u: &[Update]) -> Vec<(UpdateKind, &str)> {

@@ -135,6 +135,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// With API access, the first publication notes the public URL on the issue.
     pub link_back: bool,
+    /// Where alerts go and how (DESIGN.md, "Alert routing").
+    pub alert_routing: crate::alerting::AlertRouting,
 }
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -165,6 +167,7 @@ impl Default for Config {
             auto_close_incidents: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             link_back: true,
+            alert_routing: Default::default(),
         }
     }
 }
@@ -271,6 +274,7 @@ impl Config {
         if get("LINK_BACK").is_some() {
             c.link_back = parse_bool("LINK_BACK", get("LINK_BACK"))?;
         }
+        c.alert_routing = crate::alerting::AlertRouting::read(get)?;
         Ok(c)
     }
 
@@ -308,6 +312,8 @@ impl Config {
                 "MAIL_FROM" => self.mail_from.is_some(),
                 "MAINTAINER_EMAILS" => !self.maintainer_emails.is_empty(),
                 "STATUS_PAGE_URL" => self.status_page_url.is_some(),
+                "PUBLIC_API_URL" => self.alert_routing.public_api_url.is_some(),
+                "ALERT_LINK_SECRET" => self.alert_routing.link_secret.is_some(),
                 _ => true,
             };
             if !set {
@@ -362,14 +368,17 @@ fn parse_bool(name: &'static str, v: Option<String>) -> Result<bool, ConfigError
     }
 }
 
-fn check_address(name: &'static str, addr: &str) -> Result<(), ConfigError> {
-    let ok = addr
-        .split_once('@')
+/// Whether `addr` is a plain email address (`local@domain.tld`, nothing around it).
+pub fn is_address(addr: &str) -> bool {
+    addr.split_once('@')
         .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
         && !addr
             .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>');
-    if ok {
+            .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>')
+}
+
+fn check_address(name: &'static str, addr: &str) -> Result<(), ConfigError> {
+    if is_address(addr) {
         Ok(())
     } else {
         Err(ConfigError::Invalid {

@@ -6,7 +6,10 @@
 //!   public status bucket brought in line with it;
 //! - [`site`]: markdown made safe to publish, the public data in GitLab's format, and
 //!   the pages, feed and badge derived from it;
-//! - [`alerts`]: an alert's record, its mail and its GitLab incident issue.
+//! - [`alerts`]: an alert's record, its notices (mail, chat, webhooks) routed by label
+//!   matchers, digests in storms, acknowledge and silence links, its GitLab issue;
+//! - [`chat`]: messages in the bodies chat services' incoming webhooks take, and
+//!   their delivery (any capability with news for operators may use it).
 //!
 //! Below them, the vocabulary of `openmic-core` (time, ids, configuration, errors,
 //! messages) and its ports, re-exported here: the domain talks to buckets, queues,
@@ -14,10 +17,11 @@
 //! uses `intake`'s hooks and the `site`; `intake` uses `alerts`' payloads.
 
 pub use openmic_core::{
-    config, document, errors, gitlab, ids, mail, message, ports, signing, time,
+    alerting, config, document, errors, gitlab, ids, mail, message, ports, signing, time,
 };
 
 pub mod alerts;
+pub mod chat;
 pub mod intake;
 pub mod publishing;
 pub mod site;

@@ -1,175 +1,132 @@
-//! The maintainers' mail for an alert: subject `Alert: [<env>: ]<title>`, text and
-//! HTML parts from templates. Everything from the payload is escaped in HTML and kept
-//! off header lines.
+//! The maintainers' mail: an alert's notice to one recipient (subject
+//! `Alert: [<env>: ]<title>`, text and HTML parts, the recipient's own acknowledge
+//! and silence links), a storm's digest, and the notice that a channel is failing.
+//! Everything from the payload is escaped in HTML and kept off header lines.
 
-use std::sync::LazyLock;
-
-use minijinja::{Environment, context};
+use minijinja::context;
+use sha2::{Digest, Sha256};
 
 use super::lifecycle::{AlertRecord, Notice};
+use super::links::ActionLinks;
+use super::message::{self, render};
+use super::storm::{DigestItem, Failing};
+use crate::alerting::DigestAfter;
 use crate::config::Config;
-use crate::mail::{Mail, header_safe};
+use crate::mail::Mail;
 use crate::time::{self, Timestamp};
 
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    crate::templates::environment(&[
-        ("alert.txt", include_str!("../../templates/alert.txt")),
-        ("alert.html", include_str!("../../templates/alert.html")),
-    ])
-});
+pub use super::message::subject;
 
-/// A link target only for http(s) URLs; anything else is shown as text.
-fn safe_href(url: Option<&str>) -> Option<String> {
-    let url = url?.trim();
-    let lower = url.to_ascii_lowercase();
-    (lower.starts_with("https://") || lower.starts_with("http://")).then(|| url.to_owned())
+fn sender(config: &Config) -> Result<String, String> {
+    config.mail_from.clone().ok_or_else(|| "MAIL_FROM is not set".into())
 }
 
-/// `Alert: [<env>: ]<title>`, and what kind of mail it is.
-pub fn subject(record: &AlertRecord, notice: Notice) -> String {
-    let env = record
-        .alert
-        .environment
-        .as_deref()
-        .map(|e| format!("{}: ", header_safe(e)))
-        .unwrap_or_default();
-    let suffix = match notice {
-        Notice::New => "",
-        Notice::Reminder => " (still firing)",
-        Notice::Resolved => " (resolved)",
-    };
-    header_safe(&format!(
-        "Alert: {env}{}{suffix}",
-        header_safe(&record.alert.title)
-    ))
-}
-
-fn human(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    if s % 86400 == 0 && s > 0 {
-        format!("{}d", s / 86400)
-    } else if s % 3600 == 0 && s > 0 {
-        format!("{}h", s / 3600)
-    } else if s % 60 == 0 && s > 0 {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
+/// A recipient's own thread of an alert: `<alert-…@openmic>` becomes
+/// `<alert-….<hash of the address>@openmic>`, so each recipient's mails of one alert
+/// thread together, and no two mails share a Message-ID.
+fn thread_for(record: &AlertRecord, recipient: &str) -> String {
+    let base = record.thread_id.trim_start_matches('<').trim_end_matches('>');
+    let hash = hex::encode(&Sha256::digest(recipient.to_ascii_lowercase().as_bytes())[..4]);
+    match base.split_once('@') {
+        Some((local, domain)) => format!("<{local}.{hash}@{domain}>"),
+        None => format!("<{base}.{hash}>"),
     }
 }
 
+/// An alert's notice, to `recipient`, with their links.
 pub fn compose(
     config: &Config,
     record: &AlertRecord,
     notice: Notice,
     at: Timestamp,
+    recipient: &str,
+    links: Option<&ActionLinks>,
 ) -> Result<Mail, String> {
-    let from = config.mail_from.clone().ok_or("MAIL_FROM is not set")?;
-    if config.maintainer_emails.is_empty() {
-        return Err("MAINTAINER_EMAILS is not set".into());
-    }
-    let a = &record.alert;
-    let subject = subject(record, notice);
-    let headline = match notice {
-        Notice::New => format!("New alert: {}", header_safe(&a.title)),
-        Notice::Reminder => format!(
-            "Still firing ({} events): {}",
-            record.event_count,
-            header_safe(&a.title)
-        ),
-        Notice::Resolved => format!("Resolved: {}", header_safe(&a.title)),
-    };
-    let project = match (&config.gitlab_url, config.home_project()) {
-        (Some(url), Some(id)) => format!("{url}/projects/{id}"),
-        (None, Some(id)) => format!("GitLab project {id}"),
-        _ => "(GITLAB_PROJECT_ID not set)".into(),
-    };
-    let started = a.starts_at.unwrap_or(record.first_seen);
-    let ended = match notice {
-        Notice::Resolved => Some(record.resolved_at.unwrap_or(at)),
-        _ => None,
-    };
-    let issue_url = record.issue.as_ref().map(|i| i.url.clone());
-    let links: Vec<_> = a
-        .links
-        .iter()
-        .map(|(kind, url)| {
-            let label = match kind.as_str() {
-                "silence" => "Silence",
-                "dashboard" => "Dashboard",
-                "panel" => "Panel",
-                "image" => "Image",
-                _ => "Link",
-            };
-            context! {
-                label => label,
-                padded => format!("{:<13}", format!("{label}:")),
-                url => url,
-                href => safe_href(Some(url)),
-            }
-        })
-        .collect();
-    let values = a.extra.get("valueString").and_then(|v| v.as_str());
-    let ctx = context! {
-        kind => match notice { Notice::New => "new", Notice::Reminder => "reminder", Notice::Resolved => "resolved" },
-        subject => &subject,
-        headline => headline,
-        title => header_safe(&a.title),
-        environment => &a.environment,
-        project => project,
-        severity => a.severity.as_str(),
-        status => match notice { Notice::Resolved => "resolved", _ => "firing" },
-        started => time::format(&started),
-        ended => ended.map(|e| time::format(&e)),
-        count => record.event_count,
-        first_seen => time::format(&record.first_seen),
-        last_seen => time::format(&record.last_seen),
-        service => &a.service,
-        monitoring_tool => &a.monitoring_tool,
-        hosts => &a.hosts,
-        description => &a.description,
-        runbook => &a.runbook,
-        runbook_href => safe_href(a.runbook.as_deref()),
-        generator_url => &a.generator_url,
-        generator_href => safe_href(a.generator_url.as_deref()),
-        links => links,
-        values => values,
-        quirks => &a.quirks,
-        issue_url => issue_url.as_deref().and_then(|u| safe_href(Some(u))),
-        status_page_url => config.status_page_url.as_deref().and_then(|u| safe_href(Some(u))),
-        fingerprint => &record.fingerprint,
-        renotify_after => human(config.renotify_after),
-    };
-    let text = TEMPLATES
-        .get_template("alert.txt")
-        .and_then(|t| t.render(&ctx))
-        .map_err(|e| e.to_string())?;
-    let html = TEMPLATES
-        .get_template("alert.html")
-        .and_then(|t| t.render(&ctx))
-        .map_err(|e| e.to_string())?;
+    let from = sender(config)?;
+    let ctx = message::context(config, record, notice, at, links);
+    let text = render("alert.txt", &ctx)?;
+    let html = render("alert.html", &ctx)?;
+    let thread = thread_for(record, recipient);
     let message_id = match notice {
-        Notice::New => record.thread_id.clone(),
-        other => {
-            let base = record
-                .thread_id
-                .trim_start_matches('<')
-                .trim_end_matches('>');
-            let kind = if other == Notice::Resolved {
-                "resolved"
-            } else {
-                "reminder"
-            };
-            format!("<{kind}-{}-{base}>", at.timestamp_millis())
-        }
+        Notice::New => thread.clone(),
+        other => format!(
+            "<{}-{}-{}>",
+            other.as_str(),
+            at.timestamp_millis(),
+            thread.trim_start_matches('<').trim_end_matches('>')
+        ),
     };
     Ok(Mail {
         from,
-        to: config.maintainer_emails.clone(),
-        subject,
+        to: vec![recipient.to_owned()],
+        subject: message::subject(record, notice),
         text,
         html,
         date: at,
-        in_reply_to: (notice != Notice::New).then(|| record.thread_id.clone()),
+        in_reply_to: (notice != Notice::New).then_some(thread),
         message_id,
+    })
+}
+
+/// A storm's digest for `channel`, to `recipient`; `links` gives each firing item's.
+pub fn digest(
+    config: &Config,
+    channel: &str,
+    items: &[DigestItem],
+    recipient: &str,
+    links: impl Fn(&DigestItem) -> Option<ActionLinks>,
+    limit: Option<DigestAfter>,
+    now: Timestamp,
+) -> Result<Mail, String> {
+    let from = sender(config)?;
+    let subject = message::string(
+        "digest_subject",
+        context! { count => items.len(), channel => channel },
+    );
+    let ctx = message::digest_context(config, channel, items, links, limit);
+    let ctx = context! { subject => &subject, ..ctx };
+    let hash = hex::encode(&Sha256::digest(format!("{channel}\n{recipient}").as_bytes())[..6]);
+    Ok(Mail {
+        from,
+        to: vec![recipient.to_owned()],
+        subject,
+        text: render("alert-digest.txt", &ctx)?,
+        html: render("alert-digest.html", &ctx)?,
+        date: now,
+        message_id: format!("<digest-{}-{hash}@openmic>", now.timestamp_millis()),
+        in_reply_to: None,
+    })
+}
+
+/// The notice that `channel` is failing, to `recipient`.
+pub fn channel_failing(
+    config: &Config,
+    channel: &str,
+    kind: &str,
+    failing: &Failing,
+    recipient: &str,
+) -> Result<Mail, String> {
+    let from = sender(config)?;
+    let subject = message::string("failing_subject", context! { channel => channel });
+    let ctx = context! {
+        subject => &subject,
+        channel => channel,
+        kind => kind,
+        since => time::format(&failing.since),
+        reason => &failing.reason,
+    };
+    let hash = hex::encode(&Sha256::digest(format!("{channel}\n{recipient}").as_bytes())[..6]);
+    Ok(Mail {
+        from,
+        to: vec![recipient.to_owned()],
+        subject,
+        text: render("channel-failing.txt", &ctx)?,
+        html: render("channel-failing.html", &ctx)?,
+        date: failing.since,
+        message_id: format!(
+            "<failing-{}-{hash}@openmic>",
+            failing.since.timestamp_millis()
+        ),
+        in_reply_to: None,
     })
 }

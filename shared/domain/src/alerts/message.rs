@@ -1,0 +1,372 @@
+//! What an alert's notices say, for mail and for chat: one context from the record,
+//! and the templates (`shared/domain/templates/alert*`) that make the maintainers'
+//! mail, the chat and webhook messages, digests and notes from it. Every string a
+//! reader sees is in a template.
+
+use std::sync::LazyLock;
+
+use minijinja::{Environment, Value, context};
+use serde::Deserialize;
+
+use super::lifecycle::{AlertRecord, Notice};
+use super::links::ActionLinks;
+use super::storm::{DigestItem, notice_id};
+use super::{AlertStatus, Severity};
+use crate::alerting::DigestAfter;
+use crate::chat::{Fact, Link, Message, Tone};
+use crate::config::Config;
+use crate::mail::header_safe;
+use crate::time::{self, Timestamp};
+
+pub(super) static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    crate::templates::environment(&[
+        ("alert.txt", include_str!("../../templates/alert.txt")),
+        ("alert.html", include_str!("../../templates/alert.html")),
+        (
+            "alert-message.json",
+            include_str!("../../templates/alert-message.json"),
+        ),
+        (
+            "alert-digest.txt",
+            include_str!("../../templates/alert-digest.txt"),
+        ),
+        (
+            "alert-digest.html",
+            include_str!("../../templates/alert-digest.html"),
+        ),
+        (
+            "alert-digest-message.json",
+            include_str!("../../templates/alert-digest-message.json"),
+        ),
+        (
+            "channel-failing.txt",
+            include_str!("../../templates/channel-failing.txt"),
+        ),
+        (
+            "channel-failing.html",
+            include_str!("../../templates/channel-failing.html"),
+        ),
+        (
+            "alert-strings.txt",
+            include_str!("../../templates/alert-strings.txt"),
+        ),
+        (
+            "alert-action.html",
+            include_str!("../../templates/alert-action.html"),
+        ),
+    ])
+});
+
+/// Renders one template.
+pub(super) fn render(name: &str, ctx: &Value) -> Result<String, String> {
+    TEMPLATES
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| format!("template {name}: {e}"))
+}
+
+/// One of the short strings of `alert-strings.txt`.
+pub(super) fn string(which: &str, ctx: Value) -> String {
+    let ctx = context! { s => which, ..ctx };
+    render("alert-strings.txt", &ctx).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "alert string");
+        which.to_owned()
+    })
+}
+
+/// A link target only for http(s) URLs; anything else is shown as text.
+pub(super) fn safe_href(url: Option<&str>) -> Option<String> {
+    let url = url?.trim();
+    let lower = url.to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://")).then(|| url.to_owned())
+}
+
+fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s % 86400 == 0 && s > 0 {
+        format!("{}d", s / 86400)
+    } else if s % 3600 == 0 && s > 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 && s > 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// `Alert: [<env>: ]<title>`, and what kind of notice it is.
+pub fn subject(record: &AlertRecord, notice: Notice) -> String {
+    let env = record
+        .alert
+        .environment
+        .as_deref()
+        .map(|e| format!("{}: ", header_safe(e)))
+        .unwrap_or_default();
+    let suffix = match notice {
+        Notice::New => "",
+        Notice::Reminder => " (still firing)",
+        Notice::Resolved => " (resolved)",
+    };
+    header_safe(&format!(
+        "Alert: {env}{}{suffix}",
+        header_safe(&record.alert.title)
+    ))
+}
+
+/// The links of an action, as templates read them.
+fn actions_value(links: Option<&ActionLinks>) -> Value {
+    match links {
+        None => Value::from(()),
+        Some(l) => Value::from_serialize(context! {
+            ack => &l.ack,
+            silence => l.silence.iter().map(|(f, url)| context! { for => f, url => url }).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// Everything a notice's templates may say of the record.
+pub(super) fn context(
+    config: &Config,
+    record: &AlertRecord,
+    notice: Notice,
+    at: Timestamp,
+    links: Option<&ActionLinks>,
+) -> Value {
+    let a = &record.alert;
+    let headline = match notice {
+        Notice::New => format!("New alert: {}", header_safe(&a.title)),
+        Notice::Reminder => format!(
+            "Still firing ({} events): {}",
+            record.event_count,
+            header_safe(&a.title)
+        ),
+        Notice::Resolved => format!("Resolved: {}", header_safe(&a.title)),
+    };
+    let project = match (&config.gitlab_url, config.home_project()) {
+        (Some(url), Some(id)) => format!("{url}/projects/{id}"),
+        (None, Some(id)) => format!("GitLab project {id}"),
+        _ => "(GITLAB_PROJECT_ID not set)".into(),
+    };
+    let started = a.starts_at.unwrap_or(record.first_seen);
+    let ended = match notice {
+        Notice::Resolved => Some(record.resolved_at.unwrap_or(at)),
+        _ => None,
+    };
+    let issue_url = record.issue.as_ref().map(|i| i.url.clone());
+    let grafana_links: Vec<_> = a
+        .links
+        .iter()
+        .map(|(kind, url)| {
+            let label = match kind.as_str() {
+                "silence" => "Silence",
+                "dashboard" => "Dashboard",
+                "panel" => "Panel",
+                "image" => "Image",
+                _ => "Link",
+            };
+            context! {
+                label => label,
+                padded => format!("{:<13}", format!("{label}:")),
+                url => url,
+                href => safe_href(Some(url)),
+            }
+        })
+        .collect();
+    let acknowledged = record.acknowledged().map(|ack| {
+        context! { by => &ack.by, at => time::format(&ack.at) }
+    });
+    context! {
+        kind => notice.as_str(),
+        subject => subject(record, notice),
+        headline => headline,
+        title => header_safe(&a.title),
+        environment => &a.environment,
+        project => project,
+        severity => a.severity.as_str(),
+        status => match notice { Notice::Resolved => "resolved", _ => "firing" },
+        started => time::format(&started),
+        ended => ended.map(|e| time::format(&e)),
+        count => record.event_count,
+        first_seen => time::format(&record.first_seen),
+        last_seen => time::format(&record.last_seen),
+        service => &a.service,
+        monitoring_tool => &a.monitoring_tool,
+        hosts => &a.hosts,
+        description => &a.description,
+        runbook => &a.runbook,
+        runbook_href => safe_href(a.runbook.as_deref()),
+        generator_url => &a.generator_url,
+        generator_href => safe_href(a.generator_url.as_deref()),
+        links => grafana_links,
+        values => a.extra.get("valueString").and_then(|v| v.as_str()),
+        quirks => &a.quirks,
+        issue_url => issue_url.as_deref().and_then(|u| safe_href(Some(u))),
+        status_page_url => config.status_page_url.as_deref().and_then(|u| safe_href(Some(u))),
+        fingerprint => &record.fingerprint,
+        renotify_after => human(config.renotify_after),
+        acknowledged => acknowledged,
+        actions => actions_value(links),
+    }
+}
+
+/// What the JSON templates give: the reader's part of a message.
+#[derive(Deserialize)]
+struct Rendered {
+    title: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    facts: Vec<Fact>,
+    #[serde(default)]
+    link: Option<Link>,
+    #[serde(default)]
+    buttons: Vec<Link>,
+}
+
+fn rendered(name: &str, ctx: &Value) -> Result<Rendered, String> {
+    let json = render(name, ctx)?;
+    serde_json::from_str(&json).map_err(|e| format!("template {name} is not the JSON of a message: {e}"))
+}
+
+fn tone(severity: Severity) -> Tone {
+    match severity {
+        Severity::Critical | Severity::High => Tone::Danger,
+        Severity::Medium => Tone::Warning,
+        _ => Tone::Neutral,
+    }
+}
+
+/// An alert's notice as a chat or webhook message.
+pub fn alert_message(
+    config: &Config,
+    record: &AlertRecord,
+    notice: Notice,
+    at: Timestamp,
+    links: Option<&ActionLinks>,
+) -> Result<Message, String> {
+    let r = rendered("alert-message.json", &context(config, record, notice, at, links))?;
+    let a = &record.alert;
+    let event = match notice {
+        Notice::New => "alert.firing",
+        Notice::Reminder => "alert.reminder",
+        Notice::Resolved => "alert.resolved",
+    };
+    let details = serde_json::json!({
+        "fingerprint": record.fingerprint,
+        "generation": record.generation,
+        "status": if notice == Notice::Resolved || a.status == AlertStatus::Resolved { "resolved" } else { "firing" },
+        "severity": a.severity,
+        "title": a.title,
+        "environment": a.environment,
+        "service": a.service,
+        "hosts": a.hosts,
+        "labels": a.labels,
+        "starts_at": time::format(&a.starts_at.unwrap_or(record.first_seen)),
+        "ends_at": record.resolved_at.map(|t| time::format(&t)),
+        "event_count": record.event_count,
+        "issue": record.issue.as_ref().map(|i| &i.url),
+        "acknowledged_by": record.acknowledged().map(|a| &a.by),
+        "links": links,
+    });
+    Ok(Message {
+        event: event.into(),
+        id: notice_id(&record.id(), record.generation, notice, at),
+        title: r.title,
+        text: r.text,
+        link: r.link,
+        facts: r.facts,
+        buttons: r.buttons,
+        tone: if notice == Notice::Resolved {
+            Tone::Good
+        } else {
+            tone(a.severity)
+        },
+        thread: Some(
+            record
+                .thread_id
+                .trim_matches(|c| c == '<' || c == '>')
+                .to_owned(),
+        ),
+        timestamp: at,
+        details: Some(details),
+    })
+}
+
+/// The digest's items as templates read them, each with its links where given.
+pub(super) fn digest_context(
+    config: &Config,
+    channel: &str,
+    items: &[DigestItem],
+    links: impl Fn(&DigestItem) -> Option<ActionLinks>,
+    limit: Option<DigestAfter>,
+) -> Value {
+    let list: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            let actions = if i.notice == Notice::Resolved {
+                None
+            } else {
+                links(i)
+            };
+            context! {
+                notice => i.notice.as_str(),
+                title => header_safe(&i.title),
+                environment => i.environment.as_deref().map(header_safe),
+                severity => i.severity.as_str(),
+                at => time::format(&i.at),
+                actions => actions_value(actions.as_ref()),
+            }
+        })
+        .collect();
+    let resolved = items.iter().filter(|i| i.notice == Notice::Resolved).count();
+    let first = items.iter().map(|i| i.at).min();
+    let last = items.iter().map(|i| i.at).max();
+    let limit = limit.unwrap_or_default();
+    context! {
+        channel => channel,
+        items => list,
+        firing => items.len() - resolved,
+        resolved => resolved,
+        first => first.map(|t| time::format(&t)),
+        last => last.map(|t| time::format(&t)),
+        limit => limit.count,
+        window => human(limit.window),
+        max_lines => 50,
+        status_page_url => config.status_page_url.as_deref().and_then(|u| safe_href(Some(u))),
+    }
+}
+
+/// A storm's digest as a chat or webhook message.
+pub fn digest_message(
+    config: &Config,
+    channel: &str,
+    items: &[DigestItem],
+    limit: Option<DigestAfter>,
+    now: Timestamp,
+) -> Result<Message, String> {
+    let ctx = digest_context(config, channel, items, |_| None, limit);
+    let r = rendered("alert-digest-message.json", &ctx)?;
+    let details: Vec<_> = items
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "notice": i.notice, "at": time::format(&i.at), "title": i.title,
+                "environment": i.environment, "severity": i.severity, "generation": i.generation,
+            })
+        })
+        .collect();
+    let all_resolved = items.iter().all(|i| i.notice == Notice::Resolved);
+    Ok(Message {
+        event: "alert.digest".into(),
+        id: format!("digest:{channel}:{}", now.timestamp_millis()),
+        title: r.title,
+        text: r.text,
+        link: r.link,
+        facts: r.facts,
+        buttons: r.buttons,
+        tone: if all_resolved { Tone::Good } else { Tone::Danger },
+        thread: None,
+        timestamp: now,
+        details: Some(serde_json::json!({ "items": details })),
+    })
+}

@@ -1,5 +1,5 @@
-//! The local runner: the same router and handlers as the Lambda functions, composed
-//! with the embedded backends (`DIR/status/`, `DIR/state/`, `DIR/queue/`,
+//! The local runner: the same router and handlers as the Lambda functions (intake, the
+//! alert links, the digests' tick every 15 s), composed with the embedded backends (`DIR/status/`, `DIR/state/`, `DIR/queue/`,
 //! `DIR/outbox/`) or with the AWS clients.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
 use openmic::config::{Config, Secret};
 use openmic::errors::ProcessError;
@@ -63,6 +64,8 @@ pub struct Runner {
     pub state: Arc<dyn ObjectStore>,
     pub publisher: Publisher,
     pub notifier: Notifier,
+    /// The alert links (`/alerts/ack`, `/alerts/silence`).
+    pub actions: Arc<Actions>,
     pub queues: Queues,
     intake: Arc<Intake>,
 }
@@ -120,8 +123,18 @@ pub fn local_config(
     if config.maintainer_emails.is_empty() {
         config.maintainer_emails = vec!["maintainers@localhost.localdomain".into()];
     }
+    let here = format!("http://{}", listen.unwrap_or("127.0.0.1:8080"));
     if config.status_page_url.is_none() {
-        config.status_page_url = Some(format!("http://{}", listen.unwrap_or("127.0.0.1:8080")));
+        config.status_page_url = Some(here.clone());
+    }
+    // The acknowledge and silence links lead here.
+    if config.alert_routing.public_api_url.is_none() {
+        config.alert_routing.public_api_url = Some(here);
+    }
+    if config.alert_routing.link_secret.is_none() {
+        let s = generated_secret();
+        generated.push(("ALERT_LINK_SECRET", s.clone()));
+        config.alert_routing.link_secret = Some(Secret::new(s));
     }
     config
 }
@@ -200,13 +213,26 @@ impl Runner {
             status.clone(),
             gitlab.clone(),
         );
-        let notifier = Notifier::new(config.clone(), state.clone(), mailer, gitlab.map(|g| g.api))?;
+        let api = gitlab.map(|g| g.api);
+        let web = openmic_web::Web::new().map_err(|why| openmic::config::ConfigError::Invalid {
+            name: "ALERT_CHANNELS",
+            why,
+        })?;
+        let actions = Arc::new(Actions::new(config.clone(), state.clone(), api.clone()));
+        let notifier = Notifier::new(
+            config.clone(),
+            state.clone(),
+            mailer,
+            api,
+            Some(Arc::new(web)),
+        )?;
         Ok(Runner {
             config,
             status,
             state,
             publisher,
             notifier,
+            actions,
             queues,
             intake: Arc::new(intake),
         })
@@ -217,11 +243,12 @@ impl Runner {
         openmic_http::router(self.intake.clone())
     }
 
-    /// Intake, `GET /healthz`, and the status bucket at `/`.
+    /// Intake, the alert links, `GET /healthz`, and the status bucket at `/`.
     pub fn app(self: &Arc<Self>) -> Router {
         let runner = self.clone();
         let site = self.clone();
         openmic_http::routes(&self.intake)
+            .merge(openmic_http::link_routes(self.actions.clone()))
             .route(
                 "/healthz",
                 get(move || {
@@ -386,12 +413,14 @@ impl Runner {
                 ));
                 let b = tokio::spawn(fs_worker(self.clone(), alerts.clone(), Consumer::Notifier));
                 let c = tokio::spawn(syncer(publish.clone(), alerts.clone()));
-                let _ = tokio::join!(a, b, c);
+                let d = tokio::spawn(ticker(self.clone()));
+                let _ = tokio::join!(a, b, c, d);
             }
             Queues::Aws { .. } => {
                 let a = tokio::spawn(sqs_worker(self.clone(), Consumer::Publisher));
                 let b = tokio::spawn(sqs_worker(self.clone(), Consumer::Notifier));
-                let _ = tokio::join!(a, b);
+                let d = tokio::spawn(ticker(self.clone()));
+                let _ = tokio::join!(a, b, d);
             }
         }
     }
@@ -410,6 +439,26 @@ impl Runner {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         self.drain().await;
         Ok(response.status().as_u16())
+    }
+}
+
+/// How often the runner sends the storms' digests that are due (on AWS a schedule
+/// invokes the notifier every minute).
+pub const TICK: Duration = Duration::from_secs(15);
+
+/// Sends the digests that are due, every [`TICK`].
+async fn ticker(runner: Arc<Runner>) {
+    loop {
+        tokio::time::sleep(TICK).await;
+        let span = info_span!("tick");
+        if let Err(e) = runner
+            .notifier
+            .tick(chrono::Utc::now())
+            .instrument(span)
+            .await
+        {
+            warn!(error = %e, "the digests' tick failed; it runs again shortly");
+        }
     }
 }
 

@@ -33,20 +33,24 @@ fn thread_for(record: &AlertRecord, recipient: &str) -> String {
     }
 }
 
-/// An alert's notice, to `recipient`, with their links.
+/// An alert's notice, to `to`: with links, one recipient and their links (each
+/// recipient's mails thread on their own); without, everyone in one mail.
 pub fn compose(
     config: &Config,
     record: &AlertRecord,
     notice: Notice,
     at: Timestamp,
-    recipient: &str,
+    to: &[String],
     links: Option<&ActionLinks>,
 ) -> Result<Mail, String> {
     let from = sender(config)?;
     let ctx = message::context(config, record, notice, at, links);
     let text = render("alert.txt", &ctx)?;
     let html = render("alert.html", &ctx)?;
-    let thread = thread_for(record, recipient);
+    let thread = match (to, links) {
+        ([one], Some(_)) => thread_for(record, one),
+        _ => record.thread_id.clone(),
+    };
     let message_id = match notice {
         Notice::New => thread.clone(),
         other => format!(
@@ -58,7 +62,7 @@ pub fn compose(
     };
     Ok(Mail {
         from,
-        to: vec![recipient.to_owned()],
+        to: to.to_vec(),
         subject: message::subject(record, notice),
         text,
         html,

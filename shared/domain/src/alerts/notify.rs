@@ -243,13 +243,14 @@ impl Notifier {
                 out.units.push(channel.name.clone());
             }
             Destination::Mail(to) => {
-                for r in self.mail_recipients(to).await {
-                    let unit = mail_unit(&channel.name, &r.address);
+                for group in self.mail_groups(to).await {
+                    let unit = mail_unit(&channel.name, &group.join(","));
                     if record.delivered.contains(&unit) {
                         continue;
                     }
-                    let links = self.links_for(&record.id(), record.generation, &channel.name, &r.address, at);
-                    let mail = match mail::compose(&self.config, record, notice, at, &r.address, links.as_ref()) {
+                    let one = group.first().map(String::as_str).filter(|_| group.len() == 1);
+                    let links = one.and_then(|r| self.links_for(&record.id(), record.generation, &channel.name, r, at));
+                    let mail = match mail::compose(&self.config, record, notice, at, &group, links.as_ref()) {
                         Ok(m) => m,
                         Err(e) => {
                             out.error = Some(ProcessError::Permanent(format!("mail: {e}")));
@@ -267,6 +268,18 @@ impl Notifier {
             }
         }
         out
+    }
+
+    /// Who gets one mail each: with links, every recipient alone (the links name who
+    /// acted); without, everyone in one mail, as a mail to a list.
+    async fn mail_groups(&self, to: &MailTo) -> Vec<Vec<String>> {
+        let all = self.mail_recipients(to).await.into_iter().map(|r| r.address);
+        if self.links.is_some() {
+            all.map(|a| vec![a]).collect()
+        } else {
+            let all: Vec<String> = all.collect();
+            if all.is_empty() { vec![] } else { vec![all] }
+        }
     }
 
     /// Everyone a mail channel mails, each address once.

@@ -1,4 +1,4 @@
-//! A channel's own state (`alerts/channels/<hash of its name>.json`): the notices it
+//! A channel's own state (`alert-channels/<hash of its name>.json`): the notices it
 //! got lately, which decide a storm; the notices a storm holds for the next digest;
 //! and whether the channel is failing.
 //!
@@ -25,7 +25,7 @@ pub const DIGEST_QUIET: Duration = Duration::from_secs(60);
 /// Where a channel's state lives.
 pub fn channel_key(name: &str) -> String {
     format!(
-        "alerts/channels/{}.json",
+        "alert-channels/{}.json",
         hex::encode(&Sha256::digest(name.as_bytes())[..16])
     )
 }

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+#[cfg(feature = "links")]
 use openmic::alerts::actions::{Actions, Page};
+#[cfg(feature = "links")]
 use openmic::alerts::links::LinkAction;
 use openmic::intake::{Intake, Reply};
 use serde::Deserialize;
@@ -79,6 +81,7 @@ pub async fn alerts(intake: &Intake, event: Event) -> Value {
     response(reply)
 }
 
+#[cfg(feature = "links")]
 /// The notifier's API Gateway events: `GET|POST /alerts/ack?token=` and
 /// `GET|POST /alerts/silence?token=&for=`. A GET shows the page, a POST acts.
 pub async fn alert_link(actions: &Actions, event: Event) -> Value {
@@ -113,6 +116,7 @@ pub async fn alert_link(actions: &Actions, event: Event) -> Value {
     page_response(page)
 }
 
+#[cfg(feature = "links")]
 /// The link action a path names.
 pub fn link_action(path: &str) -> Option<LinkAction> {
     [LinkAction::Ack, LinkAction::Silence]
@@ -120,6 +124,7 @@ pub fn link_action(path: &str) -> Option<LinkAction> {
         .find(|a| a.path() == path)
 }
 
+#[cfg(feature = "links")]
 /// A page as the response API Gateway wants.
 fn page_response(page: Page) -> Value {
     let headers: serde_json::Map<String, Value> = Page::HEADERS
@@ -134,6 +139,7 @@ fn page_response(page: Page) -> Value {
     })
 }
 
+#[cfg(feature = "links")]
 /// The value of `name` in a query string (`a=1&b=2`), percent-decoded.
 pub fn query_param(query: &str, name: &str) -> Option<String> {
     query
@@ -143,6 +149,7 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
         .and_then(|(_, v)| percent_decode(v))
 }
 
+#[cfg(feature = "links")]
 fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -169,6 +176,7 @@ fn percent_decode(s: &str) -> Option<String> {
 
 impl Event {
     /// A query parameter: API Gateway's decoded parameters, else the raw query.
+    #[cfg(feature = "links")]
     fn query(&self, name: &str) -> Option<String> {
         if let Some(Some(v)) = self.query_string_parameters.get(name) {
             return Some(v.clone());
@@ -349,6 +357,7 @@ mod tests {
         assert_eq!(bad.body().unwrap_err().0, StatusCode::BAD_REQUEST);
     }
 
+    #[cfg(feature = "links")]
     #[test]
     fn query_parameters_from_either_format() {
         let v2 = event(json!({"version": "2.0", "rawPath": "/alerts/silence",

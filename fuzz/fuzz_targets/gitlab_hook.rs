@@ -68,7 +68,12 @@ fuzz_target!(|data: &[u8]| {
         }
         if published
             && let Some(r) =
-                openmic::publishing::public::render_incident(&once, Some("https://gitlab.example.com"))
+                openmic::publishing::public::render_incident(
+                    &once,
+                    once.iid,
+                    Some("https://gitlab.example.com"),
+                    None,
+                )
         {
             let json = serde_json::to_string(&r.incident).expect("incident serialises");
             assert!(

@@ -14,6 +14,7 @@ use axum::response::Response;
 use axum::routing::get;
 use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
+use openmic::clock::{Clock, SystemClock};
 use openmic::config::{Config, Secret};
 use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
@@ -49,6 +50,16 @@ pub enum Queues {
         publish: SqsQueue,
         alerts: SqsQueue,
     },
+}
+
+/// The buckets, mailer and queues a runner is composed of.
+struct Backends {
+    status: Arc<dyn ObjectStore>,
+    state: Arc<dyn ObjectStore>,
+    mailer: Arc<dyn Mailer>,
+    queues: Queues,
+    publish: Arc<dyn Queue>,
+    alerts: Arc<dyn Queue>,
 }
 
 /// Which consumer a queue feeds.
@@ -142,6 +153,16 @@ pub fn local_config(
 impl Runner {
     /// The runner on the embedded backends under `dir`.
     pub fn embedded(dir: &Path, config: Config) -> std::io::Result<Runner> {
+        Runner::embedded_at(dir, config, Arc::new(SystemClock))
+    }
+
+    /// The runner on the embedded backends under `dir`, on `clock` (tests move one by
+    /// hand).
+    pub fn embedded_at(
+        dir: &Path,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Runner> {
         let config = Arc::new(config);
         let status: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("status"))?);
         let state: Arc<dyn ObjectStore> = Arc::new(FsStore::open(dir.join("state"))?);
@@ -152,8 +173,15 @@ impl Runner {
             publish: publish.clone(),
             alerts: alerts.clone(),
         };
-        Runner::compose(config, status, state, mailer, queues, publish, alerts)
-            .map_err(std::io::Error::other)
+        let backends = Backends {
+            status,
+            state,
+            mailer,
+            queues,
+            publish,
+            alerts,
+        };
+        Runner::compose(config, backends, clock).map_err(std::io::Error::other)
     }
 
     /// The runner on AWS clients from the environment; every resource is checked
@@ -178,41 +206,46 @@ impl Runner {
             publish: publish.clone(),
             alerts: alerts.clone(),
         };
-        Runner::compose(
-            config,
-            Arc::new(status),
-            Arc::new(state),
-            Arc::new(mailer),
+        let backends = Backends {
+            status: Arc::new(status),
+            state: Arc::new(state),
+            mailer: Arc::new(mailer),
             queues,
-            Arc::new(publish),
-            Arc::new(alerts),
-        )
-        .map_err(|e| e.to_string())
+            publish: Arc::new(publish),
+            alerts: Arc::new(alerts),
+        };
+        Runner::compose(config, backends, Arc::new(SystemClock)).map_err(|e| e.to_string())
     }
 
     fn compose(
         config: Arc<Config>,
-        status: Arc<dyn ObjectStore>,
-        state: Arc<dyn ObjectStore>,
-        mailer: Arc<dyn Mailer>,
-        queues: Queues,
-        publish: Arc<dyn Queue>,
-        alerts: Arc<dyn Queue>,
+        backends: Backends,
+        clock: Arc<dyn Clock>,
     ) -> Result<Runner, openmic::config::ConfigError> {
+        let Backends {
+            status,
+            state,
+            mailer,
+            queues,
+            publish,
+            alerts,
+        } = backends;
         let intake = Intake::new(
             config.clone(),
             Some(publish),
             Some(alerts),
             Some(Arc::new(openmic::ports::ClaimsIn(state.clone()))),
         )?
-        .keeping_first_project_in(state.clone());
+        .keeping_first_project_in(state.clone())
+        .with_clock(clock.clone());
         let gitlab = openmic_gitlab::connect(&config)?;
         let publisher = Publisher::new(
             config.clone(),
             state.clone(),
             status.clone(),
             gitlab.clone(),
-        );
+        )
+        .with_clock(clock.clone());
         let api = gitlab.map(|g| g.api);
         let web = openmic_web::Web::new().map_err(|why| openmic::config::ConfigError::Invalid {
             name: "ALERT_CHANNELS",
@@ -225,7 +258,8 @@ impl Runner {
             mailer,
             api,
             Some(Arc::new(web)),
-        )?;
+        )?
+        .with_clock(clock);
         Ok(Runner {
             config,
             status,
@@ -266,6 +300,14 @@ impl Runner {
                 async move { serve_site(&site, method, request).await }
             })
             .with_state(self.intake.clone())
+    }
+
+    /// The scheduled work of a minute: maintenances moved to their stage, and alerts a
+    /// maintenance held let go.
+    pub async fn tick(&self) -> Result<(), ProcessError> {
+        self.publisher.tick().await?;
+        self.notifier.tick().await?;
+        Ok(())
     }
 
     /// Accepted events not yet fully processed.
@@ -442,22 +484,13 @@ impl Runner {
     }
 }
 
-/// How often the runner sends the storms' digests that are due (on AWS a schedule
-/// invokes the notifier every minute).
-pub const TICK: Duration = Duration::from_secs(15);
-
-/// Sends the digests that are due, every [`TICK`].
+/// The scheduled work, as EventBridge's minute on AWS: every 30 seconds here, so a
+/// window's start or end shows within half a minute.
 async fn ticker(runner: Arc<Runner>) {
     loop {
-        tokio::time::sleep(TICK).await;
-        let span = info_span!("tick");
-        if let Err(e) = runner
-            .notifier
-            .tick(chrono::Utc::now())
-            .instrument(span)
-            .await
-        {
-            warn!(error = %e, "the digests' tick failed; it runs again shortly");
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        if let Err(e) = runner.tick().instrument(info_span!("tick")).await {
+            warn!(error = %e, "tick");
         }
     }
 }

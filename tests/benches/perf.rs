@@ -158,6 +158,7 @@ fn incident() -> (IncidentState, Vec<String>) {
         notes,
         decisions: vec![],
         quirks: vec![],
+        problems: vec![],
         linked_back: None,
     };
     let mut markdown = vec![description];
@@ -167,7 +168,7 @@ fn incident() -> (IncidentState, Vec<String>) {
 
 fn render(c: &mut Criterion) {
     let (state, markdown) = incident();
-    let rendered = openmic::publishing::public::render_incident(&state, 1, None).unwrap();
+    let rendered = openmic::publishing::public::render_incident(&state, 1, None, None).unwrap();
     assert_eq!(rendered.incident.comments.as_ref().map(Vec::len), Some(100));
     let mut options = comrak::Options::default();
     options.extension.strikethrough = true;
@@ -189,9 +190,13 @@ fn render(c: &mut Criterion) {
     });
     g.bench_function("render: incident to detail JSON", |b| {
         b.iter(|| {
-            let r =
-                openmic::publishing::public::render_incident(std::hint::black_box(&state), 1, None)
-                    .unwrap();
+            let r = openmic::publishing::public::render_incident(
+                std::hint::black_box(&state),
+                1,
+                None,
+                None,
+            )
+            .unwrap();
             r.incident.to_json().unwrap()
         })
     });
@@ -246,7 +251,10 @@ fn channels() -> openmic::alerts::channels::Channels {
             let matchers = match i % 4 {
                 0 => format!(r#"env="{}", severity=~"critical|high""#, envs[i % 4]),
                 1 => format!(r#"alertname=~"Disk.*|Node.*", env!="{}""#, envs[i % 4]),
-                2 => format!(r#"team="team-{}", severity!~"info|low", instance=~"api-.*""#, i % 7),
+                2 => format!(
+                    r#"team="team-{}", severity!~"info|low", instance=~"api-.*""#,
+                    i % 7
+                ),
                 _ => format!(r#"service!="", job="job-{}""#, i % 5),
             };
             serde_json::json!({"name": format!("c{i}"), "type": "slack",
@@ -258,7 +266,13 @@ fn channels() -> openmic::alerts::channels::Channels {
 
 /// 1000 alerts with varied labels.
 fn routed_alerts() -> Vec<openmic::alerts::Alert> {
-    let names = ["DiskFull", "NodeDown", "HighErrorRate", "Latency", "CertExpiry"];
+    let names = [
+        "DiskFull",
+        "NodeDown",
+        "HighErrorRate",
+        "Latency",
+        "CertExpiry",
+    ];
     let severities = ["critical", "high", "medium", "low", "info"];
     let envs = ["production", "staging", "canary", "dev"];
     (0..1000)

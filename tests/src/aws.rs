@@ -223,8 +223,22 @@ impl Fixture {
 /// Mail the server has accepted: each message's raw RFC 5322 text.
 pub async fn sent_mail() -> Vec<String> {
     let url = format!("{}/moto-api/data.json", endpoint());
-    let body = http_get(&url).await;
-    let data: serde_json::Value = serde_json::from_str(&body).expect("moto data.json");
+    // The server serialises all its state for this: under load from other tests it
+    // can answer an error page; ask again.
+    let mut data = serde_json::Value::Null;
+    for attempt in 0..5 {
+        let body = http_get(&url).await;
+        match serde_json::from_str(&body) {
+            Ok(v) => {
+                data = v;
+                break;
+            }
+            Err(e) if attempt == 4 => {
+                panic!("moto data.json: {e}: {}", &body[..body.len().min(300)])
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
+        }
+    }
     data["ses"]["RawMessage"]
         .as_array()
         .map(|a| {

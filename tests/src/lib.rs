@@ -23,6 +23,27 @@ pub fn http() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// A clock a test moves by hand.
+pub struct ManualClock(std::sync::Mutex<openmic::time::Timestamp>);
+
+impl ManualClock {
+    pub fn at(t: &str) -> std::sync::Arc<ManualClock> {
+        std::sync::Arc::new(ManualClock(std::sync::Mutex::new(
+            openmic::time::parse(t).expect("a time"),
+        )))
+    }
+
+    pub fn set(&self, t: &str) {
+        *self.0.lock().unwrap() = openmic::time::parse(t).expect("a time");
+    }
+}
+
+impl openmic::clock::Clock for ManualClock {
+    fn now(&self) -> openmic::time::Timestamp {
+        *self.0.lock().unwrap()
+    }
+}
+
 /// The repository's `events/` folder.
 pub fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")

@@ -716,3 +716,42 @@ async fn the_first_publication_notes_the_public_url_on_the_issue_once() {
         server.verify().await;
     }
 }
+
+/// A maintenance whose window cannot be read is said back on its issue, once.
+#[tokio::test]
+async fn a_maintenance_window_that_cannot_be_read_is_noted_on_the_issue_once() {
+    let server = stub().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v4/projects/42/issues/1/notes"))
+        .and(body_string_contains("cannot+show+this+maintenance"))
+        .and(body_string_contains("before+it+starts"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 950})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = api_env(&server);
+    let runner = embedded(dir.path(), &with(&env, &[("PUBLISHERS", "alice")]));
+    let raw = std::fs::read_to_string(event_file("gitlab-story", "001-issue-opened.json")).unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let mut body: serde_json::Value =
+        serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    body["object_attributes"]["description"] =
+        json!("Planned.\n\nWindow: 2026-12-01T04:00:00Z/2026-12-01T02:00:00Z");
+    let labels = json!([{"title": "status-page"}, {"title": "maintenance"}]);
+    body["object_attributes"]["labels"] = labels.clone();
+    body["labels"] = labels;
+    event["body"] = json!(body.to_string());
+    let text = event.to_string();
+    assert_eq!(send_text(&runner, &text).await.0, 202);
+    runner.drain().await;
+    // The same delivery again, as a new one: the problem is known, no second note.
+    let again = text.replace("d0000001", "e0000001");
+    assert_eq!(send_text(&runner, &again).await.0, 202);
+    runner.drain().await;
+    assert!(!dir.path().join("status/data/incident/1.json").exists());
+    let state = json_of(&tree(&dir.path().join("state")), "incidents/42/1.json");
+    assert_eq!(state["problems"].as_array().map(Vec::len), Some(1));
+    assert_eq!(state["problems"][0]["noted"], true);
+    server.verify().await;
+}

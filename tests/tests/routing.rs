@@ -155,10 +155,17 @@ fn outbox(dir: &std::path::Path) -> Vec<Seen> {
             Seen {
                 to: m
                     .to()
-                    .map(|a| a.iter().filter_map(|x| x.address().map(str::to_owned)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.address().map(str::to_owned))
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 subject: m.subject().unwrap_or_default().to_owned(),
-                text: m.body_text(0).map(|t| t.replace("\r\n", "\n")).unwrap_or_default(),
+                text: m
+                    .body_text(0)
+                    .map(|t| t.replace("\r\n", "\n"))
+                    .unwrap_or_default(),
             }
         })
         .collect()
@@ -167,9 +174,13 @@ fn outbox(dir: &std::path::Path) -> Vec<Seen> {
 /// The link on the line after `label` (the acknowledge link), or the one after
 /// `label` on its own line (`for 1h: …`).
 fn link_in(text: &str, label: &str) -> String {
-    let at = text.find(label).unwrap_or_else(|| panic!("{label:?} in:\n{text}"));
+    let at = text
+        .find(label)
+        .unwrap_or_else(|| panic!("{label:?} in:\n{text}"));
     let rest = &text[at + label.len()..];
-    let start = rest.find(API).unwrap_or_else(|| panic!("a link after {label:?}"));
+    let start = rest
+        .find(API)
+        .unwrap_or_else(|| panic!("a link after {label:?}"));
     rest[start..].split_whitespace().next().unwrap().to_owned()
 }
 
@@ -214,10 +225,27 @@ async fn each_channel_gets_the_alerts_its_matchers_take_in_its_documented_body()
         {"name": "hook", "type": "webhook", "url": format!("{b}/ok/hook"), "secret": WHSEC},
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let runner = runner(dir.path(), &links_env(&[("ALERT_CHANNELS", channels.to_string())]));
+    let runner = runner(
+        dir.path(),
+        &links_env(&[("ALERT_CHANNELS", channels.to_string())]),
+    );
     let body = alertmanager(&[
-        ("fp-errors", &[("alertname", "HighErrorRate"), ("env", "production"), ("severity", "critical")]),
-        ("fp-disk", &[("alertname", "DiskFull"), ("env", "staging"), ("severity", "warning")]),
+        (
+            "fp-errors",
+            &[
+                ("alertname", "HighErrorRate"),
+                ("env", "production"),
+                ("severity", "critical"),
+            ],
+        ),
+        (
+            "fp-disk",
+            &[
+                ("alertname", "DiskFull"),
+                ("env", "staging"),
+                ("severity", "warning"),
+            ],
+        ),
     ]);
     fire(&runner, &body, "route-1").await;
 
@@ -227,7 +255,12 @@ async fn each_channel_gets_the_alerts_its_matchers_take_in_its_documented_body()
             .iter()
             .map(|x| {
                 let raw = String::from_utf8_lossy(&x.raw).into_owned();
-                if raw.contains("HighErrorRate") { "errors" } else { "disk" }.to_owned()
+                if raw.contains("HighErrorRate") {
+                    "errors"
+                } else {
+                    "disk"
+                }
+                .to_owned()
             })
             .collect();
         t.sort();
@@ -238,7 +271,14 @@ async fn each_channel_gets_the_alerts_its_matchers_take_in_its_documented_body()
     assert_eq!(titles("ok/mattermost"), ["disk"]);
     assert_eq!(titles("ok/discord"), ["disk"]);
     assert_eq!(titles("ok/hook"), ["disk", "errors"]);
-    let gchat = c.seen.lock().unwrap().iter().filter(|x| x.uri.starts_with("/ok/gchat")).cloned().collect::<Vec<_>>();
+    let gchat = c
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|x| x.uri.starts_with("/ok/gchat"))
+        .cloned()
+        .collect::<Vec<_>>();
     assert_eq!(gchat.len(), 1);
     assert!(String::from_utf8_lossy(&gchat[0].raw).contains("DiskFull"));
     let mails = outbox(dir.path());
@@ -253,12 +293,30 @@ async fn each_channel_gets_the_alerts_its_matchers_take_in_its_documented_body()
     assert_eq!(s.headers["content-type"], "application/json");
     assert!(s.body["text"].as_str().unwrap().contains("HighErrorRate"));
     let blocks = s.body["blocks"].as_array().unwrap();
-    let actions = blocks.iter().find(|b| b["type"] == "actions").expect("an actions block");
+    let actions = blocks
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .expect("an actions block");
     let buttons = actions["elements"].as_array().unwrap();
-    assert!(buttons.iter().all(|b| b["type"] == "button" && b["text"]["type"] == "plain_text"));
-    let ack = buttons.iter().find(|b| b["text"]["text"] == "Acknowledge").expect("Acknowledge");
-    assert!(ack["url"].as_str().unwrap().starts_with(&format!("{API}/alerts/ack?token=")));
-    assert!(buttons.iter().any(|b| b["text"]["text"] == "Silence 1h"), "{buttons:?}");
+    assert!(
+        buttons
+            .iter()
+            .all(|b| b["type"] == "button" && b["text"]["type"] == "plain_text")
+    );
+    let ack = buttons
+        .iter()
+        .find(|b| b["text"]["text"] == "Acknowledge")
+        .expect("Acknowledge");
+    assert!(
+        ack["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{API}/alerts/ack?token="))
+    );
+    assert!(
+        buttons.iter().any(|b| b["text"]["text"] == "Silence 1h"),
+        "{buttons:?}"
+    );
 
     // Teams: a message with one Adaptive Card.
     let t = &c.at("ok/teams")[0].body;
@@ -266,16 +324,39 @@ async fn each_channel_gets_the_alerts_its_matchers_take_in_its_documented_body()
     let a = &t["attachments"][0];
     assert_eq!(a["contentType"], "application/vnd.microsoft.card.adaptive");
     assert_eq!(a["content"]["type"], "AdaptiveCard");
-    assert!(a["content"]["body"].as_array().unwrap().iter().any(|b| b["type"] == "FactSet"));
-    assert!(a["content"]["actions"].as_array().unwrap().iter().any(|x| x["type"] == "Action.OpenUrl" && x["title"] == "Acknowledge"));
+    assert!(
+        a["content"]["body"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["type"] == "FactSet")
+    );
+    assert!(
+        a["content"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["type"] == "Action.OpenUrl" && x["title"] == "Acknowledge")
+    );
 
     // Mattermost: text and one attachment; links as markdown.
     let m = &c.at("ok/mattermost")[0].body;
     assert!(m["text"].as_str().unwrap().starts_with("#### "));
     let att = &m["attachments"][0];
     assert!(att["fallback"].is_string() && att["color"].is_string());
-    assert!(att["fields"].as_array().unwrap().iter().all(|f| f["short"].is_boolean()));
-    assert!(att["text"].as_str().unwrap().contains(&format!("]({API}/alerts/ack?token=")));
+    assert!(
+        att["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["short"].is_boolean())
+    );
+    assert!(
+        att["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("]({API}/alerts/ack?token="))
+    );
 
     // Discord: content, one embed, no mentions.
     let d = &c.at("ok/discord")[0].body;
@@ -283,15 +364,36 @@ async fn each_channel_gets_the_alerts_its_matchers_take_in_its_documented_body()
     assert_eq!(d["allowed_mentions"], json!({"parse": []}));
     let e = &d["embeds"][0];
     assert!(e["title"].is_string() && e["color"].is_u64() && e["fields"].is_array());
-    assert!(e["description"].as_str().unwrap().contains("/alerts/silence?token="));
+    assert!(
+        e["description"]
+            .as_str()
+            .unwrap()
+            .contains("/alerts/silence?token=")
+    );
 
     // Google Chat: text, a cardsV2 card, threaded by key with the reply option on the URL.
     let g = &gchat[0];
-    assert!(g.uri.contains("messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"), "{}", g.uri);
+    assert!(
+        g.uri
+            .contains("messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"),
+        "{}",
+        g.uri
+    );
     assert!(g.body["thread"]["threadKey"].is_string());
     let card = &g.body["cardsV2"][0]["card"];
-    assert!(card["header"]["title"].as_str().unwrap().contains("DiskFull"));
-    assert!(card["sections"][0]["widgets"].as_array().unwrap().iter().any(|w| w["buttonList"]["buttons"].is_array()));
+    assert!(
+        card["header"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("DiskFull")
+    );
+    assert!(
+        card["sections"][0]["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["buttonList"]["buttons"].is_array())
+    );
 
     // The webhook: a JSON event signed as Standard Webhooks sign.
     for h in c.at("ok/hook") {
@@ -304,7 +406,11 @@ async fn each_channel_gets_the_alerts_its_matchers_take_in_its_documented_body()
         mac.update(&h.raw);
         let want = format!("v1,{}", B64.encode(mac.finalize().into_bytes()));
         assert!(sig.split(' ').any(|s| s == want), "{sig} != {want}");
-        assert!(h.body["type"].as_str().unwrap().starts_with("alert."), "{}", h.body);
+        assert!(
+            h.body["type"].as_str().unwrap().starts_with("alert."),
+            "{}",
+            h.body
+        );
         assert!(h.body["timestamp"].is_string() && h.body["data"]["title"].is_string());
     }
 }
@@ -334,27 +440,59 @@ async fn a_failing_channel_holds_back_no_mail_and_is_reported_once() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         waited += 1;
     }
-    assert_eq!(c.at("hang/slack").len(), 1, "the stuck channel's first attempt is still open");
+    assert_eq!(
+        c.at("hang/slack").len(),
+        1,
+        "the stuck channel's first attempt is still open"
+    );
     assert!(!worker.is_finished());
-    assert_eq!(outbox(dir.path()).len(), 1, "the mail went while the chat channel hung");
+    assert_eq!(
+        outbox(dir.path()).len(),
+        1,
+        "the mail went while the chat channel hung"
+    );
     assert_eq!(c.at("ok/discord").len(), 1);
     c.release();
     worker.await.unwrap();
-    assert_eq!(c.at("hang/slack").len(), 3, "retried with backoff, then given up");
+    assert_eq!(
+        c.at("hang/slack").len(),
+        3,
+        "retried with backoff, then given up"
+    );
     let mails = outbox(dir.path());
-    let failing: Vec<&Seen> = mails.iter().filter(|m| m.subject.contains("the channel stuck is failing")).collect();
-    let mut told: Vec<&str> = failing.iter().flat_map(|m| m.to.iter().map(String::as_str)).collect();
+    let failing: Vec<&Seen> = mails
+        .iter()
+        .filter(|m| m.subject.contains("the channel stuck is failing"))
+        .collect();
+    let mut told: Vec<&str> = failing
+        .iter()
+        .flat_map(|m| m.to.iter().map(String::as_str))
+        .collect();
     told.sort();
-    assert_eq!(told, ["lead@example.com", "oncall@example.com"], "one report to each maintainer");
-    assert!(failing.iter().all(|m| !m.text.contains(&c.base)), "the channel's URL is a secret");
+    assert_eq!(
+        told,
+        ["lead@example.com", "oncall@example.com"],
+        "one report to each maintainer"
+    );
+    assert!(
+        failing.iter().all(|m| !m.text.contains(&c.base)),
+        "the channel's URL is a secret"
+    );
 
     // The next alert: the failing channel is tried once, and not reported again.
-    let body = alertmanager(&[("fp-2", &[("alertname", "AlsoDown"), ("severity", "critical")])]);
+    let body = alertmanager(&[(
+        "fp-2",
+        &[("alertname", "AlsoDown"), ("severity", "critical")],
+    )]);
     fire(&runner, &body, "fail-2").await;
     assert_eq!(c.at("hang/slack").len(), 4);
     assert_eq!(c.at("ok/discord").len(), 2);
     let mails = outbox(dir.path());
-    assert_eq!(mails.len(), 4, "two alerts (one mail to both maintainers each) and the reports");
+    assert_eq!(
+        mails.len(),
+        4,
+        "two alerts (one mail to both maintainers each) and the reports"
+    );
     assert_eq!(record(dir.path(), "fp-2")["pending"], json!([]));
 }
 
@@ -432,7 +570,11 @@ async fn recipients_from_the_members_api_join_maintainer_emails_once_each() {
     // erin shows no address.
     assert_eq!(
         to,
-        ["alice@example.com", "lead@example.com", "oncall@example.com"]
+        [
+            "alice@example.com",
+            "lead@example.com",
+            "oncall@example.com"
+        ]
     );
 }
 
@@ -471,7 +613,11 @@ async fn acknowledge_and_silence_from_the_mail() {
     let mine = |who: &str| mails.iter().find(|m| m.to == [who]).unwrap().text.clone();
     let (oncall, lead) = (mine("oncall@example.com"), mine("lead@example.com"));
     let ack = link_in(&oncall, "Acknowledge");
-    assert_ne!(ack, link_in(&lead, "Acknowledge"), "each recipient's own link");
+    assert_ne!(
+        ack,
+        link_in(&lead, "Acknowledge"),
+        "each recipient's own link"
+    );
     let silence = link_in(&lead, "for 1h:");
     assert!(silence.ends_with("&for=1h"), "{silence}");
 
@@ -479,24 +625,40 @@ async fn acknowledge_and_silence_from_the_mail() {
     let before = state_of(dir.path());
     let (status, page, headers) = call(&runner, "GET", local(&ack)).await;
     assert_eq!(status, 200);
-    assert!(page.contains("Acknowledge this alert?") && page.contains("<form method=\"post\">"), "{page}");
+    assert!(
+        page.contains("Acknowledge this alert?") && page.contains("<form method=\"post\">"),
+        "{page}"
+    );
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["referrer-policy"], "no-referrer");
     assert_eq!(state_of(dir.path()), before, "a GET acts on nothing");
 
     // Before the acknowledgement a repeat reminds; after it, none.
     fire(&runner, &body, "ack-2").await;
-    assert_eq!(outbox(dir.path()).iter().filter(|m| m.subject.contains("still firing")).count(), 2);
+    assert_eq!(
+        outbox(dir.path())
+            .iter()
+            .filter(|m| m.subject.contains("still firing"))
+            .count(),
+        2
+    );
     let (status, page, _) = call(&runner, "POST", local(&ack)).await;
     assert_eq!(status, 200);
-    assert!(page.contains("Acknowledged") && page.contains("A note on its GitLab incident issue says so."), "{page}");
+    assert!(
+        page.contains("Acknowledged")
+            && page.contains("A note on its GitLab incident issue says so."),
+        "{page}"
+    );
     let r = record(dir.path(), "fp-a");
     assert_eq!(r["actions"][0]["action"], "ack");
     assert_eq!(r["actions"][0]["by"], "oncall@example.com");
     assert_eq!(r["actions"][0]["noted"], true);
     fire(&runner, &body, "ack-3").await;
     assert_eq!(
-        outbox(dir.path()).iter().filter(|m| m.subject.contains("still firing")).count(),
+        outbox(dir.path())
+            .iter()
+            .filter(|m| m.subject.contains("still firing"))
+            .count(),
         2,
         "no reminder once acknowledged"
     );
@@ -510,14 +672,18 @@ async fn acknowledge_and_silence_from_the_mail() {
     assert_eq!(status, 200);
     assert!(page.contains("Silenced until"), "{page}");
     let r = record(dir.path(), "fp-a");
-    let until = chrono::DateTime::parse_from_rfc3339(r["actions"][1]["until"].as_str().unwrap()).unwrap();
+    let until =
+        chrono::DateTime::parse_from_rfc3339(r["actions"][1]["until"].as_str().unwrap()).unwrap();
     let hour = (until.with_timezone(&chrono::Utc) - now).num_seconds();
     assert!((3590..=3610).contains(&hour), "silenced for {hour} s");
     let resolved = body.replace("\"firing\"", "\"resolved\"");
     fire(&runner, &resolved, "ack-4").await;
     assert_eq!(outbox(dir.path()).len(), sent, "silenced: nothing sent");
     let r = record(dir.path(), "fp-a");
-    assert_eq!((&r["status"], &r["muted"][0][0]), (&json!("resolved"), &json!("resolved")));
+    assert_eq!(
+        (&r["status"], &r["muted"][0][0]),
+        (&json!("resolved"), &json!("resolved"))
+    );
 
     // Forged, altered, expired and misused links: a page that says why, 4xx, nothing done.
     let before = state_of(dir.path());
@@ -537,26 +703,64 @@ async fn acknowledge_and_silence_from_the_mail() {
     };
     let expired = key.sign(&grant(now.timestamp() - 60));
     let forged = other_key.sign(&grant(now.timestamp() + 3600));
-    let silence_token = silence.split("token=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    let silence_token = silence
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
     for (uri, want, says) in [
-        (format!("/alerts/ack?token={forged}"), 403, "it was not made by this openmic, or it was changed since"),
-        (format!("/alerts/ack?token={altered_payload}.{sig}"), 403, "it was changed since"),
-        (format!("/alerts/ack?token={payload}.{}", &sig[1..]), 403, "it was changed since"),
-        (format!("/alerts/ack?token={expired}"), 410, "The link expired at"),
+        (
+            format!("/alerts/ack?token={forged}"),
+            403,
+            "it was not made by this openmic, or it was changed since",
+        ),
+        (
+            format!("/alerts/ack?token={altered_payload}.{sig}"),
+            403,
+            "it was changed since",
+        ),
+        (
+            format!("/alerts/ack?token={payload}.{}", &sig[1..]),
+            403,
+            "it was changed since",
+        ),
+        (
+            format!("/alerts/ack?token={expired}"),
+            410,
+            "The link expired at",
+        ),
         ("/alerts/ack".to_owned(), 400, "The link has no token"),
-        (format!("/alerts/silence?token={silence_token}&for=2h"), 400, "A silence lasts 1h, 4h or 24h"),
-        (format!("/alerts/silence?token={token}&for=1h"), 403, "made for another action"),
+        (
+            format!("/alerts/silence?token={silence_token}&for=2h"),
+            400,
+            "A silence lasts 1h, 4h or 24h",
+        ),
+        (
+            format!("/alerts/silence?token={token}&for=1h"),
+            403,
+            "made for another action",
+        ),
     ] {
         for m in ["GET", "POST"] {
             let (status, page, headers) = call(&runner, m, &uri).await;
             assert_eq!(status, want, "{m} {uri}: {page}");
-            assert!(page.contains("This link cannot be used") && page.contains(says), "{m} {uri}: {page}");
+            assert!(
+                page.contains("This link cannot be used") && page.contains(says),
+                "{m} {uri}: {page}"
+            );
             assert_eq!(headers["content-type"], "text/html; charset=utf-8");
         }
     }
     let (status, _, _) = call(&runner, "DELETE", local(&ack)).await;
     assert_eq!(status, 405);
-    assert_eq!(state_of(dir.path()), before, "refused links changed nothing");
+    assert_eq!(
+        state_of(dir.path()),
+        before,
+        "refused links changed nothing"
+    );
     server.verify().await;
 }
 
@@ -568,30 +772,65 @@ async fn fifty_alerts_in_a_minute_become_one_digest_per_channel() {
         {"name": "slack", "type": "slack", "url": format!("{}/ok/slack", c.base)},
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let runner = runner(dir.path(), &links_env(&[("ALERT_CHANNELS", channels.to_string())]));
-    let started = chrono::Utc::now();
+    let env = links_env(&[("ALERT_CHANNELS", channels.to_string())]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let clock = ManualClock::at("2026-11-30T10:00:00Z");
+    let runner = Runner::embedded_at(dir.path(), test_config(&env), clock.clone()).unwrap();
     for i in 0..50 {
+        clock.set(&format!("2026-11-30T10:00:{i:02}Z"));
         let fp = format!("storm-{i}");
-        let body = alertmanager(&[(fp.as_str(), &[("alertname", "NodeDown"), ("severity", "critical")])]);
+        let body = alertmanager(&[(
+            fp.as_str(),
+            &[("alertname", "NodeDown"), ("severity", "critical")],
+        )]);
         fire(&runner, &body, &format!("storm-{i}")).await;
     }
     // ALERT_DIGEST_AFTER's default, 10/5m: ten go one by one, the rest wait.
     assert_eq!(c.at("ok/slack").len(), 10);
     assert_eq!(outbox(dir.path()).len(), 10);
-    assert_eq!(runner.notifier.tick(started + chrono::Duration::seconds(30)).await.unwrap(), 0, "not due while the storm lasts");
-    let later = chrono::Utc::now() + chrono::Duration::minutes(6);
-    let digests = runner.notifier.tick(later).await.unwrap();
-    assert_eq!(digests, 2, "one digest per channel");
-    assert_eq!(runner.notifier.tick(later).await.unwrap(), 0, "sent once");
+    clock.set("2026-11-30T10:01:20Z");
+    assert_eq!(
+        runner.notifier.tick().await.unwrap().digests,
+        0,
+        "not due while the storm is loud"
+    );
+    // A quiet minute: one digest per channel, once.
+    clock.set("2026-11-30T10:02:00Z");
+    assert_eq!(
+        runner.notifier.tick().await.unwrap().digests,
+        2,
+        "one digest per channel"
+    );
+    assert_eq!(
+        runner.notifier.tick().await.unwrap().digests,
+        0,
+        "sent once"
+    );
     let slack = c.at("ok/slack");
     assert_eq!(slack.len(), 11);
     let digest = &slack[10].body;
-    assert!(digest["text"].as_str().unwrap().contains("Alert storm: 40 notices"), "{digest}");
+    assert!(
+        digest["text"]
+            .as_str()
+            .unwrap()
+            .contains("Alert storm: 40 notices"),
+        "{digest}"
+    );
     let listed = serde_json::to_string(&digest["blocks"]).unwrap();
-    assert!(listed.matches("NodeDown").count() >= 10, "the digest lists the alerts: {digest}");
+    assert!(
+        listed.matches("NodeDown").count() >= 10,
+        "the digest lists the alerts: {digest}"
+    );
     let mails = outbox(dir.path());
-    let digest_mails: Vec<&Seen> = mails.iter().filter(|m| m.subject.starts_with("Alert storm")).collect();
+    let digest_mails: Vec<&Seen> = mails
+        .iter()
+        .filter(|m| m.subject.starts_with("Alert storm"))
+        .collect();
     assert_eq!(digest_mails.len(), 1);
-    assert!(digest_mails[0].subject.contains("40 notices"), "{}", digest_mails[0].subject);
+    assert!(
+        digest_mails[0].subject.contains("40 notices"),
+        "{}",
+        digest_mails[0].subject
+    );
     assert_eq!(digest_mails[0].text.matches("NodeDown").count() >= 40, true);
 }

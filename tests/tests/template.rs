@@ -557,21 +557,33 @@ fn sqs_consumers_report_batch_item_failures() {
 }
 
 #[test]
-fn publisher_resyncs_on_a_schedule() {
+fn schedules_resync_and_tick() {
     let t = Template::load();
-    let f = t.function_with_binary("openmic-publisher");
-    let schedules = f.events("Schedule");
-    assert_eq!(schedules.len(), 1, "{}: one Schedule event", f.name);
-    let p = &schedules[0].1;
-    let input: Value = serde_json::from_str(p["Input"].as_str().expect("Input is a string"))
-        .expect("Input is JSON");
-    assert_eq!(input, json!({"openmic": "resync"}));
+    let inputs = |binary: &str| -> Vec<(Value, String)> {
+        let f = t.function_with_binary(binary);
+        f.events("Schedule")
+            .iter()
+            .map(|(_, p)| {
+                let input: Value =
+                    serde_json::from_str(p["Input"].as_str().expect("Input is a string"))
+                        .expect("Input is JSON");
+                (input, p["Schedule"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect()
+    };
+    let publisher = inputs("openmic-publisher");
+    assert_eq!(publisher.len(), 2, "{publisher:?}");
     assert!(
-        p["Schedule"]
-            .as_str()
-            .is_some_and(|s| s.starts_with("rate(") || s.starts_with("cron(")),
-        "Schedule: {}",
-        p["Schedule"]
+        publisher
+            .iter()
+            .any(|(i, s)| *i == json!({"openmic": "resync"}) && s.starts_with("rate("))
+    );
+    // Maintenance stages on time, and held alerts let go on time: every minute.
+    assert!(publisher.contains(&(json!({"openmic": "tick"}), "rate(1 minute)".to_owned())));
+    let notifier = inputs("openmic-notifier");
+    assert_eq!(
+        notifier,
+        vec![(json!({"openmic": "tick"}), "rate(1 minute)".to_owned())]
     );
 }
 

@@ -1,8 +1,8 @@
 //! The notifier function: batches from the alerts queue (alert records kept, notices
 //! sent to their channels, and with `CREATE_INCIDENTS` GitLab incident issues opened),
 //! the alert links from API Gateway (`GET|POST /alerts/ack`, `/alerts/silence`), and
-//! the scheduled tick that sends storms' digests (`{"openmic": "tick"}`). Which one an
-//! event is, its shape says.
+//! the minute's tick (`{"openmic": "tick"}` from EventBridge) that lets go of alerts a
+//! maintenance held and sends storms' digests. Which one an event is, its shape says.
 
 use std::sync::Arc;
 
@@ -42,7 +42,8 @@ async fn handle(
 ) -> Result<Value, lambda_runtime::Error> {
     if event.get("Records").is_some() {
         let batch: SqsEvent = serde_json::from_value(event)?;
-        let response = handle_batch(batch, |body| async move { notifier.handle(&body).await }).await;
+        let response =
+            handle_batch(batch, |body| async move { notifier.handle(&body).await }).await;
         return Ok(serde_json::to_value(response)?);
     }
     if event.get("requestContext").is_some() {
@@ -50,8 +51,13 @@ async fn handle(
         return Ok(openmic_http::apigw::alert_link(actions, event).await);
     }
     if event.get("openmic").and_then(Value::as_str) == Some("tick") {
-        let digests = notifier.tick(chrono::Utc::now()).await?;
-        return Ok(json!({ "digests": digests }));
+        let t = notifier.tick().await?;
+        return Ok(
+            json!({ "released": t.released, "mails": t.sent.mails, "messages": t.sent.messages, "digests": t.digests }),
+        );
     }
-    Err("unknown event: expected an SQS batch, an API Gateway request or {\"openmic\": \"tick\"}".into())
+    Err(
+        "unknown event: expected an SQS batch, an API Gateway request or {\"openmic\": \"tick\"}"
+            .into(),
+    )
 }

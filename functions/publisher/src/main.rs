@@ -1,6 +1,7 @@
 //! The publisher function: batches from the publish queue (incident state merged, the
-//! status bucket brought in line), and the scheduled resync of every published
-//! incident (`{"openmic": "resync"}` from EventBridge).
+//! status bucket brought in line), the scheduled resync of every published incident
+//! (`{"openmic": "resync"}` from EventBridge) and the minute's tick that moves
+//! maintenances to their stage (`{"openmic": "tick"}`).
 
 use std::sync::Arc;
 
@@ -49,10 +50,14 @@ async fn handle(
             handle_batch(batch, |body| async move { publisher.handle(&body).await }).await;
         return Ok(serde_json::to_value(response)?);
     }
+    if event.get("openmic").and_then(Value::as_str) == Some("tick") {
+        let moved = publisher.tick().await?;
+        return Ok(json!({ "moved": moved }));
+    }
     if event.get("openmic").and_then(Value::as_str) == Some("resync") {
         let results = publisher.resync_published_until(Some(deadline)).await?;
         let failed = results.iter().filter(|(_, r)| r.is_err()).count();
         return Ok(json!({ "resynced": results.len() - failed, "failed": failed }));
     }
-    Err("unknown event: expected an SQS batch or {\"openmic\": \"resync\"}".into())
+    Err("unknown event: expected an SQS batch, {\"openmic\": \"resync\"} or {\"openmic\": \"tick\"}".into())
 }

@@ -90,7 +90,9 @@ impl AlertRouting {
             if s.len() < MIN_LINK_SECRET_LEN {
                 return Err(invalid(
                     "ALERT_LINK_SECRET",
-                    format!("must be at least {MIN_LINK_SECRET_LEN} characters (openssl rand -hex 32)"),
+                    format!(
+                        "must be at least {MIN_LINK_SECRET_LEN} characters (openssl rand -hex 32)"
+                    ),
                 ));
             }
             r.link_secret = Some(Secret::new(s));
@@ -161,7 +163,10 @@ mod tests {
         );
         assert_eq!(r.notify_roles.map(NotifyRoles::min_access), Some(40));
         assert_eq!(r.public_api_url.as_deref(), Some("https://api.example.com"));
-        assert_eq!(read(&[("ALERT_DIGEST_AFTER", "off")]).unwrap().digest_after, None);
+        assert_eq!(
+            read(&[("ALERT_DIGEST_AFTER", "off")]).unwrap().digest_after,
+            None
+        );
     }
 
     #[test]

@@ -116,6 +116,8 @@ pub struct Config {
     pub gitlab_projects: Vec<u64>,
     pub alert_token: Option<Secret>,
     pub publish_label: String,
+    /// `MAINTENANCE_LABEL`: the label of a scheduled maintenance.
+    pub maintenance_label: String,
     pub publishers: BTreeSet<String>,
     pub publish_min_access: u32,
     pub microphone_trust: MicrophoneTrust,
@@ -149,6 +151,7 @@ impl Default for Config {
             gitlab_projects: Vec::new(),
             alert_token: None,
             publish_label: "status-page".into(),
+            maintenance_label: "maintenance".into(),
             publishers: BTreeSet::new(),
             publish_min_access: 50,
             microphone_trust: MicrophoneTrust::Publishers,
@@ -210,6 +213,9 @@ impl Config {
         c.alert_token = get("ALERT_TOKEN").map(Secret);
         if let Some(v) = get("PUBLISH_LABEL") {
             c.publish_label = v;
+        }
+        if let Some(v) = get("MAINTENANCE_LABEL") {
+            c.maintenance_label = v;
         }
         c.publishers = get("PUBLISHERS")
             .map(|v| {

@@ -3,6 +3,7 @@
 //! (`openmic`) talks to the world. No I/O here.
 
 pub mod alerting;
+pub mod clock;
 pub mod config;
 pub mod document;
 pub mod errors;

@@ -17,12 +17,13 @@
 //! uses `intake`'s hooks and the `site`; `intake` uses `alerts`' payloads.
 
 pub use openmic_core::{
-    alerting, config, document, errors, gitlab, ids, mail, message, ports, signing, time,
+    alerting, clock, config, document, errors, gitlab, ids, mail, message, ports, signing, time,
 };
 
 pub mod alerts;
 pub mod chat;
 pub mod intake;
+pub mod maintenance;
 pub mod publishing;
 pub mod site;
 pub mod templates;
@@ -34,6 +35,7 @@ pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
         publishing::VARIABLES,
         site::VARIABLES,
         alerts::VARIABLES,
+        maintenance::VARIABLES,
     ]
     .into_iter()
     .flatten()

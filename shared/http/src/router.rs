@@ -60,16 +60,35 @@ pub fn link_routes<S: Clone + Send + Sync + 'static>(actions: Arc<Actions>) -> R
         let (show, act) = (actions.clone(), actions.clone());
         let m = get(move |RawQuery(q): RawQuery| async move {
             let (token, length) = link_query(q.as_deref());
-            page(show.show(action, token.as_deref(), length.as_deref(), chrono::Utc::now()).await)
+            page(
+                show.show(
+                    action,
+                    token.as_deref(),
+                    length.as_deref(),
+                    chrono::Utc::now(),
+                )
+                .await,
+            )
         })
         .post(move |RawQuery(q): RawQuery| async move {
             let (token, length) = link_query(q.as_deref());
-            page(act.act(action, token.as_deref(), length.as_deref(), chrono::Utc::now()).await)
+            page(
+                act.act(
+                    action,
+                    token.as_deref(),
+                    length.as_deref(),
+                    chrono::Utc::now(),
+                )
+                .await,
+            )
         })
         .fallback(|method: Method, uri: Uri| async move {
             response(Reply::error(
                 StatusCode::METHOD_NOT_ALLOWED,
-                format!("method {method} is not allowed on {}; use GET or POST", uri.path()),
+                format!(
+                    "method {method} is not allowed on {}; use GET or POST",
+                    uri.path()
+                ),
             ))
         });
         r = r.route(action.path(), m);

@@ -141,7 +141,10 @@ impl Actions {
         } else {
             "confirm"
         };
-        let until = s.length.as_ref().map(|(_, d)| now + chrono::Duration::from_std(*d).unwrap_or_default());
+        let until = s
+            .length
+            .as_ref()
+            .map(|(_, d)| now + chrono::Duration::from_std(*d).unwrap_or_default());
         page(200, action, state, &s, until, false, now)
     }
 
@@ -157,7 +160,10 @@ impl Actions {
             Ok(s) => s,
             Err(r) => return refused(action, &r),
         };
-        let until = s.length.as_ref().map(|(_, d)| now + chrono::Duration::from_std(*d).unwrap_or_default());
+        let until = s
+            .length
+            .as_ref()
+            .map(|(_, d)| now + chrono::Duration::from_std(*d).unwrap_or_default());
         let done = ActionRecord {
             action,
             by: s.grant.who(),
@@ -280,13 +286,20 @@ impl Actions {
                 until => done.until.map(|u| time::format(&u)),
             },
         );
-        if let Err(e) = api.add_note(IncidentId::new(project, issue.iid), &body).await {
+        if let Err(e) = api
+            .add_note(IncidentId::new(project, issue.iid), &body)
+            .await
+        {
             warn!(error = %e, "alert link: the note on the incident issue could not be added");
             return false;
         }
         let marked = document::update(self.state.as_ref(), &s.key, |old| {
             old.map(|mut r: AlertRecord| {
-                if let Some(a) = r.actions.iter_mut().find(|a| a.at == done.at && a.action == done.action && a.by == done.by) {
+                if let Some(a) = r
+                    .actions
+                    .iter_mut()
+                    .find(|a| a.at == done.at && a.action == done.action && a.by == done.by)
+                {
                     a.noted = true;
                 }
                 r
@@ -358,7 +371,8 @@ fn html(status: u16, ctx: &Value) -> Page {
             tracing::error!(error = %e, "alert link page");
             Page {
                 status: 500,
-                html: "<!DOCTYPE html><title>Error</title><p>openmic could not show this page.</p>".into(),
+                html: "<!DOCTYPE html><title>Error</title><p>openmic could not show this page.</p>"
+                    .into(),
             }
         }
     }

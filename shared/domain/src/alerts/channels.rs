@@ -137,7 +137,13 @@ impl Channels {
     /// Whether any channel mails the maintainers.
     pub fn mails_maintainers(&self) -> bool {
         self.0.iter().any(|c| {
-            matches!(&c.destination, Destination::Mail(MailTo { maintainers: true, .. }))
+            matches!(
+                &c.destination,
+                Destination::Mail(MailTo {
+                    maintainers: true,
+                    ..
+                })
+            )
         })
     }
 }
@@ -163,8 +169,8 @@ fn channel(map: &Map<String, Value>) -> Result<Channel, String> {
         return Err("name must be one line of at most 100 characters".into());
     }
     let kind_name = text("type")?.ok_or("type is required")?;
-    let matchers = Matchers::parse(text("match")?.unwrap_or(""))
-        .map_err(|e| format!("match: {e}"))?;
+    let matchers =
+        Matchers::parse(text("match")?.unwrap_or("")).map_err(|e| format!("match: {e}"))?;
     let destination = if kind_name.eq_ignore_ascii_case("email") {
         if map.contains_key("url") || map.contains_key("secret") {
             return Err("an email channel has `to`, not `url` or `secret`".into());
@@ -181,7 +187,9 @@ fn channel(map: &Map<String, Value>) -> Result<Channel, String> {
             return Err(format!("a {} channel has `url`, not `to`", kind.as_str()));
         }
         let url = text("url")?.ok_or_else(|| format!("url is required for {}", kind.as_str()))?;
-        if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace) {
+        if !(url.starts_with("https://") || url.starts_with("http://"))
+            || url.contains(char::is_whitespace)
+        {
             return Err("url must be an http(s) URL".into());
         }
         let signing = match (kind, text("secret")?) {
@@ -238,7 +246,9 @@ fn mail_to(to: Option<&Value>) -> Result<MailTo, String> {
         } else if is_address(&e) {
             out.addresses.push(e);
         } else {
-            return Err(format!("to: {e:?} is not an email address (or `maintainers`)"));
+            return Err(format!(
+                "to: {e:?} is not an email address (or `maintainers`)"
+            ));
         }
     }
     if !out.maintainers && out.addresses.is_empty() {
@@ -309,7 +319,11 @@ mod tests {
         let disk = alert("DiskFull", &[]);
         assert_eq!(names(&disk), vec!["all", "prod-pages", "disks", "hook"]);
         let mut staging = alert("High CPU", &[("env", "staging")]);
-        assert_eq!(names(&staging), vec!["all", "hook"], "a label wins over the stand-in");
+        assert_eq!(
+            names(&staging),
+            vec!["all", "hook"],
+            "a label wins over the stand-in"
+        );
         staging.labels.clear();
         staging.severity = Severity::Medium;
         assert_eq!(names(&staging), vec!["all", "hook"]);
@@ -324,7 +338,10 @@ mod tests {
             }
         );
         assert!(c.any_chat() && c.mails_maintainers());
-        assert!(!format!("{:?}", c).contains("hooks.slack.com"), "URLs hold secrets");
+        assert!(
+            !format!("{:?}", c).contains("hooks.slack.com"),
+            "URLs hold secrets"
+        );
     }
 
     #[test]
@@ -332,16 +349,46 @@ mod tests {
         for (json, want) in [
             ("{}", "must be a JSON list"),
             ("[]", "lists no channel"),
-            (r#"[{"type": "slack", "url": "https://x"}]"#, "[0]: name is required"),
-            (r#"[{"name": "a", "type": "irc", "url": "https://x"}]"#, "[0] (a): type \"irc\" is not one of email, slack, teams"),
-            (r#"[{"name": "a", "type": "slack"}]"#, "url is required for slack"),
-            (r#"[{"name": "a", "type": "slack", "url": "ftp://x"}]"#, "url must be an http(s) URL"),
-            (r#"[{"name": "a", "type": "webhook", "url": "https://x"}]"#, "secret is required"),
-            (r#"[{"name": "a", "type": "webhook", "url": "https://x", "secret": "whsec_!!"}]"#, "secret:"),
-            (r#"[{"name": "a", "type": "email", "to": ["nobody"]}]"#, "\"nobody\" is not an email address"),
-            (r#"[{"name": "a", "type": "email", "matcher": "x=y"}]"#, "unknown key \"matcher\""),
-            (r#"[{"name": "a", "type": "slack", "url": "https://x", "match": "env="}, {"name": "a", "type": "email"}]"#, "used twice"),
-            (r#"[{"name": "a", "type": "slack", "url": "https://x", "match": "env=~\"(\""}]"#, "match: "),
+            (
+                r#"[{"type": "slack", "url": "https://x"}]"#,
+                "[0]: name is required",
+            ),
+            (
+                r#"[{"name": "a", "type": "irc", "url": "https://x"}]"#,
+                "[0] (a): type \"irc\" is not one of email, slack, teams",
+            ),
+            (
+                r#"[{"name": "a", "type": "slack"}]"#,
+                "url is required for slack",
+            ),
+            (
+                r#"[{"name": "a", "type": "slack", "url": "ftp://x"}]"#,
+                "url must be an http(s) URL",
+            ),
+            (
+                r#"[{"name": "a", "type": "webhook", "url": "https://x"}]"#,
+                "secret is required",
+            ),
+            (
+                r#"[{"name": "a", "type": "webhook", "url": "https://x", "secret": "whsec_!!"}]"#,
+                "secret:",
+            ),
+            (
+                r#"[{"name": "a", "type": "email", "to": ["nobody"]}]"#,
+                "\"nobody\" is not an email address",
+            ),
+            (
+                r#"[{"name": "a", "type": "email", "matcher": "x=y"}]"#,
+                "unknown key \"matcher\"",
+            ),
+            (
+                r#"[{"name": "a", "type": "slack", "url": "https://x", "match": "env="}, {"name": "a", "type": "email"}]"#,
+                "used twice",
+            ),
+            (
+                r#"[{"name": "a", "type": "slack", "url": "https://x", "match": "env=~\"(\""}]"#,
+                "match: ",
+            ),
         ] {
             let e = Channels::parse(json).unwrap_err();
             assert!(e.contains(want), "{json}: {e}");

@@ -27,16 +27,25 @@ pub struct FieldMap(Vec<(String, String)>);
 
 impl FieldMap {
     pub fn parse(json: &str) -> Result<FieldMap, String> {
-        let map: Map<String, Value> =
-            serde_json::from_str(json).map_err(|e| format!("must be a JSON object of dotted paths: {e}"))?;
+        let map: Map<String, Value> = serde_json::from_str(json)
+            .map_err(|e| format!("must be a JSON object of dotted paths: {e}"))?;
         let mut out = Vec::with_capacity(map.len());
         for (field, path) in map {
             if !FIELDS.contains(&field.as_str()) {
-                return Err(format!("{field:?} is not a field of the generic alert ({})", FIELDS.join(", ")));
+                return Err(format!(
+                    "{field:?} is not a field of the generic alert ({})",
+                    FIELDS.join(", ")
+                ));
             }
             match path {
-                Value::String(p) if !p.is_empty() && !p.split('.').any(str::is_empty) => out.push((field, p)),
-                other => return Err(format!("{field}: {other} is not a dotted path such as \"labels.priority\"")),
+                Value::String(p) if !p.is_empty() && !p.split('.').any(str::is_empty) => {
+                    out.push((field, p))
+                }
+                other => {
+                    return Err(format!(
+                        "{field}: {other} is not a dotted path such as \"labels.priority\""
+                    ));
+                }
             }
         }
         Ok(FieldMap(out))
@@ -44,7 +53,10 @@ impl FieldMap {
 
     /// The path `field` is taken from.
     pub fn path(&self, field: &str) -> Option<&str> {
-        self.0.iter().find(|(f, _)| f == field).map(|(_, p)| p.as_str())
+        self.0
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, p)| p.as_str())
     }
 
     /// The body with each mapped field set from its path (left out where the body
@@ -90,7 +102,10 @@ mod tests {
         assert_eq!(out["severity"], "P1");
         assert_eq!(out["fingerprint"], 42);
         assert_eq!(out["hosts"], "db-1");
-        assert!(!out.contains_key("service"), "a mapped field with nothing at its path is absent");
+        assert!(
+            !out.contains_key("service"),
+            "a mapped field with nothing at its path is absent"
+        );
         assert_eq!(out["summary"], "Disk full", "the body's keys stay");
         assert_eq!(m.path("severity"), Some("labels.priority"));
     }

@@ -6,6 +6,8 @@
 //! (`pending`), then each channel gets it (the record notes which did, `delivered`),
 //! then the record drops it. Acknowledging an alert stops its reminders; silencing it
 //! mutes it, every notice recorded (`muted`) and none sent, until the silence ends.
+//! An alert a maintenance in progress holds ([`super::muting`]) goes to no channel
+//! while it lasts, and to its channels, once, when it ends (the tick).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,13 +18,16 @@ use tracing::info;
 
 use super::channels::Channels;
 use super::links::{LinkAction, Links};
+use super::muting::{self, MUTED_KEY, Muted, MutedBy};
 use super::recipients::Recipients;
 use super::{Alert, AlertStatus};
 use crate::chat::Retries;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::errors::BackendError;
 use crate::errors::ProcessError;
 use crate::gitlab::Gitlab;
+use crate::maintenance::{MUTINGS_KEY, Mutings};
 use crate::message::{Envelope, Source};
 use crate::ports::{Mailer, ObjectStore, Outbound};
 use crate::time::Timestamp;
@@ -125,6 +130,12 @@ pub struct AlertRecord {
     /// Notices not sent because the alert was silenced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub muted: Vec<(Notice, Timestamp)>,
+    /// The maintenance in progress that mutes it (see [`super::muting`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted_by: Option<MutedBy>,
+    /// The maintenance it fired during, once that ended: its first mail says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fired_during: Option<MutedBy>,
 }
 
 impl AlertRecord {
@@ -290,6 +301,8 @@ pub fn apply(
                 actions: old.as_ref().map(|o| o.actions.clone()).unwrap_or_default(),
                 muted: old.as_ref().map(|o| o.muted.clone()).unwrap_or_default(),
                 deliveries: old.map(|o| o.deliveries).unwrap_or_default(),
+                muted_by: None,
+                fired_during: None,
             };
             remember(&mut r);
             (Some(r), Change::New)
@@ -330,6 +343,7 @@ pub struct Notifier {
     pub recipients: Recipients,
     /// How chat deliveries are retried.
     pub retries: Retries,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// What handling an alert message did.
@@ -337,6 +351,17 @@ pub struct Notifier {
 pub struct NotifyOutcome {
     pub change: Change,
     pub sent: Sent,
+}
+
+/// What a tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ticked {
+    /// Alerts a maintenance held, let go.
+    pub released: usize,
+    /// What went out for them.
+    pub sent: Sent,
+    /// Storms' digests sent.
+    pub digests: usize,
 }
 
 /// What went out.
@@ -383,10 +408,18 @@ impl Notifier {
             .clone()
             .unwrap_or_else(|| format!("delivery:{}", envelope.delivery));
         let key = record_key(&fingerprint);
+        let mutings = self.mutings().await?;
+        // Listed before it can be held, so the tick always finds what is held.
+        if alert.status == AlertStatus::Firing && muting::muting_for(&alert, &mutings, at).is_some()
+        {
+            self.hold(&key, true).await?;
+        }
         let mut change = Change::Ignored;
+        let mut was_held = false;
         let record = self
             .update(&key, |old| {
-                let (new, c) = apply(
+                was_held = old.as_ref().is_some_and(muting::held);
+                let (mut new, c) = apply(
                     old,
                     &fingerprint,
                     &alert,
@@ -394,19 +427,100 @@ impl Notifier {
                     at,
                     self.config.renotify_after,
                 );
+                if let Some(r) = new.as_mut() {
+                    muting::settle(r, c, &mutings, at);
+                }
                 change = c;
                 new
             })
             .await?;
-        info!(fingerprint = %fingerprint, change = ?change, "alert");
+        info!(
+            fingerprint = %fingerprint,
+            change = ?change,
+            muted_by = record.as_ref().and_then(|r| r.muted_by.as_ref()).map(|m| m.maintenance),
+            "alert"
+        );
         let Some(record) = record else {
             return Ok(NotifyOutcome {
                 change,
                 sent: Sent::default(),
             });
         };
+        if was_held && !muting::held(&record) {
+            self.hold(&key, false).await?;
+        }
         let sent = self.deliver(&key, record).await?;
         Ok(NotifyOutcome { change, sent })
+    }
+
+    /// The maintenances the publisher keeps for muting (none before the first).
+    async fn mutings(&self) -> Result<Mutings, ProcessError> {
+        Ok(crate::document::read(self.state.as_ref(), MUTINGS_KEY)
+            .await?
+            .map(|(m, _)| m)
+            .unwrap_or_default())
+    }
+
+    /// Adds a record to the muted list (or takes it off).
+    async fn hold(&self, key: &str, held: bool) -> Result<(), ProcessError> {
+        crate::document::update(self.state.as_ref(), MUTED_KEY, |old: Option<Muted>| {
+            let mut muted = old.unwrap_or_default();
+            if held {
+                muted.alerts.insert(key.to_owned());
+            } else {
+                muted.alerts.remove(key);
+            }
+            Some(muted)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The scheduled work of a minute: the alerts a maintenance held, once it is over,
+    /// are let go (each still firing goes to its channels now, once), then the storms'
+    /// digests that are due are sent. Both are tried; the first error is returned.
+    pub async fn tick(&self) -> Result<Ticked, ProcessError> {
+        let now = self.clock.now();
+        let released = self.release_held(now).await;
+        let digests = self.send_digests(now).await;
+        let (released, sent) = released?;
+        Ok(Ticked {
+            released,
+            sent,
+            digests: digests?,
+        })
+    }
+
+    /// Lets go of the alerts whose maintenance is over at `now`; returns how many, and
+    /// what went out.
+    async fn release_held(&self, now: Timestamp) -> Result<(usize, Sent), ProcessError> {
+        let Some((muted, _)) =
+            crate::document::read::<Muted>(self.state.as_ref(), MUTED_KEY).await?
+        else {
+            return Ok((0, Sent::default()));
+        };
+        let mutings = self.mutings().await?;
+        let (mut released, mut sent) = (0, Sent::default());
+        for key in &muted.alerts {
+            let record = self
+                .update(key, |old| {
+                    old.map(|mut r| {
+                        muting::settle(&mut r, Change::Ignored, &mutings, now);
+                        r
+                    })
+                })
+                .await?;
+            match record {
+                Some(r) if muting::held(&r) => continue,
+                Some(r) => {
+                    self.hold(key, false).await?;
+                    released += 1;
+                    sent += self.deliver(key, r).await?;
+                }
+                None => self.hold(key, false).await?,
+            }
+        }
+        Ok((released, sent))
     }
 
     /// Reads, changes and conditionally writes a record.
@@ -432,9 +546,7 @@ impl Notifier {
     ) -> Result<Notifier, ConfigError> {
         let issues: Option<Arc<dyn IncidentIssues>> = if config.create_incidents {
             config.require(&["GITLAB_URL", "GITLAB_TOKEN", "GITLAB_PROJECT_ID"])?;
-            let api = gitlab
-                .clone()
-                .ok_or(ConfigError::Missing("GITLAB_TOKEN"))?;
+            let api = gitlab.clone().ok_or(ConfigError::Missing("GITLAB_TOKEN"))?;
             let project = config
                 .home_project()
                 .ok_or(ConfigError::Missing("GITLAB_PROJECT_ID"))?;
@@ -450,7 +562,8 @@ impl Notifier {
         if channels.any_chat() && outbound.is_none() {
             return Err(ConfigError::Invalid {
                 name: "ALERT_CHANNELS",
-                why: "chat and webhook channels need outbound HTTP, which this process lacks".into(),
+                why: "chat and webhook channels need outbound HTTP, which this process lacks"
+                    .into(),
             });
         }
         Ok(Notifier {
@@ -463,6 +576,13 @@ impl Notifier {
             channels,
             outbound,
             retries: Retries::STANDARD,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The notifier with another clock (tests move one by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Notifier {
+        self.clock = clock;
+        self
     }
 }

@@ -48,10 +48,7 @@ pub const SILENCES: [(&str, Duration); 3] = [
 
 /// The duration of `for=`, if it is one of [`SILENCES`].
 pub fn silence_for(value: &str) -> Option<Duration> {
-    SILENCES
-        .iter()
-        .find(|(v, _)| *v == value)
-        .map(|(_, d)| *d)
+    SILENCES.iter().find(|(v, _)| *v == value).map(|(_, d)| *d)
 }
 
 /// What a token grants.
@@ -141,7 +138,10 @@ impl LinkKey {
         action: LinkAction,
         now: Timestamp,
     ) -> Result<Grant, LinkError> {
-        let token = token.map(str::trim).filter(|t| !t.is_empty()).ok_or(LinkError::Missing)?;
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(LinkError::Missing)?;
         let (payload, sig) = token.split_once('.').ok_or(LinkError::Forged)?;
         let sig = B64.decode(sig).map_err(|_| LinkError::Forged)?;
         self.mac(payload)
@@ -256,39 +256,85 @@ mod tests {
     }
 
     fn token_of(url: &str) -> &str {
-        url.split("token=").nth(1).unwrap().split('&').next().unwrap()
+        url.split("token=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
     }
 
     #[test]
     fn tokens_grant_what_they_say_and_nothing_else() {
         let at = crate::time::parse("2024-03-05T10:00:00Z").unwrap();
         let l = links().for_message("0123abcd", 2, "maintainers", "ops@example.com", at);
-        assert!(l.ack.starts_with("https://api.example.com/alerts/ack?token="));
+        assert!(
+            l.ack
+                .starts_with("https://api.example.com/alerts/ack?token=")
+        );
         assert_eq!(l.silence[1].0, "4h");
         assert!(l.silence[1].1.ends_with("&for=4h"));
         let key = &links().key;
         let ack = token_of(&l.ack);
-        assert!(ack.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
+        assert!(
+            ack.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        );
         let g = key.verify(Some(ack), LinkAction::Ack, at).unwrap();
         assert_eq!(
-            (g.record.as_str(), g.generation, g.recipient.as_str(), g.who()),
-            ("0123abcd", 2, "ops@example.com", "ops@example.com".to_owned())
+            (
+                g.record.as_str(),
+                g.generation,
+                g.recipient.as_str(),
+                g.who()
+            ),
+            (
+                "0123abcd",
+                2,
+                "ops@example.com",
+                "ops@example.com".to_owned()
+            )
         );
         // The other action, another key, a changed payload, a late click.
-        assert_eq!(key.verify(Some(ack), LinkAction::Silence, at), Err(LinkError::WrongAction));
+        assert_eq!(
+            key.verify(Some(ack), LinkAction::Silence, at),
+            Err(LinkError::WrongAction)
+        );
         let other = LinkKey::new(&Secret::new("another-secret-entirely"));
-        assert_eq!(other.verify(Some(ack), LinkAction::Ack, at), Err(LinkError::Forged));
+        assert_eq!(
+            other.verify(Some(ack), LinkAction::Ack, at),
+            Err(LinkError::Forged)
+        );
         let (payload, sig) = ack.split_once('.').unwrap();
         let mut grant: serde_json::Value =
             serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
         grant["g"] = 3.into();
         let altered = format!("{}.{sig}", B64.encode(grant.to_string()));
-        assert_eq!(key.verify(Some(&altered), LinkAction::Ack, at), Err(LinkError::Forged));
-        assert_eq!(key.verify(Some("nonsense"), LinkAction::Ack, at), Err(LinkError::Forged));
-        assert_eq!(key.verify(Some(" "), LinkAction::Ack, at), Err(LinkError::Missing));
+        assert_eq!(
+            key.verify(Some(&altered), LinkAction::Ack, at),
+            Err(LinkError::Forged)
+        );
+        assert_eq!(
+            key.verify(Some("nonsense"), LinkAction::Ack, at),
+            Err(LinkError::Forged)
+        );
+        assert_eq!(
+            key.verify(Some(" "), LinkAction::Ack, at),
+            Err(LinkError::Missing)
+        );
         let late = at + chrono::Duration::days(7) + chrono::Duration::seconds(1);
-        assert!(matches!(key.verify(Some(ack), LinkAction::Ack, late), Err(LinkError::Expired(_))));
-        assert!(key.verify(Some(ack), LinkAction::Ack, late - chrono::Duration::seconds(2)).is_ok());
+        assert!(matches!(
+            key.verify(Some(ack), LinkAction::Ack, late),
+            Err(LinkError::Expired(_))
+        ));
+        assert!(
+            key.verify(
+                Some(ack),
+                LinkAction::Ack,
+                late - chrono::Duration::seconds(2)
+            )
+            .is_ok()
+        );
         assert_eq!(silence_for("4h"), Some(Duration::from_secs(14400)));
         assert_eq!(silence_for("2h"), None);
     }

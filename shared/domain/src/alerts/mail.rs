@@ -18,14 +18,20 @@ use crate::time::{self, Timestamp};
 pub use super::message::subject;
 
 fn sender(config: &Config) -> Result<String, String> {
-    config.mail_from.clone().ok_or_else(|| "MAIL_FROM is not set".into())
+    config
+        .mail_from
+        .clone()
+        .ok_or_else(|| "MAIL_FROM is not set".into())
 }
 
 /// A recipient's own thread of an alert: `<alert-…@openmic>` becomes
 /// `<alert-….<hash of the address>@openmic>`, so each recipient's mails of one alert
 /// thread together, and no two mails share a Message-ID.
 fn thread_for(record: &AlertRecord, recipient: &str) -> String {
-    let base = record.thread_id.trim_start_matches('<').trim_end_matches('>');
+    let base = record
+        .thread_id
+        .trim_start_matches('<')
+        .trim_end_matches('>');
     let hash = hex::encode(&Sha256::digest(recipient.to_ascii_lowercase().as_bytes())[..4]);
     match base.split_once('@') {
         Some((local, domain)) => format!("<{local}.{hash}@{domain}>"),

@@ -59,12 +59,12 @@ impl Matcher {
     /// A matcher; the value of `=~` and `!~` must be a valid regex.
     pub fn new(name: &str, op: Op, value: &str) -> Result<Matcher, MatcherError> {
         let regex = match op {
-            Op::Regex | Op::NotRegex => Some(
-                Regex::new(&format!("^(?:{value})$")).map_err(|e| MatcherError {
+            Op::Regex | Op::NotRegex => Some(Regex::new(&format!("^(?:{value})$")).map_err(
+                |e| MatcherError {
                     at: 0,
                     why: format!("{name}{}{value:?}: not a valid regex: {e}", op.as_str()),
-                })?,
-            ),
+                },
+            )?),
             _ => None,
         };
         Ok(Matcher {
@@ -138,7 +138,11 @@ impl fmt::Display for Matchers {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            let plain = m.name.bytes().enumerate().all(|(i, b)| name_byte(b, i == 0));
+            let plain = m
+                .name
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| name_byte(b, i == 0));
             if plain && !m.name.is_empty() {
                 f.write_str(&m.name)?;
             } else {
@@ -239,10 +243,7 @@ impl Parser<'_> {
         let name = if self.peek() == Some(b'"') {
             self.quoted()?
         } else {
-            while self
-                .peek()
-                .is_some_and(|b| name_byte(b, self.i == start))
-            {
+            while self.peek().is_some_and(|b| name_byte(b, self.i == start)) {
                 self.i += 1;
             }
             if self.i == start {

@@ -179,6 +179,14 @@ pub(super) fn context(
         kind => notice.as_str(),
         subject => subject(record, notice),
         headline => headline,
+        // The first notice of an alert held by a maintenance until its end.
+        fired_during => match notice {
+            Notice::New => record.fired_during.as_ref().map(|m| context! {
+                title => &m.title,
+                since => time::format(&m.since),
+            }),
+            _ => None,
+        },
         title => header_safe(&a.title),
         environment => &a.environment,
         project => project,
@@ -225,7 +233,8 @@ struct Rendered {
 
 fn rendered(name: &str, ctx: &Value) -> Result<Rendered, String> {
     let json = render(name, ctx)?;
-    serde_json::from_str(&json).map_err(|e| format!("template {name} is not the JSON of a message: {e}"))
+    serde_json::from_str(&json)
+        .map_err(|e| format!("template {name} is not the JSON of a message: {e}"))
 }
 
 fn tone(severity: Severity) -> Tone {
@@ -244,7 +253,10 @@ pub fn alert_message(
     at: Timestamp,
     links: Option<&ActionLinks>,
 ) -> Result<Message, String> {
-    let r = rendered("alert-message.json", &context(config, record, notice, at, links))?;
+    let r = rendered(
+        "alert-message.json",
+        &context(config, record, notice, at, links),
+    )?;
     let a = &record.alert;
     let event = match notice {
         Notice::New => "alert.firing",
@@ -318,7 +330,10 @@ pub(super) fn digest_context(
             }
         })
         .collect();
-    let resolved = items.iter().filter(|i| i.notice == Notice::Resolved).count();
+    let resolved = items
+        .iter()
+        .filter(|i| i.notice == Notice::Resolved)
+        .count();
     let first = items.iter().map(|i| i.at).min();
     let last = items.iter().map(|i| i.at).max();
     let limit = limit.unwrap_or_default();
@@ -364,7 +379,11 @@ pub fn digest_message(
         link: r.link,
         facts: r.facts,
         buttons: r.buttons,
-        tone: if all_resolved { Tone::Good } else { Tone::Danger },
+        tone: if all_resolved {
+            Tone::Good
+        } else {
+            Tone::Danger
+        },
         thread: None,
         timestamp: now,
         details: Some(serde_json::json!({ "items": details })),

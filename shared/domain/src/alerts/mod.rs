@@ -19,6 +19,7 @@ pub mod links;
 pub mod mail;
 pub mod matchers;
 pub mod message;
+pub mod muting;
 mod notify;
 pub mod parse;
 pub mod recipients;

@@ -53,7 +53,9 @@ impl Notifier {
         let mut sent = Sent::default();
         while let Some(&(notice, at)) = record.pending.first() {
             if let Some(issues) = &self.issues {
-                record = self.keep_issue(key, record, issues.as_ref(), notice).await?;
+                record = self
+                    .keep_issue(key, record, issues.as_ref(), notice)
+                    .await?;
             }
             if let Some(until) = record.silenced_at(at) {
                 info!(notice = notice.as_str(), until = %crate::time::format(&until), "silenced: recorded, not sent");
@@ -220,7 +222,10 @@ impl Notifier {
             }
         };
         if admission == Admission::Digest {
-            info!(notice = notice.as_str(), "storm: held for the channel's digest");
+            info!(
+                notice = notice.as_str(),
+                "storm: held for the channel's digest"
+            );
             out.sent.digested += 1;
             out.units.push(channel.name.clone());
             return out;
@@ -228,14 +233,23 @@ impl Notifier {
         match &channel.destination {
             Destination::Chat(target) => {
                 let links = self.links_for(&record.id(), record.generation, &channel.name, "", at);
-                let msg = match message::alert_message(&self.config, record, notice, at, links.as_ref()) {
+                let msg = match message::alert_message(
+                    &self.config,
+                    record,
+                    notice,
+                    at,
+                    links.as_ref(),
+                ) {
                     Ok(m) => m,
                     Err(e) => {
                         out.error = Some(ProcessError::Permanent(format!("message: {e}")));
                         return out;
                     }
                 };
-                if self.send_chat(channel, target, &msg, failing.is_some()).await {
+                if self
+                    .send_chat(channel, target, &msg, failing.is_some())
+                    .await
+                {
                     out.sent.messages += 1;
                 } else {
                     out.sent.failed += 1;
@@ -248,9 +262,21 @@ impl Notifier {
                     if record.delivered.contains(&unit) {
                         continue;
                     }
-                    let one = group.first().map(String::as_str).filter(|_| group.len() == 1);
-                    let links = one.and_then(|r| self.links_for(&record.id(), record.generation, &channel.name, r, at));
-                    let mail = match mail::compose(&self.config, record, notice, at, &group, links.as_ref()) {
+                    let one = group
+                        .first()
+                        .map(String::as_str)
+                        .filter(|_| group.len() == 1);
+                    let links = one.and_then(|r| {
+                        self.links_for(&record.id(), record.generation, &channel.name, r, at)
+                    });
+                    let mail = match mail::compose(
+                        &self.config,
+                        record,
+                        notice,
+                        at,
+                        &group,
+                        links.as_ref(),
+                    ) {
                         Ok(m) => m,
                         Err(e) => {
                             out.error = Some(ProcessError::Permanent(format!("mail: {e}")));
@@ -273,7 +299,11 @@ impl Notifier {
     /// Who gets one mail each: with links, every recipient alone (the links name who
     /// acted); without, everyone in one mail, as a mail to a list.
     async fn mail_groups(&self, to: &MailTo) -> Vec<Vec<String>> {
-        let all = self.mail_recipients(to).await.into_iter().map(|r| r.address);
+        let all = self
+            .mail_recipients(to)
+            .await
+            .into_iter()
+            .map(|r| r.address);
         if self.links.is_some() {
             all.map(|a| vec![a]).collect()
         } else {
@@ -375,7 +405,13 @@ impl Notifier {
         error!(reason = %f.reason, attempts = f.attempts, permanent = f.permanent, kind = target.kind.as_str(),
             "channel failing: given up for this notice; the others are not held back (reported once until it works again)");
         for r in self.recipients.maintainers().await {
-            let sent = match mail::channel_failing(&self.config, &channel.name, target.kind.as_str(), &failing, &r.address) {
+            let sent = match mail::channel_failing(
+                &self.config,
+                &channel.name,
+                target.kind.as_str(),
+                &failing,
+                &r.address,
+            ) {
                 Ok(m) => self.mailer.send(&m).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             };
@@ -400,7 +436,7 @@ impl Notifier {
     }
 
     /// Sends the digests that are due at `now`; returns how many went.
-    pub async fn tick(&self, now: Timestamp) -> Result<usize, ProcessError> {
+    pub(super) async fn send_digests(&self, now: Timestamp) -> Result<usize, ProcessError> {
         let mut sent = 0;
         let mut failed = None;
         for channel in &self.channels.0 {
@@ -423,7 +459,8 @@ impl Notifier {
     async fn tick_channel(&self, channel: &Channel, now: Timestamp) -> Result<bool, ProcessError> {
         let limit = self.config.alert_routing.digest_after;
         let key = channel_key(&channel.name);
-        let Some((state, _)) = document::read::<ChannelState>(self.state.as_ref(), &key).await? else {
+        let Some((state, _)) = document::read::<ChannelState>(self.state.as_ref(), &key).await?
+        else {
             return Ok(false);
         };
         if !state.digest_due(now, limit) {
@@ -436,7 +473,8 @@ impl Notifier {
                     Ok(msg) => {
                         // Given up on or not, the digest is done: a failing channel is
                         // reported, not retried.
-                        self.send_chat(channel, target, &msg, state.failing.is_some()).await;
+                        self.send_chat(channel, target, &msg, state.failing.is_some())
+                            .await;
                     }
                     Err(e) => error!(error = %e, "digest message"),
                 }
@@ -468,7 +506,9 @@ impl Notifier {
         now: Timestamp,
     ) -> Result<(), ProcessError> {
         for r in self.mail_recipients(to).await {
-            let links = |i: &DigestItem| self.links_for(&i.record, i.generation, &channel.name, &r.address, i.at);
+            let links = |i: &DigestItem| {
+                self.links_for(&i.record, i.generation, &channel.name, &r.address, i.at)
+            };
             let mail = mail::digest(
                 &self.config,
                 &channel.name,

@@ -39,7 +39,10 @@ pub struct Recipients {
 
 impl Recipients {
     /// With `NOTIFY_ROLES`, GitLab's API and `GITLAB_PROJECT_ID` are required.
-    pub fn new(config: &Config, gitlab: Option<Arc<dyn Gitlab>>) -> Result<Recipients, ConfigError> {
+    pub fn new(
+        config: &Config,
+        gitlab: Option<Arc<dyn Gitlab>>,
+    ) -> Result<Recipients, ConfigError> {
         let roles = match config.alert_routing.notify_roles {
             None => None,
             Some(r) => {
@@ -152,7 +155,11 @@ mod tests {
             address: a.into(),
             username: None,
         };
-        let list = dedup(vec![r("Ops@Example.com"), r("lead@example.com"), r("ops@example.com")]);
+        let list = dedup(vec![
+            r("Ops@Example.com"),
+            r("lead@example.com"),
+            r("ops@example.com"),
+        ]);
         assert_eq!(
             list.iter().map(|r| r.address.as_str()).collect::<Vec<_>>(),
             vec!["Ops@Example.com", "lead@example.com"]

@@ -164,7 +164,10 @@ mod tests {
         assert!(s.digest_due(last + chrono::Duration::seconds(60), limit));
         // A steady trickle: due once the oldest is a window old.
         let first = s.digest[0].at;
-        assert!(s.digest_due(first + chrono::Duration::minutes(5), limit) || last > first + chrono::Duration::minutes(4));
+        assert!(
+            s.digest_due(first + chrono::Duration::minutes(5), limit)
+                || last > first + chrono::Duration::minutes(4)
+        );
         // Digests off: everything is sent.
         let mut s = ChannelState::default();
         assert!((0..50).all(|i| s.admit(item(i, Notice::New), None) == Admission::Send));

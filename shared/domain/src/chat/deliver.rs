@@ -70,7 +70,10 @@ pub async fn deliver(
     };
     for attempt in 1..=retries.attempts.max(1) {
         let mut wait = delay;
-        match outbound.post(&request.url, &request.headers, body.clone()).await {
+        match outbound
+            .post(&request.url, &request.headers, body.clone())
+            .await
+        {
             Ok(a) if (200..300).contains(&a.status) => {
                 return Ok(Delivered {
                     status: a.status,

@@ -52,7 +52,10 @@ mod tests {
         assert_eq!(e["color"], 0xd22d2d);
         assert_eq!(e["url"], "https://prometheus.example.com/graph?g0.expr=up");
         assert_eq!(e["timestamp"], "2024-03-05T10:00:00.000Z");
-        assert_eq!(e["fields"][0], json!({"name": "Severity", "value": "critical", "inline": true}));
+        assert_eq!(
+            e["fields"][0],
+            json!({"name": "Severity", "value": "critical", "inline": true})
+        );
         assert!(
             e["description"]
                 .as_str()

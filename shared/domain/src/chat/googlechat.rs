@@ -76,10 +76,16 @@ mod tests {
         );
         assert_eq!(widgets[1]["decoratedText"]["topLabel"], "Severity");
         let buttons = widgets[3]["buttonList"]["buttons"].as_array().unwrap();
-        assert_eq!(buttons[0]["onClick"]["openLink"]["url"], "https://prometheus.example.com/graph?g0.expr=up");
+        assert_eq!(
+            buttons[0]["onClick"]["openLink"]["url"],
+            "https://prometheus.example.com/graph?g0.expr=up"
+        );
         assert_eq!(buttons[1]["text"], "Acknowledge");
         assert_eq!(
-            url("https://chat.googleapis.com/v1/spaces/X/messages?key=k&token=t", &m),
+            url(
+                "https://chat.googleapis.com/v1/spaces/X/messages?key=k&token=t",
+                &m
+            ),
             "https://chat.googleapis.com/v1/spaces/X/messages?key=k&token=t&messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
         );
     }

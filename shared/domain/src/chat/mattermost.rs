@@ -46,10 +46,19 @@ mod tests {
         );
         let a = &b["attachments"][0];
         assert_eq!(a["color"], "#d22d2d");
-        assert_eq!(a["title_link"], "https://prometheus.example.com/graph?g0.expr=up");
-        assert_eq!(a["fields"][1], json!({"short": true, "title": "Environment", "value": "production"}));
+        assert_eq!(
+            a["title_link"],
+            "https://prometheus.example.com/graph?g0.expr=up"
+        );
+        assert_eq!(
+            a["fields"][1],
+            json!({"short": true, "title": "Environment", "value": "production"})
+        );
         let text = a["text"].as_str().unwrap();
-        assert!(text.contains("\\*not bold\\* \\<\\!channel\\> \\@everyone"), "{text}");
+        assert!(
+            text.contains("\\*not bold\\* \\<\\!channel\\> \\@everyone"),
+            "{text}"
+        );
         assert!(
             text.ends_with("[Acknowledge](https://api.example.com/alerts/ack?token=abc) · [Silence 1 h](https://api.example.com/alerts/silence?token=def&for=1h)"),
             "{text}"

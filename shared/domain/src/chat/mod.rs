@@ -221,7 +221,12 @@ pub(crate) fn all_links(message: &Message) -> impl Iterator<Item = &Link> {
 pub(crate) fn markdown_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_ascii_punctuation() && !matches!(c, '.' | ',' | ':' | ';' | '/' | '\'' | '"' | '?' | '%' | '=' | '$') {
+        if c.is_ascii_punctuation()
+            && !matches!(
+                c,
+                '.' | ',' | ':' | ';' | '/' | '\'' | '"' | '?' | '%' | '=' | '$'
+            )
+        {
             out.push('\\');
         }
         out.push(c);
@@ -232,7 +237,13 @@ pub(crate) fn markdown_escape(text: &str) -> String {
 /// `[label](url)` links, separated by ` · `.
 pub(crate) fn markdown_links<'a>(links: impl Iterator<Item = &'a Link>) -> String {
     links
-        .map(|l| format!("[{}]({})", markdown_escape(&l.label), l.url.replace(')', "%29")))
+        .map(|l| {
+            format!(
+                "[{}]({})",
+                markdown_escape(&l.label),
+                l.url.replace(')', "%29")
+            )
+        })
         .collect::<Vec<_>>()
         .join(" · ")
 }

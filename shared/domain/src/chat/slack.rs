@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn blocks_as_slack_documents_them() {
         let b = body(&crate::chat::tests::sample());
-        assert_eq!(b["text"], "New alert: production: Disk &lt;full&gt; &amp; @here");
+        assert_eq!(
+            b["text"],
+            "New alert: production: Disk &lt;full&gt; &amp; @here"
+        );
         let blocks = b["blocks"].as_array().unwrap();
         assert_eq!(
             blocks[0]["text"]["text"],
@@ -86,6 +89,9 @@ mod tests {
         let buttons = blocks[3]["elements"].as_array().unwrap();
         assert_eq!(buttons.len(), 3);
         assert_eq!(buttons[1]["text"]["text"], "Acknowledge");
-        assert_eq!(buttons[1]["url"], "https://api.example.com/alerts/ack?token=abc");
+        assert_eq!(
+            buttons[1]["url"],
+            "https://api.example.com/alerts/ack?token=abc"
+        );
     }
 }

@@ -65,9 +65,18 @@ mod tests {
         let a = &b["attachments"][0];
         assert_eq!(a["contentType"], "application/vnd.microsoft.card.adaptive");
         let card = &a["content"];
-        assert_eq!((&card["type"], &card["version"]), (&json!("AdaptiveCard"), &json!("1.4")));
+        assert_eq!(
+            (&card["type"], &card["version"]),
+            (&json!("AdaptiveCard"), &json!("1.4"))
+        );
         assert_eq!(card["body"][0]["color"], "Attention");
-        assert_eq!(card["body"][2]["facts"][1], json!({"title": "Environment", "value": "production"}));
-        assert_eq!(card["actions"][2], json!({"type": "Action.OpenUrl", "title": "Silence 1 h", "url": "https://api.example.com/alerts/silence?token=def&for=1h"}));
+        assert_eq!(
+            card["body"][2]["facts"][1],
+            json!({"title": "Environment", "value": "production"})
+        );
+        assert_eq!(
+            card["actions"][2],
+            json!({"type": "Action.OpenUrl", "title": "Silence 1 h", "url": "https://api.example.com/alerts/silence?token=def&for=1h"})
+        );
     }
 }

@@ -48,7 +48,7 @@ pub(super) async fn accept(
 ) -> Result<Reply, Reply> {
     check_token(intake, headers)?;
     check_json_content_type(headers)?;
-    let now = chrono::Utc::now();
+    let now = intake.clock.now();
     let parsed = parse::parse_with(body, now, intake.field_map.as_ref())
         .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.0))?;
     if let Some(why) = parsed.ignored {
@@ -66,7 +66,7 @@ pub(super) async fn accept(
         .alert_queue
         .as_deref()
         .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
-    let received_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let received_at = crate::time::format(&now);
     let n = parsed.alerts.len();
     let messages = messages(parsed, &delivery, &received_at)
         .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e))?;

@@ -14,6 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::ids::IncidentId;
 use crate::message::{self, Source};
@@ -90,6 +91,8 @@ pub struct Intake {
     projects: Projects,
     /// `ALERT_FIELD_MAP`, for bodies of any shape.
     field_map: Option<crate::alerts::fieldmap::FieldMap>,
+    /// When a delivery arrives (signatures' freshness, the time an alert was received).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Intake {
@@ -117,15 +120,16 @@ impl Intake {
                 })?),
                 None => None,
             };
-        let field_map = match &config.alert_routing.field_map {
-            Some(json) => Some(crate::alerts::fieldmap::FieldMap::parse(json).map_err(|why| {
-                ConfigError::Invalid {
-                    name: "ALERT_FIELD_MAP",
-                    why,
-                }
-            })?),
-            None => None,
-        };
+        let field_map =
+            match &config.alert_routing.field_map {
+                Some(json) => Some(crate::alerts::fieldmap::FieldMap::parse(json).map_err(
+                    |why| ConfigError::Invalid {
+                        name: "ALERT_FIELD_MAP",
+                        why,
+                    },
+                )?),
+                None => None,
+            };
         Ok(Intake {
             field_map,
             projects: Projects::new(&config, None),
@@ -134,7 +138,14 @@ impl Intake {
             alert_queue,
             claims,
             signing_key,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Intake with another clock (tests move one by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Intake {
+        self.clock = clock;
+        self
     }
 
     /// Without `GITLAB_PROJECT_ID` (the local runner), the first project heard of is
@@ -198,7 +209,7 @@ impl Intake {
                 header_str(headers, "webhook-timestamp"),
                 header_str(headers, "webhook-signature"),
                 body,
-                chrono::Utc::now().timestamp(),
+                self.clock.now().timestamp(),
             )
             .map_err(|why| Reply::error(StatusCode::UNAUTHORIZED, why))?;
             // The shared token is optional with signatures, but must be right if sent.
@@ -329,7 +340,7 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: &[u8]) -> Resu
     })?;
     let dedup = delivery_id(headers, body);
     tracing::Span::current().record("delivery", dedup.as_str());
-    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let received_at = crate::time::format(&intake.clock.now());
     let message = message::compose(Source::Gitlab, event, &dedup, &received_at, text);
     let queue = intake
         .publish_queue

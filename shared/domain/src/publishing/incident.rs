@@ -154,11 +154,28 @@ pub struct IncidentState {
     /// latest few).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quirks: Vec<String>,
+    /// What kept it from being shown (a maintenance's window that cannot be read), each
+    /// with when it was found and whether the issue was told: the audit of problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
     /// When the issue was given a note with its public URL (`LINK_BACK`), or when an
     /// upgrade found it published by a release that left no such notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked_back: Option<Timestamp>,
 }
+
+/// A problem that kept an incident from being shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub at: Timestamp,
+    pub text: String,
+    /// Whether a note on the issue said it.
+    #[serde(default)]
+    pub noted: bool,
+}
+
+/// How many problems a state remembers.
+pub const MAX_PROBLEMS: usize = 20;
 
 /// How many input quirks a state remembers.
 pub const MAX_QUIRKS: usize = 20;
@@ -203,7 +220,29 @@ impl IncidentState {
             notes: BTreeMap::new(),
             decisions: vec![],
             quirks: vec![],
+            problems: vec![],
             linked_back: None,
+        }
+    }
+
+    /// Records a problem unless it is the one last found.
+    pub fn note_problem(&mut self, text: &str, at: Timestamp) {
+        if self.problems.last().is_some_and(|p| p.text == text) {
+            return;
+        }
+        self.problems.push(Problem {
+            at,
+            text: text.to_owned(),
+            noted: false,
+        });
+        let excess = self.problems.len().saturating_sub(MAX_PROBLEMS);
+        self.problems.drain(..excess);
+    }
+
+    /// The issue was told of the problem.
+    pub fn problem_noted(&mut self, text: &str) {
+        if let Some(p) = self.problems.last_mut().filter(|p| p.text == text) {
+            p.noted = true;
         }
     }
 

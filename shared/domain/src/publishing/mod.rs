@@ -21,6 +21,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::{info, warn};
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::document;
 use crate::errors::ProcessError;
@@ -28,6 +29,7 @@ use crate::gitlab::{ApiError, Gitlab, GitlabAccess};
 use crate::ids::IncidentId;
 use crate::intake::hooks::{Hook, HookError};
 use crate::intake::projects::{Projects, Refused};
+use crate::maintenance::{MUTINGS_KEY, Muting, Mutings, Stage};
 use crate::message::{Envelope, Source};
 use crate::ports::{Authorizer, ObjectStore, PutOptions};
 use crate::site::data::{self, INDEX_KEY, LIST_KEY, PublishedIndex};
@@ -120,6 +122,7 @@ pub struct Publisher {
     pub projects: Arc<Projects>,
     /// Set once this process has seen the buckets in the current layout.
     layout_checked: tokio::sync::OnceCell<()>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Publisher {
@@ -198,9 +201,22 @@ impl Publisher {
                 incident: state.id(),
             });
         };
+        let now = self.clock.now();
+        let maintenance = match &state.issue {
+            Some(issue) => public::maintenance(issue, &self.config.maintenance_label, now),
+            None => Ok(None),
+        };
+        let maintenance = match maintenance {
+            Ok(m) => m,
+            // Shown nowhere rather than with a wrong time; said back.
+            Err(problem) if state.published() => {
+                return self.withhold(state, id, problem.0).await;
+            }
+            Err(_) => return self.take_down(state, id).await,
+        };
         if state.published()
             && let Some(rendered) =
-                public::render_incident(state, id, self.config.gitlab_url.as_deref())
+                public::render_incident(state, id, self.config.gitlab_url.as_deref(), maintenance)
         {
             let body = rendered
                 .incident
@@ -212,7 +228,13 @@ impl Publisher {
             let page = crate::site::render_incident_page(&rendered.incident)
                 .map_err(ProcessError::Permanent)?;
             self.status.put(&page.key, page.body, page.options).await?;
-            let summary = data::IndexEntry::of(&rendered.incident, state.id());
+            let mute = maintenance.and_then(|_| {
+                state
+                    .issue
+                    .as_ref()
+                    .and_then(|i| crate::maintenance::mute_line(&i.description))
+            });
+            let summary = data::IndexEntry::of(&rendered.incident, state.id(), mute);
             self.update_index(|index| {
                 index.incidents.insert(id, summary.clone());
             })
@@ -221,6 +243,7 @@ impl Publisher {
                 id,
                 incident = %state.id(),
                 comments = rendered.incident.comments.as_ref().map_or(0, Vec::len),
+                stage = rendered.incident.stage.as_deref(),
                 "published"
             );
             // The text is public now; the files follow.
@@ -229,6 +252,11 @@ impl Publisher {
             self.link_back(state, id).await?;
             return Ok(Outcome::Published { id });
         }
+        self.take_down(state, id).await
+    }
+
+    /// Removes what is public of an incident that is not (or no longer) to be.
+    async fn take_down(&self, state: &IncidentState, id: u64) -> Result<Outcome, ProcessError> {
         if state.ever_published() {
             self.remove_public(id).await?;
             self.update_index(|index| {
@@ -241,6 +269,42 @@ impl Publisher {
         Ok(Outcome::Private {
             incident: state.id(),
         })
+    }
+
+    /// A maintenance whose window cannot be read: nothing of it is public; the problem
+    /// goes into its audit and, with API access, once into a note on its issue.
+    async fn withhold(
+        &self,
+        state: &IncidentState,
+        id: u64,
+        problem: String,
+    ) -> Result<Outcome, ProcessError> {
+        warn!(incident = %state.id(), %problem, "maintenance withheld");
+        let now = self.clock.now();
+        let incident = state.id();
+        let state = self
+            .update_state(incident, |s| s.note_problem(&problem, now))
+            .await?;
+        let outcome = self.take_down(&state, id).await?;
+        let Some(api) = &self.gitlab else {
+            return Ok(outcome);
+        };
+        if state.problems.last().is_some_and(|p| p.noted) {
+            return Ok(outcome);
+        }
+        let text = format!(
+            "openmic cannot show this maintenance on the status page: {problem}. Fix the \
+             description (for example `Window: 2026-12-01T02:00:00Z/PT2H`) and it appears."
+        );
+        match api.add_note(incident, &text).await {
+            Ok(()) => {
+                self.update_state(incident, |s| s.problem_noted(&problem))
+                    .await?;
+            }
+            Err(ApiError::Transient(m)) => return Err(ProcessError::Retryable(m)),
+            Err(e) => warn!(%incident, error = %e, "the window's problem could not be noted"),
+        }
+        Ok(outcome)
     }
 
     /// Removes everything public of the incident numbered `id`: the detail first, so
@@ -388,6 +452,7 @@ impl Publisher {
             for o in objects {
                 self.status.put(&o.key, o.body, o.options).await?;
             }
+            self.write_mutings(&index).await?;
             if self.read_index().await?.1 == etag {
                 return Ok(());
             }
@@ -396,6 +461,67 @@ impl Publisher {
         Err(ProcessError::Retryable(format!(
             "{INDEX_KEY}: too many concurrent writers"
         )))
+    }
+
+    /// `index/maintenance.json`, for the notifier: the published maintenances not over
+    /// for more than a day, with what they mute. Written only when it changes.
+    async fn write_mutings(&self, index: &PublishedIndex) -> Result<(), ProcessError> {
+        let since = self.clock.now() - chrono::Duration::days(1);
+        let mut mutings = Mutings::default();
+        for e in index.incidents.values() {
+            let i = &e.incident;
+            let Some(window) = i.window else { continue };
+            let muting = Muting {
+                id: i.id,
+                title: crate::site::text_of(&i.title),
+                window,
+                closed_at: (i.status == "closed").then_some(i.updated_at),
+                components: i.components.clone(),
+                mute: e.mute.clone(),
+            };
+            if muting.ends_at() >= since {
+                mutings.maintenances.push(muting);
+            }
+        }
+        let body =
+            serde_json::to_vec(&mutings).map_err(|e| ProcessError::Permanent(e.to_string()))?;
+        let current = self.state.get(MUTINGS_KEY).await?;
+        if current.is_none_or(|c| c.body.as_ref() != body.as_slice()) {
+            self.state
+                .put(MUTINGS_KEY, Bytes::from(body), PutOptions::private_json())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Moves every published maintenance to its stage at the clock's time (the
+    /// scheduled tick, every minute): each one whose public stage is no longer right
+    /// is published again, and the site follows. Returns how many moved.
+    pub async fn tick(&self) -> Result<usize, ProcessError> {
+        self.check_layout().await?;
+        let now = self.clock.now();
+        let (index, _) = self.read_index().await?;
+        let mut moved = 0;
+        for e in index.incidents.values() {
+            let i = &e.incident;
+            let (Some(window), Some(stage), Some(source)) =
+                (i.window, i.stage.as_deref(), e.source)
+            else {
+                continue;
+            };
+            if Stage::at(&window, i.status == "closed", now).as_str() == stage {
+                continue;
+            }
+            let Some((state, _)) =
+                document::read::<IncidentState>(self.state.as_ref(), &source.state_key()).await?
+            else {
+                continue;
+            };
+            let outcome = self.apply(&state).await?;
+            info!(id = i.id, from = stage, ?outcome, "maintenance moved on");
+            moved += 1;
+        }
+        Ok(moved)
     }
 
     /// The index and its etag (empty when there is none yet).
@@ -440,6 +566,13 @@ impl Publisher {
             authorizer,
             gitlab,
             layout_checked: tokio::sync::OnceCell::new(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The publisher with another clock (tests move one by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Publisher {
+        self.clock = clock;
+        self
     }
 }

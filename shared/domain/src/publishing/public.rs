@@ -1,11 +1,43 @@
 //! What of an incident becomes public: its state rendered to the public detail
 //! document, kept under 1 MiB.
 
-use crate::publishing::incident::IncidentState;
+use crate::alerts::matchers::Matchers;
+use crate::maintenance::{Stage, Window, WindowError};
+use crate::publishing::incident::{IncidentState, IssueSnapshot};
 use crate::site::data::{
     Comment, Incident, Links, MAX_DETAIL_BYTES, components_of, detail_key, stage_of,
 };
 use crate::site::render::{self, RenderContext, Upload};
+use crate::time::Timestamp;
+
+/// The maintenance an issue is, if it carries `label`: its window and its stage at
+/// `now`. A maintenance whose window cannot be read is an error (it is shown nowhere
+/// rather than with a wrong time), and so is one whose `Mute:` line cannot (it would
+/// page people for what it was meant to mute).
+pub fn maintenance(
+    issue: &IssueSnapshot,
+    label: &str,
+    now: Timestamp,
+) -> Result<Option<(Window, Stage)>, WindowError> {
+    if !issue.labels.iter().any(|l| l == label) {
+        return Ok(None);
+    }
+    let window = Window::from_description(&issue.description)?.ok_or_else(|| {
+        WindowError("a maintenance needs a line `Window: <start>/<end>` in its description".into())
+    })?;
+    if let Some(line) = crate::maintenance::mute_line(&issue.description) {
+        Matchers::parse(&line).map_err(|e| {
+            WindowError(format!(
+                "the line `Mute: {line}` is not a list of Alertmanager matchers \
+                 (`alertname=~\"Disk.*\", env=\"prod\"`): {e}"
+            ))
+        })?;
+    }
+    Ok(Some((
+        window,
+        Stage::at(&window, issue.state == "closed", now),
+    )))
+}
 
 /// A rendered incident and the uploads its text points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,12 +46,13 @@ pub struct RenderedIncident {
     pub uploads: Vec<Upload>,
 }
 
-/// Renders the public view of a published incident under its public `id`.
-/// `gitlab_url` is `GITLAB_URL`.
+/// Renders the public view of a published incident under its public `id`; a
+/// maintenance gets its kind, window and stage. `gitlab_url` is `GITLAB_URL`.
 pub fn render_incident(
     state: &IncidentState,
     id: u64,
     gitlab_url: Option<&str>,
+    maintenance: Option<(Window, Stage)>,
 ) -> Option<RenderedIncident> {
     let issue = state.issue.as_ref()?;
     let mut urls: Vec<&str> = Vec::new();
@@ -63,7 +96,12 @@ pub fn render_incident(
             details: detail_key(id),
         },
         severity,
-        stage: Some(stage_of(&issue.state, &issue.labels).to_owned()),
+        stage: Some(match maintenance {
+            Some((_, stage)) => stage.as_str().to_owned(),
+            None => stage_of(&issue.state, &issue.labels).to_owned(),
+        }),
+        kind: maintenance.map(|_| crate::site::data::MAINTENANCE.to_owned()),
+        window: maintenance.map(|(w, _)| w),
         components: components_of(&issue.labels),
     };
     fit_detail(&mut incident, &issue.description, &ctx);
@@ -175,10 +213,10 @@ mod tests {
     #[test]
     fn the_detail_stays_under_one_mebibyte() {
         // Small: untouched.
-        let r = render_incident(&state("short".into(), 3, 10), 1, None).unwrap();
+        let r = render_incident(&state("short".into(), 3, 10), 1, None, None).unwrap();
         assert_eq!(r.incident.comments.as_ref().map(Vec::len), Some(3));
         // Comments too large together: the oldest go first.
-        let r = render_incident(&state("short".into(), 100, 20_000), 1, None).unwrap();
+        let r = render_incident(&state("short".into(), 100, 20_000), 1, None, None).unwrap();
         let comments = r.incident.comments.as_ref().unwrap();
         assert!(size(&r.incident) <= MAX_DETAIL_BYTES);
         assert!(
@@ -191,7 +229,7 @@ mod tests {
             "the newest stay"
         );
         // A description alone too large: shortened, and said so.
-        let r = render_incident(&state("word ".repeat(400_000), 0, 0), 1, None).unwrap();
+        let r = render_incident(&state("word ".repeat(400_000), 0, 0), 1, None, None).unwrap();
         assert!(size(&r.incident) <= MAX_DETAIL_BYTES);
         assert!(
             r.incident

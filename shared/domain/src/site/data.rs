@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::PublicIds;
 use crate::ids::IncidentId;
+use crate::maintenance::Window;
 use crate::time::{self, Timestamp};
 
 /// The list holds this many incidents, newest first.
@@ -61,6 +62,23 @@ pub struct Incident {
     /// openmic's own: affected components from `component::<name>` labels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<String>,
+    /// openmic's own: `maintenance` for a scheduled maintenance (absent: an incident).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// openmic's own: a maintenance's window; its `stage` is then `scheduled`,
+    /// `in_progress` or `completed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
+}
+
+/// `kind` of a scheduled maintenance.
+pub const MAINTENANCE: &str = "maintenance";
+
+impl Incident {
+    /// Whether it is a scheduled maintenance.
+    pub fn is_maintenance(&self) -> bool {
+        self.kind.as_deref() == Some(MAINTENANCE)
+    }
 }
 
 /// The lifecycle stages, in order.
@@ -124,19 +142,23 @@ pub struct IndexEntry {
     /// The project and iid behind the public id (absent in the first release's index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<IncidentId>,
+    /// A maintenance's `Mute:` line (private: it may name internal services).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mute: Option<String>,
 }
 
 /// How many of an incident's latest updates the index keeps for the feed.
 pub const FEED_UPDATES: usize = 10;
 
 impl IndexEntry {
-    pub fn of(detail: &Incident, source: IncidentId) -> IndexEntry {
+    pub fn of(detail: &Incident, source: IncidentId, mute: Option<String>) -> IndexEntry {
         let comments = detail.comments.as_deref().unwrap_or_default();
         let skip = comments.len().saturating_sub(FEED_UPDATES);
         IndexEntry {
             incident: detail.summary(),
             updates: comments[skip..].to_vec(),
             source: Some(source),
+            mute,
         }
     }
 }

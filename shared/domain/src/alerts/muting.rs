@@ -1,0 +1,247 @@
+//! Alerts muted by a maintenance in progress: an alert of one of its components (its
+//! `component` or `service` label, or a generic alert's `service`), or one its
+//! `Mute:` line's Alertmanager matchers name, is recorded as muted and not mailed, and opens no GitLab issue; if it still fires when the
+//! maintenance ends, it is mailed then, once, saying it fired during the window.
+
+use serde::{Deserialize, Serialize};
+
+use super::Alert;
+use super::lifecycle::{AlertRecord, Change, Notice, RecordStatus};
+use super::matchers::Matchers;
+use crate::maintenance::{Muting, Mutings};
+use crate::time::{self, Timestamp};
+
+/// The maintenance that muted an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MutedBy {
+    /// The maintenance's public id.
+    pub maintenance: u64,
+    pub title: String,
+    #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]
+    pub since: Timestamp,
+}
+
+/// Where the keys of the records a maintenance mutes are kept, so the tick finds them.
+pub const MUTED_KEY: &str = "index/muted-alerts.json";
+
+/// `index/muted-alerts.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Muted {
+    pub alerts: std::collections::BTreeSet<String>,
+}
+
+/// The maintenance in progress at `at` that mutes `alert`, if one does.
+pub fn muting_for<'a>(alert: &Alert, mutings: &'a Mutings, at: Timestamp) -> Option<&'a Muting> {
+    let names: Vec<&str> = ["component", "service"]
+        .iter()
+        .filter_map(|l| alert.labels.get(*l).map(String::as_str))
+        .chain(alert.service.as_deref())
+        .collect();
+    mutings.maintenances.iter().find(|m| {
+        m.in_progress(at)
+            && (m
+                .components
+                .iter()
+                .any(|c| names.iter().any(|n| n.eq_ignore_ascii_case(c)))
+                || m.mute
+                    .as_deref()
+                    .is_some_and(|line| mute_matches(line, alert)))
+    })
+}
+
+/// Whether a maintenance's `Mute:` line names the alert. The publisher withholds a
+/// maintenance whose line does not parse, so one that fails here mutes nothing. A
+/// matcher reads the alert's labels, then the fields every alert has (`service`,
+/// `environment`, `severity`, and `alertname` for its title).
+fn mute_matches(line: &str, alert: &Alert) -> bool {
+    Matchers::parse(line).is_ok_and(|m| {
+        m.matches(|name| {
+            alert.labels.get(name).map(String::as_str).or(match name {
+                "service" => alert.service.as_deref(),
+                "environment" => alert.environment.as_deref(),
+                "severity" => Some(alert.severity.as_str()),
+                "alertname" => Some(alert.title.as_str()),
+                _ => None,
+            })
+        })
+    })
+}
+
+/// Brings a record in line with the maintenances after an event (`change`) or a tick
+/// at `at`: a muting that is over lets the alert go (mailed now if it still fires); a
+/// new alert in a maintenance is muted; a muted alert's reminders and resolution say
+/// nothing (nobody was told it fired).
+pub fn settle(record: &mut AlertRecord, change: Change, mutings: &Mutings, at: Timestamp) {
+    if let Some(by) = &record.muted_by {
+        let over = mutings
+            .maintenances
+            .iter()
+            .find(|m| m.id == by.maintenance)
+            .is_none_or(|m| at >= m.ends_at());
+        if over && record.status == RecordStatus::Triggered {
+            record.fired_during = Some(by.clone());
+            record.muted_by = None;
+            if !record.pending.iter().any(|(n, _)| *n == Notice::New) {
+                record.pending.push((Notice::New, at));
+            }
+        }
+    }
+    match change {
+        Change::New => {
+            if let Some(m) = muting_for(&record.alert, mutings, at) {
+                record.muted_by = Some(MutedBy {
+                    maintenance: m.id,
+                    title: m.title.clone(),
+                    since: at,
+                });
+                record.fired_during = None;
+                record.pending.retain(|(n, _)| *n != Notice::New);
+            }
+        }
+        _ if record.muted_by.is_some() => {
+            // Muted: no reminder, and a resolution of an alert nobody heard of is
+            // silent.
+            record
+                .pending
+                .retain(|(n, _)| !matches!(n, Notice::Reminder | Notice::Resolved));
+        }
+        _ => {}
+    }
+}
+
+/// Whether the record is still held by a maintenance (and so in the muted list).
+pub fn held(record: &AlertRecord) -> bool {
+    record.muted_by.is_some() && record.status == RecordStatus::Triggered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::lifecycle::apply;
+    use crate::alerts::{AlertSource, AlertStatus, Severity};
+    use crate::maintenance::Window;
+
+    fn alert(component: &str, status: AlertStatus) -> Alert {
+        Alert {
+            source: AlertSource::Prometheus,
+            fingerprint: Some(format!("fp-{component}")),
+            status,
+            title: "Disk full".into(),
+            description: None,
+            severity: Severity::Critical,
+            environment: None,
+            service: None,
+            monitoring_tool: None,
+            hosts: vec![],
+            starts_at: None,
+            ends_at: None,
+            generator_url: None,
+            runbook: None,
+            labels: [("component".to_owned(), component.to_owned())].into(),
+            annotations: Default::default(),
+            links: Default::default(),
+            extra: Default::default(),
+            quirks: vec![],
+        }
+    }
+
+    fn at(s: &str) -> Timestamp {
+        time::parse(s).unwrap()
+    }
+
+    fn mutings(closed_at: Option<Timestamp>) -> Mutings {
+        Mutings {
+            maintenances: vec![Muting {
+                id: 7,
+                title: "Database upgrade".into(),
+                window: Window::parse_line("2026-12-01T02:00:00Z/PT2H").unwrap(),
+                closed_at,
+                components: vec!["Database".into()],
+                mute: None,
+            }],
+        }
+    }
+
+    fn event(record: Option<AlertRecord>, a: &Alert, n: u32, t: &str, m: &Mutings) -> AlertRecord {
+        let (r, change) = apply(
+            record,
+            "fp",
+            a,
+            &format!("d{n}"),
+            at(t),
+            std::time::Duration::from_secs(3600),
+        );
+        let mut r = r.unwrap();
+        settle(&mut r, change, m, at(t));
+        r
+    }
+
+    #[test]
+    fn muted_in_the_window_mailed_once_at_its_end() {
+        let m = mutings(None);
+        let db = alert("database", AlertStatus::Firing);
+        let r = event(None, &db, 1, "2026-12-01T02:10:00Z", &m);
+        assert!(held(&r) && r.pending.is_empty(), "{r:?}");
+        // Repeats in the window: still nothing.
+        let mut r = event(Some(r), &db, 2, "2026-12-01T03:30:00Z", &m);
+        assert!(r.pending.is_empty());
+        // The window ends with the alert still firing: one mail, saying so.
+        settle(&mut r, Change::Ignored, &m, at("2026-12-01T04:00:00Z"));
+        assert_eq!(r.pending.len(), 1);
+        assert_eq!(r.pending[0].0, Notice::New);
+        assert_eq!(r.fired_during.as_ref().map(|f| f.maintenance), Some(7));
+        assert!(!held(&r));
+        // Settling again adds nothing.
+        settle(&mut r, Change::Ignored, &m, at("2026-12-01T04:01:00Z"));
+        assert_eq!(r.pending.len(), 1);
+    }
+
+    #[test]
+    fn the_mute_line_names_alerts_beyond_the_components() {
+        let mut m = mutings(None);
+        m.maintenances[0].mute = Some(r#"alertname=~"Disk.*", env="prod""#.into());
+        let mut disk = alert("web", AlertStatus::Firing);
+        disk.labels.insert("alertname".into(), "DiskFull".into());
+        disk.labels.insert("env".into(), "prod".into());
+        let inside = at("2026-12-01T02:10:00Z");
+        assert_eq!(muting_for(&disk, &m, inside).map(|m| m.id), Some(7));
+        // Every matcher must hold; and only within the window.
+        disk.labels.insert("env".into(), "staging".into());
+        assert!(muting_for(&disk, &m, inside).is_none());
+        disk.labels.insert("env".into(), "prod".into());
+        assert!(muting_for(&disk, &m, at("2026-12-01T04:00:00Z")).is_none());
+        // A generic alert without labels is read by its fields.
+        let mut generic = alert("web", AlertStatus::Firing);
+        generic.labels.clear();
+        generic.service = Some("billing".into());
+        m.maintenances[0].mute = Some(r#"service="billing", severity="critical""#.into());
+        assert_eq!(muting_for(&generic, &m, inside).map(|m| m.id), Some(7));
+        m.maintenances[0].mute = Some(r#"alertname="Disk full", severity!="critical""#.into());
+        assert!(muting_for(&generic, &m, inside).is_none());
+    }
+
+    #[test]
+    fn other_components_closing_early_and_resolutions() {
+        let m = mutings(None);
+        let web = alert("web", AlertStatus::Firing);
+        let r = event(None, &web, 1, "2026-12-01T02:10:00Z", &m);
+        assert_eq!(r.pending.len(), 1, "another component is mailed");
+        // Before the window: mailed.
+        let db = alert("database", AlertStatus::Firing);
+        let r = event(None, &db, 1, "2026-12-01T01:59:00Z", &m);
+        assert_eq!(r.pending.len(), 1);
+        // Closed early: the alert goes at the closing.
+        let early = mutings(Some(at("2026-12-01T02:30:00Z")));
+        let r = event(None, &db, 1, "2026-12-01T02:10:00Z", &m);
+        let mut r = r;
+        settle(&mut r, Change::Ignored, &early, at("2026-12-01T02:31:00Z"));
+        assert_eq!(r.pending.len(), 1);
+        // Resolved in the window: silent, and not held any more.
+        let r = event(None, &db, 1, "2026-12-01T02:10:00Z", &m);
+        let resolved = alert("database", AlertStatus::Resolved);
+        let mut r = event(Some(r), &resolved, 2, "2026-12-01T02:20:00Z", &m);
+        assert!(r.pending.is_empty() && !held(&r), "{r:?}");
+        settle(&mut r, Change::Ignored, &m, at("2026-12-01T04:00:00Z"));
+        assert!(r.pending.is_empty());
+    }
+}

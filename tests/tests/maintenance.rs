@@ -1,0 +1,273 @@
+//! Scheduled maintenance, on a clock the test moves: announced two days ahead, started
+//! and completed by the tick, an alert of its component held through the window and
+//! mailed once at its end, an alert of another component mailed at once. Replayed
+//! again, or out of order, the story leaves the same result.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use openmic_local::Runner;
+use openmic_tests::*;
+use serde_json::{Value, json};
+
+const WINDOW: &str = "2026-12-01T02:00:00Z/PT2H";
+
+/// A GitLab event for the maintenance issue (iid 9, project 42), built from the story's
+/// first event: `n` orders the deliveries, `at` is GitLab's updated_at.
+fn maintenance_event(n: u32, action: &str, description: &str, labels: &[&str], at: &str) -> String {
+    let raw = std::fs::read_to_string(event_file("gitlab-story", "001-issue-opened.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&raw).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    let labels: Vec<Value> = labels
+        .iter()
+        .map(|l| json!({"id": 600, "title": l, "project_id": 42, "type": "ProjectLabel"}))
+        .collect();
+    let a = &mut body["object_attributes"];
+    a["id"] = json!(1009);
+    a["iid"] = json!(9);
+    a["title"] = json!("Database upgrade");
+    a["description"] = json!(description);
+    a["action"] = json!(action);
+    a["created_at"] = json!("2026-11-29T02:00:00Z");
+    a["updated_at"] = json!(at);
+    a["labels"] = json!(labels);
+    a["severity"] = json!("unknown");
+    body["labels"] = json!(labels);
+    event["body"] = json!(body.to_string());
+    event["headers"]["idempotency-key"] = json!(format!("maintenance-{n}"));
+    event["headers"]["x-gitlab-event-uuid"] = json!(format!("maintenance-{n}"));
+    event.to_string()
+}
+
+/// An Alertmanager alert of `component` firing.
+fn alert(component: &str, n: u32) -> String {
+    let body = json!({"version": "4", "status": "firing", "receiver": "openmic", "groupKey": "{}",
+        "alerts": [{"status": "firing", "labels": {"alertname": format!("{component} latency"),
+            "component": component, "severity": "critical"},
+            "annotations": {"summary": format!("{component} is slow")},
+            "startsAt": "2026-12-01T02:10:00Z", "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": format!("fp-{component}")}]});
+    let mut event: Value = serde_json::from_str(&alerts_event(
+        &body.to_string(),
+        &format!("Bearer {ALERT_TOKEN}"),
+    ))
+    .unwrap();
+    event["headers"]["idempotency-key"] = json!(format!("alert-{component}-{n}"));
+    event.to_string()
+}
+
+fn opened() -> String {
+    maintenance_event(
+        1,
+        "open",
+        &format!("We upgrade the database to 17.\n\nWindow: {WINDOW}"),
+        &["maintenance", "status-page", "component::Database"],
+        "2026-11-29T02:00:00Z",
+    )
+}
+
+fn edited() -> String {
+    maintenance_event(
+        2,
+        "update",
+        &format!("We upgrade the database to 17; writes pause for a minute.\n\nWindow: {WINDOW}"),
+        &["maintenance", "status-page", "component::Database"],
+        "2026-11-30T09:00:00Z",
+    )
+}
+
+async fn send(runner: &Runner, event: &str) -> u16 {
+    let (status, body) = send_text(runner, event).await;
+    assert!(status < 300, "{status} {body}");
+    runner.drain().await;
+    status
+}
+
+fn outbox(dir: &Path) -> Vec<String> {
+    tree(&dir.join("outbox"))
+        .into_values()
+        .map(|m| String::from_utf8_lossy(&m).into_owned())
+        .collect()
+}
+
+fn detail(dir: &Path) -> Value {
+    json_of(&tree(&dir.join("status")), "data/incident/9.json")
+}
+
+/// The story up to the end of the window; returns the data directory's public files and
+/// the mails, for comparison.
+async fn story(dir: &Path, gitlab_order: &[String]) -> (BTreeMap<String, Vec<u8>>, Vec<String>) {
+    let clock = ManualClock::at("2026-11-29T02:05:00Z");
+    let runner = Runner::embedded_at(dir, test_config(&[]), clock.clone()).unwrap();
+    for e in gitlab_order {
+        send(&runner, e).await;
+    }
+    runner.tick().await.unwrap();
+    // Announced two days ahead.
+    let d = detail(dir);
+    assert_eq!(d["kind"], "maintenance");
+    assert_eq!(d["stage"], "scheduled");
+    assert_eq!(
+        d["window"],
+        json!({"starts_at": "2026-12-01T02:00:00.000Z", "ends_at": "2026-12-01T04:00:00.000Z"})
+    );
+    assert_eq!(d["components"], json!(["Database"]));
+    let list = json_of(&tree(&dir.join("status")), "data/list.json");
+    assert_eq!(
+        list["incidents"][0]["stage"], "scheduled",
+        "listed like any incident"
+    );
+
+    // The window starts: the tick moves it on.
+    clock.set("2026-12-01T02:00:30Z");
+    runner.tick().await.unwrap();
+    assert_eq!(detail(dir)["stage"], "in_progress");
+    // An alert of its component: held, no mail.
+    clock.set("2026-12-01T02:10:00Z");
+    send(&runner, &alert("database", 1)).await;
+    assert_eq!(outbox(dir).len(), 0, "held by the maintenance");
+    let state = tree(&dir.join("state"));
+    let muted = json_of(&state, "index/muted-alerts.json");
+    assert_eq!(muted["alerts"].as_array().map(Vec::len), Some(1));
+    // An alert of another component: mailed at once.
+    send(&runner, &alert("web", 1)).await;
+    let mails = outbox(dir);
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains("web is slow"));
+    // The held alert repeats in the window: still nothing.
+    clock.set("2026-12-01T03:10:00Z");
+    send(&runner, &alert("database", 2)).await;
+    assert_eq!(outbox(dir).len(), 1);
+
+    // The window ends with the alert still firing: mailed once, saying so.
+    clock.set("2026-12-01T04:00:30Z");
+    runner.tick().await.unwrap();
+    runner.tick().await.unwrap();
+    assert_eq!(detail(dir)["stage"], "completed");
+    let mails = outbox(dir);
+    assert_eq!(mails.len(), 2, "the held alert, once");
+    let held = mails
+        .iter()
+        .find(|m| m.contains("database is slow"))
+        .unwrap();
+    assert!(held.contains("fired during the maintenance"), "{held}");
+    assert!(held.contains("Database upgrade"), "{held}");
+    let state = tree(&dir.join("state"));
+    assert_eq!(
+        json_of(&state, "index/muted-alerts.json")["alerts"],
+        json!([])
+    );
+    (tree(&dir.join("status")), mails)
+}
+
+#[tokio::test]
+async fn a_maintenance_from_announcement_to_completion() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, mails) = story(dir.path(), &[opened(), edited()]).await;
+    let d = json_of(&status, "data/incident/9.json");
+    assert!(d["description"].as_str().unwrap().contains("writes pause"));
+    // Replayed as new deliveries: nothing changes, nobody is mailed again.
+    let clock = ManualClock::at("2026-12-01T04:05:00Z");
+    let runner = Runner::embedded_at(dir.path(), test_config(&[]), clock).unwrap();
+    for (n, e) in [opened(), edited()].iter().enumerate() {
+        let again = e.replace("maintenance-", &format!("again-{n}-"));
+        send(&runner, &again).await;
+    }
+    runner.tick().await.unwrap();
+    assert_eq!(
+        json_of(&tree(&dir.path().join("status")), "data/incident/9.json"),
+        d
+    );
+    assert_eq!(outbox(dir.path()).len(), mails.len());
+
+    // Out of order (the edit before the opening): the same public data.
+    let other = tempfile::tempdir().unwrap();
+    let (status2, mails2) = story(other.path(), &[edited(), opened()]).await;
+    assert_eq!(json_of(&status2, "data/incident/9.json"), d);
+    assert_eq!(
+        json_of(&status2, "data/list.json"),
+        json_of(&status, "data/list.json")
+    );
+    assert_eq!(mails2.len(), mails.len());
+}
+
+#[tokio::test]
+async fn closing_early_completes_and_reopening_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-12-01T02:30:00Z");
+    let runner = Runner::embedded_at(dir.path(), test_config(&[]), clock.clone()).unwrap();
+    send(&runner, &opened()).await;
+    assert_eq!(detail(dir.path())["stage"], "in_progress");
+    let labels = ["maintenance", "status-page", "component::Database"];
+    let body = format!("We upgrade the database to 17.\n\nWindow: {WINDOW}");
+    let closed = maintenance_event(3, "close", &body, &labels, "2026-12-01T02:40:00Z");
+    let closed: Value = {
+        let mut e: Value = serde_json::from_str(&closed).unwrap();
+        let mut b: Value = serde_json::from_str(e["body"].as_str().unwrap()).unwrap();
+        b["object_attributes"]["state"] = json!("closed");
+        e["body"] = json!(b.to_string());
+        e
+    };
+    send(&runner, &closed.to_string()).await;
+    assert_eq!(detail(dir.path())["stage"], "completed", "closed early");
+    let reopened = maintenance_event(4, "reopen", &body, &labels, "2026-12-01T02:50:00Z");
+    send(&runner, &reopened).await;
+    assert_eq!(
+        detail(dir.path())["stage"],
+        "in_progress",
+        "its window again"
+    );
+}
+
+#[tokio::test]
+async fn a_window_or_mute_line_that_cannot_be_read_is_shown_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-11-29T02:05:00Z");
+    let runner = Runner::embedded_at(dir.path(), test_config(&[]), clock).unwrap();
+    let labels = ["maintenance", "status-page", "component::Database"];
+    let bad_mute = format!("{WINDOW}\nMute: alertname=~\"(Disk\"");
+    for (n, (window, says)) in [
+        (
+            "2026-12-01T04:00:00Z/2026-12-01T02:00:00Z",
+            "before it starts",
+        ),
+        ("2026-12-01T02:00:00Z", "has no end"),
+        ("2026-12-01T02:00:00Z/P400D", "400 days"),
+        ("next tuesday/PT2H", "not a date"),
+        (bad_mute.as_str(), "not a list of Alertmanager matchers"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        // The first one opens the issue, published; the others edit it.
+        let (action, at) = match n {
+            0 => ("open", "2026-11-29T02:00:00Z".to_owned()),
+            _ => ("update", format!("2026-11-29T03:0{n}:00Z")),
+        };
+        let e = maintenance_event(
+            10 + n as u32,
+            action,
+            &format!("Planned.\n\nWindow: {window}"),
+            &labels,
+            &at,
+        );
+        send(&runner, &e).await;
+        let status = tree(&dir.path().join("status"));
+        assert!(!status.contains_key("data/incident/9.json"), "{window}");
+        let list = json_of(&status, "data/list.json");
+        assert_eq!(list["incidents"], json!([]), "{window}");
+        let state = json_of(&tree(&dir.path().join("state")), "incidents/42/9.json");
+        let last = state["problems"].as_array().unwrap().last().unwrap()["text"].to_string();
+        assert!(last.contains(says), "{window}: {last}");
+    }
+    // Fixed: shown.
+    let fixed = maintenance_event(
+        20,
+        "update",
+        &format!("Planned.\n\nWindow: {WINDOW}"),
+        &labels,
+        "2026-11-29T04:00:00Z",
+    );
+    send(&runner, &fixed).await;
+    assert_eq!(detail(dir.path())["stage"], "scheduled");
+}

@@ -3,6 +3,7 @@
 //! bucket snapshots to compare.
 
 pub mod aws;
+pub mod catcher;
 pub mod proxy;
 pub mod serve;
 

@@ -4,11 +4,10 @@
 //! expired links, a storm as one digest per channel, and recipients from GitLab's
 //! members API.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::body::{Body, Bytes, to_bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Request, StatusCode, Uri};
+use axum::body::{Body, to_bytes};
+use axum::http::{HeaderMap, Request};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
@@ -16,10 +15,10 @@ use mail_parser::MessageParser;
 use openmic::alerts::links::{Grant, LinkAction, LinkKey};
 use openmic::config::Secret;
 use openmic_local::Runner;
+use openmic_tests::catcher::Catcher;
 use openmic_tests::*;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -28,73 +27,6 @@ const LINK_SECRET: &str = "test-link-secret-0123456789abcdef";
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TOKEN: &str = "glpat-stub-token-never-logged";
 const API: &str = "http://openmic.test";
-
-/// One request the catcher took.
-#[derive(Debug, Clone)]
-struct Caught {
-    /// The path and query.
-    uri: String,
-    headers: HeaderMap,
-    raw: Bytes,
-    body: Value,
-}
-
-/// A local HTTP server standing in for the chat services: `/ok/…` answers 200,
-/// `/fail/…` 500, `/hang/…` waits until released, then 500.
-#[derive(Clone)]
-struct Catcher {
-    base: String,
-    seen: Arc<Mutex<Vec<Caught>>>,
-    gate: Arc<Semaphore>,
-}
-
-impl Catcher {
-    async fn start() -> Catcher {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let c = Catcher {
-            base: format!("http://{}", listener.local_addr().unwrap()),
-            seen: Arc::default(),
-            gate: Arc::new(Semaphore::new(0)),
-        };
-        let app = axum::Router::new().fallback(catch).with_state(c.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        c
-    }
-
-    fn at(&self, path: &str) -> Vec<Caught> {
-        let prefix = format!("/{path}");
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| c.uri == prefix || c.uri.starts_with(&format!("{prefix}?")))
-            .cloned()
-            .collect()
-    }
-
-    fn release(&self) {
-        self.gate.add_permits(1000);
-    }
-}
-
-async fn catch(State(c): State<Catcher>, uri: Uri, headers: HeaderMap, raw: Bytes) -> StatusCode {
-    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-    let path = uri.path().to_owned();
-    c.seen.lock().unwrap().push(Caught {
-        uri: uri.to_string(),
-        headers,
-        raw,
-        body,
-    });
-    if path.starts_with("/fail") {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else if path.starts_with("/hang") {
-        let _ = c.gate.acquire().await;
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    }
-}
 
 /// An Alertmanager delivery of one alert per `(name, labels)`, firing.
 fn alertmanager(alerts: &[(&str, &[(&str, &str)])]) -> String {

@@ -377,7 +377,7 @@ impl Notifier {
 
     /// Records a channel's failure; the first of a streak is reported.
     async fn failed(&self, channel: &Channel, target: &Target, f: &Failure) {
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let mut report = None;
         let updated = document::update(self.state.as_ref(), &channel_key(&channel.name), |old| {
             let mut s: ChannelState = old.unwrap_or_default();

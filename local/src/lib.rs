@@ -563,13 +563,22 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
     if key.is_empty() || key.ends_with('/') {
         key.push_str("index.html");
     }
-    let object = match runner.status.get(&key).await {
-        Ok(Some(o)) => o,
+    let (status, object) = match runner.status.get(&key).await {
+        Ok(Some(o)) => (StatusCode::OK, o),
         Ok(None) | Err(openmic::ports::BackendError::Permanent(_)) => {
-            return openmic_http::response(Reply::error(
-                StatusCode::NOT_FOUND,
-                format!("no route for {method} {path}"),
-            ));
+            // As CloudFront does: the site's own 404 page, when there is one.
+            match runner.status.get(openmic::site::NOT_FOUND_KEY).await {
+                Ok(Some(page)) => {
+                    key = openmic::site::NOT_FOUND_KEY.to_owned();
+                    (StatusCode::NOT_FOUND, page)
+                }
+                _ => {
+                    return openmic_http::response(Reply::error(
+                        StatusCode::NOT_FOUND,
+                        format!("no route for {method} {path}"),
+                    ));
+                }
+            }
         }
         Err(e) => {
             warn!(error = %e, key, "status bucket");
@@ -588,6 +597,7 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
     } else {
         Response::new(Body::from(object.body))
     };
+    *response.status_mut() = status;
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&content_type) {
         h.insert(header::CONTENT_TYPE, v);
@@ -602,9 +612,25 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; img-src 'self' https: http:; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
+        HeaderValue::from_static("default-src 'self'; img-src 'self' https: http:; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
     );
     response
+}
+
+/// Renders the site again just after each midnight (UTC), so its history moves on
+/// by a day even when nothing is published.
+pub async fn render_daily(runner: Arc<Runner>) {
+    loop {
+        let now = chrono::Utc::now();
+        let next = (now.date_naive() + chrono::Duration::days(1))
+            .and_hms_opt(0, 0, 5)
+            .map(|t| t.and_utc())
+            .unwrap_or(now + chrono::Duration::days(1));
+        tokio::time::sleep((next - now).to_std().unwrap_or(Duration::from_secs(60))).await;
+        if let Err(e) = runner.publisher.write_list().await {
+            warn!(error = %e, "the daily rendering of the site failed; the next change renders it");
+        }
+    }
 }
 
 /// The data directory's default.

@@ -145,10 +145,10 @@ async fn main() {
                 "openmic-local: listening on http://{listen} (data in {})",
                 data_dir.display()
             );
-            // The site is there from the start, incidents or none.
-            if matches!(runner.status.get("index.html").await, Ok(None)) {
-                or_exit(runner.publisher.write_list().await);
-            }
+            // The site is there from the start, incidents or none, in the page's
+            // current language and look; and its history moves on each day.
+            or_exit(runner.publisher.write_list().await);
+            tokio::spawn(openmic_local::render_daily(runner.clone()));
             spawn_workers(runner.clone());
             let app = runner.app();
             let shutdown = async {

@@ -304,9 +304,37 @@ fn routing(c: &mut Criterion) {
     g.finish();
 }
 
+/// The whole site for the big site: the index with ten 90-day strips, the archive
+/// months, feed, summary, badge and 404 page, and the 45 incident pages (the publisher
+/// renders those one at a time, as each is published); the target is 5 ms.
+fn site(c: &mut Criterion) {
+    let now = openmic::time::parse("2026-11-30T12:00:00Z").unwrap();
+    let index = openmic_tests::big_index(now);
+    let components = openmic_tests::BIG_COMPONENTS.join(",");
+    let page =
+        openmic::site::Page::new(&openmic_tests::test_config(&[("COMPONENTS", &components)]));
+    let objects = openmic::site::render_site(&index, &page, now).unwrap();
+    assert!(objects.iter().any(|o| o.key.starts_with("history/")));
+    let mut g = c.benchmark_group("site");
+    g.bench_function(
+        "render: the whole site, 10 components, 90 days, 45 incidents",
+        |b| {
+            b.iter(|| {
+                let mut objects =
+                    openmic::site::render_site(std::hint::black_box(&index), &page, now).unwrap();
+                for e in index.incidents.values() {
+                    objects.push(openmic::site::render_incident_page(&e.incident, &page).unwrap());
+                }
+                objects
+            })
+        },
+    );
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4)).warm_up_time(std::time::Duration::from_secs(1));
-    targets = intake, render, alerts, routing
+    targets = intake, render, alerts, site, routing
 }
 criterion_main!(benches);

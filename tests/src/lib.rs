@@ -86,9 +86,21 @@ pub fn test_config(extra: &[(&str, &str)]) -> Config {
     Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration is valid")
 }
 
-/// A runner on the embedded backends under `dir`.
+/// The time the tests' sites are rendered at: the day after the sample events' last,
+/// so their incidents sit at the end of the 90-day history.
+pub const SITE_NOW: &str = "2024-03-07T12:00:00Z";
+
+/// A clock at [`SITE_NOW`].
+pub fn site_clock() -> std::sync::Arc<ManualClock> {
+    ManualClock::at(SITE_NOW)
+}
+
+/// A runner on the embedded backends under `dir`, rendering the site as of
+/// [`SITE_NOW`], so the same events make the same bytes whenever the tests run.
 pub fn embedded(dir: &Path, extra: &[(&str, &str)]) -> Runner {
-    Runner::embedded(dir, test_config(extra)).expect("embedded runner starts")
+    let mut runner = Runner::embedded(dir, test_config(extra)).expect("embedded runner starts");
+    runner.publisher.clock = site_clock();
+    runner
 }
 
 /// Replays files in order; returns each file's name and status.
@@ -223,4 +235,121 @@ pub fn data_keys(tree: &BTreeMap<String, Vec<u8>>) -> Vec<&str> {
             (k.starts_with("data/") && *k != "data/summary.json") || k.starts_with("incidents/")
         })
         .collect()
+}
+
+/// The ten components of the big site (tests/tests/site.rs, tests/benches/perf.rs).
+pub const BIG_COMPONENTS: [&str; 10] = [
+    "API", "Web app", "Payments", "Search", "Login", "Mail", "Webhooks", "Uploads", "Reports",
+    "Mobile",
+];
+
+/// One of the big site's incidents.
+pub struct BigIncident {
+    pub iid: u64,
+    pub title: String,
+    pub component: &'static str,
+    pub severity: &'static str,
+    pub created_at: openmic::time::Timestamp,
+    pub closed_at: Option<openmic::time::Timestamp>,
+}
+
+/// 45 incidents over the 90 days before `now`, about two days apart, spread over the
+/// ten components and the four severities; the newest is still open.
+pub fn big_incidents(now: openmic::time::Timestamp) -> Vec<BigIncident> {
+    const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
+    (0..45u64)
+        .map(|n| {
+            let created_at = now - chrono::Duration::hours(2 * 24 * (44 - n as i64) + 5)
+                + chrono::Duration::minutes(7 * n as i64);
+            BigIncident {
+                iid: 100 + n,
+                title: format!("Incident {} on {}", n + 1, BIG_COMPONENTS[n as usize % 10]),
+                component: BIG_COMPONENTS[n as usize % 10],
+                severity: SEVERITIES[n as usize % 4],
+                created_at,
+                closed_at: (n < 44)
+                    .then(|| created_at + chrono::Duration::minutes(40 + 13 * n as i64)),
+            }
+        })
+        .collect()
+}
+
+/// The GitLab Issue Hook events (project 42, by alice, a publisher) publishing `i`: its
+/// opening, labelled for the page and its component, then its closing if it is closed;
+/// built from the story's first event.
+pub fn big_incident_events(i: &BigIncident) -> Vec<String> {
+    let mut events = vec![big_incident_event(i, None)];
+    if let Some(closed) = i.closed_at {
+        events.push(big_incident_event(i, Some(closed)));
+    }
+    events
+}
+
+fn big_incident_event(i: &BigIncident, closed_at: Option<openmic::time::Timestamp>) -> String {
+    use serde_json::{Value, json};
+    let raw = std::fs::read_to_string(event_file("gitlab-story", "001-issue-opened.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&raw).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    let labels: Vec<Value> = [
+        "incident".to_owned(),
+        "status-page".to_owned(),
+        format!("component::{}", i.component),
+    ]
+    .iter()
+    .map(|l| json!({"id": 600, "title": l, "project_id": 42, "type": "ProjectLabel"}))
+    .collect();
+    let at = |t: &openmic::time::Timestamp| openmic::time::format(t);
+    let updated = closed_at.unwrap_or(i.created_at);
+    let a = &mut body["object_attributes"];
+    a["id"] = json!(1000 + i.iid);
+    a["iid"] = json!(i.iid);
+    a["title"] = json!(i.title);
+    a["description"] = json!(format!("{} is affected.", i.component));
+    a["action"] = json!(if closed_at.is_some() { "close" } else { "open" });
+    a["state"] = json!(if closed_at.is_some() {
+        "closed"
+    } else {
+        "opened"
+    });
+    a["created_at"] = json!(at(&i.created_at));
+    a["updated_at"] = json!(at(&updated));
+    a["closed_at"] = closed_at.as_ref().map_or(Value::Null, |t| json!(at(t)));
+    a["labels"] = json!(labels);
+    a["severity"] = json!(i.severity);
+    body["labels"] = json!(labels);
+    event["body"] = json!(body.to_string());
+    let key = format!("big-{}-{}", i.iid, updated.timestamp());
+    event["headers"]["idempotency-key"] = json!(key);
+    event["headers"]["x-gitlab-event-uuid"] = json!(key);
+    event.to_string()
+}
+
+/// The big site's published index, as the publisher keeps it (for the bench and the
+/// weight check, without the runner).
+pub fn big_index(now: openmic::time::Timestamp) -> openmic::site::data::PublishedIndex {
+    use serde_json::json;
+    let mut index = openmic::site::data::PublishedIndex::default();
+    for i in big_incidents(now) {
+        let at = |t: &openmic::time::Timestamp| openmic::time::format(t);
+        let detail = json!({
+            "id": i.iid, "status": if i.closed_at.is_some() { "closed" } else { "opened" },
+            "title": i.title, "description": format!("<p>{} is affected.</p>", i.component),
+            "created_at": at(&i.created_at), "updated_at": at(&i.closed_at.unwrap_or(i.created_at)),
+            "closed_at": i.closed_at.as_ref().map(at),
+            "links": {"details": format!("data/incident/{}.json", i.iid)},
+            "severity": i.severity, "components": [i.component],
+            "stage": if i.closed_at.is_some() { "resolved" } else { "identified" },
+        });
+        let mut detail = detail;
+        if i.closed_at.is_none() {
+            detail.as_object_mut().unwrap().remove("closed_at");
+        }
+        let entry = json!({"incident": detail, "updates": [
+            {"note": "<p>We are looking into it.</p>", "created_at": at(&i.created_at)}]});
+        index.incidents.insert(
+            i.iid,
+            serde_json::from_value(entry).expect("an index entry"),
+        );
+    }
+    index
 }

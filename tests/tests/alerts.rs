@@ -97,7 +97,7 @@ fn check_mails(mails: &[Seen], recipients: &[&str]) {
     let api1 = by_subject[SUBJECTS[0]];
     assert!(api1.text.contains("Severity:    critical"), "{}", api1.text);
     assert!(
-        api1.text.contains("Started:     2024-03-05T10:00:00.000Z"),
+        api1.text.contains("Started:     5 Mar 2024, 10:00 UTC"),
         "{}",
         api1.text
     );
@@ -147,9 +147,7 @@ fn check_mails(mails: &[Seen], recipients: &[&str]) {
         resolved.text
     );
     assert!(
-        resolved
-            .text
-            .contains("Ended:       2024-03-05T10:30:00.000Z"),
+        resolved.text.contains("Ended:       5 Mar 2024, 10:30 UTC"),
         "{}",
         resolved.text
     );
@@ -248,6 +246,72 @@ async fn alert_story_on_the_embedded_outbox() {
 }
 
 #[tokio::test]
+async fn mail_in_the_page_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = embedded(dir.path(), &[("PAGE_LANGUAGE", "de")]);
+    replay_story(&runner).await;
+    let mails = outbox(dir.path());
+    let mut subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        vec![
+            "Alarm: production: High error rate on api-1:9100",
+            "Alarm: production: High error rate on api-1:9100 (behoben)",
+            "Alarm: production: High error rate on api-2:9100",
+            "Alarm: staging: Incident title",
+        ]
+    );
+    let resolved = mails
+        .iter()
+        .find(|m| m.subject.ends_with("(behoben)"))
+        .unwrap();
+    // The labels line up whatever their length in the language.
+    assert!(
+        resolved
+            .text
+            .starts_with("Behoben: High error rate on api-1:9100\n")
+    );
+    let column = resolved
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("Titel:"))
+        .map(|rest| "Titel:".len() + rest.len() - rest.trim_start().len())
+        .expect("a title line");
+    for (label, value) in [
+        ("Titel:", "High error rate on api-1:9100"),
+        ("Schweregrad:", "kritisch"),
+        ("Beginn:", "5. März 2024, 10:00 UTC"),
+        ("Ende:", "5. März 2024, 10:30 UTC"),
+        ("Statusseite:", "https://status.example.com"),
+    ] {
+        let line = format!("{label:<column$}{value}");
+        assert!(
+            resolved.text.lines().any(|l| l == line),
+            "{line:?} in\n{}",
+            resolved.text
+        );
+    }
+    assert!(
+        resolved.html.contains("<html lang=\"de\">"),
+        "{}",
+        resolved.html
+    );
+    assert!(
+        resolved.html.contains("<th align=\"left\">Umgebung</th>"),
+        "{}",
+        resolved.html
+    );
+    assert!(
+        resolved
+            .text
+            .contains("Gesendet von openmic für den Fingerabdruck a1b2c3d4e5f60001."),
+        "{}",
+        resolved.text
+    );
+}
+
+#[tokio::test]
 async fn repeats_mail_again_only_after_renotify_after_and_refire_is_new() {
     let dir = tempfile::tempdir().unwrap();
     let runner = embedded(dir.path(), &[("RENOTIFY_AFTER", "0s")]);
@@ -325,7 +389,7 @@ async fn generic_alerts_without_fingerprint_are_new_each_time_and_headers_stay_s
         );
         assert!(m.text.contains("Hosts:       db-1, db-2"));
         assert!(
-            m.text.contains("Started:     2024-03-05T10:00:00.000Z"),
+            m.text.contains("Started:     5 Mar 2024, 10:00 UTC"),
             "{}",
             m.text
         );

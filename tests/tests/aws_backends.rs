@@ -23,9 +23,10 @@ use openmic_tests::*;
 #[tokio::test]
 async fn story_on_aws_matches_the_embedded_run_key_by_key() {
     let fx = Fixture::new("story").await;
-    let runner = Runner::aws_with(fx.config(&[]), fx.aws.clone())
+    let mut runner = Runner::aws_with(fx.config(&[]), fx.aws.clone())
         .await
         .expect("runner on the server");
+    runner.publisher.clock = site_clock();
     let files = event_files("gitlab-story");
     for (name, status) in replay_all(&runner, &files).await {
         assert_eq!(status, 202, "{name}");

@@ -83,9 +83,10 @@ async fn the_story_survives_throttling_5xx_timeouts_and_lost_races() {
         times: 2,
     });
     let aws = fx.aws_via(&proxy.url).await;
-    let runner = Runner::aws_with(fx.config(&[]), aws)
+    let mut runner = Runner::aws_with(fx.config(&[]), aws)
         .await
         .expect("runner through the proxy");
+    runner.publisher.clock = site_clock();
     let files = event_files("gitlab-story");
     for (name, code) in replay_all(&runner, &files).await {
         assert_eq!(code, 202, "{name}");

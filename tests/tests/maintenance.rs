@@ -90,6 +90,21 @@ fn outbox(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The index page, the feed and the database component's state in the summary.
+fn page(dir: &Path) -> (String, String, Value) {
+    let status = tree(&dir.join("status"));
+    let text = |k: &str| String::from_utf8_lossy(&status[k]).into_owned();
+    let summary = json_of(&status, "data/summary.json");
+    let db = summary["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Database")
+        .cloned()
+        .unwrap_or(Value::Null);
+    (text("index.html"), text("feed.atom"), db["status"].clone())
+}
+
 fn detail(dir: &Path) -> Value {
     json_of(&tree(&dir.join("status")), "data/incident/9.json")
 }
@@ -117,11 +132,30 @@ async fn story(dir: &Path, gitlab_order: &[String]) -> (BTreeMap<String, Vec<u8>
         list["incidents"][0]["stage"], "scheduled",
         "listed like any incident"
     );
+    let (index, feed, db) = page(dir);
+    let upcoming = &index[index.find("id=\"maintenance\"").unwrap()..];
+    assert!(upcoming.contains("Scheduled maintenance"), "{index}");
+    assert!(upcoming.contains("Database upgrade"), "{index}");
+    assert!(!index.contains("Maintenance in progress"), "{index}");
+    assert!(feed.contains("<title type=\"html\">Database upgrade</title>"));
+    assert!(!feed.contains("Maintenance started"), "{feed}");
+    assert_eq!(db, "operational", "not under maintenance ahead of time");
 
     // The window starts: the tick moves it on.
     clock.set("2026-12-01T02:00:30Z");
     runner.tick().await.unwrap();
     assert_eq!(detail(dir)["stage"], "in_progress");
+    let (index, feed, db) = page(dir);
+    assert!(
+        index
+            .contains("Maintenance in progress: <a href=\"incidents/9.html\">Database upgrade</a>"),
+        "{index}"
+    );
+    assert!(
+        feed.contains("Maintenance started: Database upgrade"),
+        "{feed}"
+    );
+    assert_eq!(db, "maintenance", "under maintenance, not an outage");
     // An alert of its component: held, no mail.
     clock.set("2026-12-01T02:10:00Z");
     send(&runner, &alert("database", 1)).await;
@@ -144,6 +178,13 @@ async fn story(dir: &Path, gitlab_order: &[String]) -> (BTreeMap<String, Vec<u8>
     runner.tick().await.unwrap();
     runner.tick().await.unwrap();
     assert_eq!(detail(dir)["stage"], "completed");
+    let (index, feed, db) = page(dir);
+    assert!(!index.contains("Maintenance in progress"), "{index}");
+    assert!(
+        feed.contains("Maintenance completed: Database upgrade"),
+        "{feed}"
+    );
+    assert_eq!(db, "operational");
     let mails = outbox(dir);
     assert_eq!(mails.len(), 2, "the held alert, once");
     let held = mails
@@ -307,4 +348,49 @@ async fn a_held_alert_reaches_no_channel_in_the_window_and_each_once_at_its_end(
     let mails = outbox(dir.path());
     assert_eq!(mails.len(), 1, "and once by mail");
     assert!(mails[0].contains("fired during the maintenance"));
+}
+
+/// Runs tests/browser/maintenance.mjs against the site at one stage.
+async fn in_the_browser(runner: &std::sync::Arc<Runner>, stage: &str) {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run scripts/test"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = runner.app();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let out = tokio::process::Command::new("node")
+        .arg(browser_dir.join("maintenance.mjs"))
+        .arg(&url)
+        .arg(stage)
+        .output()
+        .await
+        .expect("node runs");
+    server.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stage}: browser checks failed:\n{stdout}"
+    );
+    assert_eq!(stdout.matches("ok - ").count(), 6, "{stdout}");
+}
+
+#[tokio::test]
+async fn upcoming_in_progress_and_completed_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-11-29T02:05:00Z");
+    let runner = std::sync::Arc::new(
+        Runner::embedded_at(dir.path(), test_config(&[]), clock.clone()).unwrap(),
+    );
+    send(&runner, &opened()).await;
+    in_the_browser(&runner, "scheduled").await;
+    clock.set("2026-12-01T02:00:30Z");
+    runner.tick().await.unwrap();
+    in_the_browser(&runner, "in_progress").await;
+    clock.set("2026-12-01T04:00:30Z");
+    runner.tick().await.unwrap();
+    in_the_browser(&runner, "completed").await;
 }

@@ -765,5 +765,8 @@ async fn fifty_alerts_in_a_minute_become_one_digest_per_channel() {
         digest_mails[0].subject
     );
     let listed = digest_mails[0].text.matches("NodeDown").count();
-    assert!(listed >= 40, "the digest mail lists the alerts held: {listed}");
+    assert!(
+        listed >= 40,
+        "the digest mail lists the alerts held: {listed}"
+    );
 }

@@ -46,7 +46,8 @@ async fn site_objects_feed_and_summary() {
     let dir = tempfile::tempdir().unwrap();
     let (_runner, _gitlab) = published_site(dir.path(), "https://status.example.com").await;
     let status = tree(&dir.path().join("status"));
-    let css = openmic::site::stylesheet_key();
+    let page = openmic::site::Page::new(&test_config(&[]));
+    let css = page.stylesheet_key();
     let mut keys: Vec<&str> = status
         .keys()
         .map(String::as_str)
@@ -54,6 +55,9 @@ async fn site_objects_feed_and_summary() {
         .collect();
     keys.sort();
     let mut want = vec![
+        "404.html",
+        "history/2024-03.html",
+        page.script_key(),
         "badge.json",
         "badge.svg",
         "data/list.json",
@@ -70,10 +74,29 @@ async fn site_objects_feed_and_summary() {
     let summary = json_of(&status, "data/summary.json");
     assert_eq!(summary["status"], json!("major_outage"));
     assert_eq!(summary["open_incidents"], json!([4]));
+    let payments = &summary["components"][0];
+    assert_eq!(summary["components"].as_array().unwrap().len(), 1);
     assert_eq!(
-        summary["components"],
-        json!([{"name": "payments", "status": "major_outage", "incidents": [4]}])
+        (
+            &payments["name"],
+            &payments["status"],
+            &payments["incidents"]
+        ),
+        (&json!("payments"), &json!("major_outage"), &json!([4]))
     );
+    // Its history: the days incident 4 touched, up to the rendering instant.
+    assert_eq!(
+        payments["days"],
+        json!([
+            {"date": "2024-03-06", "status": "major_outage", "incidents": [4]},
+            {"date": "2024-03-07", "status": "major_outage", "incidents": [4]}
+        ])
+    );
+    let (u30, u90) = (
+        payments["uptime_30"].as_f64().unwrap(),
+        payments["uptime_90"].as_f64().unwrap(),
+    );
+    assert!(u30 < u90 && u90 < 100.0, "{u30} {u90}");
     assert_eq!(
         json_of(&status, "badge.json"),
         json!({"schemaVersion": 1, "label": "status", "message": "major outage", "color": "red"})
@@ -144,8 +167,12 @@ async fn site_objects_feed_and_summary() {
 
 #[tokio::test]
 async fn content_types_and_cache_control() {
-    for o in openmic::site::render_site(&Default::default(), Some("https://s.example.com")).unwrap()
-    {
+    let page = openmic::site::Page::new(&test_config(&[(
+        "STATUS_PAGE_URL",
+        "https://s.example.com",
+    )]));
+    let now = openmic::time::parse(SITE_NOW).unwrap();
+    for o in openmic::site::render_site(&Default::default(), &page, now).unwrap() {
         let (ct, cache) = (
             o.options.content_type.as_str(),
             o.options.cache_control.as_deref().unwrap(),
@@ -156,17 +183,18 @@ async fn content_types_and_cache_control() {
             "atom" => "application/atom+xml",
             "svg" => "image/svg+xml",
             "json" => "application/json",
+            "js" => "text/javascript; charset=utf-8",
             other => panic!("unexpected object {other}"),
         };
         assert_eq!(ct, want_ct, "{}", o.key);
-        if o.key.ends_with(".css") {
+        if o.key.ends_with(".css") || o.key.ends_with(".js") {
             assert_eq!(cache, "public, max-age=31536000, immutable");
         } else {
             assert_eq!(cache, "public, max-age=30", "{}", o.key);
         }
     }
     // An empty index still makes a site.
-    let empty = openmic::site::render_site(&Default::default(), None).unwrap();
+    let empty = openmic::site::render_site(&Default::default(), &Default::default(), now).unwrap();
     let index = empty.iter().find(|o| o.key == "index.html").unwrap();
     assert!(String::from_utf8_lossy(&index.body).contains("All systems operational"));
 }
@@ -206,5 +234,146 @@ async fn the_site_in_a_real_browser() {
     );
     for shot in ["index.png", "incident-1.png", "incident-1-phone-dark.png"] {
         assert!(shots.join(shot).exists(), "{shot}");
+    }
+}
+
+/// The big site's clock: its incidents end here.
+const BIG_NOW: &str = "2026-11-30T12:00:00Z";
+
+fn big_config() -> Vec<(&'static str, String)> {
+    vec![("COMPONENTS", BIG_COMPONENTS.join(","))]
+}
+
+/// A runner serving the first `n` of the big site's incidents, or in German the story's.
+async fn serve(
+    dir: &Path,
+    extra: &[(&str, &str)],
+    events: &[String],
+) -> (
+    Arc<openmic_local::Runner>,
+    String,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut settings = extra.to_vec();
+    settings.push(("STATUS_PAGE_URL", &url));
+    let mut runner = embedded(dir, &settings);
+    runner.publisher.clock = ManualClock::at(BIG_NOW);
+    let runner = Arc::new(runner);
+    for e in events {
+        let (status, body) = send_text(&runner, e).await;
+        assert_eq!(status, 202, "{body}");
+        runner.drain().await;
+    }
+    let app = runner.app();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (runner, url, server)
+}
+
+#[tokio::test]
+async fn the_big_site_weighs_at_most_40_kb_compressed() {
+    let now = openmic::time::parse(BIG_NOW).unwrap();
+    let settings = big_config();
+    let extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = openmic::site::Page::new(&test_config(&extra));
+    let objects = openmic::site::render_site(&big_index(now), &page, now).unwrap();
+    let mut total = 0;
+    for key in ["index.html", page.stylesheet_key(), page.script_key()] {
+        let body = &objects.iter().find(|o| o.key == key).unwrap().body;
+        let mut gzip = std::process::Command::new("gzip")
+            .args(["-9", "-c"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("gzip runs");
+        use std::io::Write;
+        gzip.stdin.take().unwrap().write_all(body).unwrap();
+        let out = gzip.wait_with_output().unwrap();
+        println!("{key}: {} bytes, {} gzipped", body.len(), out.stdout.len());
+        total += out.stdout.len();
+    }
+    let index =
+        String::from_utf8_lossy(&objects.iter().find(|o| o.key == "index.html").unwrap().body)
+            .into_owned();
+    assert_eq!(
+        index.matches("<ol class=\"days\"").count(),
+        10,
+        "ten strips"
+    );
+    let script = &objects
+        .iter()
+        .find(|o| o.key == page.script_key())
+        .unwrap()
+        .body;
+    assert!(
+        script.len() <= 4096,
+        "the live script is {} bytes",
+        script.len()
+    );
+    println!("index, stylesheet and script: {total} bytes gzipped");
+    assert!(total <= 40 * 1024, "{total} bytes compressed");
+}
+
+#[tokio::test]
+async fn the_big_site_in_a_real_browser() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        browser_dir.join("node_modules/axe-core").exists(),
+        "axe-core is not installed: run scripts/test, which installs tests/browser's packages"
+    );
+    let now = openmic::time::parse(BIG_NOW).unwrap();
+    let events: Vec<String> = big_incidents(now)
+        .iter()
+        .flat_map(big_incident_events)
+        .collect();
+    // The newest incident, still open, is published while the page is open.
+    let (last, first) = events.split_last().unwrap();
+    let settings = big_config();
+    let extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (en_dir, de_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (runner, url, server) = serve(en_dir.path(), &extra, first).await;
+    let mut german = extra.clone();
+    german.push(("PAGE_LANGUAGE", "de"));
+    let (_de, de_url, de_server) = serve(de_dir.path(), &german, &events[..10]).await;
+
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut child = tokio::process::Command::new("node")
+        .arg(browser_dir.join("big.mjs"))
+        .arg(&url)
+        .arg(&de_url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stdout = String::new();
+    while let Some(line) = out.next_line().await.unwrap() {
+        println!("{line}");
+        if line == "publish" {
+            let (status, body) = send_text(&runner, last).await;
+            assert_eq!(status, 202, "{body}");
+            runner.drain().await;
+            stdin.write_all(b"published\n").await.unwrap();
+        }
+        stdout.push_str(&line);
+        stdout.push('\n');
+    }
+    let status = child.wait().await.unwrap();
+    server.abort();
+    de_server.abort();
+    assert!(status.success(), "browser checks failed:\n{stdout}");
+    for must in [
+        "ok - JavaScript on: the strips are named per day in the accessibility tree",
+        "ok - JavaScript on: a publish shows up without a reload",
+        "ok - JavaScript off: the archive reaches all 45 incidents",
+        "ok - JavaScript on: an unknown address answers the 404 page",
+        "ok - German: the page, its dates and its strips in German",
+        "ok - axe-core, dark: / has no violation",
+    ] {
+        assert!(stdout.contains(must), "{must}\n{stdout}");
     }
 }

@@ -43,7 +43,8 @@ async fn gitlab_story_publishes_exactly_what_was_chosen() {
             ],
             "links": { "details": "data/incident/1.json" },
             "severity": "high",
-            "stage": "resolved"
+            "stage": "resolved",
+            "closed_at": "2024-03-01T10:00:00.000Z"
         }),
         "one comment: the publisher's microphone on bob's note; not the internal note, not the \
          stranger's microphone, not the revoked one"

@@ -557,7 +557,7 @@ fn sqs_consumers_report_batch_item_failures() {
 }
 
 #[test]
-fn schedules_resync_and_tick() {
+fn schedules_resync_tick_and_render() {
     let t = Template::load();
     let inputs = |binary: &str| -> Vec<(Value, String)> {
         let f = t.function_with_binary(binary);
@@ -572,7 +572,7 @@ fn schedules_resync_and_tick() {
             .collect()
     };
     let publisher = inputs("openmic-publisher");
-    assert_eq!(publisher.len(), 2, "{publisher:?}");
+    assert_eq!(publisher.len(), 3, "{publisher:?}");
     assert!(
         publisher
             .iter()
@@ -580,11 +580,51 @@ fn schedules_resync_and_tick() {
     );
     // Maintenance stages on time, and held alerts let go on time: every minute.
     assert!(publisher.contains(&(json!({"openmic": "tick"}), "rate(1 minute)".to_owned())));
+    // The page's 90-day history moves on just after midnight UTC.
+    assert!(publisher.contains(&(json!({"openmic": "render"}), "cron(1 0 * * ? *)".to_owned())));
+    let f = t.function_with_binary("openmic-publisher");
+    let render = f
+        .events("Schedule")
+        .into_iter()
+        .find(|(_, p)| p["Input"] == json!(r#"{"openmic": "render"}"#))
+        .expect("the render schedule");
+    assert!(render.1.get("State").is_none(), "always on");
     let notifier = inputs("openmic-notifier");
     assert_eq!(
         notifier,
         vec![(json!({"openmic": "tick"}), "rate(1 minute)".to_owned())]
     );
+}
+
+#[test]
+fn cloudfront_answers_unknown_keys_with_the_404_page() {
+    let t = Template::load();
+    let config = &t.resource("StatusDistribution")["Properties"]["DistributionConfig"];
+    let errors = config["CustomErrorResponses"]
+        .as_array()
+        .expect("CustomErrorResponses");
+    // S3 answers 403 for a key that does not exist (the bucket is not listable).
+    for code in [403, 404] {
+        let e = errors
+            .iter()
+            .find(|e| e["ErrorCode"] == json!(code))
+            .unwrap_or_else(|| panic!("no answer for S3's {code}"));
+        assert_eq!(e["ResponseCode"], json!(404), "{code}");
+        assert_eq!(e["ResponsePagePath"], json!("/404.html"), "{code}");
+    }
+    let bucket = &t.resource("StatusBucket")["Properties"];
+    assert_eq!(
+        bucket["WebsiteConfiguration"]["ErrorDocument"],
+        json!("404.html")
+    );
+    assert_eq!(
+        openmic::site::NOT_FOUND_KEY,
+        "404.html",
+        "the key the publisher writes"
+    );
+    // Reading the bucket grants GetObject only: no listing of upload paths.
+    let policy = serde_json::to_string(&t.resource("StatusBucketPolicy")).unwrap();
+    assert!(!policy.contains("ListBucket"), "{policy}");
 }
 
 #[test]

@@ -140,7 +140,7 @@ async fn the_first_release_data_is_moved_served_and_updated() {
     let index = json_of(&state, "index/published.json");
     assert_eq!(
         (index["layout"].clone(), index["ids"].clone()),
-        (json!(2), json!("iid"))
+        (json!(3), json!("iid"))
     );
     assert_eq!(
         index["incidents"]["4"]["source"],
@@ -150,15 +150,37 @@ async fn the_first_release_data_is_moved_served_and_updated() {
     for (k, v) in old.iter().filter(|(k, _)| k.starts_with("alerts/")) {
         assert_eq!(state[k], *v, "{k}");
     }
-    // The public data is the same.
+    // The public data is the same, with when the closed incident ended (from its
+    // state) for the page's history.
     let status = tree(&dir.path().join("status"));
+    let closed = json!("2024-03-01T10:00:00.000Z");
     for key in [
         "data/incident/1.json",
         "data/incident/4.json",
         "data/list.json",
     ] {
-        assert_eq!(json_of(&status, key), json_of(&before_status, key), "{key}");
+        let mut was = json_of(&before_status, key);
+        if let Some(list) = was.get_mut("incidents").and_then(|l| l.as_array_mut()) {
+            for i in list.iter_mut().filter(|i| i["id"] == 1) {
+                i["closed_at"] = closed.clone();
+            }
+        } else if was["id"] == 1 {
+            was["closed_at"] = closed.clone();
+        }
+        assert_eq!(json_of(&status, key), was, "{key}");
     }
+    // The first release's pages are rendered again in this release's look: the
+    // archive and the 404 page are there, and every incident page links its month.
+    for key in ["404.html", "history/2024-03.html"] {
+        assert!(status.contains_key(key), "{key}");
+    }
+    let page = String::from_utf8_lossy(&status["incidents/1.html"]);
+    assert!(
+        page.contains("href=\"../history/2024-03.html#incident-1\""),
+        "{page}"
+    );
+    let summary = json_of(&status, "data/summary.json");
+    assert_eq!(summary["days"][0]["date"], json!("2024-03-01"), "{summary}");
     assert_no_dangling_link(&status);
     // A second run has nothing to do.
     assert_eq!(

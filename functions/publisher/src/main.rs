@@ -1,7 +1,8 @@
 //! The publisher function: batches from the publish queue (incident state merged, the
 //! status bucket brought in line), the scheduled resync of every published incident
-//! (`{"openmic": "resync"}` from EventBridge) and the minute's tick that moves
-//! maintenances to their stage (`{"openmic": "tick"}`).
+//! (`{"openmic": "resync"}` from EventBridge), the minute's tick that moves
+//! maintenances to their stage (`{"openmic": "tick"}`), and the site rendered again
+//! each day so its history moves on (`{"openmic": "render"}`).
 
 use std::sync::Arc;
 
@@ -59,5 +60,10 @@ async fn handle(
         let failed = results.iter().filter(|(_, r)| r.is_err()).count();
         return Ok(json!({ "resynced": results.len() - failed, "failed": failed }));
     }
-    Err("unknown event: expected an SQS batch, {\"openmic\": \"resync\"} or {\"openmic\": \"tick\"}".into())
+    if event.get("openmic").and_then(Value::as_str) == Some("render") {
+        publisher.check_layout().await?;
+        publisher.write_list().await?;
+        return Ok(json!({ "rendered": true }));
+    }
+    Err("unknown event: expected an SQS batch, {\"openmic\": \"resync\"}, {\"openmic\": \"tick\"} or {\"openmic\": \"render\"}".into())
 }

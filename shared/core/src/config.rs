@@ -96,6 +96,50 @@ pub enum PublicIds {
     Global,
 }
 
+/// A language the status page, its feed and the mail are written in (`PAGE_LANGUAGE`);
+/// each has a catalogue of every string in the domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Language {
+    #[default]
+    En,
+    De,
+    Fr,
+    Es,
+    Pt,
+    Ja,
+}
+
+impl Language {
+    pub const ALL: [Language; 6] = [
+        Language::En,
+        Language::De,
+        Language::Fr,
+        Language::Es,
+        Language::Pt,
+        Language::Ja,
+    ];
+
+    /// Its BCP 47 tag, as `lang` attributes want it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::De => "de",
+            Language::Fr => "fr",
+            Language::Es => "es",
+            Language::Pt => "pt",
+            Language::Ja => "ja",
+        }
+    }
+
+    /// A language tag by its primary subtag, in any case: `de`, `de-AT`, `pt_BR`.
+    pub fn parse(tag: &str) -> Option<Language> {
+        let primary = tag.trim().split(['-', '_']).next()?;
+        Language::ALL
+            .into_iter()
+            .find(|l| l.code().eq_ignore_ascii_case(primary))
+    }
+}
+
 /// A configuration error: names the variable and what is wrong with it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -139,6 +183,18 @@ pub struct Config {
     pub link_back: bool,
     /// Where alerts go and how (DESIGN.md, "Alert routing").
     pub alert_routing: crate::alerting::AlertRouting,
+    /// `COMPONENTS`: the page's components in this order, shown even before their
+    /// first incident; components of labels not listed follow.
+    pub components: Vec<String>,
+    /// `PAGE_TITLE`: the page's name (without it, the catalogue's "Service status").
+    pub page_title: Option<String>,
+    /// `PAGE_LANGUAGE`: of the pages, the feed and the mail.
+    pub page_language: Language,
+    /// `PAGE_LOGO_URL`: a path in the status bucket (`brand/logo.svg`), or a URL on
+    /// the page's own origin: the page loads nothing from elsewhere.
+    pub page_logo_url: Option<String>,
+    /// `PAGE_ACCENT`: `#rrggbb`, lower case.
+    pub page_accent: Option<String>,
 }
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -171,6 +227,11 @@ impl Default for Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             link_back: true,
             alert_routing: Default::default(),
+            components: Vec::new(),
+            page_title: None,
+            page_language: Language::En,
+            page_logo_url: None,
+            page_accent: None,
         }
     }
 }
@@ -281,6 +342,36 @@ impl Config {
             c.link_back = parse_bool("LINK_BACK", get("LINK_BACK"))?;
         }
         c.alert_routing = crate::alerting::AlertRouting::read(get)?;
+        if let Some(v) = get("COMPONENTS") {
+            for name in v
+                .split([',', '\n'])
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+            {
+                if !c.components.iter().any(|k| k.eq_ignore_ascii_case(name)) {
+                    c.components.push(name.to_owned());
+                }
+            }
+        }
+        c.page_title = get("PAGE_TITLE");
+        if let Some(v) = get("PAGE_LANGUAGE") {
+            c.page_language = Language::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                name: "PAGE_LANGUAGE",
+                why: format!(
+                    "{v:?} is not one of {}",
+                    Language::ALL.map(Language::code).join(", ")
+                ),
+            })?;
+        }
+        if let Some(v) = get("PAGE_LOGO_URL") {
+            c.page_logo_url = Some(check_logo(&v, c.status_page_url.as_deref())?);
+        }
+        if let Some(v) = get("PAGE_ACCENT") {
+            c.page_accent = Some(parse_colour(&v).ok_or_else(|| ConfigError::Invalid {
+                name: "PAGE_ACCENT",
+                why: format!("{v:?} is not a colour such as #0b57d0 or #07c"),
+            })?);
+        }
         Ok(c)
     }
 
@@ -394,6 +485,62 @@ fn check_address(name: &'static str, addr: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// `#rrggbb` or `#rgb`, in lower case as `#rrggbb`.
+fn parse_colour(v: &str) -> Option<String> {
+    let hex = v.trim().strip_prefix('#')?;
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let full = match hex.len() {
+        6 => hex.to_owned(),
+        3 => hex.chars().flat_map(|c| [c, c]).collect(),
+        _ => return None,
+    };
+    Some(format!("#{}", full.to_ascii_lowercase()))
+}
+
+/// The logo: a path in the status bucket (kept without its leading `/`), or an
+/// http(s) URL on the page's own origin (`STATUS_PAGE_URL`), so that the page still
+/// loads nothing from elsewhere.
+fn check_logo(v: &str, page: Option<&str>) -> Result<String, ConfigError> {
+    let invalid = |why: String| ConfigError::Invalid {
+        name: "PAGE_LOGO_URL",
+        why,
+    };
+    let lower = v.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        let origin = |u: &str| {
+            let (scheme, rest) = u.split_once("://")?;
+            let host = rest.split(['/', '?', '#']).next()?;
+            Some(format!(
+                "{}://{}",
+                scheme.to_ascii_lowercase(),
+                host.to_ascii_lowercase()
+            ))
+        };
+        return match page.and_then(origin) {
+            Some(own) if origin(v).as_ref() == Some(&own) => Ok(v.to_owned()),
+            _ => Err(invalid(format!(
+                "{v:?} is not on the status page's own site ({}): the page loads nothing from elsewhere; put the logo in the status bucket (for example brand/logo.svg) and give its path",
+                page.unwrap_or("STATUS_PAGE_URL is not set")
+            ))),
+        };
+    }
+    let path = v.trim_start_matches('/');
+    let bad = v.starts_with("//")
+        || path.is_empty()
+        || path.split('/').any(|s| s == ".." || s.is_empty())
+        || path
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "\"'<>\\:?#".contains(c));
+    if bad {
+        return Err(invalid(format!(
+            "{v:?} is neither a path in the status bucket (such as brand/logo.svg) nor an https URL on the status page's site"
+        )));
+    }
+    Ok(path.to_owned())
+}
+
 /// `90s`, `30m`, `4h`, `1d`, or plain seconds.
 pub fn parse_duration(v: &str) -> Option<Duration> {
     let v = v.trim();
@@ -451,6 +598,52 @@ mod tests {
         assert!(e.to_string().contains("MICROPHONE_TRUST"), "{e}");
         let e = load(&[("MAINTAINER_EMAILS", "ops@example.com, nobody")]).unwrap_err();
         assert!(e.to_string().contains("MAINTAINER_EMAILS"), "{e}");
+    }
+
+    #[test]
+    fn the_page_settings() {
+        let c = load(&[
+            ("COMPONENTS", "API, Web app,\nPayments, api"),
+            ("PAGE_LANGUAGE", "pt-BR"),
+            ("PAGE_ACCENT", "#F60"),
+            ("PAGE_LOGO_URL", "/brand/logo.svg"),
+        ])
+        .unwrap();
+        assert_eq!(c.components, vec!["API", "Web app", "Payments"]);
+        assert_eq!(c.page_language, Language::Pt);
+        assert_eq!(c.page_accent.as_deref(), Some("#ff6600"));
+        assert_eq!(c.page_logo_url.as_deref(), Some("brand/logo.svg"));
+        assert_eq!(load(&[]).unwrap().page_language, Language::En);
+        let e = load(&[("PAGE_LANGUAGE", "klingon")]).unwrap_err();
+        assert!(
+            e.to_string().contains("PAGE_LANGUAGE") && e.to_string().contains("de, fr"),
+            "{e}"
+        );
+        let e = load(&[("PAGE_ACCENT", "orange")]).unwrap_err();
+        assert!(e.to_string().contains("PAGE_ACCENT"), "{e}");
+        // The logo comes from the page's own site only.
+        let own = load(&[
+            ("STATUS_PAGE_URL", "https://status.example.com"),
+            ("PAGE_LOGO_URL", "https://STATUS.example.com/brand/logo.png"),
+        ])
+        .unwrap();
+        assert_eq!(
+            own.page_logo_url.as_deref(),
+            Some("https://STATUS.example.com/brand/logo.png")
+        );
+        for bad in [
+            "https://cdn.example.net/logo.png",
+            "//cdn.example.net/logo.png",
+            "javascript:alert(1)",
+            "../state/x.png",
+        ] {
+            let e = load(&[
+                ("STATUS_PAGE_URL", "https://status.example.com"),
+                ("PAGE_LOGO_URL", bad),
+            ])
+            .unwrap_err();
+            assert!(e.to_string().contains("PAGE_LOGO_URL"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -222,6 +222,7 @@ pub fn content_type_for(key: &str) -> &'static str {
         "json" => "application/json",
         "html" | "htm" => "text/html; charset=utf-8",
         "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
         "atom" => "application/atom+xml",
         "svg" => "image/svg+xml",
         "png" => "image/png",

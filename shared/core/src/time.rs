@@ -127,6 +127,15 @@ pub fn ser<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format(t))
 }
 
+/// Serde helper: write an optional timestamp in the status page form (with
+/// `skip_serializing_if = "Option::is_none"`, or as null).
+pub fn ser_opt<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&format(t)),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

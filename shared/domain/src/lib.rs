@@ -11,6 +11,9 @@
 //! - [`chat`]: messages in the bodies chat services' incoming webhooks take, and
 //!   their delivery (any capability with news for operators may use it).
 //!
+//! Beside them, [`i18n`]: the language catalogues every capability's pages and mail
+//! read their strings from, and [`templates`]: the template environment they share.
+//!
 //! Below them, the vocabulary of `openmic-core` (time, ids, configuration, errors,
 //! messages) and its ports, re-exported here: the domain talks to buckets, queues,
 //! mail and GitLab only through them. Features import downwards only: `publishing`
@@ -22,6 +25,7 @@ pub use openmic_core::{
 
 pub mod alerts;
 pub mod chat;
+pub mod i18n;
 pub mod intake;
 pub mod maintenance;
 pub mod publishing;

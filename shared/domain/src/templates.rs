@@ -1,6 +1,8 @@
 //! The template environment shared by the maintainers' mail and the status site:
 //! `.html` and `.atom` templates escape every value by default (`&`, `<`, `>`, `"`,
-//! `'`, so URLs stay readable in the source); other templates are plain text.
+//! `'`, so URLs stay readable in the source); other templates are plain text. Every
+//! template reads its strings from the language catalogues with `t("key", ...)`
+//! ([`crate::i18n`]), in the language of the context's `lang`.
 
 use minijinja::{AutoEscape, Environment};
 
@@ -30,6 +32,7 @@ pub fn environment(templates: &[(&'static str, &'static str)]) -> Environment<'s
         }
         minijinja::escape_formatter(out, state, value)
     });
+    env.add_function("t", crate::i18n::template_function);
     for (name, src) in templates {
         env.add_template(name, src)
             .unwrap_or_else(|e| panic!("template {name} does not parse: {e}"));

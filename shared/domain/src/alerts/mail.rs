@@ -69,7 +69,7 @@ pub fn compose(
     Ok(Mail {
         from,
         to: to.to_vec(),
-        subject: message::subject(record, notice),
+        subject: message::subject(record, notice, crate::i18n::catalogue(config.page_language)),
         text,
         html,
         date: at,

@@ -15,6 +15,7 @@ use super::{AlertStatus, Severity};
 use crate::alerting::DigestAfter;
 use crate::chat::{Fact, Link, Message, Tone};
 use crate::config::Config;
+use crate::i18n::{self, Catalogue};
 use crate::mail::header_safe;
 use crate::time::{self, Timestamp};
 
@@ -94,23 +95,71 @@ fn human(d: std::time::Duration) -> String {
     }
 }
 
-/// `Alert: [<env>: ]<title>`, and what kind of notice it is.
-pub fn subject(record: &AlertRecord, notice: Notice) -> String {
-    let env = record
-        .alert
-        .environment
-        .as_deref()
-        .map(|e| format!("{}: ", header_safe(e)))
-        .unwrap_or_default();
-    let suffix = match notice {
-        Notice::New => "",
-        Notice::Reminder => " (still firing)",
-        Notice::Resolved => " (resolved)",
+/// `Alert: [<env>: ]<title>` (in the page's language), and what kind of mail it is.
+pub fn subject(record: &AlertRecord, notice: Notice, cat: &Catalogue) -> String {
+    let title = header_safe(&record.alert.title);
+    let subject = match record.alert.environment.as_deref() {
+        Some(env) => cat.format(
+            "alert.subject_env",
+            &[("env", &header_safe(env)), ("title", &title)],
+        ),
+        None => cat.format("alert.subject", &[("title", &title)]),
     };
-    header_safe(&format!(
-        "Alert: {env}{}{suffix}",
-        header_safe(&record.alert.title)
-    ))
+    let subject = match notice {
+        Notice::New => subject,
+        Notice::Reminder => cat.format("alert.subject_reminder", &[("subject", &subject)]),
+        Notice::Resolved => cat.format("alert.subject_resolved", &[("subject", &subject)]),
+    };
+    header_safe(&subject)
+}
+
+/// The labels of the mail's rows, localised; in the text part each is padded to the
+/// longest so the values line up.
+fn labels(cat: &Catalogue) -> minijinja::Value {
+    const ROWS: [&str; 20] = [
+        "title",
+        "environment",
+        "project",
+        "severity",
+        "status",
+        "started",
+        "ended",
+        "events",
+        "service",
+        "source",
+        "hosts",
+        "runbook",
+        "graph",
+        "values",
+        "incident",
+        "status_page",
+        "link.silence",
+        "link.dashboard",
+        "link.panel",
+        "link.image",
+    ];
+    let all: Vec<(&str, &str)> = ROWS
+        .iter()
+        .chain(&["link.other"])
+        .map(|k| (*k, cat.text(&format!("alert.{k}"))))
+        .collect();
+    let width = all
+        .iter()
+        .map(|(_, l)| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let map: std::collections::BTreeMap<String, minijinja::Value> = all
+        .into_iter()
+        .map(|(k, l)| {
+            let padded = format!("{:<width$}", format!("{l}:"));
+            (
+                k.replace('.', "_"),
+                minijinja::context! { text => l, padded => padded },
+            )
+        })
+        .collect();
+    minijinja::Value::from_serialize(&map)
 }
 
 /// The links of an action, as templates read them.
@@ -133,19 +182,21 @@ pub(super) fn context(
     links: Option<&ActionLinks>,
 ) -> Value {
     let a = &record.alert;
+    let cat = i18n::catalogue(config.page_language);
+    let title = header_safe(&a.title);
     let headline = match notice {
-        Notice::New => format!("New alert: {}", header_safe(&a.title)),
-        Notice::Reminder => format!(
-            "Still firing ({} events): {}",
+        Notice::New => cat.format("alert.headline_new", &[("title", &title)]),
+        Notice::Reminder => cat.plural(
+            "alert.headline_reminder",
             record.event_count,
-            header_safe(&a.title)
+            &[("title", &title)],
         ),
-        Notice::Resolved => format!("Resolved: {}", header_safe(&a.title)),
+        Notice::Resolved => cat.format("alert.headline_resolved", &[("title", &title)]),
     };
     let project = match (&config.gitlab_url, config.home_project()) {
         (Some(url), Some(id)) => format!("{url}/projects/{id}"),
-        (None, Some(id)) => format!("GitLab project {id}"),
-        _ => "(GITLAB_PROJECT_ID not set)".into(),
+        (None, Some(id)) => cat.format("alert.gitlab_project", &[("id", &id.to_string())]),
+        _ => cat.text("alert.no_project").to_owned(),
     };
     let started = a.starts_at.unwrap_or(record.first_seen);
     let ended = match notice {
@@ -153,50 +204,55 @@ pub(super) fn context(
         _ => None,
     };
     let issue_url = record.issue.as_ref().map(|i| i.url.clone());
+    let labels = labels(cat);
     let grafana_links: Vec<_> = a
         .links
         .iter()
         .map(|(kind, url)| {
-            let label = match kind.as_str() {
-                "silence" => "Silence",
-                "dashboard" => "Dashboard",
-                "panel" => "Panel",
-                "image" => "Image",
-                _ => "Link",
+            let key = match kind.as_str() {
+                "silence" | "dashboard" | "panel" | "image" => kind.as_str(),
+                _ => "other",
             };
+            let label = labels.get_attr(&format!("link_{key}")).unwrap_or_default();
             context! {
-                label => label,
-                padded => format!("{:<13}", format!("{label}:")),
+                // Which link it is, whatever the language (chat buttons name Grafana's
+                // silence apart from openmic's).
+                kind => key,
+                label => label.get_attr("text").unwrap_or_default(),
+                padded => label.get_attr("padded").unwrap_or_default(),
                 url => url,
                 href => safe_href(Some(url)),
             }
         })
         .collect();
     let acknowledged = record.acknowledged().map(|ack| {
-        context! { by => &ack.by, at => time::format(&ack.at) }
+        context! { by => &ack.by, at => cat.date_time(&ack.at) }
     });
+    let severity = a.severity.as_str();
     context! {
+        lang => config.page_language.code(),
+        l => labels,
         kind => notice.as_str(),
-        subject => subject(record, notice),
+        subject => subject(record, notice, cat),
         headline => headline,
         // The first notice of an alert held by a maintenance until its end.
         fired_during => match notice {
             Notice::New => record.fired_during.as_ref().map(|m| context! {
                 title => &m.title,
-                since => time::format(&m.since),
+                since => cat.date_time(&m.since),
             }),
             _ => None,
         },
-        title => header_safe(&a.title),
+        title => title,
         environment => &a.environment,
         project => project,
-        severity => a.severity.as_str(),
-        status => match notice { Notice::Resolved => "resolved", _ => "firing" },
-        started => time::format(&started),
-        ended => ended.map(|e| time::format(&e)),
+        severity => cat.text_or(&format!("severity.{severity}"), severity),
+        status => cat.text(match notice { Notice::Resolved => "alert.resolved", _ => "alert.firing" }),
+        started => cat.date_time(&started),
+        ended => ended.map(|e| cat.date_time(&e)),
         count => record.event_count,
-        first_seen => time::format(&record.first_seen),
-        last_seen => time::format(&record.last_seen),
+        first_seen => cat.date_time(&record.first_seen),
+        last_seen => cat.date_time(&record.last_seen),
         service => &a.service,
         monitoring_tool => &a.monitoring_tool,
         hosts => &a.hosts,

@@ -49,15 +49,20 @@ impl Publisher {
 
     /// Moves what an earlier release wrote to this release's layout, losing nothing:
     /// first-release states (`incidents/<iid>.json`) go under their project; the
-    /// index learns which issue each public id is; and published incidents whose
-    /// public id changed (one project to several, or back) are republished under the
-    /// new one, their old keys removed. Running it again changes nothing.
+    /// index learns which issue each public id is; published incidents whose public
+    /// id changed (one project to several, or back) are republished under the new
+    /// one, their old keys removed; and incidents published before the page had a
+    /// history are published again with `closed_at`. Running it again changes
+    /// nothing.
     pub async fn migrate(&self) -> Result<Migration, ProcessError> {
         let mut report = Migration::default();
         let index = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY).await?;
         // Where the first release's states were, by iid.
         let mut moved: BTreeMap<u64, IncidentId> = BTreeMap::new();
-        if index.as_ref().is_none_or(|(i, _)| i.layout < data::LAYOUT) {
+        if index
+            .as_ref()
+            .is_none_or(|(i, _)| i.layout < data::PROJECT_LAYOUT)
+        {
             for key in self.state.list(crate::ids::STATE_PREFIX).await? {
                 let Some(iid) = crate::ids::legacy_iid(&key) else {
                     continue;
@@ -95,6 +100,9 @@ impl Publisher {
             }
         }
         let (index, _) = index.unwrap_or_default();
+        // Published before incidents carried what the history needs (`closed_at`):
+        // rendered again from their state.
+        let rerender = index.layout < data::LAYOUT;
         let home = self.config.home_project();
         let ids = self.config.public_ids();
         // Each published incident's issue, and its public id under this configuration.
@@ -118,7 +126,7 @@ impl Publisher {
                 continue;
             };
             let new = state.public_id(ids).unwrap_or(*old);
-            if new != *old || entry.source.is_none() {
+            if new != *old || entry.source.is_none() || rerender {
                 renumber.push((*old, new, state));
             }
         }

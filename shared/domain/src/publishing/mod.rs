@@ -34,6 +34,7 @@ use crate::message::{Envelope, Source};
 use crate::ports::{Authorizer, ObjectStore, PutOptions};
 use crate::site::data::{self, INDEX_KEY, LIST_KEY, PublishedIndex};
 use crate::site::render::Upload;
+use crate::site::{ARCHIVE_PREFIX, Page};
 use crate::time;
 use incident::{IncidentState, Verdict};
 
@@ -120,8 +121,12 @@ pub struct Publisher {
     /// GitLab's API, where configured: attachments, resync and the note back.
     pub gitlab: Option<Arc<dyn Gitlab>>,
     pub projects: Arc<Projects>,
+    /// What the site looks like and speaks (`PAGE_*`, `COMPONENTS`).
+    pub page: Arc<Page>,
     /// Set once this process has seen the buckets in the current layout.
     layout_checked: tokio::sync::OnceCell<()>,
+    /// The time now: maintenances' stages, and the instant the site is rendered at
+    /// (its history's "today"); the system's clock, or one a test moves.
     pub clock: Arc<dyn Clock>,
 }
 
@@ -225,7 +230,7 @@ impl Publisher {
             self.status
                 .put(&data::detail_key(id), Bytes::from(body), PutOptions::json())
                 .await?;
-            let page = crate::site::render_incident_page(&rendered.incident)
+            let page = crate::site::render_incident_page(&rendered.incident, &self.page)
                 .map_err(ProcessError::Permanent)?;
             self.status.put(&page.key, page.body, page.options).await?;
             let mute = maintenance.and_then(|_| {
@@ -432,13 +437,22 @@ impl Publisher {
         self.write_list().await
     }
 
-    /// Rewrites what derives from the index: `data/list.json` and the site. It loops
-    /// until the index did not change while it wrote, so whatever writer finishes last
-    /// leaves objects derived from the newest index: concurrent publishers of
-    /// different incidents never drop each other's entries.
+    /// Rewrites what derives from the index: `data/list.json` and the site, as of the
+    /// clock's now; removes archive months that no longer have anything; and when the
+    /// pages' templates, language or brand changed, renders every incident page again
+    /// from its public detail. It loops until the index did not change while it
+    /// wrote, so whatever writer finishes last leaves objects derived from the newest
+    /// index: concurrent publishers of different incidents never drop each other's
+    /// entries.
     pub async fn write_list(&self) -> Result<(), ProcessError> {
         for _ in 0..document::CAS_ATTEMPTS {
             let (index, etag) = self.read_index().await?;
+            if index.pages.as_deref() != Some(self.page.fingerprint())
+                && !index.incidents.is_empty()
+            {
+                self.rerender_pages(&index).await?;
+                continue;
+            }
             let body = serde_json::to_vec(&index.list())
                 .map_err(|e| ProcessError::Permanent(e.to_string()))?;
             let current = self.status.get(LIST_KEY).await?;
@@ -447,10 +461,21 @@ impl Publisher {
                     .put(LIST_KEY, Bytes::from(body), PutOptions::json())
                     .await?;
             }
-            let objects = crate::site::render_site(&index, self.config.status_page_url.as_deref())
+            let objects = crate::site::render_site(&index, &self.page, self.clock.now())
                 .map_err(ProcessError::Permanent)?;
+            let archive: BTreeSet<String> = objects
+                .iter()
+                .filter(|o| o.key.starts_with(ARCHIVE_PREFIX))
+                .map(|o| o.key.clone())
+                .collect();
             for o in objects {
                 self.status.put(&o.key, o.body, o.options).await?;
+            }
+            // A month whose incidents were all unpublished names none of them any more.
+            for stale in self.status.list(ARCHIVE_PREFIX).await? {
+                if !archive.contains(&stale) {
+                    self.status.delete(&stale).await?;
+                }
             }
             self.write_mutings(&index).await?;
             if self.read_index().await?.1 == etag {
@@ -461,6 +486,38 @@ impl Publisher {
         Err(ProcessError::Retryable(format!(
             "{INDEX_KEY}: too many concurrent writers"
         )))
+    }
+
+    /// Renders every published incident's page again from its public detail, then
+    /// notes in the index what they were rendered with.
+    async fn rerender_pages(&self, index: &PublishedIndex) -> Result<(), ProcessError> {
+        for id in index.incidents.keys() {
+            let Some(object) = self.status.get(&data::detail_key(*id)).await? else {
+                continue;
+            };
+            let detail: data::Incident = serde_json::from_slice(&object.body)
+                .map_err(|e| ProcessError::Permanent(format!("{}: {e}", data::detail_key(*id))))?;
+            let page = crate::site::render_incident_page(&detail, &self.page)
+                .map_err(ProcessError::Permanent)?;
+            self.status.put(&page.key, page.body, page.options).await?;
+        }
+        let fingerprint = self.page.fingerprint().to_owned();
+        info!(
+            pages = index.incidents.len(),
+            fingerprint, "incident pages rendered again"
+        );
+        document::update(
+            self.state.as_ref(),
+            INDEX_KEY,
+            |old: Option<PublishedIndex>| {
+                old.map(|mut index| {
+                    index.pages = Some(fingerprint.clone());
+                    index
+                })
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     /// `index/maintenance.json`, for the notifier: the published maintenances not over
@@ -560,6 +617,7 @@ impl Publisher {
         let gitlab = gitlab.map(|g| g.api);
         Publisher {
             projects: Arc::new(Projects::new(&config, Some(state.clone()))),
+            page: Arc::new(Page::new(&config)),
             config,
             state,
             status,

@@ -103,6 +103,7 @@ pub fn render_incident(
         kind: maintenance.map(|_| crate::site::data::MAINTENANCE.to_owned()),
         window: maintenance.map(|(w, _)| w),
         components: components_of(&issue.labels),
+        closed_at: (issue.state == "closed").then(|| issue.closed_at.unwrap_or(issue.updated_at)),
     };
     fit_detail(&mut incident, &issue.description, &ctx);
     Some(RenderedIncident { incident, uploads })

@@ -62,6 +62,15 @@ pub struct Incident {
     /// openmic's own: affected components from `component::<name>` labels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<String>,
+    /// openmic's own: when the issue was closed (the end of the incident in the
+    /// page's history).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "time::ser_opt",
+        deserialize_with = "time::de_opt"
+    )]
+    pub closed_at: Option<Timestamp>,
     /// openmic's own: `maintenance` for a scheduled maintenance (absent: an incident).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
@@ -75,9 +84,17 @@ pub struct Incident {
 pub const MAINTENANCE: &str = "maintenance";
 
 impl Incident {
-    /// Whether it is a scheduled maintenance.
+    /// Planned work rather than an incident.
     pub fn is_maintenance(&self) -> bool {
         self.kind.as_deref() == Some(MAINTENANCE)
+    }
+
+    /// Whether it still affects the service: open and not resolved (planned work
+    /// never counts as an open incident).
+    pub fn is_open(&self) -> bool {
+        self.status == "opened"
+            && self.stage.as_deref() != Some("resolved")
+            && !self.is_maintenance()
     }
 }
 
@@ -173,13 +190,23 @@ pub struct PublishedIndex {
     #[serde(default)]
     pub ids: PublicIds,
     /// The layout of the state bucket this index goes with: absent in the first
-    /// release's, [`LAYOUT`] since incidents are keyed by project.
+    /// release's, [`PROJECT_LAYOUT`] since incidents are keyed by project, [`LAYOUT`]
+    /// since published incidents carry what the history needs (`closed_at`).
     #[serde(default)]
     pub layout: u32,
+    /// What the incident pages in the status bucket were last rendered with (the
+    /// site's [`crate::site::Page::fingerprint`]): when the templates, the language or
+    /// the brand change, every incident page is rendered again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<String>,
 }
 
-/// The state bucket's layout: incidents under `incidents/<project>/<iid>.json`.
-pub const LAYOUT: u32 = 2;
+/// The state bucket's layout since incidents are keyed by project:
+/// `incidents/<project>/<iid>.json`.
+pub const PROJECT_LAYOUT: u32 = 2;
+/// The current layout: [`PROJECT_LAYOUT`], and every published incident rendered with
+/// `closed_at`.
+pub const LAYOUT: u32 = 3;
 
 pub const INDEX_KEY: &str = "index/published.json";
 
@@ -190,6 +217,7 @@ impl PublishedIndex {
             incidents: Default::default(),
             ids,
             layout: LAYOUT,
+            pages: None,
         }
     }
 

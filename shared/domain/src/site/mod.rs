@@ -1,74 +1,291 @@
 //! The status site the publisher writes beside the data, so the page is live with
-//! nothing else to host: `index.html`, `incidents/<iid>.html`, a versioned stylesheet,
+//! nothing else to host: `index.html` (the state, each component's 90-day history
+//! and uptime, open and recent incidents), `incidents/<id>.html`, the archive
+//! `history/<yyyy>-<mm>.html`, `404.html`, a versioned stylesheet and script,
 //! `feed.atom`, a badge (`badge.svg`, and `badge.json` for shields.io's endpoint
-//! badge) and `data/summary.json`. Pages work without JavaScript; templates escape
-//! by default, and only the already sanitised incident HTML is marked safe.
+//! badge) and `data/summary.json`.
+//!
+//! Pages derive from the published data and the time they are rendered at, given
+//! explicitly (never read from a clock here), so the same data at the same time makes
+//! the same bytes. They are complete without JavaScript; the script only keeps an
+//! open page up to date and shows local times. Every string comes from the page
+//! language's catalogue ([`crate::i18n`]); templates escape by default, and only the
+//! already sanitised incident HTML is marked safe.
 
+pub mod brand;
 pub mod data;
+mod feed;
+pub mod history;
+mod pages;
+pub mod summary;
 
 /// Markdown made safe to publish: the crate `openmic-render`.
 pub use openmic_render as render;
+pub use pages::{archive_key, incident_page_key, render_incident_page};
+pub use summary::{Summary, summary};
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use minijinja::{Environment, context};
-use serde::Serialize;
+use minijinja::Environment;
 use sha2::{Digest, Sha256};
 
+use crate::config::Function::{Notifier, Publisher};
+use crate::config::{Config, Language, Variable};
+use crate::i18n::{self, Catalogue};
 use crate::ports::DATA_CACHE_CONTROL;
 use crate::ports::{Condition, PutOptions};
-use crate::time::{self, Timestamp};
-use data::{Comment, Incident, IndexEntry, PublishedIndex};
-
-use crate::config::Function::{Notifier, Publisher};
-use crate::config::Variable;
+use crate::time::Timestamp;
+use data::PublishedIndex;
 
 /// What the site reads.
-pub const VARIABLES: &[Variable] = &[Variable {
-    name: "STATUS_PAGE_URL",
-    default: "none",
-    meaning: "the public page: the feed's links, the note back, and the link in mail",
-    secret: false,
-    read_by: &[Publisher, Notifier],
-    required_by: &[],
-}];
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "STATUS_PAGE_URL",
+        default: "none",
+        meaning: "the public page: the feed's links, the note back, and the link in mail",
+        secret: false,
+        read_by: &[Publisher, Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "COMPONENTS",
+        default: "none",
+        meaning: "the page's components in order, comma-separated, shown with their history before their first incident; components of `component::` labels not listed follow",
+        secret: false,
+        read_by: &[Publisher],
+        required_by: &[],
+    },
+    Variable {
+        name: "PAGE_TITLE",
+        default: "`Service status` in the page's language",
+        meaning: "the page's name, in its header, its title and the feed",
+        secret: false,
+        read_by: &[Publisher],
+        required_by: &[],
+    },
+    Variable {
+        name: "PAGE_LANGUAGE",
+        default: "`en`",
+        meaning: "the language of the pages, the feed and the mail: `en`, `de`, `fr`, `es`, `pt`, `ja`",
+        secret: false,
+        read_by: &[Publisher, Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "PAGE_LOGO_URL",
+        default: "none",
+        meaning: "a logo for the page's header: a path in the status bucket (`brand/logo.svg`) or a URL on the page's own site",
+        secret: false,
+        read_by: &[Publisher],
+        required_by: &[],
+    },
+    Variable {
+        name: "PAGE_ACCENT",
+        default: "none",
+        meaning: "the page's accent colour (`#rrggbb`), darkened or lightened where needed for WCAG AA contrast",
+        secret: false,
+        read_by: &[Publisher],
+        required_by: &[],
+    },
+];
 
-pub const SITE_TITLE: &str = "Service status";
 /// Pages and data: short, so a change shows within a minute.
 pub const PAGE_CACHE_CONTROL: &str = DATA_CACHE_CONTROL;
-/// The stylesheet's name carries its hash: cached for a year.
+/// The stylesheet's and the script's names carry their hash: cached for a year.
 pub const ASSET_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 pub const SUMMARY_KEY: &str = "data/summary.json";
+pub const NOT_FOUND_KEY: &str = "404.html";
+/// Where the archive's month pages live.
+pub const ARCHIVE_PREFIX: &str = "history/";
 
 const STYLE: &str = include_str!("../../templates/site/style.css");
+const SCRIPT: &str = include_str!("../../templates/site/live.js");
+const HTML: &str = "text/html; charset=utf-8";
 
-/// `style.<hash>.css`.
-pub fn stylesheet_key() -> &'static str {
-    static KEY: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "style.{}.css",
-            &hex::encode(Sha256::digest(STYLE.as_bytes()))[..10]
-        )
-    });
-    &KEY
+const TEMPLATE_SOURCES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/site/base.html")),
+    ("card.html", include_str!("../../templates/site/card.html")),
+    (
+        "index.html",
+        include_str!("../../templates/site/index.html"),
+    ),
+    (
+        "incident.html",
+        include_str!("../../templates/site/incident.html"),
+    ),
+    (
+        "archive.html",
+        include_str!("../../templates/site/archive.html"),
+    ),
+    ("404.html", include_str!("../../templates/site/404.html")),
+    ("feed.atom", include_str!("../../templates/site/feed.atom")),
+];
+
+static TEMPLATES: LazyLock<Environment<'static>> =
+    LazyLock::new(|| crate::templates::environment(TEMPLATE_SOURCES));
+
+fn render(name: &str, ctx: minijinja::Value) -> Result<String, String> {
+    TEMPLATES
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| format!("{name}: {e:#}"))
 }
 
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    crate::templates::environment(&[
-        ("base.html", include_str!("../../templates/site/base.html")),
-        (
-            "index.html",
-            include_str!("../../templates/site/index.html"),
-        ),
-        (
-            "incident.html",
-            include_str!("../../templates/site/incident.html"),
-        ),
-        ("feed.atom", include_str!("../../templates/site/feed.atom")),
-    ])
-});
+/// What the site looks like and speaks, from the configuration: its language, title,
+/// components, logo and accent, and where it lives.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub language: Language,
+    pub title: String,
+    /// `COMPONENTS`, in order.
+    pub components: Vec<String>,
+    /// A path in the status bucket, or a URL on the page's own site.
+    pub logo: Option<String>,
+    pub accent: Option<brand::Accent>,
+    /// `STATUS_PAGE_URL`, without a trailing `/`.
+    pub base_url: Option<String>,
+    stylesheet: String,
+    stylesheet_key: String,
+    script_key: String,
+    fingerprint: String,
+}
+
+fn short_hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())[..10].to_owned()
+}
+
+impl Page {
+    pub fn new(config: &Config) -> Page {
+        let language = config.page_language;
+        let title = config
+            .page_title
+            .clone()
+            .unwrap_or_else(|| i18n::catalogue(language).text("site.title").to_owned());
+        let accent = config.page_accent.as_deref().and_then(brand::Accent::new);
+        if let Some(a) = accent.as_ref().filter(|a| a.adjusted()) {
+            tracing::info!(
+                given = %a.given,
+                light = %a.light,
+                dark = %a.dark,
+                "PAGE_ACCENT: links use shades with WCAG AA contrast in the light and the dark scheme"
+            );
+        }
+        let stylesheet = match &accent {
+            Some(a) => format!("{STYLE}{}", a.css()),
+            None => STYLE.to_owned(),
+        };
+        let stylesheet_key = format!("style.{}.css", short_hash(&[&stylesheet]));
+        let script_key = format!("live.{}.js", short_hash(&[SCRIPT]));
+        let base_url = config
+            .status_page_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/').to_owned());
+        let mut parts: Vec<&str> = TEMPLATE_SOURCES.iter().map(|(_, s)| *s).collect();
+        let catalogue_keys = i18n::catalogue(language).keys().join(" ");
+        let catalogue_texts: Vec<&str> = i18n::catalogue(language)
+            .keys()
+            .into_iter()
+            .map(|k| i18n::catalogue(language).text(k))
+            .collect();
+        let (logo, base) = (
+            config.page_logo_url.clone().unwrap_or_default(),
+            base_url.clone().unwrap_or_default(),
+        );
+        parts.extend([
+            language.code(),
+            &title,
+            &logo,
+            &base,
+            &stylesheet_key,
+            &script_key,
+            &catalogue_keys,
+        ]);
+        parts.extend(catalogue_texts);
+        let fingerprint = short_hash(&parts);
+        Page {
+            language,
+            title,
+            components: config.components.clone(),
+            logo: config.page_logo_url.clone(),
+            accent,
+            base_url,
+            fingerprint,
+            stylesheet,
+            stylesheet_key,
+            script_key,
+        }
+    }
+
+    pub fn catalogue(&self) -> &'static Catalogue {
+        i18n::catalogue(self.language)
+    }
+
+    /// `style.<hash>.css`.
+    pub fn stylesheet_key(&self) -> &str {
+        &self.stylesheet_key
+    }
+
+    /// `live.<hash>.js`.
+    pub fn script_key(&self) -> &str {
+        &self.script_key
+    }
+
+    /// Changes whenever what the pages are made with changes: templates, catalogue,
+    /// language, title, logo, accent, address.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The logo's address from a page at `root`.
+    fn logo_src(&self, root: &str) -> Option<String> {
+        let logo = self.logo.as_deref()?;
+        Some(if logo.contains("://") {
+            logo.to_owned()
+        } else {
+            format!("{root}{logo}")
+        })
+    }
+
+    /// The root of the site as a path from the host (`/`, or `/status/` under a
+    /// prefix), for pages served at any depth (the 404 page).
+    fn absolute_root(&self) -> String {
+        let path = self
+            .base_url
+            .as_deref()
+            .and_then(|u| u.split_once("://"))
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("")
+            .trim_end_matches('/');
+        format!("{path}/")
+    }
+
+    /// The context every page shares.
+    fn chrome(&self, root: &str, updated: Option<&Timestamp>) -> minijinja::Value {
+        minijinja::context! {
+            lang => self.language.code(),
+            root => root,
+            stylesheet => &self.stylesheet_key,
+            script => &self.script_key,
+            site_title => &self.title,
+            logo => self.logo_src(root),
+            feed => self.base_url.is_some(),
+            updated => updated.map(|t| self.catalogue().date_time(t)),
+            updated_at => updated.map(crate::time::format),
+        }
+    }
+}
+
+impl Default for Page {
+    fn default() -> Page {
+        Page::new(&Config::default())
+    }
+}
 
 /// One object of the site.
 #[derive(Debug, Clone)]
@@ -95,10 +312,6 @@ fn object(
     }
 }
 
-fn human(t: &Timestamp) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 /// The plain text of our own escaped title HTML.
 pub fn text_of(html: &str) -> String {
     html.replace("&lt;", "<")
@@ -108,79 +321,7 @@ pub fn text_of(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
-#[derive(Serialize)]
-struct Card<'a> {
-    id: u64,
-    title: &'a str,
-    status: &'a str,
-    stage: &'a str,
-    severity: Option<&'a str>,
-    components: &'a [String],
-    created_at: String,
-    updated_at: String,
-    created_human: String,
-    updated_human: String,
-}
-
-fn card(i: &Incident) -> Card<'_> {
-    Card {
-        id: i.id,
-        title: &i.title,
-        status: &i.status,
-        stage: i.stage.as_deref().unwrap_or("investigating"),
-        severity: i.severity.as_deref(),
-        components: &i.components,
-        created_at: time::format(&i.created_at),
-        updated_at: time::format(&i.updated_at),
-        created_human: human(&i.created_at),
-        updated_human: human(&i.updated_at),
-    }
-}
-
-/// Whether an incident still affects the service.
-fn is_open(i: &Incident) -> bool {
-    i.status == "opened" && i.stage.as_deref() != Some("resolved")
-}
-
-/// The state an open incident puts its components in, from its severity.
-fn impact(i: &Incident) -> (u8, &'static str) {
-    match i.severity.as_deref() {
-        Some("critical") => (3, "major_outage"),
-        Some("high") => (2, "partial_outage"),
-        _ => (1, "degraded"),
-    }
-}
-
-fn status_text(status: &str) -> &'static str {
-    match status {
-        "major_outage" => "Major outage",
-        "partial_outage" => "Partial outage",
-        "degraded" => "Degraded performance",
-        _ => "Operational",
-    }
-}
-
-/// `data/summary.json`: the overall state and each component's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Summary {
-    pub status: String,
-    pub open_incidents: Vec<u64>,
-    pub components: Vec<ComponentSummary>,
-    /// When anything published last changed (null before the first incident).
-    pub updated_at: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ComponentSummary {
-    pub name: String,
-    pub status: String,
-    /// Open incidents affecting it.
-    pub incidents: Vec<u64>,
-}
-
 /// When anything published last changed: the newest incident update or comment.
-/// Pages derive from it rather than from the clock, so the same index always makes
-/// the same bytes.
 pub fn last_change(index: &PublishedIndex) -> Option<Timestamp> {
     index
         .incidents
@@ -191,93 +332,39 @@ pub fn last_change(index: &PublishedIndex) -> Option<Timestamp> {
         .max()
 }
 
-pub fn summary(index: &PublishedIndex) -> Summary {
-    let mut overall = (0u8, "operational");
-    let mut components: BTreeMap<&str, ((u8, &'static str), BTreeSet<u64>)> = BTreeMap::new();
-    let mut open = Vec::new();
-    for e in index.newest_first() {
-        let i = &e.incident;
-        for c in &i.components {
-            components
-                .entry(c.as_str())
-                .or_insert(((0, "operational"), BTreeSet::new()));
-        }
-        if !is_open(i) {
-            continue;
-        }
-        open.push(i.id);
-        let imp = impact(i);
-        overall = overall.max(imp);
-        for c in &i.components {
-            let entry = components
-                .entry(c.as_str())
-                .or_insert(((0, "operational"), BTreeSet::new()));
-            entry.0 = entry.0.max(imp);
-            entry.1.insert(i.id);
-        }
-    }
-    Summary {
-        status: overall.1.to_owned(),
-        open_incidents: open,
-        components: components
-            .into_iter()
-            .map(|(name, ((_, status), ids))| ComponentSummary {
-                name: name.to_owned(),
-                status: status.to_owned(),
-                incidents: ids.into_iter().collect(),
-            })
-            .collect(),
-        updated_at: last_change(index).map(|t| time::format(&t)),
-    }
-}
-
-fn render(name: &str, ctx: minijinja::Value) -> Result<String, String> {
-    TEMPLATES
-        .get_template(name)
-        .and_then(|t| t.render(ctx))
-        .map_err(|e| format!("{name}: {e:#}"))
-}
-
 /// The pages and files derived from the whole index (everything but the incident
-/// pages). `base_url` is `STATUS_PAGE_URL`; without it there is no feed.
+/// pages), as of `now`: the index, the archive, the 404 page, the stylesheet and
+/// script, the summary, the badge, and with `STATUS_PAGE_URL` the feed.
 pub fn render_site(
     index: &PublishedIndex,
-    base_url: Option<&str>,
+    page: &Page,
+    now: Timestamp,
 ) -> Result<Vec<SiteObject>, String> {
-    let html = "text/html; charset=utf-8";
-    let sum = summary(index);
-    let changed = last_change(index);
-    let entries = index.newest_first();
-    let (open, history): (Vec<&&IndexEntry>, Vec<&&IndexEntry>) =
-        entries.iter().partition(|e| is_open(&e.incident));
-    let overall_text = match sum.status.as_str() {
-        "operational" if open.is_empty() => "All systems operational".to_owned(),
-        other => status_text(other).to_owned(),
-    };
-    let components: Vec<_> = sum
-        .components
-        .iter()
-        .map(|c| context! { name => &c.name, status => &c.status, text => status_text(&c.status) })
-        .collect();
-    let index_html = render(
-        "index.html",
-        context! {
-            root => "",
-            stylesheet => stylesheet_key(),
-            site_title => SITE_TITLE,
-            updated => changed.map(|t| human(&t)),
-            overall => context! { status => &sum.status, text => overall_text },
-            components => components,
-            open => open.iter().map(|e| card(&e.incident)).collect::<Vec<_>>(),
-            history => history.iter().take(20).map(|e| card(&e.incident)).collect::<Vec<_>>(),
-        },
-    )?;
+    let status = summary::status(index, page, now);
+    let sum = summary::of(&status, index);
     let mut out = vec![
-        object("index.html", index_html, html, PAGE_CACHE_CONTROL),
         object(
-            stylesheet_key(),
-            STYLE,
+            "index.html",
+            pages::index(index, page, &status)?,
+            HTML,
+            PAGE_CACHE_CONTROL,
+        ),
+        object(
+            NOT_FOUND_KEY,
+            pages::not_found(page)?,
+            HTML,
+            PAGE_CACHE_CONTROL,
+        ),
+        object(
+            page.stylesheet_key(),
+            page.stylesheet.clone(),
             "text/css; charset=utf-8",
+            ASSET_CACHE_CONTROL,
+        ),
+        object(
+            page.script_key(),
+            SCRIPT,
+            "text/javascript; charset=utf-8",
             ASSET_CACHE_CONTROL,
         ),
         object(
@@ -287,29 +374,14 @@ pub fn render_site(
             PAGE_CACHE_CONTROL,
         ),
     ];
-    let (message, color, fill) = match sum.status.as_str() {
-        "major_outage" => ("major outage", "red", "#c0392b"),
-        "partial_outage" => ("partial outage", "orange", "#c56a00"),
-        "degraded" => ("degraded", "yellow", "#8a6d00"),
-        _ => ("operational", "brightgreen", "#1e7e34"),
-    };
-    let badge_json = serde_json::json!({"schemaVersion": 1, "label": "status", "message": message, "color": color});
-    out.push(object(
-        "badge.json",
-        badge_json.to_string(),
-        "application/json",
-        PAGE_CACHE_CONTROL,
-    ));
-    out.push(object(
-        "badge.svg",
-        badge_svg("status", message, fill),
-        "image/svg+xml",
-        PAGE_CACHE_CONTROL,
-    ));
-    if let Some(base) = base_url {
+    for (key, html) in pages::archive(index, page, &status)? {
+        out.push(object(key, html, HTML, PAGE_CACHE_CONTROL));
+    }
+    out.extend(badge(&sum.status));
+    if let Some(base) = page.base_url.as_deref() {
         out.push(object(
             "feed.atom",
-            feed(&entries, base.trim_end_matches('/'), changed)?,
+            feed::feed(index, page, base)?,
             "application/atom+xml",
             PAGE_CACHE_CONTROL,
         ));
@@ -317,95 +389,30 @@ pub fn render_site(
     Ok(out)
 }
 
-/// `incidents/<iid>.html`.
-pub fn render_incident_page(detail: &Incident) -> Result<SiteObject, String> {
-    // The page sits one level down: its links into the bucket go up one.
-    let up = |html: &str| {
-        html.replace("src=\"data/incident/", "src=\"../data/incident/")
-            .replace("href=\"data/incident/", "href=\"../data/incident/")
+/// `badge.json` (shields.io's endpoint badge) and `badge.svg`.
+fn badge(status: &str) -> [SiteObject; 2] {
+    let (message, color, fill) = match status {
+        "major_outage" => ("major outage", "red", "#c0392b"),
+        "partial_outage" => ("partial outage", "orange", "#c56a00"),
+        "degraded" => ("degraded", "yellow", "#8a6d00"),
+        "maintenance" => ("maintenance", "blue", "#2f5fb3"),
+        _ => ("operational", "brightgreen", "#1e7e34"),
     };
-    let comments: Vec<_> = detail
-        .comments
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(|c: &Comment| {
-            context! {
-                note => up(&c.note),
-                created_at => time::format(&c.created_at),
-                created_human => human(&c.created_at),
-                millis => c.created_at.timestamp_millis(),
-            }
-        })
-        .collect();
-    let page = render(
-        "incident.html",
-        context! {
-            root => "../",
-            stylesheet => stylesheet_key(),
-            site_title => SITE_TITLE,
-            updated => Some(human(&detail.updated_at)),
-            title_text => text_of(&detail.title),
-            i => card(detail),
-            description => up(&detail.description),
-            comments => comments,
-        },
-    )?;
-    Ok(object(
-        incident_page_key(detail.id),
-        page,
-        "text/html; charset=utf-8",
-        PAGE_CACHE_CONTROL,
-    ))
-}
-
-pub fn incident_page_key(iid: u64) -> String {
-    format!("incidents/{iid}.html")
-}
-
-fn feed(entries: &[&IndexEntry], base: &str, changed: Option<Timestamp>) -> Result<String, String> {
-    let mut items = Vec::new();
-    let mut updated = None::<Timestamp>;
-    for e in entries.iter().take(crate::site::data::LIST_LEN) {
-        let i = &e.incident;
-        let link = format!("{base}/incidents/{}.html", i.id);
-        items.push((
-            i.updated_at,
-            context! {
-                id => &link,
-                title => &i.title,
-                updated => time::format(&i.updated_at),
-                published => time::format(&i.created_at),
-                link => &link,
-                content => &i.description,
-            },
-        ));
-        updated = updated.max(Some(i.updated_at));
-        for c in &e.updates {
-            items.push((
-                c.created_at,
-                context! {
-                    id => format!("{link}#update-{}", c.created_at.timestamp_millis()),
-                    title => format!("Update: {}", i.title),
-                    updated => time::format(&c.created_at),
-                    published => time::format(&c.created_at),
-                    link => &link,
-                    content => &c.note,
-                },
-            ));
-            updated = updated.max(Some(c.created_at));
-        }
-    }
-    items.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
-    render(
-        "feed.atom",
-        context! {
-            base => base,
-            site_title => SITE_TITLE,
-            updated => time::format(&updated.or(changed).unwrap_or_default()),
-            entries => items.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
-        },
-    )
+    let json = serde_json::json!({"schemaVersion": 1, "label": "status", "message": message, "color": color});
+    [
+        object(
+            "badge.json",
+            json.to_string(),
+            "application/json",
+            PAGE_CACHE_CONTROL,
+        ),
+        object(
+            "badge.svg",
+            badge_svg("status", message, fill),
+            "image/svg+xml",
+            PAGE_CACHE_CONTROL,
+        ),
+    ]
 }
 
 fn badge_svg(label: &str, message: &str, fill: &str) -> String {

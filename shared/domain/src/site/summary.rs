@@ -1,0 +1,173 @@
+//! The state of the service and of each component, with their history and uptime:
+//! what the index shows and `data/summary.json` says.
+
+use chrono::{Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::Page;
+use super::data::{IndexEntry, PublishedIndex};
+use super::history::{self, DAYS, Day, Span, State};
+use crate::time::{self, Timestamp};
+
+/// A line of the page: the whole service, or one component.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub name: String,
+    /// Now: the worst state of the open incidents (and planned work under way)
+    /// affecting it.
+    pub state: State,
+    /// Open incidents affecting it.
+    pub open: Vec<u64>,
+    /// The last [`DAYS`] days, oldest first.
+    pub days: Vec<Day>,
+    pub uptime_30: f64,
+    pub uptime_90: f64,
+}
+
+/// Everything the index and the summary derive from, as of `now`.
+#[derive(Debug, Clone)]
+pub struct Status<'a> {
+    pub now: Timestamp,
+    pub today: NaiveDate,
+    /// Open incidents, newest first.
+    pub open: Vec<&'a IndexEntry>,
+    /// The service as a whole: every incident, whatever it affects.
+    pub overall: Line,
+    /// Each component, in the page's order.
+    pub components: Vec<Line>,
+}
+
+fn line<'s>(name: String, spans: &[&Span<'s>], index: &PublishedIndex, now: Timestamp) -> Line {
+    let today = now.date_naive();
+    let mut state = State::Operational;
+    let mut open = Vec::new();
+    for s in spans {
+        let Some(e) = index.incidents.get(&s.id) else {
+            continue;
+        };
+        let i = &e.incident;
+        if i.is_open() {
+            state = state.max(s.state);
+            open.push(i.id);
+        } else if i.is_maintenance() && s.end >= now && i.stage.as_deref() != Some("completed") {
+            state = state.max(State::Maintenance);
+        }
+    }
+    open.sort_unstable();
+    let since = |days: i64| history::day_start(today - Duration::days(days - 1));
+    Line {
+        name,
+        state,
+        open,
+        days: history::days(spans.iter().copied(), today),
+        uptime_30: history::uptime(spans.iter().copied(), since(30), now),
+        uptime_90: history::uptime(spans.iter().copied(), since(DAYS as i64), now),
+    }
+}
+
+/// The state of the service and its components as of `now`.
+pub fn status<'a>(index: &'a PublishedIndex, page: &Page, now: Timestamp) -> Status<'a> {
+    let spans = history::spans(index, now);
+    let all: Vec<&Span> = spans.iter().collect();
+    let components = history::components(index, &page.components)
+        .into_iter()
+        .map(|name| {
+            let mine: Vec<&Span> = spans.iter().filter(|s| s.affects(&name)).collect();
+            line(name, &mine, index, now)
+        })
+        .collect();
+    Status {
+        now,
+        today: now.date_naive(),
+        open: index
+            .newest_first()
+            .into_iter()
+            .filter(|e| e.incident.is_open())
+            .collect(),
+        overall: line(String::new(), &all, index, now),
+        components,
+    }
+}
+
+/// `data/summary.json`: the overall state and each component's, their uptime over
+/// 30 and 90 days, and the days of the last 90 that were not operational.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub status: String,
+    pub open_incidents: Vec<u64>,
+    pub components: Vec<ComponentSummary>,
+    /// When anything published last changed (null before the first incident).
+    pub updated_at: Option<String>,
+    /// In percent, floored to two decimals.
+    pub uptime_30: f64,
+    pub uptime_90: f64,
+    /// The first and the last day of the history (UTC).
+    pub history_from: String,
+    pub history_to: String,
+    /// The days of the service's history that were not operational.
+    pub days: Vec<DaySummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentSummary {
+    pub name: String,
+    pub status: String,
+    /// Open incidents affecting it.
+    pub incidents: Vec<u64>,
+    pub uptime_30: f64,
+    pub uptime_90: f64,
+    /// The days of its history that were not operational.
+    pub days: Vec<DaySummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaySummary {
+    /// `yyyy-mm-dd`
+    pub date: String,
+    pub status: String,
+    /// The incidents that touched it.
+    pub incidents: Vec<u64>,
+}
+
+fn notable(days: &[Day]) -> Vec<DaySummary> {
+    days.iter()
+        .filter(|d| d.state != State::Operational)
+        .map(|d| DaySummary {
+            date: d.date.to_string(),
+            status: d.state.key().to_owned(),
+            incidents: d.incidents.clone(),
+        })
+        .collect()
+}
+
+/// The summary of a [`Status`].
+pub fn of(status: &Status, index: &PublishedIndex) -> Summary {
+    let first = status.today - Duration::days(DAYS as i64 - 1);
+    Summary {
+        status: status.overall.state.key().to_owned(),
+        open_incidents: status.open.iter().map(|e| e.incident.id).collect(),
+        components: status
+            .components
+            .iter()
+            .map(|l| ComponentSummary {
+                name: l.name.clone(),
+                status: l.state.key().to_owned(),
+                incidents: l.open.clone(),
+                uptime_30: l.uptime_30,
+                uptime_90: l.uptime_90,
+                days: notable(&l.days),
+            })
+            .collect(),
+        updated_at: super::last_change(index).map(|t| time::format(&t)),
+        uptime_30: status.overall.uptime_30,
+        uptime_90: status.overall.uptime_90,
+        history_from: first.to_string(),
+        history_to: status.today.to_string(),
+        days: notable(&status.overall.days),
+    }
+}
+
+/// `data/summary.json` for `index` as of `now`.
+pub fn summary(index: &PublishedIndex, page: &Page, now: Timestamp) -> Summary {
+    of(&status(index, page, now), index)
+}

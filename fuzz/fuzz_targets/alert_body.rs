@@ -1,7 +1,7 @@
 //! `POST /alerts` bodies: `alerts::parse::parse` (Alertmanager webhook v4 and GitLab's
 //! generic alert), then what happens to each alert behind the queue: its JSON round
-//! trip (intake queues it, the notifier reads it back), the lifecycle, and the mail,
-//! whose headers no payload may add to.
+//! trip (intake queues it, the notifier reads it back), the lifecycle, the mail,
+//! whose headers no payload may add to, and every chat format's body.
 
 #![no_main]
 
@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use openmic::alerts::lifecycle::{self, Notice};
-use openmic::alerts::{Alert, mail, parse};
+use openmic::alerts::{Alert, mail, message, parse};
+use openmic::chat;
 use openmic::config::Config;
 
 static CONFIG: LazyLock<Config> = LazyLock::new(|| {
@@ -64,7 +65,21 @@ fuzz_target!(|data: &[u8]| {
                 !subject.chars().any(char::is_control),
                 "a control character in the subject {subject:?}"
             );
-            let Ok(m) = mail::compose(&CONFIG, &record, notice, now) else {
+            // Every chat format is JSON whatever the payload.
+            if let Ok(message) = message::alert_message(&CONFIG, &record, notice, now, None) {
+                for kind in chat::Kind::ALL {
+                    let target = chat::Target {
+                        kind,
+                        url: "https://hooks.example.com/x".into(),
+                        signing: None,
+                    };
+                    let request = chat::request(&target, &message);
+                    serde_json::from_slice::<serde_json::Value>(&request.body)
+                        .expect("a chat body is JSON");
+                }
+            }
+            let Ok(m) = mail::compose(&CONFIG, &record, notice, now, "oncall@example.com", None)
+            else {
                 continue;
             };
             let Ok(bytes) = m.to_rfc5322() else {

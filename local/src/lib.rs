@@ -1,7 +1,8 @@
-//! The local runner: the same router and handlers as the Lambda functions, composed
-//! with the embedded backends (`DIR/status/`, `DIR/state/`, `DIR/queue/`,
-//! `DIR/outbox/`) or with the AWS clients. With `SUBSCRIPTIONS=on` it serves the
-//! subscription routes too, and mails subscribers (to the outbox, embedded).
+//! The local runner: the same router and handlers as the Lambda functions (intake, the
+//! alert links, the subscription routes with `SUBSCRIPTIONS=on`, the tick of
+//! maintenances and digests), composed with the embedded backends (`DIR/status/`,
+//! `DIR/state/`, `DIR/queue/`, `DIR/outbox/`: subscribers' mail too) or with the AWS
+//! clients.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
 use openmic::clock::{Clock, SystemClock};
 use openmic::config::{Config, Secret};
@@ -118,6 +120,8 @@ pub struct Runner {
     pub publisher: Publisher,
     pub notifier: Notifier,
     pub subscriptions: Arc<Subscriptions>,
+    /// The alert links (`/alerts/ack`, `/alerts/silence`).
+    pub actions: Arc<Actions>,
     pub queues: Queues,
     intake: Arc<Intake>,
 }
@@ -179,8 +183,14 @@ pub fn local_config(
     if config.status_page_url.is_none() {
         config.status_page_url = Some(here.clone());
     }
-    if config.subscriptions && config.public_api_url.is_none() {
+    // The acknowledge and silence links and the subscription routes are served here.
+    if config.public_api_url.is_none() {
         config.public_api_url = Some(here);
+    }
+    if config.alert_routing.link_secret.is_none() {
+        let s = generated_secret();
+        generated.push(("ALERT_LINK_SECRET", s.clone()));
+        config.alert_routing.link_secret = Some(Secret::new(s));
     }
     config
 }
@@ -344,8 +354,20 @@ impl Runner {
         if let Some(u) = &updates {
             publisher = publisher.with_updates(u.clone());
         }
-        let notifier = Notifier::new(config.clone(), state.clone(), mailer, gitlab.map(|g| g.api))?
-            .with_clock(clock);
+        let api = gitlab.map(|g| g.api);
+        let web = openmic_web::Web::new().map_err(|why| openmic::config::ConfigError::Invalid {
+            name: "ALERT_CHANNELS",
+            why,
+        })?;
+        let actions = Arc::new(Actions::new(config.clone(), state.clone(), api.clone()));
+        let notifier = Notifier::new(
+            config.clone(),
+            state.clone(),
+            mailer,
+            api,
+            Some(Arc::new(web)),
+        )?
+        .with_clock(clock);
         let subscriptions =
             Subscriptions::new(config.clone(), state.clone(), subscription_mailer, updates)?;
         Ok(Runner {
@@ -355,6 +377,7 @@ impl Runner {
             publisher,
             notifier,
             subscriptions: Arc::new(subscriptions),
+            actions,
             queues,
             intake: Arc::new(intake),
         })
@@ -365,7 +388,8 @@ impl Runner {
         openmic_http::router(self.intake.clone())
     }
 
-    /// Intake, the subscription routes, `GET /healthz`, and the status bucket at `/`.
+    /// Intake, the alert links, the subscription routes, `GET /healthz`, and the status
+    /// bucket at `/`.
     pub fn app(self: &Arc<Self>) -> Router {
         let runner = self.clone();
         let site = self.clone();
@@ -373,6 +397,7 @@ impl Runner {
             .merge(openmic_http::subscription_routes(
                 self.subscriptions.clone(),
             ))
+            .merge(openmic_http::link_routes(self.actions.clone()))
             .route(
                 "/healthz",
                 get(move || {

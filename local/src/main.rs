@@ -1,8 +1,9 @@
 //! `openmic-local`: openmic on one machine.
 //!
 //! - `serve --listen 127.0.0.1:8080 --data-dir DIR`: `POST /gitlab`, `POST /alerts`,
-//!   `GET /healthz`, the subscription routes (`SUBSCRIPTIONS=on`; mail to the
-//!   outbox), and the status site at `/`.
+//!   the alert links (`GET|POST /alerts/ack`, `/alerts/silence`), `GET /healthz`, the
+//!   subscription routes (`SUBSCRIPTIONS=on`; mail to the outbox), and the status site
+//!   at `/`.
 //! - `replay --data-dir DIR FILE...`: API Gateway events through the same router, each
 //!   processed to the end before the next.
 
@@ -27,7 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve intake, the status site and /healthz, and process queued events.
+    /// Serve intake, the alert links, the status site and /healthz, and process queued
+    /// events (and send storms' digests).
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,

@@ -8,6 +8,9 @@
 //! - a 1000-alert Alertmanager batch split into queue messages against a Value parse
 //!   of the batch: at most 3x.
 //!
+//! - routing 1000 alerts against 20 channels' label matchers (Alertmanager syntax,
+//!   equality, negation and regular expressions): at most 2 ms.
+//!
 //! Fed from the events/ fixtures. `scripts/perf` prints the ratios.
 
 use std::collections::BTreeMap;
@@ -240,6 +243,67 @@ fn alerts(c: &mut Criterion) {
     g.finish();
 }
 
+/// 20 channels, each with two or three matchers of every kind.
+fn channels() -> openmic::alerts::channels::Channels {
+    let envs = ["production", "staging", "canary", "dev"];
+    let list: Vec<serde_json::Value> = (0..20)
+        .map(|i| {
+            let matchers = match i % 4 {
+                0 => format!(r#"env="{}", severity=~"critical|high""#, envs[i % 4]),
+                1 => format!(r#"alertname=~"Disk.*|Node.*", env!="{}""#, envs[i % 4]),
+                2 => format!(
+                    r#"team="team-{}", severity!~"info|low", instance=~"api-.*""#,
+                    i % 7
+                ),
+                _ => format!(r#"service!="", job="job-{}""#, i % 5),
+            };
+            serde_json::json!({"name": format!("c{i}"), "type": "slack",
+                "url": format!("https://hooks.slack.com/services/T/B/{i}"), "match": matchers})
+        })
+        .collect();
+    openmic::alerts::channels::Channels::parse(&serde_json::Value::from(list).to_string()).unwrap()
+}
+
+/// 1000 alerts with varied labels.
+fn routed_alerts() -> Vec<openmic::alerts::Alert> {
+    let names = [
+        "DiskFull",
+        "NodeDown",
+        "HighErrorRate",
+        "Latency",
+        "CertExpiry",
+    ];
+    let severities = ["critical", "high", "medium", "low", "info"];
+    let envs = ["production", "staging", "canary", "dev"];
+    (0..1000)
+        .map(|i| {
+            serde_json::from_value(serde_json::json!({
+                "source": "prometheus", "fingerprint": format!("{i:016x}"), "status": "firing",
+                "title": names[i % 5], "severity": severities[i % 5],
+                "environment": envs[i % 4], "service": if i % 3 == 0 { "api" } else { "" },
+                "labels": {"alertname": names[i % 5], "env": envs[i % 4], "severity": severities[i % 5],
+                    "team": format!("team-{}", i % 7), "instance": format!("api-{i}:9100"), "job": format!("job-{}", i % 5)},
+            }))
+            .unwrap()
+        })
+        .collect()
+}
+
+fn routing(c: &mut Criterion) {
+    let channels = channels();
+    let alerts = routed_alerts();
+    let mut g = c.benchmark_group("routing");
+    g.bench_function("route: 1000 alerts against 20 channels' matchers", |b| {
+        b.iter(|| {
+            std::hint::black_box(&alerts)
+                .iter()
+                .map(|a| channels.route(a).count())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+}
+
 /// The whole site for the big site: the index with ten 90-day strips, the archive
 /// months, feed, summary, badge and 404 page, and the 45 incident pages (the publisher
 /// renders those one at a time, as each is published); the target is 5 ms.
@@ -271,6 +335,6 @@ fn site(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4)).warm_up_time(std::time::Duration::from_secs(1));
-    targets = intake, render, alerts, site
+    targets = intake, render, alerts, site, routing
 }
 criterion_main!(benches);

@@ -3,6 +3,7 @@
 //! bucket snapshots to compare.
 
 pub mod aws;
+pub mod catcher;
 pub mod proxy;
 pub mod serve;
 
@@ -75,6 +76,11 @@ pub fn test_config(extra: &[(&str, &str)]) -> Config {
         ("MAINTAINER_EMAILS", "oncall@example.com, lead@example.com"),
         ("STATUS_PAGE_URL", "https://status.example.com"),
         ("GITLAB_URL", "https://gitlab.example.com"),
+        // Used once PUBLIC_API_URL turns the alert links on.
+        (
+            "ALERT_LINK_SECRET",
+            "alert-link-secret-for-the-tests-0123456789",
+        ),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

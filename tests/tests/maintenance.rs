@@ -313,6 +313,43 @@ async fn a_window_or_mute_line_that_cannot_be_read_is_shown_nowhere() {
     assert_eq!(detail(dir.path())["stage"], "scheduled");
 }
 
+#[tokio::test]
+async fn a_held_alert_reaches_no_channel_in_the_window_and_each_once_at_its_end() {
+    let chat = openmic_tests::catcher::Catcher::start().await;
+    let channels = json!([
+        {"name": "mail", "type": "email", "to": "maintainers"},
+        {"name": "ops", "type": "slack", "url": format!("{}/ok/slack", chat.base)},
+    ])
+    .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-11-29T02:05:00Z");
+    let config = test_config(&[("ALERT_CHANNELS", channels.as_str())]);
+    let runner = Runner::embedded_at(dir.path(), config, clock.clone()).unwrap();
+    send(&runner, &opened()).await;
+    clock.set("2026-12-01T02:00:30Z");
+    runner.tick().await.unwrap();
+    clock.set("2026-12-01T02:10:00Z");
+    send(&runner, &alert("database", 1)).await;
+    clock.set("2026-12-01T03:10:00Z");
+    send(&runner, &alert("database", 2)).await;
+    assert_eq!(chat.at("ok/slack").len(), 0, "held: no chat message");
+    assert_eq!(outbox(dir.path()).len(), 0, "held: no mail");
+
+    clock.set("2026-12-01T04:00:30Z");
+    runner.tick().await.unwrap();
+    runner.tick().await.unwrap();
+    let slack = chat.at("ok/slack");
+    assert_eq!(slack.len(), 1, "the held alert, once, to the chat channel");
+    let said = slack[0].body.to_string();
+    assert!(
+        said.contains("Fired during maintenance") && said.contains("Database upgrade"),
+        "{said}"
+    );
+    let mails = outbox(dir.path());
+    assert_eq!(mails.len(), 1, "and once by mail");
+    assert!(mails[0].contains("fired during the maintenance"));
+}
+
 /// Runs tests/browser/maintenance.mjs against the site at one stage.
 async fn in_the_browser(runner: &std::sync::Arc<Runner>, stage: &str) {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");

@@ -1,10 +1,14 @@
-//! The notifier function: batches from the alerts queue; alert records kept, the
-//! maintainers mailed (and, with `CREATE_INCIDENTS`, GitLab incident issues opened).
+//! The notifier function: batches from the alerts queue (alert records kept, notices
+//! sent to their channels, and with `CREATE_INCIDENTS` GitLab incident issues opened),
+//! the alert links from API Gateway (`GET|POST /alerts/ack`, `/alerts/silence`), and
+//! the minute's tick (`{"openmic": "tick"}` from EventBridge) that lets go of alerts a
+//! maintenance held and sends storms' digests. Which one an event is, its shape says.
 
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
+use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
 use openmic::config::Function;
 use openmic_aws::batch::handle_batch;
@@ -21,26 +25,39 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let mailer = Arc::new(or_exit(aws.mailer(&config)));
     let gitlab = or_exit(openmic_gitlab::connect(&config)).map(|g| g.api);
-    let notifier = or_exit(Notifier::new(config, state, mailer, gitlab));
-    let notifier = &notifier;
+    let web = Arc::new(or_exit(openmic_web::Web::new()));
+    let actions = Actions::new(config.clone(), state.clone(), gitlab.clone());
+    let notifier = or_exit(Notifier::new(config, state, mailer, gitlab, Some(web)));
+    let (notifier, actions) = (&notifier, &actions);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(notifier, event.payload).await
+        handle(notifier, actions, event.payload).await
     }))
     .await
 }
 
-/// A batch from the alerts queue, or the minute's tick (`{"openmic": "tick"}` from
-/// EventBridge) that lets go of alerts a maintenance held.
-async fn handle(notifier: &Notifier, event: Value) -> Result<Value, lambda_runtime::Error> {
+async fn handle(
+    notifier: &Notifier,
+    actions: &Actions,
+    event: Value,
+) -> Result<Value, lambda_runtime::Error> {
     if event.get("Records").is_some() {
         let batch: SqsEvent = serde_json::from_value(event)?;
         let response =
             handle_batch(batch, |body| async move { notifier.handle(&body).await }).await;
         return Ok(serde_json::to_value(response)?);
     }
-    if event.get("openmic").and_then(Value::as_str) == Some("tick") {
-        let mails = notifier.tick().await?;
-        return Ok(json!({ "mails": mails }));
+    if event.get("requestContext").is_some() {
+        let event = serde_json::from_value(event)?;
+        return Ok(openmic_http::apigw::alert_link(actions, event).await);
     }
-    Err("unknown event: expected an SQS batch or {\"openmic\": \"tick\"}".into())
+    if event.get("openmic").and_then(Value::as_str) == Some("tick") {
+        let t = notifier.tick().await?;
+        return Ok(
+            json!({ "released": t.released, "mails": t.sent.mails, "messages": t.sent.messages, "digests": t.digests }),
+        );
+    }
+    Err(
+        "unknown event: expected an SQS batch, an API Gateway request or {\"openmic\": \"tick\"}"
+            .into(),
+    )
 }

@@ -188,14 +188,16 @@ pub struct Config {
     pub subscriptions: bool,
     /// The HMAC key of the subscription links' tokens.
     pub subscription_secret: Option<Secret>,
-    /// Where the subscription routes are served: the base of the links in mail and
-    /// of the subscribe form.
+    /// Where the subscription routes and the alert links are served: the base of the
+    /// links in mail and chat and of the subscribe form.
     pub public_api_url: Option<String>,
     /// The FIFO queue of public updates for subscribers.
     pub update_queue_url: Option<String>,
     /// The SES configuration set subscription mail goes out with (its bounce and
     /// complaint events come back).
     pub ses_configuration_set: Option<String>,
+    /// Where alerts go and how (DESIGN.md, "Alert routing").
+    pub alert_routing: crate::alerting::AlertRouting,
     /// `COMPONENTS`: the page's components in this order, shown even before their
     /// first incident; components of labels not listed follow.
     pub components: Vec<String>,
@@ -244,6 +246,7 @@ impl Default for Config {
             public_api_url: None,
             update_queue_url: None,
             ses_configuration_set: None,
+            alert_routing: Default::default(),
             components: Vec::new(),
             page_title: None,
             page_language: Language::En,
@@ -384,6 +387,7 @@ impl Config {
         }
         c.update_queue_url = get("UPDATE_QUEUE_URL");
         c.ses_configuration_set = get("SES_CONFIGURATION_SET");
+        c.alert_routing = crate::alerting::AlertRouting::read(get)?;
         if let Some(v) = get("COMPONENTS") {
             for name in v
                 .split([',', '\n'])
@@ -454,6 +458,7 @@ impl Config {
                 "SUBSCRIPTION_SECRET" => self.subscription_secret.is_some(),
                 "PUBLIC_API_URL" => self.public_api_url.is_some(),
                 "UPDATE_QUEUE_URL" => self.update_queue_url.is_some(),
+                "ALERT_LINK_SECRET" => self.alert_routing.link_secret.is_some(),
                 _ => true,
             };
             if !set {
@@ -518,14 +523,17 @@ fn parse_bool(name: &'static str, v: Option<String>) -> Result<bool, ConfigError
     }
 }
 
-fn check_address(name: &'static str, addr: &str) -> Result<(), ConfigError> {
-    let ok = addr
-        .split_once('@')
+/// Whether `addr` is a plain email address (`local@domain.tld`, nothing around it).
+pub fn is_address(addr: &str) -> bool {
+    addr.split_once('@')
         .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
         && !addr
             .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>');
-    if ok {
+            .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>')
+}
+
+fn check_address(name: &'static str, addr: &str) -> Result<(), ConfigError> {
+    if is_address(addr) {
         Ok(())
     } else {
         Err(ConfigError::Invalid {

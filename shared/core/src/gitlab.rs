@@ -114,6 +114,39 @@ pub struct ApiLabelEvent {
     pub action: String,
 }
 
+/// A member of a project (`/projects/:id/members/all`: inherited memberships too).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiMember {
+    pub id: u64,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `active`, `blocked`, `awaiting`, ...
+    #[serde(default)]
+    pub state: Option<String>,
+    pub access_level: u32,
+    /// Shown only to a group's owners for the group's enterprise users (GitLab.com).
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// A user as `/users/:id` shows them to the token's user.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiUserProfile {
+    pub id: u64,
+    #[serde(default)]
+    pub username: String,
+    /// The address the user chose to make public in their profile (may be empty).
+    #[serde(default)]
+    pub public_email: Option<String>,
+    /// Shown to administrators only.
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub bot: bool,
+}
+
 /// GitLab's API, for one instance; each call names its project.
 #[async_trait]
 pub trait Gitlab: Send + Sync {
@@ -146,6 +179,10 @@ pub trait Gitlab: Send + Sync {
         labels: &str,
     ) -> Result<ApiIssue, ApiError>;
     async fn close_issue(&self, id: IncidentId) -> Result<(), ApiError>;
+    /// Every member of the project, inherited memberships included.
+    async fn members(&self, project: u64) -> Result<Vec<ApiMember>, ApiError>;
+    /// A user's profile; `None` if there is no such user.
+    async fn user(&self, id: u64) -> Result<Option<ApiUserProfile>, ApiError>;
 }
 
 /// GitLab's API where it is configured (`GITLAB_URL`, `GITLAB_TOKEN`): the client, and

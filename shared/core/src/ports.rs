@@ -170,6 +170,32 @@ pub trait Mailer: Send + Sync {
     }
 }
 
+/// What a server answered to an outbound request: its status, and the start of its
+/// body (a refusal's reason, as chat services give it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    /// At most a few hundred bytes, for the log of a refusal.
+    pub body: String,
+    /// `Retry-After` in seconds, where the server gave one.
+    pub retry_after: Option<u64>,
+}
+
+/// Outbound HTTP: chat services' incoming webhooks and operators' own endpoints.
+/// `openmic-web` implements it. A URL may hold a secret (a chat webhook's token), so
+/// no error or log of an implementation names it.
+#[async_trait]
+pub trait Outbound: Send + Sync {
+    /// POSTs `body` to `url` with `headers`, once; any answer is `Ok`, whatever its
+    /// status. `Err` (transient) only when none came: connection refused, timeout.
+    async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<Answer, BackendError>;
+}
+
 /// Whether a key is one both buckets take the same way: no empty, `.` or `..` segment,
 /// no leading slash, backslash or NUL, no `.tmp-` segment (the files store's own), at
 /// most 1024 bytes.

@@ -6,9 +6,12 @@
 //!   public status bucket brought in line with it;
 //! - [`site`]: markdown made safe to publish, the public data in GitLab's format, and
 //!   the pages, feed and badge derived from it;
-//! - [`alerts`]: an alert's record, its mail and its GitLab incident issue;
+//! - [`alerts`]: an alert's record, its notices (mail, chat, webhooks) routed by label
+//!   matchers, digests in storms, acknowledge and silence links, its GitLab issue;
+//! - [`chat`]: messages in the bodies chat services' incoming webhooks take, and
+//!   their delivery (any capability with news for operators may use it).
 //! - [`subscriptions`]: readers subscribed by mail, and each public update sent to
-//!   those who want it.
+//!   those who want it (and to the operators' channels).
 //!
 //! Beside them, [`i18n`]: the language catalogues every capability's pages and mail
 //! read their strings from, and [`templates`]: the template environment they share.
@@ -20,10 +23,12 @@
 //! uses the `site`'s data; `intake` uses `alerts`' payloads.
 
 pub use openmic_core::{
-    clock, config, document, errors, gitlab, ids, mail, memory, message, ports, signing, time,
+    alerting, clock, config, document, errors, gitlab, ids, mail, memory, message, ports, signing,
+    time,
 };
 
 pub mod alerts;
+pub mod chat;
 pub mod i18n;
 pub mod intake;
 pub mod maintenance;

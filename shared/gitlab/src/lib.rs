@@ -23,7 +23,8 @@ use tracing::{debug, error, warn};
 use openmic_core::config::{Config, ConfigError, Function, MicrophoneTrust, Secret, Variable};
 use openmic_core::errors::BackendError;
 use openmic_core::gitlab::{
-    ApiAward, ApiError, ApiIssue, ApiLabelEvent, ApiNote, Gitlab, GitlabAccess,
+    ApiAward, ApiError, ApiIssue, ApiLabelEvent, ApiMember, ApiNote, ApiUserProfile, Gitlab,
+    GitlabAccess,
 };
 use openmic_core::ids::IncidentId;
 use openmic_core::ports::{
@@ -69,11 +70,6 @@ pub const DEVELOPER_ACCESS: u32 = 30;
 pub const ROLE_CACHE_TTL: Duration = Duration::from_secs(60);
 /// The most pages of a list read (100 items each).
 const MAX_PAGES: u32 = 50;
-
-#[derive(Debug, Clone, Deserialize)]
-struct ApiMember {
-    access_level: u32,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 struct ApiTemplate {
@@ -479,6 +475,15 @@ impl Gitlab for GitlabApi {
         resp.json()
             .await
             .map_err(|e| ApiError::Transient(format!("issue creation: {}", e.without_url())))
+    }
+
+    async fn members(&self, project: u64) -> Result<Vec<ApiMember>, ApiError> {
+        self.get_all(project, &["members", "all"], "members").await
+    }
+
+    async fn user(&self, id: u64) -> Result<Option<ApiUserProfile>, ApiError> {
+        self.get_json(self.url(&["users", &id.to_string()]), "user")
+            .await
     }
 
     async fn close_issue(&self, id: IncidentId) -> Result<(), ApiError> {

@@ -1,16 +1,21 @@
-//! API Gateway in front of the intake functions: an event (HTTP API, payload format
-//! 2.0, as the template deploys; or a REST API's 1.0) to the domain's intake, and its
-//! reply back as the response API Gateway wants. The route is checked here as the
-//! local runner's router checks it: `POST /gitlab`, `POST /alerts`, 405 for another
-//! method on them, 404 for anything else. The subscriptions function's routes
-//! (`/subscribe`, `/subscribe/confirm`, `/unsubscribe`, `/subscriptions`) go to
-//! [`openmic::subscriptions`] with the caller's address, and come back as pages.
+//! API Gateway in front of the functions: an event (HTTP API, payload format 2.0, as
+//! the template deploys; or a REST API's 1.0) to the domain's intake, to the alert
+//! links (the notifier's `GET|POST /alerts/ack` and `/alerts/silence`) or to the
+//! subscription routes (`/subscribe`, `/subscribe/confirm`, `/unsubscribe`,
+//! `/subscriptions`, with the caller's address), and its reply back as the response
+//! API Gateway wants. The intake routes are checked here as the local runner's router
+//! checks them: `POST /gitlab`, `POST /alerts`, 405 for another method on them, 404
+//! for anything else.
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+#[cfg(feature = "links")]
+use openmic::alerts::actions::{Actions, Page as LinkPage};
+#[cfg(feature = "links")]
+use openmic::alerts::links::LinkAction;
 use openmic::intake::{Intake, Reply};
 use openmic::subscriptions::Subscriptions;
 use openmic::subscriptions::web::{Page, Request};
@@ -106,7 +111,7 @@ pub async fn subscriptions(subscriptions: &Subscriptions, event: Event) -> Value
         Err(reply) => return response(reply),
     };
     let headers = event.header_map();
-    let query = event.query();
+    let query = event.raw_query();
     let ctx = &event.request_context;
     let source = ctx
         .http
@@ -141,9 +146,113 @@ fn page_response(page: Page) -> Value {
     })
 }
 
+#[cfg(feature = "links")]
+/// The notifier's API Gateway events: `GET|POST /alerts/ack?token=` and
+/// `GET|POST /alerts/silence?token=&for=`. A GET shows the page, a POST acts.
+pub async fn alert_link(actions: &Actions, event: Event) -> Value {
+    let (method, path) = event.method_and_path();
+    let Some(action) = link_action(&path) else {
+        return response(Reply::error(
+            StatusCode::NOT_FOUND,
+            format!("no route for {method} {path}"),
+        ));
+    };
+    let token = event.query("token");
+    let length = event.query("for");
+    let now = chrono::Utc::now();
+    let page = match method.to_ascii_uppercase().as_str() {
+        "GET" | "HEAD" => {
+            actions
+                .show(action, token.as_deref(), length.as_deref(), now)
+                .await
+        }
+        "POST" => {
+            actions
+                .act(action, token.as_deref(), length.as_deref(), now)
+                .await
+        }
+        _ => {
+            return response(Reply::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("method {method} is not allowed on {path}; use GET or POST"),
+            ));
+        }
+    };
+    link_response(page)
+}
+
+#[cfg(feature = "links")]
+/// The link action a path names.
+pub fn link_action(path: &str) -> Option<LinkAction> {
+    [LinkAction::Ack, LinkAction::Silence]
+        .into_iter()
+        .find(|a| a.path() == path)
+}
+
+#[cfg(feature = "links")]
+/// A page as the response API Gateway wants.
+fn link_response(page: LinkPage) -> Value {
+    let headers: serde_json::Map<String, Value> = LinkPage::HEADERS
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+        .collect();
+    json!({
+        "statusCode": page.status,
+        "headers": headers,
+        "body": page.html,
+        "isBase64Encoded": false,
+    })
+}
+
+#[cfg(feature = "links")]
+/// The value of `name` in a query string (`a=1&b=2`), percent-decoded.
+pub fn query_param(query: &str, name: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(k, _)| percent_decode(k).as_deref() == Some(name))
+        .and_then(|(_, v)| percent_decode(v))
+}
+
+#[cfg(feature = "links")]
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 impl Event {
+    /// A query parameter: API Gateway's decoded parameters, else the raw query.
+    #[cfg(feature = "links")]
+    fn query(&self, name: &str) -> Option<String> {
+        if let Some(Some(v)) = self.query_string_parameters.get(name) {
+            return Some(v.clone());
+        }
+        self.raw_query_string
+            .as_deref()
+            .and_then(|q| query_param(q, name))
+    }
+
     /// The query string: HTTP API's raw one, or a REST API's parameters joined.
-    fn query(&self) -> Option<String> {
+    fn raw_query(&self) -> Option<String> {
         match self.raw_query_string.as_deref().filter(|q| !q.is_empty()) {
             Some(q) => Some(q.to_owned()),
             None if !self.query_string_parameters.is_empty() => Some(
@@ -242,7 +351,7 @@ impl Event {
     #[cfg(feature = "router")]
     pub fn into_request(self) -> Result<http::Request<axum::body::Body>, String> {
         let (method, path) = self.method_and_path();
-        let query = self.query();
+        let query = self.raw_query();
         let uri = match query {
             Some(q) => format!("{path}?{q}"),
             None => path,
@@ -382,5 +491,23 @@ mod tests {
                 .unwrap()
                 .contains("This link is not valid")
         );
+    }
+
+    #[cfg(feature = "links")]
+    #[test]
+    fn query_parameters_from_either_format() {
+        let v2 = event(json!({"version": "2.0", "rawPath": "/alerts/silence",
+            "rawQueryString": "token=a.b-c_d&for=4h&x=%2Fy+z",
+            "requestContext": {"http": {"method": "GET"}}}));
+        assert_eq!(v2.query("token").as_deref(), Some("a.b-c_d"));
+        assert_eq!(v2.query("for").as_deref(), Some("4h"));
+        assert_eq!(v2.query("x").as_deref(), Some("/y z"));
+        assert_eq!(v2.query("nothing"), None);
+        let v1 = event(json!({"path": "/alerts/ack", "httpMethod": "POST",
+            "queryStringParameters": {"token": "t1"}, "requestContext": {}}));
+        assert_eq!(v1.query("token").as_deref(), Some("t1"));
+        assert_eq!(link_action("/alerts/ack"), Some(LinkAction::Ack));
+        assert_eq!(link_action("/alerts"), None);
+        assert_eq!(query_param("a=%zz", "a"), None);
     }
 }

@@ -1,11 +1,14 @@
-//! The intake routes on axum, and API Gateway event files as requests.
+//! The intake routes on axum, the alert links' routes, and API Gateway event files as
+//! requests.
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, post};
+use axum::routing::{MethodRouter, get, post};
 use http::{HeaderMap, Method, StatusCode, Uri, header};
+use openmic::alerts::actions::{Actions, Page as LinkPage};
+use openmic::alerts::links::LinkAction;
 use openmic::config::Config;
 use openmic::intake::{Intake, Reply};
 use openmic::subscriptions::Subscriptions;
@@ -50,6 +53,72 @@ async fn alerts(State(intake): State<Arc<Intake>>, request: Request) -> Response
         Ok(body) => response(intake.alerts(&parts.headers, &body).await),
         Err(reply) => response(reply),
     }
+}
+
+/// `GET|POST /alerts/ack` and `GET|POST /alerts/silence`: a GET shows what the link
+/// will do, a POST does it; 405 for another method.
+pub fn link_routes<S: Clone + Send + Sync + 'static>(actions: Arc<Actions>) -> Router<S> {
+    let mut r = Router::new();
+    for action in [LinkAction::Ack, LinkAction::Silence] {
+        let (show, act) = (actions.clone(), actions.clone());
+        let m = get(move |RawQuery(q): RawQuery| async move {
+            let (token, length) = link_query(q.as_deref());
+            page(
+                show.show(
+                    action,
+                    token.as_deref(),
+                    length.as_deref(),
+                    chrono::Utc::now(),
+                )
+                .await,
+            )
+        })
+        .post(move |RawQuery(q): RawQuery| async move {
+            let (token, length) = link_query(q.as_deref());
+            page(
+                act.act(
+                    action,
+                    token.as_deref(),
+                    length.as_deref(),
+                    chrono::Utc::now(),
+                )
+                .await,
+            )
+        })
+        .fallback(|method: Method, uri: Uri| async move {
+            response(Reply::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "method {method} is not allowed on {}; use GET or POST",
+                    uri.path()
+                ),
+            ))
+        });
+        r = r.route(action.path(), m);
+    }
+    r
+}
+
+fn link_query(q: Option<&str>) -> (Option<String>, Option<String>) {
+    let q = q.unwrap_or("");
+    (
+        crate::apigw::query_param(q, "token"),
+        crate::apigw::query_param(q, "for"),
+    )
+}
+
+fn page(p: LinkPage) -> Response {
+    let mut response = (
+        StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        p.html,
+    )
+        .into_response();
+    for (name, value) in LinkPage::HEADERS {
+        response
+            .headers_mut()
+            .insert(name, http::HeaderValue::from_static(value));
+    }
+    response
 }
 
 fn only_post(m: MethodRouter<Arc<Intake>>) -> MethodRouter<Arc<Intake>> {

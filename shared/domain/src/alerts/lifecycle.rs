@@ -1,9 +1,13 @@
 //! The alert record per fingerprint and the notifier: new alert, repeat, resolve,
 //! re-fire after resolve, resolve of an unknown alert.
 //!
-//! Mail is sent at least once and, short of a crash between sending and recording
-//! it, exactly once: the record first takes the event and the mail it owes
-//! (`pending`), then the mail goes out, then the record drops it.
+//! Notices are sent at least once and, short of a crash between sending and recording
+//! it, exactly once: the record first takes the event and the notice it owes
+//! (`pending`), then each channel gets it (the record notes which did, `delivered`),
+//! then the record drops it. Acknowledging an alert stops its reminders; silencing it
+//! mutes it, every notice recorded (`muted`) and none sent, until the silence ends.
+//! An alert a maintenance in progress holds ([`super::muting`]) goes to no channel
+//! while it lasts, and to its channels, once, when it ends (the tick).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,17 +16,20 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
+use super::channels::Channels;
+use super::links::{LinkAction, Links};
 use super::muting::{self, MUTED_KEY, Muted, MutedBy};
+use super::recipients::Recipients;
 use super::{Alert, AlertStatus};
+use crate::chat::Retries;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::errors::BackendError;
 use crate::errors::ProcessError;
 use crate::gitlab::Gitlab;
 use crate::maintenance::{MUTINGS_KEY, Mutings};
 use crate::message::{Envelope, Source};
-use crate::ports::Mailer;
-use crate::ports::ObjectStore;
+use crate::ports::{Mailer, ObjectStore, Outbound};
 use crate::time::Timestamp;
 
 /// How many applied delivery ids a record remembers, to ignore redeliveries.
@@ -35,7 +42,7 @@ pub enum RecordStatus {
     Resolved,
 }
 
-/// A mail the record owes.
+/// A notice the record owes its channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Notice {
@@ -43,6 +50,38 @@ pub enum Notice {
     Reminder,
     Resolved,
 }
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::New => "new",
+            Notice::Reminder => "reminder",
+            Notice::Resolved => "resolved",
+        }
+    }
+}
+
+/// Someone acknowledged or silenced the alert by a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    pub action: LinkAction,
+    /// Who the link was made for (a recipient's address, or the channel).
+    pub by: String,
+    /// The channel whose message held the link.
+    pub channel: String,
+    pub at: Timestamp,
+    /// The generation acted on.
+    pub generation: u32,
+    /// A silence's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+    /// Whether the note on the alert's GitLab issue was added.
+    #[serde(default)]
+    pub noted: bool,
+}
+
+/// The most actions and muted notices a record keeps.
+const REMEMBERED_ACTIONS: usize = 50;
 
 /// A GitLab incident issue opened for the alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +121,15 @@ pub struct AlertRecord {
     pub deliveries: VecDeque<String>,
     #[serde(default)]
     pub pending: Vec<(Notice, Timestamp)>,
+    /// The channels (and mail recipients) that already have the first pending notice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivered: Vec<String>,
+    /// Acknowledgements and silences, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionRecord>,
+    /// Notices not sent because the alert was silenced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub muted: Vec<(Notice, Timestamp)>,
     /// The maintenance in progress that mutes it (see [`super::muting`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub muted_by: Option<MutedBy>,
@@ -90,11 +138,94 @@ pub struct AlertRecord {
     pub fired_during: Option<MutedBy>,
 }
 
+impl AlertRecord {
+    /// The id in its key (`alerts/<id>.json`), which links carry.
+    pub fn id(&self) -> String {
+        record_id(&self.fingerprint)
+    }
+
+    /// Who acknowledged this generation, if anyone did.
+    pub fn acknowledged(&self) -> Option<&ActionRecord> {
+        self.actions
+            .iter()
+            .find(|a| a.action == LinkAction::Ack && a.generation == self.generation)
+    }
+
+    /// Until when the fingerprint is silenced, if a silence is still running at `at`.
+    pub fn silenced_at(&self, at: Timestamp) -> Option<Timestamp> {
+        self.actions
+            .iter()
+            .filter_map(|a| a.until.filter(|_| a.action == LinkAction::Silence))
+            .max()
+            .filter(|until| *until > at)
+    }
+
+    /// Records an acknowledgement or a silence; keeps the latest ones.
+    pub fn record_action(&mut self, action: ActionRecord) {
+        if action.action == LinkAction::Ack {
+            // Reminders are moot once someone has it.
+            self.drop_unsent_reminders();
+        }
+        self.actions.push(action);
+        let excess = self.actions.len().saturating_sub(REMEMBERED_ACTIONS);
+        self.actions.drain(..excess);
+    }
+
+    /// Drops the reminders not yet sent; one some channels already have stays, to
+    /// reach the others.
+    pub fn drop_unsent_reminders(&mut self) {
+        let started = !self.delivered.is_empty();
+        let mut first = true;
+        self.pending.retain(|(n, _)| {
+            let keep = *n != Notice::Reminder || (first && started);
+            first = false;
+            keep
+        });
+    }
+
+    /// Drops the first pending notice and what was delivered of it.
+    pub fn settle(&mut self, notice: Notice, at: Timestamp, how: Settled) {
+        if let Some(pos) = self.pending.iter().position(|p| *p == (notice, at)) {
+            self.pending.remove(pos);
+            self.delivered.clear();
+            match how {
+                Settled::Sent if notice != Notice::Resolved => {
+                    self.last_notified = Some(self.last_notified.map_or(at, |n| n.max(at)));
+                }
+                Settled::Muted => {
+                    self.muted.push((notice, at));
+                    let excess = self.muted.len().saturating_sub(REMEMBERED_ACTIONS);
+                    self.muted.drain(..excess);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// What became of a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Every channel that takes the alert has it.
+    Sent,
+    /// The alert is silenced: recorded, not sent.
+    Muted,
+    /// No channel takes the alert.
+    Unrouted,
+}
+
+/// The id of a fingerprint's record.
+pub fn record_id(fingerprint: &str) -> String {
+    hex::encode(&Sha256::digest(fingerprint.as_bytes())[..16])
+}
+
 pub fn record_key(fingerprint: &str) -> String {
-    format!(
-        "alerts/{}.json",
-        hex::encode(&Sha256::digest(fingerprint.as_bytes())[..16])
-    )
+    key_of(&record_id(fingerprint))
+}
+
+/// The key of the record with id `id`.
+pub fn key_of(id: &str) -> String {
+    format!("alerts/{id}.json")
 }
 
 /// What an event did to a record.
@@ -137,7 +268,8 @@ pub fn apply(
                     .to_std()
                     .is_ok_and(|elapsed| elapsed >= renotify_after)
             });
-            if due && !r.pending.iter().any(|(n, _)| *n != Notice::Resolved) {
+            let quiet = r.acknowledged().is_some() || r.silenced_at(at).is_some();
+            if due && !quiet && !r.pending.iter().any(|(n, _)| *n != Notice::Resolved) {
                 r.pending.push((Notice::Reminder, at));
             }
             remember(&mut r);
@@ -162,8 +294,13 @@ pub fn apply(
                 last_notified: None,
                 thread_id,
                 generation,
-                deliveries: old.map(|o| o.deliveries).unwrap_or_default(),
                 pending: vec![(Notice::New, at)],
+                delivered: vec![],
+                // Silences outlive a generation; acknowledgements are per generation
+                // (`acknowledged` looks at this one only).
+                actions: old.as_ref().map(|o| o.actions.clone()).unwrap_or_default(),
+                muted: old.as_ref().map(|o| o.muted.clone()).unwrap_or_default(),
+                deliveries: old.map(|o| o.deliveries).unwrap_or_default(),
                 muted_by: None,
                 fired_during: None,
             };
@@ -176,7 +313,7 @@ pub fn apply(
             r.last_seen = r.last_seen.max(at);
             r.alert = alert.clone();
             // A reminder not yet sent is moot now.
-            r.pending.retain(|(n, _)| *n == Notice::New);
+            r.drop_unsent_reminders();
             r.pending.push((Notice::Resolved, at));
             remember(&mut r);
             (Some(r), Change::Resolved)
@@ -192,12 +329,20 @@ pub trait IncidentIssues: Send + Sync {
     async fn close(&self, issue: &IssueLink) -> Result<(), BackendError>;
 }
 
-/// The notifier handler.
+/// The notifier handler: alert records, and their notices to the channels.
 pub struct Notifier {
     pub config: Arc<Config>,
     pub state: Arc<dyn ObjectStore>,
     pub mailer: Arc<dyn Mailer>,
     pub issues: Option<Arc<dyn IncidentIssues>>,
+    pub channels: Channels,
+    /// Outbound HTTP, for chat and webhook channels.
+    pub outbound: Option<Arc<dyn Outbound>>,
+    /// The acknowledge and silence links (with `PUBLIC_API_URL`).
+    pub links: Option<Links>,
+    pub recipients: Recipients,
+    /// How chat deliveries are retried.
+    pub retries: Retries,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -205,7 +350,42 @@ pub struct Notifier {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifyOutcome {
     pub change: Change,
+    pub sent: Sent,
+}
+
+/// What a tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ticked {
+    /// Alerts a maintenance held, let go.
+    pub released: usize,
+    /// What went out for them.
+    pub sent: Sent,
+    /// Storms' digests sent.
+    pub digests: usize,
+}
+
+/// What went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sent {
     pub mails: usize,
+    /// Chat and webhook messages delivered.
+    pub messages: usize,
+    /// Notices held for a digest.
+    pub digested: usize,
+    /// Notices not sent: the alert is silenced.
+    pub muted: usize,
+    /// Chat and webhook deliveries given up on.
+    pub failed: usize,
+}
+
+impl std::ops::AddAssign for Sent {
+    fn add_assign(&mut self, o: Sent) {
+        self.mails += o.mails;
+        self.messages += o.messages;
+        self.digested += o.digested;
+        self.muted += o.muted;
+        self.failed += o.failed;
+    }
 }
 
 impl Notifier {
@@ -261,13 +441,16 @@ impl Notifier {
             "alert"
         );
         let Some(record) = record else {
-            return Ok(NotifyOutcome { change, mails: 0 });
+            return Ok(NotifyOutcome {
+                change,
+                sent: Sent::default(),
+            });
         };
         if was_held && !muting::held(&record) {
             self.hold(&key, false).await?;
         }
-        let mails = self.deliver(&key, record).await?;
-        Ok(NotifyOutcome { change, mails })
+        let sent = self.deliver(&key, record).await?;
+        Ok(NotifyOutcome { change, sent })
     }
 
     /// The maintenances the publisher keeps for muting (none before the first).
@@ -293,17 +476,31 @@ impl Notifier {
         Ok(())
     }
 
-    /// Lets go of the alerts whose maintenance is over (the scheduled tick): each one
-    /// still firing is mailed now, once. Returns how many mails went out.
-    pub async fn tick(&self) -> Result<usize, ProcessError> {
+    /// The scheduled work of a minute: the alerts a maintenance held, once it is over,
+    /// are let go (each still firing goes to its channels now, once), then the storms'
+    /// digests that are due are sent. Both are tried; the first error is returned.
+    pub async fn tick(&self) -> Result<Ticked, ProcessError> {
+        let now = self.clock.now();
+        let released = self.release_held(now).await;
+        let digests = self.send_digests(now).await;
+        let (released, sent) = released?;
+        Ok(Ticked {
+            released,
+            sent,
+            digests: digests?,
+        })
+    }
+
+    /// Lets go of the alerts whose maintenance is over at `now`; returns how many, and
+    /// what went out.
+    async fn release_held(&self, now: Timestamp) -> Result<(usize, Sent), ProcessError> {
         let Some((muted, _)) =
             crate::document::read::<Muted>(self.state.as_ref(), MUTED_KEY).await?
         else {
-            return Ok(0);
+            return Ok((0, Sent::default()));
         };
-        let now = self.clock.now();
         let mutings = self.mutings().await?;
-        let mut mails = 0;
+        let (mut released, mut sent) = (0, Sent::default());
         for key in &muted.alerts {
             let record = self
                 .update(key, |old| {
@@ -317,99 +514,42 @@ impl Notifier {
                 Some(r) if muting::held(&r) => continue,
                 Some(r) => {
                     self.hold(key, false).await?;
-                    mails += self.deliver(key, r).await?;
+                    released += 1;
+                    sent += self.deliver(key, r).await?;
                 }
                 None => self.hold(key, false).await?,
             }
         }
-        Ok(mails)
-    }
-
-    /// Sends what the record owes, dropping each notice once sent.
-    async fn deliver(&self, key: &str, mut record: AlertRecord) -> Result<usize, ProcessError> {
-        let mut sent = 0;
-        while let Some(&(notice, at)) = record.pending.first() {
-            if let Some(issues) = &self.issues {
-                if notice == Notice::New && record.issue.is_none() {
-                    let link = issues.open(&record).await?;
-                    record = self
-                        .update(key, |old| {
-                            old.map(|mut r| {
-                                if r.thread_id == record.thread_id && r.issue.is_none() {
-                                    r.issue = Some(link.clone());
-                                }
-                                r
-                            })
-                        })
-                        .await?
-                        .ok_or_else(|| ProcessError::Retryable(format!("{key} vanished")))?;
-                }
-                if notice == Notice::Resolved
-                    && self.config.auto_close_incidents
-                    && let Some(issue) = record.issue.clone().filter(|i| !i.closed)
-                {
-                    issues.close(&issue).await?;
-                    record = self
-                        .update(key, |old| {
-                            old.map(|mut r| {
-                                if let Some(i) = r.issue.as_mut().filter(|i| i.iid == issue.iid) {
-                                    i.closed = true;
-                                }
-                                r
-                            })
-                        })
-                        .await?
-                        .ok_or_else(|| ProcessError::Retryable(format!("{key} vanished")))?;
-                }
-            }
-            let mail = super::mail::compose(&self.config, &record, notice, at)
-                .map_err(|e| ProcessError::Permanent(format!("mail: {e}")))?;
-            self.mailer.send(&mail).await?;
-            sent += 1;
-            record = self
-                .update(key, |old| {
-                    old.map(|mut r| {
-                        if let Some(pos) = r.pending.iter().position(|p| *p == (notice, at)) {
-                            r.pending.remove(pos);
-                            if notice != Notice::Resolved {
-                                r.last_notified = Some(r.last_notified.map_or(at, |n| n.max(at)));
-                            }
-                        }
-                        r
-                    })
-                })
-                .await?
-                .ok_or_else(|| ProcessError::Retryable(format!("{key} vanished")))?;
-        }
-        Ok(sent)
+        Ok((released, sent))
     }
 
     /// Reads, changes and conditionally writes a record.
-    async fn update(
+    pub(super) async fn update(
         &self,
         key: &str,
         change: impl FnMut(Option<AlertRecord>) -> Option<AlertRecord>,
     ) -> Result<Option<AlertRecord>, ProcessError> {
         crate::document::update(self.state.as_ref(), key, change).await
     }
-}
 
-impl Notifier {
-    /// The notifier for a configuration: with incident issues where
-    /// `CREATE_INCIDENTS=true` (which then needs `GITLAB_URL`, `GITLAB_TOKEN` and
+    /// The notifier for a configuration: its channels (`ALERT_CHANNELS`, which needs
+    /// `outbound` for chat and webhooks), its links (with `PUBLIC_API_URL`, which then
+    /// needs `ALERT_LINK_SECRET`), its recipients (`NOTIFY_ROLES`), and incident issues
+    /// where `CREATE_INCIDENTS=true` (which then needs `GITLAB_URL`, `GITLAB_TOKEN` and
     /// `GITLAB_PROJECT_ID`).
     pub fn new(
         config: Arc<Config>,
         state: Arc<dyn ObjectStore>,
         mailer: Arc<dyn Mailer>,
         gitlab: Option<Arc<dyn Gitlab>>,
-    ) -> Result<Notifier, crate::config::ConfigError> {
+        outbound: Option<Arc<dyn Outbound>>,
+    ) -> Result<Notifier, ConfigError> {
         let issues: Option<Arc<dyn IncidentIssues>> = if config.create_incidents {
             config.require(&["GITLAB_URL", "GITLAB_TOKEN", "GITLAB_PROJECT_ID"])?;
-            let api = gitlab.ok_or(crate::config::ConfigError::Missing("GITLAB_TOKEN"))?;
+            let api = gitlab.clone().ok_or(ConfigError::Missing("GITLAB_TOKEN"))?;
             let project = config
                 .home_project()
-                .ok_or(crate::config::ConfigError::Missing("GITLAB_PROJECT_ID"))?;
+                .ok_or(ConfigError::Missing("GITLAB_PROJECT_ID"))?;
             Some(Arc::new(super::issues::GitlabIncidents::new(
                 api,
                 project,
@@ -418,11 +558,24 @@ impl Notifier {
         } else {
             None
         };
+        let channels = Channels::from_config(&config)?;
+        if channels.any_chat() && outbound.is_none() {
+            return Err(ConfigError::Invalid {
+                name: "ALERT_CHANNELS",
+                why: "chat and webhook channels need outbound HTTP, which this process lacks"
+                    .into(),
+            });
+        }
         Ok(Notifier {
+            links: Links::from_config(&config)?,
+            recipients: Recipients::new(&config, gitlab)?,
             config,
             state,
             mailer,
             issues,
+            channels,
+            outbound,
+            retries: Retries::STANDARD,
             clock: Arc::new(SystemClock),
         })
     }

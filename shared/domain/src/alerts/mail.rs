@@ -1,237 +1,145 @@
-//! The maintainers' mail for an alert: subject `Alert: [<env>: ]<title>`, text and
-//! HTML parts from templates. Everything from the payload is escaped in HTML and kept
-//! off header lines.
+//! The maintainers' mail: an alert's notice to one recipient (subject
+//! `Alert: [<env>: ]<title>`, text and HTML parts, the recipient's own acknowledge
+//! and silence links), a storm's digest, and the notice that a channel is failing.
+//! Everything from the payload is escaped in HTML and kept off header lines.
 
-use std::sync::LazyLock;
-
-use minijinja::{Environment, context};
+use minijinja::context;
+use sha2::{Digest, Sha256};
 
 use super::lifecycle::{AlertRecord, Notice};
+use super::links::ActionLinks;
+use super::message::{self, render};
+use super::storm::{DigestItem, Failing};
+use crate::alerting::DigestAfter;
 use crate::config::Config;
-use crate::i18n::{self, Catalogue};
-use crate::mail::{Mail, header_safe};
-use crate::time::Timestamp;
+use crate::mail::Mail;
+use crate::time::{self, Timestamp};
 
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    crate::templates::environment(&[
-        ("alert.txt", include_str!("../../templates/alert.txt")),
-        ("alert.html", include_str!("../../templates/alert.html")),
-    ])
-});
+pub use super::message::subject;
 
-/// A link target only for http(s) URLs; anything else is shown as text.
-fn safe_href(url: Option<&str>) -> Option<String> {
-    let url = url?.trim();
-    let lower = url.to_ascii_lowercase();
-    (lower.starts_with("https://") || lower.starts_with("http://")).then(|| url.to_owned())
+fn sender(config: &Config) -> Result<String, String> {
+    config
+        .mail_from
+        .clone()
+        .ok_or_else(|| "MAIL_FROM is not set".into())
 }
 
-/// `Alert: [<env>: ]<title>` (in the page's language), and what kind of mail it is.
-pub fn subject(record: &AlertRecord, notice: Notice, cat: &Catalogue) -> String {
-    let title = header_safe(&record.alert.title);
-    let subject = match record.alert.environment.as_deref() {
-        Some(env) => cat.format(
-            "alert.subject_env",
-            &[("env", &header_safe(env)), ("title", &title)],
-        ),
-        None => cat.format("alert.subject", &[("title", &title)]),
-    };
-    let subject = match notice {
-        Notice::New => subject,
-        Notice::Reminder => cat.format("alert.subject_reminder", &[("subject", &subject)]),
-        Notice::Resolved => cat.format("alert.subject_resolved", &[("subject", &subject)]),
-    };
-    header_safe(&subject)
-}
-
-/// The labels of the mail's rows, localised; in the text part each is padded to the
-/// longest so the values line up.
-fn labels(cat: &Catalogue) -> minijinja::Value {
-    const ROWS: [&str; 20] = [
-        "title",
-        "environment",
-        "project",
-        "severity",
-        "status",
-        "started",
-        "ended",
-        "events",
-        "service",
-        "source",
-        "hosts",
-        "runbook",
-        "graph",
-        "values",
-        "incident",
-        "status_page",
-        "link.silence",
-        "link.dashboard",
-        "link.panel",
-        "link.image",
-    ];
-    let all: Vec<(&str, &str)> = ROWS
-        .iter()
-        .chain(&["link.other"])
-        .map(|k| (*k, cat.text(&format!("alert.{k}"))))
-        .collect();
-    let width = all
-        .iter()
-        .map(|(_, l)| l.chars().count())
-        .max()
-        .unwrap_or(0)
-        + 2;
-    let map: std::collections::BTreeMap<String, minijinja::Value> = all
-        .into_iter()
-        .map(|(k, l)| {
-            let padded = format!("{:<width$}", format!("{l}:"));
-            (
-                k.replace('.', "_"),
-                minijinja::context! { text => l, padded => padded },
-            )
-        })
-        .collect();
-    minijinja::Value::from_serialize(&map)
-}
-
-fn human(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    if s % 86400 == 0 && s > 0 {
-        format!("{}d", s / 86400)
-    } else if s % 3600 == 0 && s > 0 {
-        format!("{}h", s / 3600)
-    } else if s % 60 == 0 && s > 0 {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
+/// A recipient's own thread of an alert: `<alert-…@openmic>` becomes
+/// `<alert-….<hash of the address>@openmic>`, so each recipient's mails of one alert
+/// thread together, and no two mails share a Message-ID.
+fn thread_for(record: &AlertRecord, recipient: &str) -> String {
+    let base = record
+        .thread_id
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    let hash = hex::encode(&Sha256::digest(recipient.to_ascii_lowercase().as_bytes())[..4]);
+    match base.split_once('@') {
+        Some((local, domain)) => format!("<{local}.{hash}@{domain}>"),
+        None => format!("<{base}.{hash}>"),
     }
 }
 
+/// An alert's notice, to `to`: with links, one recipient and their links (each
+/// recipient's mails thread on their own); without, everyone in one mail.
 pub fn compose(
     config: &Config,
     record: &AlertRecord,
     notice: Notice,
     at: Timestamp,
+    to: &[String],
+    links: Option<&ActionLinks>,
 ) -> Result<Mail, String> {
-    let from = config.mail_from.clone().ok_or("MAIL_FROM is not set")?;
-    if config.maintainer_emails.is_empty() {
-        return Err("MAINTAINER_EMAILS is not set".into());
-    }
-    let a = &record.alert;
-    let cat = i18n::catalogue(config.page_language);
-    let subject = subject(record, notice, cat);
-    let title = header_safe(&a.title);
-    let headline = match notice {
-        Notice::New => cat.format("alert.headline_new", &[("title", &title)]),
-        Notice::Reminder => cat.plural(
-            "alert.headline_reminder",
-            record.event_count,
-            &[("title", &title)],
-        ),
-        Notice::Resolved => cat.format("alert.headline_resolved", &[("title", &title)]),
+    let from = sender(config)?;
+    let ctx = message::context(config, record, notice, at, links);
+    let text = render("alert.txt", &ctx)?;
+    let html = render("alert.html", &ctx)?;
+    let thread = match (to, links) {
+        ([one], Some(_)) => thread_for(record, one),
+        _ => record.thread_id.clone(),
     };
-    let project = match (&config.gitlab_url, config.home_project()) {
-        (Some(url), Some(id)) => format!("{url}/projects/{id}"),
-        (None, Some(id)) => cat.format("alert.gitlab_project", &[("id", &id.to_string())]),
-        _ => cat.text("alert.no_project").to_owned(),
-    };
-    let started = a.starts_at.unwrap_or(record.first_seen);
-    let ended = match notice {
-        Notice::Resolved => Some(record.resolved_at.unwrap_or(at)),
-        _ => None,
-    };
-    let issue_url = record.issue.as_ref().map(|i| i.url.clone());
-    let labels = labels(cat);
-    let links: Vec<_> = a
-        .links
-        .iter()
-        .map(|(kind, url)| {
-            let key = match kind.as_str() {
-                "silence" | "dashboard" | "panel" | "image" => kind.as_str(),
-                _ => "other",
-            };
-            let label = labels.get_attr(&format!("link_{key}")).unwrap_or_default();
-            context! {
-                label => label.get_attr("text").unwrap_or_default(),
-                padded => label.get_attr("padded").unwrap_or_default(),
-                url => url,
-                href => safe_href(Some(url)),
-            }
-        })
-        .collect();
-    let values = a.extra.get("valueString").and_then(|v| v.as_str());
-    let severity = a.severity.as_str();
-    let ctx = context! {
-        lang => config.page_language.code(),
-        l => labels,
-        kind => match notice { Notice::New => "new", Notice::Reminder => "reminder", Notice::Resolved => "resolved" },
-        subject => &subject,
-        headline => headline,
-        // The first mail of an alert held by a maintenance until its end.
-        fired_during => match notice {
-            Notice::New => record.fired_during.as_ref().map(|m| context! {
-                title => &m.title,
-                since => cat.date_time(&m.since),
-            }),
-            _ => None,
-        },
-        title => title,
-        environment => &a.environment,
-        project => project,
-        severity => cat.text_or(&format!("severity.{severity}"), severity),
-        status => cat.text(match notice { Notice::Resolved => "alert.resolved", _ => "alert.firing" }),
-        started => cat.date_time(&started),
-        ended => ended.map(|e| cat.date_time(&e)),
-        count => record.event_count,
-        first_seen => cat.date_time(&record.first_seen),
-        last_seen => cat.date_time(&record.last_seen),
-        service => &a.service,
-        monitoring_tool => &a.monitoring_tool,
-        hosts => &a.hosts,
-        description => &a.description,
-        runbook => &a.runbook,
-        runbook_href => safe_href(a.runbook.as_deref()),
-        generator_url => &a.generator_url,
-        generator_href => safe_href(a.generator_url.as_deref()),
-        links => links,
-        values => values,
-        quirks => &a.quirks,
-        issue_url => issue_url.as_deref().and_then(|u| safe_href(Some(u))),
-        status_page_url => config.status_page_url.as_deref().and_then(|u| safe_href(Some(u))),
-        fingerprint => &record.fingerprint,
-        renotify_after => human(config.renotify_after),
-    };
-    let text = TEMPLATES
-        .get_template("alert.txt")
-        .and_then(|t| t.render(&ctx))
-        .map_err(|e| e.to_string())?;
-    let html = TEMPLATES
-        .get_template("alert.html")
-        .and_then(|t| t.render(&ctx))
-        .map_err(|e| e.to_string())?;
     let message_id = match notice {
-        Notice::New => record.thread_id.clone(),
-        other => {
-            let base = record
-                .thread_id
-                .trim_start_matches('<')
-                .trim_end_matches('>');
-            let kind = if other == Notice::Resolved {
-                "resolved"
-            } else {
-                "reminder"
-            };
-            format!("<{kind}-{}-{base}>", at.timestamp_millis())
-        }
+        Notice::New => thread.clone(),
+        other => format!(
+            "<{}-{}-{}>",
+            other.as_str(),
+            at.timestamp_millis(),
+            thread.trim_start_matches('<').trim_end_matches('>')
+        ),
     };
     Ok(Mail {
         from,
-        to: config.maintainer_emails.clone(),
-        subject,
+        to: to.to_vec(),
+        subject: message::subject(record, notice, crate::i18n::catalogue(config.page_language)),
         text,
         html,
         date: at,
-        in_reply_to: (notice != Notice::New).then(|| record.thread_id.clone()),
+        in_reply_to: (notice != Notice::New).then_some(thread),
         message_id,
+        headers: Vec::new(),
+    })
+}
+
+/// A storm's digest for `channel`, to `recipient`; `links` gives each firing item's.
+pub fn digest(
+    config: &Config,
+    channel: &str,
+    items: &[DigestItem],
+    recipient: &str,
+    links: impl Fn(&DigestItem) -> Option<ActionLinks>,
+    limit: Option<DigestAfter>,
+    now: Timestamp,
+) -> Result<Mail, String> {
+    let from = sender(config)?;
+    let subject = message::string(
+        "digest_subject",
+        context! { count => items.len(), channel => channel },
+    );
+    let ctx = message::digest_context(config, channel, items, links, limit);
+    let ctx = context! { subject => &subject, ..ctx };
+    let hash = hex::encode(&Sha256::digest(format!("{channel}\n{recipient}").as_bytes())[..6]);
+    Ok(Mail {
+        from,
+        to: vec![recipient.to_owned()],
+        subject,
+        text: render("alert-digest.txt", &ctx)?,
+        html: render("alert-digest.html", &ctx)?,
+        date: now,
+        message_id: format!("<digest-{}-{hash}@openmic>", now.timestamp_millis()),
+        in_reply_to: None,
+        headers: Vec::new(),
+    })
+}
+
+/// The notice that `channel` is failing, to `recipient`.
+pub fn channel_failing(
+    config: &Config,
+    channel: &str,
+    kind: &str,
+    failing: &Failing,
+    recipient: &str,
+) -> Result<Mail, String> {
+    let from = sender(config)?;
+    let subject = message::string("failing_subject", context! { channel => channel });
+    let ctx = context! {
+        subject => &subject,
+        channel => channel,
+        kind => kind,
+        since => time::format(&failing.since),
+        reason => &failing.reason,
+    };
+    let hash = hex::encode(&Sha256::digest(format!("{channel}\n{recipient}").as_bytes())[..6]);
+    Ok(Mail {
+        from,
+        to: vec![recipient.to_owned()],
+        subject,
+        text: render("channel-failing.txt", &ctx)?,
+        html: render("channel-failing.html", &ctx)?,
+        date: failing.since,
+        message_id: format!(
+            "<failing-{}-{hash}@openmic>",
+            failing.since.timestamp_millis()
+        ),
+        in_reply_to: None,
         headers: Vec::new(),
     })
 }

@@ -1,12 +1,29 @@
 //! Alerts: the intake shapes (Alertmanager's webhook, Grafana's two, GitLab's generic
-//! alert), one normalised [`Alert`], the alert lifecycle and the maintainers' mail.
+//! alert, any body through `ALERT_FIELD_MAP`), one normalised [`Alert`], the alert
+//! lifecycle, and its notices: routed to channels by label matchers (mail, chat,
+//! webhooks), held in digests during storms, with links to acknowledge and silence.
+//!
+//! - [`parse`], [`fieldmap`]: what `POST /alerts` takes;
+//! - [`lifecycle`]: the record per fingerprint and the [`lifecycle::Notifier`];
+//! - [`channels`], [`matchers`]: where notices go; [`recipients`]: who "the
+//!   maintainers" are; [`storm`]: each channel's storms and health;
+//! - [`message`], [`mail`]: what notices say; [`links`], [`actions`]: acknowledge and
+//!   silence from a message; [`issues`]: GitLab incident issues.
 
+pub mod actions;
+pub mod channels;
+pub mod fieldmap;
 pub mod issues;
 pub mod lifecycle;
+pub mod links;
 pub mod mail;
 pub mod matchers;
+pub mod message;
 pub mod muting;
+mod notify;
 pub mod parse;
+pub mod recipients;
+pub mod storm;
 
 use std::collections::BTreeMap;
 
@@ -14,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
-use crate::config::Function::{Notifier, Subscriptions};
+use crate::config::Function::{Alerts, Notifier, Subscriptions};
 use crate::config::Variable;
 
 /// What the alerts' lifecycle reads.
@@ -65,6 +82,46 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "the resolution closes the alert's incident issue",
         secret: false,
         read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "ALERT_CHANNELS",
+        default: "mail to the maintainers",
+        meaning: "where alerts go: a JSON list of email, Slack, Teams, Mattermost, Discord, Google Chat and signed webhook channels, each with label matchers (see [Alert routing](#alert-routing))",
+        secret: true,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "ALERT_LINK_SECRET",
+        default: "required by the notifier (generated locally)",
+        meaning: "the key that signs the acknowledge and silence links (`openssl rand -hex 32`)",
+        secret: true,
+        read_by: &[Notifier],
+        required_by: &[Notifier],
+    },
+    Variable {
+        name: "ALERT_DIGEST_AFTER",
+        default: "`10/5m`",
+        meaning: "more alert notices than this for one channel (count/window) become one digest; `off` sends each",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "NOTIFY_ROLES",
+        default: "none",
+        meaning: "with API access: also mail the projects' `owners`, `maintainers` or `developers` (and higher), at the address GitLab shows",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "ALERT_FIELD_MAP",
+        default: "none",
+        meaning: "JSON of dotted paths mapping any body's fields onto the generic alert (`{\"title\": \"summary\"}`)",
+        secret: false,
+        read_by: &[Alerts],
         required_by: &[],
     },
 ];

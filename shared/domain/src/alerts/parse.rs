@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::fieldmap::FieldMap;
 use super::{Alert, AlertSource, AlertStatus, Severity};
 use crate::time::{self, Timestamp};
 
@@ -111,17 +112,31 @@ impl Parsed {
 /// one typed pass. Anything else is read as a JSON value first, which decides the
 /// shape and names what is wrong.
 pub fn parse(body: &[u8], received: Timestamp) -> Result<Parsed, AlertError> {
+    parse_with(body, received, None)
+}
+
+/// [`parse`], with a body that is neither Alertmanager's nor Grafana's read through
+/// `ALERT_FIELD_MAP` first.
+pub fn parse_with(
+    body: &[u8],
+    received: Timestamp,
+    fields: Option<&FieldMap>,
+) -> Result<Parsed, AlertError> {
     if memchr::memmem::find(body, b"\"alerts\"").is_some()
         && let Ok(hook) = serde_json::from_slice::<AlertmanagerWebhook>(body)
         && hook.alerts.len() <= MAX_ALERTS
     {
         return Ok(alertmanager_alerts(hook, received));
     }
-    parse_value(body, received)
+    parse_value(body, received, fields)
 }
 
 /// [`parse`] by way of a JSON value: every shape, every error.
-fn parse_value(body: &[u8], received: Timestamp) -> Result<Parsed, AlertError> {
+fn parse_value(
+    body: &[u8],
+    received: Timestamp,
+    fields: Option<&FieldMap>,
+) -> Result<Parsed, AlertError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| AlertError(format!("body is not valid JSON: {e}")))?;
     let Value::Object(map) = value else {
@@ -131,6 +146,14 @@ fn parse_value(body: &[u8], received: Timestamp) -> Result<Parsed, AlertError> {
         alertmanager(&map, body, received)
     } else if map.contains_key("ruleName") || map.contains_key("evalMatches") {
         grafana_legacy(&map)
+    } else if let Some(fields) = fields {
+        let mapped = fields.apply(&map);
+        match (mapped.contains_key("title"), fields.path("title")) {
+            (false, Some(path)) => Err(AlertError(format!(
+                "missing field `title`: ALERT_FIELD_MAP takes it from `{path}`, which this body does not have"
+            ))),
+            _ => generic(mapped, received).map(|a| Parsed::of(vec![a])),
+        }
     } else if map.contains_key("version") && !map.contains_key("title") {
         Err(AlertError("missing field `alerts`".into()))
     } else {
@@ -786,7 +809,7 @@ mod tests {
             };
             let (Ok(typed), Ok(value)) = (
                 parse(body.as_bytes(), now()),
-                parse_value(body.as_bytes(), now()),
+                parse_value(body.as_bytes(), now(), None),
             ) else {
                 continue;
             };
@@ -799,6 +822,24 @@ mod tests {
                 .count();
         }
         assert!(seen >= 4, "{seen} Alertmanager alerts in events/alerts");
+    }
+
+    #[test]
+    fn field_map_reads_any_body() {
+        let fields = FieldMap::parse(
+            r#"{"title": "summary", "severity": "labels.priority", "fingerprint": "id"}"#,
+        )
+        .unwrap();
+        let body = br#"{"summary": "Queue backlog", "labels": {"priority": "P1"}, "id": "q-7", "version": 2}"#;
+        let a = &parse_with(body, now(), Some(&fields)).unwrap().alerts[0];
+        assert_eq!(a.title, "Queue backlog");
+        assert_eq!(a.severity, Severity::Critical);
+        assert_eq!(a.fingerprint.as_deref(), Some("q-7"));
+        assert_eq!(a.extra["labels"]["priority"], "P1");
+        let e = parse_with(br#"{"message": "x"}"#, now(), Some(&fields)).unwrap_err();
+        assert!(e.0.contains("takes it from `summary`"), "{}", e.0);
+        // Without the map, the same body is not an alert.
+        assert!(parse(body, now()).is_err());
     }
 
     #[test]

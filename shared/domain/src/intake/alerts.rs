@@ -49,7 +49,8 @@ pub(super) async fn accept(
     check_token(intake, headers)?;
     check_json_content_type(headers)?;
     let now = intake.clock.now();
-    let parsed = parse::parse(body, now).map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.0))?;
+    let parsed = parse::parse_with(body, now, intake.field_map.as_ref())
+        .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.0))?;
     if let Some(why) = parsed.ignored {
         return Ok(Reply(StatusCode::OK, json!({ "ignored": why })));
     }

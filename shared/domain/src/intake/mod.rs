@@ -89,6 +89,8 @@ pub struct Intake {
     pub claims: Option<Arc<dyn ClaimStore>>,
     signing_key: Option<SigningKey>,
     projects: Projects,
+    /// `ALERT_FIELD_MAP`, for bodies of any shape.
+    field_map: Option<crate::alerts::fieldmap::FieldMap>,
     /// When a delivery arrives (signatures' freshness, the time an alert was received).
     pub clock: Arc<dyn Clock>,
 }
@@ -118,7 +120,18 @@ impl Intake {
                 })?),
                 None => None,
             };
+        let field_map =
+            match &config.alert_routing.field_map {
+                Some(json) => Some(crate::alerts::fieldmap::FieldMap::parse(json).map_err(
+                    |why| ConfigError::Invalid {
+                        name: "ALERT_FIELD_MAP",
+                        why,
+                    },
+                )?),
+                None => None,
+            };
         Ok(Intake {
+            field_map,
             projects: Projects::new(&config, None),
             config,
             publish_queue,

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use tracing::info;
 
-use crate::config::Function::{Publisher, Subscriptions as SubscriptionsFn};
+use crate::config::Function::{Notifier, Publisher, Subscriptions as SubscriptionsFn};
 use crate::config::{Config, ConfigError, Variable};
 use crate::document;
 use crate::errors::ProcessError;
@@ -65,9 +65,9 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "PUBLIC_API_URL",
         default: "the HTTP API (locally the listen address)",
-        meaning: "where the subscription routes are served: the base of the links in mail and of the subscribe form",
+        meaning: "where the subscription routes and the alert links are served: the base of the links in mail and chat and of the subscribe form",
         secret: false,
-        read_by: &[Publisher, SubscriptionsFn],
+        read_by: &[Publisher, SubscriptionsFn, Notifier],
         required_by: &[],
     },
 ];

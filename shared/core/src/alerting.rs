@@ -1,0 +1,172 @@
+//! The settings of alert routing (DESIGN.md, "Alert routing"), read with the rest of
+//! the configuration: where alerts go (`ALERT_CHANNELS`), the signed links in their
+//! messages (`PUBLIC_API_URL`, `ALERT_LINK_SECRET`), storms (`ALERT_DIGEST_AFTER`),
+//! recipients from GitLab (`NOTIFY_ROLES`) and generic bodies mapped at intake
+//! (`ALERT_FIELD_MAP`). The JSON settings are kept as given here and read by the
+//! alerts capability, which names the variable in any error.
+
+use std::time::Duration;
+
+use crate::config::{ConfigError, Secret, parse_duration};
+
+/// GitLab's access levels that `NOTIFY_ROLES` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyRoles {
+    /// Owners (50).
+    Owners,
+    /// Maintainers and owners (40 and up).
+    Maintainers,
+    /// Developers and up (30).
+    Developers,
+}
+
+impl NotifyRoles {
+    /// The least access level mailed.
+    pub fn min_access(self) -> u32 {
+        match self {
+            NotifyRoles::Owners => 50,
+            NotifyRoles::Maintainers => 40,
+            NotifyRoles::Developers => 30,
+        }
+    }
+}
+
+/// `ALERT_DIGEST_AFTER`: more notices than `count` for one channel within `window`
+/// become one digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestAfter {
+    pub count: usize,
+    pub window: Duration,
+}
+
+impl Default for DigestAfter {
+    fn default() -> Self {
+        DigestAfter {
+            count: 10,
+            window: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// The alert routing settings.
+#[derive(Debug, Clone, Default)]
+pub struct AlertRouting {
+    /// `ALERT_CHANNELS` as given (JSON; it holds webhook URLs, so it is a secret).
+    pub channels: Option<Secret>,
+    /// `ALERT_LINK_SECRET`: the HMAC key of acknowledge and silence links.
+    pub link_secret: Option<Secret>,
+    /// `None`: digests are off (`ALERT_DIGEST_AFTER=off`).
+    pub digest_after: Option<DigestAfter>,
+    pub notify_roles: Option<NotifyRoles>,
+    /// `ALERT_FIELD_MAP` as given (JSON of dotted paths).
+    pub field_map: Option<String>,
+}
+
+/// The least length of `ALERT_LINK_SECRET`.
+pub const MIN_LINK_SECRET_LEN: usize = 16;
+
+impl AlertRouting {
+    /// Reads the settings through `get` (empty values already count as unset).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<AlertRouting, ConfigError> {
+        let invalid = |name: &'static str, why: String| ConfigError::Invalid { name, why };
+        let mut r = AlertRouting {
+            channels: get("ALERT_CHANNELS").map(Secret::new),
+            field_map: get("ALERT_FIELD_MAP"),
+            digest_after: Some(DigestAfter::default()),
+            ..AlertRouting::default()
+        };
+        if let Some(s) = get("ALERT_LINK_SECRET") {
+            if s.len() < MIN_LINK_SECRET_LEN {
+                return Err(invalid(
+                    "ALERT_LINK_SECRET",
+                    format!(
+                        "must be at least {MIN_LINK_SECRET_LEN} characters (openssl rand -hex 32)"
+                    ),
+                ));
+            }
+            r.link_secret = Some(Secret::new(s));
+        }
+        if let Some(v) = get("ALERT_DIGEST_AFTER") {
+            r.digest_after = parse_digest_after(&v).ok_or_else(|| {
+                invalid(
+                    "ALERT_DIGEST_AFTER",
+                    format!("{v:?} is not a count and a window such as 10/5m, or off"),
+                )
+            })?;
+        }
+        if let Some(v) = get("NOTIFY_ROLES") {
+            r.notify_roles = Some(match v.to_ascii_lowercase().trim_end_matches('s') {
+                "owner" => NotifyRoles::Owners,
+                "maintainer" => NotifyRoles::Maintainers,
+                "developer" => NotifyRoles::Developers,
+                _ => {
+                    return Err(invalid(
+                        "NOTIFY_ROLES",
+                        format!("{v:?} is not one of owners, maintainers, developers"),
+                    ));
+                }
+            });
+        }
+        Ok(r)
+    }
+}
+
+/// `10/5m` (more than 10 in 5 minutes), or `off`.
+fn parse_digest_after(v: &str) -> Option<Option<DigestAfter>> {
+    if v.eq_ignore_ascii_case("off") {
+        return Some(None);
+    }
+    let (count, window) = v.split_once('/')?;
+    let count: usize = count.trim().parse().ok()?;
+    let window = parse_duration(window)?;
+    (count > 0 && !window.is_zero()).then_some(Some(DigestAfter { count, window }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<AlertRouting, ConfigError> {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        AlertRouting::read(|k| map.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn defaults_and_forms() {
+        let r = read(&[]).unwrap();
+        assert_eq!(r.digest_after, Some(DigestAfter::default()));
+        assert!(r.channels.is_none() && r.notify_roles.is_none());
+        let r = read(&[
+            ("ALERT_DIGEST_AFTER", "3/90s"),
+            ("NOTIFY_ROLES", "Maintainers"),
+            ("PUBLIC_API_URL", "https://api.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(
+            r.digest_after,
+            Some(DigestAfter {
+                count: 3,
+                window: Duration::from_secs(90)
+            })
+        );
+        assert_eq!(r.notify_roles.map(NotifyRoles::min_access), Some(40));
+        assert_eq!(
+            read(&[("ALERT_DIGEST_AFTER", "off")]).unwrap().digest_after,
+            None
+        );
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (name, value) in [
+            ("ALERT_DIGEST_AFTER", "10 in 5m"),
+            ("ALERT_DIGEST_AFTER", "0/5m"),
+            ("NOTIFY_ROLES", "everyone"),
+            ("ALERT_LINK_SECRET", "short"),
+        ] {
+            let e = read(&[(name, value)]).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
+        }
+    }
+}

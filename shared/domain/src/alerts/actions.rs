@@ -1,0 +1,379 @@
+//! Acknowledge and silence, from a link in a message: `GET|POST /alerts/ack?token=`
+//! and `GET|POST /alerts/silence?token=&for=1h|4h|24h`. A GET only shows what the
+//! link will do, with a button (mail scanners fetch links); the POST does it.
+//!
+//! - Acknowledging stops the reminders of the alert's current generation (its
+//!   resolution is still sent); a link from an earlier generation is refused.
+//! - Silencing mutes the fingerprint, whatever its generation, until the time ends:
+//!   notices are recorded, none is sent.
+//! - Both are recorded in the alert's record (`actions`: who, from which channel,
+//!   when) and, where the alert has a GitLab incident issue and the API is set up,
+//!   noted on the issue naming who acted.
+//!
+//! Refusals are pages that say why: 400 (no token, a bad `for`), 403 (forged or
+//! altered), 404 (no such alert), 409 (acknowledging a resolved alert), 410 (expired,
+//! or the alert fired again since).
+
+use std::sync::Arc;
+
+use minijinja::{Value, context};
+use tracing::{info, warn};
+
+use super::lifecycle::{ActionRecord, AlertRecord, RecordStatus, key_of};
+use super::links::{Grant, LinkAction, LinkError, LinkKey, silence_for};
+use super::message::{self, render};
+use crate::config::Config;
+use crate::document;
+use crate::gitlab::Gitlab;
+use crate::ids::IncidentId;
+use crate::ports::ObjectStore;
+use crate::time::{self, Timestamp};
+
+/// An answer to a link: a status and an HTML page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub status: u16,
+    pub html: String,
+}
+
+impl Page {
+    /// The headers of every page: never cached, the token never sent on as a
+    /// referrer, nothing loaded from elsewhere, never in a frame.
+    pub const HEADERS: [(&'static str, &'static str); 6] = [
+        ("content-type", "text/html; charset=utf-8"),
+        ("cache-control", "no-store"),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        (
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    ];
+}
+
+/// Why a link is refused (the page's `why`) and its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Refusal {
+    Link(LinkError),
+    Generation,
+    Unknown,
+    BadFor,
+    Off,
+    Resolved,
+    Unavailable,
+}
+
+impl Refusal {
+    fn status(&self) -> u16 {
+        match self {
+            Refusal::Link(LinkError::Missing) | Refusal::BadFor => 400,
+            Refusal::Link(LinkError::Forged | LinkError::WrongAction) => 403,
+            Refusal::Link(LinkError::Expired(_)) | Refusal::Generation => 410,
+            Refusal::Unknown | Refusal::Off => 404,
+            Refusal::Resolved => 409,
+            Refusal::Unavailable => 503,
+        }
+    }
+
+    fn why(&self) -> &'static str {
+        match self {
+            Refusal::Link(LinkError::Missing) => "missing",
+            Refusal::Link(LinkError::Forged) => "forged",
+            Refusal::Link(LinkError::WrongAction) => "wrong_action",
+            Refusal::Link(LinkError::Expired(_)) => "expired",
+            Refusal::Generation => "generation",
+            Refusal::Unknown => "unknown",
+            Refusal::BadFor => "bad_for",
+            Refusal::Off => "off",
+            Refusal::Resolved => "resolved",
+            Refusal::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// What a valid link is about.
+struct Subject {
+    grant: Grant,
+    key: String,
+    record: AlertRecord,
+    /// A silence's length (`for=`).
+    length: Option<(String, std::time::Duration)>,
+}
+
+/// The handler of the links.
+pub struct Actions {
+    config: Arc<Config>,
+    state: Arc<dyn ObjectStore>,
+    gitlab: Option<Arc<dyn Gitlab>>,
+    key: Option<LinkKey>,
+}
+
+impl Actions {
+    /// Links are checked with `ALERT_LINK_SECRET`; without it every link is refused.
+    pub fn new(
+        config: Arc<Config>,
+        state: Arc<dyn ObjectStore>,
+        gitlab: Option<Arc<dyn Gitlab>>,
+    ) -> Actions {
+        Actions {
+            key: config.alert_routing.link_secret.as_ref().map(LinkKey::new),
+            config,
+            state,
+            gitlab,
+        }
+    }
+
+    /// `GET`: what the link will do, and a button. Changes nothing.
+    pub async fn show(
+        &self,
+        action: LinkAction,
+        token: Option<&str>,
+        length: Option<&str>,
+        now: Timestamp,
+    ) -> Page {
+        let s = match self.check(action, token, length, now).await {
+            Ok(s) => s,
+            Err(r) => return refused(action, &r),
+        };
+        let state = if action == LinkAction::Ack && s.record.acknowledged().is_some() {
+            "already"
+        } else {
+            "confirm"
+        };
+        let until = s
+            .length
+            .as_ref()
+            .map(|(_, d)| now + chrono::Duration::from_std(*d).unwrap_or_default());
+        page(200, action, state, &s, until, false, now)
+    }
+
+    /// `POST`: acknowledges or silences.
+    pub async fn act(
+        &self,
+        action: LinkAction,
+        token: Option<&str>,
+        length: Option<&str>,
+        now: Timestamp,
+    ) -> Page {
+        let s = match self.check(action, token, length, now).await {
+            Ok(s) => s,
+            Err(r) => return refused(action, &r),
+        };
+        let until = s
+            .length
+            .as_ref()
+            .map(|(_, d)| now + chrono::Duration::from_std(*d).unwrap_or_default());
+        let done = ActionRecord {
+            action,
+            by: s.grant.who(),
+            channel: s.grant.channel.clone(),
+            at: now,
+            generation: s.grant.generation,
+            until,
+            noted: false,
+        };
+        let mut refusal = None;
+        let mut already = false;
+        let updated = document::update(self.state.as_ref(), &s.key, |old| {
+            let mut r: AlertRecord = old?;
+            refusal = None;
+            already = false;
+            if action == LinkAction::Ack {
+                if r.generation != s.grant.generation {
+                    refusal = Some(Refusal::Generation);
+                    return Some(r);
+                }
+                if r.acknowledged().is_some() {
+                    already = true;
+                    return Some(r);
+                }
+                if r.status == RecordStatus::Resolved {
+                    refusal = Some(Refusal::Resolved);
+                    return Some(r);
+                }
+            }
+            r.record_action(done.clone());
+            Some(r)
+        })
+        .await;
+        let record = match updated {
+            Ok(Some(r)) => r,
+            Ok(None) => return refused(action, &Refusal::Unknown),
+            Err(e) => {
+                warn!(error = %e, "alert link: the record could not be updated");
+                return refused(action, &Refusal::Unavailable);
+            }
+        };
+        if let Some(r) = refusal {
+            return refused(action, &r);
+        }
+        let s = Subject { record, ..s };
+        if already {
+            return page(200, action, "already", &s, until, false, now);
+        }
+        info!(action = ?action, channel = %done.channel, generation = done.generation, "alert acted on by link");
+        let noted = self.note(&s, &done).await;
+        page(200, action, "done", &s, until, noted, now)
+    }
+
+    /// The grant, its record and the silence's length, or why not.
+    async fn check(
+        &self,
+        action: LinkAction,
+        token: Option<&str>,
+        length: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Subject, Refusal> {
+        let key = self.key.as_ref().ok_or(Refusal::Off)?;
+        let grant = key.verify(token, action, now).map_err(Refusal::Link)?;
+        let length = match action {
+            LinkAction::Ack => None,
+            LinkAction::Silence => {
+                let v = length.unwrap_or("").trim();
+                Some((v.to_owned(), silence_for(v).ok_or(Refusal::BadFor)?))
+            }
+        };
+        // Signed ids are the notifier's own; this only keeps keys well-formed.
+        if grant.record.len() != 32 || !grant.record.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Refusal::Link(LinkError::Forged));
+        }
+        let key = key_of(&grant.record);
+        let record = match document::read::<AlertRecord>(self.state.as_ref(), &key).await {
+            Ok(Some((r, _))) => r,
+            Ok(None) => return Err(Refusal::Unknown),
+            Err(e) => {
+                warn!(error = %e, "alert link: the record could not be read");
+                return Err(Refusal::Unavailable);
+            }
+        };
+        if action == LinkAction::Ack && record.generation != grant.generation {
+            return Err(Refusal::Generation);
+        }
+        if action == LinkAction::Ack
+            && record.status == RecordStatus::Resolved
+            && record.acknowledged().is_none()
+        {
+            return Err(Refusal::Resolved);
+        }
+        Ok(Subject {
+            grant,
+            key,
+            record,
+            length,
+        })
+    }
+
+    /// Notes the action on the alert's incident issue; true if it was noted.
+    async fn note(&self, s: &Subject, done: &ActionRecord) -> bool {
+        let (Some(api), Some(issue)) = (&self.gitlab, &s.record.issue) else {
+            return false;
+        };
+        let Some(project) = issue.project.or(self.config.home_project()) else {
+            return false;
+        };
+        let which = if done.action == LinkAction::Ack {
+            "ack_note"
+        } else {
+            "silence_note"
+        };
+        let body = message::string(
+            which,
+            context! {
+                who => &done.by,
+                channel => &done.channel,
+                at => time::format(&done.at),
+                until => done.until.map(|u| time::format(&u)),
+            },
+        );
+        if let Err(e) = api
+            .add_note(IncidentId::new(project, issue.iid), &body)
+            .await
+        {
+            warn!(error = %e, "alert link: the note on the incident issue could not be added");
+            return false;
+        }
+        let marked = document::update(self.state.as_ref(), &s.key, |old| {
+            old.map(|mut r: AlertRecord| {
+                if let Some(a) = r
+                    .actions
+                    .iter_mut()
+                    .find(|a| a.at == done.at && a.action == done.action && a.by == done.by)
+                {
+                    a.noted = true;
+                }
+                r
+            })
+        })
+        .await;
+        if let Err(e) = marked {
+            warn!(error = %e, "alert link: the note could not be recorded");
+        }
+        true
+    }
+}
+
+fn page(
+    status: u16,
+    action: LinkAction,
+    state: &str,
+    s: &Subject,
+    until: Option<Timestamp>,
+    noted: bool,
+    now: Timestamp,
+) -> Page {
+    let r = &s.record;
+    let a = &r.alert;
+    let ctx = context! {
+        state => state,
+        action => action_name(action),
+        for => s.length.as_ref().map(|(v, _)| v.clone()),
+        until => until.map(|u| time::format(&u)),
+        title => crate::mail::header_safe(&a.title),
+        environment => &a.environment,
+        severity => a.severity.as_str(),
+        status => if r.status == RecordStatus::Resolved { "resolved" } else { "firing" },
+        started => time::format(&a.starts_at.unwrap_or(r.first_seen)),
+        acknowledged => r.acknowledged().map(|ack| context! { by => &ack.by, at => time::format(&ack.at) }),
+        silenced_until => r.silenced_at(now).map(|u| time::format(&u)),
+        who => s.grant.who(),
+        has_issue => r.issue.is_some(),
+        noted => noted,
+    };
+    html(status, &ctx)
+}
+
+fn action_name(action: LinkAction) -> &'static str {
+    match action {
+        LinkAction::Ack => "ack",
+        LinkAction::Silence => "silence",
+    }
+}
+
+fn refused(action: LinkAction, r: &Refusal) -> Page {
+    let expired = match r {
+        Refusal::Link(LinkError::Expired(at)) => Some(time::format(at)),
+        _ => None,
+    };
+    let ctx = context! {
+        state => "refused",
+        action => action_name(action),
+        why => r.why(),
+        expired => expired,
+    };
+    html(r.status(), &ctx)
+}
+
+fn html(status: u16, ctx: &Value) -> Page {
+    match render("alert-action.html", ctx) {
+        Ok(html) => Page { status, html },
+        Err(e) => {
+            tracing::error!(error = %e, "alert link page");
+            Page {
+                status: 500,
+                html: "<!DOCTYPE html><title>Error</title><p>openmic could not show this page.</p>"
+                    .into(),
+            }
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! Delivering an alert's notices: every channel that takes the alert gets each notice
+//! at once, side by side, so a slow or failing channel holds back none of the others.
+//!
+//! - A chat or webhook channel is tried with retries and backoff (one attempt while it
+//!   is known to be failing); a delivery given up on is recorded on the channel and
+//!   reported once per failing streak (an error in the log, and a mail to the
+//!   maintainers), never retried with the queue message, so the alert's later
+//!   notices are not held back behind it.
+//! - Mail goes to each recipient on its own, with their own links; a mail the mailer
+//!   refuses for a passing reason fails the queue message, which is retried, and the
+//!   record remembers who already had it.
+//! - A storm (`ALERT_DIGEST_AFTER`) holds notices for the channel's digest, which
+//!   [`Notifier::tick`] sends.
+
+use futures_util::future::join_all;
+use sha2::{Digest, Sha256};
+use tracing::{Instrument, error, info, warn};
+
+use super::channels::{Channel, Destination, MailTo};
+use super::lifecycle::{AlertRecord, Notice, Notifier, Sent, Settled};
+use super::links::ActionLinks;
+use super::recipients::Recipient;
+use super::storm::{Admission, ChannelState, DigestItem, Failing, channel_key, notice_id};
+use super::{mail, message};
+use crate::chat::{self, Failure, Retries, Target};
+use crate::document;
+use crate::errors::ProcessError;
+use crate::time::Timestamp;
+
+/// What one channel did with a notice.
+#[derive(Default)]
+struct Outcome {
+    /// Delivery units done: the channel's name once it is done, and each mail
+    /// recipient's unit as they get it.
+    units: Vec<String>,
+    sent: Sent,
+    error: Option<ProcessError>,
+}
+
+/// The unit of a mail recipient of a channel.
+fn mail_unit(channel: &str, address: &str) -> String {
+    let hash = hex::encode(&Sha256::digest(address.to_ascii_lowercase().as_bytes())[..8]);
+    format!("mail:{channel}:{hash}")
+}
+
+impl Notifier {
+    /// Sends what the record owes, dropping each notice once every channel has it.
+    pub(super) async fn deliver(
+        &self,
+        key: &str,
+        mut record: AlertRecord,
+    ) -> Result<Sent, ProcessError> {
+        let mut sent = Sent::default();
+        while let Some(&(notice, at)) = record.pending.first() {
+            if let Some(issues) = &self.issues {
+                record = self
+                    .keep_issue(key, record, issues.as_ref(), notice)
+                    .await?;
+            }
+            if let Some(until) = record.silenced_at(at) {
+                info!(notice = notice.as_str(), until = %crate::time::format(&until), "silenced: recorded, not sent");
+                sent.muted += 1;
+                record = self.settle(key, notice, at, Settled::Muted).await?;
+                continue;
+            }
+            let channels: Vec<&Channel> = self.channels.route(&record.alert).collect();
+            if channels.is_empty() {
+                info!(notice = notice.as_str(), "no channel takes this alert");
+                record = self.settle(key, notice, at, Settled::Unrouted).await?;
+                continue;
+            }
+            let outcomes = join_all(
+                channels
+                    .iter()
+                    .map(|c| self.to_channel(c, &record, notice, at)),
+            )
+            .await;
+            let mut units = Vec::new();
+            let mut failed = None;
+            for o in outcomes {
+                units.extend(o.units);
+                sent += o.sent;
+                if let Some(e) = o.error {
+                    failed.get_or_insert(e);
+                }
+            }
+            if let Some(e) = failed {
+                // Who has it is kept, so the retry sends only what is missing.
+                self.update(key, |old| {
+                    old.map(|mut r| {
+                        if r.pending.first() == Some(&(notice, at)) {
+                            for u in &units {
+                                if !r.delivered.contains(u) {
+                                    r.delivered.push(u.clone());
+                                }
+                            }
+                        }
+                        r
+                    })
+                })
+                .await?;
+                return Err(e);
+            }
+            record = self.settle(key, notice, at, Settled::Sent).await?;
+        }
+        Ok(sent)
+    }
+
+    async fn settle(
+        &self,
+        key: &str,
+        notice: Notice,
+        at: Timestamp,
+        how: Settled,
+    ) -> Result<AlertRecord, ProcessError> {
+        self.update(key, |old| {
+            old.map(|mut r| {
+                r.settle(notice, at, how);
+                r
+            })
+        })
+        .await?
+        .ok_or_else(|| ProcessError::Retryable(format!("{key} vanished")))
+    }
+
+    /// Opens the incident issue of a new alert, closes it on resolution.
+    async fn keep_issue(
+        &self,
+        key: &str,
+        mut record: AlertRecord,
+        issues: &dyn super::lifecycle::IncidentIssues,
+        notice: Notice,
+    ) -> Result<AlertRecord, ProcessError> {
+        if notice == Notice::New && record.issue.is_none() {
+            let link = issues.open(&record).await?;
+            record = self
+                .update(key, |old| {
+                    old.map(|mut r| {
+                        if r.thread_id == record.thread_id && r.issue.is_none() {
+                            r.issue = Some(link.clone());
+                        }
+                        r
+                    })
+                })
+                .await?
+                .ok_or_else(|| ProcessError::Retryable(format!("{key} vanished")))?;
+        }
+        if notice == Notice::Resolved
+            && self.config.auto_close_incidents
+            && let Some(issue) = record.issue.clone().filter(|i| !i.closed)
+        {
+            issues.close(&issue).await?;
+            record = self
+                .update(key, |old| {
+                    old.map(|mut r| {
+                        if let Some(i) = r.issue.as_mut().filter(|i| i.iid == issue.iid) {
+                            i.closed = true;
+                        }
+                        r
+                    })
+                })
+                .await?
+                .ok_or_else(|| ProcessError::Retryable(format!("{key} vanished")))?;
+        }
+        Ok(record)
+    }
+
+    /// The links of a message to `channel` for `recipient` (empty for chat).
+    fn links_for(
+        &self,
+        record_id: &str,
+        generation: u32,
+        channel: &str,
+        recipient: &str,
+        at: Timestamp,
+    ) -> Option<ActionLinks> {
+        self.links
+            .as_ref()
+            .map(|l| l.for_message(record_id, generation, channel, recipient, at))
+    }
+
+    /// One notice to one channel, in the channel's span.
+    async fn to_channel(
+        &self,
+        channel: &Channel,
+        record: &AlertRecord,
+        notice: Notice,
+        at: Timestamp,
+    ) -> Outcome {
+        let span = tracing::info_span!("channel", channel = %channel.name);
+        self.to_channel_in(channel, record, notice, at)
+            .instrument(span)
+            .await
+    }
+
+    async fn to_channel_in(
+        &self,
+        channel: &Channel,
+        record: &AlertRecord,
+        notice: Notice,
+        at: Timestamp,
+    ) -> Outcome {
+        let mut out = Outcome::default();
+        if record.delivered.contains(&channel.name) {
+            return out;
+        }
+        let item = DigestItem {
+            id: notice_id(&record.id(), record.generation, notice, at),
+            notice,
+            at,
+            record: record.id(),
+            generation: record.generation,
+            title: record.alert.title.clone(),
+            environment: record.alert.environment.clone(),
+            severity: record.alert.severity,
+        };
+        let (admission, failing) = match self.admit(channel, item).await {
+            Ok(a) => a,
+            Err(e) => {
+                out.error = Some(e);
+                return out;
+            }
+        };
+        if admission == Admission::Digest {
+            info!(
+                notice = notice.as_str(),
+                "storm: held for the channel's digest"
+            );
+            out.sent.digested += 1;
+            out.units.push(channel.name.clone());
+            return out;
+        }
+        match &channel.destination {
+            Destination::Chat(target) => {
+                let links = self.links_for(&record.id(), record.generation, &channel.name, "", at);
+                let msg = match message::alert_message(
+                    &self.config,
+                    record,
+                    notice,
+                    at,
+                    links.as_ref(),
+                ) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        out.error = Some(ProcessError::Permanent(format!("message: {e}")));
+                        return out;
+                    }
+                };
+                if self
+                    .send_chat(channel, target, &msg, failing.is_some())
+                    .await
+                {
+                    out.sent.messages += 1;
+                } else {
+                    out.sent.failed += 1;
+                }
+                out.units.push(channel.name.clone());
+            }
+            Destination::Mail(to) => {
+                for group in self.mail_groups(to).await {
+                    let unit = mail_unit(&channel.name, &group.join(","));
+                    if record.delivered.contains(&unit) {
+                        continue;
+                    }
+                    let one = group
+                        .first()
+                        .map(String::as_str)
+                        .filter(|_| group.len() == 1);
+                    let links = one.and_then(|r| {
+                        self.links_for(&record.id(), record.generation, &channel.name, r, at)
+                    });
+                    let mail = match mail::compose(
+                        &self.config,
+                        record,
+                        notice,
+                        at,
+                        &group,
+                        links.as_ref(),
+                    ) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            out.error = Some(ProcessError::Permanent(format!("mail: {e}")));
+                            return out;
+                        }
+                    };
+                    if let Err(e) = self.mailer.send(&mail).await {
+                        out.error = Some(e.into());
+                        return out;
+                    }
+                    out.sent.mails += 1;
+                    out.units.push(unit);
+                }
+                out.units.push(channel.name.clone());
+            }
+        }
+        out
+    }
+
+    /// Who gets one mail each: with links, every recipient alone (the links name who
+    /// acted); without, everyone in one mail, as a mail to a list.
+    async fn mail_groups(&self, to: &MailTo) -> Vec<Vec<String>> {
+        let all = self
+            .mail_recipients(to)
+            .await
+            .into_iter()
+            .map(|r| r.address);
+        if self.links.is_some() {
+            all.map(|a| vec![a]).collect()
+        } else {
+            let all: Vec<String> = all.collect();
+            if all.is_empty() { vec![] } else { vec![all] }
+        }
+    }
+
+    /// Everyone a mail channel mails, each address once.
+    pub(super) async fn mail_recipients(&self, to: &MailTo) -> Vec<Recipient> {
+        let mut list = if to.maintainers {
+            self.recipients.maintainers().await
+        } else {
+            vec![]
+        };
+        for a in &to.addresses {
+            if !list.iter().any(|r| r.address.eq_ignore_ascii_case(a)) {
+                list.push(Recipient {
+                    address: a.clone(),
+                    username: None,
+                });
+            }
+        }
+        list
+    }
+
+    /// Lets the channel's storm state take a notice; also says whether the channel
+    /// is failing.
+    async fn admit(
+        &self,
+        channel: &Channel,
+        item: DigestItem,
+    ) -> Result<(Admission, Option<Failing>), ProcessError> {
+        let limit = self.config.alert_routing.digest_after;
+        let mut admission = Admission::Send;
+        let state = document::update(self.state.as_ref(), &channel_key(&channel.name), |old| {
+            let mut s: ChannelState = old.unwrap_or_default();
+            admission = s.admit(item.clone(), limit);
+            Some(s)
+        })
+        .await?;
+        Ok((admission, state.and_then(|s| s.failing)))
+    }
+
+    /// Sends a chat message; false if it was given up on (and then recorded).
+    pub(super) async fn send_chat(
+        &self,
+        channel: &Channel,
+        target: &Target,
+        msg: &chat::Message,
+        failing: bool,
+    ) -> bool {
+        let Some(outbound) = &self.outbound else {
+            return false;
+        };
+        let retries = if failing { Retries::ONCE } else { self.retries };
+        match chat::send(outbound.as_ref(), target, msg, retries).await {
+            Ok(d) => {
+                info!(status = d.status, attempts = d.attempts, "delivered");
+                if failing {
+                    self.recovered(channel).await;
+                }
+                true
+            }
+            Err(f) => {
+                self.failed(channel, target, &f).await;
+                false
+            }
+        }
+    }
+
+    /// Records a channel's failure; the first of a streak is reported.
+    async fn failed(&self, channel: &Channel, target: &Target, f: &Failure) {
+        let now = self.clock.now();
+        let mut report = None;
+        let updated = document::update(self.state.as_ref(), &channel_key(&channel.name), |old| {
+            let mut s: ChannelState = old.unwrap_or_default();
+            let mut failing = s.failing.take().unwrap_or(Failing {
+                since: now,
+                reason: String::new(),
+                failures: 0,
+                reported: false,
+            });
+            failing.failures += 1;
+            failing.reason = f.reason.clone();
+            report = (!failing.reported).then(|| failing.clone());
+            failing.reported = true;
+            s.failing = Some(failing);
+            Some(s)
+        })
+        .await;
+        if let Err(e) = updated {
+            warn!(error = %e, "the channel's failure could not be recorded");
+        }
+        let Some(failing) = report else {
+            warn!(reason = %f.reason, attempts = f.attempts, "channel still failing; given up for this notice");
+            return;
+        };
+        error!(reason = %f.reason, attempts = f.attempts, permanent = f.permanent, kind = target.kind.as_str(),
+            "channel failing: given up for this notice; the others are not held back (reported once until it works again)");
+        for r in self.recipients.maintainers().await {
+            let sent = match mail::channel_failing(
+                &self.config,
+                &channel.name,
+                target.kind.as_str(),
+                &failing,
+                &r.address,
+            ) {
+                Ok(m) => self.mailer.send(&m).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
+                warn!(error = %e, "the mail saying the channel is failing could not be sent");
+            }
+        }
+    }
+
+    async fn recovered(&self, channel: &Channel) {
+        let result = document::update(self.state.as_ref(), &channel_key(&channel.name), |old| {
+            old.map(|mut s: ChannelState| {
+                s.failing = None;
+                s
+            })
+        })
+        .await;
+        match result {
+            Ok(_) => info!("channel works again"),
+            Err(e) => warn!(error = %e, "the channel's recovery could not be recorded"),
+        }
+    }
+
+    /// Sends the digests that are due at `now`; returns how many went.
+    pub(super) async fn send_digests(&self, now: Timestamp) -> Result<usize, ProcessError> {
+        let mut sent = 0;
+        let mut failed = None;
+        for channel in &self.channels.0 {
+            let span = tracing::info_span!("digest", channel = %channel.name);
+            match self.tick_channel(channel, now).instrument(span).await {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
+    }
+
+    /// Sends the channel's digest if it is due; true if it went.
+    async fn tick_channel(&self, channel: &Channel, now: Timestamp) -> Result<bool, ProcessError> {
+        let limit = self.config.alert_routing.digest_after;
+        let key = channel_key(&channel.name);
+        let Some((state, _)) = document::read::<ChannelState>(self.state.as_ref(), &key).await?
+        else {
+            return Ok(false);
+        };
+        if !state.digest_due(now, limit) {
+            return Ok(false);
+        }
+        let items = state.digest;
+        match &channel.destination {
+            Destination::Chat(target) => {
+                match message::digest_message(&self.config, &channel.name, &items, limit, now) {
+                    Ok(msg) => {
+                        // Given up on or not, the digest is done: a failing channel is
+                        // reported, not retried.
+                        self.send_chat(channel, target, &msg, state.failing.is_some())
+                            .await;
+                    }
+                    Err(e) => error!(error = %e, "digest message"),
+                }
+            }
+            Destination::Mail(to) => {
+                if let Err(e) = self.mail_digest(channel, to, &items, now).await {
+                    warn!(error = %e, "the digest mail could not be sent; it is tried again at the next tick");
+                    return Err(e);
+                }
+            }
+        }
+        let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+        document::update(self.state.as_ref(), &key, |old| {
+            old.map(|mut s: ChannelState| {
+                s.digest.retain(|i| !ids.contains(&i.id.as_str()));
+                s
+            })
+        })
+        .await?;
+        info!(items = items.len(), "digest sent");
+        Ok(true)
+    }
+
+    async fn mail_digest(
+        &self,
+        channel: &Channel,
+        to: &MailTo,
+        items: &[DigestItem],
+        now: Timestamp,
+    ) -> Result<(), ProcessError> {
+        for r in self.mail_recipients(to).await {
+            let links = |i: &DigestItem| {
+                self.links_for(&i.record, i.generation, &channel.name, &r.address, i.at)
+            };
+            let mail = mail::digest(
+                &self.config,
+                &channel.name,
+                items,
+                &r.address,
+                links,
+                self.config.alert_routing.digest_after,
+                now,
+            )
+            .map_err(|e| ProcessError::Permanent(format!("digest mail: {e}")))?;
+            self.mailer.send(&mail).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,70 @@
+//! A generic webhook: the message as a JSON event, `{"type", "timestamp", "data"}` as
+//! Standard Webhooks suggests, signed as Standard Webhooks (and GitLab) sign:
+//! `webhook-id` (the message's id, the same on every retry), `webhook-timestamp` (Unix
+//! seconds of the attempt) and `webhook-signature` (`v1,<base64 HMAC-SHA256 over
+//! "{id}.{timestamp}.{body}">` with the channel's `whsec_` secret).
+
+use serde_json::{Value, json};
+
+use super::Message;
+use crate::signing::SigningKey;
+
+pub fn body(m: &Message) -> Value {
+    json!({
+        "type": m.event,
+        "timestamp": crate::time::format(&m.timestamp),
+        "data": {
+            "id": m.id,
+            "title": m.title,
+            "text": m.text,
+            "link": m.link,
+            "facts": m.facts,
+            "links": m.buttons,
+            "tone": m.tone,
+            "thread": m.thread,
+            "details": m.details,
+        },
+    })
+}
+
+/// The signature headers for `body`, signed now.
+pub fn headers(key: Option<&SigningKey>, m: &Message, body: &[u8]) -> Vec<(&'static str, String)> {
+    let timestamp = chrono::Utc::now().timestamp();
+    let mut h = vec![
+        ("webhook-id", m.id.clone()),
+        ("webhook-timestamp", timestamp.to_string()),
+    ];
+    if let Some(key) = key {
+        h.push(("webhook-signature", key.sign(&m.id, timestamp, body)));
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_as_standard_webhooks_sign() {
+        let key = SigningKey::from_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let m = crate::chat::tests::sample();
+        let b = serde_json::to_vec(&body(&m)).unwrap();
+        let h: std::collections::HashMap<_, _> = headers(Some(&key), &m, &b).into_iter().collect();
+        assert_eq!(h["webhook-id"], "msg-1");
+        let now = chrono::Utc::now().timestamp();
+        assert_eq!(
+            key.verify(
+                Some(&h["webhook-id"]),
+                Some(&h["webhook-timestamp"]),
+                Some(&h["webhook-signature"]),
+                &b,
+                now
+            ),
+            Ok(())
+        );
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["type"], "alert.firing");
+        assert_eq!(v["data"]["links"][0]["label"], "Acknowledge");
+        assert_eq!(v["data"]["details"]["fingerprint"], "f1");
+    }
+}

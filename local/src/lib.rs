@@ -253,7 +253,7 @@ impl Runner {
         let publish = Arc::new(FsQueue::open(dir.join("queue").join("publish"))?);
         let alerts = Arc::new(FsQueue::open(dir.join("queue").join("alerts"))?);
         let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::open(dir.join("outbox"))?);
-        let updates = match config.subscriptions {
+        let updates = match config.sends_updates() {
             true => Some(Arc::new(FsQueue::open(dir.join("queue").join("updates"))?)),
             false => None,
         };
@@ -292,7 +292,7 @@ impl Runner {
         state.check("STATE_BUCKET").await?;
         publish.check("PUBLISH_QUEUE_URL").await?;
         alerts.check("ALERT_QUEUE_URL").await?;
-        let updates = match config.subscriptions {
+        let updates = match config.sends_updates() {
             true => {
                 let q = aws.update_queue(&config).map_err(|e| e.to_string())?;
                 q.check("UPDATE_QUEUE_URL").await?;
@@ -360,16 +360,18 @@ impl Runner {
             why,
         })?;
         let actions = Arc::new(Actions::new(config.clone(), state.clone(), api.clone()));
+        let web: Arc<dyn openmic::ports::Outbound> = Arc::new(web);
         let notifier = Notifier::new(
             config.clone(),
             state.clone(),
             mailer,
             api,
-            Some(Arc::new(web)),
+            Some(web.clone()),
         )?
         .with_clock(clock);
         let subscriptions =
-            Subscriptions::new(config.clone(), state.clone(), subscription_mailer, updates)?;
+            Subscriptions::new(config.clone(), state.clone(), subscription_mailer, updates)?
+                .with_channels(web)?;
         Ok(Runner {
             config,
             status,

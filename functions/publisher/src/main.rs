@@ -3,7 +3,7 @@
 //! (`{"openmic": "resync"}` from EventBridge), the minute's tick that moves
 //! maintenances to their stage (`{"openmic": "tick"}`), and the site rendered again
 //! each day so its history moves on (`{"openmic": "render"}`). With
-//! `SUBSCRIPTIONS=on`, each public change is queued for the subscriptions function.
+//! the updates queue, each public change is queued for the subscriptions function.
 
 use std::sync::Arc;
 
@@ -25,9 +25,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let status = Arc::new(or_exit(aws.status_bucket(&config)));
     let gitlab = or_exit(openmic_gitlab::connect(&config));
-    // With SUBSCRIPTIONS=on, what becomes public is queued for subscribers.
+    // What becomes public is queued for the subscriptions function, which mails
+    // subscribers (SUBSCRIPTIONS=on) and posts to the operators' channels
+    // (UPDATE_CHANNELS); with neither, it drops the message.
     let updates = config
-        .subscriptions
+        .update_queue_url
+        .is_some()
         .then(|| Arc::new(or_exit(aws.update_queue(&config))));
     let mut publisher = Publisher::new(config, state, status, gitlab);
     if let Some(queue) = updates {

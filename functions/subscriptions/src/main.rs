@@ -1,6 +1,7 @@
 //! The subscriptions function: the subscription routes from API Gateway, batches
 //! from the updates queue (each update planned, then mailed to subscribers in
-//! batches at SES's send rate), and SES's bounces and complaints from SNS.
+//! batches at SES's send rate, and posted to the operators' channels of
+//! `UPDATE_CHANNELS`), and SES's bounces and complaints from SNS.
 
 use std::sync::Arc;
 
@@ -26,7 +27,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         true => Some(Arc::new(or_exit(aws.update_queue(&config))) as Arc<dyn Queue>),
         false => None,
     };
-    let subscriptions = or_exit(Subscriptions::new(config, state, mailer, queue));
+    // The operators' channels (UPDATE_CHANNELS) are reached over HTTPS.
+    let web = Arc::new(or_exit(openmic_web::Web::new()));
+    let subscriptions = or_exit(
+        Subscriptions::new(config, state, mailer, queue).and_then(|s| s.with_channels(web)),
+    );
     let subscriptions = &subscriptions;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(subscriptions, event.payload).await

@@ -193,6 +193,8 @@ pub struct Config {
     pub public_api_url: Option<String>,
     /// The FIFO queue of public updates for subscribers.
     pub update_queue_url: Option<String>,
+    /// `UPDATE_CHANNELS` as given (JSON; it holds webhook URLs, so it is a secret).
+    pub update_channels: Option<Secret>,
     /// The SES configuration set subscription mail goes out with (its bounce and
     /// complaint events come back).
     pub ses_configuration_set: Option<String>,
@@ -245,6 +247,7 @@ impl Default for Config {
             subscription_secret: None,
             public_api_url: None,
             update_queue_url: None,
+            update_channels: None,
             ses_configuration_set: None,
             alert_routing: Default::default(),
             components: Vec::new(),
@@ -386,6 +389,7 @@ impl Config {
             });
         }
         c.update_queue_url = get("UPDATE_QUEUE_URL");
+        c.update_channels = get("UPDATE_CHANNELS").map(Secret);
         c.ses_configuration_set = get("SES_CONFIGURATION_SET");
         c.alert_routing = crate::alerting::AlertRouting::read(get)?;
         if let Some(v) = get("COMPONENTS") {
@@ -434,6 +438,12 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether public updates are queued for someone: subscribers
+    /// (`SUBSCRIPTIONS=on`) or the operators' channels (`UPDATE_CHANNELS`).
+    pub fn sends_updates(&self) -> bool {
+        self.subscriptions || self.update_channels.is_some()
     }
 
     /// Fails with the first of `names` that is not set.

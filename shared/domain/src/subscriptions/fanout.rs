@@ -82,7 +82,9 @@ pub enum FanOut {
         /// Refused by the mail service for that address alone.
         refused: usize,
     },
-    /// Subscriptions are off: the message is dropped.
+    /// Subscriptions are off; the update went to this many operators' channels.
+    Posted { update: String, channels: usize },
+    /// Subscriptions are off and there are no channels: the message is dropped.
     Off,
 }
 
@@ -140,14 +142,33 @@ enum One {
 }
 
 impl Subscriptions {
-    /// Handles one message of the updates queue.
+    /// Handles one message of the updates queue: an update is planned for the
+    /// subscribers, then posted to the operators' channels (a failing channel never
+    /// holds back the mail); a batch is mailed.
     pub async fn handle(&self, body: &str) -> Result<FanOut, ProcessError> {
-        let Some(fan) = self.fan.as_ref() else {
+        if self.fan.is_none() && self.channels.is_none() {
             return Ok(FanOut::Off);
-        };
+        }
         let msg: FanMessage = message::read_body(body, self.state.as_ref()).await?;
         match msg {
-            FanMessage::Update(u) => self.plan(fan.queue.as_ref(), u).await,
+            FanMessage::Update(u) => {
+                let planned = match &self.fan {
+                    Some(fan) => Some(self.plan(fan.queue.as_ref(), u.clone()).await?),
+                    None => None,
+                };
+                let posted = match &self.channels {
+                    Some(c) => {
+                        let page = self.config.status_page_url.as_deref();
+                        c.tell(self.state.as_ref(), &u, &self.site_title, page)
+                            .await?
+                    }
+                    None => 0,
+                };
+                Ok(planned.unwrap_or(FanOut::Posted {
+                    update: u.id,
+                    channels: posted,
+                }))
+            }
             FanMessage::Batch(b) => self.deliver(b).await,
         }
     }

@@ -16,6 +16,7 @@
 //! lowercased address>.json`); logs and errors name a subscriber by its hash.
 
 pub mod address;
+pub mod channels;
 pub mod fanout;
 pub mod feedback;
 pub mod limits;
@@ -28,6 +29,7 @@ pub mod web;
 #[cfg(test)]
 mod tests;
 
+pub use channels::UpdateChannels;
 pub use fanout::{FanOut, announce};
 pub use update::{Update, UpdateKind, detect};
 
@@ -52,6 +54,14 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "`on`: readers subscribe to updates by mail (see [Subscriptions](#subscriptions))",
         secret: false,
         read_by: &[Publisher, SubscriptionsFn],
+        required_by: &[],
+    },
+    Variable {
+        name: "UPDATE_CHANNELS",
+        default: "none",
+        meaning: "the operators' chat and webhook channels every public update goes to: a JSON list as `ALERT_CHANNELS`, without email (see [Subscriptions](#subscriptions))",
+        secret: true,
+        read_by: &[SubscriptionsFn],
         required_by: &[],
     },
     Variable {
@@ -87,6 +97,8 @@ pub struct Subscriptions {
     mailer: Arc<dyn Mailer>,
     /// None while `SUBSCRIPTIONS` is off.
     fan: Option<Fan>,
+    /// `UPDATE_CHANNELS`, once [`Subscriptions::with_channels`] gave a way out.
+    channels: Option<UpdateChannels>,
 }
 
 impl Subscriptions {
@@ -129,7 +141,32 @@ impl Subscriptions {
             state,
             mailer,
             fan,
+            channels: None,
         })
+    }
+
+    /// With `UPDATE_CHANNELS`: every update also goes to those channels through
+    /// `outbound`.
+    pub fn with_channels(
+        mut self,
+        outbound: Arc<dyn crate::ports::Outbound>,
+    ) -> Result<Subscriptions, ConfigError> {
+        if let Some(json) = &self.config.update_channels {
+            let channels = UpdateChannels::parse(json.expose(), outbound).map_err(|why| {
+                ConfigError::Invalid {
+                    name: "UPDATE_CHANNELS",
+                    why,
+                }
+            })?;
+            self.channels = Some(channels);
+        }
+        Ok(self)
+    }
+
+    /// With other retries for the channels (tests keep them short).
+    pub fn with_channel_retries(mut self, retries: crate::chat::Retries) -> Subscriptions {
+        self.channels = self.channels.map(|c| c.with_retries(retries));
+        self
     }
 
     pub fn enabled(&self) -> bool {

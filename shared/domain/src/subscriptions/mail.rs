@@ -121,6 +121,7 @@ impl Composer {
     ) -> Result<Mail, String> {
         let confirm_url = self.link(CONFIRM_PATH, Purpose::Confirm, id, issued);
         let ctx = context! {
+            lang => self.language.code(),
             site_title => &self.site_title,
             address => address,
             components => components,
@@ -181,9 +182,9 @@ impl Composer {
             kind => update.kind.as_str(),
             title => &title,
             title_html => &title_html,
-            stage => &update.incident.stage,
-            previous_stage => &update.previous_stage,
-            severity => &update.incident.severity,
+            stage_name => stage_name(cat, &update.incident.stage),
+            previous_stage_name => update.previous_stage.as_deref().map(|s| stage_name(cat, s)).unwrap_or_default(),
+            severity_name => update.incident.severity.as_deref().map(|s| cat.text_or(&format!("severity.{s}"), s)),
             components => &update.incident.components,
             html => &html,
             text => &text,
@@ -204,6 +205,21 @@ impl Composer {
             list_id: self.list_id(),
         })
     }
+}
+
+/// A stage as the catalogue names it (`stage.identified`: `Identified`); a stage it
+/// does not know, capitalised with spaces (`under_review`: `Under review`).
+fn stage_name(cat: &crate::i18n::Catalogue, stage: &str) -> String {
+    let known = cat.text_or(&format!("stage.{stage}"), "");
+    if !known.is_empty() {
+        return known.to_owned();
+    }
+    let words = stage.replace('_', " ");
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// An update's mail without its recipient.

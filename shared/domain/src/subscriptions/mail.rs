@@ -407,7 +407,7 @@ mod tests {
             (
                 stage,
                 "[Service status] Identified: API errors & timeouts 🔥",
-                "moved from investigating to identified",
+                "moved from Investigating to Identified",
             ),
             (
                 update(UpdateKind::Closed, ""),

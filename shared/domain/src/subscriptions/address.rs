@@ -33,7 +33,9 @@ impl AddressError {
             AddressError::Empty => Problem::new("address.empty"),
             AddressError::TooLong => Problem::new("address.too_long").with("max", MAX_LEN),
             AddressError::NoAt => Problem::new("address.no_at"),
-            AddressError::LocalLength => Problem::new("address.local_length").with("max", MAX_LOCAL),
+            AddressError::LocalLength => {
+                Problem::new("address.local_length").with("max", MAX_LOCAL)
+            }
             AddressError::LocalCharacters => Problem::new("address.local_characters"),
             AddressError::Domain => Problem::new("address.domain"),
             AddressError::DomainNotAscii => Problem::new("address.domain_not_ascii"),

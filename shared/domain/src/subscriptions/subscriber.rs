@@ -213,7 +213,9 @@ pub enum ComponentsError {
 impl ComponentsError {
     pub fn problem(&self) -> Problem {
         match self {
-            ComponentsError::TooMany => Problem::new("components.too_many").with("max", MAX_COMPONENTS),
+            ComponentsError::TooMany => {
+                Problem::new("components.too_many").with("max", MAX_COMPONENTS)
+            }
             ComponentsError::Name => Problem::new("components.name").with("max", MAX_COMPONENT_LEN),
         }
     }

@@ -548,6 +548,22 @@ impl Subscriptions {
     }
 }
 
+#[cfg(test)]
+impl Subscriptions {
+    /// The page of view `name`, with an address, a choice and a problem to show.
+    pub(super) fn render_view(&self, name: &'static str) -> String {
+        let view = View {
+            problem: Some(Problem::new("link_invalid")),
+            address: Some("r…@example.com".into()),
+            chosen: vec!["api".into()],
+            known: vec!["api".into(), "web".into()],
+            manage_url: Some("https://api.example.com/subscriptions?token=t".into()),
+            ..View::new(200, name)
+        };
+        self.page(&view, false).body
+    }
+}
+
 fn view_json(view: &View) -> Value {
     let mut v = json!({ "status": view.name });
     if let Some(p) = &view.problem {

@@ -172,6 +172,13 @@ impl Composer {
         let title_html = clean(&update.incident.title);
         let title = to_text(&title_html);
         let cat = crate::i18n::catalogue(self.language);
+        let previous_stage_name = update
+            .previous_stage
+            .as_deref()
+            .map(|s| stage_name(cat, s))
+            .unwrap_or_default();
+        let severity = update.incident.severity.as_deref();
+        let severity_name = severity.map(|s| cat.text_or(&format!("severity.{s}"), s));
         let window = update.incident.window.map(|w| {
             context! { start => cat.date_time(&w.starts_at), end => cat.date_time(&w.ends_at) }
         });
@@ -183,8 +190,8 @@ impl Composer {
             title => &title,
             title_html => &title_html,
             stage_name => stage_name(cat, &update.incident.stage),
-            previous_stage_name => update.previous_stage.as_deref().map(|s| stage_name(cat, s)).unwrap_or_default(),
-            severity_name => update.incident.severity.as_deref().map(|s| cat.text_or(&format!("severity.{s}"), s)),
+            previous_stage_name => previous_stage_name,
+            severity_name => severity_name,
             components => &update.incident.components,
             html => &html,
             text => &text,
@@ -214,12 +221,7 @@ fn stage_name(cat: &crate::i18n::Catalogue, stage: &str) -> String {
     if !known.is_empty() {
         return known.to_owned();
     }
-    let words = stage.replace('_', " ");
-    let mut chars = words.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    super::problem::capitalized(&stage.replace('_', " "))
 }
 
 /// An update's mail without its recipient.

@@ -39,17 +39,20 @@ impl Problem {
 
     /// The problem in `language` as a sentence of its own, as a page shows it.
     pub fn sentence(&self, language: Language) -> String {
-        let text = self.text(language);
-        let mut chars = text.chars();
-        let capitalized = chars
-            .next()
-            .map(|first| first.to_uppercase().chain(chars).collect::<String>())
-            .unwrap_or_default();
         catalogue(language).format(
             "subscriptions.problem.sentence",
-            &[("problem", &capitalized)],
+            &[("problem", &capitalized(&self.text(language)))],
         )
     }
+}
+
+/// `text` with its first letter in upper case (the rest as it is).
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// In English.

@@ -949,7 +949,7 @@ async fn a_german_page_language_gives_german_pages_and_mails() {
     .await;
     assert_eq!(p.status, StatusCode::ACCEPTED);
     assert!(
-        p.body.contains("<h1>Sehen Sie in Ihr Postfach</h1>")
+        p.body.contains("<h1>Prüfen Sie Ihr Postfach</h1>")
             && p.body.contains("Der Link gilt 48 Stunden"),
         "{}",
         p.body
@@ -987,7 +987,7 @@ async fn a_german_page_language_gives_german_pages_and_mails() {
     );
     let p = call(&w.subs, Method::POST, &confirm, "", "198.51.100.1", false).await;
     assert!(
-        p.body.contains("<h1>Sie haben abonniert</h1>")
+        p.body.contains("<h1>Ihr Abonnement ist aktiv</h1>")
             && p.body.contains("Auswählen, was Sie erhalten"),
         "{}",
         p.body

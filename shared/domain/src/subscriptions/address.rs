@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::problem::Problem;
+
 /// The longest address (RFC 5321's path limit less the brackets).
 pub const MAX_LEN: usize = 254;
 const MAX_LOCAL: usize = 64;
@@ -13,28 +15,41 @@ const MAX_LABEL: usize = 63;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address(String);
 
-/// Why an address cannot be used, in words for the reader.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why an address cannot be used, in words for the reader ([`AddressError::problem`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddressError {
-    #[error("no address was given")]
     Empty,
-    #[error("the address is longer than {MAX_LEN} characters")]
     TooLong,
-    #[error("the address has no @, as in name@example.com")]
     NoAt,
-    #[error("the part before the @ is missing or longer than {MAX_LOCAL} characters")]
     LocalLength,
-    #[error(
-        "the part before the @ may hold letters, digits and . ! # $ % & ' * + / = ? ^ _ ` {{ | }} ~ - only, with no dot at its start or end and no two dots in a row"
-    )]
     LocalCharacters,
-    #[error("the part after the @ is not a domain name such as example.com")]
     Domain,
-    #[error(
-        "the domain must be written in its ASCII form (xn--…); letters outside ASCII are not taken"
-    )]
     DomainNotAscii,
 }
+
+impl AddressError {
+    pub fn problem(&self) -> Problem {
+        match self {
+            AddressError::Empty => Problem::new("address.empty"),
+            AddressError::TooLong => Problem::new("address.too_long").with("max", MAX_LEN),
+            AddressError::NoAt => Problem::new("address.no_at"),
+            AddressError::LocalLength => {
+                Problem::new("address.local_length").with("max", MAX_LOCAL)
+            }
+            AddressError::LocalCharacters => Problem::new("address.local_characters"),
+            AddressError::Domain => Problem::new("address.domain"),
+            AddressError::DomainNotAscii => Problem::new("address.domain_not_ascii"),
+        }
+    }
+}
+
+impl std::fmt::Display for AddressError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.problem().fmt(f)
+    }
+}
+
+impl std::error::Error for AddressError {}
 
 /// A subscriber's identity: the SHA-256 of its lowercased address, in hex. Keys,
 /// tokens and logs use it; the address itself stays in its record.

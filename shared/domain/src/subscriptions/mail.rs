@@ -121,6 +121,7 @@ impl Composer {
     ) -> Result<Mail, String> {
         let confirm_url = self.link(CONFIRM_PATH, Purpose::Confirm, id, issued);
         let ctx = context! {
+            lang => self.language.code(),
             site_title => &self.site_title,
             address => address,
             components => components,
@@ -171,6 +172,13 @@ impl Composer {
         let title_html = clean(&update.incident.title);
         let title = to_text(&title_html);
         let cat = crate::i18n::catalogue(self.language);
+        let previous_stage_name = update
+            .previous_stage
+            .as_deref()
+            .map(|s| stage_name(cat, s))
+            .unwrap_or_default();
+        let severity = update.incident.severity.as_deref();
+        let severity_name = severity.map(|s| cat.text_or(&format!("severity.{s}"), s));
         let window = update.incident.window.map(|w| {
             context! { start => cat.date_time(&w.starts_at), end => cat.date_time(&w.ends_at) }
         });
@@ -181,9 +189,9 @@ impl Composer {
             kind => update.kind.as_str(),
             title => &title,
             title_html => &title_html,
-            stage => &update.incident.stage,
-            previous_stage => &update.previous_stage,
-            severity => &update.incident.severity,
+            stage_name => stage_name(cat, &update.incident.stage),
+            previous_stage_name => previous_stage_name,
+            severity_name => severity_name,
             components => &update.incident.components,
             html => &html,
             text => &text,
@@ -204,6 +212,16 @@ impl Composer {
             list_id: self.list_id(),
         })
     }
+}
+
+/// A stage as the catalogue names it (`stage.identified`: `Identified`); a stage it
+/// does not know, capitalised with spaces (`under_review`: `Under review`).
+fn stage_name(cat: &crate::i18n::Catalogue, stage: &str) -> String {
+    let known = cat.text_or(&format!("stage.{stage}"), "");
+    if !known.is_empty() {
+        return known.to_owned();
+    }
+    super::problem::capitalized(&stage.replace('_', " "))
 }
 
 /// An update's mail without its recipient.
@@ -391,7 +409,7 @@ mod tests {
             (
                 stage,
                 "[Service status] Identified: API errors & timeouts 🔥",
-                "moved from investigating to identified",
+                "moved from Investigating to Identified",
             ),
             (
                 update(UpdateKind::Closed, ""),

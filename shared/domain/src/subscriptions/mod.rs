@@ -7,6 +7,7 @@
 //! - [`limits`]: the cap on requests per source address;
 //! - [`update`]: what subscribers are told, found by comparing what was public;
 //! - [`mail`]: the confirmation and update mails, from templates;
+//! - [`problem`]: what was wrong with a request, in the reader's language;
 //! - [`fanout`]: an update to every subscriber, through a queue, never twice;
 //! - [`feedback`]: SES's bounces and complaints;
 //! - [`web`]: the routes (`/subscribe`, `/subscribe/confirm`, `/unsubscribe`,
@@ -21,6 +22,7 @@ pub mod fanout;
 pub mod feedback;
 pub mod limits;
 pub mod mail;
+pub mod problem;
 pub mod subscriber;
 pub mod token;
 pub mod update;

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::address::SubscriberId;
+use super::problem::Problem;
 use crate::time::Timestamp;
 
 pub const PREFIX: &str = "subscribers/";
@@ -202,16 +203,31 @@ pub fn suppress(old: Option<Subscriber>, reason: Feedback, at: Timestamp) -> Opt
     Some(s)
 }
 
-/// Why a choice of components cannot be taken.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a choice of components cannot be taken ([`ComponentsError::problem`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComponentsError {
-    #[error("at most {MAX_COMPONENTS} components may be chosen")]
     TooMany,
-    #[error(
-        "a component name is empty, longer than {MAX_COMPONENT_LEN} characters or holds control characters"
-    )]
     Name,
 }
+
+impl ComponentsError {
+    pub fn problem(&self) -> Problem {
+        match self {
+            ComponentsError::TooMany => {
+                Problem::new("components.too_many").with("max", MAX_COMPONENTS)
+            }
+            ComponentsError::Name => Problem::new("components.name").with("max", MAX_COMPONENT_LEN),
+        }
+    }
+}
+
+impl std::fmt::Display for ComponentsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.problem().fmt(f)
+    }
+}
+
+impl std::error::Error for ComponentsError {}
 
 /// A choice of components as a form sends it: trimmed, blanks dropped, duplicates
 /// (in any case) once, sorted.

@@ -829,3 +829,239 @@ fn forms_decode() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_german_page_language_gives_german_pages_and_mails() {
+    let mailer = Arc::new(MemoryMailer::default());
+    let state = Arc::new(MemoryStore::new());
+    let queue = Arc::new(MemoryQueue::default());
+    let config = Config {
+        page_language: crate::i18n::Language::De,
+        ..config()
+    };
+    let w = World {
+        subs: Subscriptions::new(
+            Arc::new(config.clone()),
+            state.clone(),
+            mailer.clone(),
+            Some(queue.clone()),
+        )
+        .unwrap(),
+        state,
+        queue,
+    };
+
+    // The form on the status page and the subscribe page.
+    let site = crate::site::Page::new(&config);
+    let detail = crate::site::data::Incident {
+        id: 7,
+        status: "opened".into(),
+        title: "API-Fehler".into(),
+        description: "<p>Fehler.</p>".into(),
+        created_at: crate::time::parse("2026-12-01T09:00:00Z").unwrap(),
+        updated_at: crate::time::parse("2026-12-01T09:00:00Z").unwrap(),
+        comments: None,
+        links: crate::site::data::Links {
+            details: "data/incident/7.json".into(),
+        },
+        severity: None,
+        stage: Some("investigating".into()),
+        components: vec!["api".into()],
+        kind: None,
+        window: None,
+        closed_at: None,
+    };
+    let html = String::from_utf8(
+        crate::site::render_incident_page(&detail, &site)
+            .unwrap()
+            .body
+            .to_vec(),
+    )
+    .unwrap();
+    for want in [
+        "<html lang=\"de\">",
+        "<h2 id=\"follow-heading\">Aktualisierungen verfolgen</h2>",
+        "<label for=\"subscribe-email\">Aktualisierungen per E-Mail erhalten</label>",
+        "<button type=\"submit\">Abonnieren</button>",
+        "Nur Aktualisierungen zu (nichts angekreuzt: alle Aktualisierungen)",
+    ] {
+        assert!(html.contains(want), "{want} in {html}");
+    }
+    let p = call(
+        &w.subs,
+        Method::GET,
+        "/subscribe",
+        "",
+        "198.51.100.1",
+        false,
+    )
+    .await;
+    assert!(p.body.contains("<html lang=\"de\">"), "{}", p.body);
+    assert!(
+        p.body.contains("<title>Abonnieren · Dienststatus</title>")
+            && p.body
+                .contains("<h1>Aktualisierungen per E-Mail erhalten</h1>")
+            && p.body
+                .contains("<label for=\"email\">Ihre E-Mail-Adresse</label>"),
+        "{}",
+        p.body
+    );
+    // A wrong address: the page names the problem in German, JSON in English.
+    let p = call(
+        &w.subs,
+        Method::POST,
+        "/subscribe",
+        "email=kein-at",
+        "198.51.100.1",
+        false,
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(
+        p.body
+            .contains("Die Adresse enthält kein @, wie in name@example.com."),
+        "{}",
+        p.body
+    );
+    let p = call(
+        &w.subs,
+        Method::POST,
+        "/subscribe",
+        "email=kein-at",
+        "198.51.100.1",
+        true,
+    )
+    .await;
+    assert_eq!(
+        json(&p)["error"],
+        "the address has no @, as in name@example.com"
+    );
+
+    // Subscribing: the reply and the confirmation mail.
+    let p = call(
+        &w.subs,
+        Method::POST,
+        "/subscribe",
+        "email=leser%40example.com&components=api",
+        "198.51.100.1",
+        false,
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::ACCEPTED);
+    assert!(
+        p.body.contains("<h1>Prüfen Sie Ihr Postfach</h1>")
+            && p.body.contains("Der Link gilt 48 Stunden"),
+        "{}",
+        p.body
+    );
+    let confirmation = mailer.take().pop().expect("a confirmation mail");
+    assert_eq!(
+        confirmation.subject,
+        "Bestätigen Sie Ihr Abonnement für Aktualisierungen von Dienststatus"
+    );
+    for body in [&confirmation.text, &confirmation.html] {
+        for want in [
+            "Jemand, wahrscheinlich Sie, hat darum gebeten, Aktualisierungen von Dienststatus an leser@example.com zu senden.",
+            "Sie würden Aktualisierungen erhalten zu: api.",
+            "Der Link gilt 48 Stunden.",
+        ] {
+            assert!(body.contains(want), "{want} in {body}");
+        }
+    }
+    assert!(confirmation.html.contains("<html lang=\"de\">"));
+    assert!(
+        confirmation
+            .html
+            .contains(">Bestätigen</a> (die Seite, die sich öffnet,"),
+        "{}",
+        confirmation.html
+    );
+    let confirm = link_in(&confirmation, "/subscribe/confirm");
+    let p = call(&w.subs, Method::GET, &confirm, "", "198.51.100.1", false).await;
+    assert!(
+        p.body.contains("<h1>Abonnement bestätigen</h1>")
+            && p.body
+                .contains("<button type=\"submit\">Bestätigen</button>"),
+        "{}",
+        p.body
+    );
+    let p = call(&w.subs, Method::POST, &confirm, "", "198.51.100.1", false).await;
+    assert!(
+        p.body.contains("<h1>Ihr Abonnement ist aktiv</h1>")
+            && p.body.contains("Auswählen, was Sie erhalten"),
+        "{}",
+        p.body
+    );
+
+    // An update: subject and body in German, stage names from the catalogue.
+    let mut u = update(7, UpdateKind::Stage, &["api"]);
+    u.incident.stage = "identified".into();
+    u.incident.severity = Some("high".into());
+    u.previous_stage = Some("investigating".into());
+    announce(w.queue.as_ref(), None, &[u]).await.unwrap();
+    let first = w.queue.take();
+    drain(&w, first, 0).await;
+    let mails = mailer.take();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let m = &mails[0];
+    assert_eq!(m.subject, "[Dienststatus] Ursache erkannt: API errors");
+    for want in [
+        "Der Vorfall wechselte von „Untersuchung“ zu „Ursache erkannt“.",
+        "Schweregrad: hoch",
+        "Betroffen: api",
+        "Sie erhalten diese E-Mail, weil Sie Aktualisierungen von Dienststatus abonniert haben.",
+    ] {
+        assert!(m.text.contains(want), "{want} in {}", m.text);
+        assert!(m.html.contains(want), "{want} in {}", m.html);
+    }
+    assert!(m.text.contains("Phase: Ursache erkannt"), "{}", m.text);
+    assert!(
+        m.html.contains("Phase: <strong>Ursache erkannt</strong>"),
+        "{}",
+        m.html
+    );
+    assert!(
+        m.text
+            .contains("Abbestellen: https://api.example.com/unsubscribe?token="),
+        "{}",
+        m.text
+    );
+    assert!(m.html.contains("<html lang=\"de\">"));
+    assert!(!m.text.contains("Stage:") && !m.text.contains("You get this"));
+}
+
+/// Every page a route may answer, in every language: the template renders (no
+/// fallback), with the language set and the view's title from the catalogue.
+#[test]
+fn every_view_renders_in_every_language() {
+    for language in crate::i18n::Language::ALL {
+        let config = Config {
+            page_language: language,
+            ..config()
+        };
+        let subs = Subscriptions::new(
+            Arc::new(config),
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryMailer::default()),
+            Some(Arc::new(MemoryQueue::default())),
+        )
+        .unwrap();
+        let cat = crate::i18n::catalogue(language);
+        for view in web::VIEWS {
+            let body = subs.render_view(view);
+            assert!(
+                body.contains(&format!("<html lang=\"{}\">", language.code()))
+                    && body.contains("<main id=\"main\">"),
+                "{view} in {}: {body}",
+                language.code()
+            );
+            let title =
+                crate::site::render::escape_text(cat.text(&format!("subscriptions.title.{view}")));
+            assert!(
+                body.contains(&format!("<title>{title} · ")),
+                "{view} in {}: {body}",
+                language.code()
+            );
+        }
+    }
+}

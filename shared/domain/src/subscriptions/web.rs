@@ -19,6 +19,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use super::address::{self, SubscriberId, masked, redact};
 use super::mail::{Composer, MANAGE_PATH};
+use super::problem::Problem;
 use super::subscriber::{self, Confirmed, Requested, Subscriber};
 use super::token::{CONFIRM_TTL, Purpose, Token, TokenError};
 use super::{Fan, Subscriptions, limits};
@@ -65,12 +66,40 @@ pub struct Page {
     pub headers: Vec<(&'static str, String)>,
 }
 
+/// Every view a page may show: each has its title in the catalogues
+/// (`subscriptions.title.<view>`).
+pub const VIEWS: [&str; 23] = [
+    "subscribe_form",
+    "check_mail",
+    "invalid_address",
+    "invalid_components",
+    "invalid_body",
+    "unsupported_body",
+    "too_large",
+    "too_many",
+    "confirm",
+    "confirmed",
+    "already",
+    "link_invalid",
+    "link_expired",
+    "link_stale",
+    "unsubscribe",
+    "unsubscribed",
+    "not_subscribed",
+    "manage",
+    "saved",
+    "off",
+    "unavailable",
+    "not_found",
+    "method_not_allowed",
+];
+
 /// What a page says: its view (a name the template and JSON share) and what it shows.
 #[derive(Debug, Default)]
 struct View {
     status: u16,
     name: &'static str,
-    error: Option<String>,
+    problem: Option<Problem>,
     /// The address, masked (pages reached by a link) or as typed (the form again).
     address: Option<String>,
     email: Option<String>,
@@ -88,18 +117,18 @@ impl View {
             ..View::default()
         }
     }
-    fn error(status: u16, name: &'static str, error: impl Into<String>) -> View {
+    fn error(status: u16, name: &'static str, problem: Problem) -> View {
         View {
-            error: Some(error.into()),
+            problem: Some(problem),
             ..View::new(status, name)
         }
     }
+    /// A refusal whose problem is named as its view.
+    fn refused(status: u16, name: &'static str) -> View {
+        View::error(status, name, Problem::new(name))
+    }
     fn unavailable() -> View {
-        View::error(
-            503,
-            "unavailable",
-            "something went wrong on our side; try again in a few minutes",
-        )
+        View::refused(503, "unavailable")
     }
 }
 
@@ -136,27 +165,28 @@ impl Subscriptions {
             return View::error(
                 404,
                 "not_found",
-                format!("no route for {} {}", req.method, req.path),
+                Problem::new("not_found")
+                    .with("method", req.method)
+                    .with("path", req.path),
             );
         }
         if !head_or_get && req.method != Method::POST {
             return View::error(
                 405,
                 "method_not_allowed",
-                format!(
-                    "method {} is not allowed on {}; use GET or POST",
-                    req.method, req.path
-                ),
+                Problem::new("method_not_allowed")
+                    .with("method", req.method)
+                    .with("path", req.path),
             );
         }
         let Some(fan) = self.fan.as_ref() else {
-            return View::error(404, "off", "subscriptions are off on this status page");
+            return View::refused(404, "off");
         };
         if req.body.len() > MAX_FORM_BYTES {
             return View::error(
                 413,
                 "too_large",
-                format!("the form is larger than {MAX_FORM_BYTES} bytes"),
+                Problem::new("too_large").with("max", MAX_FORM_BYTES),
             );
         }
         let now = chrono::Utc::now();
@@ -171,16 +201,8 @@ impl Subscriptions {
                 };
                 let token = query_token(req.query).unwrap_or_default();
                 match fan.composer.key.verify(&token, purpose, now) {
-                    Err(TokenError::Invalid) => Ok(View::error(
-                        400,
-                        "link_invalid",
-                        TokenError::Invalid.to_string(),
-                    )),
-                    Err(TokenError::Expired) => Ok(View::error(
-                        410,
-                        "link_expired",
-                        TokenError::Expired.to_string(),
-                    )),
+                    Err(TokenError::Invalid) => Ok(View::refused(400, "link_invalid")),
+                    Err(TokenError::Expired) => Ok(View::refused(410, "link_expired")),
                     Ok(t) => self.with_token(fan, req, t, get, now).await,
                 }
             }
@@ -229,11 +251,7 @@ impl Subscriptions {
                 {
                     self.subscribed(fan, "already", s, &id, now)
                 }
-                _ => View::error(
-                    410,
-                    "link_stale",
-                    "this link was replaced by a newer one or can no longer be used",
-                ),
+                _ => View::refused(410, "link_stale"),
             }),
             (Purpose::Confirm, false) => {
                 let mut outcome = Confirmed::Stale;
@@ -251,11 +269,7 @@ impl Subscriptions {
                     (Confirmed::Already(_), Some(s)) => {
                         self.subscribed(fan, "already", &s, &id, now)
                     }
-                    _ => View::error(
-                        410,
-                        "link_stale",
-                        "this link was replaced by a newer one or can no longer be used",
-                    ),
+                    _ => View::refused(410, "link_stale"),
                 })
             }
             (Purpose::Unsubscribe, true) => Ok(match &record {
@@ -275,7 +289,7 @@ impl Subscriptions {
                     })
                     .await
                 }
-                _ => View::error(404, "not_subscribed", "this address is not subscribed"),
+                _ => View::refused(404, "not_subscribed"),
             }),
             (Purpose::Manage, false) => {
                 let fields = match fields(req) {
@@ -287,7 +301,7 @@ impl Subscriptions {
                 }
                 let chosen = match subscriber::components(fields.components) {
                     Ok(c) => c,
-                    Err(e) => return Ok(View::error(400, "invalid_components", e.to_string())),
+                    Err(e) => return Ok(View::error(400, "invalid_components", e.problem())),
                 };
                 let after =
                     document::update(self.state.as_ref(), &key, |old: Option<Subscriber>| {
@@ -309,7 +323,7 @@ impl Subscriptions {
                         })
                         .await
                     }
-                    _ => View::error(404, "not_subscribed", "this address is not subscribed"),
+                    _ => View::refused(404, "not_subscribed"),
                 })
             }
         }
@@ -365,11 +379,7 @@ impl Subscriptions {
             info!("subscribe requests over the cap for this source");
             return Ok(View {
                 retry_after: Some(3600),
-                ..View::error(
-                    429,
-                    "too_many",
-                    "too many subscribe requests from your network; try again in an hour",
-                )
+                ..View::refused(429, "too_many")
             });
         }
         let check_mail = View::new(202, "check_mail");
@@ -384,14 +394,14 @@ impl Subscriptions {
                     .form(View {
                         email: Some(fields.email.trim().to_owned()),
                         chosen: fields.components,
-                        ..View::error(400, "invalid_address", e.to_string())
+                        ..View::error(400, "invalid_address", e.problem())
                     })
                     .await);
             }
         };
         let components = match subscriber::components(fields.components) {
             Ok(c) => c,
-            Err(e) => return Ok(View::error(400, "invalid_components", e.to_string())),
+            Err(e) => return Ok(View::error(400, "invalid_components", e.problem())),
         };
         let id = address.id();
         let (mut outcome, mut change) = (Requested::TooSoon, false);
@@ -502,11 +512,13 @@ impl Subscriptions {
             "content-security-policy",
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'".to_owned(),
         ));
+        let language = self.config.page_language;
         let ctx = context! {
+            lang => language.code(),
             view => view.name,
             site_title => &self.site_title,
             status_page_url => &self.config.status_page_url,
-            error => &view.error,
+            problem => view.problem.as_ref().map(|p| p.sentence(language)),
             address => &view.address,
             email => &view.email,
             chosen => &view.chosen,
@@ -519,7 +531,13 @@ impl Subscriptions {
             .and_then(|t| t.render(ctx))
             .unwrap_or_else(|e| {
                 warn!(error = %e, "page.html did not render");
-                "<!DOCTYPE html><title>Error</title><p>Something went wrong.</p>".to_owned()
+                let cat = crate::i18n::catalogue(language);
+                format!(
+                    "<!DOCTYPE html><html lang=\"{}\"><title>{}</title><p>{}</p></html>",
+                    language.code(),
+                    cat.text("subscriptions.title.unavailable"),
+                    cat.text("subscriptions.page.unavailable"),
+                )
             });
         Page {
             status,
@@ -530,10 +548,26 @@ impl Subscriptions {
     }
 }
 
+#[cfg(test)]
+impl Subscriptions {
+    /// The page of view `name`, with an address, a choice and a problem to show.
+    pub(super) fn render_view(&self, name: &'static str) -> String {
+        let view = View {
+            problem: Some(Problem::new("link_invalid")),
+            address: Some("r…@example.com".into()),
+            chosen: vec!["api".into()],
+            known: vec!["api".into(), "web".into()],
+            manage_url: Some("https://api.example.com/subscriptions?token=t".into()),
+            ..View::new(200, name)
+        };
+        self.page(&view, false).body
+    }
+}
+
 fn view_json(view: &View) -> Value {
     let mut v = json!({ "status": view.name });
-    if let Some(e) = &view.error {
-        v["error"] = json!(e);
+    if let Some(p) = &view.problem {
+        v["error"] = json!(p.to_string());
     }
     if let Some(a) = &view.address {
         v["address"] = json!(a);
@@ -604,7 +638,7 @@ fn fields(req: &Request<'_>) -> Result<Fields, Box<View>> {
                 Box::new(View::error(
                     400,
                     "invalid_body",
-                    format!("the body is not JSON: {e}"),
+                    Problem::new("invalid_body").with("error", e),
                 ))
             })?;
             let text = |k: &str| {
@@ -629,9 +663,7 @@ fn fields(req: &Request<'_>) -> Result<Fields, Box<View>> {
             return Err(Box::new(View::error(
                 415,
                 "unsupported_body",
-                format!(
-                    "{other} is not taken; send application/x-www-form-urlencoded or application/json"
-                ),
+                Problem::new("unsupported_body").with("type", other),
             )));
         }
     }

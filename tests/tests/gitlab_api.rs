@@ -2,7 +2,7 @@
 //! attachments copied and served, roles, resync, incident issues from alerts, and how
 //! API failures are met.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::to_bytes;
 use openmic_tests::*;
@@ -544,29 +544,10 @@ async fn an_alert_opens_exactly_one_issue_and_closes_it_on_resolution() {
     }
 }
 
-/// Log lines written during a test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_401_is_a_configuration_error_logged_once_and_the_token_never_logged() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::subscriber::with_default(captured.subscriber(), || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -609,7 +590,7 @@ fn a_401_is_a_configuration_error_logged_once_and_the_token_never_logged() {
             );
         });
     });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(!logs.contains(TOKEN), "the token leaked into the logs");
     let errors = logs
         .lines()

@@ -485,3 +485,78 @@ async fn subscribers_are_told_of_the_announcement_the_start_and_the_completion()
         mails[confirmed].1
     );
 }
+
+/// With `CREATE_INCIDENTS`, an alert the maintenance holds opens no GitLab incident issue
+/// in the window, while an alert of another component opens one at once; the held alert,
+/// still firing when the window ends, opens its issue then, once.
+#[tokio::test]
+async fn a_held_alert_opens_no_incident_issue_until_the_window_ends() {
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-11-29T02:05:00Z");
+    let runner = Runner::embedded_at(dir.path(), test_config(&[]), clock.clone()).unwrap();
+    send(&runner, &opened()).await;
+    runner.tick().await.unwrap();
+
+    // From here on the runner has GitLab's API and opens incident issues for alerts.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v4/projects/42/issues"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    for (component, iid) in [("web", 81), ("database", 82)] {
+        Mock::given(method("POST"))
+            .and(path("/api/v4/projects/42/issues"))
+            .and(body_string_contains(format!("{component}+is+slow")))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+                "id": 9000 + iid, "iid": iid, "project_id": 42, "title": format!("{component} is slow"),
+                "description": "", "state": "opened", "created_at": "2026-12-01T02:10:00.000Z",
+                "updated_at": "2026-12-01T02:10:00.000Z", "labels": ["incident"], "confidential": false,
+                "web_url": format!("https://gitlab.example.com/ops/api/-/issues/{iid}")})))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let uri = server.uri();
+    let config = test_config(&[
+        ("GITLAB_URL", &uri),
+        ("GITLAB_TOKEN", "glpat-stub-token"),
+        ("CREATE_INCIDENTS", "true"),
+        ("LINK_BACK", "false"),
+    ]);
+    clock.set("2026-12-01T02:10:00Z");
+    let runner = Runner::embedded_at(dir.path(), config, clock.clone()).unwrap();
+    runner.tick().await.unwrap();
+    assert_eq!(detail(dir.path())["stage"], "in_progress");
+    let opened_issues = || async {
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect::<Vec<_>>()
+    };
+    send(&runner, &alert("database", 1)).await;
+    assert_eq!(
+        opened_issues().await,
+        Vec::<String>::new(),
+        "held: no issue"
+    );
+    send(&runner, &alert("web", 1)).await;
+    let posted = opened_issues().await;
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert!(posted[0].contains("web+is+slow"), "{posted:?}");
+
+    clock.set("2026-12-01T04:00:30Z");
+    runner.tick().await.unwrap();
+    runner.tick().await.unwrap();
+    let posted = opened_issues().await;
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    assert!(posted[1].contains("database+is+slow"), "{posted:?}");
+    server.verify().await;
+}

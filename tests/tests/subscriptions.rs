@@ -105,6 +105,9 @@ async fn browser(args: &[&str]) -> String {
 
 #[tokio::test]
 async fn subscribe_confirm_get_updates_and_unsubscribe_in_one_click() {
+    // Every log line of the story (the runtime is this thread's): no address in any.
+    let logs = Captured::default();
+    let _logging = tracing::subscriber::set_default(logs.subscriber());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
@@ -267,6 +270,12 @@ async fn subscribe_confirm_get_updates_and_unsubscribe_in_one_click() {
         assert!(!text.contains("@example.com"), "{key} holds an address");
     }
     server.abort();
+    let logs = logs.text();
+    assert!(
+        logs.contains("subscription confirmed") && logs.contains(&id[..12]),
+        "the story's log lines, subscribers by hash: {logs}"
+    );
+    assert!(!logs.contains("reader@"), "an address in the logs: {logs}");
 }
 
 fn sha256_hex(s: &str) -> String {

@@ -1,5 +1,7 @@
 //! One typed configuration, read once from the environment (DESIGN.md's names).
 
+pub mod alerting;
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
@@ -199,7 +201,7 @@ pub struct Config {
     /// complaint events come back).
     pub ses_configuration_set: Option<String>,
     /// Where alerts go and how (DESIGN.md, "Alert routing").
-    pub alert_routing: crate::alerting::AlertRouting,
+    pub alert_routing: alerting::AlertRouting,
     /// `COMPONENTS`: the page's components in this order, shown even before their
     /// first incident; components of labels not listed follow.
     pub components: Vec<String>,
@@ -391,7 +393,7 @@ impl Config {
         c.update_queue_url = get("UPDATE_QUEUE_URL");
         c.update_channels = get("UPDATE_CHANNELS").map(Secret);
         c.ses_configuration_set = get("SES_CONFIGURATION_SET");
-        c.alert_routing = crate::alerting::AlertRouting::read(get)?;
+        c.alert_routing = alerting::AlertRouting::read(get)?;
         if let Some(v) = get("COMPONENTS") {
             for name in v
                 .split([',', '\n'])

@@ -2,7 +2,6 @@
 //! errors, signatures, mail and queue messages, and the ports through which the domain
 //! (`openmic`) talks to the world. No I/O here.
 
-pub mod alerting;
 pub mod clock;
 pub mod config;
 pub mod document;

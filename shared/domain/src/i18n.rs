@@ -256,7 +256,7 @@ pub fn template_function(
     let html = state.auto_escape() != minijinja::AutoEscape::None;
     let escape = |s: &str| {
         if html {
-            crate::site::render::escape_text(s)
+            openmic_render::escape_text(s)
         } else {
             s.to_owned()
         }

@@ -23,8 +23,7 @@
 //! uses the `site`'s data; `intake` uses `alerts`' payloads.
 
 pub use openmic_core::{
-    alerting, clock, config, document, errors, gitlab, ids, mail, memory, message, ports, signing,
-    time,
+    clock, config, document, errors, gitlab, ids, mail, memory, message, ports, signing, time,
 };
 
 pub mod alerts;
@@ -36,6 +35,9 @@ pub mod publishing;
 pub mod site;
 pub mod subscriptions;
 pub mod templates;
+
+#[cfg(test)]
+mod layers;
 
 /// Every setting the domain's capabilities read (the adapters declare their own).
 pub fn variables() -> impl Iterator<Item = &'static config::Variable> {

@@ -25,7 +25,7 @@ pub fn environment(templates: &[(&'static str, &'static str)]) -> Environment<'s
             && !value.is_undefined()
         {
             return out
-                .write_str(&crate::site::render::escape_text(&value.to_string()))
+                .write_str(&openmic_render::escape_text(&value.to_string()))
                 .map_err(|e| {
                     minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
                 });

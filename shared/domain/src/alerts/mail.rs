@@ -10,8 +10,8 @@ use super::lifecycle::{AlertRecord, Notice};
 use super::links::ActionLinks;
 use super::message::{self, render};
 use super::storm::{DigestItem, Failing};
-use crate::alerting::DigestAfter;
 use crate::config::Config;
+use crate::config::alerting::DigestAfter;
 use crate::mail::Mail;
 use crate::time::{self, Timestamp};
 

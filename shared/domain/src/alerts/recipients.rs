@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use crate::alerting::NotifyRoles;
+use crate::config::alerting::NotifyRoles;
 use crate::config::{Config, ConfigError, is_address};
 use crate::gitlab::{ApiError, Gitlab};
 

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::Severity;
 use super::lifecycle::Notice;
-use crate::alerting::DigestAfter;
+use crate::config::alerting::DigestAfter;
 use crate::time::Timestamp;
 
 /// How long a storm must be quiet before its digest goes.

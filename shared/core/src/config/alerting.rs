@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, Secret, parse_duration};
+use super::{ConfigError, Secret, parse_duration};
 
 /// GitLab's access levels that `NOTIFY_ROLES` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

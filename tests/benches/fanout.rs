@@ -13,9 +13,7 @@ use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
 use openmic::mail::Mail;
 use openmic::memory::{MemoryQueue, MemoryStore};
-use openmic::ports::{BackendError, Mailer, ObjectStore, PutOptions};
-use openmic::subscriptions::address::SubscriberId;
-use openmic::subscriptions::subscriber::{self, Subscriber};
+use openmic::ports::{BackendError, Mailer};
 use openmic::subscriptions::update::{Subject, Update, UpdateKind};
 use openmic::subscriptions::{FanOut, Subscriptions};
 use openmic_tests::test_config;
@@ -86,25 +84,7 @@ async fn subscribed() -> (Subscriptions, Arc<MemoryQueue>, Arc<Handed>) {
         ("PUBLIC_API_URL", "https://api.status.example.com"),
     ]);
     let state = Arc::new(MemoryStore::new());
-    for i in 0..SUBSCRIBERS {
-        let address = format!("reader{i}@example.com");
-        let s = Subscriber {
-            address: Some(address.clone()),
-            components: Vec::new(),
-            confirmed_at: Some(chrono::Utc::now()),
-            pending: None,
-            confirmation_sent_at: None,
-            suppressed: None,
-        };
-        state
-            .put(
-                &subscriber::key(&SubscriberId::of(&address)),
-                serde_json::to_vec(&s).unwrap().into(),
-                PutOptions::private_json(),
-            )
-            .await
-            .unwrap();
-    }
+    openmic_tests::confirmed_subscribers(state.as_ref(), "example.com", SUBSCRIBERS).await;
     let queue = Arc::new(MemoryQueue::default());
     let mailer = Arc::new(Handed::default());
     let subs =

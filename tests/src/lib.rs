@@ -392,3 +392,36 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// `count` confirmed subscribers `reader<i>@<domain>` (of every component), written
+/// straight into the state bucket; their addresses.
+pub async fn confirmed_subscribers(
+    state: &dyn openmic::ports::ObjectStore,
+    domain: &str,
+    count: usize,
+) -> Vec<String> {
+    use futures_util::StreamExt;
+    use openmic::subscriptions::{address::SubscriberId, subscriber};
+    let addresses: Vec<String> = (0..count).map(|i| format!("reader{i}@{domain}")).collect();
+    futures_util::stream::iter(addresses.clone())
+        .for_each_concurrent(32, |address| async move {
+            let s = subscriber::Subscriber {
+                address: Some(address.clone()),
+                components: Vec::new(),
+                confirmed_at: Some(chrono::Utc::now()),
+                pending: None,
+                confirmation_sent_at: None,
+                suppressed: None,
+            };
+            state
+                .put(
+                    &subscriber::key(&SubscriberId::of(&address)),
+                    serde_json::to_vec(&s).expect("a subscriber as JSON").into(),
+                    openmic::ports::PutOptions::private_json(),
+                )
+                .await
+                .expect("the subscriber stored");
+        })
+        .await;
+    addresses
+}

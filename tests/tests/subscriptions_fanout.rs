@@ -12,17 +12,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
-use futures_util::StreamExt;
 use openmic::config::Config;
 use openmic::errors::BackendError;
 use openmic::mail::Mail;
 use openmic::memory::{MemoryMailer, MemoryQueue, MemoryStore};
-use openmic::ports::{Mailer, ObjectStore, PutOptions};
-use openmic::subscriptions::address::SubscriberId;
-use openmic::subscriptions::subscriber::{self, Subscriber};
+use openmic::ports::Mailer;
 use openmic::subscriptions::update::{Subject, Update, UpdateKind};
 use openmic::subscriptions::{FanOut, Subscriptions, announce};
 use openmic_tests::aws::{Fixture, MAX_RECEIVE_COUNT, endpoint, sent_mail};
+use openmic_tests::confirmed_subscribers;
 use openmic_tests::proxy::{Fault, FaultProxy, Rule};
 use serde_json::json;
 
@@ -69,32 +67,6 @@ fn update(id: u64) -> Update {
     }
 }
 
-/// `count` confirmed subscribers at `domain`, straight into the state bucket.
-async fn subscribers(state: &dyn ObjectStore, domain: &str, count: usize) -> Vec<String> {
-    let addresses: Vec<String> = (0..count).map(|i| format!("reader{i}@{domain}")).collect();
-    futures_util::stream::iter(addresses.clone())
-        .for_each_concurrent(32, |address| async move {
-            let s = Subscriber {
-                address: Some(address.clone()),
-                components: Vec::new(),
-                confirmed_at: Some(chrono::Utc::now()),
-                pending: None,
-                confirmation_sent_at: None,
-                suppressed: None,
-            };
-            state
-                .put(
-                    &subscriber::key(&SubscriberId::of(&address)),
-                    serde_json::to_vec(&s).unwrap().into(),
-                    PutOptions::private_json(),
-                )
-                .await
-                .unwrap();
-        })
-        .await;
-    addresses
-}
-
 fn config(extra: &[(&str, &str)]) -> Config {
     let mut all = vec![
         ("SUBSCRIPTIONS", "on"),
@@ -132,7 +104,7 @@ async fn ten_thousand_subscribers_one_update_each_mailed_once_in_memory() {
         Some(queue.clone()),
     )
     .unwrap();
-    let addresses = subscribers(state.as_ref(), "example.com", N).await;
+    let addresses = confirmed_subscribers(state.as_ref(), "example.com", N).await;
     announce(queue.as_ref(), None, &[update(1)]).await.unwrap();
     // The queue as FIFO delivers it: a failed message comes back before the rest.
     let mut pending = queue.take();
@@ -274,7 +246,7 @@ async fn ten_thousand_on_moto_a_batch_failing_midway_and_ses_throttling_mail_eve
         Some(Arc::new(queue.clone())),
     )
     .unwrap();
-    subscribers(state.as_ref(), &domain, N).await;
+    confirmed_subscribers(state.as_ref(), &domain, N).await;
     announce(&queue, None, &[update(1)]).await.unwrap();
 
     // Lambda's event source mapping: batches of one, failures visible again.

@@ -171,7 +171,30 @@ async fn main() {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+    // The subscriptions' updates queue, as the template makes it.
+    let updates = fx
+        .sqs
+        .create_queue()
+        .queue_name(format!("updates-{}.fifo", fx.state_bucket))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .expect("the updates queue")
+        .queue_url()
+        .expect("its URL")
+        .to_owned();
+    env.push(("UPDATE_QUEUE_URL".to_owned(), updates));
     for (k, v) in [
+        ("SUBSCRIPTIONS", "on"),
+        (
+            "SUBSCRIPTION_SECRET",
+            "subscription-secret-for-the-cold-start-0123456789",
+        ),
+        ("PUBLIC_API_URL", "https://api.status.example.com"),
+        (
+            "ALERT_LINK_SECRET",
+            "alert-link-secret-for-the-cold-start-0123456789",
+        ),
         ("GITLAB_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ("ALERT_TOKEN", ALERT_TOKEN),
         ("GITLAB_PROJECT_ID", "42"),
@@ -220,6 +243,14 @@ async fn main() {
             "openmic-notifier",
             sqs_event(&alert_envelope()),
             "\"batchItemFailures\":[]",
+        ),
+        (
+            "openmic-subscriptions",
+            json!({"version": "2.0", "rawPath": "/subscribe", "rawQueryString": "",
+                "headers": {"accept": "text/html"},
+                "requestContext": {"http": {"method": "GET", "path": "/subscribe", "sourceIp": "192.0.2.7"}}})
+            .to_string(),
+            "\"statusCode\":200",
         ),
     ];
     println!("function\tcold_start_ms_median\tcold_start_ms_max\tpeak_rss_mb_max");

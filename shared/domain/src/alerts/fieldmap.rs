@@ -6,20 +6,13 @@
 
 use serde_json::{Map, Value};
 
-/// The fields a map may fill: the generic alert's, and `runbook`.
-pub const FIELDS: [&str; 11] = [
-    "title",
-    "description",
-    "start_time",
-    "end_time",
-    "service",
-    "monitoring_tool",
-    "hosts",
-    "severity",
-    "fingerprint",
-    "gitlab_environment_name",
-    "runbook",
-];
+use super::parse::GENERIC_FIELDS;
+
+/// Whether a map may fill `field`: the generic alert's fields, and `runbook` (read from
+/// its extra keys).
+fn fillable(field: &str) -> bool {
+    GENERIC_FIELDS.contains(&field) || field == "runbook"
+}
 
 /// A parsed map: each field with the path it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,10 +24,10 @@ impl FieldMap {
             .map_err(|e| format!("must be a JSON object of dotted paths: {e}"))?;
         let mut out = Vec::with_capacity(map.len());
         for (field, path) in map {
-            if !FIELDS.contains(&field.as_str()) {
+            if !fillable(&field) {
                 return Err(format!(
-                    "{field:?} is not a field of the generic alert ({})",
-                    FIELDS.join(", ")
+                    "{field:?} is not a field of the generic alert ({}, runbook)",
+                    GENERIC_FIELDS.join(", ")
                 ));
             }
             match path {

@@ -576,7 +576,8 @@ fn string_or_list(map: &Map<String, Value>, key: &str) -> Result<Vec<String>, Al
     }
 }
 
-const GENERIC_FIELDS: [&str; 10] = [
+/// The generic alert's own fields (GitLab's documented keys); the rest are extra keys.
+pub(super) const GENERIC_FIELDS: [&str; 10] = [
     "title",
     "description",
     "start_time",

@@ -5,7 +5,7 @@
 // node big.mjs <base URL> <German site's base URL>
 // Prints "publish" and waits for a line on stdin once the page is open: the caller
 // publishes the 45th incident, then answers.
-import { chromium } from "playwright-core";
+import { check, finish, launch } from "./harness.mjs";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -19,20 +19,7 @@ if (!base || !german) {
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
-const failures = [];
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failures.push(name);
-    console.log(`not ok - ${name}\n  ${String(e.message).split("\n").join("\n  ")}`);
-  }
-}
+const browser = await launch();
 
 async function axe(page) {
   await page.addScriptTag({ content: axeSource });
@@ -134,6 +121,4 @@ for (const colorScheme of ["light", "dark"]) {
   await context.close();
 }
 
-await browser.close();
-console.log(`\nbig site: ${failures.length ? "FAILED " + failures.join("; ") : "all checks passed"}`);
-process.exit(failures.length ? 1 : 0);
+await finish(browser, "big site");

@@ -2,7 +2,7 @@
 // of its stages: node maintenance.mjs <base URL> scheduled|in_progress|completed
 // The reader is in Berlin (UTC+1 in December): with JavaScript on, times show in their
 // zone beside UTC; with it off, the page says everything in UTC.
-import { chromium } from "playwright-core";
+import { check, finish, launch } from "./harness.mjs";
 import assert from "node:assert/strict";
 
 const [base, stage] = process.argv.slice(2);
@@ -11,20 +11,7 @@ if (!base || !["scheduled", "in_progress", "completed"].includes(stage)) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
-const failures = [];
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failures.push(name);
-    console.log(`not ok - ${name}\n  ${String(e.message).split("\n").join("\n  ")}`);
-  }
-}
+const browser = await launch();
 
 const TITLE = "Database upgrade";
 for (const javaScriptEnabled of [false, true]) {
@@ -76,8 +63,4 @@ for (const javaScriptEnabled of [false, true]) {
   });
   await context.close();
 }
-await browser.close();
-if (failures.length) {
-  console.log(`${failures.length} failed`);
-  process.exit(1);
-}
+await finish(browser, `maintenance, ${stage}`);

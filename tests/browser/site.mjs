@@ -2,7 +2,7 @@
 // node site.mjs <base URL> <screenshot dir>
 // Exits non-zero, naming the check, if the site shows something it must not, or
 // lacks something it must.
-import { chromium } from "playwright-core";
+import { check, finish, launch } from "./harness.mjs";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 
@@ -13,25 +13,9 @@ if (!base || !shots) {
 }
 mkdirSync(shots, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 
 const dialogs = [];
-const failures = [];
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failures.push(name);
-    console.log(`not ok - ${name}\n  ${String(e.message).split("\n").join("\n  ")}`);
-  }
-}
 
 const FORBIDDEN = ["carol", "alice", "bob", "mallory", "oncall", "@", "Login page slow", "Mallory's incident", "password"];
 
@@ -122,8 +106,4 @@ await check("phone width: no page-wide horizontal scroll; dark mode applies", as
   assert.equal(bg, "rgb(18, 19, 22)");
 });
 await small.screenshot({ path: `${shots}/incident-1-phone-dark.png`, fullPage: true });
-await browser.close();
-
-const passed = 0;
-console.log(`\nbrowser: ${failures.length ? "FAILED " + failures.join("; ") : "all checks passed"}`);
-process.exit(failures.length ? 1 : passed);
+await finish(browser, "browser");

@@ -7,7 +7,7 @@
 //   node subscribe.mjs unsubscribed <link from the mail> <screenshot dir>
 //     after a one-click unsubscribe, the mail's link says so
 // Exits non-zero, naming the check, if a page lacks what it must show.
-import { chromium } from "playwright-core";
+import { check, finish, launch } from "./harness.mjs";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 
@@ -19,25 +19,9 @@ if (!step || !url || !shots) {
 }
 mkdirSync(shots, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1000, height: 900 } });
 const page = await context.newPage();
-const failures = [];
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failures.push(name);
-    console.log(`not ok - ${name}\n  ${String(e.message).split("\n").join("\n  ")}`);
-  }
-}
 
 if (step === "form") {
   const address = rest[0];
@@ -80,6 +64,4 @@ if (step === "form") {
   console.error(`unknown step ${step}`);
   process.exit(2);
 }
-await browser.close();
-console.log(`\nbrowser: ${failures.length ? "FAILED " + failures.join("; ") : "all checks passed"}`);
-process.exit(failures.length ? 1 : 0);
+await finish(browser, "browser");

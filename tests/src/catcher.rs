@@ -19,6 +19,34 @@ pub struct Caught {
     pub body: Value,
 }
 
+impl Caught {
+    /// Checks the request's Standard Webhooks signature against `secret` (`whsec_…`),
+    /// computed here from the spec (HMAC-SHA256 over `id.timestamp.body`, base64).
+    pub fn assert_signed_with(&self, secret: &str) {
+        use base64::Engine;
+        use base64::engine::general_purpose::STANDARD as B64;
+        use hmac::{Hmac, Mac};
+        let header = |name: &str| {
+            self.headers[name]
+                .to_str()
+                .unwrap_or_else(|_| panic!("{name} is text"))
+        };
+        let (id, ts, sig) = (
+            header("webhook-id"),
+            header("webhook-timestamp"),
+            header("webhook-signature"),
+        );
+        let key = B64
+            .decode(secret.trim_start_matches("whsec_"))
+            .expect("a whsec_ secret");
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).expect("any key length");
+        mac.update(format!("{id}.{ts}.").as_bytes());
+        mac.update(&self.raw);
+        let want = format!("v1,{}", B64.encode(mac.finalize().into_bytes()));
+        assert!(sig.split(' ').any(|s| s == want), "{sig} != {want}");
+    }
+}
+
 /// A local HTTP server standing in for the chat services: `/ok/…` answers 200,
 /// `/fail/…` 500, `/hang/…` waits until released, then 500.
 #[derive(Clone)]

@@ -405,14 +405,7 @@ pub async fn confirmed_subscribers(
     let addresses: Vec<String> = (0..count).map(|i| format!("reader{i}@{domain}")).collect();
     futures_util::stream::iter(addresses.clone())
         .for_each_concurrent(32, |address| async move {
-            let s = subscriber::Subscriber {
-                address: Some(address.clone()),
-                components: Vec::new(),
-                confirmed_at: Some(chrono::Utc::now()),
-                pending: None,
-                confirmation_sent_at: None,
-                suppressed: None,
-            };
+            let s = subscriber::Subscriber::confirmed(&address, chrono::Utc::now());
             state
                 .put(
                     &subscriber::key(&SubscriberId::of(&address)),

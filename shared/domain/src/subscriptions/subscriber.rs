@@ -96,6 +96,19 @@ pub enum Confirmed {
 }
 
 impl Subscriber {
+    /// `address`, confirmed at `at`, for every component (a subscription seeded
+    /// rather than asked for through the form).
+    pub fn confirmed(address: &str, at: Timestamp) -> Subscriber {
+        Subscriber {
+            address: Some(address.to_owned()),
+            components: Vec::new(),
+            confirmed_at: Some(at),
+            pending: None,
+            confirmation_sent_at: None,
+            suppressed: None,
+        }
+    }
+
     /// Whether updates go to it.
     pub fn active(&self) -> bool {
         self.confirmed_at.is_some() && self.suppressed.is_none() && self.address.is_some()

@@ -130,6 +130,19 @@ fn link_in(mail: &Mail, path: &str) -> String {
     rest.split_whitespace().next().unwrap().to_owned()
 }
 
+/// `address` straight into the bucket as a confirmed subscriber of everything.
+async fn seed(state: &MemoryStore, address: &str) {
+    let s = Subscriber::confirmed(address, chrono::Utc::now());
+    state
+        .put(
+            &subscriber::key(&SubscriberId::of(address)),
+            serde_json::to_vec(&s).unwrap().into(),
+            crate::ports::PutOptions::private_json(),
+        )
+        .await
+        .unwrap();
+}
+
 async fn record(state: &MemoryStore, address: &str) -> Option<Subscriber> {
     let key = subscriber::key(&SubscriberId::of(address));
     crate::document::read(state, &key)
@@ -561,23 +574,7 @@ async fn a_batch_failing_midway_is_retried_and_mails_each_once() {
     let w = world(flaky.clone());
     // Subscribers straight into the bucket, confirmed.
     for i in 0..150 {
-        let address = format!("reader{i}@example.com");
-        let s = Subscriber {
-            address: Some(address.clone()),
-            components: Vec::new(),
-            confirmed_at: Some(chrono::Utc::now()),
-            pending: None,
-            confirmation_sent_at: None,
-            suppressed: None,
-        };
-        w.state
-            .put(
-                &subscriber::key(&SubscriberId::of(&address)),
-                serde_json::to_vec(&s).unwrap().into(),
-                crate::ports::PutOptions::private_json(),
-            )
-            .await
-            .unwrap();
+        seed(&w.state, &format!("reader{i}@example.com")).await;
     }
     announce(
         w.queue.as_ref(),
@@ -628,23 +625,7 @@ async fn a_sender_refused_everywhere_fails_the_batch_and_keeps_no_record() {
         ..Flaky::default()
     });
     let w = world(flaky.clone());
-    let address = "reader@example.com";
-    let s = Subscriber {
-        address: Some(address.into()),
-        components: Vec::new(),
-        confirmed_at: Some(chrono::Utc::now()),
-        pending: None,
-        confirmation_sent_at: None,
-        suppressed: None,
-    };
-    w.state
-        .put(
-            &subscriber::key(&SubscriberId::of(address)),
-            serde_json::to_vec(&s).unwrap().into(),
-            crate::ports::PutOptions::private_json(),
-        )
-        .await
-        .unwrap();
+    seed(&w.state, "reader@example.com").await;
     announce(
         w.queue.as_ref(),
         None,

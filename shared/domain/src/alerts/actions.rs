@@ -45,10 +45,7 @@ impl Page {
         ("referrer-policy", "no-referrer"),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
-        (
-            "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-        ),
+        ("content-security-policy", crate::templates::PAGE_CSP),
     ];
 }
 
@@ -141,11 +138,7 @@ impl Actions {
         } else {
             "confirm"
         };
-        let until = s
-            .length
-            .as_ref()
-            .map(|(_, d)| now + chrono::Duration::from_std(*d).unwrap_or_default());
-        page(200, action, state, &s, until, false, now)
+        page(200, action, state, &s, until(&s.length, now), false, now)
     }
 
     /// `POST`: acknowledges or silences.
@@ -156,44 +149,30 @@ impl Actions {
         length: Option<&str>,
         now: Timestamp,
     ) -> Page {
-        let s = match self.check(action, token, length, now).await {
-            Ok(s) => s,
+        // The record is read once, in the update that acts on it.
+        let (grant, key, length) = match self.grant(action, token, length, now) {
+            Ok(g) => g,
             Err(r) => return refused(action, &r),
         };
-        let until = s
-            .length
-            .as_ref()
-            .map(|(_, d)| now + chrono::Duration::from_std(*d).unwrap_or_default());
+        let until = until(&length, now);
         let done = ActionRecord {
             action,
-            by: s.grant.who(),
-            channel: s.grant.channel.clone(),
+            by: grant.who(),
+            channel: grant.channel.clone(),
             at: now,
-            generation: s.grant.generation,
+            generation: grant.generation,
             until,
             noted: false,
         };
         let mut refusal = None;
         let mut already = false;
-        let updated = document::update(self.state.as_ref(), &s.key, |old| {
+        let updated = document::update(self.state.as_ref(), &key, |old| {
             let mut r: AlertRecord = old?;
-            refusal = None;
-            already = false;
-            if action == LinkAction::Ack {
-                if r.generation != s.grant.generation {
-                    refusal = Some(Refusal::Generation);
-                    return Some(r);
-                }
-                if r.acknowledged().is_some() {
-                    already = true;
-                    return Some(r);
-                }
-                if r.status == RecordStatus::Resolved {
-                    refusal = Some(Refusal::Resolved);
-                    return Some(r);
-                }
+            refusal = ack_refusal(action, &r, &grant).err();
+            already = refusal.is_none() && action == LinkAction::Ack && r.acknowledged().is_some();
+            if refusal.is_none() && !already {
+                r.record_action(done.clone());
             }
-            r.record_action(done.clone());
             Some(r)
         })
         .await;
@@ -208,13 +187,41 @@ impl Actions {
         if let Some(r) = refusal {
             return refused(action, &r);
         }
-        let s = Subject { record, ..s };
+        let s = Subject {
+            grant,
+            key,
+            record,
+            length,
+        };
         if already {
             return page(200, action, "already", &s, until, false, now);
         }
         info!(action = ?action, channel = %done.channel, generation = done.generation, "alert acted on by link");
         let noted = self.note(&s, &done).await;
         page(200, action, "done", &s, until, noted, now)
+    }
+
+    /// The grant, the key of its record and the silence's length, from the link alone
+    /// (no I/O), or why not.
+    #[allow(clippy::type_complexity)]
+    fn grant(
+        &self,
+        action: LinkAction,
+        token: Option<&str>,
+        length: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(Grant, String, Option<(String, std::time::Duration)>), Refusal> {
+        let key = self.key.as_ref().ok_or(Refusal::Off)?;
+        let grant = key.verify(token, action, now).map_err(Refusal::Link)?;
+        let length = match action {
+            LinkAction::Ack => None,
+            LinkAction::Silence => {
+                let v = length.unwrap_or("").trim();
+                Some((v.to_owned(), silence_for(v).ok_or(Refusal::BadFor)?))
+            }
+        };
+        let key = key_of(&grant.record);
+        Ok((grant, key, length))
     }
 
     /// The grant, its record and the silence's length, or why not.
@@ -225,20 +232,7 @@ impl Actions {
         length: Option<&str>,
         now: Timestamp,
     ) -> Result<Subject, Refusal> {
-        let key = self.key.as_ref().ok_or(Refusal::Off)?;
-        let grant = key.verify(token, action, now).map_err(Refusal::Link)?;
-        let length = match action {
-            LinkAction::Ack => None,
-            LinkAction::Silence => {
-                let v = length.unwrap_or("").trim();
-                Some((v.to_owned(), silence_for(v).ok_or(Refusal::BadFor)?))
-            }
-        };
-        // Signed ids are the notifier's own; this only keeps keys well-formed.
-        if grant.record.len() != 32 || !grant.record.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Refusal::Link(LinkError::Forged));
-        }
-        let key = key_of(&grant.record);
+        let (grant, key, length) = self.grant(action, token, length, now)?;
         let record = match document::read::<AlertRecord>(self.state.as_ref(), &key).await {
             Ok(Some((r, _))) => r,
             Ok(None) => return Err(Refusal::Unknown),
@@ -247,15 +241,7 @@ impl Actions {
                 return Err(Refusal::Unavailable);
             }
         };
-        if action == LinkAction::Ack && record.generation != grant.generation {
-            return Err(Refusal::Generation);
-        }
-        if action == LinkAction::Ack
-            && record.status == RecordStatus::Resolved
-            && record.acknowledged().is_none()
-        {
-            return Err(Refusal::Resolved);
-        }
+        ack_refusal(action, &record, &grant)?;
         Ok(Subject {
             grant,
             key,
@@ -311,6 +297,28 @@ impl Actions {
         }
         true
     }
+}
+
+/// Why an acknowledgement cannot be taken on `record`: its link is of an earlier
+/// firing, or the alert resolved before anyone acknowledged it.
+fn ack_refusal(action: LinkAction, record: &AlertRecord, grant: &Grant) -> Result<(), Refusal> {
+    if action != LinkAction::Ack {
+        return Ok(());
+    }
+    if record.generation != grant.generation {
+        return Err(Refusal::Generation);
+    }
+    if record.status == RecordStatus::Resolved && record.acknowledged().is_none() {
+        return Err(Refusal::Resolved);
+    }
+    Ok(())
+}
+
+/// When a silence of `length` from `now` ends.
+fn until(length: &Option<(String, std::time::Duration)>, now: Timestamp) -> Option<Timestamp> {
+    length
+        .as_ref()
+        .map(|(_, d)| now + chrono::Duration::from_std(*d).unwrap_or_default())
 }
 
 fn page(

@@ -586,7 +586,7 @@ impl Publisher {
                 id: i.id,
                 title: crate::site::text_of(&i.title),
                 window,
-                closed_at: (i.status == "closed").then_some(i.updated_at),
+                closed_at: i.closed_at,
                 components: i.components.clone(),
                 mute: e.mute.clone(),
             };

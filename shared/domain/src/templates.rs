@@ -39,3 +39,8 @@ pub fn environment(templates: &[(&'static str, &'static str)]) -> Environment<'s
     }
     env
 }
+
+/// The Content-Security-Policy of openmic's own HTML pages (alert links,
+/// subscriptions): their inline style only, forms posting back to themselves, never in
+/// a frame.
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";

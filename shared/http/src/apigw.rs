@@ -205,38 +205,13 @@ fn link_response(page: LinkPage) -> Value {
 }
 
 #[cfg(feature = "links")]
-/// The value of `name` in a query string (`a=1&b=2`), percent-decoded.
+/// The value of `name` in a query string (`a=1&b=2`), decoded as a form is (the
+/// subscriptions' decoder: an escape that is not one stays as written).
 pub fn query_param(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find(|(k, _)| percent_decode(k).as_deref() == Some(name))
-        .and_then(|(_, v)| percent_decode(v))
-}
-
-#[cfg(feature = "links")]
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    openmic::subscriptions::web::form_pairs(query.as_bytes())
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 impl Event {
@@ -508,6 +483,6 @@ mod tests {
         assert_eq!(v1.query("token").as_deref(), Some("t1"));
         assert_eq!(link_action("/alerts/ack"), Some(LinkAction::Ack));
         assert_eq!(link_action("/alerts"), None);
-        assert_eq!(query_param("a=%zz", "a"), None);
+        assert_eq!(query_param("a=%zz", "a").as_deref(), Some("%zz"));
     }
 }

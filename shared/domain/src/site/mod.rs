@@ -24,7 +24,7 @@ pub mod summary;
 /// Markdown made safe to publish: the crate `openmic-render`.
 pub use openmic_render as render;
 pub use pages::{archive_key, incident_page_key, render_incident_page};
-pub use summary::{Summary, summary};
+pub use summary::Summary;
 
 use std::sync::LazyLock;
 

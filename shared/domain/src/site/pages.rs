@@ -22,7 +22,12 @@ pub fn incident_page_key(id: u64) -> String {
 
 /// `history/<yyyy>-<mm>.html`.
 pub fn archive_key(year: i32, month: u32) -> String {
-    format!("{}{}", super::ARCHIVE_PREFIX, month_id(year, month)) + ".html"
+    month_key(&month_id(year, month))
+}
+
+/// The archive page of the month `yyyy-mm`.
+fn month_key(id: &str) -> String {
+    format!("{}{id}.html", super::ARCHIVE_PREFIX)
 }
 
 fn month_id(year: i32, month: u32) -> String {
@@ -372,7 +377,7 @@ pub(super) fn archive(
                 ..page.chrome("../", updated.as_ref())
             },
         )?;
-        out.push((format!("{}{month}.html", super::ARCHIVE_PREFIX), html));
+        out.push((month_key(month), html));
     }
     Ok(out)
 }

@@ -166,8 +166,3 @@ pub fn of(status: &Status, index: &PublishedIndex) -> Summary {
         days: notable(&status.overall.days),
     }
 }
-
-/// `data/summary.json` for `index` as of `now`.
-pub fn summary(index: &PublishedIndex, page: &Page, now: Timestamp) -> Summary {
-    of(&status(index, page, now), index)
-}

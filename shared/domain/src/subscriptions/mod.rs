@@ -165,12 +165,6 @@ impl Subscriptions {
         Ok(self)
     }
 
-    /// With other retries for the channels (tests keep them short).
-    pub fn with_channel_retries(mut self, retries: crate::chat::Retries) -> Subscriptions {
-        self.channels = self.channels.map(|c| c.with_retries(retries));
-        self
-    }
-
     pub fn enabled(&self) -> bool {
         self.fan.is_some()
     }

@@ -27,10 +27,6 @@ impl Problem {
         self
     }
 
-    pub fn key(&self) -> &'static str {
-        self.key
-    }
-
     /// The problem in `language`, as a clause: `the address has no @, ...`.
     pub fn text(&self, language: Language) -> String {
         let args: Vec<(&str, &str)> = self.args.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -510,7 +510,7 @@ impl Subscriptions {
         }
         headers.push((
             "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'".to_owned(),
+            crate::templates::PAGE_CSP.to_owned(),
         ));
         let language = self.config.page_language;
         let ctx = context! {

@@ -42,9 +42,9 @@ pub async fn take(
         let n = old.map_or(0, |c| c.requests);
         within = n < PER_SOURCE_PER_HOUR;
         // Past the cap the counter stays as it is: nothing to write.
-        within
-            .then_some(Counter { requests: n + 1 })
-            .or(Some(Counter { requests: n }))
+        Some(Counter {
+            requests: n + u32::from(within),
+        })
     })
     .await?;
     Ok(within)

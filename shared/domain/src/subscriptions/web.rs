@@ -228,31 +228,23 @@ impl Subscriptions {
             .map(|(s, _)| s);
         let shown = |s: &Subscriber| s.address.as_deref().map(masked);
         match (token.purpose, get) {
-            (Purpose::Confirm, true) => Ok(match &record {
-                Some(s)
-                    if s.pending
-                        .as_ref()
-                        .is_some_and(|p| p.requested_at.timestamp() == token.issued) =>
-                {
-                    View {
+            // What the POST would do, worked out by the same rule without keeping it.
+            (Purpose::Confirm, true) => Ok(
+                match (
+                    subscriber::confirm(record.clone(), token.issued, now).1,
+                    &record,
+                ) {
+                    (Confirmed::Now(chosen), Some(s)) => View {
                         address: shown(s),
-                        chosen: s
-                            .pending
-                            .as_ref()
-                            .map(|p| p.components.clone())
-                            .unwrap_or_default(),
+                        chosen,
                         ..View::new(200, "confirm")
+                    },
+                    (Confirmed::Already(_), Some(s)) => {
+                        self.subscribed(fan, "already", s, &id, now)
                     }
-                }
-                Some(s)
-                    if s.active()
-                        && s.confirmation_sent_at
-                            .is_some_and(|t| t.timestamp() == token.issued) =>
-                {
-                    self.subscribed(fan, "already", s, &id, now)
-                }
-                _ => View::refused(410, "link_stale"),
-            }),
+                    _ => View::refused(410, "link_stale"),
+                },
+            ),
             (Purpose::Confirm, false) => {
                 let mut outcome = Confirmed::Stale;
                 let after = document::update(self.state.as_ref(), &key, |old| {

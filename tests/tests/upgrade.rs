@@ -146,6 +146,11 @@ async fn the_first_release_data_is_moved_served_and_updated() {
         index["incidents"]["4"]["source"],
         json!({"project": 42, "iid": 4})
     );
+    // The notifier's list of maintenances exists from the first run on: none here.
+    assert_eq!(
+        json_of(&state, "index/maintenance.json")["maintenances"],
+        json!([])
+    );
     // The alert records are read as they are.
     for (k, v) in old.iter().filter(|(k, _)| k.starts_with("alerts/")) {
         assert_eq!(state[k], *v, "{k}");

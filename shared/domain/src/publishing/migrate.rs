@@ -159,7 +159,7 @@ impl Publisher {
         .await?;
         // Republishing under a new id is no news for subscribers.
         for (old, new, state) in &renumber {
-            self.apply_with(state, false).await?;
+            self.apply_with(state, super::Apply::MOVED).await?;
             if old != new {
                 info!(old, new, incident = %state.id(), "republished under its new public id");
                 report.renumbered.push((*old, *new));

@@ -94,6 +94,33 @@ impl From<Refused> for ProcessError {
     }
 }
 
+/// How one incident is applied to the status bucket.
+#[derive(Debug, Clone, Copy)]
+struct Apply {
+    /// Queue its public changes for subscribers.
+    announce: bool,
+    /// Rewrite the list and the site at once.
+    site: bool,
+}
+
+impl Apply {
+    /// One incident, as a message brings it.
+    const ONE: Apply = Apply {
+        announce: true,
+        site: true,
+    };
+    /// One of many (the tick): the caller writes the site once after them.
+    const MANY: Apply = Apply {
+        announce: true,
+        site: false,
+    };
+    /// Republished under a new id (the upgrade): no news, the site once after.
+    const MOVED: Apply = Apply {
+        announce: false,
+        site: false,
+    };
+}
+
 /// What handling a message did; `id` is the incident's public id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -204,18 +231,15 @@ impl Publisher {
     /// Brings the status bucket in line with the state, and hands what became
     /// public to the subscribers.
     pub async fn apply(&self, state: &IncidentState) -> Result<Outcome, ProcessError> {
-        self.apply_with(state, true).await
+        self.apply_with(state, Apply::ONE).await
     }
 
-    /// Brings the status bucket in line with the state; with `announce`, each public
-    /// change (publication, comment, stage, close, reopen) is queued for subscribers
-    /// before the bucket changes, so a retry finds it again (the same change has the
-    /// same id, and is mailed once).
-    async fn apply_with(
-        &self,
-        state: &IncidentState,
-        announce: bool,
-    ) -> Result<Outcome, ProcessError> {
+    /// Brings the status bucket in line with the state; with `how.announce`, each
+    /// public change (publication, comment, stage, close, reopen) is queued for
+    /// subscribers before the bucket changes, so a retry finds it again (the same
+    /// change has the same id, and is mailed once); with `how.site`, the list and the
+    /// site follow at once (a caller applying many incidents writes them once after).
+    async fn apply_with(&self, state: &IncidentState, how: Apply) -> Result<Outcome, ProcessError> {
         let Some(id) = state.public_id(self.config.public_ids()) else {
             return Ok(Outcome::Private {
                 incident: state.id(),
@@ -230,15 +254,17 @@ impl Publisher {
             Ok(m) => m,
             // Shown nowhere rather than with a wrong time; said back.
             Err(problem) if state.published() => {
-                return self.withhold(state, id, problem.0).await;
+                return self.withhold(state, id, problem.0, how).await;
             }
-            Err(_) => return self.take_down(state, id).await,
+            Err(_) => return self.take_down(state, id, how).await,
         };
         if state.published()
             && let Some(rendered) =
                 public::render_incident(state, id, self.config.gitlab_url.as_deref(), maintenance)
         {
-            if announce && let Some(queue) = &self.updates {
+            if how.announce
+                && let Some(queue) = &self.updates
+            {
                 self.announce(queue.as_ref(), id, &rendered.incident)
                     .await?;
             }
@@ -259,7 +285,7 @@ impl Publisher {
                     .and_then(|i| crate::maintenance::mute_line(&i.description))
             });
             let summary = data::IndexEntry::of(&rendered.incident, state.id(), mute);
-            self.update_index(|index| {
+            self.update_index(how, |index| {
                 index.incidents.insert(id, summary.clone());
             })
             .await?;
@@ -276,14 +302,19 @@ impl Publisher {
             self.link_back(state, id).await?;
             return Ok(Outcome::Published { id });
         }
-        self.take_down(state, id).await
+        self.take_down(state, id, how).await
     }
 
     /// Removes what is public of an incident that is not (or no longer) to be.
-    async fn take_down(&self, state: &IncidentState, id: u64) -> Result<Outcome, ProcessError> {
+    async fn take_down(
+        &self,
+        state: &IncidentState,
+        id: u64,
+        how: Apply,
+    ) -> Result<Outcome, ProcessError> {
         if state.ever_published() {
             self.remove_public(id).await?;
-            self.update_index(|index| {
+            self.update_index(how, |index| {
                 index.incidents.remove(&id);
             })
             .await?;
@@ -331,6 +362,7 @@ impl Publisher {
         state: &IncidentState,
         id: u64,
         problem: String,
+        how: Apply,
     ) -> Result<Outcome, ProcessError> {
         warn!(incident = %state.id(), %problem, "maintenance withheld");
         let now = self.clock.now();
@@ -338,7 +370,7 @@ impl Publisher {
         let state = self
             .update_state(incident, |s| s.note_problem(&problem, now))
             .await?;
-        let outcome = self.take_down(&state, id).await?;
+        let outcome = self.take_down(&state, id, how).await?;
         let Some(api) = &self.gitlab else {
             return Ok(outcome);
         };
@@ -468,11 +500,13 @@ impl Publisher {
         }
     }
 
-    /// Changes the private index of published incidents, then rewrites `data/list.json`
-    /// from the newest index. Both writes are conditional, so concurrent publishers of
-    /// different incidents never drop each other's entries.
-    pub async fn update_index(
+    /// Changes the private index of published incidents, then (with `how.site`)
+    /// rewrites `data/list.json` and the site from the newest index. Both writes are
+    /// conditional, so concurrent publishers of different incidents never drop each
+    /// other's entries.
+    async fn update_index(
         &self,
+        how: Apply,
         change: impl Fn(&mut PublishedIndex),
     ) -> Result<(), ProcessError> {
         let ids = self.config.public_ids();
@@ -482,7 +516,10 @@ impl Publisher {
             Some(index)
         })
         .await?;
-        self.write_list().await
+        if how.site {
+            self.write_list().await?;
+        }
+        Ok(())
     }
 
     /// Rewrites what derives from the index: `data/list.json` and the site, as of the
@@ -613,6 +650,7 @@ impl Publisher {
         let now = self.clock.now();
         let (index, _) = self.read_index().await?;
         let mut moved = 0;
+        let mut failed = None;
         for e in index.incidents.values() {
             let i = &e.incident;
             let (Some(window), Some(stage), Some(source)) =
@@ -623,16 +661,34 @@ impl Publisher {
             if Stage::at(&window, i.status == "closed", now).as_str() == stage {
                 continue;
             }
-            let Some((state, _)) =
-                document::read::<IncidentState>(self.state.as_ref(), &source.state_key()).await?
-            else {
-                continue;
-            };
-            let outcome = self.apply(&state).await?;
-            info!(id = i.id, from = stage, ?outcome, "maintenance moved on");
-            moved += 1;
+            let outcome =
+                match document::read::<IncidentState>(self.state.as_ref(), &source.state_key())
+                    .await
+                {
+                    Ok(None) => continue,
+                    Ok(Some((state, _))) => self.apply_with(&state, Apply::MANY).await,
+                    Err(e) => Err(e),
+                };
+            match outcome {
+                Ok(outcome) => {
+                    info!(id = i.id, from = stage, ?outcome, "maintenance moved on");
+                    moved += 1;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
-        Ok(moved)
+        // The site once, for all that moved, even when one failed (perhaps after its
+        // stage reached the index, when no later tick would move it again).
+        if moved > 0 || failed.is_some() {
+            self.write_list().await?;
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(moved),
+        }
     }
 
     /// The index and its etag (empty when there is none yet).

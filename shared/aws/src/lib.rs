@@ -86,38 +86,94 @@ pub async fn load_config() -> aws_config::SdkConfig {
 pub fn lambda_config() -> aws_config::SdkConfig {
     use aws_config::environment::EnvironmentVariableCredentialsProvider;
     use aws_types::sdk_config::SharedCredentialsProvider;
+    let region = std::env::var("AWS_REGION").ok();
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty());
     let mut b = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(
-            std::env::var("AWS_REGION")
-                .ok()
-                .map(aws_types::region::Region::new),
-        )
+        .region(region.clone().map(aws_types::region::Region::new))
         .credentials_provider(SharedCredentialsProvider::new(
             EnvironmentVariableCredentialsProvider::new(),
         ))
-        .http_client(http_client())
+        .http_client(https_client(Roots::for_lambda(
+            endpoint.as_deref(),
+            region.as_deref(),
+            ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+                .iter()
+                .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty())),
+        )))
         .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
         .time_source(aws_smithy_async::time::SystemTimeSource::new())
         .retry_config(aws_config::retry::RetryConfig::standard())
         .timeout_config(timeouts());
-    if let Some(url) = std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    {
+    if let Some(url) = endpoint {
         b = b.endpoint_url(url);
     }
     b.build()
 }
 
-/// The HTTP client of every SDK client: hyper on rustls with ring.
+/// The HTTP client of the SDK clients on a workstation (`openmic-local --backend aws`):
+/// hyper on rustls with ring, trusting the system's certificates.
 pub fn http_client() -> aws_types::sdk_config::SharedHttpClient {
+    https_client(Roots::System)
+}
+
+/// Amazon Trust Services' roots (see the file's head).
+const AMAZON_ROOTS: &str = include_str!("amazon-roots.pem");
+
+/// The root certificates the SDK's HTTPS client trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roots {
+    /// Amazon Trust Services' five roots, compiled in: every AWS service endpoint's
+    /// certificate chains to one of them, and nothing is read from disk at start (the
+    /// system's store is a few hundred certificates, read and parsed for each client).
+    Amazon,
+    /// The system's certificates: for an endpoint that may not be AWS's own.
+    System,
+}
+
+impl Roots {
+    /// What a function trusts: Amazon's roots, unless `AWS_ENDPOINT_URL` sends the SDK
+    /// over HTTPS elsewhere (an S3-compatible store, a proxy), the region is in a
+    /// partition whose endpoints may chain to other authorities (China, the isolated
+    /// and sovereign clouds), or `SSL_CERT_FILE` or `SSL_CERT_DIR` names other
+    /// certificates. A plain `http://` endpoint uses no certificate at all.
+    pub fn for_lambda(
+        endpoint: Option<&str>,
+        region: Option<&str>,
+        certificates_named: bool,
+    ) -> Roots {
+        let elsewhere = endpoint.is_some_and(|url| {
+            !url.trim_start()
+                .get(..7)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        });
+        let partition = region.unwrap_or_default();
+        let other_partition = ["cn-", "us-iso", "eusc-"]
+            .iter()
+            .any(|prefix| partition.starts_with(prefix));
+        match elsewhere || other_partition || certificates_named {
+            true => Roots::System,
+            false => Roots::Amazon,
+        }
+    }
+}
+
+/// hyper on rustls with ring, trusting `roots`.
+fn https_client(roots: Roots) -> aws_types::sdk_config::SharedHttpClient {
     use aws_smithy_http_client::tls;
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::Ring,
+    ));
+    if roots == Roots::System {
+        return builder.build_https();
+    }
+    let amazon = tls::TrustStore::empty().with_pem_certificate(AMAZON_ROOTS.as_bytes());
+    match tls::TlsContext::builder().with_trust_store(amazon).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        Err(_) => builder.build_https(),
+    }
 }
 
 /// No call hangs: a stuck attempt is cut and retried by the SDK, well inside the
@@ -310,4 +366,81 @@ pub async fn start<'a>(
     let config = crate::telemetry::or_exit(Config::from_env());
     crate::telemetry::or_exit(config.require_for(function, variables));
     (std::sync::Arc::new(config), Aws::new(lambda_config()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amazon_roots_are_five_parsable_trust_anchors() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        // The SDK's HTTP client parses these when it builds a connector and panics on
+        // one it cannot read: every one must be a certificate rustls takes as a root.
+        let certs = CertificateDer::pem_slice_iter(AMAZON_ROOTS.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("PEM");
+        assert_eq!(certs.len(), 5);
+        let mut store = rustls::RootCertStore::empty();
+        let (valid, invalid) = store.add_parsable_certificates(certs);
+        assert_eq!((valid, invalid), (5, 0));
+    }
+
+    #[test]
+    fn functions_trust_amazon_unless_the_endpoint_partition_or_operator_says_otherwise() {
+        let us = Some("eu-central-1");
+        assert_eq!(Roots::for_lambda(None, us, false), Roots::Amazon);
+        assert_eq!(Roots::for_lambda(None, None, false), Roots::Amazon);
+        assert_eq!(
+            Roots::for_lambda(None, Some("us-gov-west-1"), false),
+            Roots::Amazon
+        );
+        // Plain HTTP (a local emulator) needs no certificate.
+        assert_eq!(
+            Roots::for_lambda(Some("http://127.0.0.1:5000"), us, false),
+            Roots::Amazon
+        );
+        assert_eq!(
+            Roots::for_lambda(Some(" HTTP://moto:5000"), us, false),
+            Roots::Amazon
+        );
+        // HTTPS elsewhere may chain to any authority.
+        assert_eq!(
+            Roots::for_lambda(Some("https://minio.example.com"), us, false),
+            Roots::System
+        );
+        assert_eq!(
+            Roots::for_lambda(Some("minio.example.com"), us, false),
+            Roots::System
+        );
+        for region in [
+            "cn-north-1",
+            "us-iso-east-1",
+            "us-isob-east-1",
+            "eusc-de-east-1",
+        ] {
+            assert_eq!(
+                Roots::for_lambda(None, Some(region), false),
+                Roots::System,
+                "{region}"
+            );
+        }
+        // Certificates named in the environment are the operator's choice.
+        assert_eq!(Roots::for_lambda(None, us, true), Roots::System);
+    }
+
+    #[test]
+    fn a_client_builds_on_either_store() {
+        // An SDK client builds its connector, roots and all, when it is made: where a
+        // root it cannot read would panic.
+        for roots in [Roots::Amazon, Roots::System] {
+            let sdk = aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_types::region::Region::new("eu-central-1"))
+                .http_client(https_client(roots))
+                .build();
+            let _ = aws_sdk_sqs::Client::new(&sdk);
+        }
+    }
 }

@@ -110,13 +110,9 @@ impl GitlabApi {
         };
         let base = Url::parse(&format!("{}/api/v4/", url.trim_end_matches('/')))
             .map_err(|e| invalid(e.to_string()))?;
-        // TLS on ring, as the AWS clients: installed once for the process (a second
-        // install finds it there, which is as good).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let http = openmic_web::client_builder(openmic_web::Trust::from_env())
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("openmic/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| invalid(e.to_string()))?;
         Ok(GitlabApi {

@@ -16,6 +16,66 @@ const BODY_EXCERPT: usize = 300;
 /// How long one request may take, connection included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The certificates openmic's outbound HTTPS (chat services, operators' endpoints,
+/// GitLab's API) trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// Mozilla's list of roots, compiled in (`webpki-roots`): nothing is read from
+    /// disk when a function starts. A Lambda function's choice, since its system store
+    /// holds the same list.
+    Mozilla,
+    /// The system's store (`SSL_CERT_FILE` and `SSL_CERT_DIR` honoured): on a
+    /// workstation, where an organisation's own authority may be installed, and in a
+    /// function told to use other certificates.
+    System,
+}
+
+impl Trust {
+    /// Mozilla's roots in a Lambda function (`AWS_LAMBDA_RUNTIME_API` set, as Lambda
+    /// sets it for every custom runtime) unless `SSL_CERT_FILE` or `SSL_CERT_DIR` names
+    /// other certificates (a self-managed GitLab behind a private authority); the
+    /// system's store everywhere else.
+    pub fn from_env() -> Trust {
+        let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        Trust::choose(
+            set("AWS_LAMBDA_RUNTIME_API"),
+            set("SSL_CERT_FILE") || set("SSL_CERT_DIR"),
+        )
+    }
+
+    fn choose(on_lambda: bool, certificates_named: bool) -> Trust {
+        match on_lambda && !certificates_named {
+            true => Trust::Mozilla,
+            false => Trust::System,
+        }
+    }
+}
+
+/// A reqwest client builder on rustls with ring, trusting `trust`, naming openmic in
+/// its `User-Agent`; the caller adds its timeouts.
+pub fn client_builder(trust: Trust) -> reqwest::ClientBuilder {
+    // TLS on ring: installed once for the process (a second install finds it there,
+    // which is as good).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let builder =
+        reqwest::Client::builder().user_agent(concat!("openmic/", env!("CARGO_PKG_VERSION")));
+    if trust == Trust::System {
+        return builder;
+    }
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    match rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    {
+        Ok(config) => builder
+            .tls_backend_preconfigured(config.with_root_certificates(roots).with_no_client_auth()),
+        Err(_) => builder,
+    }
+}
+
 /// The client: one per process, connections kept alive between requests.
 #[derive(Clone)]
 pub struct Web {
@@ -28,13 +88,9 @@ impl Web {
     }
 
     pub fn with_timeout(timeout: Duration) -> Result<Web, String> {
-        // TLS on ring: installed once for the process (a second install finds it
-        // there, which is as good).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let http = client_builder(Trust::from_env())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(3)))
-            .user_agent(concat!("openmic/", env!("CARGO_PKG_VERSION")))
             // A webhook answers where it is; a redirect elsewhere is not followed.
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -114,6 +170,37 @@ mod tests {
     use super::*;
     use wiremock::matchers::{body_string, header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[test]
+    fn a_function_trusts_mozillas_roots_unless_told_of_other_certificates() {
+        assert_eq!(Trust::choose(true, false), Trust::Mozilla);
+        assert_eq!(Trust::choose(true, true), Trust::System);
+        assert_eq!(Trust::choose(false, false), Trust::System);
+        assert_eq!(Trust::choose(false, true), Trust::System);
+    }
+
+    #[tokio::test]
+    async fn a_client_on_mozillas_roots_builds_and_names_openmic() {
+        // reqwest takes a rustls configuration only of the version it links; a
+        // mismatch would fail the build of every function's client.
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(header(
+                "user-agent",
+                concat!("openmic/", env!("CARGO_PKG_VERSION")),
+            ))
+            .respond_with(ResponseTemplate::new(204))
+            .expect(1)
+            .mount(&server)
+            .await;
+        for trust in [Trust::Mozilla, Trust::System] {
+            let client = client_builder(trust).build().expect("the client builds");
+            if trust == Trust::Mozilla {
+                let answer = client.get(server.uri()).send().await.expect("answered");
+                assert_eq!(answer.status(), 204);
+            }
+        }
+    }
 
     #[tokio::test]
     async fn posts_with_headers_and_reads_the_answer() {

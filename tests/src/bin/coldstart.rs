@@ -151,6 +151,18 @@ fn alert_envelope() -> String {
         .2
 }
 
+/// What Lambda sets for every function of a custom runtime, beside its own variables
+/// (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html).
+const LAMBDA_ENV: &[(&str, &str)] = &[
+    ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin"),
+    ("LANG", "en_US.UTF-8"),
+    ("TZ", ":UTC"),
+    ("LAMBDA_TASK_ROOT", "/var/task"),
+    ("LAMBDA_RUNTIME_DIR", "/var/runtime"),
+    ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023"),
+    ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+];
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -266,7 +278,11 @@ async fn main() {
         for run in 0..runs {
             let (addr, api) = serve(event.clone()).await;
             let t0 = Instant::now();
+            // Lambda's environment, not this shell's (whose SSL_CERT_FILE, for one,
+            // a function would honour).
             let mut child = tokio::process::Command::new(&binary)
+                .env_clear()
+                .envs(LAMBDA_ENV.iter().copied())
                 .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
                 .env("AWS_LAMBDA_FUNCTION_NAME", name)

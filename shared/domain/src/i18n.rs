@@ -13,7 +13,7 @@
 //! strings by adding keys under its prefix to every catalogue.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 use chrono::{Datelike, NaiveDate, Timelike};
 
@@ -61,25 +61,24 @@ pub fn parse(src: &'static str) -> Result<HashMap<&'static str, &'static str>, S
     Ok(entries)
 }
 
-static CATALOGUES: LazyLock<Vec<Catalogue>> = LazyLock::new(|| {
-    Language::ALL
-        .into_iter()
-        .map(|language| Catalogue {
-            language,
-            // Compiled in and tested: a catalogue that does not parse is a build error
-            // in all but name.
-            entries: parse(source(language))
-                .unwrap_or_else(|e| panic!("catalogue {}: {e}", language.code())),
-        })
-        .collect()
-});
+/// Each language's catalogue, read when first asked for: a function that speaks one
+/// language reads one (at most English beside it, for a missing text).
+static CATALOGUES: [OnceLock<Catalogue>; Language::ALL.len()] =
+    [const { OnceLock::new() }; Language::ALL.len()];
 
 /// The catalogue of `language`.
 pub fn catalogue(language: Language) -> &'static Catalogue {
-    &CATALOGUES[Language::ALL
+    let at = Language::ALL
         .iter()
         .position(|l| *l == language)
-        .unwrap_or(0)]
+        .unwrap_or(0);
+    CATALOGUES[at].get_or_init(|| Catalogue {
+        language,
+        // Compiled in and tested: a catalogue that does not parse is a build error in
+        // all but name.
+        entries: parse(source(language))
+            .unwrap_or_else(|e| panic!("catalogue {}: {e}", language.code())),
+    })
 }
 
 /// The arguments a text names, in order: `{time}` gives `time`.

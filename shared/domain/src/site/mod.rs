@@ -212,12 +212,18 @@ fn short_hash(parts: &[&str]) -> String {
 }
 
 impl Page {
+    /// The page's title: `PAGE_TITLE`, else the language's own.
+    pub fn title(config: &Config) -> String {
+        config.page_title.clone().unwrap_or_else(|| {
+            i18n::catalogue(config.page_language)
+                .text("site.title")
+                .to_owned()
+        })
+    }
+
     pub fn new(config: &Config) -> Page {
         let language = config.page_language;
-        let title = config
-            .page_title
-            .clone()
-            .unwrap_or_else(|| i18n::catalogue(language).text("site.title").to_owned());
+        let title = Page::title(config);
         let accent = config.page_accent.as_deref().and_then(brand::Accent::new);
         if let Some(a) = accent.as_ref().filter(|a| a.adjusted()) {
             tracing::info!(

@@ -112,7 +112,7 @@ impl Subscriptions {
         mailer: Arc<dyn Mailer>,
         queue: Option<Arc<dyn Queue>>,
     ) -> Result<Subscriptions, ConfigError> {
-        let site_title = crate::site::Page::new(&config).title;
+        let site_title = crate::site::Page::title(&config);
         let fan = if config.subscriptions {
             config.require(&["SUBSCRIPTION_SECRET", "PUBLIC_API_URL", "MAIL_FROM"])?;
             let queue = queue.ok_or(ConfigError::Missing("UPDATE_QUEUE_URL"))?;

@@ -327,7 +327,7 @@ async fn main() {
         }
         starts.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(
-            "{name}\t{:.1}\t{:.1}\t{:.1}",
+            "{name}\t{:.2}\t{:.2}\t{:.1}",
             starts[starts.len() / 2],
             starts[starts.len() - 1],
             peak_kb as f64 / 1024.0

@@ -17,6 +17,41 @@ pub fn constant_time_eq(expected: &[u8], presented: &[u8]) -> bool {
     bool::from(a.ct_eq(&b))
 }
 
+/// The HMAC-SHA256 key of openmic's own signed values: the alert links'
+/// (`ALERT_LINK_SECRET`) and the subscription links' (`SUBSCRIPTION_SECRET`) tokens,
+/// and keyed hashes. Each use puts a context of its own first in what it signs (`openmic
+/// alert link v1\n`, `openmic subscription token\0`), so nothing signed for one use
+/// passes for another.
+#[derive(Clone)]
+pub struct TokenSigner(Hmac<Sha256>);
+
+impl std::fmt::Debug for TokenSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSigner(***)")
+    }
+}
+
+impl TokenSigner {
+    pub fn new(secret: &[u8]) -> TokenSigner {
+        // HMAC takes a key of any length.
+        TokenSigner(Hmac::<Sha256>::new_from_slice(secret).unwrap_or_else(|_| unreachable!()))
+    }
+
+    /// The MAC of `parts`, one after the other.
+    pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Whether `tag` is the whole MAC of `parts`, compared in constant time.
+    pub fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
+        tag.len() == 32 && bool::from(self.mac(parts).ct_eq(tag))
+    }
+}
+
 /// How far a signed delivery's timestamp may be from now.
 pub const SIGNATURE_TOLERANCE_SECS: i64 = 5 * 60;
 
@@ -92,6 +127,19 @@ impl SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_signer_takes_only_its_whole_mac_of_the_same_parts() {
+        let k = TokenSigner::new(b"secret");
+        let tag = k.mac(&[b"context\0", b"body"]);
+        assert!(k.verify(&[b"context\0", b"body"], &tag));
+        // The parts are one message: where one ends does not matter, what they say does.
+        assert!(k.verify(&[b"context\0body"], &tag));
+        assert!(!k.verify(&[b"other\0", b"body"], &tag));
+        assert!(!k.verify(&[b"context\0", b"body"], &tag[..16]));
+        assert!(!TokenSigner::new(b"other").verify(&[b"context\0", b"body"], &tag));
+        assert_eq!(format!("{k:?}"), "TokenSigner(***)");
+    }
 
     #[test]
     fn constant_time_eq_compares_content_and_length() {

@@ -368,10 +368,11 @@ impl Runner {
             api,
             Some(web.clone()),
         )?
-        .with_clock(clock);
+        .with_clock(clock.clone());
         let subscriptions =
             Subscriptions::new(config.clone(), state.clone(), subscription_mailer, updates)?
-                .with_channels(web)?;
+                .with_channels(web)?
+                .with_clock(clock);
         Ok(Runner {
             config,
             status,

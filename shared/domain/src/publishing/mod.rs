@@ -443,7 +443,7 @@ impl Publisher {
                 }
             }
         }
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         self.update_state(incident, |s| {
             s.linked_back.get_or_insert(now);
         })

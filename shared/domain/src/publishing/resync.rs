@@ -25,7 +25,7 @@ impl Publisher {
         };
         self.check_layout().await?;
         let Some(issue) = api.issue(id).await.map_err(api_err)? else {
-            let now = chrono::Utc::now();
+            let now = self.clock.now();
             let state = self.update_state(id, |s| s.mark_deleted(now)).await?;
             info!(incident = %id, "issue deleted in GitLab");
             return self.apply(&state).await;

@@ -309,7 +309,7 @@ impl Subscriptions {
             return Ok(One::Skipped);
         };
         let key = delivery_key(&update.id, &id);
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let record = serde_json::json!({ "at": crate::time::format(&now) }).to_string();
         let claim = PutOptions::private_json().with_condition(Condition::IfNoneMatch);
         match self.state.put(&key, Bytes::from(record), claim).await {

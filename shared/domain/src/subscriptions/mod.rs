@@ -39,6 +39,7 @@ use std::sync::Arc;
 
 use tracing::info;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Function::{Notifier, Publisher, Subscriptions as SubscriptionsFn};
 use crate::config::{Config, ConfigError, Variable};
 use crate::document;
@@ -101,6 +102,9 @@ pub struct Subscriptions {
     fan: Option<Fan>,
     /// `UPDATE_CHANNELS`, once [`Subscriptions::with_channels`] gave a way out.
     channels: Option<UpdateChannels>,
+    /// The time of requests, deliveries and feedback; the system's, or one a test
+    /// moves.
+    clock: Arc<dyn Clock>,
 }
 
 impl Subscriptions {
@@ -144,7 +148,14 @@ impl Subscriptions {
             mailer,
             fan,
             channels: None,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The subscriptions on another clock (tests move one by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Subscriptions {
+        self.clock = clock;
+        self
     }
 
     /// With `UPDATE_CHANNELS`: every update also goes to those channels through
@@ -181,7 +192,7 @@ impl Subscriptions {
                 return Ok(0);
             }
         };
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let mut stopped = 0;
         for (id, reason) in stop {
             let after = document::update(

@@ -189,7 +189,7 @@ impl Subscriptions {
                 Problem::new("too_large").with("max", MAX_FORM_BYTES),
             );
         }
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let result = match (req.path, head_or_get) {
             ("/subscribe", true) => Ok(self.form(View::new(200, "subscribe_form")).await),
             ("/subscribe", false) => self.subscribe(fan, req, now).await,

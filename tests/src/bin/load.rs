@@ -3,7 +3,8 @@
 //! load burst <openmic-local binary> [count] [concurrency]
 //! load floor <floor-serve binary> [count] [concurrency]   (the same burst, replies only)
 //!     `count` GitLab note hooks (distinct deliveries, over 20 incidents) sent with
-//!     `concurrency` connections (opened before the clock starts); prints reply
+//!     `concurrency` connections (opened, each with one delivery handled, before the
+//!     clock starts); prints reply
 //!     p50/p99/max, the CPU time the server's threads and the driver spent on the
 //!     burst, and, once the queue is empty, how many were processed (every note must be
 //!     in its incident's state). `LOAD_TRACE=1` writes each reply time to stderr, in the
@@ -153,13 +154,25 @@ async fn burst(binary: PathBuf, count: usize, concurrency: usize, floor: bool) {
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
-    // Open the connections first: the clock is for replies, not for TCP handshakes.
+    // Before the clock: open the connections (the clock is for replies, not for TCP
+    // handshakes), each with one delivery of its own, and let the server handle them,
+    // so the burst lands on a server that has taken webhooks before. The very first
+    // delivery to a new data directory records which project it serves (a synced
+    // write, once), and sixteen replies waiting on it would be the p99 of a thousand.
     let mut warm = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (client, url) = (client.clone(), format!("{}/healthz", server.url));
-        warm.spawn(async move { client.get(url).send().await.is_ok() });
+    for n in count..count + concurrency {
+        let (client, url) = (client.clone(), server.url.clone());
+        let body = note_body(&template, n);
+        warm.spawn(async move { send_note(&client, &url, body, n).await.0 });
     }
-    warm.join_all().await;
+    let warmed = warm.join_all().await.into_iter().filter(|ok| *ok).count();
+    assert_eq!(warmed, concurrency, "the warm-up deliveries were refused");
+    if !floor {
+        assert!(
+            wait_empty(&server.url, Duration::from_secs(60)).await,
+            "the warm-up deliveries were not handled"
+        );
+    }
     let sem = Arc::new(Semaphore::new(concurrency));
     let mut tasks = tokio::task::JoinSet::new();
     let pid = server.child.id().unwrap_or(0);
@@ -200,7 +213,14 @@ async fn burst(binary: PathBuf, count: usize, concurrency: usize, floor: bool) {
     } else {
         (
             wait_empty(&server.url, Duration::from_secs(120)).await,
-            notes_in_state(server.dir.path()).len(),
+            // The burst's notes (ids below the warm-up's).
+            notes_in_state(server.dir.path())
+                .iter()
+                .filter(|id| {
+                    id.parse::<u64>()
+                        .is_ok_and(|id| id < 100_000 + count as u64)
+                })
+                .count(),
         )
     };
     println!("burst\tcount\t{count}");

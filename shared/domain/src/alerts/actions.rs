@@ -89,13 +89,28 @@ impl Refusal {
     }
 }
 
-/// What a valid link is about.
-struct Subject {
+/// What a valid link grants, read from the link alone.
+struct Granted {
     grant: Grant,
+    /// Its alert record's key.
     key: String,
-    record: AlertRecord,
     /// A silence's length (`for=`).
     length: Option<(String, std::time::Duration)>,
+}
+
+impl Granted {
+    /// When a silence granted now ends.
+    fn until(&self, now: Timestamp) -> Option<Timestamp> {
+        self.length
+            .as_ref()
+            .map(|(_, d)| now + chrono::Duration::from_std(*d).unwrap_or_default())
+    }
+}
+
+/// What a valid link is about: what it grants, and the alert's record.
+struct Subject {
+    link: Granted,
+    record: AlertRecord,
 }
 
 /// The handler of the links.
@@ -138,7 +153,7 @@ impl Actions {
         } else {
             "confirm"
         };
-        page(200, action, state, &s, until(&s.length, now), false, now)
+        page(200, action, state, &s, false, now)
     }
 
     /// `POST`: acknowledges or silences.
@@ -150,25 +165,25 @@ impl Actions {
         now: Timestamp,
     ) -> Page {
         // The record is read once, in the update that acts on it.
-        let (grant, key, length) = match self.grant(action, token, length, now) {
+        let link = match self.grant(action, token, length, now) {
             Ok(g) => g,
             Err(r) => return refused(action, &r),
         };
-        let until = until(&length, now);
+        let grant = &link.grant;
         let done = ActionRecord {
             action,
             by: grant.who(),
             channel: grant.channel.clone(),
             at: now,
             generation: grant.generation,
-            until,
+            until: link.until(now),
             noted: false,
         };
         let mut refusal = None;
         let mut already = false;
-        let updated = document::update(self.state.as_ref(), &key, |old| {
+        let updated = document::update(self.state.as_ref(), &link.key, |old| {
             let mut r: AlertRecord = old?;
-            refusal = ack_refusal(action, &r, &grant).err();
+            refusal = ack_refusal(action, &r, grant).err();
             already = refusal.is_none() && action == LinkAction::Ack && r.acknowledged().is_some();
             if refusal.is_none() && !already {
                 r.record_action(done.clone());
@@ -187,30 +202,23 @@ impl Actions {
         if let Some(r) = refusal {
             return refused(action, &r);
         }
-        let s = Subject {
-            grant,
-            key,
-            record,
-            length,
-        };
+        let s = Subject { link, record };
         if already {
-            return page(200, action, "already", &s, until, false, now);
+            return page(200, action, "already", &s, false, now);
         }
         info!(action = ?action, channel = %done.channel, generation = done.generation, "alert acted on by link");
         let noted = self.note(&s, &done).await;
-        page(200, action, "done", &s, until, noted, now)
+        page(200, action, "done", &s, noted, now)
     }
 
-    /// The grant, the key of its record and the silence's length, from the link alone
-    /// (no I/O), or why not.
-    #[allow(clippy::type_complexity)]
+    /// What the link grants, from the link alone (no I/O), or why not.
     fn grant(
         &self,
         action: LinkAction,
         token: Option<&str>,
         length: Option<&str>,
         now: Timestamp,
-    ) -> Result<(Grant, String, Option<(String, std::time::Duration)>), Refusal> {
+    ) -> Result<Granted, Refusal> {
         let key = self.key.as_ref().ok_or(Refusal::Off)?;
         let grant = key.verify(token, action, now).map_err(Refusal::Link)?;
         let length = match action {
@@ -220,8 +228,11 @@ impl Actions {
                 Some((v.to_owned(), silence_for(v).ok_or(Refusal::BadFor)?))
             }
         };
-        let key = key_of(&grant.record);
-        Ok((grant, key, length))
+        Ok(Granted {
+            key: key_of(&grant.record),
+            grant,
+            length,
+        })
     }
 
     /// The grant, its record and the silence's length, or why not.
@@ -232,8 +243,8 @@ impl Actions {
         length: Option<&str>,
         now: Timestamp,
     ) -> Result<Subject, Refusal> {
-        let (grant, key, length) = self.grant(action, token, length, now)?;
-        let record = match document::read::<AlertRecord>(self.state.as_ref(), &key).await {
+        let link = self.grant(action, token, length, now)?;
+        let record = match document::read::<AlertRecord>(self.state.as_ref(), &link.key).await {
             Ok(Some((r, _))) => r,
             Ok(None) => return Err(Refusal::Unknown),
             Err(e) => {
@@ -241,13 +252,8 @@ impl Actions {
                 return Err(Refusal::Unavailable);
             }
         };
-        ack_refusal(action, &record, &grant)?;
-        Ok(Subject {
-            grant,
-            key,
-            record,
-            length,
-        })
+        ack_refusal(action, &record, &link.grant)?;
+        Ok(Subject { link, record })
     }
 
     /// Notes the action on the alert's incident issue; true if it was noted.
@@ -279,7 +285,7 @@ impl Actions {
             warn!(error = %e, "alert link: the note on the incident issue could not be added");
             return false;
         }
-        let marked = document::update(self.state.as_ref(), &s.key, |old| {
+        let marked = document::update(self.state.as_ref(), &s.link.key, |old| {
             old.map(|mut r: AlertRecord| {
                 if let Some(a) = r
                     .actions
@@ -314,19 +320,11 @@ fn ack_refusal(action: LinkAction, record: &AlertRecord, grant: &Grant) -> Resul
     Ok(())
 }
 
-/// When a silence of `length` from `now` ends.
-fn until(length: &Option<(String, std::time::Duration)>, now: Timestamp) -> Option<Timestamp> {
-    length
-        .as_ref()
-        .map(|(_, d)| now + chrono::Duration::from_std(*d).unwrap_or_default())
-}
-
 fn page(
     status: u16,
     action: LinkAction,
     state: &str,
     s: &Subject,
-    until: Option<Timestamp>,
     noted: bool,
     now: Timestamp,
 ) -> Page {
@@ -335,8 +333,8 @@ fn page(
     let ctx = context! {
         state => state,
         action => action_name(action),
-        for => s.length.as_ref().map(|(v, _)| v.clone()),
-        until => until.map(|u| time::format(&u)),
+        for => s.link.length.as_ref().map(|(v, _)| v.clone()),
+        until => s.link.until(now).map(|u| time::format(&u)),
         title => crate::mail::header_safe(&a.title),
         environment => &a.environment,
         severity => a.severity.as_str(),
@@ -344,7 +342,7 @@ fn page(
         started => time::format(&a.starts_at.unwrap_or(r.first_seen)),
         acknowledged => r.acknowledged().map(|ack| context! { by => &ack.by, at => time::format(&ack.at) }),
         silenced_until => r.silenced_at(now).map(|u| time::format(&u)),
-        who => s.grant.who(),
+        who => s.link.grant.who(),
         has_issue => r.issue.is_some(),
         noted => noted,
     };

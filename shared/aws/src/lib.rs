@@ -242,8 +242,10 @@ where
 #[derive(Clone)]
 pub struct Aws {
     pub sdk: aws_config::SdkConfig,
-    s3: aws_sdk_s3::Client,
-    sqs: aws_sdk_sqs::Client,
+    /// Each client is made when a store or queue first needs it, so a function builds
+    /// only the clients it uses (the notifier no SQS client, for one).
+    s3: std::sync::OnceLock<aws_sdk_s3::Client>,
+    sqs: std::sync::OnceLock<aws_sdk_sqs::Client>,
 }
 
 impl Aws {
@@ -253,10 +255,20 @@ impl Aws {
 
     pub fn new(sdk: aws_config::SdkConfig) -> Aws {
         Aws {
-            s3: s3_client(&sdk),
-            sqs: aws_sdk_sqs::Client::new(&sdk),
             sdk,
+            s3: std::sync::OnceLock::new(),
+            sqs: std::sync::OnceLock::new(),
         }
+    }
+
+    fn s3(&self) -> aws_sdk_s3::Client {
+        self.s3.get_or_init(|| s3_client(&self.sdk)).clone()
+    }
+
+    fn sqs(&self) -> aws_sdk_sqs::Client {
+        self.sqs
+            .get_or_init(|| aws_sdk_sqs::Client::new(&self.sdk))
+            .clone()
     }
 
     pub fn status_bucket(&self, config: &Config) -> Result<s3::S3Store, ConfigError> {
@@ -265,7 +277,7 @@ impl Aws {
             .clone()
             .ok_or(ConfigError::Missing("STATUS_BUCKET"))?;
         check_bucket_name("STATUS_BUCKET", &name)?;
-        Ok(s3::S3Store::new(self.s3.clone(), name))
+        Ok(s3::S3Store::new(self.s3(), name))
     }
 
     pub fn state_bucket(&self, config: &Config) -> Result<s3::S3Store, ConfigError> {
@@ -274,7 +286,7 @@ impl Aws {
             .clone()
             .ok_or(ConfigError::Missing("STATE_BUCKET"))?;
         check_bucket_name("STATE_BUCKET", &name)?;
-        Ok(s3::S3Store::new(self.s3.clone(), name))
+        Ok(s3::S3Store::new(self.s3(), name))
     }
 
     pub fn publish_queue(&self, config: &Config) -> Result<sqs::SqsQueue, ConfigError> {
@@ -283,7 +295,7 @@ impl Aws {
             .clone()
             .ok_or(ConfigError::Missing("PUBLISH_QUEUE_URL"))?;
         check_queue_url("PUBLISH_QUEUE_URL", &url)?;
-        Ok(sqs::SqsQueue::new(self.sqs.clone(), url))
+        Ok(sqs::SqsQueue::new(self.sqs(), url))
     }
 
     pub fn alert_queue(&self, config: &Config) -> Result<sqs::SqsQueue, ConfigError> {
@@ -292,7 +304,7 @@ impl Aws {
             .clone()
             .ok_or(ConfigError::Missing("ALERT_QUEUE_URL"))?;
         check_queue_url("ALERT_QUEUE_URL", &url)?;
-        Ok(sqs::SqsQueue::new(self.sqs.clone(), url))
+        Ok(sqs::SqsQueue::new(self.sqs(), url))
     }
 
     /// The queue of public updates for subscribers.
@@ -302,7 +314,7 @@ impl Aws {
             .clone()
             .ok_or(ConfigError::Missing("UPDATE_QUEUE_URL"))?;
         check_queue_url("UPDATE_QUEUE_URL", &url)?;
-        Ok(sqs::SqsQueue::new(self.sqs.clone(), url))
+        Ok(sqs::SqsQueue::new(self.sqs(), url))
     }
 
     pub fn mailer(&self, config: &Config) -> Result<ses::SesMailer, ConfigError> {

@@ -99,9 +99,7 @@ pub fn lambda_config() -> aws_config::SdkConfig {
         .http_client(https_client(Roots::for_lambda(
             endpoint.as_deref(),
             region.as_deref(),
-            ["SSL_CERT_FILE", "SSL_CERT_DIR"]
-                .iter()
-                .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty())),
+            openmic_core::config::certificates_named(),
         )))
         .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
         .time_source(aws_smithy_async::time::SystemTimeSource::new())

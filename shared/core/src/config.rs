@@ -535,6 +535,15 @@ fn parse_bool(name: &'static str, v: Option<String>) -> Result<bool, ConfigError
     }
 }
 
+/// Whether `SSL_CERT_FILE` or `SSL_CERT_DIR` names certificates to trust: the
+/// operator's word, which every HTTPS client then takes over the roots compiled into a
+/// function (a self-managed GitLab or an S3-compatible store behind a private authority).
+pub fn certificates_named() -> bool {
+    ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+}
+
 /// Whether `addr` is a plain email address (`local@domain.tld`, nothing around it).
 pub fn is_address(addr: &str) -> bool {
     addr.split_once('@')

@@ -36,10 +36,9 @@ impl Trust {
     /// other certificates (a self-managed GitLab behind a private authority); the
     /// system's store everywhere else.
     pub fn from_env() -> Trust {
-        let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
         Trust::choose(
-            set("AWS_LAMBDA_RUNTIME_API"),
-            set("SSL_CERT_FILE") || set("SSL_CERT_DIR"),
+            std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some_and(|v| !v.is_empty()),
+            openmic_core::config::certificates_named(),
         )
     }
 

@@ -682,12 +682,18 @@ impl Publisher {
         }
         // The site once, for all that moved, even when one failed (perhaps after its
         // stage reached the index, when no later tick would move it again).
-        if moved > 0 || failed.is_some() {
-            self.write_list().await?;
-        }
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(moved),
+        let written = match moved > 0 || failed.is_some() {
+            true => self.write_list().await,
+            false => Ok(()),
+        };
+        match (failed, written) {
+            (None, written) => written.map(|()| moved),
+            // The failure that stopped the tick is the one to report.
+            (Some(e), Err(site)) => {
+                warn!(error = %site, "tick: the site was not written after a failure");
+                Err(e)
+            }
+            (Some(e), Ok(())) => Err(e),
         }
     }
 

@@ -162,6 +162,11 @@ pub struct IncidentState {
     /// upgrade found it published by a release that left no such notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked_back: Option<Timestamp>,
+    /// When each label of a scope read as exclusive (`status::…`) was last added, as
+    /// the hooks' `changes.labels` and the API's label events tell: on GitLab Free
+    /// several may stand at once, and the one added last is meant.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels_added: BTreeMap<String, Timestamp>,
 }
 
 /// A problem that kept an incident from being shown.
@@ -222,7 +227,28 @@ impl IncidentState {
             quirks: vec![],
             problems: vec![],
             linked_back: None,
+            labels_added: BTreeMap::new(),
         }
+    }
+
+    /// `label` was added at `at` (kept for the exclusive scopes only; the latest add
+    /// wins, so events in any order give the same state).
+    fn label_added(&mut self, label: &str, at: Timestamp) {
+        if !crate::site::data::in_exclusive_scope(label) {
+            return;
+        }
+        let slot = self.labels_added.entry(label.to_owned()).or_insert(at);
+        *slot = (*slot).max(at);
+    }
+
+    /// The stage the issue's labels give (see [`crate::site::data::stage_of`]).
+    pub fn stage(&self) -> Option<&'static str> {
+        let issue = self.issue.as_ref()?;
+        Some(crate::site::data::stage_of(
+            &issue.state,
+            &issue.labels,
+            &self.labels_added,
+        ))
     }
 
     /// Records a problem unless it is the one last found.
@@ -341,6 +367,32 @@ impl IncidentState {
         }
     }
 
+    /// The labels an Issue Hook added: those in `changes.labels.current` and not in
+    /// its `previous`, at the issue's update; at creation, every label given.
+    fn merge_labels_added(
+        &mut self,
+        change: Option<&crate::intake::hooks::Change<Vec<Label>>>,
+        issue: &Issue,
+        top_labels: Option<&[Label]>,
+    ) {
+        match change {
+            Some(ch) => {
+                let before = ch.previous.as_deref().unwrap_or_default();
+                for l in ch.current.as_deref().unwrap_or_default() {
+                    if !before.iter().any(|b| b.title == l.title) {
+                        self.label_added(&l.title, issue.updated_at);
+                    }
+                }
+            }
+            None if issue.action.as_deref() == Some("open") => {
+                for l in issue.labels.as_deref().or(top_labels).unwrap_or_default() {
+                    self.label_added(&l.title, issue.created_at);
+                }
+            }
+            None => {}
+        }
+    }
+
     /// The issue became confidential at `at`: that unpublishes it, and it stays
     /// unpublished until a publisher publishes it again.
     fn became_confidential(&mut self, at: Timestamp) {
@@ -411,6 +463,7 @@ impl IncidentState {
                 {
                     self.became_confidential(issue.created_at);
                 }
+                self.merge_labels_added(h.changes.labels.as_ref(), issue, h.labels.as_deref());
                 let has = |labels: &[Label]| labels.iter().any(|l| l.title == publish_label);
                 let change = match &h.changes.labels {
                     Some(ch) => {
@@ -604,6 +657,11 @@ impl IncidentState {
         }
         self.notes = notes;
         for e in view.label_events {
+            if e.action == "add"
+                && let Some(l) = &e.label
+            {
+                self.label_added(&l.name, e.created_at);
+            }
             if e.label.as_ref().is_none_or(|l| l.name != publish_label) {
                 continue;
             }
@@ -653,5 +711,91 @@ mod tests {
         assert_eq!(commands("  /unpublish  "), (false, true));
         assert_eq!(commands("do not /publish this"), (false, false));
         assert_eq!(commands("```\n/publish\n```"), (false, false));
+    }
+
+    /// An Issue Hook as GitLab Free sends it when `to` is added to an issue labelled
+    /// `from` (scoped labels are not exclusive there: both remain).
+    fn relabel(at: &str, from: &[&str], to: &[&str]) -> Hook {
+        let labels = |ls: &[&str]| {
+            ls.iter()
+                .map(|l| serde_json::json!({"title": l}))
+                .collect::<Vec<_>>()
+        };
+        let body = serde_json::json!({
+            "object_kind": "issue",
+            "event_type": "issue",
+            "user": {"username": "bob"},
+            "project": {"id": 42},
+            "object_attributes": {
+                "id": 900, "iid": 7, "title": "API down", "state": "opened",
+                "created_at": "2026-12-01T10:00:00Z", "updated_at": at,
+                "action": "update", "labels": labels(to)
+            },
+            "labels": labels(to),
+            "changes": {"labels": {"previous": labels(from), "current": labels(to)}}
+        });
+        Hook::parse(Some("Issue Hook"), body.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_stage_is_the_status_label_added_last_whatever_remains() {
+        let mut s = IncidentState::new(7, 42);
+        let inv = "status::investigating";
+        let mon = "status::monitoring";
+        let ide = "status::identified";
+        s.merge(
+            &relabel("2026-12-01T10:05:00Z", &[inv], &[inv, mon]),
+            Some("Issue Hook"),
+            "status-page",
+            Verdict::default(),
+        );
+        assert_eq!(s.stage(), Some("monitoring"));
+        // Back from monitoring to identified: on Free both labels stay.
+        let back = relabel("2026-12-01T10:09:00Z", &[inv, mon], &[inv, mon, ide]);
+        s.merge(&back, Some("Issue Hook"), "status-page", Verdict::default());
+        assert_eq!(s.stage(), Some("identified"));
+        // A late delivery of the earlier change rolls nothing back.
+        let late = relabel("2026-12-01T10:05:00Z", &[inv], &[inv, mon]);
+        s.merge(&late, Some("Issue Hook"), "status-page", Verdict::default());
+        assert_eq!(s.stage(), Some("identified"));
+        // Labels never seen added (an earlier release's state): the later stage.
+        s.labels_added.clear();
+        assert_eq!(s.stage(), Some("monitoring"));
+        // Added in one change: a tie, the later stage.
+        let mut t = IncidentState::new(8, 42);
+        let both = relabel("2026-12-01T10:05:00Z", &[], &[ide, mon]);
+        t.merge(&both, Some("Issue Hook"), "status-page", Verdict::default());
+        assert_eq!(t.stage(), Some("monitoring"));
+    }
+
+    #[test]
+    fn label_events_of_a_resync_say_when_each_stage_was_added() {
+        let mut s = IncidentState::new(7, 42);
+        let event = |id, at: &str, name: &str| ApiLabelEvent {
+            id,
+            user: None,
+            created_at: crate::time::parse(at).unwrap(),
+            label: Some(crate::gitlab::ApiLabel { name: name.into() }),
+            action: "add".into(),
+        };
+        let issue: ApiIssue = serde_json::from_value(serde_json::json!({
+            "id": 900, "iid": 7, "title": "API down", "state": "opened",
+            "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:09:00Z",
+            "labels": ["status::monitoring", "status::identified"]
+        }))
+        .unwrap();
+        let events = [
+            event(1, "2026-12-01T10:05:00Z", "status::monitoring"),
+            event(2, "2026-12-01T10:09:00Z", "status::identified"),
+        ];
+        let view = ApiView {
+            issue: &issue,
+            notes: &[],
+            awards: &BTreeMap::new(),
+            label_events: &events,
+            verdicts: &BTreeMap::new(),
+        };
+        s.resync(&view, "status-page");
+        assert_eq!(s.stage(), Some("identified"));
     }
 }

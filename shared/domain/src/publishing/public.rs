@@ -98,7 +98,7 @@ pub fn render_incident(
         severity,
         stage: Some(match maintenance {
             Some((_, stage)) => stage.as_str().to_owned(),
-            None => stage_of(&issue.state, &issue.labels).to_owned(),
+            None => stage_of(&issue.state, &issue.labels, &state.labels_added).to_owned(),
         }),
         kind: maintenance.map(|_| crate::site::data::MAINTENANCE.to_owned()),
         window: maintenance.map(|(w, _)| w),

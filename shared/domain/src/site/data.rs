@@ -2,6 +2,8 @@
 //! `data/list.json` (GitLab's schemas: `basic_incident`, `incident_details`,
 //! `incident_list`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::PublicIds;
@@ -101,18 +103,54 @@ impl Incident {
 /// The lifecycle stages, in order.
 pub const STAGES: [&str; 4] = ["investigating", "identified", "monitoring", "resolved"];
 
-/// The stage of an issue: closed is resolved; else the latest stage among its
-/// `status::` labels (GitLab allows one scoped label per scope); else investigating.
-pub fn stage_of(state: &str, labels: &[String]) -> &'static str {
+/// The scopes openmic reads as holding one label at a time. GitLab Premium makes
+/// scoped labels exclusive; on Free adding `status::monitoring` leaves
+/// `status::investigating` in place, so several may stand at once and the one added
+/// last is the one meant.
+pub const EXCLUSIVE_SCOPES: [&str; 1] = ["status"];
+
+/// Whether `label` belongs to one of [`EXCLUSIVE_SCOPES`].
+pub fn in_exclusive_scope(label: &str) -> bool {
+    label
+        .split_once("::")
+        .is_some_and(|(scope, _)| EXCLUSIVE_SCOPES.contains(&scope.trim()))
+}
+
+/// The value meant of an exclusive `scope` among `labels`: of the labels `scope::<v>`
+/// whose `v` is in `order`, the one added last (`added`: when each label was added,
+/// where known; unknown counts as earliest), a tie going to the later in `order`.
+/// Returns its position in `order`.
+pub fn latest_in_scope(
+    scope: &str,
+    labels: &[String],
+    added: &BTreeMap<String, Timestamp>,
+    order: &[&str],
+) -> Option<usize> {
+    labels
+        .iter()
+        .filter_map(|l| {
+            let (s, v) = l.split_once("::")?;
+            if s.trim() != scope {
+                return None;
+            }
+            let at = order.iter().position(|x| x.eq_ignore_ascii_case(v.trim()))?;
+            Some((added.get(l).copied(), at))
+        })
+        .max()
+        .map(|(_, at)| at)
+}
+
+/// The stage of an issue: closed is resolved; else the `status::` label added last
+/// (see [`latest_in_scope`]); else investigating.
+pub fn stage_of(
+    state: &str,
+    labels: &[String],
+    added: &BTreeMap<String, Timestamp>,
+) -> &'static str {
     if state == "closed" {
         return "resolved";
     }
-    labels
-        .iter()
-        .filter_map(|l| l.strip_prefix("status::"))
-        .filter_map(|s| STAGES.iter().position(|x| x.eq_ignore_ascii_case(s.trim())))
-        .max()
-        .map_or("investigating", |i| STAGES[i])
+    latest_in_scope("status", labels, added, &STAGES).map_or("investigating", |i| STAGES[i])
 }
 
 /// The components of `component::<name>` labels, sorted.

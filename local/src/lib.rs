@@ -17,7 +17,7 @@ use axum::routing::get;
 use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
 use openmic::clock::{Clock, SystemClock};
-use openmic::config::{Config, Secret};
+use openmic::config::{Accepted, Config, Secret};
 use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
 use openmic::ports::{Mailer, ObjectStore, Queue};
@@ -166,12 +166,12 @@ pub fn local_config(
     if config.gitlab_webhook_secret.is_none() && config.gitlab_signing_token.is_none() {
         let s = generated_secret();
         generated.push(("GITLAB_WEBHOOK_SECRET", s.clone()));
-        config.gitlab_webhook_secret = Some(Secret::new(s));
+        config.gitlab_webhook_secret = Some(Accepted::new(s));
     }
     if config.alert_token.is_none() {
         let s = generated_secret();
         generated.push(("ALERT_TOKEN", s.clone()));
-        config.alert_token = Some(Secret::new(s));
+        config.alert_token = Some(Accepted::new(s));
     }
     if config.mail_from.is_none() {
         config.mail_from = Some("openmic@localhost.localdomain".into());

@@ -129,11 +129,7 @@ async fn main() {
             for (name, value) in &generated {
                 println!("{name}={value} (generated; set {name} to choose your own)");
             }
-            if config.publishers.is_empty() {
-                println!(
-                    "PUBLISHERS is empty: nobody can publish an incident until you set it (comma-separated GitLab usernames)"
-                );
-            }
+            or_exit(config.check_can_publish());
             let runner = Arc::new(runner(backend, &data_dir, config).await);
             // An earlier release's data is moved before anything is taken.
             or_exit(runner.publisher.check_layout().await);
@@ -178,6 +174,7 @@ async fn main() {
         } => {
             let mut generated = Vec::new();
             let config = local_config(env, None, &mut generated);
+            or_exit(config.check_can_publish());
             let runner = runner(backend, &data_dir, config).await;
             or_exit(runner.publisher.check_layout().await);
             // Anything left from an earlier run is handled first.

@@ -196,3 +196,65 @@ fn chrono_now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+/// A rotation: with `new,previous` both the old and the new value are taken by
+/// `/gitlab` and `/alerts`, anything else refused; once the previous value is dropped
+/// from the setting, it is refused too.
+#[tokio::test]
+async fn secrets_rotate_without_a_refused_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    // GitLab's documented Issue Hook is of project 1.
+    let rotating = [
+        ("GITLAB_PROJECT_ID", "1"),
+        (
+            "GITLAB_WEBHOOK_SECRET",
+            "hook-new-0123456789, hook-old-0123456789",
+        ),
+        ("ALERT_TOKEN", "alert-new-0123456789,alert-old-0123456789"),
+    ];
+    let body =
+        std::fs::read_to_string(events_dir().join("payloads/gitlab-issue-hook.json")).unwrap();
+    let alert =
+        std::fs::read_to_string(events_dir().join("payloads/gitlab-generic-alert.json")).unwrap();
+    let hook = |token: &str| gitlab_event(&body, false, json!({"x-gitlab-token": token}));
+    let alerts = |token: &str| alerts_event(&alert, &format!("Bearer {token}"));
+
+    let runner = embedded(dir.path(), &rotating);
+    for token in ["hook-new-0123456789", "hook-old-0123456789"] {
+        let (status, reply) = send_text(&runner, &hook(token)).await;
+        assert_eq!(status, 202, "{token}: {reply}");
+    }
+    for token in ["alert-new-0123456789", "alert-old-0123456789"] {
+        let (status, reply) = send_text(&runner, &alerts(token)).await;
+        assert_eq!(status, 202, "{token}: {reply}");
+    }
+    for (event, what) in [
+        (
+            hook("hook-new-0123456789, hook-old-0123456789"),
+            "the setting itself",
+        ),
+        (hook("hook-older"), "a value never set"),
+        (
+            alerts("alert-new-0123456789,alert-old-0123456789"),
+            "the setting itself",
+        ),
+    ] {
+        assert_eq!(send_text(&runner, &event).await.0, 401, "{what}");
+    }
+
+    // The rotation done: only the new value is set, and the old one is refused.
+    let after = embedded(
+        dir.path(),
+        &[
+            ("GITLAB_PROJECT_ID", "1"),
+            ("GITLAB_WEBHOOK_SECRET", "hook-new-0123456789"),
+            ("ALERT_TOKEN", "alert-new-0123456789"),
+        ],
+    );
+    assert_eq!(send_text(&after, &hook("hook-new-0123456789")).await.0, 202);
+    assert_eq!(send_text(&after, &hook("hook-old-0123456789")).await.0, 401);
+    assert_eq!(
+        send_text(&after, &alerts("alert-old-0123456789")).await.0,
+        401
+    );
+}

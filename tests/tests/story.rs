@@ -261,3 +261,86 @@ async fn publish_and_unpublish_commands() {
     runner.drain().await;
     assert!(!public(dir.path()), "alice unpublishes with /unpublish");
 }
+
+/// GitLab Free: scoped labels do not replace each other. An incident goes from
+/// investigating to monitoring, then back to identified; every earlier `status::`
+/// label stays on the issue, and the page shows the one added last.
+#[tokio::test]
+async fn on_gitlab_free_the_page_shows_the_status_label_added_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = embedded(dir.path(), &[]);
+    let labels = |ls: &[&str]| ls.iter().map(|l| json!({"title": l})).collect::<Vec<_>>();
+    let hook = |n: u32, at: &str, action: &str, from: &[&str], to: &[&str]| {
+        let mut body = json!({
+            "object_kind": "issue",
+            "event_type": "issue",
+            "user": {"id": 1, "name": "Alice", "username": "alice"},
+            "project": {"id": 42, "path_with_namespace": "ops/api", "web_url": "https://gitlab.example.com/ops/api"},
+            "object_attributes": {
+                "id": 9001, "iid": 5, "title": "Checkout fails", "description": "Payments time out.",
+                "state": "opened", "confidential": false, "action": action,
+                "created_at": "2024-03-01T09:00:00Z", "updated_at": at, "labels": labels(to)
+            },
+            "labels": labels(to),
+        });
+        if action == "update" {
+            body["changes"] = json!({"labels": {"previous": labels(from), "current": labels(to)}});
+        }
+        gitlab_event(
+            &body.to_string(),
+            false,
+            json!({"idempotency-key": format!("free-{n}")}),
+        )
+    };
+    let (pg, inv, mon, ide) = (
+        "status-page",
+        "status::investigating",
+        "status::monitoring",
+        "status::identified",
+    );
+    let story = [
+        hook(1, "2024-03-01T09:00:00Z", "open", &[], &[pg, inv]),
+        hook(
+            2,
+            "2024-03-01T09:10:00Z",
+            "update",
+            &[pg, inv],
+            &[pg, inv, mon],
+        ),
+        // Back to identified: investigating and monitoring stay, as Free keeps them.
+        hook(
+            3,
+            "2024-03-01T09:20:00Z",
+            "update",
+            &[pg, inv, mon],
+            &[pg, inv, mon, ide],
+        ),
+    ];
+    let mut stages = Vec::new();
+    for event in &story {
+        let path = dir.path().join("event.json");
+        std::fs::write(&path, event).unwrap();
+        assert_eq!(runner.replay(&path).await.unwrap(), 202);
+        let status = tree(&dir.path().join("status"));
+        stages.push(json_of(&status, "data/incident/5.json")["stage"].clone());
+    }
+    assert_eq!(
+        stages,
+        [
+            json!("investigating"),
+            json!("monitoring"),
+            json!("identified")
+        ]
+    );
+    // The same changes delivered again, in another order, change nothing.
+    for (n, event) in story.iter().enumerate().rev() {
+        let path = dir.path().join("event.json");
+        std::fs::write(&path, event.replace("free-", &format!("again-{n}-"))).unwrap();
+        assert_eq!(runner.replay(&path).await.unwrap(), 202);
+    }
+    let status = tree(&dir.path().join("status"));
+    assert_eq!(
+        json_of(&status, "data/incident/5.json")["stage"],
+        "identified"
+    );
+}

@@ -30,6 +30,71 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A shared secret that callers present (`GITLAB_WEBHOOK_SECRET`, `ALERT_TOKEN`), given
+/// as `current[,previous]`: during a rotation both are taken, so the sender can be
+/// switched to the new value between two deploys without a request refused.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Accepted {
+    current: Secret,
+    previous: Option<Secret>,
+}
+
+impl Accepted {
+    pub fn new(current: impl Into<String>) -> Self {
+        Accepted {
+            current: Secret::new(current),
+            previous: None,
+        }
+    }
+
+    /// `current` or `current,previous` (blanks around each trimmed).
+    pub fn parse(name: &'static str, value: &str) -> Result<Self, ConfigError> {
+        let mut parts = value.split(',').map(str::trim);
+        let current = parts.next().unwrap_or_default();
+        let previous = parts.next().filter(|p| !p.is_empty());
+        if current.is_empty() || parts.next().is_some() {
+            return Err(ConfigError::Invalid {
+                name,
+                why: "give the secret, or during a rotation `new,previous` (two values at \
+                      most, separated by a comma)"
+                    .into(),
+            });
+        }
+        Ok(Accepted {
+            current: Secret::new(current),
+            previous: previous.map(Secret::new),
+        })
+    }
+
+    /// The value openmic itself sends or shows: the current one.
+    pub fn expose(&self) -> &str {
+        self.current.expose()
+    }
+
+    /// Whether `presented` is the current or the previous value, compared in constant
+    /// time with both (which one matched is not told by the time taken).
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        let current = self.current.matches(presented);
+        let previous = self.previous.as_ref().is_some_and(|p| p.matches(presented));
+        current | previous
+    }
+
+    /// Whether a previous value is still taken (a rotation not finished).
+    pub fn rotating(&self) -> bool {
+        self.previous.is_some()
+    }
+}
+
+impl fmt::Debug for Accepted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.rotating() {
+            "Accepted(***, previous ***)"
+        } else {
+            "Accepted(***)"
+        })
+    }
+}
+
 /// Who may have their microphone awards publish a comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MicrophoneTrust {
@@ -152,18 +217,23 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {name} is invalid: {why}")]
     Invalid { name: &'static str, why: String },
+    /// Set as it is, the function could do nothing of its work.
+    #[error("{0}")]
+    Useless(&'static str),
 }
 
 /// Every setting of DESIGN.md. Which ones a function requires is up to the function
 /// (see [`Config::require`]).
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub gitlab_webhook_secret: Option<Secret>,
+    /// `current[,previous]`.
+    pub gitlab_webhook_secret: Option<Accepted>,
     pub gitlab_signing_token: Option<Secret>,
     /// `GITLAB_PROJECT_ID`: one project, or several sharing one page; empty (local
     /// runner only) takes the first project seen.
     pub gitlab_projects: Vec<u64>,
-    pub alert_token: Option<Secret>,
+    /// `current[,previous]`.
+    pub alert_token: Option<Accepted>,
     pub publish_label: String,
     /// `MAINTENANCE_LABEL`: the label of a scheduled maintenance.
     pub maintenance_label: String,
@@ -279,7 +349,9 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
         let mut c = Config {
-            gitlab_webhook_secret: get("GITLAB_WEBHOOK_SECRET").map(Secret),
+            gitlab_webhook_secret: get("GITLAB_WEBHOOK_SECRET")
+                .map(|v| Accepted::parse("GITLAB_WEBHOOK_SECRET", &v))
+                .transpose()?,
             gitlab_signing_token: get("GITLAB_SIGNING_TOKEN").map(Secret),
             ..Config::default()
         };
@@ -299,7 +371,9 @@ impl Config {
                 }
             }
         }
-        c.alert_token = get("ALERT_TOKEN").map(Secret);
+        c.alert_token = get("ALERT_TOKEN")
+            .map(|v| Accepted::parse("ALERT_TOKEN", &v))
+            .transpose()?;
         if let Some(v) = get("PUBLISH_LABEL") {
             c.publish_label = v;
         }
@@ -439,7 +513,24 @@ impl Config {
                 self.require(&[v.name])?;
             }
         }
+        if function == Function::Publisher {
+            self.check_can_publish()?;
+        }
         Ok(())
+    }
+
+    /// Fails when nobody could ever publish: no `PUBLISHERS`, and no GitLab API to find
+    /// the members holding `PUBLISH_MIN_ACCESS`.
+    pub fn check_can_publish(&self) -> Result<(), ConfigError> {
+        if !self.publishers.is_empty() || (self.gitlab_url.is_some() && self.gitlab_token.is_some())
+        {
+            return Ok(());
+        }
+        Err(ConfigError::Useless(
+            "nobody may publish an incident: name GitLab users in PUBLISHERS \
+             (comma-separated usernames), or set GITLAB_URL and GITLAB_TOKEN so that project \
+             members with PUBLISH_MIN_ACCESS may",
+        ))
     }
 
     /// Whether public updates are queued for someone: subscribers
@@ -746,5 +837,57 @@ mod tests {
     fn secrets_never_print() {
         let c = load(&[("GITLAB_WEBHOOK_SECRET", "hunter2-very-secret")]).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_publisher_that_nobody_could_use_does_not_start() {
+        let none = load(&[]).unwrap();
+        let e = none.require_for(Function::Publisher, []).unwrap_err();
+        assert!(e.to_string().contains("PUBLISHERS") && e.to_string().contains("GITLAB_TOKEN"));
+        // Other functions publish nothing and need no publisher.
+        assert!(none.require_for(Function::Webhook, []).is_ok());
+        let named = load(&[("PUBLISHERS", "alice")]).unwrap();
+        assert!(named.require_for(Function::Publisher, []).is_ok());
+        let roles = load(&[
+            ("GITLAB_URL", "https://gitlab.example.com"),
+            ("GITLAB_TOKEN", "glpat-x"),
+        ])
+        .unwrap();
+        assert!(roles.require_for(Function::Publisher, []).is_ok());
+        let url_only = load(&[("GITLAB_URL", "https://gitlab.example.com")]).unwrap();
+        assert!(url_only.check_can_publish().is_err());
+    }
+
+    #[test]
+    fn shared_secrets_take_a_previous_value_during_a_rotation() {
+        let c = load(&[
+            ("GITLAB_WEBHOOK_SECRET", "new-secret, old-secret"),
+            ("ALERT_TOKEN", "only-token"),
+        ])
+        .unwrap();
+        let hook = c.gitlab_webhook_secret.unwrap();
+        assert!(hook.matches(b"new-secret") && hook.matches(b"old-secret"));
+        assert!(!hook.matches(b"new-secret, old-secret") && !hook.matches(b""));
+        assert_eq!(hook.expose(), "new-secret");
+        assert!(hook.rotating());
+        assert!(!format!("{hook:?}").contains("secret"));
+        let alerts = c.alert_token.unwrap();
+        assert!(alerts.matches(b"only-token") && !alerts.rotating());
+        // A trailing comma is no previous value; three values are a mistake.
+        assert!(
+            !load(&[("ALERT_TOKEN", "a,")])
+                .unwrap()
+                .alert_token
+                .unwrap()
+                .rotating()
+        );
+        for bad in ["a,b,c", ",old"] {
+            let e = load(&[("ALERT_TOKEN", bad)]).unwrap_err().to_string();
+            assert!(
+                e.contains("ALERT_TOKEN") && e.contains("new,previous"),
+                "{e}"
+            );
+            assert!(!e.contains("old"), "the value is not echoed: {e}");
+        }
     }
 }

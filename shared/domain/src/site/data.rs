@@ -133,7 +133,9 @@ pub fn latest_in_scope(
             if s.trim() != scope {
                 return None;
             }
-            let at = order.iter().position(|x| x.eq_ignore_ascii_case(v.trim()))?;
+            let at = order
+                .iter()
+                .position(|x| x.eq_ignore_ascii_case(v.trim()))?;
             Some((added.get(l).copied(), at))
         })
         .max()

@@ -140,8 +140,6 @@ fn incident() -> (IncidentState, Vec<String>) {
         );
     }
     let state = IncidentState {
-        iid: 1,
-        project_id: 42,
         project_url: Some("https://gitlab.example.com/ops/api".into()),
         issue: Some(IssueSnapshot {
             id: 1001,
@@ -156,10 +154,7 @@ fn incident() -> (IncidentState, Vec<String>) {
             severity: Some("high".into()),
         }),
         notes,
-        decisions: vec![],
-        quirks: vec![],
-        problems: vec![],
-        linked_back: None,
+        ..IncidentState::new(1, 42)
     };
     let mut markdown = vec![description];
     markdown.extend(comments);

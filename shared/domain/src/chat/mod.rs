@@ -23,9 +23,11 @@ mod googlechat;
 mod mattermost;
 mod slack;
 mod teams;
+mod text;
 mod webhook;
 
 pub use deliver::{Delivered, Failure, Retries, deliver};
+pub use text::safe_url;
 
 use serde::{Deserialize, Serialize};
 
@@ -210,54 +212,6 @@ pub async fn send(
     deliver(outbound, &request(target, message), retries).await
 }
 
-/// The message's link first, then its buttons: every link, for services that show
-/// them in one row.
-pub(crate) fn all_links(message: &Message) -> impl Iterator<Item = &Link> {
-    message.link.iter().chain(&message.buttons)
-}
-
-/// Markdown with every ASCII punctuation mark escaped, so text from a payload is shown
-/// as written: no formatting, no link, no `@here` or `@channel` mention.
-pub(crate) fn markdown_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_ascii_punctuation()
-            && !matches!(
-                c,
-                '.' | ',' | ':' | ';' | '/' | '\'' | '"' | '?' | '%' | '=' | '$'
-            )
-        {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `[label](url)` links, separated by ` · `.
-pub(crate) fn markdown_links<'a>(links: impl Iterator<Item = &'a Link>) -> String {
-    links
-        .map(|l| {
-            format!(
-                "[{}]({})",
-                markdown_escape(&l.label),
-                l.url.replace(')', "%29")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
-
-/// Text cut to at most `max` characters, with an ellipsis when cut.
-pub(crate) fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -311,7 +265,5 @@ pub(crate) mod tests {
         assert_eq!(Kind::parse("GoogleChat"), Some(Kind::GoogleChat));
         assert_eq!(Kind::parse("irc"), None);
         assert_eq!(Tone::Danger.rgb(), 0xd22d2d);
-        assert_eq!(clip("abcdef", 4), "abc…");
-        assert_eq!(clip("abc", 4), "abc");
     }
 }

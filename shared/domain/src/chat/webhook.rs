@@ -3,13 +3,27 @@
 //! `webhook-id` (the message's id, the same on every retry), `webhook-timestamp` (Unix
 //! seconds of the attempt) and `webhook-signature` (`v1,<base64 HMAC-SHA256 over
 //! "{id}.{timestamp}.{body}">` with the channel's `whsec_` secret).
+//!
+//! The text is data, as the sender wrote it, for the receiver to escape for wherever
+//! it shows it; links are kept only with a safe target ([`safe_url`]), so a receiver
+//! that makes them links makes no `javascript:` one.
 
 use serde_json::{Value, json};
 
-use super::Message;
+use super::text::safe_url;
+use super::{Link, Message};
 use crate::signing::SigningKey;
 
+/// `link` with its target made safe, or none.
+fn safe(link: &Link) -> Option<Link> {
+    Some(Link {
+        label: link.label.clone(),
+        url: safe_url(&link.url)?,
+    })
+}
+
 pub fn body(m: &Message) -> Value {
+    let links: Vec<Link> = m.buttons.iter().filter_map(safe).collect();
     json!({
         "type": m.event,
         "timestamp": crate::time::format(&m.timestamp),
@@ -17,9 +31,9 @@ pub fn body(m: &Message) -> Value {
             "id": m.id,
             "title": m.title,
             "text": m.text,
-            "link": m.link,
+            "link": m.link.as_ref().and_then(safe),
             "facts": m.facts,
-            "links": m.buttons,
+            "links": links,
             "tone": m.tone,
             "thread": m.thread,
             "details": m.details,

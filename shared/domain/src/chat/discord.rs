@@ -99,7 +99,12 @@ pub fn body(m: &Message) -> Value {
     if !description.trim().is_empty() {
         embed["description"] = json!(description);
     }
-    if let Some(url) = m.link.as_ref().and(links.first()).and_then(|l| l.url.clone()) {
+    if let Some(url) = m
+        .link
+        .as_ref()
+        .and(links.first())
+        .and_then(|l| l.url.clone())
+    {
         embed["url"] = json!(url);
     }
     json!({
@@ -135,5 +140,38 @@ mod tests {
                 .unwrap()
                 .contains("[Acknowledge](https://api.example.com/alerts/ack?token=abc)")
         );
+    }
+
+    /// Every field of the hostile corpus, exactly as the service gets it.
+    #[test]
+    fn the_hostile_corpus_is_sent_as_exactly_this() {
+        let expected = json!({
+            "allowed_mentions": {
+                "parse": []
+            },
+            "content": "Disk \\<\\!channel\\> \\<\\!here\\|here\\> \\<\\!subteam\\^S0123\\> \\<\\@U123\\> \\@here \\\\\\@all gnp.exe",
+            "embeds": [
+                {
+                    "color": 15246103,
+                    "description": "\\[re\\-login\\]\\(https://evil.example/sso\\) \\<https://evil.example\\|click\\> \\*\\*b\\*\\* \\_i\\_\n\\# H\n\\> q \\`c\\` \\@\u{200B}everyone \\<\\#C1\\> \\<\\@\\&42\\> \\<users/all\\> \\&lt;\\!here\\&gt; x\n\n[Acknowledge](https://api.example.com/alerts/ack?token=abc) · Runbook \\[x\\]\\(https://evil.example\\) · Image · [Dashboard](https://grafana.example.com/d/x%20%281%29%7Cy%29?q=%C3%A4%20%C3%B6&r=%3Cb%3E)",
+                    "fields": [
+                        {
+                            "inline": true,
+                            "name": "Hosts \\<\\!here\\>",
+                            "value": "\\[a\\]\\(javascript:alert\\(1\\)\\) \\@channel"
+                        },
+                        {
+                            "inline": true,
+                            "name": "—",
+                            "value": "—"
+                        }
+                    ],
+                    "timestamp": "2024-03-05T10:00:00.000Z",
+                    "title": "Disk \\<\\!channel\\> \\<\\!here\\|here\\> \\<\\!subteam\\^S0123\\> \\<\\@U123\\> \\@here \\\\\\@all gnp.exe",
+                    "url": "https://x/graph%3E*%20%3C!channel%3E%20*%3Chttps://evil.example/phish"
+                }
+            ]
+        });
+        assert_eq!(body(&crate::chat::tests::hostile()), expected);
     }
 }

@@ -145,4 +145,84 @@ mod tests {
             "https://chat.googleapis.com/v1/spaces/X/messages?key=k&token=t&messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
         );
     }
+
+    /// Every field of the hostile corpus, exactly as the service gets it.
+    #[test]
+    fn the_hostile_corpus_is_sent_as_exactly_this() {
+        let expected = json!({
+            "cardsV2": [
+                {
+                    "card": {
+                        "header": {
+                            "title": "Disk <!channel> <!here|here> <!subteam^S0123> <@U123> @here \\@all gnp.exe"
+                        },
+                        "sections": [
+                            {
+                                "widgets": [
+                                    {
+                                        "textParagraph": {
+                                            "text": "[re-login](https://evil.example/sso) &lt;https://evil.example|click&gt; **b** _i_\n# H\n&gt; q `c` @\u{200B}everyone &lt;#C1&gt; &lt;@&amp;42&gt; &lt;users/all&gt; &amp;lt;!here&amp;gt; x"
+                                        }
+                                    },
+                                    {
+                                        "decoratedText": {
+                                            "text": "[a](javascript:alert(1)) @channel",
+                                            "topLabel": "Hosts &lt;!here&gt;"
+                                        }
+                                    },
+                                    {
+                                        "decoratedText": {
+                                            "text": "—",
+                                            "topLabel": "—"
+                                        }
+                                    },
+                                    {
+                                        "buttonList": {
+                                            "buttons": [
+                                                {
+                                                    "onClick": {
+                                                        "openLink": {
+                                                            "url": "https://x/graph%3E*%20%3C!channel%3E%20*%3Chttps://evil.example/phish"
+                                                        }
+                                                    },
+                                                    "text": "Graph"
+                                                },
+                                                {
+                                                    "onClick": {
+                                                        "openLink": {
+                                                            "url": "https://api.example.com/alerts/ack?token=abc"
+                                                        }
+                                                    },
+                                                    "text": "Acknowledge"
+                                                },
+                                                {
+                                                    "onClick": {
+                                                        "openLink": {
+                                                            "url": "https://grafana.example.com/d/x%20%281%29%7Cy%29?q=%C3%A4%20%C3%B6&r=%3Cb%3E"
+                                                        }
+                                                    },
+                                                    "text": "Dashboard"
+                                                }
+                                            ]
+                                        }
+                                    },
+                                    {
+                                        "textParagraph": {
+                                            "text": "Runbook [x](https://evil.example) · Image"
+                                        }
+                                    }
+                                ]
+                            }
+                        ]
+                    },
+                    "cardId": "msg-2"
+                }
+            ],
+            "text": "Disk <\u{2060}!channel> <\u{2060}!here|here> <\u{2060}!subteam^S0123> <\u{2060}@U123> @here \\@all gnp.exe",
+            "thread": {
+                "threadKey": "alert-5678"
+            }
+        });
+        assert_eq!(body(&crate::chat::tests::hostile()), expected);
+    }
 }

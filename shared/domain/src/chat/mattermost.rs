@@ -10,10 +10,13 @@
 //! words at every character that is not a letter, digit, `.`, `-`, `_`, `:` or `@`,
 //! so `\@here` is the word `@here` and mentions the channel; the word joiner is none of
 //! those, so `@⁠here` is the words `@` and `here`, and the webapp's highlighting does
-//! not match it either. It shows as `@here`. Plain fields (the `fallback` of
-//! notifications, and a title shown inside its link) get the mention rule alone
-//! ([`plain`]). Keywords a user chose to be notified of are words like any other, and
-//! no escaping can hide them.
+//! not match it either. It shows as `@here`. Mattermost also reads Slack's syntax in
+//! webhooks (its server turns `<!channel>`, `<!here>`, `<!all>` into `@channel`,
+//! `@here`, `@all` and `<@ID>` into `@name` in the text, the attachment's title, text
+//! and field values, before anything else): escaped, `<` is `\<` and never starts
+//! one. Plain fields (the `fallback` of notifications, and a title shown inside its
+//! link) get a word joiner after each `<` and `@` instead ([`plain`]). Keywords a user
+//! chose to be notified of are words like any other, and no escaping can hide them.
 
 use serde_json::{Value, json};
 
@@ -33,10 +36,10 @@ fn markdown(c: char, out: &mut String) {
     out.push(c);
 }
 
-/// Mattermost's rule for plain fields: no mention.
+/// Mattermost's rule for plain fields: no mention, in its syntax or Slack's.
 fn plain(c: char, out: &mut String) {
     out.push(c);
-    if c == '@' {
+    if matches!(c, '@' | '<') {
         out.push(WORD_JOINER);
     }
 }
@@ -83,18 +86,30 @@ pub fn body(m: &Message) -> Value {
             })
         })
         .collect();
-    let title_link = m.link.as_ref().and(links.first()).and_then(|l| l.url.clone());
+    let title_link = m
+        .link
+        .as_ref()
+        .and(links.first())
+        .and_then(|l| l.url.clone());
     let mut attachment = json!({
         "fallback": or_dash(escaped(&m.title, Lines::One, 300, Units::Chars, plain)),
         "color": m.tone.hex(),
-        "text": text,
         "fields": fields,
     });
+    if !text.trim().is_empty() {
+        attachment["text"] = json!(text);
+    }
     // With a link, Mattermost shows the title as the link's text; without, as
     // markdown.
     match title_link {
         Some(url) => {
-            attachment["title"] = json!(or_dash(escaped(&m.title, Lines::One, 300, Units::Chars, plain)));
+            attachment["title"] = json!(or_dash(escaped(
+                &m.title,
+                Lines::One,
+                300,
+                Units::Chars,
+                plain
+            )));
             attachment["title_link"] = json!(url);
         }
         None => attachment["title"] = json!(or_dash(md(&m.title, Lines::One, 300))),
@@ -135,5 +150,35 @@ mod tests {
             text.ends_with("[Acknowledge](https://api.example.com/alerts/ack?token=abc) · [Silence 1 h](https://api.example.com/alerts/silence?token=def&for=1h)"),
             "{text}"
         );
+    }
+
+    /// Every field of the hostile corpus, exactly as the service gets it.
+    #[test]
+    fn the_hostile_corpus_is_sent_as_exactly_this() {
+        let expected = json!({
+            "attachments": [
+                {
+                    "color": "#e8a317",
+                    "fallback": "Disk <\u{2060}!channel> <\u{2060}!here|here> <\u{2060}!subteam^S0123> <\u{2060}@\u{2060}U123> @\u{2060}here \\@\u{2060}all gnp.exe",
+                    "fields": [
+                        {
+                            "short": true,
+                            "title": "Hosts \\<\\!here\\>",
+                            "value": "\\[a\\]\\(javascript:alert\\(1\\)\\) @\u{2060}channel"
+                        },
+                        {
+                            "short": true,
+                            "title": "—",
+                            "value": "—"
+                        }
+                    ],
+                    "text": "\\[re\\-login\\]\\(https://evil.example/sso\\) \\<https://evil.example\\|click\\> \\*\\*b\\*\\* \\_i\\_\n\\# H\n\\> q \\`c\\` @\u{2060}\u{200B}everyone \\<\\#C1\\> \\<@\u{2060}\\&42\\> \\<users/all\\> \\&lt;\\!here\\&gt; x\n\n[Acknowledge](https://api.example.com/alerts/ack?token=abc) · Runbook \\[x\\]\\(https://evil.example\\) · Image · [Dashboard](https://grafana.example.com/d/x%20%281%29%7Cy%29?q=%C3%A4%20%C3%B6&r=%3Cb%3E)",
+                    "title": "Disk <\u{2060}!channel> <\u{2060}!here|here> <\u{2060}!subteam^S0123> <\u{2060}@\u{2060}U123> @\u{2060}here \\@\u{2060}all gnp.exe",
+                    "title_link": "https://x/graph%3E*%20%3C!channel%3E%20*%3Chttps://evil.example/phish"
+                }
+            ],
+            "text": "#### Disk \\<\\!channel\\> \\<\\!here\\|here\\> \\<\\!subteam\\^S0123\\> \\<@\u{2060}U123\\> @\u{2060}here \\\\@\u{2060}all gnp.exe"
+        });
+        assert_eq!(body(&crate::chat::tests::hostile()), expected);
     }
 }

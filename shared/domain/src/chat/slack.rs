@@ -88,8 +88,7 @@ pub fn body(m: &Message) -> Value {
             .collect();
         blocks.push(json!({"type": "section", "fields": fields}));
     }
-    let (linked, dropped): (Vec<&Shown>, Vec<&Shown>) =
-        links.iter().partition(|l| l.url.is_some());
+    let (linked, dropped): (Vec<&Shown>, Vec<&Shown>) = links.iter().partition(|l| l.url.is_some());
     for chunk in linked.chunks(25) {
         let buttons: Vec<Value> = chunk
             .iter()
@@ -148,5 +147,84 @@ mod tests {
             buttons[1]["url"],
             "https://api.example.com/alerts/ack?token=abc"
         );
+    }
+
+    /// Every field of the hostile corpus, exactly as the service gets it.
+    #[test]
+    fn the_hostile_corpus_is_sent_as_exactly_this() {
+        let expected = json!({
+            "blocks": [
+                {
+                    "text": {
+                        "text": "*<https://x/graph%3E*%20%3C!channel%3E%20*%3Chttps://evil.example/phish|Disk &lt;!channel&gt; &lt;!here|here&gt; &lt;!subteam^S0123&gt; &lt;@U123&gt; @here \\@all gnp.exe>*",
+                        "type": "mrkdwn"
+                    },
+                    "type": "section"
+                },
+                {
+                    "text": {
+                        "text": "[re-login](https://evil.example/sso) &lt;https://evil.example|click&gt; **b** _i_\n# H\n&gt; q `c` @\u{200B}everyone &lt;#C1&gt; &lt;@&amp;42&gt; &lt;users/all&gt; &amp;lt;!here&amp;gt; x",
+                        "type": "mrkdwn"
+                    },
+                    "type": "section"
+                },
+                {
+                    "fields": [
+                        {
+                            "text": "*Hosts &lt;!here&gt;*\n[a](javascript:alert(1)) @channel",
+                            "type": "mrkdwn"
+                        },
+                        {
+                            "text": "*—*\n—",
+                            "type": "mrkdwn"
+                        }
+                    ],
+                    "type": "section"
+                },
+                {
+                    "elements": [
+                        {
+                            "text": {
+                                "emoji": true,
+                                "text": "Graph",
+                                "type": "plain_text"
+                            },
+                            "type": "button",
+                            "url": "https://x/graph%3E*%20%3C!channel%3E%20*%3Chttps://evil.example/phish"
+                        },
+                        {
+                            "text": {
+                                "emoji": true,
+                                "text": "Acknowledge",
+                                "type": "plain_text"
+                            },
+                            "type": "button",
+                            "url": "https://api.example.com/alerts/ack?token=abc"
+                        },
+                        {
+                            "text": {
+                                "emoji": true,
+                                "text": "Dashboard",
+                                "type": "plain_text"
+                            },
+                            "type": "button",
+                            "url": "https://grafana.example.com/d/x%20%281%29%7Cy%29?q=%C3%A4%20%C3%B6&r=%3Cb%3E"
+                        }
+                    ],
+                    "type": "actions"
+                },
+                {
+                    "elements": [
+                        {
+                            "text": "Runbook [x](https://evil.example) · Image",
+                            "type": "mrkdwn"
+                        }
+                    ],
+                    "type": "context"
+                }
+            ],
+            "text": "Disk &lt;!channel&gt; &lt;!here|here&gt; &lt;!subteam^S0123&gt; &lt;@U123&gt; @here \\@all gnp.exe"
+        });
+        assert_eq!(body(&crate::chat::tests::hostile()), expected);
     }
 }

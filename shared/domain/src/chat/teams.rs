@@ -58,13 +58,13 @@ pub fn body(m: &Message) -> Value {
     if !m.facts.is_empty() {
         let mut inlines = Vec::new();
         for (i, f) in m.facts.iter().enumerate() {
+            let name = or_dash(escaped(&f.name, Lines::One, 200, Units::Chars, verbatim));
             let newline = if i == 0 { "" } else { "\n" };
-            inlines.push(run(
-                &format!("{newline}{}: ", f.name),
-                Lines::Many,
-                200,
-                json!({"weight": "Bolder"}),
-            ));
+            inlines.push(json!({
+                "type": "TextRun",
+                "text": format!("{newline}{name}: "),
+                "weight": "Bolder",
+            }));
             inlines.push(run(&f.value, Lines::One, 1000, json!({})));
         }
         card_body.push(rich(inlines));
@@ -138,5 +138,108 @@ mod tests {
             card["actions"][2],
             json!({"type": "Action.OpenUrl", "title": "Silence 1 h", "url": "https://api.example.com/alerts/silence?token=def&for=1h"})
         );
+    }
+
+    /// Every field of the hostile corpus, exactly as the service gets it.
+    #[test]
+    fn the_hostile_corpus_is_sent_as_exactly_this() {
+        let expected = json!({
+            "attachments": [
+                {
+                    "content": {
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "actions": [
+                            {
+                                "title": "Graph",
+                                "type": "Action.OpenUrl",
+                                "url": "https://x/graph%3E*%20%3C!channel%3E%20*%3Chttps://evil.example/phish"
+                            },
+                            {
+                                "title": "Acknowledge",
+                                "type": "Action.OpenUrl",
+                                "url": "https://api.example.com/alerts/ack?token=abc"
+                            },
+                            {
+                                "title": "Dashboard",
+                                "type": "Action.OpenUrl",
+                                "url": "https://grafana.example.com/d/x%20%281%29%7Cy%29?q=%C3%A4%20%C3%B6&r=%3Cb%3E"
+                            }
+                        ],
+                        "body": [
+                            {
+                                "inlines": [
+                                    {
+                                        "color": "Warning",
+                                        "size": "Medium",
+                                        "text": "Disk <!channel> <!here|here> <!subteam^S0123> <@U123> @here \\@all gnp.exe",
+                                        "type": "TextRun",
+                                        "weight": "Bolder"
+                                    }
+                                ],
+                                "type": "RichTextBlock"
+                            },
+                            {
+                                "inlines": [
+                                    {
+                                        "text": "[re-login](https://evil.example/sso) <https://evil.example|click> **b** _i_\n# H\n> q `c` @\u{200B}everyone <#C1> <@&42> <users/all> &lt;!here&gt; x",
+                                        "type": "TextRun"
+                                    }
+                                ],
+                                "type": "RichTextBlock"
+                            },
+                            {
+                                "inlines": [
+                                    {
+                                        "text": "Hosts <!here>: ",
+                                        "type": "TextRun",
+                                        "weight": "Bolder"
+                                    },
+                                    {
+                                        "text": "[a](javascript:alert(1)) @channel",
+                                        "type": "TextRun"
+                                    },
+                                    {
+                                        "text": "\n—: ",
+                                        "type": "TextRun",
+                                        "weight": "Bolder"
+                                    },
+                                    {
+                                        "text": "—",
+                                        "type": "TextRun"
+                                    }
+                                ],
+                                "type": "RichTextBlock"
+                            },
+                            {
+                                "inlines": [
+                                    {
+                                        "text": "Runbook [x](https://evil.example)",
+                                        "type": "TextRun"
+                                    },
+                                    {
+                                        "text": " · ",
+                                        "type": "TextRun"
+                                    },
+                                    {
+                                        "text": "Image",
+                                        "type": "TextRun"
+                                    }
+                                ],
+                                "type": "RichTextBlock"
+                            }
+                        ],
+                        "msteams": {
+                            "width": "Full"
+                        },
+                        "type": "AdaptiveCard",
+                        "version": "1.4"
+                    },
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "contentUrl": null
+                }
+            ],
+            "type": "message"
+        });
+        assert_eq!(body(&crate::chat::tests::hostile()), expected);
     }
 }

@@ -216,7 +216,10 @@ mod tests {
         assert_eq!(escaped("a&b", Lines::One, 5, Units::Chars, amp), "a…");
         assert_eq!(escaped("a&b", Lines::One, 7, Units::Chars, amp), "a&amp;b");
         // UTF-16: an astral character counts two.
-        assert_eq!(escaped("😀😀😀", Lines::One, 5, Units::Utf16, verbatim), "😀😀…");
+        assert_eq!(
+            escaped("😀😀😀", Lines::One, 5, Units::Utf16, verbatim),
+            "😀😀…"
+        );
         assert_eq!(Units::Utf16.of("😀a"), 3);
     }
 
@@ -248,7 +251,10 @@ mod tests {
             ok("https://p.example/graph?g0.expr=rate(x[5m]) | y&g0.tab=1"),
             "https://p.example/graph?g0.expr=rate%28x%5B5m%5D%29%20%7C%20y&g0.tab=1"
         );
-        assert_eq!(ok("HTTP://Ünï.example/ä b"), "http://xn--n-nga1b.example/%C3%A4%20b");
+        assert_eq!(
+            ok("HTTP://Ünï.example/ä b"),
+            "http://xn--n-nga1b.example/%C3%A4%20b"
+        );
         assert_eq!(ok("http://[::1]:8080/a"), "http://[::1]:8080/a");
         for bad in [
             "javascript:alert(1)",

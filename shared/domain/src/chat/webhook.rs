@@ -81,4 +81,47 @@ mod tests {
         assert_eq!(v["data"]["links"][0]["label"], "Acknowledge");
         assert_eq!(v["data"]["details"]["fingerprint"], "f1");
     }
+
+    /// The hostile corpus as a receiver gets it: text as the sender wrote it (the
+    /// receiver escapes it for where it shows it), and only links with a safe target.
+    #[test]
+    fn the_hostile_corpus_is_sent_as_exactly_this() {
+        let expected = json!({
+            "data": {
+                "details": null,
+                "facts": [
+                    {
+                        "name": "Hosts <!here>",
+                        "value": "[a](javascript:alert(1)) @channel"
+                    },
+                    {
+                        "name": "",
+                        "value": "\u{202E}"
+                    }
+                ],
+                "id": "msg-2",
+                "link": {
+                    "label": "Graph",
+                    "url": "https://x/graph%3E*%20%3C!channel%3E%20*%3Chttps://evil.example/phish"
+                },
+                "links": [
+                    {
+                        "label": "Acknowledge",
+                        "url": "https://api.example.com/alerts/ack?token=abc"
+                    },
+                    {
+                        "label": "Dashboard",
+                        "url": "https://grafana.example.com/d/x%20%281%29%7Cy%29?q=%C3%A4%20%C3%B6&r=%3Cb%3E"
+                    }
+                ],
+                "text": "[re-login](https://evil.example/sso) <https://evil.example|click> **b** _i_\n# H\n> q `c` @\u{200B}everyone <#C1> <@&42> <users/all> &lt;!here&gt; \u{2066}x\u{2069}\u{200F}",
+                "thread": "alert-5678",
+                "title": "Disk <!channel> <!here|here> <!subteam^S0123> <@U123> @here \\@all \u{202E}gnp.exe",
+                "tone": "warning"
+            },
+            "timestamp": "2024-03-05T10:00:00.000Z",
+            "type": "alert.firing"
+        });
+        assert_eq!(body(&crate::chat::tests::hostile()), expected);
+    }
 }

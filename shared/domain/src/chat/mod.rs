@@ -16,6 +16,17 @@
 //!
 //! Alerts use it for their channels; anything else with news for operators (public
 //! status updates) can too: a [`Message`] knows nothing of alerts.
+//!
+//! Every text of a message (title, text, facts' names and values, links' labels) may
+//! come from an alert, an issue or a label, and every link's target from a payload,
+//! so each service's body writes them through one rule of its own, in its module: no
+//! payload can mention anyone, make a link, or format, in that service's syntax (see
+//! each module for what its parser reads and why its rule holds). Before it, in
+//! `text`: bidirectional controls are removed, text is cut whole at the service's
+//! limit (never inside an escape, and before the links, which are never cut), and a
+//! link keeps its target only if [`safe_url`] makes it safe, otherwise its label is
+//! shown as text. Every body is valid for its service: tests/tests/chat_bodies.rs
+//! runs them through the services' own libraries and documented limits.
 
 mod deliver;
 mod discord;

@@ -156,6 +156,11 @@ pub fn safe_url(raw: &str) -> Option<String> {
             out.push(c);
         }
     }
+    // The parser writes a bare origin with a `/`: kept as given, it reads the same.
+    if url.path() == "/" && url.query().is_none() && url.fragment().is_none() && !raw.ends_with('/')
+    {
+        out.pop();
+    }
     (out.len() <= MAX_URL).then_some(out)
 }
 
@@ -256,6 +261,15 @@ mod tests {
             "http://xn--n-nga1b.example/%C3%A4%20b"
         );
         assert_eq!(ok("http://[::1]:8080/a"), "http://[::1]:8080/a");
+        assert_eq!(
+            ok(" https://status.example.com "),
+            "https://status.example.com"
+        );
+        assert_eq!(
+            ok("https://status.example.com/"),
+            "https://status.example.com/"
+        );
+        assert_eq!(ok("https://x.example?a=1"), "https://x.example/?a=1");
         for bad in [
             "javascript:alert(1)",
             "JavaScript://%0aalert(1)",

@@ -252,12 +252,16 @@ async fn each_channel_gets_the_alerts_its_matchers_take_in_its_documented_body()
     let a = &t["attachments"][0];
     assert_eq!(a["contentType"], "application/vnd.microsoft.card.adaptive");
     assert_eq!(a["content"]["type"], "AdaptiveCard");
+    // The facts, as every payload text, in runs that Teams never reads as Markdown.
+    let body = a["content"]["body"].as_array().unwrap();
     assert!(
-        a["content"]["body"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|b| b["type"] == "FactSet")
+        body.iter().all(|b| b["type"] == "RichTextBlock"),
+        "{body:?}"
+    );
+    assert!(
+        body.iter()
+            .flat_map(|b| b["inlines"].as_array().unwrap())
+            .any(|r| r["type"] == "TextRun" && r["text"] == "Severity: ")
     );
     assert!(
         a["content"]["actions"]

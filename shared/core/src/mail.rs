@@ -24,11 +24,24 @@ pub struct Mail {
     pub headers: Vec<(String, String)>,
 }
 
+/// Unicode's bidirectional formatting characters: the embeddings and overrides
+/// (U+202A–U+202E), the isolates (U+2066–U+2069) and the marks (U+200E, U+200F, U+061C).
+/// A right-to-left override makes `exe.pdf` read `fdp.exe`: text from a payload never
+/// carries them into a mail subject or a chat message.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
 /// A header value on one line: control characters (CR, LF, tabs) become spaces, so no
-/// payload can add a header.
+/// payload can add a header, and bidirectional controls ([`is_bidi_control`]) are
+/// removed, so none reorders what the reader sees.
 pub fn header_safe(s: &str) -> String {
     let one_line: String = s
         .chars()
+        .filter(|c| !is_bidi_control(*c))
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let mut out = one_line.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -150,5 +163,31 @@ mod tests {
         );
         forged.headers = vec![("X-Bad: y".into(), "z".into())];
         assert!(forged.to_rfc5322().is_err(), "a name with a colon");
+    }
+
+    #[test]
+    fn bidirectional_controls_never_reach_a_subject() {
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+        ] {
+            assert!(is_bidi_control(c), "{c:?}");
+            assert_eq!(header_safe(&format!("Invoice{c}fdp.exe")), "Invoicefdp.exe");
+        }
+        // Joiners and ordinary right-to-left text are text.
+        assert!(!is_bidi_control('\u{200D}') && !is_bidi_control('א'));
+        let mail = Mail {
+            from: "openmic@example.com".into(),
+            to: vec!["ops@example.com".into()],
+            subject: "Alert: \u{202E}gnp.exe".into(),
+            text: "t".into(),
+            html: "<p>h</p>".into(),
+            date: crate::time::parse("2024-01-01T00:00:00Z").unwrap(),
+            message_id: "<a1@openmic>".into(),
+            in_reply_to: None,
+            headers: vec![],
+        };
+        let raw = String::from_utf8(mail.to_rfc5322().unwrap()).unwrap();
+        assert!(raw.contains("Subject: Alert: gnp.exe\r\n"), "{raw}");
     }
 }

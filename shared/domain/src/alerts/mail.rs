@@ -143,3 +143,57 @@ pub fn channel_failing(
         headers: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::lifecycle::apply;
+
+    /// An alert whose title and environment carry right-to-left overrides, embeddings,
+    /// isolates and marks: every notice's subject comes without them.
+    #[test]
+    fn no_bidirectional_control_reaches_the_subject() {
+        let now = time::parse("2024-03-05T10:00:00Z").unwrap();
+        let body = serde_json::json!({"version": "4", "status": "firing", "receiver": "openmic",
+            "groupKey": "{}:{}", "alerts": [{"status": "firing",
+            "labels": {"alertname": "Invoice \u{202E}fdp.exe\u{202C}", "env": "prod\u{2067}\u{200E}",
+                       "severity": "critical"},
+            "annotations": {}, "startsAt": "2024-03-05T10:00:00Z", "fingerprint": "f1"}]});
+        let parsed = crate::alerts::parse::parse(body.to_string().as_bytes(), now).unwrap();
+        let (record, _) = apply(
+            None,
+            "f1",
+            &parsed.alerts[0],
+            "d1",
+            now,
+            std::time::Duration::from_secs(3600),
+        );
+        let record = record.unwrap();
+        let config =
+            Config::from_lookup(|name| (name == "MAIL_FROM").then(|| "openmic@example.com".into()))
+                .unwrap();
+        for notice in [Notice::New, Notice::Reminder, Notice::Resolved] {
+            let mail = compose(
+                &config,
+                &record,
+                notice,
+                now,
+                &["ops@example.com".into()],
+                None,
+            )
+            .unwrap();
+            assert!(
+                mail.subject.contains("prod: Invoice fdp.exe"),
+                "{}",
+                mail.subject
+            );
+            assert!(
+                !mail.subject.chars().any(crate::mail::is_bidi_control),
+                "{:?}",
+                mail.subject
+            );
+            let raw = String::from_utf8(mail.to_rfc5322().unwrap()).unwrap();
+            assert!(!raw.contains('\u{202E}'), "{raw}");
+        }
+    }
+}

@@ -75,11 +75,10 @@ pub(super) fn string(which: &str, ctx: Value) -> String {
     })
 }
 
-/// A link target only for http(s) URLs; anything else is shown as text.
+/// A link target only for a URL [`crate::chat::safe_url`] keeps (http(s), parsed and
+/// encoded for every link syntax); anything else is shown as text.
 pub(super) fn safe_href(url: Option<&str>) -> Option<String> {
-    let url = url?.trim();
-    let lower = url.to_ascii_lowercase();
-    (lower.starts_with("https://") || lower.starts_with("http://")).then(|| url.to_owned())
+    crate::chat::safe_url(url?)
 }
 
 fn human(d: std::time::Duration) -> String {

@@ -16,6 +16,17 @@
 //!
 //! Alerts use it for their channels; anything else with news for operators (public
 //! status updates) can too: a [`Message`] knows nothing of alerts.
+//!
+//! Every text of a message (title, text, facts' names and values, links' labels) may
+//! come from an alert, an issue or a label, and every link's target from a payload,
+//! so each service's body writes them through one rule of its own, in its module: no
+//! payload can mention anyone, make a link, or format, in that service's syntax (see
+//! each module for what its parser reads and why its rule holds). Before it, in
+//! `text`: bidirectional controls are removed, text is cut whole at the service's
+//! limit (never inside an escape, and before the links, which are never cut), and a
+//! link keeps its target only if [`safe_url`] makes it safe, otherwise its label is
+//! shown as text. Every body is valid for its service: tests/tests/chat_bodies.rs
+//! runs them through the services' own libraries and documented limits.
 
 mod deliver;
 mod discord;
@@ -23,9 +34,11 @@ mod googlechat;
 mod mattermost;
 mod slack;
 mod teams;
+mod text;
 mod webhook;
 
 pub use deliver::{Delivered, Failure, Retries, deliver};
+pub use text::safe_url;
 
 use serde::{Deserialize, Serialize};
 
@@ -210,54 +223,6 @@ pub async fn send(
     deliver(outbound, &request(target, message), retries).await
 }
 
-/// The message's link first, then its buttons: every link, for services that show
-/// them in one row.
-pub(crate) fn all_links(message: &Message) -> impl Iterator<Item = &Link> {
-    message.link.iter().chain(&message.buttons)
-}
-
-/// Markdown with every ASCII punctuation mark escaped, so text from a payload is shown
-/// as written: no formatting, no link, no `@here` or `@channel` mention.
-pub(crate) fn markdown_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_ascii_punctuation()
-            && !matches!(
-                c,
-                '.' | ',' | ':' | ';' | '/' | '\'' | '"' | '?' | '%' | '=' | '$'
-            )
-        {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `[label](url)` links, separated by ` · `.
-pub(crate) fn markdown_links<'a>(links: impl Iterator<Item = &'a Link>) -> String {
-    links
-        .map(|l| {
-            format!(
-                "[{}]({})",
-                markdown_escape(&l.label),
-                l.url.replace(')', "%29")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
-
-/// Text cut to at most `max` characters, with an ellipsis when cut.
-pub(crate) fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -301,6 +266,343 @@ pub(crate) mod tests {
         }
     }
 
+    /// A message whose every field from a payload tries something: mentions in every
+    /// spelling the services know, links in their syntaxes, formatting, a title link
+    /// that closes Slack's link and opens another, targets that are not http(s) or
+    /// that hold each link syntax's delimiters, bidirectional overrides, zero-width
+    /// characters, and a fact with nothing in it.
+    pub fn hostile() -> Message {
+        Message {
+            event: "alert.firing".into(),
+            id: "msg-2".into(),
+            title: "Disk <!channel> <!here|here> <!subteam^S0123> <@U123> @here \\@all \u{202E}gnp.exe".into(),
+            text: "[re-login](https://evil.example/sso) <https://evil.example|click> **b** _i_\n\
+                   # H\n> q `c` @\u{200B}everyone <#C1> <@&42> <users/all> &lt;!here&gt; \u{2066}x\u{2069}\u{200F}"
+                .into(),
+            link: Some(Link {
+                label: "Graph".into(),
+                url: "https://x/graph>* <!channel> *<https://evil.example/phish".into(),
+            }),
+            facts: vec![
+                Fact {
+                    name: "Hosts <!here>".into(),
+                    value: "[a](javascript:alert(1)) @channel".into(),
+                },
+                Fact {
+                    name: String::new(),
+                    value: "\u{202E}".into(),
+                },
+            ],
+            buttons: vec![
+                Link {
+                    label: "Acknowledge".into(),
+                    url: "https://api.example.com/alerts/ack?token=abc".into(),
+                },
+                Link {
+                    label: "Runbook [x](https://evil.example)".into(),
+                    url: "javascript:alert(document.cookie)".into(),
+                },
+                Link {
+                    label: "Image".into(),
+                    url: "data:text/html,<script>alert(1)</script>".into(),
+                },
+                Link {
+                    label: "Dashboard".into(),
+                    url: "https://grafana.example.com/d/x (1)|y)?q=ä ö&r=<b>".into(),
+                },
+            ],
+            tone: Tone::Warning,
+            thread: Some("alert-5678".into()),
+            timestamp: crate::time::parse("2024-03-05T10:00:00Z").unwrap(),
+            details: None,
+        }
+    }
+
+    /// Mentions in every spelling the services know, links in their syntaxes, and the
+    /// tricks around them.
+    const VARIANTS: &[&str] = &[
+        "@here",
+        "@HERE",
+        "@channel",
+        "@all",
+        "@everyone",
+        "\\@here",
+        "@\u{200B}here",
+        "x@here",
+        "(@all)",
+        "<!here>",
+        "<!channel>",
+        "<!everyone>",
+        "<!here|here>",
+        "<!subteam^S0123>",
+        "<!subteam^S0123|@oncall>",
+        "<@U123>",
+        "<@U123|bob>",
+        "<#C123>",
+        "<@&42>",
+        "<@!42>",
+        "<users/all>",
+        "<users/123>",
+        "<https://evil.example|click>",
+        "<https://evil.example>",
+        "[x](javascript:alert(1))",
+        "[x](https://evil.example)",
+        "![i](https://evil.example/i.png)",
+        "[x]\u{200B}(https://evil.example)",
+        "[x][r]\n\n[r]: https://evil.example",
+        "&lt;!channel&gt;",
+        "&#60;!here&#62;",
+        "<\u{200B}!channel>",
+        "\u{202E}<!here>",
+        "**b** _i_ ~s~ `c` # h",
+        "\n- l\n> q",
+    ];
+
+    /// A message with `v` in every field that comes from a payload, and one button
+    /// with a safe target.
+    fn with_everywhere(v: &str) -> Message {
+        Message {
+            title: format!("T {v}"),
+            text: format!("X {v}"),
+            link: None,
+            facts: vec![Fact {
+                name: format!("N {v}"),
+                value: format!("V {v}"),
+            }],
+            buttons: vec![Link {
+                label: format!("L {v}"),
+                url: "https://api.example.com/alerts/ack?token=abc".into(),
+            }],
+            ..hostile()
+        }
+    }
+
+    /// How many times `c` stands in `s` without a backslash before it.
+    fn unescaped(s: &str, c: char) -> usize {
+        let mut backslashes = 0;
+        let mut n = 0;
+        for x in s.chars() {
+            if x == c && backslashes % 2 == 0 {
+                n += 1;
+            }
+            backslashes = if x == '\\' { backslashes + 1 } else { 0 };
+        }
+        n
+    }
+
+    /// Every string in `v`, with the path to it.
+    fn strings(v: &serde_json::Value, path: String, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::String(s) => out.push((path, s.clone())),
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    strings(x, format!("{path}[{i}]"), out);
+                }
+            }
+            serde_json::Value::Object(o) => {
+                for (k, x) in o {
+                    strings(x, format!("{path}.{k}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Where a mention could start: `@` not followed by a word joiner.
+    fn bare_at(s: &str) -> bool {
+        s.match_indices('@')
+            .any(|(i, _)| !s[i + 1..].starts_with(text::WORD_JOINER))
+    }
+
+    #[test]
+    fn no_variant_mentions_links_or_formats_in_any_service() {
+        for v in VARIANTS {
+            let m = with_everywhere(v);
+            let mut all = Vec::new();
+            for kind in Kind::ALL {
+                let target = Target {
+                    kind,
+                    url: "https://hooks.example.com/x".into(),
+                    signing: None,
+                };
+                let body: serde_json::Value =
+                    serde_json::from_slice(&request(&target, &m).body).unwrap();
+                let mut fields = Vec::new();
+                strings(&body, kind.as_str().into(), &mut fields);
+                all.extend(fields.iter().map(|(p, s)| (kind, p.clone(), s.clone())));
+            }
+            for (kind, path, s) in &all {
+                let at = format!("{v:?} in {path}: {s:?}");
+                assert!(
+                    !s.chars().any(crate::mail::is_bidi_control) || *kind == Kind::Webhook,
+                    "{at}"
+                );
+                match kind {
+                    // mrkdwn and `text`: no `<` or `>` but the title link's own.
+                    Kind::Slack if path.ends_with(".url") => {}
+                    Kind::Slack if s.contains("plain_text") => {}
+                    Kind::Slack => {
+                        let plain = all.iter().any(|(k, p, t)| {
+                            *k == Kind::Slack
+                                && *p == path.replace(".text.text", ".text.type")
+                                && t == "plain_text"
+                        });
+                        if plain {
+                            assert!(
+                                s.match_indices('<')
+                                    .all(|(i, _)| s[i + 1..].starts_with(text::WORD_JOINER)),
+                                "{at}"
+                            );
+                        } else {
+                            assert!(!s.contains('<') && !s.contains('>'), "{at}");
+                        }
+                    }
+                    // Only TextRuns and action titles hold text; no Markdown element.
+                    Kind::Teams => {
+                        assert!(s != "TextBlock" && s != "FactSet", "{at}");
+                        let field = path.rsplit('.').next().unwrap_or_default();
+                        if field == "text" {
+                            assert!(path.contains(".inlines["), "{at}");
+                        }
+                    }
+                    Kind::Mattermost
+                        if path.ends_with(".color") || path.ends_with("title_link") => {}
+                    Kind::Mattermost => {
+                        // The heading is openmic's.
+                        let s = s.strip_prefix("#### ").unwrap_or(s);
+                        assert!(!bare_at(s), "{at}");
+                        // What Mattermost's server turns into mentions first.
+                        assert!(
+                            ["<!channel>", "<!here>", "<!all>"]
+                                .iter()
+                                .all(|a| !s.contains(a)),
+                            "{at}"
+                        );
+                        let user = regex_lite::Regex::new("<@[a-zA-Z0-9]+>").unwrap();
+                        assert!(!user.is_match(s), "{at}");
+                        let plain = path.ends_with(".fallback") || path.ends_with("[0].title");
+                        if !plain {
+                            // The one link is the button's.
+                            let links = unescaped(s, '[');
+                            let expected = usize::from(path.ends_with("[0].text"));
+                            assert_eq!(links, expected, "{at}");
+                            assert_eq!(unescaped(s, '<'), 0, "{at}");
+                            assert_eq!(
+                                unescaped(s, '*') + unescaped(s, '_') + unescaped(s, '#'),
+                                0,
+                                "{at}"
+                            );
+                        }
+                    }
+                    Kind::Discord if path.ends_with(".url") || path.ends_with(".timestamp") => {}
+                    Kind::Discord => {
+                        let expected = usize::from(path.ends_with(".description"));
+                        assert_eq!(unescaped(s, '['), expected, "{at}");
+                        for c in ['<', '@', '*', '_', '~', '`', '#', '>', '|'] {
+                            assert_eq!(unescaped(s, c), 0, "{c} {at}");
+                        }
+                    }
+                    Kind::GoogleChat if path == "googlechat.text" => {
+                        assert!(
+                            s.match_indices('<')
+                                .all(|(i, _)| s[i + 1..].starts_with(text::WORD_JOINER)),
+                            "{at}"
+                        );
+                        for c in ['*', '_', '~', '`'] {
+                            assert!(
+                                s.match_indices(c)
+                                    .all(|(i, _)| s[i + 1..].starts_with(text::WORD_JOINER)
+                                        && s[..i].ends_with(text::WORD_JOINER)),
+                                "{at}"
+                            );
+                        }
+                    }
+                    // Card text is HTML: no tag from a payload.
+                    Kind::GoogleChat
+                        if path.contains("widgets") && !path.contains("buttonList") =>
+                    {
+                        assert!(!s.contains('<') && !s.contains('>'), "{at}");
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The text after the last link is cut at most, with escapes that are several
+    /// characters long (`&amp;`, `\\[`, `@\u{2060}`), a link of the text's own and
+    /// characters two UTF-16 units long at every position around each limit.
+    #[test]
+    fn a_long_text_is_cut_before_the_links_and_never_inside_an_escape() {
+        let unit = "a&<@[x](https://evil.example/p) 😀 ";
+        let whole_entities = |s: &str| {
+            s.match_indices('&').all(|(i, _)| {
+                ["&amp;", "&lt;", "&gt;"]
+                    .iter()
+                    .any(|e| s[i..].starts_with(e))
+            })
+        };
+        let even_backslashes = |s: &str| (s.len() - s.trim_end_matches('\\').len()) % 2 == 0;
+        for shift in 0..12 {
+            let text = format!(
+                "{}{}",
+                "b".repeat(shift),
+                unit.repeat(10_000 / unit.len() + 1)
+            );
+            let m = Message { text, ..sample() };
+            let links = "[Acknowledge](https://api.example.com/alerts/ack?token=abc) · [Silence 1 h](https://api.example.com/alerts/silence?token=def&for=1h)";
+
+            let s = slack::body(&m);
+            let cut = s["blocks"][1]["text"]["text"].as_str().unwrap();
+            assert!(cut.chars().count() <= 3000 && cut.ends_with('…'), "{shift}");
+            assert!(whole_entities(cut), "{shift}: {cut}");
+            assert_eq!(s["blocks"][3]["elements"].as_array().unwrap().len(), 3);
+
+            let t = teams::body(&m);
+            let card = &t["attachments"][0]["content"];
+            let run = card["body"][1]["inlines"][0]["text"].as_str().unwrap();
+            assert!(run.chars().count() <= 6000 && run.ends_with('…'));
+            assert_eq!(card["actions"].as_array().unwrap().len(), 3);
+
+            let mm = mattermost::body(&m);
+            let all = mm["attachments"][0]["text"].as_str().unwrap();
+            assert!(all.chars().count() <= 7000, "{shift}");
+            let before = all
+                .strip_suffix(links)
+                .unwrap()
+                .strip_suffix("\n\n")
+                .unwrap();
+            let before = before.strip_suffix('…').unwrap();
+            assert!(even_backslashes(before), "{shift}: {before}");
+            assert!(
+                !before.ends_with('@'),
+                "{shift}: a mention's word joiner cut off"
+            );
+
+            let d = discord::body(&m);
+            let e = &d["embeds"][0];
+            let description = e["description"].as_str().unwrap();
+            assert!(text::Units::Utf16.of(description) <= 4096, "{shift}");
+            let before = description
+                .strip_suffix(links)
+                .unwrap()
+                .strip_suffix("\n\n")
+                .unwrap();
+            assert!(
+                even_backslashes(before.strip_suffix('…').unwrap()),
+                "{shift}"
+            );
+
+            let g = googlechat::body(&m);
+            let paragraph =
+                g["cardsV2"][0]["card"]["sections"][0]["widgets"][0]["textParagraph"]["text"]
+                    .as_str()
+                    .unwrap();
+            assert!(paragraph.chars().count() <= 4000 && paragraph.ends_with('…'));
+            assert!(whole_entities(paragraph), "{shift}");
+        }
+    }
+
     #[test]
     fn kinds_read_as_configured() {
         for k in Kind::ALL {
@@ -311,7 +613,5 @@ pub(crate) mod tests {
         assert_eq!(Kind::parse("GoogleChat"), Some(Kind::GoogleChat));
         assert_eq!(Kind::parse("irc"), None);
         assert_eq!(Tone::Danger.rgb(), 0xd22d2d);
-        assert_eq!(clip("abcdef", 4), "abc…");
-        assert_eq!(clip("abc", 4), "abc");
     }
 }

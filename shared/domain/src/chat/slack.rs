@@ -1,64 +1,118 @@
 //! Slack's incoming webhook: `text` (the notification and the fallback) and Block
 //! Kit `blocks`: the title (a header, or a link to the message's link), the text, the
-//! facts as fields, the links as buttons. Slack's mrkdwn is escaped (`&`, `<`, `>`),
-//! so no payload can mention `<!channel>` or make a link. Limits as Slack documents
-//! them: header 150 characters, section text 3000, 10 fields, button text 75, URL 3000.
+//! facts as fields, the links as buttons.
+//!
+//! Slack's rule ([`mrkdwn`]): `&`, `<` and `>` become the entities Slack decodes, as
+//! Slack documents, in every mrkdwn field and in `text`, so no `<!channel>`,
+//! `<!here>`, `<!subteam^ID>`, `<@U…>`, `<#C…>` or `<url|label>` can form from a
+//! payload. `plain_text` fields ([`plain`]), which Slack does not parse, get a word
+//! joiner after each `<` instead, so they show as written and could not form one
+//! either. A link's target comes from [`safe_url`](super::safe_url) (no `|`, `<`, `>`
+//! left in it) with `&` as `&amp;`.
+//!
+//! Limits as Slack documents them: 50 blocks; header 150 characters; section text
+//! 3000 (never empty); 10 fields of 2000 per section; 25 elements per actions block;
+//! button text 75, URL 3000. Facts and buttons beyond a block's limit go in further
+//! blocks; the text is cut in its own block, away from the buttons.
 
 use serde_json::{Value, json};
 
-use super::{Message, all_links, clip};
+use super::Message;
+use super::text::{Lines, Shown, Units, WORD_JOINER, all_links, escaped, or_dash};
 
-/// `&`, `<` and `>` as Slack wants them in mrkdwn and `text`.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// Slack's rule for mrkdwn and the message's `text`.
+fn mrkdwn(c: char, out: &mut String) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        c => out.push(c),
+    }
 }
+
+/// Slack's rule for `plain_text`: shown as written, a word joiner after `<`.
+fn plain(c: char, out: &mut String) {
+    out.push(c);
+    if c == '<' {
+        out.push(WORD_JOINER);
+    }
+}
+
+fn md(text: &str, lines: Lines, max: usize) -> String {
+    escaped(text, lines, max, Units::Chars, mrkdwn)
+}
+
+fn pt(text: &str, max: usize) -> String {
+    or_dash(escaped(text, Lines::One, max, Units::Chars, plain))
+}
+
+const MAX_BLOCKS: usize = 50;
+const SECTION: usize = 3000;
 
 pub fn body(m: &Message) -> Value {
     let mut blocks = Vec::new();
-    match &m.link {
-        Some(link) => blocks.push(json!({
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": clip(&format!("*<{}|{}>*", link.url, escape(&m.title)), 3000)},
-        })),
+    let links = all_links(m);
+    let title_link = m
+        .link
+        .as_ref()
+        .and_then(|_| links.first())
+        .and_then(|l| l.url.as_deref())
+        .map(|u| u.replace('&', "&amp;"))
+        .filter(|u| u.len() + 16 < SECTION);
+    match title_link {
+        Some(url) => {
+            let room = SECTION - url.len() - 5;
+            let title = or_dash(md(&m.title, Lines::One, room));
+            blocks.push(json!({
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": format!("*<{url}|{title}>*")},
+            }));
+        }
         None => blocks.push(json!({
             "type": "header",
-            "text": {"type": "plain_text", "text": clip(&m.title, 150), "emoji": true},
+            "text": {"type": "plain_text", "text": pt(&m.title, 150), "emoji": true},
         })),
     }
-    if !m.text.trim().is_empty() {
-        blocks.push(json!({
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": clip(&escape(&m.text), 3000)},
-        }));
+    let text = md(&m.text, Lines::Many, SECTION);
+    if !text.trim().is_empty() {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
     }
-    if !m.facts.is_empty() {
-        let fields: Vec<Value> = m
-            .facts
+    for facts in m.facts.chunks(10) {
+        let fields: Vec<Value> = facts
             .iter()
-            .take(10)
             .map(|f| {
-                json!({"type": "mrkdwn", "text": clip(&format!("*{}*\n{}", escape(&f.name), escape(&f.value)), 2000)})
+                let name = or_dash(md(&f.name, Lines::One, 200));
+                let value = or_dash(md(&f.value, Lines::Many, 2000 - name.chars().count() - 3));
+                json!({"type": "mrkdwn", "text": format!("*{name}*\n{value}")})
             })
             .collect();
         blocks.push(json!({"type": "section", "fields": fields}));
     }
-    let buttons: Vec<Value> = all_links(m)
-        .filter(|l| l.url.len() <= 3000)
-        .take(25)
-        .map(|l| {
-            json!({
-                "type": "button",
-                "text": {"type": "plain_text", "text": clip(&l.label, 75), "emoji": true},
-                "url": l.url,
+    let (linked, dropped): (Vec<&Shown>, Vec<&Shown>) = links.iter().partition(|l| l.url.is_some());
+    for chunk in linked.chunks(25) {
+        let buttons: Vec<Value> = chunk
+            .iter()
+            .map(|l| {
+                json!({
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": pt(l.label, 75), "emoji": true},
+                    "url": l.url,
+                })
             })
-        })
-        .collect();
-    if !buttons.is_empty() {
+            .collect();
         blocks.push(json!({"type": "actions", "elements": buttons}));
     }
-    json!({"text": clip(&escape(&m.title), 3000), "blocks": blocks})
+    if !dropped.is_empty() {
+        // Links whose target could not be made safe: their labels, as text.
+        let labels: Vec<String> = dropped
+            .iter()
+            .map(|l| md(l.label, Lines::One, 200))
+            .collect();
+        let text = or_dash(md(&labels.join(" · "), Lines::One, SECTION));
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}));
+    }
+    blocks.truncate(MAX_BLOCKS);
+    json!({"text": or_dash(md(&m.title, Lines::One, SECTION)), "blocks": blocks})
 }
 
 #[cfg(test)]
@@ -93,5 +147,84 @@ mod tests {
             buttons[1]["url"],
             "https://api.example.com/alerts/ack?token=abc"
         );
+    }
+
+    /// Every field of the hostile corpus, exactly as the service gets it.
+    #[test]
+    fn the_hostile_corpus_is_sent_as_exactly_this() {
+        let expected = json!({
+            "blocks": [
+                {
+                    "text": {
+                        "text": "*<https://x/graph%3E*%20%3C!channel%3E%20*%3Chttps://evil.example/phish|Disk &lt;!channel&gt; &lt;!here|here&gt; &lt;!subteam^S0123&gt; &lt;@U123&gt; @here \\@all gnp.exe>*",
+                        "type": "mrkdwn"
+                    },
+                    "type": "section"
+                },
+                {
+                    "text": {
+                        "text": "[re-login](https://evil.example/sso) &lt;https://evil.example|click&gt; **b** _i_\n# H\n&gt; q `c` @\u{200B}everyone &lt;#C1&gt; &lt;@&amp;42&gt; &lt;users/all&gt; &amp;lt;!here&amp;gt; x",
+                        "type": "mrkdwn"
+                    },
+                    "type": "section"
+                },
+                {
+                    "fields": [
+                        {
+                            "text": "*Hosts &lt;!here&gt;*\n[a](javascript:alert(1)) @channel",
+                            "type": "mrkdwn"
+                        },
+                        {
+                            "text": "*—*\n—",
+                            "type": "mrkdwn"
+                        }
+                    ],
+                    "type": "section"
+                },
+                {
+                    "elements": [
+                        {
+                            "text": {
+                                "emoji": true,
+                                "text": "Graph",
+                                "type": "plain_text"
+                            },
+                            "type": "button",
+                            "url": "https://x/graph%3E*%20%3C!channel%3E%20*%3Chttps://evil.example/phish"
+                        },
+                        {
+                            "text": {
+                                "emoji": true,
+                                "text": "Acknowledge",
+                                "type": "plain_text"
+                            },
+                            "type": "button",
+                            "url": "https://api.example.com/alerts/ack?token=abc"
+                        },
+                        {
+                            "text": {
+                                "emoji": true,
+                                "text": "Dashboard",
+                                "type": "plain_text"
+                            },
+                            "type": "button",
+                            "url": "https://grafana.example.com/d/x%20%281%29%7Cy%29?q=%C3%A4%20%C3%B6&r=%3Cb%3E"
+                        }
+                    ],
+                    "type": "actions"
+                },
+                {
+                    "elements": [
+                        {
+                            "text": "Runbook [x](https://evil.example) · Image",
+                            "type": "mrkdwn"
+                        }
+                    ],
+                    "type": "context"
+                }
+            ],
+            "text": "Disk &lt;!channel&gt; &lt;!here|here&gt; &lt;!subteam^S0123&gt; &lt;@U123&gt; @here \\@all gnp.exe"
+        });
+        assert_eq!(body(&crate::chat::tests::hostile()), expected);
     }
 }

@@ -3,13 +3,27 @@
 //! `webhook-id` (the message's id, the same on every retry), `webhook-timestamp` (Unix
 //! seconds of the attempt) and `webhook-signature` (`v1,<base64 HMAC-SHA256 over
 //! "{id}.{timestamp}.{body}">` with the channel's `whsec_` secret).
+//!
+//! The text is data, as the sender wrote it, for the receiver to escape for wherever
+//! it shows it; links are kept only with a safe target ([`safe_url`]), so a receiver
+//! that makes them links makes no `javascript:` one.
 
 use serde_json::{Value, json};
 
-use super::Message;
+use super::text::safe_url;
+use super::{Link, Message};
 use crate::signing::SigningKey;
 
+/// `link` with its target made safe, or none.
+fn safe(link: &Link) -> Option<Link> {
+    Some(Link {
+        label: link.label.clone(),
+        url: safe_url(&link.url)?,
+    })
+}
+
 pub fn body(m: &Message) -> Value {
+    let links: Vec<Link> = m.buttons.iter().filter_map(safe).collect();
     json!({
         "type": m.event,
         "timestamp": crate::time::format(&m.timestamp),
@@ -17,9 +31,9 @@ pub fn body(m: &Message) -> Value {
             "id": m.id,
             "title": m.title,
             "text": m.text,
-            "link": m.link,
+            "link": m.link.as_ref().and_then(safe),
             "facts": m.facts,
-            "links": m.buttons,
+            "links": links,
             "tone": m.tone,
             "thread": m.thread,
             "details": m.details,
@@ -66,5 +80,48 @@ mod tests {
         assert_eq!(v["type"], "alert.firing");
         assert_eq!(v["data"]["links"][0]["label"], "Acknowledge");
         assert_eq!(v["data"]["details"]["fingerprint"], "f1");
+    }
+
+    /// The hostile corpus as a receiver gets it: text as the sender wrote it (the
+    /// receiver escapes it for where it shows it), and only links with a safe target.
+    #[test]
+    fn the_hostile_corpus_is_sent_as_exactly_this() {
+        let expected = json!({
+            "data": {
+                "details": null,
+                "facts": [
+                    {
+                        "name": "Hosts <!here>",
+                        "value": "[a](javascript:alert(1)) @channel"
+                    },
+                    {
+                        "name": "",
+                        "value": "\u{202E}"
+                    }
+                ],
+                "id": "msg-2",
+                "link": {
+                    "label": "Graph",
+                    "url": "https://x/graph%3E*%20%3C!channel%3E%20*%3Chttps://evil.example/phish"
+                },
+                "links": [
+                    {
+                        "label": "Acknowledge",
+                        "url": "https://api.example.com/alerts/ack?token=abc"
+                    },
+                    {
+                        "label": "Dashboard",
+                        "url": "https://grafana.example.com/d/x%20%281%29%7Cy%29?q=%C3%A4%20%C3%B6&r=%3Cb%3E"
+                    }
+                ],
+                "text": "[re-login](https://evil.example/sso) <https://evil.example|click> **b** _i_\n# H\n> q `c` @\u{200B}everyone <#C1> <@&42> <users/all> &lt;!here&gt; \u{2066}x\u{2069}\u{200F}",
+                "thread": "alert-5678",
+                "title": "Disk <!channel> <!here|here> <!subteam^S0123> <@U123> @here \\@all \u{202E}gnp.exe",
+                "tone": "warning"
+            },
+            "timestamp": "2024-03-05T10:00:00.000Z",
+            "type": "alert.firing"
+        });
+        assert_eq!(body(&crate::chat::tests::hostile()), expected);
     }
 }

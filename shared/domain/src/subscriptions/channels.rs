@@ -347,6 +347,58 @@ mod tests {
         assert!(closed.link.is_none());
     }
 
+    /// Every string in `v` that holds nothing, by its path.
+    fn empty_strings(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) if s.trim().is_empty() => out.push(path.to_owned()),
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    empty_strings(x, &format!("{path}[{i}]"), out);
+                }
+            }
+            serde_json::Value::Object(o) => {
+                for (k, x) in o {
+                    empty_strings(x, &format!("{path}.{k}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A closed incident's update says nothing but that it closed: no service gets an
+    /// empty field (Discord refuses an empty embed description), and Discord's embed
+    /// has no description at all.
+    #[test]
+    fn a_closed_incident_update_sends_no_empty_field() {
+        let mut closed = update(UpdateKind::Closed, &[]);
+        closed.html = String::new();
+        closed.incident.severity = None;
+        let m = message(&closed, "Acme status", None);
+        assert_eq!(m.text, "");
+        for kind in chat::Kind::ALL {
+            if kind == chat::Kind::Webhook {
+                continue;
+            }
+            let target = chat::Target {
+                kind,
+                url: "https://hooks.example.com/x".into(),
+                signing: None,
+            };
+            let body: serde_json::Value =
+                serde_json::from_slice(&chat::request(&target, &m).body).unwrap();
+            let mut empty = Vec::new();
+            empty_strings(&body, kind.as_str(), &mut empty);
+            assert_eq!(empty, Vec::<String>::new(), "{body}");
+            if kind == chat::Kind::Discord {
+                assert!(body["embeds"][0].get("description").is_none(), "{body}");
+                assert_eq!(
+                    body["embeds"][0]["title"],
+                    "Acme status: Resolved: API \\& web errors"
+                );
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_failing_channel_is_retried_alone_and_a_refusing_one_given_up() {
         let out = Arc::new(Scripted::default());

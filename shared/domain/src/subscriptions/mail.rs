@@ -393,6 +393,27 @@ mod tests {
         assert!(!other.text.contains(&unsubscribe));
     }
 
+    /// A right-to-left override in an incident's title would make the subject read
+    /// otherwise than it is: it never reaches the subject, nor the mail sent.
+    #[test]
+    fn no_bidirectional_control_reaches_the_subject() {
+        let c = composer();
+        let now = crate::time::parse("2026-12-01T09:01:00Z").unwrap();
+        let id = SubscriberId::of("reader@example.com");
+        let mut u = update(UpdateKind::Published, "<p>Errors.</p>");
+        u.incident.title = "Invoice \u{202E}fdp.exe\u{202C} \u{2066}x\u{2069}\u{200F}".into();
+        let mail = c
+            .prepare(&u)
+            .unwrap()
+            .mail(&c, "reader@example.com", &id, now);
+        assert_eq!(
+            mail.subject,
+            "[Service status] New incident: Invoice fdp.exe x"
+        );
+        let raw = String::from_utf8(mail.to_rfc5322().unwrap()).unwrap();
+        assert!(!raw.contains('\u{202E}'), "{raw}");
+    }
+
     #[test]
     fn headlines_by_kind() {
         let c = composer();

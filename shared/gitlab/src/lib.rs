@@ -673,3 +673,94 @@ impl Authorizer for RoleAuthorizer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    fn hop(s: &str, credentialed: bool) -> Hop {
+        Hop {
+            url: url(s),
+            credentialed,
+        }
+    }
+
+    #[test]
+    fn the_token_follows_a_redirect_only_while_it_stays_home() {
+        let home = url("https://gitlab.example.com/api/v4/");
+        let start = hop(
+            "https://gitlab.example.com/api/v4/projects/1/uploads/x/f",
+            true,
+        );
+        // Same origin, relative or absolute: the token goes along.
+        for (location, to) in [
+            ("/other/f", "https://gitlab.example.com/other/f"),
+            ("g", "https://gitlab.example.com/api/v4/projects/1/uploads/x/g"),
+            (
+                "https://GITLAB.example.com:443/f#frag",
+                "https://gitlab.example.com/f",
+            ),
+        ] {
+            assert_eq!(redirect(&home, &start, location), Ok(hop(to, true)));
+        }
+        // Another host, port or scheme is another origin: no token.
+        for location in [
+            "https://bucket.s3.example.com/f?X-Amz-Signature=abc",
+            "https://gitlab.example.com:8443/f",
+            "//gitlab.example.com.evil.example/f",
+            "https://gitlab.example.com@evil.example/f",
+        ] {
+            let next = redirect(&home, &start, location).unwrap();
+            assert!(!next.credentialed, "{location}");
+        }
+        // Once away, never again, even back home.
+        let away = redirect(&home, &start, "https://storage.example.com/f").unwrap();
+        let back = redirect(&home, &away, "https://gitlab.example.com/api/v4/x").unwrap();
+        assert_eq!(back, hop("https://gitlab.example.com/api/v4/x", false));
+        // Never down to http, nor to another scheme.
+        assert_eq!(
+            redirect(&home, &start, "http://gitlab.example.com/f"),
+            Err("a redirect from https to http")
+        );
+        assert_eq!(
+            redirect(&home, &away, "http://storage.example.com/f"),
+            Err("a redirect from https to http")
+        );
+        for location in ["file:///etc/passwd", "ftp://gitlab.example.com/f"] {
+            assert_eq!(
+                redirect(&home, &start, location),
+                Err("a redirect to an address that is not http(s)")
+            );
+        }
+        assert_eq!(
+            redirect(&home, &start, "https://[::1"),
+            Err(UNREADABLE_LOCATION)
+        );
+        // Over http (a GITLAB_URL on http), http is as good as it gets.
+        let plain = url("http://gitlab.local/api/v4/");
+        let from = hop("http://gitlab.local/api/v4/x", true);
+        assert!(redirect(&plain, &from, "/y").unwrap().credentialed);
+        assert!(redirect(&plain, &from, "https://gitlab.local/y").is_ok());
+    }
+
+    #[test]
+    fn request_paths_are_built_segment_by_segment() {
+        let api = GitlabApi::new("https://gitlab.example.com/sub/", Secret::new("t")).unwrap();
+        let built = |segments: &[&str]| api.project_url(7, segments).map(|u| u.to_string());
+        assert_eq!(
+            built(&["uploads", "0123", "a b/..\\?#%2e.png"]).unwrap(),
+            "https://gitlab.example.com/sub/api/v4/projects/7/uploads/0123/a%20b%2F..%5C%3F%23%252e.png"
+        );
+        assert_eq!(
+            built(&["templates", "issues", "a/../../../users"]).unwrap(),
+            "https://gitlab.example.com/sub/api/v4/projects/7/templates/issues/a%2F..%2F..%2F..%2Fusers"
+        );
+        for bad in ["", ".", ".."] {
+            assert!(built(&["uploads", "0123", bad]).is_err(), "{bad:?}");
+        }
+    }
+}

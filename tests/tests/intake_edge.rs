@@ -52,7 +52,10 @@ async fn exchange(addr: SocketAddr, head: &str, body: &[u8]) -> String {
         }
     })
     .await;
-    assert!(read.is_ok(), "no answer to {head:?}: the server waits for the body");
+    assert!(
+        read.is_ok(),
+        "no answer to {head:?}: the server waits for the body"
+    );
     String::from_utf8_lossy(&got).into_owned()
 }
 

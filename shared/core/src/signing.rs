@@ -269,6 +269,9 @@ mod tests {
         let both = format!("v1a,AAAA {sig}");
         let headers = read("1700000000", &both).unwrap();
         assert_eq!(headers.verify(&key, b"{}"), Ok(()));
-        assert_eq!(headers.verify(&key, b"{ }"), Err("invalid webhook signature"));
+        assert_eq!(
+            headers.verify(&key, b"{ }"),
+            Err("invalid webhook signature")
+        );
     }
 }

@@ -268,10 +268,10 @@ impl GitlabApi {
             let resp = req.send().await.map_err(Failure::Transport)?;
             let followed = matches!(*method, Method::GET | Method::HEAD)
                 && matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308);
-            let location = resp
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .map(|v| v.to_str().map_err(|_| Failure::Refused(UNREADABLE_LOCATION)));
+            let location = resp.headers().get(reqwest::header::LOCATION).map(|v| {
+                v.to_str()
+                    .map_err(|_| Failure::Refused(UNREADABLE_LOCATION))
+            });
             match location {
                 Some(location) if followed => {
                     at = redirect(&self.base, &at, location?).map_err(Failure::Refused)?;
@@ -490,9 +490,7 @@ impl Gitlab for GitlabApi {
     ) -> Result<bool, ApiError> {
         let tmp = temp_path();
         let result = async {
-            let Some(content_type) = self
-                .download_upload(project, secret, name, &tmp)
-                .await?
+            let Some(content_type) = self.download_upload(project, secret, name, &tmp).await?
             else {
                 return Ok(false);
             };
@@ -699,7 +697,10 @@ mod tests {
         // Same origin, relative or absolute: the token goes along.
         for (location, to) in [
             ("/other/f", "https://gitlab.example.com/other/f"),
-            ("g", "https://gitlab.example.com/api/v4/projects/1/uploads/x/g"),
+            (
+                "g",
+                "https://gitlab.example.com/api/v4/projects/1/uploads/x/g",
+            ),
             (
                 "https://GITLAB.example.com:443/f#frag",
                 "https://gitlab.example.com/f",

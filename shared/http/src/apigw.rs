@@ -434,14 +434,19 @@ mod tests {
     }
 
     fn post(path: &str, headers: Value, body: &str, base64: bool) -> Event {
-        event(json!({"version": "2.0", "rawPath": path, "headers": headers,
+        event(
+            json!({"version": "2.0", "rawPath": path, "headers": headers,
             "requestContext": {"http": {"method": "POST", "path": path}},
-            "body": body, "isBase64Encoded": base64}))
+            "body": body, "isBase64Encoded": base64}),
+        )
     }
 
     fn refusal(r: Result<(HeaderMap, Vec<u8>), Reply>) -> (u16, String) {
-        let reply = r.err().expect("refused");
-        (reply.0.as_u16(), reply.1["error"].as_str().unwrap_or_default().to_owned())
+        let reply = r.unwrap_err();
+        (
+            reply.0.as_u16(),
+            reply.1["error"].as_str().unwrap_or_default().to_owned(),
+        )
     }
 
     /// The body of an event is whole in it, but a stranger's is never decoded nor
@@ -452,8 +457,16 @@ mod tests {
         // Not base64, and far over the limit: the token is what is refused.
         let junk = "!".repeat(10_000);
         for (path, route, wrong) in [
-            ("/gitlab", Route::Gitlab, json!({"x-gitlab-token": "nope", "content-length": "10000000000"})),
-            ("/alerts", Route::Alerts, json!({"authorization": "Bearer nope"})),
+            (
+                "/gitlab",
+                Route::Gitlab,
+                json!({"x-gitlab-token": "nope", "content-length": "10000000000"}),
+            ),
+            (
+                "/alerts",
+                Route::Alerts,
+                json!({"authorization": "Bearer nope"}),
+            ),
             ("/alerts", Route::Alerts, json!({})),
         ] {
             let (status, why) = refusal(post(path, wrong, &junk, true).accept(&intake, route));

@@ -796,7 +796,9 @@ pub fn upload_name(as_written: &str) -> Option<String> {
 fn is_plain_segment(name: &str) -> bool {
     !name.is_empty()
         && !name.bytes().all(|b| b == b'.')
-        && !name.chars().any(|c| matches!(c, '/' | '\\') || c.is_control())
+        && !name
+            .chars()
+            .any(|c| matches!(c, '/' | '\\') || c.is_control())
 }
 
 /// `%XX` escapes decoded to their bytes; a `%` not followed by two hex digits stays
@@ -1038,7 +1040,10 @@ mod tests {
                 "log file.txt",
             ),
             (format!("//uploads/{hex}/f"), "f"),
-            (format!("/-/project/42/uploads/{hex}/graph.png"), "graph.png"),
+            (
+                format!("/-/project/42/uploads/{hex}/graph.png"),
+                "graph.png",
+            ),
             (format!("/uploads/{hex}/graph%C3%A9.png"), "graphé.png"),
             (format!("/uploads/{hex}/..a"), "..a"),
             (format!("/uploads/{hex}/100%"), "100%"),

@@ -219,9 +219,15 @@ mod tests {
                 ("authorization", "Bearer alert-tokeN"),
             ),
         ] {
-            assert_eq!(status(plain.before_body(route, &headers(&[bad, huge]))), 401);
+            assert_eq!(
+                status(plain.before_body(route, &headers(&[bad, huge]))),
+                401
+            );
             assert_eq!(status(plain.before_body(route, &headers(&[huge]))), 401);
-            assert_eq!(status(plain.before_body(route, &headers(&[good, huge]))), 413);
+            assert_eq!(
+                status(plain.before_body(route, &headers(&[good, huge]))),
+                413
+            );
             assert_eq!(
                 status(plain.before_body(route, &headers(&[good, ("content-length", "1000")]))),
                 200
@@ -257,7 +263,10 @@ mod tests {
             all.extend_from_slice(extra);
             headers(&all)
         };
-        assert_eq!(status(signed.before_body(Route::Gitlab, &with(&[huge]))), 413);
+        assert_eq!(
+            status(signed.before_body(Route::Gitlab, &with(&[huge]))),
+            413
+        );
         let stale = (now - 301).to_string();
         for wrong in [
             headers(&[huge]),
@@ -266,7 +275,11 @@ mod tests {
             headers(&[good[0], good[1], ("webhook-signature", "v1,AAAA"), huge]),
             with(&[("x-gitlab-token", "wrong"), huge]),
         ] {
-            assert_eq!(status(signed.before_body(Route::Gitlab, &wrong)), 401, "{wrong:?}");
+            assert_eq!(
+                status(signed.before_body(Route::Gitlab, &wrong)),
+                401,
+                "{wrong:?}"
+            );
         }
         // Well-formed headers pass before the body; the body decides after.
         let h = with(&[]);

@@ -211,6 +211,8 @@ enum Url {
     InstanceDot,
     Upload,
     InstanceUpload,
+    /// An upload whose name, decoded (once or more), climbs out of its segment.
+    UploadTraversal(u8),
     Relative,
     Fragment,
     Mailto,
@@ -392,6 +394,17 @@ fn url_text(u: &Url) -> String {
         Url::InstanceUpload => {
             "https://gitlab.example.com/ops/api/uploads/0123456789abcdef0123456789abcdef/a.log"
                 .into()
+        }
+        Url::UploadTraversal(n) => {
+            let name = [
+                "%2e%2e",
+                "%252E%252e",
+                "..%2F..%2Fmembers",
+                "a%5Cb",
+                "%c0%ae%c0%ae",
+                "a%00b",
+            ][usize::from(n) % 6];
+            format!("/-/project/42/uploads/0123456789abcdef0123456789abcdef/{name}")
         }
         Url::Relative => "ops/api/-/issues/3".into(),
         Url::Fragment => "#fn-1".into(),
@@ -962,12 +975,18 @@ fuzz_target!(|data: &[u8]| {
         Some(&unwrapped),
     );
     for u in &rendered.uploads {
+        // The name GitLab is asked for is the decoded file name, one plain segment.
         check(
             "upload",
             u.secret.len() == 32
                 && !u.filename.contains('/')
-                && u.filename != "."
-                && u.filename != "..",
+                && render::upload_name(&u.filename).as_deref() == Some(u.name.as_str())
+                && !u.name.is_empty()
+                && !u.name.bytes().all(|b| b == b'.')
+                && !u
+                    .name
+                    .chars()
+                    .any(|c| matches!(c, '/' | '\\') || c.is_control()),
             || format!("upload {u:?} from {text:?}"),
         );
     }

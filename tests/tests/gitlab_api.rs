@@ -26,7 +26,7 @@ async fn stub() -> MockServer {
     for (id, name, level) in [(10, "alice", 50), (11, "bob", 40)] {
         Mock::given(method("GET"))
             .and(path(format!("/api/v4/projects/42/members/all/{id}")))
-            .and(header("PRIVATE-TOKEN", TOKEN))
+            .and(header("authorization", format!("Bearer {TOKEN}")))
             .respond_with(ResponseTemplate::new(200).set_body_json(member(id, name, level)))
             .mount(&server)
             .await;
@@ -59,7 +59,7 @@ fn with<'a>(
 async fn mount_upload(server: &MockServer, file: &str, body: &'static [u8], expect: u64) {
     Mock::given(method("GET"))
         .and(path(format!("/api/v4/projects/42/uploads/{SECRET}/{file}")))
-        .and(header("PRIVATE-TOKEN", TOKEN))
+        .and(header("authorization", format!("Bearer {TOKEN}")))
         .respond_with(ResponseTemplate::new(200).set_body_raw(body, "image/png"))
         .expect(expect)
         .mount(server)
@@ -490,7 +490,7 @@ async fn an_alert_opens_exactly_one_issue_and_closes_it_on_resolution() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/v4/projects/42/issues"))
-        .and(header("PRIVATE-TOKEN", TOKEN))
+        .and(header("authorization", format!("Bearer {TOKEN}")))
         .and(body_string_contains("issue_type=incident"))
         .and(body_string_contains("labels=incident%2Cseverity%3A%3Acritical"))
         .and(body_string_contains("%23%23+Summary"))
@@ -672,7 +672,7 @@ async fn the_first_publication_notes_the_public_url_on_the_issue_once() {
             .await;
         Mock::given(method("POST"))
             .and(path(notes_path))
-            .and(header("PRIVATE-TOKEN", TOKEN))
+            .and(header("authorization", format!("Bearer {TOKEN}")))
             .and(body_string_contains(
                 "Published+on+the+status+page%3A+https%3A%2F%2Fstatus.example.com%2Fincidents%2F1.html",
             ))

@@ -431,7 +431,7 @@ async fn gitlab(issues: u64) -> MockServer {
     };
     Mock::given(method("GET"))
         .and(path("/api/v4/projects/42/members/all"))
-        .and(header("PRIVATE-TOKEN", TOKEN))
+        .and(header("authorization", format!("Bearer {TOKEN}")))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
             member(10, "alice", 50, "active", None),
             member(11, "bob", 40, "active", Some("Lead@Example.com")),

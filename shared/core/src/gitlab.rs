@@ -156,13 +156,15 @@ pub trait Gitlab: Send + Sync {
     async fn add_note(&self, id: IncidentId, body: &str) -> Result<(), ApiError>;
     async fn note_awards(&self, id: IncidentId, note_id: u64) -> Result<Vec<ApiAward>, ApiError>;
     async fn label_events(&self, id: IncidentId) -> Result<Vec<ApiLabelEvent>, ApiError>;
-    /// Copies the upload `/uploads/<secret>/<filename>` of `project` into `store` at
-    /// `key`, without holding it whole in memory; false if GitLab has no such upload.
+    /// Copies the upload `/uploads/<secret>/<name>` of `project` into `store` at `key`,
+    /// without holding it whole in memory; false if GitLab has no such upload. `name` is
+    /// the file's own name, decoded (what the markdown percent-encodes): it is one
+    /// path segment of the request, never more.
     async fn copy_upload(
         &self,
         project: u64,
         secret: &str,
-        filename: &str,
+        name: &str,
         store: &dyn ObjectStore,
         key: &str,
     ) -> Result<bool, ApiError>;

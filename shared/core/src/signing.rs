@@ -92,29 +92,60 @@ impl SigningKey {
         body: &[u8],
         now: i64,
     ) -> Result<(), &'static str> {
+        SignedHeaders::read(id, timestamp, signatures, now)?.verify(self, body)
+    }
+}
+
+/// A delivery's signature headers, read and found fresh: what can be checked before
+/// its body is read. [`SignedHeaders::verify`] then checks the body against them.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedHeaders<'a> {
+    id: &'a str,
+    timestamp: i64,
+    signatures: &'a str,
+}
+
+impl<'a> SignedHeaders<'a> {
+    /// The headers `webhook-id`, `webhook-timestamp` (within
+    /// [`SIGNATURE_TOLERANCE_SECS`] of `now`, Unix seconds) and `webhook-signature`
+    /// (at least one `v1,<base64 of 32 bytes>`), or what is wrong with them.
+    pub fn read(
+        id: Option<&'a str>,
+        timestamp: Option<&'a str>,
+        signatures: Option<&'a str>,
+        now: i64,
+    ) -> Result<SignedHeaders<'a>, &'static str> {
         let id = id
             .filter(|s| !s.is_empty())
             .ok_or("missing webhook-id header")?;
         let ts_text = timestamp.ok_or("missing webhook-timestamp header")?;
-        let ts: i64 = ts_text
+        let timestamp: i64 = ts_text
             .trim()
             .parse()
             .map_err(|_| "invalid webhook-timestamp header")?;
-        if (now - ts).abs() > SIGNATURE_TOLERANCE_SECS {
+        if now.abs_diff(timestamp) > SIGNATURE_TOLERANCE_SECS.unsigned_abs() {
             return Err("webhook-timestamp is too far from now");
         }
         let signatures = signatures.ok_or("missing webhook-signature header")?;
-        let mut mac = self.mac();
-        mac.update(format!("{id}.{ts}.").as_bytes());
+        if !v1_signatures(signatures).any(|s| s.len() == 32) {
+            return Err("webhook-signature holds no v1 signature");
+        }
+        Ok(SignedHeaders {
+            id,
+            timestamp,
+            signatures,
+        })
+    }
+
+    /// Whether one of the signatures is `key`'s over this delivery's `body`.
+    pub fn verify(&self, key: &SigningKey, body: &[u8]) -> Result<(), &'static str> {
+        let mut mac = key.mac();
+        mac.update(format!("{}.{}.", self.id, self.timestamp).as_bytes());
         mac.update(body);
         let expected = mac.finalize().into_bytes();
         let mut ok = false;
-        for sig in signatures.split(' ') {
-            if let Some(b64) = sig.strip_prefix("v1,")
-                && let Ok(given) = B64.decode(b64)
-            {
-                ok |= bool::from(expected.as_slice().ct_eq(&given));
-            }
+        for given in v1_signatures(self.signatures) {
+            ok |= bool::from(expected.as_slice().ct_eq(&given));
         }
         if ok {
             Ok(())
@@ -122,6 +153,15 @@ impl SigningKey {
             Err("invalid webhook signature")
         }
     }
+}
+
+/// The decoded `v1,<base64>` entries of a `webhook-signature` header (space-separated;
+/// others, such as `v1a,`, are not ours).
+fn v1_signatures(header: &str) -> impl Iterator<Item = Vec<u8>> + '_ {
+    header
+        .split(' ')
+        .filter_map(|sig| sig.strip_prefix("v1,"))
+        .filter_map(|b64| B64.decode(b64).ok())
 }
 
 #[cfg(test)]
@@ -197,6 +237,41 @@ mod tests {
         assert!(
             key.verify(Some("msg_1"), None, Some(&sig), b"{}", 1_700_000_000)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn signed_headers_are_judged_without_the_body() {
+        let now = 1_700_000_000;
+        let key = SigningKey::from_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let sig = key.sign("msg_1", now, b"{}");
+        fn read<'a>(ts: &'a str, sigs: &'a str) -> Result<SignedHeaders<'a>, &'static str> {
+            SignedHeaders::read(Some("msg_1"), Some(ts), Some(sigs), 1_700_000_000)
+        }
+        // Timestamps at the ends of i64 are too far, not an overflow.
+        for ts in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            assert_eq!(
+                read(&ts, &sig).unwrap_err(),
+                "webhook-timestamp is too far from now"
+            );
+        }
+        for sigs in ["", "v1a,AAAA", "v1,bm90LWl0", "v1,!!!", "V1,AAAA"] {
+            assert_eq!(
+                read("1700000000", sigs).unwrap_err(),
+                "webhook-signature holds no v1 signature",
+                "{sigs:?}"
+            );
+        }
+        assert_eq!(
+            SignedHeaders::read(Some(""), Some("1700000000"), Some(&sig), now).unwrap_err(),
+            "missing webhook-id header"
+        );
+        let both = format!("v1a,AAAA {sig}");
+        let headers = read("1700000000", &both).unwrap();
+        assert_eq!(headers.verify(&key, b"{}"), Ok(()));
+        assert_eq!(
+            headers.verify(&key, b"{ }"),
+            Err("invalid webhook signature")
         );
     }
 }

@@ -4,8 +4,15 @@
 //!
 //! 429 and 5xx answers are retried with backoff (a few seconds at most, well inside
 //! the queue's visibility timeout); 401 and 403 are configuration errors, logged once
-//! with what to fix. The token travels only in the `PRIVATE-TOKEN` header and never
-//! appears in a log or an error.
+//! with what to fix.
+//!
+//! The token travels only as `Authorization: Bearer` (GitLab takes personal, project
+//! and group access tokens so), only to `GITLAB_URL`'s origin, and never appears in a
+//! log or an error. Redirects are followed here, not by the HTTP client: a hop to
+//! another origin (object storage's signed URL for an upload) goes without the token,
+//! and so does every hop after it; a hop from https to http is refused. Every request
+//! URL is built segment by segment, each percent-encoded, and a segment that is empty,
+//! `.` or `..` (which a URL would fold away) is refused.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -111,6 +118,9 @@ impl GitlabApi {
         let base = Url::parse(&format!("{}/api/v4/", url.trim_end_matches('/')))
             .map_err(|e| invalid(e.to_string()))?;
         let http = openmic_web::client_builder(openmic_web::Trust::from_env())
+            // Redirects are followed by [`GitlabApi::exchange`], which knows where the
+            // token may go.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))
             .build()
@@ -125,19 +135,25 @@ impl GitlabApi {
         })
     }
 
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty();
-            for s in segments {
-                path.push(s);
-            }
+    /// `GITLAB_URL`'s `/api/v4/` and `segments`, each one path segment (percent-encoded:
+    /// a `/`, `\`, `?`, `#` or `%` in it stays inside it). An empty segment, `.` or `..`
+    /// would change which resource is asked for: refused.
+    fn url(&self, segments: &[&str]) -> Result<Url, ApiError> {
+        if let Some(bad) = segments.iter().find(|s| matches!(**s, "" | "." | "..")) {
+            return Err(ApiError::Permanent(format!(
+                "{bad:?} cannot be a segment of a GitLab API path"
+            )));
         }
-        url
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| ApiError::Permanent("GITLAB_URL cannot have a path".into()))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
     }
 
     /// A path under `/projects/:id/`; each segment is percent-encoded.
-    fn project_url(&self, project: u64, segments: &[&str]) -> Url {
+    fn project_url(&self, project: u64, segments: &[&str]) -> Result<Url, ApiError> {
         let id = project.to_string();
         let mut all = vec!["projects", id.as_str()];
         all.extend_from_slice(segments);
@@ -175,15 +191,8 @@ impl GitlabApi {
         let mut delay = self.backoff;
         let mut last = String::new();
         for attempt in 1..=self.attempts {
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
-                .header("PRIVATE-TOKEN", self.token.expose());
-            if let Some(f) = form {
-                req = req.form(f);
-            }
-            match req.send().await {
-                Ok(resp) => {
+            match self.exchange(&method, &url, form).await {
+                Ok((resp, at_gitlab)) => {
                     let status = resp.status();
                     if status.is_success() {
                         return Ok(Some(resp));
@@ -192,7 +201,12 @@ impl GitlabApi {
                         return Ok(None);
                     }
                     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                        return Err(self.config_error(what, status));
+                        if at_gitlab {
+                            return Err(self.config_error(what, status));
+                        }
+                        return Err(ApiError::Permanent(format!(
+                            "{what}: the address GitLab redirected to answered {status}"
+                        )));
                     }
                     if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                         last = format!("{what}: GitLab answered {status}");
@@ -212,7 +226,11 @@ impl GitlabApi {
                         "{what}: GitLab answered {status}"
                     )));
                 }
-                Err(e) => {
+                Err(Failure::Refused(why)) => {
+                    warn!(what, why, "GitLab API: redirect not followed");
+                    return Err(ApiError::Permanent(format!("{what}: {why}")));
+                }
+                Err(Failure::Transport(e)) => {
                     // reqwest's errors name the URL, never the headers.
                     last = format!("{what}: {}", e.without_url());
                     if attempt < self.attempts {
@@ -224,6 +242,44 @@ impl GitlabApi {
         }
         warn!(error = %last, "GitLab API: giving up for now");
         Err(ApiError::Transient(last))
+    }
+
+    /// One request and the redirects it leads to (GET and HEAD only; at most
+    /// [`MAX_REDIRECTS`]): the answer, and whether it came from GitLab itself (the
+    /// token went along all the way).
+    async fn exchange(
+        &self,
+        method: &Method,
+        url: &Url,
+        form: Option<&[(&str, String)]>,
+    ) -> Result<(reqwest::Response, bool), Failure> {
+        let mut at = Hop {
+            credentialed: same_origin(url, &self.base),
+            url: url.clone(),
+        };
+        for _ in 0..=MAX_REDIRECTS {
+            let mut req = self.http.request(method.clone(), at.url.clone());
+            if at.credentialed {
+                req = req.bearer_auth(self.token.expose());
+            }
+            if let Some(f) = form {
+                req = req.form(f);
+            }
+            let resp = req.send().await.map_err(Failure::Transport)?;
+            let followed = matches!(*method, Method::GET | Method::HEAD)
+                && matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+            let location = resp.headers().get(reqwest::header::LOCATION).map(|v| {
+                v.to_str()
+                    .map_err(|_| Failure::Refused(UNREADABLE_LOCATION))
+            });
+            match location {
+                Some(location) if followed => {
+                    at = redirect(&self.base, &at, location?).map_err(Failure::Refused)?;
+                }
+                _ => return Ok((resp, at.credentialed)),
+            }
+        }
+        Err(Failure::Refused("more redirects than openmic follows"))
     }
 
     async fn get_json<T: DeserializeOwned>(
@@ -249,7 +305,7 @@ impl GitlabApi {
         let mut out = Vec::new();
         let mut page = 1u32;
         while page <= MAX_PAGES {
-            let mut url = self.project_url(project, segments);
+            let mut url = self.project_url(project, segments)?;
             url.query_pairs_mut()
                 .append_pair("per_page", "100")
                 .append_pair("page", &page.to_string());
@@ -277,25 +333,24 @@ impl GitlabApi {
 
     /// A member's access level (inherited memberships included); `None` if not a member.
     pub async fn member_access(&self, project: u64, user_id: u64) -> Result<Option<u32>, ApiError> {
-        let url = self.project_url(project, &["members", "all", &user_id.to_string()]);
+        let url = self.project_url(project, &["members", "all", &user_id.to_string()])?;
         Ok(self
             .get_json::<ApiMember>(url, "member lookup")
             .await?
             .map(|m| m.access_level))
     }
 
-    /// Downloads an upload into `dest`, chunk by chunk; returns its content type, or
-    /// `None` if GitLab has no such upload.
+    /// Downloads the upload `name` (the file's own name, decoded: one path segment) into
+    /// `dest`, chunk by chunk; returns its content type, or `None` if GitLab has no such
+    /// upload.
     async fn download_upload(
         &self,
         project: u64,
         secret: &str,
-        filename: &str,
+        name: &str,
         dest: &Path,
     ) -> Result<Option<Option<String>>, ApiError> {
-        // The file name is percent-encoded already, as it appears in the markdown.
-        let mut url = self.project_url(project, &["uploads", secret]);
-        url.set_path(&format!("{}/{}", url.path(), filename));
+        let url = self.project_url(project, &["uploads", secret, name])?;
         let Some(mut resp) = self.send(Method::GET, url, "upload download", None).await? else {
             return Ok(None);
         };
@@ -325,11 +380,53 @@ fn temp_path() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("openmic-upload-{}", hex::encode(nonce)))
 }
 
+/// The most redirects one request follows.
+const MAX_REDIRECTS: usize = 5;
+
+const UNREADABLE_LOCATION: &str = "a redirect to an address that cannot be read";
+
+/// Why a request got no answer to classify.
+enum Failure {
+    /// The network or the client failed: retried.
+    Transport(reqwest::Error),
+    /// A redirect openmic does not follow: not retried.
+    Refused(&'static str),
+}
+
+/// Where a request goes, and whether the token goes with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Hop {
+    url: Url,
+    credentialed: bool,
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.origin() == b.origin()
+}
+
+/// The request a redirect from `from` to `location` leads to. The token goes along
+/// only while every hop so far has stayed on `home`'s (`GITLAB_URL`'s) origin: once a
+/// hop has left it, no later hop carries it, even back there (whoever answered there
+/// chose the way). https to http, and any other scheme, are refused.
+fn redirect(home: &Url, from: &Hop, location: &str) -> Result<Hop, &'static str> {
+    let mut url = from.url.join(location).map_err(|_| UNREADABLE_LOCATION)?;
+    url.set_fragment(None);
+    match (from.url.scheme(), url.scheme()) {
+        (_, "https") | ("http", "http") => {}
+        ("https", "http") => return Err("a redirect from https to http"),
+        _ => return Err("a redirect to an address that is not http(s)"),
+    }
+    Ok(Hop {
+        credentialed: from.credentialed && same_origin(&url, home),
+        url,
+    })
+}
+
 #[async_trait]
 impl Gitlab for GitlabApi {
     async fn issue(&self, id: IncidentId) -> Result<Option<ApiIssue>, ApiError> {
         self.get_json(
-            self.project_url(id.project, &["issues", &id.iid.to_string()]),
+            self.project_url(id.project, &["issues", &id.iid.to_string()])?,
             "issue",
         )
         .await
@@ -349,7 +446,7 @@ impl Gitlab for GitlabApi {
         let form = [("body", body.to_owned())];
         self.send(
             Method::POST,
-            self.project_url(id.project, &["issues", &id.iid.to_string(), "notes"]),
+            self.project_url(id.project, &["issues", &id.iid.to_string(), "notes"])?,
             "note creation",
             Some(&form),
         )
@@ -387,15 +484,13 @@ impl Gitlab for GitlabApi {
         &self,
         project: u64,
         secret: &str,
-        filename: &str,
+        name: &str,
         store: &dyn ObjectStore,
         key: &str,
     ) -> Result<bool, ApiError> {
         let tmp = temp_path();
         let result = async {
-            let Some(content_type) = self
-                .download_upload(project, secret, filename, &tmp)
-                .await?
+            let Some(content_type) = self.download_upload(project, secret, name, &tmp).await?
             else {
                 return Ok(false);
             };
@@ -420,7 +515,7 @@ impl Gitlab for GitlabApi {
 
     /// The content of the project's issue template `name`.
     async fn issue_template(&self, project: u64, name: &str) -> Result<Option<String>, ApiError> {
-        let url = self.project_url(project, &["templates", "issues", name]);
+        let url = self.project_url(project, &["templates", "issues", name])?;
         Ok(self
             .get_json::<ApiTemplate>(url, "issue template")
             .await?
@@ -429,7 +524,7 @@ impl Gitlab for GitlabApi {
 
     /// An issue whose description holds `marker`, open or closed.
     async fn find_issue(&self, project: u64, marker: &str) -> Result<Option<ApiIssue>, ApiError> {
-        let mut url = self.project_url(project, &["issues"]);
+        let mut url = self.project_url(project, &["issues"])?;
         url.query_pairs_mut()
             .append_pair("search", marker)
             .append_pair("in", "description")
@@ -460,7 +555,7 @@ impl Gitlab for GitlabApi {
         let resp = self
             .send(
                 Method::POST,
-                self.project_url(project, &["issues"]),
+                self.project_url(project, &["issues"])?,
                 "issue creation",
                 Some(&form),
             )
@@ -478,7 +573,7 @@ impl Gitlab for GitlabApi {
     }
 
     async fn user(&self, id: u64) -> Result<Option<ApiUserProfile>, ApiError> {
-        self.get_json(self.url(&["users", &id.to_string()]), "user")
+        self.get_json(self.url(&["users", &id.to_string()])?, "user")
             .await
     }
 
@@ -486,7 +581,7 @@ impl Gitlab for GitlabApi {
         let form = [("state_event", "close".to_owned())];
         self.send(
             Method::PUT,
-            self.project_url(id.project, &["issues", &id.iid.to_string()]),
+            self.project_url(id.project, &["issues", &id.iid.to_string()])?,
             "issue close",
             Some(&form),
         )
@@ -573,6 +668,100 @@ impl Authorizer for RoleAuthorizer {
                 .access(project, user_id)
                 .await?
                 .is_some_and(|l| l >= DEVELOPER_ACCESS)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    fn hop(s: &str, credentialed: bool) -> Hop {
+        Hop {
+            url: url(s),
+            credentialed,
+        }
+    }
+
+    #[test]
+    fn the_token_follows_a_redirect_only_while_it_stays_home() {
+        let home = url("https://gitlab.example.com/api/v4/");
+        let start = hop(
+            "https://gitlab.example.com/api/v4/projects/1/uploads/x/f",
+            true,
+        );
+        // Same origin, relative or absolute: the token goes along.
+        for (location, to) in [
+            ("/other/f", "https://gitlab.example.com/other/f"),
+            (
+                "g",
+                "https://gitlab.example.com/api/v4/projects/1/uploads/x/g",
+            ),
+            (
+                "https://GITLAB.example.com:443/f#frag",
+                "https://gitlab.example.com/f",
+            ),
+        ] {
+            assert_eq!(redirect(&home, &start, location), Ok(hop(to, true)));
+        }
+        // Another host, port or scheme is another origin: no token.
+        for location in [
+            "https://bucket.s3.example.com/f?X-Amz-Signature=abc",
+            "https://gitlab.example.com:8443/f",
+            "//gitlab.example.com.evil.example/f",
+            "https://gitlab.example.com@evil.example/f",
+        ] {
+            let next = redirect(&home, &start, location).unwrap();
+            assert!(!next.credentialed, "{location}");
+        }
+        // Once away, never again, even back home.
+        let away = redirect(&home, &start, "https://storage.example.com/f").unwrap();
+        let back = redirect(&home, &away, "https://gitlab.example.com/api/v4/x").unwrap();
+        assert_eq!(back, hop("https://gitlab.example.com/api/v4/x", false));
+        // Never down to http, nor to another scheme.
+        assert_eq!(
+            redirect(&home, &start, "http://gitlab.example.com/f"),
+            Err("a redirect from https to http")
+        );
+        assert_eq!(
+            redirect(&home, &away, "http://storage.example.com/f"),
+            Err("a redirect from https to http")
+        );
+        for location in ["file:///etc/passwd", "ftp://gitlab.example.com/f"] {
+            assert_eq!(
+                redirect(&home, &start, location),
+                Err("a redirect to an address that is not http(s)")
+            );
+        }
+        assert_eq!(
+            redirect(&home, &start, "https://[::1"),
+            Err(UNREADABLE_LOCATION)
+        );
+        // Over http (a GITLAB_URL on http), http is as good as it gets.
+        let plain = url("http://gitlab.local/api/v4/");
+        let from = hop("http://gitlab.local/api/v4/x", true);
+        assert!(redirect(&plain, &from, "/y").unwrap().credentialed);
+        assert!(redirect(&plain, &from, "https://gitlab.local/y").is_ok());
+    }
+
+    #[test]
+    fn request_paths_are_built_segment_by_segment() {
+        let api = GitlabApi::new("https://gitlab.example.com/sub/", Secret::new("t")).unwrap();
+        let built = |segments: &[&str]| api.project_url(7, segments).map(|u| u.to_string());
+        assert_eq!(
+            built(&["uploads", "0123", "a b/..\\?#%2e.png"]).unwrap(),
+            "https://gitlab.example.com/sub/api/v4/projects/7/uploads/0123/a%20b%2F..%5C%3F%23%252e.png"
+        );
+        assert_eq!(
+            built(&["templates", "issues", "a/../../../users"]).unwrap(),
+            "https://gitlab.example.com/sub/api/v4/projects/7/templates/issues/a%2F..%2F..%2F..%2Fusers"
+        );
+        for bad in ["", ".", ".."] {
+            assert!(built(&["uploads", "0123", bad]).is_err(), "{bad:?}");
         }
     }
 }

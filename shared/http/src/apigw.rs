@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use openmic::alerts::actions::{Actions, Page as LinkPage};
 #[cfg(feature = "links")]
 use openmic::alerts::links::LinkAction;
-use openmic::intake::{Intake, Reply};
+use openmic::intake::{Intake, Reply, Route, too_large};
 use openmic::subscriptions::Subscriptions;
 use openmic::subscriptions::web::{Page, Request};
 use serde::Deserialize;
@@ -80,7 +80,7 @@ struct Identity {
 
 /// The webhook function's event: `POST /gitlab`.
 pub async fn gitlab(intake: &Intake, event: Event) -> Value {
-    let reply = match event.accept("/gitlab", intake.config.max_body_bytes) {
+    let reply = match event.accept(intake, Route::Gitlab) {
         Ok((headers, body)) => intake.gitlab(&headers, &body).await,
         Err(reply) => reply,
     };
@@ -89,7 +89,7 @@ pub async fn gitlab(intake: &Intake, event: Event) -> Value {
 
 /// The alerts function's event: `POST /alerts`.
 pub async fn alerts(intake: &Intake, event: Event) -> Value {
-    let reply = match event.accept("/alerts", intake.config.max_body_bytes) {
+    let reply = match event.accept(intake, Route::Alerts) {
         Ok((headers, body)) => intake.alerts(&headers, &body).await,
         Err(reply) => reply,
     };
@@ -241,12 +241,19 @@ impl Event {
         }
     }
 
-    /// The headers and body of a `POST` to `route`, within `max` bytes; else the reply
-    /// that refuses it (404, 405, 413, or 400 for a body that is not the base64 it
-    /// claims).
-    fn accept(&self, route: &str, max: usize) -> Result<(HeaderMap, Vec<u8>), Reply> {
+    /// The headers and body of a `POST` to `route`, or the reply that refuses it: 404,
+    /// 405; then what the headers alone decide ([`Intake::before_body`]: 401 for a
+    /// stranger, 413 for a declared size over `MAX_BODY_BYTES`) before the body is
+    /// looked at; then 413 for a body over the limit (measured before it is decoded
+    /// where its encoded size already says so), or 400 for a body that is not the base64
+    /// it claims.
+    fn accept(&self, intake: &Intake, route: Route) -> Result<(HeaderMap, Vec<u8>), Reply> {
         let (method, path) = self.method_and_path();
-        if path != route {
+        let want = match route {
+            Route::Gitlab => "/gitlab",
+            Route::Alerts => "/alerts",
+        };
+        if path != want {
             return Err(Reply::error(
                 StatusCode::NOT_FOUND,
                 format!("no route for {method} {path}"),
@@ -258,14 +265,24 @@ impl Event {
                 format!("method {method} is not allowed on {path}; use POST"),
             ));
         }
+        let headers = self.header_map();
+        intake.before_body(route, &headers)?;
+        let max = intake.config.max_body_bytes;
+        let raw = self.body.as_deref().unwrap_or_default().len();
+        // Base64 of n bytes is at least 4n/3 - 2 characters long.
+        let least = if self.is_base64_encoded {
+            (raw / 4).saturating_mul(3).saturating_sub(2)
+        } else {
+            raw
+        };
+        if least > max {
+            return Err(too_large(max));
+        }
         let body = self.body()?;
         if body.len() > max {
-            return Err(Reply::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("body is larger than MAX_BODY_BYTES ({max} bytes)"),
-            ));
+            return Err(too_large(max));
         }
-        Ok((self.header_map(), body))
+        Ok((headers, body))
     }
 
     /// The method, and the path without a REST API's stage.
@@ -401,6 +418,90 @@ mod tests {
         );
         assert_eq!(bad.body().unwrap_err().0, StatusCode::BAD_REQUEST);
     }
+
+    fn intake() -> Intake {
+        use openmic::config::{Config, Secret};
+        use openmic::memory::MemoryQueue;
+        use std::sync::Arc;
+        let config = Config {
+            gitlab_webhook_secret: Some(Secret::new("hook-secret")),
+            alert_token: Some(Secret::new("alert-token")),
+            max_body_bytes: 64,
+            ..Config::default()
+        };
+        let queue: Arc<dyn openmic::ports::Queue> = Arc::new(MemoryQueue::default());
+        Intake::new(Arc::new(config), Some(queue.clone()), Some(queue), None).unwrap()
+    }
+
+    fn post(path: &str, headers: Value, body: &str, base64: bool) -> Event {
+        event(
+            json!({"version": "2.0", "rawPath": path, "headers": headers,
+            "requestContext": {"http": {"method": "POST", "path": path}},
+            "body": body, "isBase64Encoded": base64}),
+        )
+    }
+
+    fn refusal(r: Result<(HeaderMap, Vec<u8>), Reply>) -> (u16, String) {
+        let reply = r.unwrap_err();
+        (
+            reply.0.as_u16(),
+            reply.1["error"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// The body of an event is whole in it, but a stranger's is never decoded nor
+    /// measured, and a body whose size says it is too large is never decoded.
+    #[test]
+    fn the_headers_decide_before_the_body_is_decoded() {
+        let intake = intake();
+        // Not base64, and far over the limit: the token is what is refused.
+        let junk = "!".repeat(10_000);
+        for (path, route, wrong) in [
+            (
+                "/gitlab",
+                Route::Gitlab,
+                json!({"x-gitlab-token": "nope", "content-length": "10000000000"}),
+            ),
+            (
+                "/alerts",
+                Route::Alerts,
+                json!({"authorization": "Bearer nope"}),
+            ),
+            ("/alerts", Route::Alerts, json!({})),
+        ] {
+            let (status, why) = refusal(post(path, wrong, &junk, true).accept(&intake, route));
+            assert_eq!(status, 401, "{path}: {why}");
+        }
+        let token = json!({"x-gitlab-token": "hook-secret"});
+        // The right token and a declared size over the limit: 413, body unread.
+        let declared = json!({"x-gitlab-token": "hook-secret", "content-length": "65"});
+        assert_eq!(
+            refusal(post("/gitlab", declared, "!", true).accept(&intake, Route::Gitlab)).0,
+            413
+        );
+        // Encoded size alone over the limit: 413 before decoding (else 400 for `!`).
+        assert_eq!(
+            refusal(post("/gitlab", token.clone(), &junk, true).accept(&intake, Route::Gitlab)).0,
+            413
+        );
+        // At the limit it is decoded, and refused for what it is.
+        let near = "!".repeat(88);
+        assert_eq!(
+            refusal(post("/gitlab", token.clone(), &near, true).accept(&intake, Route::Gitlab)).0,
+            400
+        );
+        let at = B64.encode([b' '; 64]);
+        let (_, body) = post("/gitlab", token.clone(), &at, true)
+            .accept(&intake, Route::Gitlab)
+            .unwrap();
+        assert_eq!(body.len(), 64);
+        let over = B64.encode([b' '; 65]);
+        assert_eq!(
+            refusal(post("/gitlab", token, &over, true).accept(&intake, Route::Gitlab)).0,
+            413
+        );
+    }
+
     fn subscriptions() -> Subscriptions {
         use openmic::config::{Config, Secret};
         use openmic::memory::{MemoryMailer, MemoryQueue, MemoryStore};

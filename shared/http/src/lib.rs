@@ -3,8 +3,10 @@
 //! the webhook, alerts and notifier functions answer them ([`apigw`]), and on axum, as
 //! the local runner serves them beside the site (feature `router`), with API Gateway
 //! event files as HTTP requests. What a route does is the domain's
-//! ([`openmic::intake`], [`openmic::alerts::actions`]); this crate reads the body
-//! within `MAX_BODY_BYTES` and answers in JSON (pages for the links).
+//! ([`openmic::intake`], [`openmic::alerts::actions`]); this crate asks intake whether
+//! a request's headers admit it ([`openmic::intake::Intake::before_body`]: the token or
+//! signature headers, the declared size) before it reads or decodes the body, then
+//! reads it within `MAX_BODY_BYTES` and answers in JSON (pages for the links).
 
 pub mod apigw;
 #[cfg(feature = "router")]

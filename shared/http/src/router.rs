@@ -10,7 +10,7 @@ use http::{HeaderMap, Method, StatusCode, Uri, header};
 use openmic::alerts::actions::{Actions, Page as LinkPage};
 use openmic::alerts::links::LinkAction;
 use openmic::config::Config;
-use openmic::intake::{Intake, Reply};
+use openmic::intake::{Intake, Reply, Route, check_declared_length, too_large};
 use openmic::subscriptions::Subscriptions;
 use openmic::subscriptions::web::{self, MAX_FORM_BYTES, Page};
 use std::net::SocketAddr;
@@ -40,19 +40,28 @@ pub fn routes(intake: &Intake) -> Router<Arc<Intake>> {
 }
 
 async fn gitlab(State(intake): State<Arc<Intake>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    match read_body(&parts.headers, body, intake.config.max_body_bytes).await {
-        Ok(body) => response(intake.gitlab(&parts.headers, &body).await),
-        Err(reply) => response(reply),
-    }
+    deliver(&intake, Route::Gitlab, request).await
 }
 
 async fn alerts(State(intake): State<Arc<Intake>>, request: Request) -> Response {
+    deliver(&intake, Route::Alerts, request).await
+}
+
+/// An intake route: the headers judged first ([`Intake::before_body`]: 401, 413), the
+/// body read only then, within `MAX_BODY_BYTES`, and handed to intake.
+async fn deliver(intake: &Intake, route: Route, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    match read_body(&parts.headers, body, intake.config.max_body_bytes).await {
-        Ok(body) => response(intake.alerts(&parts.headers, &body).await),
-        Err(reply) => response(reply),
+    if let Err(reply) = intake.before_body(route, &parts.headers) {
+        return response(reply);
     }
+    let body = match read_body(&parts.headers, body, intake.config.max_body_bytes).await {
+        Ok(body) => body,
+        Err(reply) => return response(reply),
+    };
+    response(match route {
+        Route::Gitlab => intake.gitlab(&parts.headers, &body).await,
+        Route::Alerts => intake.alerts(&parts.headers, &body).await,
+    })
 }
 
 /// `GET|POST /alerts/ack` and `GET|POST /alerts/silence`: a GET shows what the link
@@ -198,24 +207,11 @@ pub async fn not_found(method: Method, uri: Uri) -> Response {
     ))
 }
 
-/// Reads the whole body up to `max` bytes: 413 past it, before anything else is
-/// looked at.
+/// Reads the whole body up to `max` bytes: 413 for a declared `Content-Length` over it
+/// before anything is read, and 413 as soon as a body without one (chunked) passes it.
 pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<bytes::Bytes, Reply> {
-    let too_large = || {
-        Reply::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body is larger than MAX_BODY_BYTES ({max} bytes)"),
-        )
-    };
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len > max as u64
-    {
-        return Err(too_large());
-    }
-    to_bytes(body, max).await.map_err(|_| too_large())
+    check_declared_length(headers, max)?;
+    to_bytes(body, max).await.map_err(|_| too_large(max))
 }
 
 fn json_string_body(s: &str) -> String {

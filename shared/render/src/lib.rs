@@ -35,8 +35,12 @@ pub const MAX_UPLOADS: usize = 5000;
 pub struct Upload {
     /// The 32 hex digits of `/uploads/<secret>/<file>`.
     pub secret: String,
-    /// The file name, as it appears in the URL (percent-encoded).
+    /// The file name, as it appears in the URL (percent-encoded): its key in the
+    /// status bucket.
     pub filename: String,
+    /// The file's own name ([`upload_name`] of `filename`): what GitLab's API is asked
+    /// for, as one path segment.
+    pub name: String,
 }
 
 impl Upload {
@@ -728,27 +732,99 @@ fn fate(url: Option<&str>, schemes: &[&str], ctx: &RenderContext) -> Fate {
 /// `rel` of every published link to another site.
 const LINK_REL: &str = "noopener noreferrer nofollow";
 
-/// The upload an instance path points at, if it is one.
+/// The upload an instance path points at, if it is one: `/uploads/<32 hex>/<file>`
+/// (as GitLab writes it in markdown), under a project's path (`/group/project/uploads/…`
+/// as it links them) or under `/-/project/<id>/uploads/…` (GitLab 17's links), with a
+/// file name that is one path segment ([`upload_name`]). Whichever project a path
+/// names, the file is asked of the incident's own project.
 fn upload_in(path: &str) -> Option<Upload> {
-    // `/uploads/<32 hex>/<file>`, possibly under a project path.
     let (rest, filename) = path.rsplit_once('/')?;
     let (rest, secret) = rest.rsplit_once('/')?;
     let under = rest.strip_suffix("/uploads")?;
     let plain = |s: &str| !s.contains(['?', '#']);
     let upload = (under.is_empty() || under.starts_with('/'))
         && plain(under)
-        && secret.len() == 32
-        && secret
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        && !filename.is_empty()
-        && plain(filename)
-        && filename != "."
-        && filename != "..";
-    upload.then(|| Upload {
+        && is_upload_secret(secret)
+        && plain(filename);
+    if !upload {
+        return None;
+    }
+    Some(Upload {
         secret: secret.to_owned(),
+        name: upload_name(filename)?,
         filename: filename.to_owned(),
     })
+}
+
+/// The 32 lowercase hex digits GitLab names an upload's folder with.
+fn is_upload_secret(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// How many times an upload's file name is percent-decoded, at most, to see what it
+/// says at every depth (a server or proxy on the way may decode again).
+const MAX_DECODINGS: usize = 8;
+
+/// The file name an upload's last path segment stands for, percent-decoded once (its
+/// real name, which GitLab's API is asked for), or `None` if it is not one plain path
+/// segment: at every depth of decoding (`%252e` is `%2e` is `.`), it must be UTF-8
+/// (no overlong or invalid sequences), not empty, not only dots (`.`, `..`), and free
+/// of `/`, `\`, NUL and other control characters. A name still changing after
+/// [`MAX_DECODINGS`] decodings is refused too.
+pub fn upload_name(as_written: &str) -> Option<String> {
+    let mut level = as_written.to_owned();
+    let mut first = None;
+    for _ in 0..MAX_DECODINGS {
+        let decoded = String::from_utf8(percent_decode(&level)).ok()?;
+        if !is_plain_segment(&decoded) {
+            return None;
+        }
+        let stable = decoded == level;
+        if first.is_none() {
+            first = Some(decoded.clone());
+        }
+        if stable {
+            return first;
+        }
+        level = decoded;
+    }
+    None
+}
+
+/// A name that is one path segment as it stands: not empty, not only dots, and no
+/// `/`, `\` or control character (NUL included).
+fn is_plain_segment(name: &str) -> bool {
+    !name.is_empty()
+        && !name.bytes().all(|b| b == b'.')
+        && !name
+            .chars()
+            .any(|c| matches!(c, '/' | '\\') || c.is_control())
+}
+
+/// `%XX` escapes decoded to their bytes; a `%` not followed by two hex digits stays
+/// as it is (as browsers read it).
+fn percent_decode(s: &str) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| Some((hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?)))
+            .flatten();
+        match escaped {
+            Some((hi, lo)) => {
+                // Two hex digits: at most 0xff.
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(u8::MAX));
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 fn postprocess(clean: &str, ctx: &RenderContext) -> Rendered {
@@ -957,13 +1033,28 @@ mod tests {
     #[test]
     fn upload_paths() {
         let hex = "0123456789abcdef0123456789abcdef";
-        for ok in [
-            format!("/uploads/{hex}/a.png"),
-            format!("/group/sub/project/uploads/{hex}/log%20file.txt"),
-            format!("//uploads/{hex}/f"),
+        for (ok, name) in [
+            (format!("/uploads/{hex}/a.png"), "a.png"),
+            (
+                format!("/group/sub/project/uploads/{hex}/log%20file.txt"),
+                "log file.txt",
+            ),
+            (format!("//uploads/{hex}/f"), "f"),
+            (
+                format!("/-/project/42/uploads/{hex}/graph.png"),
+                "graph.png",
+            ),
+            (format!("/uploads/{hex}/graph%C3%A9.png"), "graphé.png"),
+            (format!("/uploads/{hex}/..a"), "..a"),
+            (format!("/uploads/{hex}/100%"), "100%"),
+            // A name with a `%` of its own: asked for as it is, whatever it decodes to
+            // further is one plain segment too.
+            (format!("/uploads/{hex}/a%2520b"), "a%20b"),
         ] {
             let up = upload_in(&ok).unwrap_or_else(|| panic!("{ok}"));
             assert_eq!(up.secret, hex);
+            assert_eq!(up.name, name, "{ok}");
+            assert_eq!(up.filename, ok.rsplit('/').next().unwrap());
         }
         for bad in [
             format!("uploads/{hex}/a.png"),
@@ -976,8 +1067,58 @@ mod tests {
             format!("/uploads/{hex}/f#x"),
             format!("/uploads/{hex}/sub/f"),
             format!("/files/{hex}/f"),
+            format!("/-/project/42/uploads/{hex}/%2e%2e"),
         ] {
             assert_eq!(upload_in(&bad), None, "{bad}");
+        }
+    }
+
+    /// Every way of writing a name that is not one plain path segment, however often
+    /// encoded, in any case of hex digit.
+    #[test]
+    fn upload_names_are_one_segment_at_every_depth() {
+        for bad in [
+            "%2e%2e",
+            "%2E%2e",
+            ".%2e",
+            "%2e",
+            "%2e%2e%2e",
+            "%252e%252e",
+            "%25252e%25252E",
+            "%%32%65%%32%65",
+            "%2525252525252525252e",
+            "..%2f..",
+            "..%2F",
+            "a%2Fb",
+            "a%252fb",
+            "..%5C..",
+            "a%5cb",
+            "a\\b",
+            "%00",
+            "a%00.png",
+            "a%0Ab",
+            "a%0d%0aHost:x",
+            "a%7Fb",
+            "a%C2%85b",
+            "%c0%ae%c0%ae",
+            "%c0%af",
+            "%e0%80%ae",
+            "%ff",
+            "a%ED%A0%80b",
+            "",
+        ] {
+            assert_eq!(upload_name(bad), None, "{bad:?}");
+        }
+        for (ok, name) in [
+            ("graph.png", "graph.png"),
+            ("log%20file.txt", "log file.txt"),
+            ("r%C3%A9sum%C3%A9.pdf", "résumé.pdf"),
+            ("a%2Bb%2bc.txt", "a+b+c.txt"),
+            ("a.b.c", "a.b.c"),
+            (".hidden", ".hidden"),
+            ("%zz", "%zz"),
+        ] {
+            assert_eq!(upload_name(ok).as_deref(), Some(name), "{ok:?}");
         }
     }
 

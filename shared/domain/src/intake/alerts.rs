@@ -1,44 +1,13 @@
-//! `POST /alerts`: token check, one queue message per alert.
+//! `POST /alerts`: token check ([`super::auth`]), one queue message per alert.
 
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
-use super::auth::authorization_token;
 use super::{Intake, Reply, check_json_content_type, delivery_id};
 use crate::alerts::parse;
 use crate::message::{self, Source};
-
-fn check_token(intake: &Intake, headers: &HeaderMap) -> Result<(), Reply> {
-    let Some(secret) = &intake.config.alert_token else {
-        return Err(Reply::error(
-            StatusCode::UNAUTHORIZED,
-            "alerts are not accepted: ALERT_TOKEN is not set",
-        ));
-    };
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| Reply::error(StatusCode::UNAUTHORIZED, "missing Authorization header"))?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(authorization_token)
-        .ok_or_else(|| {
-            Reply::error(
-                StatusCode::UNAUTHORIZED,
-                "Authorization must be Bearer <token> or Basic",
-            )
-        })?;
-    if secret.matches(&token) {
-        Ok(())
-    } else {
-        Err(Reply::error(
-            StatusCode::UNAUTHORIZED,
-            "invalid alert token",
-        ))
-    }
-}
 
 /// Checks and queues a delivery to `POST /alerts`.
 pub(super) async fn accept(
@@ -46,7 +15,7 @@ pub(super) async fn accept(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Reply, Reply> {
-    check_token(intake, headers)?;
+    intake.check_alert_token(headers)?;
     check_json_content_type(headers)?;
     let now = intake.clock.now();
     let parsed = parse::parse_with(body, now, intake.field_map.as_ref())

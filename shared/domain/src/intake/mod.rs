@@ -1,6 +1,8 @@
-//! Intake: what `POST /gitlab` and `POST /alerts` do with a delivery once its body is
-//! read (the HTTP edge, `openmic-http`, reads it within `MAX_BODY_BYTES`). It
-//! authenticates, checks and queues; all real work happens behind the queue.
+//! Intake: what `POST /gitlab` and `POST /alerts` do with a delivery. The HTTP edge
+//! (`openmic-http`) first asks [`Intake::before_body`] whether the headers admit it
+//! (who sends it, the size it declares), then reads the body within `MAX_BODY_BYTES`
+//! and hands it here; intake authenticates again (a signature covers the body),
+//! checks and queues. All real work happens behind the queue.
 
 pub mod alerts;
 pub mod auth;
@@ -20,6 +22,7 @@ use crate::ids::IncidentId;
 use crate::message::{self, Source};
 use crate::ports::{ClaimStore, ObjectStore, Queue};
 use crate::signing::SigningKey;
+pub use auth::{Route, check_declared_length, too_large};
 use hooks::{Hook, HookError};
 use projects::{Projects, Refused};
 
@@ -201,41 +204,6 @@ pub fn delivery_id(headers: &HeaderMap, body: &[u8]) -> String {
 }
 
 impl Intake {
-    fn check_gitlab_auth(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Reply> {
-        let token = headers.get("x-gitlab-token").map(|v| v.as_bytes());
-        if let Some(key) = &self.signing_key {
-            key.verify(
-                header_str(headers, "webhook-id"),
-                header_str(headers, "webhook-timestamp"),
-                header_str(headers, "webhook-signature"),
-                body,
-                self.clock.now().timestamp(),
-            )
-            .map_err(|why| Reply::error(StatusCode::UNAUTHORIZED, why))?;
-            // The shared token is optional with signatures, but must be right if sent.
-            if let (Some(given), Some(secret)) = (token, &self.config.gitlab_webhook_secret)
-                && !secret.matches(given)
-            {
-                return Err(Reply::error(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid X-Gitlab-Token",
-                ));
-            }
-            return Ok(());
-        }
-        match (token, &self.config.gitlab_webhook_secret) {
-            (Some(given), Some(secret)) if secret.matches(given) => Ok(()),
-            (None, _) => Err(Reply::error(
-                StatusCode::UNAUTHORIZED,
-                "missing X-Gitlab-Token",
-            )),
-            _ => Err(Reply::error(
-                StatusCode::UNAUTHORIZED,
-                "invalid X-Gitlab-Token",
-            )),
-        }
-    }
-
     /// Queues one message; 503 if the queue cannot take it.
     pub async fn enqueue(
         &self,

@@ -480,7 +480,7 @@ impl Publisher {
                 .copy_upload(
                     project,
                     &upload.secret,
-                    &upload.filename,
+                    &upload.name,
                     self.status.as_ref(),
                     &key,
                 )

@@ -130,6 +130,9 @@ async fn main() {
                 println!("{name}={value} (generated; set {name} to choose your own)");
             }
             or_exit(config.check_can_publish());
+            for line in or_exit(openmic_gitlab::check_token(&config).await) {
+                println!("{line}");
+            }
             let runner = Arc::new(runner(backend, &data_dir, config).await);
             // An earlier release's data is moved before anything is taken.
             or_exit(runner.publisher.check_layout().await);

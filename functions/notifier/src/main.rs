@@ -25,6 +25,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let mailer = Arc::new(or_exit(aws.mailer(&config)));
     let gitlab = or_exit(openmic_gitlab::connect(&config)).map(|g| g.api);
+    // What GITLAB_TOKEN cannot do is logged, in the background.
+    let checked = config.clone();
+    tokio::spawn(async move { openmic_gitlab::check_token(&checked).await });
     let web = Arc::new(or_exit(openmic_web::Web::new()));
     let actions = Actions::new(config.clone(), state.clone(), gitlab.clone());
     let notifier = or_exit(Notifier::new(config, state, mailer, gitlab, Some(web)));

@@ -25,6 +25,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let status = Arc::new(or_exit(aws.status_bucket(&config)));
     let gitlab = or_exit(openmic_gitlab::connect(&config));
+    // What GITLAB_TOKEN cannot do is logged; a token nobody could publish with stops it.
+    or_exit(openmic_gitlab::check_token_at_start(&config).await);
     // What becomes public is queued for the subscriptions function, which mails
     // subscribers (SUBSCRIPTIONS=on) and posts to the operators' channels
     // (UPDATE_CHANNELS); with neither, it drops the message.

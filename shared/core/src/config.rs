@@ -219,7 +219,7 @@ pub enum ConfigError {
     Invalid { name: &'static str, why: String },
     /// Set as it is, the function could do nothing of its work.
     #[error("{0}")]
-    Useless(&'static str),
+    Useless(String),
 }
 
 /// Every setting of DESIGN.md. Which ones a function requires is up to the function
@@ -529,7 +529,8 @@ impl Config {
         Err(ConfigError::Useless(
             "nobody may publish an incident: name GitLab users in PUBLISHERS \
              (comma-separated usernames), or set GITLAB_URL and GITLAB_TOKEN so that project \
-             members with PUBLISH_MIN_ACCESS may",
+             members with PUBLISH_MIN_ACCESS may"
+                .into(),
         ))
     }
 

@@ -14,6 +14,8 @@
 //! URL is built segment by segment, each percent-encoded, and a segment that is empty,
 //! `.` or `..` (which a URL would fold away) is refused.
 
+pub mod token;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -51,7 +53,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "GITLAB_TOKEN",
         default: "none",
-        meaning: "a project access token for GitLab's API (see [GitLab's API](#gitlabs-api-optional))",
+        meaning: "a token for GitLab's API: a project access token, or on GitLab.com Free a bot user's personal access token; scope `api` (see [GitLab's API](#gitlabs-api-optional))",
         secret: true,
         read_by: &[Function::Publisher, Function::Notifier],
         required_by: &[],
@@ -69,6 +71,65 @@ pub fn connect(config: &std::sync::Arc<Config>) -> Result<Option<GitlabAccess>, 
         roles: std::sync::Arc::new(RoleAuthorizer::new(api.clone(), config.clone())),
         api,
     }))
+}
+
+/// Asks GitLab what `GITLAB_TOKEN` may do ([`token`]) and logs each feature of the
+/// configuration that it cannot serve, an expiry within 14 days, a revoked token;
+/// returns those lines. Fails only when, because of the token, nobody could publish
+/// (`PUBLISHERS` empty and the token unable to read members). GitLab unreachable, or
+/// too old to describe its tokens: a warning, and the start goes on. Nothing without
+/// `GITLAB_URL` and `GITLAB_TOKEN`.
+pub async fn check_token(config: &Config) -> Result<Vec<String>, ConfigError> {
+    let Some(api) = GitlabApi::from_config(config)? else {
+        return Ok(Vec::new());
+    };
+    let info = match api.token_info().await {
+        Ok(Some(info)) => info,
+        Ok(None) => {
+            let line = "GitLab does not describe its tokens (before 15.5): GITLAB_TOKEN's scopes \
+                        are not checked; it needs api (read_api disables the note back)";
+            warn!("{line}");
+            return Ok(vec![line.to_owned()]);
+        }
+        Err(ApiError::Config { status: 401, .. }) if config.publishers.is_empty() => {
+            return Err(ConfigError::Useless(
+                "GITLAB_TOKEN is refused by GitLab (401) and PUBLISHERS is empty: nobody may \
+                 publish an incident; set a valid token or name publishers"
+                    .into(),
+            ));
+        }
+        Err(e) => {
+            let line = format!("GITLAB_TOKEN's scopes could not be checked: {e}");
+            warn!("{line}");
+            return Ok(vec![line]);
+        }
+    };
+    if token::nobody_may_publish(config, &info) {
+        return Err(ConfigError::Useless(
+            "PUBLISHERS is empty and GITLAB_TOKEN cannot read the project's members \
+             (it needs the read_api or api scope): nobody may publish an incident"
+                .into(),
+        ));
+    }
+    let lines = token::problems(config, &info, chrono::Utc::now().date_naive());
+    for line in &lines {
+        warn!("{line}");
+    }
+    Ok(lines)
+}
+
+/// [`check_token`] at a function's start: awaited where publishing depends on the
+/// token (no `PUBLISHERS`), in the background otherwise, so that a start waits on
+/// GitLab only when it must.
+pub async fn check_token_at_start(config: &std::sync::Arc<Config>) -> Result<(), ConfigError> {
+    if config.publishers.is_empty() {
+        return check_token(config).await.map(drop);
+    }
+    let config = config.clone();
+    tokio::spawn(async move {
+        let _ = check_token(&config).await;
+    });
+    Ok(())
 }
 
 /// Developer access: trusted for microphones with `MICROPHONE_TRUST=developers`.
@@ -135,6 +196,13 @@ impl GitlabApi {
         })
     }
 
+    /// The token's own description (`GET /personal_access_tokens/self`); `None` where
+    /// GitLab has no such route.
+    pub async fn token_info(&self) -> Result<Option<token::TokenInfo>, ApiError> {
+        let url = self.url(&["personal_access_tokens", "self"])?;
+        self.get_json(url, "the token's description").await
+    }
+
     /// `GITLAB_URL`'s `/api/v4/` and `segments`, each one path segment (percent-encoded:
     /// a `/`, `\`, `?`, `#` or `%` in it stays inside it). An empty segment, `.` or `..`
     /// would change which resource is asked for: refused.
@@ -162,7 +230,7 @@ impl GitlabApi {
 
     fn config_error(&self, what: &str, status: StatusCode) -> ApiError {
         let hint = if status == StatusCode::UNAUTHORIZED {
-            "GITLAB_TOKEN is invalid or expired; create a new project access token"
+            "GITLAB_TOKEN is invalid or expired; make a new one (a project access token, or a bot user's personal access token on GitLab.com Free)"
         } else {
             "GITLAB_TOKEN lacks access: give it the read_api scope (api to open incident issues) and at least the Reporter role"
         };

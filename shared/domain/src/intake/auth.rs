@@ -162,7 +162,7 @@ pub fn authorization_token(header: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, Secret};
+    use crate::config::{Accepted, Config, Secret};
     use crate::signing::SigningKey;
     use std::sync::Arc;
 
@@ -182,9 +182,9 @@ mod tests {
 
     fn intake(signed: bool) -> Intake {
         let config = Config {
-            gitlab_webhook_secret: Some(Secret::new("hook-secret")),
+            gitlab_webhook_secret: Some(Accepted::new("hook-secret")),
             gitlab_signing_token: signed.then(|| Secret::new(SIGNING)),
-            alert_token: Some(Secret::new("alert-token")),
+            alert_token: Some(Accepted::new("alert-token")),
             max_body_bytes: 1000,
             ..Config::default()
         };

@@ -362,6 +362,8 @@ pub struct Ticked {
     pub sent: Sent,
     /// Storms' digests sent.
     pub digests: usize,
+    /// Publishers' changes that widened a maintenance, told to the maintainers.
+    pub widened: usize,
 }
 
 /// What went out.
@@ -476,23 +478,86 @@ impl Notifier {
         Ok(())
     }
 
-    /// The scheduled work of a minute: the alerts a maintenance held, once it is over,
-    /// are let go (each still firing goes to its channels now, once), then the storms'
-    /// digests that are due are sent. Both are tried; the first error is returned.
+    /// The scheduled work of a minute: the alerts a maintenance no longer holds (over,
+    /// or narrowed by a publisher) are let go (each still firing goes to its channels
+    /// now, once), the maintainers are told of a publisher's change that widened a
+    /// maintenance, then the storms' digests that are due are sent. All are tried; the
+    /// first error is returned.
     pub async fn tick(&self) -> Result<Ticked, ProcessError> {
         let now = self.clock.now();
         let released = self.release_held(now).await;
+        let widened = self.tell_widened().await;
         let digests = self.send_digests(now).await;
         let (released, sent) = released?;
         Ok(Ticked {
             released,
             sent,
+            widened: widened?,
             digests: digests?,
         })
     }
 
-    /// Lets go of the alerts whose maintenance is over at `now`; returns how many, and
-    /// what went out.
+    /// Tells the maintainers, once each, of the publishers' changes that made a
+    /// maintenance mute more than before (`widened` in `index/maintenance.json`).
+    /// A change is marked told before its mail goes; if the mail fails, the mark is
+    /// taken back and the next tick tries again.
+    async fn tell_widened(&self) -> Result<usize, ProcessError> {
+        let mutings = self.mutings().await?;
+        let due: Vec<(&crate::maintenance::Muting, String)> = mutings
+            .maintenances
+            .iter()
+            .filter(|m| !m.widened.is_empty())
+            .filter_map(|m| Some((m, muting::change_key(m.id, m.set_by.as_ref()?.at))))
+            .collect();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let kept: std::collections::BTreeSet<u64> =
+            mutings.maintenances.iter().map(|m| m.id).collect();
+        let mut claimed = Vec::new();
+        crate::document::update(self.state.as_ref(), muting::WIDENED_KEY, |old| {
+            let mut told: muting::Told = old.unwrap_or_default();
+            told.changes.retain(|k| {
+                k.split_once('@')
+                    .and_then(|(id, _)| id.parse::<u64>().ok())
+                    .is_some_and(|id| kept.contains(&id))
+            });
+            claimed.clear();
+            for (m, key) in &due {
+                if told.changes.insert(key.clone()) {
+                    claimed.push((*m, key.clone()));
+                }
+            }
+            Some(told)
+        })
+        .await?;
+        for (m, key) in &claimed {
+            if let Err(e) = self.mail_widened(m).await {
+                crate::document::update(self.state.as_ref(), muting::WIDENED_KEY, |old| {
+                    old.map(|mut told: muting::Told| {
+                        told.changes.remove(key);
+                        told
+                    })
+                })
+                .await?;
+                return Err(e);
+            }
+            info!(maintenance = m.id, widened = ?m.widened, "maintainers told of a maintenance widened");
+        }
+        Ok(claimed.len())
+    }
+
+    async fn mail_widened(&self, m: &crate::maintenance::Muting) -> Result<(), ProcessError> {
+        for r in self.recipients.maintainers().await {
+            let mail = super::mail::maintenance_widened(&self.config, m, &r.address)
+                .map_err(|e| ProcessError::Permanent(format!("widened mail: {e}")))?;
+            self.mailer.send(&mail).await?;
+        }
+        Ok(())
+    }
+
+    /// Lets go of the alerts their maintenance no longer holds at `now`; returns how
+    /// many, and what went out.
     async fn release_held(&self, now: Timestamp) -> Result<(usize, Sent), ProcessError> {
         let Some((muted, _)) =
             crate::document::read::<Muted>(self.state.as_ref(), MUTED_KEY).await?

@@ -451,10 +451,10 @@ impl Publisher {
             }
         };
         let text = format!(
-            "openmic holds a change to this maintenance: {problem}. Only a publisher's \
-             change decides what alerts do: a publisher editing the description or the \
-             labels, or commenting `/publish`, makes the issue as it then reads take \
-             effect."
+            "openmic: {problem}. Only a publisher's change decides what alerts do: a \
+             publisher editing the description, changing the labels that publish it or \
+             decide its alerts, or commenting `/publish` makes the issue as it then reads \
+             take effect."
         );
         self.note_once(&state, &problem, &text).await
     }

@@ -10,7 +10,12 @@
 
 use libfuzzer_sys::fuzz_target;
 use openmic::intake::hooks::{ACCEPTED_EVENTS, Hook, HookError};
-use openmic::publishing::incident::{IncidentState, Verdict};
+use openmic::publishing::incident::{IncidentState, Labels, Verdict};
+
+const LABELS: Labels = Labels {
+    publish: "status-page",
+    maintenance: "maintenance",
+};
 
 /// The event for a selector byte: the five accepted values, none, or a foreign one.
 fn event(selector: u8) -> Option<&'static str> {
@@ -48,9 +53,9 @@ fuzz_target!(|data: &[u8]| {
         },
     ] {
         let mut once = IncidentState::new(iid, project);
-        once.merge(&hook, event, "status-page", verdict);
+        once.merge(&hook, event, LABELS, verdict);
         let mut twice = once.clone();
-        twice.merge(&hook, event, "status-page", verdict);
+        twice.merge(&hook, event, LABELS, verdict);
         assert_eq!(
             once, twice,
             "merging the same event twice changed the state"

@@ -560,3 +560,200 @@ async fn a_held_alert_opens_no_incident_issue_until_the_window_ends() {
     assert!(posted[1].contains("database+is+slow"), "{posted:?}");
     server.verify().await;
 }
+
+/// `event` (a [`maintenance_event`]) made by `user` (`id`), changing the description.
+fn edited_by(event: &str, user: &str, id: u64) -> String {
+    let mut event: Value = serde_json::from_str(event).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    body["user"] = json!({"id": id, "name": user, "username": user, "email": "[REDACTED]"});
+    let description = body["object_attributes"]["description"].clone();
+    body["changes"]["description"] = json!({"previous": "", "current": description});
+    event["body"] = json!(body.to_string());
+    event.to_string()
+}
+
+/// Only publishers decide what alerts do. alice (in `PUBLISHERS`) publishes a maintenance
+/// of the database for two hours; mallory, who may edit the issue but not publish,
+/// widens it to every alert for 30 days. A critical alert of another component fires in
+/// the window and is mailed; the issue gets one note saying the change waits for a
+/// publisher, however often mallory edits and GitLab redelivers. alice's own edit then
+/// takes effect (the maintainers are told once that it mutes more), and holds a new
+/// alert it names; her narrowing lets that alert go at the next tick, mailed once.
+/// Every hook again, as new deliveries, changes nothing more.
+#[tokio::test]
+async fn only_a_publishers_change_decides_what_alerts_do() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    let notes = "/api/v4/projects/42/issues/9/notes";
+    Mock::given(method("POST"))
+        .and(path(notes))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 500, "body": "noted"})))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let config = test_config(&[
+        ("GITLAB_URL", &uri),
+        ("GITLAB_TOKEN", "glpat-stub-token"),
+        ("PUBLISHERS", "alice"),
+        ("LINK_BACK", "false"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-11-29T02:05:00Z");
+    let runner = Runner::embedded_at(dir.path(), config, clock.clone()).unwrap();
+    let labels = ["maintenance", "status-page", "component::Database"];
+    let state = |key: &str| json_of(&tree(&dir.path().join("state")), key);
+    let posted = || async {
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST" && r.url.path() == notes)
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect::<Vec<_>>()
+    };
+    let mails = || outbox(dir.path());
+
+    // alice publishes: the database, two hours.
+    let published = opened();
+    send(&runner, &published).await;
+    // mallory widens it: every alert, 30 days; then adds a component; GitLab
+    // redelivers the first edit.
+    let wide = "Window: 2026-12-01T02:00:00Z/P30D\nMute: alertname=~\".*\"";
+    let widened = edited_by(
+        &maintenance_event(21, "update", wide, &labels, "2026-11-29T03:00:00Z"),
+        "mallory",
+        66,
+    );
+    let more_labels = [
+        "maintenance",
+        "status-page",
+        "component::Database",
+        "component::Web",
+    ];
+    let relabelled = maintenance_event(22, "update", wide, &more_labels, "2026-11-29T03:10:00Z");
+    let relabelled = edited_by(&relabelled, "mallory", 66);
+    let mut hooks = vec![published, widened.clone(), relabelled];
+    for e in &hooks[1..] {
+        send(&runner, e).await;
+    }
+    send(
+        &runner,
+        &widened.replace("maintenance-21", "redelivered-21"),
+    )
+    .await;
+    let muting = &state("index/maintenance.json")["maintenances"][0];
+    assert_eq!(muting["window"]["ends_at"], "2026-12-01T04:00:00.000Z");
+    assert_eq!(muting["components"], json!(["Database"]));
+    assert!(muting.get("mute").is_none(), "{muting}");
+    assert_eq!(muting["set_by"]["by"], "alice");
+    let problems = state("incidents/42/9.json")["problems"].clone();
+    assert_eq!(problems.as_array().map(Vec::len), Some(1), "{problems}");
+    assert!(
+        problems[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("waits for a publisher")
+    );
+    assert_eq!(problems[0]["noted"], true);
+    let said = posted().await;
+    assert_eq!(said.len(), 1, "one note: {said:?}");
+    assert!(said[0].contains("waits+for+a+publisher"), "{said:?}");
+
+    // In the window, a critical alert of another component: mailed, as if mallory had
+    // changed nothing.
+    clock.set("2026-12-01T02:00:30Z");
+    runner.tick().await.unwrap();
+    clock.set("2026-12-01T02:10:00Z");
+    send(&runner, &alert("web", 1)).await;
+    let sent = mails();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("web is slow") && sent[0].contains("critical"));
+
+    // alice edits: a longer window and a Mute line naming the cache. It takes effect,
+    // and the maintainers are told once that it mutes more.
+    clock.set("2026-12-01T02:15:00Z");
+    let hers = "We upgrade the database to 17.\n\nWindow: 2026-12-01T02:00:00Z/PT4H\nMute: alertname=~\"cache.*\"";
+    let taken = edited_by(
+        &maintenance_event(23, "update", hers, &labels, "2026-12-01T02:15:00Z"),
+        "alice",
+        10,
+    );
+    send(&runner, &taken).await;
+    hooks.push(taken);
+    let muting = &state("index/maintenance.json")["maintenances"][0];
+    assert_eq!(muting["window"]["ends_at"], "2026-12-01T06:00:00.000Z");
+    assert_eq!(muting["mute"], "alertname=~\"cache.*\"");
+    assert_eq!(muting["widened"], json!(["the window", "the `Mute:` line"]));
+    runner.tick().await.unwrap();
+    runner.tick().await.unwrap();
+    let told: Vec<String> = mails()
+        .into_iter()
+        .filter(|m| m.contains("now mutes more alerts"))
+        .collect();
+    assert_eq!(told.len(), 2, "once to each maintainer");
+    assert!(
+        told[0].contains("alice changed the maintenance"),
+        "{}",
+        told[0]
+    );
+    assert_eq!(mails().len(), 3);
+    // An alert it names is held now.
+    clock.set("2026-12-01T02:20:00Z");
+    send(&runner, &alert("cache", 1)).await;
+    assert_eq!(mails().len(), 3, "held");
+    assert_eq!(
+        state("index/muted-alerts.json")["alerts"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    // alice narrows the Mute line: the held alert goes at the next tick, not at 06:00,
+    // mailed once.
+    clock.set("2026-12-01T02:30:00Z");
+    let narrower = "We upgrade the database to 17.\n\nWindow: 2026-12-01T02:00:00Z/PT4H\nMute: alertname=~\"cache.*\", env=\"prod\"";
+    let narrowed = edited_by(
+        &maintenance_event(24, "update", narrower, &labels, "2026-12-01T02:30:00Z"),
+        "alice",
+        10,
+    );
+    send(&runner, &narrowed).await;
+    hooks.push(narrowed);
+    runner.tick().await.unwrap();
+    let sent = mails();
+    assert_eq!(sent.len(), 4, "the held alert, at once");
+    let released = sent
+        .iter()
+        .filter(|m| m.contains("cache is slow"))
+        .collect::<Vec<_>>();
+    assert_eq!(released.len(), 1);
+    assert!(
+        released[0].contains("fired during the maintenance"),
+        "{}",
+        released[0]
+    );
+    assert_eq!(state("index/muted-alerts.json")["alerts"], json!([]));
+    assert_eq!(
+        state("index/maintenance.json")["maintenances"][0]["widened"],
+        Value::Null,
+        "a narrowing widens nothing"
+    );
+
+    // Every hook again, as new deliveries, and more ticks: nothing more.
+    let before = state("index/maintenance.json");
+    for (n, e) in hooks.iter().enumerate() {
+        let again = e
+            .replace("\"maintenance-", &format!("\"again-{n}-"))
+            .replace("\"redelivered-", &format!("\"again-r{n}-"));
+        send(&runner, &again).await;
+    }
+    clock.set("2026-12-01T02:40:00Z");
+    runner.tick().await.unwrap();
+    runner.tick().await.unwrap();
+    assert_eq!(state("index/maintenance.json"), before);
+    assert_eq!(mails().len(), 4);
+    assert_eq!(posted().await.len(), 1, "still one note");
+}

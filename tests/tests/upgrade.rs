@@ -1,7 +1,9 @@
 //! Upgrades lose nothing: a data directory written by the first release
 //! (`tests/fixtures/release-1/`, incidents keyed by iid alone) is moved to the current
 //! layout, served and updated; changing from one project to several republishes under
-//! the new ids and leaves no key pointing at a missing file.
+//! the new ids and leaves no key pointing at a missing file; a maintenance the second
+//! release published (`tests/fixtures/release-2/`) mutes what it muted, and only a
+//! publisher's change changes that.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -132,7 +134,16 @@ async fn the_first_release_data_is_moved_served_and_updated() {
         let mut moved = json_of(&state, &format!("incidents/42/{iid}.json"));
         let was = json_of(&old, &format!("incidents/{iid}.json"));
         let linked = moved.as_object_mut().unwrap().remove("linked_back");
+        let effective = moved.as_object_mut().unwrap().remove("effective");
         assert_eq!(moved, was, "incident {iid} lost nothing");
+        // Published ones: alerts follow the issue as it stood, as of its publication.
+        assert_eq!(effective.is_some(), iid == 1 || iid == 4, "incident {iid}");
+        if let Some(e) = effective {
+            assert_eq!(
+                (e["by"].as_str(), e["via"].as_str()),
+                (Some("alice"), Some("upgrade"))
+            );
+        }
         // Published by the first release (2 until it turned confidential): no note
         // back for it now.
         assert_eq!(linked.is_some(), iid != 3, "incident {iid}");
@@ -140,7 +151,7 @@ async fn the_first_release_data_is_moved_served_and_updated() {
     let index = json_of(&state, "index/published.json");
     assert_eq!(
         (index["layout"].clone(), index["ids"].clone()),
-        (json!(3), json!("iid"))
+        (json!(openmic::site::data::LAYOUT), json!("iid"))
     );
     assert_eq!(
         index["incidents"]["4"]["source"],
@@ -292,4 +303,154 @@ async fn one_project_to_several_republishes_under_global_ids() {
     );
     assert!(!status.contains_key("data/incident/4.json"));
     assert_no_dangling_link(&status);
+}
+
+/// A copy of `tests/fixtures/<name>`'s `state/` and `status/`.
+fn copy_of(name: &str) -> tempfile::TempDir {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
+    let dir = tempfile::tempdir().unwrap();
+    for (key, bytes) in tree(&from) {
+        if !(key.starts_with("state/") || key.starts_with("status/")) {
+            continue;
+        }
+        let to = dir.path().join(&key);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(to, bytes).unwrap();
+    }
+    dir
+}
+
+/// The second release's maintenance (its own fixture event) edited by `user` at `at`
+/// to `description`, as a new delivery.
+fn release_2_edit(user: &str, id: u64, description: &str, at: &str) -> String {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/release-2/events/001-maintenance-published.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    body["user"] = json!({"id": id, "name": user, "username": user});
+    body["changes"] = json!({"description": {"previous": "", "current": description},
+        "updated_at": {"previous": "2026-12-06T21:00:00Z", "current": at}});
+    let a = &mut body["object_attributes"];
+    a["action"] = json!("update");
+    a["description"] = json!(description);
+    a["updated_at"] = json!(at);
+    event["body"] = json!(body.to_string());
+    let key = format!("upgrade-edit-{user}-{at}");
+    event["headers"]["idempotency-key"] = json!(key);
+    event["headers"]["x-gitlab-event-uuid"] = json!(key);
+    event.to_string()
+}
+
+/// An Alertmanager alert of the second release's fixture (`002-…`) renamed.
+fn release_2_alert(name: &str, component: &str) -> String {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/release-2/events/002-disk-alert-held-by-mute.json");
+    let raw = std::fs::read_to_string(file).unwrap();
+    let mut event: Value = serde_json::from_str(&raw).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    let a = &mut body["alerts"][0];
+    a["labels"]["alertname"] = json!(name);
+    a["labels"]["component"] = json!(component);
+    a["annotations"]["summary"] = json!(format!("{name} on {component}"));
+    a["fingerprint"] = json!(format!("upgrade-{name}"));
+    event["body"] = json!(body.to_string());
+    event["headers"]["idempotency-key"] = json!(format!("upgrade-{name}"));
+    event.to_string()
+}
+
+#[tokio::test]
+async fn a_maintenance_of_the_second_release_mutes_as_before_and_only_a_publisher_changes_it() {
+    let dir = copy_of("release-2");
+    let old_state = tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/release-2/state"));
+    let clock = ManualClock::at("2026-12-08T12:00:00Z");
+    let runner =
+        openmic_local::Runner::embedded_at(dir.path(), test_config(&[]), clock.clone()).unwrap();
+    let state = |key: &str| json_of(&tree(&dir.path().join("state")), key);
+    let mails = || tree(&dir.path().join("outbox")).len();
+    // The first tick moves the buckets: nothing held is let go, nobody is mailed.
+    runner.tick().await.unwrap();
+    let mut moved = state("incidents/42/9.json");
+    let effective = moved.as_object_mut().unwrap().remove("effective").unwrap();
+    assert_eq!(
+        moved,
+        json_of(&old_state, "incidents/42/9.json"),
+        "lost nothing"
+    );
+    assert_eq!(
+        (&effective["by"], &effective["via"], &effective["at"]),
+        (
+            &json!("alice"),
+            &json!("upgrade"),
+            &json!("2026-12-06T21:00:00Z")
+        ),
+        "taken as of its publication"
+    );
+    assert_eq!(
+        state("index/published.json")["layout"],
+        json!(openmic::site::data::LAYOUT)
+    );
+    let was = json_of(&old_state, "index/maintenance.json")["maintenances"][0].clone();
+    let now = state("index/maintenance.json")["maintenances"][0].clone();
+    for field in ["id", "title", "window", "components", "mute"] {
+        assert_eq!(now[field], was[field], "{field}");
+    }
+    assert_eq!(
+        now["set_by"],
+        json!({"by": "alice", "at": "2026-12-06T21:00:00Z"})
+    );
+    assert_eq!(now.get("widened"), None, "an upgrade widens nothing");
+    assert_eq!(
+        state("index/muted-alerts.json"),
+        json_of(&old_state, "index/muted-alerts.json"),
+        "both alerts still held"
+    );
+    assert_eq!(mails(), 0);
+
+    // Someone who may not publish widens it to everything: a new critical alert of
+    // another component is mailed all the same.
+    let wide = "We upgrade the database to 17.\n\nWindow: 2026-12-06T20:00:00Z/P30D\nMute: alertname=~\".*\"";
+    let (status, _) = send_text(
+        &runner,
+        &release_2_edit("mallory", 66, wide, "2026-12-08T12:00:00Z"),
+    )
+    .await;
+    assert_eq!(status, 202);
+    runner.drain().await;
+    assert_eq!(state("index/maintenance.json")["maintenances"][0], now);
+    let problems = state("incidents/42/9.json")["problems"].to_string();
+    assert!(problems.contains("waits for a publisher"), "{problems}");
+    send_text(&runner, &release_2_alert("HighLatency", "api")).await;
+    runner.drain().await;
+    assert_eq!(mails(), 1, "not held");
+
+    // alice drops the Mute line: the alert it held goes at the next tick, once; the one
+    // its component holds stays.
+    clock.set("2026-12-08T12:10:00Z");
+    let narrow = "We upgrade the database to 17.\n\nWindow: 2026-12-06T20:00:00Z/P7D";
+    send_text(
+        &runner,
+        &release_2_edit("alice", 10, narrow, "2026-12-08T12:10:00Z"),
+    )
+    .await;
+    runner.drain().await;
+    runner.tick().await.unwrap();
+    runner.tick().await.unwrap();
+    let outbox: Vec<String> = tree(&dir.path().join("outbox"))
+        .into_values()
+        .map(|m| String::from_utf8_lossy(&m).into_owned())
+        .collect();
+    assert_eq!(outbox.len(), 2, "the alert the Mute line held, once");
+    assert!(
+        outbox
+            .iter()
+            .any(|m| m.contains("DiskFull on web") && m.contains("fired during the maintenance"))
+    );
+    assert_eq!(
+        state("index/muted-alerts.json")["alerts"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 }

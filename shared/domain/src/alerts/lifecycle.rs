@@ -362,6 +362,8 @@ pub struct Ticked {
     pub sent: Sent,
     /// Storms' digests sent.
     pub digests: usize,
+    /// Publishers' changes that widened a maintenance, told to the maintainers.
+    pub widened: usize,
 }
 
 /// What went out.
@@ -476,23 +478,88 @@ impl Notifier {
         Ok(())
     }
 
-    /// The scheduled work of a minute: the alerts a maintenance held, once it is over,
-    /// are let go (each still firing goes to its channels now, once), then the storms'
-    /// digests that are due are sent. Both are tried; the first error is returned.
+    /// The scheduled work of a minute: the alerts a maintenance no longer holds (over,
+    /// or narrowed by a publisher) are let go (each still firing goes to its channels
+    /// now, once), the maintainers are told of a publisher's change that widened a
+    /// maintenance, then the storms' digests that are due are sent. All are tried; the
+    /// first error is returned.
     pub async fn tick(&self) -> Result<Ticked, ProcessError> {
         let now = self.clock.now();
         let released = self.release_held(now).await;
+        let widened = self.tell_widened().await;
         let digests = self.send_digests(now).await;
         let (released, sent) = released?;
         Ok(Ticked {
             released,
             sent,
+            widened: widened?,
             digests: digests?,
         })
     }
 
-    /// Lets go of the alerts whose maintenance is over at `now`; returns how many, and
-    /// what went out.
+    /// Tells the maintainers, once each, of the publishers' changes that made a
+    /// maintenance mute more than before (`widened` in `index/maintenance.json`).
+    /// A change is marked told before its mail goes; if the mail fails, the mark is
+    /// taken back and the next tick tries again.
+    async fn tell_widened(&self) -> Result<usize, ProcessError> {
+        let mutings = self.mutings().await?;
+        let due: Vec<(&crate::maintenance::Muting, String)> = mutings
+            .maintenances
+            .iter()
+            .filter(|m| !m.widened.is_empty())
+            .filter_map(|m| Some((m, muting::change_key(m.id, m.set_by.as_ref()?.at))))
+            .collect();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let kept: std::collections::BTreeSet<u64> =
+            mutings.maintenances.iter().map(|m| m.id).collect();
+        let mut claimed = Vec::new();
+        crate::document::update(self.state.as_ref(), muting::WIDENED_KEY, |old| {
+            let mut told: muting::Told = old.unwrap_or_default();
+            told.changes.retain(|k| {
+                k.split_once('@')
+                    .and_then(|(id, _)| id.parse::<u64>().ok())
+                    .is_some_and(|id| kept.contains(&id))
+            });
+            claimed.clear();
+            for (m, key) in &due {
+                if told.changes.insert(key.clone()) {
+                    claimed.push((*m, key.clone()));
+                }
+            }
+            Some(told)
+        })
+        .await?;
+        for (n, (m, _)) in claimed.iter().enumerate() {
+            if let Err(e) = self.mail_widened(m).await {
+                // This one and those after it are not told yet.
+                let untold: Vec<&String> = claimed[n..].iter().map(|(_, k)| k).collect();
+                crate::document::update(self.state.as_ref(), muting::WIDENED_KEY, |old| {
+                    old.map(|mut told: muting::Told| {
+                        told.changes.retain(|k| !untold.contains(&k));
+                        told
+                    })
+                })
+                .await?;
+                return Err(e);
+            }
+            info!(maintenance = m.id, widened = ?m.widened, "maintainers told of a maintenance widened");
+        }
+        Ok(claimed.len())
+    }
+
+    async fn mail_widened(&self, m: &crate::maintenance::Muting) -> Result<(), ProcessError> {
+        for r in self.recipients.maintainers().await {
+            let mail = super::mail::maintenance_widened(&self.config, m, &r.address)
+                .map_err(|e| ProcessError::Permanent(format!("widened mail: {e}")))?;
+            self.mailer.send(&mail).await?;
+        }
+        Ok(())
+    }
+
+    /// Lets go of the alerts their maintenance no longer holds at `now`; returns how
+    /// many, and what went out.
     async fn release_held(&self, now: Timestamp) -> Result<(usize, Sent), ProcessError> {
         let Some((muted, _)) =
             crate::document::read::<Muted>(self.state.as_ref(), MUTED_KEY).await?
@@ -584,5 +651,127 @@ impl Notifier {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Notifier {
         self.clock = clock;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::mail::Mail;
+    use crate::maintenance::{Muting, SetBy, Window};
+    use crate::memory::{MemoryMailer, MemoryStore};
+
+    /// A mailer that refuses its first `fails` mails for a passing reason.
+    struct Flaky {
+        fails: AtomicUsize,
+        inner: MemoryMailer,
+    }
+
+    #[async_trait]
+    impl Mailer for Flaky {
+        async fn send(&self, mail: &Mail) -> Result<(), BackendError> {
+            if self
+                .fails
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return Err(BackendError::Transient("throttled".into()));
+            }
+            self.inner.send(mail).await
+        }
+    }
+
+    fn muting(id: u64, at: &str, widened: &[&str]) -> Muting {
+        Muting {
+            id,
+            title: format!("Maintenance {id}"),
+            window: Window::parse_line("2026-12-01T02:00:00Z/PT4H").unwrap(),
+            closed_at: None,
+            components: vec!["Database".into()],
+            mute: Some(r#"alertname=~"cache.*""#.into()),
+            set_by: Some(SetBy {
+                by: "alice".into(),
+                at: crate::time::parse(at).unwrap(),
+            }),
+            widened: widened.iter().map(|w| (*w).to_owned()).collect(),
+        }
+    }
+
+    async fn put_mutings(state: &MemoryStore, mutings: &Mutings) {
+        state
+            .put(
+                MUTINGS_KEY,
+                serde_json::to_vec(mutings).unwrap().into(),
+                crate::ports::PutOptions::private_json(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Each widening is mailed to every maintainer once: a mail refused for a passing
+    /// reason is tried again at the next tick (that one and those after it), and one
+    /// told is never told again; a new change of the same maintenance is told anew.
+    #[tokio::test]
+    async fn a_widening_is_told_once_and_again_after_a_failed_mail() {
+        let config = Config::from_lookup(|name| match name {
+            "MAIL_FROM" => Some("openmic@status.example.com".into()),
+            "MAINTAINER_EMAILS" => Some("oncall@example.com, lead@example.com".into()),
+            _ => None,
+        })
+        .unwrap();
+        let state = Arc::new(MemoryStore::new());
+        let mailer = Arc::new(Flaky {
+            fails: AtomicUsize::new(1),
+            inner: MemoryMailer::default(),
+        });
+        let notifier =
+            Notifier::new(Arc::new(config), state.clone(), mailer.clone(), None, None).unwrap();
+        let mut mutings = Mutings {
+            maintenances: vec![
+                muting(7, "2026-12-01T02:15:00Z", &["the window"]),
+                muting(8, "2026-12-01T02:15:00Z", &["the `Mute:` line"]),
+                muting(9, "2026-12-01T02:15:00Z", &[]),
+            ],
+        };
+        put_mutings(&state, &mutings).await;
+        assert!(notifier.tick().await.is_err(), "the mail was refused");
+        assert!(mailer.inner.take().is_empty());
+        let ticked = notifier.tick().await.unwrap();
+        assert_eq!(ticked.widened, 2);
+        let sent = mailer.inner.take();
+        let subjects: Vec<&str> = sent.iter().map(|m| m.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            [
+                "openmic: the maintenance Maintenance 7 now mutes more alerts",
+                "openmic: the maintenance Maintenance 7 now mutes more alerts",
+                "openmic: the maintenance Maintenance 8 now mutes more alerts",
+                "openmic: the maintenance Maintenance 8 now mutes more alerts",
+            ]
+        );
+        assert!(
+            sent[0].text.contains("alice changed the maintenance"),
+            "{}",
+            sent[0].text
+        );
+        assert!(sent[0].text.contains("the window"), "{}", sent[0].text);
+        assert_eq!(notifier.tick().await.unwrap().widened, 0, "told once");
+        // A later change of maintenance 7: told; maintenance 8 gone: forgotten.
+        mutings.maintenances = vec![muting(7, "2026-12-01T03:00:00Z", &["the components"])];
+        put_mutings(&state, &mutings).await;
+        assert_eq!(notifier.tick().await.unwrap().widened, 1);
+        assert_eq!(mailer.inner.take().len(), 2);
+        let (told, _) = crate::document::read::<muting::Told>(state.as_ref(), muting::WIDENED_KEY)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            told.changes.into_iter().collect::<Vec<_>>(),
+            ["7@2026-12-01T02:15:00.000Z", "7@2026-12-01T03:00:00.000Z"]
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The maintainers' mail: an alert's notice to one recipient (subject
 //! `Alert: [<env>: ]<title>`, text and HTML parts, the recipient's own acknowledge
-//! and silence links), a storm's digest, and the notice that a channel is failing.
+//! and silence links), a storm's digest, the notice that a channel is failing, and the
+//! notice that a publisher's change made a maintenance mute more.
 //! Everything from the payload is escaped in HTML and kept off header lines.
 
 use minijinja::context;
@@ -138,6 +139,56 @@ pub fn channel_failing(
         message_id: format!(
             "<failing-{}-{hash}@openmic>",
             failing.since.timestamp_millis()
+        ),
+        in_reply_to: None,
+        headers: Vec::new(),
+    })
+}
+
+/// The notice that a publisher's change made maintenance `m` mute more than before
+/// (`m.widened`), to `recipient`.
+pub fn maintenance_widened(
+    config: &Config,
+    m: &crate::maintenance::Muting,
+    recipient: &str,
+) -> Result<Mail, String> {
+    let from = sender(config)?;
+    let set = m
+        .set_by
+        .as_ref()
+        .ok_or_else(|| format!("maintenance {}: no publisher's change", m.id))?;
+    let subject = crate::mail::header_safe(&message::string(
+        "widened_subject",
+        context! { title => &m.title },
+    ));
+    let link = config
+        .status_page_url
+        .as_deref()
+        .map(|base| format!("{base}/{}", crate::site::incident_page_key(m.id)));
+    let ctx = context! {
+        subject => &subject,
+        title => &m.title,
+        by => &set.by,
+        at => time::format(&set.at),
+        what => &m.widened,
+        starts => time::format(&m.window.starts_at),
+        ends => time::format(&m.window.ends_at),
+        components => &m.components,
+        mute => &m.mute,
+        link => link,
+    };
+    let hash = hex::encode(&Sha256::digest(recipient.to_ascii_lowercase().as_bytes())[..6]);
+    Ok(Mail {
+        from,
+        to: vec![recipient.to_owned()],
+        subject,
+        text: render("maintenance-widened.txt", &ctx)?,
+        html: render("maintenance-widened.html", &ctx)?,
+        date: set.at,
+        message_id: format!(
+            "<widened-{}-{}-{hash}@openmic>",
+            m.id,
+            set.at.timestamp_millis()
         ),
         in_reply_to: None,
         headers: Vec::new(),

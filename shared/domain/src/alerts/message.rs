@@ -48,6 +48,14 @@ pub(super) static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../../templates/channel-failing.html"),
         ),
         (
+            "maintenance-widened.txt",
+            include_str!("../../templates/maintenance-widened.txt"),
+        ),
+        (
+            "maintenance-widened.html",
+            include_str!("../../templates/maintenance-widened.html"),
+        ),
+        (
             "alert-strings.txt",
             include_str!("../../templates/alert-strings.txt"),
         ),

@@ -67,6 +67,21 @@ pub struct IssueChanges {
     pub labels: Option<Change<Vec<Label>>>,
     #[serde(default)]
     pub confidential: Option<Change<bool>>,
+    /// Present when the event changed the description (which may decide what alerts
+    /// do: a maintenance's `Window:` and `Mute:` lines).
+    #[serde(default)]
+    pub description: Option<Changed>,
+}
+
+/// That a field changed, whatever the change says of its values (only its presence is
+/// read, so no shape of them makes the hook unreadable).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changed;
+
+impl<'de> Deserialize<'de> for Changed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Changed, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Changed)
+    }
 }
 
 /// The issue as the hooks carry it (`object_attributes` of an Issue Hook, `issue` of
@@ -676,6 +691,23 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn a_description_change_is_seen_whatever_it_holds() {
+        let at = |changes: &str| {
+            let body = format!(
+                r#"{{"object_kind":"issue","user":{{"username":"a"}},"project":{{"id":1}},"changes":{changes},"object_attributes":{{"id":1,"iid":1}}}}"#
+            );
+            match Hook::parse(Some("Issue Hook"), body.as_bytes()).unwrap() {
+                Hook::Issue(h) => h.changes.description.is_some(),
+                _ => unreachable!(),
+            }
+        };
+        assert!(at(r#"{"description":{"previous":"a","current":"b"}}"#));
+        assert!(at(r#"{"description":{"previous":null,"current":7}}"#));
+        assert!(!at(r#"{"title":{"previous":"a","current":"b"}}"#));
+        assert!(!at(r#"{"description":null}"#));
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! gives its window (`Window: <start>/<end>`), published by the same rules as an
 //! incident. Its stage follows the clock: scheduled before the window, in progress
 //! within it, completed after it or once the issue is closed. While in progress it
-//! mutes the alerts of its components, and those its `Mute:` line names.
+//! mutes the alerts of its components, and those its `Mute:` line names: as a
+//! publisher's change last set them ([`delivery`]).
 
+pub mod delivery;
 pub mod window;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Function::Publisher;
 use crate::config::Variable;
 use crate::time::Timestamp;
+pub use delivery::Delivery;
 pub use window::{Window, WindowError};
 
 /// What maintenance reads.
@@ -80,6 +83,21 @@ pub struct Muting {
     /// Its `Mute:` line, as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mute: Option<String>,
+    /// The publisher's change that set its window, components and `Mute:` line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_by: Option<SetBy>,
+    /// What that change widened (a longer window, a `Mute:` line that may match more,
+    /// more components), which the maintainers are told once: empty when it widened
+    /// nothing, and for a first publication.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub widened: Vec<String>,
+}
+
+/// Who set what a maintenance does to alerts, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetBy {
+    pub by: String,
+    pub at: Timestamp,
 }
 
 impl Muting {
@@ -139,6 +157,8 @@ mod tests {
             closed_at: Some(at("2026-12-01T03:00:00Z")),
             components: vec![],
             mute: None,
+            set_by: None,
+            widened: vec![],
         };
         assert!(m.in_progress(at("2026-12-01T02:30:00Z")));
         assert!(!m.in_progress(at("2026-12-01T03:00:00Z")), "closed early");

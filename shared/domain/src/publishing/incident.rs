@@ -167,6 +167,40 @@ pub struct IncidentState {
     /// several may stand at once, and the one added last is meant.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels_added: BTreeMap<String, Timestamp>,
+    /// What decides the issue's alerts (a maintenance's `Window:` and `Mute:` lines,
+    /// its labels), as the last change by a publisher left it: alerts follow this, not
+    /// the issue as anyone last edited it. None until a publisher's change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective: Option<Effective>,
+}
+
+/// What decides an issue's alerts as a publisher's change left it, and that change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Effective {
+    /// The description's lines that decide alert delivery then
+    /// ([`crate::maintenance::delivery::lines_of`]).
+    pub lines: String,
+    /// The issue's labels then.
+    pub labels: Vec<String>,
+    /// The publisher.
+    pub by: String,
+    /// When: the issue's update time for an edit, the comment's for `/publish`.
+    pub at: Timestamp,
+    pub via: Taken,
+}
+
+/// How a publisher's change came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Taken {
+    /// The publisher opened the issue, or changed its description or labels (adding
+    /// the publish label among them).
+    Edit,
+    /// The publisher's `/publish`: the issue as the comment's hook shows it.
+    Publish,
+    /// Written by a release before this rule: taken as it stood at the upgrade, as of
+    /// its publication.
+    Upgrade,
 }
 
 /// A problem that kept an incident from being shown.
@@ -215,6 +249,27 @@ pub fn commands(body: &str) -> (bool, bool) {
     (publish, unpublish)
 }
 
+/// The labels publishing reads: `PUBLISH_LABEL`, and `MAINTENANCE_LABEL`, which with
+/// the `component::` labels decides what a maintenance mutes.
+#[derive(Debug, Clone, Copy)]
+pub struct Labels<'a> {
+    pub publish: &'a str,
+    pub maintenance: &'a str,
+}
+
+/// What decides alerts, read from a description (or its delivery lines) and labels.
+fn delivery_of(
+    description: &str,
+    labels: &[String],
+    maintenance_label: &str,
+) -> crate::maintenance::Delivery {
+    crate::maintenance::Delivery::new(
+        labels.iter().any(|l| l == maintenance_label),
+        description,
+        crate::site::data::components_of(labels),
+    )
+}
+
 impl IncidentState {
     pub fn new(iid: u64, project_id: u64) -> Self {
         IncidentState {
@@ -228,6 +283,7 @@ impl IncidentState {
             problems: vec![],
             linked_back: None,
             labels_added: BTreeMap::new(),
+            effective: None,
         }
     }
 
@@ -251,6 +307,102 @@ impl IncidentState {
         ))
     }
 
+    /// A publisher's change at `at` left the issue with `description` and `labels`:
+    /// alerts follow them from now on, unless a later publisher's change is known
+    /// already (so the order deliveries arrive in does not matter, and a repeat
+    /// changes nothing).
+    fn take_delivery(
+        &mut self,
+        description: &str,
+        labels: &[String],
+        by: &str,
+        at: Timestamp,
+        via: Taken,
+    ) {
+        let lines = crate::maintenance::delivery::lines_of(description);
+        let mut labels = labels.to_vec();
+        labels.sort();
+        labels.dedup();
+        if let Some(old) = &self.effective
+            && (old.at, &old.lines, &old.labels) >= (at, &lines, &labels)
+        {
+            return;
+        }
+        self.effective = Some(Effective {
+            lines,
+            labels,
+            by: by.to_owned(),
+            at,
+            via,
+        });
+    }
+
+    /// A state written before publishers' changes were kept: what decides its alerts
+    /// is taken as it stands, as of its latest publication, so an upgrade changes no
+    /// maintenance's muting. Nothing for a state that has its own, or was never
+    /// published.
+    pub fn adopt_earlier_release(&mut self) {
+        if self.effective.is_some() {
+            return;
+        }
+        let Some(issue) = &self.issue else {
+            return;
+        };
+        let Some(publication) = self
+            .decisions
+            .iter()
+            .filter(|d| d.allowed && d.action == Action::Publish)
+            .max()
+        else {
+            return;
+        };
+        let (by, at) = (publication.by.clone(), publication.at);
+        let (description, labels) = (issue.description.clone(), issue.labels.clone());
+        self.take_delivery(&description, &labels, &by, at, Taken::Upgrade);
+    }
+
+    /// What decides the issue's alerts as it reads now, whoever changed it last.
+    pub fn current_delivery(&self, maintenance_label: &str) -> crate::maintenance::Delivery {
+        match &self.issue {
+            Some(i) => delivery_of(&i.description, &i.labels, maintenance_label),
+            None => crate::maintenance::Delivery::default(),
+        }
+    }
+
+    /// What decides the issue's alerts as a publisher's change last left it: nothing
+    /// (no maintenance) before one.
+    pub fn effective_delivery(&self, maintenance_label: &str) -> crate::maintenance::Delivery {
+        match &self.effective {
+            Some(e) => delivery_of(&e.lines, &e.labels, maintenance_label),
+            None => crate::maintenance::Delivery::default(),
+        }
+    }
+
+    /// The problem that a change waits for a publisher: the same for as long as the
+    /// same publisher's change stands, so it is said once.
+    pub fn held_problem(&self) -> String {
+        let what = crate::maintenance::delivery::what_decides();
+        match &self.effective {
+            Some(e) => format!(
+                "a change to {what} waits for a publisher; alerts follow them as `{}` left \
+                 them at {}",
+                e.by,
+                crate::time::format(&e.at)
+            ),
+            None => format!(
+                "a change to {what} waits for a publisher; openmic knows of no publisher's \
+                 change to this issue, so it mutes no alert"
+            ),
+        }
+    }
+
+    /// What of the issue as it reads now waits for a publisher: how it differs from
+    /// what alerts follow (empty when nothing does).
+    pub fn held_delivery(&self, maintenance_label: &str) -> Vec<String> {
+        self.effective_delivery(maintenance_label)
+            .differences(&self.current_delivery(maintenance_label))
+    }
+
     /// Records a problem unless it is the one last found.
     pub fn note_problem(&mut self, text: &str, at: Timestamp) {
         if self.problems.last().is_some_and(|p| p.text == text) {
@@ -265,9 +417,9 @@ impl IncidentState {
         self.problems.drain(..excess);
     }
 
-    /// The issue was told of the problem.
+    /// The issue was told of the problem (its latest record).
     pub fn problem_noted(&mut self, text: &str) {
-        if let Some(p) = self.problems.last_mut().filter(|p| p.text == text) {
+        if let Some(p) = self.problems.iter_mut().rev().find(|p| p.text == text) {
             p.noted = true;
         }
     }
@@ -426,15 +578,27 @@ impl IncidentState {
         }
     }
 
-    /// Merges one event. `publish_label` is `PUBLISH_LABEL`; `confidential_hook` says
-    /// the delivery came as a Confidential Issue or Confidential Note Hook.
-    pub fn merge(
-        &mut self,
-        hook: &Hook,
-        event: Option<&str>,
-        publish_label: &str,
-        verdict: Verdict,
-    ) {
+    /// A publisher's `/publish` at `at` takes the issue as its comment's hook shows it
+    /// (`issue`; a Note Hook on an issue always carries it), with the labels known
+    /// when the hook carries none.
+    fn take_published(&mut self, issue: Option<&Issue>, by: &str, at: Timestamp) {
+        let Some(issue) = issue else {
+            return;
+        };
+        let labels = match (&issue.labels, &self.issue) {
+            (Some(l), _) => l.iter().map(|l| l.title.clone()).collect(),
+            (None, Some(known)) => known.labels.clone(),
+            (None, None) => vec![],
+        };
+        let description = issue.description.clone();
+        self.take_delivery(&description, &labels, by, at, Taken::Publish);
+    }
+
+    /// Merges one event. `labels` are `PUBLISH_LABEL` and `MAINTENANCE_LABEL`;
+    /// `confidential_hook` says the delivery came as a Confidential Issue or
+    /// Confidential Note Hook.
+    pub fn merge(&mut self, hook: &Hook, event: Option<&str>, labels: Labels, verdict: Verdict) {
+        let publish_label = labels.publish;
         let confidential_hook = event.is_some_and(|e| e.starts_with("Confidential"));
         let project = hook.project();
         if self.project_url.is_none() {
@@ -464,6 +628,39 @@ impl IncidentState {
                     self.became_confidential(issue.created_at);
                 }
                 self.merge_labels_added(h.changes.labels.as_ref(), issue, h.labels.as_deref());
+                // A publisher's change decides what alerts do from now on: the issue as
+                // the publisher left it. Anyone else's waits for one (see
+                // `held_delivery`). A change is the issue opened, its description
+                // edited, or its labels changed where they publish or decide alerts;
+                // another label, the title, closing or reopening is none.
+                let relabelled = h.changes.labels.as_ref().is_some_and(|ch| {
+                    let titles = |l: &Option<Vec<Label>>| -> Vec<String> {
+                        l.iter().flatten().map(|l| l.title.clone()).collect()
+                    };
+                    let (before, after) = (titles(&ch.previous), titles(&ch.current));
+                    let publishing = |l: &[String]| l.iter().any(|l| l == publish_label);
+                    (publishing(&after) && !publishing(&before))
+                        || !delivery_of("", &before, labels.maintenance)
+                            .differences(&delivery_of("", &after, labels.maintenance))
+                            .is_empty()
+                });
+                let changed = h.changes.description.is_some()
+                    || relabelled
+                    || issue.action.as_deref() == Some("open");
+                if verdict.may_publish && changed {
+                    let snap = IssueSnapshot::from_hook(issue, h.labels.as_deref());
+                    let labels = match (&issue.labels, &h.labels, &self.issue) {
+                        (None, None, Some(known)) => known.labels.clone(),
+                        _ => snap.labels,
+                    };
+                    self.take_delivery(
+                        &snap.description,
+                        &labels,
+                        &username,
+                        issue.updated_at,
+                        Taken::Edit,
+                    );
+                }
                 let has = |labels: &[Label]| labels.iter().any(|l| l.title == publish_label);
                 let change = match &h.changes.labels {
                     Some(ch) => {
@@ -524,6 +721,9 @@ impl IncidentState {
                                 note_id: Some(note.id),
                             });
                         }
+                    }
+                    if publish && verdict.may_publish {
+                        self.take_published(h.issue.as_ref(), &username, note.created_at);
                     }
                 }
             }
@@ -705,6 +905,318 @@ impl IncidentState {
 mod tests {
     use super::*;
 
+    const LABEL: &str = "maintenance";
+    const LABELS: Labels = Labels {
+        publish: "status-page",
+        maintenance: LABEL,
+    };
+    const PUBLISHER: Verdict = Verdict {
+        may_publish: true,
+        trusted_microphone: true,
+    };
+    const REPORTER: Verdict = Verdict {
+        may_publish: false,
+        trusted_microphone: false,
+    };
+
+    /// An Issue Hook on issue 9 by `user` at `at`, with the description and labels it
+    /// shows; `changed` says which of them the event changed.
+    fn issue_hook(
+        user: &str,
+        at: &str,
+        description: &str,
+        labels: &[&str],
+        changed: &[&str],
+    ) -> Hook {
+        let labels: Vec<serde_json::Value> = labels
+            .iter()
+            .map(|l| serde_json::json!({"title": l}))
+            .collect();
+        let mut changes = serde_json::json!({});
+        if changed.contains(&"description") {
+            changes["description"] = serde_json::json!({"previous": "", "current": description});
+        }
+        // The labels before: the maintenance's, without the publish label for a
+        // publication.
+        let before: Vec<serde_json::Value> = MAINTENANCE
+            .iter()
+            .filter(|l| !(changed.contains(&"publish") && **l == "status-page"))
+            .map(|l| serde_json::json!({"title": l}))
+            .collect();
+        if changed.contains(&"labels") || changed.contains(&"publish") {
+            changes["labels"] = serde_json::json!({"previous": before, "current": labels});
+        }
+        let action = if changed.contains(&"open") {
+            "open"
+        } else {
+            "update"
+        };
+        let body = serde_json::json!({
+            "object_kind": "issue", "user": {"id": 1, "username": user},
+            "project": {"id": 42}, "labels": labels, "changes": changes,
+            "object_attributes": {"id": 1009, "iid": 9, "title": "Database upgrade",
+                "description": description, "state": "opened", "confidential": false,
+                "created_at": "2026-11-29T02:00:00Z", "updated_at": at, "action": action,
+                "labels": labels}});
+        Hook::parse(Some("Issue Hook"), body.to_string().as_bytes()).unwrap()
+    }
+
+    fn note_hook(user: &str, at: &str, text: &str, description: &str) -> Hook {
+        let body = serde_json::json!({
+            "object_kind": "note", "user": {"id": 1, "username": user}, "project": {"id": 42},
+            "object_attributes": {"id": 77, "note": text, "noteable_type": "Issue",
+                "created_at": at, "updated_at": at, "system": false},
+            "issue": {"id": 1009, "iid": 9, "title": "Database upgrade",
+                "description": description, "state": "opened", "confidential": false,
+                "created_at": "2026-11-29T02:00:00Z", "updated_at": "2026-11-29T02:00:00Z"}});
+        Hook::parse(Some("Note Hook"), body.to_string().as_bytes()).unwrap()
+    }
+
+    const MAINTENANCE: [&str; 3] = ["maintenance", "status-page", "component::Database"];
+    const NARROW: &str = "Window: 2026-12-01T02:00:00Z/PT2H\nMute: alertname=\"DiskFull\"";
+    const WIDE: &str = "Window: 2026-12-01T02:00:00Z/P30D\nMute: alertname=~\".*\"";
+
+    fn merged(events: &[(&Hook, Verdict)]) -> IncidentState {
+        let mut s = IncidentState::new(9, 42);
+        for (hook, verdict) in events {
+            s.merge(hook, Some("Issue Hook"), LABELS, *verdict);
+        }
+        s
+    }
+
+    #[test]
+    fn only_a_publishers_change_decides_what_alerts_do() {
+        let opened = issue_hook(
+            "alice",
+            "2026-11-29T02:00:00Z",
+            NARROW,
+            &MAINTENANCE,
+            &["open"],
+        );
+        let widened = issue_hook(
+            "mallory",
+            "2026-11-29T03:00:00Z",
+            WIDE,
+            &MAINTENANCE,
+            &["description"],
+        );
+        let s = merged(&[(&opened, PUBLISHER), (&widened, REPORTER)]);
+        let effective = s.effective.as_ref().unwrap();
+        assert_eq!(
+            (effective.by.as_str(), effective.via),
+            ("alice", Taken::Edit)
+        );
+        assert_eq!(
+            s.effective_delivery(LABEL).mute().as_deref(),
+            Some("alertname=\"DiskFull\"")
+        );
+        assert_eq!(
+            s.current_delivery(LABEL).mute().as_deref(),
+            Some("alertname=~\".*\"")
+        );
+        assert_eq!(
+            s.held_delivery(LABEL),
+            ["the `Window:` line", "the `Mute:` line"]
+        );
+        assert!(
+            s.held_problem().contains("as `alice` left them"),
+            "{}",
+            s.held_problem()
+        );
+        // In the other order, and twice over: the same.
+        let again = merged(&[
+            (&widened, REPORTER),
+            (&opened, PUBLISHER),
+            (&widened, REPORTER),
+            (&opened, PUBLISHER),
+        ]);
+        assert_eq!(again, s);
+
+        // A reporter's component label waits too; an unrelated label does not.
+        let mut more: Vec<&str> = MAINTENANCE.to_vec();
+        more.push("component::API");
+        let labelled = issue_hook(
+            "mallory",
+            "2026-11-29T03:00:00Z",
+            NARROW,
+            &more,
+            &["labels"],
+        );
+        let s = merged(&[(&opened, PUBLISHER), (&labelled, REPORTER)]);
+        assert_eq!(s.held_delivery(LABEL), ["the `component::` labels"]);
+        let mut other: Vec<&str> = MAINTENANCE.to_vec();
+        other.push("severity::2");
+        let unrelated = issue_hook(
+            "mallory",
+            "2026-11-29T03:00:00Z",
+            NARROW,
+            &other,
+            &["labels"],
+        );
+        assert!(
+            merged(&[(&opened, PUBLISHER), (&unrelated, REPORTER)])
+                .held_delivery(LABEL)
+                .is_empty()
+        );
+
+        // A publisher's edit of the title alone (no description or label change) takes
+        // nothing; their description edit takes the issue as it then reads.
+        let title = issue_hook("alice", "2026-11-29T04:00:00Z", WIDE, &MAINTENANCE, &[]);
+        let s = merged(&[
+            (&opened, PUBLISHER),
+            (&widened, REPORTER),
+            (&title, PUBLISHER),
+        ]);
+        assert!(!s.held_delivery(LABEL).is_empty());
+        // Nor does a label that neither publishes nor decides alerts.
+        let mut other: Vec<&str> = MAINTENANCE.to_vec();
+        other.push("priority::1");
+        let labelled = issue_hook("alice", "2026-11-29T04:00:00Z", WIDE, &other, &["labels"]);
+        let s = merged(&[
+            (&opened, PUBLISHER),
+            (&widened, REPORTER),
+            (&labelled, PUBLISHER),
+        ]);
+        assert!(!s.held_delivery(LABEL).is_empty());
+        // A component label, or the publish label added again, does.
+        let mut more: Vec<&str> = MAINTENANCE.to_vec();
+        more.push("component::API");
+        let component = issue_hook("alice", "2026-11-29T04:00:00Z", WIDE, &more, &["labels"]);
+        let s = merged(&[
+            (&opened, PUBLISHER),
+            (&widened, REPORTER),
+            (&component, PUBLISHER),
+        ]);
+        assert!(s.held_delivery(LABEL).is_empty());
+        let republished = issue_hook(
+            "alice",
+            "2026-11-29T04:00:00Z",
+            WIDE,
+            &MAINTENANCE,
+            &["publish"],
+        );
+        let s = merged(&[
+            (&opened, PUBLISHER),
+            (&widened, REPORTER),
+            (&republished, PUBLISHER),
+        ]);
+        assert!(s.held_delivery(LABEL).is_empty(), "its publication again");
+        let edit = issue_hook(
+            "alice",
+            "2026-11-29T04:00:00Z",
+            WIDE,
+            &MAINTENANCE,
+            &["description"],
+        );
+        let s = merged(&[
+            (&opened, PUBLISHER),
+            (&widened, REPORTER),
+            (&edit, PUBLISHER),
+        ]);
+        assert!(s.held_delivery(LABEL).is_empty());
+        assert_eq!(
+            s.effective.as_ref().unwrap().at,
+            crate::time::parse("2026-11-29T04:00:00Z").unwrap()
+        );
+        // A publisher's change older than the one kept takes nothing, whenever it comes.
+        let late = merged(&[
+            (&edit, PUBLISHER),
+            (&opened, PUBLISHER),
+            (&widened, REPORTER),
+        ]);
+        assert_eq!(late.effective, s.effective);
+    }
+
+    #[test]
+    fn a_publishers_publish_command_takes_the_issue_as_its_hook_shows_it() {
+        let opened = issue_hook(
+            "mallory",
+            "2026-11-29T02:00:00Z",
+            WIDE,
+            &MAINTENANCE,
+            &["open"],
+        );
+        let s = merged(&[(&opened, REPORTER)]);
+        assert!(s.effective.is_none(), "nobody's change but a reporter's");
+        assert!(s.held_problem().contains("mutes no alert"));
+        let mut s = s;
+        let refused = note_hook("mallory", "2026-11-29T03:00:00Z", "/publish", WIDE);
+        s.merge(&refused, Some("Note Hook"), LABELS, REPORTER);
+        assert!(s.effective.is_none());
+        let publish = note_hook("alice", "2026-11-29T03:00:00Z", "/publish", WIDE);
+        s.merge(&publish, Some("Note Hook"), LABELS, PUBLISHER);
+        let e = s.effective.clone().unwrap();
+        assert_eq!((e.by.as_str(), e.via), ("alice", Taken::Publish));
+        assert!(s.held_delivery(LABEL).is_empty());
+        assert_eq!(
+            e.labels,
+            ["component::Database", "maintenance", "status-page"],
+            "the labels known"
+        );
+        // A later publisher's `/publish` takes the issue its hook shows; a comment
+        // without the command takes nothing.
+        s.merge(
+            &note_hook("alice", "2026-11-29T04:00:00Z", "Looks good", NARROW),
+            Some("Note Hook"),
+            LABELS,
+            PUBLISHER,
+        );
+        assert_eq!(s.effective.as_ref(), Some(&e));
+        s.merge(
+            &note_hook("alice", "2026-11-29T05:00:00Z", "/publish", NARROW),
+            Some("Note Hook"),
+            LABELS,
+            PUBLISHER,
+        );
+        assert_eq!(
+            s.effective_delivery(LABEL).mute().as_deref(),
+            Some("alertname=\"DiskFull\"")
+        );
+    }
+
+    #[test]
+    fn an_earlier_releases_state_is_taken_as_of_its_publication() {
+        let opened = issue_hook(
+            "alice",
+            "2026-11-29T02:00:00Z",
+            NARROW,
+            &MAINTENANCE,
+            &["open"],
+        );
+        let mut s = merged(&[(&opened, PUBLISHER)]);
+        let reporter = issue_hook(
+            "mallory",
+            "2026-11-29T03:00:00Z",
+            WIDE,
+            &MAINTENANCE,
+            &["description"],
+        );
+        s.merge(&reporter, Some("Issue Hook"), LABELS, REPORTER);
+        // As an earlier release wrote it: no such field.
+        let mut json = serde_json::to_value(&s).unwrap();
+        json.as_object_mut().unwrap().remove("effective");
+        let mut old: IncidentState = serde_json::from_value(json).unwrap();
+        assert!(old.effective.is_none());
+        old.adopt_earlier_release();
+        let e = old.effective.clone().unwrap();
+        assert_eq!((e.by.as_str(), e.via), ("alice", Taken::Upgrade));
+        assert_eq!(
+            e.at,
+            crate::time::parse("2026-11-29T02:00:00Z").unwrap(),
+            "its publication"
+        );
+        assert!(
+            old.held_delivery(LABEL).is_empty(),
+            "as it stood at the upgrade"
+        );
+        // Once only; and never for what was never published.
+        old.adopt_earlier_release();
+        assert_eq!(old.effective, Some(e));
+        let mut private = merged(&[(&reporter, REPORTER)]);
+        private.adopt_earlier_release();
+        assert!(private.effective.is_none());
+    }
+
     #[test]
     fn commands_are_whole_lines_outside_code() {
         assert_eq!(commands("Update\n/publish\n"), (true, false));
@@ -746,17 +1258,17 @@ mod tests {
         s.merge(
             &relabel("2026-12-01T10:05:00Z", &[inv], &[inv, mon]),
             Some("Issue Hook"),
-            "status-page",
+            LABELS,
             Verdict::default(),
         );
         assert_eq!(s.stage(), Some("monitoring"));
         // Back from monitoring to identified: on Free both labels stay.
         let back = relabel("2026-12-01T10:09:00Z", &[inv, mon], &[inv, mon, ide]);
-        s.merge(&back, Some("Issue Hook"), "status-page", Verdict::default());
+        s.merge(&back, Some("Issue Hook"), LABELS, Verdict::default());
         assert_eq!(s.stage(), Some("identified"));
         // A late delivery of the earlier change rolls nothing back.
         let late = relabel("2026-12-01T10:05:00Z", &[inv], &[inv, mon]);
-        s.merge(&late, Some("Issue Hook"), "status-page", Verdict::default());
+        s.merge(&late, Some("Issue Hook"), LABELS, Verdict::default());
         assert_eq!(s.stage(), Some("identified"));
         // Labels never seen added (an earlier release's state): the later stage.
         s.labels_added.clear();
@@ -764,7 +1276,7 @@ mod tests {
         // Added in one change: a tie, the later stage.
         let mut t = IncidentState::new(8, 42);
         let both = relabel("2026-12-01T10:05:00Z", &[], &[ide, mon]);
-        t.merge(&both, Some("Issue Hook"), "status-page", Verdict::default());
+        t.merge(&both, Some("Issue Hook"), LABELS, Verdict::default());
         assert_eq!(t.stage(), Some("monitoring"));
     }
 

@@ -51,9 +51,12 @@ impl Publisher {
     /// first-release states (`incidents/<iid>.json`) go under their project; the
     /// index learns which issue each public id is; published incidents whose public
     /// id changed (one project to several, or back) are republished under the new
-    /// one, their old keys removed; and incidents published before the page had a
-    /// history are published again with `closed_at`. Running it again changes
-    /// nothing.
+    /// one, their old keys removed; incidents published before the page had a history
+    /// are published again with `closed_at`; and published incidents whose state
+    /// keeps no publisher's change for alerts (`effective`) take their issue as it
+    /// stands, as of their latest publication (no maintenance mutes otherwise than
+    /// before the upgrade), and are published again with their muting. Running it
+    /// again changes nothing.
     pub async fn migrate(&self) -> Result<Migration, ProcessError> {
         let mut report = Migration::default();
         let index = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY).await?;
@@ -100,8 +103,8 @@ impl Publisher {
             }
         }
         let (index, _) = index.unwrap_or_default();
-        // Published before incidents carried what the history needs (`closed_at`):
-        // rendered again from their state.
+        // Published before incidents carried what the history needs (`closed_at`), or
+        // before the index carried their muting: rendered again from their state.
         let rerender = index.layout < data::LAYOUT;
         let home = self.config.home_project();
         let ids = self.config.public_ids();
@@ -119,12 +122,18 @@ impl Publisher {
                 );
                 continue;
             };
-            let Some((state, _)) =
+            let Some((mut state, _)) =
                 document::read::<IncidentState>(self.state.as_ref(), &source.state_key()).await?
             else {
                 warn!(id = old, incident = %source, "migration: the published incident has no state; left as it is");
                 continue;
             };
+            if state.effective.is_none() && state.ever_published() {
+                state = self
+                    .update_state(source, IncidentState::adopt_earlier_release)
+                    .await?;
+                info!(id = old, incident = %source, "migration: alerts follow the issue as it stood, as of its publication");
+            }
             let new = state.public_id(ids).unwrap_or(*old);
             if new != *old || entry.source.is_none() || rerender {
                 renumber.push((*old, new, state));

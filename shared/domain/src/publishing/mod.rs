@@ -29,7 +29,7 @@ use crate::gitlab::{ApiError, Gitlab, GitlabAccess};
 use crate::ids::IncidentId;
 use crate::intake::hooks::{Hook, HookError};
 use crate::intake::projects::{Projects, Refused};
-use crate::maintenance::{MUTINGS_KEY, Muting, Mutings, Stage};
+use crate::maintenance::{MUTINGS_KEY, Muting, Mutings, SetBy, Stage};
 use crate::message::{Envelope, Source};
 use crate::ports::{Authorizer, ClaimsIn, ObjectStore, PutOptions, Queue};
 use crate::site::data::{self, INDEX_KEY, LIST_KEY, PublishedIndex};
@@ -203,7 +203,10 @@ impl Publisher {
                 s.merge(
                     &hook,
                     envelope.event.as_deref(),
-                    &self.config.publish_label,
+                    incident::Labels {
+                        publish: &self.config.publish_label,
+                        maintenance: &self.config.maintenance_label,
+                    },
                     verdict,
                 );
                 s.note_quirks(&envelope.delivery, &quirks);
@@ -278,13 +281,8 @@ impl Publisher {
             let page = crate::site::render_incident_page(&rendered.incident, &self.page)
                 .map_err(ProcessError::Permanent)?;
             self.status.put(&page.key, page.body, page.options).await?;
-            let mute = maintenance.and_then(|_| {
-                state
-                    .issue
-                    .as_ref()
-                    .and_then(|i| crate::maintenance::mute_line(&i.description))
-            });
-            let summary = data::IndexEntry::of(&rendered.incident, state.id(), mute);
+            let muting = self.muting(state, &rendered.incident);
+            let summary = data::IndexEntry::of(&rendered.incident, state.id(), muting);
             self.update_index(how, |index| {
                 index.incidents.insert(id, summary.clone());
             })
@@ -296,6 +294,7 @@ impl Publisher {
                 stage = rendered.incident.stage.as_deref(),
                 "published"
             );
+            self.hold_delivery(state).await?;
             // The text is public now; the files follow.
             self.sync_files(state.project_id, id, &rendered.uploads)
                 .await?;
@@ -371,25 +370,93 @@ impl Publisher {
             .update_state(incident, |s| s.note_problem(&problem, now))
             .await?;
         let outcome = self.take_down(&state, id, how).await?;
-        let Some(api) = &self.gitlab else {
-            return Ok(outcome);
-        };
-        if state.problems.last().is_some_and(|p| p.noted) {
-            return Ok(outcome);
-        }
         let text = format!(
             "openmic cannot show this maintenance on the status page: {problem}. Fix the \
              description (for example `Window: 2026-12-01T02:00:00Z/PT2H`) and it appears."
         );
-        match api.add_note(incident, &text).await {
+        self.note_once(&state, &problem, &text).await?;
+        Ok(outcome)
+    }
+
+    /// With API access, says a problem the state records in a note on the issue, once:
+    /// the state remembers that it was said.
+    async fn note_once(
+        &self,
+        state: &IncidentState,
+        problem: &str,
+        text: &str,
+    ) -> Result<(), ProcessError> {
+        let Some(api) = &self.gitlab else {
+            return Ok(());
+        };
+        let said = state.problems.iter().rev().find(|p| p.text == problem);
+        if said.is_none_or(|p| p.noted) {
+            return Ok(());
+        }
+        let incident = state.id();
+        match api.add_note(incident, text).await {
             Ok(()) => {
-                self.update_state(incident, |s| s.problem_noted(&problem))
+                self.update_state(incident, |s| s.problem_noted(problem))
                     .await?;
             }
             Err(ApiError::Transient(m)) => return Err(ProcessError::Retryable(m)),
-            Err(e) => warn!(%incident, error = %e, "the window's problem could not be noted"),
+            Err(e) => warn!(%incident, error = %e, "the problem could not be noted on the issue"),
         }
-        Ok(outcome)
+        Ok(())
+    }
+
+    /// What a published maintenance mutes, for the notifier: its window, components and
+    /// `Mute:` line as a publisher's change last set them (none before one, or when
+    /// that change left no window that can be read); its title and closing as they are.
+    fn muting(&self, state: &IncidentState, incident: &data::Incident) -> Option<Muting> {
+        let effective = state.effective.as_ref()?;
+        let delivery = state.effective_delivery(&self.config.maintenance_label);
+        Some(Muting {
+            id: incident.id,
+            title: crate::site::text_of(&incident.title),
+            window: delivery.window()?,
+            closed_at: incident.closed_at,
+            mute: delivery.mute(),
+            components: delivery.components,
+            set_by: Some(SetBy {
+                by: effective.by.clone(),
+                at: effective.at,
+            }),
+            widened: vec![],
+        })
+    }
+
+    /// A published incident whose issue, as it reads now, would change what alerts do
+    /// otherwise than a publisher last set: the change waits for a publisher. It goes
+    /// into the state's problems and, with API access, into one note on the issue for
+    /// as long as the same publisher's change stands, whatever else is edited or
+    /// retried.
+    async fn hold_delivery(&self, state: &IncidentState) -> Result<(), ProcessError> {
+        let held = state.held_delivery(&self.config.maintenance_label);
+        if held.is_empty() {
+            return Ok(());
+        }
+        let problem = state.held_problem();
+        warn!(incident = %state.id(), changed = ?held, "a change to what alerts do waits for a publisher");
+        let state = match state.problems.iter().any(|p| p.text == problem) {
+            true => state.clone(),
+            false => {
+                let now = self.clock.now();
+                self.update_state(state.id(), |s| {
+                    if !s.problems.iter().any(|p| p.text == problem) {
+                        s.note_problem(&problem, now);
+                    }
+                })
+                .await?
+            }
+        };
+        let text = format!(
+            "openmic: {problem}. Only a publisher's change decides what alerts do: a \
+             publisher editing the description, changing the labels that publish it or \
+             decide its alerts, or commenting `/publish` makes the issue as it then reads \
+             take effect."
+        );
+        self.note_once(&state, &problem, &text).await
     }
 
     /// Removes everything public of the incident numbered `id`: the detail first, so
@@ -615,25 +682,31 @@ impl Publisher {
     /// for more than a day, with what they mute. Written only when it changes.
     async fn write_mutings(&self, index: &PublishedIndex) -> Result<(), ProcessError> {
         let since = self.clock.now() - chrono::Duration::days(1);
+        let current = self.state.get(MUTINGS_KEY).await?;
+        let before: Mutings = current
+            .as_ref()
+            .and_then(|c| serde_json::from_slice(&c.body).ok())
+            .unwrap_or_default();
         let mut mutings = Mutings::default();
         for e in index.incidents.values() {
-            let i = &e.incident;
-            let Some(window) = i.window else { continue };
-            let muting = Muting {
-                id: i.id,
-                title: crate::site::text_of(&i.title),
-                window,
-                closed_at: i.closed_at,
-                components: i.components.clone(),
-                mute: e.mute.clone(),
+            let Some(mut muting) = e.muting.clone() else {
+                continue;
             };
-            if muting.ends_at() >= since {
-                mutings.maintenances.push(muting);
+            if muting.ends_at() < since {
+                continue;
             }
+            // A publisher's change that mutes more than the one before is told to the
+            // maintainers once (by the notifier): what it widened stays with it.
+            if let Some(old) = before.maintenances.iter().find(|m| m.id == muting.id) {
+                muting.widened = match old.set_by == muting.set_by {
+                    true => old.widened.clone(),
+                    false => crate::alerts::muting::widened(&muting, old),
+                };
+            }
+            mutings.maintenances.push(muting);
         }
         let body =
             serde_json::to_vec(&mutings).map_err(|e| ProcessError::Permanent(e.to_string()))?;
-        let current = self.state.get(MUTINGS_KEY).await?;
         if current.is_none_or(|c| c.body.as_ref() != body.as_slice()) {
             self.state
                 .put(MUTINGS_KEY, Bytes::from(body), PutOptions::private_json())

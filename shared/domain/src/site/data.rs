@@ -199,23 +199,29 @@ pub struct IndexEntry {
     /// The project and iid behind the public id (absent in the first release's index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<IncidentId>,
-    /// A maintenance's `Mute:` line (private: it may name internal services).
+    /// What a maintenance mutes, as a publisher's change last set it, for the notifier
+    /// (private: its `Mute:` line may name internal services). An earlier release kept
+    /// only the `Mute:` line here; the upgrade publishes every incident again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mute: Option<String>,
+    pub muting: Option<crate::maintenance::Muting>,
 }
 
 /// How many of an incident's latest updates the index keeps for the feed.
 pub const FEED_UPDATES: usize = 10;
 
 impl IndexEntry {
-    pub fn of(detail: &Incident, source: IncidentId, mute: Option<String>) -> IndexEntry {
+    pub fn of(
+        detail: &Incident,
+        source: IncidentId,
+        muting: Option<crate::maintenance::Muting>,
+    ) -> IndexEntry {
         let comments = detail.comments.as_deref().unwrap_or_default();
         let skip = comments.len().saturating_sub(FEED_UPDATES);
         IndexEntry {
             incident: detail.summary(),
             updates: comments[skip..].to_vec(),
             source: Some(source),
-            mute,
+            muting,
         }
     }
 }
@@ -230,8 +236,10 @@ pub struct PublishedIndex {
     #[serde(default)]
     pub ids: PublicIds,
     /// The layout of the state bucket this index goes with: absent in the first
-    /// release's, [`PROJECT_LAYOUT`] since incidents are keyed by project, [`LAYOUT`]
-    /// since published incidents carry what the history needs (`closed_at`).
+    /// release's, [`PROJECT_LAYOUT`] since incidents are keyed by project,
+    /// [`HISTORY_LAYOUT`] since published incidents carry what the history needs
+    /// (`closed_at`), [`LAYOUT`] since states keep what a publisher's change set for
+    /// alerts (`effective`) and the index the muting made of it.
     #[serde(default)]
     pub layout: u32,
     /// What the incident pages in the status bucket were last rendered with (the
@@ -244,9 +252,13 @@ pub struct PublishedIndex {
 /// The state bucket's layout since incidents are keyed by project:
 /// `incidents/<project>/<iid>.json`.
 pub const PROJECT_LAYOUT: u32 = 2;
-/// The current layout: [`PROJECT_LAYOUT`], and every published incident rendered with
-/// `closed_at`.
-pub const LAYOUT: u32 = 3;
+/// [`PROJECT_LAYOUT`], and every published incident rendered with `closed_at`.
+pub const HISTORY_LAYOUT: u32 = 3;
+/// The current layout: [`HISTORY_LAYOUT`], and every published incident's state
+/// keeps what decides its alerts as a publisher's change set it (`effective`; a
+/// state from before takes its issue as it stood, as of its publication), its index
+/// entry the muting made of it.
+pub const LAYOUT: u32 = 4;
 
 pub const INDEX_KEY: &str = "index/published.json";
 

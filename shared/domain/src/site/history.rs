@@ -250,7 +250,7 @@ mod tests {
                     incident: i,
                     updates: vec![],
                     source: None,
-                    mute: None,
+                    muting: None,
                 },
             );
         }

@@ -289,7 +289,10 @@ async fn subscribe_confirm_get_updates_and_unsubscribe_in_one_click() {
     // Not the address, nor its plain hash (which anyone holding the address can
     // compute), whole or cut.
     assert!(!logs.contains("reader@"), "an address in the logs: {logs}");
-    assert!(!logs.contains(&id[..12]), "sha256(address) in the logs: {logs}");
+    assert!(
+        !logs.contains(&id[..12]),
+        "sha256(address) in the logs: {logs}"
+    );
 }
 
 fn sha256_hex(s: &str) -> String {
@@ -307,6 +310,8 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[tokio::test]
 async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_working() {
+    let logs = Captured::default();
+    let _logging = tracing::subscriber::set_default(logs.subscriber());
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/release-2-subscriptions");
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&fixture.join("state"), &dir.path().join("state"));
@@ -327,7 +332,8 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
         ("PUBLIC_API_URL", "https://api.status.example.com"),
         ("STATUS_PAGE_URL", "https://status.example.com"),
     ]);
-    let runner = Arc::new(openmic_local::Runner::embedded_at(dir.path(), config, clock.clone()).unwrap());
+    let runner =
+        Arc::new(openmic_local::Runner::embedded_at(dir.path(), config, clock.clone()).unwrap());
     let app = runner.app();
     let call = |method: &'static str, uri: String, body: &'static str| {
         let app = app.clone();
@@ -346,7 +352,10 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
             .unwrap();
             let status = r.status().as_u16();
             let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
-            (status, serde_json::from_slice::<serde_json::Value>(&body).unwrap())
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
         }
     };
     let subscribers = |dir: &Path| -> Vec<String> {
@@ -359,7 +368,11 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
 
     // The subscriber's manage link of the earlier release works.
     let (status, page) = call("GET", last("confirmed_manage"), "").await;
-    assert_eq!((status, page["status"].as_str()), (200, Some("manage")), "{page}");
+    assert_eq!(
+        (status, page["status"].as_str()),
+        (200, Some("manage")),
+        "{page}"
+    );
 
     // An update: planned over every record once, each read and moved on the way.
     let update = openmic::subscriptions::update::Update {
@@ -379,11 +392,21 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
         previous_stage: None,
     };
     let message = |u: &openmic::subscriptions::update::Update| {
-        serde_json::to_string(&openmic::subscriptions::fanout::FanMessage::Update(u.clone())).unwrap()
+        serde_json::to_string(&openmic::subscriptions::fanout::FanMessage::Update(
+            u.clone(),
+        ))
+        .unwrap()
     };
-    let planned = runner.subscriptions.handle(&message(&update)).await.unwrap();
+    let planned = runner
+        .subscriptions
+        .handle(&message(&update))
+        .await
+        .unwrap();
     assert!(
-        matches!(planned, openmic::subscriptions::FanOut::Planned { subscribers: 5, .. }),
+        matches!(
+            planned,
+            openmic::subscriptions::FanOut::Planned { subscribers: 5, .. }
+        ),
         "{planned:?}"
     );
     runner.drain().await;
@@ -393,14 +416,20 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
     // The requests are out of the records; the expired one is gone.
     let records = subscribers(dir.path());
     assert_eq!(records.len(), 3, "{records:?}");
-    assert!(records.iter().all(|r| !r.contains("pending")), "{records:?}");
+    assert!(
+        records.iter().all(|r| !r.contains("pending")),
+        "{records:?}"
+    );
     let waiting = tree(&dir.path().join("state/subscription-requests"));
     assert_eq!(waiting.len(), 2, "pending@ and changing@'s change");
     let mut next = update.clone();
     next.id = "2.comment.1".into();
     let planned = runner.subscriptions.handle(&message(&next)).await.unwrap();
     assert!(
-        matches!(planned, openmic::subscriptions::FanOut::Planned { subscribers: 3, .. }),
+        matches!(
+            planned,
+            openmic::subscriptions::FanOut::Planned { subscribers: 3, .. }
+        ),
         "updates plan over subscribers only: {planned:?}"
     );
     runner.drain().await;
@@ -408,7 +437,11 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
     // Their mailed confirmation links work: the request, and the change (shown
     // beside the choice that stays until confirmed).
     let (status, page) = call("POST", last("pending_confirm"), "").await;
-    assert_eq!((status, page["status"].as_str()), (200, Some("confirmed")), "{page}");
+    assert_eq!(
+        (status, page["status"].as_str()),
+        (200, Some("confirmed")),
+        "{page}"
+    );
     assert_eq!(page["components"], serde_json::json!(["api"]));
     let (_, page) = call("GET", last("changing_confirm"), "").await;
     assert_eq!(page["status"], "confirm_change", "{page}");
@@ -424,8 +457,16 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
 
     // The unsubscribe link of the earlier release ends the subscription; then
     // neither of its links does anything, to a later subscription neither.
-    let (status, page) = call("POST", last("confirmed_unsubscribe"), "List-Unsubscribe=One-Click").await;
-    assert_eq!((status, page["status"].as_str()), (200, Some("unsubscribed")));
+    let (status, page) = call(
+        "POST",
+        last("confirmed_unsubscribe"),
+        "List-Unsubscribe=One-Click",
+    )
+    .await;
+    assert_eq!(
+        (status, page["status"].as_str()),
+        (200, Some("unsubscribed"))
+    );
     let (status, _) = call("GET", last("confirmed_manage"), "").await;
     assert_eq!(status, 404);
     clock.set("2026-12-01T12:00:00Z");
@@ -437,19 +478,58 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
         .filter(|m| m.to == "confirmed@example.com" && m.subject.starts_with("Confirm"))
         .last()
         .expect("a new confirmation");
-    let confirm = link(&mail.text, "https://api.status.example.com", "/subscribe/confirm");
+    let confirm = link(
+        &mail.text,
+        "https://api.status.example.com",
+        "/subscribe/confirm",
+    );
     clock.set("2026-12-01T12:05:00Z");
-    let (status, _) = call("POST", confirm.trim_start_matches("https://api.status.example.com").to_owned(), "").await;
+    let (status, _) = call(
+        "POST",
+        confirm
+            .trim_start_matches("https://api.status.example.com")
+            .to_owned(),
+        "",
+    )
+    .await;
     assert_eq!(status, 200);
-    for (method, uri) in [("GET", last("confirmed_manage")), ("POST", last("confirmed_unsubscribe"))] {
+    for (method, uri) in [
+        ("GET", last("confirmed_manage")),
+        ("POST", last("confirmed_unsubscribe")),
+    ] {
         let (status, page) = call(method, uri, "").await;
-        assert_eq!((status, page["status"].as_str()), (410, Some("link_stale")), "{method}");
+        assert_eq!(
+            (status, page["status"].as_str()),
+            (410, Some("link_stale")),
+            "{method}"
+        );
     }
-    assert_eq!(subscribers(dir.path()).len(), 4, "the new subscription stays");
+    assert_eq!(
+        subscribers(dir.path()).len(),
+        4,
+        "the new subscription stays"
+    );
 
     // The tick sweeps what expired; nothing else.
     clock.set("2026-12-05T12:00:00Z");
     runner.tick().await.unwrap();
     assert!(tree(&dir.path().join("state/subscriber-limits")).is_empty());
     assert_eq!(subscribers(dir.path()).len(), 4);
+    // The move was logged, by keyed pseudonyms only.
+    let logs = logs.text();
+    assert!(
+        logs.contains("a waiting request of the earlier release moved out of its record"),
+        "{logs}"
+    );
+    for address in [
+        "pending@example.com",
+        "changing@example.com",
+        "confirmed@example.com",
+    ] {
+        assert!(!logs.contains(address), "{address} in the logs: {logs}");
+        assert!(
+            !logs.contains(&sha256_hex(address)[..12]),
+            "sha256({address}) in the logs: {logs}"
+        );
+    }
 }

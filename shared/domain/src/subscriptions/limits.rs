@@ -45,6 +45,10 @@ struct Mails {
 struct Mailbox {
     /// The issue time of the last confirmation mailed to it.
     last: Timestamp,
+    /// Which address it went to (a keyed hash): a request handled again is known by
+    /// its address and time, another address of the mailbox in the same second is
+    /// not it.
+    to: String,
 }
 
 fn hour(now: Timestamp) -> String {
@@ -61,10 +65,7 @@ pub fn source(given: &str) -> String {
             Some(v4) => v4.to_string(),
             None => {
                 let s = v6.segments();
-                format!(
-                    "{}/64",
-                    Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)
-                )
+                format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
             }
         },
         Err(_) => given.to_owned(),
@@ -146,11 +147,11 @@ pub async fn take_mail(
 }
 
 /// What claiming a mailbox for a confirmation found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// Claimed for the request issued then; `previous` is what to put back if its
-    /// mail is not sent after all.
-    Claimed { previous: Option<Timestamp> },
+    /// mail is not sent after all ([`release_mailbox`]).
+    Claimed { previous: Option<Previous> },
     /// This very request claimed it before (a message handled again).
     Ours,
     /// A confirmation went to the mailbox less than an hour before (or a later
@@ -166,20 +167,24 @@ pub async fn claim_mailbox(
     address: &str,
     issued: Timestamp,
 ) -> Result<Claim, ProcessError> {
+    let to = token_key.keyed_hash("address", &address.trim().to_lowercase());
     let mut claim = Claim::TooSoon;
     document::update(
         state,
         &mailbox_key(token_key, address),
         |old: Option<Mailbox>| {
             claim = match &old {
-                Some(m) if m.last == issued => Claim::Ours,
+                Some(m) if m.last == issued && m.to == to => Claim::Ours,
                 Some(m) if issued - m.last < CONFIRMATION_INTERVAL => Claim::TooSoon,
                 _ => Claim::Claimed {
-                    previous: old.as_ref().map(|m| m.last),
+                    previous: old.clone().map(Previous),
                 },
             };
             match claim {
-                Claim::Claimed { .. } => Some(Mailbox { last: issued }),
+                Claim::Claimed { .. } => Some(Mailbox {
+                    last: issued,
+                    to: to.clone(),
+                }),
                 _ => old,
             }
         },
@@ -188,19 +193,24 @@ pub async fn claim_mailbox(
     Ok(claim)
 }
 
+/// A mailbox's claim before it was claimed anew.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Previous(Mailbox);
+
 /// Puts a mailbox's claim back as it was, when its mail was not sent.
 pub async fn release_mailbox(
     state: &dyn ObjectStore,
     token_key: &TokenKey,
     address: &str,
     issued: Timestamp,
-    previous: Option<Timestamp>,
+    previous: Option<Previous>,
 ) -> Result<(), ProcessError> {
     let key = mailbox_key(token_key, address);
+    let to = token_key.keyed_hash("address", &address.trim().to_lowercase());
     let mut gone = false;
     document::update(state, &key, |old: Option<Mailbox>| match old {
-        Some(m) if m.last == issued => match previous {
-            Some(last) => Some(Mailbox { last }),
+        Some(m) if m.last == issued && m.to == to => match &previous {
+            Some(Previous(before)) => Some(before.clone()),
             None => {
                 gone = true;
                 Some(m)
@@ -271,10 +281,23 @@ mod tests {
             let ip = format!("2001:db8:7:7:{i:x}::{i:x}");
             assert!(take(&state, &k, Some(&ip), now).await.unwrap(), "{ip}");
         }
-        assert!(!take(&state, &k, Some("2001:db8:7:7:dead::beef"), now).await.unwrap());
-        assert!(take(&state, &k, Some("2001:db8:7:8::1"), now).await.unwrap(), "the next /64");
+        assert!(
+            !take(&state, &k, Some("2001:db8:7:7:dead::beef"), now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            take(&state, &k, Some("2001:db8:7:8::1"), now)
+                .await
+                .unwrap(),
+            "the next /64"
+        );
         let next_hour = now + chrono::TimeDelta::hours(1);
-        assert!(take(&state, &k, Some("2001:db8:7:7::1"), next_hour).await.unwrap());
+        assert!(
+            take(&state, &k, Some("2001:db8:7:7::1"), next_hour)
+                .await
+                .unwrap()
+        );
         for key in state.keys() {
             assert!(!key.contains("2001") && !key.contains("db8"), "{key}");
         }
@@ -285,22 +308,60 @@ mod tests {
         let state = MemoryStore::new();
         let k = TokenKey::new(&Secret::new("0123456789abcdef0123456789abcdef"));
         let t0 = at("2026-12-01T10:00:00Z");
-        let claimed = claim_mailbox(&state, &k, "victim+1@example.com", t0).await.unwrap();
+        let claimed = claim_mailbox(&state, &k, "victim+1@example.com", t0)
+            .await
+            .unwrap();
         assert_eq!(claimed, Claim::Claimed { previous: None });
-        assert_eq!(claim_mailbox(&state, &k, "victim+1@example.com", t0).await.unwrap(), Claim::Ours);
+        assert_eq!(
+            claim_mailbox(&state, &k, "victim+1@example.com", t0)
+                .await
+                .unwrap(),
+            Claim::Ours
+        );
+        // Another address of the mailbox in the same second is not the same request.
+        assert_eq!(
+            claim_mailbox(&state, &k, "victim+2@example.com", t0)
+                .await
+                .unwrap(),
+            Claim::TooSoon
+        );
         let t1 = t0 + chrono::TimeDelta::minutes(59);
-        for other in ["victim+2@example.com", "Victim@Example.com", "victim@example.com"] {
-            assert_eq!(claim_mailbox(&state, &k, other, t1).await.unwrap(), Claim::TooSoon, "{other}");
+        for other in [
+            "victim+2@example.com",
+            "Victim@Example.com",
+            "victim@example.com",
+        ] {
+            assert_eq!(
+                claim_mailbox(&state, &k, other, t1).await.unwrap(),
+                Claim::TooSoon,
+                "{other}"
+            );
         }
         let t2 = t0 + chrono::TimeDelta::minutes(61);
-        assert_eq!(
-            claim_mailbox(&state, &k, "victim@example.com", t2).await.unwrap(),
-            Claim::Claimed { previous: Some(t0) }
-        );
+        let Claim::Claimed {
+            previous: Some(previous),
+        } = claim_mailbox(&state, &k, "victim@example.com", t2)
+            .await
+            .unwrap()
+        else {
+            panic!("claimed, after the one at t0")
+        };
         // A mail not sent after all gives the claim back.
-        release_mailbox(&state, &k, "victim@example.com", t2, Some(t0)).await.unwrap();
-        assert_eq!(claim_mailbox(&state, &k, "victim@example.com", t1).await.unwrap(), Claim::TooSoon);
-        assert!(matches!(claim_mailbox(&state, &k, "victim@example.com", t2).await.unwrap(), Claim::Claimed { .. }));
+        release_mailbox(&state, &k, "victim@example.com", t2, Some(previous))
+            .await
+            .unwrap();
+        assert_eq!(
+            claim_mailbox(&state, &k, "victim@example.com", t1)
+                .await
+                .unwrap(),
+            Claim::TooSoon
+        );
+        assert!(matches!(
+            claim_mailbox(&state, &k, "victim@example.com", t2)
+                .await
+                .unwrap(),
+            Claim::Claimed { .. }
+        ));
         for key in state.keys() {
             assert!(!key.contains("victim"), "{key}");
         }
@@ -310,11 +371,17 @@ mod tests {
         assert!(take_mail(&state, t0, 2).await.unwrap());
         assert!(mails_spent(&state, t0, 2).await.unwrap());
         assert!(!take_mail(&state, t0, 2).await.unwrap());
-        assert!(!mails_spent(&state, t0 + chrono::TimeDelta::hours(1), 2).await.unwrap());
+        assert!(
+            !mails_spent(&state, t0 + chrono::TimeDelta::hours(1), 2)
+                .await
+                .unwrap()
+        );
         // A day later the sweep removes them all.
         take(&state, &k, Some("192.0.2.1"), t0).await.unwrap();
         assert_eq!(sweep(&state, t2).await.unwrap(), 0);
-        let removed = sweep(&state, t2 + KEPT + chrono::TimeDelta::hours(1)).await.unwrap();
+        let removed = sweep(&state, t2 + KEPT + chrono::TimeDelta::hours(1))
+            .await
+            .unwrap();
         assert_eq!((removed, state.keys()), (3, Vec::<String>::new()));
     }
 }

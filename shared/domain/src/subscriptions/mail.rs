@@ -356,7 +356,13 @@ mod tests {
             mail.subject,
             "[Service status] Update: API errors & timeouts 🔥"
         );
-        let unsubscribe = c.link(UNSUBSCRIBE_PATH, Purpose::Unsubscribe, &id, Some(SINCE), now);
+        let unsubscribe = c.link(
+            UNSUBSCRIBE_PATH,
+            Purpose::Unsubscribe,
+            &id,
+            Some(SINCE),
+            now,
+        );
         assert!(unsubscribe.starts_with("https://api.example.com/unsubscribe?token="));
         assert!(
             mail.headers
@@ -506,10 +512,20 @@ mod tests {
             id
         );
         // The links of an update name the subscription.
-        let u = c.link(UNSUBSCRIBE_PATH, Purpose::Unsubscribe, &id, Some(SINCE), now);
+        let u = c.link(
+            UNSUBSCRIBE_PATH,
+            Purpose::Unsubscribe,
+            &id,
+            Some(SINCE),
+            now,
+        );
         let token = c
             .key
-            .verify(u.rsplit_once("token=").unwrap().1, Purpose::Unsubscribe, now)
+            .verify(
+                u.rsplit_once("token=").unwrap().1,
+                Purpose::Unsubscribe,
+                now,
+            )
             .unwrap();
         assert_eq!(token.subscription, Some(SINCE));
     }

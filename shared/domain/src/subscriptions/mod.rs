@@ -52,8 +52,8 @@ use crate::config::{Config, ConfigError, Variable};
 use crate::document;
 use crate::errors::ProcessError;
 use crate::ports::{Mailer, ObjectStore, Queue};
-use mail::Composer;
 use address::SubscriberId;
+use mail::Composer;
 use subscriber::Subscriber;
 use token::{Pseudonym, TokenKey};
 

@@ -126,9 +126,13 @@ pub fn moved(record: Subscriber, now: Timestamp) -> (Option<Subscriber>, Option<
 impl Subscriptions {
     /// A subscriber's record, moved first if the earlier release wrote it with a
     /// request inside.
-    pub(super) async fn record(&self, id: &SubscriberId) -> Result<Option<Subscriber>, ProcessError> {
+    pub(super) async fn record(
+        &self,
+        id: &SubscriberId,
+    ) -> Result<Option<Subscriber>, ProcessError> {
         let record_key = subscriber::key(id);
-        let Some((record, _)) = document::read::<Subscriber>(self.state.as_ref(), &record_key).await?
+        let Some((record, _)) =
+            document::read::<Subscriber>(self.state.as_ref(), &record_key).await?
         else {
             return Ok(None);
         };
@@ -138,20 +142,26 @@ impl Subscriptions {
         let now = self.clock.now();
         if let (_, Some(waiting)) = moved(record.clone(), now) {
             // The request first: should anything stop between, it is moved again.
-            document::update(self.state.as_ref(), &key(id), |old: Option<Waiting>| {
-                match old {
+            document::update(
+                self.state.as_ref(),
+                &key(id),
+                |old: Option<Waiting>| match old {
                     Some(newer) if newer.requested_at >= waiting.requested_at => Some(newer),
                     _ => Some(waiting.clone()),
-                }
-            })
+                },
+            )
             .await?;
         }
         let mut remove = false;
-        let after = document::update(self.state.as_ref(), &record_key, |old: Option<Subscriber>| {
-            let (kept, _) = moved(old?, now);
-            remove = kept.is_none();
-            kept
-        })
+        let after = document::update(
+            self.state.as_ref(),
+            &record_key,
+            |old: Option<Subscriber>| {
+                let (kept, _) = moved(old?, now);
+                remove = kept.is_none();
+                kept
+            },
+        )
         .await?;
         if remove {
             self.state.delete(&record_key).await?;
@@ -179,7 +189,11 @@ impl Subscriptions {
             .map_err(|e| ProcessError::Permanent(e.to_string()))?;
         let dedup = fan.composer.key.keyed_hash(
             "request",
-            &format!("{}\0{}", asked.address.to_lowercase(), asked.requested_at.timestamp()),
+            &format!(
+                "{}\0{}",
+                asked.address.to_lowercase(),
+                asked.requested_at.timestamp()
+            ),
         );
         fan.queue
             .send(OutMessage {
@@ -215,7 +229,8 @@ impl Subscriptions {
         }
         let token_key = &fan.composer.key;
         let state = self.state.as_ref();
-        let previous = match limits::claim_mailbox(state, token_key, &asked.address, issued).await? {
+        let previous = match limits::claim_mailbox(state, token_key, &asked.address, issued).await?
+        {
             Claim::TooSoon => return done(Mailed::TooSoon),
             Claim::Ours => None,
             Claim::Claimed { previous } => {
@@ -340,21 +355,39 @@ mod tests {
         assert_eq!(record, None);
         let waiting = waiting.unwrap();
         assert_eq!(
-            (waiting.address.as_str(), waiting.components.clone(), waiting.requested_at, waiting.mailed),
-            ("r@example.com", vec!["web".to_string()], at("2026-12-01T09:00:00Z"), true)
+            (
+                waiting.address.as_str(),
+                waiting.components.clone(),
+                waiting.requested_at,
+                waiting.mailed
+            ),
+            (
+                "r@example.com",
+                vec!["web".to_string()],
+                at("2026-12-01T09:00:00Z"),
+                true
+            )
         );
         // Expired: nothing remains.
-        assert_eq!(moved(legacy(false, Some("2026-11-29T09:59:59Z")), now), (None, None));
+        assert_eq!(
+            moved(legacy(false, Some("2026-11-29T09:59:59Z")), now),
+            (None, None)
+        );
         // A subscriber with a change waiting: both, the choice unchanged.
         let (record, waiting) = moved(legacy(true, Some("2026-12-01T09:00:00Z")), now);
         let record = record.unwrap();
-        assert!(record.active() && record.pending.is_none() && record.confirmation_sent_at.is_none());
+        assert!(
+            record.active() && record.pending.is_none() && record.confirmation_sent_at.is_none()
+        );
         assert_eq!(record.components, vec!["api".to_string()]);
         assert_eq!(waiting.unwrap().components, vec!["web".to_string()]);
         // A subscriber and nothing waiting: its last request is the confirmed one.
         let (record, waiting) = moved(legacy(true, None), now);
         assert_eq!(waiting, None);
-        assert_eq!(record.unwrap().confirmed_request, Some(at("2026-11-01T09:59:00Z")));
+        assert_eq!(
+            record.unwrap().confirmed_request,
+            Some(at("2026-11-01T09:59:00Z"))
+        );
         // A suppressed one stays suppressed, with no request.
         let mut stopped = legacy(false, Some("2026-12-01T09:00:00Z"));
         stopped.address = None;

@@ -312,20 +312,41 @@ mod tests {
         assert!(s.active());
         assert_eq!(s.subscription(), Some(t0.timestamp_millis()));
         // Again: already done, nothing changes.
-        let (again, c) = confirm(Some(s.clone()), "Reader@example.com", &["web".into()], issued, t0);
-        assert_eq!((c, again.as_ref()), (Confirmed::Already(vec!["api".into()]), Some(&s)));
+        let (again, c) = confirm(
+            Some(s.clone()),
+            "Reader@example.com",
+            &["web".into()],
+            issued,
+            t0,
+        );
+        assert_eq!(
+            (c, again.as_ref()),
+            (Confirmed::Already(vec!["api".into()]), Some(&s))
+        );
         assert_eq!(
             confirmed_before(Some(&s), issued.timestamp()),
             Confirmed::Already(vec!["api".into()])
         );
-        assert_eq!(confirmed_before(Some(&s), issued.timestamp() - 1), Confirmed::Stale);
+        assert_eq!(
+            confirmed_before(Some(&s), issued.timestamp() - 1),
+            Confirmed::Stale
+        );
         assert_eq!(confirmed_before(None, issued.timestamp()), Confirmed::Stale);
         // A later request changes the choice; the subscription stays the same one.
         let t1 = t0 + chrono::TimeDelta::hours(3);
-        let (changed, c) = confirm(Some(s.clone()), "reader@example.com", &["web".into()], at("2026-12-01T12:00:00Z"), t1);
+        let (changed, c) = confirm(
+            Some(s.clone()),
+            "reader@example.com",
+            &["web".into()],
+            at("2026-12-01T12:00:00Z"),
+            t1,
+        );
         let changed = changed.unwrap();
         assert_eq!(c, Confirmed::Now(vec!["web".into()]));
-        assert_eq!((changed.components.clone(), changed.subscription()), (vec!["web".into()], s.subscription()));
+        assert_eq!(
+            (changed.components.clone(), changed.subscription()),
+            (vec!["web".into()], s.subscription())
+        );
     }
 
     #[test]
@@ -404,7 +425,10 @@ mod tests {
         assert_eq!(e, ComponentsError::Unknown(vec![foreign.into()]));
         let text = e.to_string();
         assert!(!text.contains("https://evil"), "shortened: {text}");
-        assert!(text.contains("“Your account is locked, sign in at https…”"), "{text}");
+        assert!(
+            text.contains("“Your account is locked, sign in at https…”"),
+            "{text}"
+        );
         assert_eq!(
             known_components(["x".into()], &[]),
             Err(ComponentsError::Unknown(vec!["x".into()])),

@@ -209,7 +209,10 @@ async fn subscribe_confirm_manage_and_leave() {
     assert!(p.body.contains("Check your mail"), "{}", p.body);
     assert!(p.headers.contains(&("cache-control", "no-store".into())));
     // The reply sent no mail: its one message is queued, apart from the updates.
-    assert!(mailer.take().is_empty(), "no mail while the form is answered");
+    assert!(
+        mailer.take().is_empty(),
+        "no mail while the form is answered"
+    );
     let queued = w.queue.take();
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].group_id, request::GROUP);
@@ -227,7 +230,11 @@ async fn subscribe_confirm_manage_and_leave() {
         FanOut::Confirmation(request::Mailed::Already)
     ));
     assert!(mailer.take().is_empty());
-    assert_eq!(record(&w.state, "reader@example.com").await, None, "nothing until confirmed");
+    assert_eq!(
+        record(&w.state, "reader@example.com").await,
+        None,
+        "nothing until confirmed"
+    );
     let before = w.state.keys();
     // GET shows; it changes nothing, however often.
     for _ in 0..3 {
@@ -235,7 +242,8 @@ async fn subscribe_confirm_manage_and_leave() {
         assert_eq!(p.status, StatusCode::OK);
         assert!(
             p.body.contains("<form method=\"post\">")
-                && p.body.contains("R…@Example.com will get Service status updates about api."),
+                && p.body
+                    .contains("R…@Example.com will get Service status updates about api."),
             "{}",
             p.body
         );
@@ -248,7 +256,10 @@ async fn subscribe_confirm_manage_and_leave() {
     assert!(s.active());
     assert_eq!(s.components, vec!["api".to_string()]);
     assert!(
-        !w.state.keys().iter().any(|k| k.starts_with(request::PREFIX)),
+        !w.state
+            .keys()
+            .iter()
+            .any(|k| k.starts_with(request::PREFIX)),
         "the request is done"
     );
     // Again: already.
@@ -1138,7 +1149,13 @@ fn world_at(mailer: Arc<dyn Mailer>, config: Config, clock: Arc<Hand>) -> World 
 }
 
 /// `POST /subscribe` with `body` and these extra headers.
-async fn post_form(w: &World, body: &str, source: &str, headers: &[(&str, &str)], json: bool) -> Page {
+async fn post_form(
+    w: &World,
+    body: &str,
+    source: &str,
+    headers: &[(&str, &str)],
+    json: bool,
+) -> Page {
     let mut map = HeaderMap::new();
     map.insert(
         header::CONTENT_TYPE,
@@ -1166,10 +1183,7 @@ async fn post_form(w: &World, body: &str, source: &str, headers: &[(&str, &str)]
 }
 
 fn form_email(address: &str) -> String {
-    format!(
-        "email={}",
-        address.replace('+', "%2B").replace('@', "%40")
-    )
+    format!("email={}", address.replace('+', "%2B").replace('@', "%40"))
 }
 
 #[tokio::test]
@@ -1188,7 +1202,14 @@ async fn a_mailbox_gets_one_confirmation_however_its_address_is_written() {
         "Vic.Tim+x@gmail.com",
     ];
     for (i, address) in variants.iter().enumerate() {
-        let p = post_form(&w, &form_email(address), &format!("203.0.113.{i}"), &[], true).await;
+        let p = post_form(
+            &w,
+            &form_email(address),
+            &format!("203.0.113.{i}"),
+            &[],
+            true,
+        )
+        .await;
         assert_eq!(
             (p.status, json(&p)["status"].as_str()),
             (StatusCode::ACCEPTED, Some("check_mail")),
@@ -1213,11 +1234,23 @@ async fn a_mailbox_gets_one_confirmation_however_its_address_is_written() {
     );
     // An hour after its last confirmation, a mailbox may get another.
     clock.advance(chrono::TimeDelta::minutes(61));
-    post_form(&w, &form_email("victim+3@example.com"), "203.0.113.99", &[], true).await;
+    post_form(
+        &w,
+        &form_email("victim+3@example.com"),
+        "203.0.113.99",
+        &[],
+        true,
+    )
+    .await;
     handle_queued(&w).await;
     assert_eq!(mailer.take().len(), 1);
     // The limits keep no address, only keyed hashes.
-    for k in w.state.keys().iter().filter(|k| k.starts_with(limits::PREFIX)) {
+    for k in w
+        .state
+        .keys()
+        .iter()
+        .filter(|k| k.starts_with(limits::PREFIX))
+    {
         assert!(!k.contains("victim") && !k.contains('@'), "{k}");
     }
 }
@@ -1228,7 +1261,14 @@ async fn one_ipv6_64_is_one_source() {
     let w = world(mailer.clone());
     for i in 0..limits::PER_SOURCE_PER_HOUR {
         let source = format!("2001:db8:42:7:{:x}::{:x}", (i * 7919) % 0x10000, i + 1);
-        let p = post_form(&w, &form_email(&format!("r{i}@example.com")), &source, &[], true).await;
+        let p = post_form(
+            &w,
+            &form_email(&format!("r{i}@example.com")),
+            &source,
+            &[],
+            true,
+        )
+        .await;
         assert_eq!(p.status, StatusCode::ACCEPTED, "{source}");
     }
     for source in ["2001:db8:42:7:ffff:ffff:ffff:fffe", "2001:db8:42:7::1"] {
@@ -1236,15 +1276,44 @@ async fn one_ipv6_64_is_one_source() {
         assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS, "{source}");
         assert!(p.headers.contains(&("retry-after", "3600".into())));
     }
-    let p = post_form(&w, &form_email("next@example.com"), "2001:db8:42:8::1", &[], true).await;
-    assert_eq!(p.status, StatusCode::ACCEPTED, "another /64 is another source");
+    let p = post_form(
+        &w,
+        &form_email("next@example.com"),
+        "2001:db8:42:8::1",
+        &[],
+        true,
+    )
+    .await;
+    assert_eq!(
+        p.status,
+        StatusCode::ACCEPTED,
+        "another /64 is another source"
+    );
     // An IPv4-mapped address is its IPv4 address.
     for i in 0..limits::PER_SOURCE_PER_HOUR {
-        let source = if i % 2 == 0 { "198.51.100.7" } else { "::ffff:198.51.100.7" };
-        let p = post_form(&w, &form_email(&format!("v{i}@example.com")), source, &[], true).await;
+        let source = if i % 2 == 0 {
+            "198.51.100.7"
+        } else {
+            "::ffff:198.51.100.7"
+        };
+        let p = post_form(
+            &w,
+            &form_email(&format!("v{i}@example.com")),
+            source,
+            &[],
+            true,
+        )
+        .await;
         assert_eq!(p.status, StatusCode::ACCEPTED);
     }
-    let p = post_form(&w, &form_email("w@example.com"), "::ffff:198.51.100.7", &[], true).await;
+    let p = post_form(
+        &w,
+        &form_email("w@example.com"),
+        "::ffff:198.51.100.7",
+        &[],
+        true,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -1269,14 +1338,27 @@ async fn a_form_from_another_site_is_refused() {
         assert_eq!(p.status, StatusCode::FORBIDDEN, "{headers:?}");
         assert_eq!(json(&p)["status"], "wrong_origin");
         assert!(
-            json(&p)["error"].as_str().unwrap().starts_with("the form was sent from "),
+            json(&p)["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("the form was sent from "),
             "{}",
             p.body
         );
     }
-    assert!(w.queue.take().is_empty(), "nothing queued for a foreign form");
+    assert!(
+        w.queue.take().is_empty(),
+        "nothing queued for a foreign form"
+    );
     // The refused origin is named, escaped.
-    let p = post_form(&w, &body, "192.0.2.1", &[("origin", "https://x.example\"><script>")], false).await;
+    let p = post_form(
+        &w,
+        &body,
+        "192.0.2.1",
+        &[("origin", "https://x.example\"><script>")],
+        false,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::FORBIDDEN);
     assert!(
         !p.body.contains("<script>")
@@ -1301,7 +1383,14 @@ async fn a_form_from_another_site_is_refused() {
         subs: w.subs.with_origin("https://customers.example.org/status/"),
         ..w
     };
-    let p = post_form(&w, &body, "192.0.2.3", &[("origin", "https://customers.example.org")], true).await;
+    let p = post_form(
+        &w,
+        &body,
+        "192.0.2.3",
+        &[("origin", "https://customers.example.org")],
+        true,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::ACCEPTED);
 }
 
@@ -1334,7 +1423,11 @@ async fn components_the_page_does_not_have_are_refused_and_never_mailed() {
             "{}",
             p.body
         );
-        assert!(!p.body.contains("<img src=x") && !p.body.contains("https://evil"), "{}", p.body);
+        assert!(
+            !p.body.contains("<img src=x") && !p.body.contains("https://evil"),
+            "{}",
+            p.body
+        );
         // The form again, offering the page's components.
         assert!(p.body.contains("value=\"web\""), "{}", p.body);
     }
@@ -1360,7 +1453,10 @@ async fn components_the_page_does_not_have_are_refused_and_never_mailed() {
         .unwrap();
     let p = post_form(
         &w,
-        &format!("{}&components=payments&components=API", form_email("reader@example.com")),
+        &format!(
+            "{}&components=payments&components=API",
+            form_email("reader@example.com")
+        ),
         "192.0.2.1",
         &[],
         true,
@@ -1370,10 +1466,24 @@ async fn components_the_page_does_not_have_are_refused_and_never_mailed() {
     handle_queued(&w).await;
     let mail = mailer.take().pop().expect("a confirmation");
     for body in [&mail.text, &mail.html, &mail.subject] {
-        assert!(!body.contains(foreign) && !body.contains("Payments"), "no request text in mail: {body}");
+        assert!(
+            !body.contains(foreign) && !body.contains("Payments"),
+            "no request text in mail: {body}"
+        );
     }
-    let p = call(&w.subs, Method::GET, &link_in(&mail, "/subscribe/confirm"), "", "192.0.2.1", true).await;
-    assert_eq!(json(&p)["components"], serde_json::json!(["Payments", "api"]));
+    let p = call(
+        &w.subs,
+        Method::GET,
+        &link_in(&mail, "/subscribe/confirm"),
+        "",
+        "192.0.2.1",
+        true,
+    )
+    .await;
+    assert_eq!(
+        json(&p)["components"],
+        serde_json::json!(["Payments", "api"])
+    );
 }
 
 #[tokio::test]
@@ -1384,21 +1494,57 @@ async fn past_the_hours_cap_the_form_says_to_try_later() {
     assert_eq!(w.subs.config.subscribe_max_per_hour, 200, "the default");
     for i in 0..200u32 {
         let source = format!("198.51.{}.{}", i / 20, i % 20);
-        let p = post_form(&w, &form_email(&format!("reader{i}@example.com")), &source, &[], true).await;
+        let p = post_form(
+            &w,
+            &form_email(&format!("reader{i}@example.com")),
+            &source,
+            &[],
+            true,
+        )
+        .await;
         assert_eq!(p.status, StatusCode::ACCEPTED, "{i}");
         handle_queued(&w).await;
     }
     assert_eq!(mailer.take().len(), 200);
     // The 201st: try later, in a page and in JSON, until the next hour.
-    let p = post_form(&w, &form_email("late@example.com"), "192.0.2.201", &[], false).await;
+    let p = post_form(
+        &w,
+        &form_email("late@example.com"),
+        "192.0.2.201",
+        &[],
+        false,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(p.headers.contains(&("retry-after", "2700".into())), "{:?}", p.headers);
-    assert!(p.body.contains("<h1>Please try again later</h1>"), "{}", p.body);
-    let p = post_form(&w, &form_email("late@example.com"), "192.0.2.201", &[], true).await;
+    assert!(
+        p.headers.contains(&("retry-after", "2700".into())),
+        "{:?}",
+        p.headers
+    );
+    assert!(
+        p.body.contains("<h1>Please try again later</h1>"),
+        "{}",
+        p.body
+    );
+    let p = post_form(
+        &w,
+        &form_email("late@example.com"),
+        "192.0.2.201",
+        &[],
+        true,
+    )
+    .await;
     assert_eq!(json(&p)["status"], "try_later");
     assert!(w.queue.take().is_empty());
     clock.advance(chrono::TimeDelta::minutes(45));
-    let p = post_form(&w, &form_email("late@example.com"), "192.0.2.201", &[], true).await;
+    let p = post_form(
+        &w,
+        &form_email("late@example.com"),
+        "192.0.2.201",
+        &[],
+        true,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::ACCEPTED);
     handle_queued(&w).await;
     assert_eq!(mailer.take().len(), 1);
@@ -1413,7 +1559,14 @@ async fn requests_accepted_together_never_mail_past_the_cap() {
     };
     let w = world_at(mailer.clone(), config, Hand::at("2026-12-01T10:00:00Z"));
     for i in 0..5 {
-        let p = post_form(&w, &form_email(&format!("r{i}@example.com")), "192.0.2.1", &[], true).await;
+        let p = post_form(
+            &w,
+            &form_email(&format!("r{i}@example.com")),
+            "192.0.2.1",
+            &[],
+            true,
+        )
+        .await;
         assert_eq!(p.status, StatusCode::ACCEPTED);
     }
     let outcomes = handle_queued(&w).await;
@@ -1447,11 +1600,21 @@ async fn a_subscriber_keeps_their_choice_until_they_confirm_a_change() {
     subscribed(&w, &mailer, "reader@example.com", &["api"]).await;
     // Someone else asks for another choice in the reader's name.
     clock.advance(chrono::TimeDelta::hours(2));
-    let p = post_form(&w, &format!("{}&components=web", form_email("reader@example.com")), "203.0.113.9", &[], true).await;
+    let p = post_form(
+        &w,
+        &format!("{}&components=web", form_email("reader@example.com")),
+        "203.0.113.9",
+        &[],
+        true,
+    )
+    .await;
     assert_eq!(p.status, StatusCode::ACCEPTED);
     handle_queued(&w).await;
     let mail = mailer.take().pop().expect("a confirmation of the change");
-    assert_eq!(mail.subject, "Confirm your new choice of Service status updates");
+    assert_eq!(
+        mail.subject,
+        "Confirm your new choice of Service status updates"
+    );
     assert!(!mail.text.contains("web"), "{}", mail.text);
     let confirm = link_in(&mail, "/subscribe/confirm");
     // The link's page says what would change, and that nothing has.
@@ -1465,24 +1628,42 @@ async fn a_subscriber_keeps_their_choice_until_they_confirm_a_change() {
     );
     let p = call(&w.subs, Method::GET, &confirm, "", "192.0.2.9", true).await;
     assert_eq!(
-        (json(&p)["status"].as_str(), &json(&p)["components"], &json(&p)["current_components"]),
-        (Some("confirm_change"), &serde_json::json!(["web"]), &serde_json::json!(["api"]))
+        (
+            json(&p)["status"].as_str(),
+            &json(&p)["components"],
+            &json(&p)["current_components"]
+        ),
+        (
+            Some("confirm_change"),
+            &serde_json::json!(["web"]),
+            &serde_json::json!(["api"])
+        )
     );
     // Not confirmed: the reader still gets what they chose.
     assert_eq!(
-        record(&w.state, "reader@example.com").await.unwrap().components,
+        record(&w.state, "reader@example.com")
+            .await
+            .unwrap()
+            .components,
         vec!["api".to_string()]
     );
-    announce(w.queue.as_ref(), None, &[update(5, UpdateKind::Published, &["api"])])
-        .await
-        .unwrap();
+    announce(
+        w.queue.as_ref(),
+        None,
+        &[update(5, UpdateKind::Published, &["api"])],
+    )
+    .await
+    .unwrap();
     drain(&w, w.queue.take(), 0).await;
     assert_eq!(mailer.take().len(), 1, "still subscribed to api");
     // Confirmed, the change is made.
     let p = call(&w.subs, Method::POST, &confirm, "", "192.0.2.9", true).await;
     assert_eq!(json(&p)["status"], "confirmed");
     assert_eq!(
-        record(&w.state, "reader@example.com").await.unwrap().components,
+        record(&w.state, "reader@example.com")
+            .await
+            .unwrap()
+            .components,
         vec!["web".to_string()]
     );
 }
@@ -1494,12 +1675,19 @@ async fn links_end_with_their_subscription() {
     let w = world_at(mailer.clone(), config(), clock.clone());
     subscribed(&w, &mailer, "reader@example.com", &[]).await;
     clock.advance(chrono::TimeDelta::minutes(10));
-    announce(w.queue.as_ref(), None, &[update(5, UpdateKind::Published, &[])])
-        .await
-        .unwrap();
+    announce(
+        w.queue.as_ref(),
+        None,
+        &[update(5, UpdateKind::Published, &[])],
+    )
+    .await
+    .unwrap();
     drain(&w, w.queue.take(), 0).await;
     let mail = mailer.take().pop().expect("an update");
-    let (unsubscribe, manage) = (link_in(&mail, "/unsubscribe"), link_in(&mail, "/subscriptions"));
+    let (unsubscribe, manage) = (
+        link_in(&mail, "/unsubscribe"),
+        link_in(&mail, "/subscriptions"),
+    );
     let p = call(&w.subs, Method::GET, &manage, "", "192.0.2.9", true).await;
     assert_eq!(json(&p)["status"], "manage");
     // A link mailed by the earlier release names no subscription: it acts on the
@@ -1521,12 +1709,28 @@ async fn links_end_with_their_subscription() {
     let p = call(&w.subs, Method::GET, &mailed_before, "", "192.0.2.9", true).await;
     assert_eq!(json(&p)["status"], "manage");
     // Unsubscribed: every link of that subscription stops working.
-    let p = call(&w.subs, Method::POST, &unsubscribe, "List-Unsubscribe=One-Click", "192.0.2.9", true).await;
+    let p = call(
+        &w.subs,
+        Method::POST,
+        &unsubscribe,
+        "List-Unsubscribe=One-Click",
+        "192.0.2.9",
+        true,
+    )
+    .await;
     assert_eq!(json(&p)["status"], "unsubscribed");
     for link in [&manage, &mailed_before] {
         let p = call(&w.subs, Method::GET, link, "", "192.0.2.9", true).await;
         assert_eq!(p.status, StatusCode::NOT_FOUND, "{link}");
-        let p = call(&w.subs, Method::POST, link, "action=save&components=web", "192.0.2.9", true).await;
+        let p = call(
+            &w.subs,
+            Method::POST,
+            link,
+            "action=save&components=web",
+            "192.0.2.9",
+            true,
+        )
+        .await;
         assert_eq!(p.status, StatusCode::NOT_FOUND, "{link}");
     }
     // Subscribed again: the old links do nothing to the new subscription.
@@ -1534,19 +1738,42 @@ async fn links_end_with_their_subscription() {
     subscribed(&w, &mailer, "reader@example.com", &["api"]).await;
     let now_subscribed = record(&w.state, "reader@example.com").await.unwrap();
     for link in [&manage, &mailed_before] {
-        for (method, body) in [(Method::GET, ""), (Method::POST, "action=save&components=web"), (Method::POST, "action=unsubscribe")] {
+        for (method, body) in [
+            (Method::GET, ""),
+            (Method::POST, "action=save&components=web"),
+            (Method::POST, "action=unsubscribe"),
+        ] {
             let p = call(&w.subs, method.clone(), link, body, "192.0.2.9", true).await;
             assert_eq!(p.status, StatusCode::GONE, "{method} {link}: {}", p.body);
             assert_eq!(json(&p)["status"], "link_stale");
         }
     }
     for method in [Method::GET, Method::POST] {
-        let p = call(&w.subs, method.clone(), &unsubscribe, "List-Unsubscribe=One-Click", "192.0.2.9", true).await;
+        let p = call(
+            &w.subs,
+            method.clone(),
+            &unsubscribe,
+            "List-Unsubscribe=One-Click",
+            "192.0.2.9",
+            true,
+        )
+        .await;
         assert_eq!(p.status, StatusCode::GONE, "{method}");
     }
-    assert_eq!(record(&w.state, "reader@example.com").await, Some(now_subscribed));
+    assert_eq!(
+        record(&w.state, "reader@example.com").await,
+        Some(now_subscribed)
+    );
     // The new subscription's own links work, an earlier release's link issued since too.
-    let p = call(&w.subs, Method::GET, &earlier(clock.now()), "", "192.0.2.9", true).await;
+    let p = call(
+        &w.subs,
+        Method::GET,
+        &earlier(clock.now()),
+        "",
+        "192.0.2.9",
+        true,
+    )
+    .await;
     assert_eq!(json(&p)["status"], "manage");
 }
 
@@ -1555,7 +1782,14 @@ async fn waiting_requests_expire_and_are_swept() {
     let mailer = Arc::new(MemoryMailer::default());
     let clock = Hand::at("2026-12-01T10:00:00Z");
     let w = world_at(mailer.clone(), config(), clock.clone());
-    post_form(&w, &form_email("reader@example.com"), "192.0.2.1", &[], true).await;
+    post_form(
+        &w,
+        &form_email("reader@example.com"),
+        "192.0.2.1",
+        &[],
+        true,
+    )
+    .await;
     handle_queued(&w).await;
     let confirm = link_in(&mailer.take()[0], "/subscribe/confirm");
     let waiting = |w: &World| {
@@ -1632,28 +1866,125 @@ async fn a_record_of_the_earlier_release_with_a_request_inside_is_moved() {
             })
         )
     };
-    let p = call(&w.subs, Method::GET, &link("old@example.com"), "", "192.0.2.1", true).await;
+    let p = call(
+        &w.subs,
+        Method::GET,
+        &link("old@example.com"),
+        "",
+        "192.0.2.1",
+        true,
+    )
+    .await;
     assert_eq!(json(&p)["status"], "confirm_change");
     let old = record(&w.state, "old@example.com").await.unwrap();
     assert!(old.pending.is_none() && old.active() && old.components == vec!["api".to_string()]);
     // An update plans over the subscriber only, and moves the request out.
-    announce(w.queue.as_ref(), None, &[update(5, UpdateKind::Published, &[])])
-        .await
-        .unwrap();
+    announce(
+        w.queue.as_ref(),
+        None,
+        &[update(5, UpdateKind::Published, &[])],
+    )
+    .await
+    .unwrap();
     let outcomes = drain(&w, w.queue.take(), 0).await;
-    assert!(matches!(outcomes[0], FanOut::Planned { subscribers: 2, .. }), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[0], FanOut::Planned { subscribers: 2, .. }),
+        "{outcomes:?}"
+    );
     assert_eq!(mailer.take().len(), 1, "only the subscriber");
     assert_eq!(record(&w.state, "new@example.com").await, None);
-    announce(w.queue.as_ref(), None, &[update(6, UpdateKind::Published, &[])])
-        .await
-        .unwrap();
+    announce(
+        w.queue.as_ref(),
+        None,
+        &[update(6, UpdateKind::Published, &[])],
+    )
+    .await
+    .unwrap();
     let outcomes = drain(&w, w.queue.take(), 0).await;
-    assert!(matches!(outcomes[0], FanOut::Planned { subscribers: 1, .. }), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[0], FanOut::Planned { subscribers: 1, .. }),
+        "{outcomes:?}"
+    );
     mailer.take();
     for address in ["new@example.com", "old@example.com"] {
         let p = call(&w.subs, Method::POST, &link(address), "", "192.0.2.1", true).await;
         assert_eq!(json(&p)["status"], "confirmed", "{address}: {}", p.body);
     }
-    assert_eq!(record(&w.state, "new@example.com").await.unwrap().components, vec!["api".to_string()]);
-    assert_eq!(record(&w.state, "old@example.com").await.unwrap().components, vec!["web".to_string()]);
+    assert_eq!(
+        record(&w.state, "new@example.com")
+            .await
+            .unwrap()
+            .components,
+        vec!["api".to_string()]
+    );
+    assert_eq!(
+        record(&w.state, "old@example.com")
+            .await
+            .unwrap()
+            .components,
+        vec!["web".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn the_answer_does_no_mail_io_whatever_the_address() {
+    let mailer = Arc::new(Flaky::default());
+    let w = world(mailer.clone());
+    // An address whose mail stopped for good.
+    seed(&w.state, "bounced@example.com").await;
+    w.subs
+        .feedback(r#"{"eventType":"Bounce","bounce":{"bounceType":"Permanent","bouncedRecipients":[{"emailAddress":"bounced@example.com"}]},"mail":{}}"#)
+        .await
+        .unwrap();
+    let mut answers = Vec::new();
+    for (i, address) in [
+        "new@example.com",
+        "new+again@example.com",
+        "bounced@example.com",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = post_form(
+            &w,
+            &form_email(address),
+            &format!("192.0.2.{i}"),
+            &[],
+            false,
+        )
+        .await;
+        assert_eq!(
+            mailer.calls.load(Ordering::SeqCst),
+            0,
+            "{address}: no mail while answering"
+        );
+        assert_eq!(
+            w.queue.take().len(),
+            1,
+            "{address}: one message, whatever comes of it"
+        );
+        answers.push((p.status, p.body));
+        // Its message, handled later.
+    }
+    assert!(
+        answers.windows(2).all(|a| a[0] == a[1]),
+        "the same answer for each"
+    );
+    // Handled: one mail for the new mailbox, none for the same mailbox again or the
+    // stopped address.
+    for (address, want) in [
+        ("new@example.com", request::Mailed::Sent),
+        ("new+again@example.com", request::Mailed::TooSoon),
+        ("bounced@example.com", request::Mailed::Suppressed),
+    ] {
+        post_form(&w, &form_email(address), "192.0.2.9", &[], false).await;
+        let m = w.queue.take();
+        assert_eq!(
+            w.subs.handle(&m[0].body).await.unwrap(),
+            FanOut::Confirmation(want),
+            "{address}"
+        );
+    }
+    assert_eq!(mailer.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(mailer.inner.take().len(), 1);
 }

@@ -281,7 +281,10 @@ mod tests {
             ..t.clone()
         };
         let years = now + chrono::TimeDelta::days(3650);
-        assert_eq!(k.verify(&k.sign(&u), Purpose::Unsubscribe, years), Ok(u.clone()));
+        assert_eq!(
+            k.verify(&k.sign(&u), Purpose::Unsubscribe, years),
+            Ok(u.clone())
+        );
         let future = Token {
             issued: now.timestamp() + 3600,
             ..u
@@ -341,7 +344,11 @@ mod tests {
         assert_eq!(p, a.pseudonym(&id).to_string());
         assert_ne!(p, b.pseudonym(&id).to_string());
         assert!(!id.as_str().contains(&p), "{p} is part of sha256(address)");
-        assert_ne!(p, a.pseudonym(&SubscriberId::of("other@example.com")).to_string());
+        assert_ne!(
+            p,
+            a.pseudonym(&SubscriberId::of("other@example.com"))
+                .to_string()
+        );
     }
 
     #[test]

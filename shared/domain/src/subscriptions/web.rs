@@ -294,7 +294,10 @@ impl Subscriptions {
                 ..View::new(200, "unsubscribe")
             }),
             (Purpose::Unsubscribe, true, None) => Ok(View::new(200, "not_subscribed")),
-            (Purpose::Unsubscribe, false, _) => self.unsubscribe(&id, token.subscription, token.issued).await,
+            (Purpose::Unsubscribe, false, _) => {
+                self.unsubscribe(&id, token.subscription, token.issued)
+                    .await
+            }
             (_, true, Some(s)) => Ok(self
                 .form(View {
                     address: shown(s),
@@ -309,7 +312,9 @@ impl Subscriptions {
                     Err(v) => return Ok(*v),
                 };
                 if fields.action == "unsubscribe" {
-                    return self.unsubscribe(&id, token.subscription, token.issued).await;
+                    return self
+                        .unsubscribe(&id, token.subscription, token.issued)
+                        .await;
                 }
                 // The page's components, and those chosen before (one a published
                 // incident no longer names stays choosable).
@@ -372,13 +377,15 @@ impl Subscriptions {
             .await?
             .filter(|w| w.requested_at.timestamp() == issued && w.current(now));
         let Some(w) = waiting else {
-            return Ok(match subscriber::confirmed_before(record.as_ref(), issued) {
-                Confirmed::Already(_) => match &record {
-                    Some(s) => self.subscribed(fan, "already", s, id, now),
-                    None => View::refused(410, "link_stale"),
+            return Ok(
+                match subscriber::confirmed_before(record.as_ref(), issued) {
+                    Confirmed::Already(_) => match &record {
+                        Some(s) => self.subscribed(fan, "already", s, id, now),
+                        None => View::refused(410, "link_stale"),
+                    },
+                    _ => View::refused(410, "link_stale"),
                 },
-                _ => View::refused(410, "link_stale"),
-            });
+            );
         };
         if record.as_ref().is_some_and(|s| s.suppressed.is_some()) {
             return Ok(View::refused(410, "link_stale"));
@@ -391,7 +398,11 @@ impl Subscriptions {
             return Ok(View {
                 address: Some(masked(&w.address)),
                 chosen: w.components.clone(),
-                name: if current.is_some() { "confirm_change" } else { "confirm" },
+                name: if current.is_some() {
+                    "confirm_change"
+                } else {
+                    "confirm"
+                },
                 current,
                 ..View::new(200, "confirm")
             });

@@ -358,10 +358,12 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
             )
         }
     };
+    // Subscriber records (not the layout's marker).
     let subscribers = |dir: &Path| -> Vec<String> {
         tree(&dir.join("state/subscribers"))
-            .into_values()
-            .map(|b| String::from_utf8(b).unwrap())
+            .into_iter()
+            .filter(|(k, _)| k != "layout.json")
+            .map(|(_, b)| String::from_utf8(b).unwrap())
             .collect()
     };
     assert_eq!(subscribers(dir.path()).len(), 5);
@@ -374,7 +376,8 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
         "{page}"
     );
 
-    // An update: planned over every record once, each read and moved on the way.
+    // The first update moves every record of the earlier release before it plans,
+    // and plans over subscribers only.
     let update = openmic::subscriptions::update::Update {
         id: "2.published".into(),
         kind: openmic::subscriptions::UpdateKind::Published,
@@ -405,7 +408,7 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
     assert!(
         matches!(
             planned,
-            openmic::subscriptions::FanOut::Planned { subscribers: 5, .. }
+            openmic::subscriptions::FanOut::Planned { subscribers: 3, .. }
         ),
         "{planned:?}"
     );
@@ -430,7 +433,7 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
             planned,
             openmic::subscriptions::FanOut::Planned { subscribers: 3, .. }
         ),
-        "updates plan over subscribers only: {planned:?}"
+        "{planned:?}"
     );
     runner.drain().await;
 
@@ -475,8 +478,7 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
     runner.drain().await;
     let mail = outbox(dir.path())
         .into_iter()
-        .filter(|m| m.to == "confirmed@example.com" && m.subject.starts_with("Confirm"))
-        .last()
+        .rfind(|m| m.to == "confirmed@example.com" && m.subject.starts_with("Confirm"))
         .expect("a new confirmation");
     let confirm = link(
         &mail.text,

@@ -181,6 +181,8 @@ impl Subscriptions {
 
     /// Keeps the update and queues its batches.
     async fn plan(&self, queue: &dyn Queue, update: Update) -> Result<FanOut, ProcessError> {
+        // Subscribers only: no request of the earlier release left among them.
+        self.check_layout().await?;
         let body =
             serde_json::to_vec(&update).map_err(|e| ProcessError::Permanent(e.to_string()))?;
         self.state

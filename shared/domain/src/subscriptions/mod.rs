@@ -121,6 +121,8 @@ pub struct Subscriptions {
     /// The time of requests, deliveries and feedback; the system's, or one a test
     /// moves.
     clock: Arc<dyn Clock>,
+    /// Whether the records are in this release's layout ([`Subscriptions::check_layout`]).
+    layout_checked: tokio::sync::OnceCell<()>,
     /// The origins `POST /subscribe` is taken from: the status page's and the API's
     /// (`scheme://host[:port]`); [`Subscriptions::with_origin`] adds more.
     origins: Vec<String>,
@@ -173,6 +175,7 @@ impl Subscriptions {
             fan,
             channels: None,
             clock: Arc::new(SystemClock),
+            layout_checked: tokio::sync::OnceCell::new(),
             origins,
         })
     }

@@ -17,9 +17,12 @@
 //! tick's sweep locally ([`Subscriptions::sweep`]).
 //!
 //! The release before kept a waiting request inside the subscriber's record; such a
-//! record is moved the first time it is read ([`moved`]): the request to its own
-//! document (if it is still within its 48 hours, so its mailed link still works), a
-//! record that was nothing but the request removed.
+//! record is moved ([`moved`]): the request to its own document (if it is still within
+//! its 48 hours, so its mailed link still works), a record that was nothing but the
+//! request removed. All of them are moved before the first update is planned (and by
+//! `openmic-local migrate`, and the local tick), once: `subscribers/layout.json` says
+//! it was done ([`Subscriptions::check_layout`]); until then a record is moved
+//! whenever it is read.
 
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -39,6 +42,17 @@ pub const PREFIX: &str = "subscription-requests/";
 /// The updates queue's message group of confirmations: apart from the updates', so a
 /// long fan-out never holds a confirmation back.
 pub const GROUP: &str = "confirmations";
+
+/// Written once every record of the earlier release was moved (no subscriber's key:
+/// not 64 hex digits, so the fan-out never takes it for one).
+pub const LAYOUT_KEY: &str = "subscribers/layout.json";
+
+/// What [`LAYOUT_KEY`] holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Layout {
+    /// `apart`: requests in `subscription-requests/`, none in a record.
+    requests: String,
+}
 
 pub fn key(id: &SubscriberId) -> String {
     format!("{PREFIX}{}.json", id.as_str())
@@ -172,6 +186,63 @@ impl Subscriptions {
         Ok(after)
     }
 
+    /// Moves every record the earlier release wrote with a request inside, unless
+    /// that was done (once per process, then never again once [`LAYOUT_KEY`] says
+    /// so).
+    pub async fn check_layout(&self) -> Result<(), ProcessError> {
+        self.layout_checked
+            .get_or_try_init(|| async {
+                if document::read::<Layout>(self.state.as_ref(), LAYOUT_KEY)
+                    .await?
+                    .is_none()
+                {
+                    let moved = self.migrate().await?;
+                    info!(moved, "subscriber records of the earlier release moved");
+                }
+                Ok::<(), ProcessError>(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Moves every record the earlier release wrote with a request inside; how many
+    /// there were. Done, it writes [`LAYOUT_KEY`].
+    pub async fn migrate(&self) -> Result<usize, ProcessError> {
+        let state = self.state.as_ref();
+        let mut moved = 0;
+        for key in state.list(subscriber::PREFIX).await? {
+            let Some(id) = subscriber::id_of_key(&key) else {
+                continue;
+            };
+            let legacy = match document::read::<Subscriber>(state, &key).await {
+                Ok(r) => {
+                    r.is_some_and(|(s, _)| s.pending.is_some() || s.confirmation_sent_at.is_some())
+                }
+                Err(ProcessError::Permanent(e)) => {
+                    warn!(subscriber = %self.pseudonym(&id), error = %redact(&e), "subscriber record unreadable; left as it is");
+                    false
+                }
+                Err(e) => return Err(e),
+            };
+            if legacy {
+                self.record(&id).await?;
+                moved += 1;
+            }
+        }
+        let done = serde_json::to_vec(&Layout {
+            requests: "apart".into(),
+        })
+        .map_err(|e| ProcessError::Permanent(e.to_string()))?;
+        state
+            .put(
+                LAYOUT_KEY,
+                done.into(),
+                crate::ports::PutOptions::private_json(),
+            )
+            .await?;
+        Ok(moved)
+    }
+
     /// The request waiting for `id`'s confirmation, if any.
     pub(super) async fn waiting(&self, id: &SubscriberId) -> Result<Option<Waiting>, ProcessError> {
         Ok(document::read::<Waiting>(self.state.as_ref(), &key(id))
@@ -299,6 +370,7 @@ impl Subscriptions {
     /// limits' documents older than a day. On AWS the state bucket's lifecycle rules
     /// do this; the local runner's tick calls it. Returns how many documents went.
     pub async fn sweep(&self) -> Result<usize, ProcessError> {
+        self.check_layout().await?;
         let now = self.clock.now();
         let state = self.state.as_ref();
         let mut removed = 0;

@@ -298,13 +298,14 @@ impl Subscriptions {
                 self.unsubscribe(&id, token.subscription, token.issued)
                     .await
             }
-            (_, true, Some(s)) => Ok(self
-                .form(View {
+            (_, true, Some(s)) => {
+                self.form(View {
                     address: shown(s),
                     chosen: s.components.clone(),
                     ..View::new(200, "manage")
                 })
-                .await?),
+                .await
+            }
             (_, _, None) => Ok(View::refused(404, "not_subscribed")),
             (_, false, Some(s)) => {
                 let fields = match fields(req) {
@@ -323,13 +324,13 @@ impl Subscriptions {
                 let chosen = match subscriber::known_components(fields.components, &known) {
                     Ok(c) => c,
                     Err(e) => {
-                        return Ok(self
+                        return self
                             .form(View {
                                 address: shown(s),
                                 chosen: s.components.clone(),
                                 ..View::error(400, "invalid_components", e.problem())
                             })
-                            .await?);
+                            .await;
                     }
                 };
                 let after = document::update(

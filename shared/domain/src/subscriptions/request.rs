@@ -54,6 +54,23 @@ struct Layout {
     requests: String,
 }
 
+/// Marks the subscriber records as in this release's layout: nothing of the earlier
+/// release left to move ([`Subscriptions::check_layout`]).
+pub async fn mark_layout(state: &dyn crate::ports::ObjectStore) -> Result<(), ProcessError> {
+    let done = serde_json::to_vec(&Layout {
+        requests: "apart".into(),
+    })
+    .map_err(|e| ProcessError::Permanent(e.to_string()))?;
+    state
+        .put(
+            LAYOUT_KEY,
+            done.into(),
+            crate::ports::PutOptions::private_json(),
+        )
+        .await?;
+    Ok(())
+}
+
 pub fn key(id: &SubscriberId) -> String {
     format!("{PREFIX}{}.json", id.as_str())
 }
@@ -208,39 +225,44 @@ impl Subscriptions {
     /// Moves every record the earlier release wrote with a request inside; how many
     /// there were. Done, it writes [`LAYOUT_KEY`].
     pub async fn migrate(&self) -> Result<usize, ProcessError> {
+        use futures_util::StreamExt;
         let state = self.state.as_ref();
-        let mut moved = 0;
-        for key in state.list(subscriber::PREFIX).await? {
-            let Some(id) = subscriber::id_of_key(&key) else {
-                continue;
-            };
-            let legacy = match document::read::<Subscriber>(state, &key).await {
-                Ok(r) => {
-                    r.is_some_and(|(s, _)| s.pending.is_some() || s.confirmation_sent_at.is_some())
+        let ids: Vec<SubscriberId> = state
+            .list(subscriber::PREFIX)
+            .await?
+            .iter()
+            .filter_map(|k| subscriber::id_of_key(k))
+            .collect();
+        // Read as the fan-out reads them, several at once: a large list is moved well
+        // within one invocation.
+        let moved: Vec<Result<bool, ProcessError>> = futures_util::stream::iter(ids)
+            .map(|id| async move {
+                let legacy = match document::read::<Subscriber>(state, &subscriber::key(&id))
+                    .await
+                {
+                    Ok(r) => r.is_some_and(|(s, _)| {
+                        s.pending.is_some() || s.confirmation_sent_at.is_some()
+                    }),
+                    Err(ProcessError::Permanent(e)) => {
+                        warn!(subscriber = %self.pseudonym(&id), error = %redact(&e), "subscriber record unreadable; left as it is");
+                        false
+                    }
+                    Err(e) => return Err(e),
+                };
+                if legacy {
+                    self.record(&id).await?;
                 }
-                Err(ProcessError::Permanent(e)) => {
-                    warn!(subscriber = %self.pseudonym(&id), error = %redact(&e), "subscriber record unreadable; left as it is");
-                    false
-                }
-                Err(e) => return Err(e),
-            };
-            if legacy {
-                self.record(&id).await?;
-                moved += 1;
-            }
+                Ok(legacy)
+            })
+            .buffer_unordered(super::fanout::MAX_CONCURRENCY)
+            .collect()
+            .await;
+        let mut count = 0;
+        for m in moved {
+            count += usize::from(m?);
         }
-        let done = serde_json::to_vec(&Layout {
-            requests: "apart".into(),
-        })
-        .map_err(|e| ProcessError::Permanent(e.to_string()))?;
-        state
-            .put(
-                LAYOUT_KEY,
-                done.into(),
-                crate::ports::PutOptions::private_json(),
-            )
-            .await?;
-        Ok(moved)
+        mark_layout(state).await?;
+        Ok(count)
     }
 
     /// The request waiting for `id`'s confirmation, if any.

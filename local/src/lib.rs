@@ -420,11 +420,16 @@ impl Runner {
             .with_state(self.intake.clone())
     }
 
-    /// The scheduled work of a minute: maintenances moved to their stage, and alerts a
-    /// maintenance held let go.
+    /// The scheduled work of a minute: maintenances moved to their stage, alerts a
+    /// maintenance held let go, and with `SUBSCRIPTIONS=on` subscribe requests past
+    /// their 48 hours and old limit counters removed (what the state bucket's
+    /// lifecycle rules do on AWS).
     pub async fn tick(&self) -> Result<(), ProcessError> {
         self.publisher.tick().await?;
         self.notifier.tick().await?;
+        if self.subscriptions.enabled() {
+            self.subscriptions.sweep().await?;
+        }
         Ok(())
     }
 

@@ -243,6 +243,10 @@ async fn main() {
             for (old, new) in &m.renumbered {
                 println!("incident {old} is now {new}");
             }
+            if runner.subscriptions.enabled() {
+                let moved = or_exit(runner.subscriptions.migrate().await);
+                println!("subscriber records with a waiting request moved: {moved}");
+            }
         }
     }
 }

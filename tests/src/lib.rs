@@ -394,7 +394,8 @@ impl std::io::Write for Captured {
 }
 
 /// `count` confirmed subscribers `reader<i>@<domain>` (of every component), written
-/// straight into the state bucket; their addresses.
+/// straight into the state bucket as this release keeps them (its layout marked, so
+/// nothing of an earlier release is looked for); their addresses.
 pub async fn confirmed_subscribers(
     state: &dyn openmic::ports::ObjectStore,
     domain: &str,
@@ -416,5 +417,8 @@ pub async fn confirmed_subscribers(
                 .expect("the subscriber stored");
         })
         .await;
+    openmic::subscriptions::request::mark_layout(state)
+        .await
+        .expect("the layout marked");
     addresses
 }

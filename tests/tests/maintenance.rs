@@ -442,6 +442,8 @@ async fn subscribers_are_told_of_the_announcement_the_start_and_the_completion()
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
+    // The confirmation leaves through the updates queue.
+    runner.drain().await;
     let reader = "reader@example.com";
     let confirmation = &mails_to(dir.path(), reader)[0].1;
     let at = confirmation

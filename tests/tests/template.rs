@@ -816,3 +816,67 @@ fn state_bucket_is_private_and_expires_claim_checks() {
         openmic::message::CLAIM_PREFIX
     );
 }
+
+#[test]
+fn the_state_bucket_expires_what_subscriptions_keep_and_the_status_bucket_none_of_it() {
+    let t = Template::load();
+    let f = t.function_with_binary("openmic-subscriptions");
+    let state = ref_target(&f.env()["STATE_BUCKET"]).expect("STATE_BUCKET is !Ref <bucket>");
+    let status = ref_target(&t.function_with_binary("openmic-publisher").env()["STATUS_BUCKET"])
+        .expect("STATUS_BUCKET is !Ref <bucket>");
+    let expiry = |bucket: &str, prefix: &str| -> Option<i64> {
+        t.resource(bucket)["Properties"]["LifecycleConfiguration"]["Rules"]
+            .as_array()?
+            .iter()
+            .find(|r| {
+                r["Status"] == "Enabled"
+                    && (r["Prefix"] == prefix || r["Filter"]["Prefix"] == prefix)
+            })
+            .and_then(|r| r["ExpirationInDays"].as_i64())
+    };
+    use openmic::subscriptions::{fanout, limits, request};
+    // A waiting request's link works 48 hours: S3 removes it within a day after.
+    assert_eq!(
+        expiry(&state, request::PREFIX),
+        Some(2),
+        "{state}: {}",
+        request::PREFIX
+    );
+    assert_eq!(
+        expiry(&state, limits::PREFIX),
+        Some(1),
+        "{state}: {}",
+        limits::PREFIX
+    );
+    for prefix in [fanout::UPDATES_PREFIX, fanout::DELIVERIES_PREFIX] {
+        assert!(
+            expiry(&state, prefix).is_some_and(|d| d >= 14),
+            "{state}: {prefix}"
+        );
+    }
+    for prefix in [
+        request::PREFIX,
+        limits::PREFIX,
+        fanout::UPDATES_PREFIX,
+        fanout::DELIVERIES_PREFIX,
+    ] {
+        assert_eq!(expiry(&status, prefix), None, "{status} holds no {prefix}");
+    }
+    // The subscriptions function may write and remove waiting requests.
+    let st = t.role_statements(&f.role());
+    let may = |action: &str| {
+        st.iter().any(|s| {
+            s["Effect"] == "Allow"
+                && strings(&s["Action"]).iter().any(|a| a == action)
+                && s["Resource"].as_array().is_some_and(|rs| {
+                    rs.iter().any(|r| {
+                        r["Fn::Sub"].as_str()
+                            == Some(&format!("${{{state}.Arn}}/{}*", request::PREFIX))
+                    })
+                })
+        })
+    };
+    for action in ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] {
+        assert!(may(action), "{action} on {}", request::PREFIX);
+    }
+}

@@ -260,6 +260,8 @@ pub struct Config {
     pub subscriptions: bool,
     /// The HMAC key of the subscription links' tokens.
     pub subscription_secret: Option<Secret>,
+    /// `SUBSCRIBE_MAX_PER_HOUR`: confirmation mails an hour, whoever asks.
+    pub subscribe_max_per_hour: u32,
     /// Where the subscription routes and the alert links are served: the base of the
     /// links in mail and chat and of the subscribe form.
     pub public_api_url: Option<String>,
@@ -287,6 +289,8 @@ pub struct Config {
 }
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+/// `SUBSCRIBE_MAX_PER_HOUR` unless set.
+pub const DEFAULT_SUBSCRIBE_MAX_PER_HOUR: u32 = 200;
 
 impl Default for Config {
     fn default() -> Self {
@@ -317,6 +321,7 @@ impl Default for Config {
             link_back: true,
             subscriptions: false,
             subscription_secret: None,
+            subscribe_max_per_hour: DEFAULT_SUBSCRIBE_MAX_PER_HOUR,
             public_api_url: None,
             update_queue_url: None,
             update_channels: None,
@@ -454,6 +459,9 @@ impl Config {
                     "is shorter than {MIN_SUBSCRIPTION_SECRET_LEN} characters; use e.g. `openssl rand -hex 32`"
                 ),
             });
+        }
+        if let Some(v) = get("SUBSCRIBE_MAX_PER_HOUR") {
+            c.subscribe_max_per_hour = parse_num("SUBSCRIBE_MAX_PER_HOUR", &v)?;
         }
         c.public_api_url = get("PUBLIC_API_URL").map(|v| v.trim_end_matches('/').to_owned());
         if let Some(url) = &c.public_api_url

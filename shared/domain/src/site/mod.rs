@@ -55,7 +55,7 @@ pub const VARIABLES: &[Variable] = &[
         default: "none",
         meaning: "the page's components in order, comma-separated, shown with their history before their first incident; components of `component::` labels not listed follow",
         secret: false,
-        read_by: &[Publisher],
+        read_by: &[Publisher, Subscriptions],
         required_by: &[],
     },
     Variable {

@@ -1,5 +1,7 @@
 //! A subscriber's address: checked as a form would take it, known by the hash of its
-//! lowercased form (keys, tokens, logs), and shown masked on pages.
+//! lowercased form (keys and tokens), counted by its mailbox (limits), and shown masked
+//! on pages. Logs name a subscriber by a keyed hash ([`super::token::TokenKey::pseudonym`]),
+//! never by this one: anyone holding an address can compute its SHA-256.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -51,8 +53,9 @@ impl std::fmt::Display for AddressError {
 
 impl std::error::Error for AddressError {}
 
-/// A subscriber's identity: the SHA-256 of its lowercased address, in hex. Keys,
-/// tokens and logs use it; the address itself stays in its record.
+/// A subscriber's identity: the SHA-256 of its lowercased address, in hex. Keys and
+/// tokens use it; the address itself stays in its record. It has no `Display`: a log
+/// names a subscriber by its keyed pseudonym.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SubscriberId(String);
@@ -86,15 +89,10 @@ impl SubscriberId {
         out
     }
 
-    /// What logs show: the first 12 digits of the hash.
+    /// The first 12 digits of the hash: what mail's `Message-ID`s carry (to the
+    /// subscriber alone), never a log.
     pub fn short(&self) -> &str {
         &self.0[..12]
-    }
-}
-
-impl std::fmt::Display for SubscriberId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.short())
     }
 }
 
@@ -151,6 +149,24 @@ pub fn parse(input: &str) -> Result<Address, AddressError> {
         return Err(AddressError::Domain);
     }
     Ok(Address(s.to_owned()))
+}
+
+/// The mailbox an address reaches, as the limits count it: lowercased, a `+tag`
+/// removed (the local part up to its first `+`), and for Gmail the dots of the local
+/// part removed, `googlemail.com` being `gmail.com`. `Victim+1@x`, `victim+2@x` and
+/// `VICTIM@x` are one mailbox; `v.i.c.t.i.m@gmail.com` and `victim@googlemail.com`
+/// too. Two such addresses stay two subscribers (a sender cannot know they are one),
+/// but they share one mailbox's limit.
+pub fn mailbox(address: &str) -> String {
+    let lower = address.trim().to_lowercase();
+    let Some((local, domain)) = lower.rsplit_once('@') else {
+        return lower;
+    };
+    let local = local.split('+').next().unwrap_or_default();
+    match domain {
+        "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
+        _ => format!("{local}@{domain}"),
+    }
 }
 
 /// An address as a page shows it to whoever holds a link: its first character and
@@ -255,7 +271,39 @@ mod tests {
         assert_eq!(SubscriberId::parse(a.id().as_str()), Some(a.id()));
         assert_eq!(SubscriberId::from_bytes(a.id().to_bytes()), a.id());
         assert_eq!(SubscriberId::parse("../x"), None);
-        assert_eq!(a.id().to_string().len(), 12);
+        assert_eq!(a.id().short().len(), 12);
+    }
+
+    #[test]
+    fn one_mailbox_whatever_the_tag_case_or_gmail_dots() {
+        for victim in [
+            "victim@example.com",
+            "victim+1@example.com",
+            "victim+2@example.com",
+            "Victim@Example.COM",
+            "VICTIM+a+b@example.com",
+            " victim+@example.com ",
+        ] {
+            assert_eq!(mailbox(victim), "victim@example.com", "{victim}");
+        }
+        for victim in [
+            "victim@gmail.com",
+            "v.i.c.t.i.m@gmail.com",
+            "Vic.Tim+news@GMail.com",
+            "victim@googlemail.com",
+            "v.ictim+x@googlemail.com",
+        ] {
+            assert_eq!(mailbox(victim), "victim@gmail.com", "{victim}");
+        }
+        // Dots count elsewhere; other mailboxes stay apart.
+        assert_eq!(mailbox("v.ictim@example.com"), "v.ictim@example.com");
+        assert_ne!(mailbox("victim@example.com"), mailbox("victim@example.org"));
+        assert_ne!(mailbox("victim@gmail.com"), mailbox("victim2@gmail.com"));
+        // The subscriber's id does not normalise: two tagged addresses are two.
+        assert_ne!(
+            SubscriberId::of("victim+1@example.com"),
+            SubscriberId::of("victim+2@example.com")
+        );
     }
 
     #[test]

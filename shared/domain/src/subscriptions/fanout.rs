@@ -26,7 +26,7 @@ use tracing::{info, warn};
 use super::Subscriptions;
 use super::address::{SubscriberId, redact};
 use super::mail::Prepared;
-use super::subscriber::{self, Subscriber};
+use super::subscriber;
 use super::update::Update;
 use crate::document;
 use crate::errors::{BackendError, ProcessError};
@@ -52,6 +52,9 @@ pub enum FanMessage {
     Update(Update),
     /// Subscribers to mail one planned update.
     Batch(Batch),
+    /// A subscribe request from the form, for its confirmation mail (in the
+    /// `confirmations` group: [`super::request`]).
+    Confirmation(super::request::Asked),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +87,8 @@ pub enum FanOut {
     },
     /// Subscriptions are off; the update went to this many operators' channels.
     Posted { update: String, channels: usize },
+    /// A subscribe request handled: whether its confirmation went out.
+    Confirmation(super::request::Mailed),
     /// Subscriptions are off and there are no channels: the message is dropped.
     Off,
 }
@@ -170,11 +175,14 @@ impl Subscriptions {
                 }))
             }
             FanMessage::Batch(b) => self.deliver(b).await,
+            FanMessage::Confirmation(asked) => self.ask(asked).await,
         }
     }
 
     /// Keeps the update and queues its batches.
     async fn plan(&self, queue: &dyn Queue, update: Update) -> Result<FanOut, ProcessError> {
+        // Subscribers only: no request of the earlier release left among them.
+        self.check_layout().await?;
         let body =
             serde_json::to_vec(&update).map_err(|e| ProcessError::Permanent(e.to_string()))?;
         self.state
@@ -290,16 +298,18 @@ impl Subscriptions {
             .fan
             .as_ref()
             .ok_or_else(|| ProcessError::Permanent("subscriptions are off".into()))?;
-        let record =
-            match document::read::<Subscriber>(self.state.as_ref(), &subscriber::key(&id)).await {
-                Ok(r) => r,
-                Err(ProcessError::Permanent(e)) => {
-                    warn!(subscriber = %id, error = %e, "subscriber record unreadable; skipped");
-                    return Ok(One::Skipped);
-                }
-                Err(e) => return Err(e),
-            };
-        let Some((s, _)) = record else {
+        let who = self.pseudonym(&id);
+        // A record of the earlier release is moved here first: every update reads
+        // every record, so its waiting request leaves what updates plan over.
+        let record = match self.record(&id).await {
+            Ok(r) => r,
+            Err(ProcessError::Permanent(e)) => {
+                warn!(subscriber = %who, error = %redact(&e), "subscriber record unreadable; skipped");
+                return Ok(One::Skipped);
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(s) = record else {
             return Ok(One::Skipped);
         };
         let (true, Some(address)) = (
@@ -317,16 +327,16 @@ impl Subscriptions {
             Err(BackendError::PreconditionFailed(_)) => return Ok(One::Already),
             Err(e) => return Err(e.into()),
         }
-        let mail = prepared.mail(&fan.composer, address, &id, now);
+        let mail = prepared.mail(&fan.composer, address, &id, s.subscription(), now);
         let Err(e) = self.mailer.send(&mail).await else {
             return Ok(One::Sent);
         };
         // Not sent: the retry may send it.
         if let Err(d) = self.state.delete(&key).await {
-            warn!(subscriber = %id, error = %d, "a failed mail's record stays; that mail is not retried");
+            warn!(subscriber = %who, error = %d, "a failed mail's record stays; that mail is not retried");
         }
         let reason = redact(&e.to_string());
-        warn!(subscriber = %id, update = %update.id, error = %reason, "mail not sent");
+        warn!(subscriber = %who, update = %update.id, error = %reason, "mail not sent");
         match e {
             BackendError::Permanent(_) => Ok(One::Refused(reason)),
             _ => Err(ProcessError::Retryable(reason)),

@@ -1,6 +1,8 @@
 //! The mail subscribers get: the confirmation of a request, and an update. Text and
 //! HTML parts from `templates/subscriptions/`; the incident's public text only, with
-//! a link to its page. Every update carries `List-Unsubscribe` and
+//! a link to its page. A confirmation carries nothing of the request but the address
+//! it goes to: what was asked for is shown by the page its link opens, so no text a
+//! stranger typed into the form is ever mailed in the operator's name. Every update carries `List-Unsubscribe` and
 //! `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
 //!
 //! An update's mail is rendered once ([`Composer::prepare`]); each subscriber's copy
@@ -82,18 +84,22 @@ pub struct Composer {
 }
 
 impl Composer {
-    /// A link to one of the subscription routes, with its token.
+    /// A link to one of the subscription routes, with its token: for the
+    /// subscription that began at `subscription` (Unix milliseconds; none for a
+    /// confirmation).
     pub fn link(
         &self,
         path: &str,
         purpose: Purpose,
         id: &SubscriberId,
+        subscription: Option<i64>,
         issued: Timestamp,
     ) -> String {
         let token = self.key.sign(&Token {
             purpose,
             subscriber: id.clone(),
             issued: issued.timestamp(),
+            subscription,
         });
         format!("{}{path}?token={token}", self.api)
     }
@@ -110,21 +116,19 @@ impl Composer {
 
     /// The mail that asks `address` to confirm its request (`change`: it is
     /// subscribed already and asked for another choice), its token issued at
-    /// `issued`.
+    /// `issued`. What was asked for is not in it: the link's page shows it.
     pub fn confirmation(
         &self,
         address: &str,
         id: &SubscriberId,
-        components: &[String],
         issued: Timestamp,
         change: bool,
     ) -> Result<Mail, String> {
-        let confirm_url = self.link(CONFIRM_PATH, Purpose::Confirm, id, issued);
+        let confirm_url = self.link(CONFIRM_PATH, Purpose::Confirm, id, None, issued);
         let ctx = context! {
             lang => self.language.code(),
             site_title => &self.site_title,
             address => address,
-            components => components,
             confirm_url => confirm_url,
             hours => CONFIRM_TTL.num_hours(),
             status_page_url => &self.page,
@@ -239,11 +243,25 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// The copy for one subscriber, sent at `now`: its own links, and threaded with
-    /// the incident's other mails to it.
-    pub fn mail(&self, composer: &Composer, to: &str, id: &SubscriberId, now: Timestamp) -> Mail {
-        let unsubscribe = composer.link(UNSUBSCRIBE_PATH, Purpose::Unsubscribe, id, now);
-        let manage = composer.link(MANAGE_PATH, Purpose::Manage, id, now);
+    /// The copy for one subscriber, sent at `now`: its own links (for its
+    /// subscription, which began at `subscription`), and threaded with the
+    /// incident's other mails to it.
+    pub fn mail(
+        &self,
+        composer: &Composer,
+        to: &str,
+        id: &SubscriberId,
+        subscription: Option<i64>,
+        now: Timestamp,
+    ) -> Mail {
+        let unsubscribe = composer.link(
+            UNSUBSCRIBE_PATH,
+            Purpose::Unsubscribe,
+            id,
+            subscription,
+            now,
+        );
+        let manage = composer.link(MANAGE_PATH, Purpose::Manage, id, subscription, now);
         let fill = |body: &str| {
             body.replace(UNSUBSCRIBE_MARK, &unsubscribe)
                 .replace(MANAGE_MARK, &manage)
@@ -289,6 +307,9 @@ mod tests {
     use crate::config::Secret;
     use crate::subscriptions::update::{Subject, UpdateKind};
 
+    /// When the tests' subscription began (Unix milliseconds).
+    const SINCE: i64 = 1_796_000_000_000;
+
     pub(crate) fn composer() -> Composer {
         Composer {
             site_title: "Service status".into(),
@@ -330,12 +351,18 @@ mod tests {
                 "<p>Fix deployed <img src=\"data/incident/7/0123456789abcdef0123456789abcdef/a.png\" alt=\"graph\">\0</p>",
             ))
             .unwrap();
-        let mail = p.mail(&c, "reader@example.com", &id, now);
+        let mail = p.mail(&c, "reader@example.com", &id, Some(SINCE), now);
         assert_eq!(
             mail.subject,
             "[Service status] Update: API errors & timeouts 🔥"
         );
-        let unsubscribe = c.link(UNSUBSCRIBE_PATH, Purpose::Unsubscribe, &id, now);
+        let unsubscribe = c.link(
+            UNSUBSCRIBE_PATH,
+            Purpose::Unsubscribe,
+            &id,
+            Some(SINCE),
+            now,
+        );
         assert!(unsubscribe.starts_with("https://api.example.com/unsubscribe?token="));
         assert!(
             mail.headers
@@ -387,6 +414,7 @@ mod tests {
             &c,
             "other@example.com",
             &SubscriberId::of("other@example.com"),
+            Some(SINCE),
             now,
         );
         assert_ne!(other.text, mail.text);
@@ -446,7 +474,7 @@ mod tests {
             let mail = c
                 .prepare(&u)
                 .unwrap()
-                .mail(&c, "reader@example.com", &id, now);
+                .mail(&c, "reader@example.com", &id, Some(SINCE), now);
             assert_eq!(mail.subject, subject);
             assert!(mail.text.contains(line), "{}", mail.text);
             assert!(mail.html.contains(line), "{}", mail.html);
@@ -462,6 +490,7 @@ mod tests {
             &c,
             "r@example.com",
             &SubscriberId::of("r@example.com"),
+            Some(SINCE),
             crate::time::parse("2026-12-01T09:01:00Z").unwrap(),
         );
         assert!(
@@ -482,11 +511,15 @@ mod tests {
         let now = crate::time::parse("2026-12-01T09:00:00Z").unwrap();
         let id = SubscriberId::of("reader@example.com");
         let mail = c
-            .confirmation("reader@example.com", &id, &["api".into()], now, false)
+            .confirmation("reader@example.com", &id, now, false)
             .unwrap();
-        let url = c.link(CONFIRM_PATH, Purpose::Confirm, &id, now);
+        let url = c.link(CONFIRM_PATH, Purpose::Confirm, &id, None, now);
         assert!(mail.text.contains(&url) && mail.html.contains(&url));
-        assert!(mail.text.contains("updates about: api"), "{}", mail.text);
+        assert!(
+            !mail.text.contains("updates about") && !mail.text.contains("every update"),
+            "what was asked for is on the link's page, not in the mail: {}",
+            mail.text
+        );
         assert_eq!(
             mail.subject,
             "Confirm your subscription to Service status updates"
@@ -499,5 +532,22 @@ mod tests {
                 .subscriber,
             id
         );
+        // The links of an update name the subscription.
+        let u = c.link(
+            UNSUBSCRIBE_PATH,
+            Purpose::Unsubscribe,
+            &id,
+            Some(SINCE),
+            now,
+        );
+        let token = c
+            .key
+            .verify(
+                u.rsplit_once("token=").unwrap().1,
+                Purpose::Unsubscribe,
+                now,
+            )
+            .unwrap();
+        assert_eq!(token.subscription, Some(SINCE));
     }
 }

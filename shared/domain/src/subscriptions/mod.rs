@@ -1,10 +1,14 @@
 //! Subscriptions: readers follow incidents by mail, per component, with double
 //! opt-in and one-click unsubscribe.
 //!
-//! - [`address`]: an address checked, its hash (the subscriber's id), masked, redacted;
-//! - [`token`]: the signed tokens of the links in mail;
-//! - [`subscriber`]: a subscriber's record and how each request changes it;
-//! - [`limits`]: the cap on requests per source address;
+//! - [`address`]: an address checked, its hash (the subscriber's id), its mailbox,
+//!   masked, redacted;
+//! - [`token`]: the signed tokens of the links in mail, and the keyed pseudonyms logs
+//!   name subscribers by;
+//! - [`subscriber`]: a subscriber's record and how a confirmation changes it;
+//! - [`request`]: a subscribe request, from the form through the queue to its
+//!   confirmation mail, kept until confirmed or expired;
+//! - [`limits`]: the caps per source, per mailbox and per hour;
 //! - [`update`]: what subscribers are told, found by comparing what was public;
 //! - [`mail`]: the confirmation and update mails, from templates;
 //! - [`problem`]: what was wrong with a request, in the reader's language;
@@ -14,7 +18,9 @@
 //!   `/subscriptions`), HTML for people and JSON when asked.
 //!
 //! Subscriber records live in the state bucket only (`subscribers/<sha256 of the
-//! lowercased address>.json`); logs and errors name a subscriber by its hash.
+//! lowercased address>.json`), requests waiting for their confirmation beside them
+//! (`subscription-requests/`); logs and errors name a subscriber by a keyed hash
+//! ([`token::TokenKey::pseudonym`]), never the address or its plain hash.
 
 pub mod address;
 pub mod channels;
@@ -23,6 +29,7 @@ pub mod feedback;
 pub mod limits;
 pub mod mail;
 pub mod problem;
+pub mod request;
 pub mod subscriber;
 pub mod token;
 pub mod update;
@@ -45,9 +52,10 @@ use crate::config::{Config, ConfigError, Variable};
 use crate::document;
 use crate::errors::ProcessError;
 use crate::ports::{Mailer, ObjectStore, Queue};
+use address::SubscriberId;
 use mail::Composer;
 use subscriber::Subscriber;
-use token::TokenKey;
+use token::{Pseudonym, TokenKey};
 
 /// What subscriptions read.
 pub const VARIABLES: &[Variable] = &[
@@ -83,6 +91,14 @@ pub const VARIABLES: &[Variable] = &[
         read_by: &[Publisher, SubscriptionsFn, Notifier],
         required_by: &[],
     },
+    Variable {
+        name: "SUBSCRIBE_MAX_PER_HOUR",
+        default: "`200`",
+        meaning: "at most this many confirmation mails an hour, whoever asks; past it the subscribe form says to try later (see [Subscriptions](#subscriptions))",
+        secret: false,
+        read_by: &[SubscriptionsFn],
+        required_by: &[],
+    },
 ];
 
 /// What the fan-out and the mail need, once subscriptions are on.
@@ -105,6 +121,11 @@ pub struct Subscriptions {
     /// The time of requests, deliveries and feedback; the system's, or one a test
     /// moves.
     clock: Arc<dyn Clock>,
+    /// Whether the records are in this release's layout ([`Subscriptions::check_layout`]).
+    layout_checked: tokio::sync::OnceCell<()>,
+    /// The origins `POST /subscribe` is taken from: the status page's and the API's
+    /// (`scheme://host[:port]`); [`Subscriptions::with_origin`] adds more.
+    origins: Vec<String>,
 }
 
 impl Subscriptions {
@@ -141,6 +162,11 @@ impl Subscriptions {
         } else {
             None
         };
+        let origins = [&config.status_page_url, &config.public_api_url]
+            .into_iter()
+            .flatten()
+            .filter_map(|url| web::origin_of(url))
+            .collect();
         Ok(Subscriptions {
             config,
             site_title,
@@ -149,7 +175,28 @@ impl Subscriptions {
             fan,
             channels: None,
             clock: Arc::new(SystemClock),
+            layout_checked: tokio::sync::OnceCell::new(),
+            origins,
         })
+    }
+
+    /// The subscriptions taking `POST /subscribe` from the page at `url` too (a page
+    /// of its own for an audience); a URL with no origin is ignored.
+    pub fn with_origin(mut self, url: &str) -> Subscriptions {
+        if let Some(o) = web::origin_of(url)
+            && !self.origins.contains(&o)
+        {
+            self.origins.push(o);
+        }
+        self
+    }
+
+    /// How logs name a subscriber: keyed with `SUBSCRIPTION_SECRET`.
+    fn pseudonym(&self, id: &SubscriberId) -> Pseudonym {
+        match &self.fan {
+            Some(fan) => fan.composer.key.pseudonym(id),
+            None => Pseudonym::unknown(),
+        }
     }
 
     /// The subscriptions on another clock (tests move one by hand).
@@ -201,11 +248,12 @@ impl Subscriptions {
                 |old: Option<Subscriber>| subscriber::suppress(old, reason, now),
             )
             .await?;
+            let who = self.pseudonym(&id);
             if after.is_some() {
-                info!(subscriber = %id, ?reason, "mail to the subscriber stopped for good");
+                info!(subscriber = %who, ?reason, "mail to the subscriber stopped for good");
                 stopped += 1;
             } else {
-                info!(subscriber = %id, ?reason, "mail feedback about an address that is no subscriber");
+                info!(subscriber = %who, ?reason, "mail feedback about an address that is no subscriber");
             }
         }
         Ok(stopped)

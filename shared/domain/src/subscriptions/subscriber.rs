@@ -1,6 +1,8 @@
 //! A subscriber's record (`subscribers/<sha256 of the lowercased address>.json` in
-//! the state bucket) and how each request changes it. Pure: the caller reads and
-//! writes the record with a conditional write.
+//! the state bucket): a confirmed subscription, or an address whose mail stopped for
+//! good. Requests waiting for their confirmation are documents of their own
+//! ([`super::request`]), so the fan-out plans over subscribers only. Pure: the caller
+//! reads and writes the record with a conditional write.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +11,7 @@ use super::problem::Problem;
 use crate::time::Timestamp;
 
 pub const PREFIX: &str = "subscribers/";
-/// At most one confirmation mail per address in this long.
+/// At most one confirmation mail per mailbox in this long.
 pub const CONFIRMATION_INTERVAL: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// At most this many components per subscriber.
 pub const MAX_COMPONENTS: usize = 50;
@@ -35,7 +37,9 @@ pub enum Feedback {
     Complaint,
 }
 
-/// A request waiting for its confirmation.
+/// A request waiting for its confirmation inside the record, as the release before
+/// requests had documents of their own wrote it; moved out on first touch
+/// ([`super::request::moved`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     /// What was asked for; empty: every update.
@@ -61,27 +65,22 @@ pub struct Subscriber {
     /// The confirmed choice; empty: every update.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<String>,
-    /// Set once the reader confirmed; until then nothing but the confirmation is sent.
+    /// When the subscription began: set once the reader confirmed. Its links name it
+    /// ([`Subscriber::subscription`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmed_at: Option<Timestamp>,
+    /// The issue time of the request confirmed last: its link, followed again, says
+    /// it is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<Pending>,
-    /// When the last confirmation mail went out (the hourly limit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirmation_sent_at: Option<Timestamp>,
+    pub confirmed_request: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppression>,
-}
-
-/// What a subscribe request leads to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Requested {
-    /// Send a confirmation mail; its token is issued at this time.
-    MailConfirmation(Timestamp),
-    /// A confirmation went out less than an hour ago: nothing more.
-    TooSoon,
-    /// Mail to the address is suppressed: nothing, ever.
-    Suppressed,
+    /// Written by the earlier release: a request waiting inside the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+    /// Written by the earlier release: when its last confirmation mail went out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_sent_at: Option<Timestamp>,
 }
 
 /// What a confirmation does.
@@ -103,15 +102,34 @@ impl Subscriber {
             address: Some(address.to_owned()),
             components: Vec::new(),
             confirmed_at: Some(at),
+            confirmed_request: None,
+            suppressed: None,
             pending: None,
             confirmation_sent_at: None,
-            suppressed: None,
         }
     }
 
     /// Whether updates go to it.
     pub fn active(&self) -> bool {
         self.confirmed_at.is_some() && self.suppressed.is_none() && self.address.is_some()
+    }
+
+    /// The subscription its links name: when it began, in Unix milliseconds.
+    pub fn subscription(&self) -> Option<i64> {
+        self.confirmed_at.map(|t| t.timestamp_millis())
+    }
+
+    /// Whether a link of `subscription` (none: a link of the earlier release, issued
+    /// at `issued`) acts on this subscription: the one it was made for, still going.
+    pub fn holds(&self, subscription: Option<i64>, issued: i64) -> bool {
+        self.active()
+            && match subscription {
+                Some(s) => self.subscription() == Some(s),
+                // Mailed during this subscription: issued once it had begun.
+                None => self
+                    .confirmed_at
+                    .is_some_and(|began| issued >= began.timestamp()),
+            }
     }
 
     /// Whether it wants an update about `components` (none: the update concerns
@@ -125,81 +143,42 @@ impl Subscriber {
     }
 }
 
-/// A subscribe request for `address` with `components`, at `now`.
-pub fn request(
+/// The confirmation of the request `asked` for, issued at `issued` (Unix seconds),
+/// at `now`: a new subscription begins, or a subscriber's choice changes. A
+/// suppressed address stays suppressed.
+pub fn confirm(
     old: Option<Subscriber>,
     address: &str,
     components: &[String],
-    now: Timestamp,
-) -> (Subscriber, Requested) {
-    let mut s = old.unwrap_or(Subscriber {
-        address: None,
-        components: Vec::new(),
-        confirmed_at: None,
-        pending: None,
-        confirmation_sent_at: None,
-        suppressed: None,
-    });
-    if s.suppressed.is_some() {
-        return (s, Requested::Suppressed);
-    }
-    if s.confirmation_sent_at
-        .is_some_and(|t| now - t < CONFIRMATION_INTERVAL)
-    {
-        return (s, Requested::TooSoon);
-    }
-    // Token times are whole seconds.
-    let now = chrono::DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-    s.address = Some(address.to_owned());
-    s.pending = Some(Pending {
-        components: components.to_vec(),
-        requested_at: now,
-    });
-    s.confirmation_sent_at = Some(now);
-    (s, Requested::MailConfirmation(now))
-}
-
-/// Undoes a request whose confirmation mail could not be sent, so the reader may ask
-/// again at once.
-pub fn unsend(mut s: Subscriber, issued: Timestamp) -> Subscriber {
-    if s.confirmation_sent_at == Some(issued) {
-        s.confirmation_sent_at = None;
-        if s.pending.as_ref().is_some_and(|p| p.requested_at == issued) {
-            s.pending = None;
-        }
-    }
-    s
-}
-
-/// The confirmation of the request whose token was issued at `issued` (Unix seconds).
-pub fn confirm(
-    old: Option<Subscriber>,
-    issued: i64,
+    issued: Timestamp,
     now: Timestamp,
 ) -> (Option<Subscriber>, Confirmed) {
-    let Some(mut s) = old else {
-        return (None, Confirmed::Stale);
-    };
+    let mut s = old.unwrap_or_else(|| Subscriber {
+        confirmed_at: None,
+        ..Subscriber::confirmed(address, now)
+    });
     if s.suppressed.is_some() {
         return (Some(s), Confirmed::Stale);
     }
-    match &s.pending {
-        Some(p) if p.requested_at.timestamp() == issued => {
-            let p = s.pending.take().unwrap_or_else(|| unreachable!());
-            s.components = p.components;
-            s.confirmed_at.get_or_insert(now);
-            let components = s.components.clone();
-            (Some(s), Confirmed::Now(components))
+    if s.active() && s.confirmed_request == Some(issued) {
+        let components = s.components.clone();
+        return (Some(s), Confirmed::Already(components));
+    }
+    s.address = Some(address.to_owned());
+    s.components = components.to_vec();
+    s.confirmed_at.get_or_insert(now);
+    s.confirmed_request = Some(issued);
+    (Some(s), Confirmed::Now(components.to_vec()))
+}
+
+/// What a confirmation link whose request is no longer waiting finds: done before
+/// (a second click), or nothing to do.
+pub fn confirmed_before(record: Option<&Subscriber>, issued: i64) -> Confirmed {
+    match record {
+        Some(s) if s.active() && s.confirmed_request.map(|t| t.timestamp()) == Some(issued) => {
+            Confirmed::Already(s.components.clone())
         }
-        // This request was confirmed before (no newer one since).
-        None if s.active()
-            && s.confirmation_sent_at
-                .is_some_and(|t| t.timestamp() == issued) =>
-        {
-            let components = s.components.clone();
-            (Some(s), Confirmed::Already(components))
-        }
-        _ => (Some(s), Confirmed::Stale),
+        _ => Confirmed::Stale,
     }
 }
 
@@ -212,6 +191,7 @@ pub fn suppress(old: Option<Subscriber>, reason: Feedback, at: Timestamp) -> Opt
     }
     s.address = None;
     s.pending = None;
+    s.confirmation_sent_at = None;
     s.components.clear();
     Some(s)
 }
@@ -221,7 +201,13 @@ pub fn suppress(old: Option<Subscriber>, reason: Feedback, at: Timestamp) -> Opt
 pub enum ComponentsError {
     TooMany,
     Name,
+    /// Names the page does not know (as given).
+    Unknown(Vec<String>),
 }
+
+/// How much of an unknown name a page repeats, and how many names.
+const SHOWN_CHARS: usize = 40;
+const SHOWN_NAMES: usize = 3;
 
 impl ComponentsError {
     pub fn problem(&self) -> Problem {
@@ -230,6 +216,25 @@ impl ComponentsError {
                 Problem::new("components.too_many").with("max", MAX_COMPONENTS)
             }
             ComponentsError::Name => Problem::new("components.name").with("max", MAX_COMPONENT_LEN),
+            ComponentsError::Unknown(names) => {
+                // Quoted and shortened: what the page repeats of it is text
+                // (escaped there), never a link or a sentence of someone else's.
+                let mut shown: Vec<String> = names
+                    .iter()
+                    .take(SHOWN_NAMES)
+                    .map(|n| {
+                        let mut short: String = n.chars().take(SHOWN_CHARS).collect();
+                        if n.chars().count() > SHOWN_CHARS {
+                            short.push('…');
+                        }
+                        format!("“{short}”")
+                    })
+                    .collect();
+                if names.len() > SHOWN_NAMES {
+                    shown.push("…".into());
+                }
+                Problem::new("components.unknown").with("names", shown.join(", "))
+            }
         }
     }
 }
@@ -265,6 +270,31 @@ pub fn components(given: impl IntoIterator<Item = String>) -> Result<Vec<String>
     Ok(out)
 }
 
+/// A choice of components ([`components`]) that names only components in `known`
+/// (the page's: `COMPONENTS` and those published incidents name), each written as
+/// the page writes it; any other name is refused, so nothing but the page's own
+/// names is kept or shown back.
+pub fn known_components(
+    given: impl IntoIterator<Item = String>,
+    known: &[String],
+) -> Result<Vec<String>, ComponentsError> {
+    let chosen = components(given)?;
+    let mut out = Vec::with_capacity(chosen.len());
+    let mut unknown = Vec::new();
+    for c in chosen {
+        match known.iter().find(|k| k.trim().eq_ignore_ascii_case(&c)) {
+            Some(k) => out.push(k.trim().to_owned()),
+            None => unknown.push(c),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ComponentsError::Unknown(unknown));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,63 +304,71 @@ mod tests {
     }
 
     #[test]
-    fn one_confirmation_an_hour_and_only_the_latest_confirms() {
-        let t0 = at("2026-12-01T10:00:00.700Z");
-        let (s, r) = request(None, "Reader@example.com", &["api".into()], t0);
-        let issued = at("2026-12-01T10:00:00Z");
-        assert_eq!(r, Requested::MailConfirmation(issued));
-        assert!(
-            !s.active(),
-            "nothing but the confirmation before it is confirmed"
-        );
-        // Again within the hour: nothing; the pending request stays as it was.
-        let (s2, r) = request(
+    fn confirming_begins_a_subscription_or_changes_its_choice_once() {
+        let (t0, issued) = (at("2026-12-01T10:00:00.700Z"), at("2026-12-01T09:59:00Z"));
+        let (s, c) = confirm(None, "Reader@example.com", &["api".into()], issued, t0);
+        assert_eq!(c, Confirmed::Now(vec!["api".into()]));
+        let s = s.unwrap();
+        assert!(s.active());
+        assert_eq!(s.subscription(), Some(t0.timestamp_millis()));
+        // Again: already done, nothing changes.
+        let (again, c) = confirm(
             Some(s.clone()),
             "Reader@example.com",
             &["web".into()],
-            t0 + chrono::TimeDelta::minutes(59),
+            issued,
+            t0,
         );
-        assert_eq!((r, &s2), (Requested::TooSoon, &s));
-        // After the hour: a new request replaces the old, whose link goes stale.
-        let t1 = t0 + chrono::TimeDelta::minutes(61);
-        let (s3, r) = request(Some(s2), "reader@example.com", &["web".into()], t1);
-        let Requested::MailConfirmation(issued1) = r else {
-            panic!("{r:?}")
-        };
-        let (s4, c) = confirm(Some(s3.clone()), issued.timestamp(), t1);
-        assert_eq!((c, s4.as_ref()), (Confirmed::Stale, Some(&s3)));
-        let (s5, c) = confirm(Some(s3), issued1.timestamp(), t1);
+        assert_eq!(
+            (c, again.as_ref()),
+            (Confirmed::Already(vec!["api".into()]), Some(&s))
+        );
+        assert_eq!(
+            confirmed_before(Some(&s), issued.timestamp()),
+            Confirmed::Already(vec!["api".into()])
+        );
+        assert_eq!(
+            confirmed_before(Some(&s), issued.timestamp() - 1),
+            Confirmed::Stale
+        );
+        assert_eq!(confirmed_before(None, issued.timestamp()), Confirmed::Stale);
+        // A later request changes the choice; the subscription stays the same one.
+        let t1 = t0 + chrono::TimeDelta::hours(3);
+        let (changed, c) = confirm(
+            Some(s.clone()),
+            "reader@example.com",
+            &["web".into()],
+            at("2026-12-01T12:00:00Z"),
+            t1,
+        );
+        let changed = changed.unwrap();
         assert_eq!(c, Confirmed::Now(vec!["web".into()]));
-        let s5 = s5.unwrap();
-        assert!(s5.active() && s5.pending.is_none());
-        // A second click confirms nothing new.
-        let (s6, c) = confirm(Some(s5.clone()), issued1.timestamp(), t1);
-        assert_eq!((c, s6), (Confirmed::Already(vec!["web".into()]), Some(s5)));
-        assert_eq!(confirm(None, issued1.timestamp(), t1).1, Confirmed::Stale);
+        assert_eq!(
+            (changed.components.clone(), changed.subscription()),
+            (vec!["web".into()], s.subscription())
+        );
     }
 
     #[test]
-    fn an_unsent_confirmation_may_be_asked_again() {
-        let t0 = at("2026-12-01T10:00:00Z");
-        let (s, Requested::MailConfirmation(issued)) = request(None, "r@example.com", &[], t0)
-        else {
-            panic!()
-        };
-        let s = unsend(s, issued);
-        assert!(matches!(
-            request(Some(s), "r@example.com", &[], t0).1,
-            Requested::MailConfirmation(_)
-        ));
+    fn links_hold_only_the_subscription_they_were_made_for() {
+        let began = at("2026-12-01T10:00:00.250Z");
+        let s = Subscriber::confirmed("r@example.com", began);
+        let ms = began.timestamp_millis();
+        assert!(s.holds(Some(ms), 0));
+        assert!(!s.holds(Some(ms - 1), 0), "another subscription's link");
+        // A link of the earlier release names none: it holds the subscription it
+        // was mailed during, not one that began after it.
+        assert!(s.holds(None, began.timestamp()));
+        assert!(s.holds(None, began.timestamp() + 86_400));
+        assert!(!s.holds(None, began.timestamp() - 1));
+        let stopped = suppress(Some(s), Feedback::Bounce, began).unwrap();
+        assert!(!stopped.holds(Some(ms), 0), "mail stopped: no link acts");
     }
 
     #[test]
     fn suppression_forgets_the_address_and_sticks() {
         let t0 = at("2026-12-01T10:00:00Z");
-        let (s, Requested::MailConfirmation(issued)) = request(None, "r@example.com", &[], t0)
-        else {
-            panic!()
-        };
-        let (s, _) = confirm(Some(s), issued.timestamp(), t0);
+        let (s, _) = confirm(None, "r@example.com", &[], t0, t0);
         let s = suppress(s, Feedback::Complaint, t0).unwrap();
         assert!(!s.active());
         assert_eq!(s.address, None);
@@ -338,8 +376,9 @@ mod tests {
         assert!(!json.contains('@'), "{json}");
         let later = t0 + chrono::TimeDelta::days(30);
         assert_eq!(
-            request(Some(s), "r@example.com", &[], later).1,
-            Requested::Suppressed
+            confirm(Some(s), "r@example.com", &[], later, later).1,
+            Confirmed::Stale,
+            "a confirmation cannot bring it back"
         );
         assert_eq!(
             suppress(None, Feedback::Bounce, t0),
@@ -359,7 +398,7 @@ mod tests {
             components((0..51).map(|i| format!("c{i}"))),
             Err(ComponentsError::TooMany)
         );
-        let mut s = request(None, "r@example.com", &[], at("2026-12-01T10:00:00Z")).0;
+        let mut s = Subscriber::confirmed("r@example.com", at("2026-12-01T10:00:00Z"));
         assert!(
             s.wants(&[]) && s.wants(&["api".into()]),
             "no choice: everything"
@@ -371,6 +410,32 @@ mod tests {
             s.wants(&[]),
             "an update naming no component is for everyone"
         );
+    }
+
+    #[test]
+    fn only_the_pages_components_are_taken_in_its_spelling() {
+        let known = vec!["API".to_string(), "Web app".to_string()];
+        assert_eq!(
+            known_components(["web APP".into(), "api".into(), "API ".into()], &known),
+            Ok(vec!["API".into(), "Web app".into()])
+        );
+        assert_eq!(known_components(Vec::new(), &known), Ok(vec![]));
+        let foreign = "Your account is locked, sign in at https://evil.example/sso";
+        let e = known_components(["api".into(), foreign.into()], &known).unwrap_err();
+        assert_eq!(e, ComponentsError::Unknown(vec![foreign.into()]));
+        let text = e.to_string();
+        assert!(!text.contains("https://evil"), "shortened: {text}");
+        assert!(
+            text.contains("“Your account is locked, sign in at https…”"),
+            "{text}"
+        );
+        assert_eq!(
+            known_components(["x".into()], &[]),
+            Err(ComponentsError::Unknown(vec!["x".into()])),
+            "a page with no components takes none"
+        );
+        let many = ComponentsError::Unknown((0..5).map(|i| format!("c{i}")).collect());
+        assert!(many.to_string().ends_with("“c2”, …"), "{many}");
     }
 
     #[test]

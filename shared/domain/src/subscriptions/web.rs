@@ -2,14 +2,17 @@
 //! them over: HTML pages for people, JSON with `Accept: application/json`.
 //!
 //! - `GET /subscribe`: a form; `POST /subscribe` (fields `email`, `components`
-//!   repeated, honeypot `website`): a confirmation mail, and the same answer whether
-//!   or not the address was known;
+//!   repeated, honeypot `website`): the same answer, after the same work, whether or
+//!   not a confirmation mail goes out ([`super::request`]); only from the status
+//!   page's or the API's own origin (or with no `Origin` and no `Referer`, as from
+//!   curl), and only the page's components;
 //! - `GET|POST /subscribe/confirm?token=`: what will be confirmed, and confirming;
 //! - `GET|POST /unsubscribe?token=`: what will happen, and leaving (RFC 8058's
 //!   one-click POST takes any body);
 //! - `GET|POST /subscriptions?token=`: the choice of components, and changing it.
 //!
-//! A GET never changes anything: mail scanners follow links.
+//! A GET never changes anything: mail scanners follow links. An unsubscribe or manage
+//! link acts only on the subscription it was made for ([`Subscriber::holds`]).
 
 use http::{HeaderMap, Method, StatusCode, header};
 use minijinja::context;
@@ -18,14 +21,16 @@ use std::sync::LazyLock;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::address::{self, SubscriberId, masked, redact};
-use super::mail::{Composer, MANAGE_PATH};
+use super::mail::MANAGE_PATH;
 use super::problem::Problem;
-use super::subscriber::{self, Confirmed, Requested, Subscriber};
+use super::request::Asked;
+use super::subscriber::{self, Confirmed, Subscriber};
 use super::token::{CONFIRM_TTL, Purpose, Token, TokenError};
 use super::{Fan, Subscriptions, limits};
 use crate::document;
 use crate::errors::ProcessError;
 use crate::site::data::{INDEX_KEY, PublishedIndex};
+use crate::time::Timestamp;
 
 /// The routes, each served for GET, HEAD and POST.
 pub const ROUTES: [&str; 4] = [
@@ -36,6 +41,8 @@ pub const ROUTES: [&str; 4] = [
 ];
 /// The largest form taken.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
+/// How much of a refused `Origin` a page repeats.
+const SHOWN_ORIGIN: usize = 100;
 
 static TEMPLATES: LazyLock<minijinja::Environment<'static>> = LazyLock::new(|| {
     crate::templates::environment(&[(
@@ -68,7 +75,7 @@ pub struct Page {
 
 /// Every view a page may show: each has its title in the catalogues
 /// (`subscriptions.title.<view>`).
-pub const VIEWS: [&str; 23] = [
+pub const VIEWS: [&str; 26] = [
     "subscribe_form",
     "check_mail",
     "invalid_address",
@@ -77,7 +84,10 @@ pub const VIEWS: [&str; 23] = [
     "unsupported_body",
     "too_large",
     "too_many",
+    "try_later",
+    "wrong_origin",
     "confirm",
+    "confirm_change",
     "confirmed",
     "already",
     "link_invalid",
@@ -104,9 +114,12 @@ struct View {
     address: Option<String>,
     email: Option<String>,
     chosen: Vec<String>,
+    /// A subscriber's choice as it stands, beside a change waiting for its
+    /// confirmation.
+    current: Option<Vec<String>>,
     known: Vec<String>,
     manage_url: Option<String>,
-    retry_after: Option<u32>,
+    retry_after: Option<i64>,
 }
 
 impl View {
@@ -139,6 +152,23 @@ struct Fields {
     components: Vec<String>,
     website: String,
     action: String,
+}
+
+/// `scheme://host[:port]` of a URL, lowercased, without a default port: an origin
+/// as browsers send it. None for anything else (`null`, a relative path).
+pub fn origin_of(url: &str) -> Option<String> {
+    let uri: http::Uri = url.trim().parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let host = authority.host().to_ascii_lowercase();
+    let port = match (scheme.as_str(), authority.port_u16()) {
+        ("https", Some(443)) | ("http", Some(80)) | (_, None) => String::new(),
+        (_, Some(p)) => format!(":{p}"),
+    };
+    matches!(scheme.as_str(), "http" | "https").then(|| format!("{scheme}://{host}{port}"))
 }
 
 impl Subscriptions {
@@ -191,7 +221,7 @@ impl Subscriptions {
         }
         let now = self.clock.now();
         let result = match (req.path, head_or_get) {
-            ("/subscribe", true) => Ok(self.form(View::new(200, "subscribe_form")).await),
+            ("/subscribe", true) => self.form(View::new(200, "subscribe_form")).await,
             ("/subscribe", false) => self.subscribe(fan, req, now).await,
             (path, get) => {
                 let purpose = match path {
@@ -213,112 +243,195 @@ impl Subscriptions {
         })
     }
 
+    /// The origin a form came from, if it is not one of [`Subscriptions::origins`]:
+    /// `Origin`, else `Referer`'s origin; neither (a client that is no browser)
+    /// passes.
+    fn foreign_origin(&self, headers: &HeaderMap) -> Option<String> {
+        let given = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+        };
+        let (origin, referer) = (given(header::ORIGIN), given(header::REFERER));
+        let from = match (origin, referer) {
+            (Some(o), _) => o,
+            (None, Some(r)) => r,
+            (None, None) => return None,
+        };
+        match origin_of(&from) {
+            Some(o) if self.origins.contains(&o) => None,
+            Some(o) => Some(o),
+            None => Some(from.chars().take(SHOWN_ORIGIN).collect()),
+        }
+    }
+
     async fn with_token(
         &self,
         fan: &Fan,
         req: &Request<'_>,
         token: Token,
         get: bool,
-        now: crate::time::Timestamp,
+        now: Timestamp,
     ) -> Result<View, ProcessError> {
         let id = token.subscriber.clone();
-        let key = subscriber::key(&id);
-        let record = document::read::<Subscriber>(self.state.as_ref(), &key)
-            .await?
-            .map(|(s, _)| s);
+        let record = self.record(&id).await?;
+        if token.purpose == Purpose::Confirm {
+            return self.confirm(fan, &id, record, token.issued, get, now).await;
+        }
         let shown = |s: &Subscriber| s.address.as_deref().map(masked);
-        match (token.purpose, get) {
-            // What the POST would do, worked out by the same rule without keeping it.
-            (Purpose::Confirm, true) => Ok(
-                match (
-                    subscriber::confirm(record.clone(), token.issued, now).1,
-                    &record,
-                ) {
-                    (Confirmed::Now(chosen), Some(s)) => View {
-                        address: shown(s),
-                        chosen,
-                        ..View::new(200, "confirm")
-                    },
-                    (Confirmed::Already(_), Some(s)) => {
-                        self.subscribed(fan, "already", s, &id, now)
-                    }
-                    _ => View::refused(410, "link_stale"),
-                },
-            ),
-            (Purpose::Confirm, false) => {
-                let mut outcome = Confirmed::Stale;
-                let after = document::update(self.state.as_ref(), &key, |old| {
-                    let (new, c) = subscriber::confirm(old, token.issued, now);
-                    outcome = c;
-                    new
-                })
-                .await?;
-                Ok(match (outcome, after) {
-                    (Confirmed::Now(_), Some(s)) => {
-                        info!(subscriber = %id, components = s.components.len(), "subscription confirmed");
-                        self.subscribed(fan, "confirmed", &s, &id, now)
-                    }
-                    (Confirmed::Already(_), Some(s)) => {
-                        self.subscribed(fan, "already", &s, &id, now)
-                    }
-                    _ => View::refused(410, "link_stale"),
-                })
+        // The link acts on the subscription it was made for, while it lasts.
+        let held = match &record {
+            Some(s) if s.holds(token.subscription, token.issued) => Some(s),
+            Some(s) if s.active() => {
+                info!(subscriber = %self.pseudonym(&id), "a link of an earlier subscription");
+                return Ok(View::refused(410, "link_stale"));
             }
-            (Purpose::Unsubscribe, true) => Ok(match &record {
-                Some(s) if s.active() || s.pending.is_some() => View {
-                    address: shown(s),
-                    ..View::new(200, "unsubscribe")
-                },
-                _ => View::new(200, "not_subscribed"),
+            _ => None,
+        };
+        match (token.purpose, get, held) {
+            (Purpose::Unsubscribe, true, Some(s)) => Ok(View {
+                address: shown(s),
+                ..View::new(200, "unsubscribe")
             }),
-            (Purpose::Unsubscribe, false) => self.unsubscribe(&id, record.as_ref()).await,
-            (Purpose::Manage, true) => Ok(match &record {
-                Some(s) if s.active() => {
-                    self.form(View {
-                        address: shown(s),
-                        chosen: s.components.clone(),
-                        ..View::new(200, "manage")
-                    })
+            (Purpose::Unsubscribe, true, None) => Ok(View::new(200, "not_subscribed")),
+            (Purpose::Unsubscribe, false, _) => {
+                self.unsubscribe(&id, token.subscription, token.issued)
                     .await
-                }
-                _ => View::refused(404, "not_subscribed"),
-            }),
-            (Purpose::Manage, false) => {
+            }
+            (_, true, Some(s)) => {
+                self.form(View {
+                    address: shown(s),
+                    chosen: s.components.clone(),
+                    ..View::new(200, "manage")
+                })
+                .await
+            }
+            (_, _, None) => Ok(View::refused(404, "not_subscribed")),
+            (_, false, Some(s)) => {
                 let fields = match fields(req) {
                     Ok(f) => f,
                     Err(v) => return Ok(*v),
                 };
                 if fields.action == "unsubscribe" {
-                    return self.unsubscribe(&id, record.as_ref()).await;
+                    return self
+                        .unsubscribe(&id, token.subscription, token.issued)
+                        .await;
                 }
-                let chosen = match subscriber::components(fields.components) {
+                // The page's components, and those chosen before (one a published
+                // incident no longer names stays choosable).
+                let mut known = self.known_components().await?;
+                known.extend(s.components.iter().cloned());
+                let chosen = match subscriber::known_components(fields.components, &known) {
                     Ok(c) => c,
-                    Err(e) => return Ok(View::error(400, "invalid_components", e.problem())),
+                    Err(e) => {
+                        return self
+                            .form(View {
+                                address: shown(s),
+                                chosen: s.components.clone(),
+                                ..View::error(400, "invalid_components", e.problem())
+                            })
+                            .await;
+                    }
                 };
-                let after =
-                    document::update(self.state.as_ref(), &key, |old: Option<Subscriber>| {
+                let after = document::update(
+                    self.state.as_ref(),
+                    &subscriber::key(&id),
+                    |old: Option<Subscriber>| {
                         old.map(|mut s| {
-                            if s.active() {
+                            if s.holds(token.subscription, token.issued) {
                                 s.components = chosen.clone();
                             }
                             s
                         })
-                    })
-                    .await?;
+                    },
+                )
+                .await?;
                 Ok(match after {
-                    Some(s) if s.active() => {
-                        info!(subscriber = %id, components = s.components.len(), "choice of components changed");
+                    Some(s) if s.holds(token.subscription, token.issued) => {
+                        info!(subscriber = %self.pseudonym(&id), components = s.components.len(), "choice of components changed");
                         self.form(View {
                             address: shown(&s),
                             chosen: s.components,
                             ..View::new(200, "saved")
                         })
-                        .await
+                        .await?
                     }
                     _ => View::refused(404, "not_subscribed"),
                 })
             }
         }
+    }
+
+    /// A confirmation link: GET shows what the request asked for (beside the choice
+    /// it would replace), POST makes it so.
+    async fn confirm(
+        &self,
+        fan: &Fan,
+        id: &SubscriberId,
+        record: Option<Subscriber>,
+        issued: i64,
+        get: bool,
+        now: Timestamp,
+    ) -> Result<View, ProcessError> {
+        let waiting = self
+            .waiting(id)
+            .await?
+            .filter(|w| w.requested_at.timestamp() == issued && w.current(now));
+        let Some(w) = waiting else {
+            return Ok(
+                match subscriber::confirmed_before(record.as_ref(), issued) {
+                    Confirmed::Already(_) => match &record {
+                        Some(s) => self.subscribed(fan, "already", s, id, now),
+                        None => View::refused(410, "link_stale"),
+                    },
+                    _ => View::refused(410, "link_stale"),
+                },
+            );
+        };
+        if record.as_ref().is_some_and(|s| s.suppressed.is_some()) {
+            return Ok(View::refused(410, "link_stale"));
+        }
+        let current = record
+            .as_ref()
+            .filter(|s| s.active())
+            .map(|s| s.components.clone());
+        if get {
+            return Ok(View {
+                address: Some(masked(&w.address)),
+                chosen: w.components.clone(),
+                name: if current.is_some() {
+                    "confirm_change"
+                } else {
+                    "confirm"
+                },
+                current,
+                ..View::new(200, "confirm")
+            });
+        }
+        let mut outcome = Confirmed::Stale;
+        let after = document::update(
+            self.state.as_ref(),
+            &subscriber::key(id),
+            |old: Option<Subscriber>| {
+                let (new, c) =
+                    subscriber::confirm(old, &w.address, &w.components, w.requested_at, now);
+                outcome = c;
+                new
+            },
+        )
+        .await?;
+        // Confirmed: the request is done.
+        if matches!(outcome, Confirmed::Now(_) | Confirmed::Already(_)) {
+            self.state.delete(&super::request::key(id)).await?;
+        }
+        Ok(match (outcome, after) {
+            (Confirmed::Now(_), Some(s)) => {
+                info!(subscriber = %self.pseudonym(id), components = s.components.len(), change = current.is_some(), "subscription confirmed");
+                self.subscribed(fan, "confirmed", &s, id, now)
+            }
+            (Confirmed::Already(_), Some(s)) => self.subscribed(fan, "already", &s, id, now),
+            _ => View::refused(410, "link_stale"),
+        })
     }
 
     /// A subscribed page, with a link to manage the subscription.
@@ -328,41 +441,67 @@ impl Subscriptions {
         name: &'static str,
         s: &Subscriber,
         id: &SubscriberId,
-        now: crate::time::Timestamp,
+        now: Timestamp,
     ) -> View {
         View {
             address: s.address.as_deref().map(masked),
             chosen: s.components.clone(),
-            manage_url: Some(fan.composer.link(MANAGE_PATH, Purpose::Manage, id, now)),
+            manage_url: Some(fan.composer.link(
+                MANAGE_PATH,
+                Purpose::Manage,
+                id,
+                s.subscription(),
+                now,
+            )),
             ..View::new(200, name)
         }
     }
 
-    /// Leaving: the record goes (a suppressed one stays, so no form brings the address
-    /// back). Done again, it is done.
+    /// Leaving the subscription a link was made for: its record goes (a suppressed
+    /// one stays, so no form brings the address back). Done again, it is done; a
+    /// later subscription of the address stays.
     async fn unsubscribe(
         &self,
         id: &SubscriberId,
-        record: Option<&Subscriber>,
+        subscription: Option<i64>,
+        issued: i64,
     ) -> Result<View, ProcessError> {
-        let address = record.and_then(|s| s.address.as_deref()).map(masked);
-        if record.is_some_and(|s| s.suppressed.is_none()) {
-            self.state.delete(&subscriber::key(id)).await?;
-            info!(subscriber = %id, "unsubscribed; the record is removed");
-        }
+        let key = subscriber::key(id);
+        let record = document::read::<Subscriber>(self.state.as_ref(), &key)
+            .await?
+            .map(|(s, _)| s);
+        let address = match &record {
+            Some(s) if s.holds(subscription, issued) => {
+                let address = s.address.as_deref().map(masked);
+                self.state.delete(&key).await?;
+                info!(subscriber = %self.pseudonym(id), "unsubscribed; the record is removed");
+                address
+            }
+            Some(s) if s.active() => return Ok(View::refused(410, "link_stale")),
+            _ => None,
+        };
         Ok(View {
             address,
             ..View::new(200, "unsubscribed")
         })
     }
 
-    /// `POST /subscribe`.
+    /// `POST /subscribe`. Every request that passes the checks gets the same work and
+    /// the same answer: a message queued, "check your mail".
     async fn subscribe(
         &self,
         fan: &Fan,
         req: &Request<'_>,
-        now: crate::time::Timestamp,
+        now: Timestamp,
     ) -> Result<View, ProcessError> {
+        if let Some(origin) = self.foreign_origin(req.headers) {
+            info!(%origin, "a subscribe form from another site refused");
+            return Ok(View::error(
+                403,
+                "wrong_origin",
+                Problem::new("wrong_origin").with("origin", origin),
+            ));
+        }
         let fields = match fields(req) {
             Ok(f) => f,
             Err(v) => return Ok(*v),
@@ -382,100 +521,72 @@ impl Subscriptions {
         let address = match address::parse(&fields.email) {
             Ok(a) => a,
             Err(e) => {
-                return Ok(self
+                return self
                     .form(View {
                         email: Some(fields.email.trim().to_owned()),
                         chosen: fields.components,
                         ..View::error(400, "invalid_address", e.problem())
                     })
-                    .await);
+                    .await;
             }
         };
-        let components = match subscriber::components(fields.components) {
+        let known = self.known_components().await?;
+        let components = match subscriber::known_components(fields.components, &known) {
             Ok(c) => c,
-            Err(e) => return Ok(View::error(400, "invalid_components", e.problem())),
+            Err(e) => {
+                info!(error = %e.problem(), "a subscribe request for components the page does not have refused");
+                return self
+                    .form(View {
+                        email: Some(address.as_str().to_owned()),
+                        ..View::error(400, "invalid_components", e.problem())
+                    })
+                    .await;
+            }
         };
-        let id = address.id();
-        let (mut outcome, mut change) = (Requested::TooSoon, false);
-        document::update(
-            self.state.as_ref(),
-            &subscriber::key(&id),
-            |old: Option<Subscriber>| {
-                change = old.as_ref().is_some_and(Subscriber::active);
-                let (s, r) = subscriber::request(old, address.as_str(), &components, now);
-                outcome = r;
-                Some(s)
-            },
-        )
-        .await?;
-        match outcome {
-            Requested::MailConfirmation(issued) => {
-                if let Err(e) = self
-                    .mail_confirmation(
-                        &fan.composer,
-                        address.as_str(),
-                        &id,
-                        &components,
-                        issued,
-                        change,
-                    )
-                    .await
-                {
-                    warn!(subscriber = %id, error = %redact(&e), "the confirmation mail was not sent");
-                    document::update(
-                        self.state.as_ref(),
-                        &subscriber::key(&id),
-                        |old: Option<Subscriber>| old.map(|s| subscriber::unsend(s, issued)),
-                    )
-                    .await?;
-                    return Ok(View::unavailable());
-                }
-                info!(subscriber = %id, change, "confirmation mailed");
-            }
-            Requested::TooSoon => {
-                info!(subscriber = %id, "a confirmation went out within the hour; none now")
-            }
-            Requested::Suppressed => {
-                info!(subscriber = %id, "mail to this address is stopped; none sent")
-            }
+        let max = self.config.subscribe_max_per_hour;
+        if limits::mails_spent(self.state.as_ref(), now, max).await? {
+            info!(max, "the hour's confirmation mails are spent; try later");
+            return Ok(View {
+                retry_after: Some(seconds_to_next_hour(now)),
+                ..View::refused(429, "try_later")
+            });
         }
+        // Token times are whole seconds.
+        let requested_at = chrono::DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        self.queue_request(&Asked {
+            address: address.as_str().to_owned(),
+            components,
+            requested_at,
+        })
+        .await?;
+        info!(subscriber = %self.pseudonym(&address.id()), "subscribe request queued");
         Ok(check_mail)
     }
 
-    async fn mail_confirmation(
-        &self,
-        composer: &Composer,
-        address: &str,
-        id: &SubscriberId,
-        components: &[String],
-        issued: crate::time::Timestamp,
-        change: bool,
-    ) -> Result<(), String> {
-        let mail = composer.confirmation(address, id, components, issued, change)?;
-        self.mailer.send(&mail).await.map_err(|e| e.to_string())
+    /// The page's components: `COMPONENTS`, then those published incidents name
+    /// (as the page lists them).
+    async fn known_components(&self) -> Result<Vec<String>, ProcessError> {
+        let index = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY)
+            .await?
+            .map(|(i, _)| i)
+            .unwrap_or_default();
+        Ok(crate::site::history::components(
+            &index,
+            &self.config.components,
+        ))
     }
 
-    /// A view with the components a reader may choose: those of published incidents
-    /// and those already chosen.
-    async fn form(&self, mut view: View) -> View {
-        let index = document::read::<PublishedIndex>(self.state.as_ref(), INDEX_KEY).await;
-        let mut known: Vec<String> = match index {
-            Ok(index) => index
-                .map(|(i, _)| {
-                    i.incidents
-                        .into_values()
-                        .flat_map(|e| e.incident.components)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Err(e) => {
-                warn!(error = %e, "the published index is unreadable; no components offered");
-                Vec::new()
+    /// A view with the components a reader may choose: the page's, and those already
+    /// chosen.
+    async fn form(&self, mut view: View) -> Result<View, ProcessError> {
+        let mut known = self.known_components().await?;
+        for c in &view.chosen {
+            if !known.iter().any(|k| k.eq_ignore_ascii_case(c)) {
+                known.push(c.clone());
             }
-        };
-        known.extend(view.chosen.iter().cloned());
-        view.known = subscriber::components(known.clone()).unwrap_or(known);
-        view
+        }
+        view.known = known;
+        Ok(view)
     }
 
     fn page(&self, view: &View, json: bool) -> Page {
@@ -514,6 +625,7 @@ impl Subscriptions {
             address => &view.address,
             email => &view.email,
             chosen => &view.chosen,
+            current => &view.current,
             known => &view.known,
             manage_url => &view.manage_url,
             hours => CONFIRM_TTL.num_hours(),
@@ -548,6 +660,7 @@ impl Subscriptions {
             problem: Some(Problem::new("link_invalid")),
             address: Some("r…@example.com".into()),
             chosen: vec!["api".into()],
+            current: Some(vec!["web".into()]),
             known: vec!["api".into(), "web".into()],
             manage_url: Some("https://api.example.com/subscriptions?token=t".into()),
             ..View::new(200, name)
@@ -566,13 +679,16 @@ fn view_json(view: &View) -> Value {
     }
     if matches!(
         view.name,
-        "confirm" | "confirmed" | "already" | "manage" | "saved"
+        "confirm" | "confirm_change" | "confirmed" | "already" | "manage" | "saved"
     ) {
         v["components"] = json!(view.chosen);
     }
+    if let Some(current) = &view.current {
+        v["current_components"] = json!(current);
+    }
     if matches!(
         view.name,
-        "subscribe_form" | "manage" | "saved" | "invalid_address"
+        "subscribe_form" | "manage" | "saved" | "invalid_address" | "invalid_components"
     ) {
         v["known_components"] = json!(view.known);
     }
@@ -580,6 +696,11 @@ fn view_json(view: &View) -> Value {
         v["manage_url"] = json!(u);
     }
     v
+}
+
+/// Seconds from `now` to the next hour, when the hour's cap starts again.
+fn seconds_to_next_hour(now: Timestamp) -> i64 {
+    3600 - now.timestamp().rem_euclid(3600)
 }
 
 /// Whether the client asked for JSON.

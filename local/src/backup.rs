@@ -395,12 +395,23 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(src.join("subscription-secret"), fs::Permissions::from_mode(0o600)).unwrap();
+            fs::set_permissions(
+                src.join("subscription-secret"),
+                fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
             backup(&src, &file).unwrap();
             let again = tmp.path().join("again");
             restore(&again, &file, false).unwrap();
-            let mode = fs::metadata(again.join("subscription-secret")).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600, "the secret stays readable by its owner only");
+            let mode = fs::metadata(again.join("subscription-secret"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(
+                mode & 0o777,
+                0o600,
+                "the secret stays readable by its owner only"
+            );
         }
     }
 
@@ -418,13 +429,22 @@ mod tests {
         let err = restore(&dst, &file, false).unwrap_err();
         assert!(matches!(err, BackupError::NotEmpty(_)), "{err}");
         assert!(err.to_string().contains("--force"), "{err}");
-        assert!(dst.join("state/incidents/42/9.json").exists(), "nothing changed");
+        assert!(
+            dst.join("state/incidents/42/9.json").exists(),
+            "nothing changed"
+        );
 
         restore(&dst, &file, true).unwrap();
         let got = tree(&dst);
-        assert!(!got.contains_key("state/incidents/42/9.json"), "state/ replaced whole");
+        assert!(
+            !got.contains_key("state/incidents/42/9.json"),
+            "state/ replaced whole"
+        );
         assert_eq!(got["state/incidents/42/1.json"], b"{\"iid\": 1}");
-        assert_eq!(got["outbox/0009.eml"], b"Subject: kept", "the outbox is not the backup's");
+        assert_eq!(
+            got["outbox/0009.eml"], b"Subject: kept",
+            "the outbox is not the backup's"
+        );
         assert!(!got.keys().any(|k| k.starts_with(".restore-")), "{got:?}");
     }
 
@@ -433,11 +453,27 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let outside = tmp.path().join("evil");
         let cases: [(&str, Vec<(&str, Option<&[u8]>)>, &str); 6] = [
-            ("up", vec![("state/a.json", Some(b"{}")), ("../evil", Some(b"x"))], "../evil"),
-            ("inner-up", vec![("state/../../evil", Some(b"x"))], "state/../../evil"),
+            (
+                "up",
+                vec![("state/a.json", Some(b"{}")), ("../evil", Some(b"x"))],
+                "../evil",
+            ),
+            (
+                "inner-up",
+                vec![("state/../../evil", Some(b"x"))],
+                "state/../../evil",
+            ),
             ("absolute", vec![("/tmp/evil", Some(b"x"))], "/tmp/evil"),
-            ("link", vec![("state/a.json", Some(b"{}")), ("status/passwd", None)], "status/passwd"),
-            ("foreign", vec![("state/a.json", Some(b"{}")), ("outbox/1.eml", Some(b"x"))], "outbox/1.eml"),
+            (
+                "link",
+                vec![("state/a.json", Some(b"{}")), ("status/passwd", None)],
+                "status/passwd",
+            ),
+            (
+                "foreign",
+                vec![("state/a.json", Some(b"{}")), ("outbox/1.eml", Some(b"x"))],
+                "outbox/1.eml",
+            ),
             ("file-for-folder", vec![("state", Some(b"x"))], "state"),
         ];
         for (name, entries, entry) in cases {

@@ -386,7 +386,10 @@ fn secret_parameter(t: &Template, value: &Value) -> Option<String> {
         .strip_suffix("}:SecretString}}")?;
     let resource = t.resource(secret);
     assert_eq!(resource["Type"], "AWS::SecretsManager::Secret", "{secret}");
-    assert_eq!(resource["Condition"], condition, "{secret} exists when {condition}");
+    assert_eq!(
+        resource["Condition"], condition,
+        "{secret} exists when {condition}"
+    );
     assert!(
         resource["Properties"]["GenerateSecretString"]["PasswordLength"]
             .as_i64()
@@ -853,7 +856,10 @@ fn all_public_access_blocked(bucket: &str, p: &Value) {
         "BlockPublicPolicy",
         "RestrictPublicBuckets",
     ] {
-        assert_eq!(p["PublicAccessBlockConfiguration"][k], true, "{bucket}: {k}");
+        assert_eq!(
+            p["PublicAccessBlockConfiguration"][k], true,
+            "{bucket}: {k}"
+        );
     }
 }
 
@@ -960,7 +966,10 @@ fn status_bucket_is_private_and_read_by_cloudfront_through_origin_access_control
     assert_eq!(statements.len(), 1, "{statements:?}");
     let s = &statements[0];
     assert_eq!(s["Effect"], "Allow");
-    assert_eq!(s["Principal"], json!({ "Service": "cloudfront.amazonaws.com" }));
+    assert_eq!(
+        s["Principal"],
+        json!({ "Service": "cloudfront.amazonaws.com" })
+    );
     assert_eq!(s["Action"], "s3:GetObject");
     let source = s["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
         .as_str()
@@ -1004,14 +1013,18 @@ fn if_parts(v: &Value) -> Option<(&str, &Value, &Value)> {
 
 /// The condition is `!Not [!Equals [!Ref param, ""]]`.
 fn is_set(t: &Template, condition: &str, param: &str) -> bool {
-    t.doc["Conditions"][condition] == json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": param }, ""] }] })
+    t.doc["Conditions"][condition]
+        == json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": param }, ""] }] })
 }
 
 #[test]
 fn the_status_page_on_your_domain() {
     let t = Template::load();
     for p in ["DomainName", "CertificateArn"] {
-        assert_eq!(t.doc["Parameters"][p]["Default"], "", "{p}: empty is CloudFront's name");
+        assert_eq!(
+            t.doc["Parameters"][p]["Default"], "",
+            "{p}: empty is CloudFront's name"
+        );
     }
     // CloudFront takes its certificates from us-east-1 only.
     let pattern = t.doc["Parameters"]["CertificateArn"]["AllowedPattern"]
@@ -1046,7 +1059,11 @@ fn the_status_page_on_your_domain() {
         );
     }
     let record = &t.doc["Outputs"]["StatusPageDnsRecord"];
-    assert!(is_set(&t, record["Condition"].as_str().unwrap(), "DomainName"));
+    assert!(is_set(
+        &t,
+        record["Condition"].as_str().unwrap(),
+        "DomainName"
+    ));
     let text = record["Value"]["Fn::Sub"].as_str().unwrap();
     assert!(
         text.starts_with("${DomainName} CNAME ${StatusDistribution.DomainName}"),
@@ -1065,7 +1082,11 @@ fn the_http_api_on_your_domain() {
         .into_iter()
         .next()
         .expect("a custom domain");
-    assert!(is_set(&t, domain["Condition"].as_str().unwrap(), "ApiDomainName"));
+    assert!(is_set(
+        &t,
+        domain["Condition"].as_str().unwrap(),
+        "ApiDomainName"
+    ));
     let p = &domain["Properties"];
     assert_eq!(p["DomainName"], json!({ "Ref": "ApiDomainName" }));
     let c = &p["DomainNameConfigurations"][0];
@@ -1083,7 +1104,9 @@ fn the_http_api_on_your_domain() {
     assert_eq!(record["Condition"], domain["Condition"]);
     let text = record["Value"]["Fn::Sub"].as_str().unwrap();
     assert!(
-        text.starts_with(&format!("${{ApiDomainName}} CNAME ${{{name}.RegionalDomainName}}")),
+        text.starts_with(&format!(
+            "${{ApiDomainName}} CNAME ${{{name}.RegionalDomainName}}"
+        )),
         "{text}"
     );
 }
@@ -1142,7 +1165,10 @@ fn every_parameter_added_since_the_first_release_has_a_default() {
             .unwrap_or_else(|| panic!("parameter {name} of the first release is gone"));
         assert_eq!(now["Type"], p["Type"], "{name}: its type");
         if p.get("Default").is_some() {
-            assert!(now.get("Default").is_some(), "{name} had a default and lost it");
+            assert!(
+                now.get("Default").is_some(),
+                "{name} had a default and lost it"
+            );
         }
     }
     let added: Vec<&String> = new_params

@@ -51,7 +51,10 @@ fn rust_version_is_at_least_what_every_dependency_and_the_code_need() {
     assert!(declared.len() >= 10, "{declared:?}");
     let ours = declared[0].1;
     for (name, v) in &declared {
-        assert_eq!(*v, ours, "{name}: every crate takes the workspace's rust-version");
+        assert_eq!(
+            *v, ours,
+            "{name}: every crate takes the workspace's rust-version"
+        );
     }
     assert!(
         ours >= LANGUAGE_FLOOR,

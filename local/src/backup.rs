@@ -338,6 +338,9 @@ mod tests {
         write(&dir.join("state/.tmp-00000000000000ff"), b"half");
     }
 
+    /// A tar file's entries: path and body (None: a symlink).
+    type Entries<'a> = Vec<(&'a str, Option<&'a [u8]>)>;
+
     /// A tar file holding `entries` (path, body; a body of None is a symlink).
     fn hostile(path: &Path, entries: &[(&str, Option<&[u8]>)]) {
         let mut b = tar::Builder::new(File::create(path).unwrap());
@@ -452,7 +455,7 @@ mod tests {
     fn restore_refuses_what_a_backup_never_holds_and_changes_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let outside = tmp.path().join("evil");
-        let cases: [(&str, Vec<(&str, Option<&[u8]>)>, &str); 6] = [
+        let cases: [(&str, Entries, &str); 6] = [
             (
                 "up",
                 vec![("state/a.json", Some(b"{}")), ("../evil", Some(b"x"))],

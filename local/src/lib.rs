@@ -4,6 +4,8 @@
 //! `DIR/state/`, `DIR/queue/`, `DIR/outbox/`: subscribers' mail too) or with the AWS
 //! clients.
 
+pub mod backup;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

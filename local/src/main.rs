@@ -6,6 +6,8 @@
 //!   at `/`.
 //! - `replay --data-dir DIR FILE...`: API Gateway events through the same router, each
 //!   processed to the end before the next.
+//! - `backup --data-dir DIR --to FILE`, `restore --data-dir DIR --from FILE [--force]`:
+//!   the data directory's state in one tar file (`openmic_local::backup`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,6 +60,26 @@ enum Command {
         /// Issues as IID (of the first project of GITLAB_PROJECT_ID) or PROJECT/IID;
         /// none means every published incident.
         issues: Vec<String>,
+    },
+    /// Write the data directory's state/, status/, queue/ and subscription-secret to
+    /// one tar file (not the outbox); stop `serve` first for a backup of one moment.
+    Backup {
+        #[arg(long, default_value_os_t = default_data_dir())]
+        data_dir: PathBuf,
+        /// The tar file to write.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Unpack a backup into an empty or new data directory.
+    Restore {
+        #[arg(long, default_value_os_t = default_data_dir())]
+        data_dir: PathBuf,
+        /// The tar file `backup` wrote.
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace the state/, status/ and queue/ of a directory in use.
+        #[arg(long)]
+        force: bool,
     },
     /// Move what an earlier release wrote to this release's layout (serve and replay
     /// do it by themselves on first use); prints what moved.
@@ -117,8 +139,28 @@ fn lower_priority() {
 async fn main() {
     telemetry::init();
     let cli = Cli::parse();
+    // Backup and restore read no configuration: a broken environment does not stop them.
+    match &cli.command {
+        Command::Backup { data_dir, to } => {
+            let counts = or_exit(openmic_local::backup::backup(data_dir, to));
+            println!("{}: {counts}", to.display());
+            return;
+        }
+        Command::Restore {
+            data_dir,
+            from,
+            force,
+        } => {
+            let counts = or_exit(openmic_local::backup::restore(data_dir, from, *force));
+            println!("{}: {counts}", data_dir.display());
+            return;
+        }
+        _ => {}
+    }
     let env = or_exit(Config::from_env());
     match cli.command {
+        // Done above, before reading the environment.
+        Command::Backup { .. } | Command::Restore { .. } => {}
         Command::Serve {
             listen,
             data_dir,

@@ -358,13 +358,55 @@ fn a_setting_has_one_value_across_functions_and_secrets_are_no_echo() {
     assert!(secrets.len() >= 4, "{secrets:?}");
     for secret in secrets {
         let (_, value) = &values[secret];
-        let param = ref_target(value)
+        let param = secret_parameter(&t, value)
             .unwrap_or_else(|| panic!("{secret} should come from a parameter: {value}"));
         assert_eq!(
             t.doc["Parameters"][&param]["NoEcho"], true,
             "parameter {param} ({secret}) must be NoEcho"
         );
     }
+}
+
+/// The parameter a secret's value comes from: `!Ref P`, or, for a key the stack may
+/// generate, `!If [C, "{{resolve:secretsmanager:${S}:SecretString}}", !Ref P]` where
+/// S is a Secrets Manager secret that exists exactly when C holds, and C holds only
+/// when P is empty.
+fn secret_parameter(t: &Template, value: &Value) -> Option<String> {
+    if let Some(param) = ref_target(value) {
+        return Some(param);
+    }
+    let [condition, generated, given] = value["Fn::If"].as_array()?.as_slice() else {
+        return None;
+    };
+    let param = ref_target(given)?;
+    let condition = condition.as_str()?;
+    let reference = generated["Fn::Sub"].as_str()?;
+    let secret = reference
+        .strip_prefix("{{resolve:secretsmanager:${")?
+        .strip_suffix("}:SecretString}}")?;
+    let resource = t.resource(secret);
+    assert_eq!(resource["Type"], "AWS::SecretsManager::Secret", "{secret}");
+    assert_eq!(
+        resource["Condition"], condition,
+        "{secret} exists when {condition}"
+    );
+    assert!(
+        resource["Properties"]["GenerateSecretString"]["PasswordLength"]
+            .as_i64()
+            .is_some_and(|n| n >= 32),
+        "{secret}: at least 32 generated characters"
+    );
+    let empty = json!({ "Fn::Equals": [{ "Ref": param }, ""] });
+    let c = &t.doc["Conditions"][condition];
+    let holds_only_when_empty = *c == empty
+        || c["Fn::And"]
+            .as_array()
+            .is_some_and(|all| all.contains(&empty));
+    assert!(
+        holds_only_when_empty,
+        "{condition} must hold only when {param} is empty: {c}"
+    );
+    Some(param)
 }
 
 #[test]
@@ -693,11 +735,7 @@ fn cloudfront_answers_unknown_keys_with_the_404_page() {
         assert_eq!(e["ResponseCode"], json!(404), "{code}");
         assert_eq!(e["ResponsePagePath"], json!("/404.html"), "{code}");
     }
-    let bucket = &t.resource("StatusBucket")["Properties"];
-    assert_eq!(
-        bucket["WebsiteConfiguration"]["ErrorDocument"],
-        json!("404.html")
-    );
+    assert_eq!(config["DefaultRootObject"], json!("index.html"));
     assert_eq!(
         openmic::site::NOT_FOUND_KEY,
         "404.html",
@@ -784,20 +822,55 @@ fn roles_hold_what_each_function_does() {
     }
 }
 
-#[test]
-fn state_bucket_is_private_and_expires_claim_checks() {
-    let t = Template::load();
+/// The state bucket, as the functions name it.
+fn state_bucket(t: &Template) -> String {
     let f = t.function_with_binary("openmic-webhook");
-    let state = ref_target(&f.env()["STATE_BUCKET"]).expect("STATE_BUCKET is !Ref <bucket>");
-    let p = &t.resource(&state)["Properties"];
+    ref_target(&f.env()["STATE_BUCKET"]).expect("STATE_BUCKET is !Ref <bucket>")
+}
+
+/// The status bucket, as the publisher names it.
+fn status_bucket(t: &Template) -> String {
+    let f = t.function_with_binary("openmic-publisher");
+    ref_target(&f.env()["STATUS_BUCKET"]).expect("STATUS_BUCKET is !Ref <bucket>")
+}
+
+/// Every key prefix with a limited life, as the code names it; all are written to the
+/// state bucket.
+const EXPIRING_STATE_PREFIXES: [&str; 4] = [
+    openmic::message::CLAIM_PREFIX,
+    openmic::subscriptions::fanout::UPDATES_PREFIX,
+    openmic::subscriptions::fanout::DELIVERIES_PREFIX,
+    openmic::subscriptions::limits::PREFIX,
+];
+
+fn lifecycle_prefix(rule: &Value) -> Option<&str> {
+    rule["Prefix"]
+        .as_str()
+        .or_else(|| rule["Filter"]["Prefix"].as_str())
+}
+
+fn all_public_access_blocked(bucket: &str, p: &Value) {
     for k in [
         "BlockPublicAcls",
         "IgnorePublicAcls",
         "BlockPublicPolicy",
         "RestrictPublicBuckets",
     ] {
-        assert_eq!(p["PublicAccessBlockConfiguration"][k], true, "{state}: {k}");
+        assert_eq!(
+            p["PublicAccessBlockConfiguration"][k], true,
+            "{bucket}: {k}"
+        );
     }
+}
+
+#[test]
+fn state_bucket_is_private_and_expires_what_has_a_limited_life() {
+    let t = Template::load();
+    let state = state_bucket(&t);
+    let status = status_bucket(&t);
+    assert_ne!(state, status);
+    let p = &t.resource(&state)["Properties"];
+    all_public_access_blocked(&state, p);
     assert!(
         p["BucketEncryption"]["ServerSideEncryptionConfiguration"].is_array(),
         "{state}: encryption"
@@ -805,15 +878,128 @@ fn state_bucket_is_private_and_expires_claim_checks() {
     let rules = p["LifecycleConfiguration"]["Rules"]
         .as_array()
         .expect("lifecycle rules");
+    for prefix in EXPIRING_STATE_PREFIXES {
+        assert!(
+            rules.iter().any(|r| r["Status"] == "Enabled"
+                && lifecycle_prefix(r) == Some(prefix)
+                && r["ExpirationInDays"].as_i64().is_some_and(|d| d >= 1)),
+            "{state}: keys under {prefix} expire"
+        );
+    }
+    // The status bucket holds none of those keys, so it has no rule for them (a rule
+    // on the wrong bucket expires nothing).
+    let status_rules = t.resource(&status)["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for r in &status_rules {
+        assert!(
+            r["ExpirationInDays"].is_null() && lifecycle_prefix(r).is_none(),
+            "{status}: a rule that expires keys: {r}"
+        );
+    }
+}
+
+#[test]
+fn state_bucket_is_versioned_and_outlives_the_stack() {
+    let t = Template::load();
+    let state = state_bucket(&t);
+    let r = t.resource(&state);
+    assert_eq!(r["DeletionPolicy"], "Retain", "{state}");
+    assert_eq!(r["UpdateReplacePolicy"], "Retain", "{state}");
+    let p = &r["Properties"];
+    assert_eq!(p["VersioningConfiguration"]["Status"], "Enabled", "{state}");
+    let rules = p["LifecycleConfiguration"]["Rules"].as_array().unwrap();
+    // Versions do not pile up forever.
     assert!(
-        rules.iter().any(|r| {
-            r["Status"] == "Enabled"
-                && (r["Prefix"] == openmic::message::CLAIM_PREFIX
-                    || r["Filter"]["Prefix"] == openmic::message::CLAIM_PREFIX)
-                && r["ExpirationInDays"].as_i64().is_some()
-        }),
-        "{state}: claim checks under {} expire",
-        openmic::message::CLAIM_PREFIX
+        rules.iter().any(|r| r["Status"] == "Enabled"
+            && lifecycle_prefix(r).is_none()
+            && r["NoncurrentVersionExpiration"]["NoncurrentDays"]
+                .as_i64()
+                .is_some_and(|d| d >= 1)),
+        "{state}: noncurrent versions expire: {rules:?}"
+    );
+    // The policy that denies plain HTTP stays with the bucket; it grants nothing.
+    let policy = t
+        .of_type("AWS::S3::BucketPolicy")
+        .into_iter()
+        .find(|(_, b)| ref_target(&b["Properties"]["Bucket"]).as_deref() == Some(&state))
+        .map(|(_, b)| b["Properties"]["PolicyDocument"]["Statement"].clone())
+        .expect("a policy of the state bucket");
+    for s in policy.as_array().unwrap() {
+        assert_eq!(s["Effect"], "Deny", "{state}: {s}");
+    }
+}
+
+#[test]
+fn status_bucket_is_private_and_read_by_cloudfront_through_origin_access_control() {
+    let t = Template::load();
+    let status = status_bucket(&t);
+    let p = &t.resource(&status)["Properties"];
+    all_public_access_blocked(&status, p);
+    assert!(
+        p["WebsiteConfiguration"].is_null(),
+        "{status}: no website endpoint"
+    );
+    // No policy of any bucket lets anyone in.
+    for (name, policy) in t.of_type("AWS::S3::BucketPolicy") {
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+        {
+            let anyone = s["Principal"] == "*" || s["Principal"]["AWS"] == "*";
+            assert!(
+                !(s["Effect"] == "Allow" && anyone),
+                "{name}: a public grant {s}"
+            );
+        }
+    }
+    // The status bucket's policy: CloudFront reads objects, for this distribution only.
+    let (_, policy) = t
+        .of_type("AWS::S3::BucketPolicy")
+        .into_iter()
+        .find(|(_, b)| ref_target(&b["Properties"]["Bucket"]).as_deref() == Some(&status))
+        .expect("a policy of the status bucket");
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    let s = &statements[0];
+    assert_eq!(s["Effect"], "Allow");
+    assert_eq!(
+        s["Principal"],
+        json!({ "Service": "cloudfront.amazonaws.com" })
+    );
+    assert_eq!(s["Action"], "s3:GetObject");
+    let source = s["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        source.ends_with(":distribution/${StatusDistribution}"),
+        "only this stack's distribution: {source}"
+    );
+
+    let config = &t.resource("StatusDistribution")["Properties"]["DistributionConfig"];
+    let origins = config["Origins"].as_array().unwrap();
+    assert_eq!(origins.len(), 1);
+    let origin = &origins[0];
+    assert_eq!(
+        getatt_target(&origin["DomainName"], "RegionalDomainName").as_deref(),
+        Some(status.as_str()),
+        "the bucket's REST endpoint, not its website endpoint"
+    );
+    assert!(origin["CustomOriginConfig"].is_null());
+    assert_eq!(origin["S3OriginConfig"]["OriginAccessIdentity"], "");
+    let oac = getatt_target(&origin["OriginAccessControlId"], "Id").expect("an OAC");
+    let oac = &t.resource(&oac);
+    assert_eq!(oac["Type"], "AWS::CloudFront::OriginAccessControl");
+    let c = &oac["Properties"]["OriginAccessControlConfig"];
+    assert_eq!(c["OriginAccessControlOriginType"], "s3");
+    assert_eq!(c["SigningBehavior"], "always");
+    assert_eq!(c["SigningProtocol"], "sigv4");
+    assert_eq!(
+        config["DefaultCacheBehavior"]["TargetOriginId"],
+        origin["Id"]
     );
 }
 
@@ -878,5 +1064,186 @@ fn the_state_bucket_expires_what_subscriptions_keep_and_the_status_bucket_none_o
     };
     for action in ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"] {
         assert!(may(action), "{action} on {}", request::PREFIX);
+    }
+}
+
+/// `!If [condition, yes, no]`.
+fn if_parts(v: &Value) -> Option<(&str, &Value, &Value)> {
+    let [c, yes, no] = v["Fn::If"].as_array()?.as_slice() else {
+        return None;
+    };
+    Some((c.as_str()?, yes, no))
+}
+
+/// The condition is `!Not [!Equals [!Ref param, ""]]`.
+fn is_set(t: &Template, condition: &str, param: &str) -> bool {
+    t.doc["Conditions"][condition]
+        == json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": param }, ""] }] })
+}
+
+#[test]
+fn the_status_page_on_your_domain() {
+    let t = Template::load();
+    for p in ["DomainName", "CertificateArn"] {
+        assert_eq!(
+            t.doc["Parameters"][p]["Default"], "",
+            "{p}: empty is CloudFront's name"
+        );
+    }
+    // CloudFront takes its certificates from us-east-1 only.
+    let pattern = t.doc["Parameters"]["CertificateArn"]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    assert!(pattern.contains(":acm:us-east-1:"), "{pattern}");
+    let config = &t.resource("StatusDistribution")["Properties"]["DistributionConfig"];
+    let (c, yes, no) = if_parts(&config["Aliases"]).expect("Aliases: !If");
+    assert!(is_set(&t, c, "DomainName"), "{c}");
+    assert_eq!(*yes, json!([{ "Ref": "DomainName" }]));
+    assert_eq!(*no, json!({ "Ref": "AWS::NoValue" }));
+    let (c, yes, no) = if_parts(&config["ViewerCertificate"]).expect("ViewerCertificate: !If");
+    assert!(is_set(&t, c, "DomainName"), "{c}");
+    assert_eq!(yes["AcmCertificateArn"], json!({ "Ref": "CertificateArn" }));
+    assert_eq!(yes["SslSupportMethod"], "sni-only");
+    assert_eq!(*no, json!({ "CloudFrontDefaultCertificate": true }));
+    // Both or neither.
+    for (rule, when, needs) in [
+        ("DomainNeedsACertificate", "DomainName", "CertificateArn"),
+        ("CertificateNeedsADomain", "CertificateArn", "DomainName"),
+    ] {
+        let r = &t.doc["Rules"][rule];
+        assert_eq!(
+            r["RuleCondition"],
+            json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": when }, ""] }] }),
+            "{rule}"
+        );
+        assert_eq!(
+            r["Assertions"][0]["Assert"],
+            json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": needs }, ""] }] }),
+            "{rule}"
+        );
+    }
+    let record = &t.doc["Outputs"]["StatusPageDnsRecord"];
+    assert!(is_set(
+        &t,
+        record["Condition"].as_str().unwrap(),
+        "DomainName"
+    ));
+    let text = record["Value"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        text.starts_with("${DomainName} CNAME ${StatusDistribution.DomainName}"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_http_api_on_your_domain() {
+    let t = Template::load();
+    for p in ["ApiDomainName", "ApiCertificateArn"] {
+        assert_eq!(t.doc["Parameters"][p]["Default"], "", "{p}");
+    }
+    let (name, domain) = t
+        .of_type("AWS::ApiGatewayV2::DomainName")
+        .into_iter()
+        .next()
+        .expect("a custom domain");
+    assert!(is_set(
+        &t,
+        domain["Condition"].as_str().unwrap(),
+        "ApiDomainName"
+    ));
+    let p = &domain["Properties"];
+    assert_eq!(p["DomainName"], json!({ "Ref": "ApiDomainName" }));
+    let c = &p["DomainNameConfigurations"][0];
+    assert_eq!(c["CertificateArn"], json!({ "Ref": "ApiCertificateArn" }));
+    assert_eq!(c["EndpointType"], "REGIONAL");
+    let (_, mapping) = t
+        .of_type("AWS::ApiGatewayV2::ApiMapping")
+        .into_iter()
+        .next()
+        .expect("an API mapping");
+    assert_eq!(mapping["Condition"], domain["Condition"]);
+    assert_eq!(mapping["Properties"]["DomainName"], json!({ "Ref": name }));
+    assert_eq!(mapping["Properties"]["ApiId"], json!({ "Ref": "HttpApi" }));
+    let record = &t.doc["Outputs"]["ApiDnsRecord"];
+    assert_eq!(record["Condition"], domain["Condition"]);
+    let text = record["Value"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "${{ApiDomainName}} CNAME ${{{name}.RegionalDomainName}}"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn links_follow_the_custom_domains() {
+    let t = Template::load();
+    // (variable, its own parameter, the domain parameter, the address without either)
+    let cases = [
+        (
+            "STATUS_PAGE_URL",
+            "StatusPageUrl",
+            "DomainName",
+            "https://${StatusDistribution.DomainName}",
+        ),
+        (
+            "PUBLIC_API_URL",
+            "PublicApiUrl",
+            "ApiDomainName",
+            "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+        ),
+    ];
+    for (variable, own, domain, default) in cases {
+        let mut seen = 0;
+        for f in t.functions() {
+            let Some(v) = f.env().get(variable).cloned() else {
+                continue;
+            };
+            seen += 1;
+            let (c, given, otherwise) =
+                if_parts(&v).unwrap_or_else(|| panic!("{}: {variable}: {v}", f.name));
+            assert!(is_set(&t, c, own), "{variable}: {c}");
+            assert_eq!(*given, json!({ "Ref": own }));
+            let (c, on_domain, neither) = if_parts(otherwise).expect("then the domain");
+            assert!(is_set(&t, c, domain), "{variable}: {c}");
+            assert_eq!(on_domain["Fn::Sub"], format!("https://${{{domain}}}"));
+            assert_eq!(neither["Fn::Sub"], default);
+        }
+        assert!(seen >= 2, "{variable} reaches the functions that link");
+    }
+}
+
+#[test]
+fn every_parameter_added_since_the_first_release_has_a_default() {
+    // The first release's template as it was tagged (a copy: CI's clone may be
+    // shallow). A stack of it updated with only its own parameters must work.
+    let path = repo().join("tests/fixtures/release-1/template.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let old = to_json(serde_norway::from_str(&text).unwrap());
+    let new = Template::load().doc;
+    let old_params = old["Parameters"].as_object().unwrap();
+    let new_params = new["Parameters"].as_object().unwrap();
+    for (name, p) in old_params {
+        let now = new_params
+            .get(name)
+            .unwrap_or_else(|| panic!("parameter {name} of the first release is gone"));
+        assert_eq!(now["Type"], p["Type"], "{name}: its type");
+        if p.get("Default").is_some() {
+            assert!(
+                now.get("Default").is_some(),
+                "{name} had a default and lost it"
+            );
+        }
+    }
+    let added: Vec<&String> = new_params
+        .keys()
+        .filter(|k| !old_params.contains_key(*k))
+        .collect();
+    assert!(added.len() >= 16, "{added:?}");
+    for name in added {
+        assert!(
+            new_params[name].get("Default").is_some(),
+            "{name} was added after the first release and has no default: updating a first-release stack with its own parameters fails"
+        );
     }
 }

@@ -91,11 +91,11 @@ pub(super) fn safe_href(url: Option<&str>) -> Option<String> {
 
 fn human(d: std::time::Duration) -> String {
     let s = d.as_secs();
-    if s % 86400 == 0 && s > 0 {
+    if s.is_multiple_of(86400) && s > 0 {
         format!("{}d", s / 86400)
-    } else if s % 3600 == 0 && s > 0 {
+    } else if s.is_multiple_of(3600) && s > 0 {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 && s > 0 {
+    } else if s.is_multiple_of(60) && s > 0 {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")

@@ -1,0 +1,78 @@
+//! `rust-version` in Cargo.toml is a true minimum: no dependency in Cargo.lock needs a
+//! newer Rust than it declares, and it is at least what the code's own language needs.
+//! (What this cannot see, std APIs newer than declared, clippy's `incompatible_msrv`
+//! lint reports, which reads the same `rust-version`; `cargo clippy -- -D warnings` in
+//! scripts/test makes it an error.)
+
+use serde_json::Value;
+
+/// Let-chains (`if let A = a && let B = b`), used throughout, are stable from 1.88.
+const LANGUAGE_FLOOR: (u64, u64) = (1, 88);
+
+fn version(text: &str) -> (u64, u64) {
+    let mut parts = text.split('.').map(|p| p.parse::<u64>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor),
+        (Some(Ok(major)), None) => (major, 0),
+        _ => panic!("rust-version {text:?} is not MAJOR.MINOR[.PATCH]"),
+    }
+}
+
+#[test]
+fn rust_version_is_at_least_what_every_dependency_and_the_code_need() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let members: Vec<&str> = meta["workspace_members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let packages = meta["packages"].as_array().unwrap();
+    let declared: Vec<(&str, (u64, u64))> = packages
+        .iter()
+        .filter(|p| members.contains(&p["id"].as_str().unwrap_or_default()))
+        .map(|p| {
+            let v = p["rust_version"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{} declares no rust-version", p["name"]));
+            (p["name"].as_str().unwrap(), version(v))
+        })
+        .collect();
+    assert!(declared.len() >= 10, "{declared:?}");
+    let ours = declared[0].1;
+    for (name, v) in &declared {
+        assert_eq!(
+            *v, ours,
+            "{name}: every crate takes the workspace's rust-version"
+        );
+    }
+    assert!(
+        ours >= LANGUAGE_FLOOR,
+        "rust-version {ours:?} is older than the code's let-chains need {LANGUAGE_FLOOR:?}"
+    );
+    let needs: Vec<String> = packages
+        .iter()
+        .filter(|p| !members.contains(&p["id"].as_str().unwrap_or_default()))
+        .filter_map(|p| {
+            let v = version(p["rust_version"].as_str()?);
+            (v > ours).then(|| format!("{} {} needs {}.{}", p["name"], p["version"], v.0, v.1))
+        })
+        .collect();
+    assert!(
+        needs.is_empty(),
+        "rust-version is {}.{} but {}",
+        ours.0,
+        ours.1,
+        needs.join(", ")
+    );
+}

@@ -420,12 +420,12 @@ mod tests {
     }
 
     fn intake() -> Intake {
-        use openmic::config::{Config, Secret};
+        use openmic::config::{Accepted, Config};
         use openmic::memory::MemoryQueue;
         use std::sync::Arc;
         let config = Config {
-            gitlab_webhook_secret: Some(Secret::new("hook-secret")),
-            alert_token: Some(Secret::new("alert-token")),
+            gitlab_webhook_secret: Some(Accepted::new("hook-secret")),
+            alert_token: Some(Accepted::new("alert-token")),
             max_body_bytes: 64,
             ..Config::default()
         };

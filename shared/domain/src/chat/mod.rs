@@ -542,7 +542,8 @@ pub(crate) mod tests {
                     .any(|e| s[i..].starts_with(e))
             })
         };
-        let even_backslashes = |s: &str| (s.len() - s.trim_end_matches('\\').len()) % 2 == 0;
+        let even_backslashes =
+            |s: &str| (s.len() - s.trim_end_matches('\\').len()).is_multiple_of(2);
         for shift in 0..12 {
             let text = format!(
                 "{}{}",

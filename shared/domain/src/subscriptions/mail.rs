@@ -433,7 +433,7 @@ mod tests {
         let mail = c
             .prepare(&u)
             .unwrap()
-            .mail(&c, "reader@example.com", &id, now);
+            .mail(&c, "reader@example.com", &id, Some(SINCE), now);
         assert_eq!(
             mail.subject,
             "[Service status] New incident: Invoice fdp.exe x"

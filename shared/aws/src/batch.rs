@@ -76,14 +76,23 @@ impl DeadLetters {
             // The queue's redrive moves it on its next receive; only then is it
             // given up on, and the maintainers told.
             None if letter.receive_count >= self.max_receive_count => {
-                format!("the {} queue's dead-letter queue (moved there by its redrive policy)", self.queue)
+                format!(
+                    "the {} queue's dead-letter queue (moved there by its redrive policy)",
+                    self.queue
+                )
             }
             None => {
-                error!(reason = letter.reason, "can never succeed; reported failed until the queue's redrive moves it (no dead-letter queue URL is set)");
+                error!(
+                    reason = letter.reason,
+                    "can never succeed; reported failed until the queue's redrive moves it (no dead-letter queue URL is set)"
+                );
                 return false;
             }
         };
-        error!(reason = letter.reason, kept_in, "given up on: moved to the dead letters with its reason");
+        error!(
+            reason = letter.reason,
+            kept_in, "given up on: moved to the dead letters with its reason"
+        );
         let given_up = GivenUp {
             queue: self.queue.to_owned(),
             message_id: letter.message_id.to_owned(),
@@ -332,12 +341,19 @@ mod tests {
         let (id, group, body, count, reason) = &letters[0];
         assert_eq!((id.as_str(), group.as_str(), *count), ("2", "issue:2", 1));
         assert_eq!(body, "Window: 2026-12-1é 02:00 UTC/PT2H");
-        assert!(reason.contains("the handler panicked") && reason.contains("char boundary"), "{reason}");
+        assert!(
+            reason.contains("the handler panicked") && reason.contains("char boundary"),
+            "{reason}"
+        );
         let mails = mailer.take();
         assert_eq!(mails.len(), 1, "the maintainers are told once");
         let m = &mails[0];
         assert!(m.subject.contains("publish queue"), "{}", m.subject);
-        assert!(m.text.contains("Message: 2") && m.text.contains("char boundary"), "{}", m.text);
+        assert!(
+            m.text.contains("Message: 2") && m.text.contains("char boundary"),
+            "{}",
+            m.text
+        );
         assert!(m.text.contains("https://sqs.example/publish-dlq.fifo"));
         assert!(!m.text.contains("Window:"), "never the body: {}", m.text);
     }
@@ -364,12 +380,18 @@ mod tests {
                 assert_eq!(failed(&resp), vec!["9", "10"], "receive {count}");
                 assert!(dlq.letters.lock().unwrap().is_empty());
             } else {
-                assert!(failed(&resp).is_empty(), "given up on, and the group goes on");
+                assert!(
+                    failed(&resp).is_empty(),
+                    "given up on, and the group goes on"
+                );
             }
         }
         let letters = dlq.letters.lock().unwrap().clone();
         assert_eq!(letters.len(), 1);
-        assert!(letters[0].4.contains("each of its 5 receives") && letters[0].4.ends_with("GitLab answered 503"));
+        assert!(
+            letters[0].4.contains("each of its 5 receives")
+                && letters[0].4.ends_with("GitLab answered 503")
+        );
         assert_eq!(mailer.take().len(), 1);
     }
 
@@ -382,14 +404,21 @@ mod tests {
         let mailer = Arc::new(MemoryMailer::default());
         let mut event = SqsEvent::default();
         event.records = vec![msg("1", "g", "bad"), msg("2", "g", "ok")];
-        let resp = handle_batch(event, &dead_letters(Some(dlq), mailer.clone()), |body| async move {
-            match body.as_str() {
-                "bad" => Err(ProcessError::Permanent("unreadable".into())),
-                _ => Ok(()),
-            }
-        })
+        let resp = handle_batch(
+            event,
+            &dead_letters(Some(dlq), mailer.clone()),
+            |body| async move {
+                match body.as_str() {
+                    "bad" => Err(ProcessError::Permanent("unreadable".into())),
+                    _ => Ok(()),
+                }
+            },
+        )
         .await;
         assert_eq!(failed(&resp), vec!["1", "2"]);
-        assert!(mailer.take().is_empty(), "nobody is told of what is not given up on");
+        assert!(
+            mailer.take().is_empty(),
+            "nobody is told of what is not given up on"
+        );
     }
 }

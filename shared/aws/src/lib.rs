@@ -359,9 +359,18 @@ impl Aws {
         mailer: Option<std::sync::Arc<dyn openmic_core::ports::Mailer>>,
     ) -> Result<batch::DeadLetters, ConfigError> {
         let (variable, url) = match queue {
-            "publish" => ("PUBLISH_DEAD_LETTER_QUEUE_URL", &config.publish_dead_letter_queue_url),
-            "alerts" => ("ALERT_DEAD_LETTER_QUEUE_URL", &config.alert_dead_letter_queue_url),
-            _ => ("UPDATE_DEAD_LETTER_QUEUE_URL", &config.update_dead_letter_queue_url),
+            "publish" => (
+                "PUBLISH_DEAD_LETTER_QUEUE_URL",
+                &config.publish_dead_letter_queue_url,
+            ),
+            "alerts" => (
+                "ALERT_DEAD_LETTER_QUEUE_URL",
+                &config.alert_dead_letter_queue_url,
+            ),
+            _ => (
+                "UPDATE_DEAD_LETTER_QUEUE_URL",
+                &config.update_dead_letter_queue_url,
+            ),
         };
         let dlq = match url {
             Some(url) => {
@@ -369,7 +378,8 @@ impl Aws {
                 Some(std::sync::Arc::new(Lazy {
                     aws: self.clone(),
                     url: url.clone(),
-                }) as std::sync::Arc<dyn batch::DeadLetterQueue>)
+                })
+                    as std::sync::Arc<dyn batch::DeadLetterQueue>)
             }
             None => None,
         };

@@ -27,6 +27,24 @@ pub struct Received {
     pub group_id: String,
 }
 
+impl Received {
+    /// As a Lambda event's record, so the local runner handles a receive as Lambda
+    /// handles a batch (`batch::handle_batch`).
+    pub fn record(&self) -> aws_lambda_events::event::sqs::SqsMessage {
+        let mut m = aws_lambda_events::event::sqs::SqsMessage::default();
+        m.message_id = Some(self.message_id.clone());
+        m.receipt_handle = Some(self.receipt_handle.clone());
+        m.body = Some(self.body.clone());
+        m.attributes
+            .insert("MessageGroupId".into(), self.group_id.clone());
+        m.attributes.insert(
+            "ApproximateReceiveCount".into(),
+            self.receive_count.to_string(),
+        );
+        m
+    }
+}
+
 impl SqsQueue {
     pub fn new(client: Client, url: impl Into<String>) -> Self {
         SqsQueue {
@@ -169,8 +187,15 @@ impl DeadLetterQueue for SqsQueue {
             .queue_url(&self.url)
             .message_body(letter.body)
             .message_group_id(group)
-            .message_deduplication_id(if dedup.is_empty() { "dead-letter".into() } else { dedup })
-            .message_attributes("reason", attribute("String", attribute_text(letter.reason))?)
+            .message_deduplication_id(if dedup.is_empty() {
+                "dead-letter".into()
+            } else {
+                dedup
+            })
+            .message_attributes(
+                "reason",
+                attribute("String", attribute_text(letter.reason))?,
+            )
             .message_attributes("queue", attribute("String", attribute_text(letter.queue))?)
             .message_attributes(
                 "source-message-id",

@@ -277,7 +277,9 @@ mod tests {
         assert_eq!(verdict(&retry, 1, 5), Verdict::Retry("503".into()));
         assert_eq!(verdict(&retry, 4, 5), Verdict::Retry("503".into()));
         match verdict(&retry, 5, 5) {
-            Verdict::GiveUp(why) => assert!(why.contains("each of its 5 receives") && why.ends_with("503")),
+            Verdict::GiveUp(why) => {
+                assert!(why.contains("each of its 5 receives") && why.ends_with("503"))
+            }
             other => panic!("{other:?}"),
         }
         match verdict(&permanent, 1, 5) {
@@ -287,9 +289,7 @@ mod tests {
         // A nonsensical limit of 0 still allows one receive.
         assert!(matches!(verdict(&retry, 1, 0), Verdict::GiveUp(_)));
         assert_eq!(given_up_before_handling(5, 5), None);
-        assert!(
-            given_up_before_handling(6, 5).is_some_and(|why| why.contains("received 5 times")),
-        );
+        assert!(given_up_before_handling(6, 5).is_some_and(|why| why.contains("received 5 times")),);
     }
 
     #[test]
@@ -309,13 +309,27 @@ mod tests {
         };
         let mail = given_up.mail(&config).unwrap();
         assert_eq!(mail.to, vec!["oncall@example.com".to_owned()]);
-        assert_eq!(mail.subject, "openmic gave up on a message of the publish queue");
-        for part in ["publish", "00000000000000000042", "the handler panicked", "queue/publish/dead/"] {
+        assert_eq!(
+            mail.subject,
+            "openmic gave up on a message of the publish queue"
+        );
+        for part in [
+            "publish",
+            "00000000000000000042",
+            "the handler panicked",
+            "queue/publish/dead/",
+        ] {
             assert!(mail.text.contains(part), "{part}");
         }
-        assert!(mail.text.chars().count() < MAX_REASON_CHARS + 1000, "the reason is cut");
+        assert!(
+            mail.text.chars().count() < MAX_REASON_CHARS + 1000,
+            "the reason is cut"
+        );
         assert!(mail.html.contains("&lt;b&gt;") && !mail.html.contains("<b>"));
-        assert_eq!(mail.message_id, "<dead-letter.publish.00000000000000000042@openmic>");
+        assert_eq!(
+            mail.message_id,
+            "<dead-letter.publish.00000000000000000042@openmic>"
+        );
         assert!(mail.to_rfc5322().is_ok());
         // Nobody to tell without a sender or recipients.
         assert_eq!(given_up.mail(&Config::default()), None);

@@ -204,7 +204,9 @@ mod tests {
             window: Duration::from_secs(u64::MAX),
         });
         let mut s = ChannelState::default();
-        let decisions: Vec<Admission> = (0..4).map(|i| s.admit(item(i, Notice::New), limit)).collect();
+        let decisions: Vec<Admission> = (0..4)
+            .map(|i| s.admit(item(i, Notice::New), limit))
+            .collect();
         assert_eq!(&decisions[..2], &[Admission::Send, Admission::Send]);
         assert_eq!(decisions[3], Admission::Digest);
         let mut first = item(0, Notice::New);

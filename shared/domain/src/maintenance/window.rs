@@ -388,14 +388,29 @@ mod tests {
         for (form, says) in [
             // The tenth byte inside `é` (bytes 9 and 10), `日` and an emoji.
             ("2026-12-1é 02:00 UTC/PT2H", "not a date and time"),
-            ("2026-12-1é 02:00 UTC - 2026-12-01 04:00 UTC", "not a date and time"),
-            ("2026-12-01 02:00 UTC - 2026-12-0日 04:00 UTC", "not a date and time"),
+            (
+                "2026-12-1é 02:00 UTC - 2026-12-01 04:00 UTC",
+                "not a date and time",
+            ),
+            (
+                "2026-12-01 02:00 UTC - 2026-12-0日 04:00 UTC",
+                "not a date and time",
+            ),
             ("日本語の日付 UTC/PT2H", "not a date and time"),
             ("2026-1-01😀 02:00 UTC/PT2H", "not a date and time"),
             // Durations no TimeDelta holds, or longer than a window.
-            ("2026-12-01T02:00:00Z/PT9999999999999999H", "more than the 31 days"),
-            ("2026-12-01T02:00:00Z/P99999999999999999999999999W", "more than the 31 days"),
-            ("2026-12-01T02:00:00Z/PT10000000000S", "more than the 31 days"),
+            (
+                "2026-12-01T02:00:00Z/PT9999999999999999H",
+                "more than the 31 days",
+            ),
+            (
+                "2026-12-01T02:00:00Z/P99999999999999999999999999W",
+                "more than the 31 days",
+            ),
+            (
+                "2026-12-01T02:00:00Z/PT10000000000S",
+                "more than the 31 days",
+            ),
             ("2026-12-01T02:00:00Z/P1000W", "days long, more than the 31"),
             ("2026-12-01T02:00:00Z/P30DT48H", "32 days long"),
             // Repeated or reordered units.
@@ -406,7 +421,10 @@ mod tests {
             ("2026-12-01T02:00:00Z/PT30M1H", "twice or out of order"),
             ("2026-12-01T02:00:00Z/P1D1W", "twice or out of order"),
             // The last and the first dates chrono knows.
-            ("+262142-12-31 23:59:59 +0000/PT1H", "ends after the last date"),
+            (
+                "+262142-12-31 23:59:59 +0000/PT1H",
+                "ends after the last date",
+            ),
             ("+262143-01-01 00:00:00 +0000/PT1H", "not a date and time"),
             ("+262142-12-31 23:59:59 -1400/PT1H", "not a date and time"),
             ("-262143-01-01 00:00:00 +1400/PT1H", "not a date and time"),

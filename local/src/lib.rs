@@ -482,63 +482,17 @@ impl Runner {
         }
     }
 
-    /// Handles one message from a disk queue as the Lambda functions handle one from
-    /// SQS (`openmic::consume`): a panic contained to it, then acknowledged, left for
-    /// a retry, or given up on: moved to `dead/` with its reason and the maintainers
-    /// mailed. A message received more often than `MAX_RECEIVE_COUNT` without an
-    /// outcome (the process stopped while handling it) is given up on before it is
-    /// handled again. Returns false if the message stays for a retry.
+    /// Handles one message from a disk queue ([`consume_fs`]). Returns false if the
+    /// message stays for a retry.
     async fn process_fs(&self, queue: &FsQueue, consumer: Consumer, d: &Delivery) -> bool {
-        let span = info_span!("message", queue = consumer.queue(), message_id = %d.id(), group = %d.message.group_id, receive_count = d.receive_count);
-        async {
-            let max = self.config.max_receive_count;
-            let verdict = match consume::given_up_before_handling(d.receive_count, max) {
-                Some(reason) => Verdict::GiveUp(reason),
-                None => {
-                    let result =
-                        consume::contained(self.handle(consumer, &d.message.body)).await;
-                    if let Ok(outcome) = &result {
-                        info!(%outcome, "handled");
-                    }
-                    consume::verdict(&result, d.receive_count, max)
-                }
-            };
-            match verdict {
-                Verdict::Done => {
-                    if let Err(e) = queue.ack(d).await {
-                        warn!(error = %e, "could not remove a handled message; it will be handled again");
-                    }
-                    true
-                }
-                Verdict::Retry(reason) => {
-                    warn!(%reason, "failed for a passing reason; will be retried");
-                    false
-                }
-                Verdict::GiveUp(reason) => {
-                    error!(%reason, "message given up on; moved to the dead-letter folder with its reason");
-                    if let Err(e) = queue.dead_letter(d, &reason).await {
-                        error!(error = %e, "could not move the message to the dead-letter folder; it stays queued");
-                        return false;
-                    }
-                    let given_up = GivenUp {
-                        queue: consumer.queue().to_owned(),
-                        message_id: d.id(),
-                        receive_count: d.receive_count,
-                        reason,
-                        kept_in: queue.dead_dir().display().to_string(),
-                        at: chrono::Utc::now(),
-                    };
-                    match consume::tell_maintainers(self.mailer.as_ref(), &self.config, &given_up)
-                        .await
-                    {
-                        Ok(_) => {}
-                        Err(e) => warn!(error = %e, "the maintainers' mail about it could not be sent"),
-                    }
-                    true
-                }
-            }
-        }
-        .instrument(span)
+        consume_fs(
+            queue,
+            consumer.queue(),
+            d,
+            &self.config,
+            self.mailer.as_ref(),
+            self.handle(consumer, &d.message.body),
+        )
         .await
     }
 
@@ -661,6 +615,71 @@ impl Runner {
         self.drain().await;
         Ok(response.status().as_u16())
     }
+}
+
+/// Handles one message `d` of the disk queue `queue` (named `name`: `publish`,
+/// `alerts`, `updates`) as the Lambda functions handle one from SQS
+/// (`openmic::consume`): `handling` runs with a panic contained to it, then the
+/// message is acknowledged, left for a retry, or given up on: moved to `dead/` with
+/// its reason and the maintainers mailed once. A message received more often than
+/// `MAX_RECEIVE_COUNT` without an outcome (the process stopped while handling it) is
+/// given up on before it is handled again. Returns false if the message stays for a
+/// retry.
+pub async fn consume_fs<T: std::fmt::Display>(
+    queue: &FsQueue,
+    name: &str,
+    d: &Delivery,
+    config: &Config,
+    mailer: &dyn Mailer,
+    handling: impl std::future::Future<Output = Result<T, ProcessError>>,
+) -> bool {
+    let span = info_span!("message", queue = name, message_id = %d.id(), group = %d.message.group_id, receive_count = d.receive_count);
+    async {
+        let max = config.max_receive_count;
+        let verdict = match consume::given_up_before_handling(d.receive_count, max) {
+            Some(reason) => Verdict::GiveUp(reason),
+            None => {
+                let result = consume::contained(handling).await;
+                if let Ok(outcome) = &result {
+                    info!(%outcome, "handled");
+                }
+                consume::verdict(&result, d.receive_count, max)
+            }
+        };
+        match verdict {
+            Verdict::Done => {
+                if let Err(e) = queue.ack(d).await {
+                    warn!(error = %e, "could not remove a handled message; it will be handled again");
+                }
+                true
+            }
+            Verdict::Retry(reason) => {
+                warn!(%reason, "failed for a passing reason; will be retried");
+                false
+            }
+            Verdict::GiveUp(reason) => {
+                error!(%reason, "message given up on; moved to the dead-letter folder with its reason");
+                if let Err(e) = queue.dead_letter(d, &reason).await {
+                    error!(error = %e, "could not move the message to the dead-letter folder; it stays queued");
+                    return false;
+                }
+                let given_up = GivenUp {
+                    queue: name.to_owned(),
+                    message_id: d.id(),
+                    receive_count: d.receive_count,
+                    reason,
+                    kept_in: queue.dead_dir().display().to_string(),
+                    at: chrono::Utc::now(),
+                };
+                if let Err(e) = consume::tell_maintainers(mailer, config, &given_up).await {
+                    warn!(error = %e, "the maintainers' mail about it could not be sent");
+                }
+                true
+            }
+        }
+    }
+    .instrument(span)
+    .await
 }
 
 /// The scheduled work, as EventBridge's minute on AWS: every 30 seconds here, so a

@@ -34,6 +34,16 @@ fn err<T>(why: impl Into<String>) -> Result<T, WindowError> {
     Err(WindowError(why.into()))
 }
 
+/// Text of the line as an error quotes it: at most 60 characters, so a reason said
+/// back on the issue, logged and kept in the state is never as long as the line.
+fn quoted(text: &str) -> String {
+    const MAX: usize = 60;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{:?}…", &text[..at]),
+        None => format!("{text:?}"),
+    }
+}
+
 /// The lines of a description outside code blocks, trimmed, without a list marker.
 pub(crate) fn lines(description: &str) -> impl Iterator<Item = &str> {
     let mut fence = false;
@@ -93,7 +103,8 @@ impl Window {
                 let length = duration(e)?;
                 start.checked_add_signed(length).ok_or_else(|| {
                     WindowError(format!(
-                        "the window {text:?} ends after the last date openmic can read"
+                        "the window {} ends after the last date openmic can read",
+                        quoted(text)
                     ))
                 })?
             } else {
@@ -121,7 +132,8 @@ impl Window {
             (start, end)
         } else {
             return err(format!(
-                "the window {text:?} has no end: give `<start>/<end>`, `<start>/PT2H` or `<start> - <end>`"
+                "the window {} has no end: give `<start>/<end>`, `<start>/PT2H` or `<start> - <end>`",
+                quoted(text)
             ));
         };
         if end <= start {
@@ -150,7 +162,7 @@ fn start_date(s: &str) -> Result<String, WindowError> {
     let d = s.trim().get(..10).unwrap_or_default();
     match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
         Ok(_) => Ok(d.to_owned()),
-        Err(_) => err(format!("{:?} is not a date and time", s.trim())),
+        Err(_) => err(format!("{} is not a date and time", quoted(s.trim()))),
     }
 }
 
@@ -163,7 +175,8 @@ fn instant(text: &str) -> Result<Timestamp, WindowError> {
     }
     let bad = || {
         WindowError(format!(
-            "{text:?} is not a date and time with its zone (such as 2026-12-01 02:00 UTC or 2026-12-01T02:00:00+01:00)"
+            "{} is not a date and time with its zone (such as 2026-12-01 02:00 UTC or 2026-12-01T02:00:00+01:00)",
+            quoted(text)
         ))
     };
     // The date, then the time, then the zone: separated by `T` or spaces. The date is
@@ -188,7 +201,8 @@ fn instant(text: &str) -> Result<Timestamp, WindowError> {
         "UTC" | "utc" | "GMT" | "Z" | "z" => FixedOffset::east_opt(0),
         "" => {
             return err(format!(
-                "{text:?} has no time zone: add UTC or an offset such as +01:00"
+                "{} has no time zone: add UTC or an offset such as +01:00",
+                quoted(text)
             ));
         }
         z => offset(z),
@@ -235,12 +249,14 @@ fn offset(z: &str) -> Option<FixedOffset> {
 fn duration(text: &str) -> Result<Duration, WindowError> {
     let bad = || {
         WindowError(format!(
-            "{text:?} is not a duration such as PT2H, PT90M or P1DT2H"
+            "{} is not a duration such as PT2H, PT90M or P1DT2H",
+            quoted(text)
         ))
     };
     let too_long = || {
         WindowError(format!(
-            "the duration {text:?} is more than the {MAX_WINDOW_DAYS} days openmic takes"
+            "the duration {} is more than the {MAX_WINDOW_DAYS} days openmic takes",
+            quoted(text)
         ))
     };
     let longest = Duration::days(MAX_WINDOW_DAYS);
@@ -264,7 +280,8 @@ fn duration(text: &str) -> Result<Duration, WindowError> {
             let Some(at) = allowed.find(c).filter(|_| !number.is_empty()) else {
                 return Err(if units.contains(c) && !number.is_empty() {
                     WindowError(format!(
-                        "{text:?} gives the unit {c} twice or out of order (write it as PT2H30M, P1DT2H)"
+                        "{} gives the unit {c} twice or out of order (write it as PT2H30M, P1DT2H)",
+                        quoted(text)
                     ))
                 } else {
                     bad()
@@ -431,6 +448,11 @@ mod tests {
         ] {
             let e = Window::parse_line(form).unwrap_err();
             assert!(e.0.contains(says), "{:.80}: {e:.200}", form);
+        }
+        // An error quotes the line, never more than 60 characters of it.
+        for form in [repeated.as_str(), weeks.as_str(), big.as_str()] {
+            let e = Window::parse_line(form).unwrap_err();
+            assert!(e.0.chars().count() < 200, "{}", e.0.len());
         }
         // Through the description, as the publisher reads it.
         let desc = "Maintenance\n\nWindow: 2026-12-1é 02:00 UTC/PT2H\nMute: a=\"b\"";

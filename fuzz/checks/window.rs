@@ -18,11 +18,24 @@ pub fn check(data: &[u8]) {
             w.ends_at - w.starts_at <= chrono::Duration::days(MAX_WINDOW_DAYS),
             "{text:?}: {w:?} is longer than {MAX_WINDOW_DAYS} days"
         );
-        let canonical = format!("{}/{}", w.starts_at.to_rfc3339(), w.ends_at.to_rfc3339());
+        let iso =
+            |t: &openmic::time::Timestamp| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        let canonical = format!("{}/{}", iso(&w.starts_at), iso(&w.ends_at));
         assert_eq!(
             Window::parse_line(&canonical).as_ref(),
             Ok(w),
             "{text:?}: its canonical form {canonical:?} reads otherwise"
+        );
+        // As the publisher keeps it for the notifier (`index/maintenance.json`): it
+        // reads back, to the millisecond it is written with.
+        let json = serde_json::to_string(w).expect("a window serialises");
+        let back: Window = serde_json::from_str(&json)
+            .unwrap_or_else(|e| panic!("{text:?}: its JSON {json} does not read back: {e}"));
+        let ms = |t: &openmic::time::Timestamp| t.timestamp_millis();
+        assert_eq!(
+            (ms(&back.starts_at), ms(&back.ends_at)),
+            (ms(&w.starts_at), ms(&w.ends_at)),
+            "{text:?}: {json}"
         );
     } else if let Err(e) = &line {
         assert!(!e.0.is_empty(), "{text:?}: an error without a reason");

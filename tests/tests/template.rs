@@ -1293,3 +1293,45 @@ fn every_parameter_added_since_the_first_release_has_a_default() {
         );
     }
 }
+
+/// samconfig.toml's settings by section (`[default.build.parameters]` → key → value as
+/// written), the flat TOML SAM writes and reads.
+fn samconfig() -> BTreeMap<String, BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(repo().join("samconfig.toml")).unwrap();
+    let mut sections = BTreeMap::new();
+    let mut section = String::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_owned();
+        } else if let Some((key, value)) = line.split_once('=')
+            && !line.starts_with('#')
+        {
+            sections
+                .entry(section.clone())
+                .or_insert_with(BTreeMap::new)
+                .insert(key.trim().to_owned(), value.trim().to_owned());
+        }
+    }
+    sections
+}
+
+/// `sam build` with the Rust builder (a SAM beta feature) asks for a confirmation
+/// unless samconfig enables beta features, and fails where there is no terminal (CI);
+/// every sam command reads the region from the global section.
+#[test]
+fn sam_builds_without_a_prompt_and_every_command_has_a_region() {
+    let config = samconfig();
+    let build = &config["default.build.parameters"];
+    assert_eq!(build.get("beta_features").map(String::as_str), Some("true"));
+    let global = &config["default.global.parameters"];
+    assert!(
+        global.get("region").is_some_and(|r| r.len() > 2),
+        "{global:?}"
+    );
+    assert!(global.contains_key("stack_name"), "{global:?}");
+    let functions = Template::load().functions().len();
+    assert!(
+        functions >= 5 && build.get("parallel").map(String::as_str) == Some("false"),
+        "the functions build one after the other into the shared target/: {build:?}"
+    );
+}

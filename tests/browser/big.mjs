@@ -43,6 +43,7 @@ async function axe(page) {
   const page = await context.newPage();
   await page.clock.install();
   await page.goto(base + "/");
+  await picture(page, "status-page.png");
   await check("JavaScript on: the strips are named per day in the accessibility tree", async () => {
     const strips = page.locator("ol.days");
     assert.equal(await strips.count(), 10, "ten components, ten strips");
@@ -60,7 +61,6 @@ async function axe(page) {
     const text = await page.locator("#components").innerText();
     assert.match(text, /Uptime \d+(\.\d+)?% over 30 days, \d+(\.\d+)?% over 90 days/);
   });
-  await picture(page, "status-page.png");
   const before = await page.locator("#open").innerText();
   await check("JavaScript on: a publish shows up without a reload", async () => {
     assert.ok(!before.includes("Incident 45"), before);

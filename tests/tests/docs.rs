@@ -243,8 +243,9 @@ fn every_variable_and_parameter_the_readme_names_is_in_the_configuration() {
     let readme = code_spans(&read("README.md"));
     let configuration = code_spans(&read("docs/configuration.md"));
     let operations = code_spans(&read("docs/operations.md"));
-    let declared: BTreeSet<String> = openmic::config::variables()
-        .iter()
+    let declared: BTreeSet<String> = openmic::variables()
+        .chain(openmic_aws::VARIABLES)
+        .chain(openmic_gitlab::VARIABLES)
         .map(|v| v.name.to_owned())
         .collect();
     let t = template();

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::SqsEvent;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -20,11 +21,13 @@ use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
 use openmic::clock::{Clock, SystemClock};
 use openmic::config::{Accepted, Config, Secret};
+use openmic::consume::{self, GivenUp, Verdict};
 use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
 use openmic::ports::{Mailer, ObjectStore, Queue};
 use openmic::publishing::Publisher;
 use openmic::subscriptions::Subscriptions;
+use openmic_aws::batch::{DeadLetters, handle_batch};
 use openmic_aws::{Aws, sqs::SqsQueue};
 use openmic_files::queue::Delivery;
 use openmic_files::{FsQueue, FsStore, OutboxMailer};
@@ -32,9 +35,6 @@ pub use openmic_http::api_gateway_request;
 use serde_json::json;
 use tower::ServiceExt;
 use tracing::{Instrument, error, info, info_span, warn};
-
-/// A message is given up on (moved to `dead/`) after this many receives.
-pub const MAX_RECEIVES: u32 = 5;
 
 /// Which backends the runner uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -56,6 +56,9 @@ pub enum Queues {
         publish: SqsQueue,
         alerts: SqsQueue,
         updates: Option<SqsQueue>,
+        /// What each consumer does with a message it gives up on (its dead-letter
+        /// queue, the maintainers' mail).
+        dead: Box<[DeadLetters; 3]>,
     },
 }
 
@@ -79,17 +82,22 @@ impl Queues {
         all
     }
 
-    fn sqs(&self) -> Vec<(&SqsQueue, Consumer)> {
+    fn sqs(&self) -> Vec<(&SqsQueue, Consumer, &DeadLetters)> {
         let Queues::Aws {
             publish,
             alerts,
             updates,
+            dead,
         } = self
         else {
             return Vec::new();
         };
-        let mut all = vec![(publish, Consumer::Publisher), (alerts, Consumer::Notifier)];
-        all.extend(updates.as_ref().map(|u| (u, Consumer::Subscriptions)));
+        let [p, a, u] = &**dead;
+        let mut all = vec![
+            (publish, Consumer::Publisher, p),
+            (alerts, Consumer::Notifier, a),
+        ];
+        all.extend(updates.as_ref().map(|q| (q, Consumer::Subscriptions, u)));
         all
     }
 }
@@ -100,6 +108,17 @@ enum Consumer {
     Publisher,
     Notifier,
     Subscriptions,
+}
+
+impl Consumer {
+    /// Its queue's name in logs and mail, as the Lambda functions say it.
+    fn queue(self) -> &'static str {
+        match self {
+            Consumer::Publisher => "publish",
+            Consumer::Notifier => "alerts",
+            Consumer::Subscriptions => "updates",
+        }
+    }
 }
 
 /// What a runner is made of.
@@ -126,6 +145,8 @@ pub struct Runner {
     pub actions: Arc<Actions>,
     pub queues: Queues,
     intake: Arc<Intake>,
+    /// The maintainers' mail: alerts, and messages given up on.
+    mailer: Arc<dyn Mailer>,
 }
 
 /// An issue on the command line: `IID` (of the first project of `GITLAB_PROJECT_ID`)
@@ -305,15 +326,21 @@ impl Runner {
         let subscription_mailer = aws
             .subscription_mailer(&config)
             .map_err(|e| e.to_string())?;
+        let mailer: Arc<dyn Mailer> = Arc::new(mailer);
+        let dead = |queue| {
+            aws.dead_letters(&config, queue, Some(mailer.clone()))
+                .map_err(|e| e.to_string())
+        };
         let queues = Queues::Aws {
             publish: publish.clone(),
             alerts: alerts.clone(),
             updates: updates.clone(),
+            dead: Box::new([dead("publish")?, dead("alerts")?, dead("updates")?]),
         };
         let backends = Backends {
             status: Arc::new(status),
             state: Arc::new(state),
-            mailer: Arc::new(mailer),
+            mailer,
             subscription_mailer: Arc::new(subscription_mailer),
             publish: Arc::new(publish),
             alerts: Arc::new(alerts),
@@ -366,7 +393,7 @@ impl Runner {
         let notifier = Notifier::new(
             config.clone(),
             state.clone(),
-            mailer,
+            mailer.clone(),
             api,
             Some(web.clone()),
         )?
@@ -385,6 +412,7 @@ impl Runner {
             actions,
             queues,
             intake: Arc::new(intake),
+            mailer,
         })
     }
 
@@ -443,7 +471,7 @@ impl Runner {
             .iter()
             .map(|(q, _)| q.pending())
             .sum();
-        for (q, _) in self.queues.sqs() {
+        for (q, _, _) in self.queues.sqs() {
             n += q.approximate_pending().await.unwrap_or(0);
         }
         n
@@ -461,33 +489,17 @@ impl Runner {
         }
     }
 
-    /// Handles one message from a disk queue: acknowledged, left for a retry, or
-    /// dead-lettered. Returns false if the message stays for a retry.
+    /// Handles one message from a disk queue ([`consume_fs`]). Returns false if the
+    /// message stays for a retry.
     async fn process_fs(&self, queue: &FsQueue, consumer: Consumer, d: &Delivery) -> bool {
-        let span = info_span!("message", message_id = %d.id(), group = %d.message.group_id, receive_count = d.receive_count);
-        async {
-            match self.handle(consumer, &d.message.body).await {
-                Ok(outcome) => {
-                    info!(%outcome, "handled");
-                    if let Err(e) = queue.ack(d).await {
-                        warn!(error = %e, "could not remove a handled message; it will be handled again");
-                    }
-                    true
-                }
-                Err(ProcessError::Retryable(reason)) if d.receive_count < MAX_RECEIVES => {
-                    warn!(%reason, "failed for a passing reason; will be retried");
-                    false
-                }
-                Err(e) => {
-                    error!(reason = %e, "message given up; moved to the dead-letter folder");
-                    if let Err(e) = queue.dead_letter(d, &e.to_string()).await {
-                        error!(error = %e, "could not move the message to the dead-letter folder");
-                    }
-                    true
-                }
-            }
-        }
-        .instrument(span)
+        consume_fs(
+            queue,
+            consumer.queue(),
+            d,
+            &self.config,
+            self.mailer.as_ref(),
+            self.handle(consumer, &d.message.body),
+        )
         .await
     }
 
@@ -516,10 +528,10 @@ impl Runner {
                 }
             }
             Queues::Aws { .. } => {
-                for (queue, consumer) in self.queues.sqs() {
+                for (queue, consumer, dead) in self.queues.sqs() {
                     // Until a receive comes back empty or nothing is left.
                     while queue.approximate_pending().await.map_or(true, |n| n > 0) {
-                        match self.receive_sqs(queue, consumer, 1).await {
+                        match self.receive_sqs(queue, consumer, dead, 1).await {
                             Ok(0) => break,
                             Ok(_) => {}
                             Err(e) => {
@@ -533,45 +545,41 @@ impl Runner {
         }
     }
 
-    /// One receive from SQS: each message handled in order; handled ones deleted,
-    /// passing failures made visible again soon, the rest left for the dead-letter
-    /// queue's redrive. Returns how many messages came.
+    /// One receive from SQS, handled as Lambda handles a batch (`handle_batch`: FIFO
+    /// groups held back behind a failure, a panic contained to its message, what is
+    /// given up on sent to the dead-letter queue with its reason); then what was
+    /// handled or given up on is deleted, and failures are made visible again soon.
+    /// Returns how many messages came.
     async fn receive_sqs(
         &self,
         queue: &SqsQueue,
         consumer: Consumer,
+        dead: &DeadLetters,
         wait_secs: i32,
     ) -> Result<usize, String> {
         let messages = queue
             .receive(10, wait_secs)
             .await
             .map_err(|e| e.to_string())?;
-        let n = messages.len();
-        for m in messages {
-            let span =
-                info_span!("message", message_id = %m.message_id, receive_count = m.receive_count);
-            let result = self
-                .handle(consumer, &m.body)
-                .instrument(span.clone())
-                .await;
-            let _g = span.enter();
-            match result {
-                Ok(outcome) => {
-                    info!(%outcome, "handled");
-                    if let Err(e) = queue.delete(&m.receipt_handle).await {
-                        warn!(error = %e, "could not delete a handled message");
-                    }
-                }
-                Err(ProcessError::Retryable(reason)) => {
-                    warn!(%reason, "failed for a passing reason; will be retried");
-                    let _ = queue.retry_after(&m.receipt_handle, 1).await;
-                }
-                Err(ProcessError::Permanent(reason)) => {
-                    error!(%reason, "message can never succeed; it goes to the dead-letter queue after maxReceiveCount");
-                }
+        let mut event = SqsEvent::default();
+        event.records = messages.iter().map(|m| m.record()).collect();
+        let response = handle_batch(event, dead, |body| async move {
+            self.handle(consumer, &body).await
+        })
+        .await;
+        let failed: std::collections::HashSet<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        for m in &messages {
+            if failed.contains(m.message_id.as_str()) {
+                let _ = queue.retry_after(&m.receipt_handle, 1).await;
+            } else if let Err(e) = queue.delete(&m.receipt_handle).await {
+                warn!(message_id = %m.message_id, error = %e, "could not delete a handled message");
             }
         }
-        Ok(n)
+        Ok(messages.len())
     }
 
     /// Runs the consumers until the process stops.
@@ -590,7 +598,7 @@ impl Runner {
                 fs.into_iter().map(|(q, _)| q).collect(),
             )));
         }
-        for (_, consumer) in self.queues.sqs() {
+        for (_, consumer, _) in self.queues.sqs() {
             workers.push(tokio::spawn(sqs_worker(self.clone(), consumer)));
         }
         workers.push(tokio::spawn(ticker(self.clone())));
@@ -614,6 +622,71 @@ impl Runner {
         self.drain().await;
         Ok(response.status().as_u16())
     }
+}
+
+/// Handles one message `d` of the disk queue `queue` (named `name`: `publish`,
+/// `alerts`, `updates`) as the Lambda functions handle one from SQS
+/// (`openmic::consume`): `handling` runs with a panic contained to it, then the
+/// message is acknowledged, left for a retry, or given up on: moved to `dead/` with
+/// its reason and the maintainers mailed once. A message received more often than
+/// `MAX_RECEIVE_COUNT` without an outcome (the process stopped while handling it) is
+/// given up on before it is handled again. Returns false if the message stays for a
+/// retry.
+pub async fn consume_fs<T: std::fmt::Display>(
+    queue: &FsQueue,
+    name: &str,
+    d: &Delivery,
+    config: &Config,
+    mailer: &dyn Mailer,
+    handling: impl std::future::Future<Output = Result<T, ProcessError>>,
+) -> bool {
+    let span = info_span!("message", queue = name, message_id = %d.id(), group = %d.message.group_id, receive_count = d.receive_count);
+    async {
+        let max = config.max_receive_count;
+        let verdict = match consume::given_up_before_handling(d.receive_count, max) {
+            Some(reason) => Verdict::GiveUp(reason),
+            None => {
+                let result = consume::contained(handling).await;
+                if let Ok(outcome) = &result {
+                    info!(%outcome, "handled");
+                }
+                consume::verdict(&result, d.receive_count, max)
+            }
+        };
+        match verdict {
+            Verdict::Done => {
+                if let Err(e) = queue.ack(d).await {
+                    warn!(error = %e, "could not remove a handled message; it will be handled again");
+                }
+                true
+            }
+            Verdict::Retry(reason) => {
+                warn!(%reason, "failed for a passing reason; will be retried");
+                false
+            }
+            Verdict::GiveUp(reason) => {
+                error!(%reason, "message given up on; moved to the dead-letter folder with its reason");
+                if let Err(e) = queue.dead_letter(d, &reason).await {
+                    error!(error = %e, "could not move the message to the dead-letter folder; it stays queued");
+                    return false;
+                }
+                let given_up = GivenUp {
+                    queue: name.to_owned(),
+                    message_id: d.id(),
+                    receive_count: d.receive_count,
+                    reason,
+                    kept_in: queue.dead_dir().display().to_string(),
+                    at: chrono::Utc::now(),
+                };
+                if let Err(e) = consume::tell_maintainers(mailer, config, &given_up).await {
+                    warn!(error = %e, "the maintainers' mail about it could not be sent");
+                }
+                true
+            }
+        }
+    }
+    .instrument(span)
+    .await
 }
 
 /// The scheduled work, as EventBridge's minute on AWS: every 30 seconds here, so a
@@ -667,15 +740,15 @@ async fn fs_worker(runner: Arc<Runner>, queue: Arc<FsQueue>, consumer: Consumer)
 
 async fn sqs_worker(runner: Arc<Runner>, consumer: Consumer) {
     loop {
-        let Some((queue, _)) = runner
+        let Some((queue, _, dead)) = runner
             .queues
             .sqs()
             .into_iter()
-            .find(|(_, c)| *c == consumer)
+            .find(|(_, c, _)| *c == consumer)
         else {
             return;
         };
-        if let Err(e) = runner.receive_sqs(queue, consumer, 10).await {
+        if let Err(e) = runner.receive_sqs(queue, consumer, dead, 10).await {
             error!(error = %e, "queue");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }

@@ -4,6 +4,10 @@
 //!
 //! Every finding below is marked `FIXED in <commit>`: each was first written here as a
 //! failing test, then the code it names was fixed; the test keeps it so.
+//!
+//! The `window`, `mute` and `form` targets' checks (fuzz/checks/) run here on every
+//! input of their committed corpora (fuzz/corpus/<target>/) and on their findings,
+//! so anything they found stays found without cargo-fuzz.
 
 use openmic_tests::*;
 use serde_json::{Value, json};
@@ -329,4 +333,103 @@ fn a_link_is_judged_by_the_url_a_browser_follows() {
             "{src}"
         );
     }
+}
+
+// ---- window, mute, form (fuzz/checks/, their corpora replayed) --------------------
+
+#[path = "../../fuzz/checks/window.rs"]
+mod window_check;
+
+#[path = "../../fuzz/checks/mute.rs"]
+mod mute_check;
+
+#[path = "../../fuzz/checks/form.rs"]
+mod form_check;
+
+/// Runs `check` on every file of fuzz/corpus/<target>/ and on `findings`; lists each
+/// input that panics with the panic's message. An empty corpus is a failure: the
+/// target has not been run.
+fn replay(target: &str, check: fn(&[u8]), findings: &[&[u8]]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect();
+    assert!(
+        !inputs.is_empty(),
+        "{}: {} inputs; run scripts/fuzz {target}",
+        dir.display(),
+        inputs.len()
+    );
+    inputs.sort();
+    inputs.extend(
+        findings
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("finding {i}"), f.to_vec())),
+    );
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let failed: Vec<String> = inputs
+        .iter()
+        .filter_map(|(name, data)| {
+            std::panic::catch_unwind(|| check(data))
+                .err()
+                .map(|p| format!("{name}: {}", openmic::consume::panic_message(p.as_ref())))
+        })
+        .collect();
+    std::panic::set_hook(hook);
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// FIXED in 60db3dc (issue 23, finding 1, found by hand): a `Window:` line
+/// whose tenth byte falls inside a character panicked (`split_at` in
+/// `window::instant`), and so did durations past what a `TimeDelta` holds, repeated
+/// units adding up past it, and a start at chrono's last date plus any duration
+/// (`Timestamp + Duration`). With release 2's `panic = "abort"` the
+/// publisher died on it, and again on every restart.
+#[test]
+fn window_corpus_and_findings() {
+    let repeated = format!("2026-12-01T02:00:00Z/PT{}", "1000000H".repeat(3000));
+    replay(
+        "window",
+        window_check::check,
+        &[
+            "2026-12-1é 02:00 UTC/PT2H".as_bytes(),
+            "2026-12-01 02:00 UTC - 2026-12-0日 04:00 UTC".as_bytes(),
+            b"2026-12-01T02:00:00Z/PT9999999999999999H",
+            repeated.as_bytes(),
+            b"+262142-12-31 23:59:59 +0000/PT1H",
+        ],
+    );
+}
+
+/// The attack's `Window:` line and a `Mute:` line through the maintenance's reading
+/// path, beside the corpus.
+#[test]
+fn mute_corpus_and_findings() {
+    replay(
+        "mute",
+        mute_check::check,
+        &[
+            "alertname=~\"Disk.*\", env=\"prod\"\n2026-11-30T00:00:00Z/PT2H\nalertname=DiskFull\nenv=prod".as_bytes(),
+            "\n2026-12-1é 02:00 UTC/PT2H\ncomponent=database".as_bytes(),
+        ],
+    );
+}
+
+/// FIXED in afdcf4f (found auditing the decoders for issue 23; the `form` target's
+/// comparison with the `url` crate's decoder finds it): `%+1` decoded as the byte 1,
+/// where a form's decoder keeps a `%` without two hex digits as written: `form_pairs`
+/// (subscriptions/web.rs) took `u8::from_str_radix`, which accepts a sign.
+#[test]
+fn form_corpus_and_findings() {
+    replay(
+        "form",
+        form_check::check,
+        &[b"a=%+1&b=%-f&%=%%41", b"token=%+4&for=%+1h"],
+    );
 }

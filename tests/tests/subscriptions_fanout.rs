@@ -249,6 +249,8 @@ async fn ten_thousand_on_moto_a_batch_failing_midway_and_ses_throttling_mail_eve
     confirmed_subscribers(state.as_ref(), &domain, N).await;
     announce(&queue, None, &[update(1)]).await.unwrap();
 
+    // What the function does with what it gives up on (nothing is, here).
+    let dead = aws.dead_letters(&config, "updates", None).unwrap();
     // Lambda's event source mapping: batches of one, failures visible again.
     let outcomes = std::sync::Mutex::new(Vec::new());
     let mut failed = 0;
@@ -264,7 +266,7 @@ async fn ten_thousand_on_moto_a_batch_failing_midway_and_ses_throttling_mail_eve
             }]
         }))
         .unwrap();
-        let response = openmic_aws::batch::handle_batch(event, |body| {
+        let response = openmic_aws::batch::handle_batch(event, &dead, |body| {
             let (subs, outcomes) = (&subs, &outcomes);
             async move {
                 let o = subs.handle(&body).await;

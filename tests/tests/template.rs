@@ -557,6 +557,52 @@ fn queues_are_fifo_with_dead_letters_and_wired_producer_to_consumer() {
     }
 }
 
+/// Each consumer sends what it gives up on to its queue's own dead-letter queue (the
+/// redrive's target), may send there, and gives up on the receive its queue's
+/// `maxReceiveCount` names, so its own sending comes before the redrive's move.
+#[test]
+fn consumers_send_what_they_give_up_on_to_their_queues_dead_letter_queue() {
+    let t = Template::load();
+    for (binary, variable) in [
+        ("openmic-publisher", "PUBLISH_DEAD_LETTER_QUEUE_URL"),
+        ("openmic-notifier", "ALERT_DEAD_LETTER_QUEUE_URL"),
+        ("openmic-subscriptions", "UPDATE_DEAD_LETTER_QUEUE_URL"),
+    ] {
+        let f = t.function_with_binary(binary);
+        let env = f.env();
+        let (_, source) = &f.events("SQS")[0];
+        let queue = getatt_target(&source["Queue"], "Arn").unwrap();
+        let redrive = &t.resource(&queue)["Properties"]["RedrivePolicy"];
+        let dlq = getatt_target(&redrive["deadLetterTargetArn"], "Arn").unwrap();
+        assert_eq!(
+            env.get(variable).and_then(ref_target).as_deref(),
+            Some(dlq.as_str()),
+            "{}: {variable} is !Ref {dlq}",
+            f.name
+        );
+        let max = redrive["maxReceiveCount"].as_i64().unwrap();
+        assert_eq!(
+            env.get("MAX_RECEIVE_COUNT"),
+            Some(&json!(max.to_string())),
+            "{}: MAX_RECEIVE_COUNT is {queue}'s maxReceiveCount",
+            f.name
+        );
+        let st = t.role_statements(&f.role());
+        assert!(
+            grants(&st, "sqs:SendMessage", &dlq),
+            "{}: sqs:SendMessage on {dlq}",
+            f.name
+        );
+        for mail in ["MAIL_FROM", "MAINTAINER_EMAILS"] {
+            assert!(
+                env.contains_key(mail),
+                "{}: {mail}, to tell the maintainers",
+                f.name
+            );
+        }
+    }
+}
+
 #[test]
 fn every_queue_is_fifo_and_every_main_queue_has_a_redrive() {
     let t = Template::load();

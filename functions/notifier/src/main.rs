@@ -11,7 +11,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
 use openmic::config::Function;
-use openmic_aws::batch::handle_batch;
+use openmic::ports::Mailer;
+use openmic_aws::batch::{DeadLetters, handle_batch};
 use openmic_aws::telemetry::or_exit;
 use serde_json::{Value, json};
 
@@ -24,6 +25,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, aws) = openmic_aws::start(Function::Notifier, variables).await;
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let mailer = Arc::new(or_exit(aws.mailer(&config)));
+    // A message given up on goes to the alerts queue's dead-letter queue with its
+    // reason, and the maintainers are told through the same mailer.
+    let dead =
+        or_exit(aws.dead_letters(&config, "alerts", Some(mailer.clone() as Arc<dyn Mailer>)));
     let gitlab = or_exit(openmic_gitlab::connect(&config)).map(|g| g.api);
     // What GITLAB_TOKEN cannot do is logged, in the background.
     let checked = config.clone();
@@ -31,9 +36,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let web = Arc::new(or_exit(openmic_web::Web::new()));
     let actions = Actions::new(config.clone(), state.clone(), gitlab.clone());
     let notifier = or_exit(Notifier::new(config, state, mailer, gitlab, Some(web)));
-    let (notifier, actions) = (&notifier, &actions);
+    let (notifier, actions, dead) = (&notifier, &actions, &dead);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(notifier, actions, event.payload).await
+        handle(notifier, actions, dead, event.payload).await
     }))
     .await
 }
@@ -41,12 +46,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 async fn handle(
     notifier: &Notifier,
     actions: &Actions,
+    dead: &DeadLetters,
     event: Value,
 ) -> Result<Value, lambda_runtime::Error> {
     if event.get("Records").is_some() {
         let batch: SqsEvent = serde_json::from_value(event)?;
-        let response =
-            handle_batch(batch, |body| async move { notifier.handle(&body).await }).await;
+        let response = handle_batch(
+            batch,
+            dead,
+            |body| async move { notifier.handle(&body).await },
+        )
+        .await;
         return Ok(serde_json::to_value(response)?);
     }
     if event.get("requestContext").is_some() {

@@ -11,7 +11,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::config::Function;
 use openmic::publishing::Publisher;
-use openmic_aws::batch::handle_batch;
+use openmic_aws::batch::{DeadLetters, handle_batch};
 use openmic_aws::telemetry::or_exit;
 use serde_json::{Value, json};
 
@@ -34,11 +34,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .update_queue_url
         .is_some()
         .then(|| Arc::new(or_exit(aws.update_queue(&config))));
+    // A message given up on goes to the publish queue's dead-letter queue with its
+    // reason, and the maintainers are told (clients made only then).
+    let dead = or_exit(aws.dead_letters(&config, "publish", None));
     let mut publisher = Publisher::new(config, state, status, gitlab);
     if let Some(queue) = updates {
         publisher = publisher.with_updates(queue);
     }
-    let publisher = &publisher;
+    let (publisher, dead) = (&publisher, &dead);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Stop resyncing 10 s before the function's own deadline.
         let left = event
@@ -48,20 +51,25 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .unwrap_or_default();
         let deadline =
             std::time::Instant::now() + left.saturating_sub(std::time::Duration::from_secs(10));
-        handle(publisher, event.payload, deadline).await
+        handle(publisher, dead, event.payload, deadline).await
     }))
     .await
 }
 
 async fn handle(
     publisher: &Publisher,
+    dead: &DeadLetters,
     event: Value,
     deadline: std::time::Instant,
 ) -> Result<Value, lambda_runtime::Error> {
     if event.get("Records").is_some() {
         let batch: SqsEvent = serde_json::from_value(event)?;
-        let response =
-            handle_batch(batch, |body| async move { publisher.handle(&body).await }).await;
+        let response = handle_batch(
+            batch,
+            dead,
+            |body| async move { publisher.handle(&body).await },
+        )
+        .await;
         return Ok(serde_json::to_value(response)?);
     }
     if event.get("openmic").and_then(Value::as_str) == Some("tick") {

@@ -10,7 +10,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::config::Function;
 use openmic::ports::Queue;
 use openmic::subscriptions::Subscriptions;
-use openmic_aws::batch::handle_batch;
+use openmic_aws::batch::{DeadLetters, handle_batch};
 use openmic_aws::sns::{handle_sns, is_sns};
 use openmic_aws::telemetry::or_exit;
 use openmic_http::apigw;
@@ -29,18 +29,22 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     // The operators' channels (UPDATE_CHANNELS) are reached over HTTPS.
     let web = Arc::new(or_exit(openmic_web::Web::new()));
+    // An update given up on goes to the updates queue's dead-letter queue with its
+    // reason, and the maintainers are told (clients made only then).
+    let dead = or_exit(aws.dead_letters(&config, "updates", None));
     let subscriptions = or_exit(
         Subscriptions::new(config, state, mailer, queue).and_then(|s| s.with_channels(web)),
     );
-    let subscriptions = &subscriptions;
+    let (subscriptions, dead) = (&subscriptions, &dead);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(subscriptions, event.payload).await
+        handle(subscriptions, dead, event.payload).await
     }))
     .await
 }
 
 async fn handle(
     subscriptions: &Subscriptions,
+    dead: &DeadLetters,
     event: Value,
 ) -> Result<Value, lambda_runtime::Error> {
     if is_sns(&event) {
@@ -50,10 +54,9 @@ async fn handle(
     }
     if event["Records"].is_array() {
         let batch: SqsEvent = serde_json::from_value(event)?;
-        let response = handle_batch(
-            batch,
-            |body| async move { subscriptions.handle(&body).await },
-        )
+        let response = handle_batch(batch, dead, |body| async move {
+            subscriptions.handle(&body).await
+        })
         .await;
         return Ok(serde_json::to_value(response)?);
     }

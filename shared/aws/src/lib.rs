@@ -57,6 +57,38 @@ pub const VARIABLES: &[Variable] = &[
         required_by: &[Subscriptions],
     },
     Variable {
+        name: "PUBLISH_DEAD_LETTER_QUEUE_URL",
+        default: "none (the template sets it)",
+        meaning: "the publish queue's dead-letter queue: a GitLab event the publisher gives up on goes there with its reason",
+        secret: false,
+        read_by: &[Publisher],
+        required_by: &[],
+    },
+    Variable {
+        name: "ALERT_DEAD_LETTER_QUEUE_URL",
+        default: "none (the template sets it)",
+        meaning: "the alerts queue's dead-letter queue: an alert the notifier gives up on goes there with its reason",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "UPDATE_DEAD_LETTER_QUEUE_URL",
+        default: "none (the template sets it)",
+        meaning: "the updates queue's dead-letter queue: an update the subscriptions function gives up on goes there with its reason",
+        secret: false,
+        read_by: &[Subscriptions],
+        required_by: &[],
+    },
+    Variable {
+        name: "MAX_RECEIVE_COUNT",
+        default: "`5`",
+        meaning: "receives of a queue message before it is given up on: moved to the dead letters with its reason, and the maintainers mailed (the queues' `maxReceiveCount`; locally the files queue's)",
+        secret: false,
+        read_by: &[Publisher, Notifier, Subscriptions],
+        required_by: &[],
+    },
+    Variable {
         name: "SES_CONFIGURATION_SET",
         default: "none (the template makes one)",
         meaning: "the SES configuration set subscription mail is sent with; its bounces and complaints come back by SNS",
@@ -315,6 +347,59 @@ impl Aws {
         Ok(sqs::SqsQueue::new(self.sqs(), url))
     }
 
+    /// What the consumer of `queue` (`publish`, `alerts`, `updates`) does with a
+    /// message it gives up on: its dead-letter queue (`*_DEAD_LETTER_QUEUE_URL`) and
+    /// the maintainers' mail through `mailer`, or an SES mailer of its own with
+    /// `MAIL_FROM` and `MAINTAINER_EMAILS`. Neither client is made before a message
+    /// is first given up on, so a function starts as fast as before.
+    pub fn dead_letters(
+        &self,
+        config: &std::sync::Arc<Config>,
+        queue: &'static str,
+        mailer: Option<std::sync::Arc<dyn openmic_core::ports::Mailer>>,
+    ) -> Result<batch::DeadLetters, ConfigError> {
+        let (variable, url) = match queue {
+            "publish" => (
+                "PUBLISH_DEAD_LETTER_QUEUE_URL",
+                &config.publish_dead_letter_queue_url,
+            ),
+            "alerts" => (
+                "ALERT_DEAD_LETTER_QUEUE_URL",
+                &config.alert_dead_letter_queue_url,
+            ),
+            _ => (
+                "UPDATE_DEAD_LETTER_QUEUE_URL",
+                &config.update_dead_letter_queue_url,
+            ),
+        };
+        let dlq = match url {
+            Some(url) => {
+                check_queue_url(variable, url)?;
+                Some(std::sync::Arc::new(Lazy {
+                    aws: self.clone(),
+                    url: url.clone(),
+                })
+                    as std::sync::Arc<dyn batch::DeadLetterQueue>)
+            }
+            None => None,
+        };
+        let mailer = mailer.or_else(|| {
+            (config.mail_from.is_some() && !config.maintainer_emails.is_empty()).then(|| {
+                std::sync::Arc::new(Lazy {
+                    aws: self.clone(),
+                    url: String::new(),
+                }) as std::sync::Arc<dyn openmic_core::ports::Mailer>
+            })
+        });
+        Ok(batch::DeadLetters {
+            queue,
+            max_receive_count: config.max_receive_count,
+            dlq,
+            mailer,
+            config: config.clone(),
+        })
+    }
+
     pub fn mailer(&self, config: &Config) -> Result<ses::SesMailer, ConfigError> {
         config.require(&["MAIL_FROM", "MAINTAINER_EMAILS"])?;
         Ok(ses::SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk)))
@@ -328,6 +413,35 @@ impl Aws {
             aws_sdk_sesv2::Client::new(&self.sdk),
             config.ses_configuration_set.clone(),
         ))
+    }
+}
+
+/// A dead-letter queue (at `url`) or the maintainers' SES mailer, whose client is
+/// made on first use: a function that never gives up on a message never makes it.
+struct Lazy {
+    aws: Aws,
+    url: String,
+}
+
+#[async_trait::async_trait]
+impl batch::DeadLetterQueue for Lazy {
+    async fn bury(&self, letter: &batch::Letter<'_>) -> Result<(), BackendError> {
+        sqs::SqsQueue::new(self.aws.sqs(), self.url.clone())
+            .bury(letter)
+            .await
+    }
+
+    fn location(&self) -> String {
+        self.url.clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl openmic_core::ports::Mailer for Lazy {
+    async fn send(&self, mail: &openmic_core::mail::Mail) -> Result<(), BackendError> {
+        ses::SesMailer::new(aws_sdk_sesv2::Client::new(&self.aws.sdk))
+            .send(mail)
+            .await
     }
 }
 

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::QueueAttributeName;
 
+use super::batch::{DeadLetterQueue, Letter};
 use super::classify;
+use openmic_core::consume::MAX_REASON_CHARS;
 use openmic_core::errors::BackendError;
 use openmic_core::ports::{OutMessage, Queue};
 
@@ -21,6 +23,26 @@ pub struct Received {
     pub receipt_handle: String,
     pub body: String,
     pub receive_count: u32,
+    /// Its FIFO group.
+    pub group_id: String,
+}
+
+impl Received {
+    /// As a Lambda event's record, so the local runner handles a receive as Lambda
+    /// handles a batch (`batch::handle_batch`).
+    pub fn record(&self) -> aws_lambda_events::event::sqs::SqsMessage {
+        let mut m = aws_lambda_events::event::sqs::SqsMessage::default();
+        m.message_id = Some(self.message_id.clone());
+        m.receipt_handle = Some(self.receipt_handle.clone());
+        m.body = Some(self.body.clone());
+        m.attributes
+            .insert("MessageGroupId".into(), self.group_id.clone());
+        m.attributes.insert(
+            "ApproximateReceiveCount".into(),
+            self.receive_count.to_string(),
+        );
+        m
+    }
 }
 
 impl SqsQueue {
@@ -71,6 +93,9 @@ impl SqsQueue {
             .message_system_attribute_names(
                 aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
             )
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId,
+            )
             .send()
             .await
             .map_err(|e| classify(&format!("receive from {}", self.url), e))?;
@@ -86,6 +111,11 @@ impl SqsQueue {
                     .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1),
+                group_id: m
+                    .attributes()
+                    .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId))
+                    .cloned()
+                    .unwrap_or_default(),
             })
             .collect())
     }
@@ -112,6 +142,77 @@ impl SqsQueue {
             .await
             .map(|_| ())
             .map_err(|e| classify(&format!("change visibility on {}", self.url), e))
+    }
+}
+
+/// Text SQS takes in a message attribute: XML's characters (no other control
+/// characters, no lone surrogates), at most [`MAX_REASON_CHARS`].
+fn attribute_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => '\u{fffd}',
+            c => c,
+        })
+        .take(MAX_REASON_CHARS)
+        .collect()
+}
+
+/// The dead-letter queue a consumer sends what it gives up on to: the message as it
+/// was (body and group), its reason and origin as message attributes (`reason`,
+/// `queue`, `source-message-id`, `receive-count`), deduplicated by its message id.
+#[async_trait]
+impl DeadLetterQueue for SqsQueue {
+    async fn bury(&self, letter: &Letter<'_>) -> Result<(), BackendError> {
+        use aws_sdk_sqs::types::MessageAttributeValue;
+        let attribute = |kind: &str, value: String| {
+            MessageAttributeValue::builder()
+                .data_type(kind)
+                .string_value(value)
+                .build()
+                .map_err(|e| BackendError::Permanent(format!("dead-letter attribute: {e}")))
+        };
+        let group = match letter.group_id {
+            "" => "dead-letters",
+            g => g,
+        };
+        let dedup: String = letter
+            .message_id
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(128)
+            .collect();
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(letter.body)
+            .message_group_id(group)
+            .message_deduplication_id(if dedup.is_empty() {
+                "dead-letter".into()
+            } else {
+                dedup
+            })
+            .message_attributes(
+                "reason",
+                attribute("String", attribute_text(letter.reason))?,
+            )
+            .message_attributes("queue", attribute("String", attribute_text(letter.queue))?)
+            .message_attributes(
+                "source-message-id",
+                attribute("String", attribute_text(letter.message_id))?,
+            )
+            .message_attributes(
+                "receive-count",
+                attribute("Number", letter.receive_count.to_string())?,
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&format!("send to the dead-letter queue {}", self.url), e))
+    }
+
+    fn location(&self) -> String {
+        self.url.clone()
     }
 }
 

@@ -268,6 +268,15 @@ pub struct Config {
     pub public_api_url: Option<String>,
     /// The FIFO queue of public updates for subscribers.
     pub update_queue_url: Option<String>,
+    /// The dead-letter queues of the publish, alerts and updates queues: where a
+    /// consumer moves a message it gives up on, with the reason (SQS only; without
+    /// one, the queue's own redrive moves it, without the reason).
+    pub publish_dead_letter_queue_url: Option<String>,
+    pub alert_dead_letter_queue_url: Option<String>,
+    pub update_dead_letter_queue_url: Option<String>,
+    /// `MAX_RECEIVE_COUNT`: receives of a message before it is given up on (the
+    /// queues' `maxReceiveCount` on SQS; the files queue's locally).
+    pub max_receive_count: u32,
     /// `UPDATE_CHANNELS` as given (JSON; it holds webhook URLs, so it is a secret).
     pub update_channels: Option<Secret>,
     /// The SES configuration set subscription mail goes out with (its bounce and
@@ -292,6 +301,10 @@ pub struct Config {
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 /// `SUBSCRIBE_MAX_PER_HOUR` unless set.
 pub const DEFAULT_SUBSCRIBE_MAX_PER_HOUR: u32 = 200;
+
+/// How often a queue message is received before it is given up on, unless
+/// `MAX_RECEIVE_COUNT` says otherwise (the template's `maxReceiveCount`).
+pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
 
 impl Default for Config {
     fn default() -> Self {
@@ -325,6 +338,10 @@ impl Default for Config {
             subscribe_max_per_hour: DEFAULT_SUBSCRIBE_MAX_PER_HOUR,
             public_api_url: None,
             update_queue_url: None,
+            publish_dead_letter_queue_url: None,
+            alert_dead_letter_queue_url: None,
+            update_dead_letter_queue_url: None,
+            max_receive_count: DEFAULT_MAX_RECEIVE_COUNT,
             update_channels: None,
             ses_configuration_set: None,
             alert_routing: Default::default(),
@@ -474,6 +491,19 @@ impl Config {
             });
         }
         c.update_queue_url = get("UPDATE_QUEUE_URL");
+        c.publish_dead_letter_queue_url = get("PUBLISH_DEAD_LETTER_QUEUE_URL");
+        c.alert_dead_letter_queue_url = get("ALERT_DEAD_LETTER_QUEUE_URL");
+        c.update_dead_letter_queue_url = get("UPDATE_DEAD_LETTER_QUEUE_URL");
+        if let Some(v) = get("MAX_RECEIVE_COUNT") {
+            c.max_receive_count = parse_num("MAX_RECEIVE_COUNT", &v)?;
+            // SQS takes a maxReceiveCount of 1 to 1000.
+            if !(1..=1000).contains(&c.max_receive_count) {
+                return Err(ConfigError::Invalid {
+                    name: "MAX_RECEIVE_COUNT",
+                    why: format!("{v:?} is not between 1 and 1000 (SQS's maxReceiveCount)"),
+                });
+            }
+        }
         c.update_channels = get("UPDATE_CHANNELS").map(Secret);
         c.ses_configuration_set = get("SES_CONFIGURATION_SET");
         c.alert_routing = alerting::AlertRouting::read(get)?;

@@ -1,9 +1,10 @@
 //! openmic's vocabulary, below every feature and adapter: time, ids, configuration,
-//! errors, signatures, mail and queue messages, and the ports through which the domain
+//! errors, signatures, mail and queue messages (and how one is consumed), and the ports through which the domain
 //! (`openmic`) talks to the world. No I/O here.
 
 pub mod clock;
 pub mod config;
+pub mod consume;
 pub mod document;
 pub mod errors;
 pub mod gitlab;

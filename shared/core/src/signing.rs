@@ -123,6 +123,7 @@ impl<'a> SignedHeaders<'a> {
             .trim()
             .parse()
             .map_err(|_| "invalid webhook-timestamp header")?;
+        // `abs_diff`: a timestamp at either end of i64 is far from now, not an overflow.
         if now.abs_diff(timestamp) > SIGNATURE_TOLERANCE_SECS.unsigned_abs() {
             return Err("webhook-timestamp is too far from now");
         }
@@ -238,6 +239,14 @@ mod tests {
             key.verify(Some("msg_1"), None, Some(&sig), b"{}", 1_700_000_000)
                 .is_err()
         );
+        // Timestamps at the ends of i64 are far from now (no overflow).
+        for far in [i64::MIN.to_string(), i64::MAX.to_string(), "-1".into()] {
+            assert_eq!(
+                key.verify(Some("msg_1"), Some(&far), Some(&sig), b"{}", 1_700_000_000),
+                Err("webhook-timestamp is too far from now"),
+                "{far}"
+            );
+        }
     }
 
     #[test]

@@ -16,6 +16,14 @@ pub fn parse(text: &str) -> Option<Timestamp> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
+    // What [`format`] writes of a year past 9999 (`+20000-01-01T00:00:00.000Z`),
+    // which RFC 3339's four digits cannot say: read back what was written.
+    if text.starts_with(['+', '-'])
+        && let Some(rest) = text.strip_suffix('Z')
+        && let Ok(t) = NaiveDateTime::parse_from_str(rest, "%Y-%m-%dT%H:%M:%S%.f")
+    {
+        return Some(t.and_utc());
+    }
     if let Some(rest) = text.strip_suffix(" UTC") {
         for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S"] {
             if let Ok(t) = NaiveDateTime::parse_from_str(rest, fmt) {
@@ -188,6 +196,45 @@ mod tests {
         ] {
             let t: T = serde_json::from_str(json).unwrap();
             assert_eq!(t.at, want.unwrap_or(UNKNOWN), "{json}");
+        }
+    }
+
+    /// What a sender controls is a time or none, never a panic: chrono's last and first
+    /// dates and past them, offsets past a day, digits past any field, multibyte text
+    /// where digits go.
+    #[test]
+    fn hostile_timestamps_are_none_or_in_range() {
+        for (text, reads) in [
+            ("+262142-12-31 23:59:59 +0000", true),
+            ("+262142-12-31 23:59:59 -1400", false),
+            ("+262143-01-01 00:00:00 UTC", false),
+            ("-262143-01-01 00:00:00 +1400", false),
+            ("9999-12-31T23:59:59-23:59", true),
+            ("0000-01-01T00:00:00+23:59", true),
+            ("2024-01-01T00:00:00+24:00", false),
+            ("2024-01-01T00:00:00.99999999999999999999Z", true),
+            ("2024-01-01 00:00:00.5 +0100 CEST", true),
+            ("2024-01-01 00:00:99 UTC", false),
+            ("99999999999999999999-01-01T00:00:00Z", false),
+            ("2024-01-0é 00:00:00 UTC", false),
+            ("2024-01-01T00:00:00Z日本", false),
+            ("2024-01-01 00:00:00 +01:00 日本", false),
+            ("+20000-01-01T00:00:00.000Z", true),
+            ("-0001-12-31T00:00:00Z", true),
+            ("+262142-12-31T23:59:59.999Z", true),
+            ("+262143-01-01T00:00:00.000Z", false),
+        ] {
+            let t = parse(text);
+            assert_eq!(t.is_some(), reads, "{text}: {t:?}");
+            if let Some(t) = t {
+                assert!(t >= UNKNOWN, "{text}");
+                // What the status page writes of it reads back.
+                assert_eq!(
+                    parse(&format(&t)).map(|b| b.timestamp_millis()),
+                    Some(t.timestamp_millis()),
+                    "{text}"
+                );
+            }
         }
     }
 

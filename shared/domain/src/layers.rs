@@ -21,7 +21,7 @@ const DOMAIN: &[&str] = &[
 /// The vocabulary's modules, lowest first.
 const CORE: &[&str] = &[
     "errors", "time", "ids", "signing", "clock", "config", "mail", "ports", "document", "message",
-    "gitlab", "memory",
+    "consume", "gitlab", "memory",
 ];
 
 /// The modules named after `crate::` in code (comments left out): `crate::a::b` and

@@ -23,7 +23,8 @@
 //! uses the `site`'s data; `intake` uses `alerts`' payloads.
 
 pub use openmic_core::{
-    clock, config, document, errors, gitlab, ids, mail, memory, message, ports, signing, time,
+    clock, config, consume, document, errors, gitlab, ids, mail, memory, message, ports, signing,
+    time,
 };
 
 pub mod alerts;

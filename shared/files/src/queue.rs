@@ -8,7 +8,12 @@
 //! Opening the queue reads the segments back, so what was accepted survives a restart.
 //! Deduplication ids are remembered for five minutes, as SQS FIFO does (in memory: a
 //! restart forgets them, and the handlers' idempotence covers a repeat); messages that
-//! keep failing move to `dead/`, one file each with the reason beside it.
+//! keep failing move to `dead/`, one file each with the reason beside it. Each
+//! delivery is counted on disk before the message is handed out (its sequence number
+//! appended to the segment's `.receives` file): a start after the process stopped
+//! while handling a message sees how often it was received, so a message that stops
+//! the process each time is given up on after `MAX_RECEIVE_COUNT` receives instead of
+//! stopping it forever.
 //!
 //! Why a log rather than a file per message: accepting is one `write` to a file already
 //! open, where a file per message costs an inode, a directory entry and a rename, and
@@ -62,6 +67,8 @@ struct Segment {
     /// Opened for reading and appending.
     file: Arc<File>,
     acks: Arc<File>,
+    /// A line with a message's number for each time it was handed out.
+    receives: Arc<File>,
     /// Bytes written (appends go here).
     len: u64,
     /// Written since the last sync.
@@ -86,7 +93,8 @@ struct Log {
     segments: BTreeMap<u64, Segment>,
     /// Messages accepted and not yet handled, in order.
     pending: BTreeMap<u64, Place>,
-    /// Deliveries so far of each pending message.
+    /// Deliveries so far of each pending message (as the segments' `.receives` files
+    /// count them).
     receives: HashMap<u64, u32>,
     /// A segment file was created or deleted since the last sync of the directory.
     dir_dirty: bool,
@@ -125,6 +133,7 @@ impl Segment {
         Ok(Segment {
             file: Arc::new(open("log")?),
             acks: Arc::new(open("acks")?),
+            receives: Arc::new(open("receives")?),
             len,
             dirty: !sealed,
             sealed,
@@ -140,7 +149,7 @@ fn segment_path(dir: &Path, first: u64, ext: &str) -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub message: OutMessage,
-    /// 1 on the first delivery.
+    /// 1 on the first delivery; counted on disk, so deliveries before a restart count.
     pub receive_count: u32,
     seq: u64,
 }
@@ -285,12 +294,21 @@ impl FsQueue {
     fn read_segment(dir: &Path, first: u64, log: &mut Log) -> std::io::Result<u64> {
         let path = segment_path(dir, first, "log");
         let acks_path = segment_path(dir, first, "acks");
+        let receives_path = segment_path(dir, first, "receives");
         let bytes = std::fs::read(&path)?;
-        let acked: std::collections::HashSet<u64> = match std::fs::read_to_string(&acks_path) {
-            Ok(s) => s.lines().filter_map(|l| l.trim().parse().ok()).collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
-            Err(e) => return Err(e),
+        let numbers = |path: &Path| -> std::io::Result<Vec<u64>> {
+            match std::fs::read_to_string(path) {
+                Ok(s) => Ok(s.lines().filter_map(|l| l.trim().parse().ok()).collect()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
         };
+        let acked: std::collections::HashSet<u64> = numbers(&acks_path)?.into_iter().collect();
+        let mut received: HashMap<u64, u32> = HashMap::new();
+        for seq in numbers(&receives_path)? {
+            let n = received.entry(seq).or_insert(0);
+            *n = n.saturating_add(1);
+        }
         let mut last = first;
         let mut offset = 0usize;
         while offset < bytes.len() {
@@ -301,6 +319,9 @@ impl FsQueue {
                     last = last.max(seq);
                     if !acked.contains(&seq) {
                         log.pending.insert(seq, Place { offset: at, len });
+                        if let Some(&n) = received.get(&seq) {
+                            log.receives.insert(seq, n);
+                        }
                     }
                 }
                 bad => {
@@ -333,6 +354,7 @@ impl FsQueue {
         if log.pending.range(first..).next().is_none() {
             std::fs::remove_file(&path)?;
             let _ = std::fs::remove_file(&acks_path);
+            let _ = std::fs::remove_file(&receives_path);
             return Ok(last);
         }
         let segment = Segment::open(dir, first, bytes.len() as u64, true)?;
@@ -383,6 +405,11 @@ impl FsQueue {
     /// Messages accepted and not yet handled (or dead-lettered).
     pub fn pending(&self) -> usize {
         self.log.lock().map(|l| l.pending.len()).unwrap_or(0)
+    }
+
+    /// Where messages given up on are kept (`dead/`).
+    pub fn dead_dir(&self) -> PathBuf {
+        self.dir.join("dead")
     }
 
     /// Messages given up on.
@@ -486,10 +513,22 @@ impl FsQueue {
                 return Err(BackendError::Permanent(reason));
             }
         };
+        // Counted on disk before it is handed out: if the process stops while handling
+        // it, the next start knows it was received.
         let receive_count = {
             let mut log = self.log.lock().map_err(lock_err)?;
+            let first = log
+                .segment_of(seq)
+                .map(|(first, _)| first)
+                .ok_or_else(|| BackendError::Transient(format!("queue: segment of {seq}")))?;
+            if let Some(segment) = log.segments.get_mut(&first) {
+                (&*segment.receives)
+                    .write_all(format!("{seq}\n").as_bytes())
+                    .map_err(|e| io_err("count a receive", e))?;
+                segment.dirty = true;
+            }
             let count = log.receives.entry(seq).or_insert(0);
-            *count += 1;
+            *count = count.saturating_add(1);
             *count
         };
         Ok(Some(Delivery {
@@ -517,6 +556,7 @@ impl FsQueue {
             std::fs::remove_file(segment_path(&self.dir, first, "log"))
                 .map_err(|e| io_err("remove", e))?;
             let _ = std::fs::remove_file(segment_path(&self.dir, first, "acks"));
+            let _ = std::fs::remove_file(segment_path(&self.dir, first, "receives"));
             return Ok(());
         }
         let Some(segment) = log.segments.get_mut(&first) else {
@@ -560,6 +600,7 @@ impl FsQueue {
                 s.dirty = false;
                 files.push(s.file.clone());
                 files.push(s.acks.clone());
+                files.push(s.receives.clone());
             }
             let dir = std::mem::take(&mut log.dir_dirty).then(|| self.dir.clone());
             (files, dir)
@@ -690,6 +731,61 @@ mod tests {
         // Later numbers than anything before.
         q.send(msg("issue:1", "c", "third")).await.unwrap();
         assert!(q.next().await.unwrap().unwrap().id() > d2.id());
+    }
+
+    /// A process that stops while handling a message (dropped here mid-handle, as a
+    /// crash leaves it) counts that receive: the next start sees it, so a message that
+    /// stops the process each time reaches its last receive. Other messages keep their
+    /// own counts, and an acknowledged message's count goes with it.
+    #[tokio::test]
+    async fn receives_are_counted_on_disk_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = FsQueue::open(dir.path()).unwrap();
+        q.send(msg("issue:1", "poison", "Window: 2026-12-1é"))
+            .await
+            .unwrap();
+        q.send(msg("issue:2", "other", "fine")).await.unwrap();
+        drop(q);
+        for n in 1..=6u32 {
+            let q = FsQueue::open(dir.path()).unwrap();
+            let d = q.next().await.unwrap().unwrap();
+            assert_eq!(d.message.dedup_id, "poison");
+            assert_eq!(d.receive_count, n, "receive {n} counted before the crash");
+            drop(q); // the process stops mid-handle: no ack, no sync
+        }
+        let q = FsQueue::open(dir.path()).unwrap();
+        let d = q.next().await.unwrap().unwrap();
+        assert_eq!(d.receive_count, 7);
+        q.dead_letter(&d, "received 6 times without an outcome")
+            .await
+            .unwrap();
+        let other = q.next().await.unwrap().unwrap();
+        assert_eq!(
+            (other.message.dedup_id.as_str(), other.receive_count),
+            ("other", 1)
+        );
+        q.ack(&other).await.unwrap();
+        assert_eq!(q.pending(), 0);
+        let reason = std::fs::read_to_string(
+            dir.path()
+                .join("dead")
+                .join(format!("{}.reason", q.dead()[0])),
+        )
+        .unwrap();
+        assert_eq!(reason, "received 6 times without an outcome");
+        q.sync().await.unwrap();
+        drop(q);
+        FsQueue::open(dir.path()).unwrap();
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "dead")
+            .collect();
+        assert!(
+            left.is_empty(),
+            "a finished segment goes with its counts: {left:?}"
+        );
     }
 
     #[tokio::test]

@@ -162,6 +162,16 @@ static ITEM_URL: LazyLock<Regex> = LazyLock::new(|| {
 pub fn markdown(src: &str, ctx: &RenderContext) -> Rendered {
     let arena = comrak::Arena::new();
     let root = comrak::parse_document(&arena, src, comrak_options());
+    // Deep enough that its HTML might nest past the limit: judged on that HTML, as
+    // the sanitiser path judges it, so both paths agree.
+    if tree_depth(root) > MAX_HTML_DEPTH / 2
+        && nested_deeper_than(
+            &comrak::markdown_to_html(src, comrak_options()),
+            MAX_HTML_DEPTH,
+        )
+    {
+        return as_text(src, ctx);
+    }
     let Some(uploads) = privatise_tree(&arena, root, ctx) else {
         // Raw HTML (or a node of a kind the tree path does not know): the tree may be
         // half changed, so the sanitiser path starts again from the source.
@@ -176,7 +186,90 @@ pub fn markdown(src: &str, ctx: &RenderContext) -> Rendered {
 /// Renders through the sanitiser whatever the markdown holds: the path raw HTML
 /// takes. Public so tests can hold the two paths to the same result.
 pub fn markdown_sanitised(src: &str, ctx: &RenderContext) -> Rendered {
-    sanitised(&comrak::markdown_to_html(src, comrak_options()), ctx)
+    let html = comrak::markdown_to_html(src, comrak_options());
+    if nested_deeper_than(&html, MAX_HTML_DEPTH) {
+        return as_text(src, ctx);
+    }
+    sanitised(&html, ctx)
+}
+
+/// The deepest nesting of elements rendered. The sanitiser's HTML parser (html5ever)
+/// looks through the open elements for each block element it starts, so n nested
+/// blocks cost n² steps: 16,000 nested `<div>` (80 KB of a description) took 30
+/// seconds, a whole description's worth minutes, the publisher's timeout. Deeper
+/// markup is published as its text.
+pub const MAX_HTML_DEPTH: usize = 512;
+
+/// How deep comrak's tree nests (the document's children at 1); no HTML it renders
+/// nests more than a few levels beyond it.
+fn tree_depth<'a>(root: &'a AstNode<'a>) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for edge in root.traverse() {
+        match edge {
+            comrak::arena_tree::NodeEdge::Start(_) => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            comrak::arena_tree::NodeEdge::End(_) => depth = depth.saturating_sub(1),
+        }
+    }
+    deepest.saturating_sub(1)
+}
+
+/// Whether elements in `html` nest deeper than `max`, counting start tags of
+/// elements that have an end tag against end tags (a cheap scan, no parse: it
+/// decides only whether markup is too deep to parse).
+pub fn nested_deeper_than(html: &str, max: usize) -> bool {
+    const VOID: [&str; 14] = [
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr",
+    ];
+    let bytes = html.as_bytes();
+    let mut depth = 0usize;
+    let mut at = 0;
+    while let Some(lt) = bytes[at..].iter().position(|&b| b == b'<') {
+        let start = at + lt + 1;
+        let Some(gt) = bytes[start..].iter().position(|&b| b == b'>') else {
+            return false;
+        };
+        let tag = &html[start..start + gt];
+        at = start + gt + 1;
+        if let Some(name) = tag.strip_prefix('/') {
+            if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                depth = depth.saturating_sub(1);
+            }
+            continue;
+        }
+        if !tag.starts_with(|c: char| c.is_ascii_alphabetic()) || tag.ends_with('/') {
+            continue; // `<!--`, `<!DOCTYPE`, `<?`, `<br/>`, or a `<` in text
+        }
+        let name_len = tag
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(tag.len());
+        if VOID
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(&tag[..name_len]))
+        {
+            continue;
+        }
+        depth += 1;
+        if depth > max {
+            return true;
+        }
+    }
+    false
+}
+
+/// Markdown whose HTML nests too deeply, published as its text (escaped, with the
+/// privacy rules), under a note saying why.
+fn as_text(src: &str, ctx: &RenderContext) -> Rendered {
+    let text = private_text(&escape_text(src), ctx).replace('\n', "<br>\n");
+    Rendered {
+        html: format!(
+            "<p><em>(shown as text: its markup nests more than {MAX_HTML_DEPTH} levels deep)</em></p>\n<p>{text}</p>\n"
+        ),
+        uploads: Vec::new(),
+    }
 }
 
 fn sanitised(html: &str, ctx: &RenderContext) -> Rendered {
@@ -1197,6 +1290,51 @@ mod tests {
             );
             assert_eq!(fast.uploads, slow.uploads, "input: {input}");
         }
+    }
+
+    /// Markup nested past [`MAX_HTML_DEPTH`] is published as text, at once: 50,000
+    /// nested `<div>` took minutes in the sanitiser's parser (n² steps), and 100,000
+    /// nested quotes would on the sanitiser path. Both paths give the same page; what
+    /// nests less is rendered as before.
+    #[test]
+    fn markup_nested_too_deeply_is_shown_as_text_at_once() {
+        let ctx = ctx();
+        for src in [
+            "<div>".repeat(50_000) + "@alice",
+            "<blockquote><ul><li>".repeat(20_000),
+            "> ".repeat(100_000) + "@alice",
+        ] {
+            let t = std::time::Instant::now();
+            let tree = markdown(&src, &ctx).html;
+            let sanitised = markdown_sanitised(&src, &ctx).html;
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(20),
+                "{:?}",
+                t.elapsed()
+            );
+            assert!(
+                tree.starts_with("<p><em>(shown as text"),
+                "{}",
+                &tree[..200.min(tree.len())]
+            );
+            assert_eq!(tree, sanitised);
+            assert!(!tree.contains("@alice") && !tree.contains("<div>"));
+        }
+        let fine = format!("{}x{}", "<div>".repeat(100), "</div>".repeat(100));
+        assert!(!markdown(&fine, &ctx).html.contains("shown as text"));
+        let quotes = "> ".repeat(200) + "x";
+        assert_eq!(
+            normal_form(&markdown(&quotes, &ctx).html),
+            normal_form(&markdown_sanitised(&quotes, &ctx).html)
+        );
+        assert!(!markdown(&quotes, &ctx).html.contains("shown as text"));
+        assert!(nested_deeper_than(&"<p>".repeat(3), 2));
+        assert!(!nested_deeper_than(
+            "<p><br><img src=x><br/></p><p>x</p>",
+            1
+        ));
+        assert!(!nested_deeper_than(&"<p>x</p>".repeat(1000), 1));
+        assert!(!nested_deeper_than("a < b > c <!-- <p> --> <", 1));
     }
 
     #[test]

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
-use crate::config::Function::{Alerts, Notifier, Subscriptions};
+use crate::config::Function::{Alerts, Notifier, Publisher, Subscriptions};
 use crate::config::Variable;
 
 /// What the alerts' lifecycle reads.
@@ -39,17 +39,17 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "MAIL_FROM",
         default: "required by the notifier and subscriptions",
-        meaning: "the sender of alert mail and of subscription mail",
+        meaning: "the sender of alert mail, of subscription mail and of the maintainers' notice of a queue message given up on",
         secret: false,
-        read_by: &[Notifier, Subscriptions],
+        read_by: &[Publisher, Notifier, Subscriptions],
         required_by: &[Notifier, Subscriptions],
     },
     Variable {
         name: "MAINTAINER_EMAILS",
         default: "required by the notifier",
-        meaning: "the recipients of alert mail, comma-separated",
+        meaning: "the recipients of alert mail and of the notice of a queue message given up on, comma-separated",
         secret: false,
-        read_by: &[Notifier],
+        read_by: &[Publisher, Notifier, Subscriptions],
         required_by: &[Notifier],
     },
     Variable {

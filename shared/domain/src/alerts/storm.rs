@@ -88,8 +88,13 @@ impl ChannelState {
             return Admission::Digest;
         }
         let at = item.at;
-        let window = chrono::Duration::from_std(limit.window).unwrap_or(chrono::Duration::MAX);
-        self.recent.retain(|t| *t > at - window);
+        // A window longer than the time since chrono's first date keeps everything.
+        if let Some(since) = chrono::Duration::from_std(limit.window)
+            .ok()
+            .and_then(|w| at.checked_sub_signed(w))
+        {
+            self.recent.retain(|t| *t > since);
+        }
         self.recent.push(at);
         self.recent.sort();
         let excess = self.recent.len().saturating_sub(limit.count + 1);
@@ -187,5 +192,30 @@ mod tests {
         s.digest.clear();
         // Two minutes later the window has forgotten the storm.
         assert_eq!(s.admit(item(120, Notice::Resolved), limit), Admission::Send);
+    }
+
+    /// A window longer than chrono reaches back (`DIGEST_AFTER` of `18446744073709551615s`
+    /// reads as `u64::MAX` seconds), or an item at chrono's first date, keeps
+    /// everything rather than overflowing.
+    #[test]
+    fn a_window_past_chronos_first_date_keeps_everything() {
+        let limit = Some(DigestAfter {
+            count: 2,
+            window: Duration::from_secs(u64::MAX),
+        });
+        let mut s = ChannelState::default();
+        let decisions: Vec<Admission> = (0..4)
+            .map(|i| s.admit(item(i, Notice::New), limit))
+            .collect();
+        assert_eq!(&decisions[..2], &[Admission::Send, Admission::Send]);
+        assert_eq!(decisions[3], Admission::Digest);
+        let mut first = item(0, Notice::New);
+        first.at = crate::time::UNKNOWN;
+        let mut s = ChannelState::default();
+        let short = Some(DigestAfter {
+            count: 2,
+            window: Duration::from_secs(60),
+        });
+        assert_eq!(s.admit(first, short), Admission::Send);
     }
 }

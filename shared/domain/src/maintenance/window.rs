@@ -34,6 +34,16 @@ fn err<T>(why: impl Into<String>) -> Result<T, WindowError> {
     Err(WindowError(why.into()))
 }
 
+/// Text of the line as an error quotes it: at most 60 characters, so a reason said
+/// back on the issue, logged and kept in the state is never as long as the line.
+fn quoted(text: &str) -> String {
+    const MAX: usize = 60;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{:?}…", &text[..at]),
+        None => format!("{text:?}"),
+    }
+}
+
 /// The lines of a description outside code blocks, trimmed, without a list marker.
 pub(crate) fn lines(description: &str) -> impl Iterator<Item = &str> {
     let mut fence = false;
@@ -90,7 +100,13 @@ impl Window {
             let start = instant(s)?;
             let e = e.trim();
             let end = if e.starts_with(['P', 'p']) {
-                start + duration(e)?
+                let length = duration(e)?;
+                start.checked_add_signed(length).ok_or_else(|| {
+                    WindowError(format!(
+                        "the window {} ends after the last date openmic can read",
+                        quoted(text)
+                    ))
+                })?
             } else {
                 instant(e)?
             };
@@ -116,7 +132,8 @@ impl Window {
             (start, end)
         } else {
             return err(format!(
-                "the window {text:?} has no end: give `<start>/<end>`, `<start>/PT2H` or `<start> - <end>`"
+                "the window {} has no end: give `<start>/<end>`, `<start>/PT2H` or `<start> - <end>`",
+                quoted(text)
             ));
         };
         if end <= start {
@@ -145,7 +162,7 @@ fn start_date(s: &str) -> Result<String, WindowError> {
     let d = s.trim().get(..10).unwrap_or_default();
     match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
         Ok(_) => Ok(d.to_owned()),
-        Err(_) => err(format!("{:?} is not a date and time", s.trim())),
+        Err(_) => err(format!("{} is not a date and time", quoted(s.trim()))),
     }
 }
 
@@ -158,11 +175,17 @@ fn instant(text: &str) -> Result<Timestamp, WindowError> {
     }
     let bad = || {
         WindowError(format!(
-            "{text:?} is not a date and time with its zone (such as 2026-12-01 02:00 UTC or 2026-12-01T02:00:00+01:00)"
+            "{} is not a date and time with its zone (such as 2026-12-01 02:00 UTC or 2026-12-01T02:00:00+01:00)",
+            quoted(text)
         ))
     };
-    // The date, then the time, then the zone: separated by `T` or spaces.
-    let (date, rest) = text.split_at(text.len().min(10));
+    // The date, then the time, then the zone: separated by `T` or spaces. The date is
+    // ten ASCII characters; text whose tenth byte falls inside a character is no date.
+    let cut = text.len().min(10);
+    if !text.is_char_boundary(cut) {
+        return Err(bad());
+    }
+    let (date, rest) = text.split_at(cut);
     let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| bad())?;
     let rest = rest.trim_start_matches(['T', 't', ' ']);
     let time_len = rest
@@ -178,7 +201,8 @@ fn instant(text: &str) -> Result<Timestamp, WindowError> {
         "UTC" | "utc" | "GMT" | "Z" | "z" => FixedOffset::east_opt(0),
         "" => {
             return err(format!(
-                "{text:?} has no time zone: add UTC or an offset such as +01:00"
+                "{} has no time zone: add UTC or an offset such as +01:00",
+                quoted(text)
             ));
         }
         z => offset(z),
@@ -219,13 +243,23 @@ fn offset(z: &str) -> Option<FixedOffset> {
 }
 
 /// An ISO 8601 duration of weeks, days, hours, minutes and seconds (`PT2H`, `P1DT30M`,
-/// `PT90M`); years and months are not exact lengths and are refused.
+/// `PT90M`); years and months are not exact lengths and are refused. Each unit is
+/// given at most once and in that order, as ISO 8601 writes them, and the total is
+/// bounded: no duration longer than a window can be is read to the end.
 fn duration(text: &str) -> Result<Duration, WindowError> {
     let bad = || {
         WindowError(format!(
-            "{text:?} is not a duration such as PT2H, PT90M or P1DT2H"
+            "{} is not a duration such as PT2H, PT90M or P1DT2H",
+            quoted(text)
         ))
     };
+    let too_long = || {
+        WindowError(format!(
+            "the duration {} is more than the {MAX_WINDOW_DAYS} days openmic takes",
+            quoted(text)
+        ))
+    };
+    let longest = Duration::days(MAX_WINDOW_DAYS);
     let upper = text.trim().to_ascii_uppercase();
     let body = upper.strip_prefix('P').ok_or_else(bad)?;
     let (date, clock) = match body.split_once('T') {
@@ -235,24 +269,49 @@ fn duration(text: &str) -> Result<Duration, WindowError> {
     let mut total = Duration::zero();
     let mut any = false;
     for (part, units) in [(date, "WD"), (clock, "HMS")] {
+        // The units still allowed in this part: each once, in order.
+        let mut allowed = units;
         let mut number = String::new();
         for c in part.chars() {
             if c.is_ascii_digit() {
                 number.push(c);
                 continue;
             }
-            if !units.contains(c) || number.is_empty() {
-                return Err(bad());
-            }
-            let n: i64 = number.parse().map_err(|_| bad())?;
+            let Some(at) = allowed.find(c).filter(|_| !number.is_empty()) else {
+                return Err(if units.contains(c) && !number.is_empty() {
+                    WindowError(format!(
+                        "{} gives the unit {c} twice or out of order (write it as PT2H30M, P1DT2H)",
+                        quoted(text)
+                    ))
+                } else {
+                    bad()
+                });
+            };
+            allowed = &allowed[at + 1..];
+            // More digits than any length openmic takes has: too long, not unreadable.
+            let n: i64 = match number.trim_start_matches('0') {
+                "" => 0,
+                digits if digits.len() > 12 => return Err(too_long()),
+                digits => digits.parse().map_err(|_| bad())?,
+            };
             number.clear();
             any = true;
-            total += match (units, c) {
-                ("WD", 'W') => Duration::weeks(n.min(1000)),
-                ("WD", 'D') => Duration::days(n.min(10_000)),
-                (_, 'H') => Duration::hours(n.min(1_000_000)),
-                (_, 'M') => Duration::minutes(n.min(100_000_000)),
-                _ => Duration::seconds(n.min(10_000_000_000)),
+            let part = match c {
+                'W' => Duration::try_weeks(n),
+                'D' => Duration::try_days(n),
+                'H' => Duration::try_hours(n),
+                'M' => Duration::try_minutes(n),
+                _ => Duration::try_seconds(n),
+            };
+            total = match part.and_then(|p| total.checked_add(&p)) {
+                Some(t) if t <= longest => t,
+                Some(t) => {
+                    return err(format!(
+                        "the window is {} days long, more than the {MAX_WINDOW_DAYS} days openmic takes",
+                        t.num_days()
+                    ));
+                }
+                None => return Err(too_long()),
             };
         }
         if !number.is_empty() {
@@ -332,5 +391,78 @@ mod tests {
                 .0
                 .contains("more than one")
         );
+    }
+
+    /// What a reporter can write on a `Window:` line is an error that names the
+    /// problem, never a panic: text whose tenth byte falls inside a character (the date
+    /// is cut there), durations past what a `TimeDelta` holds, a unit repeated to add
+    /// up past it, and starts at the last date chrono knows.
+    #[test]
+    fn hostile_windows_are_errors_that_say_why() {
+        let big = format!("2026-12-01T02:00:00Z/PT{}", "1000000H".repeat(3000));
+        let repeated = format!("2026-12-01T02:00:00Z/PT{}", "1H".repeat(100_000));
+        let weeks = format!("2026-12-01T02:00:00Z/P{}", "1W".repeat(100_000));
+        for (form, says) in [
+            // The tenth byte inside `é` (bytes 9 and 10), `日` and an emoji.
+            ("2026-12-1é 02:00 UTC/PT2H", "not a date and time"),
+            (
+                "2026-12-1é 02:00 UTC - 2026-12-01 04:00 UTC",
+                "not a date and time",
+            ),
+            (
+                "2026-12-01 02:00 UTC - 2026-12-0日 04:00 UTC",
+                "not a date and time",
+            ),
+            ("日本語の日付 UTC/PT2H", "not a date and time"),
+            ("2026-1-01😀 02:00 UTC/PT2H", "not a date and time"),
+            // Durations no TimeDelta holds, or longer than a window.
+            (
+                "2026-12-01T02:00:00Z/PT9999999999999999H",
+                "more than the 31 days",
+            ),
+            (
+                "2026-12-01T02:00:00Z/P99999999999999999999999999W",
+                "more than the 31 days",
+            ),
+            (
+                "2026-12-01T02:00:00Z/PT10000000000S",
+                "more than the 31 days",
+            ),
+            ("2026-12-01T02:00:00Z/P1000W", "days long, more than the 31"),
+            ("2026-12-01T02:00:00Z/P30DT48H", "32 days long"),
+            // Repeated or reordered units.
+            (big.as_str(), "more than the 31 days"),
+            (repeated.as_str(), "twice or out of order"),
+            (weeks.as_str(), "twice or out of order"),
+            ("2026-12-01T02:00:00Z/PT1H30M1H", "twice or out of order"),
+            ("2026-12-01T02:00:00Z/PT30M1H", "twice or out of order"),
+            ("2026-12-01T02:00:00Z/P1D1W", "twice or out of order"),
+            // The last and the first dates chrono knows.
+            (
+                "+262142-12-31 23:59:59 +0000/PT1H",
+                "ends after the last date",
+            ),
+            ("+262143-01-01 00:00:00 +0000/PT1H", "not a date and time"),
+            ("+262142-12-31 23:59:59 -1400/PT1H", "not a date and time"),
+            ("-262143-01-01 00:00:00 +1400/PT1H", "not a date and time"),
+        ] {
+            let e = Window::parse_line(form).unwrap_err();
+            assert!(e.0.contains(says), "{:.80}: {e:.200}", form);
+        }
+        // An error quotes the line, never more than 60 characters of it.
+        for form in [repeated.as_str(), weeks.as_str(), big.as_str()] {
+            let e = Window::parse_line(form).unwrap_err();
+            assert!(e.0.chars().count() < 200, "{}", e.0.len());
+        }
+        // Through the description, as the publisher reads it.
+        let desc = "Maintenance\n\nWindow: 2026-12-1é 02:00 UTC/PT2H\nMute: a=\"b\"";
+        assert!(Window::from_description(desc).is_err());
+        // What was read before still is.
+        assert_eq!(
+            Window::parse_line("2026-12-01T02:00:00Z/P1DT2H30M15S")
+                .map(|w| (w.ends_at - w.starts_at).num_seconds()),
+            Ok(86_400 + 2 * 3600 + 30 * 60 + 15)
+        );
+        assert!(Window::parse_line("2026-12-01T02:00:00Z/P4W").is_ok());
     }
 }

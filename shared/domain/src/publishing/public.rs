@@ -27,9 +27,16 @@ pub fn maintenance(
     })?;
     if let Some(line) = crate::maintenance::mute_line(&issue.description) {
         Matchers::parse(&line).map_err(|e| {
+            // Quoted in part: the reason is said back on the issue and kept.
+            let clip = |s: String| match s.char_indices().nth(120) {
+                Some((at, _)) => format!("{}…", &s[..at]),
+                None => s,
+            };
             WindowError(format!(
-                "the line `Mute: {line}` is not a list of Alertmanager matchers \
-                 (`alertname=~\"Disk.*\", env=\"prod\"`): {e}"
+                "the line `Mute: {}` is not a list of Alertmanager matchers \
+                 (`alertname=~\"Disk.*\", env=\"prod\"`): {}",
+                clip(line.clone()),
+                clip(e.to_string())
             ))
         })?;
     }

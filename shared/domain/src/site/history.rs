@@ -151,7 +151,8 @@ pub fn days<'s>(spans: impl IntoIterator<Item = &'s Span<'s>>, today: NaiveDate)
             let day = &mut out[(d - first).num_days() as usize];
             day.state = day.state.max(s.state);
             day.incidents.push(s.id);
-            d = d.succ_opt().unwrap_or(d + Duration::days(1));
+            let Some(next) = d.succ_opt() else { break };
+            d = next;
         }
     }
     out

@@ -869,6 +869,19 @@ fn forms_decode() {
             ("bad".into(), "%zz".into()),
         ]
     );
+    // An escape is `%` and two hex digits; anything else stays as written (a sign
+    // is no digit), and bytes that are not UTF-8 are replaced.
+    assert_eq!(
+        web::form_pairs(b"a=%+1&b=%-f&c=%1&d=%&e=%C3%A9%C3&%=%%41"),
+        vec![
+            ("a".into(), "% 1".into()),
+            ("b".into(), "%-f".into()),
+            ("c".into(), "%1".into()),
+            ("d".into(), "%".into()),
+            ("e".into(), "é\u{fffd}".into()),
+            ("%".into(), "%A".into()),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -793,10 +793,15 @@ pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
             match s[i] {
                 b'+' => out.push(b' '),
                 b'%' => {
-                    let hex = s
-                        .get(i + 1..i + 3)
-                        .and_then(|h| std::str::from_utf8(h).ok())
-                        .and_then(|h| u8::from_str_radix(h, 16).ok());
+                    // Two hex digits, no more: `u8::from_str_radix` would also take
+                    // a sign (`%+1`), which no form encoder writes for a byte.
+                    let digit = |b: u8| (b as char).to_digit(16);
+                    let hex = match s.get(i + 1..i + 3) {
+                        Some(&[h, l]) => digit(h)
+                            .zip(digit(l))
+                            .and_then(|(h, l)| u8::try_from(h * 16 + l).ok()),
+                        _ => None,
+                    };
                     match hex {
                         Some(b) => {
                             out.push(b);

@@ -312,9 +312,11 @@ fn each_function_gets_exactly_the_settings_it_reads() {
     }
 }
 
+/// docs/configuration.md's table of variables is made from the declarations: a
+/// variable added, renamed or described anew changes the table with it.
 #[test]
-fn the_readme_table_is_the_declarations() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+fn the_configuration_table_is_the_declarations() {
+    let doc = std::fs::read_to_string(repo().join("docs/configuration.md")).unwrap();
     let (start, end) = (
         "<!-- variables: made from the declarations -->\n",
         "<!-- /variables -->",
@@ -326,14 +328,14 @@ fn the_readme_table_is_the_declarations() {
             v.name, v.default, v.meaning
         ));
     }
-    let block = readme
+    let block = doc
         .split_once(start)
         .and_then(|(_, rest)| rest.split_once(end))
         .map(|(block, _)| block)
-        .expect("README.md has the variables block");
+        .expect("docs/configuration.md has the variables block");
     assert!(
         block == table,
-        "README.md's table differs from the declarations; it should read:\n{table}"
+        "docs/configuration.md's table differs from the declarations; it should read:\n{table}"
     );
 }
 

@@ -87,7 +87,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "ALERT_CHANNELS",
         default: "mail to the maintainers",
-        meaning: "where alerts go: a JSON list of email, Slack, Teams, Mattermost, Discord, Google Chat and signed webhook channels, each with label matchers (see [Alert routing](#alert-routing))",
+        meaning: "where alerts go: a JSON list of email, Slack, Teams, Mattermost, Discord, Google Chat and signed webhook channels, each with label matchers (see [Alert routing](alerts.md#alert-routing))",
         secret: true,
         read_by: &[Notifier],
         required_by: &[],

@@ -34,7 +34,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "GITLAB_WEBHOOK_SECRET",
         default: "required (generated locally)",
-        meaning: "the webhook's secret token (`X-Gitlab-Token`); optional with `GITLAB_SIGNING_TOKEN`",
+        meaning: "the webhook's secret token (`X-Gitlab-Token`); during a rotation `new,previous`, both taken (see [Rotating a secret](operations.md#rotating-a-secret)); optional with `GITLAB_SIGNING_TOKEN`",
         secret: true,
         read_by: &[Webhook],
         required_by: &[Webhook],
@@ -50,7 +50,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "GITLAB_PROJECT_ID",
         default: "required on Lambda",
-        meaning: "the project whose events are taken, or several comma-separated (403 otherwise); see [Several projects](#several-projects)",
+        meaning: "the numeric id of the project whose events are taken, or several comma-separated (403 otherwise); see [Several projects](#several-projects)",
         secret: false,
         read_by: &[Webhook, Publisher, Notifier],
         required_by: &[Webhook, Publisher],
@@ -58,7 +58,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "ALERT_TOKEN",
         default: "required (generated locally)",
-        meaning: "`Authorization: Bearer <token>` on `POST /alerts`",
+        meaning: "the token of `POST /alerts` (`Authorization: Bearer <token>`, or Basic with it as the password); during a rotation `new,previous`, both taken (see [Rotating a secret](operations.md#rotating-a-secret))",
         secret: true,
         read_by: &[Alerts],
         required_by: &[Alerts],
@@ -66,7 +66,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "MAX_BODY_BYTES",
         default: "`6291456`",
-        meaning: "larger bodies get 413",
+        meaning: "a number of bytes: larger bodies get 413",
         secret: false,
         read_by: &[Webhook, Alerts],
         required_by: &[],

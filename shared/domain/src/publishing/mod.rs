@@ -62,7 +62,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "PUBLISH_MIN_ACCESS",
         default: "`50`",
-        meaning: "with API access: the least access level that may publish",
+        meaning: "with API access: the least access level that may publish (`30` Developer, `40` Maintainer, `50` Owner)",
         secret: false,
         read_by: &[PublisherFn],
         required_by: &[],

@@ -44,7 +44,7 @@ use data::PublishedIndex;
 pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "STATUS_PAGE_URL",
-        default: "none",
+        default: "on AWS `https://<DomainName>` or the CloudFront address (locally the listen address)",
         meaning: "the public page: the feed's links, the note back, and the link in mail",
         secret: false,
         read_by: &[Publisher, Notifier, Subscriptions],

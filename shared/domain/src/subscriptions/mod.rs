@@ -62,7 +62,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "SUBSCRIPTIONS",
         default: "`off`",
-        meaning: "`on`: readers subscribe to updates by mail (see [Subscriptions](#subscriptions))",
+        meaning: "`on`: readers subscribe to updates by mail (see [Subscriptions](subscriptions.md))",
         secret: false,
         read_by: &[Publisher, SubscriptionsFn],
         required_by: &[],
@@ -70,7 +70,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "UPDATE_CHANNELS",
         default: "none",
-        meaning: "the operators' chat and webhook channels every public update goes to: a JSON list as `ALERT_CHANNELS`, without email (see [Subscriptions](#subscriptions))",
+        meaning: "the operators' chat and webhook channels every public update goes to: a JSON list as `ALERT_CHANNELS`, without email (see [the operators' channels](subscriptions.md#the-operators-channels-update_channels))",
         secret: true,
         read_by: &[SubscriptionsFn],
         required_by: &[],
@@ -94,7 +94,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "SUBSCRIBE_MAX_PER_HOUR",
         default: "`200`",
-        meaning: "at most this many confirmation mails an hour, whoever asks; past it the subscribe form says to try later (see [Subscriptions](#subscriptions))",
+        meaning: "at most this many confirmation mails an hour, whoever asks; past it the subscribe form says to try later (see [Subscriptions](subscriptions.md))",
         secret: false,
         read_by: &[SubscriptionsFn],
         required_by: &[],

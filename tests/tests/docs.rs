@@ -177,7 +177,10 @@ fn every_link_between_the_docs_reaches_a_file_and_a_heading() {
             }
         }
     }
-    assert!(checked > 50, "only {checked} links found: the scan is wrong");
+    assert!(
+        checked > 50,
+        "only {checked} links found: the scan is wrong"
+    );
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
@@ -272,14 +275,18 @@ fn every_variable_and_parameter_the_readme_names_is_in_the_configuration() {
         if env_like(word) || declared.contains(word) {
             named += 1;
             if !configuration.iter().any(|s| s.contains(word)) {
-                missing.push(format!("the variable {word} is not in docs/configuration.md"));
+                missing.push(format!(
+                    "the variable {word} is not in docs/configuration.md"
+                ));
             }
         } else if parameters.contains(word) {
             named += 1;
-            let documented = configuration.contains(word)
-                || declared.iter().any(|v| camel(v) == word);
+            let documented =
+                configuration.contains(word) || declared.iter().any(|v| camel(v) == word);
             if !documented {
-                missing.push(format!("the parameter {word} is not in docs/configuration.md"));
+                missing.push(format!(
+                    "the parameter {word} is not in docs/configuration.md"
+                ));
             }
         } else if outputs.contains(word) {
             if !operations.contains(word) {
@@ -320,7 +327,9 @@ fn the_alertmanager_example_adds_a_child_route_and_keeps_the_tree() {
         .expect("README has Alertmanager's configuration");
     let route = &config["route"];
     let child = &route["routes"][0];
-    let receiver = child["receiver"].as_str().expect("the child names a receiver");
+    let receiver = child["receiver"]
+        .as_str()
+        .expect("the child names a receiver");
     assert_ne!(
         route["receiver"].as_str(),
         Some(receiver),
@@ -551,7 +560,9 @@ async fn the_readmes_local_steps_publish_an_incident_and_mail_an_alert() {
     let addr = listener.local_addr().unwrap();
     let mut generated = Vec::new();
     let config = openmic_local::local_config(config, Some(&addr.to_string()), &mut generated);
-    config.check_can_publish().expect("README's command can publish");
+    config
+        .check_can_publish()
+        .expect("README's command can publish");
     // What the first command prints, and the second terminal exports.
     let mut vars: BTreeMap<String, String> = generated
         .iter()

@@ -26,11 +26,12 @@ pub use openmic_core::{
     clock, config, consume, document, errors, gitlab, ids, mail, memory, message, ports, signing,
     time,
 };
+/// Intake is its own crate (`openmic-intake`, on `openmic-core` only), at the same path.
+pub use openmic_intake as intake;
 
 pub mod alerts;
 pub mod chat;
 pub mod i18n;
-pub mod intake;
 pub mod maintenance;
 pub mod publishing;
 pub mod site;

@@ -28,7 +28,7 @@ use crate::errors::ProcessError;
 use crate::gitlab::{ApiError, Gitlab, GitlabAccess};
 use crate::ids::IncidentId;
 use crate::intake::hooks::{Hook, HookError};
-use crate::intake::projects::{Projects, Refused};
+use crate::intake::projects::Projects;
 use crate::maintenance::{MUTINGS_KEY, Muting, Mutings, SetBy, Stage};
 use crate::message::{Envelope, Source};
 use crate::ports::{Authorizer, ClaimsIn, ObjectStore, PutOptions, Queue};
@@ -84,15 +84,6 @@ pub const VARIABLES: &[Variable] = &[
         required_by: &[],
     },
 ];
-
-impl From<Refused> for ProcessError {
-    fn from(e: Refused) -> Self {
-        match e {
-            Refused::OtherProject(m) => ProcessError::Permanent(m),
-            Refused::Backend(b) => b.into(),
-        }
-    }
-}
 
 /// How one incident is applied to the status bucket.
 #[derive(Debug, Clone, Copy)]

@@ -479,8 +479,11 @@ fn shell_words(line: &str, vars: &BTreeMap<String, String>) -> Vec<String> {
     words
 }
 
-/// README's `curl` commands: each as its URL, headers, and body.
-fn readme_curls(vars: &BTreeMap<String, String>) -> Vec<(String, Vec<(String, String)>, Vec<u8>)> {
+/// A `curl` command: its URL, headers, and body.
+type Curl = (String, Vec<(String, String)>, Vec<u8>);
+
+/// README's `curl` commands.
+fn readme_curls(vars: &BTreeMap<String, String>) -> Vec<Curl> {
     let mut out = Vec::new();
     for (info, body) in code_blocks(&read("README.md")) {
         if info != "sh" {

@@ -7,9 +7,9 @@
 use minijinja::context;
 use sha2::{Digest, Sha256};
 
-use super::lifecycle::{AlertRecord, Notice};
 use super::links::ActionLinks;
 use super::message::{self, render};
+use super::record::{AlertRecord, Notice};
 use super::storm::{DigestItem, Failing};
 use crate::config::Config;
 use crate::config::alerting::DigestAfter;
@@ -198,7 +198,7 @@ pub fn maintenance_widened(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::lifecycle::apply;
+    use crate::alerts::record::apply;
 
     /// An alert whose title and environment carry right-to-left overrides, embeddings,
     /// isolates and marks: every notice's subject comes without them.

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 
-use super::lifecycle::{AlertRecord, Notice};
 use super::links::ActionLinks;
+use super::record::{AlertRecord, Notice};
 use super::storm::{DigestItem, notice_id};
 use super::{AlertStatus, Severity};
 use crate::chat::{Fact, Link, Message, Tone};

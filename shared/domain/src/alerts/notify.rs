@@ -16,15 +16,16 @@ use futures_util::future::join_all;
 use sha2::{Digest, Sha256};
 use tracing::{Instrument, error, info, warn};
 
-use super::channels::{Channel, Destination, MailTo};
-use super::lifecycle::{AlertRecord, Notice, Notifier, Sent, Settled};
+use super::lifecycle::{Notifier, Sent};
 use super::links::ActionLinks;
-use super::recipients::Recipient;
+use super::record::{AlertRecord, Notice, Settled};
 use super::storm::{Admission, ChannelState, DigestItem, Failing, channel_key, notice_id};
 use super::{mail, message};
 use crate::chat::{self, Failure, Retries, Target};
 use crate::document;
 use crate::errors::ProcessError;
+use crate::routing::channels::{Channel, Destination, MailTo};
+use crate::routing::recipients::Recipient;
 use crate::time::Timestamp;
 
 /// What one channel did with a notice.
@@ -128,7 +129,7 @@ impl Notifier {
         &self,
         key: &str,
         mut record: AlertRecord,
-        issues: &dyn super::lifecycle::IncidentIssues,
+        issues: &dyn super::issues::IncidentIssues,
         notice: Notice,
     ) -> Result<AlertRecord, ProcessError> {
         if notice == Notice::New && record.issue.is_none() {

@@ -101,6 +101,9 @@ pub const VARIABLES: &[Variable] = &[
     },
 ];
 
+/// Mails (and records) in flight at once, at most: the fan-out's and the requests'.
+pub const MAX_CONCURRENCY: usize = 16;
+
 /// What the fan-out and the mail need, once subscriptions are on.
 struct Fan {
     composer: Composer,

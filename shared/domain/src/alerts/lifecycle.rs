@@ -255,7 +255,7 @@ impl Notifier {
     async fn mail_widened(&self, m: &crate::maintenance::Muting) -> Result<(), ProcessError> {
         for r in self.recipients.maintainers().await {
             let mail = super::mail::maintenance_widened(&self.config, m, &r.address)
-                .map_err(|e| ProcessError::Permanent(format!("widened mail: {e}")))?;
+                .map_err(|e| ProcessError::permanent(&e))?;
             self.mailer.send(&mail).await?;
         }
         Ok(())

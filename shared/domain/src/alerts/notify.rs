@@ -23,7 +23,7 @@ use super::storm::{Admission, ChannelState, DigestItem, Failing, channel_key, no
 use super::{mail, message};
 use crate::chat::{self, Failure, Retries, Target};
 use crate::document;
-use crate::errors::ProcessError;
+use crate::errors::{Chain, ProcessError};
 use crate::routing::channels::{Channel, Destination, MailTo};
 use crate::routing::recipients::Recipient;
 use crate::time::Timestamp;
@@ -243,7 +243,7 @@ impl Notifier {
                 ) {
                     Ok(m) => m,
                     Err(e) => {
-                        out.error = Some(ProcessError::Permanent(format!("message: {e}")));
+                        out.error = Some(ProcessError::permanent(&e));
                         return out;
                     }
                 };
@@ -280,7 +280,7 @@ impl Notifier {
                     ) {
                         Ok(m) => m,
                         Err(e) => {
-                            out.error = Some(ProcessError::Permanent(format!("mail: {e}")));
+                            out.error = Some(ProcessError::permanent(&e));
                             return out;
                         }
                     };
@@ -406,18 +406,21 @@ impl Notifier {
         error!(reason = %f.reason, attempts = f.attempts, permanent = f.permanent, kind = target.kind.as_str(),
             "channel failing: given up for this notice; the others are not held back (reported once until it works again)");
         for r in self.recipients.maintainers().await {
-            let sent = match mail::channel_failing(
+            match mail::channel_failing(
                 &self.config,
                 &channel.name,
                 target.kind.as_str(),
                 &failing,
                 &r.address,
             ) {
-                Ok(m) => self.mailer.send(&m).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = sent {
-                warn!(error = %e, "the mail saying the channel is failing could not be sent");
+                Ok(m) => {
+                    if let Err(e) = self.mailer.send(&m).await {
+                        warn!(error = %e, "the mail saying the channel is failing could not be sent");
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %Chain(&e), "the mail saying the channel is failing could not be written");
+                }
             }
         }
     }
@@ -477,7 +480,7 @@ impl Notifier {
                         self.send_chat(channel, target, &msg, state.failing.is_some())
                             .await;
                     }
-                    Err(e) => error!(error = %e, "digest message"),
+                    Err(e) => error!(error = %Chain(&e), "digest message"),
                 }
             }
             Destination::Mail(to) => {
@@ -519,7 +522,7 @@ impl Notifier {
                 self.config.alert_routing.digest_after,
                 now,
             )
-            .map_err(|e| ProcessError::Permanent(format!("digest mail: {e}")))?;
+            .map_err(|e| ProcessError::permanent(&e))?;
             self.mailer.send(&mail).await?;
         }
         Ok(())

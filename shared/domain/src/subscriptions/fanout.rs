@@ -264,7 +264,7 @@ impl Subscriptions {
         let prepared = fan
             .composer
             .prepare(&update)
-            .map_err(ProcessError::Permanent)?;
+            .map_err(|e| ProcessError::permanent(&e))?;
         let width = concurrency(self.mailer.max_send_rate().await?);
         let update = Arc::new(update);
         let results: Vec<Result<One, ProcessError>> = futures_util::stream::iter(batch.subscribers)

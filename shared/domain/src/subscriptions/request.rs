@@ -336,7 +336,7 @@ impl Subscriptions {
         let mail = fan
             .composer
             .confirmation(&asked.address, &id, issued, change)
-            .map_err(ProcessError::Permanent)?;
+            .map_err(|e| ProcessError::permanent(&e))?;
         let Err(e) = self.mailer.send(&mail).await else {
             info!(subscriber = %who, change, "confirmation mailed");
             return done(Mailed::Sent);

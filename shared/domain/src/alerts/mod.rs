@@ -3,24 +3,23 @@
 //! lifecycle, and its notices: routed to channels by label matchers (mail, chat,
 //! webhooks), held in digests during storms, with links to acknowledge and silence.
 //!
-//! - [`parse`], [`fieldmap`]: what `POST /alerts` takes;
-//! - [`lifecycle`]: the record per fingerprint and the [`lifecycle::Notifier`];
-//! - [`channels`], [`matchers`]: where notices go; [`recipients`]: who "the
-//!   maintainers" are; [`storm`]: each channel's storms and health;
+//! - [`parse`], [`fieldmap`]: what `POST /alerts` takes (intake's payloads);
+//! - [`record`]: the record per fingerprint and its rules; [`lifecycle`]: the
+//!   [`lifecycle::Notifier`] that keeps records and sends their notices ([`notify`]);
+//! - where notices go is [`crate::routing`]'s (channels, matchers, recipients);
+//!   [`muting`]: maintenances that hold alerts; [`storm`]: each channel's storms and health;
 //! - [`message`], [`mail`]: what notices say; [`links`], [`actions`]: acknowledge and
 //!   silence from a message; [`issues`]: GitLab incident issues.
 
 pub mod actions;
-pub mod channels;
 pub mod issues;
 pub mod lifecycle;
 pub mod links;
 pub mod mail;
-pub mod matchers;
 pub mod message;
 pub mod muting;
 mod notify;
-pub mod recipients;
+pub mod record;
 pub mod storm;
 
 /// The payloads are intake's (`openmic-intake`), at the same paths.

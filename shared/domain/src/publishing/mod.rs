@@ -270,7 +270,7 @@ impl Publisher {
                 .put(&data::detail_key(id), Bytes::from(body), PutOptions::json())
                 .await?;
             let page = crate::site::render_incident_page(&rendered.incident, &self.page)
-                .map_err(ProcessError::Permanent)?;
+                .map_err(|e| ProcessError::permanent(&e))?;
             self.status.put(&page.key, page.body, page.options).await?;
             let muting = self.muting(state, &rendered.incident);
             let summary = data::IndexEntry::of(&rendered.incident, state.id(), muting);
@@ -605,7 +605,7 @@ impl Publisher {
                     .await?;
             }
             let objects = crate::site::render_site(&index, &self.page, self.clock.now())
-                .map_err(ProcessError::Permanent)?;
+                .map_err(|e| ProcessError::permanent(&e))?;
             let derived: BTreeSet<String> = objects
                 .iter()
                 .filter(|o| {
@@ -647,7 +647,7 @@ impl Publisher {
             let detail: data::Incident = serde_json::from_slice(&object.body)
                 .map_err(|e| ProcessError::Permanent(format!("{}: {e}", data::detail_key(*id))))?;
             let page = crate::site::render_incident_page(&detail, &self.page)
-                .map_err(ProcessError::Permanent)?;
+                .map_err(|e| ProcessError::permanent(&e))?;
             self.status.put(&page.key, page.body, page.options).await?;
         }
         let fingerprint = self.page.fingerprint().to_owned();

@@ -101,6 +101,9 @@ pub const VARIABLES: &[Variable] = &[
     },
 ];
 
+/// Mails (and records) in flight at once, at most: the fan-out's and the requests'.
+pub const MAX_CONCURRENCY: usize = 16;
+
 /// What the fan-out and the mail need, once subscriptions are on.
 struct Fan {
     composer: Composer,
@@ -231,7 +234,7 @@ impl Subscriptions {
     /// stops mail to the subscriber for good. Returns how many subscribers it
     /// stopped.
     pub async fn feedback(&self, message: &str) -> Result<usize, ProcessError> {
-        let verdict = feedback::read(message).map_err(ProcessError::Permanent)?;
+        let verdict = feedback::read(message).map_err(|e| ProcessError::permanent(&e))?;
         let stop = match verdict {
             feedback::Verdict::Stop(stop) => stop,
             feedback::Verdict::Nothing(kind) => {

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -21,20 +20,18 @@ use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
 use openmic::clock::{Clock, SystemClock};
 use openmic::config::{Accepted, Config, Secret};
-use openmic::consume::{self, GivenUp, Verdict};
 use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
 use openmic::ports::{Mailer, ObjectStore, Queue};
 use openmic::publishing::Publisher;
 use openmic::subscriptions::Subscriptions;
-use openmic_aws::batch::{DeadLetters, handle_batch};
+use openmic_aws::batch::DeadLetters;
 use openmic_aws::{Aws, sqs::SqsQueue};
-use openmic_files::queue::Delivery;
 use openmic_files::{FsQueue, FsStore, OutboxMailer};
 pub use openmic_http::api_gateway_request;
 use serde_json::json;
 use tower::ServiceExt;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, error, info_span, warn};
 
 /// Which backends the runner uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -489,66 +486,71 @@ impl Runner {
         }
     }
 
-    /// Handles one message from a disk queue ([`consume_fs`]). Returns false if the
-    /// message stays for a retry.
-    async fn process_fs(&self, queue: &FsQueue, consumer: Consumer, d: &Delivery) -> bool {
-        consume_fs(
-            queue,
-            consumer.queue(),
-            d,
-            &self.config,
-            self.mailer.as_ref(),
-            self.handle(consumer, &d.message.body),
-        )
-        .await
+    /// What the consumer of a disk queue does with a message it gives up on: the
+    /// queue's `dead/`, with its reason, and the maintainers' mail.
+    fn fs_dead_letters(&self, queue: &Arc<FsQueue>, consumer: Consumer) -> DeadLetters {
+        DeadLetters {
+            queue: consumer.queue(),
+            max_receive_count: self.config.max_receive_count,
+            dlq: Some(queue.clone()),
+            mailer: Some(self.mailer.clone()),
+            config: self.config.clone(),
+        }
+    }
+
+    /// One receive from a disk queue, handled by the one consumer as Lambda handles
+    /// an SQS batch ([`FsQueue::consume`]). Returns how many messages came and how
+    /// many failed (they stay for a retry).
+    async fn receive_fs(
+        &self,
+        queue: &Arc<FsQueue>,
+        consumer: Consumer,
+    ) -> Result<(usize, usize), openmic::ports::BackendError> {
+        let dead = self.fs_dead_letters(queue, consumer);
+        queue
+            .consume(10, &dead, |body| async move {
+                self.handle(consumer, &body).await
+            })
+            .await
     }
 
     /// Handles every message waiting, retrying passing failures with a short backoff,
     /// until the queues are empty.
     pub async fn drain(&self) {
-        match &self.queues {
-            Queues::Embedded { .. } => {
-                for (queue, consumer) in self.queues.embedded() {
-                    let queue = &queue;
-                    let mut backoff = Duration::from_millis(50);
-                    loop {
-                        match queue.next().await {
-                            Ok(Some(d)) => {
-                                if self.process_fs(queue, consumer, &d).await {
-                                    backoff = Duration::from_millis(50);
-                                } else {
-                                    tokio::time::sleep(backoff).await;
-                                    backoff = (backoff * 2).min(Duration::from_secs(2));
-                                }
-                            }
-                            Ok(None) => break,
-                            Err(e) => error!(error = %e, "queue"),
-                        }
+        for (queue, consumer) in self.queues.embedded() {
+            let mut backoff = Duration::from_millis(50);
+            loop {
+                match self.receive_fs(&queue, consumer).await {
+                    Ok((0, _)) => break,
+                    Ok((_, 0)) => backoff = Duration::from_millis(50),
+                    Ok(_) => {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(2));
+                    }
+                    Err(e) => {
+                        error!(error = %e, "queue");
+                        break;
                     }
                 }
             }
-            Queues::Aws { .. } => {
-                for (queue, consumer, dead) in self.queues.sqs() {
-                    // Until a receive comes back empty or nothing is left.
-                    while queue.approximate_pending().await.map_or(true, |n| n > 0) {
-                        match self.receive_sqs(queue, consumer, dead, 1).await {
-                            Ok(0) => break,
-                            Ok(_) => {}
-                            Err(e) => {
-                                error!(error = %e, "queue");
-                                break;
-                            }
-                        }
+        }
+        for (queue, consumer, dead) in self.queues.sqs() {
+            // Until a receive comes back empty or nothing is left.
+            while queue.approximate_pending().await.map_or(true, |n| n > 0) {
+                match self.receive_sqs(queue, consumer, dead, 1).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        error!(error = %e, "queue");
+                        break;
                     }
                 }
             }
         }
     }
 
-    /// One receive from SQS, handled as Lambda handles a batch (`handle_batch`: FIFO
-    /// groups held back behind a failure, a panic contained to its message, what is
-    /// given up on sent to the dead-letter queue with its reason); then what was
-    /// handled or given up on is deleted, and failures are made visible again soon.
+    /// One receive from SQS, handled by the one consumer as Lambda handles a batch
+    /// ([`SqsQueue::consume`]); failures are made visible again after a second.
     /// Returns how many messages came.
     async fn receive_sqs(
         &self,
@@ -556,30 +558,12 @@ impl Runner {
         consumer: Consumer,
         dead: &DeadLetters,
         wait_secs: i32,
-    ) -> Result<usize, String> {
-        let messages = queue
-            .receive(10, wait_secs)
+    ) -> Result<usize, openmic::ports::BackendError> {
+        queue
+            .consume(wait_secs, 1, dead, |body| async move {
+                self.handle(consumer, &body).await
+            })
             .await
-            .map_err(|e| e.to_string())?;
-        let mut event = SqsEvent::default();
-        event.records = messages.iter().map(|m| m.record()).collect();
-        let response = handle_batch(event, dead, |body| async move {
-            self.handle(consumer, &body).await
-        })
-        .await;
-        let failed: std::collections::HashSet<&str> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        for m in &messages {
-            if failed.contains(m.message_id.as_str()) {
-                let _ = queue.retry_after(&m.receipt_handle, 1).await;
-            } else if let Err(e) = queue.delete(&m.receipt_handle).await {
-                warn!(message_id = %m.message_id, error = %e, "could not delete a handled message");
-            }
-        }
-        Ok(messages.len())
     }
 
     /// Runs the consumers until the process stops.
@@ -624,71 +608,6 @@ impl Runner {
     }
 }
 
-/// Handles one message `d` of the disk queue `queue` (named `name`: `publish`,
-/// `alerts`, `updates`) as the Lambda functions handle one from SQS
-/// (`openmic::consume`): `handling` runs with a panic contained to it, then the
-/// message is acknowledged, left for a retry, or given up on: moved to `dead/` with
-/// its reason and the maintainers mailed once. A message received more often than
-/// `MAX_RECEIVE_COUNT` without an outcome (the process stopped while handling it) is
-/// given up on before it is handled again. Returns false if the message stays for a
-/// retry.
-pub async fn consume_fs<T: std::fmt::Display>(
-    queue: &FsQueue,
-    name: &str,
-    d: &Delivery,
-    config: &Config,
-    mailer: &dyn Mailer,
-    handling: impl std::future::Future<Output = Result<T, ProcessError>>,
-) -> bool {
-    let span = info_span!("message", queue = name, message_id = %d.id(), group = %d.message.group_id, receive_count = d.receive_count);
-    async {
-        let max = config.max_receive_count;
-        let verdict = match consume::given_up_before_handling(d.receive_count, max) {
-            Some(reason) => Verdict::GiveUp(reason),
-            None => {
-                let result = consume::contained(handling).await;
-                if let Ok(outcome) = &result {
-                    info!(%outcome, "handled");
-                }
-                consume::verdict(&result, d.receive_count, max)
-            }
-        };
-        match verdict {
-            Verdict::Done => {
-                if let Err(e) = queue.ack(d).await {
-                    warn!(error = %e, "could not remove a handled message; it will be handled again");
-                }
-                true
-            }
-            Verdict::Retry(reason) => {
-                warn!(%reason, "failed for a passing reason; will be retried");
-                false
-            }
-            Verdict::GiveUp(reason) => {
-                error!(%reason, "message given up on; moved to the dead-letter folder with its reason");
-                if let Err(e) = queue.dead_letter(d, &reason).await {
-                    error!(error = %e, "could not move the message to the dead-letter folder; it stays queued");
-                    return false;
-                }
-                let given_up = GivenUp {
-                    queue: name.to_owned(),
-                    message_id: d.id(),
-                    receive_count: d.receive_count,
-                    reason,
-                    kept_in: queue.dead_dir().display().to_string(),
-                    at: chrono::Utc::now(),
-                };
-                if let Err(e) = consume::tell_maintainers(mailer, config, &given_up).await {
-                    warn!(error = %e, "the maintainers' mail about it could not be sent");
-                }
-                true
-            }
-        }
-    }
-    .instrument(span)
-    .await
-}
-
 /// The scheduled work, as EventBridge's minute on AWS: every 30 seconds here, so a
 /// window's start or end shows within half a minute.
 async fn ticker(runner: Arc<Runner>) {
@@ -715,20 +634,17 @@ async fn syncer(queues: Vec<Arc<FsQueue>>) {
 async fn fs_worker(runner: Arc<Runner>, queue: Arc<FsQueue>, consumer: Consumer) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match queue.next().await {
-            Ok(Some(d)) => {
-                if runner.process_fs(&queue, consumer, &d).await {
-                    backoff = Duration::from_millis(100);
-                } else {
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                }
-            }
-            Ok(None) => {
+        match runner.receive_fs(&queue, consumer).await {
+            Ok((0, _)) => {
                 tokio::select! {
                     _ = queue.wait() => {}
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
+            }
+            Ok((_, 0)) => backoff = Duration::from_millis(100),
+            Ok(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
             }
             Err(e) => {
                 error!(error = %e, "queue");

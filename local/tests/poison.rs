@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use openmic::errors::ProcessError;
 use openmic::memory::MemoryMailer;
+use openmic_aws::batch::DeadLetters;
 use openmic_files::FsQueue;
-use openmic_local::{Runner, consume_fs};
+use openmic_local::Runner;
 use openmic_tests::serve::{command, free_listen};
 use openmic_tests::{WEBHOOK_SECRET, event_file, send_text, test_config, tree};
 use serde_json::{Value, json};
@@ -223,7 +224,7 @@ async fn a_crash_loop_ends_in_dead_with_its_reason() {
 #[tokio::test]
 async fn a_panicking_handler_fails_its_own_message_only() {
     let dir = tempfile::tempdir().unwrap();
-    let q = FsQueue::open(dir.path()).unwrap();
+    let q = Arc::new(FsQueue::open(dir.path()).unwrap());
     use openmic::ports::Queue;
     for (group, body) in [
         ("issue:1", "Window: 2026-12-1é 02:00 UTC/PT2H"),
@@ -246,12 +247,15 @@ async fn a_panicking_handler_fails_its_own_message_only() {
         }
         Ok(body)
     };
-    let mut outcomes = Vec::new();
-    while let Some(d) = q.next().await.unwrap() {
-        let body = d.message.body.clone();
-        outcomes.push(consume_fs(&q, "publish", &d, &config, mailer.as_ref(), handle(body)).await);
-    }
-    assert_eq!(outcomes, [true, true], "neither stays for a retry");
+    let dead = DeadLetters {
+        queue: "publish",
+        max_receive_count: config.max_receive_count,
+        dlq: Some(q.clone()),
+        mailer: Some(mailer.clone()),
+        config: Arc::new(config),
+    };
+    let (came, failed) = q.consume(10, &dead, handle).await.unwrap();
+    assert_eq!((came, failed), (2, 0), "neither stays for a retry");
     assert_eq!(q.pending(), 0);
     let dead = q.dead();
     assert_eq!(dead.len(), 1);

@@ -66,13 +66,14 @@ fn intake(c: &mut Criterion) {
     let config = Arc::new(test_config(&[]));
     let queue = Arc::new(Collect::default());
     let intake = Intake::new(config.clone(), Some(queue.clone()), None, None).unwrap();
+    let router = openmic_http::router(Arc::new(intake));
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     // What the webhook function does with an event: read it, answer it.
     let handle = |text: &str| {
         let event: apigw::Event = serde_json::from_str(text).unwrap();
-        rt.block_on(apigw::gitlab(&intake, event))
+        rt.block_on(apigw::serve(router.clone(), event))
     };
     let secret = config.gitlab_webhook_secret.as_ref().unwrap().expose();
     let event = event.replace("${GITLAB_WEBHOOK_SECRET}", secret);

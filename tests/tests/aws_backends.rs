@@ -593,3 +593,67 @@ async fn a_missing_resource_fails_at_start_naming_it() {
         "{err}"
     );
 }
+
+/// The ordering case on the local runner's SQS worker (`--backend aws`, which hands
+/// each receive to `SqsQueue::consume`, the one consumer): message 2 of a group is
+/// never handled after message 1 of that group failed in the same receive; the other
+/// group goes on; once message 1 succeeds, message 2 follows it.
+#[tokio::test]
+async fn the_sqs_worker_never_handles_a_group_past_its_failure() {
+    let fx = Fixture::new("order").await;
+    let queue = SqsQueue::new(fx.sqs.clone(), fx.publish_queue.clone());
+    let message = |group: &str, body: &str| openmic::ports::OutMessage {
+        group_id: group.into(),
+        dedup_id: body.into(),
+        body: body.into(),
+    };
+    queue
+        .send_batch(vec![
+            message("a", "a1"),
+            message("b", "b1"),
+            message("a", "a2"),
+        ])
+        .await
+        .unwrap();
+    let dead = openmic_aws::batch::DeadLetters {
+        queue: "publish",
+        max_receive_count: 10,
+        dlq: None,
+        mailer: None,
+        config: Arc::new(fx.config(&[])),
+    };
+    let seen = std::sync::Mutex::new(Vec::<String>::new());
+    let handle = |fail: bool| {
+        let seen = &seen;
+        move |body: String| async move {
+            seen.lock().unwrap().push(body.clone());
+            match (fail, body.as_str()) {
+                (true, "a1") => Err(ProcessError::Retryable("GitLab answered 503".into())),
+                _ => Ok(()),
+            }
+        }
+    };
+    // a1 fails on each receive until b1 has gone by: a2 is never handled meanwhile.
+    for _ in 0..6 {
+        queue.consume(1, 0, &dead, handle(true)).await.unwrap();
+        if seen.lock().unwrap().iter().any(|b| b == "b1") {
+            break;
+        }
+    }
+    let before: Vec<String> = seen.lock().unwrap().drain(..).collect();
+    assert!(before.iter().any(|b| b == "a1"), "{before:?}");
+    assert!(before.iter().any(|b| b == "b1"), "{before:?}");
+    assert!(
+        !before.iter().any(|b| b == "a2"),
+        "a2 was handled after a1 failed: {before:?}"
+    );
+    assert_eq!(fx.depth(&fx.publish_queue).await, 2, "a1 and a2 stay");
+    for _ in 0..6 {
+        queue.consume(1, 0, &dead, handle(false)).await.unwrap();
+        if fx.depth(&fx.publish_queue).await == 0 {
+            break;
+        }
+    }
+    let after: Vec<String> = seen.lock().unwrap().clone();
+    assert_eq!(after, ["a1", "a2"], "in order once a1 succeeds");
+}

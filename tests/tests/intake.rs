@@ -258,3 +258,67 @@ async fn secrets_rotate_without_a_refused_delivery() {
         401
     );
 }
+
+/// One route table: the same requests through the Lambda event path (an API Gateway
+/// event answered by `apigw::serve` with the function's part of the table) and
+/// through the local server's router (the event as the HTTP request it stands for)
+/// get identical replies: status, every header, body. Each side has its own data
+/// directory, so each sees every delivery for the first time.
+#[tokio::test]
+async fn the_lambda_path_and_the_local_server_answer_alike() {
+    use openmic_http::apigw;
+    use tower::ServiceExt;
+    let extra = [("PUBLIC_API_URL", "https://api.example.com")];
+    let (lambda_dir, local_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let lambda = embedded(lambda_dir.path(), &extra);
+    let local = std::sync::Arc::new(embedded(local_dir.path(), &extra));
+    let mut events: Vec<String> = ["gitlab-story", "gitlab-errors", "alerts"]
+        .iter()
+        .flat_map(|f| event_files(f))
+        // An unknown path is the site's on the local server (its 404 page).
+        .filter(|p| !p.ends_with("unknown-route.json"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    // The alert links: shown, acted on with a forged token, another method.
+    for (method, query) in [
+        ("GET", "token=forged"),
+        ("POST", "token=forged&for=4h"),
+        ("PUT", "token=forged"),
+        ("GET", ""),
+    ] {
+        for path in ["/alerts/ack", "/alerts/silence"] {
+            events.push(
+                json!({"version": "2.0", "rawPath": path, "rawQueryString": query,
+                    "headers": {}, "requestContext": {"http": {"method": method, "path": path}}})
+                .to_string(),
+            );
+        }
+    }
+    let secrets = |text: &str| {
+        text.replace("${GITLAB_WEBHOOK_SECRET}", WEBHOOK_SECRET)
+            .replace("${ALERT_TOKEN}", ALERT_TOKEN)
+    };
+    for text in &events {
+        let event: apigw::Event = serde_json::from_str(&secrets(text)).unwrap();
+        let router = match text.contains("\"/alerts/") {
+            true => openmic_http::links_router(lambda.actions.clone()),
+            false => lambda.intake_router(),
+        };
+        let on_lambda = apigw::serve(router, event).await;
+        let request = openmic_http::api_gateway_request(text, &local.config).unwrap();
+        let response = local.app().oneshot(request).await.unwrap();
+        let on_server = apigw::api_gateway_response(response).await;
+        assert_eq!(on_lambda, on_server, "{text}");
+        assert!(
+            on_lambda["statusCode"].as_u64().is_some_and(|s| s < 500),
+            "{on_lambda}"
+        );
+    }
+    lambda.drain().await;
+    local.drain().await;
+    assert_eq!(
+        tree(&lambda_dir.path().join("status")),
+        tree(&local_dir.path().join("status")),
+        "the same deliveries were queued and published"
+    );
+}

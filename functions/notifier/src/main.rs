@@ -35,17 +35,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tokio::spawn(async move { openmic_gitlab::check_token(&checked).await });
     let web = Arc::new(or_exit(openmic_web::Web::new()));
     let actions = Actions::new(config.clone(), state.clone(), gitlab.clone());
+    // Its part of the one route table (the alert links), as the local runner serves it.
+    let links = openmic_http::links_router(Arc::new(actions));
     let notifier = or_exit(Notifier::new(config, state, mailer, gitlab, Some(web)));
-    let (notifier, actions, dead) = (&notifier, &actions, &dead);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(notifier, actions, dead, event.payload).await
+    let (notifier, dead) = (&notifier, &dead);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let links = links.clone();
+        async move { handle(notifier, links, dead, event.payload).await }
     }))
     .await
 }
 
 async fn handle(
     notifier: &Notifier,
-    actions: &Actions,
+    links: axum::Router,
     dead: &DeadLetters,
     event: Value,
 ) -> Result<Value, lambda_runtime::Error> {
@@ -61,7 +64,7 @@ async fn handle(
     }
     if event.get("requestContext").is_some() {
         let event = serde_json::from_value(event)?;
-        return Ok(openmic_http::apigw::alert_link(actions, event).await);
+        return Ok(openmic_http::apigw::serve(links, event).await);
     }
     if event.get("openmic").and_then(Value::as_str) == Some("tick") {
         let t = notifier.tick().await?;

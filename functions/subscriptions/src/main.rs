@@ -35,15 +35,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let subscriptions = or_exit(
         Subscriptions::new(config, state, mailer, queue).and_then(|s| s.with_channels(web)),
     );
+    let subscriptions = Arc::new(subscriptions);
+    // Its part of the one route table, as the local runner serves it.
+    let routes = openmic_http::subscriptions_router(subscriptions.clone());
     let (subscriptions, dead) = (&subscriptions, &dead);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(subscriptions, dead, event.payload).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let routes = routes.clone();
+        async move { handle(subscriptions, routes, dead, event.payload).await }
     }))
     .await
 }
 
 async fn handle(
     subscriptions: &Subscriptions,
+    routes: axum::Router,
     dead: &DeadLetters,
     event: Value,
 ) -> Result<Value, lambda_runtime::Error> {
@@ -61,5 +66,5 @@ async fn handle(
         return Ok(serde_json::to_value(response)?);
     }
     let event: apigw::Event = serde_json::from_value(event)?;
-    Ok(apigw::subscriptions(subscriptions, event).await)
+    Ok(apigw::serve(routes, event).await)
 }

@@ -17,9 +17,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let queue = Arc::new(or_exit(aws.publish_queue(&config)));
     let state = Arc::new(or_exit(aws.state_bucket(&config)));
     let intake = or_exit(Intake::new(config, Some(queue), None, Some(state)));
-    let intake = &intake;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<Value, lambda_runtime::Error>(apigw::gitlab(intake, event.payload).await)
+    // Its part of the one route table, as the local runner serves it.
+    let router = openmic_http::router(Arc::new(intake));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
+        let router = router.clone();
+        async move { Ok::<Value, lambda_runtime::Error>(apigw::serve(router, event.payload).await) }
     }))
     .await
 }

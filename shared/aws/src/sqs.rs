@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use super::batch::{DeadLetterQueue, Letter};
+use super::batch::{DeadLetterQueue, DeadLetters, Letter, Message};
 use super::classify;
 use openmic_core::consume::MAX_REASON_CHARS;
 use openmic_core::errors::BackendError;
@@ -28,8 +28,18 @@ pub struct Received {
 }
 
 impl Received {
-    /// As a Lambda event's record, so the local runner handles a receive as Lambda
-    /// handles a batch (`batch::handle_batch`).
+    /// As the consumer's message.
+    pub fn message(&self) -> Message {
+        Message {
+            id: self.message_id.clone(),
+            group: self.group_id.clone(),
+            dedup_id: String::new(),
+            body: Some(self.body.clone()),
+            receive_count: self.receive_count,
+        }
+    }
+
+    /// As a Lambda event's record (the tests hand receives to `batch::handle_batch`).
     pub fn record(&self) -> aws_lambda_events::event::sqs::SqsMessage {
         let mut m = aws_lambda_events::event::sqs::SqsMessage::default();
         m.message_id = Some(self.message_id.clone());
@@ -118,6 +128,39 @@ impl SqsQueue {
                     .unwrap_or_default(),
             })
             .collect())
+    }
+
+    /// One receive (up to 10 messages, waiting up to `wait_secs` for the first)
+    /// handled by the one consumer as Lambda handles a batch
+    /// ([`openmic_core::consumer::consume`]: FIFO groups held back behind a failure, a
+    /// panic contained to its message, what is given up on sent to the dead-letter
+    /// queue with its reason); then what is done is deleted, and what failed is made
+    /// visible again after `retry_secs`. Returns how many messages came.
+    pub async fn consume<F, Fut, T>(
+        &self,
+        wait_secs: i32,
+        retry_secs: i32,
+        dead: &DeadLetters,
+        handle: F,
+    ) -> Result<usize, BackendError>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, openmic_core::errors::ProcessError>>,
+        T: std::fmt::Debug,
+    {
+        let received = self.receive(10, wait_secs).await?;
+        let messages = received.iter().map(Received::message).collect();
+        let done = openmic_core::consumer::consume(messages, dead, handle).await;
+        for (m, done) in received.iter().zip(done) {
+            if !done {
+                if let Err(e) = self.retry_after(&m.receipt_handle, retry_secs).await {
+                    tracing::warn!(message_id = %m.message_id, error = %e, "could not make a failed message visible again; it comes back after the queue's visibility timeout");
+                }
+            } else if let Err(e) = self.delete(&m.receipt_handle).await {
+                tracing::warn!(message_id = %m.message_id, error = %e, "could not delete a handled message");
+            }
+        }
+        Ok(received.len())
     }
 
     pub async fn delete(&self, receipt_handle: &str) -> Result<(), BackendError> {

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod consume;
+pub mod consumer;
 pub mod document;
 pub mod errors;
 pub mod gitlab;

@@ -41,6 +41,7 @@ use tokio::sync::Notify;
 use tracing::warn;
 
 use crate::store::write_file;
+use openmic_core::consumer::{DeadLetterQueue, DeadLetters, Letter, Message, Receive};
 use openmic_core::errors::BackendError;
 use openmic_core::ports::{OutMessage, Queue};
 
@@ -483,23 +484,78 @@ impl FsQueue {
 
     /// The oldest pending message.
     pub async fn next(&self) -> Result<Option<Delivery>, BackendError> {
-        let (seq, place, file) = {
-            let log = self.log.lock().map_err(lock_err)?;
-            let Some((&seq, &place)) = log.pending.first_key_value() else {
-                return Ok(None);
-            };
-            let file = log
-                .segment_of(seq)
-                .map(|(_, s)| s.file.clone())
-                .ok_or_else(|| BackendError::Transient(format!("queue: segment of {seq}")))?;
-            (seq, place, file)
+        let Some((seq, place, file)) = self.pending_from(0, 1)?.pop() else {
+            return Ok(None);
         };
+        self.deliver(seq, place, file).await.map(Some)
+    }
+
+    /// Up to `max` of the oldest pending messages, in order, each counted as received
+    /// (a record that no longer reads goes to `dead/` and is left out).
+    pub async fn receive(&self, max: usize) -> Result<Vec<Delivery>, BackendError> {
+        let mut out = Vec::new();
+        for (seq, place, file) in self.pending_from(0, max)? {
+            match self.deliver(seq, place, file).await {
+                Ok(d) => out.push(d),
+                Err(BackendError::Permanent(reason)) => {
+                    warn!(%reason, "queue: an unreadable record moved to dead/")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where the first `max` pending messages from `seq` on are.
+    fn pending_from(
+        &self,
+        seq: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, Place, Arc<File>)>, BackendError> {
+        let log = self.log.lock().map_err(lock_err)?;
+        log.pending
+            .range(seq..)
+            .take(max)
+            .map(|(&seq, &place)| {
+                let file = log
+                    .segment_of(seq)
+                    .map(|(_, s)| s.file.clone())
+                    .ok_or_else(|| BackendError::Transient(format!("queue: segment of {seq}")))?;
+                Ok((seq, place, file))
+            })
+            .collect()
+    }
+
+    /// Reads pending message `seq` and counts the receive.
+    async fn deliver(
+        &self,
+        seq: u64,
+        place: Place,
+        file: Arc<File>,
+    ) -> Result<Delivery, BackendError> {
+        let message = self.read_at(seq, place, &file).await?;
+        let receive_count = self.count_receive(seq)?;
+        Ok(Delivery {
+            message,
+            receive_count,
+            seq,
+        })
+    }
+
+    /// Reads pending message `seq`; one that no longer reads goes to `dead/` (a
+    /// permanent error).
+    async fn read_at(
+        &self,
+        seq: u64,
+        place: Place,
+        file: &File,
+    ) -> Result<OutMessage, BackendError> {
         let mut line = vec![0u8; place.len];
         file.read_exact_at(&mut line, place.offset)
             .map_err(|e| io_err("read", e))?;
         let id = seq_id(seq);
-        let message = match read_record(&line) {
-            Read::Record { message, len, .. } if len == line.len() => message,
+        match read_record(&line) {
+            Read::Record { message, len, .. } if len == line.len() => Ok(message),
             other => {
                 // Read back wrong (the disk, or someone editing the file): kept for a
                 // person to look at, off the queue.
@@ -508,34 +564,84 @@ impl FsQueue {
                     _ => "not the record that was written".into(),
                 };
                 let reason = format!("queue record {id} is unreadable: {e}");
-                self.bury(id, line, reason.clone()).await?;
+                self.bury_bytes(id, line, reason.clone()).await?;
                 self.done(seq)?;
-                return Err(BackendError::Permanent(reason));
+                Err(BackendError::Permanent(reason))
             }
-        };
-        // Counted on disk before it is handed out: if the process stops while handling
-        // it, the next start knows it was received.
-        let receive_count = {
-            let mut log = self.log.lock().map_err(lock_err)?;
-            let first = log
-                .segment_of(seq)
-                .map(|(first, _)| first)
-                .ok_or_else(|| BackendError::Transient(format!("queue: segment of {seq}")))?;
-            if let Some(segment) = log.segments.get_mut(&first) {
-                (&*segment.receives)
-                    .write_all(format!("{seq}\n").as_bytes())
-                    .map_err(|e| io_err("count a receive", e))?;
-                segment.dirty = true;
+        }
+    }
+
+    /// Counts a receive of message `seq` on disk before it is handed out: if the
+    /// process stops while handling it, the next start knows it was received.
+    fn count_receive(&self, seq: u64) -> Result<u32, BackendError> {
+        let mut log = self.log.lock().map_err(lock_err)?;
+        let first = log
+            .segment_of(seq)
+            .map(|(first, _)| first)
+            .ok_or_else(|| BackendError::Transient(format!("queue: segment of {seq}")))?;
+        if let Some(segment) = log.segments.get_mut(&first) {
+            (&*segment.receives)
+                .write_all(format!("{seq}\n").as_bytes())
+                .map_err(|e| io_err("count a receive", e))?;
+            segment.dirty = true;
+        }
+        let count = log.receives.entry(seq).or_insert(0);
+        *count = count.saturating_add(1);
+        Ok(*count)
+    }
+
+    /// One receive (up to `max` of the oldest messages) handled by the one consumer
+    /// ([`openmic_core::consumer`]), as Lambda handles an SQS batch: FIFO groups held
+    /// back behind a failure while the other groups go on, a panic contained to its
+    /// message, what is given up on moved to `dead/` with its reason and the
+    /// maintainers mailed once; what is done leaves the queue, what failed stays at
+    /// its head for the next receive. A message held back is not counted as received
+    /// (only what is handed to `handle` is), so a crash while handling one message
+    /// counts against that message alone. Returns how many messages were looked at
+    /// and how many of them failed.
+    pub async fn consume<F, Fut, T>(
+        &self,
+        max: usize,
+        dead: &DeadLetters,
+        mut handle: F,
+    ) -> Result<(usize, usize), BackendError>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, openmic_core::errors::ProcessError>>,
+        T: std::fmt::Debug,
+    {
+        let pending = self.pending_from(0, max)?;
+        let mut receive = Receive::new(dead);
+        let mut failed = 0;
+        for (seq, place, file) in &pending {
+            let message = match self.read_at(*seq, *place, file).await {
+                Ok(m) => m,
+                Err(BackendError::Permanent(reason)) => {
+                    warn!(%reason, "queue: an unreadable record moved to dead/");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut m = Message {
+                id: seq_id(*seq),
+                group: message.group_id.clone(),
+                dedup_id: message.dedup_id.clone(),
+                body: None,
+                receive_count: 0,
+            };
+            if receive.holds_back(&m) {
+                failed += 1;
+                continue;
             }
-            let count = log.receives.entry(seq).or_insert(0);
-            *count = count.saturating_add(1);
-            *count
-        };
-        Ok(Some(Delivery {
-            message,
-            receive_count,
-            seq,
-        }))
+            m.receive_count = self.count_receive(*seq)?;
+            m.body = Some(message.body);
+            if !receive.handle(m, &mut handle).await {
+                failed += 1;
+            } else if let Err(e) = self.done(*seq) {
+                warn!(message_id = %seq_id(*seq), error = %e, "could not remove a handled message; it will be handled again");
+            }
+        }
+        Ok((pending.len(), failed))
     }
 
     /// Takes a message off the log: its number goes to the segment's acks, and a
@@ -569,7 +675,12 @@ impl FsQueue {
     }
 
     /// [`bury`], off the runtime's threads.
-    async fn bury(&self, id: String, body: Vec<u8>, reason: String) -> Result<(), BackendError> {
+    async fn bury_bytes(
+        &self,
+        id: String,
+        body: Vec<u8>,
+        reason: String,
+    ) -> Result<(), BackendError> {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || bury(&dir, &id, &body, &reason))
             .await
@@ -586,7 +697,7 @@ impl FsQueue {
     pub async fn dead_letter(&self, d: &Delivery, reason: &str) -> Result<(), BackendError> {
         let body =
             serde_json::to_vec(&d.message).map_err(|e| BackendError::Permanent(e.to_string()))?;
-        self.bury(d.id(), body, reason.to_owned()).await?;
+        self.bury_bytes(d.id(), body, reason.to_owned()).await?;
         self.done(d.seq)
     }
 
@@ -628,6 +739,27 @@ fn bury(dir: &Path, id: &str, body: &[u8], reason: &str) -> std::io::Result<()> 
     let dead = dir.join("dead");
     write_file(&dead.join(format!("{id}.json")), body)?;
     write_file(&dead.join(format!("{id}.json.reason")), reason.as_bytes())
+}
+
+/// The queue's own `dead/` as the consumer's dead letters: the message as it was
+/// queued (`<id>.json`: group, deduplication id, body) and its reason beside it.
+#[async_trait]
+impl DeadLetterQueue for FsQueue {
+    async fn bury(&self, letter: &Letter<'_>) -> Result<(), BackendError> {
+        let message = OutMessage {
+            group_id: letter.group_id.to_owned(),
+            dedup_id: letter.dedup_id.to_owned(),
+            body: letter.body.to_owned(),
+        };
+        let body =
+            serde_json::to_vec(&message).map_err(|e| BackendError::Permanent(e.to_string()))?;
+        self.bury_bytes(letter.message_id.to_owned(), body, letter.reason.to_owned())
+            .await
+    }
+
+    fn location(&self) -> String {
+        self.dead_dir().display().to_string()
+    }
 }
 
 #[async_trait]
@@ -891,6 +1023,83 @@ mod tests {
             "the full segment was deleted"
         );
         q.sync().await.unwrap();
+    }
+
+    fn dead_letters(queue: &Arc<FsQueue>) -> DeadLetters {
+        DeadLetters {
+            queue: "publish",
+            max_receive_count: 5,
+            dlq: Some(queue.clone()),
+            mailer: None,
+            config: Arc::new(openmic_core::config::Config::default()),
+        }
+    }
+
+    /// The ordering case on the files queue: in one receive, message 2 of a group is
+    /// never handled after message 1 of that group failed; both stay, in order, for
+    /// the next receive, while the other groups go on.
+    #[tokio::test]
+    async fn a_receive_holds_back_a_failed_group_and_lets_the_others_go_on() {
+        use openmic_core::errors::ProcessError;
+        let dir = tempfile::tempdir().unwrap();
+        let q = Arc::new(FsQueue::open(dir.path()).unwrap());
+        for (group, body) in [("a", "a1"), ("b", "b1"), ("a", "a2"), ("b", "b2")] {
+            q.send(msg(group, body, body)).await.unwrap();
+        }
+        let dead = dead_letters(&q);
+        let mut seen = Vec::new();
+        let (came, failed) = q
+            .consume(10, &dead, |body| {
+                seen.push(body.clone());
+                async move {
+                    match body.as_str() {
+                        "a1" => Err(ProcessError::Retryable("GitLab answered 503".into())),
+                        _ => Ok(()),
+                    }
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!((came, failed), (4, 2));
+        assert_eq!(
+            seen,
+            ["a1", "b1", "b2"],
+            "a2 is not handled after a1 failed"
+        );
+        let next = q.receive(10).await.unwrap();
+        let left: Vec<(&str, u32)> = next
+            .iter()
+            .map(|d| (d.message.body.as_str(), d.receive_count))
+            .collect();
+        // A message held back was not received: only a1 counts its failed receive.
+        assert_eq!(left, [("a1", 2), ("a2", 1)], "both stay, in order");
+        // Given up on: to dead/ with its reason, and the group goes on.
+        let (came, failed) = q
+            .consume(10, &dead, |body| async move {
+                match body.as_str() {
+                    "a1" => Err(ProcessError::Permanent("unreadable".into())),
+                    _ => Ok(()),
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!((came, failed), (2, 0));
+        assert_eq!(q.pending(), 0);
+        let dead = q.dead();
+        assert_eq!(dead.len(), 1);
+        let kept: OutMessage =
+            serde_json::from_slice(&std::fs::read(q.dead_dir().join(&dead[0])).unwrap()).unwrap();
+        assert_eq!(
+            (
+                kept.group_id.as_str(),
+                kept.dedup_id.as_str(),
+                kept.body.as_str()
+            ),
+            ("a", "a1", "a1")
+        );
+        let reason =
+            std::fs::read_to_string(q.dead_dir().join(format!("{}.reason", dead[0]))).unwrap();
+        assert!(reason.ends_with("unreadable"), "{reason}");
     }
 
     #[tokio::test]

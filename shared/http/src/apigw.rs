@@ -1,24 +1,17 @@
 //! API Gateway in front of the functions: an event (HTTP API, payload format 2.0, as
-//! the template deploys; or a REST API's 1.0) to the domain's intake, to the alert
-//! links (the notifier's `GET|POST /alerts/ack` and `/alerts/silence`) or to the
-//! subscription routes (`/subscribe`, `/subscribe/confirm`, `/unsubscribe`,
-//! `/subscriptions`, with the caller's address), and its reply back as the response
-//! API Gateway wants. The intake routes are checked here as the local runner's router
-//! checks them: `POST /gitlab`, `POST /alerts`, 405 for another method on them, 404
-//! for anything else.
+//! the template deploys; or a REST API's 1.0) as an HTTP request for the one router
+//! (`crate::router`, the same the local runner serves), and the router's response
+//! back as the JSON API Gateway wants ([`serve`]). The body of an event is decoded
+//! only when a route reads it, after the route has judged the headers (intake's
+//! `before_body`): a stranger's body is never decoded, and a body whose encoded size
+//! already says it is too large is refused before it is.
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-#[cfg(feature = "links")]
-use openmic::alerts::actions::{Actions, Page as LinkPage};
-#[cfg(feature = "links")]
-use openmic::alerts::links::LinkAction;
-use openmic::intake::{Intake, Reply, Route, too_large};
-use openmic::subscriptions::Subscriptions;
-use openmic::subscriptions::web::{Page, Request};
+use openmic::intake::Reply;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -78,129 +71,107 @@ struct Identity {
     source_ip: Option<String>,
 }
 
-/// The webhook function's event: `POST /gitlab`.
-pub async fn gitlab(intake: &Intake, event: Event) -> Value {
-    let reply = match event.accept(intake, Route::Gitlab) {
-        Ok((headers, body)) => intake.gitlab(&headers, &body).await,
-        Err(reply) => reply,
-    };
-    response(reply)
+/// A request made from an event: the caller's address API Gateway saw (HTTP API's
+/// `requestContext.http.sourceIp`, a REST API's `requestContext.identity.sourceIp`),
+/// as an extension, where the local server has the socket's peer.
+#[derive(Debug, Clone)]
+pub struct SourceIp(pub String);
+
+/// An event's body, decoded from base64 (when it is marked so) only when it is read.
+/// Its size hint is the least the decoded body can be, so a reader with a limit
+/// refuses a body too large by its encoded size before decoding it.
+pub struct EventBody {
+    text: Option<String>,
+    base64: bool,
 }
 
-/// The alerts function's event: `POST /alerts`.
-pub async fn alerts(intake: &Intake, event: Event) -> Value {
-    let reply = match event.accept(intake, Route::Alerts) {
-        Ok((headers, body)) => intake.alerts(&headers, &body).await,
-        Err(reply) => reply,
-    };
-    response(reply)
-}
+/// The body is marked base64 but is not.
+#[derive(Debug, thiserror::Error)]
+#[error("body is marked base64 but is not base64")]
+pub struct NotBase64;
 
-/// The subscriptions function's event: the subscription routes (GET, HEAD, POST),
-/// answered as pages or JSON.
-pub async fn subscriptions(subscriptions: &Subscriptions, event: Event) -> Value {
-    let (method, path) = event.method_and_path();
-    let Ok(method) = http::Method::from_bytes(method.as_bytes()) else {
-        return response(Reply::error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("method {method} is not allowed"),
-        ));
-    };
-    let body = match event.body() {
-        Ok(b) => b,
-        Err(reply) => return response(reply),
-    };
-    let headers = event.header_map();
-    let query = event.raw_query();
-    let ctx = &event.request_context;
-    let source = ctx
-        .http
-        .as_ref()
-        .and_then(|h| h.source_ip.as_deref())
-        .or_else(|| ctx.identity.as_ref().and_then(|i| i.source_ip.as_deref()));
-    let page = subscriptions
-        .web(Request {
-            method: &method,
-            path: &path,
-            query: query.as_deref(),
-            headers: &headers,
-            body: &body,
-            source,
-        })
-        .await;
-    page_response(page)
-}
+impl http_body::Body for EventBody {
+    type Data = bytes::Bytes;
+    type Error = NotBase64;
 
-/// A subscription page as API Gateway's response.
-fn page_response(page: Page) -> Value {
-    let mut headers = serde_json::Map::new();
-    headers.insert("content-type".into(), page.content_type.into());
-    for (name, value) in page.headers {
-        headers.insert(name.into(), value.into());
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, NotBase64>>> {
+        let base64 = self.base64;
+        std::task::Poll::Ready(self.text.take().map(|text| {
+            let bytes = match base64 {
+                true => B64.decode(text.as_bytes()).map_err(|_| NotBase64)?,
+                false => text.into_bytes(),
+            };
+            Ok(http_body::Frame::data(bytes.into()))
+        }))
     }
-    json!({
-        "statusCode": page.status.as_u16(),
-        "headers": headers,
-        "body": page.body,
-        "isBase64Encoded": false,
-    })
+
+    fn is_end_stream(&self) -> bool {
+        self.text.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let len = self.text.as_deref().map_or(0, str::len) as u64;
+        match self.base64 {
+            // Base64 of n bytes is at least 4n/3 - 2 characters long.
+            true => {
+                let mut hint = http_body::SizeHint::new();
+                hint.set_lower((len / 4).saturating_mul(3).saturating_sub(2));
+                hint
+            }
+            false => http_body::SizeHint::with_exact(len),
+        }
+    }
 }
 
-#[cfg(feature = "links")]
-/// The notifier's API Gateway events: `GET|POST /alerts/ack?token=` and
-/// `GET|POST /alerts/silence?token=&for=`. A GET shows the page, a POST acts.
-pub async fn alert_link(actions: &Actions, event: Event) -> Value {
-    let (method, path) = event.method_and_path();
-    let Some(action) = link_action(&path) else {
-        return response(Reply::error(
-            StatusCode::NOT_FOUND,
-            format!("no route for {method} {path}"),
-        ));
+/// Answers an API Gateway event with `router` (the function's part of the one route
+/// table): the event as a request, the response as API Gateway's JSON.
+#[cfg(feature = "router")]
+pub async fn serve(router: axum::Router, event: Event) -> Value {
+    use tower::ServiceExt;
+    let response = match event.into_lambda_request() {
+        Ok(request) => match router.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
+        Err(reply) => crate::response(reply),
     };
-    let token = event.query("token");
-    let length = event.query("for");
-    let now = chrono::Utc::now();
-    let page = match method.to_ascii_uppercase().as_str() {
-        "GET" | "HEAD" => {
-            actions
-                .show(action, token.as_deref(), length.as_deref(), now)
-                .await
+    api_gateway_response(response).await
+}
+
+/// A response as the JSON API Gateway turns into the HTTP answer (both payload formats
+/// read it): a header given more than once is one line, its values joined by commas;
+/// a body that is not UTF-8 goes as base64.
+#[cfg(feature = "router")]
+pub async fn api_gateway_response(response: axum::response::Response) -> Value {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let mut headers = serde_json::Map::new();
+    for (name, value) in &parts.headers {
+        let Ok(value) = value.to_str() else { continue };
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(v)) => {
+                v.push_str(", ");
+                v.push_str(value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), value.into());
+            }
         }
-        "POST" => {
-            actions
-                .act(action, token.as_deref(), length.as_deref(), now)
-                .await
-        }
-        _ => {
-            return response(Reply::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("method {method} is not allowed on {path}; use GET or POST"),
-            ));
-        }
+    }
+    let (body, base64) = match String::from_utf8(bytes.to_vec()) {
+        Ok(text) => (text, false),
+        Err(e) => (B64.encode(e.into_bytes()), true),
     };
-    link_response(page)
-}
-
-#[cfg(feature = "links")]
-/// The link action a path names.
-pub fn link_action(path: &str) -> Option<LinkAction> {
-    [LinkAction::Ack, LinkAction::Silence]
-        .into_iter()
-        .find(|a| a.path() == path)
-}
-
-#[cfg(feature = "links")]
-/// A page as the response API Gateway wants.
-fn link_response(page: LinkPage) -> Value {
-    let headers: serde_json::Map<String, Value> = LinkPage::HEADERS
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
-        .collect();
     json!({
-        "statusCode": page.status,
+        "statusCode": parts.status.as_u16(),
         "headers": headers,
-        "body": page.html,
-        "isBase64Encoded": false,
+        "body": body,
+        "isBase64Encoded": base64,
     })
 }
 
@@ -215,17 +186,6 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
 }
 
 impl Event {
-    /// A query parameter: API Gateway's decoded parameters, else the raw query.
-    #[cfg(feature = "links")]
-    fn query(&self, name: &str) -> Option<String> {
-        if let Some(Some(v)) = self.query_string_parameters.get(name) {
-            return Some(v.clone());
-        }
-        self.raw_query_string
-            .as_deref()
-            .and_then(|q| query_param(q, name))
-    }
-
     /// The query string: HTTP API's raw one, or a REST API's parameters joined.
     fn raw_query(&self) -> Option<String> {
         match self.raw_query_string.as_deref().filter(|q| !q.is_empty()) {
@@ -233,56 +193,18 @@ impl Event {
             None if !self.query_string_parameters.is_empty() => Some(
                 self.query_string_parameters
                     .iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_deref().unwrap_or_default()))
+                    .map(|(k, v)| {
+                        format!(
+                            "{}={}",
+                            form_encode(k),
+                            form_encode(v.as_deref().unwrap_or_default())
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("&"),
             ),
             None => None,
         }
-    }
-
-    /// The headers and body of a `POST` to `route`, or the reply that refuses it: 404,
-    /// 405; then what the headers alone decide ([`Intake::before_body`]: 401 for a
-    /// stranger, 413 for a declared size over `MAX_BODY_BYTES`) before the body is
-    /// looked at; then 413 for a body over the limit (measured before it is decoded
-    /// where its encoded size already says so), or 400 for a body that is not the base64
-    /// it claims.
-    fn accept(&self, intake: &Intake, route: Route) -> Result<(HeaderMap, Vec<u8>), Reply> {
-        let (method, path) = self.method_and_path();
-        let want = match route {
-            Route::Gitlab => "/gitlab",
-            Route::Alerts => "/alerts",
-        };
-        if path != want {
-            return Err(Reply::error(
-                StatusCode::NOT_FOUND,
-                format!("no route for {method} {path}"),
-            ));
-        }
-        if !method.eq_ignore_ascii_case("POST") {
-            return Err(Reply::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("method {method} is not allowed on {path}; use POST"),
-            ));
-        }
-        let headers = self.header_map();
-        intake.before_body(route, &headers)?;
-        let max = intake.config.max_body_bytes;
-        let raw = self.body.as_deref().unwrap_or_default().len();
-        // Base64 of n bytes is at least 4n/3 - 2 characters long.
-        let least = if self.is_base64_encoded {
-            (raw / 4).saturating_mul(3).saturating_sub(2)
-        } else {
-            raw
-        };
-        if least > max {
-            return Err(too_large(max));
-        }
-        let body = self.body()?;
-        if body.len() > max {
-            return Err(too_large(max));
-        }
-        Ok((headers, body))
     }
 
     /// The method, and the path without a REST API's stage.
@@ -339,21 +261,55 @@ impl Event {
         map
     }
 
-    /// The event as an HTTP request, for a router (the local runner's `replay`).
+    /// The event as an HTTP request, its body decoded now: the local runner's
+    /// `replay`, where a body that is not the base64 it claims is the file's error.
     #[cfg(feature = "router")]
     pub fn into_request(self) -> Result<http::Request<axum::body::Body>, String> {
+        let body = self.body().map_err(|r| r.1["error"].to_string())?;
+        self.request(axum::body::Body::from(body))
+            .map_err(|r| r.1["error"].to_string())
+    }
+
+    /// The event as an HTTP request as a function answers it: its body decoded when
+    /// a route reads it ([`EventBody`]), the caller's address as [`SourceIp`].
+    #[cfg(feature = "router")]
+    pub fn into_lambda_request(mut self) -> Result<http::Request<axum::body::Body>, Reply> {
+        let body = EventBody {
+            text: self.body.take(),
+            base64: self.is_base64_encoded,
+        };
+        let mut request = self.request(axum::body::Body::new(body))?;
+        let ctx = &self.request_context;
+        let source = ctx
+            .http
+            .as_ref()
+            .and_then(|h| h.source_ip.clone())
+            .or_else(|| ctx.identity.as_ref().and_then(|i| i.source_ip.clone()));
+        if let Some(ip) = source {
+            request.extensions_mut().insert(SourceIp(ip));
+        }
+        Ok(request)
+    }
+
+    /// The request line and headers of the event, with `body`. A method or path that
+    /// is no HTTP's is a 400 naming it.
+    #[cfg(feature = "router")]
+    fn request(&self, body: axum::body::Body) -> Result<http::Request<axum::body::Body>, Reply> {
         let (method, path) = self.method_and_path();
-        let query = self.raw_query();
-        let uri = match query {
+        let uri = match self.raw_query() {
             Some(q) => format!("{path}?{q}"),
             None => path,
         };
-        let body = self.body().map_err(|r| r.1["error"].to_string())?;
         let mut request = http::Request::builder()
             .method(method.as_str())
             .uri(uri.as_str())
-            .body(axum::body::Body::from(body))
-            .map_err(|e| format!("not a valid API Gateway event: {e}"))?;
+            .body(body)
+            .map_err(|e| {
+                Reply::error(
+                    StatusCode::BAD_REQUEST,
+                    format!("not a valid API Gateway event: {e}"),
+                )
+            })?;
         *request.headers_mut() = self.header_map();
         Ok(request)
     }
@@ -373,14 +329,19 @@ impl Event {
     }
 }
 
-/// The response API Gateway turns into the HTTP answer (both payload formats read it).
-fn response(reply: Reply) -> Value {
-    json!({
-        "statusCode": reply.0.as_u16(),
-        "headers": {"content-type": "application/json"},
-        "body": reply.1.to_string(),
-        "isBase64Encoded": false,
-    })
+/// A query string's name or value as a form writes it (`application/x-www-form-urlencoded`).
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -405,6 +366,7 @@ mod tests {
         let v1 = event(
             json!({"resource": "/{proxy+}", "path": "/prod/alerts", "httpMethod": "POST",
             "headers": {"Authorization": "Bearer x"}, "multiValueHeaders": {"X-Many": ["a", "b"]},
+            "queryStringParameters": {"token": "a b&c"},
             "requestContext": {"stage": "prod", "httpMethod": "POST"},
             "body": "{}", "isBase64Encoded": false}),
         );
@@ -412,6 +374,8 @@ mod tests {
         let h = v1.header_map();
         assert_eq!(h["authorization"], "Bearer x");
         assert_eq!(h.get_all("x-many").iter().count(), 2);
+        // A REST API's decoded parameters, encoded again for the query string.
+        assert_eq!(v1.raw_query().as_deref(), Some("token=a+b%26c"));
         let bad = event(
             json!({"version": "2.0", "rawPath": "/gitlab", "body": "not base64!",
             "isBase64Encoded": true, "requestContext": {"http": {"method": "POST"}}}),
@@ -419,7 +383,8 @@ mod tests {
         assert_eq!(bad.body().unwrap_err().0, StatusCode::BAD_REQUEST);
     }
 
-    fn intake() -> Intake {
+    #[cfg(feature = "router")]
+    fn intake() -> std::sync::Arc<openmic::intake::Intake> {
         use openmic::config::{Accepted, Config};
         use openmic::memory::MemoryQueue;
         use std::sync::Arc;
@@ -430,9 +395,13 @@ mod tests {
             ..Config::default()
         };
         let queue: Arc<dyn openmic::ports::Queue> = Arc::new(MemoryQueue::default());
-        Intake::new(Arc::new(config), Some(queue.clone()), Some(queue), None).unwrap()
+        Arc::new(
+            openmic::intake::Intake::new(Arc::new(config), Some(queue.clone()), Some(queue), None)
+                .unwrap(),
+        )
     }
 
+    #[cfg(feature = "router")]
     fn post(path: &str, headers: Value, body: &str, base64: bool) -> Event {
         event(
             json!({"version": "2.0", "rawPath": path, "headers": headers,
@@ -441,68 +410,73 @@ mod tests {
         )
     }
 
-    fn refusal(r: Result<(HeaderMap, Vec<u8>), Reply>) -> (u16, String) {
-        let reply = r.unwrap_err();
+    /// The status and error of an event answered by the intake router on Lambda's
+    /// path.
+    #[cfg(feature = "router")]
+    async fn answer(event: Event) -> (u16, String) {
+        let reply = serve(crate::router(intake()), event).await;
+        assert_eq!(reply["headers"]["content-type"], "application/json");
+        let body: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
         (
-            reply.0.as_u16(),
-            reply.1["error"].as_str().unwrap_or_default().to_owned(),
+            reply["statusCode"].as_u64().unwrap() as u16,
+            body["error"].as_str().unwrap_or_default().to_owned(),
         )
     }
 
     /// The body of an event is whole in it, but a stranger's is never decoded nor
     /// measured, and a body whose size says it is too large is never decoded.
-    #[test]
-    fn the_headers_decide_before_the_body_is_decoded() {
-        let intake = intake();
+    #[cfg(feature = "router")]
+    #[tokio::test]
+    async fn the_headers_decide_before_the_body_is_decoded() {
         // Not base64, and far over the limit: the token is what is refused.
         let junk = "!".repeat(10_000);
-        for (path, route, wrong) in [
+        for (path, wrong) in [
             (
                 "/gitlab",
-                Route::Gitlab,
                 json!({"x-gitlab-token": "nope", "content-length": "10000000000"}),
             ),
-            (
-                "/alerts",
-                Route::Alerts,
-                json!({"authorization": "Bearer nope"}),
-            ),
-            ("/alerts", Route::Alerts, json!({})),
+            ("/alerts", json!({"authorization": "Bearer nope"})),
+            ("/alerts", json!({})),
         ] {
-            let (status, why) = refusal(post(path, wrong, &junk, true).accept(&intake, route));
+            let (status, why) = answer(post(path, wrong, &junk, true)).await;
             assert_eq!(status, 401, "{path}: {why}");
         }
-        let token = json!({"x-gitlab-token": "hook-secret"});
+        let token = json!({"x-gitlab-token": "hook-secret", "x-gitlab-event": "Issue Hook"});
         // The right token and a declared size over the limit: 413, body unread.
         let declared = json!({"x-gitlab-token": "hook-secret", "content-length": "65"});
-        assert_eq!(
-            refusal(post("/gitlab", declared, "!", true).accept(&intake, Route::Gitlab)).0,
-            413
-        );
+        assert_eq!(answer(post("/gitlab", declared, "!", true)).await.0, 413);
         // Encoded size alone over the limit: 413 before decoding (else 400 for `!`).
         assert_eq!(
-            refusal(post("/gitlab", token.clone(), &junk, true).accept(&intake, Route::Gitlab)).0,
+            answer(post("/gitlab", token.clone(), &junk, true)).await.0,
             413
         );
         // At the limit it is decoded, and refused for what it is.
         let near = "!".repeat(88);
+        let (status, why) = answer(post("/gitlab", token.clone(), &near, true)).await;
         assert_eq!(
-            refusal(post("/gitlab", token.clone(), &near, true).accept(&intake, Route::Gitlab)).0,
-            400
+            (status, why.as_str()),
+            (400, "body is marked base64 but is not base64")
         );
         let at = B64.encode([b' '; 64]);
-        let (_, body) = post("/gitlab", token.clone(), &at, true)
-            .accept(&intake, Route::Gitlab)
-            .unwrap();
-        assert_eq!(body.len(), 64);
+        let (status, why) = answer(post("/gitlab", token.clone(), &at, true)).await;
+        assert!(status != 413 && status != 401, "{status} {why}");
         let over = B64.encode([b' '; 65]);
+        assert_eq!(answer(post("/gitlab", token, &over, true)).await.0, 413);
+        // No route, and a method the route does not take.
+        let mut get = post("/gitlab", json!({}), "", false);
+        get.request_context.http.as_mut().unwrap().method = Some("GET".into());
         assert_eq!(
-            refusal(post("/gitlab", token, &over, true).accept(&intake, Route::Gitlab)).0,
-            413
+            answer(get).await,
+            (405, "method GET is not allowed on /gitlab; use POST".into())
+        );
+        assert_eq!(
+            answer(post("/elsewhere", json!({}), "", false)).await,
+            (404, "no route for POST /elsewhere".into())
         );
     }
 
-    fn subscriptions() -> Subscriptions {
+    #[cfg(feature = "router")]
+    fn subscriptions() -> std::sync::Arc<openmic::subscriptions::Subscriptions> {
         use openmic::config::{Config, Secret};
         use openmic::memory::{MemoryMailer, MemoryQueue, MemoryStore};
         use std::sync::Arc;
@@ -513,24 +487,27 @@ mod tests {
             mail_from: Some("status@example.com".into()),
             ..Config::default()
         };
-        Subscriptions::new(
-            Arc::new(config),
-            Arc::new(MemoryStore::new()),
-            Arc::new(MemoryMailer::default()),
-            Some(Arc::new(MemoryQueue::default())),
+        Arc::new(
+            openmic::subscriptions::Subscriptions::new(
+                Arc::new(config),
+                Arc::new(MemoryStore::new()),
+                Arc::new(MemoryMailer::default()),
+                Some(Arc::new(MemoryQueue::default())),
+            )
+            .unwrap(),
         )
-        .unwrap()
     }
 
+    #[cfg(feature = "router")]
     #[tokio::test]
     async fn subscription_routes_answer_pages_from_http_api_events() {
-        let subs = subscriptions();
+        let router = crate::subscriptions_router(subscriptions());
         let get = event(
             json!({"version": "2.0", "rawPath": "/subscribe", "rawQueryString": "",
             "headers": {"accept": "text/html"},
             "requestContext": {"http": {"method": "GET", "path": "/subscribe", "sourceIp": "192.0.2.7"}}}),
         );
-        let r = super::subscriptions(&subs, get).await;
+        let r = serve(router.clone(), get).await;
         assert_eq!(r["statusCode"], 200);
         assert!(
             r["headers"]["content-type"]
@@ -549,7 +526,7 @@ mod tests {
             "headers": {"content-type": "application/x-www-form-urlencoded", "accept": "application/json"},
             "requestContext": {"http": {"method": "POST", "path": "/subscribe", "sourceIp": "192.0.2.7"}},
             "body": B64.encode("email=reader%40example.com"), "isBase64Encoded": true}));
-        let r = super::subscriptions(&subs, post).await;
+        let r = serve(router.clone(), post).await;
         assert_eq!(r["statusCode"], 202, "{r}");
         let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
         assert_eq!(body["status"], "check_mail");
@@ -559,7 +536,7 @@ mod tests {
             "requestContext": {"http": {"method": "POST", "path": "/unsubscribe"}},
             "body": "List-Unsubscribe=One-Click"}),
         );
-        let r = super::subscriptions(&subs, bad).await;
+        let r = serve(router, bad).await;
         assert_eq!(r["statusCode"], 400);
         assert!(
             r["body"]
@@ -572,18 +549,17 @@ mod tests {
     #[cfg(feature = "links")]
     #[test]
     fn query_parameters_from_either_format() {
+        let q = |e: &Event, name: &str| query_param(&e.raw_query().unwrap_or_default(), name);
         let v2 = event(json!({"version": "2.0", "rawPath": "/alerts/silence",
             "rawQueryString": "token=a.b-c_d&for=4h&x=%2Fy+z",
             "requestContext": {"http": {"method": "GET"}}}));
-        assert_eq!(v2.query("token").as_deref(), Some("a.b-c_d"));
-        assert_eq!(v2.query("for").as_deref(), Some("4h"));
-        assert_eq!(v2.query("x").as_deref(), Some("/y z"));
-        assert_eq!(v2.query("nothing"), None);
+        assert_eq!(q(&v2, "token").as_deref(), Some("a.b-c_d"));
+        assert_eq!(q(&v2, "for").as_deref(), Some("4h"));
+        assert_eq!(q(&v2, "x").as_deref(), Some("/y z"));
+        assert_eq!(q(&v2, "nothing"), None);
         let v1 = event(json!({"path": "/alerts/ack", "httpMethod": "POST",
             "queryStringParameters": {"token": "t1"}, "requestContext": {}}));
-        assert_eq!(v1.query("token").as_deref(), Some("t1"));
-        assert_eq!(link_action("/alerts/ack"), Some(LinkAction::Ack));
-        assert_eq!(link_action("/alerts"), None);
+        assert_eq!(q(&v1, "token").as_deref(), Some("t1"));
         assert_eq!(query_param("a=%zz", "a").as_deref(), Some("%zz"));
     }
 }

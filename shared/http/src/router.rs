@@ -1,5 +1,7 @@
-//! The intake routes on axum, the alert links' routes, and API Gateway event files as
-//! requests.
+//! The one route table, on axum: the intake routes, the alert links' routes and the
+//! subscription routes, served by the local runner (beside its site) and, through
+//! [`crate::apigw::serve`], by the Lambda functions, each its part of it; and API
+//! Gateway event files as requests.
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -62,6 +64,18 @@ async fn deliver(intake: &Intake, route: Route, request: Request) -> Response {
         Route::Gitlab => intake.gitlab(&parts.headers, &body).await,
         Route::Alerts => intake.alerts(&parts.headers, &body).await,
     })
+}
+
+/// The notifier function's part of the route table: the alert links, JSON 404 for
+/// everything else.
+pub fn links_router(actions: Arc<Actions>) -> Router {
+    link_routes(actions).fallback(not_found)
+}
+
+/// The subscriptions function's part of the route table: the subscription routes,
+/// JSON 404 for everything else.
+pub fn subscriptions_router(subscriptions: Arc<Subscriptions>) -> Router {
+    subscription_routes(subscriptions).fallback(not_found)
 }
 
 /// `GET|POST /alerts/ack` and `GET|POST /alerts/silence`: a GET shows what the link
@@ -161,10 +175,17 @@ pub fn subscription_routes<S: Clone + Send + Sync + 'static>(
 }
 
 async fn subscription(subscriptions: &Subscriptions, request: Request) -> Response {
+    // API Gateway's view of the caller on Lambda, the socket's peer on a server.
     let source = request
         .extensions()
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .get::<crate::apigw::SourceIp>()
+        .map(|s| s.0.clone())
+        .or_else(|| {
+            request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        });
     let (parts, body) = request.into_parts();
     // One byte past the limit, so that the domain names it.
     let body = match read_body(&parts.headers, body, MAX_FORM_BYTES + 1).await {
@@ -207,11 +228,26 @@ pub async fn not_found(method: Method, uri: Uri) -> Response {
     ))
 }
 
-/// Reads the whole body up to `max` bytes: 413 for a declared `Content-Length` over it
-/// before anything is read, and 413 as soon as a body without one (chunked) passes it.
+/// Reads the whole body up to `max` bytes: 413 for a declared `Content-Length` over it,
+/// or a body whose size is known to be over it (an API Gateway event's, by its
+/// encoded size), before anything is read; 413 as soon as a body without one
+/// (chunked) passes it; 400 for an event's body that is not the base64 it claims.
 pub async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<bytes::Bytes, Reply> {
+    use axum::body::HttpBody;
     check_declared_length(headers, max)?;
-    to_bytes(body, max).await.map_err(|_| too_large(max))
+    if usize::try_from(body.size_hint().lower()).map_or(true, |least| least > max) {
+        return Err(too_large(max));
+    }
+    to_bytes(body, max).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if let Some(not) = c.downcast_ref::<crate::apigw::NotBase64>() {
+                return Reply::error(StatusCode::BAD_REQUEST, not.to_string());
+            }
+            cause = c.source();
+        }
+        too_large(max)
+    })
 }
 
 fn json_string_body(s: &str) -> String {

@@ -381,9 +381,9 @@ impl Runner {
             publisher = publisher.with_updates(u.clone());
         }
         let api = gitlab.map(|g| g.api);
-        let web = openmic_web::Web::new().map_err(|why| openmic::config::ConfigError::Invalid {
+        let web = openmic_web::Web::new().map_err(|e| openmic::config::ConfigError::Invalid {
             name: "ALERT_CHANNELS",
-            why,
+            why: openmic::errors::Chain(&e).to_string(),
         })?;
         let actions = Arc::new(Actions::new(config.clone(), state.clone(), api.clone()));
         let web: Arc<dyn openmic::ports::Outbound> = Arc::new(web);

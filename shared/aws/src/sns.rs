@@ -39,16 +39,24 @@ pub fn is_sns(event: &Value) -> bool {
         .is_some_and(|r| r["EventSource"] == "aws:sns")
 }
 
+/// Why an SNS invocation failed (Lambda retries it).
+#[derive(Debug, thiserror::Error)]
+pub enum SnsError {
+    #[error("not an SNS event")]
+    NotSns(#[source] serde_json::Error),
+    #[error("a message failed for a passing reason")]
+    Retry(#[source] ProcessError),
+}
+
 /// Handles each message of an SNS event. A message that can never be handled is
 /// logged and dropped; a passing failure fails the invocation, which Lambda retries.
-pub async fn handle_sns<F, Fut, T>(event: Value, mut handle: F) -> Result<usize, String>
+pub async fn handle_sns<F, Fut, T>(event: Value, mut handle: F) -> Result<usize, SnsError>
 where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = Result<T, ProcessError>>,
     T: std::fmt::Debug,
 {
-    let event: Event =
-        serde_json::from_value(event).map_err(|e| format!("not an SNS event: {e}"))?;
+    let event: Event = serde_json::from_value(event).map_err(SnsError::NotSns)?;
     let mut handled = 0;
     for r in event
         .records
@@ -63,9 +71,9 @@ where
                 info!(?outcome, "handled");
                 handled += 1;
             }
-            Err(ProcessError::Retryable(reason)) => {
-                warn!(%reason, "failed for a passing reason; the invocation is retried");
-                return Err(reason);
+            Err(e @ ProcessError::Retryable(_)) => {
+                warn!(reason = %e, "failed for a passing reason; the invocation is retried");
+                return Err(SnsError::Retry(e));
             }
             Err(ProcessError::Permanent(reason)) => {
                 error!(%reason, "message can never succeed; dropped");
@@ -117,12 +125,18 @@ mod tests {
             }
         })
         .await;
-        assert_eq!(handled, Ok(2), "the permanent failure is dropped");
+        assert_eq!(handled.ok(), Some(2), "the permanent failure is dropped");
         assert_eq!(seen, ["one", "never", "two"]);
         let failed = handle_sns(event(&["later"]), |_| async {
             Err::<(), _>(ProcessError::Retryable("the state bucket is away".into()))
         })
         .await;
-        assert_eq!(failed, Err("the state bucket is away".into()));
+        let failed = failed.unwrap_err();
+        assert!(
+            matches!(&failed, SnsError::Retry(ProcessError::Retryable(r)) if r == "the state bucket is away"),
+            "{failed:?}"
+        );
+        let not_sns = handle_sns(json!([1]), |_| async { Ok::<(), ProcessError>(()) }).await;
+        assert!(matches!(not_sns, Err(SnsError::NotSns(_))));
     }
 }

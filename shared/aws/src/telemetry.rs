@@ -40,11 +40,13 @@ pub fn init() {
 }
 
 /// Stops the process at start with a message that names the problem (a missing or
-/// invalid setting, an unreachable resource).
-pub fn or_exit<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+/// invalid setting, an unreachable resource), with its causes.
+pub fn or_exit<T, E: Into<Box<dyn std::error::Error>>>(result: Result<T, E>) -> T {
     match result {
         Ok(v) => v,
         Err(e) => {
+            let e = e.into();
+            let e = openmic_core::errors::Chain(&*e);
             tracing::error!(error = %e, "cannot start");
             eprintln!("openmic: cannot start: {e}");
             std::process::exit(1);

@@ -379,10 +379,10 @@ impl Config {
             ..Config::default()
         };
         if let Some(t) = &c.gitlab_signing_token {
-            crate::signing::SigningKey::from_secret(t.expose()).map_err(|why| {
+            crate::signing::SigningKey::from_secret(t.expose()).map_err(|e| {
                 ConfigError::Invalid {
                     name: "GITLAB_SIGNING_TOKEN",
-                    why,
+                    why: e.to_string(),
                 }
             })?;
         }

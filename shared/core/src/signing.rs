@@ -58,14 +58,22 @@ pub const SIGNATURE_TOLERANCE_SECS: i64 = 5 * 60;
 /// The HMAC key of `GITLAB_SIGNING_TOKEN` (`whsec_<base64>`).
 pub struct SigningKey(Vec<u8>);
 
+/// Why a secret is no signing key. The decoder's own reason is left out on purpose:
+/// it names a character of the secret and where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("must be whsec_ followed by base64")]
+    NotBase64,
+    #[error("the key is empty")]
+    Empty,
+}
+
 impl SigningKey {
-    pub fn from_secret(secret: &str) -> Result<SigningKey, String> {
+    pub fn from_secret(secret: &str) -> Result<SigningKey, KeyError> {
         let b64 = secret.strip_prefix("whsec_").unwrap_or(secret);
-        let key = B64
-            .decode(b64)
-            .map_err(|_| "must be whsec_ followed by base64".to_string())?;
+        let key = B64.decode(b64).map_err(|_| KeyError::NotBase64)?;
         if key.is_empty() {
-            return Err("the key is empty".into());
+            return Err(KeyError::Empty);
         }
         Ok(SigningKey(key))
     }

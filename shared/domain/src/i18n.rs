@@ -39,23 +39,39 @@ pub struct Catalogue {
     entries: HashMap<&'static str, &'static str>,
 }
 
+/// A line of a catalogue that is no `key = text`: its number (from 1), and what is
+/// wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {why}")]
+pub struct CatalogueError {
+    pub line: usize,
+    pub why: String,
+}
+
 /// Reads a catalogue: `key = text` lines, `#` comments, blank lines.
-pub fn parse(src: &'static str) -> Result<HashMap<&'static str, &'static str>, String> {
+pub fn parse(src: &'static str) -> Result<HashMap<&'static str, &'static str>, CatalogueError> {
     let mut entries = HashMap::new();
     for (n, line) in src.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (key, text) = line
-            .split_once('=')
-            .ok_or_else(|| format!("line {}: no `=` in {line:?}", n + 1))?;
+        let (key, text) = line.split_once('=').ok_or_else(|| CatalogueError {
+            line: n + 1,
+            why: format!("no `=` in {line:?}"),
+        })?;
         let key = key.trim();
         if key.is_empty() || key.contains(char::is_whitespace) {
-            return Err(format!("line {}: {key:?} is no key", n + 1));
+            return Err(CatalogueError {
+                line: n + 1,
+                why: format!("{key:?} is no key"),
+            });
         }
         if entries.insert(key, text.trim()).is_some() {
-            return Err(format!("line {}: {key} given twice", n + 1));
+            return Err(CatalogueError {
+                line: n + 1,
+                why: format!("{key} given twice"),
+            });
         }
     }
     Ok(entries)
@@ -300,6 +316,23 @@ mod tests {
 
     fn set<'a>(v: impl IntoIterator<Item = &'a str>) -> BTreeSet<&'a str> {
         v.into_iter().collect()
+    }
+
+    #[test]
+    fn a_line_that_is_no_entry_is_named() {
+        let error = |line, why: &str| CatalogueError {
+            line,
+            why: why.into(),
+        };
+        assert_eq!(
+            parse("# c\n\na = b\nnothing"),
+            Err(error(4, "no `=` in \"nothing\""))
+        );
+        assert_eq!(parse("a b = c"), Err(error(1, "\"a b\" is no key")));
+        assert_eq!(
+            parse("a = b\na = c").unwrap_err().to_string(),
+            "line 2: a given twice"
+        );
     }
 
     #[test]

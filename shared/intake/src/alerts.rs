@@ -7,6 +7,7 @@ use tracing::warn;
 
 use super::{Intake, Reply, check_json_content_type, delivery_id};
 use crate::payload::parse;
+use openmic_core::errors::Chain;
 use openmic_core::message::{self, Source};
 
 /// Checks and queues a delivery to `POST /alerts`.
@@ -38,9 +39,18 @@ pub(super) async fn accept(
     let received_at = openmic_core::time::format(&now);
     let n = parsed.alerts.len();
     let messages = messages(parsed, &delivery, &received_at)
-        .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e))?;
+        .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, Chain(&e).to_string()))?;
     intake.enqueue_all(queue, messages).await?;
     Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": n })))
+}
+
+/// An alert that could not be written as a queue message.
+#[derive(Debug, thiserror::Error)]
+#[error("alerts[{index}]")]
+pub struct MessageError {
+    pub index: usize,
+    #[source]
+    pub source: serde_json::Error,
 }
 
 /// One queue message (group, deduplication id, body) per alert of a request.
@@ -48,7 +58,7 @@ pub fn messages(
     parsed: parse::Parsed,
     delivery: &str,
     received_at: &str,
-) -> Result<Vec<(String, String, String)>, String> {
+) -> Result<Vec<(String, String, String)>, MessageError> {
     let mut out = Vec::with_capacity(parsed.alerts.len());
     for (i, alert) in parsed.alerts.into_iter().enumerate() {
         let id = format!("{delivery}:{i}");
@@ -60,7 +70,7 @@ pub fn messages(
         );
         let event = alert.source.as_str();
         let body = message::compose_value(Source::Alert, Some(event), &id, received_at, &alert)
-            .map_err(|e| format!("alerts[{i}]: {e}"))?;
+            .map_err(|source| MessageError { index: i, source })?;
         out.push((group, message::dedup_id(&id), body));
     }
     Ok(out)

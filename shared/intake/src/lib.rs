@@ -30,6 +30,7 @@ pub use auth::{Route, check_declared_length, too_large};
 use hooks::{Hook, HookError};
 use openmic_core::clock::{Clock, SystemClock};
 use openmic_core::config::{Config, ConfigError};
+use openmic_core::errors::Chain;
 use openmic_core::ids::IncidentId;
 use openmic_core::message::{self, Source};
 use openmic_core::ports::{ClaimStore, ObjectStore, Queue};
@@ -123,22 +124,23 @@ impl Intake {
         if alert_queue.is_some() {
             config.require(&["ALERT_TOKEN"])?;
         }
-        let signing_key =
-            match &config.gitlab_signing_token {
-                Some(t) => Some(SigningKey::from_secret(t.expose()).map_err(|why| {
-                    ConfigError::Invalid {
+        let signing_key = match &config.gitlab_signing_token {
+            Some(t) => {
+                Some(
+                    SigningKey::from_secret(t.expose()).map_err(|e| ConfigError::Invalid {
                         name: "GITLAB_SIGNING_TOKEN",
-                        why,
-                    }
-                })?),
-                None => None,
-            };
+                        why: e.to_string(),
+                    })?,
+                )
+            }
+            None => None,
+        };
         let field_map =
             match &config.alert_routing.field_map {
                 Some(json) => Some(crate::payload::fieldmap::FieldMap::parse(json).map_err(
-                    |why| ConfigError::Invalid {
+                    |e| ConfigError::Invalid {
                         name: "ALERT_FIELD_MAP",
-                        why,
+                        why: Chain(&e).to_string(),
                     },
                 )?),
                 None => None,

@@ -81,19 +81,24 @@ pub struct Web {
     http: reqwest::Client,
 }
 
+/// The outbound HTTP client could not be built (its TLS settings, above all).
+#[derive(Debug, thiserror::Error)]
+#[error("outbound HTTP client")]
+pub struct ClientError(#[source] reqwest::Error);
+
 impl Web {
-    pub fn new() -> Result<Web, String> {
+    pub fn new() -> Result<Web, ClientError> {
         Web::with_timeout(REQUEST_TIMEOUT)
     }
 
-    pub fn with_timeout(timeout: Duration) -> Result<Web, String> {
+    pub fn with_timeout(timeout: Duration) -> Result<Web, ClientError> {
         let http = client_builder(Trust::from_env())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(3)))
             // A webhook answers where it is; a redirect elsewhere is not followed.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("outbound HTTP client: {}", e.without_url()))?;
+            .map_err(|e| ClientError(e.without_url()))?;
         Ok(Web { http })
     }
 }

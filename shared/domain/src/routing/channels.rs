@@ -18,11 +18,12 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::matchers::Matchers;
+use super::matchers::{MatcherError, Matchers};
 use crate::chat::{Kind, Target};
 use crate::config::{Config, ConfigError, is_address};
+use crate::errors::Chain;
 use crate::intake::payload::Alert;
-use crate::signing::SigningKey;
+use crate::signing::{KeyError, SigningKey};
 
 /// Who a mail channel mails.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,40 +80,37 @@ impl Channels {
                 }),
                 matchers: Matchers::default(),
             }])),
-            Some(json) => Channels::parse(json.expose()).map_err(|why| ConfigError::Invalid {
+            Some(json) => Channels::parse(json.expose()).map_err(|e| ConfigError::Invalid {
                 name: "ALERT_CHANNELS",
-                why,
+                why: Chain(&e).to_string(),
             }),
         }
     }
 
     /// Reads the JSON list; errors name the entry and the field.
-    pub fn parse(json: &str) -> Result<Channels, String> {
-        let value: Value =
-            serde_json::from_str(json).map_err(|e| format!("not valid JSON: {e}"))?;
+    pub fn parse(json: &str) -> Result<Channels, ChannelsError> {
+        let value: Value = serde_json::from_str(json).map_err(ChannelsError::Json)?;
         let Value::Array(items) = value else {
-            return Err("must be a JSON list of channels".into());
+            return Err(ChannelsError::NotAList);
         };
         let mut out: Vec<Channel> = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let Value::Object(map) = item else {
-                return Err(format!("[{i}] must be an object"));
+        for (index, item) in items.iter().enumerate() {
+            let entry = |why| {
+                let name = item.get("name").and_then(Value::as_str);
+                let name = name.filter(|n| !n.is_empty()).map(str::to_owned);
+                ChannelsError::Entry { index, name, why }
             };
-            let channel = channel(map).map_err(|e| {
-                let name = map.get("name").and_then(Value::as_str).unwrap_or("");
-                if name.is_empty() {
-                    format!("[{i}]: {e}")
-                } else {
-                    format!("[{i}] ({name}): {e}")
-                }
-            })?;
+            let Value::Object(map) = item else {
+                return Err(entry(EntryError::NotAnObject));
+            };
+            let channel = channel(map).map_err(entry)?;
             if out.iter().any(|c| c.name == channel.name) {
-                return Err(format!("[{i}]: the name {:?} is used twice", channel.name));
+                return Err(entry(EntryError::NameTwice(channel.name)));
             }
             out.push(channel);
         }
         if out.is_empty() {
-            return Err("lists no channel (leave it unset to mail the maintainers)".into());
+            return Err(ChannelsError::Empty);
         }
         Ok(Channels(out))
     }
@@ -148,20 +146,68 @@ impl Channels {
     }
 }
 
+/// What is wrong with a list of channels (`ALERT_CHANNELS`, `UPDATE_CHANNELS`).
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelsError {
+    #[error("not valid JSON")]
+    Json(#[source] serde_json::Error),
+    #[error("must be a JSON list of channels")]
+    NotAList,
+    #[error("lists no channel (leave it unset to mail the maintainers)")]
+    Empty,
+    /// Entry `index` (named `name`, if it has a name).
+    #[error("[{index}]{}", name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default())]
+    Entry {
+        index: usize,
+        name: Option<String>,
+        #[source]
+        why: EntryError,
+    },
+}
+
+/// What is wrong with one channel of a list.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    #[error("must be an object")]
+    NotAnObject,
+    #[error("the name {0:?} is used twice")]
+    NameTwice(String),
+    #[error("match")]
+    Match(#[source] MatcherError),
+    #[error("secret")]
+    Secret(#[source] KeyError),
+    /// A field missing or not what it must be, said in a sentence.
+    #[error("{0}")]
+    Field(String),
+}
+
+impl From<String> for EntryError {
+    fn from(why: String) -> Self {
+        EntryError::Field(why)
+    }
+}
+
+impl From<&str> for EntryError {
+    fn from(why: &str) -> Self {
+        EntryError::Field(why.to_owned())
+    }
+}
+
 const KEYS: [&str; 6] = ["name", "type", "url", "to", "match", "secret"];
 
-fn channel(map: &Map<String, Value>) -> Result<Channel, String> {
+fn channel(map: &Map<String, Value>) -> Result<Channel, EntryError> {
     if let Some(unknown) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(format!(
             "unknown key {unknown:?} (a channel has {})",
             KEYS.join(", ")
-        ));
+        )
+        .into());
     }
-    let text = |key: &str| -> Result<Option<&str>, String> {
+    let text = |key: &str| -> Result<Option<&str>, EntryError> {
         match map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.trim()).filter(|s| !s.is_empty())),
-            Some(other) => Err(format!("{key} must be a string, not {other}")),
+            Some(other) => Err(format!("{key} must be a string, not {other}").into()),
         }
     };
     let name = text("name")?.ok_or("name is required")?.to_owned();
@@ -169,8 +215,7 @@ fn channel(map: &Map<String, Value>) -> Result<Channel, String> {
         return Err("name must be one line of at most 100 characters".into());
     }
     let kind_name = text("type")?.ok_or("type is required")?;
-    let matchers =
-        Matchers::parse(text("match")?.unwrap_or("")).map_err(|e| format!("match: {e}"))?;
+    let matchers = Matchers::parse(text("match")?.unwrap_or("")).map_err(EntryError::Match)?;
     let destination = if kind_name.eq_ignore_ascii_case("email") {
         if map.contains_key("url") || map.contains_key("secret") {
             return Err("an email channel has `to`, not `url` or `secret`".into());
@@ -184,7 +229,7 @@ fn channel(map: &Map<String, Value>) -> Result<Channel, String> {
             )
         })?;
         if map.contains_key("to") {
-            return Err(format!("a {} channel has `url`, not `to`", kind.as_str()));
+            return Err(format!("a {} channel has `url`, not `to`", kind.as_str()).into());
         }
         let url = text("url")?.ok_or_else(|| format!("url is required for {}", kind.as_str()))?;
         if !(url.starts_with("https://") || url.starts_with("http://"))
@@ -194,7 +239,7 @@ fn channel(map: &Map<String, Value>) -> Result<Channel, String> {
         }
         let signing = match (kind, text("secret")?) {
             (Kind::Webhook, Some(s)) => Some(Arc::new(
-                SigningKey::from_secret(s).map_err(|e| format!("secret: {e}"))?,
+                SigningKey::from_secret(s).map_err(EntryError::Secret)?,
             )),
             (Kind::Webhook, None) => {
                 return Err(
@@ -203,7 +248,7 @@ fn channel(map: &Map<String, Value>) -> Result<Channel, String> {
                 );
             }
             (_, Some(_)) => {
-                return Err(format!("a {} channel takes no secret", kind.as_str()));
+                return Err(format!("a {} channel takes no secret", kind.as_str()).into());
             }
             (_, None) => None,
         };
@@ -222,7 +267,7 @@ fn channel(map: &Map<String, Value>) -> Result<Channel, String> {
 
 /// `to`: a list or a comma-separated string of addresses, `maintainers` among them
 /// for the maintainers; absent means the maintainers.
-fn mail_to(to: Option<&Value>) -> Result<MailTo, String> {
+fn mail_to(to: Option<&Value>) -> Result<MailTo, EntryError> {
     let entries: Vec<String> = match to {
         None | Some(Value::Null) => vec![MAINTAINERS.into()],
         Some(Value::String(s)) => s.split(',').map(|a| a.trim().to_owned()).collect(),
@@ -234,7 +279,7 @@ fn mail_to(to: Option<&Value>) -> Result<MailTo, String> {
                     .ok_or_else(|| format!("to: {v} is not an address"))
             })
             .collect::<Result<_, _>>()?,
-        Some(other) => return Err(format!("to must be a list of addresses, not {other}")),
+        Some(other) => return Err(format!("to must be a list of addresses, not {other}").into()),
     };
     let mut out = MailTo {
         maintainers: false,
@@ -246,9 +291,7 @@ fn mail_to(to: Option<&Value>) -> Result<MailTo, String> {
         } else if is_address(&e) {
             out.addresses.push(e);
         } else {
-            return Err(format!(
-                "to: {e:?} is not an email address (or `maintainers`)"
-            ));
+            return Err(format!("to: {e:?} is not an email address (or `maintainers`)").into());
         }
     }
     if !out.maintainers && out.addresses.is_empty() {
@@ -390,7 +433,7 @@ mod tests {
                 "match: ",
             ),
         ] {
-            let e = Channels::parse(json).unwrap_err();
+            let e = Chain(&Channels::parse(json).unwrap_err()).to_string();
             assert!(e.contains(want), "{json}: {e}");
         }
     }

@@ -33,12 +33,24 @@ use super::update::{Update, UpdateKind};
 use crate::chat::{self, Fact, Link, Message, Retries, Tone};
 use crate::errors::{BackendError, ProcessError};
 use crate::ports::{Condition, ObjectStore, Outbound, PutOptions};
-use crate::routing::channels::{Channel, Channels, Destination};
+use crate::routing::channels::{Channel, Channels, ChannelsError, Destination};
 use crate::site::render::to_text;
 
 /// Published text longer than this is shortened in a chat message, with the page's
 /// link.
 const MAX_TEXT_CHARS: usize = 1_500;
+
+/// What is wrong with `UPDATE_CHANNELS`.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateChannelsError {
+    #[error(transparent)]
+    Channels(#[from] ChannelsError),
+    #[error(
+        "{0:?} is an email channel: readers subscribe to mail themselves, so \
+         UPDATE_CHANNELS lists chat and webhook channels only"
+    )]
+    Mail(String),
+}
 
 /// The channels of `UPDATE_CHANNELS` and the way out to them.
 pub struct UpdateChannels {
@@ -49,14 +61,13 @@ pub struct UpdateChannels {
 
 impl UpdateChannels {
     /// Reads `UPDATE_CHANNELS`; errors name the entry and what is wrong with it.
-    pub fn parse(json: &str, outbound: Arc<dyn Outbound>) -> Result<UpdateChannels, String> {
+    pub fn parse(
+        json: &str,
+        outbound: Arc<dyn Outbound>,
+    ) -> Result<UpdateChannels, UpdateChannelsError> {
         let Channels(channels) = Channels::parse(json)?;
         if let Some(c) = channels.iter().find(|c| c.is_mail()) {
-            return Err(format!(
-                "{:?} is an email channel: readers subscribe to mail themselves, so \
-                 UPDATE_CHANNELS lists chat and webhook channels only",
-                c.name
-            ));
+            return Err(UpdateChannelsError::Mail(c.name.clone()));
         }
         Ok(UpdateChannels {
             channels,
@@ -443,6 +454,13 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert!(e.contains("email channel"), "{e}");
+        assert!(
+            matches!(&e, UpdateChannelsError::Mail(name) if name == "mail"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("\"mail\" is an email channel"),
+            "{e}"
+        );
     }
 }

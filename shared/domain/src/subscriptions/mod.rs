@@ -215,10 +215,10 @@ impl Subscriptions {
         outbound: Arc<dyn crate::ports::Outbound>,
     ) -> Result<Subscriptions, ConfigError> {
         if let Some(json) = &self.config.update_channels {
-            let channels = UpdateChannels::parse(json.expose(), outbound).map_err(|why| {
+            let channels = UpdateChannels::parse(json.expose(), outbound).map_err(|e| {
                 ConfigError::Invalid {
                     name: "UPDATE_CHANNELS",
-                    why,
+                    why: crate::errors::Chain(&e).to_string(),
                 }
             })?;
             self.channels = Some(channels);

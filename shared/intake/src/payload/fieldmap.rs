@@ -18,27 +18,31 @@ fn fillable(field: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldMap(Vec<(String, String)>);
 
+/// What is wrong with an `ALERT_FIELD_MAP`.
+#[derive(Debug, thiserror::Error)]
+pub enum FieldMapError {
+    #[error("must be a JSON object of dotted paths")]
+    NotAnObject(#[source] serde_json::Error),
+    #[error("{0:?} is not a field of the generic alert ({fields}, runbook)", fields = GENERIC_FIELDS.join(", "))]
+    UnknownField(String),
+    #[error("{field}: {path} is not a dotted path such as \"labels.priority\"")]
+    NotAPath { field: String, path: Value },
+}
+
 impl FieldMap {
-    pub fn parse(json: &str) -> Result<FieldMap, String> {
-        let map: Map<String, Value> = serde_json::from_str(json)
-            .map_err(|e| format!("must be a JSON object of dotted paths: {e}"))?;
+    pub fn parse(json: &str) -> Result<FieldMap, FieldMapError> {
+        let map: Map<String, Value> =
+            serde_json::from_str(json).map_err(FieldMapError::NotAnObject)?;
         let mut out = Vec::with_capacity(map.len());
         for (field, path) in map {
             if !fillable(&field) {
-                return Err(format!(
-                    "{field:?} is not a field of the generic alert ({}, runbook)",
-                    GENERIC_FIELDS.join(", ")
-                ));
+                return Err(FieldMapError::UnknownField(field));
             }
             match path {
                 Value::String(p) if !p.is_empty() && !p.split('.').any(str::is_empty) => {
                     out.push((field, p))
                 }
-                other => {
-                    return Err(format!(
-                        "{field}: {other} is not a dotted path such as \"labels.priority\""
-                    ));
-                }
+                path => return Err(FieldMapError::NotAPath { field, path }),
             }
         }
         Ok(FieldMap(out))
@@ -111,7 +115,7 @@ mod tests {
             (r#"{"title": 3}"#, "title: 3 is not a dotted path"),
             (r#"{"title": "a..b"}"#, "not a dotted path"),
         ] {
-            let e = FieldMap::parse(json).unwrap_err();
+            let e = openmic_core::errors::Chain(&FieldMap::parse(json).unwrap_err()).to_string();
             assert!(e.contains(want), "{json}: {e}");
         }
     }

@@ -370,7 +370,11 @@ def moto_config(endpoint, use_docker):
 
 
 def code_bucket(s3):
-    s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    # Made once per server: a second rehearsal against the same moto finds it there.
+    try:
+        s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
     buf = BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("bootstrap", "#!/bin/sh\n")

@@ -14,11 +14,11 @@
 
 use std::collections::BTreeMap;
 
-use openmic::alerts::matchers::{Matchers, Op};
 use openmic::alerts::muting::muting_for;
 use openmic::maintenance::{Muting, Mutings, mute_line};
 use openmic::publishing::incident::IssueSnapshot;
 use openmic::publishing::public::maintenance;
+use openmic::routing::matchers::{Matchers, Op};
 use openmic::time::Timestamp;
 
 fn now() -> Timestamp {

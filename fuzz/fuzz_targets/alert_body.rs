@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use openmic::alerts::lifecycle::{self, Notice};
+use openmic::alerts::record::{Notice, apply};
 use openmic::alerts::{Alert, mail, message, parse};
 use openmic::chat;
 use openmic::config::Config;
@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&back, alert, "the alert's JSON round trip changed it");
 
         let fingerprint = alert.fingerprint.clone().unwrap_or_else(|| "none".into());
-        let (record, _) = lifecycle::apply(
+        let (record, _) = apply(
             None,
             &fingerprint,
             alert,

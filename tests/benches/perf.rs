@@ -240,7 +240,7 @@ fn alerts(c: &mut Criterion) {
 }
 
 /// 20 channels, each with two or three matchers of every kind.
-fn channels() -> openmic::alerts::channels::Channels {
+fn channels() -> openmic::routing::channels::Channels {
     let envs = ["production", "staging", "canary", "dev"];
     let list: Vec<serde_json::Value> = (0..20)
         .map(|i| {
@@ -257,7 +257,7 @@ fn channels() -> openmic::alerts::channels::Channels {
                 "url": format!("https://hooks.slack.com/services/T/B/{i}"), "match": matchers})
         })
         .collect();
-    openmic::alerts::channels::Channels::parse(&serde_json::Value::from(list).to_string()).unwrap()
+    openmic::routing::channels::Channels::parse(&serde_json::Value::from(list).to_string()).unwrap()
 }
 
 /// 1000 alerts with varied labels.

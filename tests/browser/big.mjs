@@ -3,11 +3,14 @@
 // archive reaching every incident, the 404 page, a publish showing up without a
 // reload, a German page, and axe-core's checks (light and dark) with no violation.
 // node big.mjs <base URL> <German site's base URL>
+// With OPENMIC_SCREENSHOTS=<folder>, also writes the pictures the docs show there:
+// status-page.png (all operational), status-page-incident.png and
+// status-page-incident-dark.png (an incident open), incident.png (its page).
 // Prints "publish" and waits for a line on stdin once the page is open: the caller
 // publishes the 45th incident, then answers.
 import { check, finish, launch } from "./harness.mjs";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 
@@ -21,6 +24,13 @@ const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
 const browser = await launch();
 
+// The docs' pictures, when asked for: the viewport as a reader first sees it.
+const pictures = process.env.OPENMIC_SCREENSHOTS;
+if (pictures) mkdirSync(pictures, { recursive: true });
+async function picture(page, name) {
+  if (pictures) await page.screenshot({ path: `${pictures}/${name}`, animations: "disabled" });
+}
+
 async function axe(page) {
   await page.addScriptTag({ content: axeSource });
   const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
@@ -33,6 +43,7 @@ async function axe(page) {
   const page = await context.newPage();
   await page.clock.install();
   await page.goto(base + "/");
+  await picture(page, "status-page.png");
   await check("JavaScript on: the strips are named per day in the accessibility tree", async () => {
     const strips = page.locator("ol.days");
     assert.equal(await strips.count(), 10, "ten components, ten strips");
@@ -61,6 +72,26 @@ async function axe(page) {
     assert.equal(await page.evaluate(() => window.notReloaded), true, "the page was not reloaded");
   });
   await context.close();
+}
+
+// The page with the incident just published, light and dark, and the incident's page.
+if (pictures) {
+  for (const colorScheme of ["light", "dark"]) {
+    const context = await browser.newContext({ colorScheme, viewport: { width: 1000, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(base + "/");
+    await check(`pictures, ${colorScheme}: the index shows the open incident`, async () => {
+      await page.locator("#open", { hasText: "Incident 45 on Login" }).waitFor({ timeout: 10_000 });
+    });
+    if (colorScheme === "light") {
+      await picture(page, "status-page-incident.png");
+      await page.locator("#open a", { hasText: "Incident 45 on Login" }).first().click();
+      await picture(page, "incident.png");
+    } else {
+      await picture(page, "status-page-incident-dark.png");
+    }
+    await context.close();
+  }
 }
 
 for (const javaScriptEnabled of [false, true]) {

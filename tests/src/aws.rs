@@ -18,7 +18,8 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 /// The SDK configuration for an endpoint (the server, or a proxy in front of it), with
-/// short timeouts so a hung call is cut quickly.
+/// short timeouts so a hung call is cut quickly: 4 s an attempt, which moto's slowest
+/// answer (a page of 1,000 keys on a busy machine) stays well inside.
 pub async fn sdk_config_at(url: &str) -> aws_config::SdkConfig {
     use std::time::Duration;
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -26,7 +27,7 @@ pub async fn sdk_config_at(url: &str) -> aws_config::SdkConfig {
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_attempt_timeout(Duration::from_secs(4))
                 .operation_timeout(Duration::from_secs(10))
                 .build(),
         )

@@ -11,9 +11,9 @@
 
 use std::path::Path;
 
-use openmic::alerts::lifecycle::{AlertRecord, IssueLink, Notice, apply};
 use openmic::alerts::links::Links;
 use openmic::alerts::message::{alert_message, digest_message};
+use openmic::alerts::record::{AlertRecord, IssueLink, Notice, apply};
 use openmic::alerts::storm::DigestItem;
 use openmic::alerts::{Severity, parse};
 use openmic::chat::{self, Kind, Message, Target};

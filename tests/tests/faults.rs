@@ -60,7 +60,7 @@ async fn the_story_survives_throttling_5xx_timeouts_and_lost_races() {
     proxy.add(rule(
         "PUT",
         format!("/{state}/index/published.json"),
-        Fault::Hang(std::time::Duration::from_secs(3)),
+        Fault::Hang(std::time::Duration::from_secs(6)),
         1,
     ));
     proxy.add(rule(

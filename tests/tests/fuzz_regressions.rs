@@ -247,8 +247,6 @@ fn malformed_envelopes_are_errors_not_panics() {
             envelope(&|e| e["rawQueryString"] = json!("a b")),
         ),
     ];
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
     let panicked: Vec<&str> = cases
         .iter()
         .filter(|(_, text)| {
@@ -256,7 +254,6 @@ fn malformed_envelopes_are_errors_not_panics() {
         })
         .map(|(what, _)| *what)
         .collect();
-    std::panic::set_hook(hook);
     assert!(
         panicked.is_empty(),
         "api_gateway_request panicked on: {panicked:?}"
@@ -371,8 +368,6 @@ fn replay(target: &str, check: fn(&[u8]), findings: &[&[u8]]) {
             .enumerate()
             .map(|(i, f)| (format!("finding {i}"), f.to_vec())),
     );
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
     let failed: Vec<String> = inputs
         .iter()
         .filter_map(|(name, data)| {
@@ -381,7 +376,6 @@ fn replay(target: &str, check: fn(&[u8]), findings: &[&[u8]]) {
                 .map(|p| format!("{name}: {}", openmic::consume::panic_message(p.as_ref())))
         })
         .collect();
-    std::panic::set_hook(hook);
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 

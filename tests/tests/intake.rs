@@ -1,5 +1,5 @@
-//! Intake: every reply of DESIGN.md, with its status and a message that names the
-//! problem, and nothing queued for a refused request.
+//! Intake: every reply docs/status-page.md and docs/alerts.md give, with its status and
+//! a message that names the problem, and nothing queued for a refused request.
 
 use openmic::signing::SigningKey;
 use openmic_tests::*;

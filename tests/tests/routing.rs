@@ -135,7 +135,7 @@ fn state_of(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>
 }
 
 fn record(dir: &std::path::Path, fingerprint: &str) -> Value {
-    let key = openmic::alerts::lifecycle::record_key(fingerprint);
+    let key = openmic::alerts::record::record_key(fingerprint);
     json_of(&state_of(dir), &key)
 }
 
@@ -619,7 +619,7 @@ async fn acknowledge_and_silence_from_the_mail() {
     let key = LinkKey::new(&Secret::new(LINK_SECRET));
     let grant = |expires: i64| Grant {
         action: LinkAction::Ack,
-        record: openmic::alerts::lifecycle::record_id("fp-a"),
+        record: openmic::alerts::record::record_id("fp-a"),
         generation: 0,
         channel: "maintainers".into(),
         recipient: "mallory@example.com".into(),

@@ -370,8 +370,19 @@ async fn the_big_site_in_a_real_browser() {
     german.push(("PAGE_LANGUAGE", "de"));
     let (_de, de_url, de_server) = serve(de_dir.path(), &german, &events[..10]).await;
 
+    // OPENMIC_SCREENSHOTS=docs/images (relative to the repository) asks for the docs'
+    // pictures too.
+    let pictures = std::env::var_os("OPENMIC_SCREENSHOTS")
+        .filter(|v| !v.is_empty())
+        .map(|v| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(v));
+    let started = std::time::SystemTime::now();
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let mut child = tokio::process::Command::new("node")
+    let mut node = tokio::process::Command::new("node");
+    match &pictures {
+        Some(dir) => node.env("OPENMIC_SCREENSHOTS", dir),
+        None => node.env_remove("OPENMIC_SCREENSHOTS"),
+    };
+    let mut child = node
         .arg(browser_dir.join("big.mjs"))
         .arg(&url)
         .arg(&de_url)
@@ -406,5 +417,19 @@ async fn the_big_site_in_a_real_browser() {
         "ok - axe-core, dark: / has no violation",
     ] {
         assert!(stdout.contains(must), "{must}\n{stdout}");
+    }
+    if let Some(dir) = pictures {
+        for name in [
+            "status-page.png",
+            "status-page-incident.png",
+            "status-page-incident-dark.png",
+            "incident.png",
+        ] {
+            let path = dir.join(name);
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is a PNG");
+            let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+            assert!(written >= started, "{name} was written by this run");
+        }
     }
 }

@@ -312,9 +312,11 @@ fn each_function_gets_exactly_the_settings_it_reads() {
     }
 }
 
+/// docs/configuration.md's table of variables is made from the declarations: a
+/// variable added, renamed or described anew changes the table with it.
 #[test]
-fn the_readme_table_is_the_declarations() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+fn the_configuration_table_is_the_declarations() {
+    let doc = std::fs::read_to_string(repo().join("docs/configuration.md")).unwrap();
     let (start, end) = (
         "<!-- variables: made from the declarations -->\n",
         "<!-- /variables -->",
@@ -326,14 +328,14 @@ fn the_readme_table_is_the_declarations() {
             v.name, v.default, v.meaning
         ));
     }
-    let block = readme
+    let block = doc
         .split_once(start)
         .and_then(|(_, rest)| rest.split_once(end))
         .map(|(block, _)| block)
-        .expect("README.md has the variables block");
+        .expect("docs/configuration.md has the variables block");
     assert!(
         block == table,
-        "README.md's table differs from the declarations; it should read:\n{table}"
+        "docs/configuration.md's table differs from the declarations; it should read:\n{table}"
     );
 }
 
@@ -1292,4 +1294,46 @@ fn every_parameter_added_since_the_first_release_has_a_default() {
             "{name} was added after the first release and has no default: updating a first-release stack with its own parameters fails"
         );
     }
+}
+
+/// samconfig.toml's settings by section (`[default.build.parameters]` → key → value as
+/// written), the flat TOML SAM writes and reads.
+fn samconfig() -> BTreeMap<String, BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(repo().join("samconfig.toml")).unwrap();
+    let mut sections = BTreeMap::new();
+    let mut section = String::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_owned();
+        } else if let Some((key, value)) = line.split_once('=')
+            && !line.starts_with('#')
+        {
+            sections
+                .entry(section.clone())
+                .or_insert_with(BTreeMap::new)
+                .insert(key.trim().to_owned(), value.trim().to_owned());
+        }
+    }
+    sections
+}
+
+/// `sam build` with the Rust builder (a SAM beta feature) asks for a confirmation
+/// unless samconfig enables beta features, and fails where there is no terminal (CI);
+/// every sam command reads the region from the global section.
+#[test]
+fn sam_builds_without_a_prompt_and_every_command_has_a_region() {
+    let config = samconfig();
+    let build = &config["default.build.parameters"];
+    assert_eq!(build.get("beta_features").map(String::as_str), Some("true"));
+    let global = &config["default.global.parameters"];
+    assert!(
+        global.get("region").is_some_and(|r| r.len() > 2),
+        "{global:?}"
+    );
+    assert!(global.contains_key("stack_name"), "{global:?}");
+    let functions = Template::load().functions().len();
+    assert!(
+        functions >= 5 && build.get("parallel").map(String::as_str) == Some("false"),
+        "the functions build one after the other into the shared target/: {build:?}"
+    );
 }

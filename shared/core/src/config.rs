@@ -1,4 +1,4 @@
-//! One typed configuration, read once from the environment (DESIGN.md's names).
+//! One typed configuration, read once from the environment (the names docs/configuration.md lists).
 
 pub mod alerting;
 
@@ -139,13 +139,14 @@ impl Function {
 }
 
 /// One setting, declared by the capability (or adapter) that reads it: its
-/// environment variable, its default as the README gives it, what it does, which
-/// functions read it and which cannot start without it. The template, the README's
-/// table and the functions' start-up checks all follow these declarations.
+/// environment variable, its default as docs/configuration.md gives it, what it does,
+/// which functions read it and which cannot start without it. The template, that
+/// page's table and the functions' start-up checks all follow these declarations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Variable {
     pub name: &'static str,
-    /// As the README says it: a value in backticks, `none`, or when it is required.
+    /// As docs/configuration.md says it: a value in backticks, `none`, or when it is
+    /// required.
     pub default: &'static str,
     pub meaning: &'static str,
     /// Never shown: `NoEcho` in the template.
@@ -222,7 +223,7 @@ pub enum ConfigError {
     Useless(String),
 }
 
-/// Every setting of DESIGN.md. Which ones a function requires is up to the function
+/// Every setting of docs/configuration.md. Which ones a function requires is up to the function
 /// (see [`Config::require`]).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -281,7 +282,7 @@ pub struct Config {
     /// The SES configuration set subscription mail goes out with (its bounce and
     /// complaint events come back).
     pub ses_configuration_set: Option<String>,
-    /// Where alerts go and how (DESIGN.md, "Alert routing").
+    /// Where alerts go and how (docs/alerts.md, "Alert routing").
     pub alert_routing: alerting::AlertRouting,
     /// `COMPONENTS`: the page's components in this order, shown even before their
     /// first incident; components of labels not listed follow.

@@ -36,6 +36,30 @@ pub enum ProcessError {
     Permanent(String),
 }
 
+impl ProcessError {
+    /// A permanent failure for `e`, whose reason keeps `e`'s whole chain of causes.
+    pub fn permanent(e: &(dyn std::error::Error + 'static)) -> ProcessError {
+        ProcessError::Permanent(Chain(e).to_string())
+    }
+}
+
+/// An error with its causes, each after a colon (`template alert.txt did not render:
+/// undefined value (in alert.txt:3)`): what a log line or a dead letter's reason shows
+/// of it (`tracing`'s `error = %Chain(&e)`), where a reply shows the error alone.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
+
 impl From<BackendError> for ProcessError {
     fn from(e: BackendError) -> Self {
         if e.is_transient() {
@@ -43,5 +67,30 @@ impl From<BackendError> for ProcessError {
         } else {
             ProcessError::Permanent(e.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the mail did not compose")]
+    struct Outer(#[source] Middle);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("template alert.txt did not render")]
+    struct Middle(#[source] std::fmt::Error);
+
+    #[test]
+    fn a_chain_shows_every_cause_and_a_permanent_failure_keeps_it() {
+        let e = Outer(Middle(std::fmt::Error));
+        let all = "the mail did not compose: template alert.txt did not render: \
+                   an error occurred when formatting an argument";
+        assert_eq!(Chain(&e).to_string(), all);
+        assert_eq!(
+            ProcessError::permanent(&e),
+            ProcessError::Permanent(all.into())
+        );
     }
 }

@@ -1,13 +1,16 @@
 //! openmic's domain, with no I/O: what becomes of a GitLab delivery or an alert, by
 //! capability, each a module with its own types, rules and tests:
 //!
-//! - [`intake`]: a delivery to `POST /gitlab` or `POST /alerts` checked and queued;
+//! - [`intake`]: a delivery to `POST /gitlab` or `POST /alerts` checked and queued (its
+//!   own crate, `openmic-intake`, re-exported here);
 //! - [`publishing`]: an incident's private state merged from GitLab's events, and the
 //!   public status bucket brought in line with it;
 //! - [`site`]: markdown made safe to publish, the public data in GitLab's format, and
 //!   the pages, feed and badge derived from it;
-//! - [`alerts`]: an alert's record, its notices (mail, chat, webhooks) routed by label
-//!   matchers, digests in storms, acknowledge and silence links, its GitLab issue;
+//! - [`alerts`]: an alert's record, its notices (mail, chat, webhooks), digests in
+//!   storms, acknowledge and silence links, its GitLab issue;
+//! - [`routing`]: where a notice goes: channels, their label matchers, the
+//!   maintainers;
 //! - [`chat`]: messages in the bodies chat services' incoming webhooks take, and
 //!   their delivery (any capability with news for operators may use it).
 //! - [`subscriptions`]: readers subscribed by mail, and each public update sent to
@@ -18,21 +21,24 @@
 //!
 //! Below them, the vocabulary of `openmic-core` (time, ids, configuration, errors,
 //! messages) and its ports, re-exported here: the domain talks to buckets, queues,
-//! mail and GitLab only through them. Features import downwards only: `publishing`
-//! uses `intake`'s hooks, the `site` and `subscriptions`' updates; `subscriptions`
-//! uses the `site`'s data; `intake` uses `alerts`' payloads.
+//! mail and GitLab only through them. Features import downwards only, and no module at
+//! any depth is in an import cycle (the test in `layers.rs`): `publishing` uses
+//! `intake`'s hooks, the `site` and `subscriptions`' updates; `subscriptions` uses the
+//! `site`'s data and `routing`; `alerts` uses `intake`'s payloads and `routing`.
 
 pub use openmic_core::{
     clock, config, consume, document, errors, gitlab, ids, mail, memory, message, ports, signing,
     time,
 };
+/// Intake is its own crate (`openmic-intake`, on `openmic-core` only), at the same path.
+pub use openmic_intake as intake;
 
 pub mod alerts;
 pub mod chat;
 pub mod i18n;
-pub mod intake;
 pub mod maintenance;
 pub mod publishing;
+pub mod routing;
 pub mod site;
 pub mod subscriptions;
 pub mod templates;

@@ -40,6 +40,29 @@ pub fn environment(templates: &[(&'static str, &'static str)]) -> Environment<'s
     env
 }
 
+/// A template that did not render: its name, and minijinja's reason as the source.
+#[derive(Debug, thiserror::Error)]
+#[error("template {name} did not render")]
+pub struct RenderError {
+    pub name: String,
+    #[source]
+    pub source: minijinja::Error,
+}
+
+/// Renders template `name` of `env` with `ctx`.
+pub fn render(
+    env: &Environment<'_>,
+    name: &str,
+    ctx: impl serde::Serialize,
+) -> Result<String, RenderError> {
+    env.get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|source| RenderError {
+            name: name.to_owned(),
+            source,
+        })
+}
+
 /// The Content-Security-Policy of openmic's own HTML pages (alert links,
 /// subscriptions): their inline style only, forms posting back to themselves, never in
 /// a frame.

@@ -1,4 +1,4 @@
-//! The settings of alert routing (DESIGN.md, "Alert routing"), read with the rest of
+//! The settings of alert routing (docs/alerts.md, "Alert routing"), read with the rest of
 //! the configuration: where alerts go (`ALERT_CHANNELS`), the signed links in their
 //! messages (`PUBLIC_API_URL`, `ALERT_LINK_SECRET`), storms (`ALERT_DIGEST_AFTER`),
 //! recipients from GitLab (`NOTIFY_ROLES`) and generic bodies mapped at intake

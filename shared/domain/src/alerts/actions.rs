@@ -19,9 +19,9 @@ use std::sync::Arc;
 use minijinja::{Value, context};
 use tracing::{info, warn};
 
-use super::lifecycle::{ActionRecord, AlertRecord, RecordStatus, key_of};
 use super::links::{Grant, LinkAction, LinkError, LinkKey, silence_for};
 use super::message::{self, render};
+use super::record::{ActionRecord, AlertRecord, RecordStatus, key_of};
 use crate::config::Config;
 use crate::document;
 use crate::gitlab::Gitlab;

@@ -8,11 +8,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
-use super::lifecycle::{AlertRecord, IncidentIssues, IssueLink};
+use super::record::{AlertRecord, IssueLink};
 use crate::errors::BackendError;
 use crate::gitlab::{ApiError, Gitlab};
 use crate::ids::IncidentId;
 use crate::time;
+
+/// Opens and closes GitLab incident issues for alerts (with `CREATE_INCIDENTS`).
+#[async_trait]
+pub trait IncidentIssues: Send + Sync {
+    async fn open(&self, record: &AlertRecord) -> Result<IssueLink, BackendError>;
+    async fn close(&self, issue: &IssueLink) -> Result<(), BackendError>;
+}
 
 pub struct GitlabIncidents {
     api: Arc<dyn Gitlab>,

@@ -1,5 +1,7 @@
-//! The alert record per fingerprint and the notifier: new alert, repeat, resolve,
-//! re-fire after resolve, resolve of an unknown alert.
+//! The notifier: each alert event read, applied to its [`super::record`] and written
+//! back, and the notices the record owes sent to its channels ([`super::notify`]);
+//! the tick sends digests, releases what a maintenance held and tells of widened
+//! maintenances.
 //!
 //! Notices are sent at least once and, short of a crash between sending and recording
 //! it, exactly once: the record first takes the event and the notice it owes
@@ -9,325 +11,26 @@
 //! An alert a maintenance in progress holds ([`super::muting`]) goes to no channel
 //! while it lasts, and to its channels, once, when it ends (the tick).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tracing::info;
 
-use super::channels::Channels;
-use super::links::{LinkAction, Links};
-use super::muting::{self, MUTED_KEY, Muted, MutedBy};
-use super::recipients::Recipients;
+use super::issues::{GitlabIncidents, IncidentIssues};
+use super::links::Links;
+use super::muting::{self, MUTED_KEY, Muted};
+use super::record::{AlertRecord, Change, apply, record_key};
 use super::{Alert, AlertStatus};
 use crate::chat::Retries;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
-use crate::errors::BackendError;
 use crate::errors::ProcessError;
 use crate::gitlab::Gitlab;
 use crate::maintenance::{MUTINGS_KEY, Mutings};
 use crate::message::{Envelope, Source};
 use crate::ports::{Mailer, ObjectStore, Outbound};
+use crate::routing::channels::Channels;
+use crate::routing::recipients::Recipients;
 use crate::time::Timestamp;
-
-/// How many applied delivery ids a record remembers, to ignore redeliveries.
-const REMEMBERED_DELIVERIES: usize = 64;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordStatus {
-    Triggered,
-    Resolved,
-}
-
-/// A notice the record owes its channels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Notice {
-    New,
-    Reminder,
-    Resolved,
-}
-
-impl Notice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Notice::New => "new",
-            Notice::Reminder => "reminder",
-            Notice::Resolved => "resolved",
-        }
-    }
-}
-
-/// Someone acknowledged or silenced the alert by a link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActionRecord {
-    pub action: LinkAction,
-    /// Who the link was made for (a recipient's address, or the channel).
-    pub by: String,
-    /// The channel whose message held the link.
-    pub channel: String,
-    pub at: Timestamp,
-    /// The generation acted on.
-    pub generation: u32,
-    /// A silence's end.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub until: Option<Timestamp>,
-    /// Whether the note on the alert's GitLab issue was added.
-    #[serde(default)]
-    pub noted: bool,
-}
-
-/// The most actions and muted notices a record keeps.
-const REMEMBERED_ACTIONS: usize = 50;
-
-/// A GitLab incident issue opened for the alert.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IssueLink {
-    /// The project the issue is in (absent in the first release's records: the first
-    /// of `GITLAB_PROJECT_ID`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project: Option<u64>,
-    pub iid: u64,
-    pub url: String,
-    #[serde(default)]
-    pub closed: bool,
-}
-
-/// The record of one alert (`alerts/<hash of fingerprint>.json` in the state bucket).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertRecord {
-    pub fingerprint: String,
-    pub status: RecordStatus,
-    /// The latest payload.
-    pub alert: Alert,
-    pub first_seen: Timestamp,
-    pub last_seen: Timestamp,
-    pub event_count: u64,
-    #[serde(default)]
-    pub resolved_at: Option<Timestamp>,
-    #[serde(default)]
-    pub issue: Option<IssueLink>,
-    #[serde(default)]
-    pub last_notified: Option<Timestamp>,
-    /// Message-ID of the first mail: later mails reply to it.
-    pub thread_id: String,
-    /// How many times this fingerprint fired anew after a resolution.
-    #[serde(default)]
-    pub generation: u32,
-    #[serde(default)]
-    pub deliveries: VecDeque<String>,
-    #[serde(default)]
-    pub pending: Vec<(Notice, Timestamp)>,
-    /// The channels (and mail recipients) that already have the first pending notice.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub delivered: Vec<String>,
-    /// Acknowledgements and silences, oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub actions: Vec<ActionRecord>,
-    /// Notices not sent because the alert was silenced.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub muted: Vec<(Notice, Timestamp)>,
-    /// The maintenance in progress that mutes it (see [`super::muting`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub muted_by: Option<MutedBy>,
-    /// The maintenance it fired during, once that ended: its first mail says so.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fired_during: Option<MutedBy>,
-}
-
-impl AlertRecord {
-    /// The id in its key (`alerts/<id>.json`), which links carry.
-    pub fn id(&self) -> String {
-        record_id(&self.fingerprint)
-    }
-
-    /// Who acknowledged this generation, if anyone did.
-    pub fn acknowledged(&self) -> Option<&ActionRecord> {
-        self.actions
-            .iter()
-            .find(|a| a.action == LinkAction::Ack && a.generation == self.generation)
-    }
-
-    /// Until when the fingerprint is silenced, if a silence is still running at `at`.
-    pub fn silenced_at(&self, at: Timestamp) -> Option<Timestamp> {
-        self.actions
-            .iter()
-            .filter_map(|a| a.until.filter(|_| a.action == LinkAction::Silence))
-            .max()
-            .filter(|until| *until > at)
-    }
-
-    /// Records an acknowledgement or a silence; keeps the latest ones.
-    pub fn record_action(&mut self, action: ActionRecord) {
-        if action.action == LinkAction::Ack {
-            // Reminders are moot once someone has it.
-            self.drop_unsent_reminders();
-        }
-        self.actions.push(action);
-        let excess = self.actions.len().saturating_sub(REMEMBERED_ACTIONS);
-        self.actions.drain(..excess);
-    }
-
-    /// Drops the reminders not yet sent; one some channels already have stays, to
-    /// reach the others.
-    pub fn drop_unsent_reminders(&mut self) {
-        let started = !self.delivered.is_empty();
-        let mut first = true;
-        self.pending.retain(|(n, _)| {
-            let keep = *n != Notice::Reminder || (first && started);
-            first = false;
-            keep
-        });
-    }
-
-    /// Drops the first pending notice and what was delivered of it.
-    pub fn settle(&mut self, notice: Notice, at: Timestamp, how: Settled) {
-        if let Some(pos) = self.pending.iter().position(|p| *p == (notice, at)) {
-            self.pending.remove(pos);
-            self.delivered.clear();
-            match how {
-                Settled::Sent if notice != Notice::Resolved => {
-                    self.last_notified = Some(self.last_notified.map_or(at, |n| n.max(at)));
-                }
-                Settled::Muted => {
-                    self.muted.push((notice, at));
-                    let excess = self.muted.len().saturating_sub(REMEMBERED_ACTIONS);
-                    self.muted.drain(..excess);
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-/// What became of a notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settled {
-    /// Every channel that takes the alert has it.
-    Sent,
-    /// The alert is silenced: recorded, not sent.
-    Muted,
-    /// No channel takes the alert.
-    Unrouted,
-}
-
-/// The id of a fingerprint's record.
-pub fn record_id(fingerprint: &str) -> String {
-    hex::encode(&Sha256::digest(fingerprint.as_bytes())[..16])
-}
-
-pub fn record_key(fingerprint: &str) -> String {
-    key_of(&record_id(fingerprint))
-}
-
-/// The key of the record with id `id`.
-pub fn key_of(id: &str) -> String {
-    format!("alerts/{id}.json")
-}
-
-/// What an event did to a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    New,
-    Repeat,
-    Resolved,
-    /// A resolve with no open alert, or a delivery already applied.
-    Ignored,
-}
-
-/// Applies one alert event to the record (none if the fingerprint is new).
-pub fn apply(
-    record: Option<AlertRecord>,
-    fingerprint: &str,
-    alert: &Alert,
-    delivery: &str,
-    at: Timestamp,
-    renotify_after: std::time::Duration,
-) -> (Option<AlertRecord>, Change) {
-    if let Some(r) = &record
-        && r.deliveries.iter().any(|d| d == delivery)
-    {
-        return (record, Change::Ignored);
-    }
-    let remember = |r: &mut AlertRecord| {
-        r.deliveries.push_back(delivery.to_owned());
-        while r.deliveries.len() > REMEMBERED_DELIVERIES {
-            r.deliveries.pop_front();
-        }
-    };
-    match (alert.status, record) {
-        (AlertStatus::Firing, Some(mut r)) if r.status == RecordStatus::Triggered => {
-            r.event_count += 1;
-            r.last_seen = r.last_seen.max(at);
-            r.alert = alert.clone();
-            let due = r.last_notified.is_none_or(|n| {
-                at.signed_duration_since(n)
-                    .to_std()
-                    .is_ok_and(|elapsed| elapsed >= renotify_after)
-            });
-            let quiet = r.acknowledged().is_some() || r.silenced_at(at).is_some();
-            if due && !quiet && !r.pending.iter().any(|(n, _)| *n != Notice::Resolved) {
-                r.pending.push((Notice::Reminder, at));
-            }
-            remember(&mut r);
-            (Some(r), Change::Repeat)
-        }
-        (AlertStatus::Firing, old) => {
-            let generation = old.as_ref().map_or(0, |r| r.generation + 1);
-            let thread_id = format!(
-                "<alert-{}-{}@openmic>",
-                hex::encode(&Sha256::digest(fingerprint.as_bytes())[..8]),
-                at.timestamp_millis()
-            );
-            let mut r = AlertRecord {
-                fingerprint: fingerprint.to_owned(),
-                status: RecordStatus::Triggered,
-                alert: alert.clone(),
-                first_seen: at,
-                last_seen: at,
-                event_count: 1,
-                resolved_at: None,
-                issue: None,
-                last_notified: None,
-                thread_id,
-                generation,
-                pending: vec![(Notice::New, at)],
-                delivered: vec![],
-                // Silences outlive a generation; acknowledgements are per generation
-                // (`acknowledged` looks at this one only).
-                actions: old.as_ref().map(|o| o.actions.clone()).unwrap_or_default(),
-                muted: old.as_ref().map(|o| o.muted.clone()).unwrap_or_default(),
-                deliveries: old.map(|o| o.deliveries).unwrap_or_default(),
-                muted_by: None,
-                fired_during: None,
-            };
-            remember(&mut r);
-            (Some(r), Change::New)
-        }
-        (AlertStatus::Resolved, Some(mut r)) if r.status == RecordStatus::Triggered => {
-            r.status = RecordStatus::Resolved;
-            r.resolved_at = Some(alert.ends_at.unwrap_or(at));
-            r.last_seen = r.last_seen.max(at);
-            r.alert = alert.clone();
-            // A reminder not yet sent is moot now.
-            r.drop_unsent_reminders();
-            r.pending.push((Notice::Resolved, at));
-            remember(&mut r);
-            (Some(r), Change::Resolved)
-        }
-        (AlertStatus::Resolved, record) => (record, Change::Ignored),
-    }
-}
-
-/// Opens and closes GitLab incident issues for alerts (with `CREATE_INCIDENTS`).
-#[async_trait::async_trait]
-pub trait IncidentIssues: Send + Sync {
-    async fn open(&self, record: &AlertRecord) -> Result<IssueLink, BackendError>;
-    async fn close(&self, issue: &IssueLink) -> Result<(), BackendError>;
-}
 
 /// The notifier handler: alert records, and their notices to the channels.
 pub struct Notifier {
@@ -552,7 +255,7 @@ impl Notifier {
     async fn mail_widened(&self, m: &crate::maintenance::Muting) -> Result<(), ProcessError> {
         for r in self.recipients.maintainers().await {
             let mail = super::mail::maintenance_widened(&self.config, m, &r.address)
-                .map_err(|e| ProcessError::Permanent(format!("widened mail: {e}")))?;
+                .map_err(|e| ProcessError::permanent(&e))?;
             self.mailer.send(&mail).await?;
         }
         Ok(())
@@ -617,7 +320,7 @@ impl Notifier {
             let project = config
                 .home_project()
                 .ok_or(ConfigError::Missing("GITLAB_PROJECT_ID"))?;
-            Some(Arc::new(super::issues::GitlabIncidents::new(
+            Some(Arc::new(GitlabIncidents::new(
                 api,
                 project,
                 config.incident_template.clone(),
@@ -661,6 +364,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
+    use crate::errors::BackendError;
     use crate::mail::Mail;
     use crate::maintenance::{Muting, SetBy, Window};
     use crate::memory::{MemoryMailer, MemoryStore};

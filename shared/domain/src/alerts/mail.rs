@@ -7,9 +7,9 @@
 use minijinja::context;
 use sha2::{Digest, Sha256};
 
-use super::lifecycle::{AlertRecord, Notice};
 use super::links::ActionLinks;
-use super::message::{self, render};
+use super::message::{self, NoticeError, render};
+use super::record::{AlertRecord, Notice};
 use super::storm::{DigestItem, Failing};
 use crate::config::Config;
 use crate::config::alerting::DigestAfter;
@@ -18,11 +18,8 @@ use crate::time::{self, Timestamp};
 
 pub use super::message::subject;
 
-fn sender(config: &Config) -> Result<String, String> {
-    config
-        .mail_from
-        .clone()
-        .ok_or_else(|| "MAIL_FROM is not set".into())
+fn sender(config: &Config) -> Result<String, NoticeError> {
+    config.mail_from.clone().ok_or(NoticeError::NoSender)
 }
 
 /// A recipient's own thread of an alert: `<alert-…@openmic>` becomes
@@ -49,7 +46,7 @@ pub fn compose(
     at: Timestamp,
     to: &[String],
     links: Option<&ActionLinks>,
-) -> Result<Mail, String> {
+) -> Result<Mail, NoticeError> {
     let from = sender(config)?;
     let ctx = message::context(config, record, notice, at, links);
     let text = render("alert.txt", &ctx)?;
@@ -89,7 +86,7 @@ pub fn digest(
     links: impl Fn(&DigestItem) -> Option<ActionLinks>,
     limit: Option<DigestAfter>,
     now: Timestamp,
-) -> Result<Mail, String> {
+) -> Result<Mail, NoticeError> {
     let from = sender(config)?;
     let subject = message::string(
         "digest_subject",
@@ -118,7 +115,7 @@ pub fn channel_failing(
     kind: &str,
     failing: &Failing,
     recipient: &str,
-) -> Result<Mail, String> {
+) -> Result<Mail, NoticeError> {
     let from = sender(config)?;
     let subject = message::string("failing_subject", context! { channel => channel });
     let ctx = context! {
@@ -151,12 +148,9 @@ pub fn maintenance_widened(
     config: &Config,
     m: &crate::maintenance::Muting,
     recipient: &str,
-) -> Result<Mail, String> {
+) -> Result<Mail, NoticeError> {
     let from = sender(config)?;
-    let set = m
-        .set_by
-        .as_ref()
-        .ok_or_else(|| format!("maintenance {}: no publisher's change", m.id))?;
+    let set = m.set_by.as_ref().ok_or(NoticeError::NoChange(m.id))?;
     let subject = crate::mail::header_safe(&message::string(
         "widened_subject",
         context! { title => &m.title },
@@ -198,7 +192,7 @@ pub fn maintenance_widened(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::lifecycle::apply;
+    use crate::alerts::record::apply;
 
     /// An alert whose title and environment carry right-to-left overrides, embeddings,
     /// isolates and marks: every notice's subject comes without them.

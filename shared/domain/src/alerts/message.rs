@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use minijinja::{Environment, Value, context};
 use serde::Deserialize;
 
-use super::lifecycle::{AlertRecord, Notice};
 use super::links::ActionLinks;
+use super::record::{AlertRecord, Notice};
 use super::storm::{DigestItem, notice_id};
 use super::{AlertStatus, Severity};
 use crate::chat::{Fact, Link, Message, Tone};
@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::config::alerting::DigestAfter;
 use crate::i18n::{self, Catalogue};
 use crate::mail::header_safe;
+use crate::templates::RenderError;
 use crate::time::{self, Timestamp};
 
 pub(super) static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -66,19 +67,33 @@ pub(super) static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     ])
 });
 
+/// Why a notice (a mail or a message) could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum NoticeError {
+    #[error("MAIL_FROM is not set")]
+    NoSender,
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("template {name} is not the JSON of a message")]
+    NotJson {
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("maintenance {0}: no publisher's change")]
+    NoChange(u64),
+}
+
 /// Renders one template.
-pub(super) fn render(name: &str, ctx: &Value) -> Result<String, String> {
-    TEMPLATES
-        .get_template(name)
-        .and_then(|t| t.render(ctx))
-        .map_err(|e| format!("template {name}: {e}"))
+pub(super) fn render(name: &str, ctx: &Value) -> Result<String, RenderError> {
+    crate::templates::render(&TEMPLATES, name, ctx)
 }
 
 /// One of the short strings of `alert-strings.txt`.
 pub(super) fn string(which: &str, ctx: Value) -> String {
     let ctx = context! { s => which, ..ctx };
     render("alert-strings.txt", &ctx).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "alert string");
+        tracing::error!(error = %crate::errors::Chain(&e), "alert string");
         which.to_owned()
     })
 }
@@ -294,10 +309,12 @@ struct Rendered {
     buttons: Vec<Link>,
 }
 
-fn rendered(name: &str, ctx: &Value) -> Result<Rendered, String> {
+fn rendered(name: &str, ctx: &Value) -> Result<Rendered, NoticeError> {
     let json = render(name, ctx)?;
-    serde_json::from_str(&json)
-        .map_err(|e| format!("template {name} is not the JSON of a message: {e}"))
+    serde_json::from_str(&json).map_err(|source| NoticeError::NotJson {
+        name: name.to_owned(),
+        source,
+    })
 }
 
 fn tone(severity: Severity) -> Tone {
@@ -315,7 +332,7 @@ pub fn alert_message(
     notice: Notice,
     at: Timestamp,
     links: Option<&ActionLinks>,
-) -> Result<Message, String> {
+) -> Result<Message, NoticeError> {
     let r = rendered(
         "alert-message.json",
         &context(config, record, notice, at, links),
@@ -421,7 +438,7 @@ pub fn digest_message(
     items: &[DigestItem],
     limit: Option<DigestAfter>,
     now: Timestamp,
-) -> Result<Message, String> {
+) -> Result<Message, NoticeError> {
     let ctx = digest_context(config, channel, items, |_| None, limit);
     let r = rendered("alert-digest-message.json", &ctx)?;
     let details: Vec<_> = items

@@ -8,20 +8,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::Alert;
-use super::lifecycle::{AlertRecord, Change, Notice, RecordStatus};
-use super::matchers::Matchers;
+use super::record::{AlertRecord, Change, MutedBy, Notice, RecordStatus};
 use crate::maintenance::{Muting, Mutings};
+use crate::routing::matchers::Matchers;
 use crate::time::{self, Timestamp};
-
-/// The maintenance that muted an alert.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MutedBy {
-    /// The maintenance's public id.
-    pub maintenance: u64,
-    pub title: String,
-    #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]
-    pub since: Timestamp,
-}
 
 /// Where the keys of the records a maintenance mutes are kept, so the tick finds them.
 pub const MUTED_KEY: &str = "index/muted-alerts.json";
@@ -184,7 +174,7 @@ pub fn held(record: &AlertRecord) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::lifecycle::apply;
+    use crate::alerts::record::apply;
     use crate::alerts::{AlertSource, AlertStatus, Severity};
     use crate::maintenance::Window;
 

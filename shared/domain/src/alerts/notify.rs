@@ -16,15 +16,16 @@ use futures_util::future::join_all;
 use sha2::{Digest, Sha256};
 use tracing::{Instrument, error, info, warn};
 
-use super::channels::{Channel, Destination, MailTo};
-use super::lifecycle::{AlertRecord, Notice, Notifier, Sent, Settled};
+use super::lifecycle::{Notifier, Sent};
 use super::links::ActionLinks;
-use super::recipients::Recipient;
+use super::record::{AlertRecord, Notice, Settled};
 use super::storm::{Admission, ChannelState, DigestItem, Failing, channel_key, notice_id};
 use super::{mail, message};
 use crate::chat::{self, Failure, Retries, Target};
 use crate::document;
-use crate::errors::ProcessError;
+use crate::errors::{Chain, ProcessError};
+use crate::routing::channels::{Channel, Destination, MailTo};
+use crate::routing::recipients::Recipient;
 use crate::time::Timestamp;
 
 /// What one channel did with a notice.
@@ -128,7 +129,7 @@ impl Notifier {
         &self,
         key: &str,
         mut record: AlertRecord,
-        issues: &dyn super::lifecycle::IncidentIssues,
+        issues: &dyn super::issues::IncidentIssues,
         notice: Notice,
     ) -> Result<AlertRecord, ProcessError> {
         if notice == Notice::New && record.issue.is_none() {
@@ -242,7 +243,7 @@ impl Notifier {
                 ) {
                     Ok(m) => m,
                     Err(e) => {
-                        out.error = Some(ProcessError::Permanent(format!("message: {e}")));
+                        out.error = Some(ProcessError::permanent(&e));
                         return out;
                     }
                 };
@@ -279,7 +280,7 @@ impl Notifier {
                     ) {
                         Ok(m) => m,
                         Err(e) => {
-                            out.error = Some(ProcessError::Permanent(format!("mail: {e}")));
+                            out.error = Some(ProcessError::permanent(&e));
                             return out;
                         }
                     };
@@ -405,18 +406,21 @@ impl Notifier {
         error!(reason = %f.reason, attempts = f.attempts, permanent = f.permanent, kind = target.kind.as_str(),
             "channel failing: given up for this notice; the others are not held back (reported once until it works again)");
         for r in self.recipients.maintainers().await {
-            let sent = match mail::channel_failing(
+            match mail::channel_failing(
                 &self.config,
                 &channel.name,
                 target.kind.as_str(),
                 &failing,
                 &r.address,
             ) {
-                Ok(m) => self.mailer.send(&m).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = sent {
-                warn!(error = %e, "the mail saying the channel is failing could not be sent");
+                Ok(m) => {
+                    if let Err(e) = self.mailer.send(&m).await {
+                        warn!(error = %e, "the mail saying the channel is failing could not be sent");
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %Chain(&e), "the mail saying the channel is failing could not be written");
+                }
             }
         }
     }
@@ -476,7 +480,7 @@ impl Notifier {
                         self.send_chat(channel, target, &msg, state.failing.is_some())
                             .await;
                     }
-                    Err(e) => error!(error = %e, "digest message"),
+                    Err(e) => error!(error = %Chain(&e), "digest message"),
                 }
             }
             Destination::Mail(to) => {
@@ -518,7 +522,7 @@ impl Notifier {
                 self.config.alert_routing.digest_after,
                 now,
             )
-            .map_err(|e| ProcessError::Permanent(format!("digest mail: {e}")))?;
+            .map_err(|e| ProcessError::permanent(&e))?;
             self.mailer.send(&mail).await?;
         }
         Ok(())

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Severity;
-use super::lifecycle::Notice;
+use super::record::Notice;
 use crate::config::alerting::DigestAfter;
 use crate::time::Timestamp;
 

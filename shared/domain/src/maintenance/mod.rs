@@ -2,7 +2,8 @@
 //! gives its window (`Window: <start>/<end>`), published by the same rules as an
 //! incident. Its stage follows the clock: scheduled before the window, in progress
 //! within it, completed after it or once the issue is closed. While in progress it
-//! mutes the alerts of its components, and those its `Mute:` line names: as a
+//! mutes the alerts of its components, and those its `Mute:` line names (matchers,
+//! [`crate::routing::matchers`]): as a
 //! publisher's change last set them ([`delivery`]).
 
 pub mod delivery;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Function::Publisher;
 use crate::config::Variable;
+use crate::routing::matchers::Matchers;
 use crate::time::Timestamp;
 pub use delivery::Delivery;
 pub use window::{Window, WindowError};
@@ -64,6 +66,27 @@ pub fn mute_line(description: &str) -> Option<String> {
         .find_map(|l| window::field(l, "mute"))
         .map(|m| m.trim().to_owned())
         .filter(|m| !m.is_empty())
+}
+
+/// The `Mute:` line read as Alertmanager matchers, if there is one. One that cannot be
+/// read is an error (the maintenance would page people for what it was meant to mute),
+/// quoting the line and the reason in part: the reason is said back on the issue.
+pub fn mute_matchers(description: &str) -> Result<Option<Matchers>, WindowError> {
+    let Some(line) = mute_line(description) else {
+        return Ok(None);
+    };
+    Matchers::parse(&line).map(Some).map_err(|e| {
+        let clip = |s: String| match s.char_indices().nth(120) {
+            Some((at, _)) => format!("{}…", &s[..at]),
+            None => s,
+        };
+        WindowError(format!(
+            "the line `Mute: {}` is not a list of Alertmanager matchers \
+             (`alertname=~\"Disk.*\", env=\"prod\"`): {}",
+            clip(line.clone()),
+            clip(e.to_string())
+        ))
+    })
 }
 
 /// A maintenance as the notifier needs it to mute alerts: kept by the publisher in the
@@ -162,6 +185,25 @@ mod tests {
         };
         assert!(m.in_progress(at("2026-12-01T02:30:00Z")));
         assert!(!m.in_progress(at("2026-12-01T03:00:00Z")), "closed early");
+    }
+
+    #[test]
+    fn a_mute_line_is_read_as_matchers_or_refused_saying_why() {
+        let m = mute_matchers("Window: x\nMute: env=\"prod\"\n")
+            .unwrap()
+            .unwrap();
+        assert!(m.matches(|n| (n == "env").then_some("prod")));
+        assert!(!m.matches(|n| (n == "env").then_some("dev")));
+        assert!(mute_matchers("Window: x\n").unwrap().is_none());
+        let e = mute_matchers("Mute: alertname=~\"(Disk\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "the line `Mute: alertname=~\"(Disk\"` is not a list of Alertmanager matchers"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

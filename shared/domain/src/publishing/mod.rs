@@ -28,7 +28,7 @@ use crate::errors::ProcessError;
 use crate::gitlab::{ApiError, Gitlab, GitlabAccess};
 use crate::ids::IncidentId;
 use crate::intake::hooks::{Hook, HookError};
-use crate::intake::projects::{Projects, Refused};
+use crate::intake::projects::Projects;
 use crate::maintenance::{MUTINGS_KEY, Muting, Mutings, SetBy, Stage};
 use crate::message::{Envelope, Source};
 use crate::ports::{Authorizer, ClaimsIn, ObjectStore, PutOptions, Queue};
@@ -62,7 +62,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "PUBLISH_MIN_ACCESS",
         default: "`50`",
-        meaning: "with API access: the least access level that may publish",
+        meaning: "with API access: the least access level that may publish (`30` Developer, `40` Maintainer, `50` Owner)",
         secret: false,
         read_by: &[PublisherFn],
         required_by: &[],
@@ -84,15 +84,6 @@ pub const VARIABLES: &[Variable] = &[
         required_by: &[],
     },
 ];
-
-impl From<Refused> for ProcessError {
-    fn from(e: Refused) -> Self {
-        match e {
-            Refused::OtherProject(m) => ProcessError::Permanent(m),
-            Refused::Backend(b) => b.into(),
-        }
-    }
-}
 
 /// How one incident is applied to the status bucket.
 #[derive(Debug, Clone, Copy)]
@@ -279,7 +270,7 @@ impl Publisher {
                 .put(&data::detail_key(id), Bytes::from(body), PutOptions::json())
                 .await?;
             let page = crate::site::render_incident_page(&rendered.incident, &self.page)
-                .map_err(ProcessError::Permanent)?;
+                .map_err(|e| ProcessError::permanent(&e))?;
             self.status.put(&page.key, page.body, page.options).await?;
             let muting = self.muting(state, &rendered.incident);
             let summary = data::IndexEntry::of(&rendered.incident, state.id(), muting);
@@ -614,7 +605,7 @@ impl Publisher {
                     .await?;
             }
             let objects = crate::site::render_site(&index, &self.page, self.clock.now())
-                .map_err(ProcessError::Permanent)?;
+                .map_err(|e| ProcessError::permanent(&e))?;
             let derived: BTreeSet<String> = objects
                 .iter()
                 .filter(|o| {
@@ -656,7 +647,7 @@ impl Publisher {
             let detail: data::Incident = serde_json::from_slice(&object.body)
                 .map_err(|e| ProcessError::Permanent(format!("{}: {e}", data::detail_key(*id))))?;
             let page = crate::site::render_incident_page(&detail, &self.page)
-                .map_err(ProcessError::Permanent)?;
+                .map_err(|e| ProcessError::permanent(&e))?;
             self.status.put(&page.key, page.body, page.options).await?;
         }
         let fingerprint = self.page.fingerprint().to_owned();

@@ -1,7 +1,6 @@
 //! What of an incident becomes public: its state rendered to the public detail
 //! document, kept under 1 MiB.
 
-use crate::alerts::matchers::Matchers;
 use crate::maintenance::{Stage, Window, WindowError};
 use crate::publishing::incident::{IncidentState, IssueSnapshot};
 use crate::site::data::{
@@ -25,21 +24,7 @@ pub fn maintenance(
     let window = Window::from_description(&issue.description)?.ok_or_else(|| {
         WindowError("a maintenance needs a line `Window: <start>/<end>` in its description".into())
     })?;
-    if let Some(line) = crate::maintenance::mute_line(&issue.description) {
-        Matchers::parse(&line).map_err(|e| {
-            // Quoted in part: the reason is said back on the issue and kept.
-            let clip = |s: String| match s.char_indices().nth(120) {
-                Some((at, _)) => format!("{}…", &s[..at]),
-                None => s,
-            };
-            WindowError(format!(
-                "the line `Mute: {}` is not a list of Alertmanager matchers \
-                 (`alertname=~\"Disk.*\", env=\"prod\"`): {}",
-                clip(line.clone()),
-                clip(e.to_string())
-            ))
-        })?;
-    }
+    crate::maintenance::mute_matchers(&issue.description)?;
     Ok(Some((
         window,
         Stage::at(&window, issue.state == "closed", now),

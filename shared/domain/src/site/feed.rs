@@ -7,6 +7,7 @@ use minijinja::context;
 
 use super::data::{Incident, LIST_LEN, PublishedIndex};
 use super::{Page, component_feed_key, incident_page_key, render};
+use crate::templates::RenderError;
 use crate::time::{self, Timestamp};
 
 /// The feed of every incident, or of those naming `component`.
@@ -15,7 +16,7 @@ pub(super) fn feed(
     page: &Page,
     base: &str,
     component: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, RenderError> {
     let cat = page.catalogue();
     let mut items = Vec::new();
     let mut updated = None::<Timestamp>;

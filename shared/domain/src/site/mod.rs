@@ -37,6 +37,7 @@ use crate::config::{Config, Language, Variable};
 use crate::i18n::{self, Catalogue};
 use crate::ports::DATA_CACHE_CONTROL;
 use crate::ports::{Condition, PutOptions};
+use crate::templates::RenderError;
 use crate::time::Timestamp;
 use data::PublishedIndex;
 
@@ -44,7 +45,7 @@ use data::PublishedIndex;
 pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "STATUS_PAGE_URL",
-        default: "none",
+        default: "on AWS `https://<DomainName>` or the CloudFront address (locally the listen address)",
         meaning: "the public page: the feed's links, the note back, and the link in mail",
         secret: false,
         read_by: &[Publisher, Notifier, Subscriptions],
@@ -173,11 +174,17 @@ fn feed_components(index: &PublishedIndex, page: &Page) -> Vec<String> {
 static TEMPLATES: LazyLock<Environment<'static>> =
     LazyLock::new(|| crate::templates::environment(TEMPLATE_SOURCES));
 
-fn render(name: &str, ctx: minijinja::Value) -> Result<String, String> {
-    TEMPLATES
-        .get_template(name)
-        .and_then(|t| t.render(ctx))
-        .map_err(|e| format!("{name}: {e:#}"))
+fn render(name: &str, ctx: minijinja::Value) -> Result<String, RenderError> {
+    crate::templates::render(&TEMPLATES, name, ctx)
+}
+
+/// Why the site's pages could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("the summary did not serialise")]
+    Summary(#[source] serde_json::Error),
 }
 
 /// What the site looks like and speaks, from the configuration: its language, title,
@@ -414,7 +421,7 @@ pub fn render_site(
     index: &PublishedIndex,
     page: &Page,
     now: Timestamp,
-) -> Result<Vec<SiteObject>, String> {
+) -> Result<Vec<SiteObject>, SiteError> {
     let status = summary::status(index, page, now);
     let sum = summary::of(&status, index);
     let mut out = vec![
@@ -444,7 +451,7 @@ pub fn render_site(
         ),
         object(
             SUMMARY_KEY,
-            serde_json::to_vec(&sum).map_err(|e| e.to_string())?,
+            serde_json::to_vec(&sum).map_err(SiteError::Summary)?,
             "application/json",
             PAGE_CACHE_CONTROL,
         ),

@@ -13,6 +13,7 @@ use super::summary::{Line, Status};
 use super::{PAGE_CACHE_CONTROL, Page, SiteObject, object, render, text_of};
 use crate::i18n::Catalogue;
 use crate::maintenance::{Stage, Window};
+use crate::templates::RenderError;
 use crate::time::{self, Timestamp};
 
 /// `incidents/<id>.html`.
@@ -168,7 +169,7 @@ pub(super) fn index(
     index: &PublishedIndex,
     page: &Page,
     status: &Status,
-) -> Result<String, String> {
+) -> Result<String, RenderError> {
     let cat = page.catalogue();
     let overall_text = match status.overall.state {
         State::Operational if status.open.is_empty() => cat.text("status.all_operational"),
@@ -335,7 +336,7 @@ pub(super) fn archive(
     index: &PublishedIndex,
     page: &Page,
     status: &Status,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, RenderError> {
     let cat = page.catalogue();
     let updated = super::last_change(index);
     let months = archive_days(index, status);
@@ -384,12 +385,12 @@ pub(super) fn archive(
 
 /// `404.html`: served for any missing key, at any depth, so its links start at the
 /// site's root.
-pub(super) fn not_found(page: &Page) -> Result<String, String> {
+pub(super) fn not_found(page: &Page) -> Result<String, RenderError> {
     render("404.html", page.chrome(&page.absolute_root(), None))
 }
 
 /// `incidents/<id>.html`, from the public detail.
-pub fn render_incident_page(detail: &Incident, page: &Page) -> Result<SiteObject, String> {
+pub fn render_incident_page(detail: &Incident, page: &Page) -> Result<SiteObject, RenderError> {
     let cat = page.catalogue();
     // The page sits one level down: its links into the bucket go up one.
     let up = |html: &str| {

@@ -30,10 +30,10 @@ use tracing::{info, warn};
 
 use super::fanout::DELIVERIES_PREFIX;
 use super::update::{Update, UpdateKind};
-use crate::alerts::channels::{Channel, Channels, Destination};
 use crate::chat::{self, Fact, Link, Message, Retries, Tone};
 use crate::errors::{BackendError, ProcessError};
 use crate::ports::{Condition, ObjectStore, Outbound, PutOptions};
+use crate::routing::channels::{Channel, Channels, Destination};
 use crate::site::render::to_text;
 
 /// Published text longer than this is shortened in a chat message, with the page's

@@ -23,11 +23,12 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use super::Subscriptions;
 use super::address::{SubscriberId, redact};
 use super::mail::Prepared;
+use super::request::{self, Asked, Mailed};
 use super::subscriber;
 use super::update::Update;
+use super::{MAX_CONCURRENCY, Subscriptions};
 use crate::document;
 use crate::errors::{BackendError, ProcessError};
 use crate::message;
@@ -41,8 +42,6 @@ pub const DELIVERIES_PREFIX: &str = "deliveries/";
 pub const MAX_BATCH: usize = 100;
 /// ...and about this many seconds of mail at the send rate.
 pub const BATCH_SECONDS: f64 = 60.0;
-/// Mails in flight at once, at most.
-pub const MAX_CONCURRENCY: usize = 16;
 
 /// A message of the updates queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +53,7 @@ pub enum FanMessage {
     Batch(Batch),
     /// A subscribe request from the form, for its confirmation mail (in the
     /// `confirmations` group: [`super::request`]).
-    Confirmation(super::request::Asked),
+    Confirmation(Asked),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,7 +87,7 @@ pub enum FanOut {
     /// Subscriptions are off; the update went to this many operators' channels.
     Posted { update: String, channels: usize },
     /// A subscribe request handled: whether its confirmation went out.
-    Confirmation(super::request::Mailed),
+    Confirmation(Mailed),
     /// Subscriptions are off and there are no channels: the message is dropped.
     Off,
 }
@@ -147,6 +146,32 @@ enum One {
 }
 
 impl Subscriptions {
+    /// Queues a request's confirmation mail (the form's one piece of work that
+    /// differs from a refusal's).
+    pub(super) async fn queue_request(&self, asked: &Asked) -> Result<(), ProcessError> {
+        let Some(fan) = &self.fan else {
+            return Err(ProcessError::Permanent("subscriptions are off".into()));
+        };
+        let body = serde_json::to_string(&FanMessage::Confirmation(asked.clone()))
+            .map_err(|e| ProcessError::Permanent(e.to_string()))?;
+        let dedup = fan.composer.key.keyed_hash(
+            "request",
+            &format!(
+                "{}\0{}",
+                asked.address.to_lowercase(),
+                asked.requested_at.timestamp()
+            ),
+        );
+        fan.queue
+            .send(OutMessage {
+                group_id: request::GROUP.into(),
+                dedup_id: dedup,
+                body,
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Handles one message of the updates queue: an update is planned for the
     /// subscribers, then posted to the operators' channels (a failing channel never
     /// holds back the mail); a batch is mailed.
@@ -175,7 +200,7 @@ impl Subscriptions {
                 }))
             }
             FanMessage::Batch(b) => self.deliver(b).await,
-            FanMessage::Confirmation(asked) => self.ask(asked).await,
+            FanMessage::Confirmation(asked) => self.ask(asked).await.map(FanOut::Confirmation),
         }
     }
 
@@ -239,7 +264,7 @@ impl Subscriptions {
         let prepared = fan
             .composer
             .prepare(&update)
-            .map_err(ProcessError::Permanent)?;
+            .map_err(|e| ProcessError::permanent(&e))?;
         let width = concurrency(self.mailer.max_send_rate().await?);
         let update = Arc::new(update);
         let results: Vec<Result<One, ProcessError>> = futures_util::stream::iter(batch.subscribers)

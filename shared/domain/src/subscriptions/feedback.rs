@@ -52,14 +52,22 @@ pub enum Verdict {
     Nothing(String),
 }
 
+/// Why a message is not an SES notification.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedbackError {
+    #[error("not an SES notification")]
+    Unreadable(#[source] serde_json::Error),
+    #[error("not an SES notification: no eventType or notificationType")]
+    NoType,
+}
+
 /// Reads one SES notification (the `Message` of an SNS record).
-pub fn read(message: &str) -> Result<Verdict, String> {
-    let n: Notification =
-        serde_json::from_str(message).map_err(|e| format!("not an SES notification: {e}"))?;
+pub fn read(message: &str) -> Result<Verdict, FeedbackError> {
+    let n: Notification = serde_json::from_str(message).map_err(FeedbackError::Unreadable)?;
     let kind = n
         .event_type
         .or(n.notification_type)
-        .ok_or("not an SES notification: no eventType or notificationType")?;
+        .ok_or(FeedbackError::NoType)?;
     // A recipient may be written `Name <address>`.
     let id = |r: &Recipient| {
         let a = r.email_address.trim();
@@ -100,28 +108,36 @@ mod tests {
     #[test]
     fn permanent_bounces_and_complaints_stop_mail() {
         assert_eq!(
-            read(EVENT_BOUNCE),
-            Ok(Verdict::Stop(vec![(
+            read(EVENT_BOUNCE).ok(),
+            Some(Verdict::Stop(vec![(
                 SubscriberId::of("recipient@example.com"),
                 Feedback::Bounce
             )]))
         );
         assert_eq!(
-            read(NOTIFICATION_COMPLAINT),
-            Ok(Verdict::Stop(vec![(
+            read(NOTIFICATION_COMPLAINT).ok(),
+            Some(Verdict::Stop(vec![(
                 SubscriberId::of("richard@example.com"),
                 Feedback::Complaint
             )]))
         );
         assert_eq!(
-            read(TRANSIENT),
-            Ok(Verdict::Nothing("Transient bounce".into()))
+            read(TRANSIENT).ok(),
+            Some(Verdict::Nothing("Transient bounce".into()))
         );
         assert_eq!(
-            read(r#"{"eventType":"Delivery","mail":{}}"#),
-            Ok(Verdict::Nothing("Delivery".into()))
+            read(r#"{"eventType":"Delivery","mail":{}}"#).ok(),
+            Some(Verdict::Nothing("Delivery".into()))
         );
-        assert!(read("{}").is_err());
-        assert!(read("not json").is_err());
+        assert!(matches!(read("{}"), Err(FeedbackError::NoType)));
+        let e = read("not json").unwrap_err();
+        assert!(matches!(e, FeedbackError::Unreadable(_)));
+        assert!(
+            crate::errors::Chain(&e)
+                .to_string()
+                .starts_with("not an SES notification: expected ident"),
+            "{}",
+            crate::errors::Chain(&e)
+        );
     }
 }

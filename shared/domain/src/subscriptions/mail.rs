@@ -17,6 +17,7 @@ use super::token::{CONFIRM_TTL, Purpose, Token, TokenKey};
 use super::update::Update;
 use crate::mail::{Mail, header_safe};
 use crate::site::render::{escape_text, to_text};
+use crate::templates::RenderError;
 use crate::time::Timestamp;
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -62,11 +63,8 @@ pub const MANAGE_PATH: &str = "/subscriptions";
 const UNSUBSCRIBE_MARK: &str = "\0U\0";
 const MANAGE_MARK: &str = "\0M\0";
 
-fn render(name: &str, ctx: &minijinja::Value) -> Result<String, String> {
-    TEMPLATES
-        .get_template(name)
-        .and_then(|t| t.render(ctx))
-        .map_err(|e| format!("{name}: {e:#}"))
+fn render(name: &str, ctx: &minijinja::Value) -> Result<String, RenderError> {
+    crate::templates::render(&TEMPLATES, name, ctx)
 }
 
 /// What every mail needs: the sender, where links point, the signing key.
@@ -123,7 +121,7 @@ impl Composer {
         id: &SubscriberId,
         issued: Timestamp,
         change: bool,
-    ) -> Result<Mail, String> {
+    ) -> Result<Mail, RenderError> {
         let confirm_url = self.link(CONFIRM_PATH, Purpose::Confirm, id, None, issued);
         let ctx = context! {
             lang => self.language.code(),
@@ -150,7 +148,7 @@ impl Composer {
     }
 
     /// An update's mail, rendered once for every subscriber.
-    pub fn prepare(&self, update: &Update) -> Result<Prepared, String> {
+    pub fn prepare(&self, update: &Update) -> Result<Prepared, RenderError> {
         let clean = |s: &str| s.replace('\0', "");
         let page_url = self
             .page

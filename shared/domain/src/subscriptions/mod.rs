@@ -62,7 +62,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "SUBSCRIPTIONS",
         default: "`off`",
-        meaning: "`on`: readers subscribe to updates by mail (see [Subscriptions](#subscriptions))",
+        meaning: "`on`: readers subscribe to updates by mail (see [Subscriptions](subscriptions.md))",
         secret: false,
         read_by: &[Publisher, SubscriptionsFn],
         required_by: &[],
@@ -70,7 +70,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "UPDATE_CHANNELS",
         default: "none",
-        meaning: "the operators' chat and webhook channels every public update goes to: a JSON list as `ALERT_CHANNELS`, without email (see [Subscriptions](#subscriptions))",
+        meaning: "the operators' chat and webhook channels every public update goes to: a JSON list as `ALERT_CHANNELS`, without email (see [the operators' channels](subscriptions.md#the-operators-channels-update_channels))",
         secret: true,
         read_by: &[SubscriptionsFn],
         required_by: &[],
@@ -94,12 +94,15 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "SUBSCRIBE_MAX_PER_HOUR",
         default: "`200`",
-        meaning: "at most this many confirmation mails an hour, whoever asks; past it the subscribe form says to try later (see [Subscriptions](#subscriptions))",
+        meaning: "at most this many confirmation mails an hour, whoever asks; past it the subscribe form says to try later (see [Subscriptions](subscriptions.md))",
         secret: false,
         read_by: &[SubscriptionsFn],
         required_by: &[],
     },
 ];
+
+/// Mails (and records) in flight at once, at most: the fan-out's and the requests'.
+pub const MAX_CONCURRENCY: usize = 16;
 
 /// What the fan-out and the mail need, once subscriptions are on.
 struct Fan {
@@ -231,7 +234,7 @@ impl Subscriptions {
     /// stops mail to the subscriber for good. Returns how many subscribers it
     /// stopped.
     pub async fn feedback(&self, message: &str) -> Result<usize, ProcessError> {
-        let verdict = feedback::read(message).map_err(ProcessError::Permanent)?;
+        let verdict = feedback::read(message).map_err(|e| ProcessError::permanent(&e))?;
         let stop = match verdict {
             feedback::Verdict::Stop(stop) => stop,
             feedback::Verdict::Nothing(kind) => {

@@ -29,13 +29,11 @@ use tracing::{info, warn};
 
 use super::Subscriptions;
 use super::address::{SubscriberId, redact};
-use super::fanout::FanOut;
 use super::limits::{self, Claim};
 use super::subscriber::{self, Subscriber};
 use super::token::CONFIRM_TTL;
 use crate::document;
 use crate::errors::{BackendError, ProcessError};
-use crate::ports::OutMessage;
 use crate::time::Timestamp;
 
 pub const PREFIX: &str = "subscription-requests/";
@@ -254,7 +252,7 @@ impl Subscriptions {
                 }
                 Ok(legacy)
             })
-            .buffer_unordered(super::fanout::MAX_CONCURRENCY)
+            .buffer_unordered(super::MAX_CONCURRENCY)
             .collect()
             .await;
         let mut count = 0;
@@ -272,34 +270,8 @@ impl Subscriptions {
             .map(|(w, _)| w))
     }
 
-    /// Queues a request's confirmation mail (the form's one piece of work that
-    /// differs from a refusal's).
-    pub(super) async fn queue_request(&self, asked: &Asked) -> Result<(), ProcessError> {
-        let Some(fan) = &self.fan else {
-            return Err(ProcessError::Permanent("subscriptions are off".into()));
-        };
-        let body = serde_json::to_string(&super::fanout::FanMessage::Confirmation(asked.clone()))
-            .map_err(|e| ProcessError::Permanent(e.to_string()))?;
-        let dedup = fan.composer.key.keyed_hash(
-            "request",
-            &format!(
-                "{}\0{}",
-                asked.address.to_lowercase(),
-                asked.requested_at.timestamp()
-            ),
-        );
-        fan.queue
-            .send(OutMessage {
-                group_id: GROUP.into(),
-                dedup_id: dedup,
-                body,
-            })
-            .await?;
-        Ok(())
-    }
-
     /// Handles a request's message: its confirmation mail, if one may go out.
-    pub(super) async fn ask(&self, asked: Asked) -> Result<FanOut, ProcessError> {
+    pub(super) async fn ask(&self, asked: Asked) -> Result<Mailed, ProcessError> {
         let fan = self
             .fan
             .as_ref()
@@ -309,7 +281,7 @@ impl Subscriptions {
         let issued = asked.requested_at;
         let done = |mailed: Mailed| {
             info!(subscriber = %who, outcome = ?mailed, "subscribe request handled");
-            Ok(FanOut::Confirmation(mailed))
+            Ok(mailed)
         };
         let record = self.record(&id).await?;
         if record.as_ref().is_some_and(|s| s.suppressed.is_some()) {
@@ -364,7 +336,7 @@ impl Subscriptions {
         let mail = fan
             .composer
             .confirmation(&asked.address, &id, issued, change)
-            .map_err(ProcessError::Permanent)?;
+            .map_err(|e| ProcessError::permanent(&e))?;
         let Err(e) = self.mailer.send(&mail).await else {
             info!(subscriber = %who, change, "confirmation mailed");
             return done(Mailed::Sent);

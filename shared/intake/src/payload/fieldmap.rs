@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::parse::GENERIC_FIELDS;
+use super::GENERIC_FIELDS;
 
 /// Whether a map may fill `field`: the generic alert's fields, and `runbook` (read from
 /// its extra keys).

@@ -3,10 +3,20 @@
 //! (who sends it, the size it declares), then reads the body within `MAX_BODY_BYTES`
 //! and hands it here; intake authenticates again (a signature covers the body),
 //! checks and queues. All real work happens behind the queue.
+//!
+//! A crate of its own, on `openmic-core` only, so the functions that take deliveries
+//! (webhook, alerts) build without what the rest of the domain needs (rendering,
+//! templates, mail). The domain (`openmic`) re-exports it as `openmic::intake`, and
+//! its [`payload`]s as `openmic::alerts::{Alert, parse, fieldmap, …}`.
+//!
+//! - [`hooks`]: GitLab's payloads; [`payload`]: the alert shapes and the one [`payload::Alert`];
+//! - [`auth`]: who may post; [`projects`]: which projects are taken;
+//! - [`alerts`]: `POST /alerts`, one queue message per alert.
 
 pub mod alerts;
 pub mod auth;
 pub mod hooks;
+pub mod payload;
 pub mod projects;
 
 use std::sync::Arc;
@@ -16,25 +26,25 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ConfigError};
-use crate::ids::IncidentId;
-use crate::message::{self, Source};
-use crate::ports::{ClaimStore, ObjectStore, Queue};
-use crate::signing::SigningKey;
 pub use auth::{Route, check_declared_length, too_large};
 use hooks::{Hook, HookError};
+use openmic_core::clock::{Clock, SystemClock};
+use openmic_core::config::{Config, ConfigError};
+use openmic_core::ids::IncidentId;
+use openmic_core::message::{self, Source};
+use openmic_core::ports::{ClaimStore, ObjectStore, Queue};
+use openmic_core::signing::SigningKey;
 use projects::{Projects, Refused};
 
-use crate::config::Function::{Alerts, Notifier, Publisher, Webhook};
-use crate::config::Variable;
+use openmic_core::config::Function::{Alerts, Notifier, Publisher, Webhook};
+use openmic_core::config::Variable;
 
 /// What intake reads.
 pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "GITLAB_WEBHOOK_SECRET",
         default: "required (generated locally)",
-        meaning: "the webhook's secret token (`X-Gitlab-Token`); optional with `GITLAB_SIGNING_TOKEN`",
+        meaning: "the webhook's secret token (`X-Gitlab-Token`); during a rotation `new,previous`, both taken (see [Rotating a secret](operations.md#rotating-a-secret)); optional with `GITLAB_SIGNING_TOKEN`",
         secret: true,
         read_by: &[Webhook],
         required_by: &[Webhook],
@@ -50,7 +60,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "GITLAB_PROJECT_ID",
         default: "required on Lambda",
-        meaning: "the project whose events are taken, or several comma-separated (403 otherwise); see [Several projects](#several-projects)",
+        meaning: "the numeric id of the project whose events are taken, or several comma-separated (403 otherwise); see [Several projects](#several-projects)",
         secret: false,
         read_by: &[Webhook, Publisher, Notifier],
         required_by: &[Webhook, Publisher],
@@ -58,7 +68,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "ALERT_TOKEN",
         default: "required (generated locally)",
-        meaning: "`Authorization: Bearer <token>` on `POST /alerts`",
+        meaning: "the token of `POST /alerts` (`Authorization: Bearer <token>`, or Basic with it as the password); during a rotation `new,previous`, both taken (see [Rotating a secret](operations.md#rotating-a-secret))",
         secret: true,
         read_by: &[Alerts],
         required_by: &[Alerts],
@@ -66,7 +76,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "MAX_BODY_BYTES",
         default: "`6291456`",
-        meaning: "larger bodies get 413",
+        meaning: "a number of bytes: larger bodies get 413",
         secret: false,
         read_by: &[Webhook, Alerts],
         required_by: &[],
@@ -93,7 +103,7 @@ pub struct Intake {
     signing_key: Option<SigningKey>,
     projects: Projects,
     /// `ALERT_FIELD_MAP`, for bodies of any shape.
-    field_map: Option<crate::alerts::fieldmap::FieldMap>,
+    field_map: Option<crate::payload::fieldmap::FieldMap>,
     /// When a delivery arrives (signatures' freshness, the time an alert was received).
     pub clock: Arc<dyn Clock>,
 }
@@ -125,7 +135,7 @@ impl Intake {
             };
         let field_map =
             match &config.alert_routing.field_map {
-                Some(json) => Some(crate::alerts::fieldmap::FieldMap::parse(json).map_err(
+                Some(json) => Some(crate::payload::fieldmap::FieldMap::parse(json).map_err(
                     |why| ConfigError::Invalid {
                         name: "ALERT_FIELD_MAP",
                         why,
@@ -223,7 +233,7 @@ impl Intake {
         queue: &dyn Queue,
         messages: Vec<(String, String, String)>,
     ) -> Result<(), Reply> {
-        let unavailable = |e: crate::errors::BackendError| {
+        let unavailable = |e: openmic_core::errors::BackendError| {
             warn!(error = %e, "queue refused a message");
             Reply::error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -308,7 +318,7 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: &[u8]) -> Resu
     })?;
     let dedup = delivery_id(headers, body);
     tracing::Span::current().record("delivery", dedup.as_str());
-    let received_at = crate::time::format(&intake.clock.now());
+    let received_at = openmic_core::time::format(&intake.clock.now());
     let message = message::compose(Source::Gitlab, event, &dedup, &received_at, text);
     let queue = intake
         .publish_queue

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::time::{self, Timestamp};
+use openmic_core::time::{self, Timestamp};
 
 /// The `X-Gitlab-Event` header values openmic takes.
 pub const ACCEPTED_EVENTS: [&str; 5] = [

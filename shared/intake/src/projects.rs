@@ -8,9 +8,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-use crate::config::Config;
-use crate::errors::BackendError;
-use crate::ports::{Condition, ObjectStore, PutOptions};
+use openmic_core::config::Config;
+use openmic_core::errors::{BackendError, ProcessError};
+use openmic_core::ports::{Condition, ObjectStore, PutOptions};
 
 /// The project a runner without `GITLAB_PROJECT_ID` took first.
 pub const FIRST_PROJECT_KEY: &str = "index/project.json";
@@ -24,6 +24,16 @@ pub enum Refused {
     /// The state bucket could not say which project was taken first.
     #[error(transparent)]
     Backend(#[from] BackendError),
+}
+
+/// Behind the queue (the publisher), another project's event can never be taken.
+impl From<Refused> for ProcessError {
+    fn from(e: Refused) -> Self {
+        match e {
+            Refused::OtherProject(m) => ProcessError::Permanent(m),
+            Refused::Backend(b) => b.into(),
+        }
+    }
 }
 
 pub struct Projects {
@@ -77,7 +87,7 @@ impl Projects {
         let Some(state) = &self.state else {
             return Ok(candidate);
         };
-        for _ in 0..crate::document::CAS_ATTEMPTS {
+        for _ in 0..openmic_core::document::CAS_ATTEMPTS {
             if let Some(kept) = state.get(FIRST_PROJECT_KEY).await? {
                 let First { project } = serde_json::from_slice(&kept.body).map_err(|e| {
                     BackendError::Permanent(format!("{FIRST_PROJECT_KEY} is unreadable: {e}"))
@@ -108,8 +118,11 @@ impl Projects {
         &self,
         state: &Arc<dyn ObjectStore>,
     ) -> Result<Option<u64>, BackendError> {
-        let keys = state.list(crate::ids::STATE_PREFIX).await?;
-        let Some(key) = keys.iter().find(|k| crate::ids::legacy_iid(k).is_some()) else {
+        let keys = state.list(openmic_core::ids::STATE_PREFIX).await?;
+        let Some(key) = keys
+            .iter()
+            .find(|k| openmic_core::ids::legacy_iid(k).is_some())
+        else {
             return Ok(None);
         };
         #[derive(serde::Deserialize)]

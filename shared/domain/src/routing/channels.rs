@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::Alert;
 use super::matchers::Matchers;
 use crate::chat::{Kind, Target};
 use crate::config::{Config, ConfigError, is_address};
+use crate::intake::payload::Alert;
 use crate::signing::SigningKey;
 
 /// Who a mail channel mails.
@@ -276,7 +276,7 @@ pub fn label<'a>(alert: &'a Alert, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{AlertSource, AlertStatus, Severity};
+    use crate::intake::payload::{AlertSource, AlertStatus, Severity};
 
     pub(crate) fn alert(title: &str, labels: &[(&str, &str)]) -> Alert {
         Alert {

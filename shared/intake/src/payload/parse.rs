@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::fieldmap::FieldMap;
-use super::{Alert, AlertSource, AlertStatus, Severity};
-use crate::time::{self, Timestamp};
+use super::{Alert, AlertSource, AlertStatus, GENERIC_FIELDS, Severity};
+use openmic_core::time::{self, Timestamp};
 
 /// The most alerts one request may carry (Alertmanager's `max_alerts` keeps a group
 /// under it).
@@ -575,20 +575,6 @@ fn string_or_list(map: &Map<String, Value>, key: &str) -> Result<Vec<String>, Al
         ))),
     }
 }
-
-/// The generic alert's own fields (GitLab's documented keys); the rest are extra keys.
-pub(super) const GENERIC_FIELDS: [&str; 10] = [
-    "title",
-    "description",
-    "start_time",
-    "end_time",
-    "service",
-    "monitoring_tool",
-    "hosts",
-    "severity",
-    "fingerprint",
-    "gitlab_environment_name",
-];
 
 fn generic(map: Map<String, Value>, received: Timestamp) -> Result<Alert, AlertError> {
     let title =

@@ -6,8 +6,8 @@ use sha2::{Digest, Sha256};
 use tracing::warn;
 
 use super::{Intake, Reply, check_json_content_type, delivery_id};
-use crate::alerts::parse;
-use crate::message::{self, Source};
+use crate::payload::parse;
+use openmic_core::message::{self, Source};
 
 /// Checks and queues a delivery to `POST /alerts`.
 pub(super) async fn accept(
@@ -35,7 +35,7 @@ pub(super) async fn accept(
         .alert_queue
         .as_deref()
         .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
-    let received_at = crate::time::format(&now);
+    let received_at = openmic_core::time::format(&now);
     let n = parsed.alerts.len();
     let messages = messages(parsed, &delivery, &received_at)
         .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e))?;

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, StatusCode, header};
 
 use super::{Intake, Reply, header_str};
-use crate::signing::SignedHeaders;
+use openmic_core::signing::SignedHeaders;
 
 /// An intake route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,8 +162,8 @@ pub fn authorization_token(header: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Accepted, Config, Secret};
-    use crate::signing::SigningKey;
+    use openmic_core::config::{Accepted, Config, Secret};
+    use openmic_core::signing::SigningKey;
     use std::sync::Arc;
 
     #[test]

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
@@ -14,6 +13,7 @@ use openmic::config::Function;
 use openmic::ports::Mailer;
 use openmic_aws::batch::{DeadLetters, handle_batch};
 use openmic_aws::telemetry::or_exit;
+use openmic_http::invocation::{Invocation, Job, Queues};
 use serde_json::{Value, json};
 
 // One event at a time: the single-threaded runtime is all a function needs.
@@ -52,28 +52,28 @@ async fn handle(
     dead: &DeadLetters,
     event: Value,
 ) -> Result<Value, lambda_runtime::Error> {
-    if event.get("Records").is_some() {
-        let batch: SqsEvent = serde_json::from_value(event)?;
-        let response = handle_batch(
-            batch,
-            dead,
-            |body| async move { notifier.handle(&body).await },
-        )
-        .await;
-        return Ok(serde_json::to_value(response)?);
+    let queues = Queues {
+        alerts: notifier.config.alert_queue_url.as_deref(),
+        ..Queues::default()
+    };
+    match Invocation::parse(event, &queues)? {
+        Invocation::Queue { batch, .. } => {
+            let response = handle_batch(batch, dead, |body| async move {
+                notifier.handle(&body).await
+            })
+            .await;
+            Ok(serde_json::to_value(response)?)
+        }
+        Invocation::Http(event) => Ok(openmic_http::apigw::serve(links, *event).await),
+        Invocation::Job(Job::Tick) => {
+            let t = notifier.tick().await?;
+            Ok(
+                json!({ "released": t.released, "mails": t.sent.mails, "messages": t.sent.messages, "digests": t.digests }),
+            )
+        }
+        Invocation::Job(_) | Invocation::Feedback(_) => Err(
+            "unknown event: expected an SQS batch, an API Gateway request or {\"openmic\": \"tick\"}"
+                .into(),
+        ),
     }
-    if event.get("requestContext").is_some() {
-        let event = serde_json::from_value(event)?;
-        return Ok(openmic_http::apigw::serve(links, event).await);
-    }
-    if event.get("openmic").and_then(Value::as_str) == Some("tick") {
-        let t = notifier.tick().await?;
-        return Ok(
-            json!({ "released": t.released, "mails": t.sent.mails, "messages": t.sent.messages, "digests": t.digests }),
-        );
-    }
-    Err(
-        "unknown event: expected an SQS batch, an API Gateway request or {\"openmic\": \"tick\"}"
-            .into(),
-    )
 }

@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::config::Function;
 use openmic::publishing::Publisher;
 use openmic_aws::batch::{DeadLetters, handle_batch};
 use openmic_aws::telemetry::or_exit;
+use openmic_http::invocation::{Invocation, Job, Queues};
 use serde_json::{Value, json};
 
 // One event at a time: the single-threaded runtime is all a function needs.
@@ -62,29 +62,34 @@ async fn handle(
     event: Value,
     deadline: std::time::Instant,
 ) -> Result<Value, lambda_runtime::Error> {
-    if event.get("Records").is_some() {
-        let batch: SqsEvent = serde_json::from_value(event)?;
-        let response = handle_batch(
-            batch,
-            dead,
-            |body| async move { publisher.handle(&body).await },
-        )
-        .await;
-        return Ok(serde_json::to_value(response)?);
+    let queues = Queues {
+        publish: publisher.config.publish_queue_url.as_deref(),
+        ..Queues::default()
+    };
+    match Invocation::parse(event, &queues)? {
+        Invocation::Queue { batch, .. } => {
+            let response = handle_batch(batch, dead, |body| async move {
+                publisher.handle(&body).await
+            })
+            .await;
+            Ok(serde_json::to_value(response)?)
+        }
+        Invocation::Job(Job::Tick) => {
+            let moved = publisher.tick().await?;
+            Ok(json!({ "moved": moved }))
+        }
+        Invocation::Job(Job::Resync) => {
+            let results = publisher.resync_published_until(Some(deadline)).await?;
+            let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+            Ok(json!({ "resynced": results.len() - failed, "failed": failed }))
+        }
+        Invocation::Job(Job::Render) => {
+            publisher.check_layout().await?;
+            publisher.write_list().await?;
+            Ok(json!({ "rendered": true }))
+        }
+        Invocation::Http(_) | Invocation::Feedback(_) => Err(
+            "unknown event: expected an SQS batch, {\"openmic\": \"resync\"}, {\"openmic\": \"tick\"} or {\"openmic\": \"render\"}".into(),
+        ),
     }
-    if event.get("openmic").and_then(Value::as_str) == Some("tick") {
-        let moved = publisher.tick().await?;
-        return Ok(json!({ "moved": moved }));
-    }
-    if event.get("openmic").and_then(Value::as_str) == Some("resync") {
-        let results = publisher.resync_published_until(Some(deadline)).await?;
-        let failed = results.iter().filter(|(_, r)| r.is_err()).count();
-        return Ok(json!({ "resynced": results.len() - failed, "failed": failed }));
-    }
-    if event.get("openmic").and_then(Value::as_str) == Some("render") {
-        publisher.check_layout().await?;
-        publisher.write_list().await?;
-        return Ok(json!({ "rendered": true }));
-    }
-    Err("unknown event: expected an SQS batch, {\"openmic\": \"resync\"}, {\"openmic\": \"tick\"} or {\"openmic\": \"render\"}".into())
 }

@@ -5,15 +5,15 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use openmic::config::Function;
 use openmic::ports::Queue;
 use openmic::subscriptions::Subscriptions;
 use openmic_aws::batch::{DeadLetters, handle_batch};
-use openmic_aws::sns::{handle_sns, is_sns};
+use openmic_aws::sns::handle_sns;
 use openmic_aws::telemetry::or_exit;
 use openmic_http::apigw;
+use openmic_http::invocation::{Invocation, Queues};
 use serde_json::{Value, json};
 
 // One event at a time: the single-threaded runtime is all a function needs.
@@ -52,19 +52,27 @@ async fn handle(
     dead: &DeadLetters,
     event: Value,
 ) -> Result<Value, lambda_runtime::Error> {
-    if is_sns(&event) {
-        let handled =
-            handle_sns(event, |m| async move { subscriptions.feedback(&m).await }).await?;
-        return Ok(json!({ "handled": handled }));
+    let queues = Queues {
+        updates: subscriptions.config.update_queue_url.as_deref(),
+        ..Queues::default()
+    };
+    match Invocation::parse(event, &queues)? {
+        Invocation::Feedback(event) => {
+            let handled =
+                handle_sns(event, |m| async move { subscriptions.feedback(&m).await }).await?;
+            Ok(json!({ "handled": handled }))
+        }
+        Invocation::Queue { batch, .. } => {
+            let response = handle_batch(batch, dead, |body| async move {
+                subscriptions.handle(&body).await
+            })
+            .await;
+            Ok(serde_json::to_value(response)?)
+        }
+        Invocation::Http(event) => Ok(apigw::serve(routes, *event).await),
+        Invocation::Job(_) => Err(
+            "unknown event: expected an API Gateway request, an SQS batch or SES's feedback from SNS"
+                .into(),
+        ),
     }
-    if event["Records"].is_array() {
-        let batch: SqsEvent = serde_json::from_value(event)?;
-        let response = handle_batch(batch, dead, |body| async move {
-            subscriptions.handle(&body).await
-        })
-        .await;
-        return Ok(serde_json::to_value(response)?);
-    }
-    let event: apigw::Event = serde_json::from_value(event)?;
-    Ok(apigw::serve(routes, event).await)
 }

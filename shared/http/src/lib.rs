@@ -9,6 +9,7 @@
 //! reads it within `MAX_BODY_BYTES` and answers in JSON (pages for the links).
 
 pub mod apigw;
+pub mod invocation;
 #[cfg(feature = "router")]
 mod router;
 #[cfg(feature = "router")]

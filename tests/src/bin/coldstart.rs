@@ -111,14 +111,21 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
         .ok()
 }
 
-fn sqs_event(body: &str) -> String {
+/// An SQS batch of one message from the queue at `url` (its ARN names it, as Lambda's
+/// event source mapping does).
+fn sqs_event(url: &str, body: &str) -> String {
+    let name = url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
     json!({"Records": [{
         "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d", "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
         "body": body, "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1709283600000",
         "MessageGroupId": "issue:2", "MessageDeduplicationId": "d1", "SenderId": "AIDAIENQZJOLO23YVJ4VO",
         "ApproximateFirstReceiveTimestamp": "1709283600001"},
         "messageAttributes": {}, "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:publish.fifo", "awsRegion": "us-east-1"}]})
+        "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{name}"), "awsRegion": "us-east-1"}]})
     .to_string()
 }
 
@@ -245,7 +252,7 @@ async fn main() {
         ),
         (
             "openmic-publisher",
-            sqs_event(&envelope_of(
+            sqs_event(&fx.publish_queue, &envelope_of(
                 "gitlab-story",
                 "015-second-incident-published.json",
             )),
@@ -253,7 +260,7 @@ async fn main() {
         ),
         (
             "openmic-notifier",
-            sqs_event(&alert_envelope()),
+            sqs_event(&fx.alert_queue, &alert_envelope()),
             "\"batchItemFailures\":[]",
         ),
         (

@@ -371,9 +371,12 @@ fn replay(target: &str, check: fn(&[u8]), findings: &[&[u8]]) {
     let failed: Vec<String> = inputs
         .iter()
         .filter_map(|(name, data)| {
-            std::panic::catch_unwind(|| check(data))
-                .err()
-                .map(|p| format!("{name}: {}", openmic::consume::panic_message(p.as_ref())))
+            std::panic::catch_unwind(|| check(data)).err().map(|p| {
+                format!(
+                    "{name}: {}",
+                    openmic::consumer::verdict::panic_message(p.as_ref())
+                )
+            })
         })
         .collect();
     assert!(failed.is_empty(), "{}", failed.join("\n"));

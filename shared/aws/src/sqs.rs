@@ -6,7 +6,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::batch::{DeadLetterQueue, DeadLetters, Letter, Message};
 use super::classify;
-use openmic_core::consume::MAX_REASON_CHARS;
+use openmic_core::consumer::verdict::MAX_REASON_CHARS;
 use openmic_core::errors::BackendError;
 use openmic_core::ports::{OutMessage, Queue};
 

@@ -4,7 +4,6 @@
 
 pub mod clock;
 pub mod config;
-pub mod consume;
 pub mod consumer;
 pub mod document;
 pub mod errors;

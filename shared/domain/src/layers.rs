@@ -39,7 +39,7 @@ const INTAKE: &[&str] = &["payload", "hooks", "projects", "auth", "alerts"];
 /// The vocabulary's modules, lowest first.
 const CORE: &[&str] = &[
     "errors", "time", "ids", "signing", "clock", "config", "mail", "ports", "document", "message",
-    "consume", "gitlab", "memory", "consumer",
+    "gitlab", "memory", "consumer",
 ];
 
 type Module = Vec<String>;

@@ -27,7 +27,7 @@
 //! `site`'s data and `routing`; `alerts` uses `intake`'s payloads and `routing`.
 
 pub use openmic_core::{
-    clock, config, consume, document, errors, gitlab, ids, mail, memory, message, ports, signing,
+    clock, config, consumer, document, errors, gitlab, ids, mail, memory, message, ports, signing,
     time,
 };
 /// Intake is its own crate (`openmic-intake`, on `openmic-core` only), at the same path.

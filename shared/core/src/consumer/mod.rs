@@ -1,6 +1,6 @@
 //! The one queue consumer: a receive of messages (a Lambda SQS batch, a receive from
 //! SQS by the local runner, a receive from the files queue) handled in order, each
-//! message as [`crate::consume`] says (a panic contained to it, retried or given up
+//! message as [`verdict`] says (a panic contained to it, retried or given up
 //! on), with FIFO order kept per group: once a message of a group fails, the later
 //! messages of that group in the receive are held back unhandled and fail too; other
 //! groups go on. The caller learns which messages are done (to delete or acknowledge)
@@ -23,7 +23,9 @@ use async_trait::async_trait;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::config::Config;
-use crate::consume::{self, GivenUp, Verdict};
+pub mod verdict;
+
+use self::verdict::{GivenUp, Verdict};
 use crate::errors::{BackendError, ProcessError};
 use crate::ports::Mailer;
 
@@ -120,7 +122,7 @@ impl DeadLetters {
             at: chrono::Utc::now(),
         };
         if let Some(mailer) = &self.mailer {
-            match consume::tell_maintainers(mailer.as_ref(), &self.config, &given_up).await {
+            match verdict::tell_maintainers(mailer.as_ref(), &self.config, &given_up).await {
                 Ok(true) => info!("the maintainers were mailed about it"),
                 Ok(false) => {}
                 Err(e) => warn!(error = %e, "the maintainers' mail about it could not be sent"),
@@ -180,7 +182,7 @@ impl<'a> Receive<'a> {
         held
     }
 
-    /// Handles one message (see [`crate::consume`]): `true` when it is done, `false`
+    /// Handles one message (see [`verdict`]): `true` when it is done, `false`
     /// when it failed (its group is then held back for the rest of the receive).
     pub async fn handle<F, Fut, T>(&mut self, m: Message, handle: F) -> bool
     where
@@ -192,12 +194,12 @@ impl<'a> Receive<'a> {
         let span = info_span!("message", queue = dead.queue, message_id = %m.id, group = %m.group, receive_count = m.receive_count);
         let max = dead.max_receive_count;
         let (body, result) = match (
-            consume::given_up_before_handling(m.receive_count, max),
+            verdict::given_up_before_handling(m.receive_count, max),
             m.body,
         ) {
             (Some(reason), body) => (body.unwrap_or_default(), Err(reason)),
             (None, Some(body)) => {
-                let result = consume::contained(handle(body.clone()))
+                let result = verdict::contained(handle(body.clone()))
                     .instrument(span.clone())
                     .await;
                 (body, Ok(result))
@@ -211,7 +213,7 @@ impl<'a> Receive<'a> {
         };
         let verdict = match &result {
             Err(reason) => Verdict::GiveUp(reason.clone()),
-            Ok(result) => consume::verdict(result, m.receive_count, max),
+            Ok(result) => verdict::verdict(result, m.receive_count, max),
         };
         let handled = match verdict {
             Verdict::Done => {

@@ -177,7 +177,7 @@ impl GivenUp {
              Kept in: {kept}\n\
              At: {at}\n\n\
              Its body is kept there and is not repeated here. Once the cause is fixed, \
-             move it back to its queue (README: Dead letters); handling it twice \
+             move it back to its queue (docs/operations.md, When a message fails); handling it twice \
              changes nothing.\n",
             queue = self.queue,
             id = self.message_id,

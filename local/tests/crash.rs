@@ -1,36 +1,14 @@
 //! `openmic-local serve` killed (SIGKILL) while webhooks it accepted wait in its queue:
 //! started again on the same data directory, it handles every one of them.
 
-use std::path::Path;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
+use crate::{queued, serve, until_up};
+
 use openmic_tests::WEBHOOK_SECRET;
-use openmic_tests::serve::{NoteHooks, command, free_listen, notes_in_state};
+use openmic_tests::serve::{NoteHooks, free_listen, notes_in_state};
 
 const NOTES: u64 = 300;
-
-fn serve(dir: &Path, listen: &str) -> Child {
-    command(Path::new(env!("CARGO_BIN_EXE_openmic-local")), dir, listen)
-        .spawn()
-        .expect("openmic-local starts")
-}
-
-async fn queued(client: &reqwest::Client, url: &str) -> Option<u64> {
-    let r = client.get(format!("{url}/healthz")).send().await.ok()?;
-    r.json::<serde_json::Value>().await.ok()?["queued"].as_u64()
-}
-
-async fn until_up(client: &reqwest::Client, url: &str) {
-    let until = Instant::now() + Duration::from_secs(20);
-    while queued(client, url).await.is_none() {
-        assert!(
-            Instant::now() < until,
-            "openmic-local did not answer /healthz"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// The id of note `n`.
 fn note_id(n: u64) -> u64 {

@@ -6,7 +6,6 @@
 //! only.
 
 use std::path::Path;
-use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,9 @@ use openmic::memory::MemoryMailer;
 use openmic_aws::batch::DeadLetters;
 use openmic_files::FsQueue;
 use openmic_local::Runner;
-use openmic_tests::serve::{command, free_listen};
+use openmic_tests::serve::free_listen;
+
+use crate::{queued, serve, until_up};
 use openmic_tests::{WEBHOOK_SECRET, event_file, send_text, test_config, tree};
 use serde_json::{Value, json};
 
@@ -63,17 +64,6 @@ fn maintenance_event(iid: u64, window: &str) -> String {
     event.to_string()
 }
 
-fn serve(dir: &Path, listen: &str) -> Child {
-    command(Path::new(env!("CARGO_BIN_EXE_openmic-local")), dir, listen)
-        .spawn()
-        .expect("openmic-local starts")
-}
-
-async fn queued(client: &reqwest::Client, url: &str) -> Option<u64> {
-    let r = client.get(format!("{url}/healthz")).send().await.ok()?;
-    r.json::<Value>().await.ok()?["queued"].as_u64()
-}
-
 /// The problems the publisher noted on incident `iid`, as text.
 fn problems(dir: &Path, iid: u64) -> String {
     let state = tree(&dir.join("state"));
@@ -88,14 +78,7 @@ async fn a_hostile_window_goes_through_the_publisher_and_the_process_stays_up() 
     let url = format!("http://{listen}");
     let client = openmic_tests::http().build().unwrap();
     let mut child = serve(dir.path(), &listen);
-    let until = Instant::now() + Duration::from_secs(30);
-    while queued(&client, &url).await.is_none() {
-        assert!(
-            Instant::now() < until,
-            "openmic-local did not answer /healthz"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_up(&client, &url).await;
     let many = format!("2026-12-01T02:00:00Z/PT{}", "1H".repeat(50_000));
     let windows: Vec<&str> = HOSTILE.iter().copied().chain([many.as_str()]).collect();
     // The hostile maintenances, then a good one behind them in the same queue.

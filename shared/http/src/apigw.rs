@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use openmic::intake::Reply;
+use openmic_intake::Reply;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -128,7 +128,7 @@ impl http_body::Body for EventBody {
 
 /// Answers an API Gateway event with `router` (the function's part of the one route
 /// table): the event as a request, the response as API Gateway's JSON.
-#[cfg(feature = "router")]
+#[cfg(feature = "intake")]
 pub async fn serve(router: axum::Router, event: Event) -> Value {
     use tower::ServiceExt;
     let response = match event.into_lambda_request() {
@@ -144,7 +144,7 @@ pub async fn serve(router: axum::Router, event: Event) -> Value {
 /// A response as the JSON API Gateway turns into the HTTP answer (both payload formats
 /// read it): a header given more than once is one line, its values joined by commas;
 /// a body that is not UTF-8 goes as base64.
-#[cfg(feature = "router")]
+#[cfg(feature = "intake")]
 pub async fn api_gateway_response(response: axum::response::Response) -> Value {
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX)
@@ -263,7 +263,7 @@ impl Event {
 
     /// The event as an HTTP request, its body decoded now: the local runner's
     /// `replay`, where a body that is not the base64 it claims is the file's error.
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     pub fn into_request(self) -> Result<http::Request<axum::body::Body>, String> {
         let body = self.body().map_err(|r| r.1["error"].to_string())?;
         self.request(axum::body::Body::from(body))
@@ -272,7 +272,7 @@ impl Event {
 
     /// The event as an HTTP request as a function answers it: its body decoded when
     /// a route reads it ([`EventBody`]), the caller's address as [`SourceIp`].
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     pub fn into_lambda_request(mut self) -> Result<http::Request<axum::body::Body>, Reply> {
         let body = EventBody {
             text: self.body.take(),
@@ -293,7 +293,7 @@ impl Event {
 
     /// The request line and headers of the event, with `body`. A method or path that
     /// is no HTTP's is a 400 naming it.
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     fn request(&self, body: axum::body::Body) -> Result<http::Request<axum::body::Body>, Reply> {
         let (method, path) = self.method_and_path();
         let uri = match self.raw_query() {

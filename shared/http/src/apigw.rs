@@ -383,10 +383,10 @@ mod tests {
         assert_eq!(bad.body().unwrap_err().0, StatusCode::BAD_REQUEST);
     }
 
-    #[cfg(feature = "router")]
-    fn intake() -> std::sync::Arc<openmic::intake::Intake> {
-        use openmic::config::{Accepted, Config};
-        use openmic::memory::MemoryQueue;
+    #[cfg(feature = "intake")]
+    fn intake() -> std::sync::Arc<openmic_intake::Intake> {
+        use openmic_core::config::{Accepted, Config};
+        use openmic_core::memory::MemoryQueue;
         use std::sync::Arc;
         let config = Config {
             gitlab_webhook_secret: Some(Accepted::new("hook-secret")),
@@ -394,14 +394,14 @@ mod tests {
             max_body_bytes: 64,
             ..Config::default()
         };
-        let queue: Arc<dyn openmic::ports::Queue> = Arc::new(MemoryQueue::default());
+        let queue: Arc<dyn openmic_core::ports::Queue> = Arc::new(MemoryQueue::default());
         Arc::new(
-            openmic::intake::Intake::new(Arc::new(config), Some(queue.clone()), Some(queue), None)
+            openmic_intake::Intake::new(Arc::new(config), Some(queue.clone()), Some(queue), None)
                 .unwrap(),
         )
     }
 
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     fn post(path: &str, headers: Value, body: &str, base64: bool) -> Event {
         event(
             json!({"version": "2.0", "rawPath": path, "headers": headers,
@@ -412,7 +412,7 @@ mod tests {
 
     /// The status and error of an event answered by the intake router on Lambda's
     /// path.
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     async fn answer(event: Event) -> (u16, String) {
         let reply = serve(crate::router(intake()), event).await;
         assert_eq!(reply["headers"]["content-type"], "application/json");
@@ -425,7 +425,7 @@ mod tests {
 
     /// The body of an event is whole in it, but a stranger's is never decoded nor
     /// measured, and a body whose size says it is too large is never decoded.
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     #[tokio::test]
     async fn the_headers_decide_before_the_body_is_decoded() {
         // Not base64, and far over the limit: the token is what is refused.
@@ -475,10 +475,10 @@ mod tests {
         );
     }
 
-    #[cfg(feature = "router")]
+    #[cfg(feature = "subscriptions")]
     fn subscriptions() -> std::sync::Arc<openmic::subscriptions::Subscriptions> {
-        use openmic::config::{Config, Secret};
-        use openmic::memory::{MemoryMailer, MemoryQueue, MemoryStore};
+        use openmic_core::config::{Config, Secret};
+        use openmic_core::memory::{MemoryMailer, MemoryQueue, MemoryStore};
         use std::sync::Arc;
         let config = Config {
             subscriptions: true,
@@ -498,7 +498,7 @@ mod tests {
         )
     }
 
-    #[cfg(feature = "router")]
+    #[cfg(feature = "subscriptions")]
     #[tokio::test]
     async fn subscription_routes_answer_pages_from_http_api_events() {
         let router = crate::subscriptions_router(subscriptions());

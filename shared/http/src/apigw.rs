@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use openmic_intake::Reply;
 use serde::Deserialize;
+#[cfg(feature = "intake")]
 use serde_json::{Value, json};
 
 /// An API Gateway event of either payload format: only what intake reads.
@@ -185,6 +186,8 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+// Without `intake` (the publisher's invocations) only the event's shape is used.
+#[cfg_attr(not(feature = "intake"), allow(dead_code))]
 impl Event {
     /// The query string: HTTP API's raw one, or a REST API's parameters joined.
     fn raw_query(&self) -> Option<String> {
@@ -330,6 +333,7 @@ impl Event {
 }
 
 /// A query string's name or value as a form writes it (`application/x-www-form-urlencoded`).
+#[cfg_attr(not(feature = "intake"), allow(dead_code))]
 fn form_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -347,6 +351,7 @@ fn form_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     fn event(v: Value) -> Event {
         serde_json::from_value(v).unwrap()

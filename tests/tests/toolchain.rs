@@ -98,7 +98,16 @@ const NOT_FOR_INTAKE: &[&str] = &[
 fn compiled_by(package: &str) -> Vec<String> {
     let out = std::process::Command::new(env!("CARGO"))
         .args([
-            "tree", "-p", package, "-e", "normal", "--prefix", "none", "-f", "{p}", "--locked",
+            "tree",
+            "-p",
+            package,
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-f",
+            "{p}",
+            "--locked",
             "--offline",
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -124,7 +133,13 @@ fn the_intake_functions_compile_intake_and_not_the_rest_of_the_domain() {
     for function in ["openmic-webhook", "openmic-alerts"] {
         let names = compiled_by(function);
         // The tree is read: the function and what it does use are in it.
-        for needed in [function, "openmic-intake", "openmic-core", "aws-sdk-s3", "aws-sdk-sqs"] {
+        for needed in [
+            function,
+            "openmic-intake",
+            "openmic-core",
+            "aws-sdk-s3",
+            "aws-sdk-sqs",
+        ] {
             assert!(
                 names.iter().any(|n| n == needed),
                 "{function} should compile {needed}: {names:?}"

@@ -76,3 +76,95 @@ fn rust_version_is_at_least_what_every_dependency_and_the_code_need() {
         needs.join(", ")
     );
 }
+
+/// What a function must not compile: rendering, markdown, HTML rewriting, templates,
+/// mail and outbound HTTP belong to the functions that publish and notify.
+const NOT_FOR_INTAKE: &[&str] = &[
+    "comrak",
+    "ammonia",
+    "html5ever",
+    "lol_html",
+    "minijinja",
+    "aws-sdk-sesv2",
+    "reqwest",
+    "openmic",
+    "openmic-render",
+];
+
+/// The packages `package` compiles (normal dependencies, its features as a build of it
+/// alone resolves them). `cargo tree -p`, not `cargo metadata`: the metadata's resolve
+/// graph is the whole workspace's, features unified (the local runner's `router`
+/// among them), which is not what `cargo build -p` (or `cargo lambda build`) compiles.
+fn compiled_by(package: &str) -> Vec<String> {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            package,
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-f",
+            "{p}",
+            "--locked",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree -p {package}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn the_intake_functions_compile_intake_and_not_the_rest_of_the_domain() {
+    for function in ["openmic-webhook", "openmic-alerts"] {
+        let names = compiled_by(function);
+        // The tree is read: the function and what it does use are in it.
+        for needed in [
+            function,
+            "openmic-intake",
+            "openmic-core",
+            "aws-sdk-s3",
+            "aws-sdk-sqs",
+        ] {
+            assert!(
+                names.iter().any(|n| n == needed),
+                "{function} should compile {needed}: {names:?}"
+            );
+        }
+        let unwanted: Vec<&String> = names
+            .iter()
+            .filter(|n| NOT_FOR_INTAKE.contains(&n.as_str()))
+            .collect();
+        assert!(
+            unwanted.is_empty(),
+            "{function} compiles {unwanted:?}, which intake does not use"
+        );
+    }
+}
+
+#[test]
+fn the_publisher_compiles_the_domain_so_the_check_above_can_fail() {
+    // The same reading of another function finds what the intake functions must not
+    // have: the check is not blind to it.
+    let names = compiled_by("openmic-publisher");
+    for crate_name in ["openmic", "openmic-render", "minijinja", "comrak"] {
+        assert!(
+            names.iter().any(|n| n == crate_name),
+            "the publisher should compile {crate_name}: {names:?}"
+        );
+    }
+}

@@ -3,16 +3,19 @@
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use openmic::config::Function;
-use openmic::intake::Intake;
 use openmic_aws::telemetry::or_exit;
+use openmic_core::config::Function;
 use openmic_http::apigw::{self, Event};
+use openmic_intake::Intake;
 use serde_json::Value;
 
 // One event at a time: the single-threaded runtime is all a function needs.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let variables = openmic::variables().chain(openmic_aws::VARIABLES);
+    // What intake reads: no other capability's setting is required of this function.
+    let variables = openmic_intake::VARIABLES
+        .iter()
+        .chain(openmic_aws::VARIABLES);
     let (config, aws) = openmic_aws::start(Function::Webhook, variables).await;
     let queue = Arc::new(or_exit(aws.publish_queue(&config)));
     let state = Arc::new(or_exit(aws.state_bucket(&config)));

@@ -1,15 +1,26 @@
 //! The AWS adapters: S3 buckets, SQS FIFO queues, SES mail. The same code talks to AWS
-//! or to any compatible endpoint (`AWS_ENDPOINT_URL`).
+//! or to any compatible endpoint (`AWS_ENDPOINT_URL`). Each service is a feature
+//! (`s3`, `sqs`, `ses`, `sns`): a function compiles the SDKs of those it talks to.
 
 pub mod batch;
+#[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "ses")]
 pub mod ses;
+#[cfg(feature = "sns")]
 pub mod sns;
+#[cfg(feature = "sqs")]
 pub mod sqs;
 pub mod telemetry;
 
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
+use aws_smithy_runtime_api::client::result::SdkError;
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
+use aws_smithy_types::error::display::DisplayErrorContext;
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use openmic_core::config::Function::{Alerts, Notifier, Publisher, Subscriptions, Webhook};
 use openmic_core::config::{Config, ConfigError, Function, Variable};
@@ -97,6 +108,7 @@ pub const VARIABLES: &[Variable] = &[
         required_by: &[],
     },
 ];
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
 use openmic_core::errors::BackendError;
 
 /// The shared SDK configuration from the environment, by the SDK's full chain
@@ -217,6 +229,7 @@ pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
+#[cfg(feature = "s3")]
 /// An S3 client; path-style addressing when an endpoint is set (S3-compatible servers).
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let mut b = aws_sdk_s3::config::Builder::from(sdk);
@@ -226,6 +239,7 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(b.build())
 }
 
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
 /// Classes an SDK error: throttling, 5xx, timeouts and connection failures pass;
 /// anything else (missing bucket or queue, access denied, bad request) does not.
 pub(crate) fn classify<E>(what: &str, err: SdkError<E, HttpResponse>) -> BackendError
@@ -274,7 +288,9 @@ pub struct Aws {
     pub sdk: aws_config::SdkConfig,
     /// Each client is made when a store or queue first needs it, so a function builds
     /// only the clients it uses (the notifier no SQS client, for one).
+    #[cfg(feature = "s3")]
     s3: std::sync::OnceLock<aws_sdk_s3::Client>,
+    #[cfg(feature = "sqs")]
     sqs: std::sync::OnceLock<aws_sdk_sqs::Client>,
 }
 
@@ -286,21 +302,26 @@ impl Aws {
     pub fn new(sdk: aws_config::SdkConfig) -> Aws {
         Aws {
             sdk,
+            #[cfg(feature = "s3")]
             s3: std::sync::OnceLock::new(),
+            #[cfg(feature = "sqs")]
             sqs: std::sync::OnceLock::new(),
         }
     }
 
+    #[cfg(feature = "s3")]
     fn s3(&self) -> aws_sdk_s3::Client {
         self.s3.get_or_init(|| s3_client(&self.sdk)).clone()
     }
 
+    #[cfg(feature = "sqs")]
     fn sqs(&self) -> aws_sdk_sqs::Client {
         self.sqs
             .get_or_init(|| aws_sdk_sqs::Client::new(&self.sdk))
             .clone()
     }
 
+    #[cfg(feature = "s3")]
     pub fn status_bucket(&self, config: &Config) -> Result<s3::S3Store, ConfigError> {
         let name = config
             .status_bucket
@@ -310,6 +331,7 @@ impl Aws {
         Ok(s3::S3Store::new(self.s3(), name))
     }
 
+    #[cfg(feature = "s3")]
     pub fn state_bucket(&self, config: &Config) -> Result<s3::S3Store, ConfigError> {
         let name = config
             .state_bucket
@@ -319,6 +341,7 @@ impl Aws {
         Ok(s3::S3Store::new(self.s3(), name))
     }
 
+    #[cfg(feature = "sqs")]
     pub fn publish_queue(&self, config: &Config) -> Result<sqs::SqsQueue, ConfigError> {
         let url = config
             .publish_queue_url
@@ -328,6 +351,7 @@ impl Aws {
         Ok(sqs::SqsQueue::new(self.sqs(), url))
     }
 
+    #[cfg(feature = "sqs")]
     pub fn alert_queue(&self, config: &Config) -> Result<sqs::SqsQueue, ConfigError> {
         let url = config
             .alert_queue_url
@@ -338,6 +362,7 @@ impl Aws {
     }
 
     /// The queue of public updates for subscribers.
+    #[cfg(feature = "sqs")]
     pub fn update_queue(&self, config: &Config) -> Result<sqs::SqsQueue, ConfigError> {
         let url = config
             .update_queue_url
@@ -352,6 +377,7 @@ impl Aws {
     /// the maintainers' mail through `mailer`, or an SES mailer of its own with
     /// `MAIL_FROM` and `MAINTAINER_EMAILS`. Neither client is made before a message
     /// is first given up on, so a function starts as fast as before.
+    #[cfg(all(feature = "sqs", feature = "ses"))]
     pub fn dead_letters(
         &self,
         config: &std::sync::Arc<Config>,
@@ -400,6 +426,7 @@ impl Aws {
         })
     }
 
+    #[cfg(feature = "ses")]
     pub fn mailer(&self, config: &Config) -> Result<ses::SesMailer, ConfigError> {
         config.require(&["MAIL_FROM", "MAINTAINER_EMAILS"])?;
         Ok(ses::SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk)))
@@ -407,6 +434,7 @@ impl Aws {
 
     /// The subscribers' mailer: at the account's send rate, with
     /// `SES_CONFIGURATION_SET`.
+    #[cfg(feature = "ses")]
     pub fn subscription_mailer(&self, config: &Config) -> Result<ses::SesMailer, ConfigError> {
         config.require(&["MAIL_FROM"])?;
         Ok(ses::SesMailer::paced(
@@ -418,11 +446,13 @@ impl Aws {
 
 /// A dead-letter queue (at `url`) or the maintainers' SES mailer, whose client is
 /// made on first use: a function that never gives up on a message never makes it.
+#[cfg(all(feature = "sqs", feature = "ses"))]
 struct Lazy {
     aws: Aws,
     url: String,
 }
 
+#[cfg(all(feature = "sqs", feature = "ses"))]
 #[async_trait::async_trait]
 impl batch::DeadLetterQueue for Lazy {
     async fn bury(&self, letter: &batch::Letter<'_>) -> Result<(), BackendError> {
@@ -436,6 +466,7 @@ impl batch::DeadLetterQueue for Lazy {
     }
 }
 
+#[cfg(all(feature = "sqs", feature = "ses"))]
 #[async_trait::async_trait]
 impl openmic_core::ports::Mailer for Lazy {
     async fn send(&self, mail: &openmic_core::mail::Mail) -> Result<(), BackendError> {
@@ -554,6 +585,7 @@ mod tests {
         assert_eq!(Roots::for_lambda(None, us, true), Roots::System);
     }
 
+    #[cfg(feature = "sqs")]
     #[test]
     fn a_client_builds_on_either_store() {
         // An SDK client builds its connector, roots and all, when it is made: where a

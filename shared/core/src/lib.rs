@@ -10,6 +10,9 @@ pub mod errors;
 pub mod gitlab;
 pub mod ids;
 pub mod mail;
+/// In-memory adapters of the ports, for tests (feature `memory`: the tests and the
+/// local runner's enable it; no Lambda function compiles them).
+#[cfg(any(test, feature = "memory"))]
 pub mod memory;
 pub mod message;
 pub mod ports;

@@ -26,9 +26,10 @@
 //! `intake`'s hooks, the `site` and `subscriptions`' updates; `subscriptions` uses the
 //! `site`'s data and `routing`; `alerts` uses `intake`'s payloads and `routing`.
 
+#[cfg(any(test, feature = "memory"))]
+pub use openmic_core::memory;
 pub use openmic_core::{
-    clock, config, consumer, document, errors, gitlab, ids, mail, memory, message, ports, signing,
-    time,
+    clock, config, consumer, document, errors, gitlab, ids, mail, message, ports, signing, time,
 };
 /// Intake is its own crate (`openmic-intake`, on `openmic-core` only), at the same path.
 pub use openmic_intake as intake;

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use openmic::intake::Reply;
+use openmic_intake::Reply;
 use serde::Deserialize;
+#[cfg(feature = "intake")]
 use serde_json::{Value, json};
 
 /// An API Gateway event of either payload format: only what intake reads.
@@ -128,7 +129,7 @@ impl http_body::Body for EventBody {
 
 /// Answers an API Gateway event with `router` (the function's part of the one route
 /// table): the event as a request, the response as API Gateway's JSON.
-#[cfg(feature = "router")]
+#[cfg(feature = "intake")]
 pub async fn serve(router: axum::Router, event: Event) -> Value {
     use tower::ServiceExt;
     let response = match event.into_lambda_request() {
@@ -144,7 +145,7 @@ pub async fn serve(router: axum::Router, event: Event) -> Value {
 /// A response as the JSON API Gateway turns into the HTTP answer (both payload formats
 /// read it): a header given more than once is one line, its values joined by commas;
 /// a body that is not UTF-8 goes as base64.
-#[cfg(feature = "router")]
+#[cfg(feature = "intake")]
 pub async fn api_gateway_response(response: axum::response::Response) -> Value {
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX)
@@ -185,6 +186,8 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+// Without `intake` (the publisher's invocations) only the event's shape is used.
+#[cfg_attr(not(feature = "intake"), allow(dead_code))]
 impl Event {
     /// The query string: HTTP API's raw one, or a REST API's parameters joined.
     fn raw_query(&self) -> Option<String> {
@@ -263,7 +266,7 @@ impl Event {
 
     /// The event as an HTTP request, its body decoded now: the local runner's
     /// `replay`, where a body that is not the base64 it claims is the file's error.
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     pub fn into_request(self) -> Result<http::Request<axum::body::Body>, String> {
         let body = self.body().map_err(|r| r.1["error"].to_string())?;
         self.request(axum::body::Body::from(body))
@@ -272,7 +275,7 @@ impl Event {
 
     /// The event as an HTTP request as a function answers it: its body decoded when
     /// a route reads it ([`EventBody`]), the caller's address as [`SourceIp`].
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     pub fn into_lambda_request(mut self) -> Result<http::Request<axum::body::Body>, Reply> {
         let body = EventBody {
             text: self.body.take(),
@@ -293,7 +296,7 @@ impl Event {
 
     /// The request line and headers of the event, with `body`. A method or path that
     /// is no HTTP's is a 400 naming it.
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     fn request(&self, body: axum::body::Body) -> Result<http::Request<axum::body::Body>, Reply> {
         let (method, path) = self.method_and_path();
         let uri = match self.raw_query() {
@@ -330,6 +333,7 @@ impl Event {
 }
 
 /// A query string's name or value as a form writes it (`application/x-www-form-urlencoded`).
+#[cfg_attr(not(feature = "intake"), allow(dead_code))]
 fn form_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -347,6 +351,7 @@ fn form_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     fn event(v: Value) -> Event {
         serde_json::from_value(v).unwrap()
@@ -383,10 +388,10 @@ mod tests {
         assert_eq!(bad.body().unwrap_err().0, StatusCode::BAD_REQUEST);
     }
 
-    #[cfg(feature = "router")]
-    fn intake() -> std::sync::Arc<openmic::intake::Intake> {
-        use openmic::config::{Accepted, Config};
-        use openmic::memory::MemoryQueue;
+    #[cfg(feature = "intake")]
+    fn intake() -> std::sync::Arc<openmic_intake::Intake> {
+        use openmic_core::config::{Accepted, Config};
+        use openmic_core::memory::MemoryQueue;
         use std::sync::Arc;
         let config = Config {
             gitlab_webhook_secret: Some(Accepted::new("hook-secret")),
@@ -394,14 +399,14 @@ mod tests {
             max_body_bytes: 64,
             ..Config::default()
         };
-        let queue: Arc<dyn openmic::ports::Queue> = Arc::new(MemoryQueue::default());
+        let queue: Arc<dyn openmic_core::ports::Queue> = Arc::new(MemoryQueue::default());
         Arc::new(
-            openmic::intake::Intake::new(Arc::new(config), Some(queue.clone()), Some(queue), None)
+            openmic_intake::Intake::new(Arc::new(config), Some(queue.clone()), Some(queue), None)
                 .unwrap(),
         )
     }
 
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     fn post(path: &str, headers: Value, body: &str, base64: bool) -> Event {
         event(
             json!({"version": "2.0", "rawPath": path, "headers": headers,
@@ -412,7 +417,7 @@ mod tests {
 
     /// The status and error of an event answered by the intake router on Lambda's
     /// path.
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     async fn answer(event: Event) -> (u16, String) {
         let reply = serve(crate::router(intake()), event).await;
         assert_eq!(reply["headers"]["content-type"], "application/json");
@@ -425,7 +430,7 @@ mod tests {
 
     /// The body of an event is whole in it, but a stranger's is never decoded nor
     /// measured, and a body whose size says it is too large is never decoded.
-    #[cfg(feature = "router")]
+    #[cfg(feature = "intake")]
     #[tokio::test]
     async fn the_headers_decide_before_the_body_is_decoded() {
         // Not base64, and far over the limit: the token is what is refused.
@@ -475,10 +480,10 @@ mod tests {
         );
     }
 
-    #[cfg(feature = "router")]
+    #[cfg(feature = "subscriptions")]
     fn subscriptions() -> std::sync::Arc<openmic::subscriptions::Subscriptions> {
-        use openmic::config::{Config, Secret};
-        use openmic::memory::{MemoryMailer, MemoryQueue, MemoryStore};
+        use openmic_core::config::{Config, Secret};
+        use openmic_core::memory::{MemoryMailer, MemoryQueue, MemoryStore};
         use std::sync::Arc;
         let config = Config {
             subscriptions: true,
@@ -498,7 +503,7 @@ mod tests {
         )
     }
 
-    #[cfg(feature = "router")]
+    #[cfg(feature = "subscriptions")]
     #[tokio::test]
     async fn subscription_routes_answer_pages_from_http_api_events() {
         let router = crate::subscriptions_router(subscriptions());

@@ -5,16 +5,27 @@
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{RawQuery, Request, State};
+#[cfg(feature = "links")]
+use axum::extract::RawQuery;
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
-use http::{HeaderMap, Method, StatusCode, Uri, header};
+#[cfg(feature = "links")]
+use axum::routing::get;
+use axum::routing::{MethodRouter, post};
+#[cfg(feature = "subscriptions")]
+use http::header;
+use http::{HeaderMap, Method, StatusCode, Uri};
+#[cfg(feature = "links")]
 use openmic::alerts::actions::{Actions, Page as LinkPage};
+#[cfg(feature = "links")]
 use openmic::alerts::links::LinkAction;
-use openmic::config::Config;
-use openmic::intake::{Intake, Reply, Route, check_declared_length, too_large};
+#[cfg(feature = "subscriptions")]
 use openmic::subscriptions::Subscriptions;
+#[cfg(feature = "subscriptions")]
 use openmic::subscriptions::web::{self, MAX_FORM_BYTES, Page};
+use openmic_core::config::Config;
+use openmic_intake::{Intake, Reply, Route, check_declared_length, too_large};
+#[cfg(feature = "subscriptions")]
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -66,18 +77,21 @@ async fn deliver(intake: &Intake, route: Route, request: Request) -> Response {
     })
 }
 
+#[cfg(feature = "links")]
 /// The notifier function's part of the route table: the alert links, JSON 404 for
 /// everything else.
 pub fn links_router(actions: Arc<Actions>) -> Router {
     link_routes(actions).fallback(not_found)
 }
 
+#[cfg(feature = "subscriptions")]
 /// The subscriptions function's part of the route table: the subscription routes,
 /// JSON 404 for everything else.
 pub fn subscriptions_router(subscriptions: Arc<Subscriptions>) -> Router {
     subscription_routes(subscriptions).fallback(not_found)
 }
 
+#[cfg(feature = "links")]
 /// `GET|POST /alerts/ack` and `GET|POST /alerts/silence`: a GET shows what the link
 /// will do, a POST does it; 405 for another method.
 pub fn link_routes<S: Clone + Send + Sync + 'static>(actions: Arc<Actions>) -> Router<S> {
@@ -122,6 +136,7 @@ pub fn link_routes<S: Clone + Send + Sync + 'static>(actions: Arc<Actions>) -> R
     r
 }
 
+#[cfg(feature = "links")]
 fn link_query(q: Option<&str>) -> (Option<String>, Option<String>) {
     let q = q.unwrap_or("");
     (
@@ -130,6 +145,7 @@ fn link_query(q: Option<&str>) -> (Option<String>, Option<String>) {
     )
 }
 
+#[cfg(feature = "links")]
 fn page(p: LinkPage) -> Response {
     let mut response = (
         StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -153,6 +169,7 @@ fn only_post(m: MethodRouter<Arc<Intake>>) -> MethodRouter<Arc<Intake>> {
     })
 }
 
+#[cfg(feature = "subscriptions")]
 /// The subscription routes (`/subscribe`, `/subscribe/confirm`, `/unsubscribe`,
 /// `/subscriptions`), every method handed to the domain, which answers with pages or
 /// JSON. The client's address is the socket's peer (serve with
@@ -174,6 +191,7 @@ pub fn subscription_routes<S: Clone + Send + Sync + 'static>(
     r
 }
 
+#[cfg(feature = "subscriptions")]
 async fn subscription(subscriptions: &Subscriptions, request: Request) -> Response {
     // API Gateway's view of the caller on Lambda, the socket's peer on a server.
     let source = request
@@ -205,6 +223,7 @@ async fn subscription(subscriptions: &Subscriptions, request: Request) -> Respon
     page_response(page)
 }
 
+#[cfg(feature = "subscriptions")]
 /// A subscription page as an HTTP response.
 pub fn page_response(page: Page) -> Response {
     let mut response = (page.status, page.body).into_response();

@@ -110,7 +110,7 @@ pub enum ContactError {
     NotAPager(&'static str),
     #[error(
         "an SMS number must be E.164: + and the country code, 6 to 15 digits in all, the \
-         first not 0, nothing else (+15550100)"
+         first not 0, nothing else (+442079460000)"
     )]
     Phone,
     #[error(

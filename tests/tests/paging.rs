@@ -48,7 +48,8 @@ async fn fire(runner: &Runner, body: &str) {
 }
 
 fn runner(dir: &std::path::Path, env: &[(&str, String)]) -> Arc<Runner> {
-    let mut all: Vec<(&str, &str)> = vec![("PUBLIC_API_URL", API), ("ALERT_LINK_SECRET", LINK_SECRET)];
+    let mut all: Vec<(&str, &str)> =
+        vec![("PUBLIC_API_URL", API), ("ALERT_LINK_SECRET", LINK_SECRET)];
     all.extend(env.iter().map(|(k, v)| (*k, v.as_str())));
     Arc::new(embedded(dir, &all))
 }
@@ -125,11 +126,17 @@ async fn each_pager_gets_the_body_its_service_documents() {
     );
     assert_eq!(n.headers["content-type"], "application/json");
     let ack = n.body["click"].as_str().expect("click").to_owned();
-    assert!(ack.starts_with(&format!("{API}/alerts/ack?token=")), "{ack}");
+    assert!(
+        ack.starts_with(&format!("{API}/alerts/ack?token=")),
+        "{ack}"
+    );
     let silence = |b: &Value, i: usize| b["actions"][i]["url"].as_str().unwrap().to_owned();
     let s1 = silence(&n.body, 1);
     let s4 = silence(&n.body, 2);
-    assert!(s1.contains("/alerts/silence?token=") && s1.ends_with("&for=1h"), "{s1}");
+    assert!(
+        s1.contains("/alerts/silence?token=") && s1.ends_with("&for=1h"),
+        "{s1}"
+    );
     let s24 = format!("{}24h", s4.strip_suffix("4h").unwrap());
     assert_eq!(
         n.body,
@@ -153,7 +160,10 @@ async fn each_pager_gets_the_body_its_service_documents() {
     assert_eq!(p.len(), 1);
     let p_ack = p[0].body["url"].as_str().unwrap().to_owned();
     assert!(p_ack.starts_with(&format!("{API}/alerts/ack?token=")));
-    let p_s1 = format!("{API}/alerts/silence?token={}", token_of(&p[0].body["message"], "Silence 1h: "));
+    let p_s1 = format!(
+        "{API}/alerts/silence?token={}",
+        token_of(&p[0].body["message"], "Silence 1h: ")
+    );
     let at = p[0].body["timestamp"].as_i64().unwrap();
     assert!((at - chrono::Utc::now().timestamp()).abs() < 60, "{at}");
     assert_eq!(
@@ -174,8 +184,14 @@ async fn each_pager_gets_the_body_its_service_documents() {
     let t = c.at(&format!("ok/telegram/bot{BOT_TOKEN}/sendMessage"));
     assert_eq!(t.len(), 1);
     let text = t[0].body["text"].as_str().unwrap();
-    let t_ack = format!("{API}/alerts/ack?token={}", token_between(text, "/alerts/ack?token=", "\""));
-    let t_s = format!("{API}/alerts/silence?token={}", token_between(text, "/alerts/silence?token=", "&amp;"));
+    let t_ack = format!(
+        "{API}/alerts/ack?token={}",
+        token_between(text, "/alerts/ack?token=", "\"")
+    );
+    let t_s = format!(
+        "{API}/alerts/silence?token={}",
+        token_between(text, "/alerts/silence?token=", "&amp;")
+    );
     let wj = '\u{2060}';
     assert_eq!(
         t[0].body,
@@ -196,7 +212,12 @@ async fn each_pager_gets_the_body_its_service_documents() {
     );
     // Nothing of a token or a key in the state the notifier keeps.
     let state = format!("{:?}", tree(&dir.path().join("state")));
-    for secret in [PUSHOVER_TOKEN, PUSHOVER_USER, BOT_TOKEN, "tk_ntfyaccesstoken0123"] {
+    for secret in [
+        PUSHOVER_TOKEN,
+        PUSHOVER_USER,
+        BOT_TOKEN,
+        "tk_ntfyaccesstoken0123",
+    ] {
         assert!(!state.contains(secret), "{secret} in the state");
     }
 }
@@ -275,7 +296,10 @@ async fn an_sms_channel_pages_through_sns_and_its_link_acknowledges() {
     let ack = text
         .strip_prefix("New alert: production: Disk full on <db-1> & @here\nfor 1h 30m\nDisk /var at 97%.\nAcknowledge: ")
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(ack.starts_with(&format!("{API}/alerts/ack?token=")), "{text}");
+    assert!(
+        ack.starts_with(&format!("{API}/alerts/ack?token=")),
+        "{text}"
+    );
     let encoding = chat::sms::Encoding::of(text);
     assert_eq!(encoding, chat::sms::Encoding::Gsm7);
     assert!(encoding.segments(text) <= chat::sms::MAX_SEGMENTS, "{text}");
@@ -329,25 +353,39 @@ async fn a_page_falls_through_a_refusing_and_an_unreachable_service_to_sms() {
         details: None,
     };
     let paged = chat::first_delivered(&senders, &methods, &message).await;
-    assert_eq!(paged.delivered.as_ref().map(|(i, _)| *i), Some(2), "{paged:?}");
+    assert_eq!(
+        paged.delivered.as_ref().map(|(i, _)| *i),
+        Some(2),
+        "{paged:?}"
+    );
     let failures: Vec<(usize, &str, Option<u16>)> = paged
         .failures
         .iter()
         .map(|(i, f)| (*i, f.service, f.status))
         .collect();
-    assert_eq!(failures, [(0, "telegram", Some(500)), (1, "pushover", None)]);
+    assert_eq!(
+        failures,
+        [(0, "telegram", Some(500)), (1, "pushover", None)]
+    );
     for (_, f) in &paged.failures {
         let said = f.to_string();
-        for secret in [BOT_TOKEN, PUSHOVER_TOKEN, PUSHOVER_USER, "oncall_alice", phone.as_str()] {
+        for secret in [
+            BOT_TOKEN,
+            PUSHOVER_TOKEN,
+            PUSHOVER_USER,
+            "oncall_alice",
+            phone.as_str(),
+        ] {
             assert!(!said.contains(secret), "{secret} in {said}");
         }
     }
-    assert_eq!(
-        format!("{}", paged.failures[0].1),
-        "telegram: answered 500"
-    );
+    assert_eq!(format!("{}", paged.failures[0].1), "telegram: answered 500");
     // Telegram was asked once (no retry for a channel tried once), ntfy never.
-    assert_eq!(c.at(&format!("fail/telegram/bot{BOT_TOKEN}/sendMessage")).len(), 1);
+    assert_eq!(
+        c.at(&format!("fail/telegram/bot{BOT_TOKEN}/sendMessage"))
+            .len(),
+        1
+    );
     assert!(c.at("ok/ntfy/").is_empty());
     let sent: Vec<String> = sms_sent(&endpoint)
         .await
@@ -357,7 +395,9 @@ async fn a_page_falls_through_a_refusing_and_an_unreachable_service_to_sms() {
         .collect();
     assert_eq!(
         sent,
-        ["Page: production: API down\nfor 10m\n5xx on every request.\nAcknowledge: https://api.example.com/alerts/ack?token=abc"]
+        [
+            "Page: production: API down\nfor 10m\n5xx on every request.\nAcknowledge: https://api.example.com/alerts/ack?token=abc"
+        ]
     );
 }
 
@@ -409,12 +449,82 @@ async fn pager_channels_are_checked_when_read_and_name_no_contact_detail() {
     ] {
         let mut all = vec![("ALERT_CHANNELS", channels.to_string())];
         all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
-        let config = test_config(&all.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+        let config = test_config(
+            &all.iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect::<Vec<_>>(),
+        );
         let e = match openmic::routing::channels::Channels::from_config(&config) {
             Ok(_) => panic!("{channels} was taken"),
             Err(e) => e.to_string(),
         };
         assert!(e.contains(says), "{channels}: {e}");
         assert!(!e.contains(secret), "{secret} in {e}");
+    }
+}
+
+#[tokio::test]
+async fn failing_pagers_are_reported_with_no_token_key_or_number_in_logs_or_mail() {
+    let logs = Captured::default();
+    let _logging = tracing::subscriber::set_default(logs.subscriber());
+    let c = Catcher::start().await;
+    let channels = json!([
+        {"name": "tg", "type": "telegram", "to": "-1009876543210"},
+        {"name": "po", "type": "pushover", "to": PUSHOVER_USER},
+        {"name": "sms", "type": "sms", "to": "+15550123"},
+        {"name": "push", "type": "ntfy", "url": format!("{}/fail/ntfy/secret-topic-4711", c.base), "secret": "tk_ntfysecrettoken42"},
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let runner = runner(
+        dir.path(),
+        &[
+            ("ALERT_CHANNELS", channels.to_string()),
+            ("PUSHOVER_TOKEN", PUSHOVER_TOKEN.into()),
+            // Nothing listens on port 9 of loopback.
+            ("PUSHOVER_API_URL", "http://127.0.0.1:9".into()),
+            ("TELEGRAM_BOT_TOKEN", BOT_TOKEN.into()),
+            ("TELEGRAM_API_URL", format!("{}/fail/telegram", c.base)),
+        ],
+    );
+    let (body, _) = firing(chrono::Duration::minutes(5));
+    fire(&runner, &body).await;
+
+    // Telegram and ntfy were tried (and refused); each failing channel is reported
+    // once to the maintainers, by service.
+    assert!(
+        !c.at(&format!("fail/telegram/bot{BOT_TOKEN}/sendMessage"))
+            .is_empty()
+    );
+    assert!(!c.at("fail/ntfy/").is_empty());
+    let mail: Vec<String> = tree(&dir.path().join("outbox"))
+        .values()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    let failing: Vec<&String> = mail.iter().filter(|m| m.contains("failing")).collect();
+    assert!(failing.len() >= 4, "{mail:#?}");
+    let logs = logs.text();
+    for kind in ["telegram", "pushover", "sms", "ntfy"] {
+        assert!(
+            logs.contains(&format!("kind=\"{kind}\"")) || logs.contains(&format!("kind={kind}")),
+            "{kind} failing not logged:\n{logs}"
+        );
+    }
+    assert!(
+        logs.contains("telegram: answered 500") || logs.contains("answered 500"),
+        "{logs}"
+    );
+    for secret in [
+        BOT_TOKEN,
+        PUSHOVER_TOKEN,
+        PUSHOVER_USER,
+        "9876543210",
+        "15550123",
+        "secret-topic-4711",
+        "tk_ntfysecrettoken42",
+    ] {
+        assert!(!logs.contains(secret), "{secret} in the logs:\n{logs}");
+        for m in &mail {
+            assert!(!m.contains(secret), "{secret} in a mail:\n{m}");
+        }
     }
 }

@@ -39,8 +39,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let links = openmic_http::links_router(Arc::new(actions));
     // SMS channels and contact methods go through SNS (the client is made here, used
     // only when one pages).
-    let notifier =
-        or_exit(Notifier::new(config, state, mailer, gitlab, Some(web))).with_sms(Arc::new(aws.sms()));
+    let notifier = or_exit(Notifier::new(config, state, mailer, gitlab, Some(web)))
+        .with_sms(Arc::new(aws.sms()));
     let (notifier, dead) = (&notifier, &dead);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let links = links.clone();

@@ -166,7 +166,7 @@ pub fn text(m: &Message) -> String {
         .map(|p| encoding.length(p) + 1)
         .sum();
     let room = encoding.room().saturating_sub(fixed);
-    let title = cut(&title, room.max(MIN_TITLE).min(MAX_TITLE), encoding);
+    let title = cut(&title, room.clamp(MIN_TITLE, MAX_TITLE), encoding);
     let left = room.saturating_sub(encoding.length(&title) + 1);
     // A first line cut to less than a few words says nothing.
     let detail = (left >= 16).then(|| cut(&detail, left.min(MAX_DETAIL), encoding));

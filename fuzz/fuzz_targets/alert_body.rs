@@ -69,13 +69,21 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(message) = message::alert_message(&CONFIG, &record, notice, now, None) {
                 for kind in chat::Kind::ALL {
                     let target = chat::Target {
-                        kind,
-                        url: "https://hooks.example.com/x".into(),
-                        signing: None,
+                        to: Some("123456789".into()),
+                        ..chat::Target::webhook(kind, "https://hooks.example.com/x")
                     };
-                    let request = chat::request(&target, &message);
-                    serde_json::from_slice::<serde_json::Value>(&request.body)
-                        .expect("a chat body is JSON");
+                    match chat::outgoing(&target, &message) {
+                        chat::Outgoing::Http(request) => {
+                            serde_json::from_slice::<serde_json::Value>(&request.body)
+                                .expect("a chat body is JSON");
+                        }
+                        // Within its segments, whatever the payload (the link is
+                        // short here).
+                        chat::Outgoing::Sms { text, .. } => {
+                            let encoding = chat::sms::Encoding::of(&text);
+                            assert!(encoding.segments(&text) <= chat::sms::MAX_SEGMENTS, "{text:?}");
+                        }
+                    }
                 }
             }
             let Ok(m) = mail::compose(&CONFIG, &record, notice, now, "oncall@example.com", None)

@@ -129,6 +129,8 @@ struct Backends {
     publish: Arc<dyn Queue>,
     alerts: Arc<dyn Queue>,
     updates: Option<Arc<dyn Queue>>,
+    /// Text messages (SNS with `--backend aws`; none embedded).
+    sms: Option<Arc<dyn openmic::ports::Sms>>,
 }
 
 pub struct Runner {
@@ -290,6 +292,7 @@ impl Runner {
             publish,
             alerts,
             updates: updates.map(|u| u as Arc<dyn Queue>),
+            sms: None,
         };
         Runner::compose(config, backends, queues, clock).map_err(std::io::Error::other)
     }
@@ -342,6 +345,7 @@ impl Runner {
             publish: Arc::new(publish),
             alerts: Arc::new(alerts),
             updates: updates.map(|u| Arc::new(u) as Arc<dyn Queue>),
+            sms: Some(Arc::new(aws.sms())),
         };
         Runner::compose(config, backends, queues, Arc::new(SystemClock)).map_err(|e| e.to_string())
     }
@@ -360,6 +364,7 @@ impl Runner {
             publish,
             alerts,
             updates,
+            sms,
         } = b;
         let intake = Intake::new(
             config.clone(),
@@ -387,7 +392,7 @@ impl Runner {
         })?;
         let actions = Arc::new(Actions::new(config.clone(), state.clone(), api.clone()));
         let web: Arc<dyn openmic::ports::Outbound> = Arc::new(web);
-        let notifier = Notifier::new(
+        let mut notifier = Notifier::new(
             config.clone(),
             state.clone(),
             mailer.clone(),
@@ -395,6 +400,9 @@ impl Runner {
             Some(web.clone()),
         )?
         .with_clock(clock.clone());
+        if let Some(sms) = sms {
+            notifier = notifier.with_sms(sms);
+        }
         let subscriptions =
             Subscriptions::new(config.clone(), state.clone(), subscription_mailer, updates)?
                 .with_channels(web)?

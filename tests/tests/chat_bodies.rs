@@ -435,12 +435,8 @@ async fn every_body_is_valid_as_the_service_reads_it() {
     for (name, m) in &messages {
         let links = m.link.iter().chain(&m.buttons).count();
         for kind in kinds {
-            let target = Target {
-                kind,
-                url: "https://hooks.example.com/x".into(),
-                signing: None,
-            };
-            let raw = chat::request(&target, m).body;
+            let target = Target::webhook(kind, "https://hooks.example.com/x");
+            let raw = chat::outgoing(&target, m).http().expect("HTTP").body;
             let b: Value = serde_json::from_slice(&raw).unwrap();
             let valid = match kind {
                 Kind::Slack => slack_valid(&b),
@@ -492,12 +488,8 @@ async fn every_body_is_valid_as_the_service_reads_it() {
         .unwrap();
     assert_eq!(g.link.iter().chain(&g.buttons).count(), 11);
     let body = |kind, m: &Message| -> Value {
-        let t = Target {
-            kind,
-            url: "https://hooks.example.com/x".into(),
-            signing: None,
-        };
-        serde_json::from_slice(&chat::request(&t, m).body).unwrap()
+        let t = Target::webhook(kind, "https://hooks.example.com/x");
+        serde_json::from_slice(&chat::outgoing(&t, m).http().expect("HTTP").body).unwrap()
     };
     let teams = body(Kind::Teams, g);
     let card = &teams["attachments"][0]["content"];

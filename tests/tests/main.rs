@@ -15,6 +15,7 @@ mod gitlab_boundary;
 mod intake;
 mod intake_edge;
 mod maintenance;
+mod paging;
 mod projects;
 mod properties;
 mod real_payloads;

@@ -37,7 +37,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let actions = Actions::new(config.clone(), state.clone(), gitlab.clone());
     // Its part of the one route table (the alert links), as the local runner serves it.
     let links = openmic_http::links_router(Arc::new(actions));
-    let notifier = or_exit(Notifier::new(config, state, mailer, gitlab, Some(web)));
+    // SMS channels and contact methods go through SNS (the client is made here, used
+    // only when one pages).
+    let notifier = or_exit(Notifier::new(config, state, mailer, gitlab, Some(web)))
+        .with_sms(Arc::new(aws.sms()));
     let (notifier, dead) = (&notifier, &dead);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let links = links.clone();

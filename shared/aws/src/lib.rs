@@ -1,25 +1,28 @@
-//! The AWS adapters: S3 buckets, SQS FIFO queues, SES mail. The same code talks to AWS
-//! or to any compatible endpoint (`AWS_ENDPOINT_URL`). Each service is a feature
-//! (`s3`, `sqs`, `ses`, `sns`): a function compiles the SDKs of those it talks to.
+//! The AWS adapters: S3 buckets, SQS FIFO queues, SES mail, SNS text messages. The
+//! same code talks to AWS or to any compatible endpoint (`AWS_ENDPOINT_URL`). Each
+//! service is a feature (`s3`, `sqs`, `ses`, `sns`, `sms`): a function compiles the
+//! SDKs of those it talks to.
 
 pub mod batch;
 #[cfg(feature = "s3")]
 pub mod s3;
 #[cfg(feature = "ses")]
 pub mod ses;
+#[cfg(feature = "sms")]
+pub mod sms;
 #[cfg(feature = "sns")]
 pub mod sns;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 pub mod telemetry;
 
-#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms"))]
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms"))]
 use aws_smithy_runtime_api::client::result::SdkError;
-#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms"))]
 use aws_smithy_types::error::display::DisplayErrorContext;
-#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms"))]
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use openmic_core::config::Function::{Alerts, Notifier, Publisher, Subscriptions, Webhook};
@@ -108,7 +111,7 @@ pub const VARIABLES: &[Variable] = &[
         required_by: &[],
     },
 ];
-#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms"))]
 use openmic_core::errors::BackendError;
 
 /// The shared SDK configuration from the environment, by the SDK's full chain
@@ -239,7 +242,7 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(b.build())
 }
 
-#[cfg(any(feature = "s3", feature = "sqs", feature = "ses"))]
+#[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms"))]
 /// Classes an SDK error: throttling, 5xx, timeouts and connection failures pass;
 /// anything else (missing bucket or queue, access denied, bad request) does not.
 pub(crate) fn classify<E>(what: &str, err: SdkError<E, HttpResponse>) -> BackendError
@@ -430,6 +433,12 @@ impl Aws {
     pub fn mailer(&self, config: &Config) -> Result<ses::SesMailer, ConfigError> {
         config.require(&["MAIL_FROM", "MAINTAINER_EMAILS"])?;
         Ok(ses::SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk)))
+    }
+
+    /// Text messages through SNS, for SMS channels and contact methods.
+    #[cfg(feature = "sms")]
+    pub fn sms(&self) -> sms::SnsSms {
+        sms::SnsSms::new(aws_sdk_sns::Client::new(&self.sdk))
     }
 
     /// The subscribers' mailer: at the account's send rate, with

@@ -196,6 +196,15 @@ pub trait Outbound: Send + Sync {
     ) -> Result<Answer, BackendError>;
 }
 
+/// Text messages to phones (SMS): Amazon SNS's `Publish` to a phone number in
+/// `openmic-aws`. The number is a person's contact detail, so no error or log of an
+/// implementation names it.
+#[async_trait]
+pub trait Sms: Send + Sync {
+    /// Sends `text` to `phone` (E.164, `+15550100`), once.
+    async fn send_sms(&self, phone: &str, text: &str) -> Result<(), BackendError>;
+}
+
 /// Whether a key is one both buckets take the same way: no empty, `.` or `..` segment,
 /// no leading slash, backslash or NUL, no `.tmp-` segment (the files store's own), at
 /// most 1024 bytes.

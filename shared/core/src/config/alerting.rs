@@ -1,8 +1,9 @@
 //! The settings of alert routing (docs/alerts.md, "Alert routing"), read with the rest of
 //! the configuration: where alerts go (`ALERT_CHANNELS`), the signed links in their
 //! messages (`PUBLIC_API_URL`, `ALERT_LINK_SECRET`), storms (`ALERT_DIGEST_AFTER`),
-//! recipients from GitLab (`NOTIFY_ROLES`) and generic bodies mapped at intake
-//! (`ALERT_FIELD_MAP`). The JSON settings are kept as given here and read by the
+//! recipients from GitLab (`NOTIFY_ROLES`), generic bodies mapped at intake
+//! (`ALERT_FIELD_MAP`), and the pagers' services (`PUSHOVER_TOKEN`,
+//! `TELEGRAM_BOT_TOKEN`, `PUSHOVER_API_URL`, `TELEGRAM_API_URL`). The JSON settings are kept as given here and read by the
 //! alerts capability, which names the variable in any error.
 
 use std::time::Duration;
@@ -60,6 +61,15 @@ pub struct AlertRouting {
     pub notify_roles: Option<NotifyRoles>,
     /// `ALERT_FIELD_MAP` as given (JSON of dotted paths).
     pub field_map: Option<String>,
+    /// `PUSHOVER_TOKEN`: the Pushover application's token (checked by the pagers'
+    /// settings, `openmic::chat::Services`).
+    pub pushover_token: Option<Secret>,
+    /// `TELEGRAM_BOT_TOKEN`: the Telegram bot's token.
+    pub telegram_bot_token: Option<Secret>,
+    /// `PUSHOVER_API_URL`: Pushover's API elsewhere (a proxy, a test).
+    pub pushover_api_url: Option<String>,
+    /// `TELEGRAM_API_URL`: a Telegram Bot API server of your own, or a test's.
+    pub telegram_api_url: Option<String>,
 }
 
 /// The least length of `ALERT_LINK_SECRET`.
@@ -72,6 +82,10 @@ impl AlertRouting {
         let mut r = AlertRouting {
             channels: get("ALERT_CHANNELS").map(Secret::new),
             field_map: get("ALERT_FIELD_MAP"),
+            pushover_token: get("PUSHOVER_TOKEN").map(Secret::new),
+            telegram_bot_token: get("TELEGRAM_BOT_TOKEN").map(Secret::new),
+            pushover_api_url: get("PUSHOVER_API_URL"),
+            telegram_api_url: get("TELEGRAM_API_URL"),
             digest_after: Some(DigestAfter::default()),
             ..AlertRouting::default()
         };

@@ -27,7 +27,7 @@ use crate::errors::ProcessError;
 use crate::gitlab::Gitlab;
 use crate::maintenance::{MUTINGS_KEY, Mutings};
 use crate::message::{Envelope, Source};
-use crate::ports::{Mailer, ObjectStore, Outbound};
+use crate::ports::{Mailer, ObjectStore, Outbound, Sms};
 use crate::routing::channels::Channels;
 use crate::routing::recipients::Recipients;
 use crate::time::Timestamp;
@@ -39,8 +39,10 @@ pub struct Notifier {
     pub mailer: Arc<dyn Mailer>,
     pub issues: Option<Arc<dyn IncidentIssues>>,
     pub channels: Channels,
-    /// Outbound HTTP, for chat and webhook channels.
+    /// Outbound HTTP, for chat and webhook channels and the pagers but SMS.
     pub outbound: Option<Arc<dyn Outbound>>,
+    /// Text messages, for SMS channels ([`Notifier::with_sms`]).
+    pub sms: Option<Arc<dyn Sms>>,
     /// The acknowledge and silence links (with `PUBLIC_API_URL`).
     pub links: Option<Links>,
     pub recipients: Recipients,
@@ -329,10 +331,10 @@ impl Notifier {
             None
         };
         let channels = Channels::from_config(&config)?;
-        if channels.any_chat() && outbound.is_none() {
+        if channels.any_http() && outbound.is_none() {
             return Err(ConfigError::Invalid {
                 name: "ALERT_CHANNELS",
-                why: "chat and webhook channels need outbound HTTP, which this process lacks"
+                why: "chat, webhook and push channels need outbound HTTP, which this process lacks"
                     .into(),
             });
         }
@@ -345,9 +347,28 @@ impl Notifier {
             issues,
             channels,
             outbound,
+            sms: None,
             retries: Retries::STANDARD,
             clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The notifier with a way to send text messages (Amazon SNS), for SMS channels;
+    /// without one, an SMS channel's every message fails, reported as a failing
+    /// channel is.
+    pub fn with_sms(mut self, sms: Arc<dyn Sms>) -> Notifier {
+        self.sms = Some(sms);
+        self
+    }
+
+    /// The ways out of this notifier, for [`crate::chat::first_delivered`] and its
+    /// own channels.
+    pub fn senders(&self) -> crate::chat::Senders {
+        crate::chat::Senders {
+            outbound: self.outbound.clone(),
+            sms: self.sms.clone(),
+            retries: self.retries,
+        }
     }
 
     /// The notifier with another clock (tests move one by hand).

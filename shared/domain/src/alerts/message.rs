@@ -380,6 +380,7 @@ pub fn alert_message(
                 .to_owned(),
         ),
         timestamp: at,
+        since: Some(a.starts_at.unwrap_or(record.first_seen)),
         details: Some(details),
     })
 }
@@ -466,6 +467,7 @@ pub fn digest_message(
         },
         thread: None,
         timestamp: now,
+        since: None,
         details: Some(serde_json::json!({ "items": details })),
     })
 }

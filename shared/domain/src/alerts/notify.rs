@@ -357,11 +357,11 @@ impl Notifier {
         msg: &chat::Message,
         failing: bool,
     ) -> bool {
-        let Some(outbound) = &self.outbound else {
-            return false;
-        };
-        let retries = if failing { Retries::ONCE } else { self.retries };
-        match chat::send(outbound.as_ref(), target, msg, retries).await {
+        let mut senders = self.senders();
+        if failing {
+            senders.retries = Retries::ONCE;
+        }
+        match chat::ChannelSender::send(&senders, target, msg).await {
             Ok(d) => {
                 info!(status = d.status, attempts = d.attempts, "delivered");
                 if failing {

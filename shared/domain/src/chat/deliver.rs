@@ -43,9 +43,14 @@ pub struct Delivered {
     pub attempts: u32,
 }
 
-/// A request given up on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request given up on: the service and what happened, never a secret or a
+/// contact detail (`pushover: answered 400 (…)`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{service}: {reason}")]
 pub struct Failure {
+    /// The service (`slack`, `sms`, `telegram`, …); empty until [`super::send`] or
+    /// [`super::Senders`] names it.
+    pub service: &'static str,
     /// What happened, for the log and the operators' notice (never the URL).
     pub reason: String,
     pub status: Option<u16>,
@@ -63,6 +68,7 @@ pub async fn deliver(
     let body = Bytes::from(request.body.clone());
     let mut delay = retries.backoff;
     let mut last = Failure {
+        service: "",
         reason: "not tried".into(),
         status: None,
         attempts: 0,
@@ -82,6 +88,7 @@ pub async fn deliver(
             }
             Ok(a) if a.status == 408 || a.status == 429 || a.status >= 500 => {
                 last = Failure {
+                    service: "",
                     reason: answered(a.status, &a.body),
                     status: Some(a.status),
                     attempts: attempt,
@@ -93,6 +100,7 @@ pub async fn deliver(
             }
             Ok(a) => {
                 return Err(Failure {
+                    service: "",
                     reason: answered(a.status, &a.body),
                     status: Some(a.status),
                     attempts: attempt,
@@ -101,6 +109,7 @@ pub async fn deliver(
             }
             Err(e) => {
                 last = Failure {
+                    service: "",
                     reason: e.to_string(),
                     status: None,
                     attempts: attempt,
@@ -119,7 +128,7 @@ pub async fn deliver(
 fn answered(status: u16, body: &str) -> String {
     let hint = match status {
         300..=399 => " (a redirect: give the webhook's final URL)",
-        401 | 403 => " (the webhook's URL or secret is no longer valid)",
+        401 | 403 => " (the webhook's URL, token or key is no longer valid)",
         404 | 410 => " (the webhook was deleted or its URL is wrong)",
         _ => "",
     };

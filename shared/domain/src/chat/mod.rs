@@ -14,6 +14,20 @@
 //! - [`Kind::Webhook`]: any endpoint: a JSON event `{type, timestamp, data}` signed as
 //!   Standard Webhooks sign (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 //!
+//! And the pagers, which reach one person (or a group) where they are, each saying
+//! what fired, for how long (from the message's [`since`](Message::since)), and its
+//! first button's link (an alert's acknowledge link):
+//!
+//! - [`Kind::Sms`]: a text message through Amazon SNS (the [`Sms`](crate::ports::Sms)
+//!   port), plain and short ([`sms`]);
+//! - [`Kind::Ntfy`]: ntfy's JSON publishing to the server's root, `click` the link;
+//! - [`Kind::Pushover`]: Pushover's `messages.json`, plain text, `url` the link;
+//! - [`Kind::Telegram`]: the Telegram Bot API's `sendMessage` in its HTML style.
+//!
+//! A pager's address is checked when it is read ([`Target::contact`]), and the
+//! services' tokens come from the configuration ([`Services`]). [`first_delivered`]
+//! tries a person's contact methods in order until one takes the message.
+//!
 //! Alerts use it for their channels; anything else with news for operators (public
 //! status updates) can too: a [`Message`] knows nothing of alerts.
 //!
@@ -28,25 +42,35 @@
 //! shown as text. Every body is valid for its service: tests/tests/chat_bodies.rs
 //! runs them through the services' own libraries and documented limits.
 
+mod contact;
 mod deliver;
 mod discord;
 mod googlechat;
 mod mattermost;
+mod ntfy;
+mod page;
+mod pager;
+mod pushover;
 mod slack;
+pub mod sms;
 mod teams;
+mod telegram;
 mod text;
 mod webhook;
 
+pub use contact::{ContactError, Services};
 pub use deliver::{Delivered, Failure, Retries, deliver};
+pub use page::{ChannelSender, Paged, Senders, fall_through, first_delivered};
 pub use text::safe_url;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Secret;
 use crate::ports::Outbound;
 use crate::signing::SigningKey;
 use crate::time::Timestamp;
 
-/// A chat service, or a generic webhook.
+/// A chat service, a generic webhook, or a pager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
@@ -57,18 +81,31 @@ pub enum Kind {
     #[serde(rename = "googlechat")]
     GoogleChat,
     Webhook,
+    /// A text message to a phone, through Amazon SNS.
+    Sms,
+    Ntfy,
+    Pushover,
+    Telegram,
 }
 
 impl Kind {
     /// Every kind, by its name in configuration.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Slack,
         Kind::Teams,
         Kind::Mattermost,
         Kind::Discord,
         Kind::GoogleChat,
         Kind::Webhook,
+        Kind::Sms,
+        Kind::Ntfy,
+        Kind::Pushover,
+        Kind::Telegram,
     ];
+
+    /// The pagers: each reaches a person (or a group) rather than a channel, and is
+    /// addressed by a contact detail ([`Target::contact`]).
+    pub const PAGERS: [Kind; 4] = [Kind::Sms, Kind::Ntfy, Kind::Pushover, Kind::Telegram];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -78,7 +115,16 @@ impl Kind {
             Kind::Discord => "discord",
             Kind::GoogleChat => "googlechat",
             Kind::Webhook => "webhook",
+            Kind::Sms => "sms",
+            Kind::Ntfy => "ntfy",
+            Kind::Pushover => "pushover",
+            Kind::Telegram => "telegram",
         }
+    }
+
+    /// Whether this kind pages a person ([`Kind::PAGERS`]).
+    pub fn is_pager(self) -> bool {
+        Kind::PAGERS.contains(&self)
     }
 
     pub fn parse(name: &str) -> Option<Kind> {
@@ -159,6 +205,10 @@ pub struct Message {
     #[serde(default)]
     pub thread: Option<String>,
     pub timestamp: Timestamp,
+    /// When what the message tells of began (an alert's start): pagers say for how
+    /// long it has been going on at `timestamp`.
+    #[serde(default)]
+    pub since: Option<Timestamp>,
     /// What a generic webhook's receiver gets beside the message, as `data.details`.
     #[serde(default)]
     pub details: Option<serde_json::Value>,
@@ -168,10 +218,31 @@ pub struct Message {
 #[derive(Clone)]
 pub struct Target {
     pub kind: Kind,
-    /// The incoming webhook's URL (it holds the service's secret: never logged).
+    /// The incoming webhook's URL, ntfy's topic URL, or the pager service's API
+    /// endpoint (Telegram's holds the bot's token); empty for SMS. It may hold a
+    /// secret: never logged.
     pub url: String,
     /// A generic webhook's signing key (`whsec_…`).
     pub signing: Option<std::sync::Arc<SigningKey>>,
+    /// Whom a pager reaches: a phone number (SMS), a Pushover user or group key, a
+    /// Telegram chat. A person's contact detail: never logged.
+    pub to: Option<String>,
+    /// A token the service wants in the request: Pushover's application token, an
+    /// ntfy access token.
+    pub token: Option<Secret>,
+}
+
+impl Target {
+    /// A chat service's or a webhook's target: its URL, nothing else.
+    pub fn webhook(kind: Kind, url: impl Into<String>) -> Target {
+        Target {
+            kind,
+            url: url.into(),
+            signing: None,
+            to: None,
+            token: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Target {
@@ -190,8 +261,38 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
-/// The request that delivers `message` to `target`, in the service's format.
-pub fn request(target: &Target, message: &Message) -> Request {
+/// What delivers a message: an HTTP request (through [`Outbound`]), or a text
+/// message to a phone (through the [`Sms`](crate::ports::Sms) port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    Http(Request),
+    Sms { phone: String, text: String },
+}
+
+impl Outgoing {
+    /// The HTTP request, if it is one.
+    pub fn http(self) -> Option<Request> {
+        match self {
+            Outgoing::Http(r) => Some(r),
+            Outgoing::Sms { .. } => None,
+        }
+    }
+}
+
+/// What delivers `message` to `target`, in the service's format.
+pub fn outgoing(target: &Target, message: &Message) -> Outgoing {
+    if target.kind == Kind::Sms {
+        return Outgoing::Sms {
+            phone: target.to.clone().unwrap_or_default(),
+            text: sms::text(message),
+        };
+    }
+    Outgoing::Http(request(target, message))
+}
+
+/// The HTTP request that delivers `message` to `target`, in the service's format (an
+/// SMS target's is none: see [`outgoing`]).
+fn request(target: &Target, message: &Message) -> Request {
     let json = |v: serde_json::Value| serde_json::to_vec(&v).unwrap_or_default();
     let mut headers = vec![("content-type", "application/json".to_owned())];
     let mut url = target.url.clone();
@@ -209,18 +310,44 @@ pub fn request(target: &Target, message: &Message) -> Request {
             headers.extend(webhook::headers(target.signing.as_deref(), message, &body));
             body
         }
+        Kind::Ntfy => {
+            let (root, topic) = ntfy::root_and_topic(&target.url);
+            url = root;
+            if let Some(token) = &target.token {
+                headers.push(("authorization", format!("Bearer {}", token.expose())));
+            }
+            json(ntfy::body(&topic, message))
+        }
+        Kind::Pushover => json(pushover::body(
+            target.token.as_ref().map_or("", Secret::expose),
+            target.to.as_deref().unwrap_or_default(),
+            message,
+        )),
+        Kind::Telegram => json(telegram::body(
+            target.to.as_deref().unwrap_or_default(),
+            message,
+        )),
+        // Not HTTP: `outgoing` makes its text.
+        Kind::Sms => sms::text(message).into_bytes(),
     };
     Request { url, headers, body }
 }
 
-/// Sends `message` to `target`, retrying what may pass (see [`deliver()`]).
+/// Sends `message` to `target` over HTTP, retrying what may pass (see
+/// [`deliver()`]); an SMS target needs [`Senders`], which has the SMS port too.
 pub async fn send(
     outbound: &dyn Outbound,
     target: &Target,
     message: &Message,
     retries: Retries,
 ) -> Result<Delivered, Failure> {
-    deliver(outbound, &request(target, message), retries).await
+    Senders {
+        outbound: None,
+        sms: None,
+        retries,
+    }
+    .send_through(Some(outbound), target, message)
+    .await
 }
 
 #[cfg(test)]
@@ -262,6 +389,7 @@ pub(crate) mod tests {
             tone: Tone::Danger,
             thread: Some("alert-1234".into()),
             timestamp: crate::time::parse("2024-03-05T10:00:00Z").unwrap(),
+            since: Some(crate::time::parse("2024-03-05T09:48:00Z").unwrap()),
             details: Some(serde_json::json!({"fingerprint": "f1"})),
         }
     }
@@ -314,6 +442,7 @@ pub(crate) mod tests {
             tone: Tone::Warning,
             thread: Some("alert-5678".into()),
             timestamp: crate::time::parse("2024-03-05T10:00:00Z").unwrap(),
+            since: None,
             details: None,
         }
     }
@@ -419,11 +548,10 @@ pub(crate) mod tests {
         for v in VARIANTS {
             let m = with_everywhere(v);
             let mut all = Vec::new();
-            for kind in Kind::ALL {
+            for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Sms) {
                 let target = Target {
-                    kind,
-                    url: "https://hooks.example.com/x".into(),
-                    signing: None,
+                    to: Some("123".into()),
+                    ..Target::webhook(kind, "https://hooks.example.com/x")
                 };
                 let body: serde_json::Value =
                     serde_json::from_slice(&request(&target, &m).body).unwrap();
@@ -523,6 +651,16 @@ pub(crate) mod tests {
                     {
                         assert!(!s.contains('<') && !s.contains('>'), "{at}");
                     }
+                    // HTML: no tag but openmic's own, no mention.
+                    Kind::Telegram if path == "telegram.text" => {
+                        let own =
+                            regex_lite::Regex::new(r#"</?b>|<a href="[^"<>]*">|</a>"#).unwrap();
+                        let rest = own.replace_all(s, "");
+                        assert!(!rest.contains('<') && !rest.contains('>'), "{at}");
+                        assert!(!bare_at(s), "{at}");
+                    }
+                    // Plain text, shown as written; no mention syntax there to escape.
+                    Kind::Ntfy | Kind::Pushover => {}
                     _ => {}
                 }
             }

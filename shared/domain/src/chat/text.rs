@@ -38,6 +38,8 @@ pub(crate) enum Units {
     /// UTF-16 code units, as JavaScript's `length` counts (Discord's limits, as
     /// `@discordjs/builders` checks them).
     Utf16,
+    /// UTF-8 bytes (ntfy's limit on a message).
+    Utf8,
 }
 
 impl Units {
@@ -45,6 +47,7 @@ impl Units {
         match self {
             Units::Chars => 1,
             Units::Utf16 => c.len_utf16(),
+            Units::Utf8 => c.len_utf8(),
         }
     }
 

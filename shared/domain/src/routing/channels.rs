@@ -6,8 +6,17 @@
 //! [{"name": "oncall", "type": "email", "to": "maintainers"},
 //!  {"name": "ops", "type": "slack", "url": "https://hooks.slack.com/services/…",
 //!   "match": "severity=~\"critical|high\", env=\"production\""},
-//!  {"name": "audit", "type": "webhook", "url": "https://…", "secret": "whsec_…"}]
+//!  {"name": "audit", "type": "webhook", "url": "https://…", "secret": "whsec_…"},
+//!  {"name": "lead-phone", "type": "sms", "to": "+15550100", "match": "severity=\"critical\""},
+//!  {"name": "lead-push", "type": "ntfy", "url": "https://ntfy.sh/…", "secret": "tk_…"},
+//!  {"name": "ops-pushover", "type": "pushover", "to": "<user or group key>"},
+//!  {"name": "ops-telegram", "type": "telegram", "to": "-1001234567890"}]
 //! ```
+//!
+//! The pagers (`sms`, `ntfy`, `pushover`, `telegram`) take their address as the
+//! on-call file's contact methods do ([`Target::contact`]): SMS and Telegram and
+//! Pushover in `to`, ntfy's topic URL in `url` (with an access token as `secret`);
+//! Pushover needs `PUSHOVER_TOKEN` and Telegram `TELEGRAM_BOT_TOKEN`.
 //!
 //! Matchers see the alert's labels; where the alert carries no such label, these
 //! stand in: `alertname` (its title), `severity` (GitLab's level: critical, high,
@@ -19,8 +28,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::matchers::{MatcherError, Matchers};
-use crate::chat::{Kind, Target};
-use crate::config::{Config, ConfigError, is_address};
+use crate::chat::{ContactError, Kind, Services, Target};
+use crate::config::{Config, ConfigError, Secret, is_address};
 use crate::errors::Chain;
 use crate::intake::payload::Alert;
 use crate::signing::{KeyError, SigningKey};
@@ -80,15 +89,24 @@ impl Channels {
                 }),
                 matchers: Matchers::default(),
             }])),
-            Some(json) => Channels::parse(json.expose()).map_err(|e| ConfigError::Invalid {
-                name: "ALERT_CHANNELS",
-                why: Chain(&e).to_string(),
-            }),
+            Some(json) => {
+                let services = Services::from_config(config)?;
+                Channels::parse_with(json.expose(), &services).map_err(|e| ConfigError::Invalid {
+                    name: "ALERT_CHANNELS",
+                    why: Chain(&e).to_string(),
+                })
+            }
         }
     }
 
-    /// Reads the JSON list; errors name the entry and the field.
+    /// Reads the JSON list, with no pager service's token; errors name the entry and
+    /// the field.
     pub fn parse(json: &str) -> Result<Channels, ChannelsError> {
+        Channels::parse_with(json, &Services::default())
+    }
+
+    /// Reads the JSON list, pagers with what `services` gives them.
+    pub fn parse_with(json: &str, services: &Services) -> Result<Channels, ChannelsError> {
         let value: Value = serde_json::from_str(json).map_err(ChannelsError::Json)?;
         let Value::Array(items) = value else {
             return Err(ChannelsError::NotAList);
@@ -103,7 +121,7 @@ impl Channels {
             let Value::Object(map) = item else {
                 return Err(entry(EntryError::NotAnObject));
             };
-            let channel = channel(map).map_err(entry)?;
+            let channel = channel(map, services).map_err(entry)?;
             if out.iter().any(|c| c.name == channel.name) {
                 return Err(entry(EntryError::NameTwice(channel.name)));
             }
@@ -127,9 +145,23 @@ impl Channels {
         self.0.iter().find(|c| c.name == name)
     }
 
-    /// Whether any channel is a chat or webhook one (which needs outbound HTTP).
+    /// Whether any channel is a chat or webhook one (or a pager).
     pub fn any_chat(&self) -> bool {
         self.0.iter().any(|c| !c.is_mail())
+    }
+
+    /// Whether any channel is reached over HTTP (all but mail and SMS).
+    pub fn any_http(&self) -> bool {
+        self.0
+            .iter()
+            .any(|c| matches!(&c.destination, Destination::Chat(t) if t.kind != Kind::Sms))
+    }
+
+    /// Whether any channel sends text messages.
+    pub fn any_sms(&self) -> bool {
+        self.0
+            .iter()
+            .any(|c| matches!(&c.destination, Destination::Chat(t) if t.kind == Kind::Sms))
     }
 
     /// Whether any channel mails the maintainers.
@@ -176,6 +208,12 @@ pub enum EntryError {
     Match(#[source] MatcherError),
     #[error("secret")]
     Secret(#[source] KeyError),
+    #[error("{field}")]
+    Contact {
+        field: &'static str,
+        #[source]
+        why: ContactError,
+    },
     /// A field missing or not what it must be, said in a sentence.
     #[error("{0}")]
     Field(String),
@@ -195,7 +233,87 @@ impl From<&str> for EntryError {
 
 const KEYS: [&str; 6] = ["name", "type", "url", "to", "match", "secret"];
 
-fn channel(map: &Map<String, Value>) -> Result<Channel, EntryError> {
+/// A string field: absent, null and blank are none.
+fn text<'a>(map: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, EntryError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim()).filter(|s| !s.is_empty())),
+        // Not the value: it may be a contact detail.
+        Some(other) => Err(format!("{key} must be a string, not {}", json_type(other)).into()),
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A chat service's or a webhook's target.
+fn chat(kind: Kind, map: &Map<String, Value>) -> Result<Target, EntryError> {
+    if map.contains_key("to") {
+        return Err(format!("a {} channel has `url`, not `to`", kind.as_str()).into());
+    }
+    let url = text(map, "url")?.ok_or_else(|| format!("url is required for {}", kind.as_str()))?;
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.contains(char::is_whitespace)
+    {
+        return Err("url must be an http(s) URL".into());
+    }
+    let signing = match (kind, text(map, "secret")?) {
+        (Kind::Webhook, Some(s)) => Some(Arc::new(
+            SigningKey::from_secret(s).map_err(EntryError::Secret)?,
+        )),
+        (Kind::Webhook, None) => {
+            return Err(
+                "secret is required for a webhook (whsec_ and base64: it signs every delivery)"
+                    .into(),
+            );
+        }
+        (_, Some(_)) => {
+            return Err(format!("a {} channel takes no secret", kind.as_str()).into());
+        }
+        (_, None) => None,
+    };
+    Ok(Target {
+        signing,
+        ..Target::webhook(kind, url)
+    })
+}
+
+/// A pager's target: its address where the service keeps it (ntfy's topic URL in
+/// `url`, the others' in `to`), checked as a contact method is; an ntfy access
+/// token as `secret`.
+fn pager(kind: Kind, map: &Map<String, Value>, services: &Services) -> Result<Target, EntryError> {
+    let (field, other) = match kind {
+        Kind::Ntfy => ("url", "to"),
+        _ => ("to", "url"),
+    };
+    if map.contains_key(other) {
+        return Err(format!("a {} channel has `{field}`, not `{other}`", kind.as_str()).into());
+    }
+    let secret = text(map, "secret")?;
+    if secret.is_some() && kind != Kind::Ntfy {
+        return Err(format!(
+            "a {} channel takes no secret (its service's token is a variable of its own)",
+            kind.as_str()
+        )
+        .into());
+    }
+    let detail =
+        text(map, field)?.ok_or_else(|| format!("{field} is required for {}", kind.as_str()))?;
+    let mut target = Target::contact(kind, detail, services)
+        .map_err(|why| EntryError::Contact { field, why })?;
+    target.token = target.token.or(secret.map(Secret::new));
+    Ok(target)
+}
+
+fn channel(map: &Map<String, Value>, services: &Services) -> Result<Channel, EntryError> {
     if let Some(unknown) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(format!(
             "unknown key {unknown:?} (a channel has {})",
@@ -203,13 +321,7 @@ fn channel(map: &Map<String, Value>) -> Result<Channel, EntryError> {
         )
         .into());
     }
-    let text = |key: &str| -> Result<Option<&str>, EntryError> {
-        match map.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.trim()).filter(|s| !s.is_empty())),
-            Some(other) => Err(format!("{key} must be a string, not {other}").into()),
-        }
-    };
+    let text = |key: &str| text(map, key);
     let name = text("name")?.ok_or("name is required")?.to_owned();
     if name.chars().any(char::is_control) || name.chars().count() > 100 {
         return Err("name must be one line of at most 100 characters".into());
@@ -228,35 +340,11 @@ fn channel(map: &Map<String, Value>) -> Result<Channel, EntryError> {
                 crate::chat::Kind::ALL.map(Kind::as_str).join(", ")
             )
         })?;
-        if map.contains_key("to") {
-            return Err(format!("a {} channel has `url`, not `to`", kind.as_str()).into());
+        if kind.is_pager() {
+            Destination::Chat(pager(kind, map, services)?)
+        } else {
+            Destination::Chat(chat(kind, map)?)
         }
-        let url = text("url")?.ok_or_else(|| format!("url is required for {}", kind.as_str()))?;
-        if !(url.starts_with("https://") || url.starts_with("http://"))
-            || url.contains(char::is_whitespace)
-        {
-            return Err("url must be an http(s) URL".into());
-        }
-        let signing = match (kind, text("secret")?) {
-            (Kind::Webhook, Some(s)) => Some(Arc::new(
-                SigningKey::from_secret(s).map_err(EntryError::Secret)?,
-            )),
-            (Kind::Webhook, None) => {
-                return Err(
-                    "secret is required for a webhook (whsec_ and base64: it signs every delivery)"
-                        .into(),
-                );
-            }
-            (_, Some(_)) => {
-                return Err(format!("a {} channel takes no secret", kind.as_str()).into());
-            }
-            (_, None) => None,
-        };
-        Destination::Chat(Target {
-            kind,
-            url: url.to_owned(),
-            signing,
-        })
     };
     Ok(Channel {
         name,

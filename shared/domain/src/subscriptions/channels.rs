@@ -50,6 +50,12 @@ pub enum UpdateChannelsError {
          UPDATE_CHANNELS lists chat and webhook channels only"
     )]
     Mail(String),
+    #[error(
+        "{0:?} is a pager (sms, ntfy, pushover, telegram): pagers reach people on call \
+         (ALERT_CHANNELS and the on-call file); UPDATE_CHANNELS lists chat and webhook \
+         channels only"
+    )]
+    Pager(String),
 }
 
 /// The channels of `UPDATE_CHANNELS` and the way out to them.
@@ -68,6 +74,12 @@ impl UpdateChannels {
         let Channels(channels) = Channels::parse(json)?;
         if let Some(c) = channels.iter().find(|c| c.is_mail()) {
             return Err(UpdateChannelsError::Mail(c.name.clone()));
+        }
+        if let Some(c) = channels
+            .iter()
+            .find(|c| matches!(&c.destination, Destination::Chat(t) if t.kind.is_pager()))
+        {
+            return Err(UpdateChannelsError::Pager(c.name.clone()));
         }
         Ok(UpdateChannels {
             channels,
@@ -231,6 +243,7 @@ pub fn message(update: &Update, site_title: &str, page: Option<&str>) -> Message
         tone,
         thread: Some(format!("incident-{}", i.id)),
         timestamp: update.at,
+        since: None,
         details: Some(serde_json::json!({
             "incident": i.id,
             "kind": update.kind.as_str(),
@@ -387,16 +400,16 @@ mod tests {
         let m = message(&closed, "Acme status", None);
         assert_eq!(m.text, "");
         for kind in chat::Kind::ALL {
-            if kind == chat::Kind::Webhook {
+            if kind == chat::Kind::Webhook || kind == chat::Kind::Sms {
                 continue;
             }
             let target = chat::Target {
-                kind,
-                url: "https://hooks.example.com/x".into(),
-                signing: None,
+                to: Some("123".into()),
+                token: Some(crate::config::Secret::new("app-token")),
+                ..chat::Target::webhook(kind, "https://hooks.example.com/x")
             };
-            let body: serde_json::Value =
-                serde_json::from_slice(&chat::request(&target, &m).body).unwrap();
+            let request = chat::outgoing(&target, &m).http().unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
             let mut empty = Vec::new();
             empty_strings(&body, kind.as_str(), &mut empty);
             assert_eq!(empty, Vec::<String>::new(), "{body}");
@@ -462,5 +475,17 @@ mod tests {
             e.to_string().contains("\"mail\" is an email channel"),
             "{e}"
         );
+        for pager in [
+            r#"{"name": "p", "type": "sms", "to": "+15550100"}"#,
+            r#"{"name": "p", "type": "ntfy", "url": "https://ntfy.sh/ops"}"#,
+        ] {
+            let e = UpdateChannels::parse(&format!("[{pager}]"), Arc::new(Scripted::default()))
+                .err()
+                .unwrap();
+            assert!(
+                matches!(&e, UpdateChannelsError::Pager(name) if name == "p"),
+                "{e}"
+            );
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use openmic::alerts::record::{Notice, apply};
 use openmic::alerts::{Alert, mail, message, parse};
-use openmic::chat;
+use openmic::{chat, i18n};
 use openmic::config::Config;
 
 static CONFIG: LazyLock<Config> = LazyLock::new(|| {
@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
             continue; // a resolve with no open alert
         };
         for notice in [Notice::New, Notice::Reminder, Notice::Resolved] {
-            let subject = mail::subject(&record, notice);
+            let subject = message::subject(&record, notice, i18n::catalogue(CONFIG.page_language));
             assert!(
                 !subject.chars().any(char::is_control),
                 "a control character in the subject {subject:?}"
@@ -86,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
             }
-            let Ok(m) = mail::compose(&CONFIG, &record, notice, now, "oncall@example.com", None)
+            let Ok(m) = mail::compose(&CONFIG, &record, notice, now, &["oncall@example.com".to_owned()], None)
             else {
                 continue;
             };

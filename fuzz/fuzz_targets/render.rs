@@ -403,7 +403,7 @@ fn url_text(u: &Url) -> String {
                 "a%5Cb",
                 "%c0%ae%c0%ae",
                 "a%00b",
-            ][usize::from(n) % 6];
+            ][usize::from(*n) % 6];
             format!("/-/project/42/uploads/0123456789abcdef0123456789abcdef/{name}")
         }
         Url::Relative => "ops/api/-/issues/3".into(),

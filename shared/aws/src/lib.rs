@@ -372,6 +372,57 @@ impl Aws {
         Ok(sqs::SqsQueue::new(self.sqs(), url))
     }
 
+    /// The buckets, queues and mailers `function` talks to, as the one composition
+    /// takes them (GitLab's API and outbound HTTPS are other adapters'): every
+    /// function the state bucket; the webhook the publish queue, the alerts function
+    /// the alerts queue; the publisher the status bucket, and the updates queue where
+    /// `UPDATE_QUEUE_URL` is set; the notifier the maintainers' mailer; the
+    /// subscriptions function subscribers' mailer, and the updates queue with
+    /// `SUBSCRIPTIONS=on`. Each fails naming the variable it lacks; a client is made
+    /// on its first request.
+    pub fn backends(
+        &self,
+        config: &Config,
+        function: Function,
+    ) -> Result<openmic_core::compose::Backends, ConfigError> {
+        #[allow(unused_mut)]
+        let mut backends = openmic_core::compose::Backends::default();
+        #[cfg(feature = "sqs")]
+        {
+            let queue = |q: sqs::SqsQueue| Some(std::sync::Arc::new(q) as _);
+            match function {
+                Webhook => backends.publish = queue(self.publish_queue(config)?),
+                Alerts => backends.alerts = queue(self.alert_queue(config)?),
+                Publisher if config.update_queue_url.is_some() => {
+                    backends.updates = queue(self.update_queue(config)?)
+                }
+                Subscriptions if config.subscriptions => {
+                    backends.updates = queue(self.update_queue(config)?)
+                }
+                _ => {}
+            }
+        }
+        #[cfg(feature = "s3")]
+        {
+            backends.state = Some(std::sync::Arc::new(self.state_bucket(config)?));
+            if function == Publisher {
+                backends.status = Some(std::sync::Arc::new(self.status_bucket(config)?));
+            }
+        }
+        #[cfg(feature = "ses")]
+        match function {
+            Notifier => backends.mailer = Some(std::sync::Arc::new(self.mailer(config)?)),
+            Subscriptions => {
+                backends.subscription_mailer =
+                    Some(std::sync::Arc::new(self.subscription_mailer(config)?))
+            }
+            _ => {}
+        }
+        #[cfg(not(all(feature = "s3", feature = "sqs", feature = "ses")))]
+        let _ = (config, function);
+        Ok(backends)
+    }
+
     /// What the consumer of `queue` (`publish`, `alerts`, `updates`) does with a
     /// message it gives up on: its dead-letter queue (`*_DEAD_LETTER_QUEUE_URL`) and
     /// the maintainers' mail through `mailer`, or an SES mailer of its own with

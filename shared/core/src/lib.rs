@@ -3,6 +3,7 @@
 //! (`openmic`) talks to the world. No I/O here.
 
 pub mod clock;
+pub mod compose;
 pub mod config;
 pub mod consumer;
 pub mod document;

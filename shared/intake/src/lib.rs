@@ -29,11 +29,12 @@ use tracing::{Instrument, info, info_span, warn};
 pub use auth::{Route, check_declared_length, too_large};
 use hooks::{Hook, HookError};
 use openmic_core::clock::{Clock, SystemClock};
+use openmic_core::compose::Backends;
 use openmic_core::config::{Config, ConfigError};
 use openmic_core::errors::Chain;
 use openmic_core::ids::IncidentId;
 use openmic_core::message::{self, Source};
-use openmic_core::ports::{ClaimStore, ObjectStore, Queue};
+use openmic_core::ports::{ClaimStore, ClaimsIn, ObjectStore, Queue};
 use openmic_core::signing::SigningKey;
 use projects::{Projects, Refused};
 
@@ -155,6 +156,28 @@ impl Intake {
             signing_key,
             clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Intake composed from a process's backends: `POST /gitlab` where it has the
+    /// publish queue, `POST /alerts` where it has the alerts queue; bodies too large
+    /// for a queue claimed in the state bucket, and without `GITLAB_PROJECT_ID` (the
+    /// local runner) the first project heard of kept there; on the backends' clock.
+    pub fn compose(config: Arc<Config>, backends: &Backends) -> Result<Intake, ConfigError> {
+        let claims = backends
+            .state
+            .clone()
+            .map(|s| Arc::new(ClaimsIn(s)) as Arc<dyn ClaimStore>);
+        let mut intake = Intake::new(
+            config,
+            backends.publish.clone(),
+            backends.alerts.clone(),
+            claims,
+        )?
+        .with_clock(backends.clock.clone());
+        if let Some(state) = &backends.state {
+            intake = intake.keeping_first_project_in(state.clone());
+        }
+        Ok(intake)
     }
 
     /// Intake with another clock (tests move one by hand).

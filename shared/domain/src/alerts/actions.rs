@@ -22,7 +22,8 @@ use tracing::{info, warn};
 use super::links::{Grant, LinkAction, LinkError, LinkKey, silence_for};
 use super::message::{self, render};
 use super::record::{ActionRecord, AlertRecord, RecordStatus, key_of};
-use crate::config::Config;
+use crate::compose::Backends;
+use crate::config::{Config, ConfigError};
 use crate::document;
 use crate::gitlab::Gitlab;
 use crate::ids::IncidentId;
@@ -134,6 +135,16 @@ impl Actions {
             state,
             gitlab,
         }
+    }
+
+    /// The alert links composed from a process's backends: the state bucket, and
+    /// GitLab's API where configured (an acknowledgement noted on the alert's issue).
+    pub fn compose(config: Arc<Config>, backends: &Backends) -> Result<Actions, ConfigError> {
+        Ok(Actions::new(
+            config,
+            backends.state()?,
+            backends.gitlab.as_ref().map(|g| g.api.clone()),
+        ))
     }
 
     /// `GET`: what the link will do, and a button. Changes nothing.

@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .chain(openmic_aws::VARIABLES)
         .chain(openmic_gitlab::VARIABLES);
     let (config, aws) = openmic_aws::start(Function, variables).await;
-    let backends = or_exit(openmic_lambda::backends(&config, &aws, Function).await);
+    let backends = or_exit(openmic_lambda::publisher::backends(&config, &aws).await);
     let dead = or_exit(openmic_lambda::dead_letters(
         &config, &aws, Function, &backends,
     ));

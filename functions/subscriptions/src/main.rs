@@ -11,7 +11,7 @@ use openmic_lambda::or_exit;
 async fn main() -> Result<(), lambda_runtime::Error> {
     let variables = openmic::variables().chain(openmic_aws::VARIABLES);
     let (config, aws) = openmic_aws::start(Function, variables).await;
-    let backends = or_exit(openmic_lambda::backends(&config, &aws, Function).await);
+    let backends = or_exit(openmic_lambda::subscriptions::backends(&config, &aws).await);
     let dead = or_exit(openmic_lambda::dead_letters(
         &config, &aws, Function, &backends,
     ));

@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .iter()
         .chain(openmic_aws::VARIABLES);
     let (config, aws) = openmic_aws::start(Webhook, variables).await;
-    let backends = or_exit(openmic_lambda::backends(&config, &aws, Webhook).await);
+    let backends = or_exit(aws.intake_backends(&config, Webhook));
     let intake = or_exit(Intake::compose(config, &backends));
     openmic_lambda::serve(openmic_http::router(Arc::new(intake))).await
 }

@@ -23,6 +23,11 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use openmic_core::config::Function::{Alerts, Notifier, Publisher, Subscriptions, Webhook};
+#[cfg(feature = "s3")]
+use std::sync::Arc;
+
+#[cfg(feature = "s3")]
+use openmic_core::compose::Backends;
 use openmic_core::config::{Config, ConfigError, Function, Variable};
 
 /// What the AWS adapters read (beside the SDK's own `AWS_*`).
@@ -372,55 +377,70 @@ impl Aws {
         Ok(sqs::SqsQueue::new(self.sqs(), url))
     }
 
-    /// The buckets, queues and mailers `function` talks to, as the one composition
-    /// takes them (GitLab's API and outbound HTTPS are other adapters'): every
-    /// function the state bucket; the webhook the publish queue, the alerts function
-    /// the alerts queue; the publisher the status bucket, and the updates queue where
-    /// `UPDATE_QUEUE_URL` is set; the notifier the maintainers' mailer; the
-    /// subscriptions function subscribers' mailer, and the updates queue with
-    /// `SUBSCRIPTIONS=on`. Each fails naming the variable it lacks; a client is made
-    /// on its first request.
-    pub fn backends(
+    /// The backends of an intake function (the one composition takes them): the state
+    /// bucket (claims of large bodies), and the publish queue for the webhook, the
+    /// alerts queue for the alerts function. Each fails naming the variable it lacks.
+    /// One method a function, not one for all: a function links only the clients it
+    /// calls for, whatever features the build unified.
+    #[cfg(all(feature = "s3", feature = "sqs"))]
+    pub fn intake_backends(
         &self,
         config: &Config,
         function: Function,
-    ) -> Result<openmic_core::compose::Backends, ConfigError> {
-        #[allow(unused_mut)]
-        let mut backends = openmic_core::compose::Backends::default();
-        #[cfg(feature = "sqs")]
-        {
-            let queue = |q: sqs::SqsQueue| Some(std::sync::Arc::new(q) as _);
-            match function {
-                Webhook => backends.publish = queue(self.publish_queue(config)?),
-                Alerts => backends.alerts = queue(self.alert_queue(config)?),
-                Publisher if config.update_queue_url.is_some() => {
-                    backends.updates = queue(self.update_queue(config)?)
-                }
-                Subscriptions if config.subscriptions => {
-                    backends.updates = queue(self.update_queue(config)?)
-                }
-                _ => {}
-            }
-        }
-        #[cfg(feature = "s3")]
-        {
-            backends.state = Some(std::sync::Arc::new(self.state_bucket(config)?));
-            if function == Publisher {
-                backends.status = Some(std::sync::Arc::new(self.status_bucket(config)?));
-            }
-        }
-        #[cfg(feature = "ses")]
+    ) -> Result<Backends, ConfigError> {
+        let queue = |q: sqs::SqsQueue| Some(Arc::new(q) as Arc<dyn openmic_core::ports::Queue>);
+        let mut backends = Backends {
+            state: Some(Arc::new(self.state_bucket(config)?)),
+            ..Backends::default()
+        };
         match function {
-            Notifier => backends.mailer = Some(std::sync::Arc::new(self.mailer(config)?)),
-            Subscriptions => {
-                backends.subscription_mailer =
-                    Some(std::sync::Arc::new(self.subscription_mailer(config)?))
-            }
+            Webhook => backends.publish = queue(self.publish_queue(config)?),
+            Alerts => backends.alerts = queue(self.alert_queue(config)?),
             _ => {}
         }
-        #[cfg(not(all(feature = "s3", feature = "sqs", feature = "ses")))]
-        let _ = (config, function);
         Ok(backends)
+    }
+
+    /// The publisher's backends: both buckets, and the updates queue where
+    /// `UPDATE_QUEUE_URL` is set (public updates sent on).
+    #[cfg(all(feature = "s3", feature = "sqs"))]
+    pub fn publisher_backends(&self, config: &Config) -> Result<Backends, ConfigError> {
+        let updates = match config.update_queue_url {
+            Some(_) => Some(Arc::new(self.update_queue(config)?) as _),
+            None => None,
+        };
+        Ok(Backends {
+            state: Some(Arc::new(self.state_bucket(config)?)),
+            status: Some(Arc::new(self.status_bucket(config)?)),
+            updates,
+            ..Backends::default()
+        })
+    }
+
+    /// The notifier's backends: the state bucket and the maintainers' mailer.
+    #[cfg(all(feature = "s3", feature = "ses"))]
+    pub fn notifier_backends(&self, config: &Config) -> Result<Backends, ConfigError> {
+        Ok(Backends {
+            state: Some(Arc::new(self.state_bucket(config)?)),
+            mailer: Some(Arc::new(self.mailer(config)?)),
+            ..Backends::default()
+        })
+    }
+
+    /// The subscriptions function's backends: the state bucket, subscribers' mailer,
+    /// and with `SUBSCRIPTIONS=on` the updates queue (batches re-queued).
+    #[cfg(all(feature = "s3", feature = "sqs", feature = "ses"))]
+    pub fn subscriptions_backends(&self, config: &Config) -> Result<Backends, ConfigError> {
+        let updates = match config.subscriptions {
+            true => Some(Arc::new(self.update_queue(config)?) as _),
+            false => None,
+        };
+        Ok(Backends {
+            state: Some(Arc::new(self.state_bucket(config)?)),
+            subscription_mailer: Some(Arc::new(self.subscription_mailer(config)?)),
+            updates,
+            ..Backends::default()
+        })
     }
 
     /// What the consumer of `queue` (`publish`, `alerts`, `updates`) does with a

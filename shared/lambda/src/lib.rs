@@ -1,5 +1,6 @@
 //! The Lambda functions' edge: a function's `main` is its configuration
-//! (`openmic_aws::start`), its backends ([`backends`]), the one composition of its
+//! (`openmic_aws::start`), its backends (`Aws::intake_backends`, or its module's
+//! `backends`: its AWS clients, GitLab's API, outbound HTTPS), the one composition of its
 //! capabilities (`Intake::compose`, `Publisher::compose`, …, the same the local
 //! runner's `App::compose` calls), and its run here: the one invocation
 //! (`openmic_http::invocation`) dispatched to them.
@@ -8,14 +9,14 @@
 //! webhook and alerts functions, on `openmic-intake` alone), `publisher`, `notifier`,
 //! `subscriptions`.
 
-use std::sync::Arc;
-
-use openmic_aws::Aws;
 pub use openmic_aws::telemetry::or_exit;
-use openmic_core::compose::Backends;
 #[cfg(any(feature = "publisher", feature = "notifier", feature = "subscriptions"))]
-use openmic_core::config::Function;
-use openmic_core::config::{Config, ConfigError};
+use {
+    openmic_aws::Aws,
+    openmic_core::compose::Backends,
+    openmic_core::config::{Config, ConfigError, Function},
+    std::sync::Arc,
+};
 
 #[cfg(feature = "notifier")]
 pub mod notifier;
@@ -23,39 +24,6 @@ pub mod notifier;
 pub mod publisher;
 #[cfg(feature = "subscriptions")]
 pub mod subscriptions;
-
-/// The backends of `function` on Lambda: its buckets, queues and mailers
-/// ([`Aws::backends`]), GitLab's API for the publisher and the notifier (the token's
-/// scopes checked: a token nobody could publish with stops the publisher; the
-/// notifier logs what it cannot do, in the background), outbound HTTPS for the
-/// notifier and the subscriptions function (chat and webhook channels).
-pub async fn backends(
-    config: &Arc<Config>,
-    aws: &Aws,
-    function: openmic_core::config::Function,
-) -> Result<Backends, ConfigError> {
-    #[allow(unused_mut)]
-    let mut backends = aws.backends(config, function)?;
-    #[cfg(feature = "gitlab")]
-    if matches!(function, Function::Publisher | Function::Notifier) {
-        backends.gitlab = openmic_gitlab::connect(config)?;
-        if function == Function::Publisher {
-            openmic_gitlab::check_token_at_start(config).await?;
-        } else {
-            let checked = config.clone();
-            tokio::spawn(async move { openmic_gitlab::check_token(&checked).await });
-        }
-    }
-    #[cfg(feature = "web")]
-    if matches!(function, Function::Notifier | Function::Subscriptions) {
-        let web = openmic_web::Web::new().map_err(|e| ConfigError::Invalid {
-            name: "ALERT_CHANNELS",
-            why: openmic_core::errors::Chain(&e).to_string(),
-        })?;
-        backends.outbound = Some(Arc::new(web));
-    }
-    Ok(backends)
-}
 
 /// What the consumer of `function`'s queue does with a message it gives up on: the
 /// queue's dead-letter queue with the reason, and the maintainers told through the

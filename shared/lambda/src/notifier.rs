@@ -8,9 +8,28 @@ use std::sync::Arc;
 
 use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
+use openmic::compose::Backends;
+use openmic::config::{Config, ConfigError};
+use openmic_aws::Aws;
 use openmic_aws::batch::{DeadLetters, handle_batch};
 use openmic_http::invocation::{Invocation, Job, Queues};
 use serde_json::{Value, json};
+
+/// The notifier's backends on Lambda: the state bucket and the maintainers' mailer
+/// (`Aws::notifier_backends`), GitLab's API where configured (what its token cannot do
+/// logged, in the background), outbound HTTPS for chat and webhook channels.
+pub async fn backends(config: &Arc<Config>, aws: &Aws) -> Result<Backends, ConfigError> {
+    let mut backends = aws.notifier_backends(config)?;
+    backends.gitlab = openmic_gitlab::connect(config)?;
+    let checked = config.clone();
+    tokio::spawn(async move { openmic_gitlab::check_token(&checked).await });
+    let web = openmic_web::Web::new().map_err(|e| ConfigError::Invalid {
+        name: "ALERT_CHANNELS",
+        why: openmic::errors::Chain(&e).to_string(),
+    })?;
+    backends.outbound = Some(Arc::new(web));
+    Ok(backends)
+}
 
 /// Handles the function's invocations, one at a time: the alert links with `actions`
 /// (its part of the one route table, as the local runner serves it); a message given

@@ -4,10 +4,25 @@
 //! maintenances to their stage (`{"openmic": "tick"}`), and the site rendered again
 //! each day so its history moves on (`{"openmic": "render"}`).
 
+use std::sync::Arc;
+
+use openmic::compose::Backends;
+use openmic::config::{Config, ConfigError};
 use openmic::publishing::Publisher;
+use openmic_aws::Aws;
 use openmic_aws::batch::{DeadLetters, handle_batch};
 use openmic_http::invocation::{Invocation, Job, Queues};
 use serde_json::{Value, json};
+
+/// The publisher's backends on Lambda: its buckets and queue
+/// (`Aws::publisher_backends`), and GitLab's API where configured, its token's scopes
+/// checked first (a token nobody could publish with stops the function).
+pub async fn backends(config: &Arc<Config>, aws: &Aws) -> Result<Backends, ConfigError> {
+    let mut backends = aws.publisher_backends(config)?;
+    backends.gitlab = openmic_gitlab::connect(config)?;
+    openmic_gitlab::check_token_at_start(config).await?;
+    Ok(backends)
+}
 
 /// Handles the function's invocations, one at a time; a message given up on goes to
 /// `dead`.

@@ -5,12 +5,28 @@
 
 use std::sync::Arc;
 
+use openmic::compose::Backends;
+use openmic::config::{Config, ConfigError};
 use openmic::subscriptions::Subscriptions;
+use openmic_aws::Aws;
 use openmic_aws::batch::{DeadLetters, handle_batch};
 use openmic_aws::sns::handle_sns;
 use openmic_http::apigw;
 use openmic_http::invocation::{Invocation, Queues};
 use serde_json::{Value, json};
+
+/// The subscriptions function's backends on Lambda: the state bucket, subscribers'
+/// mailer and the updates queue (`Aws::subscriptions_backends`), outbound HTTPS for
+/// the operators' channels (`UPDATE_CHANNELS`).
+pub async fn backends(config: &Arc<Config>, aws: &Aws) -> Result<Backends, ConfigError> {
+    let mut backends = aws.subscriptions_backends(config)?;
+    let web = openmic_web::Web::new().map_err(|e| ConfigError::Invalid {
+        name: "ALERT_CHANNELS",
+        why: openmic::errors::Chain(&e).to_string(),
+    })?;
+    backends.outbound = Some(Arc::new(web));
+    Ok(backends)
+}
 
 /// Handles the function's invocations, one at a time (its routes its part of the one
 /// route table, as the local runner serves it); an update given up on goes to `dead`.

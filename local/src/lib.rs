@@ -395,7 +395,7 @@ impl Runner {
                 get(move || {
                     let runner = runner.clone();
                     async move {
-                        openmic_http::response(Reply(
+                        openmic_http::response(Reply::json(
                             StatusCode::OK,
                             json!({ "queued": runner.pending().await }),
                         ))
@@ -664,10 +664,10 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
             }
         }
         Err(e) => {
-            warn!(error = %e, key, "status bucket");
-            return openmic_http::response(Reply::error(
+            return openmic_http::response(Reply::failure(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the status bucket is unavailable",
+                &format_args!("{key}: {e}"),
             ));
         }
     };

@@ -17,5 +17,6 @@ pub mod mail;
 pub mod memory;
 pub mod message;
 pub mod ports;
+pub mod reply;
 pub mod signing;
 pub mod time;

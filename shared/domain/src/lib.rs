@@ -29,8 +29,8 @@
 #[cfg(any(test, feature = "memory"))]
 pub use openmic_core::memory;
 pub use openmic_core::{
-    clock, compose, config, consumer, document, errors, gitlab, ids, mail, message, ports, signing,
-    time,
+    clock, compose, config, consumer, document, errors, gitlab, ids, mail, message, ports, reply,
+    signing, time,
 };
 /// Intake is its own crate (`openmic-intake`, on `openmic-core` only), at the same path.
 pub use openmic_intake as intake;

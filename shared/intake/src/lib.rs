@@ -85,15 +85,8 @@ pub const VARIABLES: &[Variable] = &[
     },
 ];
 
-/// A reply: status and a JSON body.
-#[derive(Debug)]
-pub struct Reply(pub StatusCode, pub serde_json::Value);
-
-impl Reply {
-    pub fn error(status: StatusCode, message: impl Into<String>) -> Reply {
-        Reply(status, json!({ "error": message.into() }))
-    }
-}
+/// A route's reply (the one type every route answers with).
+pub use openmic_core::reply::Reply;
 
 /// What intake needs: settings and where to queue.
 pub struct Intake {
@@ -288,8 +281,8 @@ async fn respond(
             Ok(r) | Err(r) => r,
         };
         info!(
-            status = reply.0.as_u16(),
-            error = reply.1.get("error").and_then(|e| e.as_str()),
+            status = reply.status.as_u16(),
+            error = reply.error.as_deref(),
             "reply"
         );
         reply
@@ -326,7 +319,7 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: &[u8]) -> Resu
     let hook = match Hook::parse(event, body) {
         Ok(h) => h,
         Err(HookError::Ignored(why)) => {
-            return Ok(Reply(StatusCode::OK, json!({ "ignored": why })));
+            return Ok(Reply::json(StatusCode::OK, json!({ "ignored": why })));
         }
         Err(HookError::Malformed(why)) => return Err(Reply::error(StatusCode::BAD_REQUEST, why)),
     };
@@ -357,5 +350,5 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: &[u8]) -> Resu
             message,
         )
         .await?;
-    Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": 1 })))
+    Ok(Reply::json(StatusCode::ACCEPTED, json!({ "queued": 1 })))
 }

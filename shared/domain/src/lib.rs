@@ -57,6 +57,7 @@ pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
         intake::VARIABLES,
         publishing::VARIABLES,
         site::VARIABLES,
+        mail::VARIABLES,
         alerts::VARIABLES,
         subscriptions::VARIABLES,
         maintenance::VARIABLES,

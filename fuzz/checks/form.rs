@@ -121,12 +121,12 @@ pub fn check(data: &[u8]) {
                     .await,
             ] {
                 assert!(
-                    page.status < 500,
+                    page.status.as_u16() < 500,
                     "{action:?}: {} {}",
                     page.status,
-                    page.html
+                    page.body
                 );
-                assert!(!page.html.is_empty());
+                assert!(!page.body.is_empty());
             }
         }
     });

@@ -16,9 +16,11 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use openmic::App;
 use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
 use openmic::clock::{Clock, SystemClock};
+use openmic::compose::Backends;
 use openmic::config::{Accepted, Config, Secret};
 use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
@@ -116,21 +118,6 @@ impl Consumer {
             Consumer::Subscriptions => "updates",
         }
     }
-}
-
-/// What a runner is made of.
-struct Backends {
-    status: Arc<dyn ObjectStore>,
-    state: Arc<dyn ObjectStore>,
-    /// The maintainers' alerts.
-    mailer: Arc<dyn Mailer>,
-    /// Subscribers' mail (on SES: at the account's send rate).
-    subscription_mailer: Arc<dyn Mailer>,
-    publish: Arc<dyn Queue>,
-    alerts: Arc<dyn Queue>,
-    updates: Option<Arc<dyn Queue>>,
-    /// Text messages (SNS with `--backend aws`; none embedded).
-    sms: Option<Arc<dyn openmic::ports::Sms>>,
 }
 
 pub struct Runner {
@@ -285,16 +272,17 @@ impl Runner {
             updates: updates.clone(),
         };
         let backends = Backends {
-            status,
-            state,
-            mailer: mailer.clone(),
-            subscription_mailer: mailer,
-            publish,
-            alerts,
+            status: Some(status),
+            state: Some(state),
+            mailer: Some(mailer.clone()),
+            subscription_mailer: Some(mailer),
+            publish: Some(publish),
+            alerts: Some(alerts),
             updates: updates.map(|u| u as Arc<dyn Queue>),
-            sms: None,
+            clock,
+            ..Backends::default()
         };
-        Runner::compose(config, backends, queues, clock).map_err(std::io::Error::other)
+        Runner::compose(config, backends, queues).map_err(std::io::Error::other)
     }
 
     /// The runner on AWS clients from the environment; every resource is checked
@@ -338,85 +326,52 @@ impl Runner {
             dead: Box::new([dead("publish")?, dead("alerts")?, dead("updates")?]),
         };
         let backends = Backends {
-            status: Arc::new(status),
-            state: Arc::new(state),
-            mailer,
-            subscription_mailer: Arc::new(subscription_mailer),
-            publish: Arc::new(publish),
-            alerts: Arc::new(alerts),
+            status: Some(Arc::new(status)),
+            state: Some(Arc::new(state)),
+            mailer: Some(mailer),
+            subscription_mailer: Some(Arc::new(subscription_mailer)),
+            publish: Some(Arc::new(publish)),
+            alerts: Some(Arc::new(alerts)),
             updates: updates.map(|u| Arc::new(u) as Arc<dyn Queue>),
             sms: Some(Arc::new(aws.sms())),
+            ..Backends::default()
         };
-        Runner::compose(config, backends, queues, Arc::new(SystemClock)).map_err(|e| e.to_string())
+        Runner::compose(config, backends, queues).map_err(|e| e.to_string())
     }
 
+    /// The runner on `backends` (GitLab's API and outbound HTTPS added here, as every
+    /// runner has them): every capability through the one composition,
+    /// [`App::compose`].
     fn compose(
         config: Arc<Config>,
-        b: Backends,
+        mut backends: Backends,
         queues: Queues,
-        clock: Arc<dyn Clock>,
     ) -> Result<Runner, openmic::config::ConfigError> {
-        let Backends {
-            status,
-            state,
-            mailer,
-            subscription_mailer,
-            publish,
-            alerts,
-            updates,
-            sms,
-        } = b;
-        let intake = Intake::new(
-            config.clone(),
-            Some(publish),
-            Some(alerts),
-            Some(Arc::new(openmic::ports::ClaimsIn(state.clone()))),
-        )?
-        .keeping_first_project_in(state.clone())
-        .with_clock(clock.clone());
-        let gitlab = openmic_gitlab::connect(&config)?;
-        let mut publisher = Publisher::new(
-            config.clone(),
-            state.clone(),
-            status.clone(),
-            gitlab.clone(),
-        )
-        .with_clock(clock.clone());
-        if let Some(u) = &updates {
-            publisher = publisher.with_updates(u.clone());
-        }
-        let api = gitlab.map(|g| g.api);
+        backends.gitlab = openmic_gitlab::connect(&config)?;
         let web = openmic_web::Web::new().map_err(|e| openmic::config::ConfigError::Invalid {
             name: "ALERT_CHANNELS",
             why: openmic::errors::Chain(&e).to_string(),
         })?;
-        let actions = Arc::new(Actions::new(config.clone(), state.clone(), api.clone()));
-        let web: Arc<dyn openmic::ports::Outbound> = Arc::new(web);
-        let mut notifier = Notifier::new(
-            config.clone(),
-            state.clone(),
-            mailer.clone(),
-            api,
-            Some(web.clone()),
-        )?
-        .with_clock(clock.clone());
-        if let Some(sms) = sms {
-            notifier = notifier.with_sms(sms);
-        }
-        let subscriptions =
-            Subscriptions::new(config.clone(), state.clone(), subscription_mailer, updates)?
-                .with_channels(web)?
-                .with_clock(clock);
-        Ok(Runner {
+        backends.outbound = Some(Arc::new(web));
+        let mailer = backends.mailer()?;
+        let App {
             config,
-            status,
-            state,
+            intake,
             publisher,
             notifier,
-            subscriptions: Arc::new(subscriptions),
+            actions,
+            subscriptions,
+        } = App::compose(config, &backends)?;
+        Ok(Runner {
+            status: backends.status()?,
+            state: backends.state()?,
+            config,
+            publisher,
+            notifier,
+            subscriptions,
             actions,
             queues,
-            intake: Arc::new(intake),
+            intake,
             mailer,
         })
     }
@@ -441,7 +396,7 @@ impl Runner {
                 get(move || {
                     let runner = runner.clone();
                     async move {
-                        openmic_http::response(Reply(
+                        openmic_http::response(Reply::json(
                             StatusCode::OK,
                             json!({ "queued": runner.pending().await }),
                         ))
@@ -710,10 +665,10 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
             }
         }
         Err(e) => {
-            warn!(error = %e, key, "status bucket");
-            return openmic_http::response(Reply::error(
+            return openmic_http::response(Reply::failure(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the status bucket is unavailable",
+                &format_args!("{key}: {e}"),
             ));
         }
     };

@@ -1337,3 +1337,43 @@ fn sam_builds_without_a_prompt_and_every_command_has_a_region() {
         "the functions build one after the other into the shared target/: {build:?}"
     );
 }
+
+/// A default is declared once, as docs/configuration.md shows it, and the
+/// configuration's own default agrees: giving a variable its documented default
+/// changes nothing from leaving it unset.
+#[test]
+fn every_documented_default_is_what_an_unset_variable_gives() {
+    let load = |pairs: &[(&str, &str)]| {
+        let pairs: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        format!(
+            "{:?}",
+            Config::from_lookup(|name| pairs.get(name).cloned()).unwrap()
+        )
+    };
+    let unset = load(&[]);
+    let mut checked = Vec::new();
+    for v in variables() {
+        // Only a default that is one value (`4h`), not a sentence about one.
+        let Some(value) = v
+            .default
+            .strip_prefix('`')
+            .and_then(|d| d.strip_suffix('`'))
+            .filter(|d| !d.contains('`'))
+        else {
+            continue;
+        };
+        assert_eq!(
+            load(&[(v.name, value)]),
+            unset,
+            "{}: its documented default `{value}` is not what the configuration takes when it is unset",
+            v.name
+        );
+        checked.push(v.name);
+    }
+    assert!(checked.len() >= 10, "{checked:?}");
+    // The comparison sees a value other than the default.
+    assert_ne!(load(&[("RENOTIFY_AFTER", "5h")]), unset);
+}

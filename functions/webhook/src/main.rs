@@ -2,12 +2,9 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{LambdaEvent, service_fn};
-use openmic_aws::telemetry::or_exit;
-use openmic_core::config::Function;
-use openmic_http::apigw::{self, Event};
+use openmic_core::config::Function::Webhook;
 use openmic_intake::Intake;
-use serde_json::Value;
+use openmic_lambda::or_exit;
 
 // One event at a time: the single-threaded runtime is all a function needs.
 #[tokio::main(flavor = "current_thread")]
@@ -16,15 +13,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let variables = openmic_intake::VARIABLES
         .iter()
         .chain(openmic_aws::VARIABLES);
-    let (config, aws) = openmic_aws::start(Function::Webhook, variables).await;
-    let queue = Arc::new(or_exit(aws.publish_queue(&config)));
-    let state = Arc::new(or_exit(aws.state_bucket(&config)));
-    let intake = or_exit(Intake::new(config, Some(queue), None, Some(state)));
-    // Its part of the one route table, as the local runner serves it.
-    let router = openmic_http::router(Arc::new(intake));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
-        let router = router.clone();
-        async move { Ok::<Value, lambda_runtime::Error>(apigw::serve(router, event.payload).await) }
-    }))
-    .await
+    let (config, aws) = openmic_aws::start(Webhook, variables).await;
+    let backends = or_exit(aws.intake_backends(&config, Webhook));
+    let intake = or_exit(Intake::compose(config, &backends));
+    openmic_lambda::serve(openmic_http::router(Arc::new(intake))).await
 }

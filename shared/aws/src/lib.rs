@@ -26,6 +26,11 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use openmic_core::config::Function::{Alerts, Notifier, Publisher, Subscriptions, Webhook};
+#[cfg(feature = "s3")]
+use std::sync::Arc;
+
+#[cfg(feature = "s3")]
+use openmic_core::compose::Backends;
 use openmic_core::config::{Config, ConfigError, Function, Variable};
 
 /// What the AWS adapters read (beside the SDK's own `AWS_*`).
@@ -373,6 +378,75 @@ impl Aws {
             .ok_or(ConfigError::Missing("UPDATE_QUEUE_URL"))?;
         check_queue_url("UPDATE_QUEUE_URL", &url)?;
         Ok(sqs::SqsQueue::new(self.sqs(), url))
+    }
+
+    /// The backends of an intake function (the one composition takes them): the state
+    /// bucket (claims of large bodies), and the publish queue for the webhook, the
+    /// alerts queue for the alerts function. Each fails naming the variable it lacks.
+    /// One method a function, not one for all: a function links only the clients it
+    /// calls for, whatever features the build unified.
+    #[cfg(all(feature = "s3", feature = "sqs"))]
+    pub fn intake_backends(
+        &self,
+        config: &Config,
+        function: Function,
+    ) -> Result<Backends, ConfigError> {
+        let queue = |q: sqs::SqsQueue| Some(Arc::new(q) as Arc<dyn openmic_core::ports::Queue>);
+        let mut backends = Backends {
+            state: Some(Arc::new(self.state_bucket(config)?)),
+            ..Backends::default()
+        };
+        match function {
+            Webhook => backends.publish = queue(self.publish_queue(config)?),
+            Alerts => backends.alerts = queue(self.alert_queue(config)?),
+            _ => {}
+        }
+        Ok(backends)
+    }
+
+    /// The publisher's backends: both buckets, and the updates queue where
+    /// `UPDATE_QUEUE_URL` is set (public updates sent on).
+    #[cfg(all(feature = "s3", feature = "sqs"))]
+    pub fn publisher_backends(&self, config: &Config) -> Result<Backends, ConfigError> {
+        let updates = match config.update_queue_url {
+            Some(_) => Some(Arc::new(self.update_queue(config)?) as _),
+            None => None,
+        };
+        Ok(Backends {
+            state: Some(Arc::new(self.state_bucket(config)?)),
+            status: Some(Arc::new(self.status_bucket(config)?)),
+            updates,
+            ..Backends::default()
+        })
+    }
+
+    /// The notifier's backends: the state bucket, the maintainers' mailer, and (with
+    /// `sms`) SNS for text messages.
+    #[cfg(all(feature = "s3", feature = "ses"))]
+    pub fn notifier_backends(&self, config: &Config) -> Result<Backends, ConfigError> {
+        Ok(Backends {
+            state: Some(Arc::new(self.state_bucket(config)?)),
+            mailer: Some(Arc::new(self.mailer(config)?)),
+            #[cfg(feature = "sms")]
+            sms: Some(Arc::new(self.sms())),
+            ..Backends::default()
+        })
+    }
+
+    /// The subscriptions function's backends: the state bucket, subscribers' mailer,
+    /// and with `SUBSCRIPTIONS=on` the updates queue (batches re-queued).
+    #[cfg(all(feature = "s3", feature = "sqs", feature = "ses"))]
+    pub fn subscriptions_backends(&self, config: &Config) -> Result<Backends, ConfigError> {
+        let updates = match config.subscriptions {
+            true => Some(Arc::new(self.update_queue(config)?) as _),
+            false => None,
+        };
+        Ok(Backends {
+            state: Some(Arc::new(self.state_bucket(config)?)),
+            subscription_mailer: Some(Arc::new(self.subscription_mailer(config)?)),
+            updates,
+            ..Backends::default()
+        })
     }
 
     /// What the consumer of `queue` (`publish`, `alerts`, `updates`) does with a

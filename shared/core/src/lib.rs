@@ -3,6 +3,7 @@
 //! (`openmic`) talks to the world. No I/O here.
 
 pub mod clock;
+pub mod compose;
 pub mod config;
 pub mod consumer;
 pub mod document;
@@ -16,5 +17,6 @@ pub mod mail;
 pub mod memory;
 pub mod message;
 pub mod ports;
+pub mod reply;
 pub mod signing;
 pub mod time;

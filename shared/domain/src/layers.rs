@@ -30,6 +30,7 @@ const DOMAIN: &[&str] = &[
     "alerts",
     "subscriptions",
     "publishing",
+    "app",
 ];
 
 /// Intake's modules (`openmic-intake`, between the vocabulary and the domain), lowest
@@ -38,8 +39,8 @@ const INTAKE: &[&str] = &["payload", "hooks", "projects", "auth", "alerts"];
 
 /// The vocabulary's modules, lowest first.
 const CORE: &[&str] = &[
-    "errors", "time", "ids", "signing", "clock", "config", "mail", "ports", "document", "message",
-    "gitlab", "memory", "consumer",
+    "errors", "reply", "time", "ids", "signing", "clock", "config", "mail", "ports", "document",
+    "message", "gitlab", "memory", "compose", "consumer",
 ];
 
 type Module = Vec<String>;

@@ -29,12 +29,16 @@
 #[cfg(any(test, feature = "memory"))]
 pub use openmic_core::memory;
 pub use openmic_core::{
-    clock, config, consumer, document, errors, gitlab, ids, mail, message, ports, signing, time,
+    clock, compose, config, consumer, document, errors, gitlab, ids, mail, message, ports, reply,
+    signing, time,
 };
 /// Intake is its own crate (`openmic-intake`, on `openmic-core` only), at the same path.
 pub use openmic_intake as intake;
 
+pub use app::App;
+
 pub mod alerts;
+pub mod app;
 pub mod chat;
 pub mod i18n;
 pub mod maintenance;
@@ -53,6 +57,7 @@ pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
         intake::VARIABLES,
         publishing::VARIABLES,
         site::VARIABLES,
+        mail::VARIABLES,
         alerts::VARIABLES,
         subscriptions::VARIABLES,
         maintenance::VARIABLES,

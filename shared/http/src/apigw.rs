@@ -268,9 +268,11 @@ impl Event {
     /// `replay`, where a body that is not the base64 it claims is the file's error.
     #[cfg(feature = "intake")]
     pub fn into_request(self) -> Result<http::Request<axum::body::Body>, String> {
-        let body = self.body().map_err(|r| r.1["error"].to_string())?;
+        let body = self
+            .body()
+            .map_err(|r| serde_json::Value::from(r.error.unwrap_or_default()).to_string())?;
         self.request(axum::body::Body::from(body))
-            .map_err(|r| r.1["error"].to_string())
+            .map_err(|r| serde_json::Value::from(r.error.unwrap_or_default()).to_string())
     }
 
     /// The event as an HTTP request as a function answers it: its body decoded when
@@ -385,7 +387,7 @@ mod tests {
             json!({"version": "2.0", "rawPath": "/gitlab", "body": "not base64!",
             "isBase64Encoded": true, "requestContext": {"http": {"method": "POST"}}}),
         );
-        assert_eq!(bad.body().unwrap_err().0, StatusCode::BAD_REQUEST);
+        assert_eq!(bad.body().unwrap_err().status, StatusCode::BAD_REQUEST);
     }
 
     #[cfg(feature = "intake")]

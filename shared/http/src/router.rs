@@ -12,26 +12,36 @@ use axum::response::{IntoResponse, Response};
 #[cfg(feature = "links")]
 use axum::routing::get;
 use axum::routing::{MethodRouter, post};
-#[cfg(feature = "subscriptions")]
-use http::header;
-use http::{HeaderMap, Method, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 #[cfg(feature = "links")]
-use openmic::alerts::actions::{Actions, Page as LinkPage};
+use openmic::alerts::actions::Actions;
 #[cfg(feature = "links")]
 use openmic::alerts::links::LinkAction;
 #[cfg(feature = "subscriptions")]
 use openmic::subscriptions::Subscriptions;
 #[cfg(feature = "subscriptions")]
-use openmic::subscriptions::web::{self, MAX_FORM_BYTES, Page};
+use openmic::subscriptions::web::{self, MAX_FORM_BYTES};
 use openmic_core::config::Config;
 use openmic_intake::{Intake, Reply, Route, check_declared_length, too_large};
 #[cfg(feature = "subscriptions")]
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// A reply as an HTTP response with its JSON body.
+/// A reply as an HTTP response, the same for every route (JSON, the alert links'
+/// pages, the subscription pages): its status, content type, headers and body.
 pub fn response(reply: Reply) -> Response {
-    (reply.0, axum::Json(reply.1)).into_response()
+    let mut response = (reply.status, reply.body).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(reply.content_type),
+    );
+    for (name, value) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    response
 }
 
 /// The router: `POST /gitlab`, `POST /alerts` (for the queues configured), JSON 404
@@ -100,7 +110,7 @@ pub fn link_routes<S: Clone + Send + Sync + 'static>(actions: Arc<Actions>) -> R
         let (show, act) = (actions.clone(), actions.clone());
         let m = get(move |RawQuery(q): RawQuery| async move {
             let (token, length) = link_query(q.as_deref());
-            page(
+            response(
                 show.show(
                     action,
                     token.as_deref(),
@@ -112,7 +122,7 @@ pub fn link_routes<S: Clone + Send + Sync + 'static>(actions: Arc<Actions>) -> R
         })
         .post(move |RawQuery(q): RawQuery| async move {
             let (token, length) = link_query(q.as_deref());
-            page(
+            response(
                 act.act(
                     action,
                     token.as_deref(),
@@ -143,21 +153,6 @@ fn link_query(q: Option<&str>) -> (Option<String>, Option<String>) {
         crate::apigw::query_param(q, "token"),
         crate::apigw::query_param(q, "for"),
     )
-}
-
-#[cfg(feature = "links")]
-fn page(p: LinkPage) -> Response {
-    let mut response = (
-        StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        p.html,
-    )
-        .into_response();
-    for (name, value) in LinkPage::HEADERS {
-        response
-            .headers_mut()
-            .insert(name, http::HeaderValue::from_static(value));
-    }
-    response
 }
 
 fn only_post(m: MethodRouter<Arc<Intake>>) -> MethodRouter<Arc<Intake>> {
@@ -220,23 +215,7 @@ async fn subscription(subscriptions: &Subscriptions, request: Request) -> Respon
             source: source.as_deref(),
         })
         .await;
-    page_response(page)
-}
-
-#[cfg(feature = "subscriptions")]
-/// A subscription page as an HTTP response.
-pub fn page_response(page: Page) -> Response {
-    let mut response = (page.status, page.body).into_response();
-    let h = response.headers_mut();
-    if let Ok(v) = http::HeaderValue::from_str(page.content_type) {
-        h.insert(header::CONTENT_TYPE, v);
-    }
-    for (name, value) in page.headers {
-        if let Ok(v) = http::HeaderValue::from_str(&value) {
-            h.insert(name, v);
-        }
-    }
-    response
+    response(page)
 }
 
 /// `404 {"error": "no route for <method> <path>"}`.

@@ -22,7 +22,7 @@ pub(super) async fn accept(
     let parsed = parse::parse_with(body, now, intake.field_map.as_ref())
         .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.0))?;
     if let Some(why) = parsed.ignored {
-        return Ok(Reply(StatusCode::OK, json!({ "ignored": why })));
+        return Ok(Reply::json(StatusCode::OK, json!({ "ignored": why })));
     }
     if parsed.truncated > 0 {
         warn!(
@@ -41,7 +41,7 @@ pub(super) async fn accept(
     let messages = messages(parsed, &delivery, &received_at)
         .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, Chain(&e).to_string()))?;
     intake.enqueue_all(queue, messages).await?;
-    Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": n })))
+    Ok(Reply::json(StatusCode::ACCEPTED, json!({ "queued": n })))
 }
 
 /// An alert that could not be written as a queue message.

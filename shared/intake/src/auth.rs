@@ -200,7 +200,7 @@ mod tests {
     }
 
     fn status(r: Result<(), Reply>) -> u16 {
-        r.map_or_else(|e| e.0.as_u16(), |()| 200)
+        r.map_or_else(|e| e.status.as_u16(), |()| 200)
     }
 
     #[test]

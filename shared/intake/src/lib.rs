@@ -29,11 +29,12 @@ use tracing::{Instrument, info, info_span, warn};
 pub use auth::{Route, check_declared_length, too_large};
 use hooks::{Hook, HookError};
 use openmic_core::clock::{Clock, SystemClock};
+use openmic_core::compose::Backends;
 use openmic_core::config::{Config, ConfigError};
 use openmic_core::errors::Chain;
 use openmic_core::ids::IncidentId;
 use openmic_core::message::{self, Source};
-use openmic_core::ports::{ClaimStore, ObjectStore, Queue};
+use openmic_core::ports::{ClaimStore, ClaimsIn, ObjectStore, Queue};
 use openmic_core::signing::SigningKey;
 use projects::{Projects, Refused};
 
@@ -84,15 +85,8 @@ pub const VARIABLES: &[Variable] = &[
     },
 ];
 
-/// A reply: status and a JSON body.
-#[derive(Debug)]
-pub struct Reply(pub StatusCode, pub serde_json::Value);
-
-impl Reply {
-    pub fn error(status: StatusCode, message: impl Into<String>) -> Reply {
-        Reply(status, json!({ "error": message.into() }))
-    }
-}
+/// A route's reply (the one type every route answers with).
+pub use openmic_core::reply::Reply;
 
 /// What intake needs: settings and where to queue.
 pub struct Intake {
@@ -155,6 +149,28 @@ impl Intake {
             signing_key,
             clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Intake composed from a process's backends: `POST /gitlab` where it has the
+    /// publish queue, `POST /alerts` where it has the alerts queue; bodies too large
+    /// for a queue claimed in the state bucket, and without `GITLAB_PROJECT_ID` (the
+    /// local runner) the first project heard of kept there; on the backends' clock.
+    pub fn compose(config: Arc<Config>, backends: &Backends) -> Result<Intake, ConfigError> {
+        let claims = backends
+            .state
+            .clone()
+            .map(|s| Arc::new(ClaimsIn(s)) as Arc<dyn ClaimStore>);
+        let mut intake = Intake::new(
+            config,
+            backends.publish.clone(),
+            backends.alerts.clone(),
+            claims,
+        )?
+        .with_clock(backends.clock.clone());
+        if let Some(state) = &backends.state {
+            intake = intake.keeping_first_project_in(state.clone());
+        }
+        Ok(intake)
     }
 
     /// Intake with another clock (tests move one by hand).
@@ -265,8 +281,8 @@ async fn respond(
             Ok(r) | Err(r) => r,
         };
         info!(
-            status = reply.0.as_u16(),
-            error = reply.1.get("error").and_then(|e| e.as_str()),
+            status = reply.status.as_u16(),
+            error = reply.error.as_deref(),
             "reply"
         );
         reply
@@ -303,7 +319,7 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: &[u8]) -> Resu
     let hook = match Hook::parse(event, body) {
         Ok(h) => h,
         Err(HookError::Ignored(why)) => {
-            return Ok(Reply(StatusCode::OK, json!({ "ignored": why })));
+            return Ok(Reply::json(StatusCode::OK, json!({ "ignored": why })));
         }
         Err(HookError::Malformed(why)) => return Err(Reply::error(StatusCode::BAD_REQUEST, why)),
     };
@@ -334,5 +350,5 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: &[u8]) -> Resu
             message,
         )
         .await?;
-    Ok(Reply(StatusCode::ACCEPTED, json!({ "queued": 1 })))
+    Ok(Reply::json(StatusCode::ACCEPTED, json!({ "queued": 1 })))
 }

@@ -22,32 +22,25 @@ use tracing::{info, warn};
 use super::links::{Grant, LinkAction, LinkError, LinkKey, silence_for};
 use super::message::{self, render};
 use super::record::{ActionRecord, AlertRecord, RecordStatus, key_of};
-use crate::config::Config;
+use crate::compose::Backends;
+use crate::config::{Config, ConfigError};
 use crate::document;
 use crate::gitlab::Gitlab;
 use crate::ids::IncidentId;
 use crate::ports::ObjectStore;
+use crate::reply::Reply;
 use crate::time::{self, Timestamp};
+use http::StatusCode;
 
-/// An answer to a link: a status and an HTML page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    pub status: u16,
-    pub html: String,
-}
-
-impl Page {
-    /// The headers of every page: never cached, the token never sent on as a
-    /// referrer, nothing loaded from elsewhere, never in a frame.
-    pub const HEADERS: [(&'static str, &'static str); 6] = [
-        ("content-type", "text/html; charset=utf-8"),
-        ("cache-control", "no-store"),
-        ("referrer-policy", "no-referrer"),
-        ("x-content-type-options", "nosniff"),
-        ("x-frame-options", "DENY"),
-        ("content-security-policy", crate::templates::PAGE_CSP),
-    ];
-}
+/// The headers of every link page beside its content type: never cached, the token
+/// never sent on as a referrer, nothing loaded from elsewhere, never in a frame.
+pub const PAGE_HEADERS: [(&str, &str); 5] = [
+    ("cache-control", "no-store"),
+    ("referrer-policy", "no-referrer"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("content-security-policy", crate::templates::PAGE_CSP),
+];
 
 /// Why a link is refused (the page's `why`) and its status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +129,16 @@ impl Actions {
         }
     }
 
+    /// The alert links composed from a process's backends: the state bucket, and
+    /// GitLab's API where configured (an acknowledgement noted on the alert's issue).
+    pub fn compose(config: Arc<Config>, backends: &Backends) -> Result<Actions, ConfigError> {
+        Ok(Actions::new(
+            config,
+            backends.state()?,
+            backends.gitlab.as_ref().map(|g| g.api.clone()),
+        ))
+    }
+
     /// `GET`: what the link will do, and a button. Changes nothing.
     pub async fn show(
         &self,
@@ -143,7 +146,7 @@ impl Actions {
         token: Option<&str>,
         length: Option<&str>,
         now: Timestamp,
-    ) -> Page {
+    ) -> Reply {
         let s = match self.check(action, token, length, now).await {
             Ok(s) => s,
             Err(r) => return refused(action, &r),
@@ -163,7 +166,7 @@ impl Actions {
         token: Option<&str>,
         length: Option<&str>,
         now: Timestamp,
-    ) -> Page {
+    ) -> Reply {
         // The record is read once, in the update that acts on it.
         let link = match self.grant(action, token, length, now) {
             Ok(g) => g,
@@ -327,7 +330,7 @@ fn page(
     s: &Subject,
     noted: bool,
     now: Timestamp,
-) -> Page {
+) -> Reply {
     let r = &s.record;
     let a = &r.alert;
     let ctx = context! {
@@ -356,7 +359,7 @@ fn action_name(action: LinkAction) -> &'static str {
     }
 }
 
-fn refused(action: LinkAction, r: &Refusal) -> Page {
+fn refused(action: LinkAction, r: &Refusal) -> Reply {
     let expired = match r {
         Refusal::Link(LinkError::Expired(at)) => Some(time::format(at)),
         _ => None,
@@ -370,16 +373,20 @@ fn refused(action: LinkAction, r: &Refusal) -> Page {
     html(r.status(), &ctx)
 }
 
-fn html(status: u16, ctx: &Value) -> Page {
-    match render("alert-action.html", ctx) {
-        Ok(html) => Page { status, html },
+fn html(status: u16, ctx: &Value) -> Reply {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let page = match render("alert-action.html", ctx) {
+        Ok(html) => Reply::html(status, html),
         Err(e) => {
             tracing::error!(error = %e, "alert link page");
-            Page {
-                status: 500,
-                html: "<!DOCTYPE html><title>Error</title><p>openmic could not show this page.</p>"
+            Reply::html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "<!DOCTYPE html><title>Error</title><p>openmic could not show this page.</p>"
                     .into(),
-            }
+            )
         }
-    }
+    };
+    PAGE_HEADERS
+        .into_iter()
+        .fold(page, |page, (name, value)| page.with_header(name, value))
 }

@@ -22,6 +22,7 @@ use super::record::{AlertRecord, Change, apply, record_key};
 use super::{Alert, AlertStatus};
 use crate::chat::Retries;
 use crate::clock::{Clock, SystemClock};
+use crate::compose::Backends;
 use crate::config::{Config, ConfigError};
 use crate::errors::ProcessError;
 use crate::gitlab::Gitlab;
@@ -369,6 +370,24 @@ impl Notifier {
             sms: self.sms.clone(),
             retries: self.retries,
         }
+    }
+
+    /// The notifier composed from a process's backends: the state bucket, the
+    /// maintainers' mailer, GitLab's API where configured, outbound HTTPS for chat and
+    /// webhook channels, the backends' clock.
+    pub fn compose(config: Arc<Config>, backends: &Backends) -> Result<Notifier, ConfigError> {
+        let notifier = Notifier::new(
+            config,
+            backends.state()?,
+            backends.mailer()?,
+            backends.gitlab.as_ref().map(|g| g.api.clone()),
+            backends.outbound.clone(),
+        )?
+        .with_clock(backends.clock.clone());
+        Ok(match &backends.sms {
+            Some(sms) => notifier.with_sms(sms.clone()),
+            None => notifier,
+        })
     }
 
     /// The notifier with another clock (tests move one by hand).

@@ -25,27 +25,11 @@ pub mod storm;
 /// The payloads are intake's (`openmic-intake`), at the same paths.
 pub use openmic_intake::payload::{Alert, AlertSource, AlertStatus, Severity, fieldmap, parse};
 
-use crate::config::Function::{Alerts, Notifier, Publisher, Subscriptions};
+use crate::config::Function::{Alerts, Notifier};
 use crate::config::Variable;
 
 /// What the alerts' lifecycle reads.
 pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "MAIL_FROM",
-        default: "required by the notifier and subscriptions",
-        meaning: "the sender of alert mail, of subscription mail and of the maintainers' notice of a queue message given up on",
-        secret: false,
-        read_by: &[Publisher, Notifier, Subscriptions],
-        required_by: &[Notifier, Subscriptions],
-    },
-    Variable {
-        name: "MAINTAINER_EMAILS",
-        default: "required by the notifier",
-        meaning: "the recipients of alert mail and of the notice of a queue message given up on, comma-separated",
-        secret: false,
-        read_by: &[Publisher, Notifier, Subscriptions],
-        required_by: &[Notifier],
-    },
     Variable {
         name: "RENOTIFY_AFTER",
         default: "`4h`",

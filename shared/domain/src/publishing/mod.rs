@@ -22,7 +22,8 @@ use bytes::Bytes;
 use tracing::{info, warn};
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::compose::Backends;
+use crate::config::{Config, ConfigError};
 use crate::document;
 use crate::errors::ProcessError;
 use crate::gitlab::{ApiError, Gitlab, GitlabAccess};
@@ -807,6 +808,23 @@ impl Publisher {
             layout_checked: tokio::sync::OnceCell::new(),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The publisher composed from a process's backends: the state and status
+    /// buckets, GitLab's API where configured, the updates queue where public updates
+    /// are sent on (subscribers, `UPDATE_CHANNELS`), the backends' clock.
+    pub fn compose(config: Arc<Config>, backends: &Backends) -> Result<Publisher, ConfigError> {
+        let mut publisher = Publisher::new(
+            config,
+            backends.state()?,
+            backends.status()?,
+            backends.gitlab.clone(),
+        )
+        .with_clock(backends.clock.clone());
+        if let Some(queue) = &backends.updates {
+            publisher = publisher.with_updates(queue.clone());
+        }
+        Ok(publisher)
     }
 
     /// Hands public updates to `queue` for subscribers (`SUBSCRIPTIONS=on`).

@@ -47,6 +47,7 @@ use std::sync::Arc;
 use tracing::info;
 
 use crate::clock::{Clock, SystemClock};
+use crate::compose::Backends;
 use crate::config::Function::{Notifier, Publisher, Subscriptions as SubscriptionsFn};
 use crate::config::{Config, ConfigError, Variable};
 use crate::document;
@@ -181,6 +182,27 @@ impl Subscriptions {
             layout_checked: tokio::sync::OnceCell::new(),
             origins,
         })
+    }
+
+    /// The subscriptions composed from a process's backends: the state bucket,
+    /// subscribers' mailer, the updates queue (batches re-queued), outbound HTTPS for
+    /// `UPDATE_CHANNELS`, the backends' clock.
+    pub fn compose(config: Arc<Config>, backends: &Backends) -> Result<Subscriptions, ConfigError> {
+        let subscriptions = Subscriptions::new(
+            config,
+            backends.state()?,
+            backends.subscription_mailer()?,
+            backends.updates.clone(),
+        )?
+        .with_clock(backends.clock.clone());
+        match &backends.outbound {
+            Some(outbound) => subscriptions.with_channels(outbound.clone()),
+            None if subscriptions.config.update_channels.is_some() => Err(ConfigError::Invalid {
+                name: "UPDATE_CHANNELS",
+                why: "its channels need outbound HTTP, which this process lacks".into(),
+            }),
+            None => Ok(subscriptions),
+        }
     }
 
     /// The subscriptions taking `POST /subscribe` from the page at `url` too (a page

@@ -12,13 +12,14 @@ use super::fanout::{FanMessage, FanOut};
 use super::subscriber::{self, Subscriber};
 use super::token::{Purpose, Token, TokenKey};
 use super::update::{Subject, Update, UpdateKind};
-use super::web::{Page, Request};
+use super::web::Request;
 use super::*;
 use crate::config::{Config, Secret};
 use crate::errors::BackendError;
 use crate::mail::Mail;
 use crate::memory::{MemoryMailer, MemoryQueue, MemoryStore};
 use crate::ports::{Mailer, ObjectStore, OutMessage};
+use crate::reply::Reply;
 
 const SECRET: &str = "test-subscription-secret-0123456789abcdef";
 
@@ -93,7 +94,7 @@ async fn call(
     body: &str,
     source: &str,
     json: bool,
-) -> Page {
+) -> Reply {
     let (path, query) = match uri.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (uri, None),
@@ -132,7 +133,7 @@ async fn handle_queued(w: &World) -> Vec<FanOut> {
     }
 }
 
-fn json(p: &Page) -> serde_json::Value {
+fn json(p: &Reply) -> serde_json::Value {
     serde_json::from_str(&p.body).unwrap_or_else(|e| panic!("{e}: {}", p.body))
 }
 
@@ -1168,7 +1169,7 @@ async fn post_form(
     source: &str,
     headers: &[(&str, &str)],
     json: bool,
-) -> Page {
+) -> Reply {
     let mut map = HeaderMap::new();
     map.insert(
         header::CONTENT_TYPE,

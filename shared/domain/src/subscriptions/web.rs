@@ -14,6 +14,7 @@
 //! A GET never changes anything: mail scanners follow links. An unsubscribe or manage
 //! link acts only on the subscription it was made for ([`Subscriber::holds`]).
 
+use crate::reply::Reply;
 use http::{HeaderMap, Method, StatusCode, header};
 use minijinja::context;
 use serde_json::{Value, json};
@@ -62,15 +63,6 @@ pub struct Request<'a> {
     /// The client's address as the edge saw it (API Gateway's `sourceIp`, the
     /// socket's peer); none if unknown.
     pub source: Option<&'a str>,
-}
-
-/// The answer: status, content type, body and headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    pub status: StatusCode,
-    pub content_type: &'static str,
-    pub body: String,
-    pub headers: Vec<(&'static str, String)>,
 }
 
 /// Every view a page may show: each has its title in the catalogues
@@ -173,7 +165,7 @@ pub fn origin_of(url: &str) -> Option<String> {
 
 impl Subscriptions {
     /// Answers one request to the routes.
-    pub async fn web(&self, req: Request<'_>) -> Page {
+    pub async fn web(&self, req: Request<'_>) -> Reply {
         let span = info_span!("request", method = %req.method, path = req.path);
         async {
             let json = wants_json(req.headers);
@@ -589,7 +581,7 @@ impl Subscriptions {
         Ok(view)
     }
 
-    fn page(&self, view: &View, json: bool) -> Page {
+    fn page(&self, view: &View, json: bool) -> Reply {
         let mut headers = vec![
             ("cache-control", "no-store".to_owned()),
             ("referrer-policy", "no-referrer".to_owned()),
@@ -604,11 +596,9 @@ impl Subscriptions {
         }
         let status = StatusCode::from_u16(view.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if json {
-            return Page {
-                status,
-                content_type: "application/json",
-                body: view_json(view).to_string(),
+            return Reply {
                 headers,
+                ..Reply::json(status, view_json(view))
             };
         }
         headers.push((
@@ -643,11 +633,9 @@ impl Subscriptions {
                     cat.text("subscriptions.page.unavailable"),
                 )
             });
-        Page {
-            status,
-            content_type: "text/html; charset=utf-8",
-            body,
+        Reply {
             headers,
+            ..Reply::html(status, body)
         }
     }
 }

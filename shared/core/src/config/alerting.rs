@@ -66,11 +66,17 @@ pub struct AlertRouting {
     pub pushover_token: Option<Secret>,
     /// `TELEGRAM_BOT_TOKEN`: the Telegram bot's token.
     pub telegram_bot_token: Option<Secret>,
-    /// `PUSHOVER_API_URL`: Pushover's API elsewhere (a proxy, a test).
-    pub pushover_api_url: Option<String>,
-    /// `TELEGRAM_API_URL`: a Telegram Bot API server of your own, or a test's.
-    pub telegram_api_url: Option<String>,
+    /// `PUSHOVER_API_URL`: Pushover's API ([`PUSHOVER_API`] unless a proxy's, a test's).
+    pub pushover_api_url: String,
+    /// `TELEGRAM_API_URL`: the Telegram Bot API ([`TELEGRAM_API`] unless a server of
+    /// your own, or a test's).
+    pub telegram_api_url: String,
 }
+
+/// Pushover's API, when `PUSHOVER_API_URL` is unset.
+pub const PUSHOVER_API: &str = "https://api.pushover.net";
+/// Telegram's Bot API, when `TELEGRAM_API_URL` is unset.
+pub const TELEGRAM_API: &str = "https://api.telegram.org";
 
 /// The least length of `ALERT_LINK_SECRET`.
 pub const MIN_LINK_SECRET_LEN: usize = 16;
@@ -84,8 +90,8 @@ impl AlertRouting {
             field_map: get("ALERT_FIELD_MAP"),
             pushover_token: get("PUSHOVER_TOKEN").map(Secret::new),
             telegram_bot_token: get("TELEGRAM_BOT_TOKEN").map(Secret::new),
-            pushover_api_url: get("PUSHOVER_API_URL"),
-            telegram_api_url: get("TELEGRAM_API_URL"),
+            pushover_api_url: get("PUSHOVER_API_URL").unwrap_or_else(|| PUSHOVER_API.into()),
+            telegram_api_url: get("TELEGRAM_API_URL").unwrap_or_else(|| TELEGRAM_API.into()),
             digest_after: Some(DigestAfter::default()),
             ..AlertRouting::default()
         };

@@ -9,12 +9,8 @@
 use url::{Host, Url};
 
 use super::{Kind, Target};
+pub use crate::config::alerting::{PUSHOVER_API, TELEGRAM_API};
 use crate::config::{Config, ConfigError, Secret};
-
-/// Pushover's API unless `PUSHOVER_API_URL` says otherwise.
-pub const PUSHOVER_API: &str = "https://api.pushover.net";
-/// Telegram's Bot API unless `TELEGRAM_API_URL` says otherwise.
-pub const TELEGRAM_API: &str = "https://api.telegram.org";
 
 /// The pagers' settings: tokens, and where the services' APIs are.
 #[derive(Clone)]
@@ -82,8 +78,8 @@ impl Services {
                 ));
             }
         }
-        let api = |name: &'static str, value: &Option<String>, default: &str| {
-            let url = value.as_deref().unwrap_or(default).trim();
+        let api = |name: &'static str, value: &str| {
+            let url = value.trim();
             match Url::parse(url) {
                 Ok(u) if is_https_or_loopback(&u) && u.query().is_none() => {
                     Ok(url.trim_end_matches('/').to_owned())
@@ -96,9 +92,9 @@ impl Services {
         };
         Ok(Services {
             pushover_token: r.pushover_token.clone(),
-            pushover_api: api("PUSHOVER_API_URL", &r.pushover_api_url, PUSHOVER_API)?,
+            pushover_api: api("PUSHOVER_API_URL", &r.pushover_api_url)?,
             telegram_bot_token: r.telegram_bot_token.clone(),
-            telegram_api: api("TELEGRAM_API_URL", &r.telegram_api_url, TELEGRAM_API)?,
+            telegram_api: api("TELEGRAM_API_URL", &r.telegram_api_url)?,
         })
     }
 }

@@ -67,12 +67,12 @@ fn turn(layer: &Layer, zone: chrono_tz::Tz, at: Timestamp, local: NaiveDateTime)
     (k >= 0).then_some(k)
 }
 
-fn layer_person<'a>(
-    layer: &'a Layer,
+fn layer_person(
+    layer: &Layer,
     zone: chrono_tz::Tz,
     at: Timestamp,
     local: NaiveDateTime,
-) -> Option<&'a str> {
+) -> Option<&str> {
     if !layer.restrict.is_empty() && !layer.restrict.iter().any(|r| r.covers(local)) {
         return None;
     }

@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Weekday};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Weekday};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -172,8 +172,6 @@ impl Restriction {
         }
     }
 }
-
-use chrono::Datelike;
 
 /// Someone on call in place of the layers, from `from` to `to`.
 #[derive(Debug, Clone, PartialEq)]

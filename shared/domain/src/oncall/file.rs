@@ -1,4 +1,4 @@
-//! The on-call file (`ONCALL_CONFIG`, DESIGN.md "On call"): its YAML read into typed
+//! The on-call file (`ONCALL_CONFIG`, docs/oncall.md): its YAML read into typed
 //! values, every problem named with the file's line where known.
 //!
 //! The YAML is read by `serde-saphyr`: serde_yaml is deprecated and unmaintained,

@@ -1,4 +1,4 @@
-//! On call (DESIGN.md "On call"): who is on call, and whom an alert pages until
+//! On call (docs/oncall.md): who is on call, and whom an alert pages until
 //! someone answers. Pure rules, no I/O:
 //!
 //! - [`file`]: the on-call file (YAML: people, schedules, policies) read and

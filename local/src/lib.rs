@@ -5,6 +5,7 @@
 //! clients.
 
 pub mod backup;
+pub mod oncall;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -8,6 +8,8 @@
 //!   processed to the end before the next.
 //! - `backup --data-dir DIR --to FILE`, `restore --data-dir DIR --from FILE [--force]`:
 //!   the data directory's state in one tar file (`openmic_local::backup`).
+//! - `oncall [--at TIME] [--config PATH]`: who is on call per schedule of a local
+//!   on-call file (`ONCALL_CONFIG`), `<schedule>\t<person>` a line (`openmic_local::oncall`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -81,6 +83,16 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print who is on call in each schedule of the on-call file, one line each:
+    /// `<schedule>\t<person>` (`-` when nobody).
+    Oncall {
+        /// When (RFC 3339, such as 2026-12-07T09:00:00Z); now without it.
+        #[arg(long)]
+        at: Option<String>,
+        /// The on-call file (a local path).
+        #[arg(long, env = "ONCALL_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Move what an earlier release wrote to this release's layout (serve and replay
     /// do it by themselves on first use); prints what moved.
     Migrate {
@@ -139,7 +151,8 @@ fn lower_priority() {
 async fn main() {
     telemetry::init();
     let cli = Cli::parse();
-    // Backup and restore read no configuration: a broken environment does not stop them.
+    // Backup, restore and oncall read no configuration: a broken environment does not
+    // stop them.
     match &cli.command {
         Command::Backup { data_dir, to } => {
             let counts = or_exit(openmic_local::backup::backup(data_dir, to));
@@ -155,12 +168,23 @@ async fn main() {
             println!("{}: {counts}", data_dir.display());
             return;
         }
+        Command::Oncall { at, config } => {
+            // Each error says all it knows (the file's problems, one a line).
+            match openmic_local::oncall::run(config.as_deref(), at.as_deref(), chrono::Utc::now()) {
+                Ok(lines) => print!("{lines}"),
+                Err(e) => {
+                    eprintln!("openmic-local oncall: {e}");
+                    std::process::exit(1);
+                }
+            }
+            return;
+        }
         _ => {}
     }
     let env = or_exit(Config::from_env());
     match cli.command {
         // Done above, before reading the environment.
-        Command::Backup { .. } | Command::Restore { .. } => {}
+        Command::Backup { .. } | Command::Restore { .. } | Command::Oncall { .. } => {}
         Command::Serve {
             listen,
             data_dir,

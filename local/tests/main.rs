@@ -3,6 +3,7 @@
 
 mod backup;
 mod crash;
+mod oncall;
 mod poison;
 mod start;
 

@@ -11,6 +11,11 @@
 //! - routing 1000 alerts against 20 channels' label matchers (Alertmanager syntax,
 //!   equality, negation and regular expressions): at most 2 ms.
 //!
+//! - on call (issue 25): who is on call now in 20 schedules of 5 layers (mixed zones,
+//!   rotations and restrictions) with 100 overrides each: at most 50 µs; escalation's
+//!   step for 1,000 open alerts under a three-step policy (each with its record, at
+//!   every stage): at most 20 ms.
+//!
 //! Fed from the events/ fixtures. `scripts/perf` prints the ratios.
 
 use std::collections::BTreeMap;
@@ -328,9 +333,136 @@ fn site(c: &mut Criterion) {
     g.finish();
 }
 
+/// An on-call file of 20 schedules, each of 5 layers and 100 overrides, and a policy
+/// of three steps naming them.
+fn oncall_file() -> openmic::oncall::OnCall {
+    use std::fmt::Write;
+    let zones = [
+        "Europe/Berlin",
+        "America/New_York",
+        "Asia/Tokyo",
+        "UTC",
+        "Australia/Sydney",
+    ];
+    let rotations = ["1w", "1d", "12h", "2w", "8h"];
+    let restricts = [
+        "",
+        "[\"Mon-Fri 09:00-18:00\"]",
+        "[\"Sat,Sun\"]",
+        "[\"22:00-06:00\"]",
+        "",
+    ];
+    let mut y = String::from("people:\n");
+    for p in 0..50 {
+        writeln!(
+            y,
+            "  p{p}: {{email: p{p}@example.com, sms: \"+1555010{p:02}\"}}"
+        )
+        .unwrap();
+    }
+    y.push_str("schedules:\n");
+    for s in 0..20 {
+        writeln!(y, "  s{s}:\n    time_zone: {}\n    layers:", zones[s % 5]).unwrap();
+        for l in 0..5 {
+            let who: Vec<String> = (0..4)
+                .map(|i| format!("p{}", (s + l * 3 + i) % 50))
+                .collect();
+            write!(
+                y,
+                "      - {{participants: [{}], rotation: {}, handoff: \"2026-0{}-0{}T09:00\"",
+                who.join(", "),
+                rotations[l],
+                1 + l,
+                1 + s % 7
+            )
+            .unwrap();
+            if !restricts[l].is_empty() {
+                write!(y, ", restrict: {}", restricts[l]).unwrap();
+            }
+            y.push_str("}\n");
+        }
+        y.push_str("    overrides:\n");
+        for o in 0..100 {
+            // Six-hour overrides every two days around now (2026-12-07).
+            let day = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap()
+                + chrono::Duration::days(2 * o);
+            writeln!(
+                y,
+                "      - {{who: p{}, from: \"{day}T{:02}:00\", to: \"{day}T{:02}:00\"}}",
+                (s + o as usize) % 50,
+                s % 12,
+                s % 12 + 6
+            )
+            .unwrap();
+        }
+    }
+    y.push_str("policies:\n  default:\n    repeat: 2\n    steps:\n");
+    y.push_str("      - {after: 0m, notify: [\"schedule:s0\", \"schedule:s1\"]}\n");
+    y.push_str("      - {after: 10m, notify: [\"schedule:s2\", \"person:p3\", \"channel:ops\"]}\n");
+    y.push_str("      - {after: 30m, notify: [\"schedule:s3\", \"schedule:s4\"]}\n");
+    openmic::oncall::OnCall::parse(&y).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn oncall(c: &mut Criterion) {
+    use openmic::oncall::{AlertState, EscalationRecord, escalate, on_call_now};
+    let file = oncall_file();
+    assert_eq!(file.schedules.len(), 20);
+    assert!(
+        file.schedules
+            .iter()
+            .all(|s| s.layers.len() == 5 && s.overrides.len() == 100)
+    );
+    let now = openmic::time::parse("2026-12-07T10:17:00Z").unwrap();
+    let answers = on_call_now(&file, now);
+    assert!(
+        answers.iter().filter(|(_, who)| who.is_some()).count() >= 15,
+        "{answers:?}"
+    );
+    let mut g = c.benchmark_group("oncall");
+    g.bench_function("now: 20 schedules of 5 layers and 100 overrides", |b| {
+        b.iter(|| on_call_now(&file, std::hint::black_box(now)))
+    });
+    // 1,000 open alerts, started over the last 100 minutes, each with the record the
+    // previous tick left.
+    let policy = &file.policies[0];
+    let alerts: Vec<(AlertState, EscalationRecord)> = (0..1000)
+        .map(|i| {
+            let alert = AlertState {
+                id: format!("fp{i}/0"),
+                started: now - chrono::Duration::seconds(6 * i),
+                acknowledged: None,
+                resolved: None,
+                closed: None,
+            };
+            let before = escalate(
+                &file,
+                policy,
+                &alert,
+                &EscalationRecord::default(),
+                now - chrono::Duration::minutes(1),
+            );
+            (alert, before.record)
+        })
+        .collect();
+    let pages: usize = alerts
+        .iter()
+        .map(|(a, r)| escalate(&file, policy, a, r, now).pages.len())
+        .sum();
+    assert!(pages > 0);
+    g.bench_function("escalate: 1000 open alerts", |b| {
+        b.iter(|| {
+            std::hint::black_box(&alerts)
+                .iter()
+                .map(|(a, r)| escalate(&file, policy, a, r, now).pages.len())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4)).warm_up_time(std::time::Duration::from_secs(1));
-    targets = intake, render, alerts, site, routing
+    targets = intake, render, alerts, site, routing, oncall
 }
 criterion_main!(benches);

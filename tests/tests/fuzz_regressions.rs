@@ -5,7 +5,7 @@
 //! Every finding below is marked `FIXED in <commit>`: each was first written here as a
 //! failing test, then the code it names was fixed; the test keeps it so.
 //!
-//! The `window`, `mute` and `form` targets' checks (fuzz/checks/) run here on every
+//! The `window`, `mute`, `form` and `oncall` targets' checks (fuzz/checks/) run here on every
 //! input of their committed corpora (fuzz/corpus/<target>/) and on their findings,
 //! so anything they found stays found without cargo-fuzz.
 
@@ -343,6 +343,9 @@ mod mute_check;
 #[path = "../../fuzz/checks/form.rs"]
 mod form_check;
 
+#[path = "../../fuzz/checks/oncall.rs"]
+mod oncall_check;
+
 /// Runs `check` on every file of fuzz/corpus/<target>/ and on `findings`; lists each
 /// input that panics with the panic's message. An empty corpus is a failure: the
 /// target has not been run.
@@ -428,5 +431,22 @@ fn form_corpus_and_findings() {
         "form",
         form_check::check,
         &[b"a=%+1&b=%-f&%=%%41", b"token=%+4&for=%+1h"],
+    );
+}
+
+/// The on-call file (issue 25): its corpus, and inputs found by hand writing the reader:
+/// a handoff at the calendar's last year, a character where a rotation's unit goes, an
+/// override at the calendar's first instant, and an alias bomb.
+#[test]
+fn oncall_corpus_and_findings() {
+    replay(
+        "oncall",
+        oncall_check::check,
+        &[
+            "people: {a: {}}\nschedules:\n  s:\n    time_zone: Asia/Tokyo\n    layers:\n      - {participants: [a], rotation: 1h, handoff: \"+262142-12-31T23:00\"}\n".as_bytes(),
+            "people: {a: {}}\nschedules:\n  s:\n    time_zone: UTC\n    layers:\n      - {participants: [a], rotation: 1\u{e9}, handoff: \"2026-12-07T09:00\"}\n".as_bytes(),
+            "people: {a: {}}\nschedules:\n  s:\n    time_zone: UTC\n    layers: [{participants: [a], rotation: 1d, handoff: 2026-01-01}]\n    overrides: [{who: a, from: \"-262143-01-01T00:00:00Z\", to: \"2026-01-01T00:00:00Z\"}]\n".as_bytes(),
+            b"a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n",
+        ],
     );
 }

@@ -25,6 +25,7 @@ const DOMAIN: &[&str] = &[
     "templates",
     "chat",
     "routing",
+    "oncall",
     "maintenance",
     "site",
     "alerts",

@@ -11,6 +11,8 @@
 //!   storms, acknowledge and silence links, its GitLab issue;
 //! - [`routing`]: where a notice goes: channels, their label matchers, the
 //!   maintainers;
+//! - [`oncall`]: the on-call file, who is on call when, escalation's due pages and
+//!   the iCalendar feed of a person's shifts;
 //! - [`chat`]: messages in the bodies chat services' incoming webhooks take, and
 //!   their delivery (any capability with news for operators may use it).
 //! - [`subscriptions`]: readers subscribed by mail, and each public update sent to
@@ -42,6 +44,7 @@ pub mod app;
 pub mod chat;
 pub mod i18n;
 pub mod maintenance;
+pub mod oncall;
 pub mod publishing;
 pub mod routing;
 pub mod site;

@@ -5,7 +5,7 @@
 //! Every finding below is marked `FIXED in <commit>`: each was first written here as a
 //! failing test, then the code it names was fixed; the test keeps it so.
 //!
-//! The `window`, `mute` and `form` targets' checks (fuzz/checks/) run here on every
+//! The `window`, `mute`, `form` and `chat_command` targets' checks (fuzz/checks/) run here on every
 //! input of their committed corpora (fuzz/corpus/<target>/) and on their findings,
 //! so anything they found stays found without cargo-fuzz.
 
@@ -343,6 +343,9 @@ mod mute_check;
 #[path = "../../fuzz/checks/form.rs"]
 mod form_check;
 
+#[path = "../../fuzz/checks/chat_command.rs"]
+mod chat_command_check;
+
 /// Runs `check` on every file of fuzz/corpus/<target>/ and on `findings`; lists each
 /// input that panics with the panic's message. An empty corpus is a failure: the
 /// target has not been run.
@@ -428,5 +431,26 @@ fn form_corpus_and_findings() {
         "form",
         form_check::check,
         &[b"a=%+1&b=%-f&%=%%41", b"token=%+4&for=%+1h"],
+    );
+}
+
+/// The `/incident` grammar, the chat routes' bodies and Slack's signature headers,
+/// beside the corpus: text at the length limit, an unclosed typographic quote, a
+/// multi-byte character where a label or number is read, and Slack markup left open.
+#[test]
+fn chat_command_corpus_and_findings() {
+    let long = format!("declare \"{}\"", "é".repeat(4000));
+    replay(
+        "chat_command",
+        chat_command_check::check,
+        &[
+            long.as_bytes(),
+            "declare \u{201c}DB down sev1".as_bytes(),
+            "resolve #١٢".as_bytes(),
+            "Bridgé: https://a.example/\nBridge: <https://b.example/".as_bytes(),
+            b"page <@U1|bob",
+            b"update 1 --public",
+            b"99999999999999999999\nv0=zz",
+        ],
     );
 }

@@ -35,7 +35,10 @@ fn command_holds(text: &str, parsed: &Result<Command, Problem>) {
             let n = title.chars().count();
             assert!((1..=255).contains(&n), "{text:?}: title of {n} characters");
             for c in components {
-                assert!(!c.is_empty() && !c.contains(','), "{text:?}: component {c:?}");
+                assert!(
+                    !c.is_empty() && !c.contains(','),
+                    "{text:?}: component {c:?}"
+                );
             }
             if !title.contains('"') && title.trim() == title {
                 let sev = match severity {
@@ -50,11 +53,15 @@ fn command_holds(text: &str, parsed: &Result<Command, Problem>) {
                 // A component written back bare must read as one: no blanks, no
                 // opening quote, and no severity word where a severity may stand.
                 let bare = components.iter().all(|c| {
-                    !c.contains(char::is_whitespace) && !c.starts_with(['"', '\u{201c}', '\u{201e}'])
+                    !c.contains(char::is_whitespace)
+                        && !c.starts_with(['"', '\u{201c}', '\u{201e}'])
                 });
                 let first_reads_as_severity = severity.is_none()
                     && components.first().is_some_and(|c| {
-                        matches!(c.to_ascii_lowercase().as_str(), "sev1" | "sev2" | "sev3" | "sev4")
+                        matches!(
+                            c.to_ascii_lowercase().as_str(),
+                            "sev1" | "sev2" | "sev3" | "sev4"
+                        )
                     });
                 let canonical = if bare && !first_reads_as_severity {
                     Some(format!("declare \"{title}\"{sev} {}", components.join(" ")))
@@ -80,7 +87,9 @@ fn command_holds(text: &str, parsed: &Result<Command, Problem>) {
                 "{text:?}: {canonical:?}"
             );
         }
-        Ok(Command::Update { iid, text: note, .. }) => {
+        Ok(Command::Update {
+            iid, text: note, ..
+        }) => {
             assert!(*iid > 0 && !note.trim().is_empty(), "{text:?}");
         }
         Ok(Command::Resolve { iid }) => assert!(*iid > 0, "{text:?}"),
@@ -90,7 +99,10 @@ fn command_holds(text: &str, parsed: &Result<Command, Problem>) {
         Ok(Command::Ack { alert }) => assert!(!alert.is_empty(), "{text:?}"),
         Ok(Command::List | Command::Help) => {}
         Err(p) => {
-            assert!(!p.to_string().is_empty(), "{text:?}: a problem without words");
+            assert!(
+                !p.to_string().is_empty(),
+                "{text:?}: a problem without words"
+            );
             for platform in [Platform::Slack, Platform::Mattermost] {
                 let body = reply::problem(platform, p);
                 assert_eq!(body["response_type"], "ephemeral", "{text:?}");
@@ -111,7 +123,11 @@ fn reply_is_inert(text: &str) {
     let mut chars = m.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '@' {
-            assert_eq!(chars.peek(), Some(&'\u{2060}'), "{text:?}: a mention in {m:?}");
+            assert_eq!(
+                chars.peek(),
+                Some(&'\u{2060}'),
+                "{text:?}: a mention in {m:?}"
+            );
         }
     }
 }
@@ -142,7 +158,14 @@ pub fn check(data: &[u8]) {
     let mut altered = data.to_vec();
     altered.push(b'x');
     assert!(
-        verify_slack(&secret, Some(&now.to_string()), Some(&signature), &altered, now).is_err(),
+        verify_slack(
+            &secret,
+            Some(&now.to_string()),
+            Some(&signature),
+            &altered,
+            now
+        )
+        .is_err(),
         "{text:?}: an altered body verifies"
     );
     // The input as the headers.

@@ -157,6 +157,11 @@ fn words(text: &str, mut at: usize) -> Result<Vec<Word>, Problem> {
     Ok(out)
 }
 
+/// `--public`, or `—public` as a chat client's autocorrection writes it.
+fn is_public_flag(word: &str) -> bool {
+    matches!(word, "--public" | "\u{2014}public" | "\u{2013}public")
+}
+
 fn severity(word: &str) -> Option<Severity> {
     match word.to_ascii_lowercase().as_str() {
         "sev1" => Some(Severity::Critical),
@@ -280,7 +285,7 @@ impl Command {
                 let mut from = n.end;
                 let mut public = false;
                 if let Some(flag) =
-                    next_word(text, from)?.filter(|w| !w.quoted && w.text == "--public")
+                    next_word(text, from)?.filter(|w| !w.quoted && is_public_flag(&w.text))
                 {
                     public = true;
                     from = flag.end;
@@ -335,7 +340,13 @@ impl Command {
                     what: "a URL",
                 })?;
                 nothing_after(u.end, "bridge", "the URL")?;
-                let url = super::bridge::http_url(&u.text).ok_or(Problem::BadUrl)?;
+                // `<https://…>`, as markdown and some clients write a bare link.
+                let raw = u
+                    .text
+                    .strip_prefix('<')
+                    .and_then(|t| t.strip_suffix('>'))
+                    .unwrap_or(&u.text);
+                let url = super::bridge::http_url(raw).ok_or(Problem::BadUrl)?;
                 Ok(Command::Bridge { iid, url })
             }
             other => Err(Problem::Unknown(shown(other))),
@@ -531,6 +542,21 @@ mod tests {
                 iid: 12,
                 public: false,
                 text: "rollback --public done".into()
+            })
+        );
+        assert_eq!(
+            Command::parse("update 12 \u{2014}public fixed"),
+            Ok(Command::Update {
+                iid: 12,
+                public: true,
+                text: "fixed".into()
+            })
+        );
+        assert_eq!(
+            Command::parse("bridge 3 <https://meet.example/abc>"),
+            Ok(Command::Bridge {
+                iid: 3,
+                url: "https://meet.example/abc".into()
             })
         );
         assert_eq!(

@@ -5,7 +5,7 @@
 //! Every finding below is marked `FIXED in <commit>`: each was first written here as a
 //! failing test, then the code it names was fixed; the test keeps it so.
 //!
-//! The `window`, `mute`, `form` and `oncall` targets' checks (fuzz/checks/) run here on every
+//! The `window`, `mute`, `form`, `oncall` and `chat_command` targets' checks (fuzz/checks/) run here on every
 //! input of their committed corpora (fuzz/corpus/<target>/) and on their findings,
 //! so anything they found stays found without cargo-fuzz.
 
@@ -345,6 +345,8 @@ mod form_check;
 
 #[path = "../../fuzz/checks/oncall.rs"]
 mod oncall_check;
+#[path = "../../fuzz/checks/chat_command.rs"]
+mod chat_command_check;
 
 /// Runs `check` on every file of fuzz/corpus/<target>/ and on `findings`; lists each
 /// input that panics with the panic's message. An empty corpus is a failure: the
@@ -447,6 +449,27 @@ fn oncall_corpus_and_findings() {
             "people: {a: {}}\nschedules:\n  s:\n    time_zone: UTC\n    layers:\n      - {participants: [a], rotation: 1\u{e9}, handoff: \"2026-12-07T09:00\"}\n".as_bytes(),
             "people: {a: {}}\nschedules:\n  s:\n    time_zone: UTC\n    layers: [{participants: [a], rotation: 1d, handoff: 2026-01-01}]\n    overrides: [{who: a, from: \"-262143-01-01T00:00:00Z\", to: \"2026-01-01T00:00:00Z\"}]\n".as_bytes(),
             b"a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n",
+        ],
+    );
+}
+
+/// The `/incident` grammar, the chat routes' bodies and Slack's signature headers,
+/// beside the corpus: text at the length limit, an unclosed typographic quote, a
+/// multi-byte character where a label or number is read, and Slack markup left open.
+#[test]
+fn chat_command_corpus_and_findings() {
+    let long = format!("declare \"{}\"", "é".repeat(4000));
+    replay(
+        "chat_command",
+        chat_command_check::check,
+        &[
+            long.as_bytes(),
+            "declare \u{201c}DB down sev1".as_bytes(),
+            "resolve #١٢".as_bytes(),
+            "Bridgé: https://a.example/\nBridge: <https://b.example/".as_bytes(),
+            b"page <@U1|bob",
+            b"update 1 --public",
+            b"99999999999999999999\nv0=zz",
         ],
     );
 }

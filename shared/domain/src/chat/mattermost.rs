@@ -24,7 +24,7 @@ use super::Message;
 use super::text::{Lines, Units, WORD_JOINER, all_links, escaped, markdown_reads, or_dash};
 
 /// Mattermost's rule for its markdown fields.
-fn markdown(c: char, out: &mut String) {
+pub(crate) fn markdown(c: char, out: &mut String) {
     if c == '@' {
         out.push('@');
         out.push(WORD_JOINER);

@@ -42,6 +42,7 @@
 //! shown as text. Every body is valid for its service: tests/tests/chat_bodies.rs
 //! runs them through the services' own libraries and documented limits.
 
+pub mod commands;
 mod contact;
 mod deliver;
 mod discord;

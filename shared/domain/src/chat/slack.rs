@@ -21,7 +21,7 @@ use super::Message;
 use super::text::{Lines, Shown, Units, WORD_JOINER, all_links, escaped, or_dash};
 
 /// Slack's rule for mrkdwn and the message's `text`.
-fn mrkdwn(c: char, out: &mut String) {
+pub(crate) fn mrkdwn(c: char, out: &mut String) {
     match c {
         '&' => out.push_str("&amp;"),
         '<' => out.push_str("&lt;"),

@@ -1,0 +1,63 @@
+//! Incidents run from chat: the pure part of `/incident` for Slack and Mattermost.
+//!
+//! - [`verify`]: a request is Slack's (its v0 signature, a five-minute window) or
+//!   Mattermost's (its command token);
+//! - [`request`]: the forms they send for a slash command, and Slack's button presses;
+//! - [`grammar`]: the command set, parsed into a [`Command`] or a named [`Problem`];
+//! - [`users`]: which GitLab user a chat user acts as (`CHAT_USERS`), and that a user
+//!   mapped to nobody may only read;
+//! - [`bridge`]: an incident's call link (`Bridge: <url>` in its description);
+//! - [`sla`]: `INCIDENT_SLA`, and whether an incident is past its target;
+//! - [`reply`]: the replies, escaped for each service.
+//!
+//! No I/O here: the routes, the queue and GitLab's API use these rules.
+
+pub mod bridge;
+pub mod grammar;
+pub mod reply;
+pub mod request;
+pub mod sla;
+pub mod users;
+pub mod verify;
+
+pub use grammar::{Command, Problem};
+pub use reply::Visibility;
+pub use request::{BlockActions, RequestError, SlashCommand};
+pub use sla::{SlaError, SlaTargets};
+pub use users::{ChatUsers, ChatUsersError, Refusal, authorize};
+pub use verify::{
+    MattermostTokenError, SlackVerifyError, sign_slack, verify_mattermost, verify_slack,
+};
+
+use super::Kind;
+
+/// A chat service that sends commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Platform {
+    Slack,
+    Mattermost,
+}
+
+impl Platform {
+    /// By its name in configuration (`slack`, `mattermost`, any case).
+    pub fn parse(name: &str) -> Option<Platform> {
+        match Kind::parse(name)? {
+            Kind::Slack => Some(Platform::Slack),
+            Kind::Mattermost => Some(Platform::Mattermost),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Kind::from(self).as_str()
+    }
+}
+
+impl From<Platform> for Kind {
+    fn from(p: Platform) -> Kind {
+        match p {
+            Platform::Slack => Kind::Slack,
+            Platform::Mattermost => Kind::Mattermost,
+        }
+    }
+}

@@ -183,8 +183,9 @@ mod tests {
     /// Slack's own example body, from "Verifying requests from Slack".
     const SLACK_FORM: &str = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
 
-    /// The example request in Mattermost's developer documentation ("Custom slash
-    /// commands"), with `text` given.
+    /// A request with the fields Mattermost's developer documentation ("Custom slash
+    /// commands") lists for a custom command's POST; the values are illustrative, not a
+    /// capture from a live server (`response_url` as older servers sent it).
     const MATTERMOST_FORM: &str = "channel_id=cniah6qa73bjjjan6mzn11f4ie&channel_name=town-square&command=/incident&response_url=not+supported+yet&team_domain=someteam&team_id=rdc9bgriktyx9p4kowh3dmgqyc&text=declare+%22DB+down%22+sev2&token=xr3j5x3p4pfk7kk6ck7b4e6ghh&user_id=c3a4cqe3dfy6dgopqt8ai3hydh&user_name=somename";
 
     /// A button press as Slack sent it, captured in TotoroSyd/heybot's payload.py

@@ -343,10 +343,10 @@ mod mute_check;
 #[path = "../../fuzz/checks/form.rs"]
 mod form_check;
 
-#[path = "../../fuzz/checks/oncall.rs"]
-mod oncall_check;
 #[path = "../../fuzz/checks/chat_command.rs"]
 mod chat_command_check;
+#[path = "../../fuzz/checks/oncall.rs"]
+mod oncall_check;
 
 /// Runs `check` on every file of fuzz/corpus/<target>/ and on `findings`; lists each
 /// input that panics with the panic's message. An empty corpus is a failure: the

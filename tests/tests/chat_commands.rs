@@ -108,7 +108,10 @@ fn slash(s: &Stand, user: &str, text: &str, reply: &str) -> String {
         ("command", "/incident"),
         ("text", text),
         ("response_url", response_url.as_str()),
-        ("trigger_id", "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"),
+        (
+            "trigger_id",
+            "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
+        ),
     ];
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
@@ -241,7 +244,9 @@ async fn declare_opens_the_incident_and_posts_it_to_the_channel_within_three_sec
         .and(path("/api/v4/projects/42/templates/issues/incident"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(json!({"name": "incident", "content": "## Summary\n\n## Timeline\n"}))
+                .set_body_json(
+                    json!({"name": "incident", "content": "## Summary\n\n## Timeline\n"}),
+                )
                 .set_delay(SLOW),
         )
         .mount(&s.gitlab)
@@ -275,11 +280,20 @@ async fn declare_opens_the_incident_and_posts_it_to_the_channel_within_three_sec
         .mount(&s.gitlab)
         .await;
 
-    let a = command(&s, "UALICE", "declare \"DB down\" sev2 API Database", "declare").await;
+    let a = command(
+        &s,
+        "UALICE",
+        "declare \"DB down\" sev2 API Database",
+        "declare",
+    )
+    .await;
     assert_eq!(a.status, 200);
     assert_eq!(a.body["response_type"], "ephemeral");
     assert!(a.text().contains("Working on `declare`"), "{}", a.text());
-    assert!(s.catcher.at("ok/declare").is_empty(), "the work is behind the queue");
+    assert!(
+        s.catcher.at("ok/declare").is_empty(),
+        "the work is behind the queue"
+    );
 
     s.settle().await;
     let posted = s.result("declare");
@@ -353,7 +367,10 @@ async fn update_public_by_a_publisher_reaches_the_page_and_by_anyone_else_stays_
         "alice",
     )
     .await;
-    assert_eq!((a.status, a.body["response_type"].as_str()), (200, Some("ephemeral")));
+    assert_eq!(
+        (a.status, a.body["response_type"].as_str()),
+        (200, Some("ephemeral"))
+    );
     let b = command(&s, "UBOB", "update 1 --public Bob's theory", "bob").await;
     assert_eq!(b.status, 200);
     s.settle().await;
@@ -371,8 +388,9 @@ async fn update_public_by_a_publisher_reaches_the_page_and_by_anyone_else_stays_
     let detail = json_of(&s.status_tree(), "data/incident/1.json");
     let comments = detail["comments"].to_string();
     assert!(comments.contains("Failover done"), "{comments}");
-    let everything = String::from_utf8_lossy(&s.status_tree().into_values().flatten().collect::<Vec<u8>>())
-        .into_owned();
+    let everything =
+        String::from_utf8_lossy(&s.status_tree().into_values().flatten().collect::<Vec<u8>>())
+            .into_owned();
     assert!(!everything.contains("Bob"), "bob's note stays off the page");
     s.gitlab.verify().await;
 }
@@ -380,7 +398,8 @@ async fn update_public_by_a_publisher_reaches_the_page_and_by_anyone_else_stays_
 #[tokio::test]
 async fn a_button_on_a_slack_alert_message_acknowledges_the_alert() {
     let s0 = Catcher::start().await;
-    let channels = json!([{"name": "ops", "type": "slack", "url": format!("{}/ok/channel", s0.base)}]);
+    let channels =
+        json!([{"name": "ops", "type": "slack", "url": format!("{}/ok/channel", s0.base)}]);
     let s = stand(&[("ALERT_CHANNELS", channels.to_string())]).await;
     let alert = json!({"version": "4", "status": "firing", "receiver": "openmic", "groupKey": "{}:{}",
         "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am.example.com",
@@ -408,7 +427,10 @@ async fn a_button_on_a_slack_alert_message_acknowledges_the_alert() {
         .iter()
         .map(|b| b["action_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["openmic_ack", "openmic_silence_1h", "openmic_resolve"]);
+    assert_eq!(
+        ids,
+        ["openmic_ack", "openmic_silence_1h", "openmic_resolve"]
+    );
     let record_id = openmic::alerts::record::record_id("fp-button");
     assert!(buttons.iter().all(|b| b["value"] == record_id.as_str()));
 
@@ -423,7 +445,14 @@ async fn a_button_on_a_slack_alert_message_acknowledges_the_alert() {
         "payload={}",
         url::form_urlencoded::byte_serialize(press.to_string().as_bytes()).collect::<String>()
     );
-    let a = post(&s, "/chat/slack/actions", &body, SIGNING_SECRET, s.clock_now()).await;
+    let a = post(
+        &s,
+        "/chat/slack/actions",
+        &body,
+        SIGNING_SECRET,
+        s.clock_now(),
+    )
+    .await;
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert!(a.took < SLACK_LIMIT);
     s.settle().await;
@@ -464,7 +493,11 @@ async fn bad_requests_get_a_clear_reply_and_nothing_is_done() {
     s.clock.set(&now_text(6 * 60));
     let replayed = post(&s, "/chat/slack/commands", &body, SIGNING_SECRET, sent_at).await;
     assert_eq!(replayed.status, 401);
-    assert!(replayed.text().contains("more than five minutes"), "{}", replayed.text());
+    assert!(
+        replayed.text().contains("more than five minutes"),
+        "{}",
+        replayed.text()
+    );
     s.clock.set(&now_text(0));
 
     // A forgery: signed with another secret.
@@ -482,11 +515,27 @@ async fn bad_requests_get_a_clear_reply_and_nothing_is_done() {
     // Each a clear reply, to whoever typed it alone.
     for (user, text, want) in [
         ("UALICE", "launch rockets", "`launch` is not a command"),
-        ("UALICE", "update ops/api#3 hello", "`ops/api#3` is not an incident number"),
-        ("UALICE", "bridge 1 ftp://call.example/room", "must be an http(s) URL"),
-        ("UALICE", "bridge 1 javascript:alert(1)", "must be an http(s) URL"),
+        (
+            "UALICE",
+            "update ops/api#3 hello",
+            "`ops/api#3` is not an incident number",
+        ),
+        (
+            "UALICE",
+            "bridge 1 ftp://call.example/room",
+            "must be an http(s) URL",
+        ),
+        (
+            "UALICE",
+            "bridge 1 javascript:alert(1)",
+            "must be an http(s) URL",
+        ),
         ("UCAROL", "resolve 1", "not mapped to a GitLab user"),
-        ("UALICE", "page alice the database", "Paging from chat needs on call"),
+        (
+            "UALICE",
+            "page alice the database",
+            "Paging from chat needs on call",
+        ),
     ] {
         let a = command(&s, user, text, "never").await;
         assert_eq!(a.status, 200, "{text}");
@@ -519,14 +568,23 @@ async fn results_go_only_to_the_services_own_origin() {
         &url::form_urlencoded::byte_serialize(s.catcher.base.as_bytes()).collect::<String>(),
         "https%3A%2F%2Fevil.example",
     );
-    let a = post(&s, "/chat/slack/commands", &body, SIGNING_SECRET, s.clock_now()).await;
+    let a = post(
+        &s,
+        "/chat/slack/commands",
+        &body,
+        SIGNING_SECRET,
+        s.clock_now(),
+    )
+    .await;
     assert_eq!(a.status, 200);
     assert!(a.text().contains("not Slack's"), "{}", a.text());
     assert_eq!(s.runner.pending().await, 0);
 
     // Mattermost: its token is checked; without MATTERMOST_URL nothing is taken.
     let form = |token: &str| {
-        format!("channel_id=c1&user_id=u1&user_name=alice&command=%2Fincident&text=list&token={token}&response_url=https%3A%2F%2Fchat.example.com%2Fhooks%2Fcommands%2F1")
+        format!(
+            "channel_id=c1&user_id=u1&user_name=alice&command=%2Fincident&text=list&token={token}&response_url=https%3A%2F%2Fchat.example.com%2Fhooks%2Fcommands%2F1"
+        )
     };
     let mm = |body: String| {
         Request::builder()
@@ -538,12 +596,20 @@ async fn results_go_only_to_the_services_own_origin() {
     };
     let wrong = s.runner.app().oneshot(mm(form("nope"))).await.unwrap();
     assert_eq!(wrong.status(), 401);
-    let right = s.runner.app().oneshot(mm(form("mm-command-token"))).await.unwrap();
+    let right = s
+        .runner
+        .app()
+        .oneshot(mm(form("mm-command-token")))
+        .await
+        .unwrap();
     assert_eq!(right.status(), 200);
     let reply: Value =
         serde_json::from_slice(&to_bytes(right.into_body(), usize::MAX).await.unwrap()).unwrap();
     assert!(
-        reply["text"].as_str().unwrap().contains("MATTERMOST\\_URL is not set"),
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("MATTERMOST\\_URL is not set"),
         "{reply}"
     );
 
@@ -563,17 +629,25 @@ async fn the_call_link_goes_to_the_channel_and_never_to_the_status_bucket() {
     let s = stand(&[]).await;
     publish_story(&s, "\n\nBridge: https://call.example/secret-room").await;
     let status = s.status_tree();
-    let everything = String::from_utf8_lossy(&status.values().flatten().copied().collect::<Vec<u8>>())
-        .into_owned();
+    let everything =
+        String::from_utf8_lossy(&status.values().flatten().copied().collect::<Vec<u8>>())
+            .into_owned();
     assert!(status.contains_key("data/incident/1.json"), "published");
-    assert!(everything.contains("Requests to the API fail"), "the description is there");
+    assert!(
+        everything.contains("Requests to the API fail"),
+        "the description is there"
+    );
     assert!(!everything.contains("secret-room"), "the call link is not");
 
     Mock::given(method("GET"))
         .and(path(format!("/api/v4/projects/42/issues/{STORY_IID}")))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(issue_json(STORY_IID, "API errors", "Requests fail.\n\nBridge: https://old.example/1"))
+                .set_body_json(issue_json(
+                    STORY_IID,
+                    "API errors",
+                    "Requests fail.\n\nBridge: https://old.example/1",
+                ))
                 .set_delay(SLOW),
         )
         .mount(&s.gitlab)
@@ -583,25 +657,44 @@ async fn the_call_link_goes_to_the_channel_and_never_to_the_status_bucket() {
         .and(body_string_contains(
             "description=Requests+fail.%0A%0ABridge%3A+https%3A%2F%2Fmeet.example%2Froom-7",
         ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(issue_json(STORY_IID, "API errors", "")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(issue_json(
+            STORY_IID,
+            "API errors",
+            "",
+        )))
         .expect(1)
         .mount(&s.gitlab)
         .await;
     Mock::given(method("POST"))
-        .and(path(format!("/api/v4/projects/42/issues/{STORY_IID}/notes")))
+        .and(path(format!(
+            "/api/v4/projects/42/issues/{STORY_IID}/notes"
+        )))
         .and(body_string_contains("internal=true"))
         .and(body_string_contains("Call+link+set"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(note_json(900, "Call link set", true)))
+        .respond_with(ResponseTemplate::new(201).set_body_json(note_json(
+            900,
+            "Call link set",
+            true,
+        )))
         .expect(1)
         .mount(&s.gitlab)
         .await;
-    let a = command(&s, "UALICE", "bridge 1 <https://meet.example/room-7>", "bridge").await;
+    let a = command(
+        &s,
+        "UALICE",
+        "bridge 1 <https://meet.example/room-7>",
+        "bridge",
+    )
+    .await;
     assert_eq!(a.status, 200);
     s.settle().await;
     let posted = s.result("bridge");
     assert_eq!(posted["response_type"], "in_channel");
     assert!(
-        posted["text"].as_str().unwrap().contains("https://meet.example/room-7"),
+        posted["text"]
+            .as_str()
+            .unwrap()
+            .contains("https://meet.example/room-7"),
         "{posted}"
     );
     s.gitlab.verify().await;
@@ -626,7 +719,9 @@ async fn the_call_link_is_in_the_mail_and_chat_of_an_alert_and_not_in_the_status
         .await;
     Mock::given(method("POST"))
         .and(path("/api/v4/projects/42/issues"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(issue_json(77, "API down", "## Alert")))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(issue_json(77, "API down", "## Alert")),
+        )
         .expect(1)
         .mount(&s.gitlab)
         .await;
@@ -655,7 +750,9 @@ async fn the_call_link_is_in_the_mail_and_chat_of_an_alert_and_not_in_the_status
     let mails: Vec<String> = tree(&s.dir.path().join("outbox"))
         .values()
         .map(|raw| {
-            let m = mail_parser::MessageParser::default().parse(raw).expect("a mail");
+            let m = mail_parser::MessageParser::default()
+                .parse(raw)
+                .expect("a mail");
             m.body_text(0).unwrap_or_default().into_owned()
         })
         .collect();

@@ -676,7 +676,6 @@ impl Gitlab for GitlabApi {
     }
 }
 
-
 /// The chat commands' part of the port.
 impl GitlabApi {
     async fn note_created(

@@ -74,10 +74,7 @@ impl ChatSettings {
         }
         if let Some(v) = get("SLACK_RESPONSE_ORIGIN") {
             let url = origin_url("SLACK_RESPONSE_ORIGIN", &v)?;
-            let loopback = matches!(
-                url.host_str(),
-                Some("localhost" | "127.0.0.1" | "[::1]")
-            );
+            let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
             if url.scheme() != "https" && !loopback {
                 return Err(ConfigError::Invalid {
                     name: "SLACK_RESPONSE_ORIGIN",
@@ -111,7 +108,11 @@ mod tests {
         );
         assert!(read(&[("SLACK_RESPONSE_ORIGIN", "http://127.0.0.1:9")]).is_ok());
         assert!(read(&[("SLACK_RESPONSE_ORIGIN", "http://hooks.example.com")]).is_err());
-        for bad in ["chat.example.com", "ftp://a.example", "https://u:p@a.example"] {
+        for bad in [
+            "chat.example.com",
+            "ftp://a.example",
+            "https://u:p@a.example",
+        ] {
             assert!(
                 matches!(
                     read(&[("MATTERMOST_URL", bad)]),

@@ -109,7 +109,12 @@ impl Commands {
 
     /// Slack's signature (within five minutes), before the body is read; Mattermost's
     /// token (in the form).
-    fn check_sender(&self, route: ChatRoute, headers: &HeaderMap, body: &[u8]) -> Result<(), Reply> {
+    fn check_sender(
+        &self,
+        route: ChatRoute,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Reply> {
         let refused = |why: String| {
             info!(route = route.path(), why, "chat request refused");
             Reply::error(StatusCode::UNAUTHORIZED, why)

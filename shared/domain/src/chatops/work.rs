@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use super::accept::may_answer_at;
 use super::publish::queue_award;
 use super::{ACK_BUTTON, Commands, Job, RESOLVE_BUTTON, SILENCE_BUTTON, Work};
+use crate::alerts::Severity;
 use crate::alerts::links::LinkAction;
 use crate::alerts::record::{ActionRecord, AlertRecord, RecordStatus, key_of};
 use crate::chat::commands::bridge;
@@ -21,7 +22,6 @@ use crate::document;
 use crate::errors::ProcessError;
 use crate::gitlab::{ApiError, ApiIssue, Gitlab};
 use crate::ids::IncidentId;
-use crate::alerts::Severity;
 use crate::message::{Envelope, Source};
 
 /// What working a job came to.
@@ -139,7 +139,10 @@ impl Commands {
         {
             Ok(a) if (200..300).contains(&a.status) => true,
             Ok(a) => {
-                warn!(status = a.status, "chat command: the response_url refused the result");
+                warn!(
+                    status = a.status,
+                    "chat command: the response_url refused the result"
+                );
                 false
             }
             Err(e) => {
@@ -157,7 +160,11 @@ impl Commands {
                     Platform::Mattermost => Command::parse(text),
                 };
                 let command = parsed.map_err(|p| to_user(format!("{p}.")))?;
-                info!(command = command.name(), platform = job.platform.as_str(), "chat command");
+                info!(
+                    command = command.name(),
+                    platform = job.platform.as_str(),
+                    "chat command"
+                );
                 self.command(job, command).await
             }
             Work::Button { action, alert } => self.button(job, action, alert).await,
@@ -304,7 +311,17 @@ impl Commands {
             )));
         };
         let at = self.clock.now();
-        if let Err(e) = queue_award(queue.as_ref(), self.claims.as_deref(), id, &issue, &note, user, at).await {
+        if let Err(e) = queue_award(
+            queue.as_ref(),
+            self.claims.as_deref(),
+            id,
+            &issue,
+            &note,
+            user,
+            at,
+        )
+        .await
+        {
             warn!(error = %e, "chat command: the publication could not be queued");
             return Ok(to_user(format!(
                 "Note added to incident #{iid}, but its publication could not be queued; add 🎤 to it in GitLab."
@@ -365,7 +382,11 @@ impl Commands {
     async fn record(&self, alert: &str) -> Result<AlertRecord, Stop> {
         let id = alert.trim();
         let well_formed = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-        let unknown = || Stop(to_user(format!("There is no alert `{id}`; nothing was done.")));
+        let unknown = || {
+            Stop(to_user(format!(
+                "There is no alert `{id}`; nothing was done."
+            )))
+        };
         if !well_formed {
             return Err(unknown());
         }
@@ -456,7 +477,8 @@ impl Commands {
                 Ok(issues) => {
                     for i in issues {
                         let _ = write!(text, "\n  #{} {}", i.iid, i.title);
-                        if let Some(url) = i.description.as_deref().and_then(bridge::from_description)
+                        if let Some(url) =
+                            i.description.as_deref().and_then(bridge::from_description)
                         {
                             let _ = write!(text, " · call: {url}");
                         }
@@ -475,7 +497,13 @@ impl Commands {
             text.push_str("\n  none");
         }
         for r in firing {
-            let _ = write!(text, "\n  {} `{}` ({})", r.alert.title, r.id(), r.alert.severity.as_str());
+            let _ = write!(
+                text,
+                "\n  {} `{}` ({})",
+                r.alert.title,
+                r.id(),
+                r.alert.severity.as_str()
+            );
             if let Some(a) = r.acknowledged() {
                 let _ = write!(text, " acknowledged by {}", a.by);
             }

@@ -1355,8 +1355,8 @@ mod tests {
             (false, vec![note.clone()], false),
         ] {
             let mut s = IncidentState::new(7, 42);
-            let hook = Hook::parse(Some("Emoji Hook"), award(via_chat).to_string().as_bytes())
-                .unwrap();
+            let hook =
+                Hook::parse(Some("Emoji Hook"), award(via_chat).to_string().as_bytes()).unwrap();
             s.merge(&hook, Some("Emoji Hook"), LABELS, PUBLISHER);
             assert!(s.notes[&77].has_trusted_microphone());
             let view = ApiView {
@@ -1367,8 +1367,16 @@ mod tests {
                 verdicts: &BTreeMap::new(),
             };
             s.resync(&view, "status-page");
-            let stands = s.notes.get(&77).is_some_and(NoteState::has_trusted_microphone);
-            assert_eq!(stands, kept, "via_chat {via_chat}, note kept {}", !notes.is_empty());
+            let stands = s
+                .notes
+                .get(&77)
+                .is_some_and(NoteState::has_trusted_microphone);
+            assert_eq!(
+                stands,
+                kept,
+                "via_chat {via_chat}, note kept {}",
+                !notes.is_empty()
+            );
         }
     }
 }

@@ -181,11 +181,20 @@ mod tests {
     fn the_bridge_line_is_set_once_and_kept_from_the_public() {
         let d = "Summary\n\n**Bridge:** <https://old.example/1>\n```\nBridge: x\n```";
         let set = with_bridge(d, "https://new.example/2");
-        assert_eq!(from_description(&set).as_deref(), Some("https://new.example/2"));
-        assert!(!set.contains("old.example") && set.contains("Bridge: x"), "{set}");
+        assert_eq!(
+            from_description(&set).as_deref(),
+            Some("https://new.example/2")
+        );
+        assert!(
+            !set.contains("old.example") && set.contains("Bridge: x"),
+            "{set}"
+        );
         let added = with_bridge("Summary", "https://a.example/");
         assert_eq!(added, "Summary\n\nBridge: https://a.example/");
-        assert_eq!(with_bridge("", "https://a.example/"), "Bridge: https://a.example/");
+        assert_eq!(
+            with_bridge("", "https://a.example/"),
+            "Bridge: https://a.example/"
+        );
         let public = without_bridge(&set);
         assert!(!public.contains("new.example"), "{public}");
         assert!(public.contains("Summary") && public.contains("Bridge: x"));

@@ -20,6 +20,7 @@ use axum::routing::get;
 use openmic::App;
 use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
+use openmic::chatops::Commands;
 use openmic::clock::{Clock, SystemClock};
 use openmic::compose::Backends;
 use openmic::config::{Accepted, Config, Secret};
@@ -130,6 +131,8 @@ pub struct Runner {
     pub subscriptions: Arc<Subscriptions>,
     /// The alert links (`/alerts/ack`, `/alerts/silence`).
     pub actions: Arc<Actions>,
+    /// The chat routes (`/chat/…`) and their jobs.
+    pub commands: Arc<Commands>,
     pub queues: Queues,
     intake: Arc<Intake>,
     /// The maintainers' mail: alerts, and messages given up on.
@@ -362,6 +365,7 @@ impl Runner {
             notifier,
             actions,
             subscriptions,
+            commands,
         } = App::compose(config, &backends)?;
         Ok(Runner {
             status: backends.status()?,
@@ -371,6 +375,7 @@ impl Runner {
             notifier,
             subscriptions,
             actions,
+            commands,
             queues,
             intake,
             mailer,
@@ -382,8 +387,8 @@ impl Runner {
         openmic_http::router(self.intake.clone())
     }
 
-    /// Intake, the alert links, the subscription routes, `GET /healthz`, and the status
-    /// bucket at `/`.
+    /// Intake, the alert links, the chat routes, the subscription routes,
+    /// `GET /healthz`, and the status bucket at `/`.
     pub fn app(self: &Arc<Self>) -> Router {
         let runner = self.clone();
         let site = self.clone();
@@ -392,6 +397,7 @@ impl Runner {
                 self.subscriptions.clone(),
             ))
             .merge(openmic_http::link_routes(self.actions.clone()))
+            .merge(openmic_http::chat_routes(self.commands.clone()))
             .route(
                 "/healthz",
                 get(move || {
@@ -441,6 +447,10 @@ impl Runner {
     async fn handle(&self, consumer: Consumer, body: &str) -> Result<String, ProcessError> {
         match consumer {
             Consumer::Publisher => self.publisher.handle(body).await.map(|o| format!("{o:?}")),
+            // One queue, two kinds of message: alerts, and chat jobs.
+            Consumer::Notifier if openmic::chatops::is_chat_job(body) => {
+                self.commands.handle(body).await.map(|w| format!("{w:?}"))
+            }
             Consumer::Notifier => self.notifier.handle(body).await.map(|o| format!("{o:?}")),
             Consumer::Subscriptions => self
                 .subscriptions

@@ -58,6 +58,7 @@ fn record(body: &Value) -> AlertRecord {
         iid: 12,
         url: "https://gitlab.example.com/ops/incidents/-/issues/12".into(),
         closed: false,
+        call_link: None,
     });
     record
 }

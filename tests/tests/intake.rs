@@ -301,7 +301,7 @@ async fn the_lambda_path_and_the_local_server_answer_alike() {
     for text in &events {
         let event: apigw::Event = serde_json::from_str(&secrets(text)).unwrap();
         let router = match text.contains("\"/alerts/") {
-            true => openmic_http::links_router(lambda.actions.clone()),
+            true => openmic_http::links_router(lambda.actions.clone(), lambda.commands.clone()),
             false => lambda.intake_router(),
         };
         let on_lambda = apigw::serve(router, event).await;

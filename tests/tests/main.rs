@@ -7,6 +7,7 @@ mod abuse;
 mod alerts;
 mod aws_backends;
 mod chat_bodies;
+mod chat_commands;
 mod docs;
 mod faults;
 mod fuzz_regressions;

@@ -350,6 +350,7 @@ async fn a_page_falls_through_a_refusing_and_an_unreachable_service_to_sms() {
         thread: None,
         timestamp: now,
         since: Some(now - chrono::Duration::minutes(10)),
+        alert: None,
         details: None,
     };
     let paged = chat::first_delivered(&senders, &methods, &message).await;

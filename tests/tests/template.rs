@@ -694,6 +694,37 @@ fn schedules_resync_tick_and_render() {
 /// Actions IAM defines on no resource type (SES's account quotas).
 const NO_RESOURCE_ACTIONS: [&str; 1] = ["ses:GetAccount"];
 
+/// The alert links and the chat routes are the notifier's: every route its part of
+/// the route table serves, and no other.
+#[test]
+fn link_and_chat_routes_reach_the_notifier_function() {
+    let t = Template::load();
+    let f = t.function_with_binary("openmic-notifier");
+    let routes: BTreeSet<(String, String)> = f
+        .events("HttpApi")
+        .into_iter()
+        .map(|(_, p)| {
+            (
+                p["Method"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase(),
+                p["Path"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let mut expected = BTreeSet::new();
+    for path in ["/alerts/ack", "/alerts/silence"] {
+        for method in ["GET", "POST"] {
+            expected.insert((method.to_owned(), path.to_owned()));
+        }
+    }
+    for route in openmic::chatops::accept::ChatRoute::ALL {
+        expected.insert(("POST".to_owned(), route.path().to_owned()));
+    }
+    assert_eq!(routes, expected, "{}: its routes", f.name);
+}
+
 #[test]
 fn subscription_routes_reach_the_subscriptions_function() {
     let t = Template::load();

@@ -1,8 +1,10 @@
-//! The notifier function: batches from the alerts queue, the alert links from API
-//! Gateway and the minute's tick of held alerts and digests (`openmic_lambda::notifier`).
+//! The notifier function: batches from the alerts queue (alerts and chat jobs), the
+//! alert links and the chat routes from API Gateway and the minute's tick of held
+//! alerts and digests (`openmic_lambda::notifier`).
 
 use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
+use openmic::chatops::Commands;
 use openmic::config::Function::Notifier as Function;
 use openmic_lambda::or_exit;
 
@@ -18,6 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         &config, &aws, Function, &backends,
     ));
     let actions = or_exit(Actions::compose(config.clone(), &backends));
+    let commands = or_exit(Commands::compose(config.clone(), &backends));
     let notifier = or_exit(Notifier::compose(config, &backends));
-    openmic_lambda::notifier::run(notifier, actions, dead).await
+    openmic_lambda::notifier::run(notifier, actions, commands, dead).await
 }

@@ -54,17 +54,17 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "PUBLISH_QUEUE_URL",
         default: "required on AWS",
-        meaning: "the FIFO queue of GitLab's events",
+        meaning: "the FIFO queue of GitLab's events (and of notes published from chat)",
         secret: false,
-        read_by: &[Webhook],
+        read_by: &[Webhook, Notifier],
         required_by: &[Webhook],
     },
     Variable {
         name: "ALERT_QUEUE_URL",
         default: "required on AWS",
-        meaning: "the FIFO queue of alerts",
+        meaning: "the FIFO queue of alerts (and of chat commands' work)",
         secret: false,
-        read_by: &[Alerts],
+        read_by: &[Alerts, Notifier],
         required_by: &[Alerts],
     },
     Variable {
@@ -420,13 +420,26 @@ impl Aws {
         })
     }
 
-    /// The notifier's backends: the state bucket, the maintainers' mailer, and (with
-    /// `sms`) SNS for text messages.
-    #[cfg(all(feature = "s3", feature = "ses"))]
+    /// The notifier's backends: the state bucket, the maintainers' mailer, the alerts
+    /// and publish queues where their URLs are set (chat jobs, notes published from
+    /// chat), and (with `sms`) SNS for text messages.
+    #[cfg(all(feature = "s3", feature = "ses", feature = "sqs"))]
     pub fn notifier_backends(&self, config: &Config) -> Result<Backends, ConfigError> {
+        // Chat jobs go on the alerts queue, notes published from chat on the publish
+        // queue: where the function is given them.
+        let alerts = match &config.alert_queue_url {
+            Some(_) => Some(Arc::new(self.alert_queue(config)?) as _),
+            None => None,
+        };
+        let publish = match &config.publish_queue_url {
+            Some(_) => Some(Arc::new(self.publish_queue(config)?) as _),
+            None => None,
+        };
         Ok(Backends {
             state: Some(Arc::new(self.state_bucket(config)?)),
             mailer: Some(Arc::new(self.mailer(config)?)),
+            alerts,
+            publish,
             #[cfg(feature = "sms")]
             sms: Some(Arc::new(self.sms())),
             ..Backends::default()

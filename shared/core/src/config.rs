@@ -1,6 +1,7 @@
 //! One typed configuration, read once from the environment (the names docs/configuration.md lists).
 
 pub mod alerting;
+pub mod chat;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -284,6 +285,8 @@ pub struct Config {
     pub ses_configuration_set: Option<String>,
     /// Where alerts go and how (docs/alerts.md, "Alert routing").
     pub alert_routing: alerting::AlertRouting,
+    /// Incidents run from chat (docs/chat.md).
+    pub chat: chat::ChatSettings,
     /// `COMPONENTS`: the page's components in this order, shown even before their
     /// first incident; components of labels not listed follow.
     pub components: Vec<String>,
@@ -345,6 +348,7 @@ impl Default for Config {
             update_channels: None,
             ses_configuration_set: None,
             alert_routing: Default::default(),
+            chat: Default::default(),
             components: Vec::new(),
             page_title: None,
             page_language: Language::En,
@@ -507,6 +511,7 @@ impl Config {
         c.update_channels = get("UPDATE_CHANNELS").map(Secret);
         c.ses_configuration_set = get("SES_CONFIGURATION_SET");
         c.alert_routing = alerting::AlertRouting::read(get)?;
+        c.chat = chat::ChatSettings::read(get)?;
         if let Some(v) = get("COMPONENTS") {
             for name in v
                 .split([',', '\n'])

@@ -181,6 +181,18 @@ pub trait Gitlab: Send + Sync {
         labels: &str,
     ) -> Result<ApiIssue, ApiError>;
     async fn close_issue(&self, id: IncidentId) -> Result<(), ApiError>;
+    /// Adds a note to an issue, internal (seen by project members only) or not, and
+    /// answers it as GitLab made it.
+    async fn create_note(
+        &self,
+        id: IncidentId,
+        body: &str,
+        internal: bool,
+    ) -> Result<ApiNote, ApiError>;
+    /// Replaces an issue's description.
+    async fn set_description(&self, id: IncidentId, description: &str) -> Result<(), ApiError>;
+    /// The project's open incident issues (`issue_type=incident`), newest first.
+    async fn open_incidents(&self, project: u64) -> Result<Vec<ApiIssue>, ApiError>;
     /// Every member of the project, inherited memberships included.
     async fn members(&self, project: u64) -> Result<Vec<ApiMember>, ApiError>;
     /// A user's profile; `None` if there is no such user.

@@ -16,6 +16,9 @@ use crate::ports::{ClaimStore, ObjectStore, OutMessage};
 pub enum Source {
     Gitlab,
     Alert,
+    /// A chat command or button press, verified at its route, worked on behind the
+    /// alerts queue.
+    Chat,
 }
 
 /// A message as the consumers read it.

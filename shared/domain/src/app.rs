@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::alerts::actions::Actions;
 use crate::alerts::lifecycle::Notifier;
+use crate::chatops::Commands;
 use crate::compose::Backends;
 use crate::config::{Config, ConfigError};
 use crate::intake::Intake;
@@ -28,6 +29,8 @@ pub struct App {
     pub actions: Arc<Actions>,
     /// The subscription routes and the updates queue's consumer.
     pub subscriptions: Arc<Subscriptions>,
+    /// The chat routes (`/chat/…`) and their jobs behind the alerts queue.
+    pub commands: Arc<Commands>,
 }
 
 impl App {
@@ -40,6 +43,7 @@ impl App {
             notifier: Notifier::compose(config.clone(), backends)?,
             actions: Arc::new(Actions::compose(config.clone(), backends)?),
             subscriptions: Arc::new(Subscriptions::compose(config.clone(), backends)?),
+            commands: Arc::new(Commands::compose(config.clone(), backends)?),
             config,
         })
     }

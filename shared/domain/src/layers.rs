@@ -31,6 +31,7 @@ const DOMAIN: &[&str] = &[
     "alerts",
     "subscriptions",
     "publishing",
+    "chatops",
     "app",
 ];
 

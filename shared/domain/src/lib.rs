@@ -17,6 +17,8 @@
 //!   their delivery (any capability with news for operators may use it).
 //! - [`subscriptions`]: readers subscribed by mail, and each public update sent to
 //!   those who want it (and to the operators' channels).
+//! - [`chatops`]: incidents run from chat (`/incident` from Slack and Mattermost,
+//!   buttons on alert messages), against GitLab and the alert records.
 //!
 //! Beside them, [`i18n`]: the language catalogues every capability's pages and mail
 //! read their strings from, and [`templates`]: the template environment they share.
@@ -42,6 +44,7 @@ pub use app::App;
 pub mod alerts;
 pub mod app;
 pub mod chat;
+pub mod chatops;
 pub mod i18n;
 pub mod maintenance;
 pub mod oncall;
@@ -64,6 +67,7 @@ pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
         alerts::VARIABLES,
         subscriptions::VARIABLES,
         maintenance::VARIABLES,
+        chatops::VARIABLES,
     ]
     .into_iter()
     .flatten()

@@ -657,6 +657,75 @@ impl Gitlab for GitlabApi {
         .map(|_| ())
         .ok_or_else(|| ApiError::Permanent(format!("issue {id} was not found to close")))
     }
+
+    async fn create_note(
+        &self,
+        id: IncidentId,
+        body: &str,
+        internal: bool,
+    ) -> Result<ApiNote, ApiError> {
+        self.note_created(id, body, internal).await
+    }
+
+    async fn set_description(&self, id: IncidentId, description: &str) -> Result<(), ApiError> {
+        self.description_set(id, description).await
+    }
+
+    async fn open_incidents(&self, project: u64) -> Result<Vec<ApiIssue>, ApiError> {
+        self.incidents_open(project).await
+    }
+}
+
+/// The chat commands' part of the port.
+impl GitlabApi {
+    async fn note_created(
+        &self,
+        id: IncidentId,
+        body: &str,
+        internal: bool,
+    ) -> Result<ApiNote, ApiError> {
+        let form = [
+            ("body", body.to_owned()),
+            ("internal", internal.to_string()),
+        ];
+        let resp = self
+            .send(
+                Method::POST,
+                self.project_url(id.project, &["issues", &id.iid.to_string(), "notes"])?,
+                "note creation",
+                Some(&form),
+            )
+            .await?
+            .ok_or_else(|| ApiError::Permanent(format!("issue {id} was not found to note")))?;
+        resp.json()
+            .await
+            .map_err(|e| ApiError::Transient(format!("note creation: {}", e.without_url())))
+    }
+
+    async fn description_set(&self, id: IncidentId, description: &str) -> Result<(), ApiError> {
+        let form = [("description", description.to_owned())];
+        self.send(
+            Method::PUT,
+            self.project_url(id.project, &["issues", &id.iid.to_string()])?,
+            "issue description",
+            Some(&form),
+        )
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::Permanent(format!("issue {id} was not found to edit")))
+    }
+
+    async fn incidents_open(&self, project: u64) -> Result<Vec<ApiIssue>, ApiError> {
+        let mut url = self.project_url(project, &["issues"])?;
+        url.query_pairs_mut()
+            .append_pair("state", "opened")
+            .append_pair("issue_type", "incident")
+            .append_pair("per_page", "20");
+        Ok(self
+            .get_json(url, "open incidents")
+            .await?
+            .unwrap_or_default())
+    }
 }
 
 /// Access levels by (project, user), and when each was read.

@@ -17,6 +17,10 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use openmic::alerts::actions::Actions;
 #[cfg(feature = "links")]
 use openmic::alerts::links::LinkAction;
+#[cfg(feature = "links")]
+use openmic::chatops::Commands;
+#[cfg(feature = "links")]
+use openmic::chatops::accept::{ChatRoute, MAX_CHAT_BODY};
 #[cfg(feature = "subscriptions")]
 use openmic::subscriptions::Subscriptions;
 #[cfg(feature = "subscriptions")]
@@ -88,10 +92,44 @@ async fn deliver(intake: &Intake, route: Route, request: Request) -> Response {
 }
 
 #[cfg(feature = "links")]
-/// The notifier function's part of the route table: the alert links, JSON 404 for
-/// everything else.
-pub fn links_router(actions: Arc<Actions>) -> Router {
-    link_routes(actions).fallback(not_found)
+/// The notifier function's part of the route table: the alert links and the chat
+/// routes, JSON 404 for everything else.
+pub fn links_router(actions: Arc<Actions>, commands: Arc<Commands>) -> Router {
+    link_routes(actions)
+        .merge(chat_routes(commands))
+        .fallback(not_found)
+}
+
+#[cfg(feature = "links")]
+/// `POST /chat/slack/commands`, `POST /chat/slack/actions`,
+/// `POST /chat/mattermost/commands`: the body read within [`MAX_CHAT_BODY`] (a
+/// declared `Content-Length` over it refused before any is read), then handed to
+/// [`Commands::accept`], which checks who sent it before anything else; 405 for
+/// another method.
+pub fn chat_routes<S: Clone + Send + Sync + 'static>(commands: Arc<Commands>) -> Router<S> {
+    let mut r = Router::new();
+    for route in ChatRoute::ALL {
+        let commands = commands.clone();
+        let m = post(move |request: Request| {
+            let commands = commands.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = match read_body(&parts.headers, body, MAX_CHAT_BODY).await {
+                    Ok(b) => b,
+                    Err(reply) => return response(reply),
+                };
+                response(commands.accept(route, &parts.headers, &body).await)
+            }
+        })
+        .fallback(|method: Method, uri: Uri| async move {
+            response(Reply::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("method {method} is not allowed on {}; use POST", uri.path()),
+            ))
+        });
+        r = r.route(route.path(), m);
+    }
+    r
 }
 
 #[cfg(feature = "subscriptions")]

@@ -224,6 +224,10 @@ pub struct EmojiHook {
     /// GitLab 17.9+: `award` or `revoke`, where `object_attributes.action` is gone.
     #[serde(default)]
     pub event_type: Option<String>,
+    /// openmic's own: a 🎤 given from chat (`/incident update --public`), which has no
+    /// award in GitLab for a resync to read back.
+    #[serde(default)]
+    pub openmic_via_chat: bool,
 }
 
 /// One GitLab delivery that concerns an incident issue.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
+use openmic::chatops::Commands;
 use openmic::compose::Backends;
 use openmic::config::{Config, ConfigError};
 use openmic_aws::Aws;
@@ -15,7 +16,8 @@ use openmic_aws::batch::{DeadLetters, handle_batch};
 use openmic_http::invocation::{Invocation, Job, Queues};
 use serde_json::{Value, json};
 
-/// The notifier's backends on Lambda: the state bucket and the maintainers' mailer
+/// The notifier's backends on Lambda: the state bucket, the maintainers' mailer and
+/// the queues chat jobs and notes published from chat go on
 /// (`Aws::notifier_backends`), GitLab's API where configured (what its token cannot do
 /// logged, in the background), outbound HTTPS for chat and webhook channels.
 pub async fn backends(config: &Arc<Config>, aws: &Aws) -> Result<Backends, ConfigError> {
@@ -37,20 +39,23 @@ pub async fn backends(config: &Arc<Config>, aws: &Aws) -> Result<Backends, Confi
 pub async fn run(
     notifier: Notifier,
     actions: Actions,
+    commands: Commands,
     dead: DeadLetters,
 ) -> Result<(), lambda_runtime::Error> {
     use lambda_runtime::{LambdaEvent, service_fn};
-    let links = openmic_http::links_router(Arc::new(actions));
-    let (notifier, dead) = (&notifier, &dead);
+    let commands = Arc::new(commands);
+    let links = openmic_http::links_router(Arc::new(actions), commands.clone());
+    let (notifier, commands, dead) = (&notifier, &commands, &dead);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let links = links.clone();
-        async move { handle(notifier, links, dead, event.payload).await }
+        async move { handle(notifier, commands, links, dead, event.payload).await }
     }))
     .await
 }
 
 async fn handle(
     notifier: &Notifier,
+    commands: &Commands,
     links: axum::Router,
     dead: &DeadLetters,
     event: Value,
@@ -61,8 +66,12 @@ async fn handle(
     };
     match Invocation::parse(event, &queues)? {
         Invocation::Queue { batch, .. } => {
+            // One queue, two kinds of message: alerts, and chat jobs.
             let response = handle_batch(batch, dead, |body| async move {
-                notifier.handle(&body).await
+                match openmic::chatops::is_chat_job(&body) {
+                    true => commands.handle(&body).await.map(|w| format!("{w:?}")),
+                    false => notifier.handle(&body).await.map(|o| format!("{o:?}")),
+                }
             })
             .await;
             Ok(serde_json::to_value(response)?)

@@ -19,6 +19,8 @@ use crate::time;
 pub trait IncidentIssues: Send + Sync {
     async fn open(&self, record: &AlertRecord) -> Result<IssueLink, BackendError>;
     async fn close(&self, issue: &IssueLink) -> Result<(), BackendError>;
+    /// The issue's call link as its description has it now (`Bridge: <url>`).
+    async fn call_link(&self, issue: &IssueLink) -> Result<Option<String>, BackendError>;
 }
 
 pub struct GitlabIncidents {
@@ -112,6 +114,10 @@ impl IncidentIssues for GitlabIncidents {
         let link = |i: crate::gitlab::ApiIssue| IssueLink {
             project: Some(self.project),
             iid: i.iid,
+            call_link: i
+                .description
+                .as_deref()
+                .and_then(crate::chat::commands::bridge::from_description),
             url: i.web_url.unwrap_or_default(),
             closed: i.state == "closed",
         };
@@ -151,6 +157,15 @@ impl IncidentIssues for GitlabIncidents {
             .await?;
         tracing::info!(iid = issue.iid, "incident issue closed");
         Ok(())
+    }
+
+    async fn call_link(&self, issue: &IssueLink) -> Result<Option<String>, BackendError> {
+        let project = issue.project.unwrap_or(self.project);
+        let found = self.api.issue(IncidentId::new(project, issue.iid)).await?;
+        Ok(found
+            .and_then(|i| i.description)
+            .as_deref()
+            .and_then(crate::chat::commands::bridge::from_description))
     }
 }
 

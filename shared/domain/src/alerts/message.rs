@@ -138,7 +138,7 @@ pub fn subject(record: &AlertRecord, notice: Notice, cat: &Catalogue) -> String 
 /// The labels of the mail's rows, localised; in the text part each is padded to the
 /// longest so the values line up.
 fn labels(cat: &Catalogue) -> minijinja::Value {
-    const ROWS: [&str; 20] = [
+    const ROWS: [&str; 21] = [
         "title",
         "environment",
         "project",
@@ -154,6 +154,7 @@ fn labels(cat: &Catalogue) -> minijinja::Value {
         "graph",
         "values",
         "incident",
+        "call",
         "status_page",
         "link.silence",
         "link.dashboard",
@@ -287,6 +288,7 @@ pub(super) fn context(
         values => a.extra.get("valueString").and_then(|v| v.as_str()),
         quirks => &a.quirks,
         issue_url => issue_url.as_deref().and_then(|u| safe_href(Some(u))),
+        call_url => record.issue.as_ref().and_then(|i| safe_href(i.call_link.as_deref())),
         status_page_url => config.status_page_url.as_deref().and_then(|u| safe_href(Some(u))),
         fingerprint => &record.fingerprint,
         renotify_after => human(config.renotify_after),
@@ -381,6 +383,7 @@ pub fn alert_message(
         ),
         timestamp: at,
         since: Some(a.starts_at.unwrap_or(record.first_seen)),
+        alert: (notice != Notice::Resolved).then(|| record.id()),
         details: Some(details),
     })
 }
@@ -468,6 +471,7 @@ pub fn digest_message(
         thread: None,
         timestamp: now,
         since: None,
+        alert: None,
         details: Some(serde_json::json!({ "items": details })),
     })
 }

@@ -44,6 +44,18 @@ fn mail_unit(channel: &str, address: &str) -> String {
     format!("mail:{channel}:{hash}")
 }
 
+/// Reads the call link of the alert's open incident issue into `record` (for this
+/// notice's messages only); kept as it was if GitLab does not answer.
+async fn refresh_call_link(record: &mut AlertRecord, issues: &dyn super::issues::IncidentIssues) {
+    let Some(issue) = record.issue.as_mut().filter(|i| !i.closed) else {
+        return;
+    };
+    match issues.call_link(issue).await {
+        Ok(link) => issue.call_link = link,
+        Err(e) => tracing::warn!(error = %e, "the incident's call link could not be read"),
+    }
+}
+
 impl Notifier {
     /// Sends what the record owes, dropping each notice once every channel has it.
     pub(super) async fn deliver(
@@ -57,6 +69,7 @@ impl Notifier {
                 record = self
                     .keep_issue(key, record, issues.as_ref(), notice)
                     .await?;
+                refresh_call_link(&mut record, issues.as_ref()).await;
             }
             if let Some(until) = record.silenced_at(at) {
                 info!(notice = notice.as_str(), until = %crate::time::format(&until), "silenced: recorded, not sent");

@@ -76,6 +76,10 @@ pub struct IssueLink {
     pub url: String,
     #[serde(default)]
     pub closed: bool,
+    /// The incident's call link (its description's `Bridge:` line), as read when a
+    /// notice is sent: for the people the notice goes to, never public.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_link: Option<String>,
 }
 
 /// The maintenance that muted an alert.

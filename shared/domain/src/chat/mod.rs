@@ -213,6 +213,11 @@ pub struct Message {
     /// What a generic webhook's receiver gets beside the message, as `data.details`.
     #[serde(default)]
     pub details: Option<serde_json::Value>,
+    /// The alert record's id, for a firing alert's message: Slack shows it buttons
+    /// that act through openmic's interactivity route (Acknowledge, Silence 1h,
+    /// Resolve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
 }
 
 /// Where a message goes.
@@ -391,6 +396,7 @@ pub(crate) mod tests {
             thread: Some("alert-1234".into()),
             timestamp: crate::time::parse("2024-03-05T10:00:00Z").unwrap(),
             since: Some(crate::time::parse("2024-03-05T09:48:00Z").unwrap()),
+            alert: None,
             details: Some(serde_json::json!({"fingerprint": "f1"})),
         }
     }
@@ -444,6 +450,7 @@ pub(crate) mod tests {
             thread: Some("alert-5678".into()),
             timestamp: crate::time::parse("2024-03-05T10:00:00Z").unwrap(),
             since: None,
+            alert: None,
             details: None,
         }
     }

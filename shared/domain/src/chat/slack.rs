@@ -102,6 +102,9 @@ pub fn body(m: &Message) -> Value {
             .collect();
         blocks.push(json!({"type": "actions", "elements": buttons}));
     }
+    if let Some(alert) = &m.alert {
+        blocks.push(alert_buttons(alert));
+    }
     if !dropped.is_empty() {
         // Links whose target could not be made safe: their labels, as text.
         let labels: Vec<String> = dropped
@@ -113,6 +116,29 @@ pub fn body(m: &Message) -> Value {
     }
     blocks.truncate(MAX_BLOCKS);
     json!({"text": or_dash(md(&m.title, Lines::One, SECTION)), "blocks": blocks})
+}
+
+/// The buttons that act on a firing alert through openmic's interactivity route
+/// (`POST /chat/slack/actions`), each carrying the alert record's id.
+fn alert_buttons(alert: &str) -> Value {
+    use super::commands::{ACK_BUTTON, RESOLVE_BUTTON, SILENCE_BUTTON};
+    let button = |action: &str, label: &str| {
+        json!({
+            "type": "button",
+            "action_id": action,
+            "text": {"type": "plain_text", "text": label, "emoji": true},
+            "value": alert,
+        })
+    };
+    json!({
+        "type": "actions",
+        "block_id": "openmic_alert",
+        "elements": [
+            button(ACK_BUTTON, "Acknowledge"),
+            button(SILENCE_BUTTON, "Silence 1h"),
+            button(RESOLVE_BUTTON, "Resolve"),
+        ],
+    })
 }
 
 #[cfg(test)]

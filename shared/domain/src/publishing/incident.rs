@@ -69,6 +69,10 @@ pub struct AwardState {
     pub at: Timestamp,
     /// Whether the awarding user was trusted when the award was made.
     pub trusted: bool,
+    /// Made from chat (`/incident update --public`): it has no award in GitLab, so a
+    /// resync keeps it while its note exists.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub via_chat: bool,
 }
 
 /// A comment on the incident.
@@ -746,6 +750,7 @@ impl IncidentState {
                         awarded,
                         at,
                         trusted: verdict.trusted_microphone,
+                        via_chat: h.openmic_via_chat,
                     };
                     if let Some(note) = self.notes.get_mut(&award.awardable_id) {
                         let slot = note
@@ -814,8 +819,17 @@ impl IncidentState {
                             awarded: true,
                             at: a.created_at,
                             trusted,
+                            via_chat: false,
                         },
                     );
+                }
+            }
+            // A publication from chat has no award in GitLab to read back.
+            if let Some(old) = self.notes.get(&n.id) {
+                for (user, award) in &old.microphones {
+                    if award.via_chat && !microphones.contains_key(user) {
+                        microphones.insert(user.clone(), award.clone());
+                    }
                 }
             }
             notes.insert(
@@ -1309,5 +1323,60 @@ mod tests {
         };
         s.resync(&view, "status-page");
         assert_eq!(s.stage(), Some("identified"));
+    }
+
+    /// A 🎤 given from chat has no award in GitLab: a resync keeps it while its note
+    /// stands, and drops it with the note; a GitLab award is read back as before.
+    #[test]
+    fn a_resync_keeps_a_microphone_given_from_chat_while_its_note_stands() {
+        let award = |via_chat: bool| {
+            serde_json::json!({"object_kind": "emoji", "user": {"username": "alice"},
+                "project": {"id": 42}, "openmic_via_chat": via_chat,
+                "object_attributes": {"id": 5, "name": MICROPHONE, "awardable_type": "Note",
+                    "awardable_id": 77, "created_at": "2026-12-01T10:01:00Z", "action": "award"},
+                "note": {"id": 77, "note": "Failover done", "noteable_type": "Issue",
+                    "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:00:00Z"},
+                "issue": {"id": 900, "iid": 7, "title": "API down", "state": "opened",
+                    "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T09:00:00Z"}})
+        };
+        let issue: ApiIssue = serde_json::from_value(serde_json::json!({
+            "id": 900, "iid": 7, "title": "API down", "state": "opened",
+            "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T10:09:00Z"
+        }))
+        .unwrap();
+        let note: ApiNote = serde_json::from_value(serde_json::json!({
+            "id": 77, "body": "Failover done", "author": {"id": 9, "username": "openmic-bot"},
+            "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:00:00Z"
+        }))
+        .unwrap();
+        for (via_chat, notes, kept) in [
+            (true, vec![note.clone()], true),
+            (true, vec![], false),
+            (false, vec![note.clone()], false),
+        ] {
+            let mut s = IncidentState::new(7, 42);
+            let hook =
+                Hook::parse(Some("Emoji Hook"), award(via_chat).to_string().as_bytes()).unwrap();
+            s.merge(&hook, Some("Emoji Hook"), LABELS, PUBLISHER);
+            assert!(s.notes[&77].has_trusted_microphone());
+            let view = ApiView {
+                issue: &issue,
+                notes: &notes,
+                awards: &BTreeMap::new(),
+                label_events: &[],
+                verdicts: &BTreeMap::new(),
+            };
+            s.resync(&view, "status-page");
+            let stands = s
+                .notes
+                .get(&77)
+                .is_some_and(NoteState::has_trusted_microphone);
+            assert_eq!(
+                stands,
+                kept,
+                "via_chat {via_chat}, note kept {}",
+                !notes.is_empty()
+            );
+        }
     }
 }

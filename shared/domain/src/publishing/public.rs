@@ -55,7 +55,9 @@ pub fn render_incident(
         urls.push(u);
     }
     let ctx = RenderContext::new(id, &urls);
-    let description = render::markdown(&issue.description, &ctx);
+    // The call link is for the people working the incident, never the public page.
+    let public_description = crate::chat::commands::bridge::without_bridge(&issue.description);
+    let description = render::markdown(&public_description, &ctx);
     let mut uploads = description.uploads.clone();
     let mut comments = Vec::new();
     for note in state.published_notes() {
@@ -97,7 +99,7 @@ pub fn render_incident(
         components: components_of(&issue.labels),
         closed_at: (issue.state == "closed").then(|| issue.closed_at.unwrap_or(issue.updated_at)),
     };
-    fit_detail(&mut incident, &issue.description, &ctx);
+    fit_detail(&mut incident, &public_description, &ctx);
     Some(RenderedIncident { incident, uploads })
 }
 
@@ -173,6 +175,7 @@ mod tests {
                     awarded: true,
                     at,
                     trusted: true,
+                    via_chat: false,
                 },
             );
             s.notes.insert(

@@ -244,6 +244,7 @@ pub fn message(update: &Update, site_title: &str, page: Option<&str>) -> Message
         thread: Some(format!("incident-{}", i.id)),
         timestamp: update.at,
         since: None,
+        alert: None,
         details: Some(serde_json::json!({
             "incident": i.id,
             "kind": update.kind.as_str(),

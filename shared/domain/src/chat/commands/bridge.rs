@@ -62,6 +62,66 @@ pub fn from_description(description: &str) -> Option<String> {
     None
 }
 
+/// Whether `line` names a call link (a `Bridge:` line, whatever URL it holds).
+fn names_bridge(line: &str) -> bool {
+    let t = line.trim();
+    let t = t
+        .strip_prefix("- ")
+        .or_else(|| t.strip_prefix("* "))
+        .unwrap_or(t)
+        .trim_start()
+        .trim_start_matches(['*', '_']);
+    t.get(..6).is_some_and(|l| l.eq_ignore_ascii_case("bridge"))
+        && t.get(6..)
+            .is_some_and(|a| a.trim_start_matches(['*', '_']).starts_with(':'))
+}
+
+/// The description without its `Bridge:` lines (outside code blocks): what may be
+/// shown beyond the people working the incident.
+pub fn without_bridge(description: &str) -> String {
+    let mut fenced = false;
+    let mut out = Vec::new();
+    for line in description.split('\n') {
+        let t = line.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            fenced = !fenced;
+        } else if !fenced && names_bridge(line) {
+            continue;
+        }
+        out.push(line);
+    }
+    out.join("\n")
+}
+
+/// The description with its call link set to `url`: the first `Bridge:` line outside
+/// code blocks replaced, or a line added at its end.
+pub fn with_bridge(description: &str, url: &str) -> String {
+    let line = format!("Bridge: {url}");
+    let mut fenced = false;
+    let mut done = false;
+    let mut out = Vec::new();
+    for l in description.split('\n') {
+        let t = l.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            fenced = !fenced;
+        } else if !fenced && !done && names_bridge(l) {
+            out.push(line.clone());
+            done = true;
+            continue;
+        }
+        out.push(l.to_owned());
+    }
+    if done {
+        return out.join("\n");
+    }
+    let body = description.trim_end();
+    if body.is_empty() {
+        line
+    } else {
+        format!("{body}\n\n{line}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +175,29 @@ mod tests {
         ] {
             assert_eq!(from_description(text), None, "{text:?}");
         }
+    }
+
+    #[test]
+    fn the_bridge_line_is_set_once_and_kept_from_the_public() {
+        let d = "Summary\n\n**Bridge:** <https://old.example/1>\n```\nBridge: x\n```";
+        let set = with_bridge(d, "https://new.example/2");
+        assert_eq!(
+            from_description(&set).as_deref(),
+            Some("https://new.example/2")
+        );
+        assert!(
+            !set.contains("old.example") && set.contains("Bridge: x"),
+            "{set}"
+        );
+        let added = with_bridge("Summary", "https://a.example/");
+        assert_eq!(added, "Summary\n\nBridge: https://a.example/");
+        assert_eq!(
+            with_bridge("", "https://a.example/"),
+            "Bridge: https://a.example/"
+        );
+        let public = without_bridge(&set);
+        assert!(!public.contains("new.example"), "{public}");
+        assert!(public.contains("Summary") && public.contains("Bridge: x"));
+        assert_eq!(without_bridge("- bridge: javascript:x\nok"), "ok");
     }
 }

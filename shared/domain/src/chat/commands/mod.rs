@@ -31,8 +31,17 @@ pub use verify::{
 
 use super::Kind;
 
+/// The buttons on openmic's Slack alert messages, by `action_id`; each button's
+/// `value` is the alert record's id.
+pub const ACK_BUTTON: &str = "openmic_ack";
+pub const SILENCE_BUTTON: &str = "openmic_silence_1h";
+pub const RESOLVE_BUTTON: &str = "openmic_resolve";
+
 /// A chat service that sends commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Platform {
     Slack,
     Mattermost,
@@ -50,6 +59,14 @@ impl Platform {
 
     pub fn as_str(self) -> &'static str {
         Kind::from(self).as_str()
+    }
+
+    /// Its name for people (`Slack`, `Mattermost`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Platform::Slack => "Slack",
+            Platform::Mattermost => "Mattermost",
+        }
     }
 }
 

@@ -1,0 +1,168 @@
+//! Incidents run from chat: `/incident` from Slack and Mattermost, and the buttons on
+//! openmic's Slack alert messages. The pure rules are [`crate::chat::commands`]'s;
+//! this is the capability that uses them:
+//!
+//! - [`accept`]: a route's request verified (Slack's v0 signature within five
+//!   minutes, Mattermost's token), read, and either answered at once (help, a command
+//!   that cannot be read, a user who may not act) or queued as a [`Job`] behind the
+//!   alerts queue, with an acknowledgement only whoever typed it sees;
+//! - [`work`]: a job done against GitLab and the alert records, every action noted on
+//!   the issue naming who did it from where, and the result posted to the request's
+//!   `response_url`, only on the origin its service's replies come from.
+
+pub mod accept;
+mod publish;
+pub mod work;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::chat::commands::{ChatUsers, Platform};
+use crate::clock::Clock;
+use crate::compose::Backends;
+use crate::config::Function::Notifier;
+use crate::config::{Config, ConfigError, Variable};
+use crate::errors::Chain;
+use crate::gitlab::GitlabAccess;
+use crate::message::Source;
+use crate::ports::{ClaimStore, ClaimsIn, ObjectStore, Outbound, Queue};
+
+/// What incidents run from chat read.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "SLACK_SIGNING_SECRET",
+        default: "none",
+        meaning: "the Slack app's signing secret: `POST /chat/slack/commands` and `/chat/slack/actions` take requests it signed (v0, within five minutes); without it they refuse every request (see [Chat commands](chat.md))",
+        secret: true,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "MATTERMOST_COMMAND_TOKEN",
+        default: "none",
+        meaning: "the Mattermost slash command's token: `POST /chat/mattermost/commands` takes requests carrying it; during a rotation `new,previous`",
+        secret: true,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "MATTERMOST_URL",
+        default: "none",
+        meaning: "your Mattermost server (`https://chat.example.com`): the results of commands are posted only to `response_url`s on its origin; without it Mattermost commands are refused",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "CHAT_USERS",
+        default: "none",
+        meaning: "which GitLab user each chat user acts as: `slack:U0123=alice,mattermost:8xk9qz=alice`; a chat user mapped to nobody may only `list`",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "SLACK_BOT_TOKEN",
+        default: "none",
+        meaning: "the Slack app's bot token (`xoxb-…`), for Slack's Web API; not used yet (chat users are mapped by `CHAT_USERS`)",
+        secret: true,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "SLACK_RESPONSE_ORIGIN",
+        default: "`https://hooks.slack.com`",
+        meaning: "the origin Slack's `response_url`s must have for a command's result to be posted there (a proxy's, a test's; https, http only on loopback)",
+        secret: false,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+];
+
+/// One piece of work from chat, as it goes on the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub platform: Platform,
+    pub user_id: String,
+    pub user_name: String,
+    pub channel_id: String,
+    /// The GitLab user the chat user acts as, when the request came.
+    pub gitlab_user: Option<String>,
+    /// Where the result goes (checked again before anything is posted).
+    pub response_url: Option<String>,
+    pub work: Work,
+}
+
+/// What the job is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Work {
+    /// A slash command's text, as the service sent it.
+    Command { text: String },
+    /// A button pressed on an alert message: its action and the alert record's id.
+    Button { action: String, alert: String },
+}
+
+/// Whether a queue message is a chat job (the alerts queue carries alerts and them).
+pub fn is_chat_job(body: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Head {
+        source: Source,
+    }
+    serde_json::from_str::<Head>(body).is_ok_and(|h| h.source == Source::Chat)
+}
+
+pub use crate::chat::commands::{ACK_BUTTON, RESOLVE_BUTTON, SILENCE_BUTTON};
+
+/// Incidents run from chat: the routes' side and the queue's.
+pub struct Commands {
+    pub config: Arc<Config>,
+    users: ChatUsers,
+    /// Where jobs are queued (the alerts queue).
+    queue: Option<Arc<dyn Queue>>,
+    claims: Option<Arc<dyn ClaimStore>>,
+    state: Arc<dyn ObjectStore>,
+    /// Where a note published from chat is queued for the status page.
+    publish: Option<Arc<dyn Queue>>,
+    gitlab: Option<GitlabAccess>,
+    outbound: Option<Arc<dyn Outbound>>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Commands {
+    /// Incidents run from chat, composed from a process's backends: the alerts queue
+    /// for jobs, the state bucket for alert records, GitLab's API, outbound HTTPS for
+    /// the results, and the publish queue where notes are published from chat.
+    pub fn compose(config: Arc<Config>, backends: &Backends) -> Result<Commands, ConfigError> {
+        let users = ChatUsers::parse(config.chat.chat_users.as_deref().unwrap_or_default())
+            .map_err(|e| ConfigError::Invalid {
+                name: "CHAT_USERS",
+                why: Chain(&e).to_string(),
+            })?;
+        let state = backends.state()?;
+        Ok(Commands {
+            users,
+            queue: backends.alerts.clone(),
+            claims: Some(Arc::new(ClaimsIn(state.clone()))),
+            state,
+            publish: backends.publish.clone(),
+            gitlab: backends.gitlab.clone(),
+            outbound: backends.outbound.clone(),
+            clock: backends.clock.clone(),
+            config,
+        })
+    }
+
+    /// The same with another clock (tests move one by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Commands {
+        self.clock = clock;
+        self
+    }
+
+    /// Whether any chat service may send commands (a secret or token is set).
+    pub fn enabled(&self) -> bool {
+        self.config.chat.slack_signing_secret.is_some()
+            || self.config.chat.mattermost_command_token.is_some()
+    }
+}

@@ -1,0 +1,777 @@
+//! Incidents run from chat, end to end: a Slack stand-in that signs its requests as
+//! Slack documents them ("Verifying requests from Slack": HMAC-SHA256 of
+//! `v0:<timestamp>:<body>` with the signing secret, computed here), a catcher for the
+//! `response_url`s, and GitLab on a local stub answering in two seconds. `declare`
+//! opens the issue and posts it; `update --public` by a publisher reaches the page and
+//! by anyone else stays internal; a button on an alert message acknowledges it; a
+//! replay, a forgery, an unknown command, an iid of another project and a call link
+//! that is not http(s) each get a clear reply and do nothing; every reply comes
+//! within Slack's three seconds; the call link never reaches the status bucket.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, to_bytes};
+use axum::http::Request;
+use hmac::{Hmac, Mac};
+use openmic_local::Runner;
+use openmic_tests::catcher::Catcher;
+use openmic_tests::*;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5-test";
+const TOKEN: &str = "glpat-chat-stub-token";
+/// GitLab's answers take this long: the routes must not wait for them.
+const SLOW: Duration = Duration::from_secs(2);
+/// Slack's limit on the answer to a slash command.
+const SLACK_LIMIT: Duration = Duration::from_secs(3);
+
+/// The story's incident (events/gitlab-story): iid 1 of project 42.
+const STORY_IID: u64 = 1;
+
+/// The local stand-ins and the runner under test.
+struct Stand {
+    dir: tempfile::TempDir,
+    runner: Arc<Runner>,
+    gitlab: MockServer,
+    catcher: Catcher,
+    clock: Arc<ManualClock>,
+}
+
+fn now_text(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn issue_json(iid: u64, title: &str, description: &str) -> Value {
+    json!({"id": 5000 + iid, "iid": iid, "project_id": 42, "title": title, "description": description,
+        "state": "opened", "confidential": false, "labels": ["incident"],
+        "created_at": "2024-03-06T10:00:00.000Z", "updated_at": "2024-03-06T10:05:00.000Z",
+        "web_url": format!("https://gitlab.example.com/ops/api/-/issues/{iid}")})
+}
+
+fn note_json(id: u64, body: &str, internal: bool) -> Value {
+    json!({"id": id, "body": body, "system": false, "internal": internal, "confidential": internal,
+        "author": {"id": 99, "username": "openmic-bot"}, "noteable_iid": STORY_IID,
+        "created_at": "2024-03-06T11:00:00.000Z", "updated_at": "2024-03-06T11:00:00.000Z"})
+}
+
+async fn stand(extra: &[(&str, String)]) -> Stand {
+    let gitlab = MockServer::start().await;
+    let catcher = Catcher::start().await;
+    // Anything not answered otherwise: GitLab's 404, after the same delay.
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(404).set_delay(SLOW))
+        .with_priority(100)
+        .mount(&gitlab)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env: Vec<(&str, String)> = vec![
+        ("GITLAB_URL", gitlab.uri()),
+        ("GITLAB_TOKEN", TOKEN.into()),
+        ("SLACK_SIGNING_SECRET", SIGNING_SECRET.into()),
+        ("SLACK_RESPONSE_ORIGIN", catcher.base.clone()),
+        ("CHAT_USERS", "slack:UALICE=alice,slack:UBOB=bob".into()),
+        ("LINK_BACK", "false".into()),
+    ];
+    env.extend(extra.iter().cloned());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let clock = ManualClock::at(&now_text(0));
+    let mut runner = Runner::embedded_at(dir.path(), test_config(&env), clock.clone())
+        .expect("the runner starts");
+    runner.publisher.clock = site_clock();
+    Stand {
+        dir,
+        runner: Arc::new(runner),
+        gitlab,
+        catcher,
+        clock,
+    }
+}
+
+/// Slack's slash command form, as "Verifying requests from Slack" shows one, from
+/// `user` in channel C0CHAN, its `response_url` at the catcher's `/ok/<reply>`.
+fn slash(s: &Stand, user: &str, text: &str, reply: &str) -> String {
+    let name = user.to_ascii_lowercase()[1..].to_owned();
+    let response_url = format!("{}/ok/{reply}", s.catcher.base);
+    let fields = [
+        ("token", "deprecated-verification-token"),
+        ("team_id", "T0TEAM"),
+        ("team_domain", "ops"),
+        ("channel_id", "C0CHAN"),
+        ("channel_name", "incidents"),
+        ("user_id", user),
+        ("user_name", name.as_str()),
+        ("command", "/incident"),
+        ("text", text),
+        ("response_url", response_url.as_str()),
+        (
+            "trigger_id",
+            "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
+        ),
+    ];
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}
+
+/// `v0=<hex>`: HMAC-SHA256 of `v0:<timestamp>:<body>` with `secret`, as Slack signs.
+fn slack_signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    let tag: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("v0={tag}")
+}
+
+/// What a route answered, and how long it took.
+struct Answer {
+    status: u16,
+    body: Value,
+    took: Duration,
+}
+
+impl Answer {
+    fn text(&self) -> String {
+        self.body["text"]
+            .as_str()
+            .or(self.body["error"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// POSTs `body` to `route` signed with `secret` at `timestamp`.
+async fn post(s: &Stand, route: &str, body: &str, secret: &str, timestamp: i64) -> Answer {
+    let request = Request::builder()
+        .method("POST")
+        .uri(route)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", timestamp.to_string())
+        .header(
+            "x-slack-signature",
+            slack_signature(secret, timestamp, body),
+        )
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    let started = Instant::now();
+    let response = s.runner.app().oneshot(request).await.unwrap();
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    let raw = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    Answer { status, body, took }
+}
+
+/// A command from `user`, signed now; its answer checked to come within three seconds.
+async fn command(s: &Stand, user: &str, text: &str, reply: &str) -> Answer {
+    let ts = s.clock_now();
+    let a = post(
+        s,
+        "/chat/slack/commands",
+        &slash(s, user, text, reply),
+        SIGNING_SECRET,
+        ts,
+    )
+    .await;
+    assert!(a.took < SLACK_LIMIT, "{text}: answered in {:?}", a.took);
+    a
+}
+
+impl Stand {
+    /// Works every queue until nothing is left (a chat job may queue a publication).
+    async fn settle(&self) {
+        for _ in 0..5 {
+            self.runner.drain().await;
+            if self.runner.pending().await == 0 {
+                return;
+            }
+        }
+        panic!("the queues do not empty");
+    }
+
+    fn clock_now(&self) -> i64 {
+        openmic::clock::Clock::now(self.clock.as_ref()).timestamp()
+    }
+
+    /// The one result posted to the catcher's `/ok/<reply>`.
+    fn result(&self, reply: &str) -> Value {
+        let caught = self.catcher.at(&format!("ok/{reply}"));
+        assert_eq!(caught.len(), 1, "{reply}: {caught:?}");
+        caught[0].body.clone()
+    }
+
+    fn status_tree(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        tree(&self.dir.path().join("status"))
+    }
+}
+
+/// Publishes the story's incident (opened, then labelled by alice), its description
+/// with `extra` appended.
+async fn publish_story(s: &Stand, extra: &str) {
+    for (n, file) in ["001-issue-opened.json", "007-label-by-publisher.json"]
+        .iter()
+        .enumerate()
+    {
+        let text = std::fs::read_to_string(event_file("gitlab-story", file)).unwrap();
+        let mut event: Value = serde_json::from_str(&text).unwrap();
+        let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+        let d = body["object_attributes"]["description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        body["object_attributes"]["description"] = json!(format!("{d}{extra}"));
+        event["body"] = json!(body.to_string());
+        event["headers"]["idempotency-key"] = json!(format!("chat-story-{n}"));
+        event["headers"]["x-gitlab-event-uuid"] = json!(format!("chat-story-{n}"));
+        let (status, reply) = send_text(&s.runner, &event.to_string()).await;
+        assert_eq!(status, 202, "{reply}");
+        s.settle().await;
+    }
+}
+
+#[tokio::test]
+async fn declare_opens_the_incident_and_posts_it_to_the_channel_within_three_seconds() {
+    let s = stand(&[("INCIDENT_TEMPLATE", "incident".into())]).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v4/projects/42/templates/issues/incident"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(
+                    json!({"name": "incident", "content": "## Summary\n\n## Timeline\n"}),
+                )
+                .set_delay(SLOW),
+        )
+        .mount(&s.gitlab)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v4/projects/42/issues"))
+        .and(body_string_contains("issue_type=incident"))
+        .and(body_string_contains("title=DB+down"))
+        .and(body_string_contains(
+            "labels=severity%3A%3Ahigh%2Ccomponent%3A%3AAPI%2Ccomponent%3A%3ADatabase",
+        ))
+        .and(body_string_contains("%23%23+Summary"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(issue_json(12, "DB down", "## Summary"))
+                .set_delay(SLOW),
+        )
+        .expect(1)
+        .mount(&s.gitlab)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v4/projects/42/issues/12/notes"))
+        .and(body_string_contains("internal=true"))
+        .and(body_string_contains("Declared+by+%40alice+from+Slack"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(note_json(700, "Declared", true))
+                .set_delay(SLOW),
+        )
+        .expect(1)
+        .mount(&s.gitlab)
+        .await;
+
+    let a = command(
+        &s,
+        "UALICE",
+        "declare \"DB down\" sev2 API Database",
+        "declare",
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["response_type"], "ephemeral");
+    assert!(a.text().contains("Working on `declare`"), "{}", a.text());
+    assert!(
+        s.catcher.at("ok/declare").is_empty(),
+        "the work is behind the queue"
+    );
+
+    s.settle().await;
+    let posted = s.result("declare");
+    assert_eq!(posted["response_type"], "in_channel", "{posted}");
+    let text = posted["text"].as_str().unwrap();
+    for want in [
+        "Incident #12 declared by @\u{2060}alice: DB down",
+        "Severity: high",
+        "Components: API, Database",
+        "https://gitlab.example.com/ops/api/-/issues/12",
+    ] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    s.gitlab.verify().await;
+}
+
+#[tokio::test]
+async fn update_public_by_a_publisher_reaches_the_page_and_by_anyone_else_stays_internal() {
+    let s = stand(&[]).await;
+    publish_story(&s, "").await;
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v4/projects/42/issues/{STORY_IID}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(issue_json(STORY_IID, "API errors", "Requests fail."))
+                .set_delay(SLOW),
+        )
+        .mount(&s.gitlab)
+        .await;
+    let notes = format!("/api/v4/projects/42/issues/{STORY_IID}/notes");
+    // alice's update, public.
+    Mock::given(method("POST"))
+        .and(path(notes.clone()))
+        .and(body_string_contains("internal=false"))
+        .and(body_string_contains("Failover+done"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(note_json(801, "Failover done; errors are falling.", false))
+                .set_delay(SLOW),
+        )
+        .expect(1)
+        .mount(&s.gitlab)
+        .await;
+    // bob's, asked public, kept internal and signed.
+    Mock::given(method("POST"))
+        .and(path(notes.clone()))
+        .and(body_string_contains("internal=true"))
+        .and(body_string_contains("Bob%27s+theory"))
+        .and(body_string_contains("%40bob+from+Slack"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(note_json(802, "Bob's theory", true))
+                .set_delay(SLOW),
+        )
+        .expect(1)
+        .mount(&s.gitlab)
+        .await;
+    // The notes naming who acted.
+    Mock::given(method("POST"))
+        .and(path(notes.clone()))
+        .and(body_string_contains("internal=true"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(note_json(803, "by", true)))
+        .with_priority(50)
+        .mount(&s.gitlab)
+        .await;
+
+    let a = command(
+        &s,
+        "UALICE",
+        "update #1 --public Failover done; errors are falling.",
+        "alice",
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body["response_type"].as_str()),
+        (200, Some("ephemeral"))
+    );
+    let b = command(&s, "UBOB", "update 1 --public Bob's theory", "bob").await;
+    assert_eq!(b.status, 200);
+    s.settle().await;
+
+    let alice = s.result("alice");
+    assert_eq!(alice["response_type"], "in_channel", "{alice}");
+    let bob = s.result("bob");
+    assert_eq!(bob["response_type"], "ephemeral", "{bob}");
+    let bob_text = bob["text"].as_str().unwrap();
+    assert!(
+        bob_text.contains("may not publish, so the note stays internal"),
+        "{bob_text}"
+    );
+
+    let detail = json_of(&s.status_tree(), "data/incident/1.json");
+    let comments = detail["comments"].to_string();
+    assert!(comments.contains("Failover done"), "{comments}");
+    let everything =
+        String::from_utf8_lossy(&s.status_tree().into_values().flatten().collect::<Vec<u8>>())
+            .into_owned();
+    assert!(!everything.contains("Bob"), "bob's note stays off the page");
+    s.gitlab.verify().await;
+}
+
+#[tokio::test]
+async fn a_button_on_a_slack_alert_message_acknowledges_the_alert() {
+    let s0 = Catcher::start().await;
+    let channels =
+        json!([{"name": "ops", "type": "slack", "url": format!("{}/ok/channel", s0.base)}]);
+    let s = stand(&[("ALERT_CHANNELS", channels.to_string())]).await;
+    let alert = json!({"version": "4", "status": "firing", "receiver": "openmic", "groupKey": "{}:{}",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am.example.com",
+        "alerts": [{"status": "firing", "labels": {"alertname": "Down", "severity": "critical"},
+            "annotations": {"summary": "API down"}, "startsAt": "2024-03-05T10:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "fp-button"}]});
+    let (status, reply) = send_text(
+        &s.runner,
+        &alerts_event(&alert.to_string(), &format!("Bearer {ALERT_TOKEN}")),
+    )
+    .await;
+    assert_eq!(status, 202, "{reply}");
+    s.settle().await;
+
+    // The message Slack got carries the three buttons, each naming the alert.
+    let message = &s0.at("ok/channel")[0].body;
+    let buttons: Vec<&Value> = message["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["block_id"] == "openmic_alert")
+        .flat_map(|b| b["elements"].as_array().unwrap())
+        .collect();
+    let ids: Vec<&str> = buttons
+        .iter()
+        .map(|b| b["action_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["openmic_ack", "openmic_silence_1h", "openmic_resolve"]
+    );
+    let record_id = openmic::alerts::record::record_id("fp-button");
+    assert!(buttons.iter().all(|b| b["value"] == record_id.as_str()));
+
+    // The press, as Slack's interactivity sends it.
+    let press = json!({"type": "block_actions", "user": {"id": "UALICE", "username": "alice", "team_id": "T0TEAM"},
+        "api_app_id": "A0APP", "container": {"type": "message", "channel_id": "C0CHAN"},
+        "trigger_id": "1.2.3", "team": {"id": "T0TEAM", "domain": "ops"}, "channel": {"id": "C0CHAN", "name": "ops"},
+        "response_url": format!("{}/ok/press", s.catcher.base),
+        "actions": [{"action_id": "openmic_ack", "block_id": "openmic_alert", "value": record_id,
+            "type": "button", "action_ts": "1600857126.868122"}]});
+    let body = format!(
+        "payload={}",
+        url::form_urlencoded::byte_serialize(press.to_string().as_bytes()).collect::<String>()
+    );
+    let a = post(
+        &s,
+        "/chat/slack/actions",
+        &body,
+        SIGNING_SECRET,
+        s.clock_now(),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert!(a.took < SLACK_LIMIT);
+    s.settle().await;
+
+    let posted = s.result("press");
+    let text = posted["text"].as_str().unwrap();
+    assert!(text.contains("acknowledged by @\u{2060}alice"), "{text}");
+    let key = openmic::alerts::record::record_key("fp-button");
+    let record = json_of(&tree(&s.dir.path().join("state")), &key);
+    assert_eq!(record["actions"][0]["action"], "ack", "{record}");
+    assert_eq!(record["actions"][0]["by"], "@alice");
+    assert_eq!(record["actions"][0]["channel"], "slack");
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_clear_reply_and_nothing_is_done() {
+    let s = stand(&[]).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v4/projects/42/issues/99"))
+        .respond_with(ResponseTemplate::new(404).set_delay(SLOW))
+        .mount(&s.gitlab)
+        .await;
+    for verb in ["POST", "PUT"] {
+        Mock::given(method(verb))
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(&s.gitlab)
+            .await;
+    }
+
+    // A replay: accepted when sent, refused six minutes later, signature and all.
+    let body = slash(&s, "UALICE", "list", "replay");
+    let sent_at = s.clock_now();
+    let first = post(&s, "/chat/slack/commands", &body, SIGNING_SECRET, sent_at).await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    s.settle().await;
+    assert_eq!(s.catcher.at("ok/replay").len(), 1);
+    s.clock.set(&now_text(6 * 60));
+    let replayed = post(&s, "/chat/slack/commands", &body, SIGNING_SECRET, sent_at).await;
+    assert_eq!(replayed.status, 401);
+    assert!(
+        replayed.text().contains("more than five minutes"),
+        "{}",
+        replayed.text()
+    );
+    s.clock.set(&now_text(0));
+
+    // A forgery: signed with another secret.
+    let forged = post(
+        &s,
+        "/chat/slack/commands",
+        &slash(&s, "UALICE", "resolve 1", "forged"),
+        "not-the-signing-secret",
+        s.clock_now(),
+    )
+    .await;
+    assert_eq!(forged.status, 401);
+    assert!(forged.text().contains("signature"), "{}", forged.text());
+
+    // Each a clear reply, to whoever typed it alone.
+    for (user, text, want) in [
+        ("UALICE", "launch rockets", "`launch` is not a command"),
+        (
+            "UALICE",
+            "update ops/api#3 hello",
+            "`ops/api#3` is not an incident number",
+        ),
+        (
+            "UALICE",
+            "bridge 1 ftp://call.example/room",
+            "must be an http(s) URL",
+        ),
+        (
+            "UALICE",
+            "bridge 1 javascript:alert(1)",
+            "must be an http(s) URL",
+        ),
+        ("UCAROL", "resolve 1", "not mapped to a GitLab user"),
+        (
+            "UALICE",
+            "page alice the database",
+            "Paging from chat needs on call",
+        ),
+    ] {
+        let a = command(&s, user, text, "never").await;
+        assert_eq!(a.status, 200, "{text}");
+        assert_eq!(a.body["response_type"], "ephemeral", "{text}");
+        assert!(a.text().contains(want), "{text}: {}", a.text());
+    }
+    assert_eq!(s.runner.pending().await, 0, "nothing was queued");
+
+    // An incident of no such number in this project: looked up, said, nothing done.
+    let a = command(&s, "UALICE", "resolve 99", "missing").await;
+    assert!(a.text().contains("Working on `resolve`"), "{}", a.text());
+    s.settle().await;
+    let missing = s.result("missing");
+    assert!(
+        missing["text"]
+            .as_str()
+            .unwrap()
+            .contains("There is no incident #99 in this project"),
+        "{missing}"
+    );
+    assert!(s.catcher.at("ok/never").is_empty() && s.catcher.at("ok/forged").is_empty());
+    s.gitlab.verify().await;
+}
+
+#[tokio::test]
+async fn results_go_only_to_the_services_own_origin() {
+    let s = stand(&[("MATTERMOST_COMMAND_TOKEN", "mm-command-token".into())]).await;
+    // A response_url elsewhere: refused at once.
+    let body = slash(&s, "UALICE", "list", "x").replace(
+        &url::form_urlencoded::byte_serialize(s.catcher.base.as_bytes()).collect::<String>(),
+        "https%3A%2F%2Fevil.example",
+    );
+    let a = post(
+        &s,
+        "/chat/slack/commands",
+        &body,
+        SIGNING_SECRET,
+        s.clock_now(),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(a.text().contains("not Slack's"), "{}", a.text());
+    assert_eq!(s.runner.pending().await, 0);
+
+    // Mattermost: its token is checked; without MATTERMOST_URL nothing is taken.
+    let form = |token: &str| {
+        format!(
+            "channel_id=c1&user_id=u1&user_name=alice&command=%2Fincident&text=list&token={token}&response_url=https%3A%2F%2Fchat.example.com%2Fhooks%2Fcommands%2F1"
+        )
+    };
+    let mm = |body: String| {
+        Request::builder()
+            .method("POST")
+            .uri("/chat/mattermost/commands")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let wrong = s.runner.app().oneshot(mm(form("nope"))).await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = s
+        .runner
+        .app()
+        .oneshot(mm(form("mm-command-token")))
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    let reply: Value =
+        serde_json::from_slice(&to_bytes(right.into_body(), usize::MAX).await.unwrap()).unwrap();
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("MATTERMOST\\_URL is not set"),
+        "{reply}"
+    );
+
+    // A body over the limit is refused by its declared length.
+    let big = Request::builder()
+        .method("POST")
+        .uri("/chat/slack/commands")
+        .header("content-length", "10000000")
+        .body(Body::from("x"))
+        .unwrap();
+    assert_eq!(s.runner.app().oneshot(big).await.unwrap().status(), 413);
+    assert_eq!(s.runner.pending().await, 0);
+}
+
+#[tokio::test]
+async fn the_call_link_goes_to_the_channel_and_never_to_the_status_bucket() {
+    let s = stand(&[]).await;
+    publish_story(&s, "\n\nBridge: https://call.example/secret-room").await;
+    let status = s.status_tree();
+    let everything =
+        String::from_utf8_lossy(&status.values().flatten().copied().collect::<Vec<u8>>())
+            .into_owned();
+    assert!(status.contains_key("data/incident/1.json"), "published");
+    assert!(
+        everything.contains("Requests to the API fail"),
+        "the description is there"
+    );
+    assert!(!everything.contains("secret-room"), "the call link is not");
+
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v4/projects/42/issues/{STORY_IID}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(issue_json(
+                    STORY_IID,
+                    "API errors",
+                    "Requests fail.\n\nBridge: https://old.example/1",
+                ))
+                .set_delay(SLOW),
+        )
+        .mount(&s.gitlab)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!("/api/v4/projects/42/issues/{STORY_IID}")))
+        .and(body_string_contains(
+            "description=Requests+fail.%0A%0ABridge%3A+https%3A%2F%2Fmeet.example%2Froom-7",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(issue_json(
+            STORY_IID,
+            "API errors",
+            "",
+        )))
+        .expect(1)
+        .mount(&s.gitlab)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/api/v4/projects/42/issues/{STORY_IID}/notes"
+        )))
+        .and(body_string_contains("internal=true"))
+        .and(body_string_contains("Call+link+set"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(note_json(
+            900,
+            "Call link set",
+            true,
+        )))
+        .expect(1)
+        .mount(&s.gitlab)
+        .await;
+    let a = command(
+        &s,
+        "UALICE",
+        "bridge 1 <https://meet.example/room-7>",
+        "bridge",
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    s.settle().await;
+    let posted = s.result("bridge");
+    assert_eq!(posted["response_type"], "in_channel");
+    assert!(
+        posted["text"]
+            .as_str()
+            .unwrap()
+            .contains("https://meet.example/room-7"),
+        "{posted}"
+    );
+    s.gitlab.verify().await;
+}
+
+#[tokio::test]
+async fn the_call_link_is_in_the_mail_and_chat_of_an_alert_and_not_in_the_status_bucket() {
+    let chat = Catcher::start().await;
+    let channels = json!([
+        {"name": "mail", "type": "email", "to": "maintainers"},
+        {"name": "ops", "type": "slack", "url": format!("{}/ok/channel", chat.base)},
+    ]);
+    let s = stand(&[
+        ("ALERT_CHANNELS", channels.to_string()),
+        ("CREATE_INCIDENTS", "true".into()),
+    ])
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v4/projects/42/issues"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&s.gitlab)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v4/projects/42/issues"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(issue_json(77, "API down", "## Alert")),
+        )
+        .expect(1)
+        .mount(&s.gitlab)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v4/projects/42/issues/77"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(issue_json(
+            77,
+            "API down",
+            "## Alert\n\n- **Bridge:** <https://call.example/alert-room>",
+        )))
+        .mount(&s.gitlab)
+        .await;
+    let alert = json!({"version": "4", "status": "firing", "receiver": "openmic", "groupKey": "{}:{}",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am.example.com",
+        "alerts": [{"status": "firing", "labels": {"alertname": "Down", "severity": "critical"},
+            "annotations": {"summary": "API down"}, "startsAt": "2024-03-05T10:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "fp-call"}]});
+    let (status, reply) = send_text(
+        &s.runner,
+        &alerts_event(&alert.to_string(), &format!("Bearer {ALERT_TOKEN}")),
+    )
+    .await;
+    assert_eq!(status, 202, "{reply}");
+    s.settle().await;
+
+    let mails: Vec<String> = tree(&s.dir.path().join("outbox"))
+        .values()
+        .map(|raw| {
+            let m = mail_parser::MessageParser::default()
+                .parse(raw)
+                .expect("a mail");
+            m.body_text(0).unwrap_or_default().into_owned()
+        })
+        .collect();
+    assert!(!mails.is_empty());
+    for text in &mails {
+        assert!(text.contains("https://call.example/alert-room"), "{text}");
+    }
+    let message = chat.at("ok/channel")[0].raw.clone();
+    assert!(
+        String::from_utf8_lossy(&message).contains("https://call.example/alert-room"),
+        "{}",
+        String::from_utf8_lossy(&message)
+    );
+    let status = s.status_tree();
+    assert!(
+        !status
+            .values()
+            .any(|v| String::from_utf8_lossy(v).contains("alert-room")),
+        "never in the status bucket"
+    );
+    s.gitlab.verify().await;
+}

@@ -130,6 +130,7 @@ fn incident() -> (IncidentState, Vec<String>) {
                 awarded: true,
                 at,
                 trusted: true,
+                publisher: true,
             },
         );
         notes.insert(

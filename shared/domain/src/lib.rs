@@ -17,6 +17,7 @@
 //!   their delivery (any capability with news for operators may use it).
 //! - [`subscriptions`]: readers subscribed by mail, and each public update sent to
 //!   those who want it (and to the operators' channels).
+//! - [`sla`]: `INCIDENT_SLA`'s targets, and the watch list of incidents that have one.
 //!
 //! Beside them, [`i18n`]: the language catalogues every capability's pages and mail
 //! read their strings from, and [`templates`]: the template environment they share.
@@ -48,6 +49,7 @@ pub mod oncall;
 pub mod publishing;
 pub mod routing;
 pub mod site;
+pub mod sla;
 pub mod subscriptions;
 pub mod templates;
 
@@ -64,6 +66,7 @@ pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
         alerts::VARIABLES,
         subscriptions::VARIABLES,
         maintenance::VARIABLES,
+        sla::VARIABLES,
     ]
     .into_iter()
     .flatten()

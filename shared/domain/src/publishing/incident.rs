@@ -70,8 +70,9 @@ pub struct AwardState {
     /// Whether the awarding user was trusted when the award was made.
     pub trusted: bool,
     /// Whether the awarding user could publish when the award was made (a
-    /// postmortem takes a publisher's; absent in an earlier release's state).
-    #[serde(default)]
+    /// postmortem takes a publisher's; absent in an earlier release's state, and
+    /// written only when true, so a state without postmortems reads back unchanged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub publisher: bool,
 }
 

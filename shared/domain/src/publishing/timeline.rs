@@ -1,8 +1,8 @@
 //! GitLab's incident timeline, with API access (`GITLAB_URL`, `GITLAB_TOKEN` with the
-//! `api` scope): openmic writes an event for what it did to a published incident
-//! (its publication, its resolution on the page), once each; and the public detail
-//! shows the key times a publisher tagged on the timeline (`Start time`, `Impact
-//! detected`, `Impact mitigated`, `End time`), the latest of each tag, never the
+//! `api` scope): openmic writes an event for what it did to a published incident (its
+//! publication, its resolution on the page), once each, a maintenance none; and the
+//! public detail shows the key times a publisher tagged on the timeline (`Start time`,
+//! `Impact detected`, `Impact mitigated`, `End time`), the latest of each tag, never the
 //! events' notes.
 
 use tracing::{info, warn};
@@ -161,6 +161,10 @@ impl Publisher {
         let (Some(api), Some(issue)) = (&self.gitlab, &state.issue) else {
             return Ok(());
         };
+        // A maintenance is no incident: GitLab keeps no timeline of it.
+        if detail.is_maintenance() {
+            return Ok(());
+        }
         for (name, note, at) in due_events(state, detail) {
             match api.add_timeline_event(issue.id, &note, at, &[]).await {
                 Ok(()) => info!(incident = %state.id(), event = name, "timeline event written"),

@@ -184,12 +184,7 @@ impl Notifier {
             _ => None,
         };
         info!(incident = %s.id, severity = s.severity.as_str(), "SLA missed: reminding");
-        for channel in self
-            .channels
-            .0
-            .iter()
-            .filter(|c| c.matchers.matches(&label))
-        {
+        for channel in self.channels.0.iter().filter(|c| c.matchers.matches(label)) {
             match &channel.destination {
                 Destination::Chat(target) => {
                     self.send_chat(channel, target, &message, false).await;

@@ -1396,7 +1396,10 @@ mod tests {
             crate::time::parse(s).unwrap()
         }
 
-        fn state(closed: bool, notes: &[(u64, &str, &str, Option<(bool, &str)>)]) -> IncidentState {
+        /// A note: its id, when, its text, and a 🎤 (by a publisher or not, when).
+        type Written<'a> = (u64, &'a str, &'a str, Option<(bool, &'a str)>);
+
+        fn state(closed: bool, notes: &[Written<'_>]) -> IncidentState {
             let mut s = IncidentState::new(1, 42);
             s.issue = Some(IssueSnapshot {
                 id: 1001,

@@ -131,6 +131,7 @@ fn incident() -> (IncidentState, Vec<String>) {
                 at,
                 trusted: true,
                 via_chat: false,
+                publisher: true,
             },
         );
         notes.insert(

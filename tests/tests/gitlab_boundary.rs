@@ -134,7 +134,9 @@ async fn upload_names_that_would_leave_their_segment_never_reach_gitlab() {
     assert_eq!(
         others,
         [
-            // Alice's role, and the note back on the issue.
+            // Alice's role, the note back on the issue, and its incident timeline
+            // (read for the key times, written with the publication).
+            "/api/graphql",
             "/api/v4/projects/42/members/all/10",
             "/api/v4/projects/42/issues/2/notes",
         ]

@@ -299,6 +299,9 @@ pub struct Config {
     pub page_logo_url: Option<String>,
     /// `PAGE_ACCENT`: `#rrggbb`, lower case.
     pub page_accent: Option<String>,
+    /// `INCIDENT_SLA` as given (`critical=1h,high=4h,medium=1d`); the domain's `sla`
+    /// reads it, and a function that needs it fails at start when it cannot.
+    pub incident_sla: Option<String>,
 }
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -354,6 +357,7 @@ impl Default for Config {
             page_language: Language::En,
             page_logo_url: None,
             page_accent: None,
+            incident_sla: None,
         }
     }
 }
@@ -524,6 +528,7 @@ impl Config {
             }
         }
         c.page_title = get("PAGE_TITLE");
+        c.incident_sla = get("INCIDENT_SLA");
         if let Some(v) = get("PAGE_LANGUAGE") {
             c.page_language = Language::parse(&v).ok_or_else(|| ConfigError::Invalid {
                 name: "PAGE_LANGUAGE",

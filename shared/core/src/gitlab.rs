@@ -147,6 +147,20 @@ pub struct ApiUserProfile {
     pub bot: bool,
 }
 
+/// One event of an incident's timeline (GraphQL's `TimelineEventType`): its note as
+/// written, when it happened, its tags (`Start time`, `Impact detected`, `Impact
+/// mitigated`, `End time`, …) and who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTimelineEvent {
+    /// GraphQL's global id (`gid://gitlab/IncidentManagement::TimelineEvent/3`).
+    pub id: String,
+    pub note: String,
+    pub occurred_at: Timestamp,
+    pub tags: Vec<String>,
+    /// None where GitLab does not say (a system event).
+    pub author: Option<ApiUser>,
+}
+
 /// GitLab's API, for one instance; each call names its project.
 #[async_trait]
 pub trait Gitlab: Send + Sync {
@@ -193,6 +207,25 @@ pub trait Gitlab: Send + Sync {
     async fn set_description(&self, id: IncidentId, description: &str) -> Result<(), ApiError>;
     /// The project's open incident issues (`issue_type=incident`), newest first.
     async fn open_incidents(&self, project: u64) -> Result<Vec<ApiIssue>, ApiError>;
+    /// Adds `labels` (comma-separated) to an issue; labels it has already stay.
+    async fn add_labels(&self, id: IncidentId, labels: &str) -> Result<(), ApiError>;
+    /// The timeline of the incident whose issue has the global id `issue`, in the
+    /// project at `project_path` (`group/project`), oldest first. GitLab serves
+    /// timelines on every tier, through GraphQL only.
+    async fn timeline_events(
+        &self,
+        project_path: &str,
+        issue: u64,
+    ) -> Result<Vec<ApiTimelineEvent>, ApiError>;
+    /// Adds an event to the timeline of the incident whose issue has the global id
+    /// `issue`, tagged with `tags` (GitLab ignores tags the project does not have).
+    async fn add_timeline_event(
+        &self,
+        issue: u64,
+        note: &str,
+        occurred_at: Timestamp,
+        tags: &[&str],
+    ) -> Result<(), ApiError>;
     /// Every member of the project, inherited memberships included.
     async fn members(&self, project: u64) -> Result<Vec<ApiMember>, ApiError>;
     /// A user's profile; `None` if there is no such user.

@@ -23,6 +23,7 @@ use std::path::Path;
 const DOMAIN: &[&str] = &[
     "i18n",
     "templates",
+    "sla",
     "chat",
     "routing",
     "oncall",

@@ -19,6 +19,7 @@
 //!   those who want it (and to the operators' channels).
 //! - [`chatops`]: incidents run from chat (`/incident` from Slack and Mattermost,
 //!   buttons on alert messages), against GitLab and the alert records.
+//! - [`sla`]: `INCIDENT_SLA`'s targets, and the watch list of incidents that have one.
 //!
 //! Beside them, [`i18n`]: the language catalogues every capability's pages and mail
 //! read their strings from, and [`templates`]: the template environment they share.
@@ -51,6 +52,7 @@ pub mod oncall;
 pub mod publishing;
 pub mod routing;
 pub mod site;
+pub mod sla;
 pub mod subscriptions;
 pub mod templates;
 
@@ -68,6 +70,7 @@ pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
         subscriptions::VARIABLES,
         maintenance::VARIABLES,
         chatops::VARIABLES,
+        sla::VARIABLES,
     ]
     .into_iter()
     .flatten()

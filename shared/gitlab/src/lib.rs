@@ -32,8 +32,8 @@ use tracing::{debug, error, warn};
 use openmic_core::config::{Config, ConfigError, Function, MicrophoneTrust, Secret, Variable};
 use openmic_core::errors::BackendError;
 use openmic_core::gitlab::{
-    ApiAward, ApiError, ApiIssue, ApiLabelEvent, ApiMember, ApiNote, ApiUserProfile, Gitlab,
-    GitlabAccess,
+    ApiAward, ApiError, ApiIssue, ApiLabelEvent, ApiMember, ApiNote, ApiTimelineEvent,
+    ApiUserProfile, Gitlab, GitlabAccess,
 };
 use openmic_core::ids::IncidentId;
 use openmic_core::ports::{
@@ -247,8 +247,8 @@ impl GitlabApi {
         err
     }
 
-    /// Sends a request, retrying 429, 5xx and transport failures with backoff. `Ok(None)`
-    /// for 404.
+    /// Sends a request with a form body (or none), retrying 429, 5xx and transport
+    /// failures with backoff. `Ok(None)` for 404.
     async fn send(
         &self,
         method: Method,
@@ -256,10 +256,22 @@ impl GitlabApi {
         what: &str,
         form: Option<&[(&str, String)]>,
     ) -> Result<Option<reqwest::Response>, ApiError> {
+        self.send_body(method, url, what, form.map(Body::Form))
+            .await
+    }
+
+    /// [`GitlabApi::send`] with any body.
+    async fn send_body(
+        &self,
+        method: Method,
+        url: Url,
+        what: &str,
+        body: Option<Body<'_>>,
+    ) -> Result<Option<reqwest::Response>, ApiError> {
         let mut delay = self.backoff;
         let mut last = String::new();
         for attempt in 1..=self.attempts {
-            match self.exchange(&method, &url, form).await {
+            match self.exchange(&method, &url, body).await {
                 Ok((resp, at_gitlab)) => {
                     let status = resp.status();
                     if status.is_success() {
@@ -319,7 +331,7 @@ impl GitlabApi {
         &self,
         method: &Method,
         url: &Url,
-        form: Option<&[(&str, String)]>,
+        body: Option<Body<'_>>,
     ) -> Result<(reqwest::Response, bool), Failure> {
         let mut at = Hop {
             credentialed: same_origin(url, &self.base),
@@ -330,8 +342,10 @@ impl GitlabApi {
             if at.credentialed {
                 req = req.bearer_auth(self.token.expose());
             }
-            if let Some(f) = form {
-                req = req.form(f);
+            match body {
+                Some(Body::Form(f)) => req = req.form(f),
+                Some(Body::Json(j)) => req = req.json(j),
+                None => {}
             }
             let resp = req.send().await.map_err(Failure::Transport)?;
             let followed = matches!(*method, Method::GET | Method::HEAD)
@@ -439,6 +453,132 @@ impl GitlabApi {
         file.flush().await.map_err(io)?;
         Ok(Some(content_type))
     }
+}
+
+/// A request's body.
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    Form(&'a [(&'a str, String)]),
+    Json(&'a serde_json::Value),
+}
+
+/// GraphQL's answer: its data, or what went wrong.
+#[derive(Deserialize)]
+struct GraphqlAnswer {
+    #[serde(default)]
+    data: Option<serde_json::Value>,
+    #[serde(default)]
+    errors: Vec<GraphqlError>,
+}
+
+#[derive(Deserialize)]
+struct GraphqlError {
+    #[serde(default)]
+    message: String,
+}
+
+const TIMELINE_QUERY: &str = "query($fullPath: ID!, $incidentId: IssueID!) { project(fullPath: $fullPath) { incidentManagementTimelineEvents(incidentId: $incidentId) { nodes { id note occurredAt author { id username } timelineEventTags { nodes { name } } } } } }";
+
+const TIMELINE_CREATE: &str = "mutation($input: TimelineEventCreateInput!) { timelineEventCreate(input: $input) { timelineEvent { id } errors } }";
+
+/// One node of `incidentManagementTimelineEvents`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimelineNode {
+    id: String,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(deserialize_with = "openmic_core::time::de")]
+    occurred_at: openmic_core::time::Timestamp,
+    #[serde(default)]
+    author: Option<GraphqlUser>,
+    #[serde(default)]
+    timeline_event_tags: Option<Nodes<TagNode>>,
+}
+
+#[derive(Deserialize)]
+struct Nodes<T> {
+    #[serde(default = "Vec::new")]
+    nodes: Vec<T>,
+}
+
+#[derive(Deserialize)]
+struct TagNode {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct GraphqlUser {
+    /// `gid://gitlab/User/10`.
+    id: String,
+    username: String,
+}
+
+impl TimelineNode {
+    fn into_event(self) -> ApiTimelineEvent {
+        ApiTimelineEvent {
+            id: self.id,
+            note: self.note.unwrap_or_default(),
+            occurred_at: self.occurred_at,
+            tags: self
+                .timeline_event_tags
+                .map(|t| t.nodes.into_iter().map(|n| n.name).collect())
+                .unwrap_or_default(),
+            author: self.author.and_then(|a| {
+                let id = a.id.rsplit('/').next()?.parse().ok()?;
+                Some(openmic_core::gitlab::ApiUser {
+                    id,
+                    username: a.username,
+                })
+            }),
+        }
+    }
+}
+
+impl GitlabApi {
+    /// `GITLAB_URL`'s `/api/graphql`.
+    fn graphql_url(&self) -> Result<Url, ApiError> {
+        self.base
+            .join("../graphql")
+            .map_err(|e| ApiError::Permanent(format!("GraphQL's address: {e}")))
+    }
+
+    /// One GraphQL request; its `data`, or its errors as a permanent failure.
+    async fn graphql(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+        what: &str,
+    ) -> Result<serde_json::Value, ApiError> {
+        let body = serde_json::json!({"query": query, "variables": variables});
+        let resp = self
+            .send_body(
+                Method::POST,
+                self.graphql_url()?,
+                what,
+                Some(Body::Json(&body)),
+            )
+            .await?
+            .ok_or_else(|| ApiError::Permanent(format!("{what}: GitLab has no GraphQL API")))?;
+        let answer: GraphqlAnswer = resp.json().await.map_err(|e| {
+            ApiError::Transient(format!("{what}: unreadable answer: {}", e.without_url()))
+        })?;
+        if !answer.errors.is_empty() {
+            let messages: Vec<&str> = answer.errors.iter().map(|e| e.message.as_str()).collect();
+            return Err(ApiError::Permanent(format!(
+                "{what}: {}",
+                messages.join("; ")
+            )));
+        }
+        answer
+            .data
+            .ok_or_else(|| ApiError::Permanent(format!("{what}: an answer without data")))
+    }
+}
+
+/// An issue's GraphQL global id.
+fn issue_gid(issue: u64) -> String {
+    format!("gid://gitlab/Issue/{issue}")
 }
 
 /// A fresh temporary file name for a download.
@@ -656,6 +796,71 @@ impl Gitlab for GitlabApi {
         .await?
         .map(|_| ())
         .ok_or_else(|| ApiError::Permanent(format!("issue {id} was not found to close")))
+    }
+
+    async fn add_labels(&self, id: IncidentId, labels: &str) -> Result<(), ApiError> {
+        let form = [("add_labels", labels.to_owned())];
+        self.send(
+            Method::PUT,
+            self.project_url(id.project, &["issues", &id.iid.to_string()])?,
+            "issue labels",
+            Some(&form),
+        )
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::Permanent(format!("issue {id} was not found to label")))
+    }
+
+    async fn timeline_events(
+        &self,
+        project_path: &str,
+        issue: u64,
+    ) -> Result<Vec<ApiTimelineEvent>, ApiError> {
+        let what = "incident timeline";
+        let data = self
+            .graphql(
+                TIMELINE_QUERY,
+                serde_json::json!({"fullPath": project_path, "incidentId": issue_gid(issue)}),
+                what,
+            )
+            .await?;
+        let nodes = &data["project"]["incidentManagementTimelineEvents"]["nodes"];
+        if nodes.is_null() {
+            // No such project, or not one the token may read.
+            return Ok(Vec::new());
+        }
+        let nodes: Vec<TimelineNode> = serde_json::from_value(nodes.clone())
+            .map_err(|e| ApiError::Permanent(format!("{what}: {e}")))?;
+        let mut events: Vec<ApiTimelineEvent> =
+            nodes.into_iter().map(TimelineNode::into_event).collect();
+        events.sort_by_key(|e| e.occurred_at);
+        Ok(events)
+    }
+
+    async fn add_timeline_event(
+        &self,
+        issue: u64,
+        note: &str,
+        occurred_at: openmic_core::time::Timestamp,
+        tags: &[&str],
+    ) -> Result<(), ApiError> {
+        let what = "incident timeline event";
+        let mut input = serde_json::json!({
+            "incidentId": issue_gid(issue),
+            "note": note,
+            "occurredAt": openmic_core::time::format(&occurred_at),
+        });
+        if !tags.is_empty() {
+            input["timelineEventTagNames"] = serde_json::json!(tags);
+        }
+        let data = self
+            .graphql(TIMELINE_CREATE, serde_json::json!({"input": input}), what)
+            .await?;
+        let errors = &data["timelineEventCreate"]["errors"];
+        match errors.as_array().filter(|e| !e.is_empty()) {
+            Some(e) => Err(ApiError::Permanent(format!("{what}: {e:?}"))),
+            None => Ok(()),
+        }
     }
 
     async fn create_note(

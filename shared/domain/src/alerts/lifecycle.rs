@@ -50,6 +50,10 @@ pub struct Notifier {
     /// How chat deliveries are retried.
     pub retries: Retries,
     pub clock: Arc<dyn Clock>,
+    /// GitLab's API, where configured: the SLA label.
+    pub gitlab: Option<Arc<dyn Gitlab>>,
+    /// `INCIDENT_SLA` ([`super::sla`]).
+    pub sla: crate::sla::SlaTargets,
 }
 
 /// What handling an alert message did.
@@ -70,6 +74,8 @@ pub struct Ticked {
     pub digests: usize,
     /// Publishers' changes that widened a maintenance, told to the maintainers.
     pub widened: usize,
+    /// Incidents past their SLA target, reminded.
+    pub sla_missed: usize,
 }
 
 /// What went out.
@@ -187,19 +193,22 @@ impl Notifier {
     /// The scheduled work of a minute: the alerts a maintenance no longer holds (over,
     /// or narrowed by a publisher) are let go (each still firing goes to its channels
     /// now, once), the maintainers are told of a publisher's change that widened a
-    /// maintenance, then the storms' digests that are due are sent. All are tried; the
-    /// first error is returned.
+    /// maintenance, then the storms' digests that are due are sent, then incidents
+    /// past their `INCIDENT_SLA` target are reminded and labelled ([`super::sla`]).
+    /// All are tried; the first error is returned.
     pub async fn tick(&self) -> Result<Ticked, ProcessError> {
         let now = self.clock.now();
         let released = self.release_held(now).await;
         let widened = self.tell_widened().await;
         let digests = self.send_digests(now).await;
+        let sla_missed = self.check_sla(now).await;
         let (released, sent) = released?;
         Ok(Ticked {
             released,
             sent,
             widened: widened?,
             digests: digests?,
+            sla_missed: sla_missed?,
         })
     }
 
@@ -341,7 +350,9 @@ impl Notifier {
         }
         Ok(Notifier {
             links: Links::from_config(&config)?,
-            recipients: Recipients::new(&config, gitlab)?,
+            sla: crate::sla::SlaTargets::from_config(&config)?,
+            recipients: Recipients::new(&config, gitlab.clone())?,
+            gitlab,
             config,
             state,
             mailer,

@@ -73,6 +73,11 @@ pub struct AwardState {
     /// resync keeps it while its note exists.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub via_chat: bool,
+    /// Whether the awarding user could publish when the award was made (a
+    /// postmortem takes a publisher's; absent in an earlier release's state, and
+    /// written only when true, so a state without postmortems reads back unchanged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub publisher: bool,
 }
 
 /// A comment on the incident.
@@ -176,6 +181,10 @@ pub struct IncidentState {
     /// the issue as anyone last edited it. None until a publisher's change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective: Option<Effective>,
+    /// The events openmic wrote on the incident's GitLab timeline
+    /// ([`super::timeline`]), by name, so each is written once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline_written: Vec<String>,
 }
 
 /// What decides an issue's alerts as a publisher's change left it, and that change.
@@ -288,6 +297,7 @@ impl IncidentState {
             linked_back: None,
             labels_added: BTreeMap::new(),
             effective: None,
+            timeline_written: vec![],
         }
     }
 
@@ -469,6 +479,28 @@ impl IncidentState {
             .is_some_and(|d| d.action == Action::Publish)
     }
 
+    /// What the SLA watch list keeps of the incident: none for a maintenance or an
+    /// issue without a severity.
+    pub fn sla_seen(&self, maintenance_label: &str) -> Option<crate::sla::Seen> {
+        let issue = self.issue.as_ref()?;
+        if issue.labels.iter().any(|l| l == maintenance_label) {
+            return None;
+        }
+        let severity = crate::sla::severity_of(issue.severity.as_deref(), &issue.labels)?;
+        Some(crate::sla::Seen {
+            id: self.id(),
+            title: issue.title.clone(),
+            severity,
+            opened_at: issue.created_at,
+            closed_at: (issue.state == "closed")
+                .then(|| issue.closed_at.unwrap_or(issue.updated_at)),
+            url: self
+                .project_url
+                .as_deref()
+                .map(|u| format!("{}/-/issues/{}", u.trim_end_matches('/'), self.iid)),
+        })
+    }
+
     /// Whether the incident was ever published (so its public files may need removal).
     pub fn ever_published(&self) -> bool {
         self.decisions
@@ -476,8 +508,9 @@ impl IncidentState {
             .any(|d| d.allowed && d.action == Action::Publish)
     }
 
-    /// Comments to publish: not system, not internal, with a trusted microphone award;
-    /// by created_at then id; the most recent [`MAX_COMMENTS`].
+    /// Comments to publish: not system, not internal, with a trusted microphone award,
+    /// and not a postmortem (see [`super::postmortem`]); by created_at then id; the most
+    /// recent [`MAX_COMMENTS`].
     pub fn published_notes(&self) -> Vec<&NoteState> {
         if self.issue.as_ref().is_none_or(|i| i.confidential) {
             return vec![];
@@ -486,6 +519,7 @@ impl IncidentState {
             .notes
             .values()
             .filter(|n| !n.system && !n.internal && n.has_trusted_microphone())
+            .filter(|n| !super::postmortem::is_postmortem(&n.body))
             .collect();
         notes.sort_by_key(|n| (n.created_at, n.id));
         let skip = notes.len().saturating_sub(MAX_COMMENTS);
@@ -751,6 +785,7 @@ impl IncidentState {
                         at,
                         trusted: verdict.trusted_microphone,
                         via_chat: h.openmic_via_chat,
+                        publisher: verdict.may_publish,
                     };
                     if let Some(note) = self.notes.get_mut(&award.awardable_id) {
                         let slot = note
@@ -764,6 +799,45 @@ impl IncidentState {
                 }
             }
         }
+    }
+}
+
+/// The note that is an incident's postmortem ([`super::postmortem`]), and when it was
+/// published: the later of the publisher's 🎤 and the issue's closing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found<'a> {
+    pub note: &'a NoteState,
+    pub published_at: Timestamp,
+}
+
+/// The latest standing 🎤 of a publisher on `note`.
+fn publishers_award(note: &NoteState) -> Option<Timestamp> {
+    note.microphones
+        .values()
+        .filter(|a| a.awarded && a.publisher)
+        .map(|a| a.at)
+        .max()
+}
+
+impl IncidentState {
+    /// The incident's postmortem, if it has one now: the issue closed and not
+    /// confidential, and of its notes that are not system or internal, begin with a
+    /// `Postmortem` heading and carry a publisher's 🎤, the latest.
+    pub fn postmortem(&self) -> Option<Found<'_>> {
+        let issue = self.issue.as_ref()?;
+        if issue.state != "closed" || issue.confidential {
+            return None;
+        }
+        let closed = issue.closed_at.unwrap_or(issue.updated_at);
+        self.notes
+            .values()
+            .filter(|n| !n.system && !n.internal && super::postmortem::is_postmortem(&n.body))
+            .filter_map(|n| publishers_award(n).map(|at| (n, at)))
+            .max_by_key(|(n, _)| (n.created_at, n.id))
+            .map(|(note, at)| Found {
+                note,
+                published_at: at.max(closed),
+            })
     }
 }
 
@@ -813,6 +887,7 @@ impl IncidentState {
             {
                 if a.name == MICROPHONE {
                     let trusted = verdict(&a.user.username).trusted_microphone;
+                    let publisher = verdict(&a.user.username).may_publish;
                     microphones.insert(
                         a.user.username.clone(),
                         AwardState {
@@ -820,6 +895,7 @@ impl IncidentState {
                             at: a.created_at,
                             trusted,
                             via_chat: false,
+                            publisher,
                         },
                     );
                 }
@@ -1377,6 +1453,141 @@ mod tests {
                 "via_chat {via_chat}, note kept {}",
                 !notes.is_empty()
             );
+        }
+    }
+
+    mod postmortem {
+        use std::collections::BTreeMap;
+
+        use super::super::*;
+
+        fn at(s: &str) -> Timestamp {
+            crate::time::parse(s).unwrap()
+        }
+
+        /// A note: its id, when, its text, and a 🎤 (by a publisher or not, when).
+        type Written<'a> = (u64, &'a str, &'a str, Option<(bool, &'a str)>);
+
+        fn state(closed: bool, notes: &[Written<'_>]) -> IncidentState {
+            let mut s = IncidentState::new(1, 42);
+            s.issue = Some(IssueSnapshot {
+                id: 1001,
+                title: "API errors".into(),
+                description: String::new(),
+                state: if closed { "closed" } else { "opened" }.into(),
+                confidential: false,
+                created_at: at("2026-12-01T09:00:00Z"),
+                updated_at: at("2026-12-01T12:00:00Z"),
+                closed_at: closed.then(|| at("2026-12-01T12:00:00Z")),
+                labels: vec![],
+                severity: None,
+            });
+            for (id, created, body, award) in notes {
+                let mut microphones = BTreeMap::new();
+                if let Some((publisher, when)) = award {
+                    microphones.insert(
+                        "alice".to_owned(),
+                        AwardState {
+                            awarded: true,
+                            at: at(when),
+                            trusted: true,
+                            publisher: *publisher,
+                            via_chat: false,
+                        },
+                    );
+                }
+                s.notes.insert(
+                    *id,
+                    NoteState {
+                        id: *id,
+                        body: (*body).into(),
+                        created_at: at(created),
+                        updated_at: at(created),
+                        system: false,
+                        internal: false,
+                        microphones,
+                    },
+                );
+            }
+            s
+        }
+
+        const PM: &str = "# Postmortem\nThe cause.";
+
+        #[test]
+        fn only_after_close_and_only_by_a_publishers_microphone() {
+            let award = Some((true, "2026-12-01T13:00:00Z"));
+            // Open: held, and never an ordinary comment.
+            let open = state(false, &[(5, "2026-12-01T11:00:00Z", PM, award)]);
+            assert_eq!(open.postmortem(), None);
+            assert!(open.published_notes().is_empty());
+            // Closed: the postmortem, published at the award (after the close).
+            let closed = state(true, &[(5, "2026-12-01T11:00:00Z", PM, award)]);
+            let found = closed.postmortem().unwrap();
+            assert_eq!(
+                (found.note.id, found.published_at),
+                (5, at("2026-12-01T13:00:00Z"))
+            );
+            assert!(closed.published_notes().is_empty());
+            // Marked before the close: published at the close.
+            let early = state(
+                true,
+                &[(
+                    5,
+                    "2026-12-01T11:00:00Z",
+                    PM,
+                    Some((true, "2026-12-01T11:30:00Z")),
+                )],
+            );
+            assert_eq!(
+                early.postmortem().unwrap().published_at,
+                at("2026-12-01T12:00:00Z")
+            );
+            // A trusted microphone that is not a publisher's: nothing.
+            let trusted = state(
+                true,
+                &[(
+                    5,
+                    "2026-12-01T11:00:00Z",
+                    PM,
+                    Some((false, "2026-12-01T13:00:00Z")),
+                )],
+            );
+            assert_eq!(trusted.postmortem(), None);
+            // No microphone: nothing.
+            assert_eq!(
+                state(true, &[(5, "2026-12-01T11:00:00Z", PM, None)]).postmortem(),
+                None
+            );
+            // Several: the latest note.
+            let two = state(
+                true,
+                &[
+                    (5, "2026-12-01T11:00:00Z", PM, award),
+                    (6, "2026-12-01T12:30:00Z", "## Postmortem\nRevised.", award),
+                    (7, "2026-12-01T12:40:00Z", "A comment", award),
+                ],
+            );
+            assert_eq!(two.postmortem().unwrap().note.id, 6);
+            assert_eq!(
+                two.published_notes()
+                    .iter()
+                    .map(|n| n.id)
+                    .collect::<Vec<_>>(),
+                [7]
+            );
+            // Confidential: nothing.
+            let mut secret = closed.clone();
+            secret.issue.as_mut().unwrap().confidential = true;
+            assert_eq!(secret.postmortem(), None);
+        }
+
+        #[test]
+        fn an_earlier_releases_award_is_no_publishers() {
+            let json =
+                serde_json::json!({"awarded": true, "at": "2026-12-01T13:00:00Z", "trusted": true});
+            let a: AwardState = serde_json::from_value(json).unwrap();
+            assert!(!a.publisher);
         }
     }
 }

@@ -4,14 +4,18 @@
 //! - [`incident`]: the private state of an incident and how each event merges in;
 //! - [`public`]: what of it becomes public;
 //! - [`authorize`]: who may publish, from configuration alone;
+//! - [`postmortem`]: which note is a closed incident's postmortem;
+//! - [`timeline`]: GitLab's incident timeline: what openmic did, and the key times;
 //! - this module: the [`Publisher`] that reads, merges, writes and publishes, resyncs
 //!   from GitLab's API, and moves an earlier release's data.
 
 pub mod authorize;
 pub mod incident;
 mod migrate;
+pub mod postmortem;
 pub mod public;
 mod resync;
+pub mod timeline;
 
 pub use migrate::Migration;
 
@@ -149,6 +153,8 @@ pub struct Publisher {
     /// The time now: maintenances' stages, and the instant the site is rendered at
     /// (its history's "today"); the system's clock, or one a test moves.
     pub clock: Arc<dyn Clock>,
+    /// `INCIDENT_SLA`: incidents with a target are kept on the SLA watch list.
+    pub sla: crate::sla::SlaTargets,
 }
 
 impl Publisher {
@@ -204,6 +210,7 @@ impl Publisher {
                 s.note_quirks(&envelope.delivery, &quirks);
             })
             .await?;
+        self.watch_sla(&state).await?;
         self.apply(&state).await
     }
 
@@ -254,9 +261,10 @@ impl Publisher {
             Err(_) => return self.take_down(state, id, how).await,
         };
         if state.published()
-            && let Some(rendered) =
+            && let Some(mut rendered) =
                 public::render_incident(state, id, self.config.gitlab_url.as_deref(), maintenance)
         {
+            rendered.incident.key_times = self.key_times(state, id, &rendered.incident).await?;
             if how.announce
                 && let Some(queue) = &self.updates
             {
@@ -291,6 +299,7 @@ impl Publisher {
             self.sync_files(state.project_id, id, &rendered.uploads)
                 .await?;
             self.link_back(state, id).await?;
+            self.write_timeline(state, &rendered.incident).await?;
             return Ok(Outcome::Published { id });
         }
         self.take_down(state, id, how).await
@@ -770,6 +779,40 @@ impl Publisher {
     }
 }
 
+impl Publisher {
+    /// With `INCIDENT_SLA`, keeps the incident on the SLA watch list as its state now
+    /// reads (written only when that changes), for the notifier's tick.
+    async fn watch_sla(&self, state: &IncidentState) -> Result<(), ProcessError> {
+        if self.sla.is_empty() {
+            return Ok(());
+        }
+        let seen = state.sla_seen(&self.config.maintenance_label);
+        let id = state.id();
+        let (watch, _) =
+            document::read::<crate::sla::Watch>(self.state.as_ref(), crate::sla::WATCH_KEY)
+                .await?
+                .unwrap_or_default();
+        let key = id.to_string();
+        let unchanged = match (&seen, watch.incidents.get(&key)) {
+            (None, None) => true,
+            (Some(s), Some(w)) => &w.seen == s,
+            _ => false,
+        };
+        if unchanged {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        document::update(self.state.as_ref(), crate::sla::WATCH_KEY, |old| {
+            let mut watch: crate::sla::Watch = old.unwrap_or_default();
+            watch.observe(id, seen.clone());
+            watch.prune(now);
+            Some(watch)
+        })
+        .await?;
+        Ok(())
+    }
+}
+
 /// The note a first publication leaves on its issue.
 fn link_back_note(url: &str) -> String {
     format!("Published on the status page: {url}")
@@ -796,6 +839,10 @@ impl Publisher {
             }
         };
         let gitlab = gitlab.map(|g| g.api);
+        let sla = crate::sla::SlaTargets::from_config(&config).unwrap_or_else(|e| {
+            warn!(error = %e, "no SLA timers");
+            crate::sla::SlaTargets::default()
+        });
         Publisher {
             projects: Arc::new(Projects::new(&config, Some(state.clone()))),
             page: Arc::new(Page::new(&config)),
@@ -807,6 +854,7 @@ impl Publisher {
             updates: None,
             layout_checked: tokio::sync::OnceCell::new(),
             clock: Arc::new(SystemClock),
+            sla,
         }
     }
 
@@ -814,6 +862,7 @@ impl Publisher {
     /// buckets, GitLab's API where configured, the updates queue where public updates
     /// are sent on (subscribers, `UPDATE_CHANNELS`), the backends' clock.
     pub fn compose(config: Arc<Config>, backends: &Backends) -> Result<Publisher, ConfigError> {
+        crate::sla::SlaTargets::from_config(&config)?;
         let mut publisher = Publisher::new(
             config,
             backends.state()?,

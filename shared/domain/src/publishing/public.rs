@@ -4,7 +4,7 @@
 use crate::maintenance::{Stage, Window, WindowError};
 use crate::publishing::incident::{IncidentState, IssueSnapshot};
 use crate::site::data::{
-    Comment, Incident, Links, MAX_DETAIL_BYTES, components_of, detail_key, stage_of,
+    Comment, Incident, Links, MAX_DETAIL_BYTES, Postmortem, components_of, detail_key, stage_of,
 };
 use crate::site::render::{self, RenderContext, Upload};
 use crate::time::Timestamp;
@@ -72,6 +72,18 @@ pub fn render_incident(
             created_at: note.created_at,
         });
     }
+    let postmortem = state.postmortem().map(|found| {
+        let r = render::markdown(super::postmortem::text(&found.note.body), &ctx);
+        for u in r.uploads {
+            if !uploads.contains(&u) {
+                uploads.push(u);
+            }
+        }
+        Postmortem {
+            published_at: found.published_at,
+            text: r.html,
+        }
+    });
     uploads.truncate(render::MAX_UPLOADS);
     let severity = issue
         .severity
@@ -98,18 +110,29 @@ pub fn render_incident(
         window: maintenance.map(|(w, _)| w),
         components: components_of(&issue.labels),
         closed_at: (issue.state == "closed").then(|| issue.closed_at.unwrap_or(issue.updated_at)),
+        postmortem,
+        key_times: vec![],
     };
-    fit_detail(&mut incident, &public_description, &ctx);
+    let postmortem_src = state
+        .postmortem()
+        .map_or("", |f| super::postmortem::text(&f.note.body));
+    fit_detail(&mut incident, &public_description, postmortem_src, &ctx);
     Some(RenderedIncident { incident, uploads })
 }
 
 /// Keeps the detail document under [`MAX_DETAIL_BYTES`]: the oldest comments go first,
-/// then the description is cut.
-fn fit_detail(incident: &mut Incident, description_src: &str, ctx: &RenderContext) {
+/// then the description is cut, then the postmortem.
+fn fit_detail(
+    incident: &mut Incident,
+    description_src: &str,
+    postmortem_src: &str,
+    ctx: &RenderContext,
+) {
     // JSON escaping makes a character at most six bytes (`\u001f`): text that small
     // cannot reach the limit, and needs no serialising to tell.
     let text: usize = incident.title.len()
         + incident.description.len()
+        + incident.postmortem.as_ref().map_or(0, |p| p.text.len())
         + incident
             .comments
             .iter()
@@ -140,6 +163,18 @@ fn fit_detail(incident: &mut Incident, description_src: &str, ctx: &RenderContex
         }
         let r = render::markdown(&description_src[..cut], ctx);
         incident.description = format!("{}<p><em>(description shortened)</em></p>", r.html);
+    }
+    let mut budget = postmortem_src.len();
+    while size(incident) > MAX_DETAIL_BYTES && budget > 0 {
+        budget /= 2;
+        let mut cut = budget;
+        while !postmortem_src.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let r = render::markdown(&postmortem_src[..cut], ctx);
+        if let Some(p) = incident.postmortem.as_mut() {
+            p.text = format!("{}<p><em>(postmortem shortened)</em></p>", r.html);
+        }
     }
 }
 
@@ -176,6 +211,7 @@ mod tests {
                     at,
                     trusted: true,
                     via_chat: false,
+                    publisher: true,
                 },
             );
             s.notes.insert(

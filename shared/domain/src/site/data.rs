@@ -80,6 +80,40 @@ pub struct Incident {
     /// `in_progress` or `completed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<Window>,
+    /// openmic's own: the postmortem a publisher published after the incident closed.
+    /// In the list (and the private index's entry) its `text` is left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postmortem: Option<Postmortem>,
+    /// openmic's own: the key times a publisher tagged on the incident's GitLab
+    /// timeline (with API access), in the order of [`KEY_TIME_TAGS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_times: Vec<KeyTime>,
+}
+
+/// The timeline tags whose times are public, GitLab's names and ours.
+pub const KEY_TIME_TAGS: [(&str, &str); 4] = [
+    ("Start time", "start_time"),
+    ("Impact detected", "impact_detected"),
+    ("Impact mitigated", "impact_mitigated"),
+    ("End time", "end_time"),
+];
+
+/// One key time: `start_time`, `impact_detected`, `impact_mitigated` or `end_time`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyTime {
+    pub tag: String,
+    #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]
+    pub occurred_at: Timestamp,
+}
+
+/// An incident's postmortem, as published: when, and its sanitised HTML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Postmortem {
+    #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]
+    pub published_at: Timestamp,
+    /// Empty (and absent) where only the fact is shown: the list and the index.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
 }
 
 /// `kind` of a scheduled maintenance.
@@ -174,10 +208,14 @@ impl Incident {
         serde_json::to_vec(self)
     }
 
-    /// The list entry: the detail without comments.
+    /// The list entry: the detail without comments, and its postmortem without text.
     pub fn summary(&self) -> Incident {
         Incident {
             comments: None,
+            postmortem: self.postmortem.as_ref().map(|p| Postmortem {
+                published_at: p.published_at,
+                text: String::new(),
+            }),
             ..self.clone()
         }
     }
@@ -204,6 +242,10 @@ pub struct IndexEntry {
     /// only the `Mute:` line here; the upgrade publishes every incident again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub muting: Option<crate::maintenance::Muting>,
+    /// The postmortem with its text, for the feed (absent before one, and in an
+    /// earlier release's index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postmortem: Option<Postmortem>,
 }
 
 /// How many of an incident's latest updates the index keeps for the feed.
@@ -222,6 +264,7 @@ impl IndexEntry {
             updates: comments[skip..].to_vec(),
             source: Some(source),
             muting,
+            postmortem: detail.postmortem.clone(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `feed.atom`: the newest incidents and their published updates, links absolute
 //! from `STATUS_PAGE_URL`, in the page's language. A maintenance is announced by its
 //! own entry, and gets one more when it starts and one when it is completed. A
+//! published postmortem is one entry of its own (`…#postmortem`). A
 //! component's feed (`feed/<component>.atom`) holds the incidents naming it.
 
 use minijinja::context;
@@ -56,6 +57,20 @@ pub(super) fn feed(
                 },
             ));
             updated = updated.max(Some(at));
+        }
+        if let Some(p) = &e.postmortem {
+            items.push((
+                p.published_at,
+                context! {
+                    id => format!("{link}#postmortem"),
+                    title => cat.format("feed.postmortem", &[("title", &i.title)]),
+                    updated => time::format(&p.published_at),
+                    published => time::format(&p.published_at),
+                    link => format!("{link}#postmortem"),
+                    content => &p.text,
+                },
+            ));
+            updated = updated.max(Some(p.published_at));
         }
         for c in &e.updates {
             items.push((
@@ -135,6 +150,8 @@ mod tests {
             closed_at: closed_at.map(|t| parse(t).unwrap()),
             kind: Some("maintenance".into()),
             window: Some(Window::parse_line("2026-12-01T02:00:00Z/PT2H").unwrap()),
+            postmortem: None,
+            key_times: vec![],
         }
     }
 

@@ -237,6 +237,8 @@ mod tests {
             stage: None,
             components: components.iter().map(|c| c.to_string()).collect(),
             closed_at: to.map(|t| parse(t).unwrap()),
+            postmortem: None,
+            key_times: vec![],
             kind: None,
             window: None,
         }
@@ -252,6 +254,7 @@ mod tests {
                     updates: vec![],
                     source: None,
                     muting: None,
+                    postmortem: None,
                 },
             );
         }

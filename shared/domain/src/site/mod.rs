@@ -203,6 +203,8 @@ pub struct Page {
     /// Where the subscribe form posts (`<PUBLIC_API_URL>/subscribe`), with
     /// `SUBSCRIPTIONS=on`.
     pub subscribe_url: Option<String>,
+    /// `INCIDENT_SLA`: the archive shows time to resolve against it.
+    pub sla: crate::sla::SlaTargets,
     stylesheet: String,
     stylesheet_key: String,
     script_key: String,
@@ -283,6 +285,7 @@ impl Page {
             accent,
             base_url,
             subscribe_url,
+            sla: crate::sla::SlaTargets::from_config(config).unwrap_or_default(),
             fingerprint,
             stylesheet,
             stylesheet_key,

@@ -53,6 +53,10 @@ struct Card<'a> {
     closed_human: Option<String>,
     /// A maintenance's planned window, in words.
     window: Option<String>,
+    /// Whether its postmortem is published.
+    postmortem: bool,
+    /// In the archive: how long it took to resolve, against its `INCIDENT_SLA` target.
+    resolve: Option<String>,
 }
 
 fn card<'a>(i: &'a Incident, cat: &'static Catalogue) -> Card<'a> {
@@ -75,7 +79,80 @@ fn card<'a>(i: &'a Incident, cat: &'static Catalogue) -> Card<'a> {
         updated_human: cat.date_time(&i.updated_at),
         closed_human: i.closed_at.as_ref().map(|t| cat.date_time(t)),
         window: i.window.as_ref().map(|w| window_text(w, cat)),
+        postmortem: i.postmortem.is_some(),
+        resolve: None,
     }
+}
+
+/// A duration as the catalogue writes it: `45 min`, `3 h 20 min`, `2 d 4 h`.
+fn duration_text(d: chrono::TimeDelta, cat: &Catalogue) -> String {
+    let minutes = d.num_minutes().max(0);
+    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    let (d, h, m) = (days.to_string(), hours.to_string(), mins.to_string());
+    let args = [("d", d.as_str()), ("h", h.as_str()), ("m", m.as_str())];
+    match (days, hours) {
+        (0, 0) => cat.format("archive.duration.minutes", &args),
+        (0, _) => cat.format("archive.duration.hours", &args),
+        _ => cat.format("archive.duration.days", &args),
+    }
+}
+
+/// How a closed incident did against its target: its time to resolve, and whether
+/// that was within its severity's target (`None`: no target).
+fn resolution(
+    i: &Incident,
+    sla: &crate::sla::SlaTargets,
+) -> Option<(chrono::TimeDelta, Option<(chrono::TimeDelta, bool)>)> {
+    if i.is_maintenance() {
+        return None;
+    }
+    let took = i.closed_at? - i.created_at;
+    let target = crate::sla::severity_of(i.severity.as_deref(), &[])
+        .and_then(|s| sla.target(s))
+        .and_then(|t| chrono::TimeDelta::from_std(t).ok())
+        .map(|t| (t, took <= t));
+    Some((took, target))
+}
+
+/// `Resolved in 3 h 20 min, within the 4 h 0 min target`.
+fn resolution_text(i: &Incident, sla: &crate::sla::SlaTargets, cat: &Catalogue) -> Option<String> {
+    let (took, target) = resolution(i, sla)?;
+    let duration = duration_text(took, cat);
+    Some(match target {
+        None => cat.format("archive.resolved_in", &[("duration", &duration)]),
+        Some((t, within)) => cat.format(
+            if within {
+                "archive.resolved_within"
+            } else {
+                "archive.resolved_late"
+            },
+            &[("duration", &duration), ("target", &duration_text(t, cat))],
+        ),
+    })
+}
+
+/// The month's share of closed incidents with a target resolved within it, in words.
+fn sla_share<'a>(
+    incidents: impl Iterator<Item = &'a Incident>,
+    sla: &crate::sla::SlaTargets,
+    cat: &Catalogue,
+) -> Option<String> {
+    let judged: Vec<bool> = incidents
+        .filter_map(|i| resolution(i, sla)?.1.map(|(_, within)| within))
+        .collect();
+    if judged.is_empty() {
+        return None;
+    }
+    let within = judged.iter().filter(|w| **w).count();
+    let percent = within as f64 * 100.0 / judged.len() as f64;
+    Some(cat.format(
+        "archive.sla_share",
+        &[
+            ("percent", &cat.percent(percent)),
+            ("within", &within.to_string()),
+            ("total", &judged.len().to_string()),
+        ],
+    ))
 }
 
 /// `Planned from … to …` with the times marked up for the reader's zone.
@@ -357,7 +434,10 @@ pub(super) fn archive(
                 context! {
                     date => s.date.to_string(),
                     name => cat.date(s.date),
-                    started => s.started.iter().map(|e| card(&e.incident, cat)).collect::<Vec<_>>(),
+                    started => s.started.iter().map(|e| Card {
+                        resolve: resolution_text(&e.incident, &page.sla, cat),
+                        ..card(&e.incident, cat)
+                    }).collect::<Vec<_>>(),
                     continuing => s.continuing.iter().map(|e| context! {
                         id => e.incident.id,
                         title => &e.incident.title,
@@ -367,6 +447,13 @@ pub(super) fn archive(
             })
             .collect();
         let started = months[month].iter().any(|s| !s.started.is_empty());
+        let sla = sla_share(
+            months[month]
+                .iter()
+                .flat_map(|s| s.started.iter().map(|e| &e.incident)),
+            &page.sla,
+            cat,
+        );
         let html = render(
             "archive.html",
             context! {
@@ -375,6 +462,7 @@ pub(super) fn archive(
                 later => link(ids.get(n + 1)),
                 sections => sections,
                 started => started,
+                sla => sla,
                 ..page.chrome("../", updated.as_ref())
             },
         )?;
@@ -411,6 +499,25 @@ pub fn render_incident_page(detail: &Incident, page: &Page) -> Result<SiteObject
             }
         })
         .collect();
+    let postmortem = detail.postmortem.as_ref().map(|p| {
+        context! {
+            text => up(&p.text),
+            published_at => time::format(&p.published_at),
+            published_human => cat.date_time(&p.published_at),
+        }
+    });
+    let key_times: Vec<_> = detail
+        .key_times
+        .iter()
+        .map(|k| {
+            context! {
+                tag => &k.tag,
+                label => cat.text_or(&format!("timeline.{}", k.tag), &k.tag),
+                at => time::format(&k.occurred_at),
+                human => cat.date_time(&k.occurred_at),
+            }
+        })
+        .collect();
     let started: Timestamp = detail.created_at;
     let html = render(
         "incident.html",
@@ -419,6 +526,8 @@ pub fn render_incident_page(detail: &Incident, page: &Page) -> Result<SiteObject
             i => card(detail, cat),
             description => up(&detail.description),
             comments => comments,
+            key_times => key_times,
+            postmortem => postmortem,
             month => Month {
                 key: month_id(started.year(), started.month()),
                 name: cat.month(started.year(), started.month()),

@@ -191,6 +191,7 @@ pub fn message(update: &Update, site_title: &str, page: Option<&str>) -> Message
         UpdateKind::Announced => "Scheduled maintenance",
         UpdateKind::Started => "Maintenance started",
         UpdateKind::Completed => "Maintenance completed",
+        UpdateKind::Postmortem => "Postmortem",
     };
     let mut text = to_text(&update.html);
     if text.chars().count() > MAX_TEXT_CHARS {
@@ -223,7 +224,7 @@ pub fn message(update: &Update, site_title: &str, page: Option<&str>) -> Message
     let tone = match update.kind {
         UpdateKind::Closed | UpdateKind::Completed => Tone::Good,
         UpdateKind::Stage if i.stage == "resolved" => Tone::Good,
-        UpdateKind::Announced | UpdateKind::Started => Tone::Neutral,
+        UpdateKind::Announced | UpdateKind::Started | UpdateKind::Postmortem => Tone::Neutral,
         _ => match i.severity.as_deref() {
             Some("critical" | "high") | None => Tone::Danger,
             _ => Tone::Warning,

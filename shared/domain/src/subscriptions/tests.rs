@@ -925,6 +925,8 @@ async fn a_german_page_language_gives_german_pages_and_mails() {
         kind: None,
         window: None,
         closed_at: None,
+        postmortem: None,
+        key_times: vec![],
     };
     let html = String::from_utf8(
         crate::site::render_incident_page(&detail, &site)

@@ -26,6 +26,8 @@ pub enum UpdateKind {
     Started,
     /// A maintenance's window ended, or its issue was closed.
     Completed,
+    /// A closed incident's postmortem became public.
+    Postmortem,
 }
 
 impl UpdateKind {
@@ -39,6 +41,7 @@ impl UpdateKind {
             UpdateKind::Announced => "announced",
             UpdateKind::Started => "started",
             UpdateKind::Completed => "completed",
+            UpdateKind::Postmortem => "postmortem",
         }
     }
 }
@@ -100,8 +103,28 @@ fn stage(i: &Incident) -> &str {
 /// and what is now (`after`): the publication alone for a new one; else each newly
 /// published comment, oldest first, then a close, a reopen or a change of stage.
 /// A scheduled maintenance is announced instead of published, and its stage
-/// changes are its start and its completion (closing its issue completes it).
+/// changes are its start and its completion (closing its issue completes it). A
+/// postmortem that became public is one more, last: once per incident, whatever
+/// happens to it after.
 pub fn detect(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
+    let mut out = changes(before, after);
+    if before.is_none_or(|b| b.postmortem.is_none())
+        && let Some(p) = &after.postmortem
+    {
+        out.push(Update {
+            id: format!("{}.postmortem", after.id),
+            kind: UpdateKind::Postmortem,
+            at: p.published_at,
+            incident: subject(after),
+            html: p.text.clone(),
+            previous_stage: None,
+        });
+    }
+    out
+}
+
+/// [`detect`]'s updates but the postmortem.
+fn changes(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
     let id = after.id;
     let Some(before) = before else {
         let (id, kind) = match after.is_maintenance() {
@@ -227,6 +250,8 @@ mod tests {
             kind: None,
             window: None,
             closed_at: None,
+            postmortem: None,
+            key_times: vec![],
         }
     }
 
@@ -346,5 +371,30 @@ mod tests {
         );
         // The same change found twice has the same id.
         assert_eq!(detect(Some(&before), &after), u);
+    }
+
+    #[test]
+    fn a_postmortem_is_one_update_after_the_close() {
+        let open = incident("opened", "monitoring", &[]);
+        let closed = incident("closed", "resolved", &[]);
+        let mut with = closed.clone();
+        with.postmortem = Some(crate::site::data::Postmortem {
+            published_at: crate::time::parse("2026-12-02T10:00:00Z").unwrap(),
+            text: "<p>The cause.</p>".into(),
+        });
+        let u = detect(Some(&closed), &with);
+        assert_eq!(kinds(&u), vec![(UpdateKind::Postmortem, "7.postmortem")]);
+        assert_eq!(u[0].html, "<p>The cause.</p>");
+        // Closed and postmortem in one change: both, the close first.
+        let both = detect(Some(&open), &with);
+        assert_eq!(
+            both.iter().map(|u| u.kind).collect::<Vec<_>>(),
+            [UpdateKind::Closed, UpdateKind::Postmortem]
+        );
+        // Edited later: no update; and the same id however it is found.
+        let mut edited = with.clone();
+        edited.postmortem.as_mut().unwrap().text = "<p>Revised.</p>".into();
+        assert!(detect(Some(&with), &edited).is_empty());
+        assert_eq!(detect(None, &with).last().unwrap().id, "7.postmortem");
     }
 }

@@ -7,7 +7,6 @@
 //! - [`users`]: which GitLab user a chat user acts as (`CHAT_USERS`), and that a user
 //!   mapped to nobody may only read;
 //! - [`bridge`]: an incident's call link (`Bridge: <url>` in its description);
-//! - [`sla`]: `INCIDENT_SLA`, and whether an incident is past its target;
 //! - [`reply`]: the replies, escaped for each service.
 //!
 //! No I/O here: the routes, the queue and GitLab's API use these rules.
@@ -16,14 +15,14 @@ pub mod bridge;
 pub mod grammar;
 pub mod reply;
 pub mod request;
-pub mod sla;
 pub mod users;
 pub mod verify;
 
+/// `INCIDENT_SLA` is its own capability's ([`crate::sla`]).
+pub use crate::sla::{SlaError, SlaTargets};
 pub use grammar::{Command, Problem};
 pub use reply::Visibility;
 pub use request::{BlockActions, RequestError, SlashCommand};
-pub use sla::{SlaError, SlaTargets};
 pub use users::{ChatUsers, ChatUsersError, Refusal, authorize};
 pub use verify::{
     MattermostTokenError, SlackVerifyError, sign_slack, verify_mattermost, verify_slack,

@@ -1,4 +1,4 @@
-//! `INCIDENT_SLA`: how long an incident of each severity may stay open
+//! `INCIDENT_SLA`'s value: how long an incident of each severity may stay open
 //! (`critical=1h,high=4h,medium=1d`, durations as everywhere in the configuration:
 //! `90s`, `30m`, `4h`, `1d`, or seconds), and whether an incident is past its target.
 
@@ -26,7 +26,9 @@ pub enum SlaError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlaTargets(BTreeMap<Severity, Duration>);
 
-fn gitlab_severity(name: &str) -> Option<Severity> {
+/// A severity as GitLab names it (`critical`, `high`, `medium`, `low`, `unknown`; any
+/// case).
+pub fn gitlab_severity(name: &str) -> Option<Severity> {
     match name.to_ascii_lowercase().as_str() {
         "critical" => Some(Severity::Critical),
         "high" => Some(Severity::High),
@@ -55,6 +57,11 @@ impl SlaTargets {
             }
         }
         Ok(SlaTargets(map))
+    }
+
+    /// Whether no severity has a target (`INCIDENT_SLA` unset).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The target of `severity`.

@@ -22,7 +22,9 @@ use openmic::alerts::actions::Actions;
 use openmic::alerts::lifecycle::Notifier;
 use openmic::clock::{Clock, SystemClock};
 use openmic::compose::Backends;
+use openmic::config::alerting::OnCallSource;
 use openmic::config::{Accepted, Config, Secret};
+use openmic::oncall::keeper::Keeper;
 use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
 use openmic::ports::{Mailer, ObjectStore, Queue};
@@ -359,10 +361,17 @@ impl Runner {
             config,
             intake,
             publisher,
-            notifier,
+            mut notifier,
             actions,
             subscriptions,
         } = App::compose(config, &backends)?;
+        // The on-call file as a local path: read here, at every tick.
+        if let Some(OnCallSource::Path(path)) = &config.alert_routing.oncall_config
+            && notifier.oncall.is_none()
+        {
+            let source = Arc::new(openmic_files::LocalFile(path.into()));
+            notifier.oncall = Some(Arc::new(Keeper::new(path.clone(), source)));
+        }
         Ok(Runner {
             status: backends.status()?,
             state: backends.state()?,

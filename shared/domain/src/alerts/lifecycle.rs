@@ -23,11 +23,13 @@ use super::{Alert, AlertStatus};
 use crate::chat::Retries;
 use crate::clock::{Clock, SystemClock};
 use crate::compose::Backends;
+use crate::config::alerting::OnCallSource;
 use crate::config::{Config, ConfigError};
 use crate::errors::ProcessError;
 use crate::gitlab::Gitlab;
 use crate::maintenance::{MUTINGS_KEY, Mutings};
 use crate::message::{Envelope, Source};
+use crate::oncall::keeper::{GitlabFile, Keeper};
 use crate::ports::{Mailer, ObjectStore, Outbound, Sms};
 use crate::routing::channels::Channels;
 use crate::routing::recipients::Recipients;
@@ -50,6 +52,10 @@ pub struct Notifier {
     /// How chat deliveries are retried.
     pub retries: Retries,
     pub clock: Arc<dyn Clock>,
+    /// The on-call file (`ONCALL_CONFIG`), where escalation is set up.
+    pub oncall: Option<Arc<crate::oncall::keeper::Keeper>>,
+    /// GitLab's API, where configured: pages noted on incident issues.
+    pub gitlab: Option<Arc<dyn Gitlab>>,
 }
 
 /// What handling an alert message did.
@@ -70,6 +76,8 @@ pub struct Ticked {
     pub digests: usize,
     /// Publishers' changes that widened a maintenance, told to the maintainers.
     pub widened: usize,
+    /// On-call pages sent for steps that came due.
+    pub pages: usize,
 }
 
 /// What went out.
@@ -158,6 +166,9 @@ impl Notifier {
             self.hold(&key, false).await?;
         }
         let sent = self.deliver(&key, record).await?;
+        if matches!(change, Change::New | Change::Repeat) {
+            self.escalation_begin(&key).await?;
+        }
         Ok(NotifyOutcome { change, sent })
     }
 
@@ -194,12 +205,14 @@ impl Notifier {
         let released = self.release_held(now).await;
         let widened = self.tell_widened().await;
         let digests = self.send_digests(now).await;
+        let pages = self.escalation_tick().await;
         let (released, sent) = released?;
         Ok(Ticked {
             released,
             sent,
             widened: widened?,
             digests: digests?,
+            pages: pages?,
         })
     }
 
@@ -289,6 +302,7 @@ impl Notifier {
                     self.hold(key, false).await?;
                     released += 1;
                     sent += self.deliver(key, r).await?;
+                    self.escalation_begin(key).await?;
                 }
                 None => self.hold(key, false).await?,
             }
@@ -339,9 +353,40 @@ impl Notifier {
                     .into(),
             });
         }
+        let oncall = match &config.alert_routing.oncall_config {
+            Some(OnCallSource::Gitlab {
+                project,
+                file,
+                reference,
+            }) => {
+                let api = gitlab.clone().ok_or(ConfigError::Invalid {
+                    name: "ONCALL_CONFIG",
+                    why: "a file in a GitLab repository needs GITLAB_URL and GITLAB_TOKEN".into(),
+                })?;
+                let source = GitlabFile {
+                    api,
+                    project: project.clone(),
+                    file: file.clone(),
+                    reference: reference.clone(),
+                };
+                let name = config
+                    .alert_routing
+                    .oncall_config
+                    .as_ref()
+                    .map(OnCallSource::name);
+                Some(Arc::new(Keeper::new(
+                    name.unwrap_or_default(),
+                    Arc::new(source),
+                )))
+            }
+            // A local path: the local runner reads it.
+            _ => None,
+        };
         Ok(Notifier {
             links: Links::from_config(&config)?,
-            recipients: Recipients::new(&config, gitlab)?,
+            recipients: Recipients::new(&config, gitlab.clone())?,
+            oncall,
+            gitlab,
             config,
             state,
             mailer,

@@ -161,6 +161,9 @@ impl Publisher {
                 envelope.source
             )));
         }
+        if envelope.event.as_deref() == Some(openmic_intake::PUSH_HOOK) {
+            return crate::oncall::keeper::pushed(self.state.as_ref(), &envelope).await;
+        }
         let mut hook =
             match Hook::parse(envelope.event.as_deref(), envelope.payload.get().as_bytes()) {
                 Ok(h) => h,

@@ -178,7 +178,7 @@ async fn main() {
             calendars,
         } => {
             // Each error says all it knows (the file's problems, one a line).
-            let done = if calendars {
+            let done = if *calendars {
                 openmic_local::oncall::run_calendars(
                     config.as_deref(),
                     std::env::var("PUBLIC_API_URL").ok().as_deref(),

@@ -894,8 +894,13 @@ mod push_tests {
         assert!(!push.touches("ops/oncall", "oncall.yaml", "release"));
         assert!(!push.touches("ops/oncall", "other.yaml", "main"));
         // More commits than listed: it may have.
-        let many = br#"{"ref":"refs/heads/main","project_id":15,"commits":[],"total_commits_count":40}"#;
-        assert!(PushHook::parse(many).unwrap().touches("15", "x.yaml", "main"));
+        let many =
+            br#"{"ref":"refs/heads/main","project_id":15,"commits":[],"total_commits_count":40}"#;
+        assert!(
+            PushHook::parse(many)
+                .unwrap()
+                .touches("15", "x.yaml", "main")
+        );
         assert!(PushHook::parse(b"[1]").is_err());
     }
 }

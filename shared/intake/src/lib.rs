@@ -309,9 +309,9 @@ impl Intake {
 /// The `X-Gitlab-Event` of a push.
 pub const PUSH_HOOK: &str = "Push Hook";
 
-/// A push that touched the on-call file (`ONCALL_CONFIG` in a GitLab repository) is
-/// queued for the publisher, which asks for the file to be read again; any other push
-/// is ignored.
+/// With `ONCALL_CONFIG` in a GitLab repository, a push that touched the on-call file
+/// is queued for the publisher, which asks for the file to be read again; any other
+/// push is ignored (as every push is without it).
 async fn oncall_push(
     intake: &Intake,
     headers: &HeaderMap,
@@ -358,7 +358,11 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: &[u8]) -> Resu
         )
     })?;
     let event = header_str(headers, "x-gitlab-event");
-    if event == Some(PUSH_HOOK) {
+    let oncall_in_gitlab = matches!(
+        intake.config.alert_routing.oncall_config,
+        Some(openmic_core::config::alerting::OnCallSource::Gitlab { .. })
+    );
+    if event == Some(PUSH_HOOK) && oncall_in_gitlab {
         return oncall_push(intake, headers, body, text).await;
     }
     let hook = match Hook::parse(event, body) {

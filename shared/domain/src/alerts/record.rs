@@ -130,7 +130,7 @@ pub struct AlertRecord {
     pub fired_during: Option<MutedBy>,
     /// Its escalation under an on-call policy (docs/oncall.md): what was paged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub escalation: Option<crate::oncall::paging::Escalating>,
+    pub escalation: Option<crate::oncall::escalation::Escalating>,
 }
 
 impl AlertRecord {

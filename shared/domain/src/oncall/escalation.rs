@@ -92,6 +92,18 @@ pub struct EscalationRecord {
     pub stopped: Option<(StopReason, Timestamp)>,
 }
 
+/// An alert's escalation, kept with its record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalating {
+    /// The firing it is for.
+    pub generation: u32,
+    pub started: Timestamp,
+    pub record: EscalationRecord,
+    /// Pages that did not go by some method: `step 1, alice: sms: <reason>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
 /// Whom a page goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {

@@ -21,9 +21,7 @@ use super::file::OnCall;
 use crate::document;
 use crate::errors::{BackendError, ProcessError};
 use crate::gitlab::Gitlab;
-use crate::message::Envelope;
 use crate::ports::{FileSource, ObjectStore};
-use crate::publishing::Outcome;
 use crate::time::Timestamp;
 
 /// The file in use.
@@ -58,20 +56,6 @@ pub struct Loading {
 pub struct Pushed {
     pub delivery: String,
     pub at: String,
-}
-
-/// The publisher's part: a push that touched the file (intake queued only such
-/// pushes) asks for the file to be read again at the next tick.
-pub async fn pushed(state: &dyn ObjectStore, envelope: &Envelope) -> Result<Outcome, ProcessError> {
-    let push = Pushed {
-        delivery: envelope.delivery.clone(),
-        at: envelope.received_at.clone(),
-    };
-    document::update(state, PUSH_KEY, |_: Option<Pushed>| Some(push.clone())).await?;
-    tracing::info!("the on-call file was pushed: read again at the next tick");
-    Ok(Outcome::Ignored(
-        "the on-call file was pushed; it is read again at the next tick".into(),
-    ))
 }
 
 /// A file in a GitLab repository, through the repository files API.
@@ -266,12 +250,13 @@ mod tests {
     const BAD: &str = "people:\n  alice: {email: alice@example.com, fax: \"1\"}\n";
 
     async fn push(state: &MemoryStore, id: &str) {
-        let envelope: Envelope = serde_json::from_value(serde_json::json!({
-            "source": "gitlab", "event": "Push Hook", "delivery": id,
-            "received_at": "2026-12-07T10:00:00Z", "payload": {}
-        }))
-        .unwrap();
-        pushed(state, &envelope).await.unwrap();
+        let push = Pushed {
+            delivery: id.into(),
+            at: "2026-12-07T10:00:00Z".into(),
+        };
+        document::update(state, PUSH_KEY, |_: Option<Pushed>| Some(push.clone()))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -13,19 +13,15 @@
 //!   shifts;
 //! - [`keeper`]: the file in use (`ONCALL_CONFIG`), read again after a push, a file
 //!   that does not validate refused and told once;
-//! - [`paging`]: escalation driven by the notifier (the alert firing, the tick),
-//!   pages sent and noted on the incident issue;
-//! - [`shifts`]: a person told when their shift begins, the maintainers told once of
-//!   each gap in the next 14 days.
+//! - escalation and shifts told are driven by the notifier
+//!   ([`crate::alerts::escalating`], [`crate::alerts::shifts`]).
 
 pub mod calendar;
 pub mod escalation;
 pub mod file;
 pub mod ics;
 pub mod keeper;
-pub mod paging;
 pub mod schedule;
-pub mod shifts;
 
 use crate::config::Function::{Notifier, Webhook};
 use crate::config::Variable;

@@ -10,13 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use super::file::{ContactKind, OnCall};
-use super::schedule::{FEED_DAYS, Gap, gaps, on_call_now, shifts};
 use crate::alerts::lifecycle::Notifier;
 use crate::chat::{self, Kind, Message, Services, Target, Tone};
 use crate::document;
 use crate::errors::ProcessError;
 use crate::mail::Mail;
+use crate::oncall::file::{ContactKind, OnCall};
+use crate::oncall::schedule::{FEED_DAYS, Gap, gaps, on_call_now, shifts};
 use crate::time::Timestamp;
 
 /// What was told.

@@ -25,10 +25,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use super::escalation::{
-    AlertState, EscalationRecord, Page, Recipient, escalate, next_due, policy_for,
-};
-use super::file::{ContactKind, OnCall, Target as Named};
 use crate::alerts::lifecycle::Notifier;
 use crate::alerts::links::ActionLinks;
 use crate::alerts::record::{AlertRecord, Notice, RecordStatus};
@@ -38,6 +34,10 @@ use crate::document;
 use crate::errors::ProcessError;
 use crate::ids::IncidentId;
 use crate::mail::Mail;
+use crate::oncall::escalation::{
+    AlertState, Escalating, EscalationRecord, Page, Recipient, escalate, next_due, policy_for,
+};
+use crate::oncall::file::{ContactKind, OnCall, Target as Named};
 use crate::routing::channels::{Destination, label};
 use crate::time::Timestamp;
 
@@ -49,18 +49,6 @@ const REMEMBERED_FAILURES: usize = 50;
 
 /// The channel name the links of a page carry ("who acted" is the person).
 const PAGE_CHANNEL: &str = "on-call page";
-
-/// An alert's escalation, kept with its record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Escalating {
-    /// The firing it is for.
-    pub generation: u32,
-    pub started: Timestamp,
-    pub record: EscalationRecord,
-    /// Pages that did not go by some method: `step 1, alice: sms: <reason>`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub failures: Vec<String>,
-}
 
 /// The alerts under escalation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,9 +173,9 @@ impl Notifier {
 
     /// Reads the on-call file again where due; its refusal is told to the maintainers
     /// once, and a failure to read it leaves the last good one in use.
-    async fn refresh_oncall(&self, keeper: &super::keeper::Keeper) {
+    async fn refresh_oncall(&self, keeper: &crate::oncall::keeper::Keeper) {
         match keeper.refresh(self.state.as_ref(), self.clock.now()).await {
-            Ok(super::keeper::Refreshed::Refused { tell: Some(why) }) => {
+            Ok(crate::oncall::keeper::Refreshed::Refused { tell: Some(why) }) => {
                 self.tell_refused(&keeper.name, &why).await;
             }
             Ok(_) => {}
@@ -418,7 +406,7 @@ impl Notifier {
         &self,
         record: &AlertRecord,
         page: &Page,
-        phones: &[&super::file::Contact],
+        phones: &[&crate::oncall::file::Contact],
         links: Option<&ActionLinks>,
         now: Timestamp,
         sent: &mut Sent,

@@ -23,9 +23,11 @@ use openmic::alerts::lifecycle::Notifier;
 use openmic::chatops::Commands;
 use openmic::clock::{Clock, SystemClock};
 use openmic::compose::Backends;
+use openmic::config::alerting::OnCallSource;
 use openmic::config::{Accepted, Config, Secret};
 use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
+use openmic::oncall::keeper::Keeper;
 use openmic::ports::{Mailer, ObjectStore, Queue};
 use openmic::publishing::Publisher;
 use openmic::subscriptions::Subscriptions;
@@ -362,11 +364,18 @@ impl Runner {
             config,
             intake,
             publisher,
-            notifier,
+            mut notifier,
             actions,
             subscriptions,
             commands,
         } = App::compose(config, &backends)?;
+        // The on-call file as a local path: read here, at every tick.
+        if let Some(OnCallSource::Path(path)) = &config.alert_routing.oncall_config
+            && notifier.oncall.is_none()
+        {
+            let source = Arc::new(openmic_files::LocalFile(path.into()));
+            notifier.oncall = Some(Arc::new(Keeper::new(path.clone(), source)));
+        }
         Ok(Runner {
             status: backends.status()?,
             state: backends.state()?,

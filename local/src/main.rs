@@ -92,6 +92,10 @@ enum Command {
         /// The on-call file (a local path).
         #[arg(long, env = "ONCALL_CONFIG")]
         config: Option<PathBuf>,
+        /// Print each person's calendar link instead (`<person>\t<link>`), signed with
+        /// ALERT_LINK_SECRET under PUBLIC_API_URL.
+        #[arg(long)]
+        calendars: bool,
     },
     /// Move what an earlier release wrote to this release's layout (serve and replay
     /// do it by themselves on first use); prints what moved.
@@ -168,9 +172,22 @@ async fn main() {
             println!("{}: {counts}", data_dir.display());
             return;
         }
-        Command::Oncall { at, config } => {
+        Command::Oncall {
+            at,
+            config,
+            calendars,
+        } => {
             // Each error says all it knows (the file's problems, one a line).
-            match openmic_local::oncall::run(config.as_deref(), at.as_deref(), chrono::Utc::now()) {
+            let done = if *calendars {
+                openmic_local::oncall::run_calendars(
+                    config.as_deref(),
+                    std::env::var("PUBLIC_API_URL").ok().as_deref(),
+                    std::env::var("ALERT_LINK_SECRET").ok().as_deref(),
+                )
+            } else {
+                openmic_local::oncall::run(config.as_deref(), at.as_deref(), chrono::Utc::now())
+            };
+            match done {
                 Ok(lines) => print!("{lines}"),
                 Err(e) => {
                     eprintln!("openmic-local oncall: {e}");

@@ -26,6 +26,48 @@ pub enum OnCallError {
     },
     #[error("--at {0:?} is not a time such as 2026-12-07T09:00:00Z")]
     BadTime(String),
+    #[error("--calendars needs PUBLIC_API_URL and ALERT_LINK_SECRET (the deployment's)")]
+    NoLinks,
+}
+
+/// Each person's calendar link (`<person>\t<link>`, a line each), signed with
+/// `secret` (`ALERT_LINK_SECRET`) under `base` (`PUBLIC_API_URL`).
+pub fn calendar_links(file: &OnCall, base: &str, secret: &str) -> String {
+    file.people
+        .iter()
+        .map(|p| {
+            format!(
+                "{}\t{}\n",
+                p.name,
+                openmic::oncall::calendar::link(secret, base, p)
+            )
+        })
+        .collect()
+}
+
+/// Reads the file at `path` and gives each person's calendar link.
+pub fn run_calendars(
+    path: Option<&Path>,
+    base: Option<&str>,
+    secret: Option<&str>,
+) -> Result<String, OnCallError> {
+    let (Some(base), Some(secret)) = (base, secret) else {
+        return Err(OnCallError::NoLinks);
+    };
+    let file = read(path)?;
+    Ok(calendar_links(&file, base, secret))
+}
+
+fn read(path: Option<&Path>) -> Result<OnCall, OnCallError> {
+    let path = path.ok_or(OnCallError::NoFile)?;
+    let text = std::fs::read_to_string(path).map_err(|source| OnCallError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    OnCall::parse(&text).map_err(|source| OnCallError::Invalid {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The lines `oncall` prints for the file's `text` at `at`.
@@ -45,14 +87,6 @@ pub fn run(path: Option<&Path>, at: Option<&str>, now: Timestamp) -> Result<Stri
             openmic::time::parse(text).ok_or_else(|| OnCallError::BadTime(text.to_owned()))?
         }
     };
-    let path = path.ok_or(OnCallError::NoFile)?;
-    let text = std::fs::read_to_string(path).map_err(|source| OnCallError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let file = OnCall::parse(&text).map_err(|source| OnCallError::Invalid {
-        path: path.to_owned(),
-        source,
-    })?;
+    let file = read(path)?;
     Ok(report(&file, at))
 }

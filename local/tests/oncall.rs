@@ -93,3 +93,36 @@ fn a_bad_file_or_time_is_named_with_no_output() {
     let missing = oncall(&[], Some(&dir.path().join("nope.yaml")));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.yaml"));
 }
+
+/// `--calendars`: each person's signed calendar link, under PUBLIC_API_URL; without
+/// the link secret, a message naming what is missing.
+#[test]
+fn prints_each_persons_calendar_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oncall.yaml");
+    std::fs::write(&path, FILE).unwrap();
+    let run = |secret: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_openmic-local"));
+        c.args(["oncall", "--calendars", "--config", path.to_str().unwrap()])
+            .env_remove("ONCALL_CONFIG")
+            .env_remove("ALERT_LINK_SECRET")
+            .env("PUBLIC_API_URL", "https://api.example.com");
+        if let Some(s) = secret {
+            c.env("ALERT_LINK_SECRET", s);
+        }
+        c.output().expect("openmic-local runs")
+    };
+    let out = stdout(&run(Some("calendar-links-secret-0123")));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("alice\thttps://api.example.com/oncall/alice.ics?token="),
+        "{out}"
+    );
+    assert!(lines[1].starts_with("bob\thttps://api.example.com/oncall/bob.ics?token="));
+    // Another secret, other links.
+    assert_ne!(stdout(&run(Some("another-secret-0123456789"))), out);
+    let none = run(None);
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("ALERT_LINK_SECRET"));
+}

@@ -230,6 +230,14 @@ pub trait Gitlab: Send + Sync {
     async fn members(&self, project: u64) -> Result<Vec<ApiMember>, ApiError>;
     /// A user's profile; `None` if there is no such user.
     async fn user(&self, id: u64) -> Result<Option<ApiUserProfile>, ApiError>;
+    /// A file of a repository at `reference`, as text; `None` if there is no such
+    /// project, file or ref. `project` is a path (`ops/oncall`) or an id.
+    async fn repository_file(
+        &self,
+        project: &str,
+        file: &str,
+        reference: &str,
+    ) -> Result<Option<String>, ApiError>;
 }
 
 /// GitLab's API where it is configured (`GITLAB_URL`, `GITLAB_TOKEN`): the client, and

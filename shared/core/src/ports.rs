@@ -205,6 +205,17 @@ pub trait Sms: Send + Sync {
     async fn send_sms(&self, phone: &str, text: &str) -> Result<(), BackendError>;
 }
 
+/// Where a file of configuration is read from (the on-call file, `ONCALL_CONFIG`): a
+/// GitLab repository through its API, or a local file (`openmic-files`).
+#[async_trait]
+pub trait FileSource: Send + Sync {
+    /// Whether the file is read again only after a push (a repository's), rather than
+    /// at every tick (a local file's).
+    fn on_push(&self) -> bool;
+    /// The file's text; `None` when there is no such file.
+    async fn fetch(&self) -> Result<Option<String>, BackendError>;
+}
+
 /// Whether a key is one both buckets take the same way: no empty, `.` or `..` segment,
 /// no leading slash, backslash or NUL, no `.tmp-` segment (the files store's own), at
 /// most 1024 bytes.

@@ -67,6 +67,7 @@ pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
         site::VARIABLES,
         mail::VARIABLES,
         alerts::VARIABLES,
+        oncall::VARIABLES,
         subscriptions::VARIABLES,
         maintenance::VARIABLES,
         chatops::VARIABLES,

@@ -785,6 +785,27 @@ impl Gitlab for GitlabApi {
             .await
     }
 
+    /// `GET /projects/:id/repository/files/:file_path/raw?ref=`: the project's path
+    /// and the file's are each one segment, percent-encoded (`ops%2Foncall`).
+    async fn repository_file(
+        &self,
+        project: &str,
+        file: &str,
+        reference: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let mut url = self.url(&["projects", project, "repository", "files", file, "raw"])?;
+        url.query_pairs_mut().append_pair("ref", reference);
+        let Some(resp) = self.send(Method::GET, url, "repository file", None).await? else {
+            return Ok(None);
+        };
+        resp.text().await.map(Some).map_err(|e| {
+            ApiError::Transient(format!(
+                "repository file: unreadable answer: {}",
+                e.without_url()
+            ))
+        })
+    }
+
     async fn close_issue(&self, id: IncidentId) -> Result<(), ApiError> {
         let form = [("state_event", "close".to_owned())];
         self.send(

@@ -141,7 +141,8 @@ pub fn subscriptions_router(subscriptions: Arc<Subscriptions>) -> Router {
 
 #[cfg(feature = "links")]
 /// `GET|POST /alerts/ack` and `GET|POST /alerts/silence`: a GET shows what the link
-/// will do, a POST does it; 405 for another method.
+/// will do, a POST does it; 405 for another method. And `GET /oncall/<person>.ics`,
+/// a person's on-call calendar.
 pub fn link_routes<S: Clone + Send + Sync + 'static>(actions: Arc<Actions>) -> Router<S> {
     let mut r = Router::new();
     for action in [LinkAction::Ack, LinkAction::Silence] {
@@ -181,7 +182,20 @@ pub fn link_routes<S: Clone + Send + Sync + 'static>(actions: Arc<Actions>) -> R
         });
         r = r.route(action.path(), m);
     }
-    r
+    let calendar = actions.calendar.clone();
+    let feed = get(
+        move |axum::extract::Path(file): axum::extract::Path<String>, RawQuery(q): RawQuery| async move {
+            let token = crate::apigw::query_param(q.as_deref().unwrap_or(""), "token");
+            response(calendar.feed(&file, token.as_deref(), chrono::Utc::now()).await)
+        },
+    )
+    .fallback(|method: Method, uri: Uri| async move {
+        response(Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} is not allowed on {}; use GET", uri.path()),
+        ))
+    });
+    r.route("/oncall/{file}", feed)
 }
 
 #[cfg(feature = "links")]

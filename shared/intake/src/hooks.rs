@@ -809,3 +809,102 @@ mod tests {
         assert!(matches!(err, HookError::Ignored(_)));
     }
 }
+
+/// A Push Hook, as much of it as says whether a push touched the on-call file
+/// (`ONCALL_CONFIG`): the project, the branch or tag, and each commit's files.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PushHook {
+    /// `refs/heads/main`.
+    #[serde(rename = "ref", default)]
+    pub git_ref: String,
+    #[serde(default)]
+    pub project_id: Option<u64>,
+    #[serde(default)]
+    pub project: Option<PushProject>,
+    #[serde(default)]
+    pub commits: Vec<PushCommit>,
+    /// More commits than `commits` lists (GitLab lists at most 20).
+    #[serde(default)]
+    pub total_commits_count: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PushProject {
+    #[serde(default)]
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub path_with_namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PushCommit {
+    #[serde(default)]
+    pub added: Vec<String>,
+    #[serde(default)]
+    pub modified: Vec<String>,
+    #[serde(default)]
+    pub removed: Vec<String>,
+}
+
+impl PushHook {
+    pub fn parse(body: &[u8]) -> Result<PushHook, HookError> {
+        parse_shape(body, "push")
+    }
+
+    /// Whether this push may have changed `file` of `project` (a path or an id) at
+    /// `reference` (a branch or a tag): the same project and ref, and the file among a
+    /// commit's, or more commits than the hook lists.
+    pub fn touches(&self, project: &str, file: &str, reference: &str) -> bool {
+        let id = self.project_id.or(self.project.as_ref().and_then(|p| p.id));
+        let path = self
+            .project
+            .as_ref()
+            .and_then(|p| p.path_with_namespace.as_deref());
+        let same_project = id.is_some_and(|id| id.to_string() == project)
+            || path.is_some_and(|p| p.eq_ignore_ascii_case(project));
+        let short = self
+            .git_ref
+            .strip_prefix("refs/heads/")
+            .or_else(|| self.git_ref.strip_prefix("refs/tags/"))
+            .unwrap_or(&self.git_ref);
+        let listed = self.commits.len();
+        let unlisted = self.total_commits_count.is_some_and(|n| n > listed);
+        let file = file.trim_matches('/');
+        let named = self.commits.iter().any(|c| {
+            c.added
+                .iter()
+                .chain(&c.modified)
+                .chain(&c.removed)
+                .any(|f| f.trim_matches('/') == file)
+        });
+        same_project && short == reference && (named || unlisted)
+    }
+}
+
+#[cfg(test)]
+mod push_tests {
+    use super::*;
+
+    #[test]
+    fn a_push_touches_the_file_of_its_project_and_ref() {
+        let body = br#"{"object_kind":"push","ref":"refs/heads/main","project_id":15,
+            "project":{"id":15,"path_with_namespace":"ops/oncall"},
+            "commits":[{"added":[],"modified":["oncall.yaml"],"removed":[]},{"added":["README.md"]}],
+            "total_commits_count":2}"#;
+        let push = PushHook::parse(body).unwrap();
+        assert!(push.touches("ops/oncall", "oncall.yaml", "main"));
+        assert!(push.touches("15", "oncall.yaml", "main"));
+        assert!(!push.touches("ops/other", "oncall.yaml", "main"));
+        assert!(!push.touches("ops/oncall", "oncall.yaml", "release"));
+        assert!(!push.touches("ops/oncall", "other.yaml", "main"));
+        // More commits than listed: it may have.
+        let many =
+            br#"{"ref":"refs/heads/main","project_id":15,"commits":[],"total_commits_count":40}"#;
+        assert!(
+            PushHook::parse(many)
+                .unwrap()
+                .touches("15", "x.yaml", "main")
+        );
+        assert!(PushHook::parse(b"[1]").is_err());
+    }
+}

@@ -306,6 +306,48 @@ impl Intake {
     }
 }
 
+/// The `X-Gitlab-Event` of a push.
+pub const PUSH_HOOK: &str = "Push Hook";
+
+/// With `ONCALL_CONFIG` in a GitLab repository, a push that touched the on-call file
+/// is queued for the publisher, which asks for the file to be read again; any other
+/// push is ignored (as every push is without it).
+async fn oncall_push(
+    intake: &Intake,
+    headers: &HeaderMap,
+    body: &[u8],
+    text: &str,
+) -> Result<Reply, Reply> {
+    let push = hooks::PushHook::parse(body)
+        .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let touched = match &intake.config.alert_routing.oncall_config {
+        Some(openmic_core::config::alerting::OnCallSource::Gitlab {
+            project,
+            file,
+            reference,
+        }) => push.touches(project, file, reference),
+        _ => false,
+    };
+    if !touched {
+        return Ok(Reply::json(
+            StatusCode::OK,
+            json!({ "ignored": "a push that does not touch the on-call file" }),
+        ));
+    }
+    let dedup = delivery_id(headers, body);
+    tracing::Span::current().record("delivery", dedup.as_str());
+    let received_at = openmic_core::time::format(&intake.clock.now());
+    let message = message::compose(Source::Gitlab, Some(PUSH_HOOK), &dedup, &received_at, text);
+    let queue = intake
+        .publish_queue
+        .as_deref()
+        .ok_or_else(|| Reply::error(StatusCode::NOT_FOUND, "no route"))?;
+    intake
+        .enqueue(queue, "oncall".into(), dedup, message)
+        .await?;
+    Ok(Reply::json(StatusCode::ACCEPTED, json!({ "queued": 1 })))
+}
+
 async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
     intake.check_gitlab_auth(headers, body)?;
     check_json_content_type(headers)?;
@@ -316,6 +358,13 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: &[u8]) -> Resu
         )
     })?;
     let event = header_str(headers, "x-gitlab-event");
+    let oncall_in_gitlab = matches!(
+        intake.config.alert_routing.oncall_config,
+        Some(openmic_core::config::alerting::OnCallSource::Gitlab { .. })
+    );
+    if event == Some(PUSH_HOOK) && oncall_in_gitlab {
+        return oncall_push(intake, headers, body, text).await;
+    }
     let hook = match Hook::parse(event, body) {
         Ok(h) => h,
         Err(HookError::Ignored(why)) => {

@@ -80,7 +80,7 @@ async fn handle(
         Invocation::Job(Job::Tick) => {
             let t = notifier.tick().await?;
             Ok(
-                json!({ "released": t.released, "mails": t.sent.mails, "messages": t.sent.messages, "digests": t.digests }),
+                json!({ "released": t.released, "mails": t.sent.mails, "messages": t.sent.messages, "digests": t.digests, "pages": t.pages }),
             )
         }
         Invocation::Job(_) | Invocation::Feedback(_) => Err(

@@ -71,6 +71,58 @@ pub struct AlertRouting {
     /// `TELEGRAM_API_URL`: the Telegram Bot API ([`TELEGRAM_API`] unless a server of
     /// your own, or a test's).
     pub telegram_api_url: String,
+    /// `ONCALL_CONFIG`: where the on-call file is (docs/oncall.md).
+    pub oncall_config: Option<OnCallSource>,
+}
+
+/// Where the on-call file is (`ONCALL_CONFIG`): a file in a GitLab repository,
+/// `<project path or id>:<file path>@<ref>` (`ops/oncall:oncall.yaml@main`), or a
+/// local path (`openmic-local` only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnCallSource {
+    Path(String),
+    Gitlab {
+        /// A project's path (`ops/oncall`) or id (`42`).
+        project: String,
+        file: String,
+        reference: String,
+    },
+}
+
+impl OnCallSource {
+    /// The GitLab form when the value has it (a project, `:`, a file, `@`, a ref, none
+    /// of them empty, not starting with `/` or `.`), else a path.
+    pub fn parse(value: &str) -> OnCallSource {
+        let value = value.trim();
+        let gitlab = value.split_once(':').and_then(|(project, rest)| {
+            let (file, reference) = rest.rsplit_once('@')?;
+            let ok = !project.is_empty()
+                && !project.starts_with(['/', '.'])
+                && !project.contains('\\')
+                && !file.trim_matches('/').is_empty()
+                && !reference.is_empty()
+                && !reference.contains(':');
+            ok.then(|| OnCallSource::Gitlab {
+                project: project.trim_matches('/').to_owned(),
+                file: file.trim_matches('/').to_owned(),
+                reference: reference.to_owned(),
+            })
+        });
+        gitlab.unwrap_or_else(|| OnCallSource::Path(value.to_owned()))
+    }
+
+    /// How the file is named to the maintainers: `ops/oncall:oncall.yaml@main`, or
+    /// the path.
+    pub fn name(&self) -> String {
+        match self {
+            OnCallSource::Path(p) => p.clone(),
+            OnCallSource::Gitlab {
+                project,
+                file,
+                reference,
+            } => format!("{project}:{file}@{reference}"),
+        }
+    }
 }
 
 /// Pushover's API, when `PUSHOVER_API_URL` is unset.
@@ -93,6 +145,7 @@ impl AlertRouting {
             pushover_api_url: get("PUSHOVER_API_URL").unwrap_or_else(|| PUSHOVER_API.into()),
             telegram_api_url: get("TELEGRAM_API_URL").unwrap_or_else(|| TELEGRAM_API.into()),
             digest_after: Some(DigestAfter::default()),
+            oncall_config: get("ONCALL_CONFIG").map(|v| OnCallSource::parse(&v)),
             ..AlertRouting::default()
         };
         if let Some(s) = get("ALERT_LINK_SECRET") {
@@ -128,6 +181,40 @@ impl AlertRouting {
             });
         }
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod oncall_source_tests {
+    use super::OnCallSource;
+
+    #[test]
+    fn the_gitlab_form_or_a_path() {
+        assert_eq!(
+            OnCallSource::parse("ops/oncall:oncall.yaml@main"),
+            OnCallSource::Gitlab {
+                project: "ops/oncall".into(),
+                file: "oncall.yaml".into(),
+                reference: "main".into()
+            }
+        );
+        assert_eq!(
+            OnCallSource::parse("42:team/oncall.yaml@release/1").name(),
+            "42:team/oncall.yaml@release/1"
+        );
+        for path in [
+            "oncall.yaml",
+            "/etc/openmic/oncall.yaml",
+            "./a:b@c",
+            "x:@main",
+            "x:f@",
+        ] {
+            assert_eq!(
+                OnCallSource::parse(path),
+                OnCallSource::Path(path.into()),
+                "{path}"
+            );
+        }
     }
 }
 

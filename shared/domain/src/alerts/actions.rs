@@ -108,6 +108,8 @@ struct Subject {
 
 /// The handler of the links.
 pub struct Actions {
+    /// The on-call calendar links, served beside these (`GET /oncall/<person>.ics`).
+    pub calendar: Arc<crate::oncall::calendar::Calendar>,
     config: Arc<Config>,
     state: Arc<dyn ObjectStore>,
     gitlab: Option<Arc<dyn Gitlab>>,
@@ -122,6 +124,10 @@ impl Actions {
         gitlab: Option<Arc<dyn Gitlab>>,
     ) -> Actions {
         Actions {
+            calendar: Arc::new(crate::oncall::calendar::Calendar::new(
+                &config,
+                state.clone(),
+            )),
             key: config.alert_routing.link_secret.as_ref().map(LinkKey::new),
             config,
             state,

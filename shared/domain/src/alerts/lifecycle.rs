@@ -23,11 +23,13 @@ use super::{Alert, AlertStatus};
 use crate::chat::Retries;
 use crate::clock::{Clock, SystemClock};
 use crate::compose::Backends;
+use crate::config::alerting::OnCallSource;
 use crate::config::{Config, ConfigError};
 use crate::errors::ProcessError;
 use crate::gitlab::Gitlab;
 use crate::maintenance::{MUTINGS_KEY, Mutings};
 use crate::message::{Envelope, Source};
+use crate::oncall::keeper::{GitlabFile, Keeper};
 use crate::ports::{Mailer, ObjectStore, Outbound, Sms};
 use crate::routing::channels::Channels;
 use crate::routing::recipients::Recipients;
@@ -54,6 +56,8 @@ pub struct Notifier {
     pub gitlab: Option<Arc<dyn Gitlab>>,
     /// `INCIDENT_SLA` ([`super::sla`]).
     pub sla: crate::sla::SlaTargets,
+    /// The on-call file (`ONCALL_CONFIG`), where escalation is set up.
+    pub oncall: Option<Arc<crate::oncall::keeper::Keeper>>,
 }
 
 /// What handling an alert message did.
@@ -76,6 +80,8 @@ pub struct Ticked {
     pub widened: usize,
     /// Incidents past their SLA target, reminded.
     pub sla_missed: usize,
+    /// On-call pages sent for steps that came due.
+    pub pages: usize,
 }
 
 /// What went out.
@@ -164,6 +170,9 @@ impl Notifier {
             self.hold(&key, false).await?;
         }
         let sent = self.deliver(&key, record).await?;
+        if matches!(change, Change::New | Change::Repeat) {
+            self.escalation_begin(&key).await?;
+        }
         Ok(NotifyOutcome { change, sent })
     }
 
@@ -202,6 +211,7 @@ impl Notifier {
         let widened = self.tell_widened().await;
         let digests = self.send_digests(now).await;
         let sla_missed = self.check_sla(now).await;
+        let pages = self.escalation_tick().await;
         let (released, sent) = released?;
         Ok(Ticked {
             released,
@@ -209,6 +219,7 @@ impl Notifier {
             widened: widened?,
             digests: digests?,
             sla_missed: sla_missed?,
+            pages: pages?,
         })
     }
 
@@ -298,6 +309,7 @@ impl Notifier {
                     self.hold(key, false).await?;
                     released += 1;
                     sent += self.deliver(key, r).await?;
+                    self.escalation_begin(key).await?;
                 }
                 None => self.hold(key, false).await?,
             }
@@ -348,10 +360,40 @@ impl Notifier {
                     .into(),
             });
         }
+        let oncall = match &config.alert_routing.oncall_config {
+            Some(OnCallSource::Gitlab {
+                project,
+                file,
+                reference,
+            }) => {
+                let api = gitlab.clone().ok_or(ConfigError::Invalid {
+                    name: "ONCALL_CONFIG",
+                    why: "a file in a GitLab repository needs GITLAB_URL and GITLAB_TOKEN".into(),
+                })?;
+                let source = GitlabFile {
+                    api,
+                    project: project.clone(),
+                    file: file.clone(),
+                    reference: reference.clone(),
+                };
+                let name = config
+                    .alert_routing
+                    .oncall_config
+                    .as_ref()
+                    .map(OnCallSource::name);
+                Some(Arc::new(Keeper::new(
+                    name.unwrap_or_default(),
+                    Arc::new(source),
+                )))
+            }
+            // A local path: the local runner reads it.
+            _ => None,
+        };
         Ok(Notifier {
             links: Links::from_config(&config)?,
             sla: crate::sla::SlaTargets::from_config(&config)?,
             recipients: Recipients::new(&config, gitlab.clone())?,
+            oncall,
             gitlab,
             config,
             state,

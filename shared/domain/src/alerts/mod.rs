@@ -9,9 +9,12 @@
 //! - where notices go is [`crate::routing`]'s (channels, matchers, recipients);
 //!   [`muting`]: maintenances that hold alerts; [`storm`]: each channel's storms and health;
 //! - [`message`], [`mail`]: what notices say; [`links`], [`actions`]: acknowledge and
-//!   silence from a message; [`issues`]: GitLab incident issues.
+//!   silence from a message; [`issues`]: GitLab incident issues;
+//! - [`escalating`]: on-call escalation driven by the notifier (pages, notes);
+//!   [`shifts`]: shift starts and gaps told.
 
 pub mod actions;
+pub mod escalating;
 pub mod issues;
 pub mod lifecycle;
 pub mod links;
@@ -21,6 +24,7 @@ pub mod muting;
 mod notify;
 pub mod record;
 pub mod sla;
+pub mod shifts;
 pub mod storm;
 
 /// The payloads are intake's (`openmic-intake`), at the same paths.

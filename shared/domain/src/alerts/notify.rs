@@ -327,7 +327,7 @@ impl Notifier {
     }
 
     /// Everyone a mail channel mails, each address once.
-    pub(super) async fn mail_recipients(&self, to: &MailTo) -> Vec<Recipient> {
+    pub(crate) async fn mail_recipients(&self, to: &MailTo) -> Vec<Recipient> {
         let mut list = if to.maintainers {
             self.recipients.maintainers().await
         } else {

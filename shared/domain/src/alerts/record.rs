@@ -132,6 +132,9 @@ pub struct AlertRecord {
     /// The maintenance it fired during, once that ended: its first mail says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fired_during: Option<MutedBy>,
+    /// Its escalation under an on-call policy (docs/oncall.md): what was paged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<crate::oncall::escalation::Escalating>,
 }
 
 impl AlertRecord {
@@ -299,6 +302,7 @@ pub fn apply(
                 deliveries: old.map(|o| o.deliveries).unwrap_or_default(),
                 muted_by: None,
                 fired_during: None,
+                escalation: None,
             };
             remember(&mut r);
             (Some(r), Change::New)

@@ -92,6 +92,18 @@ pub struct EscalationRecord {
     pub stopped: Option<(StopReason, Timestamp)>,
 }
 
+/// An alert's escalation, kept with its record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalating {
+    /// The firing it is for.
+    pub generation: u32,
+    pub started: Timestamp,
+    pub record: EscalationRecord,
+    /// Pages that did not go by some method: `step 1, alice: sms: <reason>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
 /// Whom a page goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {
@@ -230,6 +242,32 @@ pub fn escalate(
         }
     }
     out
+}
+
+/// When the first step not yet done is due (`None` once every round is done, or
+/// escalation has stopped): the tick looks at an alert again only then.
+pub fn next_due(
+    policy: &Policy,
+    started: Timestamp,
+    record: &EscalationRecord,
+) -> Option<Timestamp> {
+    if record.stopped.is_some() {
+        return None;
+    }
+    let round = round_length(policy);
+    for r in 0..=policy.repeat {
+        for (i, step) in policy.steps.iter().enumerate() {
+            let k = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            if record.done.iter().any(|d| d.round == r && d.step == k) {
+                continue;
+            }
+            return round
+                .checked_mul(i32::try_from(r).unwrap_or(i32::MAX))
+                .and_then(|offset| offset.checked_add(&step.after))
+                .and_then(|offset| started.checked_add_signed(offset));
+        }
+    }
+    None
 }
 
 fn person(file: &OnCall, name: &str) -> Recipient {
@@ -449,6 +487,37 @@ policies:
             Some("rest")
         );
         assert_eq!(round_length(&file.policies[1]), Duration::minutes(10));
+    }
+
+    #[test]
+    fn the_next_step_due_is_the_first_not_done() {
+        let file = OnCall::parse(FILE).unwrap();
+        let policy = &file.policies[0];
+        let a = alert();
+        let mut record = EscalationRecord::default();
+        assert_eq!(next_due(policy, a.started, &record), Some(a.started));
+        let at = |m: &str| t(&format!("2026-12-07T10:{m}:00Z"));
+        record = escalate(&file, policy, &a, &record, at("11")).record;
+        assert_eq!(
+            next_due(policy, a.started, &record),
+            Some(t("2026-12-07T10:20:30Z"))
+        );
+        record = escalate(&file, policy, &a, &record, at("31")).record;
+        assert_eq!(
+            next_due(policy, a.started, &record),
+            None,
+            "every round done"
+        );
+        let mut acked = a.clone();
+        acked.acknowledged = Some(at("05"));
+        let stopped = escalate(
+            &file,
+            policy,
+            &acked,
+            &EscalationRecord::default(),
+            at("06"),
+        );
+        assert_eq!(next_due(policy, a.started, &stopped.record), None);
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct Person {
     pub gitlab: Option<String>,
     /// In the file's order: the order they are tried in.
     pub contacts: Vec<Contact>,
+    /// `calendar`: a word of the person's calendar links; changing it revokes the
+    /// links made before.
+    pub calendar: Option<String>,
 }
 
 /// How a person is paged.
@@ -227,7 +230,9 @@ pub enum Problem {
     TooLarge,
     #[error("the file does not read as on-call YAML: {0}")]
     Yaml(String),
-    #[error("{key:?} is not a contact method (email, sms, ntfy, pushover, telegram) nor gitlab")]
+    #[error(
+        "{key:?} is not a contact method (email, sms, ntfy, pushover, telegram) nor gitlab or calendar"
+    )]
     UnknownContact { key: String },
     #[error("{person}'s {kind} is empty")]
     EmptyContact { person: String, kind: &'static str },
@@ -511,11 +516,16 @@ fn people(raw: Ordered<Ordered<Text>>, found: &mut Found) -> Vec<Person> {
             name: name.value.clone(),
             gitlab: None,
             contacts: Vec::new(),
+            calendar: None,
         };
         for (key, Text(value)) in entries.0 {
             let value = value.trim().to_owned();
             if key.value == "gitlab" {
                 person.gitlab = Some(value).filter(|v| !v.is_empty());
+                continue;
+            }
+            if key.value == "calendar" {
+                person.calendar = Some(value).filter(|v| !v.is_empty());
                 continue;
             }
             let Some(kind) = ContactKind::ALL

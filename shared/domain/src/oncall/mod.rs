@@ -1,5 +1,6 @@
 //! On call (docs/oncall.md): who is on call, and whom an alert pages until
-//! someone answers. Pure rules, no I/O:
+//! someone answers. The rules are pure; the file in use and the pages go through
+//! the ports:
 //!
 //! - [`file`]: the on-call file (YAML: people, schedules, policies) read and
 //!   validated, each problem named with its line;
@@ -7,12 +8,33 @@
 //!   overrides, handoffs in local wall-clock time), a person's shifts, coverage gaps;
 //! - [`escalation`]: which steps of a policy are due for an alert, and the pages they
 //!   send, from a small record kept with the alert;
-//! - [`ics`]: a person's shifts as an iCalendar feed.
+//! - [`ics`]: a person's shifts as an iCalendar feed;
+//! - [`calendar`]: `GET /oncall/<person>.ics?token=`, the signed feed of a person's
+//!   shifts;
+//! - [`keeper`]: the file in use (`ONCALL_CONFIG`), read again after a push, a file
+//!   that does not validate refused and told once;
+//! - escalation and shifts told are driven by the notifier
+//!   ([`crate::alerts::escalating`], [`crate::alerts::shifts`]).
 
+pub mod calendar;
 pub mod escalation;
 pub mod file;
 pub mod ics;
+pub mod keeper;
 pub mod schedule;
+
+use crate::config::Function::{Notifier, Webhook};
+use crate::config::Variable;
+
+/// What on call reads.
+pub const VARIABLES: &[Variable] = &[Variable {
+    name: "ONCALL_CONFIG",
+    default: "none",
+    meaning: "the on-call file (see [On call](oncall.md)): `<project>:<file>@<ref>` in a GitLab repository (`ops/oncall:oncall.yaml@main`), read again when a Push Hook touches it; `openmic-local` also takes a local path",
+    secret: false,
+    read_by: &[Webhook, Notifier],
+    required_by: &[],
+}];
 
 pub use escalation::{AlertState, Escalation, EscalationRecord, Page, Recipient, escalate};
 pub use file::{FileError, OnCall};

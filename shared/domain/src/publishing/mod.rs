@@ -136,6 +136,28 @@ pub enum Outcome {
 /// Where the scheduled resync goes on from.
 pub const RESYNC_CURSOR_KEY: &str = "index/resync-cursor.json";
 
+/// The publisher's part: a push that touched the file (intake queued only such
+/// pushes) asks for the file to be read again at the next tick.
+async fn oncall_pushed(
+    state: &dyn crate::ports::ObjectStore,
+    envelope: &Envelope,
+) -> Result<Outcome, ProcessError> {
+    let push = crate::oncall::keeper::Pushed {
+        delivery: envelope.delivery.clone(),
+        at: envelope.received_at.clone(),
+    };
+    crate::document::update(
+        state,
+        crate::oncall::keeper::PUSH_KEY,
+        |_: Option<crate::oncall::keeper::Pushed>| Some(push.clone()),
+    )
+    .await?;
+    tracing::info!("the on-call file was pushed: read again at the next tick");
+    Ok(Outcome::Ignored(
+        "the on-call file was pushed; it is read again at the next tick".into(),
+    ))
+}
+
 pub struct Publisher {
     pub config: Arc<Config>,
     pub state: Arc<dyn ObjectStore>,
@@ -166,6 +188,9 @@ impl Publisher {
                 "not a GitLab event: {:?}",
                 envelope.source
             )));
+        }
+        if envelope.event.as_deref() == Some(openmic_intake::PUSH_HOOK) {
+            return oncall_pushed(self.state.as_ref(), &envelope).await;
         }
         let mut hook =
             match Hook::parse(envelope.event.as_deref(), envelope.payload.get().as_bytes()) {

@@ -1,0 +1,753 @@
+//! Escalation driven by the notifier: an alert a policy of the on-call file takes
+//! starts escalating when it fires (its steps due at once are paged then), and the
+//! tick pages each later step when it is due, until someone acknowledges the alert,
+//! it resolves, or its incident issue is closed.
+//!
+//! - What was paged is kept with the alert's record (`escalation`, in the private
+//!   state bucket), and claimed there with a conditional write before any page goes:
+//!   a tick delivered twice, two ticks at once or a replayed alert page nobody twice
+//!   (a crash between the claim and the page loses that page rather than repeating
+//!   it).
+//! - The alerts under escalation and when each is next due are listed in
+//!   `oncall/escalating.json`, so a tick reads only the alerts with a step due.
+//! - A person is paged by mail (the page carries the acknowledge link) and by their
+//!   first phone method (SMS, ntfy, Pushover, Telegram, in the file's order) that
+//!   takes the page: a method that fails falls through to the next, and each failure
+//!   is recorded with the alert (never naming a contact detail). A `channel:` gets the
+//!   page as any alert message.
+//! - Where the alert has an incident issue, each page (and a step with nobody on call)
+//!   becomes a note on it; acknowledging notes itself ([`crate::alerts::actions`]).
+
+use std::collections::BTreeMap;
+
+use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use crate::alerts::lifecycle::Notifier;
+use crate::alerts::links::ActionLinks;
+use crate::alerts::record::{AlertRecord, Notice, RecordStatus};
+use crate::alerts::{mail, message};
+use crate::chat::{self, ChannelSender, Kind, Services, Target};
+use crate::document;
+use crate::errors::ProcessError;
+use crate::ids::IncidentId;
+use crate::mail::Mail;
+use crate::oncall::escalation::{
+    AlertState, Escalating, EscalationRecord, Page, Recipient, escalate, next_due, policy_for,
+};
+use crate::oncall::file::{ContactKind, OnCall, Target as Named};
+use crate::routing::channels::{Destination, label};
+use crate::time::Timestamp;
+
+/// The alerts under escalation, and when each is next due.
+pub const ESCALATING_KEY: &str = "oncall/escalating.json";
+
+/// The most failures an alert's escalation remembers.
+const REMEMBERED_FAILURES: usize = 50;
+
+/// The channel name the links of a page carry ("who acted" is the person).
+const PAGE_CHANNEL: &str = "on-call page";
+
+/// The alerts under escalation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Open {
+    /// Record key, and when its next step is due.
+    pub alerts: BTreeMap<String, Timestamp>,
+}
+
+/// What one page did.
+#[derive(Debug, Default)]
+struct Sent {
+    /// The methods (or the channel) that took it.
+    by: Vec<&'static str>,
+    failures: Vec<String>,
+}
+
+impl Notifier {
+    /// Starts the escalation of a firing alert that a policy takes, once per firing,
+    /// and pages what is due at once. Returns how many pages went.
+    pub async fn escalation_begin(&self, key: &str) -> Result<usize, ProcessError> {
+        let Some(keeper) = &self.oncall else {
+            return Ok(0);
+        };
+        let file = match keeper.current(self.state.as_ref()).await? {
+            Some(file) => file,
+            // Not read yet (a process that has not ticked): read it now.
+            None => {
+                self.refresh_oncall(keeper).await;
+                match keeper.current(self.state.as_ref()).await? {
+                    Some(file) => file,
+                    None => return Ok(0),
+                }
+            }
+        };
+        let Some((record, _)) = document::read::<AlertRecord>(self.state.as_ref(), key).await?
+        else {
+            return Ok(0);
+        };
+        let begun = record
+            .escalation
+            .as_ref()
+            .is_some_and(|e| e.generation == record.generation);
+        let now = self.clock.now();
+        // Held by a maintenance or silenced: it pages nobody (a held alert begins when
+        // its maintenance lets it go).
+        let muted = crate::alerts::muting::held(&record) || record.silenced_at(now).is_some();
+        if record.status != RecordStatus::Triggered || begun || muted {
+            return Ok(0);
+        }
+        let Some(policy) = policy_for(&file, |n| label(&record.alert, n)) else {
+            return Ok(0);
+        };
+        let started = record.alert.starts_at.map_or(now, |s| s.min(now));
+        let escalating = Escalating {
+            generation: record.generation,
+            started,
+            record: EscalationRecord {
+                policy: Some(policy.name.clone()),
+                ..EscalationRecord::default()
+            },
+            failures: Vec::new(),
+        };
+        let next = next_due(policy, started, &escalating.record);
+        // Listed first: the tick always finds an alert that escalates.
+        self.list_escalating(key, next).await?;
+        document::update(self.state.as_ref(), key, |old: Option<AlertRecord>| {
+            let mut r = old?;
+            let begun = r
+                .escalation
+                .as_ref()
+                .is_some_and(|e| e.generation == r.generation);
+            if !begun && r.generation == escalating.generation {
+                r.escalation = Some(escalating.clone());
+            }
+            Some(r)
+        })
+        .await?;
+        info!(policy = %policy.name, "alert escalating");
+        if next.is_some_and(|due| due <= now) {
+            return self.escalate_alert(&file, key, now).await;
+        }
+        Ok(0)
+    }
+
+    /// The tick's part: the on-call file read again where due (its refusal told to the
+    /// maintainers once), then every alert with a step due paged. Returns how many
+    /// pages went; every alert is tried, the first error is returned.
+    pub async fn escalation_tick(&self) -> Result<usize, ProcessError> {
+        let Some(keeper) = &self.oncall else {
+            return Ok(0);
+        };
+        let now = self.clock.now();
+        self.refresh_oncall(keeper).await;
+        let Some(file) = keeper.current(self.state.as_ref()).await? else {
+            return Ok(0);
+        };
+        if let Err(e) = self.tell_shifts(&file, now).await {
+            warn!(error = %e, "shift starts and gaps could not be told");
+        }
+        let Some((open, _)) = document::read::<Open>(self.state.as_ref(), ESCALATING_KEY).await?
+        else {
+            return Ok(0);
+        };
+        let (mut pages, mut first) = (0, None);
+        for (key, due) in &open.alerts {
+            if *due > now {
+                continue;
+            }
+            match self.escalate_alert(&file, key, now).await {
+                Ok(n) => pages += n,
+                Err(e) => {
+                    warn!(error = %e, "an alert's escalation failed; the next tick tries again");
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        match first {
+            Some(e) => Err(e),
+            None => Ok(pages),
+        }
+    }
+
+    /// Reads the on-call file again where due; its refusal is told to the maintainers
+    /// once, and a failure to read it leaves the last good one in use.
+    async fn refresh_oncall(&self, keeper: &crate::oncall::keeper::Keeper) {
+        match keeper.refresh(self.state.as_ref(), self.clock.now()).await {
+            Ok(crate::oncall::keeper::Refreshed::Refused { tell: Some(why) }) => {
+                self.tell_refused(&keeper.name, &why).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                warn!(error = %e, "the on-call file could not be read; the last good one stays in use")
+            }
+        }
+    }
+
+    /// Lists an alert as escalating with its next step's time, or takes it off.
+    async fn list_escalating(
+        &self,
+        key: &str,
+        next: Option<Timestamp>,
+    ) -> Result<(), ProcessError> {
+        document::update(self.state.as_ref(), ESCALATING_KEY, |old: Option<Open>| {
+            let mut open = old.unwrap_or_default();
+            match next {
+                Some(due) => open.alerts.insert(key.to_owned(), due),
+                None => open.alerts.remove(key),
+            };
+            Some(open)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Pages the steps of one alert that are due: claimed in its record first, then
+    /// sent, then their outcome recorded and noted on its issue.
+    async fn escalate_alert(
+        &self,
+        file: &OnCall,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<usize, ProcessError> {
+        let closed = self.issue_closed(file, key, now).await?;
+        let mut claimed: Vec<Page> = Vec::new();
+        let mut nobody: Vec<(u32, u32, String)> = Vec::new();
+        let mut next = None;
+        let record = document::update(self.state.as_ref(), key, |old: Option<AlertRecord>| {
+            let mut r = old?;
+            claimed.clear();
+            nobody.clear();
+            next = None;
+            let Some(esc) = r
+                .escalation
+                .clone()
+                .filter(|e| e.generation == r.generation)
+            else {
+                return Some(r);
+            };
+            let Some(policy) = esc
+                .record
+                .policy
+                .as_deref()
+                .and_then(|name| file.policies.iter().find(|p| p.name == name))
+            else {
+                return Some(r);
+            };
+            let e = escalate(
+                file,
+                policy,
+                &alert_state(&r, &esc, closed, now),
+                &esc.record,
+                now,
+            );
+            claimed = e.pages;
+            nobody = e.nobody;
+            next = next_due(policy, esc.started, &e.record);
+            r.escalation = Some(Escalating {
+                record: e.record,
+                ..esc
+            });
+            Some(r)
+        })
+        .await?;
+        self.list_escalating(key, next).await?;
+        let Some(record) = record else {
+            return Ok(0);
+        };
+        if let Some((why, _)) = record.escalation.as_ref().and_then(|e| e.record.stopped) {
+            info!(why = ?why, "escalation stopped");
+        }
+        let sent = join_all(claimed.iter().map(|p| self.page(&record, p, now))).await;
+        let failures: Vec<String> = claimed
+            .iter()
+            .zip(&sent)
+            .flat_map(|(p, s)| {
+                s.failures
+                    .iter()
+                    .map(move |f| format!("step {}, {}: {f}", p.step, who(p)))
+            })
+            .collect();
+        if !failures.is_empty() {
+            self.record_failures(key, failures).await?;
+        }
+        for (r, k, schedule) in &nobody {
+            warn!(round = r, step = k, schedule = %schedule, "a step found nobody on call");
+        }
+        self.note_pages(&record, &claimed, &sent, &nobody).await;
+        Ok(sent.iter().filter(|s| !s.by.is_empty()).count())
+    }
+
+    /// When the alert's incident issue was closed, if it has one that is, asked of
+    /// GitLab only when a step is due (the issue says nothing otherwise).
+    async fn issue_closed(
+        &self,
+        file: &OnCall,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, ProcessError> {
+        let Some((r, _)) = document::read::<AlertRecord>(self.state.as_ref(), key).await? else {
+            return Ok(None);
+        };
+        let (Some(esc), Some(issue), Some(api)) = (&r.escalation, &r.issue, &self.gitlab) else {
+            return Ok(None);
+        };
+        if issue.closed {
+            return Ok(Some(now));
+        }
+        let due = esc
+            .record
+            .policy
+            .as_deref()
+            .and_then(|name| file.policies.iter().find(|p| p.name == name))
+            .is_some_and(|p| {
+                !escalate(file, p, &alert_state(&r, esc, None, now), &esc.record, now)
+                    .pages
+                    .is_empty()
+            });
+        let Some(project) = issue.project.or(self.config.home_project()).filter(|_| due) else {
+            return Ok(None);
+        };
+        match api.issue(IncidentId::new(project, issue.iid)).await {
+            Ok(Some(i)) if i.state == "closed" => Ok(Some(i.closed_at.unwrap_or(now).min(now))),
+            Ok(_) => Ok(None),
+            Err(e) => {
+                warn!(error = %e, "whether the incident issue is closed is unknown; paging");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn record_failures(&self, key: &str, failures: Vec<String>) -> Result<(), ProcessError> {
+        document::update(self.state.as_ref(), key, |old: Option<AlertRecord>| {
+            let mut r = old?;
+            if let Some(e) = r.escalation.as_mut() {
+                e.failures.extend(failures.iter().cloned());
+                let excess = e.failures.len().saturating_sub(REMEMBERED_FAILURES);
+                e.failures.drain(..excess);
+            }
+            Some(r)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Sends one page.
+    async fn page(&self, record: &AlertRecord, page: &Page, now: Timestamp) -> Sent {
+        match &page.to {
+            Recipient::Person { name, contacts } => {
+                let links = self.page_links(record, name, now);
+                let mut sent = Sent::default();
+                for c in contacts.iter().filter(|c| c.kind == ContactKind::Email) {
+                    match self
+                        .page_mail(record, page, &c.address, links.as_ref(), now)
+                        .await
+                    {
+                        Ok(()) => sent.by.push("email"),
+                        Err(why) => sent.failures.push(format!("email: {why}")),
+                    }
+                }
+                let phones: Vec<_> = contacts
+                    .iter()
+                    .filter(|c| c.kind != ContactKind::Email)
+                    .collect();
+                if !phones.is_empty() {
+                    self.page_phone(record, page, &phones, links.as_ref(), now, &mut sent)
+                        .await;
+                }
+                if sent.by.is_empty() {
+                    warn!(person = %name, step = page.step, "nobody could be paged by any method");
+                }
+                sent
+            }
+            Recipient::Channel(name) => self.page_channel(record, page, name, now).await,
+        }
+    }
+
+    fn page_links(
+        &self,
+        record: &AlertRecord,
+        person: &str,
+        now: Timestamp,
+    ) -> Option<ActionLinks> {
+        self.links
+            .as_ref()
+            .map(|l| l.for_message(&record.id(), record.generation, PAGE_CHANNEL, person, now))
+    }
+
+    /// The page as a mail to `address`: the alert's mail, saying which step this is.
+    async fn page_mail(
+        &self,
+        record: &AlertRecord,
+        page: &Page,
+        address: &str,
+        links: Option<&ActionLinks>,
+        now: Timestamp,
+    ) -> Result<(), String> {
+        let mut m = mail::compose(
+            &self.config,
+            record,
+            Notice::New,
+            now,
+            &[address.to_owned()],
+            links,
+        )
+        .map_err(|e| e.to_string())?;
+        page_mail_of(&mut m, record, page, now);
+        self.mailer
+            .send(&m)
+            .await
+            .map_err(|e| e.to_string().replace(address, "[address]"))
+    }
+
+    /// The page to the first phone method that takes it.
+    async fn page_phone(
+        &self,
+        record: &AlertRecord,
+        page: &Page,
+        phones: &[&crate::oncall::file::Contact],
+        links: Option<&ActionLinks>,
+        now: Timestamp,
+        sent: &mut Sent,
+    ) {
+        let msg = match page_message(&self.config, record, page, links, now) {
+            Ok(m) => m,
+            Err(why) => {
+                sent.failures.push(why);
+                return;
+            }
+        };
+        let services = match Services::from_config(&self.config) {
+            Ok(s) => s,
+            Err(e) => {
+                sent.failures.push(e.to_string());
+                return;
+            }
+        };
+        let mut targets: Vec<Target> = Vec::new();
+        for c in phones {
+            let made = Kind::parse(c.kind.as_str())
+                .ok_or_else(|| format!("{} is not a pager", c.kind.as_str()))
+                .and_then(|k| Target::contact(k, &c.address, &services).map_err(|e| e.to_string()));
+            match made {
+                Ok(t) => targets.push(t),
+                Err(why) => sent.failures.push(format!("{}: {why}", c.kind.as_str())),
+            }
+        }
+        let paged = chat::first_delivered(&self.senders(), &targets, &msg).await;
+        for (_, f) in &paged.failures {
+            sent.failures.push(f.to_string());
+        }
+        if let Some((i, _)) = paged.delivered {
+            sent.by.push(targets[i].kind.as_str());
+        }
+    }
+
+    /// The page to a channel of `ALERT_CHANNELS`.
+    async fn page_channel(
+        &self,
+        record: &AlertRecord,
+        page: &Page,
+        name: &str,
+        now: Timestamp,
+    ) -> Sent {
+        let mut sent = Sent::default();
+        let Some(channel) = self.channels.get(name) else {
+            sent.failures
+                .push(format!("there is no channel {name:?} in ALERT_CHANNELS"));
+            return sent;
+        };
+        match &channel.destination {
+            Destination::Chat(target) => {
+                let links = self
+                    .links
+                    .as_ref()
+                    .map(|l| l.for_message(&record.id(), record.generation, name, "", now));
+                let msg = match page_message(&self.config, record, page, links.as_ref(), now) {
+                    Ok(m) => m,
+                    Err(why) => {
+                        sent.failures.push(why);
+                        return sent;
+                    }
+                };
+                match self.senders().send(target, &msg).await {
+                    Ok(_) => sent.by.push("channel"),
+                    Err(f) => sent.failures.push(f.to_string()),
+                }
+            }
+            Destination::Mail(to) => {
+                for r in self.mail_recipients(to).await {
+                    let links = self.links.as_ref().map(|l| {
+                        l.for_message(&record.id(), record.generation, name, &r.address, now)
+                    });
+                    match self
+                        .page_mail(record, page, &r.address, links.as_ref(), now)
+                        .await
+                    {
+                        Ok(()) => sent.by.push("channel"),
+                        Err(why) => sent.failures.push(format!("email: {why}")),
+                    }
+                }
+            }
+        }
+        sent
+    }
+
+    /// Notes each page (and each step with nobody on call) on the alert's incident
+    /// issue, if it has one.
+    async fn note_pages(
+        &self,
+        record: &AlertRecord,
+        pages: &[Page],
+        sent: &[Sent],
+        nobody: &[(u32, u32, String)],
+    ) {
+        let (Some(api), Some(issue)) = (&self.gitlab, &record.issue) else {
+            return;
+        };
+        let Some(project) = issue.project.or(self.config.home_project()) else {
+            return;
+        };
+        let id = IncidentId::new(project, issue.iid);
+        let notes = pages
+            .iter()
+            .zip(sent)
+            .map(|(p, s)| page_note(p, s))
+            .chain(nobody.iter().map(|(r, k, s)| {
+                format!(
+                    "On-call page, {}: nobody is on call in schedule {}.",
+                    step_name(*r, *k),
+                    code(s)
+                )
+            }));
+        for body in notes {
+            if let Err(e) = api.add_note(id, &body).await {
+                warn!(error = %e, "the page could not be noted on the incident issue");
+            }
+        }
+    }
+
+    /// Tells the maintainers that the on-call file does not validate.
+    async fn tell_refused(&self, name: &str, problems: &str) {
+        for r in self.recipients.maintainers().await {
+            let Some(m) = refused_mail(&self.config, name, problems, &r.address, self.clock.now())
+            else {
+                return;
+            };
+            if let Err(e) = self.mailer.send(&m).await {
+                warn!(error = %e, "the mail saying the on-call file does not validate could not be sent");
+            }
+        }
+    }
+}
+
+/// What escalation needs to know of the alert now. An acknowledgement or a
+/// resolution counts whenever it was recorded (a link's clock may run ahead of the
+/// tick's).
+fn alert_state(
+    r: &AlertRecord,
+    esc: &Escalating,
+    closed: Option<Timestamp>,
+    now: Timestamp,
+) -> AlertState {
+    AlertState {
+        id: format!("{}/{}", r.id(), r.generation),
+        started: esc.started,
+        acknowledged: r.acknowledged().map(|a| a.at.min(now)),
+        resolved: (r.status == RecordStatus::Resolved)
+            .then(|| r.resolved_at.unwrap_or(now).min(now)),
+        closed: closed.or_else(|| r.issue.as_ref().filter(|i| i.closed).map(|_| now)),
+    }
+}
+
+/// `step 2` (`step 2, round 2` when the steps run again).
+fn step_name(round: u32, step: u32) -> String {
+    if round == 0 {
+        format!("step {step}")
+    } else {
+        format!("step {step}, round {}", round + 1)
+    }
+}
+
+fn who(page: &Page) -> String {
+    match &page.to {
+        Recipient::Person { name, .. } => name.clone(),
+        Recipient::Channel(c) => format!("channel {c}"),
+    }
+}
+
+/// Why the recipient is paged: `on call in primary`.
+fn because(page: &Page) -> String {
+    match &page.because {
+        Named::Schedule(s) => format!("on call in {s}"),
+        Named::Person(_) => "named by the policy".into(),
+        Named::Channel(_) => "a channel of the policy".into(),
+    }
+}
+
+/// What a page says beside the alert: the step, for how long it has fired, who was
+/// paged before.
+fn page_intro(record: &AlertRecord, page: &Page, now: Timestamp) -> String {
+    let since = record.alert.starts_at.unwrap_or(record.first_seen);
+    let lasting = chat::duration_text(now.signed_duration_since(since).num_seconds());
+    let before = if page.paged_before.is_empty() {
+        "nobody".to_owned()
+    } else {
+        page.paged_before.join(", ")
+    };
+    format!(
+        "On-call page, {} ({}, {}): firing for {lasting}. Paged before: {before}.",
+        step_name(page.round, page.step),
+        who(page),
+        because(page),
+    )
+}
+
+/// The alert's message as a page: its title names the step, its text starts with
+/// what the page says.
+fn page_message(
+    config: &crate::config::Config,
+    record: &AlertRecord,
+    page: &Page,
+    links: Option<&ActionLinks>,
+    now: Timestamp,
+) -> Result<chat::Message, String> {
+    let mut msg = message::alert_message(config, record, Notice::New, now, links)
+        .map_err(|e| e.to_string())?;
+    msg.event = "alert.page".into();
+    msg.id = format!("page-{}", short_hash(&page.key));
+    msg.title = format!("Page, {}: {}", step_name(page.round, page.step), msg.title);
+    msg.text = format!("{}\n\n{}", page_intro(record, page, now), msg.text);
+    Ok(msg)
+}
+
+/// The alert's mail made a page.
+fn page_mail_of(m: &mut Mail, record: &AlertRecord, page: &Page, now: Timestamp) {
+    let intro = page_intro(record, page, now);
+    m.subject = format!("Page, {}: {}", step_name(page.round, page.step), m.subject);
+    m.text = format!("{intro}\n\n{}", m.text);
+    let para = format!(
+        "<p><strong>{}</strong></p>",
+        openmic_render::escape_text(&intro)
+    );
+    m.html = match m
+        .html
+        .find("<body")
+        .and_then(|b| m.html[b..].find('>').map(|e| b + e + 1))
+    {
+        Some(at) => format!("{}{para}{}", &m.html[..at], &m.html[at..]),
+        None => format!("{para}{}", m.html),
+    };
+    m.message_id = format!("<page-{}@openmic>", short_hash(&page.key));
+    m.in_reply_to = None;
+}
+
+fn short_hash(text: &str) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+}
+
+/// Text as inline code in a note: no backtick or line end inside, so nothing in it
+/// is markdown or a quick action.
+fn code(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c == '`' || c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    format!("`{}`", clean.trim())
+}
+
+/// The note of one page.
+fn page_note(page: &Page, sent: &Sent) -> String {
+    let lead = if page.step > 1 || page.round > 0 {
+        format!("Escalated to {}", step_name(page.round, page.step))
+    } else {
+        format!("On-call page, {}", step_name(page.round, page.step))
+    };
+    let before = if page.paged_before.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = page.paged_before.iter().map(|p| code(p)).collect();
+        format!(" Paged before: {}.", names.join(", "))
+    };
+    let how = if sent.by.is_empty() {
+        "could not be paged by any method".to_owned()
+    } else {
+        format!("paged by {}", sent.by.join(", "))
+    };
+    let mut note = format!(
+        "{lead}: {} ({}) {how}.{before}",
+        code(&who(page)),
+        because(page)
+    );
+    for f in &sent.failures {
+        note.push_str(&format!("\n- failed: {}", code(f)));
+    }
+    note
+}
+
+/// The mail telling `to` that the on-call file `name` does not validate.
+fn refused_mail(
+    config: &crate::config::Config,
+    name: &str,
+    problems: &str,
+    to: &str,
+    now: Timestamp,
+) -> Option<Mail> {
+    let from = config.mail_from.clone()?;
+    let subject = format!(
+        "openmic: the on-call file {} does not validate",
+        crate::mail::header_safe(name)
+    );
+    let text = format!(
+        "The on-call file {name} does not validate, so it is not used: the last one that did stays in use.\n\n{problems}\n\nFix the file and push it again.\n"
+    );
+    let html = format!(
+        "<!DOCTYPE html><html><body><p>The on-call file <code>{}</code> does not validate, so it is not used: the last one that did stays in use.</p><pre>{}</pre><p>Fix the file and push it again.</p></body></html>",
+        openmic_render::escape_text(name),
+        openmic_render::escape_text(problems)
+    );
+    Some(Mail {
+        from,
+        to: vec![to.to_owned()],
+        subject,
+        text,
+        html,
+        date: now,
+        message_id: format!(
+            "<oncall-refused-{}@openmic>",
+            short_hash(&format!("{problems}\n{to}"))
+        ),
+        in_reply_to: None,
+        headers: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_names_the_step_who_and_how_in_code_only() {
+        let page = Page {
+            round: 0,
+            step: 2,
+            to: Recipient::Person {
+                name: "bob".into(),
+                contacts: vec![],
+            },
+            because: Named::Schedule("secondary".into()),
+            paged_before: vec!["alice".into(), "/close `x`".into()],
+            key: "r/0/0/2/bob".into(),
+        };
+        let sent = Sent {
+            by: vec!["email", "sms"],
+            failures: vec!["ntfy: refused\n/close".into()],
+        };
+        assert_eq!(
+            page_note(&page, &sent),
+            "Escalated to step 2: `bob` (on call in secondary) paged by email, sms. Paged before: `alice`, `/close  x`.\n- failed: `ntfy: refused /close`"
+        );
+    }
+}

@@ -1,0 +1,258 @@
+//! Knowing your shifts, from the notifier's tick: a message to a person when a shift
+//! of theirs begins (by mail, or by their first phone method without one), and the
+//! maintainers told once of each gap (nobody on call) in a schedule within the next
+//! 14 days, when it first appears. Who was on call and the gaps told are kept in
+//! `oncall/shifts.json` (state bucket); the first tick after a file is first read
+//! tells no shift start (nobody's shift began then), but does tell its gaps.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use crate::alerts::lifecycle::Notifier;
+use crate::chat::{self, Kind, Message, Services, Target, Tone};
+use crate::document;
+use crate::errors::ProcessError;
+use crate::mail::Mail;
+use crate::oncall::file::{ContactKind, OnCall};
+use crate::oncall::schedule::{FEED_DAYS, Gap, gaps, on_call_now, shifts};
+use crate::time::Timestamp;
+
+/// What was told.
+pub const SHIFTS_KEY: &str = "oncall/shifts.json";
+
+/// Who was on call at the last tick, and the gaps told.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Told {
+    #[serde(default)]
+    pub on_call: BTreeMap<String, Option<String>>,
+    /// [`Gap::key`] of each gap told that is still ahead.
+    #[serde(default)]
+    pub gaps: BTreeSet<String>,
+}
+
+/// What a tick is to tell: shifts begun (schedule, person), gaps new.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct News {
+    pub begun: Vec<(String, String)>,
+    pub gaps: Vec<Gap>,
+}
+
+/// What changed since `told`, and what to keep.
+pub fn news(told: Option<&Told>, file: &OnCall, now: Timestamp) -> (News, Told) {
+    let on_call: BTreeMap<String, Option<String>> = on_call_now(file, now)
+        .into_iter()
+        .map(|(s, p)| (s.to_owned(), p.map(str::to_owned)))
+        .collect();
+    let mut news = News::default();
+    if let Some(before) = told {
+        for (schedule, who) in &on_call {
+            let was = before.on_call.get(schedule).cloned().flatten();
+            if let Some(p) = who.as_ref().filter(|p| Some(*p) != was.as_ref()) {
+                news.begun.push((schedule.clone(), p.clone()));
+            }
+        }
+    }
+    let found = gaps(file, now);
+    let mut kept = BTreeSet::new();
+    for g in found {
+        let key = g.key();
+        if !told.is_some_and(|t| t.gaps.contains(&key)) {
+            news.gaps.push(g);
+        }
+        kept.insert(key);
+    }
+    (
+        news,
+        Told {
+            on_call,
+            gaps: kept,
+        },
+    )
+}
+
+impl Notifier {
+    /// Tells what began and what is uncovered since the last tick. A message that
+    /// cannot go is logged, not tried again.
+    pub async fn tell_shifts(&self, file: &OnCall, now: Timestamp) -> Result<(), ProcessError> {
+        let mut found = News::default();
+        document::update(self.state.as_ref(), SHIFTS_KEY, |old: Option<Told>| {
+            let (n, keep) = news(old.as_ref(), file, now);
+            found = n;
+            Some(keep)
+        })
+        .await?;
+        for (schedule, person) in &found.begun {
+            self.shift_begun(file, schedule, person, now).await;
+        }
+        if !found.gaps.is_empty() {
+            self.tell_gaps(&found.gaps, now).await;
+        }
+        Ok(())
+    }
+
+    async fn shift_begun(&self, file: &OnCall, schedule: &str, person: &str, now: Timestamp) {
+        let Some(p) = file.person(person) else {
+            return;
+        };
+        let end = shifts(file, person, now, now + chrono::Duration::days(FEED_DAYS))
+            .into_iter()
+            .find(|s| s.schedule == schedule && s.start <= now && s.end > now)
+            .map(|s| s.end);
+        let title = format!("Your on-call shift in {schedule} begins");
+        let text = match end {
+            Some(end) => format!(
+                "You are on call in {schedule} from now until {}.",
+                end.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => format!("You are on call in {schedule} from now."),
+        };
+        if let Some(email) = p.contacts.iter().find(|c| c.kind == ContactKind::Email) {
+            let Some(from) = self.config.mail_from.clone() else {
+                return;
+            };
+            let mail = Mail {
+                from,
+                to: vec![email.address.clone()],
+                subject: crate::mail::header_safe(&title),
+                html: format!(
+                    "<!DOCTYPE html><html><body><p>{}</p></body></html>",
+                    openmic_render::escape_text(&text)
+                ),
+                text: format!("{text}\n"),
+                date: now,
+                message_id: format!(
+                    "<shift-{}-{}@openmic>",
+                    now.timestamp(),
+                    hex::encode(
+                        &<sha2::Sha256 as sha2::Digest>::digest(
+                            format!("{schedule}\n{person}").as_bytes()
+                        )[..6]
+                    )
+                ),
+                in_reply_to: None,
+                headers: Vec::new(),
+            };
+            match self.mailer.send(&mail).await {
+                Ok(()) => info!(schedule = %schedule, person = %person, "shift start told"),
+                Err(e) => warn!(error = %e, "the shift start could not be mailed"),
+            }
+            return;
+        }
+        let Ok(services) = Services::from_config(&self.config) else {
+            return;
+        };
+        let targets: Vec<Target> = p
+            .contacts
+            .iter()
+            .filter_map(|c| {
+                Target::contact(Kind::parse(c.kind.as_str())?, &c.address, &services).ok()
+            })
+            .collect();
+        let message = Message {
+            event: "oncall.shift".into(),
+            id: format!("shift-{schedule}-{person}-{}", now.timestamp()),
+            title,
+            text,
+            link: None,
+            facts: Vec::new(),
+            buttons: Vec::new(),
+            alert: None,
+            tone: Tone::Neutral,
+            thread: None,
+            timestamp: now,
+            since: None,
+            details: None,
+        };
+        let paged = chat::first_delivered(&self.senders(), &targets, &message).await;
+        if paged.delivered.is_none() {
+            warn!(schedule = %schedule, person = %person, "the shift start could not be sent by any method");
+        }
+    }
+
+    async fn tell_gaps(&self, found: &[Gap], now: Timestamp) {
+        let Some(from) = self.config.mail_from.clone() else {
+            return;
+        };
+        let lines: Vec<String> = found
+            .iter()
+            .map(|g| {
+                format!(
+                    "{}: nobody on call from {} to {}",
+                    g.schedule,
+                    g.start.format("%Y-%m-%d %H:%M UTC"),
+                    g.end.format("%Y-%m-%d %H:%M UTC")
+                )
+            })
+            .collect();
+        let text = format!(
+            "The on-call schedules leave these times uncovered within the next 14 days:\n\n{}\n\nAn override or another layer in the on-call file covers them.\n",
+            lines.join("\n")
+        );
+        let html = format!(
+            "<!DOCTYPE html><html><body><p>The on-call schedules leave these times uncovered within the next 14 days:</p><pre>{}</pre><p>An override or another layer in the on-call file covers them.</p></body></html>",
+            openmic_render::escape_text(&lines.join("\n"))
+        );
+        for r in self.recipients.maintainers().await {
+            let mail = Mail {
+                from: from.clone(),
+                to: vec![r.address.clone()],
+                subject: "openmic: nobody is on call at times in the next 14 days".into(),
+                text: text.clone(),
+                html: html.clone(),
+                date: now,
+                message_id: format!("<gaps-{}-{}@openmic>", now.timestamp(), r.address.len()),
+                in_reply_to: None,
+                headers: Vec::new(),
+            };
+            if let Err(e) = self.mailer.send(&mail).await {
+                warn!(error = %e, "the gaps could not be mailed");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"
+people:
+  alice: {email: alice@example.com}
+  bob: {email: bob@example.com}
+schedules:
+  primary:
+    time_zone: UTC
+    layers:
+      - {participants: [alice, bob], rotation: 1d, handoff: "2026-12-07T09:00", restrict: ["Mon-Fri"]}
+"#;
+
+    fn t(s: &str) -> Timestamp {
+        crate::time::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_shift_start_and_each_gap_are_told_once() {
+        let file = OnCall::parse(FILE).unwrap();
+        // Monday: alice on call; the weekend ahead is a gap, told at first.
+        let (first, kept) = news(None, &file, t("2026-12-07T10:00:00Z"));
+        assert!(
+            first.begun.is_empty(),
+            "nobody's shift began at the first look"
+        );
+        assert_eq!(first.gaps.len(), 2, "{:?}", first.gaps);
+        assert_eq!(first.gaps[0].start, t("2026-12-12T00:00:00Z"));
+        // A minute later: nothing new.
+        let (again, kept) = news(Some(&kept), &file, t("2026-12-07T10:01:00Z"));
+        assert_eq!(again, News::default());
+        // Tuesday 09:00: bob's shift begins.
+        let (tuesday, kept) = news(Some(&kept), &file, t("2026-12-08T09:00:00Z"));
+        assert_eq!(tuesday.begun, [("primary".to_owned(), "bob".to_owned())]);
+        assert!(tuesday.gaps.is_empty());
+        // Saturday: nobody's shift begins; the weekend gap is not told again.
+        let (saturday, _) = news(Some(&kept), &file, t("2026-12-12T09:00:00Z"));
+        assert!(saturday.begun.is_empty());
+        assert_eq!(saturday.gaps.len(), 1, "the weekend after next is new");
+    }
+}

@@ -23,8 +23,8 @@ pub mod message;
 pub mod muting;
 mod notify;
 pub mod record;
-pub mod sla;
 pub mod shifts;
+pub mod sla;
 pub mod storm;
 
 /// The payloads are intake's (`openmic-intake`), at the same paths.

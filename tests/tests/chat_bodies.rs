@@ -344,10 +344,14 @@ fn slack_valid(b: &Value) -> Result<(), String> {
                         (1..=75).contains(&chars(&e["text"]["text"])),
                         format!("{i}: button {e}"),
                     )?;
-                    check(
-                        http(&e["url"]) && chars(&e["url"]) <= 3000,
-                        format!("{i}: url {e}"),
-                    )?;
+                    // A link button (an http(s) `url`, at most 3000), or one that acts
+                    // through openmic's interactivity route (`action_id` at most 255,
+                    // `value` at most 2000, as Block Kit's button element allows).
+                    let link = http(&e["url"]) && chars(&e["url"]) <= 3000;
+                    let action = e.get("url").is_none()
+                        && (1..=255).contains(&chars(&e["action_id"]))
+                        && chars(&e["value"]) <= 2000;
+                    check(link || action, format!("{i}: url or action {e}"))?;
                 }
             }
             Some("context") => {

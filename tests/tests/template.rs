@@ -722,6 +722,8 @@ fn link_and_chat_routes_reach_the_notifier_function() {
     for route in openmic::chatops::accept::ChatRoute::ALL {
         expected.insert(("POST".to_owned(), route.path().to_owned()));
     }
+    // A person's on-call calendar feed (GET only).
+    expected.insert(("GET".to_owned(), "/oncall/{file}".to_owned()));
     assert_eq!(routes, expected, "{}: its routes", f.name);
 }
 

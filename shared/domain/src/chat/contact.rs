@@ -216,7 +216,7 @@ impl Target {
                 }
                 Target {
                     to: Some(detail.to_owned()),
-                    token: Some(token(&services.pushover_token, "PUSHOVER_TOKEN")?),
+                    token: Some(token(&services.pushover_token, PUSHOVER_TOKEN.name())?),
                     ..Target::webhook(kind, format!("{}/1/messages.json", services.pushover_api))
                 }
             }
@@ -224,7 +224,7 @@ impl Target {
                 if !is_telegram_chat(detail) {
                     return Err(ContactError::TelegramChat);
                 }
-                let bot = token(&services.telegram_bot_token, "TELEGRAM_BOT_TOKEN")?;
+                let bot = token(&services.telegram_bot_token, TELEGRAM_BOT_TOKEN.name())?;
                 Target {
                     to: Some(detail.to_owned()),
                     ..Target::webhook(

@@ -1,4 +1,12 @@
 //! One typed configuration, read once from the environment (the names docs/configuration.md lists).
+//!
+//! Each variable is declared once, as a [`Setting`] in the module of the capability
+//! (or adapter) it belongs to: its name, its default as the docs give it, what it
+//! means, which functions read and require it, and its parser. Each module's settings
+//! struct is read from its own declarations (`PublishingSettings::read`), an unset
+//! variable taking its documented default through the same parser; [`Config`] is the
+//! composition of those structs, and a capability that uses another's variable
+//! receives it here (`config.mail.mail_from`).
 
 pub mod alerting;
 pub mod aws;
@@ -162,8 +170,8 @@ impl Function {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Variable {
     pub name: &'static str,
-    /// As docs/configuration.md says it: a value in backticks, `none`, or when it is
-    /// required.
+    /// As docs/configuration.md says it: a value in backticks (what an unset variable
+    /// takes, read by its setting's parser), `none`, or when it is required.
     pub default: &'static str,
     pub meaning: &'static str,
     /// Never shown: `NoEcho` in the template.

@@ -29,18 +29,15 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 });
 
 fn config() -> Config {
-    Config {
-        subscriptions: true,
-        subscription_secret: Some(Secret::new("fuzz-subscription-secret-0123456789abcdef")),
-        public_api_url: Some("https://api.status.example.com".into()),
-        status_page_url: Some("https://status.example.com".into()),
-        mail_from: Some("status@example.com".into()),
-        alert_routing: openmic::config::alerting::AlertRouting {
-            link_secret: Some(Secret::new("fuzz-alert-link-secret-0123456789")),
-            ..Default::default()
-        },
-        ..Config::default()
-    }
+    let mut c = Config::default();
+    c.subscriptions.enabled = true;
+    c.subscriptions.subscription_secret =
+        Some(Secret::new("fuzz-subscription-secret-0123456789abcdef"));
+    c.subscriptions.public_api_url = Some("https://api.status.example.com".into());
+    c.site.status_page_url = Some("https://status.example.com".into());
+    c.mail.mail_from = Some("status@example.com".into());
+    c.alert_routing.link_secret = Some(Secret::new("fuzz-alert-link-secret-0123456789"));
+    c
 }
 
 pub fn check(data: &[u8]) {

@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
             continue; // a resolve with no open alert
         };
         for notice in [Notice::New, Notice::Reminder, Notice::Resolved] {
-            let subject = message::subject(&record, notice, i18n::catalogue(CONFIG.page_language));
+            let subject = message::subject(&record, notice, i18n::catalogue(CONFIG.site.page_language));
             assert!(
                 !subject.chars().any(char::is_control),
                 "a control character in the subject {subject:?}"

@@ -23,8 +23,9 @@ use openmic::alerts::lifecycle::Notifier;
 use openmic::chatops::Commands;
 use openmic::clock::{Clock, SystemClock};
 use openmic::compose::Backends;
-use openmic::config::alerting::OnCallSource;
-use openmic::config::{Accepted, Config, Secret};
+use openmic::config::aws as settings;
+use openmic::config::oncall::OnCallSource;
+use openmic::config::{Accepted, Config, Secret, alerting, intake};
 use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
 use openmic::oncall::keeper::Keeper;
@@ -178,33 +179,34 @@ pub fn local_config(
     listen: Option<&str>,
     generated: &mut Vec<(&'static str, String)>,
 ) -> Config {
-    if config.gitlab_webhook_secret.is_none() && config.gitlab_signing_token.is_none() {
+    if config.intake.gitlab_webhook_secret.is_none() && config.intake.gitlab_signing_token.is_none()
+    {
         let s = generated_secret();
-        generated.push(("GITLAB_WEBHOOK_SECRET", s.clone()));
-        config.gitlab_webhook_secret = Some(Accepted::new(s));
+        generated.push((intake::GITLAB_WEBHOOK_SECRET.name(), s.clone()));
+        config.intake.gitlab_webhook_secret = Some(Accepted::new(s));
     }
-    if config.alert_token.is_none() {
+    if config.intake.alert_token.is_none() {
         let s = generated_secret();
-        generated.push(("ALERT_TOKEN", s.clone()));
-        config.alert_token = Some(Accepted::new(s));
+        generated.push((intake::ALERT_TOKEN.name(), s.clone()));
+        config.intake.alert_token = Some(Accepted::new(s));
     }
-    if config.mail_from.is_none() {
-        config.mail_from = Some("openmic@localhost.localdomain".into());
+    if config.mail.mail_from.is_none() {
+        config.mail.mail_from = Some("openmic@localhost.localdomain".into());
     }
-    if config.maintainer_emails.is_empty() {
-        config.maintainer_emails = vec!["maintainers@localhost.localdomain".into()];
+    if config.mail.maintainer_emails.is_empty() {
+        config.mail.maintainer_emails = vec!["maintainers@localhost.localdomain".into()];
     }
     let here = format!("http://{}", listen.unwrap_or("127.0.0.1:8080"));
-    if config.status_page_url.is_none() {
-        config.status_page_url = Some(here.clone());
+    if config.site.status_page_url.is_none() {
+        config.site.status_page_url = Some(here.clone());
     }
     // The acknowledge and silence links and the subscription routes are served here.
-    if config.public_api_url.is_none() {
-        config.public_api_url = Some(here);
+    if config.subscriptions.public_api_url.is_none() {
+        config.subscriptions.public_api_url = Some(here);
     }
     if config.alert_routing.link_secret.is_none() {
         let s = generated_secret();
-        generated.push(("ALERT_LINK_SECRET", s.clone()));
+        generated.push((alerting::ALERT_LINK_SECRET.name(), s.clone()));
         config.alert_routing.link_secret = Some(Secret::new(s));
     }
     config
@@ -214,7 +216,7 @@ pub fn local_config(
 /// `DIR/subscription-secret`, made on first use, so that links mailed earlier still
 /// work after a restart.
 pub fn kept_subscription_secret(dir: &Path, config: &mut Config) -> std::io::Result<()> {
-    if !config.subscriptions || config.subscription_secret.is_some() {
+    if !config.subscriptions.enabled || config.subscriptions.subscription_secret.is_some() {
         return Ok(());
     }
     let path = dir.join("subscription-secret");
@@ -234,7 +236,7 @@ pub fn kept_subscription_secret(dir: &Path, config: &mut Config) -> std::io::Res
         }
         Err(e) => return Err(e),
     };
-    config.subscription_secret = Some(Secret::new(secret));
+    config.subscriptions.subscription_secret = Some(Secret::new(secret));
     Ok(())
 }
 
@@ -305,14 +307,14 @@ impl Runner {
         let publish = aws.publish_queue(&config).map_err(|e| e.to_string())?;
         let alerts = aws.alert_queue(&config).map_err(|e| e.to_string())?;
         let mailer = aws.mailer(&config).map_err(|e| e.to_string())?;
-        status.check("STATUS_BUCKET").await?;
-        state.check("STATE_BUCKET").await?;
-        publish.check("PUBLISH_QUEUE_URL").await?;
-        alerts.check("ALERT_QUEUE_URL").await?;
+        status.check(settings::STATUS_BUCKET.name()).await?;
+        state.check(settings::STATE_BUCKET.name()).await?;
+        publish.check(settings::PUBLISH_QUEUE_URL.name()).await?;
+        alerts.check(settings::ALERT_QUEUE_URL.name()).await?;
         let updates = match config.sends_updates() {
             true => {
                 let q = aws.update_queue(&config).map_err(|e| e.to_string())?;
-                q.check("UPDATE_QUEUE_URL").await?;
+                q.check(settings::UPDATE_QUEUE_URL.name()).await?;
                 Some(q)
             }
             false => None,
@@ -354,9 +356,9 @@ impl Runner {
         queues: Queues,
     ) -> Result<Runner, openmic::config::ConfigError> {
         backends.gitlab = openmic_gitlab::connect(&config)?;
-        let web = openmic_web::Web::new().map_err(|e| openmic::config::ConfigError::Invalid {
-            name: "ALERT_CHANNELS",
-            why: openmic::errors::Chain(&e).to_string(),
+        let web = openmic_web::Web::new().map_err(|e| {
+            openmic::config::alerting::ALERT_CHANNELS
+                .invalid(openmic::errors::Chain(&e).to_string())
         })?;
         backends.outbound = Some(Arc::new(web));
         let mailer = backends.mailer()?;
@@ -370,7 +372,7 @@ impl Runner {
             commands,
         } = App::compose(config, &backends)?;
         // The on-call file as a local path: read here, at every tick.
-        if let Some(OnCallSource::Path(path)) = &config.alert_routing.oncall_config
+        if let Some(OnCallSource::Path(path)) = &config.oncall.oncall_config
             && notifier.oncall.is_none()
         {
             let source = Arc::new(openmic_files::LocalFile(path.into()));
@@ -474,7 +476,7 @@ impl Runner {
     fn fs_dead_letters(&self, queue: &Arc<FsQueue>, consumer: Consumer) -> DeadLetters {
         DeadLetters {
             queue: consumer.queue(),
-            max_receive_count: self.config.max_receive_count,
+            max_receive_count: self.config.aws.max_receive_count,
             dlq: Some(queue.clone()),
             mailer: Some(self.mailer.clone()),
             config: self.config.clone(),

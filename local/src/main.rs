@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use openmic::config::Config;
+use openmic::config::alerting::ALERT_LINK_SECRET;
+use openmic::config::subscriptions::PUBLIC_API_URL;
 use openmic_aws::telemetry::{self, or_exit};
 use openmic_local::{Backend, Runner, default_data_dir, local_config};
 
@@ -181,8 +183,8 @@ async fn main() {
             let done = if *calendars {
                 openmic_local::oncall::run_calendars(
                     config.as_deref(),
-                    std::env::var("PUBLIC_API_URL").ok().as_deref(),
-                    std::env::var("ALERT_LINK_SECRET").ok().as_deref(),
+                    std::env::var(PUBLIC_API_URL.name()).ok().as_deref(),
+                    std::env::var(ALERT_LINK_SECRET.name()).ok().as_deref(),
                 )
             } else {
                 openmic_local::oncall::run(config.as_deref(), at.as_deref(), chrono::Utc::now())

@@ -232,7 +232,7 @@ async fn a_panicking_handler_fails_its_own_message_only() {
     };
     let dead = DeadLetters {
         queue: "publish",
-        max_receive_count: config.max_receive_count,
+        max_receive_count: config.aws.max_receive_count,
         dlq: Some(q.clone()),
         mailer: Some(mailer.clone()),
         config: Arc::new(config),

@@ -80,7 +80,12 @@ fn intake(c: &mut Criterion) {
         let event: apigw::Event = serde_json::from_str(text).unwrap();
         rt.block_on(apigw::serve(router.clone(), event))
     };
-    let secret = config.gitlab_webhook_secret.as_ref().unwrap().expose();
+    let secret = config
+        .intake
+        .gitlab_webhook_secret
+        .as_ref()
+        .unwrap()
+        .expose();
     let event = event.replace("${GITLAB_WEBHOOK_SECRET}", secret);
     // Check once that the path works end to end.
     assert_eq!(handle(&event)["statusCode"], 202);

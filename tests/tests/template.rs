@@ -1390,12 +1390,7 @@ fn every_documented_default_is_what_an_unset_variable_gives() {
     let mut checked = Vec::new();
     for v in variables() {
         // Only a default that is one value (`4h`), not a sentence about one.
-        let Some(value) = v
-            .default
-            .strip_prefix('`')
-            .and_then(|d| d.strip_suffix('`'))
-            .filter(|d| !d.contains('`'))
-        else {
+        let Some(value) = v.default_value() else {
             continue;
         };
         assert_eq!(

@@ -25,7 +25,6 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 #[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms"))]
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use openmic_core::config::Function::{Alerts, Notifier, Publisher, Subscriptions, Webhook};
 #[cfg(feature = "s3")]
 use std::sync::Arc;
 
@@ -34,88 +33,7 @@ use openmic_core::compose::Backends;
 use openmic_core::config::{Config, ConfigError, Function, Variable};
 
 /// What the AWS adapters read (beside the SDK's own `AWS_*`).
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "STATUS_BUCKET",
-        default: "required on AWS",
-        meaning: "the public bucket",
-        secret: false,
-        read_by: &[Publisher],
-        required_by: &[Publisher],
-    },
-    Variable {
-        name: "STATE_BUCKET",
-        default: "required on AWS",
-        meaning: "the private bucket",
-        secret: false,
-        read_by: &[Webhook, Alerts, Publisher, Notifier, Subscriptions],
-        required_by: &[Webhook, Alerts, Publisher, Notifier, Subscriptions],
-    },
-    Variable {
-        name: "PUBLISH_QUEUE_URL",
-        default: "required on AWS",
-        meaning: "the FIFO queue of GitLab's events (and of notes published from chat)",
-        secret: false,
-        read_by: &[Webhook, Notifier],
-        required_by: &[Webhook],
-    },
-    Variable {
-        name: "ALERT_QUEUE_URL",
-        default: "required on AWS",
-        meaning: "the FIFO queue of alerts (and of chat commands' work)",
-        secret: false,
-        read_by: &[Alerts, Notifier],
-        required_by: &[Alerts],
-    },
-    Variable {
-        name: "UPDATE_QUEUE_URL",
-        default: "required on AWS with `SUBSCRIPTIONS=on`",
-        meaning: "the FIFO queue of public updates for subscribers",
-        secret: false,
-        read_by: &[Publisher, Subscriptions],
-        required_by: &[Subscriptions],
-    },
-    Variable {
-        name: "PUBLISH_DEAD_LETTER_QUEUE_URL",
-        default: "none (the template sets it)",
-        meaning: "the publish queue's dead-letter queue: a GitLab event the publisher gives up on goes there with its reason",
-        secret: false,
-        read_by: &[Publisher],
-        required_by: &[],
-    },
-    Variable {
-        name: "ALERT_DEAD_LETTER_QUEUE_URL",
-        default: "none (the template sets it)",
-        meaning: "the alerts queue's dead-letter queue: an alert the notifier gives up on goes there with its reason",
-        secret: false,
-        read_by: &[Notifier],
-        required_by: &[],
-    },
-    Variable {
-        name: "UPDATE_DEAD_LETTER_QUEUE_URL",
-        default: "none (the template sets it)",
-        meaning: "the updates queue's dead-letter queue: an update the subscriptions function gives up on goes there with its reason",
-        secret: false,
-        read_by: &[Subscriptions],
-        required_by: &[],
-    },
-    Variable {
-        name: "MAX_RECEIVE_COUNT",
-        default: "`5`",
-        meaning: "receives of a queue message before it is given up on: moved to the dead letters with its reason, and the maintainers mailed (the queues' `maxReceiveCount`; locally the files queue's)",
-        secret: false,
-        read_by: &[Publisher, Notifier, Subscriptions],
-        required_by: &[],
-    },
-    Variable {
-        name: "SES_CONFIGURATION_SET",
-        default: "none (the template makes one)",
-        meaning: "the SES configuration set subscription mail is sent with; its bounces and complaints come back by SNS",
-        secret: false,
-        read_by: &[Subscriptions],
-        required_by: &[],
-    },
-];
+pub use openmic_core::config::aws::VARIABLES;
 #[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms"))]
 use openmic_core::errors::BackendError;
 
@@ -332,40 +250,44 @@ impl Aws {
     #[cfg(feature = "s3")]
     pub fn status_bucket(&self, config: &Config) -> Result<s3::S3Store, ConfigError> {
         let name = config
+            .aws
             .status_bucket
             .clone()
-            .ok_or(ConfigError::Missing("STATUS_BUCKET"))?;
-        check_bucket_name("STATUS_BUCKET", &name)?;
+            .ok_or_else(|| openmic_core::config::aws::STATUS_BUCKET.missing())?;
+        check_bucket_name(openmic_core::config::aws::STATUS_BUCKET.name(), &name)?;
         Ok(s3::S3Store::new(self.s3(), name))
     }
 
     #[cfg(feature = "s3")]
     pub fn state_bucket(&self, config: &Config) -> Result<s3::S3Store, ConfigError> {
         let name = config
+            .aws
             .state_bucket
             .clone()
-            .ok_or(ConfigError::Missing("STATE_BUCKET"))?;
-        check_bucket_name("STATE_BUCKET", &name)?;
+            .ok_or_else(|| openmic_core::config::aws::STATE_BUCKET.missing())?;
+        check_bucket_name(openmic_core::config::aws::STATE_BUCKET.name(), &name)?;
         Ok(s3::S3Store::new(self.s3(), name))
     }
 
     #[cfg(feature = "sqs")]
     pub fn publish_queue(&self, config: &Config) -> Result<sqs::SqsQueue, ConfigError> {
         let url = config
+            .aws
             .publish_queue_url
             .clone()
-            .ok_or(ConfigError::Missing("PUBLISH_QUEUE_URL"))?;
-        check_queue_url("PUBLISH_QUEUE_URL", &url)?;
+            .ok_or_else(|| openmic_core::config::aws::PUBLISH_QUEUE_URL.missing())?;
+        check_queue_url(openmic_core::config::aws::PUBLISH_QUEUE_URL.name(), &url)?;
         Ok(sqs::SqsQueue::new(self.sqs(), url))
     }
 
     #[cfg(feature = "sqs")]
     pub fn alert_queue(&self, config: &Config) -> Result<sqs::SqsQueue, ConfigError> {
         let url = config
+            .aws
             .alert_queue_url
             .clone()
-            .ok_or(ConfigError::Missing("ALERT_QUEUE_URL"))?;
-        check_queue_url("ALERT_QUEUE_URL", &url)?;
+            .ok_or_else(|| openmic_core::config::aws::ALERT_QUEUE_URL.missing())?;
+        check_queue_url(openmic_core::config::aws::ALERT_QUEUE_URL.name(), &url)?;
         Ok(sqs::SqsQueue::new(self.sqs(), url))
     }
 
@@ -373,10 +295,11 @@ impl Aws {
     #[cfg(feature = "sqs")]
     pub fn update_queue(&self, config: &Config) -> Result<sqs::SqsQueue, ConfigError> {
         let url = config
+            .aws
             .update_queue_url
             .clone()
-            .ok_or(ConfigError::Missing("UPDATE_QUEUE_URL"))?;
-        check_queue_url("UPDATE_QUEUE_URL", &url)?;
+            .ok_or_else(|| openmic_core::config::aws::UPDATE_QUEUE_URL.missing())?;
+        check_queue_url(openmic_core::config::aws::UPDATE_QUEUE_URL.name(), &url)?;
         Ok(sqs::SqsQueue::new(self.sqs(), url))
     }
 
@@ -397,8 +320,8 @@ impl Aws {
             ..Backends::default()
         };
         match function {
-            Webhook => backends.publish = queue(self.publish_queue(config)?),
-            Alerts => backends.alerts = queue(self.alert_queue(config)?),
+            Function::Webhook => backends.publish = queue(self.publish_queue(config)?),
+            Function::Alerts => backends.alerts = queue(self.alert_queue(config)?),
             _ => {}
         }
         Ok(backends)
@@ -408,7 +331,7 @@ impl Aws {
     /// `UPDATE_QUEUE_URL` is set (public updates sent on).
     #[cfg(all(feature = "s3", feature = "sqs"))]
     pub fn publisher_backends(&self, config: &Config) -> Result<Backends, ConfigError> {
-        let updates = match config.update_queue_url {
+        let updates = match config.aws.update_queue_url {
             Some(_) => Some(Arc::new(self.update_queue(config)?) as _),
             None => None,
         };
@@ -427,11 +350,11 @@ impl Aws {
     pub fn notifier_backends(&self, config: &Config) -> Result<Backends, ConfigError> {
         // Chat jobs go on the alerts queue, notes published from chat on the publish
         // queue: where the function is given them.
-        let alerts = match &config.alert_queue_url {
+        let alerts = match &config.aws.alert_queue_url {
             Some(_) => Some(Arc::new(self.alert_queue(config)?) as _),
             None => None,
         };
-        let publish = match &config.publish_queue_url {
+        let publish = match &config.aws.publish_queue_url {
             Some(_) => Some(Arc::new(self.publish_queue(config)?) as _),
             None => None,
         };
@@ -450,7 +373,7 @@ impl Aws {
     /// and with `SUBSCRIPTIONS=on` the updates queue (batches re-queued).
     #[cfg(all(feature = "s3", feature = "sqs", feature = "ses"))]
     pub fn subscriptions_backends(&self, config: &Config) -> Result<Backends, ConfigError> {
-        let updates = match config.subscriptions {
+        let updates = match config.subscriptions.enabled {
             true => Some(Arc::new(self.update_queue(config)?) as _),
             false => None,
         };
@@ -476,16 +399,16 @@ impl Aws {
     ) -> Result<batch::DeadLetters, ConfigError> {
         let (variable, url) = match queue {
             "publish" => (
-                "PUBLISH_DEAD_LETTER_QUEUE_URL",
-                &config.publish_dead_letter_queue_url,
+                openmic_core::config::aws::PUBLISH_DEAD_LETTER_QUEUE_URL.name(),
+                &config.aws.publish_dead_letter_queue_url,
             ),
             "alerts" => (
-                "ALERT_DEAD_LETTER_QUEUE_URL",
-                &config.alert_dead_letter_queue_url,
+                openmic_core::config::aws::ALERT_DEAD_LETTER_QUEUE_URL.name(),
+                &config.aws.alert_dead_letter_queue_url,
             ),
             _ => (
-                "UPDATE_DEAD_LETTER_QUEUE_URL",
-                &config.update_dead_letter_queue_url,
+                openmic_core::config::aws::UPDATE_DEAD_LETTER_QUEUE_URL.name(),
+                &config.aws.update_dead_letter_queue_url,
             ),
         };
         let dlq = match url {
@@ -500,16 +423,18 @@ impl Aws {
             None => None,
         };
         let mailer = mailer.or_else(|| {
-            (config.mail_from.is_some() && !config.maintainer_emails.is_empty()).then(|| {
-                std::sync::Arc::new(Lazy {
-                    aws: self.clone(),
-                    url: String::new(),
-                }) as std::sync::Arc<dyn openmic_core::ports::Mailer>
-            })
+            (config.mail.mail_from.is_some() && !config.mail.maintainer_emails.is_empty()).then(
+                || {
+                    std::sync::Arc::new(Lazy {
+                        aws: self.clone(),
+                        url: String::new(),
+                    }) as std::sync::Arc<dyn openmic_core::ports::Mailer>
+                },
+            )
         });
         Ok(batch::DeadLetters {
             queue,
-            max_receive_count: config.max_receive_count,
+            max_receive_count: config.aws.max_receive_count,
             dlq,
             mailer,
             config: config.clone(),
@@ -518,7 +443,10 @@ impl Aws {
 
     #[cfg(feature = "ses")]
     pub fn mailer(&self, config: &Config) -> Result<ses::SesMailer, ConfigError> {
-        config.require(&["MAIL_FROM", "MAINTAINER_EMAILS"])?;
+        config.require(&[
+            openmic_core::config::mail::MAIL_FROM.name(),
+            openmic_core::config::mail::MAINTAINER_EMAILS.name(),
+        ])?;
         Ok(ses::SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk)))
     }
 
@@ -532,10 +460,10 @@ impl Aws {
     /// `SES_CONFIGURATION_SET`.
     #[cfg(feature = "ses")]
     pub fn subscription_mailer(&self, config: &Config) -> Result<ses::SesMailer, ConfigError> {
-        config.require(&["MAIL_FROM"])?;
+        config.require(&[openmic_core::config::mail::MAIL_FROM.name()])?;
         Ok(ses::SesMailer::paced(
             aws_sdk_sesv2::Client::new(&self.sdk),
-            config.ses_configuration_set.clone(),
+            config.aws.ses_configuration_set.clone(),
         ))
     }
 }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::ConfigError;
+use crate::config::aws::{STATE_BUCKET, STATUS_BUCKET};
+use crate::config::mail::MAIL_FROM;
 use crate::gitlab::GitlabAccess;
 use crate::ports::{Mailer, ObjectStore, Outbound, Queue, Sms};
 
@@ -61,28 +63,24 @@ impl Default for Backends {
 impl Backends {
     /// The state bucket, or the error naming its variable.
     pub fn state(&self) -> Result<Arc<dyn ObjectStore>, ConfigError> {
-        self.state
-            .clone()
-            .ok_or(ConfigError::Missing("STATE_BUCKET"))
+        self.state.clone().ok_or_else(|| STATE_BUCKET.missing())
     }
 
     /// The status bucket, or the error naming its variable.
     pub fn status(&self) -> Result<Arc<dyn ObjectStore>, ConfigError> {
-        self.status
-            .clone()
-            .ok_or(ConfigError::Missing("STATUS_BUCKET"))
+        self.status.clone().ok_or_else(|| STATUS_BUCKET.missing())
     }
 
     /// The maintainers' mailer, or the error naming what it needs.
     pub fn mailer(&self) -> Result<Arc<dyn Mailer>, ConfigError> {
-        self.mailer.clone().ok_or(ConfigError::Missing("MAIL_FROM"))
+        self.mailer.clone().ok_or_else(|| MAIL_FROM.missing())
     }
 
     /// Subscribers' mailer, or the error naming what it needs.
     pub fn subscription_mailer(&self) -> Result<Arc<dyn Mailer>, ConfigError> {
         self.subscription_mailer
             .clone()
-            .ok_or(ConfigError::Missing("MAIL_FROM"))
+            .ok_or_else(|| MAIL_FROM.missing())
     }
 }
 

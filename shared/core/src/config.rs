@@ -1,11 +1,31 @@
 //! One typed configuration, read once from the environment (the names docs/configuration.md lists).
+//!
+//! Each variable is declared once, as a [`Setting`] in the module of the capability
+//! (or adapter) it belongs to: its name, its default as the docs give it, what it
+//! means, which functions read and require it, and its parser. Each module's settings
+//! struct is read from its own declarations (`PublishingSettings::read`), an unset
+//! variable taking its documented default through the same parser; [`Config`] is the
+//! composition of those structs, and a capability that uses another's variable
+//! receives it here (`config.mail.mail_from`).
 
 pub mod alerting;
+pub mod aws;
 pub mod chat;
+pub mod gitlab;
+pub mod intake;
+pub mod mail;
+pub mod maintenance;
+pub mod oncall;
+pub mod publishing;
+pub mod setting;
+pub mod site;
+pub mod sla;
+pub mod subscriptions;
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
+
+pub use setting::{Rejected, Setting};
 
 /// A secret value: compared in constant time, never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,18 +68,22 @@ impl Accepted {
         }
     }
 
-    /// `current` or `current,previous` (blanks around each trimmed).
+    /// `current` or `current,previous` (blanks around each trimmed), an error naming
+    /// `name`.
     pub fn parse(name: &'static str, value: &str) -> Result<Self, ConfigError> {
+        Accepted::read(value).map_err(|r| ConfigError::Invalid { name, why: r.0 })
+    }
+
+    /// `current` or `current,previous` (blanks around each trimmed).
+    pub fn read(value: &str) -> Result<Self, Rejected> {
         let mut parts = value.split(',').map(str::trim);
         let current = parts.next().unwrap_or_default();
         let previous = parts.next().filter(|p| !p.is_empty());
         if current.is_empty() || parts.next().is_some() {
-            return Err(ConfigError::Invalid {
-                name,
-                why: "give the secret, or during a rotation `new,previous` (two values at \
-                      most, separated by a comma)"
-                    .into(),
-            });
+            return Err(Rejected::new(
+                "give the secret, or during a rotation `new,previous` (two values at \
+                 most, separated by a comma)",
+            ));
         }
         Ok(Accepted {
             current: Secret::new(current),
@@ -146,8 +170,8 @@ impl Function {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Variable {
     pub name: &'static str,
-    /// As docs/configuration.md says it: a value in backticks, `none`, or when it is
-    /// required.
+    /// As docs/configuration.md says it: a value in backticks (what an unset variable
+    /// takes, read by its setting's parser), `none`, or when it is required.
     pub default: &'static str,
     pub meaning: &'static str,
     /// Never shown: `NoEcho` in the template.
@@ -224,146 +248,43 @@ pub enum ConfigError {
     Useless(String),
 }
 
-/// Every setting of docs/configuration.md. Which ones a function requires is up to the function
-/// (see [`Config::require`]).
+/// Every setting of docs/configuration.md: each capability's settings, read from its
+/// own declarations ([`Setting`]). Which ones a function requires is up to the
+/// function (see [`Config::require`]).
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `current[,previous]`.
-    pub gitlab_webhook_secret: Option<Accepted>,
-    pub gitlab_signing_token: Option<Secret>,
-    /// `GITLAB_PROJECT_ID`: one project, or several sharing one page; empty (local
-    /// runner only) takes the first project seen.
-    pub gitlab_projects: Vec<u64>,
-    /// `current[,previous]`.
-    pub alert_token: Option<Accepted>,
-    pub publish_label: String,
-    /// `MAINTENANCE_LABEL`: the label of a scheduled maintenance.
-    pub maintenance_label: String,
-    pub publishers: BTreeSet<String>,
-    pub publish_min_access: u32,
-    pub microphone_trust: MicrophoneTrust,
-    pub gitlab_url: Option<String>,
-    pub gitlab_token: Option<Secret>,
-    pub status_bucket: Option<String>,
-    pub state_bucket: Option<String>,
-    pub publish_queue_url: Option<String>,
-    pub alert_queue_url: Option<String>,
-    pub mail_from: Option<String>,
-    pub maintainer_emails: Vec<String>,
-    pub status_page_url: Option<String>,
-    pub renotify_after: Duration,
-    pub create_incidents: bool,
-    pub incident_template: Option<String>,
-    pub auto_close_incidents: bool,
-    pub max_body_bytes: usize,
-    /// With API access, the first publication notes the public URL on the issue.
-    pub link_back: bool,
-    /// `SUBSCRIPTIONS=on`: readers subscribe to updates by mail.
-    pub subscriptions: bool,
-    /// The HMAC key of the subscription links' tokens.
-    pub subscription_secret: Option<Secret>,
-    /// `SUBSCRIBE_MAX_PER_HOUR`: confirmation mails an hour, whoever asks.
-    pub subscribe_max_per_hour: u32,
-    /// Where the subscription routes and the alert links are served: the base of the
-    /// links in mail and chat and of the subscribe form.
-    pub public_api_url: Option<String>,
-    /// The FIFO queue of public updates for subscribers.
-    pub update_queue_url: Option<String>,
-    /// The dead-letter queues of the publish, alerts and updates queues: where a
-    /// consumer moves a message it gives up on, with the reason (SQS only; without
-    /// one, the queue's own redrive moves it, without the reason).
-    pub publish_dead_letter_queue_url: Option<String>,
-    pub alert_dead_letter_queue_url: Option<String>,
-    pub update_dead_letter_queue_url: Option<String>,
-    /// `MAX_RECEIVE_COUNT`: receives of a message before it is given up on (the
-    /// queues' `maxReceiveCount` on SQS; the files queue's locally).
-    pub max_receive_count: u32,
-    /// `UPDATE_CHANNELS` as given (JSON; it holds webhook URLs, so it is a secret).
-    pub update_channels: Option<Secret>,
-    /// The SES configuration set subscription mail goes out with (its bounce and
-    /// complaint events come back).
-    pub ses_configuration_set: Option<String>,
-    /// Where alerts go and how (docs/alerts.md, "Alert routing").
+    /// Who may deliver to `POST /gitlab` and `POST /alerts`, which projects, how much.
+    pub intake: intake::IntakeSettings,
+    /// The label that publishes, and who may.
+    pub publishing: publishing::PublishingSettings,
+    /// The status page.
+    pub site: site::SiteSettings,
+    /// The sender and the maintainers, for every mail openmic sends.
+    pub mail: mail::MailSettings,
+    /// Where alerts go and how (docs/alerts.md).
     pub alert_routing: alerting::AlertRouting,
+    /// Where the on-call file is (docs/oncall.md).
+    pub oncall: oncall::OnCallSettings,
+    /// Readers' subscriptions and the operators' channels (docs/subscriptions.md).
+    pub subscriptions: subscriptions::SubscriptionSettings,
+    /// Scheduled maintenance.
+    pub maintenance: maintenance::MaintenanceSettings,
     /// Incidents run from chat (docs/chat.md).
     pub chat: chat::ChatSettings,
-    /// `COMPONENTS`: the page's components in this order, shown even before their
-    /// first incident; components of labels not listed follow.
-    pub components: Vec<String>,
-    /// `PAGE_TITLE`: the page's name (without it, the catalogue's "Service status").
-    pub page_title: Option<String>,
-    /// `PAGE_LANGUAGE`: of the pages, the feed and the mail.
-    pub page_language: Language,
-    /// `PAGE_LOGO_URL`: a path in the status bucket (`brand/logo.svg`), or a URL on
-    /// the page's own origin: the page loads nothing from elsewhere.
-    pub page_logo_url: Option<String>,
-    /// `PAGE_ACCENT`: `#rrggbb`, lower case.
-    pub page_accent: Option<String>,
-    /// `INCIDENT_SLA` as given (`critical=1h,high=4h,medium=1d`); the domain's `sla`
-    /// reads it, and a function that needs it fails at start when it cannot.
-    pub incident_sla: Option<String>,
+    /// The time to resolve per severity.
+    pub sla: sla::SlaSettings,
+    /// The buckets and queues.
+    pub aws: aws::AwsSettings,
+    /// GitLab's API.
+    pub gitlab: gitlab::GitlabSettings,
 }
-
-pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
-/// `SUBSCRIBE_MAX_PER_HOUR` unless set.
-pub const DEFAULT_SUBSCRIBE_MAX_PER_HOUR: u32 = 200;
-
-/// How often a queue message is received before it is given up on, unless
-/// `MAX_RECEIVE_COUNT` says otherwise (the template's `maxReceiveCount`).
-pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
 
 impl Default for Config {
+    /// As nothing set: every declared default.
     fn default() -> Self {
-        Config {
-            gitlab_webhook_secret: None,
-            gitlab_signing_token: None,
-            gitlab_projects: Vec::new(),
-            alert_token: None,
-            publish_label: "status-page".into(),
-            maintenance_label: "maintenance".into(),
-            publishers: BTreeSet::new(),
-            publish_min_access: 50,
-            microphone_trust: MicrophoneTrust::Publishers,
-            gitlab_url: None,
-            gitlab_token: None,
-            status_bucket: None,
-            state_bucket: None,
-            publish_queue_url: None,
-            alert_queue_url: None,
-            mail_from: None,
-            maintainer_emails: Vec::new(),
-            status_page_url: None,
-            renotify_after: Duration::from_secs(4 * 3600),
-            create_incidents: false,
-            incident_template: None,
-            auto_close_incidents: false,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            link_back: true,
-            subscriptions: false,
-            subscription_secret: None,
-            subscribe_max_per_hour: DEFAULT_SUBSCRIBE_MAX_PER_HOUR,
-            public_api_url: None,
-            update_queue_url: None,
-            publish_dead_letter_queue_url: None,
-            alert_dead_letter_queue_url: None,
-            update_dead_letter_queue_url: None,
-            max_receive_count: DEFAULT_MAX_RECEIVE_COUNT,
-            update_channels: None,
-            ses_configuration_set: None,
-            alert_routing: Default::default(),
-            chat: Default::default(),
-            components: Vec::new(),
-            page_title: None,
-            page_language: Language::En,
-            page_logo_url: None,
-            page_accent: None,
-            incident_sla: None,
-        }
+        Config::from_lookup(|_| None).expect("the declared defaults are read (tested)")
     }
 }
-
-/// The shortest `SUBSCRIPTION_SECRET` taken.
-pub const MIN_SUBSCRIPTION_SECRET_LEN: usize = 32;
 
 impl Config {
     /// Reads the process environment.
@@ -379,175 +300,41 @@ impl Config {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let mut c = Config {
-            gitlab_webhook_secret: get("GITLAB_WEBHOOK_SECRET")
-                .map(|v| Accepted::parse("GITLAB_WEBHOOK_SECRET", &v))
-                .transpose()?,
-            gitlab_signing_token: get("GITLAB_SIGNING_TOKEN").map(Secret),
-            ..Config::default()
-        };
-        if let Some(t) = &c.gitlab_signing_token {
-            crate::signing::SigningKey::from_secret(t.expose()).map_err(|e| {
-                ConfigError::Invalid {
-                    name: "GITLAB_SIGNING_TOKEN",
-                    why: e.to_string(),
-                }
-            })?;
-        }
-        if let Some(v) = get("GITLAB_PROJECT_ID") {
-            for id in split_list(&v) {
-                let id: u64 = parse_num("GITLAB_PROJECT_ID", id)?;
-                if !c.gitlab_projects.contains(&id) {
-                    c.gitlab_projects.push(id);
-                }
-            }
-        }
-        c.alert_token = get("ALERT_TOKEN")
-            .map(|v| Accepted::parse("ALERT_TOKEN", &v))
-            .transpose()?;
-        if let Some(v) = get("PUBLISH_LABEL") {
-            c.publish_label = v;
-        }
-        if let Some(v) = get("MAINTENANCE_LABEL") {
-            c.maintenance_label = v;
-        }
-        c.publishers = get("PUBLISHERS")
-            .map(|v| {
-                split_list(&v)
-                    .map(|u| u.trim_start_matches('@').to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(v) = get("PUBLISH_MIN_ACCESS") {
-            c.publish_min_access = parse_num("PUBLISH_MIN_ACCESS", &v)?;
-        }
-        if let Some(v) = get("MICROPHONE_TRUST") {
-            c.microphone_trust = match v.to_ascii_lowercase().as_str() {
-                "anyone" => MicrophoneTrust::Anyone,
-                "publishers" => MicrophoneTrust::Publishers,
-                "developers" => MicrophoneTrust::Developers,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "MICROPHONE_TRUST",
-                        why: format!("{v:?} is not one of anyone, publishers, developers"),
-                    });
-                }
-            };
-        }
-        c.gitlab_url = get("GITLAB_URL").map(|v| v.trim_end_matches('/').to_owned());
-        if let Some(url) = &c.gitlab_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(ConfigError::Invalid {
-                name: "GITLAB_URL",
-                why: "must start with https:// or http://".into(),
-            });
-        }
-        c.gitlab_token = get("GITLAB_TOKEN").map(Secret);
-        c.status_bucket = get("STATUS_BUCKET");
-        c.state_bucket = get("STATE_BUCKET");
-        c.publish_queue_url = get("PUBLISH_QUEUE_URL");
-        c.alert_queue_url = get("ALERT_QUEUE_URL");
-        c.mail_from = get("MAIL_FROM");
-        if let Some(from) = &c.mail_from {
-            check_address("MAIL_FROM", from)?;
-        }
-        c.maintainer_emails = get("MAINTAINER_EMAILS")
-            .map(|v| split_list(&v).map(str::to_owned).collect())
-            .unwrap_or_default();
-        for to in &c.maintainer_emails {
-            check_address("MAINTAINER_EMAILS", to)?;
-        }
-        c.status_page_url = get("STATUS_PAGE_URL").map(|v| v.trim_end_matches('/').to_owned());
-        if let Some(v) = get("RENOTIFY_AFTER") {
-            c.renotify_after = parse_duration(&v).ok_or_else(|| ConfigError::Invalid {
-                name: "RENOTIFY_AFTER",
-                why: format!("{v:?} is not a duration such as 30m, 4h, 1d or 90s"),
-            })?;
-        }
-        c.create_incidents = parse_bool("CREATE_INCIDENTS", get("CREATE_INCIDENTS"))?;
-        c.incident_template = get("INCIDENT_TEMPLATE");
-        c.auto_close_incidents = parse_bool("AUTO_CLOSE_INCIDENTS", get("AUTO_CLOSE_INCIDENTS"))?;
-        if let Some(v) = get("MAX_BODY_BYTES") {
-            c.max_body_bytes = parse_num("MAX_BODY_BYTES", &v)?;
-        }
-        if get("LINK_BACK").is_some() {
-            c.link_back = parse_bool("LINK_BACK", get("LINK_BACK"))?;
-        }
-        c.subscriptions = parse_bool("SUBSCRIPTIONS", get("SUBSCRIPTIONS"))?;
-        c.subscription_secret = get("SUBSCRIPTION_SECRET").map(Secret);
-        if let Some(s) = &c.subscription_secret
-            && s.expose().len() < MIN_SUBSCRIPTION_SECRET_LEN
-        {
-            return Err(ConfigError::Invalid {
-                name: "SUBSCRIPTION_SECRET",
-                why: format!(
-                    "is shorter than {MIN_SUBSCRIPTION_SECRET_LEN} characters; use e.g. `openssl rand -hex 32`"
-                ),
-            });
-        }
-        if let Some(v) = get("SUBSCRIBE_MAX_PER_HOUR") {
-            c.subscribe_max_per_hour = parse_num("SUBSCRIBE_MAX_PER_HOUR", &v)?;
-        }
-        c.public_api_url = get("PUBLIC_API_URL").map(|v| v.trim_end_matches('/').to_owned());
-        if let Some(url) = &c.public_api_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(ConfigError::Invalid {
-                name: "PUBLIC_API_URL",
-                why: "must start with https:// or http://".into(),
-            });
-        }
-        c.update_queue_url = get("UPDATE_QUEUE_URL");
-        c.publish_dead_letter_queue_url = get("PUBLISH_DEAD_LETTER_QUEUE_URL");
-        c.alert_dead_letter_queue_url = get("ALERT_DEAD_LETTER_QUEUE_URL");
-        c.update_dead_letter_queue_url = get("UPDATE_DEAD_LETTER_QUEUE_URL");
-        if let Some(v) = get("MAX_RECEIVE_COUNT") {
-            c.max_receive_count = parse_num("MAX_RECEIVE_COUNT", &v)?;
-            // SQS takes a maxReceiveCount of 1 to 1000.
-            if !(1..=1000).contains(&c.max_receive_count) {
-                return Err(ConfigError::Invalid {
-                    name: "MAX_RECEIVE_COUNT",
-                    why: format!("{v:?} is not between 1 and 1000 (SQS's maxReceiveCount)"),
-                });
-            }
-        }
-        c.update_channels = get("UPDATE_CHANNELS").map(Secret);
-        c.ses_configuration_set = get("SES_CONFIGURATION_SET");
-        c.alert_routing = alerting::AlertRouting::read(get)?;
-        c.chat = chat::ChatSettings::read(get)?;
-        if let Some(v) = get("COMPONENTS") {
-            for name in v
-                .split([',', '\n'])
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-            {
-                if !c.components.iter().any(|k| k.eq_ignore_ascii_case(name)) {
-                    c.components.push(name.to_owned());
-                }
-            }
-        }
-        c.page_title = get("PAGE_TITLE");
-        c.incident_sla = get("INCIDENT_SLA");
-        if let Some(v) = get("PAGE_LANGUAGE") {
-            c.page_language = Language::parse(&v).ok_or_else(|| ConfigError::Invalid {
-                name: "PAGE_LANGUAGE",
-                why: format!(
-                    "{v:?} is not one of {}",
-                    Language::ALL.map(Language::code).join(", ")
-                ),
-            })?;
-        }
-        if let Some(v) = get("PAGE_LOGO_URL") {
-            c.page_logo_url = Some(check_logo(&v, c.status_page_url.as_deref())?);
-        }
-        if let Some(v) = get("PAGE_ACCENT") {
-            c.page_accent = Some(parse_colour(&v).ok_or_else(|| ConfigError::Invalid {
-                name: "PAGE_ACCENT",
-                why: format!("{v:?} is not a colour such as #0b57d0 or #07c"),
-            })?);
-        }
-        Ok(c)
+        Ok(Config {
+            intake: intake::IntakeSettings::read(get)?,
+            publishing: publishing::PublishingSettings::read(get)?,
+            site: site::SiteSettings::read(get)?,
+            mail: mail::MailSettings::read(get)?,
+            alert_routing: alerting::AlertRouting::read(get)?,
+            oncall: oncall::OnCallSettings::read(get)?,
+            subscriptions: subscriptions::SubscriptionSettings::read(get)?,
+            maintenance: maintenance::MaintenanceSettings::read(get)?,
+            chat: chat::ChatSettings::read(get)?,
+            sla: sla::SlaSettings::read(get)?,
+            aws: aws::AwsSettings::read(get)?,
+            gitlab: gitlab::GitlabSettings::read(get)?,
+        })
+    }
+
+    /// Every declared variable, in docs/configuration.md's order: the domain's
+    /// capabilities, then the adapters'.
+    pub fn variables() -> impl Iterator<Item = &'static Variable> {
+        [
+            intake::VARIABLES,
+            publishing::VARIABLES,
+            site::VARIABLES,
+            mail::VARIABLES,
+            alerting::VARIABLES,
+            oncall::VARIABLES,
+            subscriptions::VARIABLES,
+            maintenance::VARIABLES,
+            chat::VARIABLES,
+            sla::VARIABLES,
+            aws::VARIABLES,
+            gitlab::VARIABLES,
+        ]
+        .into_iter()
+        .flatten()
     }
 
     /// Fails with the first variable of `variables` that `function` requires and that is
@@ -571,8 +358,8 @@ impl Config {
     /// Fails when nobody could ever publish: no `PUBLISHERS`, and no GitLab API to find
     /// the members holding `PUBLISH_MIN_ACCESS`.
     pub fn check_can_publish(&self) -> Result<(), ConfigError> {
-        if !self.publishers.is_empty() || (self.gitlab_url.is_some() && self.gitlab_token.is_some())
-        {
+        let api = self.gitlab.gitlab_url.is_some() && self.gitlab.gitlab_token.is_some();
+        if !self.publishing.publishers.is_empty() || api {
             return Ok(());
         }
         Err(ConfigError::Useless(
@@ -586,45 +373,78 @@ impl Config {
     /// Whether public updates are queued for someone: subscribers
     /// (`SUBSCRIPTIONS=on`) or the operators' channels (`UPDATE_CHANNELS`).
     pub fn sends_updates(&self) -> bool {
-        self.subscriptions || self.update_channels.is_some()
+        self.subscriptions.enabled || self.subscriptions.update_channels.is_some()
     }
 
     /// Fails with the first of `names` that is not set.
     pub fn require(&self, names: &[&'static str]) -> Result<(), ConfigError> {
         for &name in names {
-            let set = match name {
-                "GITLAB_WEBHOOK_SECRET" => {
-                    self.gitlab_webhook_secret.is_some() || self.gitlab_signing_token.is_some()
-                }
-                "GITLAB_SIGNING_TOKEN" => self.gitlab_signing_token.is_some(),
-                "GITLAB_PROJECT_ID" => !self.gitlab_projects.is_empty(),
-                "ALERT_TOKEN" => self.alert_token.is_some(),
-                "GITLAB_URL" => self.gitlab_url.is_some(),
-                "GITLAB_TOKEN" => self.gitlab_token.is_some(),
-                "STATUS_BUCKET" => self.status_bucket.is_some(),
-                "STATE_BUCKET" => self.state_bucket.is_some(),
-                "PUBLISH_QUEUE_URL" => self.publish_queue_url.is_some(),
-                "ALERT_QUEUE_URL" => self.alert_queue_url.is_some(),
-                "MAIL_FROM" => self.mail_from.is_some(),
-                "MAINTAINER_EMAILS" => !self.maintainer_emails.is_empty(),
-                "STATUS_PAGE_URL" => self.status_page_url.is_some(),
-                "SUBSCRIPTION_SECRET" => self.subscription_secret.is_some(),
-                "PUBLIC_API_URL" => self.public_api_url.is_some(),
-                "UPDATE_QUEUE_URL" => self.update_queue_url.is_some(),
-                "ALERT_LINK_SECRET" => self.alert_routing.link_secret.is_some(),
-                _ => true,
-            };
-            if !set {
+            if !self.is_set(name) {
                 return Err(ConfigError::Missing(name));
             }
         }
         Ok(())
     }
 
+    /// Whether the variable `name` is set, for those a function may require (others
+    /// count as set).
+    fn is_set(&self, name: &str) -> bool {
+        let (i, a, s) = (&self.intake, &self.aws, &self.subscriptions);
+        let set = [
+            (
+                intake::GITLAB_WEBHOOK_SECRET.name(),
+                i.gitlab_webhook_secret.is_some() || i.gitlab_signing_token.is_some(),
+            ),
+            (
+                intake::GITLAB_SIGNING_TOKEN.name(),
+                i.gitlab_signing_token.is_some(),
+            ),
+            (
+                intake::GITLAB_PROJECT_ID.name(),
+                !i.gitlab_projects.is_empty(),
+            ),
+            (intake::ALERT_TOKEN.name(), i.alert_token.is_some()),
+            (gitlab::GITLAB_URL.name(), self.gitlab.gitlab_url.is_some()),
+            (
+                gitlab::GITLAB_TOKEN.name(),
+                self.gitlab.gitlab_token.is_some(),
+            ),
+            (aws::STATUS_BUCKET.name(), a.status_bucket.is_some()),
+            (aws::STATE_BUCKET.name(), a.state_bucket.is_some()),
+            (aws::PUBLISH_QUEUE_URL.name(), a.publish_queue_url.is_some()),
+            (aws::ALERT_QUEUE_URL.name(), a.alert_queue_url.is_some()),
+            (aws::UPDATE_QUEUE_URL.name(), a.update_queue_url.is_some()),
+            (mail::MAIL_FROM.name(), self.mail.mail_from.is_some()),
+            (
+                mail::MAINTAINER_EMAILS.name(),
+                !self.mail.maintainer_emails.is_empty(),
+            ),
+            (
+                site::STATUS_PAGE_URL.name(),
+                self.site.status_page_url.is_some(),
+            ),
+            (
+                subscriptions::SUBSCRIPTION_SECRET.name(),
+                s.subscription_secret.is_some(),
+            ),
+            (
+                subscriptions::PUBLIC_API_URL.name(),
+                s.public_api_url.is_some(),
+            ),
+            (
+                alerting::ALERT_LINK_SECRET.name(),
+                self.alert_routing.link_secret.is_some(),
+            ),
+        ];
+        set.iter()
+            .find(|(n, _)| *n == name)
+            .is_none_or(|(_, set)| *set)
+    }
+
     /// How incidents are numbered in public: GitLab's iid with one project, its global
     /// issue id with several (iids repeat across projects).
     pub fn public_ids(&self) -> PublicIds {
-        if self.gitlab_projects.len() > 1 {
+        if self.intake.gitlab_projects.len() > 1 {
             PublicIds::Global
         } else {
             PublicIds::Iid
@@ -634,45 +454,19 @@ impl Config {
     /// Where the pages' subscribe form posts: `<PUBLIC_API_URL>/subscribe`, with
     /// `SUBSCRIPTIONS=on`.
     pub fn subscribe_url(&self) -> Option<String> {
-        let api = self
-            .public_api_url
-            .as_deref()
-            .filter(|_| self.subscriptions)?;
+        let s = &self.subscriptions;
+        let api = s.public_api_url.as_deref().filter(|_| s.enabled)?;
         Some(format!("{api}/subscribe"))
     }
 
     /// The project whose API serves alerts' incident issues: the first listed.
     pub fn home_project(&self) -> Option<u64> {
-        self.gitlab_projects.first().copied()
+        self.intake.gitlab_projects.first().copied()
     }
 
     /// Whether `username` may publish by the `PUBLISHERS` list.
     pub fn is_publisher(&self, username: &str) -> bool {
-        self.publishers.contains(username)
-    }
-}
-
-fn split_list(v: &str) -> impl Iterator<Item = &str> {
-    v.split([',', ' ', '\n'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-fn parse_num<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError> {
-    v.parse().map_err(|_| ConfigError::Invalid {
-        name,
-        why: format!("{v:?} is not a number"),
-    })
-}
-
-fn parse_bool(name: &'static str, v: Option<String>) -> Result<bool, ConfigError> {
-    match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false" | "0" | "no" | "off") => Ok(false),
-        Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some(other) => Err(ConfigError::Invalid {
-            name,
-            why: format!("{other:?} is not true or false"),
-        }),
+        self.publishing.publishers.contains(username)
     }
 }
 
@@ -692,73 +486,6 @@ pub fn is_address(addr: &str) -> bool {
         && !addr
             .chars()
             .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>')
-}
-
-fn check_address(name: &'static str, addr: &str) -> Result<(), ConfigError> {
-    if is_address(addr) {
-        Ok(())
-    } else {
-        Err(ConfigError::Invalid {
-            name,
-            why: format!("{addr:?} is not an email address"),
-        })
-    }
-}
-
-/// `#rrggbb` or `#rgb`, in lower case as `#rrggbb`.
-fn parse_colour(v: &str) -> Option<String> {
-    let hex = v.trim().strip_prefix('#')?;
-    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let full = match hex.len() {
-        6 => hex.to_owned(),
-        3 => hex.chars().flat_map(|c| [c, c]).collect(),
-        _ => return None,
-    };
-    Some(format!("#{}", full.to_ascii_lowercase()))
-}
-
-/// The logo: a path in the status bucket (kept without its leading `/`), or an
-/// http(s) URL on the page's own origin (`STATUS_PAGE_URL`), so that the page still
-/// loads nothing from elsewhere.
-fn check_logo(v: &str, page: Option<&str>) -> Result<String, ConfigError> {
-    let invalid = |why: String| ConfigError::Invalid {
-        name: "PAGE_LOGO_URL",
-        why,
-    };
-    let lower = v.to_ascii_lowercase();
-    if lower.starts_with("https://") || lower.starts_with("http://") {
-        let origin = |u: &str| {
-            let (scheme, rest) = u.split_once("://")?;
-            let host = rest.split(['/', '?', '#']).next()?;
-            Some(format!(
-                "{}://{}",
-                scheme.to_ascii_lowercase(),
-                host.to_ascii_lowercase()
-            ))
-        };
-        return match page.and_then(origin) {
-            Some(own) if origin(v).as_ref() == Some(&own) => Ok(v.to_owned()),
-            _ => Err(invalid(format!(
-                "{v:?} is not on the status page's own site ({}): the page loads nothing from elsewhere; put the logo in the status bucket (for example brand/logo.svg) and give its path",
-                page.unwrap_or("STATUS_PAGE_URL is not set")
-            ))),
-        };
-    }
-    let path = v.trim_start_matches('/');
-    let bad = v.starts_with("//")
-        || path.is_empty()
-        || path.split('/').any(|s| s == ".." || s.is_empty())
-        || path
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || "\"'<>\\:?#".contains(c));
-    if bad {
-        return Err(invalid(format!(
-            "{v:?} is neither a path in the status bucket (such as brand/logo.svg) nor an https URL on the status page's site"
-        )));
-    }
-    Ok(path.to_owned())
 }
 
 /// `90s`, `30m`, `4h`, `1d`, or plain seconds.
@@ -789,19 +516,66 @@ mod tests {
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
+    /// With nothing set, every declaration is read once and its default, when the
+    /// docs give one, goes through its parser: a default the parser refuses fails here.
+    #[test]
+    fn every_declared_default_is_read_by_its_parser() {
+        let asked = std::sync::Mutex::new(Vec::new());
+        let c = Config::from_lookup(|name| {
+            asked.lock().unwrap().push(name.to_owned());
+            None
+        });
+        assert!(c.is_ok(), "{c:?}");
+        let mut asked = asked.into_inner().unwrap();
+        let mut declared: Vec<String> = Config::variables().map(|v| v.name.to_owned()).collect();
+        asked.sort();
+        declared.sort();
+        assert_eq!(asked, declared, "each declared variable is read once");
+        declared.dedup();
+        assert_eq!(asked.len(), declared.len(), "a variable is declared twice");
+        let with_value = Config::variables()
+            .filter(|v| v.default_value().is_some())
+            .count();
+        assert!(with_value >= 15, "only {with_value} defaults are values");
+    }
+
+    #[test]
+    fn the_defaults_are_the_docs_values() {
+        let c = Config::default();
+        assert_eq!(c.publishing.publish_label, "status-page");
+        assert_eq!(c.publishing.publish_min_access, 50);
+        assert_eq!(c.publishing.microphone_trust, MicrophoneTrust::Publishers);
+        assert!(c.publishing.link_back);
+        assert_eq!(c.maintenance.maintenance_label, "maintenance");
+        assert_eq!(c.intake.max_body_bytes, 6 * 1024 * 1024);
+        assert_eq!(c.aws.max_receive_count, 5);
+        assert_eq!(c.subscriptions.subscribe_max_per_hour, 200);
+        assert!(!c.subscriptions.enabled && !c.sends_updates());
+        assert_eq!(c.site.page_language, Language::En);
+        assert_eq!(
+            c.chat.slack_response_origin.as_str(),
+            "https://hooks.slack.com/"
+        );
+        assert!(c.mail.mail_from.is_none() && c.site.page_title.is_none());
+        assert_eq!(
+            c.require(&[aws::STATE_BUCKET.name(), "NOT_A_SETTING"]),
+            Err(ConfigError::Missing("STATE_BUCKET"))
+        );
+    }
+
     #[test]
     fn defaults_and_lists() {
         let c = load(&[("PUBLISHERS", "alice, @bob"), ("RENOTIFY_AFTER", "30m")]).unwrap();
-        assert_eq!(c.publish_label, "status-page");
+        assert_eq!(c.publishing.publish_label, "status-page");
         assert!(c.is_publisher("alice") && c.is_publisher("bob") && !c.is_publisher("eve"));
-        assert_eq!(c.renotify_after, Duration::from_secs(1800));
-        assert_eq!(c.max_body_bytes, 6 * 1024 * 1024);
-        assert!(c.link_back);
+        assert_eq!(c.alert_routing.renotify_after, Duration::from_secs(1800));
+        assert_eq!(c.intake.max_body_bytes, 6 * 1024 * 1024);
+        assert!(c.publishing.link_back);
         assert_eq!(c.public_ids(), PublicIds::Iid);
         let c = load(&[("GITLAB_PROJECT_ID", "42, 7,42"), ("LINK_BACK", "false")]).unwrap();
-        assert_eq!(c.gitlab_projects, vec![42, 7]);
+        assert_eq!(c.intake.gitlab_projects, vec![42, 7]);
         assert_eq!(c.public_ids(), PublicIds::Global);
-        assert!(!c.link_back);
+        assert!(!c.publishing.link_back);
         let e = load(&[("GITLAB_PROJECT_ID", "42,ops/api")]).unwrap_err();
         assert!(e.to_string().contains("GITLAB_PROJECT_ID"), "{e}");
         assert_eq!(
@@ -833,8 +607,11 @@ mod tests {
             ("PUBLIC_API_URL", "https://api.example.com/"),
         ])
         .unwrap();
-        assert!(c.subscriptions);
-        assert_eq!(c.public_api_url.as_deref(), Some("https://api.example.com"));
+        assert!(c.subscriptions.enabled);
+        assert_eq!(
+            c.subscriptions.public_api_url.as_deref(),
+            Some("https://api.example.com")
+        );
     }
 
     #[test]
@@ -846,11 +623,11 @@ mod tests {
             ("PAGE_LOGO_URL", "/brand/logo.svg"),
         ])
         .unwrap();
-        assert_eq!(c.components, vec!["API", "Web app", "Payments"]);
-        assert_eq!(c.page_language, Language::Pt);
-        assert_eq!(c.page_accent.as_deref(), Some("#ff6600"));
-        assert_eq!(c.page_logo_url.as_deref(), Some("brand/logo.svg"));
-        assert_eq!(load(&[]).unwrap().page_language, Language::En);
+        assert_eq!(c.site.components, vec!["API", "Web app", "Payments"]);
+        assert_eq!(c.site.page_language, Language::Pt);
+        assert_eq!(c.site.page_accent.as_deref(), Some("#ff6600"));
+        assert_eq!(c.site.page_logo_url.as_deref(), Some("brand/logo.svg"));
+        assert_eq!(load(&[]).unwrap().site.page_language, Language::En);
         let e = load(&[("PAGE_LANGUAGE", "klingon")]).unwrap_err();
         assert!(
             e.to_string().contains("PAGE_LANGUAGE") && e.to_string().contains("de, fr"),
@@ -865,7 +642,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            own.page_logo_url.as_deref(),
+            own.site.page_logo_url.as_deref(),
             Some("https://STATUS.example.com/brand/logo.png")
         );
         for bad in [
@@ -915,18 +692,19 @@ mod tests {
             ("ALERT_TOKEN", "only-token"),
         ])
         .unwrap();
-        let hook = c.gitlab_webhook_secret.unwrap();
+        let hook = c.intake.gitlab_webhook_secret.unwrap();
         assert!(hook.matches(b"new-secret") && hook.matches(b"old-secret"));
         assert!(!hook.matches(b"new-secret, old-secret") && !hook.matches(b""));
         assert_eq!(hook.expose(), "new-secret");
         assert!(hook.rotating());
         assert!(!format!("{hook:?}").contains("secret"));
-        let alerts = c.alert_token.unwrap();
+        let alerts = c.intake.alert_token.unwrap();
         assert!(alerts.matches(b"only-token") && !alerts.rotating());
         // A trailing comma is no previous value; three values are a mistake.
         assert!(
             !load(&[("ALERT_TOKEN", "a,")])
                 .unwrap()
+                .intake
                 .alert_token
                 .unwrap()
                 .rotating()

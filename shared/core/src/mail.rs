@@ -4,39 +4,13 @@
 use lettre::message::header::{HeaderName, HeaderValue, InReplyTo, References};
 use lettre::message::{Mailbox, Message, MultiPart};
 
-use crate::config::{Function, Variable};
 use crate::errors::BackendError;
 use crate::time::Timestamp;
 
 /// Who sends openmic's mail and which maintainers are told: owned here, by the mail
 /// every capability sends (alerts, subscriptions, the notice of a queue message given
 /// up on), which each receives through the configuration.
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "MAIL_FROM",
-        default: "required by the notifier and subscriptions",
-        meaning: "the sender of alert mail, of subscription mail and of the maintainers' notice of a queue message given up on",
-        secret: false,
-        read_by: &[
-            Function::Publisher,
-            Function::Notifier,
-            Function::Subscriptions,
-        ],
-        required_by: &[Function::Notifier, Function::Subscriptions],
-    },
-    Variable {
-        name: "MAINTAINER_EMAILS",
-        default: "required by the notifier",
-        meaning: "the recipients of alert mail and of the notice of a queue message given up on, comma-separated",
-        secret: false,
-        read_by: &[
-            Function::Publisher,
-            Function::Notifier,
-            Function::Subscriptions,
-        ],
-        required_by: &[Function::Notifier],
-    },
-];
+pub use crate::config::mail::VARIABLES;
 
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq)]

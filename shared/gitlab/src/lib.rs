@@ -29,7 +29,7 @@ use serde::de::DeserializeOwned;
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, error, warn};
 
-use openmic_core::config::{Config, ConfigError, Function, MicrophoneTrust, Secret, Variable};
+use openmic_core::config::{Config, ConfigError, MicrophoneTrust, Secret};
 use openmic_core::errors::BackendError;
 use openmic_core::gitlab::{
     ApiAward, ApiError, ApiIssue, ApiLabelEvent, ApiMember, ApiNote, ApiTimelineEvent,
@@ -41,24 +41,7 @@ use openmic_core::ports::{
 };
 
 /// What the GitLab API client reads.
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "GITLAB_URL",
-        default: "none",
-        meaning: "GitLab's address, for its API (attachments, roles, resync, the note back, incident issues)",
-        secret: false,
-        read_by: &[Function::Publisher, Function::Notifier],
-        required_by: &[],
-    },
-    Variable {
-        name: "GITLAB_TOKEN",
-        default: "none",
-        meaning: "a token for GitLab's API: a project access token, or on GitLab.com Free a bot user's personal access token; scope `api` (see [GitLab's API](#gitlabs-api-optional))",
-        secret: true,
-        read_by: &[Function::Publisher, Function::Notifier],
-        required_by: &[],
-    },
-];
+pub use openmic_core::config::gitlab::VARIABLES;
 
 /// GitLab's API where `GITLAB_URL` and `GITLAB_TOKEN` are set: the client, and who
 /// may publish by project role; `None` where they are not both set.
@@ -91,7 +74,7 @@ pub async fn check_token(config: &Config) -> Result<Vec<String>, ConfigError> {
             warn!("{line}");
             return Ok(vec![line.to_owned()]);
         }
-        Err(ApiError::Config { status: 401, .. }) if config.publishers.is_empty() => {
+        Err(ApiError::Config { status: 401, .. }) if config.publishing.publishers.is_empty() => {
             return Err(ConfigError::Useless(
                 "GITLAB_TOKEN is refused by GitLab (401) and PUBLISHERS is empty: nobody may \
                  publish an incident; set a valid token or name publishers"
@@ -122,7 +105,7 @@ pub async fn check_token(config: &Config) -> Result<Vec<String>, ConfigError> {
 /// token (no `PUBLISHERS`), in the background otherwise, so that a start waits on
 /// GitLab only when it must.
 pub async fn check_token_at_start(config: &std::sync::Arc<Config>) -> Result<(), ConfigError> {
-    if config.publishers.is_empty() {
+    if config.publishing.publishers.is_empty() {
         return check_token(config).await.map(drop);
     }
     let config = config.clone();
@@ -165,17 +148,15 @@ impl std::fmt::Debug for GitlabApi {
 impl GitlabApi {
     /// From `GITLAB_URL` and `GITLAB_TOKEN`; `None` if they are not both set.
     pub fn from_config(config: &Config) -> Result<Option<GitlabApi>, ConfigError> {
-        let (Some(url), Some(token)) = (&config.gitlab_url, &config.gitlab_token) else {
+        let (Some(url), Some(token)) = (&config.gitlab.gitlab_url, &config.gitlab.gitlab_token)
+        else {
             return Ok(None);
         };
         GitlabApi::new(url, token.clone()).map(Some)
     }
 
     pub fn new(url: &str, token: Secret) -> Result<GitlabApi, ConfigError> {
-        let invalid = |why: String| ConfigError::Invalid {
-            name: "GITLAB_URL",
-            why,
-        };
+        let invalid = |why: String| openmic_core::config::gitlab::GITLAB_URL.invalid(why);
         let base = Url::parse(&format!("{}/api/v4/", url.trim_end_matches('/')))
             .map_err(|e| invalid(e.to_string()))?;
         let http = openmic_web::client_builder(openmic_web::Trust::from_env())
@@ -1009,13 +990,13 @@ impl Authorizer for RoleAuthorizer {
         username: &str,
         user_id: Option<u64>,
     ) -> Result<bool, BackendError> {
-        if !self.config.publishers.is_empty() {
+        if !self.config.publishing.publishers.is_empty() {
             return Ok(self.config.is_publisher(username));
         }
         Ok(self
             .access(project, user_id)
             .await?
-            .is_some_and(|l| l >= self.config.publish_min_access))
+            .is_some_and(|l| l >= self.config.publishing.publish_min_access))
     }
 
     async fn trusts_microphone(
@@ -1024,7 +1005,7 @@ impl Authorizer for RoleAuthorizer {
         username: &str,
         user_id: Option<u64>,
     ) -> Result<bool, BackendError> {
-        match self.config.microphone_trust {
+        match self.config.publishing.microphone_trust {
             MicrophoneTrust::Anyone => Ok(true),
             MicrophoneTrust::Publishers => self.may_publish(project, username, user_id).await,
             MicrophoneTrust::Developers => Ok(self

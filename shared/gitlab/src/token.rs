@@ -67,13 +67,13 @@ pub fn needs(config: &Config) -> Vec<Need> {
         need("attachments on the page (uploads)", Scope::ReadApi),
         need("the resync of published incidents", Scope::ReadApi),
     ];
-    if config.publishers.is_empty() {
+    if config.publishing.publishers.is_empty() {
         out.push(need(
             "publishing by role (PUBLISH_MIN_ACCESS; PUBLISHERS is empty)",
             Scope::ReadApi,
         ));
     }
-    if config.microphone_trust == MicrophoneTrust::Developers {
+    if config.publishing.microphone_trust == MicrophoneTrust::Developers {
         out.push(need("MICROPHONE_TRUST=developers", Scope::ReadApi));
     }
     if config.alert_routing.notify_roles.is_some() {
@@ -82,10 +82,10 @@ pub fn needs(config: &Config) -> Vec<Need> {
             Scope::ReadApi,
         ));
     }
-    if config.incident_template.is_some() {
+    if config.alert_routing.incident_template.is_some() {
         out.push(need("INCIDENT_TEMPLATE", Scope::ReadApi));
     }
-    if config.link_back {
+    if config.publishing.link_back {
         out.push(need(
             "the note with the public URL (LINK_BACK, on by default)",
             Scope::Api,
@@ -95,13 +95,13 @@ pub fn needs(config: &Config) -> Vec<Need> {
         "notes that tell an issue what kept it off the page",
         Scope::Api,
     ));
-    if config.create_incidents {
+    if config.alert_routing.create_incidents {
         out.push(need(
             "incident issues for alerts (CREATE_INCIDENTS)",
             Scope::Api,
         ));
     }
-    if config.auto_close_incidents {
+    if config.alert_routing.auto_close_incidents {
         out.push(need(
             "closing them on resolution (AUTO_CLOSE_INCIDENTS)",
             Scope::Api,
@@ -150,7 +150,7 @@ pub fn problems(config: &Config, token: &TokenInfo, today: NaiveDate) -> Vec<Str
 /// Whether publishing depends on the token (no `PUBLISHERS`) and the token cannot
 /// read the members who may publish: then nobody may publish.
 pub fn nobody_may_publish(config: &Config, token: &TokenInfo) -> bool {
-    config.publishers.is_empty()
+    config.publishing.publishers.is_empty()
         && (token.revoked == Some(true)
             || token.active == Some(false)
             || !Scope::ReadApi.held_by(&token.scopes))

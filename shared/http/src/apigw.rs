@@ -395,11 +395,12 @@ mod tests {
         use openmic_core::config::{Accepted, Config};
         use openmic_core::memory::MemoryQueue;
         use std::sync::Arc;
-        let config = Config {
-            gitlab_webhook_secret: Some(Accepted::new("hook-secret")),
-            alert_token: Some(Accepted::new("alert-token")),
-            max_body_bytes: 64,
-            ..Config::default()
+        let config = {
+            let mut c = Config::default();
+            c.intake.gitlab_webhook_secret = Some(Accepted::new("hook-secret"));
+            c.intake.alert_token = Some(Accepted::new("alert-token"));
+            c.intake.max_body_bytes = 64;
+            c
         };
         let queue: Arc<dyn openmic_core::ports::Queue> = Arc::new(MemoryQueue::default());
         Arc::new(
@@ -487,12 +488,14 @@ mod tests {
         use openmic_core::config::{Config, Secret};
         use openmic_core::memory::{MemoryMailer, MemoryQueue, MemoryStore};
         use std::sync::Arc;
-        let config = Config {
-            subscriptions: true,
-            subscription_secret: Some(Secret::new("a-subscription-secret-of-32-characters")),
-            public_api_url: Some("https://api.example.com".into()),
-            mail_from: Some("status@example.com".into()),
-            ..Config::default()
+        let config = {
+            let mut c = Config::default();
+            c.subscriptions.enabled = true;
+            c.subscriptions.subscription_secret =
+                Some(Secret::new("a-subscription-secret-of-32-characters"));
+            c.subscriptions.public_api_url = Some("https://api.example.com".into());
+            c.mail.mail_from = Some("status@example.com".into());
+            c
         };
         Arc::new(
             openmic::subscriptions::Subscriptions::new(

@@ -81,7 +81,7 @@ async fn deliver(intake: &Intake, route: Route, request: Request) -> Response {
     if let Err(reply) = intake.before_body(route, &parts.headers) {
         return response(reply);
     }
-    let body = match read_body(&parts.headers, body, intake.config.max_body_bytes).await {
+    let body = match read_body(&parts.headers, body, intake.config.intake.max_body_bytes).await {
         Ok(body) => body,
         Err(reply) => return response(reply),
     };
@@ -311,10 +311,10 @@ fn json_string_body(s: &str) -> String {
 /// `events/` use them).
 pub fn api_gateway_request(text: &str, config: &Config) -> Result<http::Request<Body>, String> {
     let mut text = text.to_owned();
-    if let Some(s) = &config.gitlab_webhook_secret {
+    if let Some(s) = &config.intake.gitlab_webhook_secret {
         text = text.replace("${GITLAB_WEBHOOK_SECRET}", &json_string_body(s.expose()));
     }
-    if let Some(s) = &config.alert_token {
+    if let Some(s) = &config.intake.alert_token {
         text = text.replace("${ALERT_TOKEN}", &json_string_body(s.expose()));
     }
     let event: crate::apigw::Event =

@@ -60,7 +60,7 @@ impl Intake {
             Route::Gitlab => self.check_gitlab_headers(headers)?,
             Route::Alerts => self.check_alert_token(headers)?,
         }
-        check_declared_length(headers, self.config.max_body_bytes)
+        check_declared_length(headers, self.config.intake.max_body_bytes)
     }
 
     /// `POST /gitlab`'s headers: the token, or with signed deliveries the signature
@@ -86,14 +86,14 @@ impl Intake {
             )
             .map_err(unauthorized)?;
             // The shared token is optional with signatures, but must be right if sent.
-            if let (Some(given), Some(secret)) = (token, &self.config.gitlab_webhook_secret)
+            if let (Some(given), Some(secret)) = (token, &self.config.intake.gitlab_webhook_secret)
                 && !secret.matches(given)
             {
                 return Err(unauthorized("invalid X-Gitlab-Token"));
             }
             return Ok(Some(signed));
         }
-        match (token, &self.config.gitlab_webhook_secret) {
+        match (token, &self.config.intake.gitlab_webhook_secret) {
             (Some(given), Some(secret)) if secret.matches(given) => Ok(None),
             (None, _) => Err(unauthorized("missing X-Gitlab-Token")),
             _ => Err(unauthorized("invalid X-Gitlab-Token")),
@@ -113,7 +113,7 @@ impl Intake {
 
     /// `POST /alerts`' `Authorization` header against `ALERT_TOKEN`.
     pub(super) fn check_alert_token(&self, headers: &HeaderMap) -> Result<(), Reply> {
-        let Some(secret) = &self.config.alert_token else {
+        let Some(secret) = &self.config.intake.alert_token else {
             return Err(Reply::error(
                 StatusCode::UNAUTHORIZED,
                 "alerts are not accepted: ALERT_TOKEN is not set",
@@ -181,12 +181,13 @@ mod tests {
     const SIGNING: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
     fn intake(signed: bool) -> Intake {
-        let config = Config {
-            gitlab_webhook_secret: Some(Accepted::new("hook-secret")),
-            gitlab_signing_token: signed.then(|| Secret::new(SIGNING)),
-            alert_token: Some(Accepted::new("alert-token")),
-            max_body_bytes: 1000,
-            ..Config::default()
+        let config = {
+            let mut c = Config::default();
+            c.intake.gitlab_webhook_secret = Some(Accepted::new("hook-secret"));
+            c.intake.gitlab_signing_token = signed.then(|| Secret::new(SIGNING));
+            c.intake.alert_token = Some(Accepted::new("alert-token"));
+            c.intake.max_body_bytes = 1000;
+            c
         };
         Intake::new(Arc::new(config), None, None, None).unwrap()
     }

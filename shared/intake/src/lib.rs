@@ -30,6 +30,8 @@ pub use auth::{Route, check_declared_length, too_large};
 use hooks::{Hook, HookError};
 use openmic_core::clock::{Clock, SystemClock};
 use openmic_core::compose::Backends;
+use openmic_core::config::alerting::ALERT_FIELD_MAP;
+use openmic_core::config::intake::{ALERT_TOKEN, GITLAB_SIGNING_TOKEN, GITLAB_WEBHOOK_SECRET};
 use openmic_core::config::{Config, ConfigError};
 use openmic_core::errors::Chain;
 use openmic_core::ids::IncidentId;
@@ -38,52 +40,8 @@ use openmic_core::ports::{ClaimStore, ClaimsIn, ObjectStore, Queue};
 use openmic_core::signing::SigningKey;
 use projects::{Projects, Refused};
 
-use openmic_core::config::Function::{Alerts, Notifier, Publisher, Webhook};
-use openmic_core::config::Variable;
-
 /// What intake reads.
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "GITLAB_WEBHOOK_SECRET",
-        default: "required (generated locally)",
-        meaning: "the webhook's secret token (`X-Gitlab-Token`); during a rotation `new,previous`, both taken (see [Rotating a secret](operations.md#rotating-a-secret)); optional with `GITLAB_SIGNING_TOKEN`",
-        secret: true,
-        read_by: &[Webhook],
-        required_by: &[Webhook],
-    },
-    Variable {
-        name: "GITLAB_SIGNING_TOKEN",
-        default: "none",
-        meaning: "`whsec_…`: require signed deliveries (recommended, see below)",
-        secret: true,
-        read_by: &[Webhook],
-        required_by: &[],
-    },
-    Variable {
-        name: "GITLAB_PROJECT_ID",
-        default: "required on Lambda",
-        meaning: "the numeric id of the project whose events are taken, or several comma-separated (403 otherwise); see [Several projects](#several-projects)",
-        secret: false,
-        read_by: &[Webhook, Publisher, Notifier],
-        required_by: &[Webhook, Publisher],
-    },
-    Variable {
-        name: "ALERT_TOKEN",
-        default: "required (generated locally)",
-        meaning: "the token of `POST /alerts` (`Authorization: Bearer <token>`, or Basic with it as the password); during a rotation `new,previous`, both taken (see [Rotating a secret](operations.md#rotating-a-secret))",
-        secret: true,
-        read_by: &[Alerts],
-        required_by: &[Alerts],
-    },
-    Variable {
-        name: "MAX_BODY_BYTES",
-        default: "`6291456`",
-        meaning: "a number of bytes: larger bodies get 413",
-        secret: false,
-        read_by: &[Webhook, Alerts],
-        required_by: &[],
-    },
-];
+pub use openmic_core::config::intake::VARIABLES;
 
 /// A route's reply (the one type every route answers with).
 pub use openmic_core::reply::Reply;
@@ -113,32 +71,25 @@ impl Intake {
         claims: Option<Arc<dyn ClaimStore>>,
     ) -> Result<Intake, ConfigError> {
         if publish_queue.is_some() {
-            config.require(&["GITLAB_WEBHOOK_SECRET"])?;
+            config.require(&[GITLAB_WEBHOOK_SECRET.name()])?;
         }
         if alert_queue.is_some() {
-            config.require(&["ALERT_TOKEN"])?;
+            config.require(&[ALERT_TOKEN.name()])?;
         }
-        let signing_key = match &config.gitlab_signing_token {
-            Some(t) => {
-                Some(
-                    SigningKey::from_secret(t.expose()).map_err(|e| ConfigError::Invalid {
-                        name: "GITLAB_SIGNING_TOKEN",
-                        why: e.to_string(),
-                    })?,
-                )
-            }
+        let signing_key = match &config.intake.gitlab_signing_token {
+            Some(t) => Some(
+                SigningKey::from_secret(t.expose())
+                    .map_err(|e| GITLAB_SIGNING_TOKEN.invalid(e.to_string()))?,
+            ),
             None => None,
         };
-        let field_map =
-            match &config.alert_routing.field_map {
-                Some(json) => Some(crate::payload::fieldmap::FieldMap::parse(json).map_err(
-                    |e| ConfigError::Invalid {
-                        name: "ALERT_FIELD_MAP",
-                        why: Chain(&e).to_string(),
-                    },
-                )?),
-                None => None,
-            };
+        let field_map = match &config.alert_routing.field_map {
+            Some(json) => Some(
+                crate::payload::fieldmap::FieldMap::parse(json)
+                    .map_err(|e| ALERT_FIELD_MAP.invalid(Chain(&e).to_string()))?,
+            ),
+            None => None,
+        };
         Ok(Intake {
             field_map,
             projects: Projects::new(&config, None),
@@ -320,8 +271,8 @@ async fn oncall_push(
 ) -> Result<Reply, Reply> {
     let push = hooks::PushHook::parse(body)
         .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let touched = match &intake.config.alert_routing.oncall_config {
-        Some(openmic_core::config::alerting::OnCallSource::Gitlab {
+    let touched = match &intake.config.oncall.oncall_config {
+        Some(openmic_core::config::oncall::OnCallSource::Gitlab {
             project,
             file,
             reference,
@@ -359,8 +310,8 @@ async fn gitlab_inner(intake: &Intake, headers: &HeaderMap, body: &[u8]) -> Resu
     })?;
     let event = header_str(headers, "x-gitlab-event");
     let oncall_in_gitlab = matches!(
-        intake.config.alert_routing.oncall_config,
-        Some(openmic_core::config::alerting::OnCallSource::Gitlab { .. })
+        intake.config.oncall.oncall_config,
+        Some(openmic_core::config::oncall::OnCallSource::Gitlab { .. })
     );
     if event == Some(PUSH_HOOK) && oncall_in_gitlab {
         return oncall_push(intake, headers, body, text).await;

@@ -51,7 +51,7 @@ struct First {
 impl Projects {
     pub fn new(config: &Config, state: Option<Arc<dyn ObjectStore>>) -> Projects {
         Projects {
-            listed: config.gitlab_projects.clone(),
+            listed: config.intake.gitlab_projects.clone(),
             state,
             first: OnceCell::new(),
         }

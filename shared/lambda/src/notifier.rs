@@ -25,9 +25,8 @@ pub async fn backends(config: &Arc<Config>, aws: &Aws) -> Result<Backends, Confi
     backends.gitlab = openmic_gitlab::connect(config)?;
     let checked = config.clone();
     tokio::spawn(async move { openmic_gitlab::check_token(&checked).await });
-    let web = openmic_web::Web::new().map_err(|e| ConfigError::Invalid {
-        name: "ALERT_CHANNELS",
-        why: openmic::errors::Chain(&e).to_string(),
+    let web = openmic_web::Web::new().map_err(|e| {
+        openmic::config::alerting::ALERT_CHANNELS.invalid(openmic::errors::Chain(&e).to_string())
     })?;
     backends.outbound = Some(Arc::new(web));
     Ok(backends)
@@ -61,7 +60,7 @@ async fn handle(
     event: Value,
 ) -> Result<Value, lambda_runtime::Error> {
     let queues = Queues {
-        alerts: notifier.config.alert_queue_url.as_deref(),
+        alerts: notifier.config.aws.alert_queue_url.as_deref(),
         ..Queues::default()
     };
     match Invocation::parse(event, &queues)? {

@@ -50,7 +50,7 @@ async fn handle(
     deadline: std::time::Instant,
 ) -> Result<Value, lambda_runtime::Error> {
     let queues = Queues {
-        publish: publisher.config.publish_queue_url.as_deref(),
+        publish: publisher.config.aws.publish_queue_url.as_deref(),
         ..Queues::default()
     };
     match Invocation::parse(event, &queues)? {

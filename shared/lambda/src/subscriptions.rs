@@ -20,9 +20,8 @@ use serde_json::{Value, json};
 /// the operators' channels (`UPDATE_CHANNELS`).
 pub async fn backends(config: &Arc<Config>, aws: &Aws) -> Result<Backends, ConfigError> {
     let mut backends = aws.subscriptions_backends(config)?;
-    let web = openmic_web::Web::new().map_err(|e| ConfigError::Invalid {
-        name: "ALERT_CHANNELS",
-        why: openmic::errors::Chain(&e).to_string(),
+    let web = openmic_web::Web::new().map_err(|e| {
+        openmic::config::alerting::ALERT_CHANNELS.invalid(openmic::errors::Chain(&e).to_string())
     })?;
     backends.outbound = Some(Arc::new(web));
     Ok(backends)
@@ -52,7 +51,7 @@ async fn handle(
     event: Value,
 ) -> Result<Value, lambda_runtime::Error> {
     let queues = Queues {
-        updates: subscriptions.config.update_queue_url.as_deref(),
+        updates: subscriptions.config.aws.update_queue_url.as_deref(),
         ..Queues::default()
     };
     match Invocation::parse(event, &queues)? {

@@ -6,10 +6,91 @@
 
 use url::Url;
 
-use super::{Accepted, ConfigError, Secret};
+use super::setting::{Setting, accepted, secret, text};
+use super::{Accepted, ConfigError, Function as F, Rejected, Secret, Variable};
 
-/// Where Slack's `response_url`s live, unless `SLACK_RESPONSE_ORIGIN` says otherwise.
-pub const SLACK_RESPONSE_ORIGIN: &str = "https://hooks.slack.com";
+/// Without it, `/chat/slack/*` refuse every request.
+pub const SLACK_SIGNING_SECRET: Setting<Secret> = Setting {
+    variable: Variable {
+        name: "SLACK_SIGNING_SECRET",
+        default: "none",
+        meaning: "the Slack app's signing secret: `POST /chat/slack/commands` and `/chat/slack/actions` take requests it signed (v0, within five minutes); without it they refuse every request (see [Chat commands](chat.md))",
+        secret: true,
+        read_by: &[F::Notifier],
+        required_by: &[],
+    },
+    parse: secret,
+};
+
+pub const MATTERMOST_COMMAND_TOKEN: Setting<Accepted> = Setting {
+    variable: Variable {
+        name: "MATTERMOST_COMMAND_TOKEN",
+        default: "none",
+        meaning: "the Mattermost slash command's token: `POST /chat/mattermost/commands` takes requests carrying it; during a rotation `new,previous`",
+        secret: true,
+        read_by: &[F::Notifier],
+        required_by: &[],
+    },
+    parse: accepted,
+};
+
+pub const MATTERMOST_URL: Setting<Url> = Setting {
+    variable: Variable {
+        name: "MATTERMOST_URL",
+        default: "none",
+        meaning: "your Mattermost server (`https://chat.example.com`): the results of commands are posted only to `response_url`s on its origin; without it Mattermost commands are refused",
+        secret: false,
+        read_by: &[F::Notifier],
+        required_by: &[],
+    },
+    parse: origin_url,
+};
+
+pub const CHAT_USERS: Setting<String> = Setting {
+    variable: Variable {
+        name: "CHAT_USERS",
+        default: "none",
+        meaning: "which GitLab user each chat user acts as: `slack:U0123=alice,mattermost:8xk9qz=alice`; a chat user mapped to nobody may only `list`",
+        secret: false,
+        read_by: &[F::Notifier],
+        required_by: &[],
+    },
+    parse: text,
+};
+
+pub const SLACK_BOT_TOKEN: Setting<Secret> = Setting {
+    variable: Variable {
+        name: "SLACK_BOT_TOKEN",
+        default: "none",
+        meaning: "the Slack app's bot token (`xoxb-…`), for Slack's Web API; not used yet (chat users are mapped by `CHAT_USERS`)",
+        secret: true,
+        read_by: &[F::Notifier],
+        required_by: &[],
+    },
+    parse: secret,
+};
+
+pub const SLACK_RESPONSE_ORIGIN: Setting<Url> = Setting {
+    variable: Variable {
+        name: "SLACK_RESPONSE_ORIGIN",
+        default: "`https://hooks.slack.com`",
+        meaning: "the origin Slack's `response_url`s must have for a command's result to be posted there (a proxy's, a test's; https, http only on loopback)",
+        secret: false,
+        read_by: &[F::Notifier],
+        required_by: &[],
+    },
+    parse: response_origin,
+};
+
+/// What chat commands read.
+pub const VARIABLES: &[Variable] = &[
+    SLACK_SIGNING_SECRET.variable,
+    MATTERMOST_COMMAND_TOKEN.variable,
+    MATTERMOST_URL.variable,
+    CHAT_USERS.variable,
+    SLACK_BOT_TOKEN.variable,
+    SLACK_RESPONSE_ORIGIN.variable,
+];
 
 /// The chat command settings.
 #[derive(Debug, Clone)]
@@ -29,30 +110,30 @@ pub struct ChatSettings {
 }
 
 impl Default for ChatSettings {
+    /// As nothing set: the declared defaults.
     fn default() -> Self {
-        ChatSettings {
-            slack_signing_secret: None,
-            mattermost_command_token: None,
-            chat_users: None,
-            slack_bot_token: None,
-            mattermost_url: None,
-            slack_response_origin: Url::parse(SLACK_RESPONSE_ORIGIN).expect("a URL"),
-        }
+        ChatSettings::read(|_| None).expect("the declared defaults are read (tested)")
     }
 }
 
-/// An http(s) URL with a host and no credentials, or why not.
-fn origin_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let invalid = |why: &str| ConfigError::Invalid {
-        name,
-        why: why.to_owned(),
-    };
-    let url = Url::parse(value).map_err(|_| invalid("not a URL"))?;
+/// An http(s) URL with a host and no credentials.
+fn origin_url(value: &str) -> Result<Url, Rejected> {
+    let url = Url::parse(value).map_err(|_| Rejected::new("not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(invalid("not an http(s) URL with a host"));
+        return Err(Rejected::new("not an http(s) URL with a host"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("a URL with credentials"));
+        return Err(Rejected::new("a URL with credentials"));
+    }
+    Ok(url)
+}
+
+/// An origin URL on https, or http only on loopback.
+fn response_origin(value: &str) -> Result<Url, Rejected> {
+    let url = origin_url(value)?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if url.scheme() != "https" && !loopback {
+        return Err(Rejected::new("https, or http only on loopback"));
     }
     Ok(url)
 }
@@ -60,30 +141,14 @@ fn origin_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
 impl ChatSettings {
     /// Reads the settings through `get` (empty values already count as unset).
     pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<ChatSettings, ConfigError> {
-        let mut c = ChatSettings {
-            slack_signing_secret: get("SLACK_SIGNING_SECRET").map(Secret::new),
-            mattermost_command_token: get("MATTERMOST_COMMAND_TOKEN")
-                .map(|v| Accepted::parse("MATTERMOST_COMMAND_TOKEN", &v))
-                .transpose()?,
-            chat_users: get("CHAT_USERS"),
-            slack_bot_token: get("SLACK_BOT_TOKEN").map(Secret::new),
-            ..ChatSettings::default()
-        };
-        if let Some(v) = get("MATTERMOST_URL") {
-            c.mattermost_url = Some(origin_url("MATTERMOST_URL", &v)?);
-        }
-        if let Some(v) = get("SLACK_RESPONSE_ORIGIN") {
-            let url = origin_url("SLACK_RESPONSE_ORIGIN", &v)?;
-            let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-            if url.scheme() != "https" && !loopback {
-                return Err(ConfigError::Invalid {
-                    name: "SLACK_RESPONSE_ORIGIN",
-                    why: "https, or http only on loopback".into(),
-                });
-            }
-            c.slack_response_origin = url;
-        }
-        Ok(c)
+        Ok(ChatSettings {
+            slack_signing_secret: SLACK_SIGNING_SECRET.read(&get)?,
+            mattermost_command_token: MATTERMOST_COMMAND_TOKEN.read(&get)?,
+            mattermost_url: MATTERMOST_URL.read(&get)?,
+            chat_users: CHAT_USERS.read(&get)?,
+            slack_bot_token: SLACK_BOT_TOKEN.read(&get)?,
+            slack_response_origin: SLACK_RESPONSE_ORIGIN.value(&get)?,
+        })
     }
 }
 

@@ -309,10 +309,11 @@ mod tests {
             max_receive_count: 5,
             dlq: dlq.map(|d| d as Arc<dyn DeadLetterQueue>),
             mailer: Some(mailer),
-            config: Arc::new(Config {
-                mail_from: Some("openmic@status.example.com".into()),
-                maintainer_emails: vec!["oncall@example.com".into()],
-                ..Config::default()
+            config: Arc::new({
+                let mut c = Config::default();
+                c.mail.mail_from = Some("openmic@status.example.com".into());
+                c.mail.maintainer_emails = vec!["oncall@example.com".into()];
+                c
             }),
         }
     }

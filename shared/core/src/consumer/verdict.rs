@@ -24,8 +24,6 @@ use crate::mail::{Mail, header_safe};
 use crate::ports::Mailer;
 use crate::time::{self, Timestamp};
 
-pub use crate::config::DEFAULT_MAX_RECEIVE_COUNT;
-
 /// The longest reason kept with a dead letter (an SQS message attribute counts
 /// against the message's 256 KiB, and a reason is read by a person).
 pub const MAX_REASON_CHARS: usize = 2000;
@@ -163,8 +161,8 @@ impl GivenUp {
     /// for one message (a crash between the two steps) is one message to a mail
     /// client, and the outbox keeps one file.
     pub fn mail(&self, config: &Config) -> Option<Mail> {
-        let from = config.mail_from.clone()?;
-        if config.maintainer_emails.is_empty() {
+        let from = config.mail.mail_from.clone()?;
+        if config.mail.maintainer_emails.is_empty() {
             return None;
         }
         let reason = self.short_reason();
@@ -198,7 +196,7 @@ impl GivenUp {
             .collect();
         Some(Mail {
             from,
-            to: config.maintainer_emails.clone(),
+            to: config.mail.maintainer_emails.clone(),
             subject: header_safe(&format!(
                 "openmic gave up on a message of the {} queue",
                 self.queue
@@ -324,10 +322,11 @@ mod tests {
 
     #[test]
     fn the_maintainers_mail_names_queue_id_and_reason_and_never_the_body() {
-        let config = Config {
-            mail_from: Some("openmic@status.example.com".into()),
-            maintainer_emails: vec!["oncall@example.com".into()],
-            ..Config::default()
+        let config = {
+            let mut c = Config::default();
+            c.mail.mail_from = Some("openmic@status.example.com".into());
+            c.mail.maintainer_emails = vec!["oncall@example.com".into()];
+            c
         };
         let given_up = GivenUp {
             queue: "publish".into(),

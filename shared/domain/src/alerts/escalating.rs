@@ -695,7 +695,7 @@ fn refused_mail(
     to: &str,
     now: Timestamp,
 ) -> Option<Mail> {
-    let from = config.mail_from.clone()?;
+    let from = config.mail.mail_from.clone()?;
     let subject = format!(
         "openmic: the on-call file {} does not validate",
         crate::mail::header_safe(name)

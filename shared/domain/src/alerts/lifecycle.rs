@@ -23,7 +23,11 @@ use super::{Alert, AlertStatus};
 use crate::chat::Retries;
 use crate::clock::{Clock, SystemClock};
 use crate::compose::Backends;
-use crate::config::alerting::OnCallSource;
+use crate::config::alerting::ALERT_CHANNELS;
+use crate::config::gitlab::{GITLAB_TOKEN, GITLAB_URL};
+use crate::config::intake::GITLAB_PROJECT_ID;
+use crate::config::oncall::ONCALL_CONFIG;
+use crate::config::oncall::OnCallSource;
 use crate::config::{Config, ConfigError};
 use crate::errors::ProcessError;
 use crate::gitlab::Gitlab;
@@ -145,7 +149,7 @@ impl Notifier {
                     &alert,
                     &envelope.delivery,
                     at,
-                    self.config.renotify_after,
+                    self.config.alert_routing.renotify_after,
                 );
                 if let Some(r) = new.as_mut() {
                     muting::settle(r, c, &mutings, at);
@@ -338,37 +342,39 @@ impl Notifier {
         gitlab: Option<Arc<dyn Gitlab>>,
         outbound: Option<Arc<dyn Outbound>>,
     ) -> Result<Notifier, ConfigError> {
-        let issues: Option<Arc<dyn IncidentIssues>> = if config.create_incidents {
-            config.require(&["GITLAB_URL", "GITLAB_TOKEN", "GITLAB_PROJECT_ID"])?;
-            let api = gitlab.clone().ok_or(ConfigError::Missing("GITLAB_TOKEN"))?;
+        let issues: Option<Arc<dyn IncidentIssues>> = if config.alert_routing.create_incidents {
+            config.require(&[
+                GITLAB_URL.name(),
+                GITLAB_TOKEN.name(),
+                GITLAB_PROJECT_ID.name(),
+            ])?;
+            let api = gitlab.clone().ok_or_else(|| GITLAB_TOKEN.missing())?;
             let project = config
                 .home_project()
-                .ok_or(ConfigError::Missing("GITLAB_PROJECT_ID"))?;
+                .ok_or_else(|| GITLAB_PROJECT_ID.missing())?;
             Some(Arc::new(GitlabIncidents::new(
                 api,
                 project,
-                config.incident_template.clone(),
+                config.alert_routing.incident_template.clone(),
             )))
         } else {
             None
         };
         let channels = Channels::from_config(&config)?;
         if channels.any_http() && outbound.is_none() {
-            return Err(ConfigError::Invalid {
-                name: "ALERT_CHANNELS",
-                why: "chat, webhook and push channels need outbound HTTP, which this process lacks"
-                    .into(),
-            });
+            return Err(ALERT_CHANNELS.invalid(
+                "chat, webhook and push channels need outbound HTTP, which this process lacks",
+            ));
         }
-        let oncall = match &config.alert_routing.oncall_config {
+        let oncall = match &config.oncall.oncall_config {
             Some(OnCallSource::Gitlab {
                 project,
                 file,
                 reference,
             }) => {
-                let api = gitlab.clone().ok_or(ConfigError::Invalid {
-                    name: "ONCALL_CONFIG",
-                    why: "a file in a GitLab repository needs GITLAB_URL and GITLAB_TOKEN".into(),
+                let api = gitlab.clone().ok_or_else(|| {
+                    ONCALL_CONFIG
+                        .invalid("a file in a GitLab repository needs GITLAB_URL and GITLAB_TOKEN")
                 })?;
                 let source = GitlabFile {
                     api,
@@ -376,11 +382,7 @@ impl Notifier {
                     file: file.clone(),
                     reference: reference.clone(),
                 };
-                let name = config
-                    .alert_routing
-                    .oncall_config
-                    .as_ref()
-                    .map(OnCallSource::name);
+                let name = config.oncall.oncall_config.as_ref().map(OnCallSource::name);
                 Some(Arc::new(Keeper::new(
                     name.unwrap_or_default(),
                     Arc::new(source),

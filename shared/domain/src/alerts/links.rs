@@ -170,14 +170,14 @@ impl Links {
     /// The links of the configuration: on with `PUBLIC_API_URL`, which then needs
     /// `ALERT_LINK_SECRET`.
     pub fn from_config(config: &Config) -> Result<Option<Links>, ConfigError> {
-        let Some(base) = &config.public_api_url else {
+        let Some(base) = &config.subscriptions.public_api_url else {
             return Ok(None);
         };
         let secret = config
             .alert_routing
             .link_secret
             .as_ref()
-            .ok_or(ConfigError::Missing("ALERT_LINK_SECRET"))?;
+            .ok_or_else(|| crate::config::alerting::ALERT_LINK_SECRET.missing())?;
         Ok(Some(Links {
             base: base.clone(),
             key: LinkKey::new(secret),

@@ -19,7 +19,7 @@ use crate::time::{self, Timestamp};
 pub use super::message::subject;
 
 fn sender(config: &Config) -> Result<String, NoticeError> {
-    config.mail_from.clone().ok_or(NoticeError::NoSender)
+    config.mail.mail_from.clone().ok_or(NoticeError::NoSender)
 }
 
 /// A recipient's own thread of an alert: `<alert-…@openmic>` becomes
@@ -67,7 +67,11 @@ pub fn compose(
     Ok(Mail {
         from,
         to: to.to_vec(),
-        subject: message::subject(record, notice, crate::i18n::catalogue(config.page_language)),
+        subject: message::subject(
+            record,
+            notice,
+            crate::i18n::catalogue(config.site.page_language),
+        ),
         text,
         html,
         date: at,
@@ -156,6 +160,7 @@ pub fn maintenance_widened(
         context! { title => &m.title },
     ));
     let link = config
+        .site
         .status_page_url
         .as_deref()
         .map(|base| format!("{base}/{}", crate::site::incident_page_key(m.id)));

@@ -205,7 +205,7 @@ pub(super) fn context(
     links: Option<&ActionLinks>,
 ) -> Value {
     let a = &record.alert;
-    let cat = i18n::catalogue(config.page_language);
+    let cat = i18n::catalogue(config.site.page_language);
     let title = header_safe(&a.title);
     let headline = match notice {
         Notice::New => cat.format("alert.headline_new", &[("title", &title)]),
@@ -216,7 +216,7 @@ pub(super) fn context(
         ),
         Notice::Resolved => cat.format("alert.headline_resolved", &[("title", &title)]),
     };
-    let project = match (&config.gitlab_url, config.home_project()) {
+    let project = match (&config.gitlab.gitlab_url, config.home_project()) {
         (Some(url), Some(id)) => format!("{url}/projects/{id}"),
         (None, Some(id)) => cat.format("alert.gitlab_project", &[("id", &id.to_string())]),
         _ => cat.text("alert.no_project").to_owned(),
@@ -253,7 +253,7 @@ pub(super) fn context(
     });
     let severity = a.severity.as_str();
     context! {
-        lang => config.page_language.code(),
+        lang => config.site.page_language.code(),
         l => labels,
         kind => notice.as_str(),
         subject => subject(record, notice, cat),
@@ -289,9 +289,9 @@ pub(super) fn context(
         quirks => &a.quirks,
         issue_url => issue_url.as_deref().and_then(|u| safe_href(Some(u))),
         call_url => record.issue.as_ref().and_then(|i| safe_href(i.call_link.as_deref())),
-        status_page_url => config.status_page_url.as_deref().and_then(|u| safe_href(Some(u))),
+        status_page_url => config.site.status_page_url.as_deref().and_then(|u| safe_href(Some(u))),
         fingerprint => &record.fingerprint,
-        renotify_after => human(config.renotify_after),
+        renotify_after => human(config.alert_routing.renotify_after),
         acknowledged => acknowledged,
         actions => actions_value(links),
     }
@@ -431,7 +431,7 @@ pub(super) fn digest_context(
         limit => limit.count,
         window => human(limit.window),
         max_lines => 50,
-        status_page_url => config.status_page_url.as_deref().and_then(|u| safe_href(Some(u))),
+        status_page_url => config.site.status_page_url.as_deref().and_then(|u| safe_href(Some(u))),
     }
 }
 

@@ -160,7 +160,7 @@ impl Notifier {
                 .ok_or_else(|| ProcessError::Retryable(format!("{key} vanished")))?;
         }
         if notice == Notice::Resolved
-            && self.config.auto_close_incidents
+            && self.config.alert_routing.auto_close_incidents
             && let Some(issue) = record.issue.clone().filter(|i| !i.closed)
         {
             issues.close(&issue).await?;

@@ -109,7 +109,7 @@ impl Notifier {
             None => format!("You are on call in {schedule} from now."),
         };
         if let Some(email) = p.contacts.iter().find(|c| c.kind == ContactKind::Email) {
-            let Some(from) = self.config.mail_from.clone() else {
+            let Some(from) = self.config.mail.mail_from.clone() else {
                 return;
             };
             let mail = Mail {
@@ -172,7 +172,7 @@ impl Notifier {
     }
 
     async fn tell_gaps(&self, found: &[Gap], now: Timestamp) {
-        let Some(from) = self.config.mail_from.clone() else {
+        let Some(from) = self.config.mail.mail_from.clone() else {
             return;
         };
         let lines: Vec<String> = found

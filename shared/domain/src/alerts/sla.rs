@@ -191,7 +191,7 @@ impl Notifier {
                     self.send_chat(channel, target, &message, false).await;
                 }
                 Destination::Mail(to) => {
-                    let Some(from) = self.config.mail_from.as_deref() else {
+                    let Some(from) = self.config.mail.mail_from.as_deref() else {
                         warn!(channel = %channel.name, "SLA reminder: MAIL_FROM is not set");
                         continue;
                     };

@@ -9,8 +9,10 @@
 use url::{Host, Url};
 
 use super::{Kind, Target};
-pub use crate::config::alerting::{PUSHOVER_API, TELEGRAM_API};
-use crate::config::{Config, ConfigError, Secret};
+use crate::config::alerting::{
+    AlertRouting, PUSHOVER_API_URL, PUSHOVER_TOKEN, TELEGRAM_API_URL, TELEGRAM_BOT_TOKEN,
+};
+use crate::config::{Config, ConfigError, Secret, Setting};
 
 /// The pagers' settings: tokens, and where the services' APIs are.
 #[derive(Clone)]
@@ -26,12 +28,14 @@ pub struct Services {
 }
 
 impl Default for Services {
+    /// No tokens, and the services' own APIs (the declared defaults).
     fn default() -> Self {
+        let r = AlertRouting::default();
         Services {
             pushover_token: None,
-            pushover_api: PUSHOVER_API.into(),
+            pushover_api: r.pushover_api_url,
             telegram_bot_token: None,
-            telegram_api: TELEGRAM_API.into(),
+            telegram_api: r.telegram_api_url,
         }
     }
 }
@@ -50,17 +54,11 @@ impl Services {
     /// echoed), the APIs' URLs https (http only on loopback).
     pub fn from_config(config: &Config) -> Result<Services, ConfigError> {
         let r = &config.alert_routing;
-        let invalid = |name: &'static str, why: &str| ConfigError::Invalid {
-            name,
-            why: why.to_owned(),
-        };
         if let Some(t) = &r.pushover_token
             && !is_pushover_key(t.expose())
         {
-            return Err(invalid(
-                "PUSHOVER_TOKEN",
-                "an application's token is 30 letters and digits (pushover.net/apps)",
-            ));
+            return Err(PUSHOVER_TOKEN
+                .invalid("an application's token is 30 letters and digits (pushover.net/apps)"));
         }
         if let Some(t) = &r.telegram_bot_token {
             let shape = t.expose().split_once(':').is_some_and(|(id, secret)| {
@@ -72,29 +70,26 @@ impl Services {
                         .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             });
             if !shape {
-                return Err(invalid(
-                    "TELEGRAM_BOT_TOKEN",
+                return Err(TELEGRAM_BOT_TOKEN.invalid(
                     "a bot's token is its number, a colon and its secret, as @BotFather gives it",
                 ));
             }
         }
-        let api = |name: &'static str, value: &str| {
+        let api = |setting: &Setting<String>, value: &str| {
             let url = value.trim();
             match Url::parse(url) {
                 Ok(u) if is_https_or_loopback(&u) && u.query().is_none() => {
                     Ok(url.trim_end_matches('/').to_owned())
                 }
-                _ => Err(invalid(
-                    name,
-                    "must be an https URL (http only on loopback), without a query",
-                )),
+                _ => Err(setting
+                    .invalid("must be an https URL (http only on loopback), without a query")),
             }
         };
         Ok(Services {
             pushover_token: r.pushover_token.clone(),
-            pushover_api: api("PUSHOVER_API_URL", &r.pushover_api_url)?,
+            pushover_api: api(&PUSHOVER_API_URL, &r.pushover_api_url)?,
             telegram_bot_token: r.telegram_bot_token.clone(),
-            telegram_api: api("TELEGRAM_API_URL", &r.telegram_api_url)?,
+            telegram_api: api(&TELEGRAM_API_URL, &r.telegram_api_url)?,
         })
     }
 }
@@ -221,7 +216,7 @@ impl Target {
                 }
                 Target {
                     to: Some(detail.to_owned()),
-                    token: Some(token(&services.pushover_token, "PUSHOVER_TOKEN")?),
+                    token: Some(token(&services.pushover_token, PUSHOVER_TOKEN.name())?),
                     ..Target::webhook(kind, format!("{}/1/messages.json", services.pushover_api))
                 }
             }
@@ -229,7 +224,7 @@ impl Target {
                 if !is_telegram_chat(detail) {
                     return Err(ContactError::TelegramChat);
                 }
-                let bot = token(&services.telegram_bot_token, "TELEGRAM_BOT_TOKEN")?;
+                let bot = token(&services.telegram_bot_token, TELEGRAM_BOT_TOKEN.name())?;
                 Target {
                     to: Some(detail.to_owned()),
                     ..Target::webhook(
@@ -364,7 +359,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.telegram_api, "http://127.0.0.1:9000/tg");
-        assert_eq!(s.pushover_api, PUSHOVER_API);
+        assert_eq!(s.pushover_api, "https://api.pushover.net");
         for (name, value) in [
             ("PUSHOVER_TOKEN", "not-a-token-secret-value"),
             ("TELEGRAM_BOT_TOKEN", "nocolon-secret-value"),

@@ -21,64 +21,14 @@ use serde::{Deserialize, Serialize};
 use crate::chat::commands::{ChatUsers, Platform};
 use crate::clock::Clock;
 use crate::compose::Backends;
-use crate::config::Function::Notifier;
-use crate::config::{Config, ConfigError, Variable};
+use crate::config::{Config, ConfigError};
 use crate::errors::Chain;
 use crate::gitlab::GitlabAccess;
 use crate::message::Source;
 use crate::ports::{ClaimStore, ClaimsIn, ObjectStore, Outbound, Queue};
 
 /// What incidents run from chat read.
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "SLACK_SIGNING_SECRET",
-        default: "none",
-        meaning: "the Slack app's signing secret: `POST /chat/slack/commands` and `/chat/slack/actions` take requests it signed (v0, within five minutes); without it they refuse every request (see [Chat commands](chat.md))",
-        secret: true,
-        read_by: &[Notifier],
-        required_by: &[],
-    },
-    Variable {
-        name: "MATTERMOST_COMMAND_TOKEN",
-        default: "none",
-        meaning: "the Mattermost slash command's token: `POST /chat/mattermost/commands` takes requests carrying it; during a rotation `new,previous`",
-        secret: true,
-        read_by: &[Notifier],
-        required_by: &[],
-    },
-    Variable {
-        name: "MATTERMOST_URL",
-        default: "none",
-        meaning: "your Mattermost server (`https://chat.example.com`): the results of commands are posted only to `response_url`s on its origin; without it Mattermost commands are refused",
-        secret: false,
-        read_by: &[Notifier],
-        required_by: &[],
-    },
-    Variable {
-        name: "CHAT_USERS",
-        default: "none",
-        meaning: "which GitLab user each chat user acts as: `slack:U0123=alice,mattermost:8xk9qz=alice`; a chat user mapped to nobody may only `list`",
-        secret: false,
-        read_by: &[Notifier],
-        required_by: &[],
-    },
-    Variable {
-        name: "SLACK_BOT_TOKEN",
-        default: "none",
-        meaning: "the Slack app's bot token (`xoxb-…`), for Slack's Web API; not used yet (chat users are mapped by `CHAT_USERS`)",
-        secret: true,
-        read_by: &[Notifier],
-        required_by: &[],
-    },
-    Variable {
-        name: "SLACK_RESPONSE_ORIGIN",
-        default: "`https://hooks.slack.com`",
-        meaning: "the origin Slack's `response_url`s must have for a command's result to be posted there (a proxy's, a test's; https, http only on loopback)",
-        secret: false,
-        read_by: &[Notifier],
-        required_by: &[],
-    },
-];
+pub use crate::config::chat::VARIABLES;
 
 /// One piece of work from chat, as it goes on the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,10 +86,7 @@ impl Commands {
     /// the results, and the publish queue where notes are published from chat.
     pub fn compose(config: Arc<Config>, backends: &Backends) -> Result<Commands, ConfigError> {
         let users = ChatUsers::parse(config.chat.chat_users.as_deref().unwrap_or_default())
-            .map_err(|e| ConfigError::Invalid {
-                name: "CHAT_USERS",
-                why: Chain(&e).to_string(),
-            })?;
+            .map_err(|e| crate::config::chat::CHAT_USERS.invalid(Chain(&e).to_string()))?;
         let state = backends.state()?;
         Ok(Commands {
             users,

@@ -253,7 +253,7 @@ impl Commands {
         let mut labels: Vec<String> = severity.into_iter().map(severity_label).collect();
         labels.extend(components.iter().map(|c| format!("component::{c}")));
         let mut description = String::new();
-        if let Some(name) = &self.config.incident_template {
+        if let Some(name) = &self.config.alert_routing.incident_template {
             match api.issue_template(project, name).await {
                 Ok(Some(t)) => description.push_str(&t),
                 Ok(None) => warn!(template = %name, "INCIDENT_TEMPLATE names no issue template"),

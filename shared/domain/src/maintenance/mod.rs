@@ -11,22 +11,13 @@ pub mod window;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Function::Publisher;
-use crate::config::Variable;
 use crate::routing::matchers::Matchers;
 use crate::time::Timestamp;
 pub use delivery::Delivery;
 pub use window::{Window, WindowError};
 
 /// What maintenance reads.
-pub const VARIABLES: &[Variable] = &[Variable {
-    name: "MAINTENANCE_LABEL",
-    default: "`maintenance`",
-    meaning: "the label that makes an issue a scheduled maintenance (its window in a line `Window: <start>/<end>`)",
-    secret: false,
-    read_by: &[Publisher],
-    required_by: &[],
-}];
+pub use crate::config::maintenance::VARIABLES;
 
 /// A maintenance's stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -23,18 +23,8 @@ pub mod ics;
 pub mod keeper;
 pub mod schedule;
 
-use crate::config::Function::{Notifier, Webhook};
-use crate::config::Variable;
-
 /// What on call reads.
-pub const VARIABLES: &[Variable] = &[Variable {
-    name: "ONCALL_CONFIG",
-    default: "none",
-    meaning: "the on-call file (see [On call](oncall.md)): `<project>:<file>@<ref>` in a GitLab repository (`ops/oncall:oncall.yaml@main`), read again when a Push Hook touches it; `openmic-local` also takes a local path",
-    secret: false,
-    read_by: &[Webhook, Notifier],
-    required_by: &[],
-}];
+pub use crate::config::oncall::VARIABLES;
 
 pub use escalation::{AlertState, Escalation, EscalationRecord, Page, Recipient, escalate};
 pub use file::{FileError, OnCall};

@@ -35,7 +35,7 @@ impl Authorizer for ConfigAuthorizer {
         username: &str,
         _user_id: Option<u64>,
     ) -> Result<bool, BackendError> {
-        Ok(match self.config.microphone_trust {
+        Ok(match self.config.publishing.microphone_trust {
             MicrophoneTrust::Anyone => true,
             // Without the API there is no role to look up: publishers only.
             MicrophoneTrust::Publishers | MicrophoneTrust::Developers => {

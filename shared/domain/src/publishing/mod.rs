@@ -43,52 +43,8 @@ use crate::site::{ARCHIVE_PREFIX, Page};
 use crate::time;
 use incident::{IncidentState, Verdict};
 
-use crate::config::Function::Publisher as PublisherFn;
-use crate::config::Variable;
-
 /// What publishing reads.
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "PUBLISH_LABEL",
-        default: "`status-page`",
-        meaning: "the label that publishes",
-        secret: false,
-        read_by: &[PublisherFn],
-        required_by: &[],
-    },
-    Variable {
-        name: "PUBLISHERS",
-        default: "none",
-        meaning: "usernames allowed to publish, comma-separated",
-        secret: false,
-        read_by: &[PublisherFn],
-        required_by: &[],
-    },
-    Variable {
-        name: "PUBLISH_MIN_ACCESS",
-        default: "`50`",
-        meaning: "with API access: the least access level that may publish (`30` Developer, `40` Maintainer, `50` Owner)",
-        secret: false,
-        read_by: &[PublisherFn],
-        required_by: &[],
-    },
-    Variable {
-        name: "MICROPHONE_TRUST",
-        default: "`publishers`",
-        meaning: "whose 🎤 publishes a comment: `anyone`, `publishers`, `developers`",
-        secret: false,
-        read_by: &[PublisherFn],
-        required_by: &[],
-    },
-    Variable {
-        name: "LINK_BACK",
-        default: "`true`",
-        meaning: "with API access (`api` scope), the first publication of an incident adds one note to its issue with the public page's URL",
-        secret: false,
-        read_by: &[PublisherFn],
-        required_by: &[],
-    },
-];
+pub use crate::config::publishing::VARIABLES;
 
 /// How one incident is applied to the status bucket.
 #[derive(Debug, Clone, Copy)]
@@ -227,8 +183,8 @@ impl Publisher {
                     &hook,
                     envelope.event.as_deref(),
                     incident::Labels {
-                        publish: &self.config.publish_label,
-                        maintenance: &self.config.maintenance_label,
+                        publish: &self.config.publishing.publish_label,
+                        maintenance: &self.config.maintenance.maintenance_label,
                     },
                     verdict,
                 );
@@ -274,7 +230,9 @@ impl Publisher {
         };
         let now = self.clock.now();
         let maintenance = match &state.issue {
-            Some(issue) => public::maintenance(issue, &self.config.maintenance_label, now),
+            Some(issue) => {
+                public::maintenance(issue, &self.config.maintenance.maintenance_label, now)
+            }
             None => Ok(None),
         };
         let maintenance = match maintenance {
@@ -286,8 +244,12 @@ impl Publisher {
             Err(_) => return self.take_down(state, id, how).await,
         };
         if state.published()
-            && let Some(mut rendered) =
-                public::render_incident(state, id, self.config.gitlab_url.as_deref(), maintenance)
+            && let Some(mut rendered) = public::render_incident(
+                state,
+                id,
+                self.config.gitlab.gitlab_url.as_deref(),
+                maintenance,
+            )
         {
             rendered.incident.key_times = self.key_times(state, id, &rendered.incident).await?;
             if how.announce
@@ -436,7 +398,7 @@ impl Publisher {
     /// that change left no window that can be read); its title and closing as they are.
     fn muting(&self, state: &IncidentState, incident: &data::Incident) -> Option<Muting> {
         let effective = state.effective.as_ref()?;
-        let delivery = state.effective_delivery(&self.config.maintenance_label);
+        let delivery = state.effective_delivery(&self.config.maintenance.maintenance_label);
         Some(Muting {
             id: incident.id,
             title: crate::site::text_of(&incident.title),
@@ -458,7 +420,7 @@ impl Publisher {
     /// as long as the same publisher's change stands, whatever else is edited or
     /// retried.
     async fn hold_delivery(&self, state: &IncidentState) -> Result<(), ProcessError> {
-        let held = state.held_delivery(&self.config.maintenance_label);
+        let held = state.held_delivery(&self.config.maintenance.maintenance_label);
         if held.is_empty() {
             return Ok(());
         }
@@ -502,11 +464,14 @@ impl Publisher {
     /// The issue's notes are read first, so a retry after a lost state write never
     /// notes it twice either.
     async fn link_back(&self, state: &IncidentState, id: u64) -> Result<(), ProcessError> {
-        let (Some(api), true, None) = (&self.gitlab, self.config.link_back, state.linked_back)
-        else {
+        let (Some(api), true, None) = (
+            &self.gitlab,
+            self.config.publishing.link_back,
+            state.linked_back,
+        ) else {
             return Ok(());
         };
-        let Some(base) = self.config.status_page_url.as_deref() else {
+        let Some(base) = self.config.site.status_page_url.as_deref() else {
             warn!("LINK_BACK: STATUS_PAGE_URL is not set, so there is no public URL to note");
             return Ok(());
         };
@@ -811,7 +776,7 @@ impl Publisher {
         if self.sla.is_empty() {
             return Ok(());
         }
-        let seen = state.sla_seen(&self.config.maintenance_label);
+        let seen = state.sla_seen(&self.config.maintenance.maintenance_label);
         let id = state.id();
         let (watch, _) =
             document::read::<crate::sla::Watch>(self.state.as_ref(), crate::sla::WATCH_KEY)
@@ -855,7 +820,8 @@ impl Publisher {
         let authorizer: Arc<dyn Authorizer> = match &gitlab {
             Some(access) => access.roles.clone(),
             None => {
-                if config.microphone_trust == crate::config::MicrophoneTrust::Developers {
+                if config.publishing.microphone_trust == crate::config::MicrophoneTrust::Developers
+                {
                     warn!(
                         "MICROPHONE_TRUST=developers needs GITLAB_URL and GITLAB_TOKEN; trusting publishers only"
                     );

@@ -75,7 +75,9 @@ impl Publisher {
             verdicts: &verdicts,
         };
         let state = self
-            .update_state(id, |s| s.resync(&view, &self.config.publish_label))
+            .update_state(id, |s| {
+                s.resync(&view, &self.config.publishing.publish_label)
+            })
             .await?;
         self.apply(&state).await
     }

@@ -109,7 +109,7 @@ impl Publisher {
         let Some(path) = state
             .project_url
             .as_deref()
-            .and_then(|u| project_path(u, self.config.gitlab_url.as_deref()))
+            .and_then(|u| project_path(u, self.config.gitlab.gitlab_url.as_deref()))
         else {
             return Ok(Vec::new());
         };

@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 
 use super::matchers::{MatcherError, Matchers};
 use crate::chat::{ContactError, Kind, Services, Target};
+use crate::config::alerting::ALERT_CHANNELS;
 use crate::config::{Config, ConfigError, Secret, is_address};
 use crate::errors::Chain;
 use crate::intake::payload::Alert;
@@ -91,10 +92,8 @@ impl Channels {
             }])),
             Some(json) => {
                 let services = Services::from_config(config)?;
-                Channels::parse_with(json.expose(), &services).map_err(|e| ConfigError::Invalid {
-                    name: "ALERT_CHANNELS",
-                    why: Chain(&e).to_string(),
-                })
+                Channels::parse_with(json.expose(), &services)
+                    .map_err(|e| ALERT_CHANNELS.invalid(Chain(&e).to_string()))
             }
         }
     }

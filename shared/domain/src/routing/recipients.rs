@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use crate::config::alerting::NotifyRoles;
+use crate::config::gitlab::{GITLAB_TOKEN, GITLAB_URL};
+use crate::config::intake::GITLAB_PROJECT_ID;
 use crate::config::{Config, ConfigError, is_address};
 use crate::gitlab::{ApiError, Gitlab};
 
@@ -46,13 +48,17 @@ impl Recipients {
         let roles = match config.alert_routing.notify_roles {
             None => None,
             Some(r) => {
-                config.require(&["GITLAB_URL", "GITLAB_TOKEN", "GITLAB_PROJECT_ID"])?;
-                let api = gitlab.ok_or(ConfigError::Missing("GITLAB_TOKEN"))?;
-                Some((r, api, config.gitlab_projects.clone()))
+                config.require(&[
+                    GITLAB_URL.name(),
+                    GITLAB_TOKEN.name(),
+                    GITLAB_PROJECT_ID.name(),
+                ])?;
+                let api = gitlab.ok_or_else(|| GITLAB_TOKEN.missing())?;
+                Some((r, api, config.intake.gitlab_projects.clone()))
             }
         };
         Ok(Recipients {
-            configured: config.maintainer_emails.clone(),
+            configured: config.mail.maintainer_emails.clone(),
             roles,
             cache: Mutex::new(None),
         })

@@ -32,8 +32,7 @@ use bytes::Bytes;
 use minijinja::Environment;
 use sha2::{Digest, Sha256};
 
-use crate::config::Function::{Notifier, Publisher, Subscriptions};
-use crate::config::{Config, Language, Variable};
+use crate::config::{Config, Language};
 use crate::i18n::{self, Catalogue};
 use crate::ports::DATA_CACHE_CONTROL;
 use crate::ports::{Condition, PutOptions};
@@ -42,56 +41,7 @@ use crate::time::Timestamp;
 use data::PublishedIndex;
 
 /// What the site reads.
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "STATUS_PAGE_URL",
-        default: "on AWS `https://<DomainName>` or the CloudFront address (locally the listen address)",
-        meaning: "the public page: the feed's links, the note back, and the link in mail",
-        secret: false,
-        read_by: &[Publisher, Notifier, Subscriptions],
-        required_by: &[],
-    },
-    Variable {
-        name: "COMPONENTS",
-        default: "none",
-        meaning: "the page's components in order, comma-separated, shown with their history before their first incident; components of `component::` labels not listed follow",
-        secret: false,
-        read_by: &[Publisher, Subscriptions],
-        required_by: &[],
-    },
-    Variable {
-        name: "PAGE_TITLE",
-        default: "`Service status` in the page's language",
-        meaning: "the page's name, in its header, its title and the feed",
-        secret: false,
-        read_by: &[Publisher],
-        required_by: &[],
-    },
-    Variable {
-        name: "PAGE_LANGUAGE",
-        default: "`en`",
-        meaning: "the language of the pages, the feed and the mail: `en`, `de`, `fr`, `es`, `pt`, `ja`",
-        secret: false,
-        read_by: &[Publisher, Notifier],
-        required_by: &[],
-    },
-    Variable {
-        name: "PAGE_LOGO_URL",
-        default: "none",
-        meaning: "a logo for the page's header: a path in the status bucket (`brand/logo.svg`) or a URL on the page's own site",
-        secret: false,
-        read_by: &[Publisher],
-        required_by: &[],
-    },
-    Variable {
-        name: "PAGE_ACCENT",
-        default: "none",
-        meaning: "the page's accent colour (`#rrggbb`), darkened or lightened where needed for WCAG AA contrast",
-        secret: false,
-        read_by: &[Publisher],
-        required_by: &[],
-    },
-];
+pub use crate::config::site::VARIABLES;
 
 /// Pages and data: short, so a change shows within a minute.
 pub const PAGE_CACHE_CONTROL: &str = DATA_CACHE_CONTROL;
@@ -223,17 +173,21 @@ fn short_hash(parts: &[&str]) -> String {
 impl Page {
     /// The page's title: `PAGE_TITLE`, else the language's own.
     pub fn title(config: &Config) -> String {
-        config.page_title.clone().unwrap_or_else(|| {
-            i18n::catalogue(config.page_language)
+        config.site.page_title.clone().unwrap_or_else(|| {
+            i18n::catalogue(config.site.page_language)
                 .text("site.title")
                 .to_owned()
         })
     }
 
     pub fn new(config: &Config) -> Page {
-        let language = config.page_language;
+        let language = config.site.page_language;
         let title = Page::title(config);
-        let accent = config.page_accent.as_deref().and_then(brand::Accent::new);
+        let accent = config
+            .site
+            .page_accent
+            .as_deref()
+            .and_then(brand::Accent::new);
         if let Some(a) = accent.as_ref().filter(|a| a.adjusted()) {
             tracing::info!(
                 given = %a.given,
@@ -249,6 +203,7 @@ impl Page {
         let stylesheet_key = format!("style.{}.css", short_hash(&[&stylesheet]));
         let script_key = format!("live.{}.js", short_hash(&[SCRIPT]));
         let base_url = config
+            .site
             .status_page_url
             .as_deref()
             .map(|u| u.trim_end_matches('/').to_owned());
@@ -261,7 +216,7 @@ impl Page {
             .collect();
         let subscribe_url = config.subscribe_url();
         let (logo, base, subscribe) = (
-            config.page_logo_url.clone().unwrap_or_default(),
+            config.site.page_logo_url.clone().unwrap_or_default(),
             base_url.clone().unwrap_or_default(),
             subscribe_url.clone().unwrap_or_default(),
         );
@@ -280,8 +235,8 @@ impl Page {
         Page {
             language,
             title,
-            components: config.components.clone(),
-            logo: config.page_logo_url.clone(),
+            components: config.site.components.clone(),
+            logo: config.site.page_logo_url.clone(),
             accent,
             base_url,
             subscribe_url,

@@ -19,21 +19,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Function::{Notifier, Publisher};
-use crate::config::{Config, ConfigError, Variable};
+use crate::config::{Config, ConfigError};
 use crate::ids::IncidentId;
 use crate::intake::payload::Severity;
 use crate::time::Timestamp;
 
 /// What SLA timers read.
-pub const VARIABLES: &[Variable] = &[Variable {
-    name: "INCIDENT_SLA",
-    default: "none",
-    meaning: "the time to resolve per severity (`critical=1h,high=4h,medium=1d`): an incident open past it gets the label `missed::SLA` and one reminder to its alert channels; the history shows time to resolve against it",
-    secret: false,
-    read_by: &[Publisher, Notifier],
-    required_by: &[],
-}];
+pub use crate::config::sla::VARIABLES;
 
 /// The label GitLab's own SLA timer (Ultimate) gives an incident past its due date.
 pub const MISSED_LABEL: &str = "missed::SLA";
@@ -48,13 +40,11 @@ pub const KEEP_CLOSED_DAYS: i64 = 30;
 impl SlaTargets {
     /// `INCIDENT_SLA` of a configuration (none when unset), or the error naming it.
     pub fn from_config(config: &Config) -> Result<SlaTargets, ConfigError> {
-        let Some(value) = config.incident_sla.as_deref() else {
+        let Some(value) = config.sla.incident_sla.as_deref() else {
             return Ok(SlaTargets::default());
         };
-        SlaTargets::parse(value).map_err(|e| ConfigError::Invalid {
-            name: "INCIDENT_SLA",
-            why: e.to_string(),
-        })
+        SlaTargets::parse(value)
+            .map_err(|e| crate::config::sla::INCIDENT_SLA.invalid(e.to_string()))
     }
 }
 

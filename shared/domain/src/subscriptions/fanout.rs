@@ -188,7 +188,7 @@ impl Subscriptions {
                 };
                 let posted = match &self.channels {
                     Some(c) => {
-                        let page = self.config.status_page_url.as_deref();
+                        let page = self.config.site.status_page_url.as_deref();
                         c.tell(self.state.as_ref(), &u, &self.site_title, page)
                             .await?
                     }

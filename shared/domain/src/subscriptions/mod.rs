@@ -48,8 +48,10 @@ use tracing::info;
 
 use crate::clock::{Clock, SystemClock};
 use crate::compose::Backends;
-use crate::config::Function::{Notifier, Publisher, Subscriptions as SubscriptionsFn};
-use crate::config::{Config, ConfigError, Variable};
+use crate::config::aws::UPDATE_QUEUE_URL;
+use crate::config::mail::MAIL_FROM;
+use crate::config::subscriptions::{PUBLIC_API_URL, SUBSCRIPTION_SECRET, UPDATE_CHANNELS};
+use crate::config::{Config, ConfigError};
 use crate::document;
 use crate::errors::ProcessError;
 use crate::ports::{Mailer, ObjectStore, Queue};
@@ -59,48 +61,7 @@ use subscriber::Subscriber;
 use token::{Pseudonym, TokenKey};
 
 /// What subscriptions read.
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "SUBSCRIPTIONS",
-        default: "`off`",
-        meaning: "`on`: readers subscribe to updates by mail (see [Subscriptions](subscriptions.md))",
-        secret: false,
-        read_by: &[Publisher, SubscriptionsFn],
-        required_by: &[],
-    },
-    Variable {
-        name: "UPDATE_CHANNELS",
-        default: "none",
-        meaning: "the operators' chat and webhook channels every public update goes to: a JSON list as `ALERT_CHANNELS`, without email (see [the operators' channels](subscriptions.md#the-operators-channels-update_channels))",
-        secret: true,
-        read_by: &[SubscriptionsFn],
-        required_by: &[],
-    },
-    Variable {
-        name: "SUBSCRIPTION_SECRET",
-        default: "required when `SUBSCRIPTIONS=on` (kept in the data directory locally)",
-        meaning: "the key that signs the links in subscription mail, 32 characters or more",
-        secret: true,
-        read_by: &[SubscriptionsFn],
-        required_by: &[],
-    },
-    Variable {
-        name: "PUBLIC_API_URL",
-        default: "the HTTP API (locally the listen address)",
-        meaning: "where the subscription routes and the alert links are served: the base of the links in mail and chat and of the subscribe form",
-        secret: false,
-        read_by: &[Publisher, SubscriptionsFn, Notifier],
-        required_by: &[],
-    },
-    Variable {
-        name: "SUBSCRIBE_MAX_PER_HOUR",
-        default: "`200`",
-        meaning: "at most this many confirmation mails an hour, whoever asks; past it the subscribe form says to try later (see [Subscriptions](subscriptions.md))",
-        secret: false,
-        read_by: &[SubscriptionsFn],
-        required_by: &[],
-    },
-];
+pub use crate::config::subscriptions::VARIABLES;
 
 /// Mails (and records) in flight at once, at most: the fan-out's and the requests'.
 pub const MAX_CONCURRENCY: usize = 16;
@@ -142,13 +103,17 @@ impl Subscriptions {
         queue: Option<Arc<dyn Queue>>,
     ) -> Result<Subscriptions, ConfigError> {
         let site_title = crate::site::Page::title(&config);
-        let fan = if config.subscriptions {
-            config.require(&["SUBSCRIPTION_SECRET", "PUBLIC_API_URL", "MAIL_FROM"])?;
-            let queue = queue.ok_or(ConfigError::Missing("UPDATE_QUEUE_URL"))?;
+        let fan = if config.subscriptions.enabled {
+            config.require(&[
+                SUBSCRIPTION_SECRET.name(),
+                PUBLIC_API_URL.name(),
+                MAIL_FROM.name(),
+            ])?;
+            let queue = queue.ok_or_else(|| UPDATE_QUEUE_URL.missing())?;
             let (Some(secret), Some(api), Some(from)) = (
-                &config.subscription_secret,
-                &config.public_api_url,
-                &config.mail_from,
+                &config.subscriptions.subscription_secret,
+                &config.subscriptions.public_api_url,
+                &config.mail.mail_from,
             ) else {
                 unreachable!("required above")
             };
@@ -157,20 +122,23 @@ impl Subscriptions {
                     site_title: site_title.clone(),
                     from: from.clone(),
                     api: api.clone(),
-                    page: config.status_page_url.clone(),
+                    page: config.site.status_page_url.clone(),
                     key: TokenKey::new(secret),
-                    language: config.page_language,
+                    language: config.site.page_language,
                 },
                 queue,
             })
         } else {
             None
         };
-        let origins = [&config.status_page_url, &config.public_api_url]
-            .into_iter()
-            .flatten()
-            .filter_map(|url| web::origin_of(url))
-            .collect();
+        let origins = [
+            &config.site.status_page_url,
+            &config.subscriptions.public_api_url,
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|url| web::origin_of(url))
+        .collect();
         Ok(Subscriptions {
             config,
             site_title,
@@ -197,10 +165,10 @@ impl Subscriptions {
         .with_clock(backends.clock.clone());
         match &backends.outbound {
             Some(outbound) => subscriptions.with_channels(outbound.clone()),
-            None if subscriptions.config.update_channels.is_some() => Err(ConfigError::Invalid {
-                name: "UPDATE_CHANNELS",
-                why: "its channels need outbound HTTP, which this process lacks".into(),
-            }),
+            None if subscriptions.config.subscriptions.update_channels.is_some() => {
+                Err(UPDATE_CHANNELS
+                    .invalid("its channels need outbound HTTP, which this process lacks"))
+            }
             None => Ok(subscriptions),
         }
     }
@@ -236,13 +204,9 @@ impl Subscriptions {
         mut self,
         outbound: Arc<dyn crate::ports::Outbound>,
     ) -> Result<Subscriptions, ConfigError> {
-        if let Some(json) = &self.config.update_channels {
-            let channels = UpdateChannels::parse(json.expose(), outbound).map_err(|e| {
-                ConfigError::Invalid {
-                    name: "UPDATE_CHANNELS",
-                    why: crate::errors::Chain(&e).to_string(),
-                }
-            })?;
+        if let Some(json) = &self.config.subscriptions.update_channels {
+            let channels = UpdateChannels::parse(json.expose(), outbound)
+                .map_err(|e| UPDATE_CHANNELS.invalid(crate::errors::Chain(&e).to_string()))?;
             self.channels = Some(channels);
         }
         Ok(self)

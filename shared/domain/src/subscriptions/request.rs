@@ -299,13 +299,17 @@ impl Subscriptions {
             Claim::TooSoon => return done(Mailed::TooSoon),
             Claim::Ours => None,
             Claim::Claimed { previous } => {
-                if !limits::take_mail(state, self.clock.now(), self.config.subscribe_max_per_hour)
-                    .await?
+                if !limits::take_mail(
+                    state,
+                    self.clock.now(),
+                    self.config.subscriptions.subscribe_max_per_hour,
+                )
+                .await?
                 {
                     limits::release_mailbox(state, token_key, &asked.address, issued, previous)
                         .await?;
                     warn!(
-                        max = self.config.subscribe_max_per_hour,
+                        max = self.config.subscriptions.subscribe_max_per_hour,
                         "SUBSCRIBE_MAX_PER_HOUR confirmations went out this hour; a request gets none"
                     );
                     return done(Mailed::OverCap);

@@ -24,15 +24,14 @@ use crate::reply::Reply;
 const SECRET: &str = "test-subscription-secret-0123456789abcdef";
 
 fn config() -> Config {
-    Config {
-        subscriptions: true,
-        subscription_secret: Some(Secret::new(SECRET)),
-        public_api_url: Some("https://api.example.com".into()),
-        status_page_url: Some("https://status.example.com".into()),
-        mail_from: Some("status@example.com".into()),
-        components: vec!["api".into(), "web".into()],
-        ..Config::default()
-    }
+    let mut c = Config::default();
+    c.subscriptions.enabled = true;
+    c.subscriptions.subscription_secret = Some(Secret::new(SECRET));
+    c.subscriptions.public_api_url = Some("https://api.example.com".into());
+    c.site.status_page_url = Some("https://status.example.com".into());
+    c.mail.mail_from = Some("status@example.com".into());
+    c.site.components = vec!["api".into(), "web".into()];
+    c
 }
 
 /// A mailer that fails while `failing` says so, and counts its calls.
@@ -784,14 +783,9 @@ async fn off_means_no_routes_and_no_mail() {
         serde_json::to_string(&FanMessage::Update(update(1, UpdateKind::Published, &[]))).unwrap();
     assert_eq!(subs.handle(&body).await.unwrap(), FanOut::Off);
     // On without its secret: refused at start, naming it.
-    let c = Config {
-        subscriptions: true,
-        ..config()
-    };
-    let c = Config {
-        subscription_secret: None,
-        ..c
-    };
+    let mut c = config();
+    c.subscriptions.enabled = true;
+    c.subscriptions.subscription_secret = None;
     let e = Subscriptions::new(
         Arc::new(c),
         Arc::new(MemoryStore::new()),
@@ -890,9 +884,10 @@ async fn a_german_page_language_gives_german_pages_and_mails() {
     let mailer = Arc::new(MemoryMailer::default());
     let state = Arc::new(MemoryStore::new());
     let queue = Arc::new(MemoryQueue::default());
-    let config = Config {
-        page_language: crate::i18n::Language::De,
-        ..config()
+    let config = {
+        let mut c = config();
+        c.site.page_language = crate::i18n::Language::De;
+        c
     };
     let w = World {
         subs: Subscriptions::new(
@@ -1105,9 +1100,10 @@ async fn a_german_page_language_gives_german_pages_and_mails() {
 #[test]
 fn every_view_renders_in_every_language() {
     for language in crate::i18n::Language::ALL {
-        let config = Config {
-            page_language: language,
-            ..config()
+        let config = {
+            let mut c = config();
+            c.site.page_language = language;
+            c
         };
         let subs = Subscriptions::new(
             Arc::new(config),
@@ -1507,7 +1503,10 @@ async fn past_the_hours_cap_the_form_says_to_try_later() {
     let mailer = Arc::new(MemoryMailer::default());
     let clock = Hand::at("2026-12-01T10:15:00Z");
     let w = world_at(mailer.clone(), config(), clock.clone());
-    assert_eq!(w.subs.config.subscribe_max_per_hour, 200, "the default");
+    assert_eq!(
+        w.subs.config.subscriptions.subscribe_max_per_hour, 200,
+        "the default"
+    );
     for i in 0..200u32 {
         let source = format!("198.51.{}.{}", i / 20, i % 20);
         let p = post_form(
@@ -1569,9 +1568,10 @@ async fn past_the_hours_cap_the_form_says_to_try_later() {
 #[tokio::test]
 async fn requests_accepted_together_never_mail_past_the_cap() {
     let mailer = Arc::new(MemoryMailer::default());
-    let config = Config {
-        subscribe_max_per_hour: 3,
-        ..config()
+    let config = {
+        let mut c = config();
+        c.subscriptions.subscribe_max_per_hour = 3;
+        c
     };
     let w = world_at(mailer.clone(), config, Hand::at("2026-12-01T10:00:00Z"));
     for i in 0..5 {

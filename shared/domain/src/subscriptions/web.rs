@@ -535,7 +535,7 @@ impl Subscriptions {
                     .await;
             }
         };
-        let max = self.config.subscribe_max_per_hour;
+        let max = self.config.subscriptions.subscribe_max_per_hour;
         if limits::mails_spent(self.state.as_ref(), now, max).await? {
             info!(max, "the hour's confirmation mails are spent; try later");
             return Ok(View {
@@ -564,7 +564,7 @@ impl Subscriptions {
             .unwrap_or_default();
         Ok(crate::site::history::components(
             &index,
-            &self.config.components,
+            &self.config.site.components,
         ))
     }
 
@@ -605,12 +605,12 @@ impl Subscriptions {
             "content-security-policy",
             crate::templates::PAGE_CSP.to_owned(),
         ));
-        let language = self.config.page_language;
+        let language = self.config.site.page_language;
         let ctx = context! {
             lang => language.code(),
             view => view.name,
             site_title => &self.site_title,
-            status_page_url => &self.config.status_page_url,
+            status_page_url => &self.config.site.status_page_url,
             problem => view.problem.as_ref().map(|p| p.sentence(language)),
             address => &view.address,
             email => &view.email,

@@ -230,6 +230,10 @@ pub trait Gitlab: Send + Sync {
     async fn members(&self, project: u64) -> Result<Vec<ApiMember>, ApiError>;
     /// A user's profile; `None` if there is no such user.
     async fn user(&self, id: u64) -> Result<Option<ApiUserProfile>, ApiError>;
+    /// The users a search for `email` finds (`GET /users?search=`: names, usernames
+    /// and public addresses; at most 20). Their profiles say whose public address
+    /// it is.
+    async fn search_users(&self, email: &str) -> Result<Vec<ApiUserProfile>, ApiError>;
     /// A file of a repository at `reference`, as text; `None` if there is no such
     /// project, file or ref. `project` is a path (`ops/oncall`) or an id.
     async fn repository_file(

@@ -785,6 +785,14 @@ impl Gitlab for GitlabApi {
             .await
     }
 
+    async fn search_users(&self, email: &str) -> Result<Vec<ApiUserProfile>, ApiError> {
+        let mut url = self.url(&["users"])?;
+        url.query_pairs_mut()
+            .append_pair("search", email)
+            .append_pair("per_page", "20");
+        Ok(self.get_json(url, "users").await?.unwrap_or_default())
+    }
+
     /// `GET /projects/:id/repository/files/:file_path/raw?ref=`: the project's path
     /// and the file's are each one segment, percent-encoded (`ops%2Foncall`).
     async fn repository_file(

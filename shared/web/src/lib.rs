@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use openmic_core::errors::BackendError;
-use openmic_core::ports::{Answer, Outbound};
+use openmic_core::ports::{Answer, MAX_API_ANSWER, Outbound};
 
 /// How much of an answer's body is kept, for the log of a refusal.
 const BODY_EXCERPT: usize = 300;
@@ -111,6 +111,29 @@ impl Outbound for Web {
         headers: &[(&str, String)],
         body: Bytes,
     ) -> Result<Answer, BackendError> {
+        self.send(url, headers, body, false).await
+    }
+
+    async fn call(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<Answer, BackendError> {
+        self.send(url, headers, body, true).await
+    }
+}
+
+impl Web {
+    /// POSTs once; the answer's body whole (`whole`, within [`MAX_API_ANSWER`]) or
+    /// an excerpt of it.
+    async fn send(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+        whole: bool,
+    ) -> Result<Answer, BackendError> {
         let mut req = self.http.post(url).body(body);
         for (name, value) in headers {
             req = req.header(*name, value.as_str());
@@ -125,6 +148,13 @@ impl Outbound for Web {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
+        if whole {
+            return Ok(Answer {
+                status,
+                body: read_whole(resp).await?,
+                retry_after,
+            });
+        }
         // The body only matters for a refusal's reason; a slow or broken one is
         // not the request's failure.
         let text = resp.text().await.unwrap_or_default();
@@ -134,6 +164,24 @@ impl Outbound for Web {
             retry_after,
         })
     }
+}
+
+/// An API's answer, whole, within [`MAX_API_ANSWER`] bytes.
+async fn read_whole(mut resp: reqwest::Response) -> Result<String, BackendError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| BackendError::Transient(describe(&e)))?
+    {
+        if out.len() + chunk.len() > MAX_API_ANSWER {
+            return Err(BackendError::Permanent(format!(
+                "the answer is larger than {MAX_API_ANSWER} bytes"
+            )));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// What went wrong, without the URL.

@@ -2,7 +2,8 @@
 //! (`SLACK_SIGNING_SECRET`, `MATTERMOST_COMMAND_TOKEN`), who a chat user is
 //! (`CHAT_USERS`, kept as given here and read by the chat capability, which names the
 //! variable in any error), and where replies may follow a command
-//! (`SLACK_RESPONSE_ORIGIN`, `MATTERMOST_URL`).
+//! (`SLACK_RESPONSE_ORIGIN`, `MATTERMOST_URL`); Slack's Web API (`SLACK_BOT_TOKEN`,
+//! `SLACK_API_URL`).
 
 use url::Url;
 
@@ -10,6 +11,9 @@ use super::{Accepted, ConfigError, Secret};
 
 /// Where Slack's `response_url`s live, unless `SLACK_RESPONSE_ORIGIN` says otherwise.
 pub const SLACK_RESPONSE_ORIGIN: &str = "https://hooks.slack.com";
+
+/// Slack's Web API, unless `SLACK_API_URL` says otherwise.
+pub const SLACK_API_URL: &str = "https://slack.com/api";
 
 /// The chat command settings.
 #[derive(Debug, Clone)]
@@ -26,6 +30,8 @@ pub struct ChatSettings {
     pub mattermost_url: Option<Url>,
     /// `SLACK_RESPONSE_ORIGIN`: the origin Slack's `response_url`s must have.
     pub slack_response_origin: Url,
+    /// `SLACK_API_URL`: where Slack's Web API methods are (`<url>/users.info`).
+    pub slack_api_url: Url,
 }
 
 impl Default for ChatSettings {
@@ -37,6 +43,7 @@ impl Default for ChatSettings {
             slack_bot_token: None,
             mattermost_url: None,
             slack_response_origin: Url::parse(SLACK_RESPONSE_ORIGIN).expect("a URL"),
+            slack_api_url: Url::parse(SLACK_API_URL).expect("a URL"),
         }
     }
 }
@@ -57,6 +64,19 @@ fn origin_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
+/// An https URL (http only on loopback, for a proxy or a test), or why not.
+fn https_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = origin_url(name, value)?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if url.scheme() != "https" && !loopback {
+        return Err(ConfigError::Invalid {
+            name,
+            why: "https, or http only on loopback".into(),
+        });
+    }
+    Ok(url)
+}
+
 impl ChatSettings {
     /// Reads the settings through `get` (empty values already count as unset).
     pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<ChatSettings, ConfigError> {
@@ -73,15 +93,10 @@ impl ChatSettings {
             c.mattermost_url = Some(origin_url("MATTERMOST_URL", &v)?);
         }
         if let Some(v) = get("SLACK_RESPONSE_ORIGIN") {
-            let url = origin_url("SLACK_RESPONSE_ORIGIN", &v)?;
-            let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-            if url.scheme() != "https" && !loopback {
-                return Err(ConfigError::Invalid {
-                    name: "SLACK_RESPONSE_ORIGIN",
-                    why: "https, or http only on loopback".into(),
-                });
-            }
-            c.slack_response_origin = url;
+            c.slack_response_origin = https_url("SLACK_RESPONSE_ORIGIN", &v)?;
+        }
+        if let Some(v) = get("SLACK_API_URL") {
+            c.slack_api_url = https_url("SLACK_API_URL", &v)?;
         }
         Ok(c)
     }
@@ -108,6 +123,10 @@ mod tests {
         );
         assert!(read(&[("SLACK_RESPONSE_ORIGIN", "http://127.0.0.1:9")]).is_ok());
         assert!(read(&[("SLACK_RESPONSE_ORIGIN", "http://hooks.example.com")]).is_err());
+        assert_eq!(c.slack_api_url.as_str(), "https://slack.com/api");
+        let c = read(&[("SLACK_API_URL", "http://127.0.0.1:9/api")]).unwrap();
+        assert_eq!(c.slack_api_url.as_str(), "http://127.0.0.1:9/api");
+        assert!(read(&[("SLACK_API_URL", "http://slack.example.com/api")]).is_err());
         for bad in [
             "chat.example.com",
             "ftp://a.example",

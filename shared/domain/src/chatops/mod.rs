@@ -11,6 +11,8 @@
 //!   `response_url`, only on the origin its service's replies come from.
 
 pub mod accept;
+mod identity;
+mod page;
 mod publish;
 pub mod work;
 
@@ -18,7 +20,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::escalating::Pager;
 use crate::chat::commands::{ChatUsers, Platform};
+use crate::chat::{Retries, Senders};
 use crate::clock::Clock;
 use crate::compose::Backends;
 use crate::config::Function::Notifier;
@@ -65,8 +69,16 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "SLACK_BOT_TOKEN",
         default: "none",
-        meaning: "the Slack app's bot token (`xoxb-…`), for Slack's Web API; not used yet (chat users are mapped by `CHAT_USERS`)",
+        meaning: "the Slack app's bot token (`xoxb-…`, scopes `users:read` and `users:read.email`), for Slack's Web API: a Slack user neither the on-call file nor `CHAT_USERS` maps acts as the on-call person, or the GitLab user, whose address is their confirmed Slack address (`users.info`)",
         secret: true,
+        read_by: &[Notifier],
+        required_by: &[],
+    },
+    Variable {
+        name: "SLACK_API_URL",
+        default: "`https://slack.com/api`",
+        meaning: "where Slack's Web API methods are (`<url>/users.info`): a proxy's, a test's (https, http only on loopback)",
+        secret: false,
         read_by: &[Notifier],
         required_by: &[],
     },
@@ -118,6 +130,7 @@ pub use crate::chat::commands::{ACK_BUTTON, RESOLVE_BUTTON, SILENCE_BUTTON};
 /// Incidents run from chat: the routes' side and the queue's.
 pub struct Commands {
     pub config: Arc<Config>,
+    /// `CHAT_USERS` (the on-call file's `slack:` and `mattermost:` come first).
     users: ChatUsers,
     /// Where jobs are queued (the alerts queue).
     queue: Option<Arc<dyn Queue>>,
@@ -127,6 +140,8 @@ pub struct Commands {
     publish: Option<Arc<dyn Queue>>,
     gitlab: Option<GitlabAccess>,
     outbound: Option<Arc<dyn Outbound>>,
+    /// What `page` pages with (escalation's own), where this process can send mail.
+    pager: Option<Pager>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -141,7 +156,17 @@ impl Commands {
                 why: Chain(&e).to_string(),
             })?;
         let state = backends.state()?;
+        let pager = backends.mailer.clone().map(|mailer| Pager {
+            config: config.clone(),
+            mailer,
+            senders: Senders {
+                outbound: backends.outbound.clone(),
+                sms: backends.sms.clone(),
+                retries: Retries::STANDARD,
+            },
+        });
         Ok(Commands {
+            pager,
             users,
             queue: backends.alerts.clone(),
             claims: Some(Arc::new(ClaimsIn(state.clone()))),

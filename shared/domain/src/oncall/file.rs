@@ -59,6 +59,10 @@ impl OnCall {
 pub struct Person {
     pub name: String,
     pub gitlab: Option<String>,
+    /// `slack`: their Slack user id (`U0123ABCD`), for chat commands.
+    pub slack: Option<String>,
+    /// `mattermost`: their Mattermost user id, for chat commands.
+    pub mattermost: Option<String>,
     /// In the file's order: the order they are tried in.
     pub contacts: Vec<Contact>,
     /// `calendar`: a word of the person's calendar links; changing it revokes the
@@ -231,7 +235,7 @@ pub enum Problem {
     #[error("the file does not read as on-call YAML: {0}")]
     Yaml(String),
     #[error(
-        "{key:?} is not a contact method (email, sms, ntfy, pushover, telegram) nor gitlab or calendar"
+        "{key:?} is not a contact method (email, sms, ntfy, pushover, telegram) nor gitlab, slack, mattermost or calendar"
     )]
     UnknownContact { key: String },
     #[error("{person}'s {kind} is empty")]
@@ -515,6 +519,8 @@ fn people(raw: Ordered<Ordered<Text>>, found: &mut Found) -> Vec<Person> {
         let mut person = Person {
             name: name.value.clone(),
             gitlab: None,
+            slack: None,
+            mattermost: None,
             contacts: Vec::new(),
             calendar: None,
         };
@@ -524,8 +530,14 @@ fn people(raw: Ordered<Ordered<Text>>, found: &mut Found) -> Vec<Person> {
                 person.gitlab = Some(value).filter(|v| !v.is_empty());
                 continue;
             }
-            if key.value == "calendar" {
-                person.calendar = Some(value).filter(|v| !v.is_empty());
+            let named = match key.value.as_str() {
+                "calendar" => Some(&mut person.calendar),
+                "slack" => Some(&mut person.slack),
+                "mattermost" => Some(&mut person.mattermost),
+                _ => None,
+            };
+            if let Some(field) = named {
+                *field = Some(value).filter(|v| !v.is_empty());
                 continue;
             }
             let Some(kind) = ContactKind::ALL
@@ -1152,6 +1164,30 @@ policies:
         let bad = "people:\n  a: {sms: \"+15550100\", pager: \"+15550199\"}\n  b: {sms: [\"+15550111\"]}\n";
         let e = OnCall::parse(bad).unwrap_err().to_string();
         assert!(!e.contains("1555"), "{e}");
+    }
+
+    #[test]
+    fn chat_user_ids_sit_beside_the_gitlab_username() {
+        let f = OnCall::parse(
+            "people:\n  a: {gitlab: alice, slack: U0123ABCD, mattermost: 8xk9qz, email: a@example.com}\n  b: {email: b@example.com}\n",
+        )
+        .unwrap();
+        let a = f.person("a").unwrap();
+        assert_eq!(a.slack.as_deref(), Some("U0123ABCD"));
+        assert_eq!(a.mattermost.as_deref(), Some("8xk9qz"));
+        assert_eq!(a.contacts.len(), 1, "chat ids are not contact methods");
+        let b = f.person("b").unwrap();
+        assert_eq!((b.slack.as_ref(), b.mattermost.as_ref()), (None, None));
+        let p = problems("people:\n  a: {email: a@example.com, discord: x}\n");
+        assert_eq!(
+            p,
+            [(
+                Some(2),
+                Problem::UnknownContact {
+                    key: "discord".into()
+                }
+            )]
+        );
     }
 
     #[test]

@@ -255,6 +255,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_apis_answer_is_read_whole_within_its_limit() {
+        let server = MockServer::start().await;
+        let long = format!("{{\"ok\": true, \"pad\": \"{}\"}}", "x".repeat(2_000));
+        Mock::given(method("POST"))
+            .and(path("/api/users.info"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(long.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/huge"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_string("x".repeat(MAX_API_ANSWER + 1)),
+            )
+            .mount(&server)
+            .await;
+        let web = Web::new().unwrap();
+        let url = format!("{}/api/users.info", server.uri());
+        let whole = web.call(&url, &[], Bytes::new()).await.unwrap();
+        assert_eq!((whole.status, whole.body.as_str()), (200, long.as_str()));
+        let excerpt = web.post(&url, &[], Bytes::new()).await.unwrap();
+        assert_eq!(excerpt.body.len(), BODY_EXCERPT);
+        let huge = format!("{}/api/huge", server.uri());
+        assert!(matches!(
+            web.call(&huge, &[], Bytes::new()).await,
+            Err(BackendError::Permanent(_))
+        ));
+    }
+
+    #[tokio::test]
     async fn posts_with_headers_and_reads_the_answer() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))

@@ -14,6 +14,7 @@
 //! overrides, steps that notify nothing or an unknown schedule or person. A contact
 //! method's address (a phone number, a push key) is never repeated in a problem.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Weekday};
@@ -238,6 +239,8 @@ pub enum Problem {
         "{key:?} is not a contact method (email, sms, ntfy, pushover, telegram) nor gitlab, slack, mattermost or calendar"
     )]
     UnknownContact { key: String },
+    #[error("this {key} user id is {other}'s already: a chat user is one person")]
+    SameChatUser { key: String, other: String },
     #[error("{person}'s {kind} is empty")]
     EmptyContact { person: String, kind: &'static str },
     #[error("an empty name")]
@@ -511,6 +514,8 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
 
 fn people(raw: Ordered<Ordered<Text>>, found: &mut Found) -> Vec<Person> {
     let mut out = Vec::new();
+    // Each chat user id (by its key) and whose it is.
+    let mut chat_ids: BTreeMap<(String, String), String> = BTreeMap::new();
     for (name, entries) in raw.0 {
         if name.value.trim().is_empty() {
             found.add(line(&name), Problem::EmptyName);
@@ -529,6 +534,19 @@ fn people(raw: Ordered<Ordered<Text>>, found: &mut Found) -> Vec<Person> {
             if key.value == "gitlab" {
                 person.gitlab = Some(value).filter(|v| !v.is_empty());
                 continue;
+            }
+            if matches!(key.value.as_str(), "slack" | "mattermost")
+                && !value.is_empty()
+                && let Some(other) =
+                    chat_ids.insert((key.value.clone(), value.clone()), person.name.clone())
+            {
+                found.add(
+                    line(&key),
+                    Problem::SameChatUser {
+                        key: key.value.clone(),
+                        other,
+                    },
+                );
             }
             let named = match key.value.as_str() {
                 "calendar" => Some(&mut person.calendar),
@@ -1178,6 +1196,17 @@ policies:
         assert_eq!(a.contacts.len(), 1, "chat ids are not contact methods");
         let b = f.person("b").unwrap();
         assert_eq!((b.slack.as_ref(), b.mattermost.as_ref()), (None, None));
+        let p = problems("people:\n  a: {slack: U1}\n  b: {mattermost: U1}\n  c: {slack: U1}\n");
+        assert_eq!(
+            p,
+            [(
+                Some(4),
+                Problem::SameChatUser {
+                    key: "slack".into(),
+                    other: "a".into()
+                }
+            )]
+        );
         let p = problems("people:\n  a: {email: a@example.com, discord: x}\n");
         assert_eq!(
             p,

@@ -915,6 +915,12 @@ async fn page_reaches_the_person_or_whoever_is_on_call_and_tells_the_caller_alon
     );
     assert_eq!(s.catcher.at("ok/ntfy/").len(), 1);
 
+    // `list` says who is on call.
+    command(&s, "UALICE", "list", "list").await;
+    s.settle().await;
+    let text = s.result("list")["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("On call:\n  primary: bob"), "{text}");
+
     // Without an on-call file: refused at once.
     let bare = stand(&[]).await;
     let a = command(&bare, "UALICE", "page bob hello", "page-5").await;

@@ -145,7 +145,7 @@ impl Commands {
     }
 
     /// The on-call file in use, where there is one.
-    async fn on_call_file(&self) -> Option<OnCall> {
+    pub(super) async fn on_call_file(&self) -> Option<OnCall> {
         self.config.alert_routing.oncall_config.as_ref()?;
         match keeper::in_use(self.state.as_ref()).await {
             Ok(file) => file,

@@ -23,6 +23,7 @@ use crate::errors::ProcessError;
 use crate::gitlab::{ApiError, ApiIssue, Gitlab};
 use crate::ids::IncidentId;
 use crate::message::{Envelope, Source};
+use crate::oncall::schedule::on_call_now;
 
 /// What working a job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -481,7 +482,8 @@ impl Commands {
         )))
     }
 
-    /// Open incidents (with their call links) and firing alerts.
+    /// Open incidents (with their call links), firing alerts, and who is on call in
+    /// each schedule of the on-call file.
     async fn list(&self) -> Result<Said, Stop> {
         let mut text = String::from("Open incidents:");
         match self.api() {
@@ -519,6 +521,12 @@ impl Commands {
             );
             if let Some(a) = r.acknowledged() {
                 let _ = write!(text, " acknowledged by {}", a.by);
+            }
+        }
+        if let Some(file) = self.on_call_file().await {
+            text.push_str("\nOn call:");
+            for (schedule, who) in on_call_now(&file, self.clock.now()) {
+                let _ = write!(text, "\n  {schedule}: {}", who.unwrap_or("nobody"));
             }
         }
         Ok(to_user(text))

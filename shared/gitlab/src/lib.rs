@@ -32,8 +32,8 @@ use tracing::{debug, error, warn};
 use openmic_core::config::{Config, ConfigError, Function, MicrophoneTrust, Secret, Variable};
 use openmic_core::errors::BackendError;
 use openmic_core::gitlab::{
-    ApiAward, ApiError, ApiIssue, ApiLabelEvent, ApiMember, ApiNote, ApiTimelineEvent,
-    ApiUserProfile, Gitlab, GitlabAccess,
+    ApiAward, ApiError, ApiIssue, ApiLabelEvent, ApiLinkedIssue, ApiMember, ApiNote,
+    ApiTimelineEvent, ApiUserProfile, Gitlab, GitlabAccess,
 };
 use openmic_core::ids::IncidentId;
 use openmic_core::ports::{
@@ -783,6 +783,11 @@ impl Gitlab for GitlabApi {
     async fn user(&self, id: u64) -> Result<Option<ApiUserProfile>, ApiError> {
         self.get_json(self.url(&["users", &id.to_string()])?, "user")
             .await
+    }
+
+    async fn issue_links(&self, id: IncidentId) -> Result<Vec<ApiLinkedIssue>, ApiError> {
+        let url = self.project_url(id.project, &["issues", &id.iid.to_string(), "links"])?;
+        Ok(self.get_json(url, "issue links").await?.unwrap_or_default())
     }
 
     async fn search_users(&self, email: &str) -> Result<Vec<ApiUserProfile>, ApiError> {

@@ -7,6 +7,10 @@
 //! replay, a forgery, an unknown command, an iid of another project and a call link
 //! that is not http(s) each get a clear reply and do nothing; every reply comes
 //! within Slack's three seconds; the call link never reaches the status bucket.
+//! `page` pages a person of the on-call file, or whoever is on call in a schedule, by
+//! their contact methods, telling the caller alone; a Slack user the on-call file
+//! names by their Slack id acts as that person, and one nothing maps is known by
+//! their confirmed address from a stand-in for Slack's `users.info`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +23,7 @@ use openmic_tests::catcher::Catcher;
 use openmic_tests::*;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::matchers::{body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5-test";
@@ -774,4 +778,232 @@ async fn the_call_link_is_in_the_mail_and_chat_of_an_alert_and_not_in_the_status
         "never in the status bucket"
     );
     s.gitlab.verify().await;
+}
+
+/// The on-call file of the page tests: bob on call in `primary`, paged by mail and by
+/// ntfy (the catcher's `/ok/ntfy/bob`); alice by mail; carol known by her Slack id
+/// alone; dave by his address.
+fn pages_file(catcher: &str) -> String {
+    format!(
+        r#"people:
+  alice: {{gitlab: alice, email: alice@example.com}}
+  bob: {{gitlab: bob, email: bob@example.com, ntfy: "{catcher}/ok/ntfy/bob"}}
+  carol: {{gitlab: carol, slack: UCAROL, email: carol@example.com}}
+  dave: {{gitlab: dave, email: dave@example.com}}
+schedules:
+  primary:
+    time_zone: UTC
+    layers:
+      - {{participants: [bob], rotation: 1w, handoff: "2026-01-05T09:00"}}
+"#
+    )
+}
+
+/// A stand with the on-call file as a local path, read by a tick.
+async fn on_call_stand(extra: &[(&str, String)]) -> (Stand, tempfile::TempDir) {
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("oncall.yaml");
+    let mut env = vec![("ONCALL_CONFIG", file.display().to_string())];
+    env.extend(extra.iter().cloned());
+    let s = stand(&env).await;
+    std::fs::write(&file, pages_file(&s.catcher.base)).unwrap();
+    s.runner.tick().await.unwrap();
+    (s, files)
+}
+
+/// The text of each mail to `to`.
+fn mails_to(s: &Stand, to: &str) -> Vec<String> {
+    tree(&s.dir.path().join("outbox"))
+        .values()
+        .filter_map(|raw| {
+            let m = mail_parser::MessageParser::default().parse(raw)?;
+            let addressed = m
+                .to()
+                .and_then(|a| a.first().and_then(|x| x.address().map(str::to_owned)));
+            (addressed.as_deref() == Some(to))
+                .then(|| m.body_text(0).unwrap_or_default().into_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn page_reaches_the_person_or_whoever_is_on_call_and_tells_the_caller_alone() {
+    let (s, _files) = on_call_stand(&[]).await;
+    // As Slack sends it: `<`, `>` and `&` escaped.
+    let a = command(
+        &s,
+        "UALICE",
+        "page primary The &lt;db&gt; is on fire &amp; @here",
+        "page-1",
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body["response_type"].as_str()),
+        (200, Some("ephemeral"))
+    );
+    s.settle().await;
+    let r = s.result("page-1");
+    assert_eq!(r["response_type"], "ephemeral", "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("Paged bob (on call in primary) by email, ntfy."),
+        "{text}"
+    );
+    let mail = mails_to(&s, "bob@example.com");
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert!(
+        mail[0].contains("The <db> is on fire & @here"),
+        "{}",
+        mail[0]
+    );
+    assert!(
+        mail[0].contains(
+            "@alice pages bob (on call in primary) from Slack (user UALICE, channel C0CHAN)."
+        ),
+        "{}",
+        mail[0]
+    );
+    let push = s.catcher.at("ok/ntfy/");
+    assert_eq!(push.len(), 1, "{push:?}");
+    assert!(
+        push[0].body["message"]
+            .as_str()
+            .unwrap()
+            .contains("The <db> is on fire"),
+        "{}",
+        push[0].body
+    );
+
+    // carol is mapped by the on-call file's `slack:` alone, and pages a person.
+    command(&s, "UCAROL", "page @alice Call me", "page-2").await;
+    s.settle().await;
+    let text = s.result("page-2")["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("Paged alice by email."), "{text}");
+    let mail = mails_to(&s, "alice@example.com");
+    assert_eq!(mail.len(), 1);
+    assert!(
+        mail[0].contains("@carol pages alice from Slack (user UCAROL, channel C0CHAN)."),
+        "{}",
+        mail[0]
+    );
+
+    // No such person or schedule: said to the caller, nothing sent.
+    command(&s, "UALICE", "page nobody hello", "page-3").await;
+    s.settle().await;
+    let r = s.result("page-3");
+    assert_eq!(r["response_type"], "ephemeral");
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("no person or schedule `nobody`"),
+        "{r}"
+    );
+    // An unmapped caller: refused at once, nothing queued.
+    let a = command(&s, "UNOBODY", "page bob hello", "page-4").await;
+    assert_eq!(a.body["response_type"], "ephemeral");
+    assert!(
+        a.text().contains("not mapped to a GitLab user"),
+        "{}",
+        a.text()
+    );
+    assert_eq!(s.runner.pending().await, 0);
+    assert_eq!(
+        mails_to(&s, "bob@example.com").len(),
+        1,
+        "nothing more sent"
+    );
+    assert_eq!(s.catcher.at("ok/ntfy/").len(), 1);
+
+    // `list` says who is on call.
+    command(&s, "UALICE", "list", "list").await;
+    s.settle().await;
+    let text = s.result("list")["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("On call:\n  primary: bob"), "{text}");
+
+    // Without an on-call file: refused at once.
+    let bare = stand(&[]).await;
+    let a = command(&bare, "UALICE", "page bob hello", "page-5").await;
+    assert_eq!(a.body["response_type"], "ephemeral");
+    assert!(a.text().contains("needs on call"), "{}", a.text());
+    assert_eq!(bare.runner.pending().await, 0);
+}
+
+#[tokio::test]
+async fn a_slack_user_nothing_maps_is_known_by_their_confirmed_address() {
+    const BOT: &str = "xoxb-test-bot-token";
+    let slack = MockServer::start().await;
+    let (s, _files) = on_call_stand(&[
+        ("SLACK_BOT_TOKEN", BOT.into()),
+        ("SLACK_API_URL", format!("{}/api", slack.uri())),
+    ])
+    .await;
+    let info = |user: &str, email: &str, confirmed: bool| {
+        json!({"ok": true, "user": {"id": user, "team_id": "T0TEAM", "name": user, "deleted": false,
+            "is_bot": false, "is_email_confirmed": confirmed,
+            "profile": {"real_name": user, "display_name": user, "email": email}}})
+    };
+    for (user, email, confirmed) in [
+        ("UDAVE", "Dave@Example.com", true),
+        ("UERIN", "erin@example.com", false),
+        ("UFRANK", "frank@example.com", true),
+    ] {
+        Mock::given(method("POST"))
+            .and(path("/api/users.info"))
+            .and(header("authorization", format!("Bearer {BOT}").as_str()))
+            .and(body_string_contains(format!("user={user}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(info(user, email, confirmed)))
+            .mount(&slack)
+            .await;
+    }
+    // frank is a GitLab user whose public address it is (the search also finds a
+    // namesake whose it is not).
+    Mock::given(method("GET"))
+        .and(path("/api/v4/users"))
+        .and(query_param("search", "frank@example.com"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 6, "username": "frankly"}, {"id": 5, "username": "frank"}])))
+        .mount(&s.gitlab)
+        .await;
+    for (id, name, public) in [(5, "frank", "frank@example.com"), (6, "frankly", "")] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v4/users/{id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"id": id, "username": name, "public_email": public, "bot": false}),
+            ))
+            .mount(&s.gitlab)
+            .await;
+    }
+
+    // dave: the on-call person with his address; frank: the GitLab user.
+    for (user, who) in [("UDAVE", "dave"), ("UFRANK", "frank")] {
+        let a = command(&s, user, "page bob hello", user).await;
+        assert!(a.text().contains("Working on `page`"), "{}", a.text());
+        s.settle().await;
+        let text = s.result(user)["text"].as_str().unwrap().to_owned();
+        assert!(text.contains("Paged bob"), "{user}: {text}");
+        let mail = mails_to(&s, "bob@example.com");
+        assert!(
+            mail.iter()
+                .any(|m| m.contains(&format!("@{who} pages bob from Slack (user {user},"))),
+            "{mail:?}"
+        );
+    }
+    // erin's address is not confirmed: nobody knows her, nothing is sent.
+    command(&s, "UERIN", "page bob hello", "UERIN").await;
+    s.settle().await;
+    let r = s.result("UERIN");
+    assert_eq!(r["response_type"], "ephemeral");
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("not mapped to a GitLab user"),
+        "{r}"
+    );
+    assert_eq!(mails_to(&s, "bob@example.com").len(), 2);
+    // The bot token went to Slack's API only.
+    for r in s.gitlab.received_requests().await.unwrap_or_default() {
+        assert!(!format!("{:?}", r.headers).contains(BOT));
+    }
 }

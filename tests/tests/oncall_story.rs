@@ -7,7 +7,8 @@
 //! file comes from a GitLab repository (the stub serves it): a bad one pushed changes
 //! nothing and is told to the maintainers once; a good one after it takes effect. And
 //! each person's calendar feed, through a signed link, parses as iCalendar and holds
-//! exactly their shifts.
+//! exactly their shifts. The call link of the alert's incident reaches every page
+//! (mail on SES, SMS on SNS, push, chat) and never the status bucket.
 
 use std::sync::{Arc, Mutex};
 
@@ -56,8 +57,13 @@ policies:
 /// The GitLab stub: the alert's incident issue (77 of project 42) and its notes, and
 /// the repository file `oncall.yaml` of `ops/oncall` at `main`, whatever `file` holds.
 async fn gitlab(file: Arc<Mutex<String>>) -> MockServer {
+    gitlab_with(file, "").await
+}
+
+/// The same, the incident issue's description `description`.
+async fn gitlab_with(file: Arc<Mutex<String>>, description: &str) -> MockServer {
     let server = MockServer::start().await;
-    let issue = json!({"id": 9077, "iid": 77, "project_id": 42, "title": "Down", "description": "",
+    let issue = json!({"id": 9077, "iid": 77, "project_id": 42, "title": "Down", "description": description,
         "state": "opened", "created_at": "2026-12-07T10:00:01.000Z", "updated_at": "2026-12-07T10:00:01.000Z",
         "labels": ["incident"], "confidential": false, "web_url": "https://gitlab.example.com/ops/api/-/issues/77"});
     Mock::given(method("GET"))
@@ -601,4 +607,133 @@ fn the_readmes_sample_file_validates() {
     let file = OnCall::parse(&body).unwrap_or_else(|e| panic!("{e}\n{body}"));
     assert_eq!(file.people.len(), 2);
     assert_eq!(file.policies[0].steps.len(), 2);
+}
+
+/// The messages a catcher took at `path`, as text.
+fn caught(catcher: &openmic_tests::catcher::Catcher, path: &str) -> Vec<String> {
+    catcher
+        .at(path)
+        .iter()
+        .map(|c| String::from_utf8_lossy(&c.raw).into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_call_link_appears_in_the_mail_and_chat_of_a_paged_alert_and_never_in_the_status_bucket()
+ {
+    const ROOM: &str = "https://call.example/page-room-7";
+    let fx = openmic_tests::aws::Fixture::new("oncall-call").await;
+    let chat = openmic_tests::catcher::Catcher::start().await;
+    // Addresses and a number of this test's own: other tests' mail on the server do
+    // not count.
+    let tag = std::process::id() % 10_000_000;
+    let alice = format!("alice-{tag}@example.com");
+    let bob = format!("bob-{tag}@example.com");
+    let phone = format!("+1556{:07}", tag ^ 0x3b);
+    let file = format!(
+        r#"people:
+  alice: {{gitlab: alice, email: {alice}, sms: "{phone}"}}
+  bob: {{gitlab: bob, email: {bob}, ntfy: "{}/ok/ntfy/bob"}}
+schedules:
+  primary:
+    time_zone: UTC
+    layers:
+      - {{participants: [alice], rotation: 1w, handoff: "2026-01-05T09:00"}}
+policies:
+  critical:
+    match: 'severity="critical"'
+    steps:
+      - {{after: 0m, notify: ["schedule:primary", "person:bob", "channel:ops"]}}
+"#,
+        chat.base
+    );
+    let description = format!("Users see 503.\n\nBridge: <{ROOM}>");
+    let server = gitlab_with(Arc::new(Mutex::new(file)), &description).await;
+    let channels =
+        json!([{"name": "ops", "type": "slack", "url": format!("{}/ok/ops", chat.base)}]);
+    let config = fx.config(&[
+        ("GITLAB_URL", &server.uri()),
+        ("GITLAB_TOKEN", TOKEN),
+        ("CREATE_INCIDENTS", "true"),
+        ("PUBLIC_API_URL", API),
+        ("ONCALL_CONFIG", SOURCE),
+        ("ALERT_CHANNELS", &channels.to_string()),
+        ("LINK_BACK", "false"),
+    ]);
+    let runner = Runner::aws_with(config, fx.aws.clone())
+        .await
+        .expect("runner on the server");
+
+    // The same call link in a published incident's description: never public.
+    for (n, name) in ["001-issue-opened.json", "007-label-by-publisher.json"]
+        .iter()
+        .enumerate()
+    {
+        let text = std::fs::read_to_string(event_file("gitlab-story", name)).unwrap();
+        let mut event: Value = serde_json::from_str(&text).unwrap();
+        let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+        body["object_attributes"]["description"] = json!(description);
+        event["body"] = json!(body.to_string());
+        event["headers"]["idempotency-key"] = json!(format!("call-story-{n}-{tag}"));
+        event["headers"]["x-gitlab-event-uuid"] = json!(format!("call-story-{n}-{tag}"));
+        let (status, reply) = send_text(&runner, &event.to_string()).await;
+        assert_eq!(status, 202, "{reply}");
+        runner.drain().await;
+    }
+
+    let t0 = start();
+    fire(
+        &runner,
+        &alert(&format!("fp-call-{tag}"), &at(t0, 0, 0)),
+        "call-1",
+    )
+    .await;
+    runner.drain().await;
+
+    // The mail of each person paged (on SES) carries the call link.
+    let mails: Vec<String> = openmic_tests::aws::sent_mail()
+        .await
+        .into_iter()
+        .filter(|raw| raw.contains(&alice) || raw.contains(&bob))
+        .collect();
+    let pages: Vec<&String> = mails
+        .iter()
+        .filter(|m| m.contains("Page, step 1"))
+        .collect();
+    assert_eq!(pages.len(), 2, "alice and bob: {mails:#?}");
+    for m in &pages {
+        let parsed = MessageParser::default().parse(m.as_bytes()).unwrap();
+        let text = parsed.body_text(0).unwrap_or_default();
+        assert!(text.contains(ROOM), "{text}");
+    }
+    // alice's SMS (SNS) and bob's push (ntfy), after the acknowledge link.
+    let sms = sms_to(&phone).await;
+    assert_eq!(sms.len(), 1, "{sms:?}");
+    assert!(sms[0].contains(&format!("Call: {ROOM}")), "{}", sms[0]);
+    assert!(
+        sms[0].contains(&format!("{API}/alerts/ack?token=")),
+        "{}",
+        sms[0]
+    );
+    let push = caught(&chat, "ok/ntfy/");
+    assert_eq!(push.len(), 1, "{push:?}");
+    assert!(push[0].contains(ROOM), "{}", push[0]);
+    // The channel's page (and the alert's own message there) in chat.
+    let ops = caught(&chat, "ok/ops");
+    assert!(ops.iter().any(|m| m.contains("Page, step 1")), "{ops:#?}");
+    for m in &ops {
+        assert!(m.contains(ROOM), "{m}");
+    }
+    // Never public.
+    let status = fx.objects(&fx.status_bucket).await;
+    assert!(
+        status.keys().any(|k| k.starts_with("data/incident/")),
+        "published"
+    );
+    for (key, body) in &status {
+        assert!(
+            !String::from_utf8_lossy(body).contains("page-room-7"),
+            "the call link in {key}"
+        );
+    }
 }

@@ -3,7 +3,9 @@
 //! the incident's postmortem: in the detail JSON, its own section on the page (read in
 //! Debian's chromium, tests/browser/postmortem.mjs), marked on the index and the
 //! month's archive, one feed entry, one mail to the subscriber, whatever is replayed.
-//! Before the close the same note and 🎤 make nothing public.
+//! Before the close the same note and 🎤 make nothing public. The postmortem may also
+//! be an issue of its own, labelled `postmortem` and linked to the incident (GitLab's
+//! API on a stub): a publisher's 🎤 on it publishes its description the same way.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -258,4 +260,102 @@ async fn in_the_browser(runner: &Arc<Runner>) {
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "browser checks failed:\n{stdout}");
     assert_eq!(stdout.matches("ok - ").count(), 8, "{stdout}");
+}
+
+/// The postmortem issue (#5 of project 42, labelled `postmortem`), as the API shows it.
+fn postmortem_issue() -> Value {
+    json!({"id": 9005, "iid": 5, "project_id": 42, "title": "Postmortem: API errors",
+        "description": "A configuration change sent **all** traffic to one region. We now roll changes out region by region.",
+        "state": "opened", "confidential": false, "labels": ["postmortem"],
+        "created_at": "2024-03-02T08:00:00.000Z", "updated_at": "2024-03-02T08:00:00.000Z",
+        "web_url": "https://gitlab.example.com/ops/api/-/issues/5"})
+}
+
+/// `user`'s 🎤 on the postmortem issue at `at`.
+fn microphone_on_issue(user: &str, at: &str) -> String {
+    story_event(
+        "010-microphone-award.json",
+        &format!("postmortem-issue-award-{user}"),
+        |b| {
+            b["user"]["username"] = json!(user);
+            b["user"]["id"] = json!(if user == "alice" { 10 } else { 77 });
+            let a = &mut b["object_attributes"];
+            a["awardable_type"] = json!("Issue");
+            a["awardable_id"] = json!(9005);
+            a["created_at"] = json!(at);
+            a["updated_at"] = json!(at);
+            a["awarded_on_url"] = json!("https://gitlab.example.com/ops/api/-/issues/5");
+            b.as_object_mut().unwrap().remove("note");
+            let issue = postmortem_issue();
+            b["issue"]["id"] = issue["id"].clone();
+            b["issue"]["iid"] = issue["iid"].clone();
+            b["issue"]["title"] = issue["title"].clone();
+            b["issue"]["description"] = issue["description"].clone();
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_linked_issue_labelled_postmortem_with_a_publishers_microphone_is_the_postmortem() {
+    use wiremock::matchers::{any, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let gitlab = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v4/projects/42/issues/5"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(postmortem_issue()))
+        .mount(&gitlab)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v4/projects/42/issues/5/links"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 1001, "iid": 1, "project_id": 42, "title": "API errors", "state": "closed",
+             "issue_link_id": 7, "link_type": "relates_to"}])))
+        .mount(&gitlab)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(404))
+        .with_priority(100)
+        .mount(&gitlab)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let uri = gitlab.uri();
+    let with_api = test_config(&[
+        ("SUBSCRIPTIONS", "on"),
+        (
+            "SUBSCRIPTION_SECRET",
+            "subscription-secret-for-the-tests-0123456789",
+        ),
+        ("PUBLIC_API_URL", "https://api.status.example.com"),
+        ("GITLAB_URL", &uri),
+        ("GITLAB_TOKEN", "glpat-postmortem-stub"),
+        ("LINK_BACK", "false"),
+    ]);
+    let runner = Arc::new(Runner::embedded_at(dir.path(), with_api, site_clock()).unwrap());
+    confirmed_subscribers(runner.state.as_ref(), "example.com", 1).await;
+    replay_all(&runner, &story(true)).await;
+    assert_eq!(detail(dir.path())["status"], "closed");
+
+    // Someone who may not publish: nothing.
+    deliver(
+        &runner,
+        &microphone_on_issue("mallory", "2024-03-02T09:00:00Z"),
+    )
+    .await;
+    assert!(detail(dir.path()).get("postmortem").is_none());
+    // Alice's 🎤: the issue's description is the postmortem.
+    deliver(
+        &runner,
+        &microphone_on_issue("alice", "2024-03-02T09:05:00Z"),
+    )
+    .await;
+    let d = detail(dir.path());
+    assert_eq!(d["postmortem"]["published_at"], "2024-03-02T09:05:00.000Z");
+    let text = d["postmortem"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("<strong>all</strong>") && text.contains("region by region"),
+        "{text}"
+    );
+    assert_eq!(postmortem_mails(dir.path()).len(), 1);
+    // The postmortem issue itself is not published.
+    assert!(!tree(&dir.path().join("status")).contains_key("data/incident/5.json"));
 }

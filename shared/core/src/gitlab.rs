@@ -131,6 +131,13 @@ pub struct ApiMember {
     pub email: Option<String>,
 }
 
+/// An issue linked to another (`GET /projects/:id/issues/:iid/links`): where it is.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ApiLinkedIssue {
+    pub iid: u64,
+    pub project_id: u64,
+}
+
 /// A user as `/users/:id` shows them to the token's user.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct ApiUserProfile {
@@ -230,6 +237,12 @@ pub trait Gitlab: Send + Sync {
     async fn members(&self, project: u64) -> Result<Vec<ApiMember>, ApiError>;
     /// A user's profile; `None` if there is no such user.
     async fn user(&self, id: u64) -> Result<Option<ApiUserProfile>, ApiError>;
+    /// The issues linked to an issue (any link type).
+    async fn issue_links(&self, id: IncidentId) -> Result<Vec<ApiLinkedIssue>, ApiError>;
+    /// The users a search for `email` finds (`GET /users?search=`: names, usernames
+    /// and public addresses; at most 20). Their profiles say whose public address
+    /// it is.
+    async fn search_users(&self, email: &str) -> Result<Vec<ApiUserProfile>, ApiError>;
     /// A file of a repository at `reference`, as text; `None` if there is no such
     /// project, file or ref. `project` is a path (`ops/oncall`) or an id.
     async fn repository_file(

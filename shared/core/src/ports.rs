@@ -194,7 +194,22 @@ pub trait Outbound: Send + Sync {
         headers: &[(&str, String)],
         body: Bytes,
     ) -> Result<Answer, BackendError>;
+
+    /// The same, for a web API whose answer is read: the answer's body whole (at most
+    /// [`MAX_API_ANSWER`] bytes; `Err` past it). An implementation that cannot read
+    /// it whole answers as [`Outbound::post`] does.
+    async fn call(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<Answer, BackendError> {
+        self.post(url, headers, body).await
+    }
 }
+
+/// The largest answer of a web API read through [`Outbound::call`].
+pub const MAX_API_ANSWER: usize = 256 * 1024;
 
 /// Text messages to phones (SMS): Amazon SNS's `Publish` to a phone number in
 /// `openmic-aws`. The number is a person's contact detail, so no error or log of an

@@ -32,8 +32,8 @@ use tracing::{debug, error, warn};
 use openmic_core::config::{Config, ConfigError, MicrophoneTrust, Secret};
 use openmic_core::errors::BackendError;
 use openmic_core::gitlab::{
-    ApiAward, ApiError, ApiIssue, ApiLabelEvent, ApiMember, ApiNote, ApiTimelineEvent,
-    ApiUserProfile, Gitlab, GitlabAccess,
+    ApiAward, ApiError, ApiIssue, ApiLabelEvent, ApiLinkedIssue, ApiMember, ApiNote,
+    ApiTimelineEvent, ApiUserProfile, Gitlab, GitlabAccess,
 };
 use openmic_core::ids::IncidentId;
 use openmic_core::ports::{
@@ -764,6 +764,19 @@ impl Gitlab for GitlabApi {
     async fn user(&self, id: u64) -> Result<Option<ApiUserProfile>, ApiError> {
         self.get_json(self.url(&["users", &id.to_string()])?, "user")
             .await
+    }
+
+    async fn issue_links(&self, id: IncidentId) -> Result<Vec<ApiLinkedIssue>, ApiError> {
+        let url = self.project_url(id.project, &["issues", &id.iid.to_string(), "links"])?;
+        Ok(self.get_json(url, "issue links").await?.unwrap_or_default())
+    }
+
+    async fn search_users(&self, email: &str) -> Result<Vec<ApiUserProfile>, ApiError> {
+        let mut url = self.url(&["users"])?;
+        url.query_pairs_mut()
+            .append_pair("search", email)
+            .append_pair("per_page", "20");
+        Ok(self.get_json(url, "users").await?.unwrap_or_default())
     }
 
     /// `GET /projects/:id/repository/files/:file_path/raw?ref=`: the project's path

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use openmic_core::errors::BackendError;
-use openmic_core::ports::{Answer, Outbound};
+use openmic_core::ports::{Answer, MAX_API_ANSWER, Outbound};
 
 /// How much of an answer's body is kept, for the log of a refusal.
 const BODY_EXCERPT: usize = 300;
@@ -111,6 +111,29 @@ impl Outbound for Web {
         headers: &[(&str, String)],
         body: Bytes,
     ) -> Result<Answer, BackendError> {
+        self.send(url, headers, body, false).await
+    }
+
+    async fn call(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<Answer, BackendError> {
+        self.send(url, headers, body, true).await
+    }
+}
+
+impl Web {
+    /// POSTs once; the answer's body whole (`whole`, within [`MAX_API_ANSWER`]) or
+    /// an excerpt of it.
+    async fn send(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+        whole: bool,
+    ) -> Result<Answer, BackendError> {
         let mut req = self.http.post(url).body(body);
         for (name, value) in headers {
             req = req.header(*name, value.as_str());
@@ -125,6 +148,13 @@ impl Outbound for Web {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
+        if whole {
+            return Ok(Answer {
+                status,
+                body: read_whole(resp).await?,
+                retry_after,
+            });
+        }
         // The body only matters for a refusal's reason; a slow or broken one is
         // not the request's failure.
         let text = resp.text().await.unwrap_or_default();
@@ -134,6 +164,24 @@ impl Outbound for Web {
             retry_after,
         })
     }
+}
+
+/// An API's answer, whole, within [`MAX_API_ANSWER`] bytes.
+async fn read_whole(mut resp: reqwest::Response) -> Result<String, BackendError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| BackendError::Transient(describe(&e)))?
+    {
+        if out.len() + chunk.len() > MAX_API_ANSWER {
+            return Err(BackendError::Permanent(format!(
+                "the answer is larger than {MAX_API_ANSWER} bytes"
+            )));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// What went wrong, without the URL.
@@ -204,6 +252,35 @@ mod tests {
                 assert_eq!(answer.status(), 204);
             }
         }
+    }
+
+    #[tokio::test]
+    async fn an_apis_answer_is_read_whole_within_its_limit() {
+        let server = MockServer::start().await;
+        let long = format!("{{\"ok\": true, \"pad\": \"{}\"}}", "x".repeat(2_000));
+        Mock::given(method("POST"))
+            .and(path("/api/users.info"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(long.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/huge"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_string("x".repeat(MAX_API_ANSWER + 1)),
+            )
+            .mount(&server)
+            .await;
+        let web = Web::new().unwrap();
+        let url = format!("{}/api/users.info", server.uri());
+        let whole = web.call(&url, &[], Bytes::new()).await.unwrap();
+        assert_eq!((whole.status, whole.body.as_str()), (200, long.as_str()));
+        let excerpt = web.post(&url, &[], Bytes::new()).await.unwrap();
+        assert_eq!(excerpt.body.len(), BODY_EXCERPT);
+        let huge = format!("{}/api/huge", server.uri());
+        assert!(matches!(
+            web.call(&huge, &[], Bytes::new()).await,
+            Err(BackendError::Permanent(_))
+        ));
     }
 
     #[tokio::test]

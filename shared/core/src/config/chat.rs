@@ -2,7 +2,8 @@
 //! (`SLACK_SIGNING_SECRET`, `MATTERMOST_COMMAND_TOKEN`), who a chat user is
 //! (`CHAT_USERS`, kept as given here and read by the chat capability, which names the
 //! variable in any error), and where replies may follow a command
-//! (`SLACK_RESPONSE_ORIGIN`, `MATTERMOST_URL`).
+//! (`SLACK_RESPONSE_ORIGIN`, `MATTERMOST_URL`); Slack's Web API (`SLACK_BOT_TOKEN`,
+//! `SLACK_API_URL`).
 
 use url::Url;
 
@@ -62,12 +63,24 @@ pub const SLACK_BOT_TOKEN: Setting<Secret> = Setting {
     variable: Variable {
         name: "SLACK_BOT_TOKEN",
         default: "none",
-        meaning: "the Slack app's bot token (`xoxb-…`), for Slack's Web API; not used yet (chat users are mapped by `CHAT_USERS`)",
+        meaning: "the Slack app's bot token (`xoxb-…`, scopes `users:read` and `users:read.email`), for Slack's Web API: a Slack user neither the on-call file nor `CHAT_USERS` maps acts as the on-call person, or the GitLab user, whose address is their confirmed Slack address (`users.info`)",
         secret: true,
         read_by: &[F::Notifier],
         required_by: &[],
     },
     parse: secret,
+};
+
+pub const SLACK_API_URL: Setting<Url> = Setting {
+    variable: Variable {
+        name: "SLACK_API_URL",
+        default: "`https://slack.com/api`",
+        meaning: "where Slack's Web API methods are (`<url>/users.info`): a proxy's, a test's (https, http only on loopback)",
+        secret: false,
+        read_by: &[F::Notifier],
+        required_by: &[],
+    },
+    parse: response_origin,
 };
 
 pub const SLACK_RESPONSE_ORIGIN: Setting<Url> = Setting {
@@ -89,6 +102,7 @@ pub const VARIABLES: &[Variable] = &[
     MATTERMOST_URL.variable,
     CHAT_USERS.variable,
     SLACK_BOT_TOKEN.variable,
+    SLACK_API_URL.variable,
     SLACK_RESPONSE_ORIGIN.variable,
 ];
 
@@ -107,6 +121,8 @@ pub struct ChatSettings {
     pub mattermost_url: Option<Url>,
     /// `SLACK_RESPONSE_ORIGIN`: the origin Slack's `response_url`s must have.
     pub slack_response_origin: Url,
+    /// `SLACK_API_URL`: where Slack's Web API methods are (`<url>/users.info`).
+    pub slack_api_url: Url,
 }
 
 impl Default for ChatSettings {
@@ -148,6 +164,7 @@ impl ChatSettings {
             chat_users: CHAT_USERS.read(&get)?,
             slack_bot_token: SLACK_BOT_TOKEN.read(&get)?,
             slack_response_origin: SLACK_RESPONSE_ORIGIN.value(&get)?,
+            slack_api_url: SLACK_API_URL.value(&get)?,
         })
     }
 }
@@ -173,6 +190,10 @@ mod tests {
         );
         assert!(read(&[("SLACK_RESPONSE_ORIGIN", "http://127.0.0.1:9")]).is_ok());
         assert!(read(&[("SLACK_RESPONSE_ORIGIN", "http://hooks.example.com")]).is_err());
+        assert_eq!(c.slack_api_url.as_str(), "https://slack.com/api");
+        let c = read(&[("SLACK_API_URL", "http://127.0.0.1:9/api")]).unwrap();
+        assert_eq!(c.slack_api_url.as_str(), "http://127.0.0.1:9/api");
+        assert!(read(&[("SLACK_API_URL", "http://slack.example.com/api")]).is_err());
         for bad in [
             "chat.example.com",
             "ftp://a.example",

@@ -19,6 +19,7 @@
 //!   becomes a note on it; acknowledging notes itself ([`crate::alerts::actions`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,7 @@ use crate::alerts::links::ActionLinks;
 use crate::alerts::record::{AlertRecord, Notice, RecordStatus};
 use crate::alerts::{mail, message};
 use crate::chat::{self, ChannelSender, Kind, Services, Target};
+use crate::config::Config;
 use crate::document;
 use crate::errors::ProcessError;
 use crate::ids::IncidentId;
@@ -37,7 +39,8 @@ use crate::mail::Mail;
 use crate::oncall::escalation::{
     AlertState, Escalating, EscalationRecord, Page, Recipient, escalate, next_due, policy_for,
 };
-use crate::oncall::file::{ContactKind, OnCall, Target as Named};
+use crate::oncall::file::{Contact, ContactKind, OnCall, Target as Named};
+use crate::ports::Mailer;
 use crate::routing::channels::{Destination, label};
 use crate::time::Timestamp;
 
@@ -59,10 +62,97 @@ pub struct Open {
 
 /// What one page did.
 #[derive(Debug, Default)]
-struct Sent {
+pub struct Sent {
     /// The methods (or the channel) that took it.
-    by: Vec<&'static str>,
-    failures: Vec<String>,
+    pub by: Vec<&'static str>,
+    /// Each method that failed and why, naming no contact detail.
+    pub failures: Vec<String>,
+}
+
+/// What pages a person, whatever asks for the page (an escalation step, `/incident
+/// page` from chat): a mail to each of their addresses, and the page to the first of
+/// their phone methods (SMS, ntfy, Pushover, Telegram, in the file's order) that
+/// takes it, a method that fails falling through to the next.
+#[derive(Clone)]
+pub struct Pager {
+    pub config: Arc<Config>,
+    pub mailer: Arc<dyn Mailer>,
+    pub senders: chat::Senders,
+}
+
+impl Pager {
+    /// Pages `name` through `contacts`: `mail` makes the mail for an address,
+    /// `message` the page for the phone methods.
+    pub async fn reach(
+        &self,
+        name: &str,
+        contacts: &[Contact],
+        mail: impl Fn(&str) -> Result<Mail, String>,
+        message: impl FnOnce() -> Result<chat::Message, String>,
+    ) -> Sent {
+        let mut sent = Sent::default();
+        for c in contacts.iter().filter(|c| c.kind == ContactKind::Email) {
+            match self.send_mail(&c.address, &mail).await {
+                Ok(()) => sent.by.push("email"),
+                Err(why) => sent.failures.push(format!("email: {why}")),
+            }
+        }
+        let phones: Vec<&Contact> = contacts
+            .iter()
+            .filter(|c| c.kind != ContactKind::Email)
+            .collect();
+        if !phones.is_empty() {
+            match message() {
+                Ok(msg) => self.page_phone(&phones, &msg, &mut sent).await,
+                Err(why) => sent.failures.push(why),
+            }
+        }
+        if sent.by.is_empty() {
+            warn!(person = %name, "nobody could be paged by any method");
+        }
+        sent
+    }
+
+    /// The mail `mail` makes for `address`, sent; a failure never names the address.
+    pub async fn send_mail(
+        &self,
+        address: &str,
+        mail: &impl Fn(&str) -> Result<Mail, String>,
+    ) -> Result<(), String> {
+        let m = mail(address)?;
+        self.mailer
+            .send(&m)
+            .await
+            .map_err(|e| e.to_string().replace(address, "[address]"))
+    }
+
+    /// The page to the first phone method that takes it.
+    async fn page_phone(&self, phones: &[&Contact], msg: &chat::Message, sent: &mut Sent) {
+        let services = match Services::from_config(&self.config) {
+            Ok(s) => s,
+            Err(e) => {
+                sent.failures.push(e.to_string());
+                return;
+            }
+        };
+        let mut targets: Vec<Target> = Vec::new();
+        for c in phones {
+            let made = Kind::parse(c.kind.as_str())
+                .ok_or_else(|| format!("{} is not a pager", c.kind.as_str()))
+                .and_then(|k| Target::contact(k, &c.address, &services).map_err(|e| e.to_string()));
+            match made {
+                Ok(t) => targets.push(t),
+                Err(why) => sent.failures.push(format!("{}: {why}", c.kind.as_str())),
+            }
+        }
+        let paged = chat::first_delivered(&self.senders, &targets, msg).await;
+        for (_, f) in &paged.failures {
+            sent.failures.push(f.to_string());
+        }
+        if let Some((i, _)) = paged.delivered {
+            sent.by.push(targets[i].kind.as_str());
+        }
+    }
 }
 
 impl Notifier {
@@ -253,9 +343,12 @@ impl Notifier {
         })
         .await?;
         self.list_escalating(key, next).await?;
-        let Some(record) = record else {
+        let Some(mut record) = record else {
             return Ok(0);
         };
+        if let (false, Some(issues)) = (claimed.is_empty(), &self.issues) {
+            super::notify::refresh_call_link(&mut record, issues.as_ref()).await;
+        }
         if let Some((why, _)) = record.escalation.as_ref().and_then(|e| e.record.stopped) {
             info!(why = ?why, "escalation stopped");
         }
@@ -333,33 +426,24 @@ impl Notifier {
         Ok(())
     }
 
+    /// What pages a person, made of the notifier's mailer and senders.
+    pub fn pager(&self) -> Pager {
+        Pager {
+            config: self.config.clone(),
+            mailer: self.mailer.clone(),
+            senders: self.senders(),
+        }
+    }
+
     /// Sends one page.
     async fn page(&self, record: &AlertRecord, page: &Page, now: Timestamp) -> Sent {
         match &page.to {
             Recipient::Person { name, contacts } => {
                 let links = self.page_links(record, name, now);
-                let mut sent = Sent::default();
-                for c in contacts.iter().filter(|c| c.kind == ContactKind::Email) {
-                    match self
-                        .page_mail(record, page, &c.address, links.as_ref(), now)
-                        .await
-                    {
-                        Ok(()) => sent.by.push("email"),
-                        Err(why) => sent.failures.push(format!("email: {why}")),
-                    }
-                }
-                let phones: Vec<_> = contacts
-                    .iter()
-                    .filter(|c| c.kind != ContactKind::Email)
-                    .collect();
-                if !phones.is_empty() {
-                    self.page_phone(record, page, &phones, links.as_ref(), now, &mut sent)
-                        .await;
-                }
-                if sent.by.is_empty() {
-                    warn!(person = %name, step = page.step, "nobody could be paged by any method");
-                }
-                sent
+                let mail =
+                    |address: &str| self.page_mail(record, page, address, links.as_ref(), now);
+                let message = || page_message(&self.config, record, page, links.as_ref(), now);
+                self.pager().reach(name, contacts, mail, message).await
             }
             Recipient::Channel(name) => self.page_channel(record, page, name, now).await,
         }
@@ -377,14 +461,14 @@ impl Notifier {
     }
 
     /// The page as a mail to `address`: the alert's mail, saying which step this is.
-    async fn page_mail(
+    fn page_mail(
         &self,
         record: &AlertRecord,
         page: &Page,
         address: &str,
         links: Option<&ActionLinks>,
         now: Timestamp,
-    ) -> Result<(), String> {
+    ) -> Result<Mail, String> {
         let mut m = mail::compose(
             &self.config,
             record,
@@ -395,53 +479,7 @@ impl Notifier {
         )
         .map_err(|e| e.to_string())?;
         page_mail_of(&mut m, record, page, now);
-        self.mailer
-            .send(&m)
-            .await
-            .map_err(|e| e.to_string().replace(address, "[address]"))
-    }
-
-    /// The page to the first phone method that takes it.
-    async fn page_phone(
-        &self,
-        record: &AlertRecord,
-        page: &Page,
-        phones: &[&crate::oncall::file::Contact],
-        links: Option<&ActionLinks>,
-        now: Timestamp,
-        sent: &mut Sent,
-    ) {
-        let msg = match page_message(&self.config, record, page, links, now) {
-            Ok(m) => m,
-            Err(why) => {
-                sent.failures.push(why);
-                return;
-            }
-        };
-        let services = match Services::from_config(&self.config) {
-            Ok(s) => s,
-            Err(e) => {
-                sent.failures.push(e.to_string());
-                return;
-            }
-        };
-        let mut targets: Vec<Target> = Vec::new();
-        for c in phones {
-            let made = Kind::parse(c.kind.as_str())
-                .ok_or_else(|| format!("{} is not a pager", c.kind.as_str()))
-                .and_then(|k| Target::contact(k, &c.address, &services).map_err(|e| e.to_string()));
-            match made {
-                Ok(t) => targets.push(t),
-                Err(why) => sent.failures.push(format!("{}: {why}", c.kind.as_str())),
-            }
-        }
-        let paged = chat::first_delivered(&self.senders(), &targets, &msg).await;
-        for (_, f) in &paged.failures {
-            sent.failures.push(f.to_string());
-        }
-        if let Some((i, _)) = paged.delivered {
-            sent.by.push(targets[i].kind.as_str());
-        }
+        Ok(m)
     }
 
     /// The page to a channel of `ALERT_CHANNELS`.
@@ -481,10 +519,9 @@ impl Notifier {
                     let links = self.links.as_ref().map(|l| {
                         l.for_message(&record.id(), record.generation, name, &r.address, now)
                     });
-                    match self
-                        .page_mail(record, page, &r.address, links.as_ref(), now)
-                        .await
-                    {
+                    let mail =
+                        |address: &str| self.page_mail(record, page, address, links.as_ref(), now);
+                    match self.pager().send_mail(&r.address, &mail).await {
                         Ok(()) => sent.by.push("channel"),
                         Err(why) => sent.failures.push(format!("email: {why}")),
                     }
@@ -619,6 +656,19 @@ fn page_message(
     msg.id = format!("page-{}", short_hash(&page.key));
     msg.title = format!("Page, {}: {}", step_name(page.round, page.step), msg.title);
     msg.text = format!("{}\n\n{}", page_intro(record, page, now), msg.text);
+    // The call link right after the acknowledge link, so that a pager showing few
+    // links shows it.
+    if let Some(url) = record.issue.as_ref().and_then(|i| i.call_link.as_deref()) {
+        msg.buttons.retain(|b| b.url != url);
+        let at = msg.buttons.len().min(1);
+        msg.buttons.insert(
+            at,
+            chat::Link {
+                label: chat::CALL_LABEL.into(),
+                url: url.to_owned(),
+            },
+        );
+    }
     Ok(msg)
 }
 

@@ -49,6 +49,18 @@ pub(crate) fn links(m: &Message) -> Vec<Shown<'_>> {
     m.buttons.iter().chain(&m.link).map(Shown::of).collect()
 }
 
+/// The label of an incident's call link among a message's buttons (the alert
+/// message's template gives it the same).
+pub const CALL_LABEL: &str = "Join the call";
+
+/// The incident's call link a message carries, if it has one with a safe target.
+pub(crate) fn call(m: &Message) -> Option<String> {
+    m.buttons
+        .iter()
+        .filter(|b| b.label == CALL_LABEL)
+        .find_map(|b| Shown::of(b).url)
+}
+
 /// The link a pager puts forward: the first of [`links`] with a safe target.
 pub(crate) fn action(m: &Message) -> Option<(&str, String)> {
     links(m)

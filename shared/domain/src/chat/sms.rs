@@ -157,10 +157,18 @@ pub fn text(m: &Message) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or_default();
     let lasting = pager::lasting(m).map(|d| format!("for {d}"));
-    let link = pager::action(m).map(|(label, url)| format!("{}: {url}", line(label)));
-    let encoding = Encoding::of(&format!("{title}{detail}{}", link.as_deref().unwrap_or("")));
-    // What is never cut: the line of how long, the link, and the line breaks.
-    let fixed: usize = [lasting.as_ref(), link.as_ref()]
+    let action = pager::action(m);
+    let call = pager::call(m)
+        .filter(|url| action.as_ref().is_none_or(|(_, a)| a != url))
+        .map(|url| format!("Call: {url}"));
+    let link = action.map(|(label, url)| format!("{}: {url}", line(label)));
+    let encoding = Encoding::of(&format!(
+        "{title}{detail}{}{}",
+        link.as_deref().unwrap_or(""),
+        call.as_deref().unwrap_or("")
+    ));
+    // What is never cut: the line of how long, the links, and the line breaks.
+    let fixed: usize = [lasting.as_ref(), link.as_ref(), call.as_ref()]
         .into_iter()
         .flatten()
         .map(|p| encoding.length(p) + 1)
@@ -170,7 +178,7 @@ pub fn text(m: &Message) -> String {
     let left = room.saturating_sub(encoding.length(&title) + 1);
     // A first line cut to less than a few words says nothing.
     let detail = (left >= 16).then(|| cut(&detail, left.min(MAX_DETAIL), encoding));
-    [Some(title), lasting, detail, link]
+    [Some(title), lasting, detail, link, call]
         .into_iter()
         .flatten()
         .filter(|p| !p.is_empty())
@@ -201,6 +209,27 @@ mod tests {
         assert!(t.starts_with("Disk <!channel>"), "{t}");
         assert_eq!(t.lines().count(), 2, "{t}");
         assert!(!t.contains('\u{202E}') && !t.contains("Acknowledge"), "{t}");
+    }
+
+    #[test]
+    fn a_call_link_follows_the_acknowledge_link_and_is_never_cut() {
+        let mut m = sample();
+        m.text = "x".repeat(400);
+        m.buttons.push(crate::chat::Link {
+            label: crate::chat::CALL_LABEL.into(),
+            url: "https://meet.example/room-7".into(),
+        });
+        let t = text(&m);
+        assert!(
+            t.ends_with(
+                "Acknowledge: https://api.example.com/alerts/ack?token=abc\nCall: https://meet.example/room-7"
+            ),
+            "{t}"
+        );
+        assert!(Encoding::Gsm7.segments(&t) <= MAX_SEGMENTS);
+        // An unsafe call link is not shown.
+        m.buttons.last_mut().unwrap().url = "javascript:alert(1)".into();
+        assert!(!text(&m).contains("Call:"), "{}", text(&m));
     }
 
     #[test]

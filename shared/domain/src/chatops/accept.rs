@@ -94,8 +94,8 @@ impl Commands {
             return reply;
         }
         let job = match route {
-            ChatRoute::SlackActions => self.read_button(body),
-            _ => self.read_command(platform, body),
+            ChatRoute::SlackActions => self.read_button(body).await,
+            _ => self.read_command(platform, body).await,
         };
         let job = match job {
             Ok(job) => job,
@@ -151,13 +151,8 @@ impl Commands {
         }
     }
 
-    /// The GitLab user a chat user acts as.
-    fn gitlab_user(&self, platform: Platform, user_id: &str) -> Option<String> {
-        self.users.gitlab_user(platform, user_id).map(str::to_owned)
-    }
-
     /// A slash command: answered here, or a job.
-    fn read_command(&self, platform: Platform, body: &[u8]) -> Result<Job, Reply> {
+    async fn read_command(&self, platform: Platform, body: &[u8]) -> Result<Job, Reply> {
         let c = SlashCommand::parse(platform, body)
             .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.to_string()))?;
         let parsed = match platform {
@@ -168,16 +163,19 @@ impl Commands {
             Ok(command) => command,
             Err(problem) => return Err(answer(reply::problem(platform, &problem))),
         };
-        let gitlab_user = self.gitlab_user(platform, &c.user_id);
-        if let Err(refusal) = authorize(&command, gitlab_user.as_deref()) {
+        let gitlab_user = self.mapped_user(platform, &c.user_id).await;
+        // A user nothing maps may still be known by their address, behind the queue.
+        if let Err(refusal) = authorize(&command, gitlab_user.as_deref())
+            && !self.may_look_up(platform)
+        {
             return Err(ephemeral(platform, &refusal.to_string()));
         }
         match command {
             Command::Help => return Err(answer(reply::help(platform))),
-            Command::Page { .. } => {
+            Command::Page { .. } if self.config.oncall.oncall_config.is_none() => {
                 return Err(ephemeral(
                     platform,
-                    "Paging from chat needs on call, which is not set up here; nobody was paged.",
+                    "Paging from chat needs on call (ONCALL_CONFIG), which is not set up here; nobody was paged.",
                 ));
             }
             _ => {}
@@ -195,7 +193,7 @@ impl Commands {
     }
 
     /// A button press on an alert message: a job, or why not.
-    fn read_button(&self, body: &[u8]) -> Result<Job, Reply> {
+    async fn read_button(&self, body: &[u8]) -> Result<Job, Reply> {
         let platform = Platform::Slack;
         let press = BlockActions::parse(body)
             .map_err(|e| Reply::error(StatusCode::BAD_REQUEST, e.to_string()))?;
@@ -207,8 +205,8 @@ impl Commands {
             return Err(ephemeral(platform, "That button is not one of openmic's."));
         };
         let alert = action.value.clone().unwrap_or_default();
-        let gitlab_user = self.gitlab_user(platform, &press.user_id);
-        if gitlab_user.is_none() {
+        let gitlab_user = self.mapped_user(platform, &press.user_id).await;
+        if gitlab_user.is_none() && !self.may_look_up(platform) {
             return Err(ephemeral(
                 platform,
                 &crate::chat::commands::Refusal::Unmapped.to_string(),

@@ -11,6 +11,8 @@
 //!   `response_url`, only on the origin its service's replies come from.
 
 pub mod accept;
+mod identity;
+mod page;
 mod publish;
 pub mod work;
 
@@ -18,7 +20,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::escalating::Pager;
 use crate::chat::commands::{ChatUsers, Platform};
+use crate::chat::{Retries, Senders};
 use crate::clock::Clock;
 use crate::compose::Backends;
 use crate::config::{Config, ConfigError};
@@ -68,6 +72,7 @@ pub use crate::chat::commands::{ACK_BUTTON, RESOLVE_BUTTON, SILENCE_BUTTON};
 /// Incidents run from chat: the routes' side and the queue's.
 pub struct Commands {
     pub config: Arc<Config>,
+    /// `CHAT_USERS` (the on-call file's `slack:` and `mattermost:` come first).
     users: ChatUsers,
     /// Where jobs are queued (the alerts queue).
     queue: Option<Arc<dyn Queue>>,
@@ -77,6 +82,8 @@ pub struct Commands {
     publish: Option<Arc<dyn Queue>>,
     gitlab: Option<GitlabAccess>,
     outbound: Option<Arc<dyn Outbound>>,
+    /// What `page` pages with (escalation's own), where this process can send mail.
+    pager: Option<Pager>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -88,7 +95,17 @@ impl Commands {
         let users = ChatUsers::parse(config.chat.chat_users.as_deref().unwrap_or_default())
             .map_err(|e| crate::config::chat::CHAT_USERS.invalid(Chain(&e).to_string()))?;
         let state = backends.state()?;
+        let pager = backends.mailer.clone().map(|mailer| Pager {
+            config: config.clone(),
+            mailer,
+            senders: Senders {
+                outbound: backends.outbound.clone(),
+                sms: backends.sms.clone(),
+                retries: Retries::STANDARD,
+            },
+        });
         Ok(Commands {
+            pager,
             users,
             queue: backends.alerts.clone(),
             claims: Some(Arc::new(ClaimsIn(state.clone()))),

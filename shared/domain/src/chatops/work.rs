@@ -17,12 +17,13 @@ use crate::alerts::links::LinkAction;
 use crate::alerts::record::{ActionRecord, AlertRecord, RecordStatus, key_of};
 use crate::chat::commands::bridge;
 use crate::chat::commands::reply::{self, Visibility};
-use crate::chat::commands::{Command, Platform};
+use crate::chat::commands::{Command, Platform, Refusal};
 use crate::document;
 use crate::errors::ProcessError;
 use crate::gitlab::{ApiError, ApiIssue, Gitlab};
 use crate::ids::IncidentId;
 use crate::message::{Envelope, Source};
+use crate::oncall::schedule::on_call_now;
 
 /// What working a job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,12 +35,12 @@ pub struct Worked {
 }
 
 /// A result for whoever asked, or for the channel.
-struct Said {
+pub(super) struct Said {
     visibility: Visibility,
     text: String,
 }
 
-fn to_user(text: impl Into<String>) -> Said {
+pub(super) fn to_user(text: impl Into<String>) -> Said {
     Said {
         visibility: Visibility::Ephemeral,
         text: text.into(),
@@ -54,7 +55,7 @@ fn to_channel(text: impl Into<String>) -> Said {
 }
 
 /// What stops a job half way: said to whoever asked.
-struct Stop(Said);
+pub(super) struct Stop(Said);
 
 impl From<Said> for Stop {
     fn from(s: Said) -> Stop {
@@ -76,12 +77,12 @@ fn gitlab_failed(what: &str, e: &ApiError) -> Stop {
 }
 
 /// `@alice`.
-fn who(job: &Job) -> String {
+pub(super) fn who(job: &Job) -> String {
     format!("@{}", job.gitlab_user.as_deref().unwrap_or(&job.user_name))
 }
 
 /// `from Slack (user U1, channel C1)`.
-fn from_where(job: &Job) -> String {
+pub(super) fn from_where(job: &Job) -> String {
     format!(
         "from {} (user {}, channel {})",
         job.platform.title(),
@@ -165,10 +166,22 @@ impl Commands {
                     platform = job.platform.as_str(),
                     "chat command"
                 );
-                self.command(job, command).await
+                let job = self.acting_or_refused(job, command.reads_only()).await?;
+                self.command(&job, command).await
             }
-            Work::Button { action, alert } => self.button(job, action, alert).await,
+            Work::Button { action, alert } => {
+                let job = self.acting_or_refused(job, false).await?;
+                self.button(&job, action, alert).await
+            }
         }
+    }
+
+    /// The job as its user acts on it, or the reply that nothing knows them (checked
+    /// here again, where the action happens).
+    async fn acting_or_refused(&self, job: &Job, reads_only: bool) -> Result<Job, Stop> {
+        self.acting(job, reads_only)
+            .await
+            .ok_or_else(|| Stop(to_user(Refusal::Unmapped.to_string())))
     }
 
     async fn command(&self, job: &Job, command: Command) -> Result<Said, Stop> {
@@ -183,7 +196,8 @@ impl Commands {
             Command::Ack { alert } => self.ack(job, &alert, None).await,
             Command::Resolve { iid } => self.resolve(job, iid).await,
             Command::Bridge { iid, url } => self.bridge(job, iid, &url).await,
-            Command::Help | Command::Page { .. } => Ok(to_user(reply::usage())),
+            Command::Page { target, text } => self.page(job, &target, &text).await,
+            Command::Help => Ok(to_user(reply::usage())),
         }
     }
 
@@ -468,7 +482,8 @@ impl Commands {
         )))
     }
 
-    /// Open incidents (with their call links) and firing alerts.
+    /// Open incidents (with their call links), firing alerts, and who is on call in
+    /// each schedule of the on-call file.
     async fn list(&self) -> Result<Said, Stop> {
         let mut text = String::from("Open incidents:");
         match self.api() {
@@ -506,6 +521,12 @@ impl Commands {
             );
             if let Some(a) = r.acknowledged() {
                 let _ = write!(text, " acknowledged by {}", a.by);
+            }
+        }
+        if let Some(file) = self.on_call_file().await {
+            text.push_str("\nOn call:");
+            for (schedule, who) in on_call_now(&file, self.clock.now()) {
+                let _ = write!(text, "\n  {schedule}: {}", who.unwrap_or("nobody"));
             }
         }
         Ok(to_user(text))

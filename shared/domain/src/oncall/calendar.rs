@@ -12,11 +12,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use http::StatusCode;
 
-use super::file::{OnCall, Person};
-use super::keeper::{FILE_KEY, Kept};
+use super::file::Person;
 use super::schedule::{FEED_DAYS, shifts};
 use crate::config::Config;
-use crate::document;
 use crate::ports::ObjectStore;
 use crate::reply::Reply;
 use crate::signing::TokenSigner;
@@ -73,9 +71,8 @@ impl Calendar {
         let Some(name) = file_name.strip_suffix(".ics") else {
             return Reply::error(StatusCode::NOT_FOUND, "a calendar is <person>.ics");
         };
-        let file = match document::read::<Kept>(self.state.as_ref(), FILE_KEY).await {
-            Ok(Some((kept, _))) => OnCall::parse(&kept.text).ok(),
-            Ok(None) => None,
+        let file = match super::keeper::in_use(self.state.as_ref()).await {
+            Ok(file) => file,
             Err(e) => {
                 return Reply::failure(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -143,6 +140,8 @@ fn link_with(key: &TokenSigner, base: &str, person: &Person) -> String {
 mod tests {
     use super::*;
     use crate::memory::MemoryStore;
+    use crate::oncall::file::OnCall;
+    use crate::oncall::keeper::{FILE_KEY, Kept};
     use crate::ports::PutOptions;
 
     const FILE: &str = "people:\n  alice: {email: alice@example.com, calendar: one}\n  bob: {email: bob@example.com}\nschedules:\n  primary:\n    time_zone: UTC\n    layers:\n      - {participants: [alice, bob], rotation: 1w, handoff: \"2026-12-07T09:00\"}\n";

@@ -14,6 +14,7 @@
 //! overrides, steps that notify nothing or an unknown schedule or person. A contact
 //! method's address (a phone number, a push key) is never repeated in a problem.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Weekday};
@@ -59,6 +60,10 @@ impl OnCall {
 pub struct Person {
     pub name: String,
     pub gitlab: Option<String>,
+    /// `slack`: their Slack user id (`U0123ABCD`), for chat commands.
+    pub slack: Option<String>,
+    /// `mattermost`: their Mattermost user id, for chat commands.
+    pub mattermost: Option<String>,
     /// In the file's order: the order they are tried in.
     pub contacts: Vec<Contact>,
     /// `calendar`: a word of the person's calendar links; changing it revokes the
@@ -231,9 +236,11 @@ pub enum Problem {
     #[error("the file does not read as on-call YAML: {0}")]
     Yaml(String),
     #[error(
-        "{key:?} is not a contact method (email, sms, ntfy, pushover, telegram) nor gitlab or calendar"
+        "{key:?} is not a contact method (email, sms, ntfy, pushover, telegram) nor gitlab, slack, mattermost or calendar"
     )]
     UnknownContact { key: String },
+    #[error("this {key} user id is {other}'s already: a chat user is one person")]
+    SameChatUser { key: String, other: String },
     #[error("{person}'s {kind} is empty")]
     EmptyContact { person: String, kind: &'static str },
     #[error("an empty name")]
@@ -507,6 +514,8 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
 
 fn people(raw: Ordered<Ordered<Text>>, found: &mut Found) -> Vec<Person> {
     let mut out = Vec::new();
+    // Each chat user id (by its key) and whose it is.
+    let mut chat_ids: BTreeMap<(String, String), String> = BTreeMap::new();
     for (name, entries) in raw.0 {
         if name.value.trim().is_empty() {
             found.add(line(&name), Problem::EmptyName);
@@ -515,6 +524,8 @@ fn people(raw: Ordered<Ordered<Text>>, found: &mut Found) -> Vec<Person> {
         let mut person = Person {
             name: name.value.clone(),
             gitlab: None,
+            slack: None,
+            mattermost: None,
             contacts: Vec::new(),
             calendar: None,
         };
@@ -524,8 +535,27 @@ fn people(raw: Ordered<Ordered<Text>>, found: &mut Found) -> Vec<Person> {
                 person.gitlab = Some(value).filter(|v| !v.is_empty());
                 continue;
             }
-            if key.value == "calendar" {
-                person.calendar = Some(value).filter(|v| !v.is_empty());
+            if matches!(key.value.as_str(), "slack" | "mattermost")
+                && !value.is_empty()
+                && let Some(other) =
+                    chat_ids.insert((key.value.clone(), value.clone()), person.name.clone())
+            {
+                found.add(
+                    line(&key),
+                    Problem::SameChatUser {
+                        key: key.value.clone(),
+                        other,
+                    },
+                );
+            }
+            let named = match key.value.as_str() {
+                "calendar" => Some(&mut person.calendar),
+                "slack" => Some(&mut person.slack),
+                "mattermost" => Some(&mut person.mattermost),
+                _ => None,
+            };
+            if let Some(field) = named {
+                *field = Some(value).filter(|v| !v.is_empty());
                 continue;
             }
             let Some(kind) = ContactKind::ALL
@@ -1152,6 +1182,41 @@ policies:
         let bad = "people:\n  a: {sms: \"+15550100\", pager: \"+15550199\"}\n  b: {sms: [\"+15550111\"]}\n";
         let e = OnCall::parse(bad).unwrap_err().to_string();
         assert!(!e.contains("1555"), "{e}");
+    }
+
+    #[test]
+    fn chat_user_ids_sit_beside_the_gitlab_username() {
+        let f = OnCall::parse(
+            "people:\n  a: {gitlab: alice, slack: U0123ABCD, mattermost: 8xk9qz, email: a@example.com}\n  b: {email: b@example.com}\n",
+        )
+        .unwrap();
+        let a = f.person("a").unwrap();
+        assert_eq!(a.slack.as_deref(), Some("U0123ABCD"));
+        assert_eq!(a.mattermost.as_deref(), Some("8xk9qz"));
+        assert_eq!(a.contacts.len(), 1, "chat ids are not contact methods");
+        let b = f.person("b").unwrap();
+        assert_eq!((b.slack.as_ref(), b.mattermost.as_ref()), (None, None));
+        let p = problems("people:\n  a: {slack: U1}\n  b: {mattermost: U1}\n  c: {slack: U1}\n");
+        assert_eq!(
+            p,
+            [(
+                Some(4),
+                Problem::SameChatUser {
+                    key: "slack".into(),
+                    other: "a".into()
+                }
+            )]
+        );
+        let p = problems("people:\n  a: {email: a@example.com, discord: x}\n");
+        assert_eq!(
+            p,
+            [(
+                Some(2),
+                Problem::UnknownContact {
+                    key: "discord".into()
+                }
+            )]
+        );
     }
 
     #[test]

@@ -91,6 +91,13 @@ pub enum Refreshed {
     Refused { tell: Option<String> },
 }
 
+/// The file in use, read from the state bucket: what any capability that does not keep
+/// it (the calendar feed, chat commands) reads; `None` when none validated yet.
+pub async fn in_use(state: &dyn ObjectStore) -> Result<Option<OnCall>, ProcessError> {
+    let kept = document::read::<Kept>(state, FILE_KEY).await?;
+    Ok(kept.and_then(|(kept, _)| OnCall::parse(&kept.text).ok()))
+}
+
 /// The on-call file of a process: where it comes from, and the last one parsed.
 pub struct Keeper {
     /// `ONCALL_CONFIG` as the maintainers wrote it.

@@ -185,6 +185,11 @@ pub struct IncidentState {
     /// ([`super::timeline`]), by name, so each is written once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline_written: Vec<String>,
+    /// The postmortem written as a linked issue labelled `postmortem` (its
+    /// description as a note, the 🎤 on that issue as the note's): kept across
+    /// resyncs, which read the incident's own notes only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_postmortem: Option<NoteState>,
 }
 
 /// What decides an issue's alerts as a publisher's change left it, and that change.
@@ -298,6 +303,7 @@ impl IncidentState {
             labels_added: BTreeMap::new(),
             effective: None,
             timeline_written: vec![],
+            linked_postmortem: None,
         }
     }
 
@@ -822,7 +828,8 @@ fn publishers_award(note: &NoteState) -> Option<Timestamp> {
 impl IncidentState {
     /// The incident's postmortem, if it has one now: the issue closed and not
     /// confidential, and of its notes that are not system or internal, begin with a
-    /// `Postmortem` heading and carry a publisher's 🎤, the latest.
+    /// `Postmortem` heading and carry a publisher's 🎤 (or the linked postmortem
+    /// issue, as such a note), the latest.
     pub fn postmortem(&self) -> Option<Found<'_>> {
         let issue = self.issue.as_ref()?;
         if issue.state != "closed" || issue.confidential {
@@ -831,6 +838,7 @@ impl IncidentState {
         let closed = issue.closed_at.unwrap_or(issue.updated_at);
         self.notes
             .values()
+            .chain(&self.linked_postmortem)
             .filter(|n| !n.system && !n.internal && super::postmortem::is_postmortem(&n.body))
             .filter_map(|n| publishers_award(n).map(|at| (n, at)))
             .max_by_key(|(n, _)| (n.created_at, n.id))

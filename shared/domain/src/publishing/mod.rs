@@ -4,13 +4,15 @@
 //! - [`incident`]: the private state of an incident and how each event merges in;
 //! - [`public`]: what of it becomes public;
 //! - [`authorize`]: who may publish, from configuration alone;
-//! - [`postmortem`]: which note is a closed incident's postmortem;
+//! - [`postmortem`]: which note (or linked issue, `linked`) is a closed incident's
+//!   postmortem;
 //! - [`timeline`]: GitLab's incident timeline: what openmic did, and the key times;
 //! - this module: the [`Publisher`] that reads, merges, writes and publishes, resyncs
 //!   from GitLab's API, and moves an earlier release's data.
 
 pub mod authorize;
 pub mod incident;
+mod linked;
 mod migrate;
 pub mod postmortem;
 pub mod public;
@@ -192,6 +194,9 @@ impl Publisher {
             })
             .await?;
         self.watch_sla(&state).await?;
+        if let Hook::Emoji(h) = &hook {
+            self.linked_postmortem(id, h, verdict).await?;
+        }
         self.apply(&state).await
     }
 

@@ -10,8 +10,19 @@
 //! publisher's 🎤 counts (`PUBLISHERS`, or `PUBLISH_MIN_ACCESS` with API access),
 //! whatever `MICROPHONE_TRUST` says.
 //!
-//! This module reads a note's text; which note is the postmortem is
-//! [`super::incident::IncidentState::postmortem`].
+//! Or the postmortem is written as an issue of its own, labelled `postmortem` and
+//! linked to the incident (GitLab's issue links): a publisher's 🎤 on that issue makes
+//! its description the incident's postmortem, the same way, as if it were such a note
+//! (with API access, which reads the issue and its links when the award comes).
+//!
+//! This module reads a note's text and tells a postmortem issue; `linked`
+//! takes such an issue for the incidents it is linked to; which note is the
+//! postmortem is [`super::incident::IncidentState::postmortem`].
+
+use crate::gitlab::ApiIssue;
+
+/// The label of an issue that is the postmortem of the incidents it is linked to.
+pub const LABEL: &str = "postmortem";
 
 /// The names a postmortem's heading may carry, compared without case.
 const NAMES: [&str; 3] = ["postmortem", "post-mortem", "post mortem"];
@@ -71,6 +82,11 @@ pub fn text(body: &str) -> &str {
     }
     // The heading alone.
     ""
+}
+
+/// Whether `issue` is a postmortem of its own: labelled `postmortem` (any case).
+pub fn is_postmortem_issue(issue: &ApiIssue) -> bool {
+    issue.labels.iter().any(|l| l.eq_ignore_ascii_case(LABEL))
 }
 
 #[cfg(test)]

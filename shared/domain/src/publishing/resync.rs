@@ -13,16 +13,20 @@ use crate::gitlab::ApiError;
 use crate::ids::IncidentId;
 use crate::ports::PutOptions;
 
+/// GitLab's refusal as the publisher's: retried when it may pass.
+pub(super) fn api_err(e: ApiError) -> ProcessError {
+    match e {
+        ApiError::Transient(m) => ProcessError::Retryable(m),
+        other => ProcessError::Permanent(other.to_string()),
+    }
+}
+
 impl Publisher {
     /// Rebuilds an incident's state from GitLab's API and republishes it.
     pub async fn resync(&self, id: IncidentId) -> Result<Outcome, ProcessError> {
         let api = self.gitlab.as_ref().ok_or_else(|| {
             ProcessError::Permanent("resync needs GITLAB_URL and GITLAB_TOKEN".into())
         })?;
-        let api_err = |e: ApiError| match e {
-            ApiError::Transient(m) => ProcessError::Retryable(m),
-            other => ProcessError::Permanent(other.to_string()),
-        };
         self.check_layout().await?;
         let Some(issue) = api.issue(id).await.map_err(api_err)? else {
             let now = self.clock.now();

@@ -2,6 +2,7 @@
 
 pub mod alerting;
 pub mod chat;
+pub mod metrics;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -287,6 +288,8 @@ pub struct Config {
     pub alert_routing: alerting::AlertRouting,
     /// Incidents run from chat (docs/chat.md).
     pub chat: chat::ChatSettings,
+    /// Metrics in incidents (docs/alerts.md).
+    pub metrics: metrics::MetricsSettings,
     /// `COMPONENTS`: the page's components in this order, shown even before their
     /// first incident; components of labels not listed follow.
     pub components: Vec<String>,
@@ -352,6 +355,7 @@ impl Default for Config {
             ses_configuration_set: None,
             alert_routing: Default::default(),
             chat: Default::default(),
+            metrics: Default::default(),
             components: Vec::new(),
             page_title: None,
             page_language: Language::En,
@@ -516,6 +520,7 @@ impl Config {
         c.ses_configuration_set = get("SES_CONFIGURATION_SET");
         c.alert_routing = alerting::AlertRouting::read(get)?;
         c.chat = chat::ChatSettings::read(get)?;
+        c.metrics = metrics::MetricsSettings::read(get)?;
         if let Some(v) = get("COMPONENTS") {
             for name in v
                 .split([',', '\n'])

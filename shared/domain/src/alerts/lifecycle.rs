@@ -30,7 +30,7 @@ use crate::gitlab::Gitlab;
 use crate::maintenance::{MUTINGS_KEY, Mutings};
 use crate::message::{Envelope, Source};
 use crate::oncall::keeper::{GitlabFile, Keeper};
-use crate::ports::{Mailer, ObjectStore, Outbound, Sms};
+use crate::ports::{Mailer, ObjectStore, Outbound, Queue, Sms};
 use crate::routing::channels::Channels;
 use crate::routing::recipients::Recipients;
 use crate::time::Timestamp;
@@ -58,6 +58,8 @@ pub struct Notifier {
     pub sla: crate::sla::SlaTargets,
     /// The on-call file (`ONCALL_CONFIG`), where escalation is set up.
     pub oncall: Option<Arc<crate::oncall::keeper::Keeper>>,
+    /// The publish queue: component states from alerts (`COMPONENT_STATUS_FROM_ALERTS`).
+    pub publish: Option<Arc<dyn Queue>>,
 }
 
 /// What handling an alert message did.
@@ -169,6 +171,7 @@ impl Notifier {
         if was_held && !muting::held(&record) {
             self.hold(&key, false).await?;
         }
+        self.follow_component(&key, &record).await?;
         let sent = self.deliver(&key, record).await?;
         if matches!(change, Change::New | Change::Repeat) {
             self.escalation_begin(&key).await?;
@@ -344,11 +347,10 @@ impl Notifier {
             let project = config
                 .home_project()
                 .ok_or(ConfigError::Missing("GITLAB_PROJECT_ID"))?;
-            Some(Arc::new(GitlabIncidents::new(
-                api,
-                project,
-                config.incident_template.clone(),
-            )))
+            Some(Arc::new(
+                GitlabIncidents::new(api, project, config.incident_template.clone())
+                    .with_logs(config.metrics.logs_url_template.clone()),
+            ))
         } else {
             None
         };
@@ -402,6 +404,7 @@ impl Notifier {
             channels,
             outbound,
             sms: None,
+            publish: None,
             retries: Retries::STANDARD,
             clock: Arc::new(SystemClock),
         })
@@ -436,11 +439,24 @@ impl Notifier {
             backends.gitlab.as_ref().map(|g| g.api.clone()),
             backends.outbound.clone(),
         )?
-        .with_clock(backends.clock.clone());
+        .with_clock(backends.clock.clone())
+        .with_publish(backends.publish.clone());
+        if notifier.config.metrics.component_status_from_alerts && notifier.publish.is_none() {
+            return Err(ConfigError::Invalid {
+                name: "COMPONENT_STATUS_FROM_ALERTS",
+                why: "the notifier hands component states to the publisher: it needs PUBLISH_QUEUE_URL".into(),
+            });
+        }
         Ok(match &backends.sms {
             Some(sms) => notifier.with_sms(sms.clone()),
             None => notifier,
         })
+    }
+
+    /// The notifier with the publish queue, where component states from alerts go.
+    pub fn with_publish(mut self, publish: Option<Arc<dyn Queue>>) -> Notifier {
+        self.publish = publish;
+        self
     }
 
     /// The notifier with another clock (tests move one by hand).

@@ -14,6 +14,7 @@
 //!   [`shifts`]: shift starts and gaps told.
 
 pub mod actions;
+mod components;
 pub mod escalating;
 pub mod issues;
 pub mod lifecycle;

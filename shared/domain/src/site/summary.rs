@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Page;
 use super::data::{IndexEntry, PublishedIndex};
 use super::history::{self, DAYS, Day, Span, State};
+use crate::metrics::components::Impact;
 use crate::time::{self, Timestamp};
 
 /// A line of the page: the whole service, or one component.
@@ -65,17 +66,41 @@ fn line<'s>(name: String, spans: &[&Span<'s>], index: &PublishedIndex, now: Time
     }
 }
 
+/// A component's state with its alerts' (`COMPONENT_STATUS_FROM_ALERTS`): an open
+/// incident affecting it takes over from them, and planned work in progress holds it;
+/// otherwise the worst of its firing alerts' states.
+fn from_alerts(l: &Line, index: &PublishedIndex) -> State {
+    let Some(impact) = index.alert_states.as_ref().and_then(|s| s.of(&l.name)) else {
+        return l.state;
+    };
+    if !l.open.is_empty() || l.state == State::Maintenance {
+        return l.state;
+    }
+    l.state.max(match impact {
+        Impact::Degraded => State::Degraded,
+        Impact::PartialOutage => State::PartialOutage,
+        Impact::MajorOutage => State::MajorOutage,
+    })
+}
+
 /// The state of the service and its components as of `now`.
 pub fn status<'a>(index: &'a PublishedIndex, page: &Page, now: Timestamp) -> Status<'a> {
     let spans = history::spans(index, now);
     let all: Vec<&Span> = spans.iter().collect();
-    let components = history::components(index, &page.components)
+    let components: Vec<Line> = history::components(index, &page.components)
         .into_iter()
         .map(|name| {
             let mine: Vec<&Span> = spans.iter().filter(|s| s.affects(&name)).collect();
-            line(name, &mine, index, now)
+            let mut l = line(name, &mine, index, now);
+            l.state = from_alerts(&l, index);
+            l
         })
         .collect();
+    let mut overall = line(String::new(), &all, index, now);
+    overall.state = components
+        .iter()
+        .map(|c| c.state)
+        .fold(overall.state, State::max);
     Status {
         now,
         today: now.date_naive(),
@@ -84,7 +109,7 @@ pub fn status<'a>(index: &'a PublishedIndex, page: &Page, now: Timestamp) -> Sta
             .into_iter()
             .filter(|e| e.incident.is_open())
             .collect(),
-        overall: line(String::new(), &all, index, now),
+        overall,
         components,
     }
 }
@@ -164,5 +189,116 @@ pub fn of(status: &Status, index: &PublishedIndex) -> Summary {
         history_from: first.to_string(),
         history_to: status.today.to_string(),
         days: notable(&status.overall.days),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::maintenance::Window;
+    use crate::metrics::components::States;
+    use crate::site::data::{Incident, IndexEntry, Links, MAINTENANCE};
+
+    fn at(t: &str) -> Timestamp {
+        time::parse(t).unwrap()
+    }
+
+    fn incident(id: u64, severity: &str, components: &[&str]) -> Incident {
+        Incident {
+            id,
+            status: "opened".into(),
+            title: format!("incident {id}"),
+            description: String::new(),
+            created_at: at("2026-11-30T08:00:00Z"),
+            updated_at: at("2026-11-30T08:00:00Z"),
+            comments: None,
+            links: Links {
+                details: format!("data/incident/{id}.json"),
+            },
+            severity: Some(severity.into()),
+            stage: None,
+            components: components.iter().map(|c| c.to_string()).collect(),
+            closed_at: None,
+            postmortem: None,
+            key_times: vec![],
+            kind: None,
+            window: None,
+        }
+    }
+
+    fn index(incidents: Vec<Incident>, alerts: &[(&str, Impact)]) -> PublishedIndex {
+        let mut index = PublishedIndex::default();
+        for i in incidents {
+            let entry = IndexEntry {
+                incident: i,
+                updates: vec![],
+                source: None,
+                muting: None,
+                postmortem: None,
+            };
+            index.incidents.insert(entry.incident.id, entry);
+        }
+        index.alert_states = Some(States {
+            version: 1,
+            at: at("2026-11-30T11:00:00Z"),
+            components: alerts
+                .iter()
+                .map(|(c, i)| (c.to_string(), *i))
+                .collect::<BTreeMap<_, _>>(),
+        });
+        index
+    }
+
+    /// The summary's states: the service's (named ""), then each component's.
+    fn states(index: &PublishedIndex) -> Vec<(String, String)> {
+        let config = Config::from_lookup(|k| {
+            (k == "COMPONENTS").then(|| "API, Database, Web, Queue".to_owned())
+        })
+        .unwrap();
+        let page = Page::new(&config);
+        let s = of(&status(index, &page, at("2026-11-30T12:00:00Z")), index);
+        std::iter::once((String::new(), s.status))
+            .chain(s.components.into_iter().map(|c| (c.name, c.status)))
+            .collect()
+    }
+
+    #[test]
+    fn alerts_set_a_state_where_no_incident_or_maintenance_decides() {
+        let mut planned = incident(2, "low", &["Web"]);
+        planned.kind = Some(MAINTENANCE.into());
+        planned.window = Some(Window {
+            starts_at: at("2026-11-30T11:00:00Z"),
+            ends_at: at("2026-11-30T13:00:00Z"),
+        });
+        let idx = index(
+            vec![incident(1, "low", &["Database"]), planned],
+            &[
+                ("api", Impact::PartialOutage),
+                // An incident is published for it: the incident's state.
+                ("Database", Impact::MajorOutage),
+                // Maintenance in progress holds it.
+                ("Web", Impact::MajorOutage),
+                ("Queue", Impact::Degraded),
+                // Not a component of the page: nothing of it is shown.
+                ("secret-internal", Impact::MajorOutage),
+            ],
+        );
+        let want = [
+            ("", "partial_outage"),
+            ("API", "partial_outage"),
+            ("Database", "degraded"),
+            ("Web", "maintenance"),
+            ("Queue", "degraded"),
+        ];
+        assert_eq!(
+            states(&idx),
+            want.map(|(n, s)| (n.to_owned(), s.to_owned()))
+        );
+        // Resolved: operational again.
+        let idx = index(vec![], &[]);
+        assert!(states(&idx).iter().all(|(_, s)| *s == "operational"));
     }
 }

@@ -1,0 +1,184 @@
+//! The settings of metrics in incidents (docs/alerts.md, "Metrics in incidents"):
+//! the "View logs" link of every alert notice (`LOGS_URL_TEMPLATE`), and components
+//! whose state on the page follows their firing alerts (`COMPONENT_STATUS_FROM_ALERTS`).
+
+use super::{ConfigError, parse_bool};
+
+/// One piece of `LOGS_URL_TEMPLATE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Written as it is.
+    Text(String),
+    /// `{labels.<name>}`: the alert's label `<name>` (empty when it has none).
+    Label(String),
+    /// `{starts_at}`: when the alert began, RFC 3339.
+    StartsAt,
+    /// `{ends_at}`: when it ended, or the time of the notice while it fires.
+    EndsAt,
+}
+
+/// `LOGS_URL_TEMPLATE` read: an http(s) URL with placeholders. A placeholder is a
+/// name in braces (`{starts_at}`, `{labels.instance}`); braces around anything else
+/// (a Grafana Explore URL's JSON, a LogQL selector) are text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogsTemplate {
+    pub pieces: Vec<Piece>,
+}
+
+/// Whether `name` is a placeholder's shape: letters, digits, `_` and `.`, starting
+/// with a letter or `_`.
+fn placeholder_shaped(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+}
+
+/// A placeholder of the template, or the error naming the unknown one.
+fn placeholder(name: &str) -> Result<Piece, ConfigError> {
+    let unknown = || ConfigError::Invalid {
+        name: "LOGS_URL_TEMPLATE",
+        why: format!(
+            "unknown placeholder {{{name}}}: use {{labels.<label name>}}, {{starts_at}} or {{ends_at}}"
+        ),
+    };
+    match name {
+        "starts_at" => Ok(Piece::StartsAt),
+        "ends_at" => Ok(Piece::EndsAt),
+        _ => match name.strip_prefix("labels.") {
+            Some(label) if placeholder_shaped(label) && !label.contains('.') => {
+                Ok(Piece::Label(label.to_owned()))
+            }
+            _ => Err(unknown()),
+        },
+    }
+}
+
+impl LogsTemplate {
+    /// Reads a template; an unknown placeholder, or a template that is not an http(s)
+    /// URL, is the error naming `LOGS_URL_TEMPLATE`.
+    pub fn parse(value: &str) -> Result<LogsTemplate, ConfigError> {
+        let value = value.trim();
+        let lower = value.to_ascii_lowercase();
+        if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "LOGS_URL_TEMPLATE",
+                why: "must start with https:// or http://".into(),
+            });
+        }
+        let mut pieces = Vec::new();
+        let mut text = String::new();
+        let mut rest = value;
+        while let Some(open) = rest.find('{') {
+            text.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let name = after.find('}').map(|close| &after[..close]);
+            match name.filter(|n| placeholder_shaped(n)) {
+                Some(name) => {
+                    if !text.is_empty() {
+                        pieces.push(Piece::Text(std::mem::take(&mut text)));
+                    }
+                    pieces.push(placeholder(name)?);
+                    rest = &after[name.len() + 1..];
+                }
+                None => {
+                    text.push('{');
+                    rest = after;
+                }
+            }
+        }
+        text.push_str(rest);
+        if !text.is_empty() {
+            pieces.push(Piece::Text(text));
+        }
+        Ok(LogsTemplate { pieces })
+    }
+}
+
+/// The settings of metrics in incidents.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// `LOGS_URL_TEMPLATE`: the "View logs" link of every alert notice.
+    pub logs_url_template: Option<LogsTemplate>,
+    /// `COMPONENT_STATUS_FROM_ALERTS`: a firing alert labelled `component` sets that
+    /// component's state on the page.
+    pub component_status_from_alerts: bool,
+}
+
+impl MetricsSettings {
+    /// Reads the settings through `get` (empty values already count as unset).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<MetricsSettings, ConfigError> {
+        Ok(MetricsSettings {
+            logs_url_template: get("LOGS_URL_TEMPLATE")
+                .map(|v| LogsTemplate::parse(&v))
+                .transpose()?,
+            component_status_from_alerts: parse_bool(
+                "COMPONENT_STATUS_FROM_ALERTS",
+                get("COMPONENT_STATUS_FROM_ALERTS"),
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<MetricsSettings, ConfigError> {
+        let map: std::collections::HashMap<&str, &str> = pairs.iter().copied().collect();
+        MetricsSettings::read(|k| map.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn a_template_reads_its_placeholders_and_leaves_other_braces_as_text() {
+        let t = LogsTemplate::parse(
+            "https://logs.example.com/explore?q={job=\"x\"}&i={labels.instance}&from={starts_at}&to={ends_at}",
+        )
+        .unwrap();
+        assert_eq!(
+            t.pieces,
+            vec![
+                Piece::Text("https://logs.example.com/explore?q={job=\"x\"}&i=".into()),
+                Piece::Label("instance".into()),
+                Piece::Text("&from=".into()),
+                Piece::StartsAt,
+                Piece::Text("&to=".into()),
+                Piece::EndsAt,
+            ]
+        );
+        let c = read(&[]).unwrap();
+        assert!(c.logs_url_template.is_none());
+        assert!(!c.component_status_from_alerts);
+        let c = read(&[("COMPONENT_STATUS_FROM_ALERTS", "yes")]).unwrap();
+        assert!(c.component_status_from_alerts);
+    }
+
+    #[test]
+    fn an_unknown_placeholder_or_a_template_not_a_url_is_named() {
+        for (bad, says) in [
+            ("https://l.example/?h={host}", "{host}"),
+            ("https://l.example/?h={labels.}", "{labels.}"),
+            ("https://l.example/?h={labels.a.b}", "{labels.a.b}"),
+            ("https://l.example/?from={startsAt}", "{startsAt}"),
+            ("logs.example.com/?from={starts_at}", "https://"),
+            ("javascript:alert(1)//{starts_at}", "https://"),
+        ] {
+            match read(&[("LOGS_URL_TEMPLATE", bad)]) {
+                Err(ConfigError::Invalid {
+                    name: "LOGS_URL_TEMPLATE",
+                    why,
+                }) => assert!(why.contains(says), "{bad}: {why}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            read(&[("COMPONENT_STATUS_FROM_ALERTS", "sometimes")]),
+            Err(ConfigError::Invalid {
+                name: "COMPONENT_STATUS_FROM_ALERTS",
+                ..
+            })
+        ));
+    }
+}

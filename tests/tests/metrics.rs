@@ -341,3 +341,106 @@ async fn without_the_setting_alerts_leave_the_page_alone() {
         "nothing was published"
     );
 }
+
+/// A stand-in for other companies' status pages: GitHub's `summary.json` (a real
+/// capture, tests/fixtures/statuspage/) and a page that answers garbage, each
+/// request counted.
+async fn upstream_pages() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::routing::get;
+    let fixture = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/statuspage/github-summary.json"),
+    )
+    .unwrap();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (c1, c2) = (count.clone(), count.clone());
+    let app = axum::Router::new()
+        .route(
+            "/github/api/v2/summary.json",
+            get(move || {
+                c1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = fixture.clone();
+                async move { ([("content-type", "application/json")], body) }
+            }),
+        )
+        .route(
+            "/garbage/api/v2/summary.json",
+            get(move || {
+                c2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { "<html>We'll be right back</html>" }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, count)
+}
+
+fn upstream_of(dir: &std::path::Path) -> Vec<(String, String)> {
+    let summary = json_of(&tree(&dir.join("status")), "data/summary.json");
+    summary["upstream"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no upstream in {summary}"))
+        .iter()
+        .map(|u| {
+            (
+                u["name"].as_str().unwrap().to_owned(),
+                u["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn upstream_components_are_read_every_five_minutes_and_never_mailed() {
+    let (base, count) = upstream_pages().await;
+    let sources = format!(
+        "GitHub git={base}/github/api/v2/summary.json#Git Operations,\
+         GitHub={base}/github/api/v2/summary.json,\
+         Gone={base}/garbage/api/v2/summary.json"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(SITE_NOW);
+    let runner = Runner::embedded_at(
+        dir.path(),
+        test_config(&[("UPSTREAM_COMPONENTS", &sources), ("COMPONENTS", "API")]),
+        clock.clone(),
+    )
+    .unwrap();
+    runner.tick().await.unwrap();
+    runner.drain().await;
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(
+        upstream_of(dir.path()),
+        pairs(&[
+            ("GitHub git", "major_outage"),
+            ("GitHub", "partial_outage"),
+            ("Gone", "unknown"),
+        ])
+    );
+    // Other companies' trouble is not the service's.
+    assert_eq!(
+        component_states(dir.path()),
+        pairs(&[("", "operational"), ("API", "operational")])
+    );
+    let index = String::from_utf8(tree(&dir.path().join("status"))["index.html"].clone()).unwrap();
+    assert!(
+        index.contains("<h2 id=\"upstream-heading\">Upstream services</h2>")
+            && index
+                .contains("<h3>GitHub git</h3><p class=\"state major_outage\">Major outage</p>"),
+        "{index}"
+    );
+    // Within five minutes no page is read again; after them, every one.
+    clock.set("2024-03-07T12:04:59Z");
+    runner.tick().await.unwrap();
+    runner.drain().await;
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+    clock.set("2024-03-07T12:05:00Z");
+    runner.tick().await.unwrap();
+    runner.drain().await;
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 6);
+    assert!(
+        tree(&dir.path().join("outbox")).is_empty(),
+        "nothing about upstream components is mailed"
+    );
+}

@@ -194,6 +194,23 @@ pub trait Outbound: Send + Sync {
         headers: &[(&str, String)],
         body: Bytes,
     ) -> Result<Answer, BackendError>;
+
+    /// GETs `url`, once, reading at most `max_bytes` of its body: any answer is `Ok`,
+    /// whatever its status. `Err` when none came, or its body was longer. A client
+    /// that only posts (a test's) refuses.
+    async fn get(&self, url: &str, max_bytes: usize) -> Result<Fetched, BackendError> {
+        let _ = (url, max_bytes);
+        Err(BackendError::Permanent(
+            "this outbound HTTP client does not GET".into(),
+        ))
+    }
+}
+
+/// What a GET brought back: its status and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub status: u16,
+    pub body: Bytes,
 }
 
 /// Text messages to phones (SMS): Amazon SNS's `Publish` to a phone number in

@@ -1,5 +1,5 @@
 //! Outbound HTTP behind openmic-core's [`Outbound`] port: one POST, its status and the
-//! start of its answer, on reqwest with rustls and ring (as the GitLab client). The
+//! start of its answer (or one GET and its whole answer, up to a size), on reqwest with rustls and ring (as the GitLab client). The
 //! domain decides what to retry. URLs may hold secrets (a chat webhook's token): no
 //! error this crate makes names one.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use openmic_core::errors::BackendError;
-use openmic_core::ports::{Answer, Outbound};
+use openmic_core::ports::{Answer, Fetched, Outbound};
 
 /// How much of an answer's body is kept, for the log of a refusal.
 const BODY_EXCERPT: usize = 300;
@@ -132,6 +132,38 @@ impl Outbound for Web {
             status,
             body: excerpt(&text),
             retry_after,
+        })
+    }
+
+    async fn get(&self, url: &str, max_bytes: usize) -> Result<Fetched, BackendError> {
+        let mut resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| BackendError::Transient(describe(&e)))?;
+        let status = resp.status().as_u16();
+        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Err(BackendError::Permanent(format!(
+                "the answer is larger than {max_bytes} bytes"
+            )));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| BackendError::Transient(describe(&e)))?
+        {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(BackendError::Permanent(format!(
+                    "the answer is larger than {max_bytes} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched {
+            status,
+            body: Bytes::from(body),
         })
     }
 }

@@ -42,7 +42,7 @@ impl Default for ChatSettings {
 }
 
 /// An http(s) URL with a host and no credentials, or why not.
-fn origin_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+pub(super) fn origin_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
     let invalid = |why: &str| ConfigError::Invalid {
         name,
         why: why.to_owned(),

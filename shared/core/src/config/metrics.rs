@@ -1,6 +1,8 @@
 //! The settings of metrics in incidents (docs/alerts.md, "Metrics in incidents"):
 //! the "View logs" link of every alert notice (`LOGS_URL_TEMPLATE`), and components
-//! whose state on the page follows their firing alerts (`COMPONENT_STATUS_FROM_ALERTS`).
+//! whose state on the page follows their firing alerts (`COMPONENT_STATUS_FROM_ALERTS`),
+//! and other companies' components mirrored from their status pages
+//! (`UPSTREAM_COMPONENTS`).
 
 use super::{ConfigError, parse_bool};
 
@@ -97,6 +99,55 @@ impl LogsTemplate {
     }
 }
 
+/// One of `UPSTREAM_COMPONENTS`: `name=https://…/api/v2/summary.json[#component]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamSource {
+    /// As the page shows it.
+    pub name: String,
+    /// The Statuspage `summary.json` (https; http only on loopback).
+    pub url: String,
+    /// The component of that page to mirror; without one, the page's overall status.
+    pub component: Option<String>,
+}
+
+/// `UPSTREAM_COMPONENTS` read: comma-separated `name=url[#component]`.
+fn upstream(value: &str) -> Result<Vec<UpstreamSource>, ConfigError> {
+    let invalid = |why: String| ConfigError::Invalid {
+        name: "UPSTREAM_COMPONENTS",
+        why,
+    };
+    let mut out: Vec<UpstreamSource> = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, rest) = entry
+            .split_once('=')
+            .map(|(n, r)| (n.trim(), r.trim()))
+            .filter(|(n, _)| !n.is_empty())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{entry:?} is not name=https://…/api/v2/summary.json"
+                ))
+            })?;
+        let (url, component) = match rest.split_once('#') {
+            Some((u, c)) => (u, Some(c.trim()).filter(|c| !c.is_empty())),
+            None => (rest, None),
+        };
+        let parsed = super::chat::origin_url("UPSTREAM_COMPONENTS", url)?;
+        let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if parsed.scheme() != "https" && !loopback {
+            return Err(invalid(format!("{name}: https, or http only on loopback")));
+        }
+        if out.iter().any(|u| u.name.eq_ignore_ascii_case(name)) {
+            return Err(invalid(format!("{name} is named twice")));
+        }
+        out.push(UpstreamSource {
+            name: name.to_owned(),
+            url: parsed.to_string(),
+            component: component.map(str::to_owned),
+        });
+    }
+    Ok(out)
+}
+
 /// The settings of metrics in incidents.
 #[derive(Debug, Clone, Default)]
 pub struct MetricsSettings {
@@ -105,6 +156,8 @@ pub struct MetricsSettings {
     /// `COMPONENT_STATUS_FROM_ALERTS`: a firing alert labelled `component` sets that
     /// component's state on the page.
     pub component_status_from_alerts: bool,
+    /// `UPSTREAM_COMPONENTS`: other companies' components, mirrored.
+    pub upstream_components: Vec<UpstreamSource>,
 }
 
 impl MetricsSettings {
@@ -118,6 +171,10 @@ impl MetricsSettings {
                 "COMPONENT_STATUS_FROM_ALERTS",
                 get("COMPONENT_STATUS_FROM_ALERTS"),
             )?,
+            upstream_components: match get("UPSTREAM_COMPONENTS") {
+                Some(v) => upstream(&v)?,
+                None => Vec::new(),
+            },
         })
     }
 }
@@ -153,6 +210,46 @@ mod tests {
         assert!(!c.component_status_from_alerts);
         let c = read(&[("COMPONENT_STATUS_FROM_ALERTS", "yes")]).unwrap();
         assert!(c.component_status_from_alerts);
+    }
+
+    #[test]
+    fn upstream_components_are_named_urls_with_a_component_or_not() {
+        let c = read(&[(
+            "UPSTREAM_COMPONENTS",
+            "GitHub=https://www.githubstatus.com/api/v2/summary.json#Git Operations, \
+             Local=http://127.0.0.1:9/api/v2/summary.json",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.upstream_components,
+            vec![
+                UpstreamSource {
+                    name: "GitHub".into(),
+                    url: "https://www.githubstatus.com/api/v2/summary.json".into(),
+                    component: Some("Git Operations".into()),
+                },
+                UpstreamSource {
+                    name: "Local".into(),
+                    url: "http://127.0.0.1:9/api/v2/summary.json".into(),
+                    component: None,
+                },
+            ]
+        );
+        for (bad, says) in [
+            ("https://a.example/api/v2/summary.json", "is not name="),
+            ("=https://a.example/x", "is not name="),
+            ("A=http://a.example/x", "loopback"),
+            ("A=ftp://a.example/x", "http(s)"),
+            ("A=https://a.example/x,a=https://b.example/x", "named twice"),
+        ] {
+            match read(&[("UPSTREAM_COMPONENTS", bad)]) {
+                Err(ConfigError::Invalid {
+                    name: "UPSTREAM_COMPONENTS",
+                    why,
+                }) => assert!(why.contains(says), "{bad}: {why}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

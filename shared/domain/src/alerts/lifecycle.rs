@@ -84,6 +84,8 @@ pub struct Ticked {
     pub sla_missed: usize,
     /// On-call pages sent for steps that came due.
     pub pages: usize,
+    /// Upstream pages read (`UPSTREAM_COMPONENTS`).
+    pub upstream: usize,
 }
 
 /// What went out.
@@ -206,7 +208,8 @@ impl Notifier {
     /// or narrowed by a publisher) are let go (each still firing goes to its channels
     /// now, once), the maintainers are told of a publisher's change that widened a
     /// maintenance, then the storms' digests that are due are sent, then incidents
-    /// past their `INCIDENT_SLA` target are reminded and labelled ([`super::sla`]).
+    /// past their `INCIDENT_SLA` target are reminded and labelled ([`super::sla`]),
+    /// and the upstream pages are read when due (`UPSTREAM_COMPONENTS`).
     /// All are tried; the first error is returned.
     pub async fn tick(&self) -> Result<Ticked, ProcessError> {
         let now = self.clock.now();
@@ -215,6 +218,7 @@ impl Notifier {
         let digests = self.send_digests(now).await;
         let sla_missed = self.check_sla(now).await;
         let pages = self.escalation_tick().await;
+        let upstream = self.upstream_tick(now).await;
         let (released, sent) = released?;
         Ok(Ticked {
             released,
@@ -223,6 +227,7 @@ impl Notifier {
             digests: digests?,
             sla_missed: sla_missed?,
             pages: pages?,
+            upstream: upstream?,
         })
     }
 
@@ -441,16 +446,37 @@ impl Notifier {
         )?
         .with_clock(backends.clock.clone())
         .with_publish(backends.publish.clone());
-        if notifier.config.metrics.component_status_from_alerts && notifier.publish.is_none() {
-            return Err(ConfigError::Invalid {
-                name: "COMPONENT_STATUS_FROM_ALERTS",
-                why: "the notifier hands component states to the publisher: it needs PUBLISH_QUEUE_URL".into(),
-            });
-        }
+        notifier.check_metrics()?;
         Ok(match &backends.sms {
             Some(sms) => notifier.with_sms(sms.clone()),
             None => notifier,
         })
+    }
+
+    /// Component states from alerts and upstream components go to the publisher on
+    /// its queue; upstream pages are read by outbound HTTP.
+    fn check_metrics(&self) -> Result<(), ConfigError> {
+        let m = &self.config.metrics;
+        let queue = |name| ConfigError::Invalid {
+            name,
+            why: "the notifier hands the states to the publisher: it needs PUBLISH_QUEUE_URL"
+                .into(),
+        };
+        if m.component_status_from_alerts && self.publish.is_none() {
+            return Err(queue("COMPONENT_STATUS_FROM_ALERTS"));
+        }
+        if !m.upstream_components.is_empty() {
+            if self.publish.is_none() {
+                return Err(queue("UPSTREAM_COMPONENTS"));
+            }
+            if self.outbound.is_none() {
+                return Err(ConfigError::Invalid {
+                    name: "UPSTREAM_COMPONENTS",
+                    why: "the pages are read by outbound HTTP, which this process lacks".into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The notifier with the publish queue, where component states from alerts go.

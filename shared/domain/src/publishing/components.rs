@@ -1,8 +1,10 @@
 //! The publisher's part of components that follow their alerts
-//! ([`crate::metrics::components`]): the notifier's message of the components' states
-//! is kept in the index, the newest version only, and the site is written again from
-//! it. The states reach the public bucket only as the page shows them: a state for
-//! each component the page has, nothing of the alerts.
+//! ([`crate::metrics::components`]) and of upstream components
+//! ([`crate::metrics::upstream`]): the notifier's message of their states is kept in
+//! the index, the newest version only, and the site is written again from it. The
+//! states reach the public bucket only as the page shows them: a state for each
+//! component the page has (each upstream one `UPSTREAM_COMPONENTS` still names),
+//! nothing of the alerts.
 
 use tracing::info;
 
@@ -10,10 +12,16 @@ use super::{Apply, Outcome, Publisher};
 use crate::errors::ProcessError;
 use crate::message::{Envelope, Source};
 use crate::metrics::components::{EVENT, States};
+use crate::metrics::upstream::{self, Upstream};
 
 /// Whether a message is the notifier's component states.
 pub(super) fn is_states(envelope: &Envelope) -> bool {
     envelope.source == Source::Alert && envelope.event.as_deref() == Some(EVENT)
+}
+
+/// Whether a message is the notifier's upstream components.
+pub(super) fn is_upstream(envelope: &Envelope) -> bool {
+    envelope.source == Source::Alert && envelope.event.as_deref() == Some(upstream::EVENT)
 }
 
 /// Writes the site again; no update for subscribers.
@@ -53,6 +61,32 @@ impl Publisher {
         );
         Ok(Outcome::Components {
             version: states.version,
+            taken,
+        })
+    }
+
+    /// Takes the upstream components' states, unless the index has a newer version;
+    /// the site follows.
+    pub(super) async fn upstream_states(
+        &self,
+        envelope: &Envelope,
+    ) -> Result<Outcome, ProcessError> {
+        let read: Upstream = serde_json::from_str(envelope.payload.get())
+            .map_err(|e| ProcessError::Permanent(format!("upstream components: {e}")))?;
+        self.check_layout().await?;
+        let (index, _) = self.read_index().await?;
+        let taken = read.newer_than(index.upstream.as_ref());
+        if taken {
+            self.update_index(SITE_ONLY, |index| {
+                if read.newer_than(index.upstream.as_ref()) {
+                    index.upstream = Some(read.clone());
+                }
+            })
+            .await?;
+        }
+        info!(version = read.version, taken, "upstream components");
+        Ok(Outcome::Upstream {
+            version: read.version,
             taken,
         })
     }

@@ -138,6 +138,11 @@ pub enum Outcome {
         version: u64,
         taken: bool,
     },
+    /// The upstream components' states taken (version `version`), or not.
+    Upstream {
+        version: u64,
+        taken: bool,
+    },
 }
 
 /// Where the scheduled resync goes on from.
@@ -192,6 +197,9 @@ impl Publisher {
         let envelope = Envelope::read(body, self.state.as_ref()).await?;
         if components::is_states(&envelope) {
             return self.component_states(&envelope).await;
+        }
+        if components::is_upstream(&envelope) {
+            return self.upstream_states(&envelope).await;
         }
         if envelope.source != Source::Gitlab {
             return Err(ProcessError::Permanent(format!(

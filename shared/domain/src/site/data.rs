@@ -294,6 +294,9 @@ pub struct PublishedIndex {
     /// them (`COMPONENT_STATUS_FROM_ALERTS`; private, like the rest of the index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_states: Option<crate::metrics::components::States>,
+    /// The upstream components as the notifier last read them (`UPSTREAM_COMPONENTS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<crate::metrics::upstream::Upstream>,
 }
 
 /// The state bucket's layout since incidents are keyed by project:
@@ -318,6 +321,7 @@ impl PublishedIndex {
             layout: LAYOUT,
             pages: None,
             alert_states: None,
+            upstream: None,
         }
     }
 

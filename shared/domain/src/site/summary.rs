@@ -8,6 +8,7 @@ use super::Page;
 use super::data::{IndexEntry, PublishedIndex};
 use super::history::{self, DAYS, Day, Span, State};
 use crate::metrics::components::Impact;
+use crate::metrics::upstream::Mirrored;
 use crate::time::{self, Timestamp};
 
 /// A line of the page: the whole service, or one component.
@@ -36,6 +37,8 @@ pub struct Status<'a> {
     pub overall: Line,
     /// Each component, in the page's order.
     pub components: Vec<Line>,
+    /// Each upstream component (`UPSTREAM_COMPONENTS`), as its page was last read.
+    pub upstream: Vec<(String, Mirrored)>,
 }
 
 fn line<'s>(name: String, spans: &[&Span<'s>], index: &PublishedIndex, now: Timestamp) -> Line {
@@ -83,6 +86,20 @@ fn from_alerts(l: &Line, index: &PublishedIndex) -> State {
     })
 }
 
+/// The upstream components the page names, each as last read (unknown before).
+fn upstream(index: &PublishedIndex, page: &Page) -> Vec<(String, Mirrored)> {
+    let read = index.upstream.as_ref();
+    page.upstream
+        .iter()
+        .map(|name| {
+            let state = read
+                .and_then(|r| r.components.iter().find(|l| &l.name == name))
+                .map_or(Mirrored::Unknown, |l| l.state);
+            (name.clone(), state)
+        })
+        .collect()
+}
+
 /// The state of the service and its components as of `now`.
 pub fn status<'a>(index: &'a PublishedIndex, page: &Page, now: Timestamp) -> Status<'a> {
     let spans = history::spans(index, now);
@@ -111,6 +128,7 @@ pub fn status<'a>(index: &'a PublishedIndex, page: &Page, now: Timestamp) -> Sta
             .collect(),
         overall,
         components,
+        upstream: upstream(index, page),
     }
 }
 
@@ -131,6 +149,17 @@ pub struct Summary {
     pub history_to: String,
     /// The days of the service's history that were not operational.
     pub days: Vec<DaySummary>,
+    /// Other companies' components (`UPSTREAM_COMPONENTS`), as their pages say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<UpstreamSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamSummary {
+    pub name: String,
+    /// `operational`, `maintenance`, `degraded`, `partial_outage`, `major_outage`, or
+    /// `unknown` (its page could not be read).
+    pub status: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,6 +218,14 @@ pub fn of(status: &Status, index: &PublishedIndex) -> Summary {
         history_from: first.to_string(),
         history_to: status.today.to_string(),
         days: notable(&status.overall.days),
+        upstream: status
+            .upstream
+            .iter()
+            .map(|(name, state)| UpstreamSummary {
+                name: name.clone(),
+                status: state.key().to_owned(),
+            })
+            .collect(),
     }
 }
 

@@ -273,6 +273,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn gets_the_whole_answer_up_to_a_size_and_refuses_a_larger_one() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v2/summary.json"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{\"status\":{}}"))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/big"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 4096]))
+            .mount(&server)
+            .await;
+        let web = Web::new().unwrap();
+        let got = web
+            .get(&format!("{}/api/v2/summary.json", server.uri()), 1024)
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            Fetched {
+                status: 200,
+                body: Bytes::from_static(b"{\"status\":{}}")
+            }
+        );
+        let err = web
+            .get(&format!("{}/big", server.uri()), 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "the answer is larger than 1024 bytes");
+        assert!(!err.is_transient());
+        let missing = web
+            .get(&format!("{}/nothing", server.uri()), 1024)
+            .await
+            .unwrap();
+        assert_eq!(missing.status, 404);
+    }
+
+    #[tokio::test]
     async fn a_failure_never_names_the_url() {
         // Nothing listens on port 9 of loopback.
         let web = Web::with_timeout(Duration::from_millis(500)).unwrap();

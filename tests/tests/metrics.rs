@@ -397,7 +397,8 @@ async fn upstream_components_are_read_every_five_minutes_and_never_mailed() {
     let sources = format!(
         "GitHub git={base}/github/api/v2/summary.json#Git Operations,\
          GitHub={base}/github/api/v2/summary.json,\
-         Gone={base}/garbage/api/v2/summary.json"
+         Gone={base}/garbage/api/v2/summary.json,\
+         Down=http://127.0.0.1:9/api/v2/summary.json"
     );
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::at(SITE_NOW);
@@ -416,6 +417,8 @@ async fn upstream_components_are_read_every_five_minutes_and_never_mailed() {
             ("GitHub git", "major_outage"),
             ("GitHub", "partial_outage"),
             ("Gone", "unknown"),
+            // Nothing listens there: no answer holds up no other page.
+            ("Down", "unknown"),
         ])
     );
     // Other companies' trouble is not the service's.

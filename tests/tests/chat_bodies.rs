@@ -231,6 +231,7 @@ fn messages() -> Vec<(String, Message)> {
             },
             environment: Some("production".into()),
             severity: Severity::High,
+            logs: None,
         })
         .collect();
     out.push((

@@ -447,3 +447,49 @@ async fn upstream_components_are_read_every_five_minutes_and_never_mailed() {
         "nothing about upstream components is mailed"
     );
 }
+
+#[tokio::test]
+async fn a_storms_digest_links_each_alerts_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-11-30T10:00:00Z");
+    let runner = Runner::embedded_at(
+        dir.path(),
+        test_config(&[("LOGS_URL_TEMPLATE", LOGS), ("ALERT_DIGEST_AFTER", "1/5m")]),
+        clock.clone(),
+    )
+    .unwrap();
+    for i in 0..3 {
+        clock.set(&format!("2026-11-30T10:00:0{i}Z"));
+        let labels = json!({"alertname": "NodeDown", "severity": "critical",
+            "instance": format!("node-{i}:9100")});
+        fire(
+            &runner,
+            &alertmanager("firing", &format!("fp-storm-{i}"), labels),
+            &format!("s-{i}"),
+        )
+        .await;
+    }
+    clock.set("2026-11-30T10:02:00Z");
+    assert_eq!(runner.notifier.tick().await.unwrap().digests, 1);
+    let digest = mails(dir.path())
+        .into_iter()
+        .find(|m| m.0.starts_with("Alert storm"))
+        .expect("a digest mail");
+    for i in 1..3 {
+        let host = format!("host=node-{i}%3A9100&from=");
+        let line = digest
+            .1
+            .lines()
+            .find(|l| l.trim_start().starts_with("View logs:") && l.contains(&host))
+            .unwrap_or_else(|| panic!("node-{i}'s logs in:\n{}", digest.1));
+        let url = line.trim_start().trim_start_matches("View logs:").trim();
+        assert!(
+            digest.2.contains(&format!(
+                "<a href=\"{}\">View logs</a>",
+                url.replace('&', "&amp;")
+            )),
+            "{}",
+            digest.2
+        );
+    }
+}

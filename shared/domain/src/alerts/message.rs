@@ -437,6 +437,7 @@ pub(super) fn digest_context(
                 severity => i.severity.as_str(),
                 at => time::format(&i.at),
                 actions => actions_value(actions.as_ref()),
+                logs => i.logs.as_deref().and_then(|u| safe_href(Some(u))),
             }
         })
         .collect();

@@ -30,6 +30,11 @@ fn config() -> Config {
         ("STATUS_PAGE_URL", "https://status.example.com"),
         ("GITLAB_URL", "https://gitlab.example.com"),
         ("GITLAB_PROJECT_ID", "7"),
+        // Every alert message carries a "View logs" link too, braces and quotes in it.
+        (
+            "LOGS_URL_TEMPLATE",
+            "https://logs.example.com/explore?q={job=\"node\"}&host={labels.instance}&from={starts_at}&to={ends_at}",
+        ),
     ];
     Config::from_lookup(|name| {
         env.iter()
@@ -226,6 +231,7 @@ fn messages() -> Vec<(String, Message)> {
             },
             environment: Some("production".into()),
             severity: Severity::High,
+            logs: None,
         })
         .collect();
     out.push((
@@ -486,12 +492,13 @@ async fn every_body_is_valid_as_the_service_reads_it() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 
-    // The Grafana alert's eleven links: six actions and five runs in Teams.
+    // The Grafana alert's twelve links (its logs link among them): six actions and six
+    // runs in Teams.
     let (_, g) = messages
         .iter()
         .find(|(n, _)| n == "grafana-all-links")
         .unwrap();
-    assert_eq!(g.link.iter().chain(&g.buttons).count(), 11);
+    assert_eq!(g.link.iter().chain(&g.buttons).count(), 12);
     let body = |kind, m: &Message| -> Value {
         let t = Target::webhook(kind, "https://hooks.example.com/x");
         serde_json::from_slice(&chat::outgoing(&t, m).http().expect("HTTP").body).unwrap()
@@ -506,7 +513,7 @@ async fn every_body_is_valid_as_the_service_reads_it() {
         .flat_map(|b| b["inlines"].as_array().unwrap())
         .filter(|r| r.get("selectAction").is_some())
         .collect();
-    assert_eq!(runs.len(), 5, "{card}");
+    assert_eq!(runs.len(), 6, "{card}");
     // Links whose target cannot be made safe are dropped, their labels kept as text.
     let (_, h) = messages
         .iter()

@@ -16,6 +16,7 @@ mod gitlab_boundary;
 mod intake;
 mod intake_edge;
 mod maintenance;
+mod metrics;
 mod oncall_story;
 mod paging;
 mod postmortem;

@@ -15,6 +15,7 @@ pub mod gitlab;
 pub mod intake;
 pub mod mail;
 pub mod maintenance;
+pub mod metrics;
 pub mod oncall;
 pub mod publishing;
 pub mod setting;
@@ -277,6 +278,8 @@ pub struct Config {
     pub aws: aws::AwsSettings,
     /// GitLab's API.
     pub gitlab: gitlab::GitlabSettings,
+    /// Metrics in incidents (docs/alerts.md).
+    pub metrics: metrics::MetricsSettings,
 }
 
 impl Default for Config {
@@ -313,6 +316,7 @@ impl Config {
             sla: sla::SlaSettings::read(get)?,
             aws: aws::AwsSettings::read(get)?,
             gitlab: gitlab::GitlabSettings::read(get)?,
+            metrics: metrics::MetricsSettings::read(get)?,
         })
     }
 
@@ -330,6 +334,7 @@ impl Config {
             maintenance::VARIABLES,
             chat::VARIABLES,
             sla::VARIABLES,
+            metrics::VARIABLES,
             aws::VARIABLES,
             gitlab::VARIABLES,
         ]

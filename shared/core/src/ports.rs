@@ -206,6 +206,22 @@ pub trait Outbound: Send + Sync {
     ) -> Result<Answer, BackendError> {
         self.post(url, headers, body).await
     }
+    /// GETs `url`, once, reading at most `max_bytes` of its body: any answer is `Ok`,
+    /// whatever its status. `Err` when none came, or its body was longer. A client
+    /// that only posts (a test's) refuses.
+    async fn get(&self, url: &str, max_bytes: usize) -> Result<Fetched, BackendError> {
+        let _ = (url, max_bytes);
+        Err(BackendError::Permanent(
+            "this outbound HTTP client does not GET".into(),
+        ))
+    }
+}
+
+/// What a GET brought back: its status and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub status: u16,
+    pub body: Bytes,
 }
 
 /// The largest answer of a web API read through [`Outbound::call`].

@@ -28,6 +28,7 @@ const DOMAIN: &[&str] = &[
     "routing",
     "oncall",
     "maintenance",
+    "metrics",
     "site",
     "alerts",
     "subscriptions",

@@ -20,6 +20,8 @@
 //! - [`chatops`]: incidents run from chat (`/incident` from Slack and Mattermost,
 //!   buttons on alert messages), against GitLab and the alert records.
 //! - [`sla`]: `INCIDENT_SLA`'s targets, and the watch list of incidents that have one.
+//! - [`metrics`]: metrics in incidents: the alerts' logs link, and components whose
+//!   state follows their alerts.
 //!
 //! Beside them, [`i18n`]: the language catalogues every capability's pages and mail
 //! read their strings from, and [`templates`]: the template environment they share.
@@ -48,6 +50,7 @@ pub mod chat;
 pub mod chatops;
 pub mod i18n;
 pub mod maintenance;
+pub mod metrics;
 pub mod oncall;
 pub mod publishing;
 pub mod routing;
@@ -72,6 +75,7 @@ pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
         maintenance::VARIABLES,
         chatops::VARIABLES,
         sla::VARIABLES,
+        metrics::VARIABLES,
     ]
     .into_iter()
     .flatten()

@@ -1,5 +1,5 @@
 //! Outbound HTTP behind openmic-core's [`Outbound`] port: one POST, its status and the
-//! start of its answer, on reqwest with rustls and ring (as the GitLab client). The
+//! start of its answer (or one GET and its whole answer, up to a size), on reqwest with rustls and ring (as the GitLab client). The
 //! domain decides what to retry. URLs may hold secrets (a chat webhook's token): no
 //! error this crate makes names one.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use openmic_core::errors::BackendError;
-use openmic_core::ports::{Answer, MAX_API_ANSWER, Outbound};
+use openmic_core::ports::{Answer, Fetched, MAX_API_ANSWER, Outbound};
 
 /// How much of an answer's body is kept, for the log of a refusal.
 const BODY_EXCERPT: usize = 300;
@@ -122,6 +122,23 @@ impl Outbound for Web {
     ) -> Result<Answer, BackendError> {
         self.send(url, headers, body, true).await
     }
+
+    async fn get(&self, url: &str, max_bytes: usize) -> Result<Fetched, BackendError> {
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| BackendError::Transient(describe(&e)))?;
+        let status = resp.status().as_u16();
+        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Err(too_large(max_bytes));
+        }
+        Ok(Fetched {
+            status,
+            body: Bytes::from(read_capped(resp, max_bytes).await?),
+        })
+    }
 }
 
 impl Web {
@@ -167,21 +184,32 @@ impl Web {
 }
 
 /// An API's answer, whole, within [`MAX_API_ANSWER`] bytes.
-async fn read_whole(mut resp: reqwest::Response) -> Result<String, BackendError> {
+async fn read_whole(resp: reqwest::Response) -> Result<String, BackendError> {
+    let body = read_capped(resp, MAX_API_ANSWER).await?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A body read whole, at most `max_bytes` of it (`Err` past it).
+async fn read_capped(
+    mut resp: reqwest::Response,
+    max_bytes: usize,
+) -> Result<Vec<u8>, BackendError> {
     let mut out = Vec::new();
     while let Some(chunk) = resp
         .chunk()
         .await
         .map_err(|e| BackendError::Transient(describe(&e)))?
     {
-        if out.len() + chunk.len() > MAX_API_ANSWER {
-            return Err(BackendError::Permanent(format!(
-                "the answer is larger than {MAX_API_ANSWER} bytes"
-            )));
+        if out.len() + chunk.len() > max_bytes {
+            return Err(too_large(max_bytes));
         }
         out.extend_from_slice(&chunk);
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(out)
+}
+
+fn too_large(max_bytes: usize) -> BackendError {
+    BackendError::Permanent(format!("the answer is larger than {max_bytes} bytes"))
 }
 
 /// What went wrong, without the URL.
@@ -315,6 +343,44 @@ mod tests {
                 retry_after: Some(3)
             }
         );
+    }
+
+    #[tokio::test]
+    async fn gets_the_whole_answer_up_to_a_size_and_refuses_a_larger_one() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v2/summary.json"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{\"status\":{}}"))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/big"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 4096]))
+            .mount(&server)
+            .await;
+        let web = Web::new().unwrap();
+        let got = web
+            .get(&format!("{}/api/v2/summary.json", server.uri()), 1024)
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            Fetched {
+                status: 200,
+                body: Bytes::from_static(b"{\"status\":{}}")
+            }
+        );
+        let err = web
+            .get(&format!("{}/big", server.uri()), 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "the answer is larger than 1024 bytes");
+        assert!(!err.is_transient());
+        let missing = web
+            .get(&format!("{}/nothing", server.uri()), 1024)
+            .await
+            .unwrap();
+        assert_eq!(missing.status, 404);
     }
 
     #[tokio::test]

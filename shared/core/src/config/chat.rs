@@ -145,7 +145,7 @@ fn origin_url(value: &str) -> Result<Url, Rejected> {
 }
 
 /// An origin URL on https, or http only on loopback.
-fn response_origin(value: &str) -> Result<Url, Rejected> {
+pub(super) fn response_origin(value: &str) -> Result<Url, Rejected> {
     let url = origin_url(value)?;
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     if url.scheme() != "https" && !loopback {

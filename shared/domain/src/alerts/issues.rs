@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use super::record::{AlertRecord, IssueLink};
+use crate::config::metrics::LogsTemplate;
 use crate::errors::BackendError;
 use crate::gitlab::{ApiError, Gitlab};
 use crate::ids::IncidentId;
@@ -29,6 +30,8 @@ pub struct GitlabIncidents {
     project: u64,
     template_name: Option<String>,
     template: OnceCell<Option<String>>,
+    /// `LOGS_URL_TEMPLATE`: the issue links the alert's logs.
+    logs: Option<LogsTemplate>,
 }
 
 impl GitlabIncidents {
@@ -38,7 +41,14 @@ impl GitlabIncidents {
             project,
             template_name,
             template: OnceCell::new(),
+            logs: None,
         }
+    }
+
+    /// The issues with a "View logs" link made by `logs` (`LOGS_URL_TEMPLATE`).
+    pub fn with_logs(mut self, logs: Option<LogsTemplate>) -> Self {
+        self.logs = logs;
+        self
     }
 
     /// The issue template's content, fetched once.
@@ -73,6 +83,12 @@ fn fenced(text: &str) -> String {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat((longest + 1).max(3));
     format!("{fence}text\n{text}\n{fence}")
+}
+
+/// The description's "View logs" line: `url` is [`crate::chat::safe_url`]'s, so it
+/// holds no space, `<`, `>`, `(` or `)` that could end the link early.
+fn logs_line(url: &str) -> String {
+    format!("\n\n[View logs]({url})")
 }
 
 /// The alert's details for the issue description.
@@ -131,6 +147,9 @@ impl IncidentIssues for GitlabIncidents {
         }
         description.push_str("## Alert\n\n");
         description.push_str(&details(record));
+        if let Some(url) = super::message::logs_link(self.logs.as_ref(), record, record.last_seen) {
+            description.push_str(&logs_line(&url));
+        }
         description.push_str(&format!("\n\n<!-- {marker} -->\n"));
         let a = &record.alert;
         let title = match &a.environment {

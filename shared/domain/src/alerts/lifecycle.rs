@@ -34,7 +34,7 @@ use crate::gitlab::Gitlab;
 use crate::maintenance::{MUTINGS_KEY, Mutings};
 use crate::message::{Envelope, Source};
 use crate::oncall::keeper::{GitlabFile, Keeper};
-use crate::ports::{Mailer, ObjectStore, Outbound, Sms};
+use crate::ports::{Mailer, ObjectStore, Outbound, Queue, Sms};
 use crate::routing::channels::Channels;
 use crate::routing::recipients::Recipients;
 use crate::time::Timestamp;
@@ -62,6 +62,8 @@ pub struct Notifier {
     pub sla: crate::sla::SlaTargets,
     /// The on-call file (`ONCALL_CONFIG`), where escalation is set up.
     pub oncall: Option<Arc<crate::oncall::keeper::Keeper>>,
+    /// The publish queue: component states from alerts (`COMPONENT_STATUS_FROM_ALERTS`).
+    pub publish: Option<Arc<dyn Queue>>,
 }
 
 /// What handling an alert message did.
@@ -86,6 +88,8 @@ pub struct Ticked {
     pub sla_missed: usize,
     /// On-call pages sent for steps that came due.
     pub pages: usize,
+    /// Upstream pages read (`UPSTREAM_COMPONENTS`).
+    pub upstream: usize,
 }
 
 /// What went out.
@@ -173,6 +177,7 @@ impl Notifier {
         if was_held && !muting::held(&record) {
             self.hold(&key, false).await?;
         }
+        self.follow_component(&key, &record).await?;
         let sent = self.deliver(&key, record).await?;
         if matches!(change, Change::New | Change::Repeat) {
             self.escalation_begin(&key).await?;
@@ -207,7 +212,8 @@ impl Notifier {
     /// or narrowed by a publisher) are let go (each still firing goes to its channels
     /// now, once), the maintainers are told of a publisher's change that widened a
     /// maintenance, then the storms' digests that are due are sent, then incidents
-    /// past their `INCIDENT_SLA` target are reminded and labelled ([`super::sla`]).
+    /// past their `INCIDENT_SLA` target are reminded and labelled ([`super::sla`]),
+    /// and the upstream pages are read when due (`UPSTREAM_COMPONENTS`).
     /// All are tried; the first error is returned.
     pub async fn tick(&self) -> Result<Ticked, ProcessError> {
         let now = self.clock.now();
@@ -216,6 +222,7 @@ impl Notifier {
         let digests = self.send_digests(now).await;
         let sla_missed = self.check_sla(now).await;
         let pages = self.escalation_tick().await;
+        let upstream = self.upstream_tick(now).await;
         let (released, sent) = released?;
         Ok(Ticked {
             released,
@@ -224,6 +231,7 @@ impl Notifier {
             digests: digests?,
             sla_missed: sla_missed?,
             pages: pages?,
+            upstream: upstream?,
         })
     }
 
@@ -352,11 +360,10 @@ impl Notifier {
             let project = config
                 .home_project()
                 .ok_or_else(|| GITLAB_PROJECT_ID.missing())?;
-            Some(Arc::new(GitlabIncidents::new(
-                api,
-                project,
-                config.alert_routing.incident_template.clone(),
-            )))
+            Some(Arc::new(
+                GitlabIncidents::new(api, project, config.alert_routing.incident_template.clone())
+                    .with_logs(config.metrics.logs_url_template.clone()),
+            ))
         } else {
             None
         };
@@ -404,6 +411,7 @@ impl Notifier {
             channels,
             outbound,
             sms: None,
+            publish: None,
             retries: Retries::STANDARD,
             clock: Arc::new(SystemClock),
         })
@@ -438,11 +446,45 @@ impl Notifier {
             backends.gitlab.as_ref().map(|g| g.api.clone()),
             backends.outbound.clone(),
         )?
-        .with_clock(backends.clock.clone());
+        .with_clock(backends.clock.clone())
+        .with_publish(backends.publish.clone());
+        notifier.check_metrics()?;
         Ok(match &backends.sms {
             Some(sms) => notifier.with_sms(sms.clone()),
             None => notifier,
         })
+    }
+
+    /// Component states from alerts and upstream components go to the publisher on
+    /// its queue; upstream pages are read by outbound HTTP.
+    fn check_metrics(&self) -> Result<(), ConfigError> {
+        let m = &self.config.metrics;
+        let queue = |name| ConfigError::Invalid {
+            name,
+            why: "the notifier hands the states to the publisher: it needs PUBLISH_QUEUE_URL"
+                .into(),
+        };
+        if m.component_status_from_alerts && self.publish.is_none() {
+            return Err(queue("COMPONENT_STATUS_FROM_ALERTS"));
+        }
+        if !m.upstream_components.is_empty() {
+            if self.publish.is_none() {
+                return Err(queue("UPSTREAM_COMPONENTS"));
+            }
+            if self.outbound.is_none() {
+                return Err(ConfigError::Invalid {
+                    name: "UPSTREAM_COMPONENTS",
+                    why: "the pages are read by outbound HTTP, which this process lacks".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The notifier with the publish queue, where component states from alerts go.
+    pub fn with_publish(mut self, publish: Option<Arc<dyn Queue>>) -> Notifier {
+        self.publish = publish;
+        self
     }
 
     /// The notifier with another clock (tests move one by hand).

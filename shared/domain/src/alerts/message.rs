@@ -15,6 +15,7 @@ use super::{AlertStatus, Severity};
 use crate::chat::{Fact, Link, Message, Tone};
 use crate::config::Config;
 use crate::config::alerting::DigestAfter;
+use crate::config::metrics::LogsTemplate;
 use crate::i18n::{self, Catalogue};
 use crate::mail::header_safe;
 use crate::templates::RenderError;
@@ -138,7 +139,7 @@ pub fn subject(record: &AlertRecord, notice: Notice, cat: &Catalogue) -> String 
 /// The labels of the mail's rows, localised; in the text part each is padded to the
 /// longest so the values line up.
 fn labels(cat: &Catalogue) -> minijinja::Value {
-    const ROWS: [&str; 21] = [
+    const ROWS: [&str; 22] = [
         "title",
         "environment",
         "project",
@@ -152,6 +153,7 @@ fn labels(cat: &Catalogue) -> minijinja::Value {
         "hosts",
         "runbook",
         "graph",
+        "logs",
         "values",
         "incident",
         "call",
@@ -183,6 +185,29 @@ fn labels(cat: &Catalogue) -> minijinja::Value {
         })
         .collect();
     minijinja::Value::from_serialize(&map)
+}
+
+/// The alert's "View logs" link (`LOGS_URL_TEMPLATE`) for its span up to `at` (a
+/// resolved alert's, up to its resolution).
+pub(super) fn logs_link(
+    template: Option<&LogsTemplate>,
+    record: &AlertRecord,
+    at: Timestamp,
+) -> Option<String> {
+    let template = template?;
+    let a = &record.alert;
+    let ends_at = match (a.status, record.resolved_at) {
+        (AlertStatus::Resolved, Some(t)) => t,
+        _ => at,
+    };
+    crate::metrics::logs::link(
+        template,
+        crate::metrics::logs::Span {
+            labels: &a.labels,
+            starts_at: a.starts_at.unwrap_or(record.first_seen),
+            ends_at,
+        },
+    )
 }
 
 /// The links of an action, as templates read them.
@@ -284,6 +309,7 @@ pub(super) fn context(
         runbook_href => safe_href(a.runbook.as_deref()),
         generator_url => &a.generator_url,
         generator_href => safe_href(a.generator_url.as_deref()),
+        logs_url => logs_link(config.metrics.logs_url_template.as_ref(), record, at),
         links => grafana_links,
         values => a.extra.get("valueString").and_then(|v| v.as_str()),
         quirks => &a.quirks,
@@ -411,6 +437,7 @@ pub(super) fn digest_context(
                 severity => i.severity.as_str(),
                 at => time::format(&i.at),
                 actions => actions_value(actions.as_ref()),
+                logs => i.logs.as_deref().and_then(|u| safe_href(Some(u))),
             }
         })
         .collect();

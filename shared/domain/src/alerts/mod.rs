@@ -14,6 +14,7 @@
 //!   [`shifts`]: shift starts and gaps told.
 
 pub mod actions;
+mod components;
 pub mod escalating;
 pub mod issues;
 pub mod lifecycle;
@@ -26,6 +27,7 @@ pub mod record;
 pub mod shifts;
 pub mod sla;
 pub mod storm;
+mod upstream;
 
 /// The payloads are intake's (`openmic-intake`), at the same paths.
 pub use openmic_intake::payload::{Alert, AlertSource, AlertStatus, Severity, fieldmap, parse};

@@ -230,6 +230,11 @@ impl Notifier {
             title: record.alert.title.clone(),
             environment: record.alert.environment.clone(),
             severity: record.alert.severity,
+            logs: super::message::logs_link(
+                self.config.metrics.logs_url_template.as_ref(),
+                record,
+                at,
+            ),
         };
         let (admission, failing) = match self.admit(channel, item).await {
             Ok(a) => a,

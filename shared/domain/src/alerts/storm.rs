@@ -44,6 +44,9 @@ pub struct DigestItem {
     #[serde(default)]
     pub environment: Option<String>,
     pub severity: Severity,
+    /// The alert's "View logs" link as of the notice (`LOGS_URL_TEMPLATE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<String>,
 }
 
 /// A channel that failed and has not delivered since.
@@ -146,6 +149,7 @@ mod tests {
             title: format!("alert {n}"),
             environment: None,
             severity: Severity::High,
+            logs: None,
         }
     }
 

@@ -11,6 +11,7 @@
 //!   from GitLab's API, and moves an earlier release's data.
 
 pub mod authorize;
+mod components;
 pub mod incident;
 mod linked;
 mod migrate;
@@ -89,6 +90,17 @@ pub enum Outcome {
         incident: IncidentId,
     },
     Ignored(String),
+    /// The components' states from their alerts taken (version `version`), or not
+    /// (`taken: false`: an older version than the one kept).
+    Components {
+        version: u64,
+        taken: bool,
+    },
+    /// The upstream components' states taken (version `version`), or not.
+    Upstream {
+        version: u64,
+        taken: bool,
+    },
 }
 
 /// Where the scheduled resync goes on from.
@@ -141,6 +153,12 @@ impl Publisher {
     /// Handles one message body.
     pub async fn handle(&self, body: &str) -> Result<Outcome, ProcessError> {
         let envelope = Envelope::read(body, self.state.as_ref()).await?;
+        if components::is_states(&envelope) {
+            return self.component_states(&envelope).await;
+        }
+        if components::is_upstream(&envelope) {
+            return self.upstream_states(&envelope).await;
+        }
         if envelope.source != Source::Gitlab {
             return Err(ProcessError::Permanent(format!(
                 "not a GitLab event: {:?}",

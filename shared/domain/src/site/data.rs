@@ -290,6 +290,13 @@ pub struct PublishedIndex {
     /// the brand change, every incident page is rendered again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<String>,
+    /// The components' states from their firing alerts, as the notifier last handed
+    /// them (`COMPONENT_STATUS_FROM_ALERTS`; private, like the rest of the index).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_states: Option<crate::metrics::components::States>,
+    /// The upstream components as the notifier last read them (`UPSTREAM_COMPONENTS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<crate::metrics::upstream::Upstream>,
 }
 
 /// The state bucket's layout since incidents are keyed by project:
@@ -313,6 +320,8 @@ impl PublishedIndex {
             ids,
             layout: LAYOUT,
             pages: None,
+            alert_states: None,
+            upstream: None,
         }
     }
 

@@ -155,6 +155,8 @@ pub struct Page {
     pub subscribe_url: Option<String>,
     /// `INCIDENT_SLA`: the archive shows time to resolve against it.
     pub sla: crate::sla::SlaTargets,
+    /// `UPSTREAM_COMPONENTS`' names, in order: the upstream components shown.
+    pub upstream: Vec<String>,
     stylesheet: String,
     stylesheet_key: String,
     script_key: String,
@@ -241,6 +243,12 @@ impl Page {
             base_url,
             subscribe_url,
             sla: crate::sla::SlaTargets::from_config(config).unwrap_or_default(),
+            upstream: config
+                .metrics
+                .upstream_components
+                .iter()
+                .map(|u| u.name.clone())
+                .collect(),
             fingerprint,
             stylesheet,
             stylesheet_key,

@@ -327,6 +327,11 @@ pub(super) fn index(
             under_way => under_way,
             planned => planned.iter().map(|(_, i)| card(i, cat)).collect::<Vec<_>>(),
             lines => lines,
+            upstream => status.upstream.iter().map(|(name, state)| context! {
+                name => name,
+                status => state.key(),
+                text => cat.text(&format!("status.{}", state.key())),
+            }).collect::<Vec<_>>(),
             history => history,
             months => months,
             follow => page.follow("", &super::feed_components(index, page)),

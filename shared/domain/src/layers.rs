@@ -29,6 +29,7 @@ const DOMAIN: &[&str] = &[
     "oncall",
     "maintenance",
     "site",
+    "timeline",
     "alerts",
     "subscriptions",
     "publishing",

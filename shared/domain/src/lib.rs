@@ -20,6 +20,8 @@
 //! - [`chatops`]: incidents run from chat (`/incident` from Slack and Mattermost,
 //!   buttons on alert messages), against GitLab and the alert records.
 //! - [`sla`]: `INCIDENT_SLA`'s targets, and the watch list of incidents that have one.
+//! - [`timeline`]: the one writer of GitLab incident timeline events, for
+//!   `publishing` and `alerts`.
 //!
 //! Beside them, [`i18n`]: the language catalogues every capability's pages and mail
 //! read their strings from, and [`templates`]: the template environment they share.
@@ -55,6 +57,7 @@ pub mod site;
 pub mod sla;
 pub mod subscriptions;
 pub mod templates;
+pub mod timeline;
 
 #[cfg(test)]
 mod layers;

@@ -17,6 +17,8 @@
 //!   page as any alert message.
 //! - Where the alert has an incident issue, each page (and a step with nobody on call)
 //!   becomes a note on it; acknowledging notes itself ([`crate::alerts::actions`]).
+//!   Each page and step is kept with the alert (`paged`, `done`) and becomes an event
+//!   of the issue's GitLab timeline ([`crate::alerts::timeline`]).
 
 use std::collections::BTreeMap;
 
@@ -35,7 +37,8 @@ use crate::errors::ProcessError;
 use crate::ids::IncidentId;
 use crate::mail::Mail;
 use crate::oncall::escalation::{
-    AlertState, Escalating, EscalationRecord, Page, Recipient, escalate, next_due, policy_for,
+    AlertState, Escalating, EscalationRecord, Page, Paged, Recipient, escalate, next_due,
+    policy_for,
 };
 use crate::oncall::file::{ContactKind, OnCall, Target as Named};
 use crate::routing::channels::{Destination, label};
@@ -47,8 +50,10 @@ pub const ESCALATING_KEY: &str = "oncall/escalating.json";
 /// The most failures an alert's escalation remembers.
 const REMEMBERED_FAILURES: usize = 50;
 
-/// The channel name the links of a page carry ("who acted" is the person).
-const PAGE_CHANNEL: &str = "on-call page";
+/// The channel name the links of a page by mail carry ("who acted" is the person).
+pub const PAGE_MAIL: &str = "on-call page by mail";
+/// The channel name the links of a page by phone carry.
+pub const PAGE_PHONE: &str = "on-call page by phone";
 
 /// The alerts under escalation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +115,7 @@ impl Notifier {
                 ..EscalationRecord::default()
             },
             failures: Vec::new(),
+            paged: Vec::new(),
         };
         let next = next_due(policy, started, &escalating.record);
         // Listed first: the tick always finds an alert that escalates.
@@ -191,16 +197,7 @@ impl Notifier {
         key: &str,
         next: Option<Timestamp>,
     ) -> Result<(), ProcessError> {
-        document::update(self.state.as_ref(), ESCALATING_KEY, |old: Option<Open>| {
-            let mut open = old.unwrap_or_default();
-            match next {
-                Some(due) => open.alerts.insert(key.to_owned(), due),
-                None => open.alerts.remove(key),
-            };
-            Some(open)
-        })
-        .await?;
-        Ok(())
+        list(self.state.as_ref(), key, next).await
     }
 
     /// Pages the steps of one alert that are due: claimed in its record first, then
@@ -269,13 +266,23 @@ impl Notifier {
                     .map(move |f| format!("step {}, {}: {f}", p.step, who(p)))
             })
             .collect();
-        if !failures.is_empty() {
-            self.record_failures(key, failures).await?;
+        let paged: Vec<Paged> = claimed
+            .iter()
+            .zip(&sent)
+            .map(|(p, s)| kept_page(p, s, now))
+            .collect();
+        if !paged.is_empty() {
+            self.record_sent(key, failures, paged).await?;
         }
         for (r, k, schedule) in &nobody {
             warn!(round = r, step = k, schedule = %schedule, "a step found nobody on call");
         }
         self.note_pages(&record, &claimed, &sent, &nobody).await;
+        if let Err(e) = self.write_timeline(key).await {
+            // The tick tries again.
+            self.list_escalating(key, Some(now)).await?;
+            return Err(e);
+        }
         Ok(sent.iter().filter(|s| !s.by.is_empty()).count())
     }
 
@@ -319,10 +326,17 @@ impl Notifier {
         }
     }
 
-    async fn record_failures(&self, key: &str, failures: Vec<String>) -> Result<(), ProcessError> {
+    /// Keeps the pages sent and the methods that failed with the alert's escalation.
+    async fn record_sent(
+        &self,
+        key: &str,
+        failures: Vec<String>,
+        paged: Vec<Paged>,
+    ) -> Result<(), ProcessError> {
         document::update(self.state.as_ref(), key, |old: Option<AlertRecord>| {
             let mut r = old?;
             if let Some(e) = r.escalation.as_mut() {
+                e.paged.extend(paged.iter().cloned());
                 e.failures.extend(failures.iter().cloned());
                 let excess = e.failures.len().saturating_sub(REMEMBERED_FAILURES);
                 e.failures.drain(..excess);
@@ -337,9 +351,9 @@ impl Notifier {
     async fn page(&self, record: &AlertRecord, page: &Page, now: Timestamp) -> Sent {
         match &page.to {
             Recipient::Person { name, contacts } => {
-                let links = self.page_links(record, name, now);
                 let mut sent = Sent::default();
                 for c in contacts.iter().filter(|c| c.kind == ContactKind::Email) {
+                    let links = self.page_links(record, name, PAGE_MAIL, now);
                     match self
                         .page_mail(record, page, &c.address, links.as_ref(), now)
                         .await
@@ -353,6 +367,7 @@ impl Notifier {
                     .filter(|c| c.kind != ContactKind::Email)
                     .collect();
                 if !phones.is_empty() {
+                    let links = self.page_links(record, name, PAGE_PHONE, now);
                     self.page_phone(record, page, &phones, links.as_ref(), now, &mut sent)
                         .await;
                 }
@@ -365,15 +380,17 @@ impl Notifier {
         }
     }
 
+    /// The links of a page to `person` by `medium` ([`PAGE_MAIL`], [`PAGE_PHONE`]).
     fn page_links(
         &self,
         record: &AlertRecord,
         person: &str,
+        medium: &str,
         now: Timestamp,
     ) -> Option<ActionLinks> {
         self.links
             .as_ref()
-            .map(|l| l.for_message(&record.id(), record.generation, PAGE_CHANNEL, person, now))
+            .map(|l| l.for_message(&record.id(), record.generation, medium, person, now))
     }
 
     /// The page as a mail to `address`: the alert's mail, saying which step this is.
@@ -542,6 +559,37 @@ impl Notifier {
     }
 }
 
+/// Lists the alert of record `key` as escalating with its next step's time (the tick
+/// visits it then), or takes it off.
+pub async fn list(
+    state: &dyn crate::ports::ObjectStore,
+    key: &str,
+    next: Option<Timestamp>,
+) -> Result<(), ProcessError> {
+    document::update(state, ESCALATING_KEY, |old: Option<Open>| {
+        let mut open = old.unwrap_or_default();
+        match next {
+            Some(due) => open.alerts.insert(key.to_owned(), due),
+            None => open.alerts.remove(key),
+        };
+        Some(open)
+    })
+    .await?;
+    Ok(())
+}
+
+/// What is kept of a page sent.
+fn kept_page(page: &Page, sent: &Sent, at: Timestamp) -> Paged {
+    Paged {
+        round: page.round,
+        step: page.step,
+        to: who(page),
+        because: because(page),
+        by: sent.by.iter().map(|b| (*b).to_owned()).collect(),
+        at,
+    }
+}
+
 /// What escalation needs to know of the alert now. An acknowledgement or a
 /// resolution counts whenever it was recorded (a link's clock may run ahead of the
 /// tick's).
@@ -562,7 +610,7 @@ fn alert_state(
 }
 
 /// `step 2` (`step 2, round 2` when the steps run again).
-fn step_name(round: u32, step: u32) -> String {
+pub(super) fn step_name(round: u32, step: u32) -> String {
     if round == 0 {
         format!("step {step}")
     } else {
@@ -649,7 +697,7 @@ fn short_hash(text: &str) -> String {
 
 /// Text as inline code in a note: no backtick or line end inside, so nothing in it
 /// is markdown or a quick action.
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     let clean: String = text
         .chars()
         .map(|c| if c == '`' || c.is_control() { ' ' } else { c })

@@ -159,17 +159,24 @@ impl Notifier {
             return Ok(0);
         };
         let (mut pages, mut first) = (0, None);
+        let mut visited = BTreeMap::new();
         for (key, due) in &open.alerts {
             if *due > now {
                 continue;
             }
-            match self.escalate_alert(&file, key, now).await {
+            let (paged, next) = self.escalate_due(&file, key, now).await;
+            visited.insert(key.clone(), (*due, next));
+            match paged {
                 Ok(n) => pages += n,
                 Err(e) => {
                     warn!(error = %e, "an alert's escalation failed; the next tick tries again");
                     first.get_or_insert(e);
                 }
             }
+        }
+        // The list written once for every alert visited (it is read whole).
+        if let Err(e) = self.relist(&visited).await {
+            first.get_or_insert(e);
         }
         match first {
             Some(e) => Err(e),
@@ -191,6 +198,32 @@ impl Notifier {
         }
     }
 
+    /// The alerts a tick visited listed with their next step's time (or taken off),
+    /// each only if the list still has it as the tick read it.
+    async fn relist(
+        &self,
+        visited: &BTreeMap<String, (Timestamp, Option<Timestamp>)>,
+    ) -> Result<(), ProcessError> {
+        if visited.is_empty() {
+            return Ok(());
+        }
+        document::update(self.state.as_ref(), ESCALATING_KEY, |old: Option<Open>| {
+            let mut open = old.unwrap_or_default();
+            for (key, (read, next)) in visited {
+                if open.alerts.get(key) != Some(read) {
+                    continue;
+                }
+                match next {
+                    Some(due) => open.alerts.insert(key.clone(), *due),
+                    None => open.alerts.remove(key),
+                };
+            }
+            Some(open)
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Lists an alert as escalating with its next step's time, or takes it off.
     async fn list_escalating(
         &self,
@@ -200,23 +233,53 @@ impl Notifier {
         list(self.state.as_ref(), key, next).await
     }
 
-    /// Pages the steps of one alert that are due: claimed in its record first, then
-    /// sent, then their outcome recorded and noted on its issue.
+    /// Pages the steps of one alert that are due, and lists it with its next step's
+    /// time.
     async fn escalate_alert(
         &self,
         file: &OnCall,
         key: &str,
         now: Timestamp,
     ) -> Result<usize, ProcessError> {
+        let (pages, next) = self.escalate_due(file, key, now).await;
+        self.list_escalating(key, next).await?;
+        pages
+    }
+
+    /// Pages the steps of one alert that are due: claimed in its record first, then
+    /// sent, then their outcome recorded, noted on its issue and written on its
+    /// timeline. Returns how many pages went and when the tick is to visit it next
+    /// (at once again when its timeline could not be written now); listing it then is
+    /// the caller's.
+    async fn escalate_due(
+        &self,
+        file: &OnCall,
+        key: &str,
+        now: Timestamp,
+    ) -> (Result<usize, ProcessError>, Option<Timestamp>) {
+        let mut next = None;
+        let pages = self.escalate_steps(file, key, now, &mut next).await;
+        (pages, next)
+    }
+
+    async fn escalate_steps(
+        &self,
+        file: &OnCall,
+        key: &str,
+        now: Timestamp,
+        next: &mut Option<Timestamp>,
+    ) -> Result<usize, ProcessError> {
+        // Until the record says otherwise, the alert stays due.
+        *next = Some(now);
         let closed = self.issue_closed(file, key, now).await?;
         let mut claimed: Vec<Page> = Vec::new();
         let mut nobody: Vec<(u32, u32, String)> = Vec::new();
-        let mut next = None;
+        let mut due = None;
         let record = document::update(self.state.as_ref(), key, |old: Option<AlertRecord>| {
             let mut r = old?;
             claimed.clear();
             nobody.clear();
-            next = None;
+            due = None;
             let Some(esc) = r
                 .escalation
                 .clone()
@@ -241,7 +304,7 @@ impl Notifier {
             );
             claimed = e.pages;
             nobody = e.nobody;
-            next = next_due(policy, esc.started, &e.record);
+            due = next_due(policy, esc.started, &e.record);
             r.escalation = Some(Escalating {
                 record: e.record,
                 ..esc
@@ -249,7 +312,7 @@ impl Notifier {
             Some(r)
         })
         .await?;
-        self.list_escalating(key, next).await?;
+        *next = due;
         let Some(record) = record else {
             return Ok(0);
         };
@@ -280,7 +343,7 @@ impl Notifier {
         self.note_pages(&record, &claimed, &sent, &nobody).await;
         if let Err(e) = self.write_timeline(key).await {
             // The tick tries again.
-            self.list_escalating(key, Some(now)).await?;
+            *next = Some(now);
             return Err(e);
         }
         Ok(sent.iter().filter(|s| !s.by.is_empty()).count())

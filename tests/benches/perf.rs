@@ -14,7 +14,9 @@
 //! - on call (issue 25): who is on call now in 20 schedules of 5 layers (mixed zones,
 //!   rotations and restrictions) with 100 overrides each: at most 50 µs; escalation's
 //!   step for 1,000 open alerts under a three-step policy (each with its record, at
-//!   every stage): at most 20 ms.
+//!   every stage): at most 20 ms; and the notifier's whole tick with those 1,000
+//!   alerts under escalation, on in-memory ports (records read, due steps claimed,
+//!   paged by mail and SMS, recorded): at most 20 ms.
 //!
 //! Fed from the events/ fixtures. `scripts/perf` prints the ratios.
 
@@ -343,6 +345,11 @@ fn site(c: &mut Criterion) {
 /// An on-call file of 20 schedules, each of 5 layers and 100 overrides, and a policy
 /// of three steps naming them.
 fn oncall_file() -> openmic::oncall::OnCall {
+    openmic::oncall::OnCall::parse(&oncall_text()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The text of [`oncall_file`].
+fn oncall_text() -> String {
     use std::fmt::Write;
     let zones = [
         "Europe/Berlin",
@@ -407,7 +414,7 @@ fn oncall_file() -> openmic::oncall::OnCall {
     y.push_str("      - {after: 0m, notify: [\"schedule:s0\", \"schedule:s1\"]}\n");
     y.push_str("      - {after: 10m, notify: [\"schedule:s2\", \"person:p3\", \"channel:ops\"]}\n");
     y.push_str("      - {after: 30m, notify: [\"schedule:s3\", \"schedule:s4\"]}\n");
-    openmic::oncall::OnCall::parse(&y).unwrap_or_else(|e| panic!("{e}"))
+    y
 }
 
 fn oncall(c: &mut Criterion) {
@@ -464,7 +471,185 @@ fn oncall(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    tick(&mut g, &file, now);
     g.finish();
+}
+
+/// Text messages kept nowhere: an in-memory SMS port.
+struct Texts;
+
+#[async_trait]
+impl openmic::ports::Sms for Texts {
+    async fn send_sms(&self, _: &str, text: &str) -> Result<(), BackendError> {
+        std::hint::black_box(text);
+        Ok(())
+    }
+}
+
+/// The on-call file as a repository's, read once: the tick does not read it again.
+struct Pushed(String);
+
+#[async_trait]
+impl openmic::ports::FileSource for Pushed {
+    fn on_push(&self) -> bool {
+        true
+    }
+    async fn fetch(&self) -> Result<Option<String>, BackendError> {
+        Ok(Some(self.0.clone()))
+    }
+}
+
+/// The state bucket of 1,000 alerts under escalation, started over the last 100
+/// minutes and each as the previous tick (a minute ago) left it, listed as
+/// escalating; and the on-call file in use.
+fn escalating_state(
+    file: &openmic::oncall::OnCall,
+    text: &str,
+    now: openmic::time::Timestamp,
+) -> Vec<(String, bytes::Bytes)> {
+    use openmic::alerts::escalating::{ESCALATING_KEY, Open};
+    use openmic::alerts::record::{apply, record_key};
+    use openmic::oncall::escalation::{AlertState, Escalating, next_due};
+    use openmic::oncall::keeper::{FILE_KEY, Kept, LOADING_KEY, Loading};
+    let policy = &file.policies[0];
+    let mut objects = Vec::new();
+    let mut open = Open::default();
+    for i in 0..1000 {
+        let started = now - chrono::Duration::seconds(6 * i);
+        let fp = format!("fp{i}");
+        let alert: openmic::alerts::Alert = serde_json::from_value(serde_json::json!({
+            "source": "prometheus", "fingerprint": fp, "status": "firing",
+            "title": format!("Disk full on db-{i}"), "severity": "critical",
+            "starts_at": openmic::time::format(&started),
+            "labels": {"alertname": "DiskFull", "severity": "critical", "instance": format!("db-{i}")}}))
+        .unwrap();
+        let renotify = std::time::Duration::from_secs(3600);
+        let (record, _) = apply(None, &fp, &alert, &format!("d{i}"), started, renotify);
+        let mut record = record.unwrap();
+        record.pending.clear();
+        let state = AlertState {
+            id: format!("{}/0", record.id()),
+            started,
+            acknowledged: None,
+            resolved: None,
+            closed: None,
+        };
+        let before = openmic::oncall::escalate(
+            file,
+            policy,
+            &state,
+            &Default::default(),
+            now - chrono::Duration::minutes(1),
+        );
+        if let Some(due) = next_due(policy, started, &before.record) {
+            open.alerts.insert(record_key(&fp), due);
+        }
+        record.escalation = Some(Escalating {
+            generation: 0,
+            started,
+            record: before.record,
+            failures: Vec::new(),
+            paged: Vec::new(),
+        });
+        objects.push((record_key(&fp), serde_json::to_vec(&record).unwrap().into()));
+    }
+    assert_eq!(open.alerts.len(), 1000);
+    objects.push((
+        ESCALATING_KEY.to_owned(),
+        serde_json::to_vec(&open).unwrap().into(),
+    ));
+    let kept = Kept {
+        source: "ops/oncall:oncall.yaml@main".into(),
+        text: text.to_owned(),
+        at: now,
+    };
+    objects.push((
+        FILE_KEY.to_owned(),
+        serde_json::to_vec(&kept).unwrap().into(),
+    ));
+    let loading = Loading {
+        told: Vec::new(),
+        handled: Some("start".into()),
+    };
+    objects.push((
+        LOADING_KEY.to_owned(),
+        serde_json::to_vec(&loading).unwrap().into(),
+    ));
+    objects
+}
+
+/// The notifier's tick with 1,000 alerts under escalation: each iteration on a fresh
+/// copy of the same state (made outside the measure: the state the tick a minute
+/// before left), on one thread.
+fn tick(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    file: &openmic::oncall::OnCall,
+    now: openmic::time::Timestamp,
+) {
+    use openmic::alerts::lifecycle::Notifier;
+    use openmic::memory::{MemoryMailer, MemoryStore};
+    use openmic::ports::{ObjectStore, PutOptions};
+    let text = oncall_text();
+    let objects = escalating_state(file, &text, now);
+    let config = Arc::new(test_config(&[]));
+    let keeper = Arc::new(openmic::oncall::keeper::Keeper::new(
+        "ops/oncall:oncall.yaml@main",
+        Arc::new(Pushed(text)),
+    ));
+    let clock = openmic_tests::ManualClock::at(&openmic::time::format(&now));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let notifier = |objects: &[(String, bytes::Bytes)], mailer: Arc<MemoryMailer>| {
+        let state = Arc::new(MemoryStore::new());
+        rt.block_on(async {
+            for (key, body) in objects {
+                state
+                    .put(key, body.clone(), PutOptions::private_json())
+                    .await
+                    .unwrap();
+            }
+        });
+        let mut n = Notifier::new(config.clone(), state.clone(), mailer, None, None)
+            .unwrap()
+            .with_clock(clock.clone())
+            .with_sms(Arc::new(Texts));
+        n.oncall = Some(keeper.clone());
+        (n, state)
+    };
+    // The tick a minute before (shifts and gaps told, nothing due), and its state kept.
+    clock.set(&openmic::time::format(
+        &(now - chrono::Duration::minutes(1)),
+    ));
+    let (before, state) = notifier(&objects, Arc::new(MemoryMailer::default()));
+    let ticked = rt.block_on(before.tick()).unwrap();
+    assert_eq!(ticked.pages, 0, "{ticked:?}");
+    let objects: Vec<(String, bytes::Bytes)> = rt.block_on(async {
+        let mut all = Vec::new();
+        for key in state.list("").await.unwrap() {
+            all.push((key.clone(), state.get(&key).await.unwrap().unwrap().body));
+        }
+        all
+    });
+    clock.set(&openmic::time::format(&now));
+    let mailer = Arc::new(MemoryMailer::default());
+    let ticked = rt
+        .block_on(notifier(&objects, mailer.clone()).0.tick())
+        .unwrap();
+    let mails = mailer.take().len();
+    assert!(ticked.pages > 0 && mails > 0, "{ticked:?}, {mails} mails");
+    eprintln!("the tick pages {} times, {mails} mails", ticked.pages);
+    g.bench_function("tick: 1000 open alerts under escalation", |b| {
+        b.iter_batched(
+            || notifier(&objects, Arc::new(MemoryMailer::default())),
+            |(n, state)| {
+                let ticked = rt.block_on(n.tick()).unwrap();
+                (n, state, ticked)
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
 }
 
 criterion_group! {

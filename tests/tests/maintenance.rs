@@ -539,7 +539,8 @@ async fn a_held_alert_opens_no_incident_issue_until_the_window_ends() {
             .await
             .unwrap()
             .into_iter()
-            .filter(|r| r.method.as_str() == "POST")
+            // Issues opened (the timeline events of each are not issues).
+            .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/issues"))
             .map(|r| String::from_utf8_lossy(&r.body).into_owned())
             .collect::<Vec<_>>()
     };

@@ -3,13 +3,18 @@
 //! nobody answers; at 10 minutes bob (`secondary`) is paged; alice acknowledges from
 //! her mail's link at 12 minutes; nothing more is sent, however often the tick runs,
 //! and the GitLab stub's incident issue holds one note per page and one for the
-//! acknowledgement. Replaying the alert or the tick sends nothing more. The on-call
+//! acknowledgement, and its GitLab timeline (GraphQL's `timelineEventCreate`) one event
+//! for each thing openmic did: the alert fired, each step, each page, the
+//! acknowledgement, the resolution; a timeline write GitLab fails for a passing reason
+//! is written at the next tick, nothing written twice. Replaying the alert or the tick
+//! sends nothing more and writes nothing more. The on-call
 //! file comes from a GitLab repository (the stub serves it): a bad one pushed changes
 //! nothing and is told to the maintainers once; a good one after it takes effect. And
 //! each person's calendar feed, through a signed link, parses as iCalendar and holds
 //! exactly their shifts. The call link of the alert's incident reaches every page
 //! (mail on SES, SMS on SNS, push, chat) and never the status bucket.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, to_bytes};
@@ -20,7 +25,7 @@ use openmic_local::Runner;
 use openmic_tests::*;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use wiremock::matchers::{method, path, path_regex, query_param};
+use wiremock::matchers::{body_string_contains, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const TOKEN: &str = "glpat-stub-token-never-logged";
@@ -54,8 +59,10 @@ policies:
     )
 }
 
-/// The GitLab stub: the alert's incident issue (77 of project 42) and its notes, and
-/// the repository file `oncall.yaml` of `ops/oncall` at `main`, whatever `file` holds.
+/// The GitLab stub: the alert's incident issue (77 of project 42, global id 9077), its
+/// notes and its timeline (the first event about bob answered with what is no
+/// GraphQL answer, a passing failure), and the repository file `oncall.yaml` of
+/// `ops/oncall` at `main`, whatever `file` holds.
 async fn gitlab(file: Arc<Mutex<String>>) -> MockServer {
     gitlab_with(file, "").await
 }
@@ -63,6 +70,21 @@ async fn gitlab(file: Arc<Mutex<String>>) -> MockServer {
 /// The same, the incident issue's description `description`.
 async fn gitlab_with(file: Arc<Mutex<String>>, description: &str) -> MockServer {
     let server = MockServer::start().await;
+    let failed_once = AtomicBool::new(false);
+    Mock::given(method("POST"))
+        .and(path("/api/graphql"))
+        .and(body_string_contains("timelineEventCreate"))
+        .respond_with(move |r: &wiremock::Request| {
+            let about_bob = String::from_utf8_lossy(&r.body).contains("`bob`");
+            if about_bob && !failed_once.swap(true, Ordering::SeqCst) {
+                return ResponseTemplate::new(200).set_body_string("<html>busy</html>");
+            }
+            ResponseTemplate::new(200).set_body_json(json!({"data": {"timelineEventCreate": {
+                "timelineEvent": {"id": "gid://gitlab/IncidentManagement::TimelineEvent/1"},
+                "errors": []}}}))
+        })
+        .mount(&server)
+        .await;
     let issue = json!({"id": 9077, "iid": 77, "project_id": 42, "title": "Down", "description": description,
         "state": "opened", "created_at": "2026-12-07T10:00:01.000Z", "updated_at": "2026-12-07T10:00:01.000Z",
         "labels": ["incident"], "confidential": false, "web_url": "https://gitlab.example.com/ops/api/-/issues/77"});
@@ -118,6 +140,31 @@ async fn notes(server: &MockServer) -> Vec<String> {
                 .find(|(k, _)| k == "body")
                 .map(|(_, v)| v.into_owned())
                 .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The timeline events asked of the stub, in order: (issue, minutes after `t0`,
+/// note), and whether GitLab took each (the failed one is marked).
+async fn timeline(
+    server: &MockServer,
+    t0: chrono::DateTime<chrono::Utc>,
+) -> Vec<(String, i64, String)> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("timelineEventCreate"))
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            let input = &body["variables"]["input"];
+            let at = openmic::time::parse(input["occurredAt"].as_str().unwrap()).unwrap();
+            (
+                input["incidentId"].as_str().unwrap().to_owned(),
+                (at - t0).num_minutes(),
+                input["note"].as_str().unwrap().to_owned(),
+            )
         })
         .collect()
 }
@@ -194,13 +241,19 @@ async fn sms_to(phone: &str) -> Vec<String> {
 
 /// A Critical alert from Alertmanager that started at `start`.
 fn alert(fingerprint: &str, start: &str) -> String {
-    json!({"version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0, "status": "firing",
+    alert_at(fingerprint, start, None)
+}
+
+/// The alert, resolved at `end` if given.
+fn alert_at(fingerprint: &str, start: &str, end: Option<&str>) -> String {
+    let status = if end.is_some() { "resolved" } else { "firing" };
+    json!({"version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0, "status": status,
         "receiver": "openmic", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
         "externalURL": "http://alertmanager.example.com:9093",
-        "alerts": [{"status": "firing",
+        "alerts": [{"status": status,
             "labels": {"alertname": "ApiDown", "severity": "critical"},
             "annotations": {"summary": "API down", "description": "The API answers 503."},
-            "startsAt": start, "endsAt": "0001-01-01T00:00:00Z",
+            "startsAt": start, "endsAt": end.unwrap_or("0001-01-01T00:00:00Z"),
             "generatorURL": "http://prometheus.example.com:9090/graph?g0.expr=up", "fingerprint": fingerprint}]})
     .to_string()
 }
@@ -357,10 +410,18 @@ async fn paged_escalated_acknowledged_and_told_on_the_issue_once() {
     assert_eq!(notes(&s.server).await.len(), 1);
 
     // Nobody answers; the tick runs every minute, twice some minutes (a delivery
-    // repeated), and the step is not early.
+    // repeated), and the step is not early. At 10 minutes GitLab fails the timeline
+    // event of bob's page for a passing reason: that tick fails, the next writes it.
     for m in 1..=10 {
         s.clock.set(&at(t0, m, 0));
-        runner.tick().await.unwrap();
+        if m == 10 {
+            assert!(
+                runner.tick().await.is_err(),
+                "the timeline's passing failure"
+            );
+        } else {
+            runner.tick().await.unwrap();
+        }
         runner.tick().await.unwrap();
         if m < 10 {
             assert_eq!(pages(dir).len(), 1, "minute {m}");
@@ -431,6 +492,54 @@ async fn paged_escalated_acknowledged_and_told_on_the_issue_once() {
         "Escalated to step 2: `bob` (on call in secondary) paged by email. Paged before: `alice`."
     );
     assert!(notes[2].contains("acknowledged by alice"), "{}", notes[2]);
+
+    // And so does its timeline: once each, bob's page asked twice (GitLab failed the
+    // first time), nothing written again on the replays.
+    let gid = "gid://gitlab/Issue/9077".to_owned();
+    let event = |m: i64, note: &str| (gid.clone(), m, note.to_owned());
+    let bobs_page = event(10, "`bob` (on call in secondary) paged by email, step 2.");
+    let mut want = vec![
+        event(0, "Alert fired: `API down` (critical)."),
+        event(0, "Escalation began under policy `critical`: step 1."),
+        event(
+            0,
+            "`alice` (on call in primary) paged by email, sms, step 1.",
+        ),
+        event(10, "Escalated to step 2 of policy `critical`."),
+        bobs_page.clone(),
+        bobs_page,
+        // The links' clock is the system's, which the story's starts at.
+        event(
+            0,
+            "Acknowledged by `alice` from the link in its on-call page by mail message.",
+        ),
+    ];
+    assert_eq!(timeline(&s.server, t0).await, want);
+    let record = json_of(
+        &tree(&dir.join("state")),
+        &openmic::alerts::record::record_key("fp-story"),
+    );
+    assert_eq!(
+        record["timeline_written"],
+        json!([
+            "fired",
+            "step/0/1",
+            "page/0/1/alice",
+            "step/0/2",
+            "page/0/2/bob",
+            "acknowledged"
+        ])
+    );
+
+    // The alert resolves at 50 minutes: one event more, however often it is told.
+    s.clock.set(&at(t0, 50, 0));
+    let resolved = alert_at("fp-story", &at(t0, 0, 0), Some(&at(t0, 49, 0)));
+    fire(runner, &resolved, "story-3").await;
+    fire(runner, &resolved, "story-3").await;
+    fire(runner, &resolved, "story-4").await;
+    runner.tick().await.unwrap();
+    want.push(event(49, "Alert resolved."));
+    assert_eq!(timeline(&s.server, t0).await, want);
     // No contact detail in the notes, nor in what escalation keeps.
     let in_escalation = record["escalation"].to_string();
     for secret in [&phone[1..], "alice@example.com"] {

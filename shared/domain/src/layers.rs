@@ -30,6 +30,7 @@ const DOMAIN: &[&str] = &[
     "maintenance",
     "metrics",
     "site",
+    "timeline",
     "alerts",
     "subscriptions",
     "publishing",

@@ -22,6 +22,8 @@
 //! - [`sla`]: `INCIDENT_SLA`'s targets, and the watch list of incidents that have one.
 //! - [`metrics`]: metrics in incidents: the alerts' logs link, and components whose
 //!   state follows their alerts.
+//! - [`timeline`]: the one writer of GitLab incident timeline events, for
+//!   `publishing` and `alerts`.
 //!
 //! Beside them, [`i18n`]: the language catalogues every capability's pages and mail
 //! read their strings from, and [`templates`]: the template environment they share.
@@ -58,6 +60,7 @@ pub mod site;
 pub mod sla;
 pub mod subscriptions;
 pub mod templates;
+pub mod timeline;
 
 #[cfg(test)]
 mod layers;

@@ -8,7 +8,8 @@
 //!   notices are recorded, none is sent.
 //! - Both are recorded in the alert's record (`actions`: who, from which channel,
 //!   when) and, where the alert has a GitLab incident issue and the API is set up,
-//!   noted on the issue naming who acted.
+//!   noted on the issue naming who acted; an acknowledgement is an event of its
+//!   timeline too ([`super::timeline`]).
 //!
 //! Refusals are pages that say why: 400 (no token, a bad `for`), 403 (forged or
 //! altered), 404 (no such alert), 409 (acknowledging a resolved alert), 410 (expired,
@@ -187,6 +188,7 @@ impl Actions {
             generation: grant.generation,
             until: link.until(now),
             noted: false,
+            via: super::record::Via::Link,
         };
         let mut refusal = None;
         let mut already = false;
@@ -217,6 +219,16 @@ impl Actions {
         }
         info!(action = ?action, channel = %done.channel, generation = done.generation, "alert acted on by link");
         let noted = self.note(&s, &done).await;
+        if let Some(api) = &self.gitlab {
+            super::timeline::write_or_defer(
+                api.as_ref(),
+                self.state.as_ref(),
+                self.config.home_project(),
+                &s.link.key,
+                now,
+            )
+            .await;
+        }
         page(200, action, "done", &s, noted, now)
     }
 

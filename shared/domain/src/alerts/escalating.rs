@@ -17,6 +17,8 @@
 //!   page as any alert message.
 //! - Where the alert has an incident issue, each page (and a step with nobody on call)
 //!   becomes a note on it; acknowledging notes itself ([`crate::alerts::actions`]).
+//!   Each page and step is kept with the alert (`paged`, `done`) and becomes an event
+//!   of the issue's GitLab timeline ([`crate::alerts::timeline`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,7 +39,8 @@ use crate::errors::ProcessError;
 use crate::ids::IncidentId;
 use crate::mail::Mail;
 use crate::oncall::escalation::{
-    AlertState, Escalating, EscalationRecord, Page, Recipient, escalate, next_due, policy_for,
+    AlertState, Escalating, EscalationRecord, Page, Paged, Recipient, escalate, next_due,
+    policy_for,
 };
 use crate::oncall::file::{Contact, ContactKind, OnCall, Target as Named};
 use crate::ports::Mailer;
@@ -50,8 +53,10 @@ pub const ESCALATING_KEY: &str = "oncall/escalating.json";
 /// The most failures an alert's escalation remembers.
 const REMEMBERED_FAILURES: usize = 50;
 
-/// The channel name the links of a page carry ("who acted" is the person).
-const PAGE_CHANNEL: &str = "on-call page";
+/// The channel name the links of a page by mail carry ("who acted" is the person).
+pub const PAGE_MAIL: &str = "on-call page by mail";
+/// The channel name the links of a page by phone carry.
+pub const PAGE_PHONE: &str = "on-call page by phone";
 
 /// The alerts under escalation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +205,7 @@ impl Notifier {
                 ..EscalationRecord::default()
             },
             failures: Vec::new(),
+            paged: Vec::new(),
         };
         let next = next_due(policy, started, &escalating.record);
         // Listed first: the tick always finds an alert that escalates.
@@ -243,17 +249,24 @@ impl Notifier {
             return Ok(0);
         };
         let (mut pages, mut first) = (0, None);
+        let mut visited = BTreeMap::new();
         for (key, due) in &open.alerts {
             if *due > now {
                 continue;
             }
-            match self.escalate_alert(&file, key, now).await {
+            let (paged, next) = self.escalate_due(&file, key, now).await;
+            visited.insert(key.clone(), (*due, next));
+            match paged {
                 Ok(n) => pages += n,
                 Err(e) => {
                     warn!(error = %e, "an alert's escalation failed; the next tick tries again");
                     first.get_or_insert(e);
                 }
             }
+        }
+        // The list written once for every alert visited (it is read whole).
+        if let Err(e) = self.relist(&visited).await {
+            first.get_or_insert(e);
         }
         match first {
             Some(e) => Err(e),
@@ -275,41 +288,88 @@ impl Notifier {
         }
     }
 
-    /// Lists an alert as escalating with its next step's time, or takes it off.
-    async fn list_escalating(
+    /// The alerts a tick visited listed with their next step's time (or taken off),
+    /// each only if the list still has it as the tick read it.
+    async fn relist(
         &self,
-        key: &str,
-        next: Option<Timestamp>,
+        visited: &BTreeMap<String, (Timestamp, Option<Timestamp>)>,
     ) -> Result<(), ProcessError> {
+        if visited.is_empty() {
+            return Ok(());
+        }
         document::update(self.state.as_ref(), ESCALATING_KEY, |old: Option<Open>| {
             let mut open = old.unwrap_or_default();
-            match next {
-                Some(due) => open.alerts.insert(key.to_owned(), due),
-                None => open.alerts.remove(key),
-            };
+            for (key, (read, next)) in visited {
+                if open.alerts.get(key) != Some(read) {
+                    continue;
+                }
+                match next {
+                    Some(due) => open.alerts.insert(key.clone(), *due),
+                    None => open.alerts.remove(key),
+                };
+            }
             Some(open)
         })
         .await?;
         Ok(())
     }
 
-    /// Pages the steps of one alert that are due: claimed in its record first, then
-    /// sent, then their outcome recorded and noted on its issue.
+    /// Lists an alert as escalating with its next step's time, or takes it off.
+    async fn list_escalating(
+        &self,
+        key: &str,
+        next: Option<Timestamp>,
+    ) -> Result<(), ProcessError> {
+        list(self.state.as_ref(), key, next).await
+    }
+
+    /// Pages the steps of one alert that are due, and lists it with its next step's
+    /// time.
     async fn escalate_alert(
         &self,
         file: &OnCall,
         key: &str,
         now: Timestamp,
     ) -> Result<usize, ProcessError> {
+        let (pages, next) = self.escalate_due(file, key, now).await;
+        self.list_escalating(key, next).await?;
+        pages
+    }
+
+    /// Pages the steps of one alert that are due: claimed in its record first, then
+    /// sent, then their outcome recorded, noted on its issue and written on its
+    /// timeline. Returns how many pages went and when the tick is to visit it next
+    /// (at once again when its timeline could not be written now); listing it then is
+    /// the caller's.
+    async fn escalate_due(
+        &self,
+        file: &OnCall,
+        key: &str,
+        now: Timestamp,
+    ) -> (Result<usize, ProcessError>, Option<Timestamp>) {
+        let mut next = None;
+        let pages = self.escalate_steps(file, key, now, &mut next).await;
+        (pages, next)
+    }
+
+    async fn escalate_steps(
+        &self,
+        file: &OnCall,
+        key: &str,
+        now: Timestamp,
+        next: &mut Option<Timestamp>,
+    ) -> Result<usize, ProcessError> {
+        // Until the record says otherwise, the alert stays due.
+        *next = Some(now);
         let closed = self.issue_closed(file, key, now).await?;
         let mut claimed: Vec<Page> = Vec::new();
         let mut nobody: Vec<(u32, u32, String)> = Vec::new();
-        let mut next = None;
+        let mut due = None;
         let record = document::update(self.state.as_ref(), key, |old: Option<AlertRecord>| {
             let mut r = old?;
             claimed.clear();
             nobody.clear();
-            next = None;
+            due = None;
             let Some(esc) = r
                 .escalation
                 .clone()
@@ -334,7 +394,7 @@ impl Notifier {
             );
             claimed = e.pages;
             nobody = e.nobody;
-            next = next_due(policy, esc.started, &e.record);
+            due = next_due(policy, esc.started, &e.record);
             r.escalation = Some(Escalating {
                 record: e.record,
                 ..esc
@@ -342,7 +402,7 @@ impl Notifier {
             Some(r)
         })
         .await?;
-        self.list_escalating(key, next).await?;
+        *next = due;
         let Some(mut record) = record else {
             return Ok(0);
         };
@@ -362,13 +422,23 @@ impl Notifier {
                     .map(move |f| format!("step {}, {}: {f}", p.step, who(p)))
             })
             .collect();
-        if !failures.is_empty() {
-            self.record_failures(key, failures).await?;
+        let paged: Vec<Paged> = claimed
+            .iter()
+            .zip(&sent)
+            .map(|(p, s)| kept_page(p, s, now))
+            .collect();
+        if !paged.is_empty() {
+            self.record_sent(key, failures, paged).await?;
         }
         for (r, k, schedule) in &nobody {
             warn!(round = r, step = k, schedule = %schedule, "a step found nobody on call");
         }
         self.note_pages(&record, &claimed, &sent, &nobody).await;
+        if let Err(e) = self.write_timeline(key).await {
+            // The tick tries again.
+            *next = Some(now);
+            return Err(e);
+        }
         Ok(sent.iter().filter(|s| !s.by.is_empty()).count())
     }
 
@@ -412,10 +482,17 @@ impl Notifier {
         }
     }
 
-    async fn record_failures(&self, key: &str, failures: Vec<String>) -> Result<(), ProcessError> {
+    /// Keeps the pages sent and the methods that failed with the alert's escalation.
+    async fn record_sent(
+        &self,
+        key: &str,
+        failures: Vec<String>,
+        paged: Vec<Paged>,
+    ) -> Result<(), ProcessError> {
         document::update(self.state.as_ref(), key, |old: Option<AlertRecord>| {
             let mut r = old?;
             if let Some(e) = r.escalation.as_mut() {
+                e.paged.extend(paged.iter().cloned());
                 e.failures.extend(failures.iter().cloned());
                 let excess = e.failures.len().saturating_sub(REMEMBERED_FAILURES);
                 e.failures.drain(..excess);
@@ -439,25 +516,29 @@ impl Notifier {
     async fn page(&self, record: &AlertRecord, page: &Page, now: Timestamp) -> Sent {
         match &page.to {
             Recipient::Person { name, contacts } => {
-                let links = self.page_links(record, name, now);
+                let mail_links = self.page_links(record, name, PAGE_MAIL, now);
+                let phone_links = self.page_links(record, name, PAGE_PHONE, now);
                 let mail =
-                    |address: &str| self.page_mail(record, page, address, links.as_ref(), now);
-                let message = || page_message(&self.config, record, page, links.as_ref(), now);
+                    |address: &str| self.page_mail(record, page, address, mail_links.as_ref(), now);
+                let message =
+                    || page_message(&self.config, record, page, phone_links.as_ref(), now);
                 self.pager().reach(name, contacts, mail, message).await
             }
             Recipient::Channel(name) => self.page_channel(record, page, name, now).await,
         }
     }
 
+    /// The links of a page to `person` by `medium` ([`PAGE_MAIL`], [`PAGE_PHONE`]).
     fn page_links(
         &self,
         record: &AlertRecord,
         person: &str,
+        medium: &str,
         now: Timestamp,
     ) -> Option<ActionLinks> {
         self.links
             .as_ref()
-            .map(|l| l.for_message(&record.id(), record.generation, PAGE_CHANNEL, person, now))
+            .map(|l| l.for_message(&record.id(), record.generation, medium, person, now))
     }
 
     /// The page as a mail to `address`: the alert's mail, saying which step this is.
@@ -579,6 +660,37 @@ impl Notifier {
     }
 }
 
+/// Lists the alert of record `key` as escalating with its next step's time (the tick
+/// visits it then), or takes it off.
+pub async fn list(
+    state: &dyn crate::ports::ObjectStore,
+    key: &str,
+    next: Option<Timestamp>,
+) -> Result<(), ProcessError> {
+    document::update(state, ESCALATING_KEY, |old: Option<Open>| {
+        let mut open = old.unwrap_or_default();
+        match next {
+            Some(due) => open.alerts.insert(key.to_owned(), due),
+            None => open.alerts.remove(key),
+        };
+        Some(open)
+    })
+    .await?;
+    Ok(())
+}
+
+/// What is kept of a page sent.
+fn kept_page(page: &Page, sent: &Sent, at: Timestamp) -> Paged {
+    Paged {
+        round: page.round,
+        step: page.step,
+        to: who(page),
+        because: because(page),
+        by: sent.by.iter().map(|b| (*b).to_owned()).collect(),
+        at,
+    }
+}
+
 /// What escalation needs to know of the alert now. An acknowledgement or a
 /// resolution counts whenever it was recorded (a link's clock may run ahead of the
 /// tick's).
@@ -599,7 +711,7 @@ fn alert_state(
 }
 
 /// `step 2` (`step 2, round 2` when the steps run again).
-fn step_name(round: u32, step: u32) -> String {
+pub(super) fn step_name(round: u32, step: u32) -> String {
     if round == 0 {
         format!("step {step}")
     } else {
@@ -699,7 +811,7 @@ fn short_hash(text: &str) -> String {
 
 /// Text as inline code in a note: no backtick or line end inside, so nothing in it
 /// is markdown or a quick action.
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     let clean: String = text
         .chars()
         .map(|c| if c == '`' || c.is_control() { ' ' } else { c })

@@ -128,6 +128,7 @@ impl IncidentIssues for GitlabIncidents {
     async fn open(&self, record: &AlertRecord) -> Result<IssueLink, BackendError> {
         let marker = marker(record);
         let link = |i: crate::gitlab::ApiIssue| IssueLink {
+            id: Some(i.id),
             project: Some(self.project),
             iid: i.iid,
             call_link: i

@@ -9,7 +9,9 @@
 //! then the record drops it. Acknowledging an alert stops its reminders; silencing it
 //! mutes it, every notice recorded (`muted`) and none sent, until the silence ends.
 //! An alert a maintenance in progress holds ([`super::muting`]) goes to no channel
-//! while it lasts, and to its channels, once, when it ends (the tick).
+//! while it lasts, and to its channels, once, when it ends (the tick). Where the alert
+//! has an incident issue, what was done on it goes on the issue's GitLab timeline
+//! ([`super::timeline`]).
 
 use std::sync::Arc;
 
@@ -182,6 +184,8 @@ impl Notifier {
         if matches!(change, Change::New | Change::Repeat) {
             self.escalation_begin(&key).await?;
         }
+        // What is not on the issue's timeline yet (a retry's too).
+        self.write_timeline(&key).await?;
         Ok(NotifyOutcome { change, sent })
     }
 
@@ -322,6 +326,7 @@ impl Notifier {
                     released += 1;
                     sent += self.deliver(key, r).await?;
                     self.escalation_begin(key).await?;
+                    self.write_timeline(key).await?;
                 }
                 None => self.hold(key, false).await?,
             }

@@ -60,6 +60,22 @@ pub struct ActionRecord {
     /// Whether the note on the alert's GitLab issue was added.
     #[serde(default)]
     pub noted: bool,
+    /// How it was done: a signed link, a chat button or a chat command.
+    #[serde(default)]
+    pub via: Via,
+}
+
+/// How an acknowledgement or a silence was done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// A signed link in a mail or a message (`channel` names which).
+    #[default]
+    Link,
+    /// A button of a chat message (`channel` names the chat service).
+    Button,
+    /// A chat command (`channel` names the chat service).
+    Command,
 }
 
 /// The most actions and muted notices a record keeps.
@@ -68,6 +84,10 @@ const REMEMBERED_ACTIONS: usize = 50;
 /// A GitLab incident issue opened for the alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueLink {
+    /// GitLab's global id of the issue (its incident timeline is addressed by it);
+    /// absent in records of the releases before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
     /// The project the issue is in (absent in the first release's records: the first
     /// of `GITLAB_PROJECT_ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +155,10 @@ pub struct AlertRecord {
     /// Its escalation under an on-call policy (docs/oncall.md): what was paged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<crate::oncall::escalation::Escalating>,
+    /// The events of this firing written (or being written) on its incident issue's
+    /// GitLab timeline, by name ([`super::timeline`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline_written: Vec<String>,
 }
 
 impl AlertRecord {
@@ -303,6 +327,7 @@ pub fn apply(
                 muted_by: None,
                 fired_during: None,
                 escalation: None,
+                timeline_written: Vec::new(),
             };
             remember(&mut r);
             (Some(r), Change::New)

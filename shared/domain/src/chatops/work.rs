@@ -14,7 +14,8 @@ use super::publish::queue_award;
 use super::{ACK_BUTTON, Commands, Job, RESOLVE_BUTTON, SILENCE_BUTTON, Work};
 use crate::alerts::Severity;
 use crate::alerts::links::LinkAction;
-use crate::alerts::record::{ActionRecord, AlertRecord, RecordStatus, key_of};
+use crate::alerts::record::{ActionRecord, AlertRecord, RecordStatus, Via, key_of};
+use crate::alerts::timeline;
 use crate::chat::commands::bridge;
 use crate::chat::commands::reply::{self, Visibility};
 use crate::chat::commands::{Command, Platform, Refusal};
@@ -193,7 +194,7 @@ impl Commands {
             } => self.declare(job, &title, severity, &components).await,
             Command::List => self.list().await,
             Command::Update { iid, public, text } => self.update(job, iid, public, &text).await,
-            Command::Ack { alert } => self.ack(job, &alert, None).await,
+            Command::Ack { alert } => self.ack(job, &alert, None, Via::Command).await,
             Command::Resolve { iid } => self.resolve(job, iid).await,
             Command::Bridge { iid, url } => self.bridge(job, iid, &url).await,
             Command::Page { target, text } => self.page(job, &target, &text).await,
@@ -203,10 +204,10 @@ impl Commands {
 
     async fn button(&self, job: &Job, action: &str, alert: &str) -> Result<Said, Stop> {
         match action {
-            ACK_BUTTON => self.ack(job, alert, None).await,
+            ACK_BUTTON => self.ack(job, alert, None, Via::Button).await,
             SILENCE_BUTTON => {
                 let until = self.clock.now() + chrono::Duration::hours(1);
-                self.ack(job, alert, Some(until)).await
+                self.ack(job, alert, Some(until), Via::Button).await
             }
             RESOLVE_BUTTON => {
                 let record = self.record(alert).await?;
@@ -415,12 +416,13 @@ impl Commands {
     }
 
     /// Acknowledges alert `alert` (or silences it until `until`), as the signed link
-    /// does: recorded in the alert's record, noted on its issue.
+    /// does: recorded in the alert's record, noted on its issue and its timeline.
     async fn ack(
         &self,
         job: &Job,
         alert: &str,
         until: Option<crate::time::Timestamp>,
+        via: Via,
     ) -> Result<Said, Stop> {
         let record = self.record(alert).await?;
         let action = if until.is_some() {
@@ -450,6 +452,7 @@ impl Commands {
             generation: record.generation,
             until,
             noted: false,
+            via,
         };
         let key = key_of(alert.trim());
         let updated = document::update(self.state.as_ref(), &key, |old| {
@@ -470,6 +473,9 @@ impl Commands {
                 None => "Alert acknowledged".to_owned(),
             };
             self.note(id, job, &what).await;
+        }
+        if let Ok((api, home)) = self.api() {
+            timeline::write_or_defer(api, self.state.as_ref(), Some(home), &key, done.at).await;
         }
         let verb = match until {
             Some(_) => "silenced for 1h",

@@ -3,8 +3,10 @@
 //!
 //! The token is the person's own, signed with `ALERT_LINK_SECRET` under a context of
 //! its own (nothing signed for another use passes for it), over the person's name and
-//! their `calendar` word in the file: changing that word revokes every link made
-//! before. It never expires, as calendar apps keep one address. A GET only reads.
+//! a hash of their `calendar` word in the file, which it carries: changing that word
+//! revokes every link made before. It never expires, as calendar apps keep one
+//! address. A GET only reads, and only once the token is checked: a forged or altered
+//! link reads nothing of the state.
 
 use std::sync::Arc;
 
@@ -22,6 +24,9 @@ use crate::time::Timestamp;
 
 /// What the MAC covers before the person.
 const CONTEXT: &[u8] = b"openmic on-call calendar v1\n";
+
+/// How many bytes of the `calendar` word's hash a token carries.
+const WORD_BYTES: usize = 8;
 
 /// The route, with the file's name (`<person>.ics`) after it.
 pub const ROUTE_PREFIX: &str = "/oncall/";
@@ -45,19 +50,19 @@ impl Calendar {
         }
     }
 
-    fn mac(key: &TokenSigner, person: &Person) -> [u8; 32] {
-        let word = person.calendar.as_deref().unwrap_or("");
-        key.mac(&[
-            CONTEXT,
-            &(person.name.len() as u64).to_be_bytes(),
-            person.name.as_bytes(),
-            word.as_bytes(),
-        ])
+    /// The token of `person`: their word's hash, then the MAC over their name and it.
+    fn token_bytes(key: &TokenSigner, person: &Person) -> Vec<u8> {
+        let word = word_hash(person.calendar.as_deref().unwrap_or(""));
+        let mut token = word.to_vec();
+        token.extend_from_slice(&mac(key, &person.name, &word));
+        token
     }
 
     /// The token of `person`'s link.
     pub fn token(&self, person: &Person) -> Option<String> {
-        self.key.as_ref().map(|k| B64.encode(Self::mac(k, person)))
+        self.key
+            .as_ref()
+            .map(|k| B64.encode(Self::token_bytes(k, person)))
     }
 
     /// `<base>/oncall/<person>.ics?token=…`.
@@ -67,9 +72,16 @@ impl Calendar {
 
     /// The feed of `file_name` (`<person>.ics`, decoded) for `token` at `now`: 404 for
     /// no such person (or no on-call file), 403 for a token that is not the person's.
+    /// The token is checked before the state is read.
     pub async fn feed(&self, file_name: &str, token: Option<&str>, now: Timestamp) -> Reply {
         let Some(name) = file_name.strip_suffix(".ics") else {
             return Reply::error(StatusCode::NOT_FOUND, "a calendar is <person>.ics");
+        };
+        let Some(key) = &self.key else {
+            return Reply::error(StatusCode::NOT_FOUND, "calendar links are off");
+        };
+        let Some(word) = signed_word(key, name, token) else {
+            return refused();
         };
         let file = match super::keeper::in_use(self.state.as_ref()).await {
             Ok(file) => file,
@@ -84,30 +96,12 @@ impl Calendar {
         let Some(file) = file else {
             return Reply::error(StatusCode::NOT_FOUND, "there is no on-call file");
         };
-        let Some(key) = &self.key else {
-            return Reply::error(StatusCode::NOT_FOUND, "calendar links are off");
-        };
-        // An unknown person and a wrong token answer alike: a link names no one else.
-        let granted = file.person(name).filter(|p| {
-            token
-                .and_then(|t| B64.decode(t.trim()).ok())
-                .is_some_and(|tag| {
-                    key.verify(
-                        &[
-                            CONTEXT,
-                            &(p.name.len() as u64).to_be_bytes(),
-                            p.name.as_bytes(),
-                            p.calendar.as_deref().unwrap_or("").as_bytes(),
-                        ],
-                        &tag,
-                    )
-                })
-        });
+        // A person gone from the file and a word changed since answer alike.
+        let granted = file
+            .person(name)
+            .filter(|p| word_hash(p.calendar.as_deref().unwrap_or("")) == word);
         let Some(person) = granted else {
-            return Reply::error(
-                StatusCode::FORBIDDEN,
-                "this calendar link is not valid (revoked, or altered)",
-            );
+            return refused();
         };
         let to = now + chrono::Duration::days(FEED_DAYS);
         let body = super::ics::calendar(&person.name, &shifts(&file, &person.name, now, to), now);
@@ -121,13 +115,52 @@ impl Calendar {
     }
 }
 
+/// The refusal of a link that is not (or no longer) the person's.
+fn refused() -> Reply {
+    Reply::error(
+        StatusCode::FORBIDDEN,
+        "this calendar link is not valid (revoked, or altered)",
+    )
+}
+
+/// The hash of a `calendar` word a token carries.
+fn word_hash(word: &str) -> [u8; WORD_BYTES] {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(word.as_bytes());
+    let mut out = [0; WORD_BYTES];
+    out.copy_from_slice(&digest[..WORD_BYTES]);
+    out
+}
+
+/// The MAC of a link to `name`'s calendar with their word's hash `word`.
+fn mac(key: &TokenSigner, name: &str, word: &[u8]) -> [u8; 32] {
+    key.mac(&[
+        CONTEXT,
+        &(name.len() as u64).to_be_bytes(),
+        name.as_bytes(),
+        word,
+    ])
+}
+
+/// The word's hash `token` carries, if it is signed for `name` with `key`: decided
+/// from the token alone.
+fn signed_word(key: &TokenSigner, name: &str, token: Option<&str>) -> Option<[u8; WORD_BYTES]> {
+    let bytes = B64.decode(token?.trim()).ok()?;
+    if bytes.len() != WORD_BYTES + 32 {
+        return None;
+    }
+    let (word, tag) = bytes.split_at(WORD_BYTES);
+    let signed = crate::signing::constant_time_eq(&mac(key, name, word), tag);
+    signed.then(|| word.try_into().ok()).flatten()
+}
+
 /// `person`'s link under `base`, signed with `secret` (`ALERT_LINK_SECRET`).
 pub fn link(secret: &str, base: &str, person: &Person) -> String {
     link_with(&TokenSigner::new(secret.as_bytes()), base, person)
 }
 
 fn link_with(key: &TokenSigner, base: &str, person: &Person) -> String {
-    let token = B64.encode(Calendar::mac(key, person));
+    let token = B64.encode(Calendar::token_bytes(key, person));
     let name: String = url::form_urlencoded::byte_serialize(person.name.as_bytes()).collect();
     format!(
         "{}{ROUTE_PREFIX}{}.ics?token={token}",
@@ -219,5 +252,88 @@ mod tests {
             revoked.feed("alice.ics", Some(&token), now).await.status,
             StatusCode::FORBIDDEN
         );
+    }
+
+    /// A store that counts the reads it is asked for.
+    struct Counting {
+        inner: MemoryStore,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Counting {
+        async fn get(
+            &self,
+            key: &str,
+        ) -> Result<Option<crate::ports::Object>, crate::errors::BackendError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.get(key).await
+        }
+        async fn put(
+            &self,
+            key: &str,
+            body: bytes::Bytes,
+            opts: PutOptions,
+        ) -> Result<String, crate::errors::BackendError> {
+            self.inner.put(key, body, opts).await
+        }
+        async fn delete(&self, key: &str) -> Result<(), crate::errors::BackendError> {
+            self.inner.delete(key).await
+        }
+        async fn list(&self, prefix: &str) -> Result<Vec<String>, crate::errors::BackendError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.list(prefix).await
+        }
+        async fn put_file(
+            &self,
+            key: &str,
+            path: &std::path::Path,
+            opts: PutOptions,
+        ) -> Result<String, crate::errors::BackendError> {
+            self.inner.put_file(key, path, opts).await
+        }
+    }
+
+    /// A link that is not signed for the person is refused before anything of the
+    /// state is read; the person's own is read from it.
+    #[tokio::test]
+    async fn a_bad_token_reads_nothing_of_the_state() {
+        let now = crate::time::parse("2026-12-07T10:00:00Z").unwrap();
+        let file = OnCall::parse(FILE).unwrap();
+        let with_file = calendar(FILE).await;
+        let token = with_file.token(file.person("alice").unwrap()).unwrap();
+        let store = Arc::new(Counting {
+            inner: MemoryStore::new(),
+            reads: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let config = Config::from_lookup(|n| {
+            (n == "ALERT_LINK_SECRET").then(|| "calendar-test-secret-0123".to_owned())
+        })
+        .unwrap();
+        let cal = Calendar::new(&config, store.clone());
+        let mut altered = B64.decode(&token).unwrap();
+        altered[WORD_BYTES] ^= 1;
+        let altered = B64.encode(altered);
+        for (name, t) in [
+            ("alice.ics", None),
+            ("alice.ics", Some("")),
+            ("alice.ics", Some("not base64 !")),
+            ("alice.ics", Some("AAAA")),
+            ("alice.ics", Some(altered.as_str())),
+            ("bob.ics", Some(token.as_str())),
+            ("mallory.ics", Some(token.as_str())),
+        ] {
+            let reply = cal.feed(name, t, now).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{name} {t:?}");
+        }
+        assert_eq!(
+            store.reads.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "a refused link read the state"
+        );
+        // The person's own token is checked, then the file read (none here).
+        let reply = cal.feed("alice.ics", Some(&token), now).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        assert_eq!(store.reads.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

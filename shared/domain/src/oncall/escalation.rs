@@ -102,6 +102,25 @@ pub struct Escalating {
     /// Pages that did not go by some method: `step 1, alice: sms: <reason>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<String>,
+    /// The pages sent and how each went, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paged: Vec<Paged>,
+}
+
+/// A page sent: to whom, for which step, by which methods (none if every one failed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paged {
+    pub round: u32,
+    /// 1-based.
+    pub step: u32,
+    /// The person's name, or `channel <name>`.
+    pub to: String,
+    /// Why: `on call in primary`, `named by the policy`, `a channel of the policy`.
+    pub because: String,
+    /// The methods that took it (`email`, `sms`, …, or `channel`).
+    #[serde(default)]
+    pub by: Vec<String>,
+    pub at: Timestamp,
 }
 
 /// Whom a page goes to.

@@ -4,22 +4,22 @@
 //! public detail shows the key times a publisher tagged on the timeline (`Start time`,
 //! `Impact detected`, `Impact mitigated`, `End time`), the latest of each tag, never the
 //! events' notes.
+//!
+//! Its events are written by the one writer of timeline events,
+//! [`crate::timeline::write_events`].
 
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::Publisher;
 use super::incident::IncidentState;
 use crate::errors::ProcessError;
-use crate::gitlab::{ApiError, ApiTimelineEvent};
+use crate::gitlab::ApiTimelineEvent;
 use crate::site::data::{self, KEY_TIME_TAGS, KeyTime};
-use crate::time::Timestamp;
+use crate::timeline::{Event, write_events};
 
 /// What openmic writes on an incident's timeline, by the name its state remembers it
 /// by: the event's note and when it happened.
-pub fn due_events(
-    state: &IncidentState,
-    detail: &data::Incident,
-) -> Vec<(&'static str, String, Timestamp)> {
+pub fn due_events(state: &IncidentState, detail: &data::Incident) -> Vec<Event> {
     let mut out = Vec::new();
     let written = |name: &str| state.timeline_written.iter().any(|w| w == name);
     if !written(PUBLISHED) {
@@ -30,18 +30,18 @@ pub fn due_events(
             .map(|d| d.at)
             .max()
             .unwrap_or(detail.created_at);
-        out.push((
+        out.push(Event::new(
             PUBLISHED,
-            "openmic published this incident on the status page.".to_owned(),
+            "openmic published this incident on the status page.",
             at,
         ));
     }
     if let Some(closed) = detail.closed_at.filter(|_| !detail.is_maintenance())
         && !written(RESOLVED)
     {
-        out.push((
+        out.push(Event::new(
             RESOLVED,
-            "openmic showed this incident as resolved on the status page.".to_owned(),
+            "openmic showed this incident as resolved on the status page.",
             closed,
         ));
     }
@@ -165,22 +165,25 @@ impl Publisher {
         if detail.is_maintenance() {
             return Ok(());
         }
-        for (name, note, at) in due_events(state, detail) {
-            match api.add_timeline_event(issue.id, &note, at, &[]).await {
-                Ok(()) => info!(incident = %state.id(), event = name, "timeline event written"),
-                Err(ApiError::Transient(m)) => return Err(ProcessError::Retryable(m)),
-                Err(e) => {
-                    warn!(incident = %state.id(), event = name, error = %e, "no timeline event")
-                }
-            }
+        let events = due_events(state, detail);
+        if events.is_empty() {
+            return Ok(());
+        }
+        let written = write_events(api.as_ref(), issue.id, &events, &state.id().to_string()).await;
+        if !written.done.is_empty() {
             self.update_state(state.id(), |s| {
-                if !s.timeline_written.iter().any(|w| w == name) {
-                    s.timeline_written.push(name.to_owned());
+                for name in &written.done {
+                    if !s.timeline_written.contains(name) {
+                        s.timeline_written.push(name.clone());
+                    }
                 }
             })
             .await?;
         }
-        Ok(())
+        match written.failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 

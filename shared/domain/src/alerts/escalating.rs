@@ -97,20 +97,58 @@ impl Pager {
                 Err(why) => sent.failures.push(format!("email: {why}")),
             }
         }
+        self.reach_phone(contacts, message, &mut sent).await;
+        if sent.by.is_empty() {
+            warn!(person = %name, "nobody could be paged by any method");
+        }
+        sent
+    }
+
+    /// Reaches `name` one way only (a message that is no page, such as a shift
+    /// start): by mail to their first address that takes it, else by their first
+    /// phone method that takes it.
+    pub async fn reach_first(
+        &self,
+        name: &str,
+        contacts: &[Contact],
+        mail: impl Fn(&str) -> Result<Mail, String>,
+        message: impl FnOnce() -> Result<chat::Message, String>,
+    ) -> Sent {
+        let mut sent = Sent::default();
+        for c in contacts.iter().filter(|c| c.kind == ContactKind::Email) {
+            match self.send_mail(&c.address, &mail).await {
+                Ok(()) => {
+                    sent.by.push("email");
+                    return sent;
+                }
+                Err(why) => sent.failures.push(format!("email: {why}")),
+            }
+        }
+        self.reach_phone(contacts, message, &mut sent).await;
+        if sent.by.is_empty() {
+            warn!(person = %name, "nobody could be reached by any method");
+        }
+        sent
+    }
+
+    /// The message `message` makes, to the first of the phone methods among
+    /// `contacts` that takes it (none: nothing is made).
+    async fn reach_phone(
+        &self,
+        contacts: &[Contact],
+        message: impl FnOnce() -> Result<chat::Message, String>,
+        sent: &mut Sent,
+    ) {
         let phones: Vec<&Contact> = contacts
             .iter()
             .filter(|c| c.kind != ContactKind::Email)
             .collect();
         if !phones.is_empty() {
             match message() {
-                Ok(msg) => self.page_phone(&phones, &msg, &mut sent).await,
+                Ok(msg) => self.page_phone(&phones, &msg, sent).await,
                 Err(why) => sent.failures.push(why),
             }
         }
-        if sent.by.is_empty() {
-            warn!(person = %name, "nobody could be paged by any method");
-        }
-        sent
     }
 
     /// The mail `mail` makes for `address`, sent; a failure never names the address.

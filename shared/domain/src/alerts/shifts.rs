@@ -1,5 +1,6 @@
 //! Knowing your shifts, from the notifier's tick: a message to a person when a shift
-//! of theirs begins (by mail, or by their first phone method without one), and the
+//! of theirs begins (by mail, or by their first phone method without one or when the
+//! mail fails, through the [`Pager`](crate::alerts::escalating::Pager)), and the
 //! maintainers told once of each gap (nobody on call) in a schedule within the next
 //! 14 days, when it first appears. Who was on call and the gaps told are kept in
 //! `oncall/shifts.json` (state bucket); the first tick after a file is first read
@@ -11,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::alerts::lifecycle::Notifier;
-use crate::chat::{self, Kind, Message, Services, Target, Tone};
+use crate::chat::{Message, Tone};
 use crate::document;
 use crate::errors::ProcessError;
 use crate::mail::Mail;
-use crate::oncall::file::{ContactKind, OnCall};
+use crate::oncall::file::OnCall;
 use crate::oncall::schedule::{FEED_DAYS, Gap, gaps, on_call_now, shifts};
 use crate::time::Timestamp;
 
@@ -108,66 +109,34 @@ impl Notifier {
             ),
             None => format!("You are on call in {schedule} from now."),
         };
-        if let Some(email) = p.contacts.iter().find(|c| c.kind == ContactKind::Email) {
-            let Some(from) = self.config.mail_from.clone() else {
-                return;
-            };
-            let mail = Mail {
-                from,
-                to: vec![email.address.clone()],
-                subject: crate::mail::header_safe(&title),
-                html: format!(
-                    "<!DOCTYPE html><html><body><p>{}</p></body></html>",
-                    openmic_render::escape_text(&text)
-                ),
-                text: format!("{text}\n"),
-                date: now,
-                message_id: format!(
-                    "<shift-{}-{}@openmic>",
-                    now.timestamp(),
-                    hex::encode(
-                        &<sha2::Sha256 as sha2::Digest>::digest(
-                            format!("{schedule}\n{person}").as_bytes()
-                        )[..6]
-                    )
-                ),
-                in_reply_to: None,
-                headers: Vec::new(),
-            };
-            match self.mailer.send(&mail).await {
-                Ok(()) => info!(schedule = %schedule, person = %person, "shift start told"),
-                Err(e) => warn!(error = %e, "the shift start could not be mailed"),
-            }
-            return;
-        }
-        let Ok(services) = Services::from_config(&self.config) else {
-            return;
-        };
-        let targets: Vec<Target> = p
-            .contacts
-            .iter()
-            .filter_map(|c| {
-                Target::contact(Kind::parse(c.kind.as_str())?, &c.address, &services).ok()
+        let mail =
+            |address: &str| shift_mail(&self.config, schedule, person, address, &title, &text, now);
+        let message = || {
+            Ok(Message {
+                event: "oncall.shift".into(),
+                id: format!("shift-{schedule}-{person}-{}", now.timestamp()),
+                title: title.clone(),
+                text: text.clone(),
+                link: None,
+                facts: Vec::new(),
+                buttons: Vec::new(),
+                alert: None,
+                tone: Tone::Neutral,
+                thread: None,
+                timestamp: now,
+                since: None,
+                details: None,
             })
-            .collect();
-        let message = Message {
-            event: "oncall.shift".into(),
-            id: format!("shift-{schedule}-{person}-{}", now.timestamp()),
-            title,
-            text,
-            link: None,
-            facts: Vec::new(),
-            buttons: Vec::new(),
-            alert: None,
-            tone: Tone::Neutral,
-            thread: None,
-            timestamp: now,
-            since: None,
-            details: None,
         };
-        let paged = chat::first_delivered(&self.senders(), &targets, &message).await;
-        if paged.delivered.is_none() {
-            warn!(schedule = %schedule, person = %person, "the shift start could not be sent by any method");
+        let sent = self
+            .pager()
+            .reach_first(person, &p.contacts, mail, message)
+            .await;
+        match sent.by.first() {
+            Some(by) => info!(schedule = %schedule, person = %person, by, "shift start told"),
+            None => {
+                warn!(schedule = %schedule, person = %person, failures = ?sent.failures, "the shift start could not be sent by any method")
+            }
         }
     }
 
@@ -211,6 +180,43 @@ impl Notifier {
             }
         }
     }
+}
+
+/// The mail telling `person` at `address` that their shift in `schedule` begins.
+fn shift_mail(
+    config: &crate::config::Config,
+    schedule: &str,
+    person: &str,
+    address: &str,
+    title: &str,
+    text: &str,
+    now: Timestamp,
+) -> Result<Mail, String> {
+    let from = config
+        .mail_from
+        .clone()
+        .ok_or_else(|| crate::alerts::message::NoticeError::NoSender.to_string())?;
+    Ok(Mail {
+        from,
+        to: vec![address.to_owned()],
+        subject: crate::mail::header_safe(title),
+        html: format!(
+            "<!DOCTYPE html><html><body><p>{}</p></body></html>",
+            openmic_render::escape_text(text)
+        ),
+        text: format!("{text}\n"),
+        date: now,
+        message_id: format!(
+            "<shift-{}-{}@openmic>",
+            now.timestamp(),
+            hex::encode(
+                &<sha2::Sha256 as sha2::Digest>::digest(format!("{schedule}\n{person}").as_bytes())
+                    [..6]
+            )
+        ),
+        in_reply_to: None,
+        headers: Vec::new(),
+    })
 }
 
 #[cfg(test)]

@@ -300,16 +300,14 @@ impl Notifier {
     }
 
     /// Reads the on-call file again where due; its refusal is told to the maintainers
-    /// once, and a failure to read it leaves the last good one in use.
+    /// once (tried again at each tick until told), and a failure to read it leaves
+    /// the last good one in use.
     async fn refresh_oncall(&self, keeper: &crate::oncall::keeper::Keeper) {
-        match keeper.refresh(self.state.as_ref(), self.clock.now()).await {
-            Ok(crate::oncall::keeper::Refreshed::Refused { tell: Some(why) }) => {
-                self.tell_refused(&keeper.name, &why).await;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                warn!(error = %e, "the on-call file could not be read; the last good one stays in use")
-            }
+        if let Err(e) = keeper.refresh(self.state.as_ref(), self.clock.now()).await {
+            warn!(error = %e, "the on-call file could not be read; the last good one stays in use");
+        }
+        if let Err(e) = self.tell_refused(keeper).await {
+            warn!(error = %e, "whether the on-call file's refusal is told is unknown");
         }
     }
 
@@ -603,17 +601,26 @@ impl Notifier {
         }
     }
 
-    /// Tells the maintainers that the on-call file does not validate.
-    async fn tell_refused(&self, name: &str, problems: &str) {
-        for r in self.recipients.maintainers().await {
-            let Some(m) = refused_mail(&self.config, name, problems, &r.address, self.clock.now())
-            else {
-                return;
-            };
-            if let Err(e) = self.mailer.send(&m).await {
-                warn!(error = %e, "the mail saying the on-call file does not validate could not be sent");
-            }
-        }
+    /// Tells the maintainers that the on-call file does not validate, if that is
+    /// still to tell to any of them.
+    async fn tell_refused(
+        &self,
+        keeper: &crate::oncall::keeper::Keeper,
+    ) -> Result<(), ProcessError> {
+        let Some(untold) = keeper.untold(self.state.as_ref()).await? else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let round = self
+            .tell_maintainers(
+                std::slice::from_ref(&untold.hash),
+                &untold.reached,
+                |_, to| refused_mail(&self.config, &keeper.name, &untold.problems, to, now),
+            )
+            .await;
+        keeper
+            .told(self.state.as_ref(), &untold.hash, &round.reached, round.all)
+            .await
     }
 }
 

@@ -26,6 +26,7 @@ pub mod record;
 pub mod shifts;
 pub mod sla;
 pub mod storm;
+pub mod telling;
 
 /// The payloads are intake's (`openmic-intake`), at the same paths.
 pub use openmic_intake::payload::{Alert, AlertSource, AlertStatus, Severity, fieldmap, parse};

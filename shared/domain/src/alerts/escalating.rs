@@ -34,6 +34,7 @@ use crate::chat::{self, ChannelSender, Kind, Services, Target};
 use crate::config::Config;
 use crate::document;
 use crate::errors::ProcessError;
+use crate::i18n::{self, Catalogue};
 use crate::ids::IncidentId;
 use crate::mail::Mail;
 use crate::oncall::escalation::{
@@ -395,7 +396,7 @@ impl Notifier {
             .flat_map(|(p, s)| {
                 s.failures
                     .iter()
-                    .map(move |f| format!("step {}, {}: {f}", p.step, who(p)))
+                    .map(move |f| format!("step {}, {}: {f}", p.step, who(english(), p)))
             })
             .collect();
         if !failures.is_empty() {
@@ -514,7 +515,13 @@ impl Notifier {
             links,
         )
         .map_err(|e| e.to_string())?;
-        page_mail_of(&mut m, record, page, now);
+        page_mail_of(
+            i18n::catalogue(self.config.page_language),
+            &mut m,
+            record,
+            page,
+            now,
+        );
         Ok(m)
     }
 
@@ -590,7 +597,7 @@ impl Notifier {
             .chain(nobody.iter().map(|(r, k, s)| {
                 format!(
                     "On-call page, {}: nobody is on call in schedule {}.",
-                    step_name(*r, *k),
+                    step_name(english(), *r, *k),
                     code(s)
                 )
             }));
@@ -643,51 +650,72 @@ fn alert_state(
     }
 }
 
-/// `step 2` (`step 2, round 2` when the steps run again).
-fn step_name(round: u32, step: u32) -> String {
+/// `step 2` (`step 2, round 2` when the steps run again), in `cat`'s language.
+fn step_name(cat: &Catalogue, round: u32, step: u32) -> String {
+    let step = step.to_string();
     if round == 0 {
-        format!("step {step}")
+        cat.format("oncall.page.step", &[("step", &step)])
     } else {
-        format!("step {step}, round {}", round + 1)
+        let round = (round + 1).to_string();
+        cat.format(
+            "oncall.page.step_round",
+            &[("step", &step), ("round", &round)],
+        )
     }
 }
 
-fn who(page: &Page) -> String {
+fn who(cat: &Catalogue, page: &Page) -> String {
     match &page.to {
         Recipient::Person { name, .. } => name.clone(),
-        Recipient::Channel(c) => format!("channel {c}"),
+        Recipient::Channel(c) => cat.format("oncall.page.channel", &[("name", c)]),
     }
 }
 
 /// Why the recipient is paged: `on call in primary`.
-fn because(page: &Page) -> String {
+fn because(cat: &Catalogue, page: &Page) -> String {
     match &page.because {
-        Named::Schedule(s) => format!("on call in {s}"),
-        Named::Person(_) => "named by the policy".into(),
-        Named::Channel(_) => "a channel of the policy".into(),
+        Named::Schedule(s) => cat.format("oncall.page.on_call_in", &[("schedule", s)]),
+        Named::Person(_) => cat.text("oncall.page.named").to_owned(),
+        Named::Channel(_) => cat.text("oncall.page.policy_channel").to_owned(),
     }
+}
+
+/// `Page, step 2: <what>`.
+fn page_lead(cat: &Catalogue, page: &Page, what: &str) -> String {
+    cat.format(
+        "oncall.page.lead",
+        &[
+            ("step", &step_name(cat, page.round, page.step)),
+            ("what", what),
+        ],
+    )
 }
 
 /// What a page says beside the alert: the step, for how long it has fired, who was
 /// paged before.
-fn page_intro(record: &AlertRecord, page: &Page, now: Timestamp) -> String {
+fn page_intro(cat: &Catalogue, record: &AlertRecord, page: &Page, now: Timestamp) -> String {
     let since = record.alert.starts_at.unwrap_or(record.first_seen);
-    let lasting = chat::duration_text(now.signed_duration_since(since).num_seconds());
+    let lasting = cat.duration(now.signed_duration_since(since));
     let before = if page.paged_before.is_empty() {
-        "nobody".to_owned()
+        cat.text("oncall.page.nobody").to_owned()
     } else {
         page.paged_before.join(", ")
     };
-    format!(
-        "On-call page, {} ({}, {}): firing for {lasting}. Paged before: {before}.",
-        step_name(page.round, page.step),
-        who(page),
-        because(page),
+    cat.format(
+        "oncall.page.intro",
+        &[
+            ("step", &step_name(cat, page.round, page.step)),
+            ("who", &who(cat, page)),
+            ("why", &because(cat, page)),
+            ("lasting", &lasting),
+            ("before", &before),
+        ],
     )
 }
 
-/// The alert's message as a page: its title names the step, its text starts with
-/// what the page says.
+/// The alert's message as a page, in `PAGE_LANGUAGE`: its title names the step, its
+/// text starts with what the page says (for how long included, so no pager adds a
+/// line of its own for it).
 fn page_message(
     config: &crate::config::Config,
     record: &AlertRecord,
@@ -695,12 +723,27 @@ fn page_message(
     links: Option<&ActionLinks>,
     now: Timestamp,
 ) -> Result<chat::Message, String> {
+    let cat = i18n::catalogue(config.page_language);
     let mut msg = message::alert_message(config, record, Notice::New, now, links)
         .map_err(|e| e.to_string())?;
+    let headline = cat.format(
+        "alert.headline_new",
+        &[("title", &crate::mail::header_safe(&record.alert.title))],
+    );
+    let what = match record.alert.environment.as_deref() {
+        Some(env) => format!("{env}: {headline}"),
+        None => headline,
+    };
     msg.event = "alert.page".into();
     msg.id = format!("page-{}", short_hash(&page.key));
-    msg.title = format!("Page, {}: {}", step_name(page.round, page.step), msg.title);
-    msg.text = format!("{}\n\n{}", page_intro(record, page, now), msg.text);
+    msg.title = page_lead(cat, page, &what);
+    msg.text = format!("{}\n\n{}", page_intro(cat, record, page, now), msg.text);
+    msg.since = None;
+    if let Some(ack) = links.map(|l| l.ack.as_str()) {
+        for b in msg.buttons.iter_mut().filter(|b| b.url == ack) {
+            b.label = cat.text("alert.ack_button").to_owned();
+        }
+    }
     // The call link right after the acknowledge link, so that a pager showing few
     // links shows it.
     if let Some(url) = record.issue.as_ref().and_then(|i| i.call_link.as_deref()) {
@@ -717,10 +760,10 @@ fn page_message(
     Ok(msg)
 }
 
-/// The alert's mail made a page.
-fn page_mail_of(m: &mut Mail, record: &AlertRecord, page: &Page, now: Timestamp) {
-    let intro = page_intro(record, page, now);
-    m.subject = format!("Page, {}: {}", step_name(page.round, page.step), m.subject);
+/// The alert's mail (in `PAGE_LANGUAGE`) made a page.
+fn page_mail_of(cat: &Catalogue, m: &mut Mail, record: &AlertRecord, page: &Page, now: Timestamp) {
+    let intro = page_intro(cat, record, page, now);
+    m.subject = page_lead(cat, page, &m.subject);
     m.text = format!("{intro}\n\n{}", m.text);
     let para = format!(
         "<p><strong>{}</strong></p>",
@@ -753,12 +796,24 @@ fn code(text: &str) -> String {
     format!("`{}`", clean.trim())
 }
 
+/// The notes on the issue and the failures recorded are in English, as the rest of
+/// what openmic notes on an issue.
+fn english() -> &'static Catalogue {
+    i18n::catalogue(i18n::Language::En)
+}
+
 /// The note of one page.
 fn page_note(page: &Page, sent: &Sent) -> String {
     let lead = if page.step > 1 || page.round > 0 {
-        format!("Escalated to {}", step_name(page.round, page.step))
+        format!(
+            "Escalated to {}",
+            step_name(english(), page.round, page.step)
+        )
     } else {
-        format!("On-call page, {}", step_name(page.round, page.step))
+        format!(
+            "On-call page, {}",
+            step_name(english(), page.round, page.step)
+        )
     };
     let before = if page.paged_before.is_empty() {
         String::new()
@@ -773,8 +828,8 @@ fn page_note(page: &Page, sent: &Sent) -> String {
     };
     let mut note = format!(
         "{lead}: {} ({}) {how}.{before}",
-        code(&who(page)),
-        because(page)
+        code(&who(english(), page)),
+        because(english(), page)
     );
     for f in &sent.failures {
         note.push_str(&format!("\n- failed: {}", code(f)));
@@ -844,5 +899,91 @@ mod tests {
             page_note(&page, &sent),
             "Escalated to step 2: `bob` (on call in secondary) paged by email, sms. Paged before: `alice`, `/close  x`.\n- failed: `ntfy: refused /close`"
         );
+    }
+
+    /// A page follows `PAGE_LANGUAGE`: the mail's subject and first line, the SMS
+    /// and push title and text, and the acknowledge button.
+    #[test]
+    fn a_german_page_says_it_in_german() {
+        use crate::alerts::{Alert, AlertSource, AlertStatus, Severity};
+        let config = crate::config::Config::from_lookup(|n| match n {
+            "PAGE_LANGUAGE" => Some("de".into()),
+            "MAIL_FROM" => Some("openmic@example.com".into()),
+            _ => None,
+        })
+        .unwrap();
+        let t0 = crate::time::parse("2026-12-07T10:00:00Z").unwrap();
+        let alert = Alert {
+            source: AlertSource::Prometheus,
+            fingerprint: Some("fp".into()),
+            status: AlertStatus::Firing,
+            title: "API down".into(),
+            description: Some("5xx everywhere".into()),
+            severity: Severity::Critical,
+            environment: None,
+            service: None,
+            monitoring_tool: None,
+            hosts: vec![],
+            starts_at: Some(t0),
+            ends_at: None,
+            generator_url: None,
+            runbook: None,
+            labels: Default::default(),
+            annotations: Default::default(),
+            extra: Default::default(),
+            links: Default::default(),
+            quirks: vec![],
+        };
+        let (record, _) = crate::alerts::record::apply(
+            None,
+            "fp",
+            &alert,
+            "d1",
+            t0,
+            std::time::Duration::from_secs(3600),
+        );
+        let record = record.unwrap();
+        let page = Page {
+            round: 1,
+            step: 2,
+            to: Recipient::Person {
+                name: "bob".into(),
+                contacts: vec![],
+            },
+            because: Named::Schedule("secondary".into()),
+            paged_before: vec![],
+            key: "r/1/0/2/bob".into(),
+        };
+        let now = t0 + chrono::Duration::minutes(75);
+        let intro = "Seit 1 Std. 15 Min. aktiv. Alarmierung der Rufbereitschaft, Stufe 2, Runde 2 (bob, hat Bereitschaft in secondary). Zuvor alarmiert: niemand.";
+        let cat = i18n::catalogue(config.page_language);
+        let mut m = mail::compose(
+            &config,
+            &record,
+            Notice::New,
+            now,
+            &["bob@example.com".into()],
+            None,
+        )
+        .unwrap();
+        page_mail_of(cat, &mut m, &record, &page, now);
+        assert_eq!(m.subject, "Alarmierung, Stufe 2, Runde 2: Alarm: API down");
+        assert!(m.text.starts_with(intro), "{}", m.text);
+        assert!(m.html.contains("Zuvor alarmiert: niemand."), "{}", m.html);
+        let msg = page_message(&config, &record, &page, None, now).unwrap();
+        assert_eq!(
+            msg.title,
+            "Alarmierung, Stufe 2, Runde 2: Neuer Alarm: API down"
+        );
+        assert!(msg.text.starts_with(intro), "{}", msg.text);
+        let sms = crate::chat::sms::text(&msg);
+        assert!(sms.contains("\nSeit 1 Std. 15 Min. aktiv."), "{sms}");
+        assert!(!sms.contains("for "), "no English line added: {sms}");
+        // The note on the issue stays in English, as every note openmic writes.
+        let sent = Sent {
+            by: vec!["email"],
+            failures: vec![],
+        };
+        assert!(page_note(&page, &sent).starts_with("Escalated to step 2, round 2: `bob`"));
     }
 }

@@ -739,11 +739,7 @@ fn page_message(
     msg.title = page_lead(cat, page, &what);
     msg.text = format!("{}\n\n{}", page_intro(cat, record, page, now), msg.text);
     msg.since = None;
-    if let Some(ack) = links.map(|l| l.ack.as_str()) {
-        for b in msg.buttons.iter_mut().filter(|b| b.url == ack) {
-            b.label = cat.text("alert.ack_button").to_owned();
-        }
-    }
+    in_language(cat, &mut msg, record, links);
     // The call link right after the acknowledge link, so that a pager showing few
     // links shows it.
     if let Some(url) = record.issue.as_ref().and_then(|i| i.call_link.as_deref()) {
@@ -758,6 +754,60 @@ fn page_message(
         );
     }
     Ok(msg)
+}
+
+/// The alert message's English names of facts, with their catalogue keys.
+const FACTS: [(&str, &str); 9] = [
+    ("Severity", "alert.severity"),
+    ("Environment", "alert.environment"),
+    ("Started", "alert.started"),
+    ("Ended", "alert.ended"),
+    ("Events", "alert.events"),
+    ("Service", "alert.service"),
+    ("Hosts", "alert.hosts"),
+    ("Values", "alert.values"),
+    ("Acknowledged", "alert.acknowledged"),
+];
+
+/// The alert message's facts and links named in `cat`'s language, as its values
+/// already are (a pager shows them all).
+fn in_language(
+    cat: &Catalogue,
+    msg: &mut chat::Message,
+    record: &AlertRecord,
+    links: Option<&ActionLinks>,
+) {
+    for f in &mut msg.facts {
+        if let Some((_, key)) = FACTS.iter().find(|(name, _)| *name == f.name) {
+            f.name = cat.text(key).to_owned();
+        }
+    }
+    let mut labels: Vec<(&str, String)> = Vec::new();
+    if let Some(l) = links {
+        labels.push((&l.ack, cat.text("alert.ack_button").to_owned()));
+        for (length, url) in &l.silence {
+            labels.push((
+                url,
+                cat.format("alert.silence_button", &[("length", length)]),
+            ));
+        }
+    }
+    if let Some(url) = record.alert.runbook.as_deref() {
+        labels.push((url, cat.text("alert.runbook").to_owned()));
+    }
+    if let Some(issue) = &record.issue {
+        labels.push((&issue.url, cat.text("alert.incident").to_owned()));
+    }
+    for b in msg.buttons.iter_mut().chain(msg.link.iter_mut()) {
+        if let Some((_, label)) = labels.iter().find(|(url, _)| *url == b.url) {
+            b.label = label.clone();
+        }
+    }
+    if let (Some(link), Some(url)) = (msg.link.as_mut(), record.alert.generator_url.as_deref())
+        && link.url == url
+    {
+        link.label = cat.text("alert.graph").to_owned();
+    }
 }
 
 /// The alert's mail (in `PAGE_LANGUAGE`) made a page.
@@ -976,7 +1026,28 @@ mod tests {
             "Alarmierung, Stufe 2, Runde 2: Neuer Alarm: API down"
         );
         assert!(msg.text.starts_with(intro), "{}", msg.text);
-        let sms = crate::chat::sms::text(&msg);
+        let facts: Vec<(&str, &str)> = msg
+            .facts
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.as_str()))
+            .collect();
+        assert_eq!(facts[0], ("Schweregrad", "kritisch"), "{facts:?}");
+        assert_eq!(facts[1].0, "Beginn", "{facts:?}");
+        let links = ActionLinks {
+            ack: "https://api.example.com/alerts/ack?token=a".into(),
+            silence: vec![(
+                "1h",
+                "https://api.example.com/alerts/silence?token=s".into(),
+            )],
+        };
+        let linked = page_message(&config, &record, &page, Some(&links), now).unwrap();
+        let labels: Vec<&str> = linked.buttons.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(labels, ["Bestätigen", "Stumm für 1h"]);
+        let sms = crate::chat::sms::text(&linked);
+        assert!(
+            sms.contains("Bestätigen: https://api.example.com/alerts/ack"),
+            "{sms}"
+        );
         assert!(sms.contains("\nSeit 1 Std. 15 Min. aktiv."), "{sms}");
         assert!(!sms.contains("for "), "no English line added: {sms}");
         // The note on the issue stays in English, as every note openmic writes.

@@ -1057,4 +1057,71 @@ mod tests {
         };
         assert!(page_note(&page, &sent).starts_with("Escalated to step 2, round 2: `bob`"));
     }
+
+    /// Texts each number it is given.
+    #[derive(Default)]
+    struct Texts(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl crate::ports::Sms for Texts {
+        async fn send_sms(
+            &self,
+            phone: &str,
+            _text: &str,
+        ) -> Result<(), crate::errors::BackendError> {
+            self.0.lock().unwrap().push(phone.to_owned());
+            Ok(())
+        }
+    }
+
+    /// One way only: the mail when it goes, the first phone method when it fails.
+    #[tokio::test]
+    async fn reaching_first_takes_the_mail_else_the_phone() {
+        let config = crate::config::Config::from_lookup(|_| None).unwrap();
+        let mailer = Arc::new(crate::memory::MemoryMailer::default());
+        let texts = Arc::new(Texts::default());
+        let pager = Pager {
+            config: Arc::new(config),
+            mailer: mailer.clone(),
+            senders: chat::Senders {
+                outbound: None,
+                sms: Some(texts.clone()),
+                retries: chat::Retries::ONCE,
+            },
+        };
+        let contacts = [
+            Contact {
+                kind: ContactKind::Email,
+                address: "alice@example.com".into(),
+            },
+            Contact {
+                kind: ContactKind::Sms,
+                address: "+15550100".into(),
+            },
+        ];
+        let mail = |to: &str| {
+            Ok(Mail {
+                from: "openmic@example.com".into(),
+                to: vec![to.to_owned()],
+                subject: "Your on-call shift in primary begins".into(),
+                text: "From now.".into(),
+                html: "<p>From now.</p>".into(),
+                date: crate::time::parse("2026-12-07T09:00:00Z").unwrap(),
+                message_id: "<shift@openmic>".into(),
+                in_reply_to: None,
+                headers: Vec::new(),
+            })
+        };
+        let message = || Ok(crate::chat::tests::sample());
+        let sent = pager.reach_first("alice", &contacts, mail, message).await;
+        assert_eq!(sent.by, ["email"]);
+        assert_eq!(mailer.take().len(), 1);
+        assert!(texts.0.lock().unwrap().is_empty(), "one way only");
+        mailer.fail_next(1);
+        let sent = pager.reach_first("alice", &contacts, mail, message).await;
+        assert_eq!(sent.by, ["sms"]);
+        assert_eq!(sent.failures.len(), 1, "{:?}", sent.failures);
+        assert!(!sent.failures[0].contains("alice@"), "{:?}", sent.failures);
+        assert_eq!(*texts.0.lock().unwrap(), ["+15550100"]);
+    }
 }

@@ -568,8 +568,8 @@ fn escalating_state(
         serde_json::to_vec(&kept).unwrap().into(),
     ));
     let loading = Loading {
-        told: Vec::new(),
         handled: Some("start".into()),
+        ..Loading::default()
     };
     objects.push((
         LOADING_KEY.to_owned(),

@@ -402,7 +402,7 @@ async fn paged_escalated_acknowledged_and_told_on_the_issue_once() {
         .unwrap();
     assert!(
         mail.text.starts_with(
-            "On-call page, step 1 (alice, on call in primary): firing for 0s. Paged before: nobody."
+            "Firing for 0 min. On-call page, step 1 (alice, on call in primary). Paged before: nobody."
         ),
         "{}",
         mail.text
@@ -442,7 +442,7 @@ async fn paged_escalated_acknowledged_and_told_on_the_issue_once() {
         .unwrap();
     assert!(
         bob.text.starts_with(
-            "On-call page, step 2 (bob, on call in secondary): firing for 10m. Paged before: alice."
+            "Firing for 10 min. On-call page, step 2 (bob, on call in secondary). Paged before: alice."
         ),
         "{}",
         bob.text

@@ -115,11 +115,13 @@ impl Queue for MemoryQueue {
 }
 
 /// A mailer that keeps each message as its RFC 5322 bytes would go out, with an
-/// optional send rate to report.
+/// optional send rate to report, and that can be made to refuse the next few mails
+/// ([`MemoryMailer::fail_next`]).
 #[derive(Default)]
 pub struct MemoryMailer {
     sent: Mutex<Vec<Mail>>,
     pub rate: Option<f64>,
+    failing: std::sync::atomic::AtomicUsize,
 }
 
 impl MemoryMailer {
@@ -128,6 +130,11 @@ impl MemoryMailer {
             rate: Some(rate),
             ..MemoryMailer::default()
         }
+    }
+
+    /// Refuses the next `n` mails, for a passing reason.
+    pub fn fail_next(&self, n: usize) {
+        self.failing.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Takes every mail sent so far.
@@ -139,6 +146,14 @@ impl MemoryMailer {
 #[async_trait]
 impl Mailer for MemoryMailer {
     async fn send(&self, mail: &Mail) -> Result<(), BackendError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self
+            .failing
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(BackendError::Transient("throttled".into()));
+        }
         // Built as the real mailers build it, so a mail they refuse fails here too.
         mail.to_rfc5322()?;
         self.sent

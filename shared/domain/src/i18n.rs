@@ -213,6 +213,19 @@ impl Catalogue {
         )
     }
 
+    /// How long `d` is, to the minute: `12 min`, `2 h 5 min`, `3 d 4 h`.
+    pub fn duration(&self, d: chrono::TimeDelta) -> String {
+        let minutes = d.num_minutes().max(0);
+        let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+        let (d, h, m) = (days.to_string(), hours.to_string(), mins.to_string());
+        let args = [("d", d.as_str()), ("h", h.as_str()), ("m", m.as_str())];
+        match (days, hours) {
+            (0, 0) => self.format("archive.duration.minutes", &args),
+            (0, _) => self.format("archive.duration.hours", &args),
+            _ => self.format("archive.duration.days", &args),
+        }
+    }
+
     /// A percentage with two decimals: `99.95%`, `99,95 %`.
     pub fn percent(&self, p: f64) -> String {
         let n = format!("{p:.2}").replace('.', self.text("number.decimal"));

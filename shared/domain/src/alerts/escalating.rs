@@ -36,6 +36,7 @@ use crate::chat::{self, ChannelSender, Kind, Services, Target};
 use crate::config::Config;
 use crate::document;
 use crate::errors::ProcessError;
+use crate::i18n::{self, Catalogue};
 use crate::ids::IncidentId;
 use crate::mail::Mail;
 use crate::oncall::escalation::{
@@ -102,20 +103,58 @@ impl Pager {
                 Err(why) => sent.failures.push(format!("email: {why}")),
             }
         }
+        self.reach_phone(contacts, message, &mut sent).await;
+        if sent.by.is_empty() {
+            warn!(person = %name, "nobody could be paged by any method");
+        }
+        sent
+    }
+
+    /// Reaches `name` one way only (a message that is no page, such as a shift
+    /// start): by mail to their first address that takes it, else by their first
+    /// phone method that takes it.
+    pub async fn reach_first(
+        &self,
+        name: &str,
+        contacts: &[Contact],
+        mail: impl Fn(&str) -> Result<Mail, String>,
+        message: impl FnOnce() -> Result<chat::Message, String>,
+    ) -> Sent {
+        let mut sent = Sent::default();
+        for c in contacts.iter().filter(|c| c.kind == ContactKind::Email) {
+            match self.send_mail(&c.address, &mail).await {
+                Ok(()) => {
+                    sent.by.push("email");
+                    return sent;
+                }
+                Err(why) => sent.failures.push(format!("email: {why}")),
+            }
+        }
+        self.reach_phone(contacts, message, &mut sent).await;
+        if sent.by.is_empty() {
+            warn!(person = %name, "nobody could be reached by any method");
+        }
+        sent
+    }
+
+    /// The message `message` makes, to the first of the phone methods among
+    /// `contacts` that takes it (none: nothing is made).
+    async fn reach_phone(
+        &self,
+        contacts: &[Contact],
+        message: impl FnOnce() -> Result<chat::Message, String>,
+        sent: &mut Sent,
+    ) {
         let phones: Vec<&Contact> = contacts
             .iter()
             .filter(|c| c.kind != ContactKind::Email)
             .collect();
         if !phones.is_empty() {
             match message() {
-                Ok(msg) => self.page_phone(&phones, &msg, &mut sent).await,
+                Ok(msg) => self.page_phone(&phones, &msg, sent).await,
                 Err(why) => sent.failures.push(why),
             }
         }
-        if sent.by.is_empty() {
-            warn!(person = %name, "nobody could be paged by any method");
-        }
-        sent
     }
 
     /// The mail `mail` makes for `address`, sent; a failure never names the address.
@@ -275,16 +314,14 @@ impl Notifier {
     }
 
     /// Reads the on-call file again where due; its refusal is told to the maintainers
-    /// once, and a failure to read it leaves the last good one in use.
+    /// once (tried again at each tick until told), and a failure to read it leaves
+    /// the last good one in use.
     async fn refresh_oncall(&self, keeper: &crate::oncall::keeper::Keeper) {
-        match keeper.refresh(self.state.as_ref(), self.clock.now()).await {
-            Ok(crate::oncall::keeper::Refreshed::Refused { tell: Some(why) }) => {
-                self.tell_refused(&keeper.name, &why).await;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                warn!(error = %e, "the on-call file could not be read; the last good one stays in use")
-            }
+        if let Err(e) = keeper.refresh(self.state.as_ref(), self.clock.now()).await {
+            warn!(error = %e, "the on-call file could not be read; the last good one stays in use");
+        }
+        if let Err(e) = self.tell_refused(keeper).await {
+            warn!(error = %e, "whether the on-call file's refusal is told is unknown");
         }
     }
 
@@ -419,7 +456,7 @@ impl Notifier {
             .flat_map(|(p, s)| {
                 s.failures
                     .iter()
-                    .map(move |f| format!("step {}, {}: {f}", p.step, who(p)))
+                    .map(move |f| format!("step {}, {}: {f}", p.step, who(english(), p)))
             })
             .collect();
         let paged: Vec<Paged> = claimed
@@ -559,7 +596,13 @@ impl Notifier {
             links,
         )
         .map_err(|e| e.to_string())?;
-        page_mail_of(&mut m, record, page, now);
+        page_mail_of(
+            i18n::catalogue(self.config.site.page_language),
+            &mut m,
+            record,
+            page,
+            now,
+        );
         Ok(m)
     }
 
@@ -635,7 +678,7 @@ impl Notifier {
             .chain(nobody.iter().map(|(r, k, s)| {
                 format!(
                     "On-call page, {}: nobody is on call in schedule {}.",
-                    step_name(*r, *k),
+                    step_name(english(), *r, *k),
                     code(s)
                 )
             }));
@@ -646,17 +689,26 @@ impl Notifier {
         }
     }
 
-    /// Tells the maintainers that the on-call file does not validate.
-    async fn tell_refused(&self, name: &str, problems: &str) {
-        for r in self.recipients.maintainers().await {
-            let Some(m) = refused_mail(&self.config, name, problems, &r.address, self.clock.now())
-            else {
-                return;
-            };
-            if let Err(e) = self.mailer.send(&m).await {
-                warn!(error = %e, "the mail saying the on-call file does not validate could not be sent");
-            }
-        }
+    /// Tells the maintainers that the on-call file does not validate, if that is
+    /// still to tell to any of them.
+    async fn tell_refused(
+        &self,
+        keeper: &crate::oncall::keeper::Keeper,
+    ) -> Result<(), ProcessError> {
+        let Some(untold) = keeper.untold(self.state.as_ref()).await? else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let round = self
+            .tell_maintainers(
+                std::slice::from_ref(&untold.hash),
+                &untold.reached,
+                |_, to| refused_mail(&self.config, &keeper.name, &untold.problems, to, now),
+            )
+            .await;
+        keeper
+            .told(self.state.as_ref(), &untold.hash, &round.reached, round.all)
+            .await
     }
 }
 
@@ -679,13 +731,15 @@ pub async fn list(
     Ok(())
 }
 
-/// What is kept of a page sent.
+/// What is kept of a page sent, in English as the notes and timeline events that
+/// tell it afterwards.
 fn kept_page(page: &Page, sent: &Sent, at: Timestamp) -> Paged {
+    let en = i18n::catalogue(crate::config::Language::En);
     Paged {
         round: page.round,
         step: page.step,
-        to: who(page),
-        because: because(page),
+        to: who(en, page),
+        because: because(en, page),
         by: sent.by.iter().map(|b| (*b).to_owned()).collect(),
         at,
     }
@@ -710,51 +764,72 @@ fn alert_state(
     }
 }
 
-/// `step 2` (`step 2, round 2` when the steps run again).
-pub(super) fn step_name(round: u32, step: u32) -> String {
+/// `step 2` (`step 2, round 2` when the steps run again), in `cat`'s language.
+pub(super) fn step_name(cat: &Catalogue, round: u32, step: u32) -> String {
+    let step = step.to_string();
     if round == 0 {
-        format!("step {step}")
+        cat.format("oncall.page.step", &[("step", &step)])
     } else {
-        format!("step {step}, round {}", round + 1)
+        let round = (round + 1).to_string();
+        cat.format(
+            "oncall.page.step_round",
+            &[("step", &step), ("round", &round)],
+        )
     }
 }
 
-fn who(page: &Page) -> String {
+fn who(cat: &Catalogue, page: &Page) -> String {
     match &page.to {
         Recipient::Person { name, .. } => name.clone(),
-        Recipient::Channel(c) => format!("channel {c}"),
+        Recipient::Channel(c) => cat.format("oncall.page.channel", &[("name", c)]),
     }
 }
 
 /// Why the recipient is paged: `on call in primary`.
-fn because(page: &Page) -> String {
+fn because(cat: &Catalogue, page: &Page) -> String {
     match &page.because {
-        Named::Schedule(s) => format!("on call in {s}"),
-        Named::Person(_) => "named by the policy".into(),
-        Named::Channel(_) => "a channel of the policy".into(),
+        Named::Schedule(s) => cat.format("oncall.page.on_call_in", &[("schedule", s)]),
+        Named::Person(_) => cat.text("oncall.page.named").to_owned(),
+        Named::Channel(_) => cat.text("oncall.page.policy_channel").to_owned(),
     }
+}
+
+/// `Page, step 2: <what>`.
+fn page_lead(cat: &Catalogue, page: &Page, what: &str) -> String {
+    cat.format(
+        "oncall.page.lead",
+        &[
+            ("step", &step_name(cat, page.round, page.step)),
+            ("what", what),
+        ],
+    )
 }
 
 /// What a page says beside the alert: the step, for how long it has fired, who was
 /// paged before.
-fn page_intro(record: &AlertRecord, page: &Page, now: Timestamp) -> String {
+fn page_intro(cat: &Catalogue, record: &AlertRecord, page: &Page, now: Timestamp) -> String {
     let since = record.alert.starts_at.unwrap_or(record.first_seen);
-    let lasting = chat::duration_text(now.signed_duration_since(since).num_seconds());
+    let lasting = cat.duration(now.signed_duration_since(since));
     let before = if page.paged_before.is_empty() {
-        "nobody".to_owned()
+        cat.text("oncall.page.nobody").to_owned()
     } else {
         page.paged_before.join(", ")
     };
-    format!(
-        "On-call page, {} ({}, {}): firing for {lasting}. Paged before: {before}.",
-        step_name(page.round, page.step),
-        who(page),
-        because(page),
+    cat.format(
+        "oncall.page.intro",
+        &[
+            ("step", &step_name(cat, page.round, page.step)),
+            ("who", &who(cat, page)),
+            ("why", &because(cat, page)),
+            ("lasting", &lasting),
+            ("before", &before),
+        ],
     )
 }
 
-/// The alert's message as a page: its title names the step, its text starts with
-/// what the page says.
+/// The alert's message as a page, in `PAGE_LANGUAGE`: its title names the step, its
+/// text starts with what the page says (for how long included, so no pager adds a
+/// line of its own for it).
 fn page_message(
     config: &crate::config::Config,
     record: &AlertRecord,
@@ -762,12 +837,23 @@ fn page_message(
     links: Option<&ActionLinks>,
     now: Timestamp,
 ) -> Result<chat::Message, String> {
+    let cat = i18n::catalogue(config.site.page_language);
     let mut msg = message::alert_message(config, record, Notice::New, now, links)
         .map_err(|e| e.to_string())?;
+    let headline = cat.format(
+        "alert.headline_new",
+        &[("title", &crate::mail::header_safe(&record.alert.title))],
+    );
+    let what = match record.alert.environment.as_deref() {
+        Some(env) => format!("{env}: {headline}"),
+        None => headline,
+    };
     msg.event = "alert.page".into();
     msg.id = format!("page-{}", short_hash(&page.key));
-    msg.title = format!("Page, {}: {}", step_name(page.round, page.step), msg.title);
-    msg.text = format!("{}\n\n{}", page_intro(record, page, now), msg.text);
+    msg.title = page_lead(cat, page, &what);
+    msg.text = format!("{}\n\n{}", page_intro(cat, record, page, now), msg.text);
+    msg.since = None;
+    in_language(cat, &mut msg, record, links);
     // The call link right after the acknowledge link, so that a pager showing few
     // links shows it.
     if let Some(url) = record.issue.as_ref().and_then(|i| i.call_link.as_deref()) {
@@ -784,10 +870,64 @@ fn page_message(
     Ok(msg)
 }
 
-/// The alert's mail made a page.
-fn page_mail_of(m: &mut Mail, record: &AlertRecord, page: &Page, now: Timestamp) {
-    let intro = page_intro(record, page, now);
-    m.subject = format!("Page, {}: {}", step_name(page.round, page.step), m.subject);
+/// The alert message's English names of facts, with their catalogue keys.
+const FACTS: [(&str, &str); 9] = [
+    ("Severity", "alert.severity"),
+    ("Environment", "alert.environment"),
+    ("Started", "alert.started"),
+    ("Ended", "alert.ended"),
+    ("Events", "alert.events"),
+    ("Service", "alert.service"),
+    ("Hosts", "alert.hosts"),
+    ("Values", "alert.values"),
+    ("Acknowledged", "alert.acknowledged"),
+];
+
+/// The alert message's facts and links named in `cat`'s language, as its values
+/// already are (a pager shows them all).
+fn in_language(
+    cat: &Catalogue,
+    msg: &mut chat::Message,
+    record: &AlertRecord,
+    links: Option<&ActionLinks>,
+) {
+    for f in &mut msg.facts {
+        if let Some((_, key)) = FACTS.iter().find(|(name, _)| *name == f.name) {
+            f.name = cat.text(key).to_owned();
+        }
+    }
+    let mut labels: Vec<(&str, String)> = Vec::new();
+    if let Some(l) = links {
+        labels.push((&l.ack, cat.text("alert.ack_button").to_owned()));
+        for (length, url) in &l.silence {
+            labels.push((
+                url,
+                cat.format("alert.silence_button", &[("length", length)]),
+            ));
+        }
+    }
+    if let Some(url) = record.alert.runbook.as_deref() {
+        labels.push((url, cat.text("alert.runbook").to_owned()));
+    }
+    if let Some(issue) = &record.issue {
+        labels.push((&issue.url, cat.text("alert.incident").to_owned()));
+    }
+    for b in msg.buttons.iter_mut().chain(msg.link.iter_mut()) {
+        if let Some((_, label)) = labels.iter().find(|(url, _)| *url == b.url) {
+            b.label = label.clone();
+        }
+    }
+    if let (Some(link), Some(url)) = (msg.link.as_mut(), record.alert.generator_url.as_deref())
+        && link.url == url
+    {
+        link.label = cat.text("alert.graph").to_owned();
+    }
+}
+
+/// The alert's mail (in `PAGE_LANGUAGE`) made a page.
+fn page_mail_of(cat: &Catalogue, m: &mut Mail, record: &AlertRecord, page: &Page, now: Timestamp) {
+    let intro = page_intro(cat, record, page, now);
+    m.subject = page_lead(cat, page, &m.subject);
     m.text = format!("{intro}\n\n{}", m.text);
     let para = format!(
         "<p><strong>{}</strong></p>",
@@ -820,12 +960,24 @@ pub(super) fn code(text: &str) -> String {
     format!("`{}`", clean.trim())
 }
 
+/// The notes on the issue and the failures recorded are in English, as the rest of
+/// what openmic notes on an issue.
+fn english() -> &'static Catalogue {
+    i18n::catalogue(i18n::Language::En)
+}
+
 /// The note of one page.
 fn page_note(page: &Page, sent: &Sent) -> String {
     let lead = if page.step > 1 || page.round > 0 {
-        format!("Escalated to {}", step_name(page.round, page.step))
+        format!(
+            "Escalated to {}",
+            step_name(english(), page.round, page.step)
+        )
     } else {
-        format!("On-call page, {}", step_name(page.round, page.step))
+        format!(
+            "On-call page, {}",
+            step_name(english(), page.round, page.step)
+        )
     };
     let before = if page.paged_before.is_empty() {
         String::new()
@@ -840,8 +992,8 @@ fn page_note(page: &Page, sent: &Sent) -> String {
     };
     let mut note = format!(
         "{lead}: {} ({}) {how}.{before}",
-        code(&who(page)),
-        because(page)
+        code(&who(english(), page)),
+        because(english(), page)
     );
     for f in &sent.failures {
         note.push_str(&format!("\n- failed: {}", code(f)));
@@ -911,5 +1063,179 @@ mod tests {
             page_note(&page, &sent),
             "Escalated to step 2: `bob` (on call in secondary) paged by email, sms. Paged before: `alice`, `/close  x`.\n- failed: `ntfy: refused /close`"
         );
+    }
+
+    /// A page follows `PAGE_LANGUAGE`: the mail's subject and first line, the SMS
+    /// and push title and text, and the acknowledge button.
+    #[test]
+    fn a_german_page_says_it_in_german() {
+        use crate::alerts::{Alert, AlertSource, AlertStatus, Severity};
+        let config = crate::config::Config::from_lookup(|n| match n {
+            "PAGE_LANGUAGE" => Some("de".into()),
+            "MAIL_FROM" => Some("openmic@example.com".into()),
+            _ => None,
+        })
+        .unwrap();
+        let t0 = crate::time::parse("2026-12-07T10:00:00Z").unwrap();
+        let alert = Alert {
+            source: AlertSource::Prometheus,
+            fingerprint: Some("fp".into()),
+            status: AlertStatus::Firing,
+            title: "API down".into(),
+            description: Some("5xx everywhere".into()),
+            severity: Severity::Critical,
+            environment: None,
+            service: None,
+            monitoring_tool: None,
+            hosts: vec![],
+            starts_at: Some(t0),
+            ends_at: None,
+            generator_url: None,
+            runbook: None,
+            labels: Default::default(),
+            annotations: Default::default(),
+            extra: Default::default(),
+            links: Default::default(),
+            quirks: vec![],
+        };
+        let (record, _) = crate::alerts::record::apply(
+            None,
+            "fp",
+            &alert,
+            "d1",
+            t0,
+            std::time::Duration::from_secs(3600),
+        );
+        let record = record.unwrap();
+        let page = Page {
+            round: 1,
+            step: 2,
+            to: Recipient::Person {
+                name: "bob".into(),
+                contacts: vec![],
+            },
+            because: Named::Schedule("secondary".into()),
+            paged_before: vec![],
+            key: "r/1/0/2/bob".into(),
+        };
+        let now = t0 + chrono::Duration::minutes(75);
+        let intro = "Seit 1 Std. 15 Min. aktiv. Alarmierung der Rufbereitschaft, Stufe 2, Runde 2 (bob, hat Bereitschaft in secondary). Zuvor alarmiert: niemand.";
+        let cat = i18n::catalogue(config.site.page_language);
+        let mut m = mail::compose(
+            &config,
+            &record,
+            Notice::New,
+            now,
+            &["bob@example.com".into()],
+            None,
+        )
+        .unwrap();
+        page_mail_of(cat, &mut m, &record, &page, now);
+        assert_eq!(m.subject, "Alarmierung, Stufe 2, Runde 2: Alarm: API down");
+        assert!(m.text.starts_with(intro), "{}", m.text);
+        assert!(m.html.contains("Zuvor alarmiert: niemand."), "{}", m.html);
+        let msg = page_message(&config, &record, &page, None, now).unwrap();
+        assert_eq!(
+            msg.title,
+            "Alarmierung, Stufe 2, Runde 2: Neuer Alarm: API down"
+        );
+        assert!(msg.text.starts_with(intro), "{}", msg.text);
+        let facts: Vec<(&str, &str)> = msg
+            .facts
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.as_str()))
+            .collect();
+        assert_eq!(facts[0], ("Schweregrad", "kritisch"), "{facts:?}");
+        assert_eq!(facts[1].0, "Beginn", "{facts:?}");
+        let links = ActionLinks {
+            ack: "https://api.example.com/alerts/ack?token=a".into(),
+            silence: vec![(
+                "1h",
+                "https://api.example.com/alerts/silence?token=s".into(),
+            )],
+        };
+        let linked = page_message(&config, &record, &page, Some(&links), now).unwrap();
+        let labels: Vec<&str> = linked.buttons.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(labels, ["Bestätigen", "Stumm für 1h"]);
+        let sms = crate::chat::sms::text(&linked);
+        assert!(
+            sms.contains("Bestätigen: https://api.example.com/alerts/ack"),
+            "{sms}"
+        );
+        assert!(sms.contains("\nSeit 1 Std. 15 Min. aktiv."), "{sms}");
+        assert!(!sms.contains("for "), "no English line added: {sms}");
+        // The note on the issue stays in English, as every note openmic writes.
+        let sent = Sent {
+            by: vec!["email"],
+            failures: vec![],
+        };
+        assert!(page_note(&page, &sent).starts_with("Escalated to step 2, round 2: `bob`"));
+    }
+
+    /// Texts each number it is given.
+    #[derive(Default)]
+    struct Texts(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl crate::ports::Sms for Texts {
+        async fn send_sms(
+            &self,
+            phone: &str,
+            _text: &str,
+        ) -> Result<(), crate::errors::BackendError> {
+            self.0.lock().unwrap().push(phone.to_owned());
+            Ok(())
+        }
+    }
+
+    /// One way only: the mail when it goes, the first phone method when it fails.
+    #[tokio::test]
+    async fn reaching_first_takes_the_mail_else_the_phone() {
+        let config = crate::config::Config::from_lookup(|_| None).unwrap();
+        let mailer = Arc::new(crate::memory::MemoryMailer::default());
+        let texts = Arc::new(Texts::default());
+        let pager = Pager {
+            config: Arc::new(config),
+            mailer: mailer.clone(),
+            senders: chat::Senders {
+                outbound: None,
+                sms: Some(texts.clone()),
+                retries: chat::Retries::ONCE,
+            },
+        };
+        let contacts = [
+            Contact {
+                kind: ContactKind::Email,
+                address: "alice@example.com".into(),
+            },
+            Contact {
+                kind: ContactKind::Sms,
+                address: "+15550100".into(),
+            },
+        ];
+        let mail = |to: &str| {
+            Ok(Mail {
+                from: "openmic@example.com".into(),
+                to: vec![to.to_owned()],
+                subject: "Your on-call shift in primary begins".into(),
+                text: "From now.".into(),
+                html: "<p>From now.</p>".into(),
+                date: crate::time::parse("2026-12-07T09:00:00Z").unwrap(),
+                message_id: "<shift@openmic>".into(),
+                in_reply_to: None,
+                headers: Vec::new(),
+            })
+        };
+        let message = || Ok(crate::chat::tests::sample());
+        let sent = pager.reach_first("alice", &contacts, mail, message).await;
+        assert_eq!(sent.by, ["email"]);
+        assert_eq!(mailer.take().len(), 1);
+        assert!(texts.0.lock().unwrap().is_empty(), "one way only");
+        mailer.fail_next(1);
+        let sent = pager.reach_first("alice", &contacts, mail, message).await;
+        assert_eq!(sent.by, ["sms"]);
+        assert_eq!(sent.failures.len(), 1, "{:?}", sent.failures);
+        assert!(!sent.failures[0].contains("alice@"), "{:?}", sent.failures);
+        assert_eq!(*texts.0.lock().unwrap(), ["+15550100"]);
     }
 }

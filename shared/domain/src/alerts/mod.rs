@@ -27,6 +27,7 @@ pub mod record;
 pub mod shifts;
 pub mod sla;
 pub mod storm;
+pub mod telling;
 pub mod timeline;
 mod upstream;
 

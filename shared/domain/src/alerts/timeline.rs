@@ -53,7 +53,12 @@ pub fn events(record: &AlertRecord) -> Vec<Event> {
     {
         let policy = esc.record.policy.as_deref().unwrap_or_default();
         for d in &esc.record.done {
-            let step = step_name(d.round, d.step);
+            // The notes openmic writes on GitLab are in English.
+            let step = step_name(
+                crate::i18n::catalogue(crate::config::Language::En),
+                d.round,
+                d.step,
+            );
             let note = if d.round == 0 && d.step == 1 {
                 format!("Escalation began under policy {}: {step}.", code(policy))
             } else {

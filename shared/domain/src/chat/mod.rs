@@ -64,7 +64,6 @@ pub use deliver::{Delivered, Failure, Retries, deliver};
 pub use page::{ChannelSender, Paged, Senders, fall_through, first_delivered};
 pub use pager::CALL_LABEL;
 /// How long a number of seconds is, as pagers say it (`12m`, `2h 5m`).
-pub(crate) use pager::duration as duration_text;
 pub use text::safe_url;
 
 use serde::{Deserialize, Serialize};

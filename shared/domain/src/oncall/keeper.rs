@@ -8,8 +8,10 @@
 //! - From a local path (`openmic-local`), it is read at every tick.
 //! - A file that does not validate changes nothing: the last good one stays in use,
 //!   and its problems (each with its line) are told to the maintainers once per
-//!   refused content (`oncall/loading.json` keeps a hash of each one told, and
-//!   forgets them when a good file comes).
+//!   refused content (`oncall/loading.json` keeps a hash of each one refused, and
+//!   forgets them when a good file comes). A refusal is kept to tell
+//!   ([`Loading::untold`]) until every maintainer's mail went: a mail that fails is
+//!   tried again at the next tick, and one that went is not sent again.
 
 use std::sync::{Arc, Mutex};
 
@@ -49,6 +51,21 @@ pub struct Loading {
     /// The push last read (`start` for the first read without one).
     #[serde(default)]
     pub handled: Option<String>,
+    /// The refusal still to tell to some maintainer.
+    #[serde(default)]
+    pub untold: Option<Untold>,
+}
+
+/// A refusal still to tell.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Untold {
+    /// The refused file's hash.
+    pub hash: String,
+    /// Its problems, each with its line.
+    pub problems: String,
+    /// [`crate::alerts::telling::reached_key`] of each maintainer told already.
+    #[serde(default)]
+    pub reached: std::collections::BTreeSet<String>,
 }
 
 /// A push that touched the file.
@@ -87,7 +104,8 @@ pub enum Refreshed {
     Unchanged,
     /// A file that validates is in use.
     Loaded,
-    /// Refused; `tell` holds its problems when they are to be told now (once).
+    /// Refused; `tell` holds its problems the first time this content is refused
+    /// (then kept to tell until told: [`Keeper::untold`]).
     Refused { tell: Option<String> },
 }
 
@@ -207,6 +225,7 @@ impl Keeper {
         document::update(state, LOADING_KEY, |old: Option<Loading>| {
             let mut l = old.unwrap_or_default();
             l.told.clear();
+            l.untold = None;
             Some(l)
         })
         .await?;
@@ -225,6 +244,11 @@ impl Keeper {
             first = !l.told.iter().any(|h| h == hash);
             if first {
                 l.told.push(hash.to_owned());
+                l.untold = Some(Untold {
+                    hash: hash.to_owned(),
+                    problems: problems.clone(),
+                    reached: Default::default(),
+                });
             }
             Some(l)
         })
@@ -233,6 +257,37 @@ impl Keeper {
         Ok(Refreshed::Refused {
             tell: first.then_some(problems),
         })
+    }
+}
+
+impl Keeper {
+    /// The refusal still to tell to some maintainer, if any.
+    pub async fn untold(&self, state: &dyn ObjectStore) -> Result<Option<Untold>, ProcessError> {
+        Ok(document::read::<Loading>(state, LOADING_KEY)
+            .await?
+            .and_then(|(l, _)| l.untold))
+    }
+
+    /// Keeps what telling the refusal `hash` did: every maintainer told (`all`), it
+    /// is told; otherwise those `reached` are not told it again.
+    pub async fn told(
+        &self,
+        state: &dyn ObjectStore,
+        hash: &str,
+        reached: &[String],
+        all: bool,
+    ) -> Result<(), ProcessError> {
+        document::update(state, LOADING_KEY, |old: Option<Loading>| {
+            let mut l = old?;
+            match l.untold.as_mut().filter(|u| u.hash == hash) {
+                Some(_) if all => l.untold = None,
+                Some(u) => u.reached.extend(reached.iter().cloned()),
+                None => {}
+            }
+            Some(l)
+        })
+        .await?;
+        Ok(())
     }
 }
 

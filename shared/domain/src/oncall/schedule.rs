@@ -235,7 +235,7 @@ pub fn shifts(file: &OnCall, person: &str, from: Timestamp, to: Timestamp) -> Ve
 }
 
 /// A stretch of a schedule with nobody on call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Gap {
     pub schedule: String,
     pub start: Timestamp,

@@ -84,19 +84,6 @@ fn card<'a>(i: &'a Incident, cat: &'static Catalogue) -> Card<'a> {
     }
 }
 
-/// A duration as the catalogue writes it: `45 min`, `3 h 20 min`, `2 d 4 h`.
-fn duration_text(d: chrono::TimeDelta, cat: &Catalogue) -> String {
-    let minutes = d.num_minutes().max(0);
-    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
-    let (d, h, m) = (days.to_string(), hours.to_string(), mins.to_string());
-    let args = [("d", d.as_str()), ("h", h.as_str()), ("m", m.as_str())];
-    match (days, hours) {
-        (0, 0) => cat.format("archive.duration.minutes", &args),
-        (0, _) => cat.format("archive.duration.hours", &args),
-        _ => cat.format("archive.duration.days", &args),
-    }
-}
-
 /// How a closed incident did against its target: its time to resolve, and whether
 /// that was within its severity's target (`None`: no target).
 fn resolution(
@@ -117,7 +104,7 @@ fn resolution(
 /// `Resolved in 3 h 20 min, within the 4 h 0 min target`.
 fn resolution_text(i: &Incident, sla: &crate::sla::SlaTargets, cat: &Catalogue) -> Option<String> {
     let (took, target) = resolution(i, sla)?;
-    let duration = duration_text(took, cat);
+    let duration = cat.duration(took);
     Some(match target {
         None => cat.format("archive.resolved_in", &[("duration", &duration)]),
         Some((t, within)) => cat.format(
@@ -126,7 +113,7 @@ fn resolution_text(i: &Incident, sla: &crate::sla::SlaTargets, cat: &Catalogue) 
             } else {
                 "archive.resolved_late"
             },
-            &[("duration", &duration), ("target", &duration_text(t, cat))],
+            &[("duration", &duration), ("target", &cat.duration(t))],
         ),
     })
 }

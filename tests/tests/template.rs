@@ -903,6 +903,70 @@ fn roles_hold_what_each_function_does() {
     }
 }
 
+/// Whether an Allow statement grants `action` on the key `key` of the bucket `target`
+/// (`!Sub "${target.Arn}/<pattern>"`, `*` matching any run of characters).
+fn grants_key(statements: &[Value], action: &str, target: &str, key: &str) -> bool {
+    let prefix = format!("${{{target}.Arn}}/");
+    let matches = |pattern: &str| match pattern.split_once('*') {
+        Some((head, tail)) => {
+            key.len() >= head.len() + tail.len() && key.starts_with(head) && key.ends_with(tail)
+        }
+        None => pattern == key,
+    };
+    statements.iter().any(|s| {
+        let resources = match &s["Resource"] {
+            Value::Array(items) => items.clone(),
+            r => vec![r.clone()],
+        };
+        s["Effect"] == "Allow"
+            && strings(&s["Action"]).iter().any(|a| a == action)
+            && resources.iter().any(|r| {
+                r["Fn::Sub"]
+                    .as_str()
+                    .and_then(|sub| sub.strip_prefix(&prefix))
+                    .is_some_and(matches)
+            })
+    })
+}
+
+#[test]
+fn the_notifier_reads_and_writes_every_state_key_it_keeps() {
+    let t = Template::load();
+    let notifier = t
+        .functions()
+        .into_iter()
+        .find(|f| f.env().contains_key("ONCALL_CONFIG"))
+        .expect("the notifier reads ONCALL_CONFIG");
+    let role = notifier.role();
+    let st = t.role_statements(&role);
+    let bucket = ref_target(&notifier.env()["STATE_BUCKET"]).expect("STATE_BUCKET is a !Ref");
+    // The keys of the state bucket the notifier's work reads and writes: alert
+    // records, claims, on call, maintenance's mutings, SLA reminders, component states.
+    let keys = [
+        "alerts/0123abcd.json",
+        "claims/x",
+        openmic::oncall::keeper::FILE_KEY,
+        openmic::oncall::keeper::LOADING_KEY,
+        openmic::oncall::keeper::PUSH_KEY,
+        openmic::alerts::escalating::ESCALATING_KEY,
+        openmic::alerts::shifts::SHIFTS_KEY,
+        openmic::alerts::muting::MUTED_KEY,
+        openmic::alerts::muting::WIDENED_KEY,
+        openmic::maintenance::MUTINGS_KEY,
+        openmic::sla::WATCH_KEY,
+        openmic::metrics::components::FIRING_KEY,
+        openmic::metrics::upstream::READ_KEY,
+    ];
+    for key in keys {
+        for action in ["s3:GetObject", "s3:PutObject"] {
+            assert!(
+                grants_key(&st, action, &bucket, key),
+                "{role}: {action} on {key} of {bucket}"
+            );
+        }
+    }
+}
+
 /// The state bucket, as the functions name it.
 fn state_bucket(t: &Template) -> String {
     let f = t.function_with_binary("openmic-webhook");

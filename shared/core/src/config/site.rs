@@ -44,7 +44,7 @@ pub const PAGE_LANGUAGE: Setting<Language> = Setting {
     variable: Variable {
         name: "PAGE_LANGUAGE",
         default: "`en`",
-        meaning: "the language of the pages, the feed and the mail: `en`, `de`, `fr`, `es`, `pt`, `ja`",
+        meaning: "the language of the pages, the feed and the mail (on-call pages included): `en`, `de`, `fr`, `es`, `pt`, `ja`",
         secret: false,
         read_by: &[F::Publisher, F::Notifier],
         required_by: &[],

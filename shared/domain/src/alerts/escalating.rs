@@ -88,7 +88,8 @@ pub struct Pager {
 
 impl Pager {
     /// Pages `name` through `contacts`: `mail` makes the mail for an address,
-    /// `message` the page for the phone methods.
+    /// `message` the page for the phone methods. Every address is mailed and the
+    /// first phone method that takes the page is used.
     pub async fn reach(
         &self,
         name: &str,
@@ -96,18 +97,7 @@ impl Pager {
         mail: impl Fn(&str) -> Result<Mail, String>,
         message: impl FnOnce() -> Result<chat::Message, String>,
     ) -> Sent {
-        let mut sent = Sent::default();
-        for c in contacts.iter().filter(|c| c.kind == ContactKind::Email) {
-            match self.send_mail(&c.address, &mail).await {
-                Ok(()) => sent.by.push("email"),
-                Err(why) => sent.failures.push(format!("email: {why}")),
-            }
-        }
-        self.reach_phone(contacts, message, &mut sent).await;
-        if sent.by.is_empty() {
-            warn!(person = %name, "nobody could be paged by any method");
-        }
-        sent
+        self.reach_by(name, contacts, mail, message, false).await
     }
 
     /// Reaches `name` one way only (a message that is no page, such as a shift
@@ -120,13 +110,27 @@ impl Pager {
         mail: impl Fn(&str) -> Result<Mail, String>,
         message: impl FnOnce() -> Result<chat::Message, String>,
     ) -> Sent {
+        self.reach_by(name, contacts, mail, message, true).await
+    }
+
+    /// Mail to each address (`one_way`: until one takes it, and then nothing more),
+    /// then the phone methods.
+    async fn reach_by(
+        &self,
+        name: &str,
+        contacts: &[Contact],
+        mail: impl Fn(&str) -> Result<Mail, String>,
+        message: impl FnOnce() -> Result<chat::Message, String>,
+        one_way: bool,
+    ) -> Sent {
         let mut sent = Sent::default();
         for c in contacts.iter().filter(|c| c.kind == ContactKind::Email) {
             match self.send_mail(&c.address, &mail).await {
-                Ok(()) => {
+                Ok(()) if one_way => {
                     sent.by.push("email");
                     return sent;
                 }
+                Ok(()) => sent.by.push("email"),
                 Err(why) => sent.failures.push(format!("email: {why}")),
             }
         }

@@ -491,10 +491,14 @@ impl Notifier {
         key: &str,
         now: Timestamp,
     ) -> Result<Option<Timestamp>, ProcessError> {
+        // Without GitLab's API there is nothing to ask: the record is not read.
+        let Some(api) = &self.gitlab else {
+            return Ok(None);
+        };
         let Some((r, _)) = document::read::<AlertRecord>(self.state.as_ref(), key).await? else {
             return Ok(None);
         };
-        let (Some(esc), Some(issue), Some(api)) = (&r.escalation, &r.issue, &self.gitlab) else {
+        let (Some(esc), Some(issue)) = (&r.escalation, &r.issue) else {
             return Ok(None);
         };
         if issue.closed {

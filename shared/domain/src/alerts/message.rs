@@ -137,8 +137,19 @@ pub fn subject(record: &AlertRecord, notice: Notice, cat: &Catalogue) -> String 
 }
 
 /// The labels of the mail's rows, localised; in the text part each is padded to the
-/// longest so the values line up.
+/// longest so the values line up. Made once per language (they depend on nothing
+/// else) and shared by every notice and page after.
 fn labels(cat: &Catalogue) -> minijinja::Value {
+    static LABELS: [std::sync::OnceLock<minijinja::Value>; i18n::Language::ALL.len()] =
+        [const { std::sync::OnceLock::new() }; i18n::Language::ALL.len()];
+    let at = i18n::Language::ALL
+        .iter()
+        .position(|l| *l == cat.language)
+        .unwrap_or(0);
+    LABELS[at].get_or_init(|| label_rows(cat)).clone()
+}
+
+fn label_rows(cat: &Catalogue) -> minijinja::Value {
     const ROWS: [&str; 22] = [
         "title",
         "environment",

@@ -402,7 +402,7 @@ impl Notifier {
     ) -> Result<usize, ProcessError> {
         // Until the record says otherwise, the alert stays due.
         *next = Some(now);
-        let closed = self.issue_closed(file, key, now).await?;
+        let IssueNow { closed, call_link } = self.issue_now(file, key, now).await?;
         let mut claimed: Vec<Page> = Vec::new();
         let mut nobody: Vec<(u32, u32, String)> = Vec::new();
         let mut due = None;
@@ -447,8 +447,10 @@ impl Notifier {
         let Some(mut record) = record else {
             return Ok(0);
         };
-        if let (false, Some(issues)) = (claimed.is_empty(), &self.issues) {
-            super::notify::refresh_call_link(&mut record, issues.as_ref()).await;
+        // The issue was read for its state just now: its call link comes with it.
+        if let (false, Some(link), Some(issue)) = (claimed.is_empty(), call_link, &mut record.issue)
+        {
+            issue.call_link = link;
         }
         if let Some((why, _)) = record.escalation.as_ref().and_then(|e| e.record.stopped) {
             info!(why = ?why, "escalation stopped");
@@ -483,26 +485,31 @@ impl Notifier {
         Ok(sent.iter().filter(|s| !s.by.is_empty()).count())
     }
 
-    /// When the alert's incident issue was closed, if it has one that is, asked of
-    /// GitLab only when a step is due (the issue says nothing otherwise).
-    async fn issue_closed(
+    /// When the alert's incident issue was closed, if it has one that is, and its call
+    /// link: asked of GitLab, once, only when a step is due (the issue says nothing
+    /// otherwise).
+    async fn issue_now(
         &self,
         file: &OnCall,
         key: &str,
         now: Timestamp,
-    ) -> Result<Option<Timestamp>, ProcessError> {
+    ) -> Result<IssueNow, ProcessError> {
+        let unknown = IssueNow::default();
         // Without GitLab's API there is nothing to ask: the record is not read.
         let Some(api) = &self.gitlab else {
-            return Ok(None);
+            return Ok(unknown);
         };
         let Some((r, _)) = document::read::<AlertRecord>(self.state.as_ref(), key).await? else {
-            return Ok(None);
+            return Ok(unknown);
         };
         let (Some(esc), Some(issue)) = (&r.escalation, &r.issue) else {
-            return Ok(None);
+            return Ok(unknown);
         };
         if issue.closed {
-            return Ok(Some(now));
+            return Ok(IssueNow {
+                closed: Some(now),
+                call_link: None,
+            });
         }
         let due = esc
             .record
@@ -515,14 +522,21 @@ impl Notifier {
                     .is_empty()
             });
         let Some(project) = issue.project.or(self.config.home_project()).filter(|_| due) else {
-            return Ok(None);
+            return Ok(unknown);
         };
         match api.issue(IncidentId::new(project, issue.iid)).await {
-            Ok(Some(i)) if i.state == "closed" => Ok(Some(i.closed_at.unwrap_or(now).min(now))),
-            Ok(_) => Ok(None),
+            Ok(Some(i)) => Ok(IssueNow {
+                closed: (i.state == "closed").then(|| i.closed_at.unwrap_or(now).min(now)),
+                call_link: Some(
+                    i.description
+                        .as_deref()
+                        .and_then(crate::chat::commands::bridge::from_description),
+                ),
+            }),
+            Ok(None) => Ok(unknown),
             Err(e) => {
                 warn!(error = %e, "whether the incident issue is closed is unknown; paging");
-                Ok(None)
+                Ok(unknown)
             }
         }
     }
@@ -737,6 +751,14 @@ pub async fn list(
     })
     .await?;
     Ok(())
+}
+
+/// What GitLab said of an alert's incident issue before a step pages: whether it is
+/// closed, and its call link (`None`: the issue was not read, the link kept stays).
+#[derive(Debug, Default)]
+struct IssueNow {
+    closed: Option<Timestamp>,
+    call_link: Option<Option<String>>,
 }
 
 /// What is kept of a page sent, in English as the notes and timeline events that

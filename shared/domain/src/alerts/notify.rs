@@ -46,10 +46,7 @@ fn mail_unit(channel: &str, address: &str) -> String {
 
 /// Reads the call link of the alert's open incident issue into `record` (for this
 /// notice's messages only); kept as it was if GitLab does not answer.
-pub(super) async fn refresh_call_link(
-    record: &mut AlertRecord,
-    issues: &dyn super::issues::IncidentIssues,
-) {
+async fn refresh_call_link(record: &mut AlertRecord, issues: &dyn super::issues::IncidentIssues) {
     let Some(issue) = record.issue.as_mut().filter(|i| !i.closed) else {
         return;
     };

@@ -221,26 +221,27 @@ impl Fixture {
     }
 }
 
-/// Mail the server has accepted: each message's raw RFC 5322 text.
-pub async fn sent_mail() -> Vec<String> {
+/// Everything the moto server recorded (`/moto-api/data.json`): mail, SMS and the rest.
+pub async fn recorded() -> serde_json::Value {
     let url = format!("{}/moto-api/data.json", endpoint());
     // The server serialises all its state for this: under load from other tests it
     // can answer an error page; ask again.
-    let mut data = serde_json::Value::Null;
-    for attempt in 0..5 {
+    for attempt in 0.. {
         let body = http_get(&url).await;
         match serde_json::from_str(&body) {
-            Ok(v) => {
-                data = v;
-                break;
-            }
-            Err(e) if attempt == 4 => {
+            Ok(v) => return v,
+            Err(e) if attempt == 9 => {
                 panic!("moto data.json: {e}: {}", &body[..body.len().min(300)])
             }
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
         }
     }
-    data["ses"]["RawMessage"]
+    unreachable!("the loop returns or panics")
+}
+
+/// Mail the server has accepted: each message's raw RFC 5322 text.
+pub async fn sent_mail() -> Vec<String> {
+    recorded().await["ses"]["RawMessage"]
         .as_array()
         .map(|a| {
             a.iter()
@@ -248,6 +249,17 @@ pub async fn sent_mail() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The SMS the server recorded to `phone`, oldest first.
+pub async fn sms_to(phone: &str) -> Vec<String> {
+    recorded().await["sns"]["SMS"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["phone_number"] == phone)
+        .map(|m| m["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 /// A plain HTTP GET on loopback.

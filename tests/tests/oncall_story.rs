@@ -219,26 +219,6 @@ fn pages(dir: &std::path::Path) -> Vec<(String, String)> {
     all
 }
 
-/// The SMS moto recorded to `phone`.
-async fn sms_to(phone: &str) -> Vec<String> {
-    let data: Value = reqwest::get(format!(
-        "{}/moto-api/data.json",
-        openmic_tests::aws::endpoint()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    data["sns"]["SMS"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["phone_number"] == phone)
-        .map(|m| m["message"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 /// A Critical alert from Alertmanager that started at `start`.
 fn alert(fingerprint: &str, start: &str) -> String {
     alert_at(fingerprint, start, None)
@@ -384,7 +364,7 @@ async fn paged_escalated_acknowledged_and_told_on_the_issue_once() {
             "Page, step 1: Alert: API down".to_owned()
         )]
     );
-    let sms = sms_to(&phone).await;
+    let sms = openmic_tests::aws::sms_to(&phone).await;
     assert_eq!(sms.len(), 1, "{sms:?}");
     assert!(
         sms[0].starts_with("Page, step 1: New alert: API down"),
@@ -447,7 +427,11 @@ async fn paged_escalated_acknowledged_and_told_on_the_issue_once() {
         "{}",
         bob.text
     );
-    assert_eq!(sms_to(&phone).await.len(), 1, "bob has no phone");
+    assert_eq!(
+        openmic_tests::aws::sms_to(&phone).await.len(),
+        1,
+        "bob has no phone"
+    );
 
     // alice acknowledges from her mail at 12 minutes (a GET only shows the page).
     s.clock.set(&at(t0, 12, 0));
@@ -473,7 +457,7 @@ async fn paged_escalated_acknowledged_and_told_on_the_issue_once() {
     fire(runner, &body, "story-2").await;
     runner.tick().await.unwrap();
     assert_eq!(pages(dir).len(), 2);
-    assert_eq!(sms_to(&phone).await.len(), 1);
+    assert_eq!(openmic_tests::aws::sms_to(&phone).await.len(), 1);
     let record = json_of(
         &tree(&dir.join("state")),
         &openmic::alerts::record::record_key("fp-story"),
@@ -816,7 +800,7 @@ policies:
         assert!(text.contains(ROOM), "{text}");
     }
     // alice's SMS (SNS) and bob's push (ntfy), after the acknowledge link.
-    let sms = sms_to(&phone).await;
+    let sms = openmic_tests::aws::sms_to(&phone).await;
     assert_eq!(sms.len(), 1, "{sms:?}");
     assert!(sms[0].contains(&format!("Call: {ROOM}")), "{}", sms[0]);
     assert!(

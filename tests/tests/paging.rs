@@ -236,36 +236,12 @@ fn token_between(text: &str, start: &str, end: &str) -> String {
     text[from..].split(end).next().unwrap().to_owned()
 }
 
-/// The SMS moto recorded: `(phone, text)`, oldest first.
-async fn sms_sent(endpoint: &str) -> Vec<(String, String)> {
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    data["sns"]["SMS"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|m| {
-                    (
-                        m["phone_number"].as_str().unwrap_or_default().to_owned(),
-                        m["message"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 async fn sns() -> openmic_aws::sms::SnsSms {
     openmic_aws::Aws::new(openmic_tests::aws::sdk_config().await).sms()
 }
 
 #[tokio::test]
 async fn an_sms_channel_pages_through_sns_and_its_link_acknowledges() {
-    let endpoint = openmic_tests::aws::endpoint();
     // A number of this test's own, so other tests' messages on the server do not
     // count.
     let phone = format!("+1555{:07}", std::process::id() % 10_000_000);
@@ -285,12 +261,7 @@ async fn an_sms_channel_pages_through_sns_and_its_link_acknowledges() {
     let (body, _) = firing(chrono::Duration::minutes(90));
     fire(&runner, &body).await;
 
-    let sent: Vec<String> = sms_sent(&endpoint)
-        .await
-        .into_iter()
-        .filter(|(to, _)| *to == phone)
-        .map(|(_, text)| text)
-        .collect();
+    let sent: Vec<String> = openmic_tests::aws::sms_to(&phone).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     let text = &sent[0];
     let ack = text
@@ -313,7 +284,6 @@ async fn an_sms_channel_pages_through_sns_and_its_link_acknowledges() {
 
 #[tokio::test]
 async fn a_page_falls_through_a_refusing_and_an_unreachable_service_to_sms() {
-    let endpoint = openmic_tests::aws::endpoint();
     let c = Catcher::start().await;
     let services = Services {
         pushover_token: Some(Secret::new(PUSHOVER_TOKEN)),
@@ -388,12 +358,7 @@ async fn a_page_falls_through_a_refusing_and_an_unreachable_service_to_sms() {
         1
     );
     assert!(c.at("ok/ntfy/").is_empty());
-    let sent: Vec<String> = sms_sent(&endpoint)
-        .await
-        .into_iter()
-        .filter(|(to, _)| *to == phone)
-        .map(|(_, t)| t)
-        .collect();
+    let sent: Vec<String> = openmic_tests::aws::sms_to(&phone).await;
     assert_eq!(
         sent,
         [

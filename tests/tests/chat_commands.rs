@@ -1235,7 +1235,7 @@ async fn declare_pages_the_policy_it_routes_to_escalates_and_stops_when_acknowle
         d.pages(),
         [(
             "alice@example.com".to_owned(),
-            "Page, step 1: Alert: DB down".to_owned()
+            "Page, step 1: Incident declared: DB down".to_owned()
         )]
     );
     assert_eq!(
@@ -1248,7 +1248,7 @@ async fn declare_pages_the_policy_it_routes_to_escalates_and_stops_when_acknowle
     let sms = openmic_tests::aws::sms_to(&d.phone).await;
     assert_eq!(sms.len(), 1, "{sms:?}");
     assert!(
-        sms[0].starts_with("Page, step 1: New alert: DB down"),
+        sms[0].starts_with("Page, step 1: Incident declared: DB down"),
         "{}",
         sms[0]
     );
@@ -1325,11 +1325,11 @@ async fn declare_pages_the_policy_it_routes_to_escalates_and_stops_when_acknowle
         [
             (
                 "alice@example.com".to_owned(),
-                "Page, step 1: Alert: DB down".to_owned()
+                "Page, step 1: Incident declared: DB down".to_owned()
             ),
             (
                 "bob@example.com".to_owned(),
-                "Page, step 2: Alert: DB down".to_owned()
+                "Page, step 2: Incident declared: DB down".to_owned()
             ),
         ]
     );
@@ -1426,7 +1426,7 @@ async fn closing_a_declared_incident_stops_its_escalation() {
         d.pages(),
         [(
             "alice@example.com".to_owned(),
-            "Page, step 1: Alert: DB down".to_owned()
+            "Page, step 1: Incident declared: DB down".to_owned()
         )]
     );
     assert_eq!(d.record()["escalation"]["record"]["stopped"][0], "closed");

@@ -894,7 +894,7 @@ fn page_message(
     let mut msg = message::alert_message(config, record, Notice::New, now, links)
         .map_err(|e| e.to_string())?;
     let headline = cat.format(
-        "alert.headline_new",
+        message::headline_new(record),
         &[("title", &crate::mail::header_safe(&record.alert.title))],
     );
     let what = match record.alert.environment.as_deref() {

@@ -459,9 +459,11 @@ impl Runner {
         match consumer {
             Consumer::Publisher => self.publisher.handle(body).await.map(|o| format!("{o:?}")),
             // One queue, two kinds of message: alerts, and chat jobs.
-            Consumer::Notifier if openmic::chatops::is_chat_job(body) => {
-                self.commands.handle(body).await.map(|w| format!("{w:?}"))
-            }
+            Consumer::Notifier if openmic::chatops::is_chat_job(body) => self
+                .commands
+                .handle(body, &self.notifier)
+                .await
+                .map(|w| format!("{w:?}")),
             Consumer::Notifier => self.notifier.handle(body).await.map(|o| format!("{o:?}")),
             Consumer::Subscriptions => self
                 .subscriptions

@@ -64,6 +64,14 @@ fn note_json(id: u64, body: &str, internal: bool) -> Value {
 }
 
 async fn stand(extra: &[(&str, String)]) -> Stand {
+    stand_paging(extra, None).await
+}
+
+/// A stand whose pages go by text message through `sms` too.
+async fn stand_paging(
+    extra: &[(&str, String)],
+    sms: Option<Arc<dyn openmic::ports::Sms>>,
+) -> Stand {
     let gitlab = MockServer::start().await;
     let catcher = Catcher::start().await;
     // Anything not answered otherwise: GitLab's 404, after the same delay.
@@ -87,6 +95,9 @@ async fn stand(extra: &[(&str, String)]) -> Stand {
     let mut runner = Runner::embedded_at(dir.path(), test_config(&env), clock.clone())
         .expect("the runner starts");
     runner.publisher.clock = site_clock();
+    if sms.is_some() {
+        runner.notifier.sms = sms;
+    }
     Stand {
         dir,
         runner: Arc::new(runner),
@@ -308,6 +319,7 @@ async fn declare_opens_the_incident_and_posts_it_to_the_channel_within_three_sec
         "Severity: high",
         "Components: API, Database",
         "https://gitlab.example.com/ops/api/-/issues/12",
+        "Nobody was paged: openmic has no on-call file (ONCALL_CONFIG).",
     ] {
         assert!(text.contains(want), "{want:?} in {text}");
     }
@@ -1006,4 +1018,419 @@ async fn a_slack_user_nothing_maps_is_known_by_their_confirmed_address() {
     for r in s.gitlab.received_requests().await.unwrap_or_default() {
         assert!(!format!("{:?}", r.headers).contains(BOT));
     }
+}
+
+/// The on-call file of the declare tests: alice (mail and SMS) on call in `primary`,
+/// bob (mail) in `secondary`; a critical incident pages `primary` at once and
+/// `secondary` after 10 minutes, and the steps run once more after that.
+fn declare_file(phone: &str) -> String {
+    format!(
+        r#"people:
+  alice: {{gitlab: alice, slack: UALICE, email: alice@example.com, sms: "{phone}"}}
+  bob: {{gitlab: bob, slack: UBOB, email: bob@example.com}}
+schedules:
+  primary:
+    time_zone: UTC
+    layers:
+      - {{participants: [alice], rotation: 1w, handoff: "2026-01-05T09:00"}}
+  secondary:
+    time_zone: UTC
+    layers:
+      - {{participants: [bob], rotation: 1w, handoff: "2026-01-05T09:00"}}
+policies:
+  critical:
+    match: 'severity="critical"'
+    repeat: 1
+    steps:
+      - {{after: 0m, notify: ["schedule:primary"]}}
+      - {{after: 10m, notify: ["schedule:secondary"]}}
+"#
+    )
+}
+
+const API: &str = "http://openmic.test";
+
+/// A stand for declaring with on call: the on-call file read (alice's SMS through
+/// moto's SNS), the alert links on, and GitLab's incident #12 (open until `closed`
+/// is set, or until `/incident resolve` closes it), its notes and its timeline.
+struct Declaring {
+    s: Stand,
+    _files: tempfile::TempDir,
+    phone: String,
+    closed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn declaring(tag: u32) -> Declaring {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // A number of this test's own: other tests' messages on moto do not count.
+    let phone = format!("+1557{:07}", (std::process::id() % 10_000_000) ^ tag);
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("oncall.yaml");
+    std::fs::write(&file, declare_file(&phone)).unwrap();
+    let sms = openmic_aws::Aws::new(openmic_tests::aws::sdk_config().await).sms();
+    let s = stand_paging(
+        &[
+            ("ONCALL_CONFIG", file.display().to_string()),
+            ("PUBLIC_API_URL", API.into()),
+        ],
+        Some(Arc::new(sms)),
+    )
+    .await;
+    s.runner.tick().await.unwrap();
+    let closed = Arc::new(AtomicBool::new(false));
+    Mock::given(method("POST"))
+        .and(path("/api/v4/projects/42/issues"))
+        .and(body_string_contains("issue_type=incident"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(issue_json(12, "DB down", "")))
+        .mount(&s.gitlab)
+        .await;
+    let state = closed.clone();
+    Mock::given(method("GET"))
+        .and(path("/api/v4/projects/42/issues/12"))
+        .respond_with(move |_: &wiremock::Request| {
+            let mut issue = issue_json(12, "DB down", "Bridge: https://meet.example/db-room");
+            if state.load(Ordering::SeqCst) {
+                issue["state"] = json!("closed");
+                issue["closed_at"] = json!("2024-03-06T10:06:00.000Z");
+            }
+            ResponseTemplate::new(200).set_body_json(issue)
+        })
+        .mount(&s.gitlab)
+        .await;
+    let state = closed.clone();
+    Mock::given(method("PUT"))
+        .and(path("/api/v4/projects/42/issues/12"))
+        .and(body_string_contains("state_event=close"))
+        .respond_with(move |_: &wiremock::Request| {
+            state.store(true, Ordering::SeqCst);
+            ResponseTemplate::new(200).set_body_json(issue_json(12, "DB down", ""))
+        })
+        .mount(&s.gitlab)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v4/projects/42/issues/12/notes"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(note_json(700, "noted", true)))
+        .mount(&s.gitlab)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/graphql"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"timelineEventCreate": {
+            "timelineEvent": {"id": "gid://gitlab/IncidentManagement::TimelineEvent/1"}, "errors": []}}})))
+        .mount(&s.gitlab)
+        .await;
+    Declaring {
+        s,
+        _files: files,
+        phone,
+        closed,
+    }
+}
+
+impl Declaring {
+    /// The pages mailed so far: (to, subject), in order of recipient.
+    fn pages(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = tree(&self.s.dir.path().join("outbox"))
+            .values()
+            .filter_map(|raw| {
+                let m = mail_parser::MessageParser::default().parse(raw)?;
+                let to = m
+                    .to()
+                    .and_then(|a| a.first().and_then(|x| x.address().map(str::to_owned)))?;
+                let subject = m.subject()?.to_owned();
+                subject.starts_with("Page, ").then_some((to, subject))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The notes added to incident #12, in order.
+    async fn notes(&self) -> Vec<String> {
+        self.s
+            .gitlab
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| {
+                r.method.as_str() == "POST" && r.url.path() == "/api/v4/projects/42/issues/12/notes"
+            })
+            .map(|r| {
+                url::form_urlencoded::parse(&r.body)
+                    .find(|(k, _)| k == "body")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// How many incident issues GitLab was asked to open.
+    async fn issues_opened(&self) -> usize {
+        self.s
+            .gitlab
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/api/v4/projects/42/issues")
+            .count()
+    }
+
+    /// The record of the one incident declared.
+    fn record(&self) -> Value {
+        let state = tree(&self.s.dir.path().join("state"));
+        let mut records = state.iter().filter(|(k, v)| {
+            k.starts_with("alerts/")
+                && String::from_utf8_lossy(v).contains("\"fingerprint\":\"chat-declare:")
+        });
+        let (_, raw) = records.next().expect("a declared incident's record");
+        assert!(records.next().is_none(), "one record");
+        serde_json::from_slice(raw).unwrap()
+    }
+
+    /// Moves the clock to `minutes` after `t0` and ticks.
+    async fn at(&self, t0: i64, minutes: i64) {
+        self.s.clock.set(&now_text(t0 + minutes * 60));
+        self.s.runner.tick().await.unwrap();
+    }
+}
+
+/// The link on the line after `label` in a mail's text.
+fn link_in(text: &str, label: &str) -> String {
+    let at = text
+        .find(label)
+        .unwrap_or_else(|| panic!("{label:?} in:\n{text}"));
+    let rest = &text[at + label.len()..];
+    let start = rest
+        .find(API)
+        .unwrap_or_else(|| panic!("a link after {label:?}"));
+    rest[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn declare_pages_the_policy_it_routes_to_escalates_and_stops_when_acknowledged() {
+    let d = declaring(0x5a).await;
+    let s = &d.s;
+    let a = command(s, "UALICE", "declare \"DB down\" sev1 API", "declare").await;
+    assert!(a.text().contains("Working on `declare`"), "{}", a.text());
+    s.settle().await;
+
+    // The channel is told who was paged, and how to acknowledge.
+    let posted = s.result("declare");
+    assert_eq!(posted["response_type"], "in_channel", "{posted}");
+    let text = posted["text"].as_str().unwrap();
+    let record = d.record();
+    let id = openmic::alerts::record::record_id(record["fingerprint"].as_str().unwrap());
+    for want in [
+        "Incident #12 declared by @\u{2060}alice: DB down",
+        "Severity: critical",
+        "On call: policy `critical`, paged alice (on call in primary) by email, sms",
+        &format!("`/incident ack {id}`"),
+    ] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    // alice at once: by mail and by SMS, each with the acknowledge link and the call
+    // link; no alert mail or chat message besides the pages.
+    assert_eq!(
+        d.pages(),
+        [(
+            "alice@example.com".to_owned(),
+            "Page, step 1: Incident declared: DB down".to_owned()
+        )]
+    );
+    assert_eq!(
+        tree(&s.dir.path().join("outbox")).len(),
+        1,
+        "the page alone"
+    );
+    let mail = mails_to(s, "alice@example.com").remove(0);
+    assert!(mail.contains("https://meet.example/db-room"), "{mail}");
+    let sms = openmic_tests::aws::sms_to(&d.phone).await;
+    assert_eq!(sms.len(), 1, "{sms:?}");
+    assert!(
+        sms[0].starts_with("Page, step 1: Incident declared: DB down"),
+        "{}",
+        sms[0]
+    );
+    assert!(
+        sms[0].contains(&format!("{API}/alerts/ack?token=")),
+        "{}",
+        sms[0]
+    );
+    assert!(
+        sms[0].contains("Call: https://meet.example/db-room"),
+        "{}",
+        sms[0]
+    );
+    assert_eq!(d.issues_opened().await, 1);
+    let labels = &record["alert"]["labels"];
+    assert_eq!(
+        labels,
+        &json!({"alertname": "DB down", "chat": "slack", "component": "API",
+            "severity": "critical", "source": "chat"})
+    );
+
+    // The job delivered again (as SQS may, or tried again after a crash): no second
+    // issue, nobody paged again, and whoever typed it is told so alone.
+    let fingerprint = record["fingerprint"].as_str().unwrap();
+    let delivery = fingerprint.strip_prefix("chat-declare:").unwrap();
+    let job = json!({"platform": "slack", "user_id": "UALICE", "user_name": "alice",
+        "channel_id": "C0CHAN", "gitlab_user": "alice",
+        "response_url": format!("{}/ok/again", s.catcher.base),
+        "work": {"kind": "command", "text": "declare \"DB down\" sev1 API"}});
+    let body = openmic::message::compose_value(
+        openmic::message::Source::Chat,
+        Some("/chat/slack/commands"),
+        delivery,
+        &now_text(0),
+        &job,
+    )
+    .unwrap();
+    let openmic_local::Queues::Embedded { alerts, .. } = &s.runner.queues else {
+        panic!("the stand's queues are on disk");
+    };
+    openmic::ports::Queue::send(
+        alerts.as_ref(),
+        openmic::ports::OutMessage {
+            group_id: "chat:slack:C0CHAN".into(),
+            dedup_id: "redelivered".into(),
+            body,
+        },
+    )
+    .await
+    .unwrap();
+    s.settle().await;
+    let again = s.result("again");
+    assert_eq!(again["response_type"], "ephemeral", "{again}");
+    assert!(
+        again["text"]
+            .as_str()
+            .unwrap()
+            .contains("Incident #12 was declared by this request already"),
+        "{again}"
+    );
+    assert_eq!(d.issues_opened().await, 1, "no second issue");
+    assert_eq!(d.pages().len(), 1, "nobody paged twice");
+    assert_eq!(openmic_tests::aws::sms_to(&d.phone).await.len(), 1);
+
+    // Nobody answers: bob is paged at 10 minutes, not before.
+    let t0 = 0;
+    for m in 1..=9 {
+        d.at(t0, m).await;
+    }
+    assert_eq!(d.pages().len(), 1);
+    d.at(t0, 10).await;
+    assert_eq!(
+        d.pages(),
+        [
+            (
+                "alice@example.com".to_owned(),
+                "Page, step 1: Incident declared: DB down".to_owned()
+            ),
+            (
+                "bob@example.com".to_owned(),
+                "Page, step 2: Incident declared: DB down".to_owned()
+            ),
+        ]
+    );
+
+    // alice acknowledges from her page's link at 12 minutes: nothing more is sent,
+    // though the steps would run again at 20 and 30 minutes.
+    d.at(t0, 12).await;
+    let ack = link_in(&mail, "Acknowledge");
+    let request = Request::builder()
+        .method("POST")
+        .uri(ack.strip_prefix(API).unwrap())
+        .body(Body::empty())
+        .unwrap();
+    let response = s.runner.app().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    for m in 13..=45 {
+        d.at(t0, m).await;
+    }
+    assert_eq!(d.pages().len(), 2);
+    assert_eq!(openmic_tests::aws::sms_to(&d.phone).await.len(), 1);
+    let record = d.record();
+    assert_eq!(record["escalation"]["record"]["stopped"][0], "acknowledged");
+    // `/incident ack` says so too.
+    command(s, "UBOB", &format!("ack {id}"), "ack").await;
+    s.settle().await;
+    let acked = s.result("ack");
+    assert!(
+        acked["text"]
+            .as_str()
+            .unwrap()
+            .contains("was already acknowledged by alice"),
+        "{acked}"
+    );
+
+    // Each page is a note on the issue, and so is the acknowledgement.
+    let notes = d.notes().await;
+    assert_eq!(notes.len(), 4, "{notes:#?}");
+    assert!(
+        notes[0].starts_with("Declared by @alice from Slack"),
+        "{}",
+        notes[0]
+    );
+    assert_eq!(
+        notes[1],
+        "On-call page, step 1: `alice` (on call in primary) paged by email, sms."
+    );
+    assert_eq!(
+        notes[2],
+        "Escalated to step 2: `bob` (on call in secondary) paged by email. Paged before: `alice`."
+    );
+    assert!(notes[3].contains("acknowledged by alice"), "{}", notes[3]);
+}
+
+#[tokio::test]
+async fn a_declare_no_policy_takes_pages_nobody_and_says_why() {
+    let d = declaring(0x6b).await;
+    let s = &d.s;
+    command(s, "UALICE", "declare \"Slow pages\" sev3 Web", "declare").await;
+    s.settle().await;
+    let posted = s.result("declare");
+    assert_eq!(posted["response_type"], "in_channel", "{posted}");
+    let text = posted["text"].as_str().unwrap();
+    assert!(text.contains("Incident #12 declared"), "{text}");
+    assert!(
+        text.contains(
+            "Nobody was paged: no policy of the on-call file matches alertname=\"Slow pages\", chat=\"slack\", component=\"Web\", severity=\"medium\", source=\"chat\"."
+        ),
+        "{text}"
+    );
+    for m in [1, 10, 30] {
+        d.at(0, m).await;
+    }
+    assert!(d.pages().is_empty(), "{:?}", d.pages());
+    assert!(openmic_tests::aws::sms_to(&d.phone).await.is_empty());
+    assert_eq!(d.notes().await.len(), 1, "the declaration alone");
+}
+
+#[tokio::test]
+async fn closing_a_declared_incident_stops_its_escalation() {
+    let d = declaring(0x7c).await;
+    let s = &d.s;
+    command(s, "UALICE", "declare \"DB down\" sev1", "declare").await;
+    s.settle().await;
+    assert_eq!(d.pages().len(), 1);
+    // Resolved from chat at 5 minutes: the issue is closed, and bob is never paged.
+    d.at(0, 5).await;
+    command(s, "UALICE", "resolve 12", "resolve").await;
+    s.settle().await;
+    assert!(d.closed.load(std::sync::atomic::Ordering::SeqCst));
+    for m in [10, 20, 30, 45] {
+        d.at(0, m).await;
+    }
+    assert_eq!(
+        d.pages(),
+        [(
+            "alice@example.com".to_owned(),
+            "Page, step 1: Incident declared: DB down".to_owned()
+        )]
+    );
+    assert_eq!(d.record()["escalation"]["record"]["stopped"][0], "closed");
+    let notes = d.notes().await;
+    assert_eq!(notes.len(), 3, "{notes:#?}");
+    assert!(notes[2].starts_with("Resolved by @alice"), "{}", notes[2]);
 }

@@ -68,7 +68,7 @@ async fn handle(
             // One queue, two kinds of message: alerts, and chat jobs.
             let response = handle_batch(batch, dead, |body| async move {
                 match openmic::chatops::is_chat_job(&body) {
-                    true => commands.handle(&body).await.map(|w| format!("{w:?}")),
+                    true => commands.handle(&body, notifier).await.map(|w| format!("{w:?}")),
                     false => notifier.handle(&body).await.map(|o| format!("{o:?}")),
                 }
             })

@@ -66,6 +66,28 @@ pub struct Open {
     pub alerts: BTreeMap<String, Timestamp>,
 }
 
+/// What starting an alert's escalation came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begun {
+    /// No on-call file is set up (`ONCALL_CONFIG`).
+    NoOnCall,
+    /// The on-call file is set up, but none has been read that validates.
+    NoFile,
+    /// No record, or not firing, held by a maintenance or silenced: nobody is paged.
+    Quiet,
+    /// No policy of the file matches the alert's labels.
+    NoPolicy,
+    /// This firing escalates already, under `policy`: nothing more is paged now.
+    Already { policy: String },
+    /// Escalation began under `policy`: `pages` went at once, the next step is due at
+    /// `next` (`None`: no step left to page).
+    Began {
+        policy: String,
+        pages: usize,
+        next: Option<Timestamp>,
+    },
+}
+
 /// What one page did.
 #[derive(Debug, Default)]
 pub struct Sent {
@@ -205,10 +227,10 @@ impl Pager {
 
 impl Notifier {
     /// Starts the escalation of a firing alert that a policy takes, once per firing,
-    /// and pages what is due at once. Returns how many pages went.
-    pub async fn escalation_begin(&self, key: &str) -> Result<usize, ProcessError> {
+    /// and pages what is due at once. Says what came of it ([`Begun`]).
+    pub async fn escalation_begin(&self, key: &str) -> Result<Begun, ProcessError> {
         let Some(keeper) = &self.oncall else {
-            return Ok(0);
+            return Ok(Begun::NoOnCall);
         };
         let file = match keeper.current(self.state.as_ref()).await? {
             Some(file) => file,
@@ -217,27 +239,32 @@ impl Notifier {
                 self.refresh_oncall(keeper).await;
                 match keeper.current(self.state.as_ref()).await? {
                     Some(file) => file,
-                    None => return Ok(0),
+                    None => return Ok(Begun::NoFile),
                 }
             }
         };
         let Some((record, _)) = document::read::<AlertRecord>(self.state.as_ref(), key).await?
         else {
-            return Ok(0);
+            return Ok(Begun::Quiet);
         };
-        let begun = record
+        if let Some(e) = record
             .escalation
             .as_ref()
-            .is_some_and(|e| e.generation == record.generation);
+            .filter(|e| e.generation == record.generation)
+        {
+            return Ok(Begun::Already {
+                policy: e.record.policy.clone().unwrap_or_default(),
+            });
+        }
         let now = self.clock.now();
         // Held by a maintenance or silenced: it pages nobody (a held alert begins when
         // its maintenance lets it go).
         let muted = crate::alerts::muting::held(&record) || record.silenced_at(now).is_some();
-        if record.status != RecordStatus::Triggered || begun || muted {
-            return Ok(0);
+        if record.status != RecordStatus::Triggered || muted {
+            return Ok(Begun::Quiet);
         }
         let Some(policy) = policy_for(&file, |n| label(&record.alert, n)) else {
-            return Ok(0);
+            return Ok(Begun::NoPolicy);
         };
         let started = record.alert.starts_at.map_or(now, |s| s.min(now));
         let escalating = Escalating {
@@ -266,10 +293,19 @@ impl Notifier {
         })
         .await?;
         info!(policy = %policy.name, "alert escalating");
-        if next.is_some_and(|due| due <= now) {
-            return self.escalate_alert(&file, key, now).await;
-        }
-        Ok(0)
+        let (pages, next) = match next {
+            Some(due) if due <= now => {
+                let (pages, next) = self.escalate_due(&file, key, now).await;
+                self.list_escalating(key, next).await?;
+                (pages?, next)
+            }
+            _ => (0, next),
+        };
+        Ok(Begun::Began {
+            policy: policy.name.clone(),
+            pages,
+            next,
+        })
     }
 
     /// The tick's part: the on-call file read again where due (its refusal told to the
@@ -362,19 +398,6 @@ impl Notifier {
         next: Option<Timestamp>,
     ) -> Result<(), ProcessError> {
         list(self.state.as_ref(), key, next).await
-    }
-
-    /// Pages the steps of one alert that are due, and lists it with its next step's
-    /// time.
-    async fn escalate_alert(
-        &self,
-        file: &OnCall,
-        key: &str,
-        now: Timestamp,
-    ) -> Result<usize, ProcessError> {
-        let (pages, next) = self.escalate_due(file, key, now).await;
-        self.list_escalating(key, next).await?;
-        pages
     }
 
     /// Pages the steps of one alert that are due: claimed in its record first, then
@@ -871,7 +894,7 @@ fn page_message(
     let mut msg = message::alert_message(config, record, Notice::New, now, links)
         .map_err(|e| e.to_string())?;
     let headline = cat.format(
-        "alert.headline_new",
+        message::headline_new(record),
         &[("title", &crate::mail::header_safe(&record.alert.title))],
     );
     let what = match record.alert.environment.as_deref() {

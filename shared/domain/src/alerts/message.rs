@@ -118,7 +118,17 @@ fn human(d: std::time::Duration) -> String {
     }
 }
 
-/// `Alert: [<env>: ]<title>` (in the page's language), and what kind of mail it is.
+/// The catalogue key of a new notice's headline: an alert's, or an incident declared
+/// from chat's ([`super::declared`]).
+pub fn headline_new(record: &AlertRecord) -> &'static str {
+    match record.declared {
+        Some(_) => "alert.headline_declared",
+        None => "alert.headline_new",
+    }
+}
+
+/// `Alert: [<env>: ]<title>` (`Incident declared: <title>` for an incident declared
+/// from chat), in the page's language, and what kind of mail it is.
 pub fn subject(record: &AlertRecord, notice: Notice, cat: &Catalogue) -> String {
     let title = header_safe(&record.alert.title);
     let subject = match record.alert.environment.as_deref() {
@@ -126,7 +136,13 @@ pub fn subject(record: &AlertRecord, notice: Notice, cat: &Catalogue) -> String 
             "alert.subject_env",
             &[("env", &header_safe(env)), ("title", &title)],
         ),
-        None => cat.format("alert.subject", &[("title", &title)]),
+        None => cat.format(
+            match record.declared {
+                Some(_) => "alert.subject_declared",
+                None => "alert.subject",
+            },
+            &[("title", &title)],
+        ),
     };
     let subject = match notice {
         Notice::New => subject,
@@ -244,7 +260,7 @@ pub(super) fn context(
     let cat = i18n::catalogue(config.site.page_language);
     let title = header_safe(&a.title);
     let headline = match notice {
-        Notice::New => cat.format("alert.headline_new", &[("title", &title)]),
+        Notice::New => cat.format(headline_new(record), &[("title", &title)]),
         Notice::Reminder => cat.plural(
             "alert.headline_reminder",
             record.event_count,

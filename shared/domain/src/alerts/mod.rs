@@ -11,10 +11,12 @@
 //! - [`message`], [`mail`]: what notices say; [`links`], [`actions`]: acknowledge and
 //!   silence from a message; [`issues`]: GitLab incident issues;
 //! - [`escalating`]: on-call escalation driven by the notifier (pages, notes);
+//!   [`declared`]: incidents declared from chat, escalated as alerts are;
 //!   [`shifts`]: shift starts and gaps told.
 
 pub mod actions;
 mod components;
+pub mod declared;
 pub mod escalating;
 pub mod issues;
 pub mod lifecycle;

@@ -159,6 +159,19 @@ pub struct AlertRecord {
     /// GitLab timeline, by name ([`super::timeline`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline_written: Vec<String>,
+    /// Set when the record stands for an incident declared from chat rather than an
+    /// alert ([`super::declared`]): it escalates as an alert does, and owes no notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<Declaration>,
+}
+
+/// Who declared an incident from chat, and from which service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Declaration {
+    /// The GitLab user they act as: `@alice`.
+    pub by: String,
+    /// The chat service: `slack`, `mattermost`.
+    pub platform: String,
 }
 
 impl AlertRecord {
@@ -328,6 +341,7 @@ pub fn apply(
                 fired_during: None,
                 escalation: None,
                 timeline_written: Vec::new(),
+                declared: None,
             };
             remember(&mut r);
             (Some(r), Change::New)

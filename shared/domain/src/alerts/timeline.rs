@@ -2,7 +2,8 @@
 //! openmic did on the alert becomes an event each, as the publisher's own are
 //! written ([`crate::timeline::write_events`]):
 //!
-//! - the alert fired (once its incident issue is opened or found again);
+//! - the alert fired (once its incident issue is opened or found again), or the
+//!   incident was declared from chat ([`super::declared`]);
 //! - each escalation step reached, and each page (to whom, why, by which methods);
 //! - the acknowledgement (who, and from where: a link in which message, a chat button
 //!   or a chat command);
@@ -41,9 +42,22 @@ pub fn events(record: &AlertRecord) -> Vec<Event> {
         return Vec::new();
     }
     let a = &record.alert;
+    let fired = match &record.declared {
+        Some(d) => {
+            let service = crate::chat::commands::Platform::parse(&d.platform)
+                .map_or(d.platform.as_str(), |p| p.title());
+            format!(
+                "Incident declared by {} in {service}: {} ({}).",
+                code(&d.by),
+                code(&a.title),
+                a.severity.as_str()
+            )
+        }
+        None => format!("Alert fired: {} ({}).", code(&a.title), a.severity.as_str()),
+    };
     let mut out = vec![Event::new(
         FIRED,
-        format!("Alert fired: {} ({}).", code(&a.title), a.severity.as_str()),
+        fired,
         a.starts_at.unwrap_or(record.first_seen),
     )];
     if let Some(esc) = record

@@ -1,7 +1,9 @@
 //! The queue's side: a [`Job`] done against GitLab and the alert records, every
 //! action noted on the issue (internal) naming who did it and from where, and the
 //! result posted to the request's `response_url`. A job is done once: what GitLab
-//! refuses or cannot take is said in the result, never retried into a second issue.
+//! refuses or cannot take is said in the result, never retried into a second issue,
+//! and a declare delivered twice finds the incident the first declared (by the job's
+//! delivery id) and opens no second issue.
 
 use std::fmt::Write as _;
 
@@ -13,8 +15,11 @@ use super::accept::may_answer_at;
 use super::publish::queue_award;
 use super::{ACK_BUTTON, Commands, Job, RESOLVE_BUTTON, SILENCE_BUTTON, Work};
 use crate::alerts::Severity;
+use crate::alerts::declared::{Declared, Routing};
+use crate::alerts::escalating::Begun;
+use crate::alerts::lifecycle::Notifier;
 use crate::alerts::links::LinkAction;
-use crate::alerts::record::{ActionRecord, AlertRecord, RecordStatus, Via, key_of};
+use crate::alerts::record::{ActionRecord, AlertRecord, IssueLink, RecordStatus, Via, key_of};
 use crate::alerts::timeline;
 use crate::chat::commands::bridge;
 use crate::chat::commands::reply::{self, Visibility};
@@ -25,6 +30,13 @@ use crate::gitlab::{ApiError, ApiIssue, Gitlab};
 use crate::ids::IncidentId;
 use crate::message::{Envelope, Source};
 use crate::oncall::schedule::on_call_now;
+
+/// What a job is worked with beside itself: its delivery id (the same for a job
+/// delivered twice) and the notifier that escalates.
+struct On<'a> {
+    delivery: &'a str,
+    notifier: &'a Notifier,
+}
 
 /// What working a job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,13 +104,73 @@ pub(super) fn from_where(job: &Job) -> String {
     )
 }
 
+/// What the channel is told of on call for a declared incident: who was paged, or
+/// why nobody was.
+fn on_call_said(r: &Routing, labels: &std::collections::BTreeMap<String, String>) -> String {
+    let described = || {
+        labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{v}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let ack = format!(
+        "Acknowledge with the link in the page or `/incident ack {}`.",
+        r.id
+    );
+    match &r.begun {
+        Begun::NoOnCall => "Nobody was paged: openmic has no on-call file (ONCALL_CONFIG).".into(),
+        Begun::NoFile => {
+            "Nobody was paged: no on-call file that validates has been read yet.".into()
+        }
+        Begun::NoPolicy => format!(
+            "Nobody was paged: no policy of the on-call file matches {}.",
+            described()
+        ),
+        Begun::Quiet => "Nobody was paged: the incident is silenced.".into(),
+        Begun::Already { policy } | Begun::Began { policy, .. } => {
+            let mut text = format!("On call: policy `{policy}`");
+            let mut paged: Vec<String> = Vec::new();
+            for p in &r.paged {
+                let how = if p.by.is_empty() {
+                    "could not be reached".to_owned()
+                } else {
+                    format!("by {}", p.by.join(", "))
+                };
+                paged.push(format!("{} ({}) {how}", p.to, p.because));
+            }
+            if paged.is_empty() {
+                text.push_str(", nobody paged yet");
+            } else {
+                let _ = write!(text, ", paged {}", paged.join("; "));
+            }
+            if let Some(step) = r.steps_without_anyone.first() {
+                let _ = write!(text, "; step {step} found nobody on call");
+            }
+            if let Begun::Began {
+                next: Some(next), ..
+            } = &r.begun
+            {
+                let _ = write!(
+                    text,
+                    "; it escalates at {} unless acknowledged",
+                    crate::time::format(next)
+                );
+            }
+            let _ = write!(text, ". {ack}");
+            text
+        }
+    }
+}
+
 fn severity_label(s: Severity) -> String {
     format!("severity::{}", s.as_str())
 }
 
 impl Commands {
-    /// Handles one queue message of the chat kind.
-    pub async fn handle(&self, body: &str) -> Result<Worked, ProcessError> {
+    /// Handles one queue message of the chat kind; `notifier` is the alerts queue's
+    /// own, which escalates what is declared ([`crate::alerts::declared`]).
+    pub async fn handle(&self, body: &str, notifier: &Notifier) -> Result<Worked, ProcessError> {
         let envelope = Envelope::read(body, self.state.as_ref()).await?;
         if envelope.source != Source::Chat {
             return Err(ProcessError::Permanent(format!(
@@ -108,7 +180,11 @@ impl Commands {
         }
         let job: Job = serde_json::from_str(envelope.payload.get())
             .map_err(|e| ProcessError::Permanent(format!("chat job: {e}")))?;
-        let said = match self.work(&job).await {
+        let on = On {
+            delivery: &envelope.delivery,
+            notifier,
+        };
+        let said = match self.work(&job, &on).await {
             Ok(said) | Err(Stop(said)) => said,
         };
         let posted = self.post(&job, &said).await;
@@ -154,7 +230,7 @@ impl Commands {
         }
     }
 
-    async fn work(&self, job: &Job) -> Result<Said, Stop> {
+    async fn work(&self, job: &Job, on: &On<'_>) -> Result<Said, Stop> {
         match &job.work {
             Work::Command { text } => {
                 let parsed = match job.platform {
@@ -168,7 +244,7 @@ impl Commands {
                     "chat command"
                 );
                 let job = self.acting_or_refused(job, command.reads_only()).await?;
-                self.command(&job, command).await
+                self.command(&job, command, on).await
             }
             Work::Button { action, alert } => {
                 let job = self.acting_or_refused(job, false).await?;
@@ -185,13 +261,13 @@ impl Commands {
             .ok_or_else(|| Stop(to_user(Refusal::Unmapped.to_string())))
     }
 
-    async fn command(&self, job: &Job, command: Command) -> Result<Said, Stop> {
+    async fn command(&self, job: &Job, command: Command, on: &On<'_>) -> Result<Said, Stop> {
         match command {
             Command::Declare {
                 title,
                 severity,
                 components,
-            } => self.declare(job, &title, severity, &components).await,
+            } => self.declare(job, on, &title, severity, &components).await,
             Command::List => self.list().await,
             Command::Update { iid, public, text } => self.update(job, iid, public, &text).await,
             Command::Ack { alert } => self.ack(job, &alert, None, Via::Command).await,
@@ -257,14 +333,104 @@ impl Commands {
         }
     }
 
+    /// Opens the incident issue, posts it in the channel, and pages the on-call
+    /// policy its labels route to ([`crate::alerts::declared`]); a job done before
+    /// (delivered twice, tried again) opens no second issue and pages nobody again.
     async fn declare(
         &self,
         job: &Job,
+        on: &On<'_>,
         title: &str,
         severity: Option<Severity>,
         components: &[String],
     ) -> Result<Said, Stop> {
         let (api, project) = self.api()?;
+        let before = match on.notifier.declared_issue(on.delivery).await {
+            Ok(issue) => issue,
+            Err(e) => {
+                warn!(error = %e, "chat command: whether the declare was done before is unknown");
+                return Err(
+                    to_user("openmic could not read its records just now; try again.").into(),
+                );
+            }
+        };
+        let issue = match before.clone() {
+            Some(issue) => issue,
+            None => {
+                let issue = self
+                    .open_declared(job, api, project, title, severity, components)
+                    .await?;
+                IssueLink {
+                    id: Some(issue.id),
+                    project: Some(project),
+                    iid: issue.iid,
+                    url: issue.web_url.clone().unwrap_or_default(),
+                    closed: false,
+                    call_link: None,
+                }
+            }
+        };
+        let declared = Declared {
+            delivery: on.delivery.to_owned(),
+            title: title.to_owned(),
+            severity,
+            components: components.to_vec(),
+            platform: job.platform,
+            by: who(job),
+            issue: issue.clone(),
+            at: self.clock.now(),
+        };
+        let routing = on.notifier.declare(&declared).await;
+        // Done before: told again only where this run began the paging (the first
+        // stopped short of it).
+        let began = matches!(
+            &routing,
+            Ok(Routing {
+                begun: Begun::Began { .. },
+                ..
+            })
+        );
+        if before.is_some() && !began {
+            return Ok(to_user(format!(
+                "Incident #{} was declared by this request already; nothing more was done.",
+                issue.iid
+            )));
+        }
+        let mut text = format!("Incident #{} declared by {}: {title}", issue.iid, who(job));
+        if let Some(s) = severity {
+            let _ = write!(text, "\nSeverity: {}", s.as_str());
+        }
+        if !components.is_empty() {
+            let _ = write!(text, "\nComponents: {}", components.join(", "));
+        }
+        if !issue.url.is_empty() {
+            let _ = write!(text, "\nIssue: {}", issue.url);
+        }
+        let labels = crate::alerts::declared::labels(title, severity, components, job.platform);
+        match routing {
+            Ok(r) => {
+                let _ = write!(text, "\n{}", on_call_said(&r, &labels));
+            }
+            Err(e) => {
+                warn!(error = %e, "chat command: the declared incident's paging did not start");
+                text.push_str(
+                    "\nNobody was paged: openmic could not record the incident for paging just now; page with `/incident page`.",
+                );
+            }
+        }
+        Ok(to_channel(text))
+    }
+
+    /// Opens a declared incident's issue and notes who declared it from where.
+    async fn open_declared(
+        &self,
+        job: &Job,
+        api: &dyn Gitlab,
+        project: u64,
+        title: &str,
+        severity: Option<Severity>,
+        components: &[String],
+    ) -> Result<ApiIssue, Stop> {
         let mut labels: Vec<String> = severity.into_iter().map(severity_label).collect();
         labels.extend(components.iter().map(|c| format!("component::{c}")));
         let mut description = String::new();
@@ -279,19 +445,9 @@ impl Commands {
             .create_incident(project, title, &description, &labels.join(","))
             .await
             .map_err(|e| gitlab_failed("new incident", &e))?;
-        let id = IncidentId::new(project, issue.iid);
-        self.note(id, job, "Declared").await;
-        let mut text = format!("Incident #{} declared by {}: {title}", issue.iid, who(job));
-        if let Some(s) = severity {
-            let _ = write!(text, "\nSeverity: {}", s.as_str());
-        }
-        if !components.is_empty() {
-            let _ = write!(text, "\nComponents: {}", components.join(", "));
-        }
-        if let Some(url) = &issue.web_url {
-            let _ = write!(text, "\nIssue: {url}");
-        }
-        Ok(to_channel(text))
+        self.note(IncidentId::new(project, issue.iid), job, "Declared")
+            .await;
+        Ok(issue)
     }
 
     async fn update(&self, job: &Job, iid: u64, public: bool, text: &str) -> Result<Said, Stop> {
@@ -549,8 +705,10 @@ impl Commands {
         };
         let mut out = Vec::new();
         for key in keys.iter().filter(|k| k.ends_with(".json")) {
+            // A declared incident is listed among the open incidents, not here.
             if let Ok(Some((r, _))) = document::read::<AlertRecord>(self.state.as_ref(), key).await
                 && r.status == RecordStatus::Triggered
+                && r.declared.is_none()
             {
                 out.push(r);
                 if out.len() == 20 {

@@ -299,7 +299,7 @@ impl Reader {
         for _ in 0..10 {
             let a = self.get(&url).await;
             match (&a.location, a.status) {
-                (Some(l), 301 | 302 | 303) => {
+                (Some(l), 301..=303) => {
                     url = match l.starts_with('/') {
                         true => format!("{base}{l}"),
                         false => l.clone(),

@@ -59,6 +59,16 @@ await check("a member of ops sees the staff page with its internal incident", as
   const hours = (session.expires - Date.now() / 1000) / 3600;
   assert.ok(hours > 11.9 && hours <= 12, `${hours} hours`);
 });
+await check("the staff page's links stay on the staff page", async () => {
+  const href = await ops.page.locator('a[href$="incidents/202.html"]').first().getAttribute("href");
+  const r = await ops.page.goto(new URL(href, base + "/staff/").href);
+  assert.equal(r.status(), 200);
+  assert.equal(ops.page.url(), base + "/staff/incidents/202.html");
+  assert.ok((await ops.page.locator("body").innerText()).includes(STAFF));
+  const css = await ops.page.locator("link[rel=stylesheet]").first().getAttribute("href");
+  const sheet = await ops.page.request.get(new URL(css, ops.page.url()).href);
+  assert.equal(sheet.status(), 200);
+});
 await check("a member of ops is refused acme's page, with why", async () => {
   const r = await ops.page.goto(base + "/acme/");
   assert.equal(r.status(), 403);

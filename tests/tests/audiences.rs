@@ -497,6 +497,7 @@ async fn audience_pages_in_a_real_browser() {
     for line in [
         "ok - an anonymous reader of /staff/ is sent to sign in with GitLab",
         "ok - a member of ops sees the staff page with its internal incident",
+        "ok - the staff page's links stay on the staff page",
         "ok - a member of ops is refused acme's page, with why",
         "ok - a member of customers/acme gets acme and not staff",
         "ok - a forged session cookie is refused with a page saying why",

@@ -755,6 +755,44 @@ mod tests {
     }
 
     #[test]
+    fn cookies_are_secure_except_on_plain_http_loopback() {
+        let signin = |page: &str| {
+            let config = Config::from_lookup(|k| match k {
+                "AUDIENCES" => Some("staff=ops".into()),
+                "GITLAB_URL" => Some("https://gitlab.example.com".into()),
+                "GITLAB_OIDC_CLIENT_ID" => Some("id".into()),
+                "GITLAB_OIDC_CLIENT_SECRET" => Some("secret".into()),
+                "STATUS_PAGE_URL" => Some(page.into()),
+                _ => None,
+            })
+            .unwrap();
+            GitlabSignIn::from_config(&config, b"k", Arc::new(openmic_core::clock::SystemClock))
+                .unwrap()
+                .unwrap()
+        };
+        let cookie = |s: &GitlabSignIn| {
+            s.logout()
+                .headers
+                .iter()
+                .find(|(n, _)| *n == "set-cookie")
+                .unwrap()
+                .1
+                .clone()
+        };
+        let https = cookie(&signin("https://status.example.com"));
+        assert!(https.ends_with("; HttpOnly; SameSite=Lax; Secure"), "{https}");
+        let local = cookie(&signin("http://127.0.0.1:8080"));
+        assert!(local.ends_with("; HttpOnly; SameSite=Lax"), "{local}");
+        // No audiences, no sign-in.
+        let none = Config::from_lookup(|_| None).unwrap();
+        assert!(
+            GitlabSignIn::from_config(&none, b"k", Arc::new(openmic_core::clock::SystemClock))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
     fn cookies_paths_and_loopback() {
         assert_eq!(
             cookie(Some("a=1; openmic_session=x.y"), SESSION_COOKIE),

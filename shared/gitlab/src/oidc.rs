@@ -780,7 +780,10 @@ mod tests {
                 .clone()
         };
         let https = cookie(&signin("https://status.example.com"));
-        assert!(https.ends_with("; HttpOnly; SameSite=Lax; Secure"), "{https}");
+        assert!(
+            https.ends_with("; HttpOnly; SameSite=Lax; Secure"),
+            "{https}"
+        );
         let local = cookie(&signin("http://127.0.0.1:8080"));
         assert!(local.ends_with("; HttpOnly; SameSite=Lax"), "{local}");
         // No audiences, no sign-in.

@@ -100,8 +100,10 @@ impl Audiences {
         self.0.iter().find(|a| a.name == name)
     }
 
-    /// The names of the audiences a member of `groups` may read (a group also grants
-    /// what its parent groups are named for: `customers/acme` is in `customers`).
+    /// The names of the audiences a direct member of `groups` may read. As in
+    /// GitLab, the members of a group are members of its subgroups too: a direct
+    /// member of `customers` reads an audience of `customers/acme`; a member of
+    /// `customers/acme/emea` alone does not.
     pub fn granted<'a>(&self, groups: impl IntoIterator<Item = &'a str> + Clone) -> Vec<String> {
         self.0
             .iter()
@@ -109,7 +111,8 @@ impl Audiences {
                 groups.clone().into_iter().any(|g| {
                     a.groups.iter().any(|want| {
                         g == want
-                            || g.strip_prefix(want.as_str())
+                            || want
+                                .strip_prefix(g)
                                 .is_some_and(|rest| rest.starts_with('/'))
                     })
                 })
@@ -274,8 +277,8 @@ mod tests {
         );
         assert_eq!(a.granted(["ops"]), vec!["staff"]);
         assert_eq!(a.granted(["customers/acme"]), vec!["acme"]);
-        assert_eq!(a.granted(["customers/acme/emea"]), vec!["acme"]);
-        assert!(a.granted(["customers"]).is_empty());
+        assert_eq!(a.granted(["customers"]), vec!["acme"]);
+        assert!(a.granted(["customers/acme/emea"]).is_empty());
         assert!(a.granted(["opsx", "customers/acmecorp"]).is_empty());
         assert_eq!(a.granted(["eng", "customers/acme"]), vec!["staff", "acme"]);
     }

@@ -29,12 +29,14 @@ use openmic::config::{Accepted, Config, Secret, alerting, intake};
 use openmic::errors::ProcessError;
 use openmic::intake::{Intake, Reply};
 use openmic::oncall::keeper::Keeper;
+use openmic::ports::SignIn;
 use openmic::ports::{Mailer, ObjectStore, Queue};
 use openmic::publishing::Publisher;
 use openmic::subscriptions::Subscriptions;
 use openmic_aws::batch::DeadLetters;
 use openmic_aws::{Aws, sqs::SqsQueue};
 use openmic_files::{FsQueue, FsStore, OutboxMailer};
+use openmic_gitlab::oidc::GitlabSignIn;
 pub use openmic_http::api_gateway_request;
 use serde_json::json;
 use tower::ServiceExt;
@@ -140,6 +142,8 @@ pub struct Runner {
     intake: Arc<Intake>,
     /// The maintainers' mail: alerts, and messages given up on.
     mailer: Arc<dyn Mailer>,
+    /// Sign-in with GitLab for audience pages (`AUDIENCES`).
+    pub signin: Option<Arc<GitlabSignIn>>,
 }
 
 /// An issue on the command line: `IID` (of the first project of `GITLAB_PROJECT_ID`)
@@ -378,7 +382,16 @@ impl Runner {
             let source = Arc::new(openmic_files::LocalFile(path.into()));
             notifier.oncall = Some(Arc::new(Keeper::new(path.clone(), source)));
         }
+        // Sessions are signed with a secret of this process: a restart asks readers
+        // to sign in again.
+        let signin = GitlabSignIn::from_config(
+            &config,
+            generated_secret().as_bytes(),
+            backends.clock.clone(),
+        )?
+        .map(Arc::new);
         Ok(Runner {
+            signin,
             status: backends.status()?,
             state: backends.state()?,
             config,
@@ -403,7 +416,12 @@ impl Runner {
     pub fn app(self: &Arc<Self>) -> Router {
         let runner = self.clone();
         let site = self.clone();
+        let signin = match &self.signin {
+            Some(s) => openmic_http::signin_routes(s.clone() as Arc<dyn SignIn>),
+            None => Router::new(),
+        };
         openmic_http::routes(&self.intake)
+            .merge(signin)
             .merge(openmic_http::subscription_routes(
                 self.subscriptions.clone(),
             ))
@@ -671,7 +689,38 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
     if key.is_empty() || key.ends_with('/') {
         key.push_str("index.html");
     }
-    let (status, object) = match runner.status.get(&key).await {
+    // `/<audience>/…`: that audience's page, from the state store, to its readers.
+    let mut store = &runner.status;
+    let mut private = false;
+    let first = key.split('/').next().unwrap_or("");
+    if let (Some(signin), Some(audience)) =
+        (&runner.signin, runner.config.audiences.audiences.get(first))
+    {
+        let cookies = openmic_http::cookie_header(request.headers());
+        if key == audience.name {
+            // `/staff`: its page is `/staff/`.
+            return openmic_http::response(
+                Reply::html(StatusCode::MOVED_PERMANENTLY, String::new())
+                    .with_header("location", format!("/{key}/")),
+            );
+        }
+        if let Err(reply) = signin.admit(&audience.name, &path, cookies.as_deref()) {
+            return openmic_http::response(reply);
+        }
+        if key
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+        {
+            return openmic_http::response(Reply::error(
+                StatusCode::NOT_FOUND,
+                format!("no route for {method} {path}"),
+            ));
+        }
+        key = format!("audiences/{key}");
+        store = &runner.state;
+        private = true;
+    }
+    let (status, object) = match store.get(&key).await {
         Ok(Some(o)) => (StatusCode::OK, o),
         Ok(None) | Err(openmic::ports::BackendError::Permanent(_)) => {
             // As CloudFront does: the site's own 404 page, when there is one.
@@ -712,7 +761,11 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
     }
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(openmic::ports::DATA_CACHE_CONTROL),
+        HeaderValue::from_static(match private {
+            // A reader's own: no shared cache keeps it.
+            true => "private, no-store",
+            false => openmic::ports::DATA_CACHE_CONTROL,
+        }),
     );
     h.insert(
         "x-content-type-options",

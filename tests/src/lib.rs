@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod catcher;
+pub mod oidc;
 pub mod proxy;
 pub mod serve;
 

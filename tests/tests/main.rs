@@ -5,6 +5,7 @@
 
 mod abuse;
 mod alerts;
+mod audiences;
 mod aws_backends;
 mod chat_bodies;
 mod chat_commands;

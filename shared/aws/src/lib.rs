@@ -4,6 +4,8 @@
 //! SDKs of those it talks to.
 
 pub mod batch;
+#[cfg(feature = "cloudfront")]
+pub mod cloudfront;
 #[cfg(feature = "s3")]
 pub mod s3;
 #[cfg(feature = "ses")]

@@ -9,6 +9,7 @@
 //! receives it here (`config.mail.mail_from`).
 
 pub mod alerting;
+pub mod audiences;
 pub mod aws;
 pub mod chat;
 pub mod gitlab;
@@ -280,6 +281,8 @@ pub struct Config {
     pub gitlab: gitlab::GitlabSettings,
     /// Metrics in incidents (docs/alerts.md).
     pub metrics: metrics::MetricsSettings,
+    /// Audience pages and the sign-in their readers use.
+    pub audiences: audiences::AudienceSettings,
 }
 
 impl Default for Config {
@@ -317,6 +320,7 @@ impl Config {
             aws: aws::AwsSettings::read(get)?,
             gitlab: gitlab::GitlabSettings::read(get)?,
             metrics: metrics::MetricsSettings::read(get)?,
+            audiences: audiences::AudienceSettings::read(get)?,
         })
     }
 
@@ -335,6 +339,7 @@ impl Config {
             chat::VARIABLES,
             sla::VARIABLES,
             metrics::VARIABLES,
+            audiences::VARIABLES,
             aws::VARIABLES,
             gitlab::VARIABLES,
         ]

@@ -298,3 +298,23 @@ pub fn content_type_for(key: &str) -> &'static str {
         _ => "application/octet-stream",
     }
 }
+
+/// Sign-in to audience pages (`GET /login`, `/callback`, `/logout`) and the sessions
+/// it grants (GitLab's OpenID Connect, `AUDIENCES`).
+#[async_trait]
+pub trait SignIn: Send + Sync {
+    /// `GET /login[?to=/<audience>/…]`: the reader sent to the provider.
+    async fn login(&self, query: Option<&str>) -> crate::reply::Reply;
+    /// `GET /callback?code=…&state=…`: the provider's answer checked, a session set.
+    async fn callback(&self, query: Option<&str>, cookies: Option<&str>) -> crate::reply::Reply;
+    /// `GET /logout`: the session removed.
+    fn logout(&self) -> crate::reply::Reply;
+    /// Whether the reader holding `cookies` may read `path` of `audience`'s page: the
+    /// reply to give instead when not (to sign in, or a page saying why not).
+    fn admit(
+        &self,
+        audience: &str,
+        path: &str,
+        cookies: Option<&str>,
+    ) -> Result<(), crate::reply::Reply>;
+}

@@ -79,6 +79,7 @@ pub fn variables() -> impl Iterator<Item = &'static config::Variable> {
         chatops::VARIABLES,
         sla::VARIABLES,
         metrics::VARIABLES,
+        config::audiences::VARIABLES,
     ]
     .into_iter()
     .flatten()

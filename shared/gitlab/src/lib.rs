@@ -14,6 +14,7 @@
 //! URL is built segment by segment, each percent-encoded, and a segment that is empty,
 //! `.` or `..` (which a URL would fold away) is refused.
 
+pub mod oidc;
 pub mod token;
 
 use std::collections::HashMap;

@@ -26,6 +26,7 @@ use openmic::subscriptions::Subscriptions;
 #[cfg(feature = "subscriptions")]
 use openmic::subscriptions::web::{self, MAX_FORM_BYTES};
 use openmic_core::config::Config;
+use openmic_core::ports::SignIn;
 use openmic_intake::{Intake, Reply, Route, check_declared_length, too_large};
 #[cfg(feature = "subscriptions")]
 use std::net::SocketAddr;
@@ -42,7 +43,11 @@ pub fn response(reply: Reply) -> Response {
     );
     for (name, value) in reply.headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(name, v);
+            // A reply may set several cookies; any other header once.
+            match name.eq_ignore_ascii_case("set-cookie") {
+                true => h.append(header::SET_COOKIE, v),
+                false => h.insert(name, v).is_some(),
+            };
         }
     }
     response
@@ -268,6 +273,52 @@ async fn subscription(subscriptions: &Subscriptions, request: Request) -> Respon
         })
         .await;
     response(page)
+}
+
+/// `GET /login`, `GET /callback`, `GET /logout`: sign-in to audience pages (the
+/// reader's cookies handed to [`SignIn`]); 405 for another method.
+pub fn signin_routes<S: Clone + Send + Sync + 'static>(signin: Arc<dyn SignIn>) -> Router<S> {
+    let (login, callback, logout) = (signin.clone(), signin.clone(), signin);
+    let only_get = |m: MethodRouter<S>| {
+        m.fallback(|method: Method, uri: Uri| async move {
+            response(Reply::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("method {method} is not allowed on {}; use GET", uri.path()),
+            ))
+        })
+    };
+    Router::new()
+        .route(
+            "/login",
+            only_get(axum::routing::get(move |uri: Uri| async move {
+                response(login.login(uri.query()).await)
+            })),
+        )
+        .route(
+            "/callback",
+            only_get(axum::routing::get(
+                move |uri: Uri, headers: HeaderMap| async move {
+                    let cookies = cookie_header(&headers);
+                    response(callback.callback(uri.query(), cookies.as_deref()).await)
+                },
+            )),
+        )
+        .route(
+            "/logout",
+            only_get(axum::routing::get(move || async move {
+                response(logout.logout())
+            })),
+        )
+}
+
+/// The request's cookies, as one `Cookie` header (HTTP/2 may send several).
+pub fn cookie_header(headers: &HeaderMap) -> Option<String> {
+    let all: Vec<&str> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!all.is_empty()).then(|| all.join("; "))
 }
 
 /// `404 {"error": "no route for <method> <path>"}`.

@@ -10,6 +10,7 @@
 //! - this module: the [`Publisher`] that reads, merges, writes and publishes, resyncs
 //!   from GitLab's API, and moves an earlier release's data.
 
+pub mod audience;
 pub mod authorize;
 mod components;
 pub mod incident;
@@ -147,6 +148,20 @@ pub struct Publisher {
     pub clock: Arc<dyn Clock>,
     /// `INCIDENT_SLA`: incidents with a target are kept on the SLA watch list.
     pub sla: crate::sla::SlaTargets,
+    /// The audience whose page this publisher writes (`None`: the public page).
+    audience: Option<String>,
+    /// The audience pages written beside the public one (`AUDIENCES`).
+    audiences: Vec<AudienceStores>,
+}
+
+/// Where one audience's page and its own indexes are (see [`audience`]).
+#[derive(Clone)]
+struct AudienceStores {
+    name: String,
+    /// The state bucket, with `index/…` moved under the audience's index prefix.
+    state: Arc<dyn ObjectStore>,
+    /// The state bucket under `audiences/<name>/`.
+    pages: Arc<dyn ObjectStore>,
 }
 
 impl Publisher {
@@ -246,11 +261,67 @@ impl Publisher {
     /// change has the same id, and is mailed once); with `how.site`, the list and the
     /// site follow at once (a caller applying many incidents writes them once after).
     async fn apply_with(&self, state: &IncidentState, how: Apply) -> Result<Outcome, ProcessError> {
+        let outcome = self.apply_here(state, how).await?;
+        for a in &self.audiences {
+            let quiet = Apply {
+                announce: false,
+                ..how
+            };
+            self.audience_view(a).apply_here(state, quiet).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// The publisher of audience `a`'s page: this one's configuration, clock and
+    /// GitLab, its own stores, no audiences of its own.
+    fn audience_view(&self, a: &AudienceStores) -> Publisher {
+        Publisher {
+            config: self.config.clone(),
+            state: a.state.clone(),
+            status: a.pages.clone(),
+            authorizer: self.authorizer.clone(),
+            gitlab: self.gitlab.clone(),
+            projects: self.projects.clone(),
+            updates: None,
+            page: self.page.clone(),
+            // The layout is the public publisher's to check and move.
+            layout_checked: tokio::sync::OnceCell::new_with(Some(())),
+            clock: self.clock.clone(),
+            sla: crate::sla::SlaTargets::default(),
+            audience: Some(a.name.clone()),
+            audiences: Vec::new(),
+        }
+    }
+
+    /// [`Publisher::apply_with`] for this publisher's page alone.
+    async fn apply_here(&self, state: &IncidentState, how: Apply) -> Result<Outcome, ProcessError> {
         let Some(id) = state.public_id(self.config.public_ids()) else {
             return Ok(Outcome::Private {
                 incident: state.id(),
             });
         };
+        let labels = state.issue.as_ref().map_or(&[][..], |i| &i.labels[..]);
+        let readers = audience::Readers::of(labels, &self.config.audiences.audiences);
+        if !readers.see(self.audience.as_deref()) {
+            if let (None, true, Some(problem)) =
+                (&self.audience, state.published(), readers.problem())
+            {
+                let text = format!(
+                    "openmic shows this incident on no page: {problem}. Name one of them \
+                     ({}) or remove the label.",
+                    self.config
+                        .audiences
+                        .audiences
+                        .iter()
+                        .map(|a| format!("`audience::{}`", a.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                return self.withhold(state, id, problem, text, how).await;
+            }
+            return self.take_down(state, id, how).await;
+        }
+        let public = self.audience.is_none();
         let now = self.clock.now();
         let maintenance = match &state.issue {
             Some(issue) => {
@@ -261,8 +332,13 @@ impl Publisher {
         let maintenance = match maintenance {
             Ok(m) => m,
             // Shown nowhere rather than with a wrong time; said back.
-            Err(problem) if state.published() => {
-                return self.withhold(state, id, problem.0, how).await;
+            Err(problem) if state.published() && self.audience.is_none() => {
+                let text = format!(
+                    "openmic cannot show this maintenance on the status page: {}. Fix the \
+                     description (for example `Window: 2026-12-01T02:00:00Z/PT2H`) and it appears.",
+                    problem.0
+                );
+                return self.withhold(state, id, problem.0, text, how).await;
             }
             Err(_) => return self.take_down(state, id, how).await,
         };
@@ -304,12 +380,16 @@ impl Publisher {
                 stage = rendered.incident.stage.as_deref(),
                 "published"
             );
-            self.hold_delivery(state).await?;
+            if public {
+                self.hold_delivery(state).await?;
+            }
             // The text is public now; the files follow.
             self.sync_files(state.project_id, id, &rendered.uploads)
                 .await?;
-            self.link_back(state, id).await?;
-            self.write_timeline(state, &rendered.incident).await?;
+            if public {
+                self.link_back(state, id).await?;
+                self.write_timeline(state, &rendered.incident).await?;
+            }
             return Ok(Outcome::Published { id });
         }
         self.take_down(state, id, how).await
@@ -365,26 +445,24 @@ impl Publisher {
         Ok(())
     }
 
-    /// A maintenance whose window cannot be read: nothing of it is public; the problem
-    /// goes into its audit and, with API access, once into a note on its issue.
+    /// An incident that cannot be shown (a maintenance whose window cannot be read, a
+    /// label naming no audience): nothing of it is public; the problem goes into its
+    /// audit and, with API access, once into a note (`text`) on its issue.
     async fn withhold(
         &self,
         state: &IncidentState,
         id: u64,
         problem: String,
+        text: String,
         how: Apply,
     ) -> Result<Outcome, ProcessError> {
-        warn!(incident = %state.id(), %problem, "maintenance withheld");
+        warn!(incident = %state.id(), %problem, "withheld");
         let now = self.clock.now();
         let incident = state.id();
         let state = self
             .update_state(incident, |s| s.note_problem(&problem, now))
             .await?;
         let outcome = self.take_down(&state, id, how).await?;
-        let text = format!(
-            "openmic cannot show this maintenance on the status page: {problem}. Fix the \
-             description (for example `Window: 2026-12-01T02:00:00Z/PT2H`) and it appears."
-        );
         self.note_once(&state, &problem, &text).await?;
         Ok(outcome)
     }
@@ -611,6 +689,15 @@ impl Publisher {
     /// index: concurrent publishers of different incidents never drop each other's
     /// entries.
     pub async fn write_list(&self) -> Result<(), ProcessError> {
+        self.write_list_here().await?;
+        for a in &self.audiences {
+            self.audience_view(a).write_list_here().await?;
+        }
+        Ok(())
+    }
+
+    /// [`Publisher::write_list`] for this publisher's page alone.
+    async fn write_list_here(&self) -> Result<(), ProcessError> {
         for _ in 0..document::CAS_ATTEMPTS {
             let (index, etag) = self.read_index().await?;
             if index.pages.as_deref() != Some(self.page.fingerprint())
@@ -649,7 +736,9 @@ impl Publisher {
                     }
                 }
             }
-            self.write_mutings(&index).await?;
+            if self.audience.is_none() {
+                self.write_mutings(&index).await?;
+            }
             if self.read_index().await?.1 == etag {
                 return Ok(());
             }
@@ -733,6 +822,15 @@ impl Publisher {
     /// scheduled tick, every minute): each one whose public stage is no longer right
     /// is published again, and the site follows. Returns how many moved.
     pub async fn tick(&self) -> Result<usize, ProcessError> {
+        let mut moved = self.tick_here().await?;
+        for a in &self.audiences {
+            moved += self.audience_view(a).tick_here().await?;
+        }
+        Ok(moved)
+    }
+
+    /// [`Publisher::tick`] for this publisher's page alone.
+    async fn tick_here(&self) -> Result<usize, ProcessError> {
         self.check_layout().await?;
         let now = self.clock.now();
         let (index, _) = self.read_index().await?;
@@ -753,7 +851,7 @@ impl Publisher {
                     .await
                 {
                     Ok(None) => continue,
-                    Ok(Some((state, _))) => self.apply_with(&state, Apply::MANY).await,
+                    Ok(Some((state, _))) => self.apply_here(&state, Apply::MANY).await,
                     Err(e) => Err(e),
                 };
             match outcome {
@@ -770,7 +868,7 @@ impl Publisher {
         // The site once, for all that moved, even when one failed (perhaps after its
         // stage reached the index, when no later tick would move it again).
         let written = match moved > 0 || failed.is_some() {
-            true => self.write_list().await,
+            true => self.write_list_here().await,
             false => Ok(()),
         };
         match (failed, written) {
@@ -857,6 +955,23 @@ impl Publisher {
             warn!(error = %e, "no SLA timers");
             crate::sla::SlaTargets::default()
         });
+        let audiences = config
+            .audiences
+            .audiences
+            .iter()
+            .map(|a| AudienceStores {
+                name: a.name.clone(),
+                state: Arc::new(audience::Prefixed::only(
+                    state.clone(),
+                    audience::index_prefix(&a.name),
+                    "index/",
+                )) as Arc<dyn ObjectStore>,
+                pages: Arc::new(audience::Prefixed::all(
+                    state.clone(),
+                    audience::pages_prefix(&a.name),
+                )),
+            })
+            .collect();
         Publisher {
             projects: Arc::new(Projects::new(&config, Some(state.clone()))),
             page: Arc::new(Page::new(&config)),
@@ -869,6 +984,8 @@ impl Publisher {
             layout_checked: tokio::sync::OnceCell::new(),
             clock: Arc::new(SystemClock),
             sla,
+            audience: None,
+            audiences,
         }
     }
 

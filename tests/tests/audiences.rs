@@ -1,0 +1,507 @@
+//! Audience pages (`AUDIENCES`): an incident labelled `audience::<name>` is published
+//! to that audience's page only (under `audiences/<name>/` of the state store), one
+//! without the label to the public page and every audience's; the public page is
+//! byte-for-byte what it is without audiences; a label naming no audience withholds the
+//! incident everywhere. Readers sign in with GitLab (OpenID Connect), here against a
+//! stand-in provider (tests/src/oidc.rs), over HTTP and in Debian's Chromium.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use openmic_tests::oidc::{CLIENT_ID, CLIENT_SECRET, Mode, Provider};
+use openmic_tests::*;
+use serde_json::{Value, json};
+
+const AUDIENCES: &str = "staff=ops,eng; acme=customers/acme";
+
+const PLAIN: &str = "Checkout latency for everyone";
+const STAFF: &str = "Internal database failover";
+const ACME: &str = "Acme tenant exports delayed";
+const GHOST: &str = "Mystery audience incident";
+
+/// An Issue Hook publishing incident `iid` opened `hours` before the site's now,
+/// with `labels` besides those that publish it.
+fn incident(iid: u64, title: &str, hours: i64, labels: &[&str]) -> String {
+    let now = openmic::time::parse(SITE_NOW).unwrap();
+    let i = BigIncident {
+        iid,
+        title: title.to_owned(),
+        component: "API",
+        severity: "high",
+        created_at: now - chrono::Duration::hours(hours),
+        closed_at: None,
+    };
+    let mut event: Value = serde_json::from_str(&big_incident_events(&i).remove(0)).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    for l in labels {
+        let label = json!({"id": 700, "title": l, "project_id": 42, "type": "ProjectLabel"});
+        body["object_attributes"]["labels"]
+            .as_array_mut()
+            .unwrap()
+            .push(label.clone());
+        body["labels"].as_array_mut().unwrap().push(label);
+    }
+    event["body"] = json!(body.to_string());
+    // Each labelling its own delivery.
+    let key = format!("audience-{iid}-{}", labels.join("+"));
+    event["headers"]["idempotency-key"] = json!(key);
+    event["headers"]["x-gitlab-event-uuid"] = json!(key);
+    event.to_string()
+}
+
+fn plain() -> String {
+    incident(201, PLAIN, 5, &[])
+}
+
+fn labelled() -> Vec<String> {
+    vec![
+        incident(202, STAFF, 4, &["audience::staff"]),
+        incident(203, ACME, 3, &["audience::acme"]),
+        incident(204, GHOST, 2, &["audience::ghosts"]),
+    ]
+}
+
+fn settings(gitlab: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AUDIENCES", AUDIENCES.to_owned()),
+        ("GITLAB_URL", gitlab.to_owned()),
+        ("GITLAB_OIDC_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("GITLAB_OIDC_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+    ]
+}
+
+async fn publish(runner: &openmic_local::Runner, events: &[String]) {
+    for e in events {
+        let (status, body) = send_text(runner, e).await;
+        assert_eq!(status, 202, "{body}");
+        runner.drain().await;
+    }
+}
+
+fn text(tree: &std::collections::BTreeMap<String, Vec<u8>>, key: &str) -> String {
+    String::from_utf8_lossy(tree.get(key).unwrap_or_else(|| panic!("{key} is written")))
+        .into_owned()
+}
+
+#[tokio::test]
+async fn the_public_page_is_byte_for_byte_without_audiences_and_each_audience_gets_its_own() {
+    let with = tempfile::tempdir().unwrap();
+    let without = tempfile::tempdir().unwrap();
+    let extra = settings("https://gitlab.example.com");
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let runner = embedded(with.path(), &extra);
+    let mut events = vec![plain()];
+    events.extend(labelled());
+    publish(&runner, &events).await;
+    let bare = embedded(without.path(), &[]);
+    publish(&bare, &[plain()]).await;
+
+    let public = tree(&with.path().join("status"));
+    assert!(public.contains_key("index.html"));
+    assert!(
+        public == tree(&without.path().join("status")),
+        "the public page differs from the one without AUDIENCES"
+    );
+    for (key, body) in &public {
+        let body = String::from_utf8_lossy(body);
+        for secret in [STAFF, ACME, GHOST, "audience::"] {
+            assert!(!body.contains(secret), "{key} holds {secret:?}");
+        }
+    }
+
+    let state = tree(&with.path().join("state"));
+    let staff = text(&state, "audiences/staff/index.html");
+    assert!(staff.contains(PLAIN) && staff.contains(STAFF), "{staff}");
+    assert!(!staff.contains(ACME) && !staff.contains(GHOST));
+    let acme = text(&state, "audiences/acme/index.html");
+    assert!(acme.contains(PLAIN) && acme.contains(ACME), "{acme}");
+    assert!(!acme.contains(STAFF) && !acme.contains(GHOST));
+    // The same file names as the public site.
+    for key in public.keys().filter(|k| !k.starts_with("data/incident/")) {
+        if key.starts_with("incidents/") || key.starts_with("feed/") {
+            continue;
+        }
+        assert!(
+            state.contains_key(&format!("audiences/staff/{key}")),
+            "audiences/staff/{key}"
+        );
+    }
+    assert!(state.contains_key("audiences/staff/data/incident/202.json"));
+    assert!(!state.contains_key("audiences/acme/data/incident/202.json"));
+    assert!(state.contains_key("audiences/acme/data/incident/203.json"));
+    assert!(!state.keys().any(|k| k.contains("/incident/204.json")));
+    // The audiences' indexes are kept apart from their pages.
+    assert!(
+        !state
+            .keys()
+            .any(|k| k.starts_with("audiences/") && k.contains("index/"))
+    );
+    // The unknown audience is a problem on the incident.
+    let ghost = text(&state, &openmic::ids::IncidentId::new(42, 204).state_key());
+    assert!(
+        ghost.contains("`audience::ghosts` names no audience of AUDIENCES"),
+        "{ghost}"
+    );
+
+    // Taking the label off publishes it to the public page and every audience's.
+    let mut unlabelled: Value = serde_json::from_str(&incident(202, STAFF, 4, &[])).unwrap();
+    let mut body: Value = serde_json::from_str(unlabelled["body"].as_str().unwrap()).unwrap();
+    let later = openmic::time::parse(SITE_NOW).unwrap() - chrono::Duration::hours(1);
+    body["object_attributes"]["updated_at"] = json!(openmic::time::format(&later));
+    body["object_attributes"]["action"] = json!("update");
+    unlabelled["body"] = json!(body.to_string());
+    publish(&runner, &[unlabelled.to_string()]).await;
+    let public = tree(&with.path().join("status"));
+    assert!(text(&public, "index.html").contains(STAFF));
+    let state = tree(&with.path().join("state"));
+    assert!(text(&state, "audiences/acme/index.html").contains(STAFF));
+}
+
+#[test]
+fn audiences_are_read_with_named_problems() {
+    let bad = openmic::config::Config::from_lookup(|k| {
+        (k == "AUDIENCES").then(|| "staff=ops; login=ops; Acme=x".to_owned())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("AUDIENCES"), "{bad}");
+    assert!(
+        bad.contains("\"login\" is a path of the public site"),
+        "{bad}"
+    );
+    assert!(bad.contains("\"Acme\" is not an audience name"), "{bad}");
+    // Without the client, the runner does not start with audiences.
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(&[("AUDIENCES", AUDIENCES)]);
+    let err = openmic_local::Runner::embedded(dir.path(), config)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("GITLAB_OIDC_CLIENT_ID"), "{err}");
+}
+
+/// A runner with audiences against the stand-in provider, serving on a loopback port.
+struct Site {
+    url: String,
+    runner: Arc<openmic_local::Runner>,
+    clock: Arc<ManualClock>,
+    provider: Provider,
+    server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn site() -> Site {
+    let provider = Provider::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = settings(&provider.url);
+    extra.push(("STATUS_PAGE_URL", url.clone()));
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let clock = ManualClock::at(&openmic::time::format(&chrono::Utc::now()));
+    let mut runner =
+        openmic_local::Runner::embedded_at(dir.path(), test_config(&extra), clock.clone())
+            .expect("the runner starts");
+    runner.publisher.clock = site_clock();
+    let mut events = vec![plain()];
+    events.extend(labelled());
+    publish(&runner, &events).await;
+    let runner = Arc::new(runner);
+    let app = runner.app();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Site {
+        url,
+        runner,
+        clock,
+        provider,
+        server,
+        _dir: dir,
+    }
+}
+
+/// A reader without a browser: redirects followed by hand, cookies kept.
+struct Reader {
+    http: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+impl Reader {
+    fn new() -> Reader {
+        Reader {
+            http: http()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Default::default(),
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> Answer {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut request = self.http.get(url);
+        if !cookie.is_empty() {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let set_cookies: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            match c.contains("Max-Age=0") {
+                true => self.cookies.remove(k),
+                false => self.cookies.insert(k.to_owned(), v.to_owned()),
+            };
+        }
+        let body = response.text().await.unwrap();
+        Answer {
+            status,
+            location,
+            set_cookies,
+            body,
+        }
+    }
+
+    /// Follows redirects from `url` (relative ones against `base`); the last answer
+    /// and every URL visited.
+    async fn follow(&mut self, base: &str, url: &str) -> (Answer, Vec<String>) {
+        let mut url = url.to_owned();
+        let mut seen = vec![url.clone()];
+        for _ in 0..10 {
+            let a = self.get(&url).await;
+            match (&a.location, a.status) {
+                (Some(l), 301..=303) => {
+                    url = match l.starts_with('/') {
+                        true => format!("{base}{l}"),
+                        false => l.clone(),
+                    };
+                    seen.push(url.clone());
+                }
+                _ => return (a, seen),
+            }
+        }
+        panic!("too many redirects: {seen:?}");
+    }
+}
+
+#[tokio::test]
+async fn readers_sign_in_with_gitlab_and_see_only_their_audiences() {
+    let s = site().await;
+    let base = s.url.clone();
+
+    // Anonymous: sent to sign in.
+    let mut anonymous = Reader::new();
+    let a = anonymous.get(&format!("{base}/staff/")).await;
+    assert_eq!(a.status, 302);
+    assert_eq!(a.location.as_deref(), Some("/login?to=%2Fstaff%2F"));
+    let a = anonymous
+        .get(&format!("{base}/staff/data/incident/202.json"))
+        .await;
+    assert_eq!(a.status, 302);
+    assert!(!a.body.contains(STAFF));
+
+    // A member of ops: the staff page, with its internal incident; not acme's.
+    s.provider.sign_in_as("ops-member");
+    let mut ops = Reader::new();
+    let (a, seen) = ops.follow(&base, &format!("{base}/staff/")).await;
+    assert_eq!(a.status, 200, "{seen:?}\n{}", a.body);
+    assert!(
+        a.body.contains(STAFF) && a.body.contains(PLAIN),
+        "{}",
+        a.body
+    );
+    assert!(!a.body.contains(ACME));
+    assert!(
+        seen.iter()
+            .any(|u| u.starts_with(&format!("{}/oauth/authorize?", s.provider.url)))
+    );
+    assert_eq!(seen.last().unwrap(), &format!("{base}/staff/"));
+    let session = ops
+        .cookies
+        .get("openmic_session")
+        .cloned()
+        .expect("a session");
+    let a = ops.get(&format!("{base}/acme/")).await;
+    assert_eq!(a.status, 403);
+    assert!(
+        a.body.contains("your sign-in grants staff, not acme"),
+        "{}",
+        a.body
+    );
+    assert!(!a.body.contains(ACME));
+
+    // The cookies as the brief wants them (no Secure on plain-http loopback).
+    let mut fresh = Reader::new();
+    let login = fresh.get(&format!("{base}/login?to=/staff/")).await;
+    assert!(login.set_cookies[0].contains("HttpOnly; SameSite=Lax"));
+    let (_, _) = fresh
+        .follow(&base, login.location.as_deref().unwrap())
+        .await;
+    let set = fresh
+        .cookies
+        .get("openmic_session")
+        .expect("signed in again");
+    assert!(!set.is_empty());
+
+    // A member of customers/acme gets acme only.
+    s.provider.sign_in_as("acme-member");
+    let mut acme = Reader::new();
+    let (a, _) = acme.follow(&base, &format!("{base}/acme/")).await;
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains(ACME) && !a.body.contains(STAFF));
+    let a = acme.get(&format!("{base}/staff/")).await;
+    assert_eq!(a.status, 403);
+    assert!(a.body.contains("grants acme, not staff"), "{}", a.body);
+    let a = acme
+        .get(&format!("{base}/staff/data/incident/202.json"))
+        .await;
+    assert_eq!(a.status, 403);
+    assert!(!a.body.contains(STAFF));
+
+    // Nobody's groups: no audience.
+    s.provider.sign_in_as("nobody");
+    let (a, _) = Reader::new().follow(&base, &format!("{base}/staff/")).await;
+    assert_eq!(a.status, 403);
+    assert!(
+        a.body.contains("no GitLab group of any audience"),
+        "{}",
+        a.body
+    );
+
+    // A forged cookie: the session's audiences widened, its signature kept.
+    let (payload, tag) = session.split_once('.').unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: Value = serde_json::from_slice(&b64.decode(payload).unwrap()).unwrap();
+    claims["audiences"] = json!(["staff", "acme"]);
+    let forged = format!("{}.{tag}", b64.encode(claims.to_string()));
+    let mut forger = Reader::new();
+    forger.cookies.insert("openmic_session".into(), forged);
+    let a = forger.get(&format!("{base}/acme/")).await;
+    assert_eq!(a.status, 403);
+    assert!(a.body.contains("not one this page signed"), "{}", a.body);
+    assert!(!a.body.contains(ACME));
+
+    // An expired session: the reader's cookie 13 hours on.
+    s.clock.set(&openmic::time::format(
+        &(chrono::Utc::now() + chrono::Duration::hours(13)),
+    ));
+    let a = ops.get(&format!("{base}/staff/")).await;
+    assert_eq!(a.status, 403);
+    assert!(a.body.contains("your session has expired"), "{}", a.body);
+    assert!(!a.body.contains(STAFF));
+    s.clock.set(&openmic::time::format(&chrono::Utc::now()));
+
+    // A wrong state: the provider's answer with another state.
+    s.provider.sign_in_as("ops-member");
+    let mut r = Reader::new();
+    let login = r.get(&format!("{base}/login?to=/staff/")).await;
+    let back = r.get(login.location.as_deref().unwrap()).await;
+    let callback = back.location.unwrap();
+    let url = reqwest::Url::parse(&callback).unwrap();
+    let code = url
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let a = r
+        .get(&format!("{base}/callback?code={code}&state=not-the-state"))
+        .await;
+    assert_eq!(a.status, 403);
+    assert!(a.body.contains("state does not match"), "{}", a.body);
+    assert!(!r.cookies.contains_key("openmic_session"));
+
+    // A callback nobody started here.
+    let a = Reader::new()
+        .get(&format!("{base}/callback?code=x&state=y"))
+        .await;
+    assert_eq!(a.status, 403);
+    assert!(a.body.contains("not started here"), "{}", a.body);
+
+    // Tokens the provider gets wrong, each refused with its reason.
+    for (mode, why) in [
+        (Mode::OtherClient, "issued for another application"),
+        (Mode::BadSignature, "signature does not verify"),
+        (Mode::Expired, "the ID token has expired"),
+    ] {
+        s.provider.mode(mode);
+        let mut r = Reader::new();
+        let (a, _) = r.follow(&base, &format!("{base}/staff/")).await;
+        assert_eq!(a.status, 403, "{mode:?}");
+        assert!(a.body.contains(why), "{mode:?}: {}", a.body);
+        assert!(!a.body.contains(STAFF));
+        assert!(!r.cookies.contains_key("openmic_session"), "{mode:?}");
+    }
+    s.provider.mode(Mode::Good);
+
+    // Signing out.
+    let a = ops.get(&format!("{base}/logout")).await;
+    assert_eq!(a.status, 302);
+    assert!(!ops.cookies.contains_key("openmic_session"));
+    assert!(s.provider.issued() >= 6);
+    drop(s.runner.clone());
+}
+
+#[tokio::test]
+async fn audience_pages_in_a_real_browser() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run scripts/test, which installs it and Debian's chromium"
+    );
+    let s = site().await;
+    let out = tokio::process::Command::new("node")
+        .arg(browser_dir.join("audiences.mjs"))
+        .arg(&s.url)
+        .arg(&s.provider.url)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "browser checks failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "ok - an anonymous reader of /staff/ is sent to sign in with GitLab",
+        "ok - a member of ops sees the staff page with its internal incident",
+        "ok - the staff page's links stay on the staff page",
+        "ok - a member of ops is refused acme's page, with why",
+        "ok - a member of customers/acme gets acme and not staff",
+        "ok - a forged session cookie is refused with a page saying why",
+    ] {
+        assert!(stdout.contains(line), "{line}");
+    }
+}

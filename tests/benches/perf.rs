@@ -665,7 +665,10 @@ fn chart(c: &mut Criterion) {
     let series: Vec<Series> = (0..10)
         .map(|s| Series {
             labels: BTreeMap::from([
-                ("__name__".to_owned(), "http_request_duration_seconds".to_owned()),
+                (
+                    "__name__".to_owned(),
+                    "http_request_duration_seconds".to_owned(),
+                ),
                 ("instance".to_owned(), format!("api-{s}.example.com:9100")),
             ]),
             points: (0..720)

@@ -15,6 +15,7 @@ pub mod axes;
 pub mod csv;
 pub mod matrix;
 pub mod promql;
+pub mod query;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use mail_parser::MimeHeaders;
 use openmic::config::Secret;
 use openmic::config::metrics::Prometheus;
 use openmic::metrics::chart::{NoChart, query};
@@ -240,4 +241,111 @@ async fn basic_auth_from_the_url_is_sent_as_a_header() {
     query::chart(Some(outbound), Some(&p), Some(GENERATOR), starts, None, now)
         .await
         .unwrap();
+}
+
+/// An Alertmanager delivery of one firing alert whose rule is `expr`.
+fn alertmanager(expr: &str) -> String {
+    let generator = format!(
+        "http://prometheus.internal:9090/graph?g0.expr={}&g0.tab=1",
+        url::form_urlencoded::byte_serialize(expr.as_bytes()).collect::<String>()
+    );
+    serde_json::json!({"version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0, "status": "firing",
+        "receiver": "openmic", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example.com:9093",
+        "alerts": [{"status": "firing", "labels": {"alertname": "HighErrorRate", "severity": "critical"},
+            "annotations": {"summary": "Errors above half a percent"},
+            "startsAt": "2026-12-07T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": generator, "fingerprint": "fp-chart"}]})
+    .to_string()
+}
+
+/// Fires `body` through the runner and processes everything queued; the first mail.
+async fn first_mail(prometheus: &MockServer, body: &str) -> Vec<u8> {
+    use openmic_tests::*;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-12-07T10:30:00Z");
+    let runner = openmic_local::Runner::embedded_at(
+        dir.path(),
+        test_config(&[("PROMETHEUS_URL", &prometheus.uri())]),
+        clock.clone(),
+    )
+    .unwrap();
+    let event = serde_json::json!({"version": "2.0", "rawPath": "/alerts",
+        "headers": {"authorization": format!("Bearer {ALERT_TOKEN}"), "content-type": "application/json", "idempotency-key": "chart-1"},
+        "requestContext": {"http": {"method": "POST", "path": "/alerts"}}, "body": body, "isBase64Encoded": false});
+    let (status, reply) = send_text(&runner, &event.to_string()).await;
+    assert_eq!(status, 202, "{reply}");
+    while runner.pending().await > 0 {
+        runner.drain().await;
+    }
+    let outbox = tree(&dir.path().join("outbox"));
+    assert_eq!(outbox.len(), 1, "one mail");
+    outbox.into_values().next().unwrap()
+}
+
+#[tokio::test]
+async fn the_first_alert_mail_holds_the_chart_inline_and_its_csv() {
+    let server = MockServer::start().await;
+    let (starts, now) = times();
+    let (start, end) = (starts.timestamp() - 3600, now.timestamp());
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query_range"))
+        .and(query_param("query", "rate(http_requests_total[5m]) > 0.5"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(matrix(start, end, 8)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let raw = first_mail(
+        &server,
+        &alertmanager("rate(http_requests_total[5m]) > 0.5"),
+    )
+    .await;
+    let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let html = m.body_html(0).unwrap().into_owned();
+    let text = m.body_text(0).unwrap().into_owned();
+    assert!(html.contains("src=\"cid:chart@openmic\""), "{html}");
+    assert!(
+        text.contains("Chart of rate(http_requests_total[5m]) > 0.5"),
+        "{text}"
+    );
+    assert!(text.contains("chart.csv"), "{text}");
+    let raw_text = String::from_utf8_lossy(&raw);
+    assert!(
+        raw_text.contains("multipart/related"),
+        "the image is related to the HTML"
+    );
+    let png = m
+        .attachments()
+        .find(|a| a.content_id() == Some("chart@openmic"))
+        .expect("the chart inline");
+    assert!(png.contents().starts_with(b"\x89PNG\r\n\x1a\n"));
+    let decoder = png::Decoder::new(std::io::Cursor::new(png.contents()));
+    let info = decoder.read_info().unwrap();
+    assert_eq!((info.info().width, info.info().height), (800, 400));
+    let csv = m
+        .attachments()
+        .find(|a| a.attachment_name() == Some("chart.csv"))
+        .expect("the CSV attached");
+    let csv = String::from_utf8(csv.contents().to_vec()).unwrap();
+    assert!(csv.starts_with("timestamp,series,value\r\n"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 2 * 676);
+}
+
+#[tokio::test]
+async fn without_a_chart_the_mail_goes_and_says_why() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query_range"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>garbage</html>"))
+        .mount(&server)
+        .await;
+    let raw = first_mail(&server, &alertmanager("up == 0")).await;
+    let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let text = m.body_text(0).unwrap().into_owned();
+    assert!(
+        text.contains("No chart: Prometheus' answer could not be read"),
+        "{text}"
+    );
+    assert!(m.body_html(0).unwrap().contains("<p>No chart: "));
+    assert_eq!(m.attachments().count(), 0);
 }

@@ -12,6 +12,7 @@
 //! - A storm (`ALERT_DIGEST_AFTER`) holds notices for the channel's digest, which
 //!   [`Notifier::tick`] sends.
 
+use crate::metrics::chart::{Chart, NoChart};
 use futures_util::future::join_all;
 use sha2::{Digest, Sha256};
 use tracing::{Instrument, error, info, warn};
@@ -83,10 +84,11 @@ impl Notifier {
                 record = self.settle(key, notice, at, Settled::Unrouted).await?;
                 continue;
             }
+            let chart = self.chart_for(&record, notice, at, &channels).await;
             let outcomes = join_all(
                 channels
                     .iter()
-                    .map(|c| self.to_channel(c, &record, notice, at)),
+                    .map(|c| self.to_channel(c, &record, notice, at, chart.as_ref())),
             )
             .await;
             let mut units = Vec::new();
@@ -193,6 +195,39 @@ impl Notifier {
             .map(|l| l.for_message(record_id, generation, channel, recipient, at))
     }
 
+    /// The chart behind an alert for its first mail (with `PROMETHEUS_URL`, when a
+    /// mail channel takes it): asked once for every channel, within the chart's
+    /// budget; what keeps it from being drawn is logged and said in the mail.
+    async fn chart_for(
+        &self,
+        record: &AlertRecord,
+        notice: Notice,
+        at: Timestamp,
+        channels: &[&Channel],
+    ) -> Option<Result<Chart, NoChart>> {
+        let prometheus = self.config.metrics.prometheus.as_ref()?;
+        let mailed = channels
+            .iter()
+            .any(|c| matches!(c.destination, Destination::Mail(_)));
+        if notice != Notice::New || !mailed {
+            return None;
+        }
+        let alert = &record.alert;
+        let chart = crate::metrics::chart::query::chart(
+            self.outbound.as_deref(),
+            Some(prometheus),
+            alert.generator_url.as_deref(),
+            alert.starts_at.unwrap_or(at),
+            None,
+            at,
+        )
+        .await;
+        if let Err(e) = &chart {
+            info!(reason = e.code(), "no chart: {e}");
+        }
+        Some(chart)
+    }
+
     /// One notice to one channel, in the channel's span.
     async fn to_channel(
         &self,
@@ -200,9 +235,10 @@ impl Notifier {
         record: &AlertRecord,
         notice: Notice,
         at: Timestamp,
+        chart: Option<&Result<Chart, NoChart>>,
     ) -> Outcome {
         let span = tracing::info_span!("channel", channel = %channel.name);
-        self.to_channel_in(channel, record, notice, at)
+        self.to_channel_in(channel, record, notice, at, chart)
             .instrument(span)
             .await
     }
@@ -213,6 +249,7 @@ impl Notifier {
         record: &AlertRecord,
         notice: Notice,
         at: Timestamp,
+        chart: Option<&Result<Chart, NoChart>>,
     ) -> Outcome {
         let mut out = Outcome::default();
         if record.delivered.contains(&channel.name) {
@@ -288,7 +325,7 @@ impl Notifier {
                     let links = one.and_then(|r| {
                         self.links_for(&record.id(), record.generation, &channel.name, r, at)
                     });
-                    let mail = match mail::compose(
+                    let mut mail = match mail::compose(
                         &self.config,
                         record,
                         notice,
@@ -302,6 +339,9 @@ impl Notifier {
                             return out;
                         }
                     };
+                    if let Some(chart) = chart {
+                        mail::add_chart(&mut mail, chart);
+                    }
                     if let Err(e) = self.mailer.send(&mail).await {
                         out.error = Some(e.into());
                         return out;

@@ -349,3 +349,122 @@ async fn without_a_chart_the_mail_goes_and_says_why() {
     assert!(m.body_html(0).unwrap().contains("<p>No chart: "));
     assert_eq!(m.attachments().count(), 0);
 }
+
+#[tokio::test]
+async fn the_chart_and_its_csv_are_uploaded_to_the_incident_issue_once() {
+    use openmic_tests::*;
+    let (starts, now) = times();
+    let (start, end) = (starts.timestamp() - 3600, now.timestamp());
+    let prometheus = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query_range"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(matrix(start, end, 8)))
+        .mount(&prometheus)
+        .await;
+    let gitlab = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v4/projects/42/issues"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .mount(&gitlab)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v4/projects/42/issues"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({
+            "id": 9077, "iid": 77, "project_id": 42, "title": "HighErrorRate", "description": "", "state": "opened",
+            "created_at": "2026-12-07T10:30:01.000Z", "updated_at": "2026-12-07T10:30:01.000Z",
+            "labels": ["incident"], "confidential": false, "web_url": "https://gitlab.example.com/ops/api/-/issues/77"})))
+        .expect(1)
+        .mount(&gitlab)
+        .await;
+    for (file, secret) in [("chart.png", "a1"), ("chart.csv", "b2")] {
+        Mock::given(method("POST"))
+            .and(path("/api/v4/projects/42/uploads"))
+            .and(BodyHas(
+                format!("name=\"file\"; filename=\"{file}\"").into_bytes(),
+            ))
+            .and(header("authorization", "Bearer glpat-chart-token"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({
+                "alt": file, "url": format!("/uploads/{secret}/{file}"),
+                "full_path": format!("/ops/api/uploads/{secret}/{file}"),
+                "markdown": format!("![{file}](/uploads/{secret}/{file})")})))
+            .expect(1)
+            .mount(&gitlab)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/api/v4/projects/42/issues/77/notes"))
+        .and(wiremock::matchers::body_string_contains("chart.png"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({
+            "id": 5, "body": "chart", "author": {"id": 1, "username": "openmic"},
+            "created_at": "2026-12-07T10:30:02.000Z", "updated_at": "2026-12-07T10:30:02.000Z",
+            "system": false, "internal": true})))
+        .expect(1)
+        .mount(&gitlab)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-12-07T10:30:00Z");
+    let runner = openmic_local::Runner::embedded_at(
+        dir.path(),
+        test_config(&[
+            ("PROMETHEUS_URL", &prometheus.uri()),
+            ("GITLAB_URL", &gitlab.uri()),
+            ("GITLAB_TOKEN", "glpat-chart-token"),
+            ("PUBLISHERS", ""),
+            ("CREATE_INCIDENTS", "true"),
+        ]),
+        clock.clone(),
+    )
+    .unwrap();
+    let body = alertmanager("rate(http_requests_total[5m]) > 0.5");
+    for key in ["up-1", "up-2"] {
+        let event = serde_json::json!({"version": "2.0", "rawPath": "/alerts",
+            "headers": {"authorization": format!("Bearer {ALERT_TOKEN}"), "content-type": "application/json", "idempotency-key": key},
+            "requestContext": {"http": {"method": "POST", "path": "/alerts"}}, "body": body, "isBase64Encoded": false});
+        let (status, reply) = send_text(&runner, &event.to_string()).await;
+        assert_eq!(status, 202, "{reply}");
+        while runner.pending().await > 0 {
+            runner.drain().await;
+        }
+    }
+    let notes: Vec<_> = gitlab
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/api/v4/projects/42/issues/77/notes")
+        .collect();
+    assert_eq!(
+        notes.len(),
+        1,
+        "one note, however often the alert is delivered"
+    );
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&notes[0].body)
+            .into_owned()
+            .collect();
+    let note = &form["body"];
+    assert!(
+        note.contains("![chart.png](/uploads/a1/chart.png)"),
+        "{note}"
+    );
+    assert!(note.contains("/uploads/b2/chart.csv"), "{note}");
+    assert!(
+        note.contains("instance=\"a:9100\": now "),
+        "the text alternative: {note}"
+    );
+    assert_eq!(form["internal"], "true", "an internal note");
+    // The mail has it too.
+    assert_eq!(tree(&dir.path().join("outbox")).len(), 1);
+}
+
+/// A request whose body (bytes, a PNG's too) holds these bytes.
+struct BodyHas(Vec<u8>);
+
+impl wiremock::Match for BodyHas {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        request
+            .body
+            .windows(self.0.len())
+            .any(|w| w == self.0.as_slice())
+    }
+}

@@ -85,6 +85,30 @@ impl Notifier {
                 continue;
             }
             let chart = self.chart_for(&record, notice, at, &channels).await;
+            if let (Some(Ok(c)), Some(issues)) = (&chart, &self.issues)
+                && let Some(issue) = record.issue.clone().filter(|i| !i.chart)
+            {
+                // A chart the issue cannot take is logged; the notice goes on.
+                match issues.attach_chart(&issue, c).await {
+                    Ok(()) => {
+                        record = self
+                            .update(key, |old| {
+                                old.map(|mut r| {
+                                    if let Some(i) = r.issue.as_mut().filter(|i| i.iid == issue.iid)
+                                    {
+                                        i.chart = true;
+                                    }
+                                    r
+                                })
+                            })
+                            .await?
+                            .ok_or_else(|| ProcessError::Retryable(format!("{key} vanished")))?;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %crate::errors::Chain(&e), "the chart was not uploaded to the incident issue")
+                    }
+                }
+            }
             let outcomes = join_all(
                 channels
                     .iter()
@@ -195,9 +219,10 @@ impl Notifier {
             .map(|l| l.for_message(record_id, generation, channel, recipient, at))
     }
 
-    /// The chart behind an alert for its first mail (with `PROMETHEUS_URL`, when a
-    /// mail channel takes it): asked once for every channel, within the chart's
-    /// budget; what keeps it from being drawn is logged and said in the mail.
+    /// The chart behind an alert for its first mail and its incident issue (with
+    /// `PROMETHEUS_URL`, when a mail channel takes it or it has an issue): asked once
+    /// for every channel, within the chart's budget; what keeps it from being drawn
+    /// is logged and said in the mail.
     async fn chart_for(
         &self,
         record: &AlertRecord,
@@ -209,7 +234,8 @@ impl Notifier {
         let mailed = channels
             .iter()
             .any(|c| matches!(c.destination, Destination::Mail(_)));
-        if notice != Notice::New || !mailed {
+        let issue = record.issue.as_ref().is_some_and(|i| !i.chart) && self.issues.is_some();
+        if notice != Notice::New || !(mailed || issue) {
             return None;
         }
         let alert = &record.alert;

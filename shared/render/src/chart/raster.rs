@@ -64,7 +64,9 @@ pub(super) fn png(figure: &Figure, shapes: &[Shape]) -> Result<Vec<u8>, PngError
                 let s = Stroke {
                     width: *width,
                     line_cap: LineCap::Butt,
-                    line_join: LineJoin::Round,
+                    // Bevel: a round join adds an arc at each of thousands of vertices a
+                    // pixel apart, for no difference that shows at this size.
+                    line_join: LineJoin::Bevel,
                     dash: if *dashed {
                         StrokeDash::new(vec![6.0, 4.0], 0.0)
                     } else {

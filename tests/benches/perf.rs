@@ -18,6 +18,10 @@
 //!   alerts under escalation, on in-memory ports (records read, due steps claimed,
 //!   paged by mail and SMS, recorded): at most 20 ms.
 //!
+//! - metrics in incidents (issue 27): an alert's chart of 10 series of 720 points
+//!   each (threshold, firing span, legend, text alternative) drawn to PNG: at most
+//!   15 ms.
+//!
 //! Fed from the events/ fixtures. `scripts/perf` prints the ratios.
 
 use std::collections::BTreeMap;
@@ -652,9 +656,51 @@ fn tick(
     });
 }
 
+fn chart(c: &mut Criterion) {
+    use openmic::metrics::chart::{self, Alert, Point, Range, Series};
+    let starts_at = openmic::time::parse("2026-12-07T10:00:00Z").unwrap();
+    let now = openmic::time::parse("2026-12-07T11:00:00Z").unwrap();
+    let range = Range::for_alert(starts_at, now);
+    assert_eq!(range.step, 10, "two hours in 720 steps");
+    let series: Vec<Series> = (0..10)
+        .map(|s| Series {
+            labels: BTreeMap::from([
+                (
+                    "__name__".to_owned(),
+                    "http_request_duration_seconds".to_owned(),
+                ),
+                ("instance".to_owned(), format!("api-{s}.example.com:9100")),
+            ]),
+            points: (0..720)
+                .map(|i| Point {
+                    at_ms: (range.start + i * range.step) * 1000,
+                    value: 0.2 + 0.05 * s as f64 + 0.1 * (i as f64 / 37.0 + s as f64).sin(),
+                })
+                .collect(),
+        })
+        .collect();
+    let alert = Alert {
+        expr: "histogram_quantile(0.99, sum by (le, instance) (rate(http_request_duration_seconds_bucket[5m]))) > 0.5",
+        starts_at,
+        ends_at: None,
+        range,
+    };
+    let drawn = chart::chart(&alert, &series).unwrap();
+    eprintln!(
+        "chart: PNG {} bytes, SVG {} bytes, CSV {} bytes",
+        drawn.png.len(),
+        drawn.svg.len(),
+        drawn.csv.len()
+    );
+    let mut g = c.benchmark_group("chart");
+    g.bench_function("chart: 720 points x 10 series to PNG", |b| {
+        b.iter(|| chart::chart(&alert, &series).unwrap().png.len())
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4)).warm_up_time(std::time::Duration::from_secs(1));
-    targets = intake, render, alerts, site, routing, oncall
+    targets = intake, render, alerts, site, routing, oncall, chart
 }
 criterion_main!(benches);

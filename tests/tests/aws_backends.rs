@@ -539,6 +539,7 @@ async fn ses_sends_both_parts() {
     let mailer = fx.aws.mailer(&fx.config(&[])).unwrap();
     let subject = format!("Alert: production: ses test {}", fx.status_bucket);
     let mail = openmic::mail::Mail {
+        parts: Vec::new(),
         from: "openmic@status.example.com".into(),
         to: vec!["oncall@example.com".into()],
         subject: subject.clone(),

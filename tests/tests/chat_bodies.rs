@@ -59,6 +59,7 @@ fn record(body: &Value) -> AlertRecord {
     );
     let mut record = record.unwrap();
     record.issue = Some(IssueLink {
+        chart: false,
         id: Some(9012),
         project: Some(7),
         iid: 12,

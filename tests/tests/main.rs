@@ -7,6 +7,7 @@ mod abuse;
 mod alerts;
 mod audiences;
 mod aws_backends;
+mod chart_query;
 mod chat_bodies;
 mod chat_commands;
 mod docs;

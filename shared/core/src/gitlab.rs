@@ -189,6 +189,20 @@ pub trait Gitlab: Send + Sync {
         store: &dyn ObjectStore,
         key: &str,
     ) -> Result<bool, ApiError>;
+    /// Uploads a file to `project` (`POST /projects/:id/uploads`), answering the
+    /// markdown GitLab gives for it (`![chart.png](/uploads/<secret>/chart.png)`).
+    async fn upload(
+        &self,
+        project: u64,
+        filename: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<String, ApiError> {
+        let _ = (project, filename, content_type, body);
+        Err(ApiError::Permanent(
+            "this GitLab client does not upload files".into(),
+        ))
+    }
     /// The content of the project's issue template `name`.
     async fn issue_template(&self, project: u64, name: &str) -> Result<Option<String>, ApiError>;
     /// An issue whose description holds `marker`, open or closed.

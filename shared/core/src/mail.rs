@@ -1,8 +1,9 @@
 //! A mail: one RFC 5322 message (text and HTML alternatives), which a [`Mailer`]
 //! (crate::ports::Mailer) writes to an outbox or sends through SES.
 
+use lettre::message::header::ContentType;
 use lettre::message::header::{HeaderName, HeaderValue, InReplyTo, References};
-use lettre::message::{Mailbox, Message, MultiPart};
+use lettre::message::{Attachment, Mailbox, Message, MultiPart};
 
 use crate::errors::BackendError;
 use crate::time::Timestamp;
@@ -27,6 +28,19 @@ pub struct Mail {
     /// Further headers (`List-Unsubscribe`, `Auto-Submitted`, ...), each name an RFC
     /// 5322 field name that is none of the above; values are kept on one line.
     pub headers: Vec<(String, String)>,
+    /// Files sent with it: images the HTML shows by `cid:` and attachments.
+    pub parts: Vec<Part>,
+}
+
+/// A file sent with a mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// `Some(id)`: shown inline by the HTML as `cid:<id>` (multipart/related);
+    /// `None`: an attachment (multipart/mixed).
+    pub content_id: Option<String>,
+    pub filename: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
 }
 
 /// Unicode's bidirectional formatting characters: the embeddings and overrides
@@ -107,12 +121,42 @@ impl Mail {
                 header_safe(value),
             ));
         }
-        let msg = b
-            .multipart(MultiPart::alternative_plain_html(
-                self.text.clone(),
-                self.html.clone(),
-            ))
-            .map_err(|e| bad("build", &e))?;
+        let mut body = MultiPart::alternative_plain_html(self.text.clone(), self.html.clone());
+        let part = |p: &Part| -> Result<_, BackendError> {
+            let ty = ContentType::parse(&p.content_type).map_err(|e| bad("part", &e))?;
+            let file = header_safe(&p.filename);
+            Ok(match &p.content_id {
+                Some(id) => {
+                    Attachment::new_inline_with_name(header_safe(id), file).body(p.body.clone(), ty)
+                }
+                None => Attachment::new(file).body(p.body.clone(), ty),
+            })
+        };
+        let inline: Vec<&Part> = self
+            .parts
+            .iter()
+            .filter(|p| p.content_id.is_some())
+            .collect();
+        if !inline.is_empty() {
+            let mut related = MultiPart::related().multipart(body);
+            for p in inline {
+                related = related.singlepart(part(p)?);
+            }
+            body = related;
+        }
+        let attached: Vec<&Part> = self
+            .parts
+            .iter()
+            .filter(|p| p.content_id.is_none())
+            .collect();
+        if !attached.is_empty() {
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for p in attached {
+                mixed = mixed.singlepart(part(p)?);
+            }
+            body = mixed;
+        }
+        let msg = b.multipart(body).map_err(|e| bad("build", &e))?;
         Ok(msg.formatted())
     }
 }
@@ -124,6 +168,7 @@ mod tests {
     #[test]
     fn headers_cannot_be_injected() {
         let mail = Mail {
+            parts: Vec::new(),
             from: "openmic@example.com".into(),
             to: vec!["ops@example.com".into()],
             subject: "Alert: disk\r\nBcc: victim@example.com".into(),
@@ -182,6 +227,7 @@ mod tests {
         // Joiners and ordinary right-to-left text are text.
         assert!(!is_bidi_control('\u{200D}') && !is_bidi_control('א'));
         let mail = Mail {
+            parts: Vec::new(),
             from: "openmic@example.com".into(),
             to: vec!["ops@example.com".into()],
             subject: "Alert: \u{202E}gnp.exe".into(),

@@ -215,6 +215,33 @@ pub trait Outbound: Send + Sync {
             "this outbound HTTP client does not GET".into(),
         ))
     }
+    /// The same GET with `headers` (an `Authorization`, which no error or log
+    /// names). A client that cannot send them refuses when there are any.
+    async fn get_with(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        max_bytes: usize,
+    ) -> Result<Fetched, BackendError> {
+        if headers.is_empty() {
+            self.get(url, max_bytes).await
+        } else {
+            Err(BackendError::Permanent(
+                "this outbound HTTP client does not GET with headers".into(),
+            ))
+        }
+    }
+}
+
+/// What [`Outbound::get`] answers when the body is longer than it may read: the
+/// caller tells it from a failure to connect by [`is_too_large`].
+pub fn too_large(max_bytes: usize) -> BackendError {
+    BackendError::Permanent(format!("the answer is larger than {max_bytes} bytes"))
+}
+
+/// Whether `e` is [`too_large`]'s.
+pub fn is_too_large(e: &BackendError) -> bool {
+    matches!(e, BackendError::Permanent(m) if m.starts_with("the answer is larger than "))
 }
 
 /// What a GET brought back: its status and body.

@@ -327,6 +327,11 @@ impl GitlabApi {
             match body {
                 Some(Body::Form(f)) => req = req.form(f),
                 Some(Body::Json(j)) => req = req.json(j),
+                Some(Body::Raw(ty, bytes)) => {
+                    req = req
+                        .header(reqwest::header::CONTENT_TYPE, ty)
+                        .body(bytes.to_vec())
+                }
                 None => {}
             }
             let resp = req.send().await.map_err(Failure::Transport)?;
@@ -442,6 +447,43 @@ impl GitlabApi {
 enum Body<'a> {
     Form(&'a [(&'a str, String)]),
     Json(&'a serde_json::Value),
+    /// Bytes of a content type (a multipart form made here).
+    Raw(&'a str, &'a [u8]),
+}
+
+/// A `multipart/form-data` body of one field `file` holding `body` as `filename`
+/// (its name kept to letters, digits, `.`, `-` and `_`), and its content type. The
+/// boundary is one the body does not hold.
+fn multipart_file(filename: &str, content_type: &str, body: &[u8]) -> (String, Vec<u8>) {
+    let name: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let ty: String = content_type.chars().filter(|c| !c.is_control()).collect();
+    let mut n = 0u32;
+    let boundary = loop {
+        let b = format!("openmic-upload-{n:08x}");
+        if !body.windows(b.len()).any(|w| w == b.as_bytes()) {
+            break b;
+        }
+        n += 1;
+    };
+    let mut out = Vec::with_capacity(body.len() + 256);
+    out.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {ty}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(body);
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), out)
 }
 
 /// GraphQL's answer: its data, or what went wrong.
@@ -632,6 +674,35 @@ impl Gitlab for GitlabApi {
     }
 
     /// Adds a note to an issue.
+    async fn upload(
+        &self,
+        project: u64,
+        filename: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<String, ApiError> {
+        #[derive(Deserialize)]
+        struct Uploaded {
+            markdown: String,
+        }
+        let url = self.project_url(project, &["uploads"])?;
+        let (form_type, form) = multipart_file(filename, content_type, &body);
+        let resp = self
+            .send_body(
+                Method::POST,
+                url,
+                "uploading a file",
+                Some(Body::Raw(&form_type, &form)),
+            )
+            .await?
+            .ok_or_else(|| ApiError::Permanent("uploading a file: GitLab answered 404".into()))?;
+        let up: Uploaded = resp
+            .json()
+            .await
+            .map_err(|e| ApiError::Transient(format!("uploading a file: {}", e.without_url())))?;
+        Ok(up.markdown)
+    }
+
     async fn add_note(&self, id: IncidentId, body: &str) -> Result<(), ApiError> {
         let form = [("body", body.to_owned())];
         self.send(
@@ -1104,6 +1175,18 @@ mod tests {
         let from = hop("http://gitlab.local/api/v4/x", true);
         assert!(redirect(&plain, &from, "/y").unwrap().credentialed);
         assert!(redirect(&plain, &from, "https://gitlab.local/y").is_ok());
+    }
+
+    #[test]
+    fn an_upload_is_one_file_field_under_a_boundary_its_body_lacks() {
+        let body = b"x--openmic-upload-00000000y";
+        let (ty, form) = multipart_file("a \"b\"\r\n.png", "image/png\r\nX: y", body);
+        assert_eq!(ty, "multipart/form-data; boundary=openmic-upload-00000001");
+        let text = String::from_utf8_lossy(&form);
+        assert!(
+            text.starts_with("--openmic-upload-00000001\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a__b___.png\"\r\nContent-Type: image/pngX: y\r\n\r\nx--openmic-upload-00000000y\r\n--openmic-upload-00000001--\r\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use lol_html::html_content::ContentType;
 use lol_html::{RewriteStrSettings, doc_text, element, rewrite_str};
 use regex::Regex;
 
+pub mod chart;
 mod text;
 pub use text::to_text;
 

@@ -124,9 +124,20 @@ impl Outbound for Web {
     }
 
     async fn get(&self, url: &str, max_bytes: usize) -> Result<Fetched, BackendError> {
-        let resp = self
-            .http
-            .get(url)
+        self.get_with(url, &[], max_bytes).await
+    }
+
+    async fn get_with(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        max_bytes: usize,
+    ) -> Result<Fetched, BackendError> {
+        let mut req = self.http.get(url);
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
+        }
+        let resp = req
             .send()
             .await
             .map_err(|e| BackendError::Transient(describe(&e)))?;
@@ -209,7 +220,7 @@ async fn read_capped(
 }
 
 fn too_large(max_bytes: usize) -> BackendError {
-    BackendError::Permanent(format!("the answer is larger than {max_bytes} bytes"))
+    openmic_core::ports::too_large(max_bytes)
 }
 
 /// What went wrong, without the URL.

@@ -2,10 +2,38 @@
 //! the "View logs" link of every alert notice (`LOGS_URL_TEMPLATE`), and components
 //! whose state on the page follows their firing alerts (`COMPONENT_STATUS_FROM_ALERTS`),
 //! and other companies' components mirrored from their status pages
-//! (`UPSTREAM_COMPONENTS`).
+//! (`UPSTREAM_COMPONENTS`), and the Prometheus asked for the chart behind an alert
+//! (`PROMETHEUS_URL`, `PROMETHEUS_BEARER_TOKEN`).
 
-use super::setting::{Setting, boolean};
-use super::{ConfigError, Function as F, Rejected, Variable};
+use base64::Engine as _;
+
+use super::setting::{Setting, boolean, secret};
+use super::{ConfigError, Function as F, Rejected, Secret, Variable};
+
+/// The Prometheus asked for the chart behind an alert.
+pub const PROMETHEUS_URL: Setting<PrometheusUrl> = Setting {
+    variable: Variable {
+        name: "PROMETHEUS_URL",
+        default: "none",
+        meaning: "the Prometheus asked (`/api/v1/query_range`, within 5 s) for the chart behind an Alertmanager alert, from its `generatorURL`'s `g0.expr`: an http(s) URL, with basic auth as `https://user:password@host` where it needs it; without it alert mails carry no chart (see [Metrics in incidents](alerts.md#metrics-in-incidents))",
+        secret: true,
+        read_by: &[F::Notifier],
+        required_by: &[],
+    },
+    parse: PrometheusUrl::parse,
+};
+
+pub const PROMETHEUS_BEARER_TOKEN: Setting<Secret> = Setting {
+    variable: Variable {
+        name: "PROMETHEUS_BEARER_TOKEN",
+        default: "none",
+        meaning: "sent to `PROMETHEUS_URL` as `Authorization: Bearer …` (instead of basic auth in the URL)",
+        secret: true,
+        read_by: &[F::Notifier],
+        required_by: &[],
+    },
+    parse: secret,
+};
 
 /// The "View logs" link of every alert notice.
 pub const LOGS_URL_TEMPLATE: Setting<LogsTemplate> = Setting {
@@ -49,7 +77,65 @@ pub const VARIABLES: &[Variable] = &[
     LOGS_URL_TEMPLATE.variable,
     COMPONENT_STATUS_FROM_ALERTS.variable,
     UPSTREAM_COMPONENTS.variable,
+    PROMETHEUS_URL.variable,
+    PROMETHEUS_BEARER_TOKEN.variable,
 ];
+
+/// `PROMETHEUS_URL` read: where Prometheus is, its basic auth taken out of the URL.
+#[derive(Debug, Clone)]
+pub struct PrometheusUrl {
+    /// Scheme, host, port and path prefix, no userinfo, no trailing `/`.
+    pub base: String,
+    /// `Basic …` from the URL's userinfo.
+    pub basic: Option<Secret>,
+}
+
+impl PrometheusUrl {
+    /// Reads the URL; no error repeats it (it may hold a password).
+    pub fn parse(value: &str) -> Result<PrometheusUrl, Rejected> {
+        let mut url = url::Url::parse(value.trim())
+            .map_err(|_| Rejected::new("is not a URL (https://prometheus.example.com)"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(Rejected::new("must be an http(s) URL with a host"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(Rejected::new(
+                "must have no query or fragment (openmic adds /api/v1/query_range?…)",
+            ));
+        }
+        let basic = if url.username().is_empty() && url.password().is_none() {
+            None
+        } else {
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let user = decode(url.username());
+            let password = decode(url.password().unwrap_or(""));
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            Some(Secret::new(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            )))
+        };
+        Ok(PrometheusUrl {
+            base: url.as_str().trim_end_matches('/').to_owned(),
+            basic,
+        })
+    }
+}
+
+/// The Prometheus asked for charts, and how openmic authenticates to it.
+#[derive(Debug, Clone)]
+pub struct Prometheus {
+    /// No trailing `/`: `<base>/api/v1/query_range`.
+    pub base: String,
+    /// The `Authorization` header's value, if any.
+    pub authorization: Option<Secret>,
+}
 
 /// One piece of `LOGS_URL_TEMPLATE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +269,24 @@ fn upstream(value: &str) -> Result<Vec<UpstreamSource>, Rejected> {
     Ok(out)
 }
 
+/// The charts' Prometheus: its URL, and a bearer token or the URL's basic auth.
+fn prometheus(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Prometheus>, ConfigError> {
+    let url = PROMETHEUS_URL.read(get)?;
+    let token = PROMETHEUS_BEARER_TOKEN.read(get)?;
+    match (url, token) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(PROMETHEUS_BEARER_TOKEN.invalid("needs PROMETHEUS_URL")),
+        (Some(u), Some(_)) if u.basic.is_some() => Err(PROMETHEUS_BEARER_TOKEN
+            .invalid("PROMETHEUS_URL carries basic auth already: use one of them")),
+        (Some(u), token) => Ok(Some(Prometheus {
+            base: u.base,
+            authorization: token
+                .map(|t| Secret::new(format!("Bearer {}", t.expose())))
+                .or(u.basic),
+        })),
+    }
+}
+
 /// The settings of metrics in incidents.
 #[derive(Debug, Clone, Default)]
 pub struct MetricsSettings {
@@ -193,6 +297,8 @@ pub struct MetricsSettings {
     pub component_status_from_alerts: bool,
     /// `UPSTREAM_COMPONENTS`: other companies' components, mirrored.
     pub upstream_components: Vec<UpstreamSource>,
+    /// `PROMETHEUS_URL` and `PROMETHEUS_BEARER_TOKEN`: the charts' Prometheus.
+    pub prometheus: Option<Prometheus>,
 }
 
 impl MetricsSettings {
@@ -202,6 +308,7 @@ impl MetricsSettings {
             logs_url_template: LOGS_URL_TEMPLATE.read(&get)?,
             component_status_from_alerts: COMPONENT_STATUS_FROM_ALERTS.value(&get)?,
             upstream_components: UPSTREAM_COMPONENTS.or_empty(&get)?,
+            prometheus: prometheus(&get)?,
         })
     }
 }
@@ -275,6 +382,80 @@ mod tests {
                     why,
                 }) => assert!(why.contains(says), "{bad}: {why}"),
                 other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn prometheus_is_a_url_with_basic_auth_in_it_or_a_bearer_token() {
+        assert!(read(&[]).unwrap().prometheus.is_none());
+        let p = read(&[("PROMETHEUS_URL", "http://prometheus:9090/")])
+            .unwrap()
+            .prometheus
+            .unwrap();
+        assert_eq!(p.base, "http://prometheus:9090");
+        assert!(p.authorization.is_none());
+        let p = read(&[(
+            "PROMETHEUS_URL",
+            "https://ops:p%40ss%3Aword@prom.example.com/prometheus",
+        )])
+        .unwrap()
+        .prometheus
+        .unwrap();
+        assert_eq!(p.base, "https://prom.example.com/prometheus");
+        // ops:p@ss:word
+        assert_eq!(
+            p.authorization.unwrap().expose(),
+            "Basic b3BzOnBAc3M6d29yZA=="
+        );
+        let p = read(&[
+            ("PROMETHEUS_URL", "https://prom.example.com"),
+            ("PROMETHEUS_BEARER_TOKEN", "t0k"),
+        ])
+        .unwrap()
+        .prometheus
+        .unwrap();
+        assert_eq!(p.authorization.unwrap().expose(), "Bearer t0k");
+        for (pairs, name, says) in [
+            (
+                &[("PROMETHEUS_URL", "prometheus:9090")][..],
+                "PROMETHEUS_URL",
+                "http(s)",
+            ),
+            (
+                &[("PROMETHEUS_URL", "ftp://secret@p")][..],
+                "PROMETHEUS_URL",
+                "http(s)",
+            ),
+            (
+                &[("PROMETHEUS_URL", "https://p/x?y=1")][..],
+                "PROMETHEUS_URL",
+                "no query",
+            ),
+            (
+                &[("PROMETHEUS_BEARER_TOKEN", "t")][..],
+                "PROMETHEUS_BEARER_TOKEN",
+                "needs PROMETHEUS_URL",
+            ),
+            (
+                &[
+                    ("PROMETHEUS_URL", "https://u:secret@p"),
+                    ("PROMETHEUS_BEARER_TOKEN", "t"),
+                ][..],
+                "PROMETHEUS_BEARER_TOKEN",
+                "one of them",
+            ),
+        ] {
+            match read(pairs) {
+                Err(ConfigError::Invalid { name: n, why }) => {
+                    assert_eq!(n, name);
+                    assert!(why.contains(says), "{why}");
+                    assert!(
+                        !why.contains("secret"),
+                        "the value is never repeated: {why}"
+                    );
+                }
+                other => panic!("{pairs:?}: {other:?}"),
             }
         }
     }

@@ -195,6 +195,7 @@ impl GivenUp {
             })
             .collect();
         Some(Mail {
+            parts: Vec::new(),
             from,
             to: config.mail.maintainer_emails.clone(),
             subject: header_safe(&format!(

@@ -229,6 +229,7 @@ mod tests {
                 url: "https://gitlab.example.com/ops/api/-/issues/12".into(),
                 closed: false,
                 call_link: None,
+                chart: false,
             },
             at: crate::time::parse("2026-12-07T10:00:00Z").unwrap(),
         }

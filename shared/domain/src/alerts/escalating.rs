@@ -1076,6 +1076,7 @@ fn refused_mail(
         openmic_render::escape_text(problems)
     );
     Some(Mail {
+        parts: Vec::new(),
         from,
         to: vec![to.to_owned()],
         subject,
@@ -1268,6 +1269,7 @@ mod tests {
         ];
         let mail = |to: &str| {
             Ok(Mail {
+                parts: Vec::new(),
                 from: "openmic@example.com".into(),
                 to: vec![to.to_owned()],
                 subject: "Your on-call shift in primary begins".into(),

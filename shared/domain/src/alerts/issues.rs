@@ -22,6 +22,16 @@ pub trait IncidentIssues: Send + Sync {
     async fn close(&self, issue: &IssueLink) -> Result<(), BackendError>;
     /// The issue's call link as its description has it now (`Bridge: <url>`).
     async fn call_link(&self, issue: &IssueLink) -> Result<Option<String>, BackendError>;
+    /// Uploads the alert's chart (PNG) and its data (CSV) to the issue's project and
+    /// shows them in an internal note on the issue, with the text alternative.
+    async fn attach_chart(
+        &self,
+        issue: &IssueLink,
+        chart: &crate::metrics::chart::Chart,
+    ) -> Result<(), BackendError> {
+        let _ = (issue, chart);
+        Ok(())
+    }
 }
 
 pub struct GitlabIncidents {
@@ -128,6 +138,7 @@ impl IncidentIssues for GitlabIncidents {
     async fn open(&self, record: &AlertRecord) -> Result<IssueLink, BackendError> {
         let marker = marker(record);
         let link = |i: crate::gitlab::ApiIssue| IssueLink {
+            chart: false,
             id: Some(i.id),
             project: Some(self.project),
             iid: i.iid,
@@ -176,6 +187,39 @@ impl IncidentIssues for GitlabIncidents {
             .close_issue(IncidentId::new(project, issue.iid))
             .await?;
         tracing::info!(iid = issue.iid, "incident issue closed");
+        Ok(())
+    }
+
+    async fn attach_chart(
+        &self,
+        issue: &IssueLink,
+        chart: &crate::metrics::chart::Chart,
+    ) -> Result<(), BackendError> {
+        let project = issue.project.unwrap_or(self.project);
+        let png = self
+            .api
+            .upload(project, "chart.png", "image/png", chart.png.clone())
+            .await?;
+        let csv = self
+            .api
+            .upload(
+                project,
+                "chart.csv",
+                "text/csv; charset=utf-8",
+                chart.csv.clone().into_bytes(),
+            )
+            .await?;
+        let body = format!(
+            "The metric behind the alert (openmic):\n\n{png}\n\nIts data: {csv}\n\n{}",
+            fenced(&chart.text)
+        );
+        self.api
+            .create_note(IncidentId::new(project, issue.iid), &body, true)
+            .await?;
+        tracing::info!(
+            iid = issue.iid,
+            "the alert's chart uploaded to its incident issue"
+        );
         Ok(())
     }
 

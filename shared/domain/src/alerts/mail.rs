@@ -65,6 +65,7 @@ pub fn compose(
         ),
     };
     Ok(Mail {
+        parts: Vec::new(),
         from,
         to: to.to_vec(),
         subject: message::subject(
@@ -79,6 +80,60 @@ pub fn compose(
         message_id,
         headers: Vec::new(),
     })
+}
+
+/// The content ID of the chart in an alert's first mail (`cid:` in its HTML).
+pub const CHART_CID: &str = "chart@openmic";
+
+/// `text` with HTML's specials escaped.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The chart behind the alert added to its first mail: the PNG inline (multipart/
+/// related, shown by the HTML through `cid:`), its data as `chart.csv` attached, and
+/// its text alternative in the text part; or, where there is none, why.
+pub fn add_chart(
+    mail: &mut Mail,
+    chart: &Result<crate::metrics::chart::Chart, crate::metrics::chart::NoChart>,
+) {
+    let (text, html) = match chart {
+        Ok(c) => {
+            mail.parts.push(crate::mail::Part {
+                content_id: Some(CHART_CID.to_owned()),
+                filename: "chart.png".to_owned(),
+                content_type: "image/png".to_owned(),
+                body: c.png.clone(),
+            });
+            mail.parts.push(crate::mail::Part {
+                content_id: None,
+                filename: "chart.csv".to_owned(),
+                content_type: "text/csv; charset=utf-8".to_owned(),
+                body: c.csv.clone().into_bytes(),
+            });
+            (
+                format!("\n{}\nIts data: chart.csv, attached.\n", c.text),
+                format!(
+                    "<p><img src=\"cid:{CHART_CID}\" width=\"{}\" height=\"{}\" style=\"max-width:100%;height:auto;border:1px solid #d0d7de\" alt=\"{}\"></p>\n<p>Its data: chart.csv, attached.</p>\n",
+                    crate::metrics::chart::WIDTH,
+                    crate::metrics::chart::HEIGHT,
+                    escaped(&c.text)
+                ),
+            )
+        }
+        Err(why) => (
+            format!("\nNo chart: {why}.\n"),
+            format!("<p>No chart: {}.</p>\n", escaped(&why.to_string())),
+        ),
+    };
+    mail.text.push_str(&text);
+    match mail.html.rfind("</body>") {
+        Some(at) => mail.html.insert_str(at, &html),
+        None => mail.html.push_str(&html),
+    }
 }
 
 /// A storm's digest for `channel`, to `recipient`; `links` gives each firing item's.
@@ -100,6 +155,7 @@ pub fn digest(
     let ctx = context! { subject => &subject, ..ctx };
     let hash = hex::encode(&Sha256::digest(format!("{channel}\n{recipient}").as_bytes())[..6]);
     Ok(Mail {
+        parts: Vec::new(),
         from,
         to: vec![recipient.to_owned()],
         subject,
@@ -131,6 +187,7 @@ pub fn channel_failing(
     };
     let hash = hex::encode(&Sha256::digest(format!("{channel}\n{recipient}").as_bytes())[..6]);
     Ok(Mail {
+        parts: Vec::new(),
         from,
         to: vec![recipient.to_owned()],
         subject,
@@ -178,6 +235,7 @@ pub fn maintenance_widened(
     };
     let hash = hex::encode(&Sha256::digest(recipient.to_ascii_lowercase().as_bytes())[..6]);
     Ok(Mail {
+        parts: Vec::new(),
         from,
         to: vec![recipient.to_owned()],
         subject,

@@ -12,6 +12,7 @@
 //! - A storm (`ALERT_DIGEST_AFTER`) holds notices for the channel's digest, which
 //!   [`Notifier::tick`] sends.
 
+use crate::metrics::chart::{Chart, NoChart};
 use futures_util::future::join_all;
 use sha2::{Digest, Sha256};
 use tracing::{Instrument, error, info, warn};
@@ -83,10 +84,35 @@ impl Notifier {
                 record = self.settle(key, notice, at, Settled::Unrouted).await?;
                 continue;
             }
+            let chart = self.chart_for(&record, notice, at, &channels).await;
+            if let (Some(Ok(c)), Some(issues)) = (&chart, &self.issues)
+                && let Some(issue) = record.issue.clone().filter(|i| !i.chart)
+            {
+                // A chart the issue cannot take is logged; the notice goes on.
+                match issues.attach_chart(&issue, c).await {
+                    Ok(()) => {
+                        record = self
+                            .update(key, |old| {
+                                old.map(|mut r| {
+                                    if let Some(i) = r.issue.as_mut().filter(|i| i.iid == issue.iid)
+                                    {
+                                        i.chart = true;
+                                    }
+                                    r
+                                })
+                            })
+                            .await?
+                            .ok_or_else(|| ProcessError::Retryable(format!("{key} vanished")))?;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %crate::errors::Chain(&e), "the chart was not uploaded to the incident issue")
+                    }
+                }
+            }
             let outcomes = join_all(
                 channels
                     .iter()
-                    .map(|c| self.to_channel(c, &record, notice, at)),
+                    .map(|c| self.to_channel(c, &record, notice, at, chart.as_ref())),
             )
             .await;
             let mut units = Vec::new();
@@ -193,6 +219,41 @@ impl Notifier {
             .map(|l| l.for_message(record_id, generation, channel, recipient, at))
     }
 
+    /// The chart behind an alert for its first mail and its incident issue (with
+    /// `PROMETHEUS_URL`, when a mail channel takes it or it has an issue): asked once
+    /// for every channel, within the chart's budget; what keeps it from being drawn
+    /// is logged and said in the mail.
+    async fn chart_for(
+        &self,
+        record: &AlertRecord,
+        notice: Notice,
+        at: Timestamp,
+        channels: &[&Channel],
+    ) -> Option<Result<Chart, NoChart>> {
+        let prometheus = self.config.metrics.prometheus.as_ref()?;
+        let mailed = channels
+            .iter()
+            .any(|c| matches!(c.destination, Destination::Mail(_)));
+        let issue = record.issue.as_ref().is_some_and(|i| !i.chart) && self.issues.is_some();
+        if notice != Notice::New || !(mailed || issue) {
+            return None;
+        }
+        let alert = &record.alert;
+        let chart = crate::metrics::chart::query::chart(
+            self.outbound.as_deref(),
+            Some(prometheus),
+            alert.generator_url.as_deref(),
+            alert.starts_at.unwrap_or(at),
+            None,
+            at,
+        )
+        .await;
+        if let Err(e) = &chart {
+            info!(reason = e.code(), "no chart: {e}");
+        }
+        Some(chart)
+    }
+
     /// One notice to one channel, in the channel's span.
     async fn to_channel(
         &self,
@@ -200,9 +261,10 @@ impl Notifier {
         record: &AlertRecord,
         notice: Notice,
         at: Timestamp,
+        chart: Option<&Result<Chart, NoChart>>,
     ) -> Outcome {
         let span = tracing::info_span!("channel", channel = %channel.name);
-        self.to_channel_in(channel, record, notice, at)
+        self.to_channel_in(channel, record, notice, at, chart)
             .instrument(span)
             .await
     }
@@ -213,6 +275,7 @@ impl Notifier {
         record: &AlertRecord,
         notice: Notice,
         at: Timestamp,
+        chart: Option<&Result<Chart, NoChart>>,
     ) -> Outcome {
         let mut out = Outcome::default();
         if record.delivered.contains(&channel.name) {
@@ -288,7 +351,7 @@ impl Notifier {
                     let links = one.and_then(|r| {
                         self.links_for(&record.id(), record.generation, &channel.name, r, at)
                     });
-                    let mail = match mail::compose(
+                    let mut mail = match mail::compose(
                         &self.config,
                         record,
                         notice,
@@ -302,6 +365,9 @@ impl Notifier {
                             return out;
                         }
                     };
+                    if let Some(chart) = chart {
+                        mail::add_chart(&mut mail, chart);
+                    }
                     if let Err(e) = self.mailer.send(&mail).await {
                         out.error = Some(e.into());
                         return out;

@@ -100,6 +100,10 @@ pub struct IssueLink {
     /// notice is sent: for the people the notice goes to, never public.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_link: Option<String>,
+    /// Whether the alert's chart and its CSV were uploaded to the issue (in a note),
+    /// so a retried notice does not upload them twice.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub chart: bool,
 }
 
 /// The maintenance that muted an alert.

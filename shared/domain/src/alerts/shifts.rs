@@ -220,6 +220,7 @@ fn gaps_mail(
     );
     let keys: Vec<String> = found.iter().map(|g| g.key()).collect();
     Some(Mail {
+        parts: Vec::new(),
         from,
         to: vec![to.to_owned()],
         subject: "openmic: nobody is on call at times in the next 14 days".into(),
@@ -251,6 +252,7 @@ fn shift_mail(
         .clone()
         .ok_or_else(|| crate::alerts::message::NoticeError::NoSender.to_string())?;
     Ok(Mail {
+        parts: Vec::new(),
         from,
         to: vec![address.to_owned()],
         subject: crate::mail::header_safe(title),

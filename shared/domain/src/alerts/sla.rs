@@ -116,6 +116,7 @@ fn reminder_mail(from: &str, to: &str, m: &Message) -> Mail {
     }
     let hash = hex::encode(&Sha256::digest(to.to_ascii_lowercase().as_bytes())[..6]);
     Mail {
+        parts: Vec::new(),
         from: from.to_owned(),
         to: vec![to.to_owned()],
         subject: crate::mail::header_safe(&m.title),

@@ -284,6 +284,7 @@ mod tests {
         );
         let mut r = r.unwrap();
         r.issue = Some(IssueLink {
+            chart: false,
             id: Some(9077),
             project: Some(42),
             iid: 77,

@@ -92,6 +92,7 @@ fn page_mail(
     let first = text.lines().next().unwrap_or_default();
     let asked = asked(job, paged);
     Mail {
+        parts: Vec::new(),
         from: from.to_owned(),
         to: vec![to.to_owned()],
         subject: header_safe(&format!(

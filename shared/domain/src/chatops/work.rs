@@ -367,6 +367,7 @@ impl Commands {
                     url: issue.web_url.clone().unwrap_or_default(),
                     closed: false,
                     call_link: None,
+                    chart: false,
                 }
             }
         };

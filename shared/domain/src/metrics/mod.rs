@@ -1,5 +1,8 @@
 //! Metrics in incidents: what an alert's notices and the page show beside the alert.
 //!
+//! - [`chart`]: the chart behind an alert (its expression's series from Prometheus,
+//!   drawn as PNG and SVG with the firing span and the threshold), its text
+//!   alternative and its data as CSV, and each reason there is none;
 //! - [`logs`]: the "View logs" link of every alert mail, chat message and incident
 //!   issue (`LOGS_URL_TEMPLATE`);
 //! - [`components`]: components whose state on the page follows their firing alerts
@@ -10,6 +13,7 @@
 //!   `summary.json` (`UPSTREAM_COMPONENTS`), read by the notifier's tick and shown by
 //!   the publisher as upstream.
 
+pub mod chart;
 pub mod components;
 pub mod logs;
 pub mod upstream;

@@ -135,6 +135,7 @@ impl Composer {
         let subject = render("confirm.subject.txt", &ctx)?.trim().to_owned();
         let ctx = context! { subject => &subject, ..ctx };
         Ok(Mail {
+            parts: Vec::new(),
             from: self.from.clone(),
             to: vec![address.to_owned()],
             subject,
@@ -277,6 +278,7 @@ impl Prepared {
             )
         };
         Mail {
+            parts: Vec::new(),
             from: self.from.clone(),
             to: vec![to.to_owned()],
             subject: self.subject.clone(),

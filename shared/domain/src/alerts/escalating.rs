@@ -281,10 +281,10 @@ impl Notifier {
         };
         let now = self.clock.now();
         self.refresh_oncall(keeper).await;
-        let Some(file) = keeper.current(self.state.as_ref()).await? else {
+        let Some((file, revision)) = keeper.current_revision(self.state.as_ref()).await? else {
             return Ok(0);
         };
-        if let Err(e) = self.tell_shifts(&file, now).await {
+        if let Err(e) = self.tell_shifts(&file, &revision, now).await {
             warn!(error = %e, "shift starts and gaps could not be told");
         }
         let Some((open, _)) = document::read::<Open>(self.state.as_ref(), ESCALATING_KEY).await?

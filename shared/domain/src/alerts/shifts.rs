@@ -23,7 +23,7 @@ use crate::document;
 use crate::errors::ProcessError;
 use crate::mail::Mail;
 use crate::oncall::file::OnCall;
-use crate::oncall::schedule::{FEED_DAYS, Gap, coverage, on_call_now, shifts};
+use crate::oncall::schedule::{FEED_DAYS, Gap, LOOKBACK_DAYS, coverage, on_call_now, shifts};
 use crate::time::Timestamp;
 
 /// What was told.
@@ -97,14 +97,32 @@ pub fn news(told: Option<&Told>, file: &OnCall, revision: &str, now: Timestamp) 
         until: found.until,
     };
     let found = found.gaps;
+    // A gap in progress since further back than the lookback is found from there, so
+    // with another start at each look: it is the gap found at the last look if that
+    // look was within the lookback and found nobody on call in its schedule.
+    let lookback = now
+        .checked_sub_signed(chrono::Duration::days(LOOKBACK_DAYS))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    let last = told.and_then(|t| t.standing.as_ref().map(|s| (t, s.from)));
+    let ongoing = |g: &Gap| {
+        g.start <= lookback
+            && last.is_some_and(|(t, from)| {
+                (lookback..=now).contains(&from) && t.on_call.get(&g.schedule) == Some(&None)
+            })
+    };
     let mut kept = BTreeSet::new();
     let mut untold: Vec<Gap> = Vec::new();
     for g in found {
         let key = g.key();
-        let earlier = told.and_then(|t| t.untold.iter().find(|u| u.key() == key));
+        let same = ongoing(&g);
+        let earlier = told.and_then(|t| {
+            t.untold.iter().find(|u| {
+                u.key() == key || (same && u.schedule == g.schedule && u.start <= g.start)
+            })
+        });
         if let Some(u) = earlier {
             untold.push(u.clone());
-        } else if !told.is_some_and(|t| t.gaps.contains(&key)) {
+        } else if !same && !told.is_some_and(|t| t.gaps.contains(&key)) {
             news.gaps.push(g.clone());
             untold.push(g);
         }
@@ -367,6 +385,38 @@ schedules:
         let (saturday, _) = news(Some(&kept), &file, "r", t("2026-12-12T09:00:00Z"));
         assert!(saturday.begun.is_empty());
         assert_eq!(saturday.gaps.len(), 1, "the weekend after next is new");
+    }
+
+    /// A schedule whose first handoff is still weeks ahead: nobody on call since ever,
+    /// a gap found from the lookback's start at each look.
+    #[test]
+    fn a_gap_in_progress_since_long_ago_is_told_once() {
+        let file = OnCall::parse(
+            "people:\n  alice: {}\nschedules:\n  later:\n    time_zone: UTC\n    layers:\n      - {participants: [alice], rotation: 1w, handoff: \"2027-02-01T09:00\"}\n",
+        )
+        .unwrap();
+        let (first, mut kept) = news(None, &file, "r", t("2026-12-07T10:00:00Z"));
+        assert_eq!(first.gaps.len(), 1, "{:?}", first.gaps);
+        assert_eq!(first.gaps[0].start, t("2026-11-23T10:00:00Z"));
+        for at in [
+            "2026-12-07T10:01:00Z",
+            "2026-12-08T10:00:00Z",
+            "2026-12-20T09:00:00Z",
+        ] {
+            let (again, k) = news(Some(&kept), &file, "r", t(at));
+            assert_eq!(again, News::default(), "{at}");
+            kept = k;
+        }
+        // Untold (no maintainer reached yet): the gap first found stays the one to tell.
+        let (_, mut k) = news(None, &file, "r", t("2026-12-07T10:00:00Z"));
+        let first_key = k.untold[0].key();
+        for at in ["2026-12-07T10:01:00Z", "2026-12-09T10:00:00Z"] {
+            let (again, next) = news(Some(&k), &file, "r", t(at));
+            assert_eq!(again, News::default(), "{at}");
+            assert_eq!(next.untold.len(), 1, "{at}");
+            assert_eq!(next.untold[0].key(), first_key, "{at}");
+            k = next;
+        }
     }
 
     #[test]

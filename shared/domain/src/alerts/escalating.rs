@@ -317,10 +317,10 @@ impl Notifier {
         };
         let now = self.clock.now();
         self.refresh_oncall(keeper).await;
-        let Some(file) = keeper.current(self.state.as_ref()).await? else {
+        let Some((file, revision)) = keeper.current_revision(self.state.as_ref()).await? else {
             return Ok(0);
         };
-        if let Err(e) = self.tell_shifts(&file, now).await {
+        if let Err(e) = self.tell_shifts(&file, &revision, now).await {
             warn!(error = %e, "shift starts and gaps could not be told");
         }
         let Some((open, _)) = document::read::<Open>(self.state.as_ref(), ESCALATING_KEY).await?
@@ -600,10 +600,21 @@ impl Notifier {
             Recipient::Person { name, contacts } => {
                 let mail_links = self.page_links(record, name, PAGE_MAIL, now);
                 let phone_links = self.page_links(record, name, PAGE_PHONE, now);
-                let mail =
-                    |address: &str| self.page_mail(record, page, address, mail_links.as_ref(), now);
-                let message =
-                    || page_message(&self.config, record, page, phone_links.as_ref(), now);
+                // The alert's part, the same in the mail and on the phone: made once.
+                let shared = message::Shared::new(&self.config, record, Notice::New, now);
+                let mail = |address: &str| {
+                    self.page_mail(&shared, record, page, address, mail_links.as_ref(), now)
+                };
+                let message = || {
+                    page_message(
+                        &self.config,
+                        &shared,
+                        record,
+                        page,
+                        phone_links.as_ref(),
+                        now,
+                    )
+                };
                 self.pager().reach(name, contacts, mail, message).await
             }
             Recipient::Channel(name) => self.page_channel(record, page, name, now).await,
@@ -626,13 +637,15 @@ impl Notifier {
     /// The page as a mail to `address`: the alert's mail, saying which step this is.
     fn page_mail(
         &self,
+        shared: &message::Shared,
         record: &AlertRecord,
         page: &Page,
         address: &str,
         links: Option<&ActionLinks>,
         now: Timestamp,
     ) -> Result<Mail, String> {
-        let mut m = mail::compose(
+        let mut m = mail::compose_with(
+            shared,
             &self.config,
             record,
             Notice::New,
@@ -665,19 +678,21 @@ impl Notifier {
                 .push(format!("there is no channel {name:?} in ALERT_CHANNELS"));
             return sent;
         };
+        let shared = message::Shared::new(&self.config, record, Notice::New, now);
         match &channel.destination {
             Destination::Chat(target) => {
                 let links = self
                     .links
                     .as_ref()
                     .map(|l| l.for_message(&record.id(), record.generation, name, "", now));
-                let msg = match page_message(&self.config, record, page, links.as_ref(), now) {
-                    Ok(m) => m,
-                    Err(why) => {
-                        sent.failures.push(why);
-                        return sent;
-                    }
-                };
+                let msg =
+                    match page_message(&self.config, &shared, record, page, links.as_ref(), now) {
+                        Ok(m) => m,
+                        Err(why) => {
+                            sent.failures.push(why);
+                            return sent;
+                        }
+                    };
                 match self.senders().send(target, &msg).await {
                     Ok(_) => sent.by.push("channel"),
                     Err(f) => sent.failures.push(f.to_string()),
@@ -688,8 +703,9 @@ impl Notifier {
                     let links = self.links.as_ref().map(|l| {
                         l.for_message(&record.id(), record.generation, name, &r.address, now)
                     });
-                    let mail =
-                        |address: &str| self.page_mail(record, page, address, links.as_ref(), now);
+                    let mail = |address: &str| {
+                        self.page_mail(&shared, record, page, address, links.as_ref(), now)
+                    };
                     match self.pager().send_mail(&r.address, &mail).await {
                         Ok(()) => sent.by.push("channel"),
                         Err(why) => sent.failures.push(format!("email: {why}")),
@@ -885,13 +901,14 @@ fn page_intro(cat: &Catalogue, record: &AlertRecord, page: &Page, now: Timestamp
 /// line of its own for it).
 fn page_message(
     config: &crate::config::Config,
+    shared: &message::Shared,
     record: &AlertRecord,
     page: &Page,
     links: Option<&ActionLinks>,
     now: Timestamp,
 ) -> Result<chat::Message, String> {
     let cat = i18n::catalogue(config.site.page_language);
-    let mut msg = message::alert_message(config, record, Notice::New, now, links)
+    let mut msg = message::alert_message_with(shared, record, Notice::New, now, links)
         .map_err(|e| e.to_string())?;
     let headline = cat.format(
         message::headline_new(record),
@@ -1188,7 +1205,8 @@ mod tests {
         assert_eq!(m.subject, "Alarmierung, Stufe 2, Runde 2: Alarm: API down");
         assert!(m.text.starts_with(intro), "{}", m.text);
         assert!(m.html.contains("Zuvor alarmiert: niemand."), "{}", m.html);
-        let msg = page_message(&config, &record, &page, None, now).unwrap();
+        let shared = message::Shared::new(&config, &record, Notice::New, now);
+        let msg = page_message(&config, &shared, &record, &page, None, now).unwrap();
         assert_eq!(
             msg.title,
             "Alarmierung, Stufe 2, Runde 2: Neuer Alarm: API down"
@@ -1208,7 +1226,7 @@ mod tests {
                 "https://api.example.com/alerts/silence?token=s".into(),
             )],
         };
-        let linked = page_message(&config, &record, &page, Some(&links), now).unwrap();
+        let linked = page_message(&config, &shared, &record, &page, Some(&links), now).unwrap();
         let labels: Vec<&str> = linked.buttons.iter().map(|b| b.label.as_str()).collect();
         assert_eq!(labels, ["Bestätigen", "Stumm für 1h"]);
         let sms = crate::chat::sms::text(&linked);

@@ -47,8 +47,22 @@ pub fn compose(
     to: &[String],
     links: Option<&ActionLinks>,
 ) -> Result<Mail, NoticeError> {
+    let shared = message::Shared::new(config, record, notice, at);
+    compose_with(&shared, config, record, notice, at, to, links)
+}
+
+/// [`compose`] of the context `shared` made of the same record, notice and instant.
+pub fn compose_with(
+    shared: &message::Shared,
+    config: &Config,
+    record: &AlertRecord,
+    notice: Notice,
+    at: Timestamp,
+    to: &[String],
+    links: Option<&ActionLinks>,
+) -> Result<Mail, NoticeError> {
     let from = sender(config)?;
-    let ctx = message::context(config, record, notice, at, links);
+    let ctx = shared.with(links);
     let text = render("alert.txt", &ctx)?;
     let html = render("alert.html", &ctx)?;
     let thread = match (to, links) {

@@ -248,14 +248,24 @@ fn actions_value(links: Option<&ActionLinks>) -> Value {
     }
 }
 
-/// Everything a notice's templates may say of the record.
-pub(super) fn context(
-    config: &Config,
-    record: &AlertRecord,
-    notice: Notice,
-    at: Timestamp,
-    links: Option<&ActionLinks>,
-) -> Value {
+/// Everything a notice's templates may say of the record but its links (added by
+/// [`Shared::with`]): made once for the notices of one record that differ only in
+/// whose links they carry (a page's mail and its message to the phone).
+#[derive(Debug, Clone)]
+pub struct Shared(Value);
+
+impl Shared {
+    pub fn new(config: &Config, record: &AlertRecord, notice: Notice, at: Timestamp) -> Shared {
+        Shared(shared_context(config, record, notice, at))
+    }
+
+    /// The whole context, with `links`.
+    pub(super) fn with(&self, links: Option<&ActionLinks>) -> Value {
+        context! { actions => actions_value(links), ..self.0.clone() }
+    }
+}
+
+fn shared_context(config: &Config, record: &AlertRecord, notice: Notice, at: Timestamp) -> Value {
     let a = &record.alert;
     let cat = i18n::catalogue(config.site.page_language);
     let title = header_safe(&a.title);
@@ -346,7 +356,6 @@ pub(super) fn context(
         fingerprint => &record.fingerprint,
         renotify_after => human(config.alert_routing.renotify_after),
         acknowledged => acknowledged,
-        actions => actions_value(links),
     }
 }
 
@@ -388,10 +397,20 @@ pub fn alert_message(
     at: Timestamp,
     links: Option<&ActionLinks>,
 ) -> Result<Message, NoticeError> {
-    let r = rendered(
-        "alert-message.json",
-        &context(config, record, notice, at, links),
-    )?;
+    let shared = Shared::new(config, record, notice, at);
+    alert_message_with(&shared, record, notice, at, links)
+}
+
+/// [`alert_message`] of the context `shared` made of the same record, notice and
+/// instant.
+pub fn alert_message_with(
+    shared: &Shared,
+    record: &AlertRecord,
+    notice: Notice,
+    at: Timestamp,
+    links: Option<&ActionLinks>,
+) -> Result<Message, NoticeError> {
+    let r = rendered("alert-message.json", &shared.with(links))?;
     let a = &record.alert;
     let event = match notice {
         Notice::New => "alert.firing",

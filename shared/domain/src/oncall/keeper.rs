@@ -142,24 +142,33 @@ impl Keeper {
         &self,
         state: &dyn ObjectStore,
     ) -> Result<Option<Arc<OnCall>>, ProcessError> {
+        Ok(self.current_revision(state).await?.map(|(file, _)| file))
+    }
+
+    /// The file in use and its revision (a hash of its text: another file, another
+    /// revision), if any file validated.
+    pub async fn current_revision(
+        &self,
+        state: &dyn ObjectStore,
+    ) -> Result<Option<(Arc<OnCall>, String)>, ProcessError> {
         let Some((kept, _)) = document::read::<Kept>(state, FILE_KEY).await? else {
             return Ok(None);
         };
         Ok(self.parsed(&kept.text))
     }
 
-    /// `text` parsed, once per content.
-    fn parsed(&self, text: &str) -> Option<Arc<OnCall>> {
+    /// `text` parsed, once per content, with its hash.
+    fn parsed(&self, text: &str) -> Option<(Arc<OnCall>, String)> {
         let hash = digest(text);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((h, file)) = cache.as_ref()
             && *h == hash
         {
-            return Some(file.clone());
+            return Some((file.clone(), hash));
         }
         let file = Arc::new(OnCall::parse(text).ok()?);
-        *cache = Some((hash, file.clone()));
-        Some(file)
+        *cache = Some((hash.clone(), file.clone()));
+        Some((file, hash))
     }
 
     /// Reads the file again when it is due (at first, after a push, or always for a

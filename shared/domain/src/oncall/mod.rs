@@ -28,4 +28,4 @@ pub use crate::config::oncall::VARIABLES;
 
 pub use escalation::{AlertState, Escalation, EscalationRecord, Page, Recipient, escalate};
 pub use file::{FileError, OnCall};
-pub use schedule::{Gap, Shift, gaps, on_call, on_call_now, shifts};
+pub use schedule::{Coverage, Gap, Shift, coverage, gaps, on_call, on_call_now, shifts};

@@ -273,6 +273,55 @@ pub fn gaps(file: &OnCall, now: Timestamp) -> Vec<Gap> {
         .collect()
 }
 
+/// How much further than [`GAP_DAYS`] [`coverage`] looks, for the next gap to come
+/// within reach.
+const BEYOND_DAYS: i64 = 1;
+
+/// The schedules' coverage at an instant, and how long it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    /// [`gaps`] at the instant.
+    pub gaps: Vec<Gap>,
+    /// Before this instant, who is on call in every schedule stays as it is, and
+    /// [`gaps`] finds the same gaps (by [`Gap::key`]), except for a gap found in
+    /// progress since further back than [`LOOKBACK_DAYS`], which is given that far
+    /// back. It is the next change of who is on call in any schedule, or the first
+    /// instant a gap not found yet may come within [`GAP_DAYS`] (at most
+    /// [`BEYOND_DAYS`] ahead).
+    pub until: Timestamp,
+}
+
+/// [`gaps`] at `now`, and until when what is on call and the gaps found stand.
+pub fn coverage(file: &OnCall, now: Timestamp) -> Coverage {
+    let to = later(now, GAP_DAYS);
+    let beyond = later(to, BEYOND_DAYS);
+    let mut until = earlier(beyond, GAP_DAYS);
+    let mut found = Vec::new();
+    for s in &file.schedules {
+        for span in timeline(s, earlier(now, LOOKBACK_DAYS), beyond) {
+            if span.start > now {
+                // Someone else (or nobody) on call from then: the next change.
+                until = until.min(span.start);
+            }
+            if span.who.is_some() || span.end <= now {
+                continue;
+            }
+            if span.start < to {
+                found.push(Gap {
+                    schedule: s.name.clone(),
+                    start: span.start,
+                    end: span.end.min(to),
+                });
+            } else {
+                // Within GAP_DAYS of the instant GAP_DAYS before it starts.
+                until = until.min(earlier(span.start, GAP_DAYS));
+                break;
+            }
+        }
+    }
+    Coverage { gaps: found, until }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,6 +480,58 @@ mod tests {
         assert!(alice.iter().all(|s| s.end - s.start == Duration::hours(9)));
     }
 
+    /// Every minute over four days: before the coverage's `until`, who is on call and
+    /// the gaps found are as they were when it was found; its gaps are [`gaps`]'.
+    #[test]
+    fn coverage_stands_until_its_next_change() {
+        let text = concat!(
+            "people:\n  alice: {}\n  bob: {}\n  carol: {}\n  dave: {}\n",
+            "schedules:\n",
+            "  berlin:\n    time_zone: Europe/Berlin\n    layers:\n",
+            "      - {participants: [alice, bob], rotation: 8h, handoff: \"2026-12-01T09:00\", restrict: [\"22:00-06:00\"]}\n",
+            "      - {participants: [carol], rotation: 1w, handoff: \"2026-12-01T09:00\", restrict: [\"Mon-Fri 09:00-18:00\"]}\n",
+            "    overrides:\n",
+            "      - {who: dave, from: \"2026-12-08T12:00\", to: \"2026-12-08T15:30\"}\n",
+            "  tokyo:\n    time_zone: Asia/Tokyo\n    layers:\n",
+            "      - {participants: [bob, dave], rotation: 1d, handoff: \"2026-11-24T09:00\", restrict: [\"Sat,Sun\"]}\n",
+        );
+        let f = OnCall::parse(text).unwrap_or_else(|e| panic!("{e}"));
+        let keys = |g: &[Gap]| g.iter().map(Gap::key).collect::<Vec<_>>();
+        let start = t("2026-12-07T00:00:00Z");
+        let mut found: Option<(Timestamp, Coverage)> = None;
+        let (mut looks, mut changes) = (0, 0);
+        for minute in 0..4 * 24 * 60 {
+            let now = start + Duration::minutes(minute);
+            match &found {
+                Some((at, c)) if now < c.until => {
+                    assert_eq!(on_call_now(&f, now), on_call_now(&f, *at), "{now}");
+                    assert_eq!(keys(&gaps(&f, now)), keys(&c.gaps), "{now}");
+                }
+                _ => {
+                    let c = coverage(&f, now);
+                    // `now` itself when a gap starts just GAP_DAYS ahead: found a
+                    // moment later.
+                    assert!(c.until >= now, "{now}");
+                    assert_eq!(c.gaps, gaps(&f, now), "{now}");
+                    if let Some((at, _)) = &found
+                        && (on_call_now(&f, now) != on_call_now(&f, *at)
+                            || keys(&gaps(&f, now)) != keys(&gaps(&f, *at)))
+                    {
+                        changes += 1;
+                    }
+                    looks += 1;
+                    found = Some((now, c));
+                }
+            }
+        }
+        // Looked at again at each change (and some more), not every minute.
+        assert!(changes >= 12, "{changes} changes");
+        assert!(
+            looks <= 2 * changes + 8,
+            "{looks} looks for {changes} changes"
+        );
+    }
+
     #[test]
     fn far_instants_answer_without_a_panic() {
         let f = file("Pacific/Apia", DAILY, "      []\n");
@@ -441,6 +542,7 @@ mod tests {
             let _ = on_call(&f.schedules[0], at);
             let _ = timeline(&f.schedules[0], at, later(at, 3));
             let _ = gaps(&f, at);
+            let _ = coverage(&f, at);
             let _ = shifts(&f, "alice", at, later(at, FEED_DAYS));
         }
         let end = chrono::DateTime::<chrono::Utc>::MAX_UTC;

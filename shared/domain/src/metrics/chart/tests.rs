@@ -274,3 +274,58 @@ fn gaps_and_a_resolved_alert_draw() {
     // The CSV keeps what the drawing leaves out.
     assert!(chart.csv.contains(",NaN\r\n") && chart.csv.contains(",+Inf\r\n"));
 }
+
+/// What a sender may put in `generatorURL` (cut anywhere, odd characters, unbalanced
+/// quotes, braces and parentheses, operators at either end) is read to a value or to
+/// nothing, never a panic; fuzz/fuzz_targets/chart.rs goes further.
+#[test]
+fn any_expression_a_sender_gives_is_read_without_panicking() {
+    let seeds = [
+        "histogram_quantile(0.99, sum by (le) (rate(x_seconds_bucket[5m]))) > 0.5",
+        "rate(errors_total{job=\"api\",path=~\"/a|/b\"}[5m]) / rate(requests_total[5m]) >= 0.05",
+        "up == 0",
+        "x_bytes / 1024 < 10",
+        "sum without (instance) (node_load1) > bool 3",
+        "a{b=\"}\\\"\"} > 1 and c < 2",
+        "métrique_é > 1 ≥ 2",
+        "`raw > 1",
+        "by (",
+        "((((",
+        "}}}} > 3",
+        ">",
+        ">=",
+        "< 1",
+        "'",
+        "\\",
+    ];
+    let mut inputs: Vec<String> = Vec::new();
+    for seed in seeds {
+        // Every prefix and suffix at a character boundary.
+        for (i, _) in seed.char_indices().chain([(seed.len(), ' ')]) {
+            inputs.push(seed[..i].to_owned());
+            inputs.push(seed[i..].to_owned());
+        }
+    }
+    let range = Range::for_alert(at("2026-12-07T10:00:00Z"), at("2026-12-07T11:00:00Z"));
+    for expr in &inputs {
+        let url = format!(
+            "http://prometheus:9090/graph?g0.expr={}&g0.tab=1",
+            url::form_urlencoded::byte_serialize(expr.as_bytes()).collect::<String>()
+        );
+        let trimmed = Some(expr.trim()).filter(|e| !e.is_empty());
+        assert_eq!(promql::expression(&url).as_deref(), trimmed, "{url}");
+        let _ = promql::threshold(expr);
+        let _ = promql::unit(expr);
+        let _ = promql::per_second(expr);
+        for name in promql::metric_names(expr) {
+            let _ = promql::unit_of_metric(&name);
+        }
+    }
+    // And each whole one draws, or is refused by name (drawing is slow unoptimised:
+    // the seeds only).
+    for expr in seeds {
+        if let Ok(drawn) = chart(&alert(expr, range), &waves(range, 2)) {
+            assert!(drawn.png.starts_with(b"\x89PNG"), "{expr:?}");
+        }
+    }
+}

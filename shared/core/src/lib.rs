@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod document;
 pub mod errors;
 pub mod gitlab;
+pub mod html;
 pub mod ids;
 pub mod mail;
 /// In-memory adapters of the ports, for tests (feature `memory`: the tests and the

@@ -598,18 +598,10 @@ pub fn denied_page(status: StatusCode, why: &str, to: &str) -> Reply {
          <title>Not allowed</title></head><body><main><h1>Not allowed</h1>\
          <p id=\"why\">{}.</p><p><a href=\"{}\">Sign in with GitLab</a> · \
          <a href=\"/\">The public status page</a></p></main></body></html>\n",
-        escape(why),
-        escape(&login)
+        openmic_core::html::escape(why),
+        openmic_core::html::escape(&login)
     );
     Reply::html(status, body).with_header("cache-control", "no-store")
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 fn encode(s: &str) -> String {

@@ -183,7 +183,7 @@ impl GivenUp {
             kept = self.kept_in,
             at = time::format(&self.at),
         );
-        let html = format!("<pre>{}</pre>", escape_html(&text));
+        let html = format!("<pre>{}</pre>", crate::html::escape(&text));
         let token: String = format!("{}.{}", self.queue, self.message_id)
             .chars()
             .map(|c| {
@@ -231,20 +231,6 @@ fn clip(s: &str, max: usize) -> String {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_owned(),
     }
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -99,14 +99,6 @@ pub fn compose_with(
 /// The content ID of the chart in an alert's first mail (`cid:` in its HTML).
 pub const CHART_CID: &str = "chart@openmic";
 
-/// `text` with HTML's specials escaped.
-fn escaped(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The chart behind the alert added to its first mail: the PNG inline (multipart/
 /// related, shown by the HTML through `cid:`), its data as `chart.csv` attached, and
 /// its text alternative in the text part; or, where there is none, why.
@@ -134,13 +126,16 @@ pub fn add_chart(
                     "<p><img src=\"cid:{CHART_CID}\" width=\"{}\" height=\"{}\" style=\"max-width:100%;height:auto;border:1px solid #d0d7de\" alt=\"{}\"></p>\n<p>Its data: chart.csv, attached.</p>\n",
                     crate::metrics::chart::WIDTH,
                     crate::metrics::chart::HEIGHT,
-                    escaped(&c.text)
+                    openmic_core::html::escape(&c.text)
                 ),
             )
         }
         Err(why) => (
             format!("\nNo chart: {why}.\n"),
-            format!("<p>No chart: {}.</p>\n", escaped(&why.to_string())),
+            format!(
+                "<p>No chart: {}.</p>\n",
+                openmic_core::html::escape(&why.to_string())
+            ),
         ),
     };
     mail.text.push_str(&text);

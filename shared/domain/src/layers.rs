@@ -44,8 +44,8 @@ const INTAKE: &[&str] = &["payload", "hooks", "projects", "auth", "alerts"];
 
 /// The vocabulary's modules, lowest first.
 const CORE: &[&str] = &[
-    "errors", "reply", "time", "ids", "signing", "clock", "config", "mail", "ports", "document",
-    "message", "gitlab", "memory", "compose", "consumer",
+    "errors", "html", "reply", "time", "ids", "signing", "clock", "config", "mail", "ports",
+    "document", "message", "gitlab", "memory", "compose", "consumer",
 ];
 
 type Module = Vec<String>;

@@ -5,6 +5,7 @@ mod backup;
 mod crash;
 mod oncall;
 mod poison;
+mod prometheus;
 mod start;
 
 use std::path::Path;

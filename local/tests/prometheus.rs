@@ -82,8 +82,8 @@ impl Processes {
     fn logs(&self) -> String {
         let mut out = String::new();
         for (name, _) in &self.children {
-            let text = std::fs::read_to_string(self.logs.join(format!("{name}.log")))
-                .unwrap_or_default();
+            let text =
+                std::fs::read_to_string(self.logs.join(format!("{name}.log"))).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let tail = &lines[lines.len().saturating_sub(15)..];
             out.push_str(&format!("\n--- {name} (last lines)\n{}", tail.join("\n")));
@@ -207,7 +207,8 @@ async fn a_real_alertmanager_alert_mails_the_chart_from_a_real_prometheus() {
     let alertmanager = installed(&["prometheus-alertmanager", "alertmanager"]);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("openmic");
-    let (openmic_at, prometheus_at, alertmanager_at) = (free_listen(), free_listen(), free_listen());
+    let (openmic_at, prometheus_at, alertmanager_at) =
+        (free_listen(), free_listen(), free_listen());
     let gitlab = gitlab().await;
     let client = openmic_tests::http().build().unwrap();
     let mut processes = Processes::new(dir.path());
@@ -245,7 +246,10 @@ async fn a_real_alertmanager_alert_mails_the_chart_from_a_real_prometheus() {
     );
     let mut am = Command::new(&alertmanager);
     am.arg(format!("--config.file={}", am_config.display()))
-        .arg(format!("--storage.path={}", dir.path().join("am").display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("am").display()
+        ))
         .arg(format!("--web.listen-address={alertmanager_at}"))
         .arg(format!("--web.external-url=http://{alertmanager_at}"))
         // No gossip: its default port (9094) may be taken, and one instance needs none.
@@ -357,10 +361,7 @@ async fn a_real_alertmanager_alert_mails_the_chart_from_a_real_prometheus() {
     );
     let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
     reader.next_frame(&mut pixels).expect("every row decodes");
-    assert!(
-        pixels.iter().any(|b| *b != pixels[0]),
-        "something is drawn"
-    );
+    assert!(pixels.iter().any(|b| *b != pixels[0]), "something is drawn");
 
     let csv = m
         .attachments()
@@ -370,9 +371,7 @@ async fn a_real_alertmanager_alert_mails_the_chart_from_a_real_prometheus() {
     let mut rows = csv.split("\r\n").filter(|r| !r.is_empty());
     assert_eq!(rows.next(), Some("timestamp,series,value"), "{csv}");
     // Prometheus' own samples: its `up`, 1 while it scrapes itself.
-    let series = format!(
-        "\"up{{instance=\"\"{prometheus_at}\"\",job=\"\"prometheus\"\"}}\",1"
-    );
+    let series = format!("\"up{{instance=\"\"{prometheus_at}\"\",job=\"\"prometheus\"\"}}\",1");
     let samples: Vec<&str> = rows.collect();
     assert!(!samples.is_empty(), "{csv}");
     assert!(
@@ -406,7 +405,10 @@ async fn a_real_alertmanager_alert_mails_the_chart_from_a_real_prometheus() {
             .into_owned()
             .collect();
     let note = &form["body"];
-    assert!(note.contains("![chart.png](/uploads/a1/chart.png)"), "{note}");
+    assert!(
+        note.contains("![chart.png](/uploads/a1/chart.png)"),
+        "{note}"
+    );
     assert!(note.contains("/uploads/b2/chart.csv"), "{note}");
     eprintln!("the chart's mail and the issue's note {took:?} after the processes' start");
 }

@@ -6,6 +6,7 @@
 pub mod batch;
 #[cfg(feature = "cloudfront")]
 pub mod cloudfront;
+pub mod https;
 #[cfg(feature = "s3")]
 pub mod s3;
 #[cfg(feature = "ses")]
@@ -130,20 +131,12 @@ impl Roots {
     }
 }
 
-/// hyper on rustls with ring, trusting `roots`.
+/// hyper on rustls with ring, HTTP/1.1 (see `https`), trusting `roots`.
 fn https_client(roots: Roots) -> aws_types::sdk_config::SharedHttpClient {
-    use aws_smithy_http_client::tls;
-    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
-        tls::rustls_provider::CryptoMode::Ring,
-    ));
-    if roots == Roots::System {
-        return builder.build_https();
-    }
-    let amazon = tls::TrustStore::empty().with_pem_certificate(AMAZON_ROOTS.as_bytes());
-    match tls::TlsContext::builder().with_trust_store(amazon).build() {
-        Ok(context) => builder.tls_context(context).build_https(),
-        Err(_) => builder.build_https(),
-    }
+    https::client(match roots {
+        Roots::Amazon => https::Trust::Pem(AMAZON_ROOTS),
+        Roots::System => https::Trust::System,
+    })
 }
 
 /// No call hangs: a stuck attempt is cut and retried by the SDK, well inside the

@@ -468,3 +468,158 @@ impl wiremock::Match for BodyHas {
             .any(|w| w == self.0.as_slice())
     }
 }
+
+/// GETs `uri` (a path and query) of the runner's routes: status, headers, body.
+async fn get(
+    runner: &std::sync::Arc<openmic_local::Runner>,
+    uri: &str,
+) -> (u16, http::HeaderMap, Vec<u8>) {
+    use tower::ServiceExt;
+    let request = http::Request::builder()
+        .uri(uri)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = runner.app().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, headers, body.to_vec())
+}
+
+#[tokio::test]
+async fn slacks_message_shows_the_chart_through_a_signed_expiring_link() {
+    use openmic_tests::*;
+    let (starts, now) = times();
+    let (start, end) = (starts.timestamp() - 3600, now.timestamp());
+    let prometheus = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query_range"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(matrix(start, end, 8)))
+        .expect(1)
+        .mount(&prometheus)
+        .await;
+    let chat = openmic_tests::catcher::Catcher::start().await;
+    let channels = serde_json::json!([{"name": "ops", "type": "slack", "url": format!("{}/ok/slack", chat.base)}]);
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-12-07T10:30:00Z");
+    let runner = std::sync::Arc::new(
+        openmic_local::Runner::embedded_at(
+            dir.path(),
+            test_config(&[
+                ("PROMETHEUS_URL", &prometheus.uri()),
+                ("PUBLIC_API_URL", "https://api.example.com"),
+                ("ALERT_CHANNELS", &channels.to_string()),
+            ]),
+            clock.clone(),
+        )
+        .unwrap(),
+    );
+    let event = serde_json::json!({"version": "2.0", "rawPath": "/alerts",
+        "headers": {"authorization": format!("Bearer {ALERT_TOKEN}"), "content-type": "application/json", "idempotency-key": "chart-slack"},
+        "requestContext": {"http": {"method": "POST", "path": "/alerts"}},
+        "body": alertmanager("rate(http_requests_total[5m]) > 0.5"), "isBase64Encoded": false});
+    let (status, reply) = send_text(&runner, &event.to_string()).await;
+    assert_eq!(status, 202, "{reply}");
+    while runner.pending().await > 0 {
+        runner.drain().await;
+    }
+
+    // Slack's body: an image block with the signed URL and the text alternative.
+    let posted = chat.at("ok/slack");
+    assert_eq!(posted.len(), 1);
+    let image = posted[0].body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "image")
+        .unwrap_or_else(|| panic!("an image block: {}", posted[0].body))
+        .clone();
+    let url = image["image_url"].as_str().unwrap();
+    assert!(url.starts_with("https://api.example.com/charts/"), "{url}");
+    assert!(url.contains("&sig="), "{url}");
+    let alt = image["alt_text"].as_str().unwrap();
+    assert!(
+        alt.starts_with("Chart of rate(http_requests_total[5m]) > 0.5"),
+        "{alt}"
+    );
+    assert!(alt.chars().count() <= 2000);
+
+    // Kept in the state bucket, never in the status bucket.
+    let record = openmic::alerts::record::record_id("fp-chart");
+    let state = tree(&dir.path().join("state"));
+    let kept: Vec<&String> = state.keys().filter(|k| k.starts_with("charts/")).collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        kept[0].starts_with(&format!("charts/{record}/")),
+        "{kept:?}"
+    );
+    assert!(
+        !tree(&dir.path().join("status"))
+            .keys()
+            .any(|k| k.contains("chart")),
+        "nothing of the chart is public"
+    );
+
+    // Signed: the PNG, private.
+    let signed = url.trim_start_matches("https://api.example.com");
+    let (status, headers, body) = get(&runner, signed).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers["content-type"], "image/png");
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("private"),
+        "{headers:?}"
+    );
+    let decoder = png::Decoder::new(std::io::Cursor::new(&body));
+    let info = decoder.read_info().unwrap();
+    assert_eq!((info.info().width, info.info().height), (800, 400));
+
+    // Unsigned, tampered (the signature, the expiry, another chart's path): 403.
+    let (path_only, query) = signed.split_once('?').unwrap();
+    let (status, _, body) = get(&runner, path_only).await;
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&body).contains("not signed"));
+    let sig = query.split("sig=").nth(1).unwrap();
+    let flipped = format!(
+        "{}{}",
+        &sig[..sig.len() - 1],
+        if sig.ends_with('A') { 'B' } else { 'A' }
+    );
+    let expires: i64 = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("expires="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    for tampered in [
+        format!("{path_only}?expires={expires}&sig={flipped}"),
+        format!("{path_only}?expires={}&sig={sig}", expires + 86400),
+        format!("{}?{query}", path_only.replace(".png", "0.png")),
+    ] {
+        let (status, _, body) = get(&runner, &tampered).await;
+        assert_eq!(status, 403, "{tampered}");
+        assert!(
+            String::from_utf8_lossy(&body).contains("signature does not match"),
+            "{tampered}"
+        );
+    }
+
+    // Gone: a signed link to a chart not kept.
+    let key = openmic::metrics::chart::image::ImageKey::new(&Secret::new(
+        "alert-link-secret-for-the-tests-0123456789",
+    ));
+    let other = key.url("", &format!("/charts/{record}/9.png"), expires);
+    assert_eq!(get(&runner, &other).await.0, 404);
+
+    // A week later it still works; a moment after, it has expired.
+    clock.set("2026-12-14T10:30:00Z");
+    assert_eq!(get(&runner, signed).await.0, 200);
+    clock.set("2026-12-14T10:30:01Z");
+    let (status, _, body) = get(&runner, signed).await;
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&body).contains("expired"));
+}

@@ -12,7 +12,7 @@
 //! - A storm (`ALERT_DIGEST_AFTER`) holds notices for the channel's digest, which
 //!   [`Notifier::tick`] sends.
 
-use crate::metrics::chart::{Chart, NoChart};
+use crate::metrics::chart::{Chart, NoChart, image};
 use futures_util::future::join_all;
 use sha2::{Digest, Sha256};
 use tracing::{Instrument, error, info, warn};
@@ -109,12 +109,14 @@ impl Notifier {
                     }
                 }
             }
-            let outcomes = join_all(
-                channels
-                    .iter()
-                    .map(|c| self.to_channel(c, &record, notice, at, chart.as_ref())),
-            )
-            .await;
+            let image = self
+                .chart_image(&record, at, &channels, chart.as_ref())
+                .await;
+            let outcomes =
+                join_all(channels.iter().map(|c| {
+                    self.to_channel(c, &record, notice, at, chart.as_ref(), image.as_ref())
+                }))
+                .await;
             let mut units = Vec::new();
             let mut failed = None;
             for o in outcomes {
@@ -235,7 +237,7 @@ impl Notifier {
             .iter()
             .any(|c| matches!(c.destination, Destination::Mail(_)));
         let issue = record.issue.as_ref().is_some_and(|i| !i.chart) && self.issues.is_some();
-        if notice != Notice::New || !(mailed || issue) {
+        if notice != Notice::New || !(mailed || issue || self.shows_images(channels)) {
             return None;
         }
         let alert = &record.alert;
@@ -254,6 +256,46 @@ impl Notifier {
         Some(chart)
     }
 
+    /// Whether a chat channel among `channels` shows the chart by its link (with
+    /// `PUBLIC_API_URL`, whose links sign it).
+    fn shows_images(&self, channels: &[&Channel]) -> bool {
+        self.links.is_some()
+            && channels
+                .iter()
+                .any(|c| matches!(&c.destination, Destination::Chat(t) if t.kind.shows_images()))
+    }
+
+    /// The chart of chat messages: kept in the state bucket (never the status
+    /// bucket) as `charts/<alert>/<generation>.png`, shown through its signed link,
+    /// which works for [`image::LIFETIME`] after the message. A chart that cannot be
+    /// kept is logged; the messages go without it.
+    async fn chart_image(
+        &self,
+        record: &AlertRecord,
+        at: Timestamp,
+        channels: &[&Channel],
+        chart: Option<&Result<Chart, NoChart>>,
+    ) -> Option<chat::Image> {
+        let Some(Ok(chart)) = chart else {
+            return None;
+        };
+        let links = self
+            .links
+            .as_ref()
+            .filter(|_| self.shows_images(channels))?;
+        let key = image::ImageKey::new(self.config.alert_routing.link_secret.as_ref()?);
+        let id = record.id();
+        if let Err(e) = image::store(self.state.as_ref(), &id, record.generation, &chart.png).await
+        {
+            warn!(error = %Chain(&e), "the chart could not be kept for chat; the messages go without it");
+            return None;
+        }
+        Some(chat::Image {
+            url: key.url_for(&links.base, &id, record.generation, at),
+            alt: chart.text.clone(),
+        })
+    }
+
     /// One notice to one channel, in the channel's span.
     async fn to_channel(
         &self,
@@ -262,9 +304,10 @@ impl Notifier {
         notice: Notice,
         at: Timestamp,
         chart: Option<&Result<Chart, NoChart>>,
+        image: Option<&chat::Image>,
     ) -> Outcome {
         let span = tracing::info_span!("channel", channel = %channel.name);
-        self.to_channel_in(channel, record, notice, at, chart)
+        self.to_channel_in(channel, record, notice, at, chart, image)
             .instrument(span)
             .await
     }
@@ -276,6 +319,7 @@ impl Notifier {
         notice: Notice,
         at: Timestamp,
         chart: Option<&Result<Chart, NoChart>>,
+        image: Option<&chat::Image>,
     ) -> Outcome {
         let mut out = Outcome::default();
         if record.delivered.contains(&channel.name) {
@@ -322,7 +366,12 @@ impl Notifier {
                     at,
                     links.as_ref(),
                 ) {
-                    Ok(m) => m,
+                    Ok(mut m) => {
+                        if target.kind.shows_images() {
+                            m.image = image.cloned();
+                        }
+                        m
+                    }
                     Err(e) => {
                         out.error = Some(ProcessError::permanent(&e));
                         return out;

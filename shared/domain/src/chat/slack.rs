@@ -88,6 +88,9 @@ pub fn body(m: &Message) -> Value {
             .collect();
         blocks.push(json!({"type": "section", "fields": fields}));
     }
+    if let Some(image) = m.image.as_ref().and_then(image_block) {
+        blocks.push(image);
+    }
     let (linked, dropped): (Vec<&Shown>, Vec<&Shown>) = links.iter().partition(|l| l.url.is_some());
     for chunk in linked.chunks(25) {
         let buttons: Vec<Value> = chunk
@@ -116,6 +119,21 @@ pub fn body(m: &Message) -> Value {
     }
     blocks.truncate(MAX_BLOCKS);
     json!({"text": or_dash(md(&m.title, Lines::One, SECTION)), "blocks": blocks})
+}
+
+/// Slack's `image` block: `image_url` (http(s), at most 3000 characters; another is
+/// left out and the message goes without it) and `alt_text`, plain text (Slack's
+/// rule for it, [`plain`]) of at most 2000 characters.
+fn image_block(image: &super::Image) -> Option<Value> {
+    let ok = image.url.len() <= 3000
+        && (image.url.starts_with("https://") || image.url.starts_with("http://"));
+    ok.then(|| {
+        json!({
+            "type": "image",
+            "image_url": image.url,
+            "alt_text": or_dash(escaped(&image.alt, Lines::Many, 2000, Units::Chars, plain)),
+        })
+    })
 }
 
 /// The buttons that act on a firing alert through openmic's interactivity route

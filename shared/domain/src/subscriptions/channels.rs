@@ -252,6 +252,7 @@ pub fn message(update: &Update, site_title: &str, page: Option<&str>) -> Message
             "stage": i.stage,
             "components": i.components,
         })),
+        image: None,
     }
 }
 

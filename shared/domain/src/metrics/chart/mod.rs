@@ -13,6 +13,7 @@
 
 pub mod axes;
 pub mod csv;
+pub mod image;
 pub mod matrix;
 pub mod promql;
 pub mod query;

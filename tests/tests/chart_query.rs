@@ -623,3 +623,105 @@ async fn slacks_message_shows_the_chart_through_a_signed_expiring_link() {
     assert_eq!(status, 403);
     assert!(String::from_utf8_lossy(&body).contains("expired"));
 }
+
+/// An Alertmanager delivery of one firing alert `name` (fingerprint `fp`) whose rule
+/// is `expr`.
+fn alertmanager_named(expr: &str, name: &str, fp: &str) -> String {
+    alertmanager(expr)
+        .replace("HighErrorRate", name)
+        .replace("Errors above half a percent", name)
+        .replace("fp-chart", fp)
+}
+
+#[tokio::test]
+async fn a_storms_digest_mail_holds_each_alerts_chart_or_says_why_not() {
+    use openmic_tests::*;
+    let (starts, now) = times();
+    let (start, end) = (starts.timestamp() - 3600, now.timestamp());
+    let prometheus = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query_range"))
+        .and(query_param("query", "up == 0"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>garbage</html>"))
+        .mount(&prometheus)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query_range"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(matrix(start, end, 8)))
+        .mount(&prometheus)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-12-07T10:30:00Z");
+    let runner = openmic_local::Runner::embedded_at(
+        dir.path(),
+        test_config(&[
+            ("PROMETHEUS_URL", &prometheus.uri()),
+            ("ALERT_DIGEST_AFTER", "1/5m"),
+        ]),
+        clock.clone(),
+    )
+    .unwrap();
+    let alerts = [
+        ("rate(http_requests_total[5m]) > 0.5", "First"),
+        ("rate(http_requests_total[5m]) > 0.6", "Second"),
+        ("rate(http_requests_total[5m]) > 0.7", "Third"),
+        ("up == 0", "Fourth"),
+    ];
+    for (i, (expr, name)) in alerts.iter().enumerate() {
+        clock.set(&format!("2026-12-07T10:30:0{i}Z"));
+        let event = serde_json::json!({"version": "2.0", "rawPath": "/alerts",
+            "headers": {"authorization": format!("Bearer {ALERT_TOKEN}"), "content-type": "application/json", "idempotency-key": format!("storm-{i}")},
+            "requestContext": {"http": {"method": "POST", "path": "/alerts"}},
+            "body": alertmanager_named(expr, name, &format!("fp-storm-{i}")), "isBase64Encoded": false});
+        let (status, reply) = send_text(&runner, &event.to_string()).await;
+        assert_eq!(status, 202, "{reply}");
+        while runner.pending().await > 0 {
+            runner.drain().await;
+        }
+    }
+    clock.set("2026-12-07T10:32:00Z");
+    assert_eq!(runner.notifier.tick().await.unwrap().digests, 1);
+    let outbox = tree(&dir.path().join("outbox"));
+    let digest = outbox
+        .values()
+        .map(|raw| mail_parser::MessageParser::default().parse(raw).unwrap())
+        .find(|m| m.subject().unwrap_or("").starts_with("Alert storm"))
+        .expect("a digest mail");
+    let html = digest.body_html(0).unwrap().into_owned();
+    let text = digest.body_text(0).unwrap().into_owned();
+    for (n, name, at) in [(1, "Second", "0.6"), (2, "Third", "0.7")] {
+        let cid = format!("chart-{n}@openmic");
+        assert!(html.contains(&format!("src=\"cid:{cid}\"")), "{html}");
+        let png = digest
+            .attachments()
+            .find(|a| a.content_id() == Some(cid.as_str()))
+            .unwrap_or_else(|| panic!("{name}'s chart inline"));
+        let decoder = png::Decoder::new(std::io::Cursor::new(png.contents()));
+        let info = decoder.read_info().unwrap();
+        assert_eq!((info.info().width, info.info().height), (800, 400));
+        assert!(text.contains(&format!("{name}:")), "{text}");
+        let alt = format!("Chart of rate(http_requests_total[5m]) > {at}, ");
+        assert!(text.contains(&alt), "{text}");
+    }
+    assert!(
+        text.contains("Fourth: no chart: Prometheus' answer could not be read"),
+        "{text}"
+    );
+    assert_eq!(
+        digest
+            .attachments()
+            .filter(|a| a.content_id().is_some())
+            .count(),
+        2,
+        "one chart each, none for the alert without"
+    );
+    let raw = outbox
+        .values()
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .find(|r| r.contains("Alert storm"))
+        .unwrap();
+    assert!(
+        raw.contains("multipart/related"),
+        "the images are related to the HTML"
+    );
+}

@@ -20,7 +20,9 @@ use tracing::{Instrument, error, info, warn};
 use super::lifecycle::{Notifier, Sent};
 use super::links::ActionLinks;
 use super::record::{AlertRecord, Notice, Settled};
-use super::storm::{Admission, ChannelState, DigestItem, Failing, channel_key, notice_id};
+use super::storm::{
+    Admission, ChannelState, DigestChart, DigestItem, Failing, channel_key, notice_id,
+};
 use super::{mail, message};
 use crate::chat::{self, Failure, Retries, Target};
 use crate::document;
@@ -339,7 +341,17 @@ impl Notifier {
                 record,
                 at,
             ),
+            chart: match (&channel.destination, chart) {
+                (Destination::Mail(_), Some(Ok(c))) => Some(DigestChart::Kept {
+                    text: c.text.clone(),
+                }),
+                (Destination::Mail(_), Some(Err(why))) => Some(DigestChart::None {
+                    why: why.to_string(),
+                }),
+                _ => None,
+            },
         };
+        let kept = matches!(item.chart, Some(DigestChart::Kept { .. }));
         let (admission, failing) = match self.admit(channel, item).await {
             Ok(a) => a,
             Err(e) => {
@@ -348,6 +360,14 @@ impl Notifier {
             }
         };
         if admission == Admission::Digest {
+            if let (true, Some(Ok(c))) = (kept, chart) {
+                // The digest reads it back; one it cannot find says so.
+                if let Err(e) =
+                    image::store(self.state.as_ref(), &record.id(), record.generation, &c.png).await
+                {
+                    warn!(error = %Chain(&e), "the chart could not be kept for the digest");
+                }
+            }
             info!(
                 notice = notice.as_str(),
                 "storm: held for the channel's digest"
@@ -642,6 +662,7 @@ impl Notifier {
         items: &[DigestItem],
         now: Timestamp,
     ) -> Result<(), ProcessError> {
+        let charts = self.digest_charts(items).await;
         for r in self.mail_recipients(to).await {
             let links = |i: &DigestItem| {
                 self.links_for(&i.record, i.generation, &channel.name, &r.address, i.at)
@@ -656,8 +677,38 @@ impl Notifier {
                 now,
             )
             .map_err(|e| ProcessError::permanent(&e))?;
+            let mut mail = mail;
+            mail::add_digest_charts(&mut mail, &charts);
             self.mailer.send(&mail).await?;
         }
         Ok(())
+    }
+
+    /// The charts of a digest's items that have one, read back from the state
+    /// bucket, or why each has none.
+    async fn digest_charts(&self, items: &[DigestItem]) -> Vec<mail::DigestChartPart> {
+        let mut out = Vec::new();
+        for item in items {
+            let chart = match &item.chart {
+                None => continue,
+                Some(DigestChart::None { why }) => Err(why.clone()),
+                Some(DigestChart::Kept { text }) => {
+                    let key = image::key(&item.record, item.generation);
+                    match self.state.get(&key).await {
+                        Ok(Some(o)) => Ok((o.body.to_vec(), text.clone())),
+                        Ok(None) => Err("the chart is no longer kept".to_owned()),
+                        Err(e) => {
+                            warn!(error = %Chain(&e), "a digest's chart could not be read");
+                            Err("the chart could not be read".to_owned())
+                        }
+                    }
+                }
+            };
+            out.push(mail::DigestChartPart {
+                title: item.title.clone(),
+                chart,
+            });
+        }
+        out
     }
 }

@@ -47,6 +47,21 @@ pub struct DigestItem {
     /// The alert's "View logs" link as of the notice (`LOGS_URL_TEMPLATE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<String>,
+    /// A first notice's chart, for a mail digest (absent in what earlier releases
+    /// kept, and for other notices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<DigestChart>,
+}
+
+/// The chart behind a digest's firing item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigestChart {
+    /// Its PNG kept in the state bucket (`metrics::chart::image::key`), with its text
+    /// alternative.
+    Kept { text: String },
+    /// Why there is none.
+    None { why: String },
 }
 
 /// A channel that failed and has not delivered since.
@@ -150,6 +165,7 @@ mod tests {
             environment: None,
             severity: Severity::High,
             logs: None,
+            chart: None,
         }
     }
 

@@ -725,3 +725,153 @@ async fn a_storms_digest_mail_holds_each_alerts_chart_or_says_why_not() {
         "the images are related to the HTML"
     );
 }
+
+/// A 3×2 PNG, as Grafana's image renderer might serve.
+fn small_png() -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, 3, 2);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&[200u8; 18]).unwrap();
+    }
+    out
+}
+
+#[tokio::test]
+async fn grafanas_image_is_the_chart_within_the_budget_and_size_or_named() {
+    use openmic::metrics::chart::{ChartFrom, grafana};
+    let web = web();
+    let outbound: &dyn Outbound = &web;
+    let server = MockServer::start().await;
+    let png = small_png();
+    Mock::given(method("GET"))
+        .and(path("/render/ok.png"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(png.clone()))
+        .mount(&server)
+        .await;
+    let chart = grafana::chart(
+        Some(outbound),
+        &format!("{}/render/ok.png", server.uri()),
+        "CPU high",
+    )
+    .await
+    .unwrap();
+    assert_eq!(chart.from, ChartFrom::Grafana);
+    assert_eq!(chart.png, png);
+    assert!(chart.csv.is_empty(), "no data with Grafana's image");
+    assert!(chart.text.contains("CPU high"), "{}", chart.text);
+
+    let mut big = grafana::PNG_MAGIC.to_vec();
+    big.resize(grafana::MAX_IMAGE_BYTES + 1, 0);
+    let cases: Vec<(&str, ResponseTemplate, &str)> = vec![
+        (
+            "slow.png",
+            ResponseTemplate::new(200)
+                .set_body_bytes(png.clone())
+                .set_delay(Duration::from_secs(6)),
+            "image_slow",
+        ),
+        (
+            "garbage.png",
+            ResponseTemplate::new(200).set_body_string("<html>not an image</html>"),
+            "not_a_png",
+        ),
+        (
+            "gone.png",
+            ResponseTemplate::new(404).set_body_bytes(png.clone()),
+            "image_status",
+        ),
+        (
+            "big.png",
+            ResponseTemplate::new(200).set_body_bytes(big),
+            "image_too_large",
+        ),
+    ];
+    for (file, answer, code) in cases {
+        Mock::given(method("GET"))
+            .and(path(format!("/render/{file}")))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        let began = Instant::now();
+        let err = grafana::chart(
+            Some(outbound),
+            &format!("{}/render/{file}", server.uri()),
+            "CPU high",
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("{file}: a chart"));
+        let took = began.elapsed();
+        assert_eq!(err.code(), code, "{file}: {err}");
+        assert!(took < Duration::from_millis(5600), "{file} took {took:?}");
+    }
+    let err = grafana::chart(Some(outbound), "file:///etc/passwd", "x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "image_unreachable");
+}
+
+#[tokio::test]
+async fn a_grafana_alerts_first_mail_shows_its_image_and_says_there_is_no_csv() {
+    use openmic_tests::*;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/render/panel.png"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(small_png()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // No PROMETHEUS_URL: Grafana's image needs none.
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at("2026-12-07T10:30:00Z");
+    let runner =
+        openmic_local::Runner::embedded_at(dir.path(), test_config(&[]), clock.clone()).unwrap();
+    let body = serde_json::json!({"receiver": "openmic", "status": "firing", "orgId": 1, "alerts": [{
+        "status": "firing",
+        "labels": {"alertname": "CPU high", "grafana_folder": "ops", "severity": "critical", "instance": "db-1"},
+        "annotations": {"summary": "CPU high on db-1"},
+        "startsAt": "2026-12-07T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "https://grafana.example.com/alerting/grafana/x/view", "fingerprint": "fp-grafana",
+        "silenceURL": "", "dashboardURL": "", "panelURL": "",
+        "imageURL": format!("{}/render/panel.png", server.uri()),
+        "values": {"B": 93.2}, "valueString": "[ var='B' labels={instance=db-1} value=93.2 ]"}],
+        "groupLabels": {}, "commonLabels": {"alertname": "CPU high"}, "commonAnnotations": {},
+        "externalURL": "https://grafana.example.com/", "version": "1", "groupKey": "{}:{}",
+        "truncatedAlerts": 0, "title": "[FIRING:1] CPU high", "state": "alerting", "message": "**Firing**"});
+    let event = serde_json::json!({"version": "2.0", "rawPath": "/alerts",
+        "headers": {"authorization": format!("Bearer {ALERT_TOKEN}"), "content-type": "application/json", "idempotency-key": "grafana-1"},
+        "requestContext": {"http": {"method": "POST", "path": "/alerts"}}, "body": body.to_string(), "isBase64Encoded": false});
+    let (status, reply) = send_text(&runner, &event.to_string()).await;
+    assert_eq!(status, 202, "{reply}");
+    while runner.pending().await > 0 {
+        runner.drain().await;
+    }
+    let outbox = tree(&dir.path().join("outbox"));
+    assert_eq!(outbox.len(), 1);
+    let raw = outbox.into_values().next().unwrap();
+    let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let text = m.body_text(0).unwrap().into_owned();
+    assert!(
+        text.contains("Grafana's image of CPU high on db-1"),
+        "{text}"
+    );
+    assert!(text.contains("No CSV"), "{text}");
+    assert!(
+        m.body_html(0)
+            .unwrap()
+            .contains("src=\"cid:chart@openmic\"")
+    );
+    let png = m
+        .attachments()
+        .find(|a| a.content_id() == Some("chart@openmic"))
+        .expect("Grafana's image inline");
+    assert_eq!(png.contents(), small_png().as_slice());
+    assert!(
+        m.attachments()
+            .all(|a| a.attachment_name() != Some("chart.csv")),
+        "no CSV"
+    );
+}

@@ -107,6 +107,24 @@ pub fn add_chart(
     chart: &Result<crate::metrics::chart::Chart, crate::metrics::chart::NoChart>,
 ) {
     let (text, html) = match chart {
+        Ok(c) if c.from == crate::metrics::chart::ChartFrom::Grafana => {
+            mail.parts.push(crate::mail::Part {
+                content_id: Some(CHART_CID.to_owned()),
+                filename: "chart.png".to_owned(),
+                content_type: "image/png".to_owned(),
+                body: c.png.clone(),
+            });
+            (
+                format!(
+                    "\n{}\nNo CSV: the image is Grafana's, which sends no data with it.\n",
+                    c.text
+                ),
+                format!(
+                    "<p><img src=\"cid:{CHART_CID}\" style=\"max-width:100%;height:auto;border:1px solid #d0d7de\" alt=\"{}\"></p>\n<p>No CSV: the image is Grafana's, which sends no data with it.</p>\n",
+                    openmic_core::html::escape(&c.text)
+                ),
+            )
+        }
         Ok(c) => {
             mail.parts.push(crate::mail::Part {
                 content_id: Some(CHART_CID.to_owned()),

@@ -234,7 +234,6 @@ impl Notifier {
         at: Timestamp,
         channels: &[&Channel],
     ) -> Option<Result<Chart, NoChart>> {
-        let prometheus = self.config.metrics.prometheus.as_ref()?;
         let mailed = channels
             .iter()
             .any(|c| matches!(c.destination, Destination::Mail(_)));
@@ -243,6 +242,21 @@ impl Notifier {
             return None;
         }
         let alert = &record.alert;
+        let image_url = (alert.source == crate::alerts::AlertSource::Grafana)
+            .then(|| alert.links.get("image"))
+            .flatten()
+            .filter(|u| !u.trim().is_empty());
+        if let Some(url) = image_url {
+            // Grafana's own image is the chart; nothing is drawn.
+            let chart =
+                crate::metrics::chart::grafana::chart(self.outbound.as_deref(), url, &alert.title)
+                    .await;
+            if let Err(e) = &chart {
+                info!(reason = e.code(), "no chart: {e}");
+            }
+            return Some(chart);
+        }
+        let prometheus = self.config.metrics.prometheus.as_ref()?;
         let chart = crate::metrics::chart::query::chart(
             self.outbound.as_deref(),
             Some(prometheus),

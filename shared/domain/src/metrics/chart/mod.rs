@@ -13,6 +13,7 @@
 
 pub mod axes;
 pub mod csv;
+pub mod grafana;
 pub mod image;
 pub mod matrix;
 pub mod promql;
@@ -85,6 +86,16 @@ pub enum NoChart {
     NoFiniteValues,
     #[error("the chart could not be drawn: {0}")]
     Draw(String),
+    #[error("Grafana's image did not come within {0} seconds")]
+    ImageSlow(u64),
+    #[error("Grafana's image could not be fetched")]
+    ImageUnreachable,
+    #[error("Grafana's image answered HTTP {0}")]
+    ImageStatus(u16),
+    #[error("Grafana's image is larger than {0} bytes")]
+    ImageTooLarge(usize),
+    #[error("Grafana's image is not a PNG")]
+    NotAPng,
 }
 
 impl NoChart {
@@ -103,6 +114,11 @@ impl NoChart {
             NoChart::Empty => "empty",
             NoChart::NoFiniteValues => "no_finite_values",
             NoChart::Draw(_) => "draw",
+            NoChart::ImageSlow(_) => "image_slow",
+            NoChart::ImageUnreachable => "image_unreachable",
+            NoChart::ImageStatus(_) => "image_status",
+            NoChart::ImageTooLarge(_) => "image_too_large",
+            NoChart::NotAPng => "not_a_png",
         }
     }
 }
@@ -159,6 +175,17 @@ pub struct Chart {
     /// The text alternative: a first line, then one line per drawn series.
     pub text: String,
     pub csv: String,
+    /// Drawn by openmic, or Grafana's own image (no SVG, no CSV).
+    pub from: ChartFrom,
+}
+
+/// Where a chart comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartFrom {
+    /// Drawn from Prometheus' series: with its data as CSV.
+    Drawn,
+    /// The alert's `imageURL` (Grafana's image renderer): no data with it.
+    Grafana,
 }
 
 /// The series' order of drawing: those going furthest towards firing first (the
@@ -397,6 +424,7 @@ pub fn chart(alert: &Alert<'_>, series: &[Series]) -> Result<Chart, NoChart> {
         svg: drawn.svg,
         text,
         csv: csv::write(series),
+        from: ChartFrom::Drawn,
     })
 }
 

@@ -28,6 +28,9 @@ pub enum UpdateKind {
     Completed,
     /// A closed incident's postmortem became public.
     Postmortem,
+    /// A component's state on the page changed by its alerts
+    /// (`COMPONENT_ALERTS_NOTIFY`): its name and states, nothing of the alerts.
+    Component,
 }
 
 impl UpdateKind {
@@ -42,6 +45,7 @@ impl UpdateKind {
             UpdateKind::Started => "started",
             UpdateKind::Completed => "completed",
             UpdateKind::Postmortem => "postmortem",
+            UpdateKind::Component => "component",
         }
     }
 }
@@ -81,6 +85,44 @@ pub struct Update {
     /// The stage before a change of stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_stage: Option<String>,
+}
+
+/// The updates of components whose state on the page changed when their alerts'
+/// states (version `version`, taken at `at`) did: `before` and `after` are each
+/// component's state as the page showed it and shows it now (`site::summary`), in the
+/// page's order. Only the component's name and its states are in them; the id
+/// (`component.<hash of the name>.<version>`) is the same however often it is found.
+pub fn component_updates(
+    before: &[(String, crate::site::history::State)],
+    after: &[(String, crate::site::history::State)],
+    version: u64,
+    at: Timestamp,
+) -> Vec<Update> {
+    after
+        .iter()
+        .filter_map(|(name, now)| {
+            let was = before.iter().find(|(n, _)| n == name).map(|(_, s)| *s)?;
+            (was != *now).then(|| Update {
+                id: format!(
+                    "component.{}.{version}",
+                    hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(name.as_bytes())[..8])
+                ),
+                kind: UpdateKind::Component,
+                at,
+                incident: Subject {
+                    id: 0,
+                    title: openmic_core::html::escape(name),
+                    status: "component".into(),
+                    stage: now.key().into(),
+                    components: vec![name.clone()],
+                    severity: None,
+                    window: None,
+                },
+                html: String::new(),
+                previous_stage: Some(was.key().into()),
+            })
+        })
+        .collect()
 }
 
 fn subject(i: &Incident) -> Subject {

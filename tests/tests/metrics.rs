@@ -521,8 +521,18 @@ async fn subscribed(dir: &std::path::Path, notify: &str) -> Arc<Runner> {
 async fn fire_and_resolve(runner: &Runner) {
     let labels = json!({"alertname": "SecretDiskAlert", "severity": "critical",
         "component": "Database", "instance": "db-internal-7.corp"});
-    fire(runner, &alertmanager("firing", "fp-notify", labels.clone()), "n-1").await;
-    fire(runner, &alertmanager("resolved", "fp-notify", labels), "n-2").await;
+    fire(
+        runner,
+        &alertmanager("firing", "fp-notify", labels.clone()),
+        "n-1",
+    )
+    .await;
+    fire(
+        runner,
+        &alertmanager("resolved", "fp-notify", labels),
+        "n-2",
+    )
+    .await;
     while runner.pending().await > 0 {
         runner.drain().await;
     }
@@ -547,14 +557,22 @@ async fn with_component_alerts_notify_subscribers_are_mailed_the_state_only() {
             })
         })
         .collect();
-    assert_eq!(to_reader.len(), 2, "the outage and the recovery: {to_reader:?}");
+    assert_eq!(
+        to_reader.len(),
+        2,
+        "the outage and the recovery: {to_reader:?}"
+    );
     let subjects: Vec<&str> = to_reader.iter().map(|m| m.0.as_str()).collect();
     assert!(
-        subjects.iter().any(|s| s.ends_with("Database: Major outage")),
+        subjects
+            .iter()
+            .any(|s| s.ends_with("Database: Major outage")),
         "{subjects:?}"
     );
     assert!(
-        subjects.iter().any(|s| s.ends_with("Database: Operational")),
+        subjects
+            .iter()
+            .any(|s| s.ends_with("Database: Operational")),
         "{subjects:?}"
     );
     assert!(

@@ -958,6 +958,7 @@ fn the_notifier_reads_and_writes_every_state_key_it_keeps() {
         openmic::sla::WATCH_KEY,
         openmic::metrics::components::FIRING_KEY,
         openmic::metrics::upstream::READ_KEY,
+        &openmic::metrics::chart::image::key("0123abcd", 1),
     ];
     for key in keys {
         for action in ["s3:GetObject", "s3:PutObject"] {
@@ -983,8 +984,9 @@ fn status_bucket(t: &Template) -> String {
 
 /// Every key prefix with a limited life, as the code names it; all are written to the
 /// state bucket.
-const EXPIRING_STATE_PREFIXES: [&str; 4] = [
+const EXPIRING_STATE_PREFIXES: [&str; 5] = [
     openmic::message::CLAIM_PREFIX,
+    openmic::metrics::chart::image::PREFIX,
     openmic::subscriptions::fanout::UPDATES_PREFIX,
     openmic::subscriptions::fanout::DELIVERIES_PREFIX,
     openmic::subscriptions::limits::PREFIX,

@@ -29,12 +29,16 @@ pub const LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The route's prefix.
 pub const ROUTE_PREFIX: &str = "/charts/";
 
+/// The state bucket's prefix of the charts kept; the bucket expires them after
+/// 8 days (the template's lifecycle rule), a day after their links.
+pub const PREFIX: &str = "charts/";
+
 /// What the MAC covers before the path and expiry.
 const CONTEXT: &[u8] = b"openmic chart image v1\n";
 
 /// The state bucket's key of the chart of `record`'s generation `generation`.
 pub fn key(record: &str, generation: u32) -> String {
-    format!("charts/{record}/{generation}.png")
+    format!("{PREFIX}{record}/{generation}.png")
 }
 
 /// The route's path of that chart.

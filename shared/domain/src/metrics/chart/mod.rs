@@ -9,7 +9,8 @@
 //! more"), the axes in the expression's unit ([`axes`], [`promql::unit`]), the words.
 //! `openmic-render`'s `chart` lays the picture out and draws it. Whatever keeps a
 //! chart from being drawn is a [`NoChart`], never a panic: the mail goes without it
-//! and says why.
+//! and says why. A Grafana alert's `imageURL` is its chart instead ([`grafana`]);
+//! the PNG of chat messages and digests is kept and served by [`image`].
 
 pub mod axes;
 pub mod csv;

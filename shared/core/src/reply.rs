@@ -20,7 +20,7 @@ pub struct Reply {
     /// A refusal's short message to the client (logged with the status).
     pub error: Option<String>,
     /// A body that is not text (an image), sent in place of `body`.
-    pub binary: Option<bytes::Bytes>,
+    pub binary: Option<Vec<u8>>,
 }
 
 /// The content type of JSON replies.
@@ -70,7 +70,7 @@ impl Reply {
     }
 
     /// Bytes of `content_type` (an image).
-    pub fn binary(status: StatusCode, content_type: &'static str, body: bytes::Bytes) -> Reply {
+    pub fn binary(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Reply {
         Reply {
             status,
             content_type,

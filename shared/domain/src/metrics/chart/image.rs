@@ -185,7 +185,7 @@ pub async fn serve(
         Err(r) => return refusal(&r),
     };
     match state.get(&key).await {
-        Ok(Some(object)) => Reply::binary(StatusCode::OK, "image/png", object.body)
+        Ok(Some(object)) => Reply::binary(StatusCode::OK, "image/png", object.body.to_vec())
             .with_header("cache-control", "private, max-age=3600")
             .with_header("x-content-type-options", "nosniff")
             .with_header("referrer-policy", "no-referrer"),

@@ -170,6 +170,22 @@ mod tests {
     }
 
     #[test]
+    fn an_item_held_by_an_earlier_release_reads_as_without_a_chart() {
+        let old = r#"{"id":"n1","notice":"new","at":"2024-03-05T10:00:00.000Z","record":"r1",
+            "generation":0,"title":"Disk full","environment":null,"severity":"high"}"#;
+        let item: DigestItem = serde_json::from_str(old).unwrap();
+        assert_eq!(item.chart, None);
+        let mut kept = item.clone();
+        kept.chart = Some(DigestChart::None {
+            why: "Prometheus could not be reached".into(),
+        });
+        let again: DigestItem =
+            serde_json::from_str(&serde_json::to_string(&kept).unwrap()).unwrap();
+        assert_eq!(again, kept);
+        assert!(!serde_json::to_string(&item).unwrap().contains("chart"));
+    }
+
+    #[test]
     fn more_than_the_count_in_the_window_is_a_storm() {
         let limit = Some(DigestAfter::default());
         let mut s = ChannelState::default();

@@ -164,6 +164,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_image_block_within_slacks_limits_or_none() {
+        let mut m = crate::chat::tests::sample();
+        m.image = Some(crate::chat::Image {
+            url: "https://api.example.com/charts/ab/1.png?expires=1&sig=x".into(),
+            alt: format!("Chart of up <!channel> {}", "x".repeat(3000)),
+        });
+        let b = body(&m);
+        let image = b["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == "image")
+            .expect("an image block")
+            .clone();
+        assert_eq!(
+            image["image_url"],
+            "https://api.example.com/charts/ab/1.png?expires=1&sig=x"
+        );
+        let alt = image["alt_text"].as_str().unwrap();
+        assert!(alt.chars().count() <= 2000, "{}", alt.chars().count());
+        assert!(alt.starts_with("Chart of up <\u{2060}!channel>"), "{alt}");
+        for url in [
+            format!("https://api.example.com/{}", "a".repeat(3000)),
+            "javascript:alert(1)".to_owned(),
+        ] {
+            m.image = Some(crate::chat::Image {
+                url,
+                alt: "x".into(),
+            });
+            let b = body(&m);
+            assert!(
+                !b["blocks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b["type"] == "image"),
+                "left out"
+            );
+        }
+    }
+
+    #[test]
     fn blocks_as_slack_documents_them() {
         let b = body(&crate::chat::tests::sample());
         assert_eq!(

@@ -263,6 +263,33 @@ fn maintenance_moment(before: &Incident, after: &Incident) -> Option<Update> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_component_changed_by_its_alerts_is_an_update_of_its_name_and_states_only() {
+        use crate::site::history::State;
+        let at = time::parse("2024-03-05T10:00:00Z").unwrap();
+        let before = vec![
+            ("API".to_owned(), State::Operational),
+            ("Database".to_owned(), State::Operational),
+        ];
+        let after = vec![
+            ("API".to_owned(), State::Operational),
+            ("Database".to_owned(), State::MajorOutage),
+        ];
+        let u = component_updates(&before, &after, 4, at);
+        assert_eq!(u.len(), 1);
+        assert_eq!(u[0].kind, UpdateKind::Component);
+        assert_eq!(u[0].incident.components, vec!["Database".to_owned()]);
+        assert_eq!(
+            (u[0].incident.stage.as_str(), u[0].previous_stage.as_deref()),
+            ("major_outage", Some("operational"))
+        );
+        assert!(u[0].html.is_empty());
+        // The same change, found again, is the same update; nothing changed, none.
+        assert_eq!(component_updates(&before, &after, 4, at)[0].id, u[0].id);
+        assert_ne!(component_updates(&before, &after, 5, at)[0].id, u[0].id);
+        assert!(component_updates(&after, &after, 5, at).is_empty());
+    }
     use crate::site::data::{Comment, Links};
 
     fn incident(status: &str, stage: &str, comments: &[(&str, &str)]) -> Incident {

@@ -578,6 +578,26 @@ async fn slacks_message_shows_the_chart_through_a_signed_expiring_link() {
     let info = decoder.read_info().unwrap();
     assert_eq!((info.info().width, info.info().height), (800, 400));
 
+    // The same GET as the notifier function gets it from API Gateway: the PNG as
+    // base64, the same bytes.
+    let (p, q) = signed.split_once('?').unwrap();
+    let event: openmic_http::apigw::Event = serde_json::from_value(serde_json::json!({
+        "version": "2.0", "rawPath": p, "rawQueryString": q, "headers": {},
+        "requestContext": {"http": {"method": "GET", "path": p}}}))
+    .unwrap();
+    let on_lambda = openmic_http::apigw::serve(
+        openmic_http::links_router(runner.actions.clone(), runner.commands.clone()),
+        event,
+    )
+    .await;
+    assert_eq!(on_lambda["statusCode"], 200, "{on_lambda}");
+    assert_eq!(on_lambda["isBase64Encoded"], true);
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(on_lambda["body"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(decoded, body);
+
     // Unsigned, tampered (the signature, the expiry, another chart's path): 403.
     let (path_only, query) = signed.split_once('?').unwrap();
     let (status, _, body) = get(&runner, path_only).await;

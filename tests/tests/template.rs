@@ -726,6 +726,8 @@ fn link_and_chat_routes_reach_the_notifier_function() {
     }
     // A person's on-call calendar feed (GET only).
     expected.insert(("GET".to_owned(), "/oncall/{file}".to_owned()));
+    // The chart of a chat message (GET only).
+    expected.insert(("GET".to_owned(), "/charts/{alert}/{file}".to_owned()));
     assert_eq!(routes, expected, "{}: its routes", f.name);
 }
 

@@ -234,6 +234,7 @@ fn messages() -> Vec<(String, Message)> {
             environment: Some("production".into()),
             severity: Severity::High,
             logs: None,
+            chart: None,
         })
         .collect();
     out.push((

@@ -493,3 +493,127 @@ async fn a_storms_digest_links_each_alerts_logs() {
         );
     }
 }
+
+/// A runner with components following their alerts and one confirmed subscriber,
+/// with `COMPONENT_ALERTS_NOTIFY` as `notify` says.
+async fn subscribed(dir: &std::path::Path, notify: &str) -> Arc<Runner> {
+    let runner = Runner::embedded_at(
+        dir,
+        test_config(&[
+            ("COMPONENT_STATUS_FROM_ALERTS", "true"),
+            ("COMPONENT_ALERTS_NOTIFY", notify),
+            ("COMPONENTS", "API, Database"),
+            ("SUBSCRIPTIONS", "on"),
+            (
+                "SUBSCRIPTION_SECRET",
+                "subscription-secret-for-the-tests-0123456789",
+            ),
+            ("PUBLIC_API_URL", "https://api.status.example.com"),
+        ]),
+        ManualClock::at("2024-03-05T10:05:00Z"),
+    )
+    .unwrap();
+    confirmed_subscribers(runner.state.as_ref(), "example.com", 1).await;
+    Arc::new(runner)
+}
+
+/// Fires and resolves a critical alert on the Database component.
+async fn fire_and_resolve(runner: &Runner) {
+    let labels = json!({"alertname": "SecretDiskAlert", "severity": "critical",
+        "component": "Database", "instance": "db-internal-7.corp"});
+    fire(
+        runner,
+        &alertmanager("firing", "fp-notify", labels.clone()),
+        "n-1",
+    )
+    .await;
+    fire(
+        runner,
+        &alertmanager("resolved", "fp-notify", labels),
+        "n-2",
+    )
+    .await;
+    while runner.pending().await > 0 {
+        runner.drain().await;
+    }
+}
+
+#[tokio::test]
+async fn with_component_alerts_notify_subscribers_are_mailed_the_state_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = subscribed(dir.path(), "true").await;
+    fire_and_resolve(&runner).await;
+    let to_reader: Vec<(String, String, String)> = tree(&dir.path().join("outbox"))
+        .values()
+        .filter_map(|raw| {
+            let m = MessageParser::default().parse(raw)?;
+            let to = m.to()?.first()?.address()?.to_owned();
+            (to == "reader0@example.com").then(|| {
+                (
+                    m.subject().unwrap_or_default().to_owned(),
+                    m.body_text(0).unwrap_or_default().replace("\r\n", "\n"),
+                    m.body_html(0).unwrap_or_default().into_owned(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        to_reader.len(),
+        2,
+        "the outage and the recovery: {to_reader:?}"
+    );
+    let subjects: Vec<&str> = to_reader.iter().map(|m| m.0.as_str()).collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.ends_with("Database: Major outage")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.ends_with("Database: Operational")),
+        "{subjects:?}"
+    );
+    assert!(
+        to_reader
+            .iter()
+            .any(|m| m.1.contains("moved from Operational to Major outage")),
+        "{to_reader:?}"
+    );
+    for (subject, text, html) in &to_reader {
+        for s in [
+            "SecretDiskAlert",
+            "db-internal-7.corp",
+            "critical",
+            "Disk full on the primary",
+            "fp-notify",
+        ] {
+            assert!(
+                !subject.contains(s) && !text.contains(s) && !html.contains(s),
+                "{s:?} told to a subscriber"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn without_component_alerts_notify_no_subscriber_is_mailed() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = subscribed(dir.path(), "false").await;
+    fire_and_resolve(&runner).await;
+    let to_reader = tree(&dir.path().join("outbox"))
+        .values()
+        .filter(|raw| String::from_utf8_lossy(raw).contains("reader0@example.com"))
+        .count();
+    assert_eq!(to_reader, 0);
+    // The page followed all the same.
+    assert_eq!(
+        component_states(dir.path()),
+        pairs(&[
+            ("", "operational"),
+            ("API", "operational"),
+            ("Database", "operational")
+        ])
+    );
+}

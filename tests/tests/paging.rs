@@ -322,6 +322,7 @@ async fn a_page_falls_through_a_refusing_and_an_unreachable_service_to_sms() {
         since: Some(now - chrono::Duration::minutes(10)),
         alert: None,
         details: None,
+        image: None,
     };
     let paged = chat::first_delivered(&senders, &methods, &message).await;
     assert_eq!(

@@ -726,6 +726,8 @@ fn link_and_chat_routes_reach_the_notifier_function() {
     }
     // A person's on-call calendar feed (GET only).
     expected.insert(("GET".to_owned(), "/oncall/{file}".to_owned()));
+    // The chart of a chat message (GET only).
+    expected.insert(("GET".to_owned(), "/charts/{alert}/{file}".to_owned()));
     assert_eq!(routes, expected, "{}: its routes", f.name);
 }
 
@@ -958,6 +960,7 @@ fn the_notifier_reads_and_writes_every_state_key_it_keeps() {
         openmic::sla::WATCH_KEY,
         openmic::metrics::components::FIRING_KEY,
         openmic::metrics::upstream::READ_KEY,
+        &openmic::metrics::chart::image::key("0123abcd", 1),
     ];
     for key in keys {
         for action in ["s3:GetObject", "s3:PutObject"] {
@@ -983,8 +986,9 @@ fn status_bucket(t: &Template) -> String {
 
 /// Every key prefix with a limited life, as the code names it; all are written to the
 /// state bucket.
-const EXPIRING_STATE_PREFIXES: [&str; 4] = [
+const EXPIRING_STATE_PREFIXES: [&str; 5] = [
     openmic::message::CLAIM_PREFIX,
+    openmic::metrics::chart::image::PREFIX,
     openmic::subscriptions::fanout::UPDATES_PREFIX,
     openmic::subscriptions::fanout::DELIVERIES_PREFIX,
     openmic::subscriptions::limits::PREFIX,

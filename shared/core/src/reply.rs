@@ -19,6 +19,8 @@ pub struct Reply {
     pub headers: Vec<(&'static str, String)>,
     /// A refusal's short message to the client (logged with the status).
     pub error: Option<String>,
+    /// A body that is not text (an image), sent in place of `body`.
+    pub binary: Option<Vec<u8>>,
 }
 
 /// The content type of JSON replies.
@@ -35,6 +37,7 @@ impl Reply {
             body: value.to_string(),
             headers: Vec::new(),
             error: None,
+            binary: None,
         }
     }
 
@@ -62,6 +65,19 @@ impl Reply {
             body,
             headers: Vec::new(),
             error: None,
+            binary: None,
+        }
+    }
+
+    /// Bytes of `content_type` (an image).
+    pub fn binary(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            content_type,
+            body: String::new(),
+            headers: Vec::new(),
+            error: None,
+            binary: Some(body),
         }
     }
 

@@ -35,7 +35,10 @@ use std::sync::Arc;
 /// A reply as an HTTP response, the same for every route (JSON, the alert links'
 /// pages, the subscription pages): its status, content type, headers and body.
 pub fn response(reply: Reply) -> Response {
-    let mut response = (reply.status, reply.body).into_response();
+    let mut response = match reply.binary {
+        Some(bytes) => (reply.status, bytes).into_response(),
+        None => (reply.status, reply.body).into_response(),
+    };
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -147,7 +150,8 @@ pub fn subscriptions_router(subscriptions: Arc<Subscriptions>) -> Router {
 #[cfg(feature = "links")]
 /// `GET|POST /alerts/ack` and `GET|POST /alerts/silence`: a GET shows what the link
 /// will do, a POST does it; 405 for another method. And `GET /oncall/<person>.ics`,
-/// a person's on-call calendar.
+/// a person's on-call calendar, and `GET /charts/<alert>/<n>.png?expires=&sig=`, the
+/// chart of a chat message (signed, expiring; 403 otherwise, 404 when gone).
 pub fn link_routes<S: Clone + Send + Sync + 'static>(actions: Arc<Actions>) -> Router<S> {
     let mut r = Router::new();
     for action in [LinkAction::Ack, LinkAction::Silence] {
@@ -200,7 +204,27 @@ pub fn link_routes<S: Clone + Send + Sync + 'static>(actions: Arc<Actions>) -> R
             format!("method {method} is not allowed on {}; use GET", uri.path()),
         ))
     });
+    let images = actions.clone();
+    let chart = get(move |uri: Uri, RawQuery(q): RawQuery| async move {
+        let q = q.unwrap_or_default();
+        let (expires, sig) = (
+            crate::apigw::query_param(&q, "expires"),
+            crate::apigw::query_param(&q, "sig"),
+        );
+        response(
+            images
+                .chart_image(uri.path(), expires.as_deref(), sig.as_deref())
+                .await,
+        )
+    })
+    .fallback(|method: Method, uri: Uri| async move {
+        response(Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} is not allowed on {}; use GET", uri.path()),
+        ))
+    });
     r.route("/oncall/{file}", feed)
+        .route("/charts/{alert}/{file}", chart)
 }
 
 #[cfg(feature = "links")]

@@ -60,6 +60,18 @@ pub const COMPONENT_STATUS_FROM_ALERTS: Setting<bool> = Setting {
     parse: boolean,
 };
 
+pub const COMPONENT_ALERTS_NOTIFY: Setting<bool> = Setting {
+    variable: Variable {
+        name: "COMPONENT_ALERTS_NOTIFY",
+        default: "`false`",
+        meaning: "with `COMPONENT_STATUS_FROM_ALERTS`, a component's state changed by alerts is mailed to the component's subscribers as a published update is (only the state, never an alert's name, labels or values)",
+        secret: false,
+        read_by: &[F::Publisher],
+        required_by: &[],
+    },
+    parse: boolean,
+};
+
 pub const UPSTREAM_COMPONENTS: Setting<Vec<UpstreamSource>> = Setting {
     variable: Variable {
         name: "UPSTREAM_COMPONENTS",
@@ -76,6 +88,7 @@ pub const UPSTREAM_COMPONENTS: Setting<Vec<UpstreamSource>> = Setting {
 pub const VARIABLES: &[Variable] = &[
     LOGS_URL_TEMPLATE.variable,
     COMPONENT_STATUS_FROM_ALERTS.variable,
+    COMPONENT_ALERTS_NOTIFY.variable,
     UPSTREAM_COMPONENTS.variable,
     PROMETHEUS_URL.variable,
     PROMETHEUS_BEARER_TOKEN.variable,
@@ -295,6 +308,8 @@ pub struct MetricsSettings {
     /// `COMPONENT_STATUS_FROM_ALERTS`: a firing alert labelled `component` sets that
     /// component's state on the page.
     pub component_status_from_alerts: bool,
+    /// `COMPONENT_ALERTS_NOTIFY`: subscribers are mailed those states' changes.
+    pub component_alerts_notify: bool,
     /// `UPSTREAM_COMPONENTS`: other companies' components, mirrored.
     pub upstream_components: Vec<UpstreamSource>,
     /// `PROMETHEUS_URL` and `PROMETHEUS_BEARER_TOKEN`: the charts' Prometheus.
@@ -307,6 +322,7 @@ impl MetricsSettings {
         Ok(MetricsSettings {
             logs_url_template: LOGS_URL_TEMPLATE.read(&get)?,
             component_status_from_alerts: COMPONENT_STATUS_FROM_ALERTS.value(&get)?,
+            component_alerts_notify: COMPONENT_ALERTS_NOTIFY.value(&get)?,
             upstream_components: UPSTREAM_COMPONENTS.or_empty(&get)?,
             prometheus: prometheus(&get)?,
         })

@@ -115,6 +115,9 @@ pub struct Actions {
     state: Arc<dyn ObjectStore>,
     gitlab: Option<Arc<dyn Gitlab>>,
     key: Option<LinkKey>,
+    /// The charts' image links, signed with the same secret.
+    image_key: Option<crate::metrics::chart::image::ImageKey>,
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl Actions {
@@ -130,6 +133,12 @@ impl Actions {
                 state.clone(),
             )),
             key: config.alert_routing.link_secret.as_ref().map(LinkKey::new),
+            image_key: config
+                .alert_routing
+                .link_secret
+                .as_ref()
+                .map(crate::metrics::chart::image::ImageKey::new),
+            clock: Arc::new(crate::clock::SystemClock),
             config,
             state,
             gitlab,
@@ -139,11 +148,27 @@ impl Actions {
     /// The alert links composed from a process's backends: the state bucket, and
     /// GitLab's API where configured (an acknowledgement noted on the alert's issue).
     pub fn compose(config: Arc<Config>, backends: &Backends) -> Result<Actions, ConfigError> {
-        Ok(Actions::new(
+        let mut actions = Actions::new(
             config,
             backends.state()?,
             backends.gitlab.as_ref().map(|g| g.api.clone()),
-        ))
+        );
+        actions.clock = backends.clock.clone();
+        Ok(actions)
+    }
+
+    /// `GET /charts/<alert>/<n>.png?expires=&sig=`: the chart of a chat message,
+    /// from the state bucket, while its signed link holds (on the process's clock).
+    pub async fn chart_image(&self, path: &str, expires: Option<&str>, sig: Option<&str>) -> Reply {
+        crate::metrics::chart::image::serve(
+            self.state.as_ref(),
+            self.image_key.as_ref(),
+            path,
+            expires,
+            sig,
+            self.clock.now(),
+        )
+        .await
     }
 
     /// `GET`: what the link will do, and a button. Changes nothing.

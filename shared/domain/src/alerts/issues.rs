@@ -200,17 +200,22 @@ impl IncidentIssues for GitlabIncidents {
             .api
             .upload(project, "chart.png", "image/png", chart.png.clone())
             .await?;
-        let csv = self
-            .api
-            .upload(
-                project,
-                "chart.csv",
-                "text/csv; charset=utf-8",
-                chart.csv.clone().into_bytes(),
-            )
-            .await?;
+        let data = if chart.from == crate::metrics::chart::ChartFrom::Grafana {
+            "No CSV: the image is Grafana's, which sends no data with it.".to_owned()
+        } else {
+            let csv = self
+                .api
+                .upload(
+                    project,
+                    "chart.csv",
+                    "text/csv; charset=utf-8",
+                    chart.csv.clone().into_bytes(),
+                )
+                .await?;
+            format!("Its data: {csv}")
+        };
         let body = format!(
-            "The metric behind the alert (openmic):\n\n{png}\n\nIts data: {csv}\n\n{}",
+            "The metric behind the alert (openmic):\n\n{png}\n\n{data}\n\n{}",
             fenced(&chart.text)
         );
         self.api

@@ -107,6 +107,24 @@ pub fn add_chart(
     chart: &Result<crate::metrics::chart::Chart, crate::metrics::chart::NoChart>,
 ) {
     let (text, html) = match chart {
+        Ok(c) if c.from == crate::metrics::chart::ChartFrom::Grafana => {
+            mail.parts.push(crate::mail::Part {
+                content_id: Some(CHART_CID.to_owned()),
+                filename: "chart.png".to_owned(),
+                content_type: "image/png".to_owned(),
+                body: c.png.clone(),
+            });
+            (
+                format!(
+                    "\n{}\nNo CSV: the image is Grafana's, which sends no data with it.\n",
+                    c.text
+                ),
+                format!(
+                    "<p><img src=\"cid:{CHART_CID}\" style=\"max-width:100%;height:auto;border:1px solid #d0d7de\" alt=\"{}\"></p>\n<p>No CSV: the image is Grafana's, which sends no data with it.</p>\n",
+                    openmic_core::html::escape(&c.text)
+                ),
+            )
+        }
         Ok(c) => {
             mail.parts.push(crate::mail::Part {
                 content_id: Some(CHART_CID.to_owned()),
@@ -138,6 +156,65 @@ pub fn add_chart(
             ),
         ),
     };
+    mail.text.push_str(&text);
+    match mail.html.rfind("</body>") {
+        Some(at) => mail.html.insert_str(at, &html),
+        None => mail.html.push_str(&html),
+    }
+}
+
+/// One chart of a digest: the alert's title, and its PNG and text alternative or
+/// why there is none.
+#[derive(Debug, Clone)]
+pub struct DigestChartPart {
+    pub title: String,
+    pub chart: Result<(Vec<u8>, String), String>,
+}
+
+/// The content ID of a digest's `n`th chart (`cid:` in its HTML), one per alert.
+pub fn digest_chart_cid(n: usize) -> String {
+    format!("chart-{n}@openmic")
+}
+
+/// The charts of the alerts a digest names, inline (multipart/related, each its own
+/// content ID) with their text alternatives in the text part; an alert without one
+/// says why.
+pub fn add_digest_charts(mail: &mut Mail, charts: &[DigestChartPart]) {
+    if charts.is_empty() {
+        return;
+    }
+    let esc = openmic_core::html::escape;
+    let mut text = String::from("\nCharts\n");
+    let mut html = String::from("<h2 style=\"font-size:16px\">Charts</h2>\n");
+    for (n, c) in charts.iter().enumerate() {
+        match &c.chart {
+            Ok((png, alt)) => {
+                let cid = digest_chart_cid(n + 1);
+                mail.parts.push(crate::mail::Part {
+                    content_id: Some(cid.clone()),
+                    filename: format!("chart-{}.png", n + 1),
+                    content_type: "image/png".to_owned(),
+                    body: png.clone(),
+                });
+                text.push_str(&format!("\n{}:\n{alt}\n", c.title));
+                html.push_str(&format!(
+                    "<p><strong>{}</strong><br><img src=\"cid:{cid}\" width=\"{}\" height=\"{}\" style=\"max-width:100%;height:auto;border:1px solid #d0d7de\" alt=\"{}\"></p>\n",
+                    esc(&c.title),
+                    crate::metrics::chart::WIDTH,
+                    crate::metrics::chart::HEIGHT,
+                    esc(alt)
+                ));
+            }
+            Err(why) => {
+                text.push_str(&format!("\n{}: no chart: {why}.\n", c.title));
+                html.push_str(&format!(
+                    "<p><strong>{}</strong>: no chart: {}.</p>\n",
+                    esc(&c.title),
+                    esc(why)
+                ));
+            }
+        }
+    }
     mail.text.push_str(&text);
     match mail.html.rfind("</body>") {
         Some(at) => mail.html.insert_str(at, &html),

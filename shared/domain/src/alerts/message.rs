@@ -457,6 +457,7 @@ pub fn alert_message_with(
         since: Some(a.starts_at.unwrap_or(record.first_seen)),
         alert: (notice != Notice::Resolved).then(|| record.id()),
         details: Some(details),
+        image: None,
     })
 }
 
@@ -546,5 +547,6 @@ pub fn digest_message(
         since: None,
         alert: None,
         details: Some(serde_json::json!({ "items": details })),
+        image: None,
     })
 }

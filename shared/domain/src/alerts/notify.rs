@@ -12,7 +12,7 @@
 //! - A storm (`ALERT_DIGEST_AFTER`) holds notices for the channel's digest, which
 //!   [`Notifier::tick`] sends.
 
-use crate::metrics::chart::{Chart, NoChart};
+use crate::metrics::chart::{Chart, NoChart, image};
 use futures_util::future::join_all;
 use sha2::{Digest, Sha256};
 use tracing::{Instrument, error, info, warn};
@@ -20,7 +20,9 @@ use tracing::{Instrument, error, info, warn};
 use super::lifecycle::{Notifier, Sent};
 use super::links::ActionLinks;
 use super::record::{AlertRecord, Notice, Settled};
-use super::storm::{Admission, ChannelState, DigestItem, Failing, channel_key, notice_id};
+use super::storm::{
+    Admission, ChannelState, DigestChart, DigestItem, Failing, channel_key, notice_id,
+};
 use super::{mail, message};
 use crate::chat::{self, Failure, Retries, Target};
 use crate::document;
@@ -109,12 +111,14 @@ impl Notifier {
                     }
                 }
             }
-            let outcomes = join_all(
-                channels
-                    .iter()
-                    .map(|c| self.to_channel(c, &record, notice, at, chart.as_ref())),
-            )
-            .await;
+            let image = self
+                .chart_image(&record, at, &channels, chart.as_ref())
+                .await;
+            let outcomes =
+                join_all(channels.iter().map(|c| {
+                    self.to_channel(c, &record, notice, at, chart.as_ref(), image.as_ref())
+                }))
+                .await;
             let mut units = Vec::new();
             let mut failed = None;
             for o in outcomes {
@@ -230,15 +234,29 @@ impl Notifier {
         at: Timestamp,
         channels: &[&Channel],
     ) -> Option<Result<Chart, NoChart>> {
-        let prometheus = self.config.metrics.prometheus.as_ref()?;
         let mailed = channels
             .iter()
             .any(|c| matches!(c.destination, Destination::Mail(_)));
         let issue = record.issue.as_ref().is_some_and(|i| !i.chart) && self.issues.is_some();
-        if notice != Notice::New || !(mailed || issue) {
+        if notice != Notice::New || !(mailed || issue || self.shows_images(channels)) {
             return None;
         }
         let alert = &record.alert;
+        let image_url = (alert.source == crate::alerts::AlertSource::Grafana)
+            .then(|| alert.links.get("image"))
+            .flatten()
+            .filter(|u| !u.trim().is_empty());
+        if let Some(url) = image_url {
+            // Grafana's own image is the chart; nothing is drawn.
+            let chart =
+                crate::metrics::chart::grafana::chart(self.outbound.as_deref(), url, &alert.title)
+                    .await;
+            if let Err(e) = &chart {
+                info!(reason = e.code(), "no chart: {e}");
+            }
+            return Some(chart);
+        }
+        let prometheus = self.config.metrics.prometheus.as_ref()?;
         let chart = crate::metrics::chart::query::chart(
             self.outbound.as_deref(),
             Some(prometheus),
@@ -254,6 +272,46 @@ impl Notifier {
         Some(chart)
     }
 
+    /// Whether a chat channel among `channels` shows the chart by its link (with
+    /// `PUBLIC_API_URL`, whose links sign it).
+    fn shows_images(&self, channels: &[&Channel]) -> bool {
+        self.links.is_some()
+            && channels
+                .iter()
+                .any(|c| matches!(&c.destination, Destination::Chat(t) if t.kind.shows_images()))
+    }
+
+    /// The chart of chat messages: kept in the state bucket (never the status
+    /// bucket) as `charts/<alert>/<generation>.png`, shown through its signed link,
+    /// which works for [`image::LIFETIME`] after the message. A chart that cannot be
+    /// kept is logged; the messages go without it.
+    async fn chart_image(
+        &self,
+        record: &AlertRecord,
+        at: Timestamp,
+        channels: &[&Channel],
+        chart: Option<&Result<Chart, NoChart>>,
+    ) -> Option<chat::Image> {
+        let Some(Ok(chart)) = chart else {
+            return None;
+        };
+        let links = self
+            .links
+            .as_ref()
+            .filter(|_| self.shows_images(channels))?;
+        let key = image::ImageKey::new(self.config.alert_routing.link_secret.as_ref()?);
+        let id = record.id();
+        if let Err(e) = image::store(self.state.as_ref(), &id, record.generation, &chart.png).await
+        {
+            warn!(error = %Chain(&e), "the chart could not be kept for chat; the messages go without it");
+            return None;
+        }
+        Some(chat::Image {
+            url: key.url_for(&links.base, &id, record.generation, at),
+            alt: chart.text.clone(),
+        })
+    }
+
     /// One notice to one channel, in the channel's span.
     async fn to_channel(
         &self,
@@ -262,9 +320,10 @@ impl Notifier {
         notice: Notice,
         at: Timestamp,
         chart: Option<&Result<Chart, NoChart>>,
+        image: Option<&chat::Image>,
     ) -> Outcome {
         let span = tracing::info_span!("channel", channel = %channel.name);
-        self.to_channel_in(channel, record, notice, at, chart)
+        self.to_channel_in(channel, record, notice, at, chart, image)
             .instrument(span)
             .await
     }
@@ -276,6 +335,7 @@ impl Notifier {
         notice: Notice,
         at: Timestamp,
         chart: Option<&Result<Chart, NoChart>>,
+        image: Option<&chat::Image>,
     ) -> Outcome {
         let mut out = Outcome::default();
         if record.delivered.contains(&channel.name) {
@@ -295,7 +355,17 @@ impl Notifier {
                 record,
                 at,
             ),
+            chart: match (&channel.destination, chart) {
+                (Destination::Mail(_), Some(Ok(c))) => Some(DigestChart::Kept {
+                    text: c.text.clone(),
+                }),
+                (Destination::Mail(_), Some(Err(why))) => Some(DigestChart::None {
+                    why: why.to_string(),
+                }),
+                _ => None,
+            },
         };
+        let kept = matches!(item.chart, Some(DigestChart::Kept { .. }));
         let (admission, failing) = match self.admit(channel, item).await {
             Ok(a) => a,
             Err(e) => {
@@ -304,6 +374,14 @@ impl Notifier {
             }
         };
         if admission == Admission::Digest {
+            if let (true, Some(Ok(c))) = (kept, chart) {
+                // The digest reads it back; one it cannot find says so.
+                if let Err(e) =
+                    image::store(self.state.as_ref(), &record.id(), record.generation, &c.png).await
+                {
+                    warn!(error = %Chain(&e), "the chart could not be kept for the digest");
+                }
+            }
             info!(
                 notice = notice.as_str(),
                 "storm: held for the channel's digest"
@@ -322,7 +400,12 @@ impl Notifier {
                     at,
                     links.as_ref(),
                 ) {
-                    Ok(m) => m,
+                    Ok(mut m) => {
+                        if target.kind.shows_images() {
+                            m.image = image.cloned();
+                        }
+                        m
+                    }
                     Err(e) => {
                         out.error = Some(ProcessError::permanent(&e));
                         return out;
@@ -593,6 +676,7 @@ impl Notifier {
         items: &[DigestItem],
         now: Timestamp,
     ) -> Result<(), ProcessError> {
+        let charts = self.digest_charts(items).await;
         for r in self.mail_recipients(to).await {
             let links = |i: &DigestItem| {
                 self.links_for(&i.record, i.generation, &channel.name, &r.address, i.at)
@@ -607,8 +691,38 @@ impl Notifier {
                 now,
             )
             .map_err(|e| ProcessError::permanent(&e))?;
+            let mut mail = mail;
+            mail::add_digest_charts(&mut mail, &charts);
             self.mailer.send(&mail).await?;
         }
         Ok(())
+    }
+
+    /// The charts of a digest's items that have one, read back from the state
+    /// bucket, or why each has none.
+    async fn digest_charts(&self, items: &[DigestItem]) -> Vec<mail::DigestChartPart> {
+        let mut out = Vec::new();
+        for item in items {
+            let chart = match &item.chart {
+                None => continue,
+                Some(DigestChart::None { why }) => Err(why.clone()),
+                Some(DigestChart::Kept { text }) => {
+                    let key = image::key(&item.record, item.generation);
+                    match self.state.get(&key).await {
+                        Ok(Some(o)) => Ok((o.body.to_vec(), text.clone())),
+                        Ok(None) => Err("the chart is no longer kept".to_owned()),
+                        Err(e) => {
+                            warn!(error = %Chain(&e), "a digest's chart could not be read");
+                            Err("the chart could not be read".to_owned())
+                        }
+                    }
+                }
+            };
+            out.push(mail::DigestChartPart {
+                title: item.title.clone(),
+                chart,
+            });
+        }
+        out
     }
 }

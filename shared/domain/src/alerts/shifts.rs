@@ -218,6 +218,7 @@ impl Notifier {
                 timestamp: now,
                 since: None,
                 details: None,
+                image: None,
             })
         };
         let sent = self

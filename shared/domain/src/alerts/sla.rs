@@ -80,6 +80,7 @@ pub fn reminder(w: &Watched, target: Option<std::time::Duration>, now: Timestamp
         details: Some(serde_json::json!({
             "project": s.id.project, "iid": s.id.iid, "severity": s.severity.as_str(),
         })),
+        image: None,
     }
 }
 

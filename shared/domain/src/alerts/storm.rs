@@ -47,6 +47,21 @@ pub struct DigestItem {
     /// The alert's "View logs" link as of the notice (`LOGS_URL_TEMPLATE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<String>,
+    /// A first notice's chart, for a mail digest (absent in what earlier releases
+    /// kept, and for other notices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<DigestChart>,
+}
+
+/// The chart behind a digest's firing item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigestChart {
+    /// Its PNG kept in the state bucket (`metrics::chart::image::key`), with its text
+    /// alternative.
+    Kept { text: String },
+    /// Why there is none.
+    None { why: String },
 }
 
 /// A channel that failed and has not delivered since.
@@ -150,7 +165,24 @@ mod tests {
             environment: None,
             severity: Severity::High,
             logs: None,
+            chart: None,
         }
+    }
+
+    #[test]
+    fn an_item_held_by_an_earlier_release_reads_as_without_a_chart() {
+        let old = r#"{"id":"n1","notice":"new","at":"2024-03-05T10:00:00.000Z","record":"r1",
+            "generation":0,"title":"Disk full","environment":null,"severity":"high"}"#;
+        let item: DigestItem = serde_json::from_str(old).unwrap();
+        assert_eq!(item.chart, None);
+        let mut kept = item.clone();
+        kept.chart = Some(DigestChart::None {
+            why: "Prometheus could not be reached".into(),
+        });
+        let again: DigestItem =
+            serde_json::from_str(&serde_json::to_string(&kept).unwrap()).unwrap();
+        assert_eq!(again, kept);
+        assert!(!serde_json::to_string(&item).unwrap().contains("chart"));
     }
 
     #[test]

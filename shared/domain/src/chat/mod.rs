@@ -92,6 +92,11 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Whether its body shows an image by its URL (Slack's `image` block).
+    pub fn shows_images(self) -> bool {
+        self == Kind::Slack
+    }
+
     /// Every kind, by its name in configuration.
     pub const ALL: [Kind; 10] = [
         Kind::Slack,
@@ -220,6 +225,17 @@ pub struct Message {
     /// Resolve).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
+    /// An image a service shows by its URL (Slack's `image` block): the chart behind
+    /// a firing alert, through its signed, expiring link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Image>,
+}
+
+/// An image by its URL, with its text alternative.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    pub url: String,
+    pub alt: String,
 }
 
 /// Where a message goes.
@@ -400,6 +416,7 @@ pub(crate) mod tests {
             since: Some(crate::time::parse("2024-03-05T09:48:00Z").unwrap()),
             alert: None,
             details: Some(serde_json::json!({"fingerprint": "f1"})),
+            image: None,
         }
     }
 
@@ -454,6 +471,7 @@ pub(crate) mod tests {
             since: None,
             alert: None,
             details: None,
+            image: None,
         }
     }
 

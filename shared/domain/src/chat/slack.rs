@@ -88,6 +88,9 @@ pub fn body(m: &Message) -> Value {
             .collect();
         blocks.push(json!({"type": "section", "fields": fields}));
     }
+    if let Some(image) = m.image.as_ref().and_then(image_block) {
+        blocks.push(image);
+    }
     let (linked, dropped): (Vec<&Shown>, Vec<&Shown>) = links.iter().partition(|l| l.url.is_some());
     for chunk in linked.chunks(25) {
         let buttons: Vec<Value> = chunk
@@ -118,6 +121,21 @@ pub fn body(m: &Message) -> Value {
     json!({"text": or_dash(md(&m.title, Lines::One, SECTION)), "blocks": blocks})
 }
 
+/// Slack's `image` block: `image_url` (http(s), at most 3000 characters; another is
+/// left out and the message goes without it) and `alt_text`, plain text (Slack's
+/// rule for it, [`plain`]) of at most 2000 characters.
+fn image_block(image: &super::Image) -> Option<Value> {
+    let ok = image.url.len() <= 3000
+        && (image.url.starts_with("https://") || image.url.starts_with("http://"));
+    ok.then(|| {
+        json!({
+            "type": "image",
+            "image_url": image.url,
+            "alt_text": or_dash(escaped(&image.alt, Lines::Many, 2000, Units::Chars, plain)),
+        })
+    })
+}
+
 /// The buttons that act on a firing alert through openmic's interactivity route
 /// (`POST /chat/slack/actions`), each carrying the alert record's id.
 fn alert_buttons(alert: &str) -> Value {
@@ -144,6 +162,48 @@ fn alert_buttons(alert: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_block_within_slacks_limits_or_none() {
+        let mut m = crate::chat::tests::sample();
+        m.image = Some(crate::chat::Image {
+            url: "https://api.example.com/charts/ab/1.png?expires=1&sig=x".into(),
+            alt: format!("Chart of up <!channel> {}", "x".repeat(3000)),
+        });
+        let b = body(&m);
+        let image = b["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == "image")
+            .expect("an image block")
+            .clone();
+        assert_eq!(
+            image["image_url"],
+            "https://api.example.com/charts/ab/1.png?expires=1&sig=x"
+        );
+        let alt = image["alt_text"].as_str().unwrap();
+        assert!(alt.chars().count() <= 2000, "{}", alt.chars().count());
+        assert!(alt.starts_with("Chart of up <\u{2060}!channel>"), "{alt}");
+        for url in [
+            format!("https://api.example.com/{}", "a".repeat(3000)),
+            "javascript:alert(1)".to_owned(),
+        ] {
+            m.image = Some(crate::chat::Image {
+                url,
+                alt: "x".into(),
+            });
+            let b = body(&m);
+            assert!(
+                !b["blocks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b["type"] == "image"),
+                "left out"
+            );
+        }
+    }
 
     #[test]
     fn blocks_as_slack_documents_them() {

@@ -135,6 +135,7 @@ fn page_message(job: &Job, paged: &Paged<'_>, text: &str, now: Timestamp) -> cha
         since: None,
         details: None,
         alert: None,
+        image: None,
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! - [`chart`]: the chart behind an alert (its expression's series from Prometheus,
 //!   drawn as PNG and SVG with the firing span and the threshold), its text
-//!   alternative and its data as CSV, and each reason there is none;
+//!   alternative and its data as CSV, and each reason there is none; a Grafana
+//!   alert's own image in its place (`chart::grafana`); the PNG kept for chat and
+//!   digests and served through a signed, expiring link (`chart::image`);
 //! - [`logs`]: the "View logs" link of every alert mail, chat message and incident
 //!   issue (`LOGS_URL_TEMPLATE`);
 //! - [`components`]: components whose state on the page follows their firing alerts

@@ -24,7 +24,8 @@ pub(super) fn is_upstream(envelope: &Envelope) -> bool {
     envelope.source == Source::Alert && envelope.event.as_deref() == Some(upstream::EVENT)
 }
 
-/// Writes the site again; no update for subscribers.
+/// Writes the site again; subscribers hear of component states only through
+/// [`crate::subscriptions::component_updates`] (`COMPONENT_ALERTS_NOTIFY`).
 const SITE_ONLY: Apply = Apply {
     announce: false,
     site: true,
@@ -47,6 +48,38 @@ impl Publisher {
         self.check_layout().await?;
         let (index, _) = self.read_index().await?;
         let taken = states.newer_than(index.alert_states.as_ref());
+        if taken
+            && self.config.metrics.component_alerts_notify
+            && self.audience.is_none()
+            && let Some(queue) = &self.updates
+        {
+            // Queued before the page changes, so a retry finds them again (the same
+            // change has the same id, and is mailed once).
+            let now = self.clock.now();
+            let shown = |index: &crate::site::data::PublishedIndex| {
+                crate::site::summary::status(index, &self.page, now)
+                    .components
+                    .into_iter()
+                    .map(|l| (l.name, l.state))
+                    .collect::<Vec<_>>()
+            };
+            let before = shown(&index);
+            let mut next = index.clone();
+            next.alert_states = Some(states.clone());
+            let updates = crate::subscriptions::component_updates(
+                &before,
+                &shown(&next),
+                states.version,
+                states.at,
+            );
+            if !updates.is_empty() {
+                let claims = crate::ports::ClaimsIn(self.state.clone());
+                crate::subscriptions::announce(queue.as_ref(), Some(&claims), &updates).await?;
+                for u in &updates {
+                    info!(update = %u.id, "component state queued for subscribers");
+                }
+            }
+        }
         if taken {
             self.update_index(SITE_ONLY, |index| {
                 if states.newer_than(index.alert_states.as_ref()) {

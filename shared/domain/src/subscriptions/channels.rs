@@ -192,6 +192,7 @@ pub fn message(update: &Update, site_title: &str, page: Option<&str>) -> Message
         UpdateKind::Started => "Maintenance started",
         UpdateKind::Completed => "Maintenance completed",
         UpdateKind::Postmortem => "Postmortem",
+        UpdateKind::Component => "Component state",
     };
     let mut text = to_text(&update.html);
     if text.chars().count() > MAX_TEXT_CHARS {
@@ -224,6 +225,11 @@ pub fn message(update: &Update, site_title: &str, page: Option<&str>) -> Message
     let tone = match update.kind {
         UpdateKind::Closed | UpdateKind::Completed => Tone::Good,
         UpdateKind::Stage if i.stage == "resolved" => Tone::Good,
+        UpdateKind::Component => match i.stage.as_str() {
+            "operational" => Tone::Good,
+            "major_outage" | "partial_outage" => Tone::Danger,
+            _ => Tone::Warning,
+        },
         UpdateKind::Announced | UpdateKind::Started | UpdateKind::Postmortem => Tone::Neutral,
         _ => match i.severity.as_deref() {
             Some("critical" | "high") | None => Tone::Danger,
@@ -235,9 +241,15 @@ pub fn message(update: &Update, site_title: &str, page: Option<&str>) -> Message
         id: update.id.clone(),
         title: format!("{site_title}: {what}: {title}"),
         text,
-        link: page.map(|p| Link {
-            label: "See the incident's page".into(),
-            url: format!("{p}/{}", crate::site::incident_page_key(i.id)),
+        link: page.map(|p| match update.kind {
+            UpdateKind::Component => Link {
+                label: "See the status page".into(),
+                url: format!("{p}/"),
+            },
+            _ => Link {
+                label: "See the incident's page".into(),
+                url: format!("{p}/{}", crate::site::incident_page_key(i.id)),
+            },
         }),
         facts,
         buttons: vec![],
@@ -252,6 +264,7 @@ pub fn message(update: &Update, site_title: &str, page: Option<&str>) -> Message
             "stage": i.stage,
             "components": i.components,
         })),
+        image: None,
     }
 }
 

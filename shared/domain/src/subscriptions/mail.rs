@@ -151,10 +151,11 @@ impl Composer {
     /// An update's mail, rendered once for every subscriber.
     pub fn prepare(&self, update: &Update) -> Result<Prepared, RenderError> {
         let clean = |s: &str| s.replace('\0', "");
-        let page_url = self
-            .page
-            .as_ref()
-            .map(|p| format!("{p}/{}", crate::site::incident_page_key(update.incident.id)));
+        let component = update.kind == super::update::UpdateKind::Component;
+        let page_url = self.page.as_ref().map(|p| match component {
+            true => format!("{p}/"),
+            false => format!("{p}/{}", crate::site::incident_page_key(update.incident.id)),
+        });
         let mut html = clean(&update.html);
         if let Some(p) = &self.page {
             // Copied uploads are linked relative to the bucket's root.
@@ -175,10 +176,15 @@ impl Composer {
         let title_html = clean(&update.incident.title);
         let title = to_text(&title_html);
         let cat = crate::i18n::catalogue(self.language);
+        // A component's states are named as the page names them.
+        let named = |s: &str| match component {
+            true => cat.text_or(&format!("status.{s}"), s).to_owned(),
+            false => stage_name(cat, s),
+        };
         let previous_stage_name = update
             .previous_stage
             .as_deref()
-            .map(|s| stage_name(cat, s))
+            .map(named)
             .unwrap_or_default();
         let severity = update.incident.severity.as_deref();
         let severity_name = severity.map(|s| cat.text_or(&format!("severity.{s}"), s));
@@ -192,7 +198,7 @@ impl Composer {
             kind => update.kind.as_str(),
             title => &title,
             title_html => &title_html,
-            stage_name => stage_name(cat, &update.incident.stage),
+            stage_name => named(&update.incident.stage),
             previous_stage_name => previous_stage_name,
             severity_name => severity_name,
             components => &update.incident.components,

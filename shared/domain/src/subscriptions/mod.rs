@@ -40,7 +40,7 @@ mod tests;
 
 pub use channels::UpdateChannels;
 pub use fanout::{FanOut, announce};
-pub use update::{Update, UpdateKind, detect};
+pub use update::{Update, UpdateKind, component_updates, detect};
 
 use std::sync::Arc;
 

@@ -28,6 +28,9 @@ pub enum UpdateKind {
     Completed,
     /// A closed incident's postmortem became public.
     Postmortem,
+    /// A component's state on the page changed by its alerts
+    /// (`COMPONENT_ALERTS_NOTIFY`): its name and states, nothing of the alerts.
+    Component,
 }
 
 impl UpdateKind {
@@ -42,6 +45,7 @@ impl UpdateKind {
             UpdateKind::Started => "started",
             UpdateKind::Completed => "completed",
             UpdateKind::Postmortem => "postmortem",
+            UpdateKind::Component => "component",
         }
     }
 }
@@ -81,6 +85,44 @@ pub struct Update {
     /// The stage before a change of stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_stage: Option<String>,
+}
+
+/// The updates of components whose state on the page changed when their alerts'
+/// states (version `version`, taken at `at`) did: `before` and `after` are each
+/// component's state as the page showed it and shows it now (`site::summary`), in the
+/// page's order. Only the component's name and its states are in them; the id
+/// (`component.<hash of the name>.<version>`) is the same however often it is found.
+pub fn component_updates(
+    before: &[(String, crate::site::history::State)],
+    after: &[(String, crate::site::history::State)],
+    version: u64,
+    at: Timestamp,
+) -> Vec<Update> {
+    after
+        .iter()
+        .filter_map(|(name, now)| {
+            let was = before.iter().find(|(n, _)| n == name).map(|(_, s)| *s)?;
+            (was != *now).then(|| Update {
+                id: format!(
+                    "component.{}.{version}",
+                    hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(name.as_bytes())[..8])
+                ),
+                kind: UpdateKind::Component,
+                at,
+                incident: Subject {
+                    id: 0,
+                    title: openmic_core::html::escape(name),
+                    status: "component".into(),
+                    stage: now.key().into(),
+                    components: vec![name.clone()],
+                    severity: None,
+                    window: None,
+                },
+                html: String::new(),
+                previous_stage: Some(was.key().into()),
+            })
+        })
+        .collect()
 }
 
 fn subject(i: &Incident) -> Subject {
@@ -221,6 +263,33 @@ fn maintenance_moment(before: &Incident, after: &Incident) -> Option<Update> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_component_changed_by_its_alerts_is_an_update_of_its_name_and_states_only() {
+        use crate::site::history::State;
+        let at = time::parse("2024-03-05T10:00:00Z").unwrap();
+        let before = vec![
+            ("API".to_owned(), State::Operational),
+            ("Database".to_owned(), State::Operational),
+        ];
+        let after = vec![
+            ("API".to_owned(), State::Operational),
+            ("Database".to_owned(), State::MajorOutage),
+        ];
+        let u = component_updates(&before, &after, 4, at);
+        assert_eq!(u.len(), 1);
+        assert_eq!(u[0].kind, UpdateKind::Component);
+        assert_eq!(u[0].incident.components, vec!["Database".to_owned()]);
+        assert_eq!(
+            (u[0].incident.stage.as_str(), u[0].previous_stage.as_deref()),
+            ("major_outage", Some("operational"))
+        );
+        assert!(u[0].html.is_empty());
+        // The same change, found again, is the same update; nothing changed, none.
+        assert_eq!(component_updates(&before, &after, 4, at)[0].id, u[0].id);
+        assert_ne!(component_updates(&before, &after, 5, at)[0].id, u[0].id);
+        assert!(component_updates(&after, &after, 5, at).is_empty());
+    }
     use crate::site::data::{Comment, Links};
 
     fn incident(status: &str, stage: &str, comments: &[(&str, &str)]) -> Incident {

@@ -9,10 +9,13 @@
 //! more"), the axes in the expression's unit ([`axes`], [`promql::unit`]), the words.
 //! `openmic-render`'s `chart` lays the picture out and draws it. Whatever keeps a
 //! chart from being drawn is a [`NoChart`], never a panic: the mail goes without it
-//! and says why.
+//! and says why. A Grafana alert's `imageURL` is its chart instead ([`grafana`]);
+//! the PNG of chat messages and digests is kept and served by [`image`].
 
 pub mod axes;
 pub mod csv;
+pub mod grafana;
+pub mod image;
 pub mod matrix;
 pub mod promql;
 pub mod query;
@@ -84,6 +87,16 @@ pub enum NoChart {
     NoFiniteValues,
     #[error("the chart could not be drawn: {0}")]
     Draw(String),
+    #[error("Grafana's image did not come within {0} seconds")]
+    ImageSlow(u64),
+    #[error("Grafana's image could not be fetched")]
+    ImageUnreachable,
+    #[error("Grafana's image answered HTTP {0}")]
+    ImageStatus(u16),
+    #[error("Grafana's image is larger than {0} bytes")]
+    ImageTooLarge(usize),
+    #[error("Grafana's image is not a PNG")]
+    NotAPng,
 }
 
 impl NoChart {
@@ -102,6 +115,11 @@ impl NoChart {
             NoChart::Empty => "empty",
             NoChart::NoFiniteValues => "no_finite_values",
             NoChart::Draw(_) => "draw",
+            NoChart::ImageSlow(_) => "image_slow",
+            NoChart::ImageUnreachable => "image_unreachable",
+            NoChart::ImageStatus(_) => "image_status",
+            NoChart::ImageTooLarge(_) => "image_too_large",
+            NoChart::NotAPng => "not_a_png",
         }
     }
 }
@@ -158,6 +176,17 @@ pub struct Chart {
     /// The text alternative: a first line, then one line per drawn series.
     pub text: String,
     pub csv: String,
+    /// Drawn by openmic, or Grafana's own image (no SVG, no CSV).
+    pub from: ChartFrom,
+}
+
+/// Where a chart comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartFrom {
+    /// Drawn from Prometheus' series: with its data as CSV.
+    Drawn,
+    /// The alert's `imageURL` (Grafana's image renderer): no data with it.
+    Grafana,
 }
 
 /// The series' order of drawing: those going furthest towards firing first (the
@@ -396,6 +425,7 @@ pub fn chart(alert: &Alert<'_>, series: &[Series]) -> Result<Chart, NoChart> {
         svg: drawn.svg,
         text,
         csv: csv::write(series),
+        from: ChartFrom::Drawn,
     })
 }
 

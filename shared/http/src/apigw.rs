@@ -35,6 +35,9 @@ pub struct Event {
     multi_value_headers: BTreeMap<String, Option<Vec<String>>>,
     body: Option<String>,
     is_base64_encoded: bool,
+    /// HTTP API 2.0 gives the request's cookies here, not in `headers`.
+    #[serde(deserialize_with = "null_as_empty")]
+    cookies: Vec<String>,
 }
 
 /// API Gateway writes `null` for an empty map.
@@ -273,6 +276,14 @@ impl Event {
                 add(name, v);
             }
         }
+        let cookie_header = self
+            .headers
+            .keys()
+            .chain(self.multi_value_headers.keys())
+            .any(|k| k.eq_ignore_ascii_case("cookie"));
+        if !self.cookies.is_empty() && !cookie_header {
+            add("cookie", &self.cookies.join("; "));
+        }
         map
     }
 
@@ -369,6 +380,18 @@ mod tests {
 
     fn event(v: Value) -> Event {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn http_api_cookies_are_the_requests_cookie_header() {
+        let v2 = event(json!({"version": "2.0", "rawPath": "/callback",
+            "cookies": ["openmic_signin=x.y", "other=1"], "headers": {},
+            "requestContext": {"http": {"method": "GET", "path": "/callback"}}}));
+        let r = v2.into_request().unwrap();
+        assert_eq!(r.headers()["cookie"], "openmic_signin=x.y; other=1");
+        let none = event(json!({"version": "2.0", "rawPath": "/callback", "cookies": null,
+            "requestContext": {"http": {"method": "GET", "path": "/callback"}}}));
+        assert!(none.into_request().unwrap().headers().get("cookie").is_none());
     }
 
     #[tokio::test]

@@ -728,14 +728,9 @@ async fn the_signin_function_gives_cloudfront_cookies_for_the_granted_audiences_
     let other = apigw::serve(router.clone(), get_event("/staff/", "", &[])).await;
     assert_eq!(other["statusCode"], 404);
 
-    // A secret that is not there, or holds no key: the start names the variable and
-    // shows nothing of the value.
-    let missing = openmic_lambda::signin::sign_in(&config_with("no-such-secret"), &aws)
-        .await
-        .err()
-        .expect("no start without the key")
-        .to_string();
-    assert!(missing.contains("CLOUDFRONT_PRIVATE_KEY_SECRET"), "{missing}");
+    // A secret that is not there, or holds no key: the function still starts (the
+    // key is read beside its first wait for an event), and a sign-in is refused with
+    // a page saying why, showing nothing of the secret, and no cookie of CloudFront's.
     let junk = format!("{name}-junk");
     secrets
         .create_secret()
@@ -744,14 +739,31 @@ async fn the_signin_function_gives_cloudfront_cookies_for_the_granted_audiences_
         .send()
         .await
         .unwrap();
-    let bad = openmic_lambda::signin::sign_in(&config_with(&junk), &aws)
-        .await
-        .err()
-        .expect("no start with a key that is none")
-        .to_string();
-    assert!(bad.contains("CLOUDFRONT_PRIVATE_KEY_SECRET"), "{bad}");
-    assert!(bad.contains("not a PEM RSA private key"), "{bad}");
-    assert!(!bad.contains("hunter2"), "{bad}");
+    for secret in ["no-such-secret", junk.as_str()] {
+        let signin = openmic_lambda::signin::sign_in(&config_with(secret), &aws)
+            .await
+            .expect("starts without its key");
+        let router = openmic_lambda::signin::router(Arc::new(signin));
+        provider.sign_in_as("ops-member");
+        let login = apigw::serve(router.clone(), get_event("/login", "to=%2Fstaff%2F", &[])).await;
+        let pending: Vec<String> = answer_cookies(&login)
+            .iter()
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .collect();
+        let at_gitlab = browser
+            .get(login["headers"]["location"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let back = reqwest::Url::parse(at_gitlab.headers()["location"].to_str().unwrap()).unwrap();
+        let answer =
+            apigw::serve(router, get_event("/callback", back.query().unwrap(), &pending)).await;
+        assert_eq!(answer["statusCode"], 500, "{secret}: {answer}");
+        let body = answer["body"].as_str().unwrap();
+        assert!(body.contains("signing key could not be read"), "{body}");
+        assert!(!body.contains("hunter2") && !body.contains(secret), "{body}");
+        assert!(!answer_cookies(&answer).iter().any(|c| c.starts_with("CloudFront-")));
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -81,9 +81,11 @@ pub enum Denied {
 /// What a reader gets for the audiences a sign-in granted: by default the session
 /// cookie, which the server checks on each page (the local runner); on AWS CloudFront's
 /// signed cookies instead, which CloudFront checks without a server in the path.
+#[async_trait]
 pub trait Grant: Send + Sync {
-    /// The `Set-Cookie` values that give the holder `session`'s audiences until its end.
-    fn grant(&self, session: &Session) -> Result<Vec<String>, String>;
+    /// The `Set-Cookie` values that give the holder `session`'s audiences until its
+    /// end; why not, in words for the reader.
+    async fn grant(&self, session: &Session) -> Result<Vec<String>, String>;
     /// The `Set-Cookie` values that take them away again.
     fn revoke(&self) -> Vec<String>;
 }
@@ -540,7 +542,7 @@ impl GitlabSignIn {
         };
         let cookies = match &self.grant {
             None => vec![self.set_cookie(SESSION_COOKIE, &self.seal_session(&session), SESSION_SECS)],
-            Some(grant) => grant.grant(&session).map_err(Denied::CannotGrant)?,
+            Some(grant) => grant.grant(&session).await.map_err(Denied::CannotGrant)?,
         };
         let mut reply = Reply::html(StatusCode::FOUND, String::new())
             .with_header("location", to)

@@ -7,15 +7,21 @@
 //! with a policy naming only that audience's prefix (`https://<host>/<audience>/*`) for
 //! 12 hours. CloudFront checks them on every page view; no function runs for a page.
 //!
-//! The key's private half is read once at start from Secrets Manager
-//! (`CLOUDFRONT_PRIVATE_KEY_SECRET`); it also keys the short sign-in cookie (`state`,
-//! `nonce`, PKCE verifier), so every instance of the function opens what another sealed.
+//! The key's private half is in Secrets Manager (`CLOUDFRONT_PRIVATE_KEY_SECRET`). It is
+//! asked for as the function starts, beside the runtime's first wait for an event
+//! rather than before it (a call to Secrets Manager would be most of a cold start),
+//! and kept; a `/callback` that comes first waits for it. Only the callback needs it:
+//! the short sign-in cookie (`state`, `nonce`, PKCE verifier) is sealed with a key
+//! derived from the GitLab application's secret, which every instance has.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use openmic_aws::Aws;
 use openmic_aws::cloudfront::{self, SigningKey};
-use openmic_core::config::audiences::{CLOUDFRONT_KEY_PAIR_ID, CLOUDFRONT_PRIVATE_KEY_SECRET};
+use openmic_core::config::audiences::{
+    AUDIENCES, CLOUDFRONT_KEY_PAIR_ID, CLOUDFRONT_PRIVATE_KEY_SECRET, GITLAB_OIDC_CLIENT_SECRET,
+};
 use openmic_core::config::site::STATUS_PAGE_URL;
 use openmic_core::config::{Config, ConfigError};
 use openmic_core::errors::Chain;
@@ -30,9 +36,31 @@ const COOKIES: [&str; 4] = [
     "CloudFront-Key-Pair-Id",
 ];
 
+/// Where the key's private half is: the secret, and the key's id in the key group.
+struct KeySource {
+    aws: Aws,
+    secret: String,
+    key_pair_id: String,
+}
+
+impl KeySource {
+    /// The key, read from Secrets Manager; an error naming the variable, with nothing
+    /// of the secret's value.
+    async fn read(&self) -> Result<SigningKey, ConfigError> {
+        let pem = self
+            .aws
+            .secret_string(&self.secret)
+            .await
+            .map_err(|e| CLOUDFRONT_PRIVATE_KEY_SECRET.invalid(Chain(&e).to_string()))?;
+        SigningKey::from_pem(&pem, &self.key_pair_id)
+            .map_err(|e| CLOUDFRONT_PRIVATE_KEY_SECRET.invalid(format!("its SecretString is {e}")))
+    }
+}
+
 /// CloudFront's signed cookies for the audiences a sign-in granted.
 pub struct CloudFrontGrant {
-    key: SigningKey,
+    source: KeySource,
+    key: tokio::sync::OnceCell<SigningKey>,
     /// The status page's host, as readers ask CloudFront for it.
     host: String,
     /// Every configured audience, whose cookies a sign-out removes.
@@ -40,27 +68,24 @@ pub struct CloudFrontGrant {
 }
 
 impl CloudFrontGrant {
-    pub fn new(key: SigningKey, host: &str, audiences: Vec<String>) -> CloudFrontGrant {
-        CloudFrontGrant {
-            key,
-            host: host.to_owned(),
-            audiences,
-        }
+    /// The key, read once (a failure is not kept: the next sign-in asks again).
+    pub async fn key(&self) -> Result<&SigningKey, ConfigError> {
+        self.key.get_or_try_init(|| self.source.read()).await
     }
 }
 
+#[async_trait]
 impl Grant for CloudFrontGrant {
-    fn grant(&self, session: &Session) -> Result<Vec<String>, String> {
+    async fn grant(&self, session: &Session) -> Result<Vec<String>, String> {
+        let key = self.key().await.map_err(|e| {
+            tracing::error!(error = %e, "sign-in: the CloudFront key could not be read");
+            "its signing key could not be read; the operators are told".to_owned()
+        })?;
         let mut cookies = Vec::new();
         for audience in &session.audiences {
-            let set = cloudfront::signed_cookies(
-                &self.key,
-                &self.host,
-                audience,
-                session.exp,
-                SESSION_SECS,
-            )
-            .map_err(|e| e.to_string())?;
+            let set =
+                cloudfront::signed_cookies(key, &self.host, audience, session.exp, SESSION_SECS)
+                    .map_err(|e| e.to_string())?;
             cookies.extend(set);
         }
         Ok(cookies)
@@ -85,28 +110,32 @@ fn host(url: &str) -> Option<&str> {
     (!host.is_empty() && !host.contains('@')).then_some(host)
 }
 
-/// The key that seals the sign-in cookie: derived from the private key, which every
-/// instance reads, under a label of its own (never the key itself).
-fn sealing_key(pem: &str) -> Vec<u8> {
+/// The key that seals the sign-in cookie: derived from the GitLab application's
+/// secret under a label of its own (never the secret itself).
+fn sealing_key(secret: &str) -> Vec<u8> {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(b"openmic sign-in cookie key\n");
-    ctx.update(pem.as_bytes());
+    ctx.update(secret.as_bytes());
     ctx.finish().as_ref().to_vec()
 }
 
-/// The sign-in of the configuration on AWS: its key read from Secrets Manager, the
-/// cookies CloudFront's. A missing or unreadable setting or key is an error naming
-/// the variable.
+/// The sign-in of the configuration on AWS, CloudFront's cookies its grant: a missing
+/// or unreadable setting is an error naming the variable. The key is asked of Secrets
+/// Manager now, in the background (a key that cannot be read is logged, naming
+/// `CLOUDFRONT_PRIVATE_KEY_SECRET`, and refused sign-ins say so).
 pub async fn sign_in(config: &Arc<Config>, aws: &Aws) -> Result<GitlabSignIn, ConfigError> {
     let settings = &config.audiences;
-    let key_pair_id = settings
-        .cloudfront_key_pair_id
-        .clone()
-        .ok_or_else(|| CLOUDFRONT_KEY_PAIR_ID.missing())?;
-    let secret = settings
-        .cloudfront_private_key_secret
-        .clone()
-        .ok_or_else(|| CLOUDFRONT_PRIVATE_KEY_SECRET.missing())?;
+    let source = KeySource {
+        aws: aws.clone(),
+        secret: settings
+            .cloudfront_private_key_secret
+            .clone()
+            .ok_or_else(|| CLOUDFRONT_PRIVATE_KEY_SECRET.missing())?,
+        key_pair_id: settings
+            .cloudfront_key_pair_id
+            .clone()
+            .ok_or_else(|| CLOUDFRONT_KEY_PAIR_ID.missing())?,
+    };
     let page = config
         .site
         .status_page_url
@@ -115,19 +144,26 @@ pub async fn sign_in(config: &Arc<Config>, aws: &Aws) -> Result<GitlabSignIn, Co
     let host = host(&page)
         .ok_or_else(|| STATUS_PAGE_URL.invalid("it names no host"))?
         .to_owned();
-    let pem = aws
-        .secret_string(&secret)
-        .await
-        .map_err(|e| CLOUDFRONT_PRIVATE_KEY_SECRET.invalid(Chain(&e).to_string()))?;
-    let key = SigningKey::from_pem(&pem, &key_pair_id).map_err(|e| {
-        CLOUDFRONT_PRIVATE_KEY_SECRET.invalid(format!("its SecretString is {e}"))
-    })?;
+    let client_secret = settings
+        .oidc_client_secret
+        .clone()
+        .ok_or_else(|| GITLAB_OIDC_CLIENT_SECRET.missing())?;
     let clock = Arc::new(openmic_core::clock::SystemClock);
-    let signin = GitlabSignIn::from_config(config, &sealing_key(&pem), clock)?
-        .ok_or_else(|| openmic_core::config::audiences::AUDIENCES.missing())?;
-    let audiences = signin.audiences().iter().map(|a| a.name.clone()).collect();
-    let grant = CloudFrontGrant::new(key, &host, audiences);
-    Ok(signin.with_grant(Arc::new(grant)))
+    let signin = GitlabSignIn::from_config(config, &sealing_key(client_secret.expose()), clock)?
+        .ok_or_else(|| AUDIENCES.missing())?;
+    let grant = Arc::new(CloudFrontGrant {
+        source,
+        key: tokio::sync::OnceCell::new(),
+        host,
+        audiences: signin.audiences().iter().map(|a| a.name.clone()).collect(),
+    });
+    let early = grant.clone();
+    tokio::spawn(async move {
+        if let Err(e) = early.key().await {
+            tracing::error!(error = %e, "sign-in: the CloudFront key could not be read");
+        }
+    });
+    Ok(signin.with_grant(grant))
 }
 
 /// The function's part of the one route table: the sign-in routes, JSON 404 for
@@ -160,9 +196,10 @@ mod tests {
     }
 
     #[test]
-    fn the_sealing_key_is_not_the_private_key() {
-        let k = sealing_key("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    fn the_sealing_key_is_not_the_secret() {
+        let k = sealing_key("gloas-secret");
         assert_eq!(k.len(), 32);
+        assert_ne!(k, b"gloas-secret".to_vec());
         assert_ne!(k, sealing_key("another"));
     }
 }

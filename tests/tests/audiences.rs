@@ -555,11 +555,32 @@ fn cloudfront_key(dir: &Path) -> (String, Vec<u8>) {
             .args(args)
             .output()
             .expect("openssl runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let (p, q) = (private.to_str().unwrap(), public.to_str().unwrap());
-    run(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", p]);
-    run(&["rsa", "-in", p, "-RSAPublicKey_out", "-outform", "DER", "-out", q]);
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        p,
+    ]);
+    run(&[
+        "rsa",
+        "-in",
+        p,
+        "-RSAPublicKey_out",
+        "-outform",
+        "DER",
+        "-out",
+        q,
+    ]);
     (
         std::fs::read_to_string(&private).unwrap(),
         std::fs::read(&public).unwrap(),
@@ -631,14 +652,24 @@ async fn the_signin_function_gives_cloudfront_cookies_for_the_granted_audiences_
             let back = at_gitlab.headers()["location"].to_str().unwrap().to_owned();
             let back = reqwest::Url::parse(&back).unwrap();
             assert_eq!(back.path(), "/callback");
-            apigw::serve(router, get_event("/callback", back.query().unwrap(), &pending)).await
+            apigw::serve(
+                router,
+                get_event("/callback", back.query().unwrap(), &pending),
+            )
+            .await
         }
     };
 
     let now = chrono::Utc::now().timestamp();
     for (user, to, granted, refused, landing) in [
         ("ops-member", "/staff/", "staff", "acme", "/staff/"),
-        ("eng-member", "/staff/incidents/202.html", "staff", "acme", "/staff/incidents/202.html"),
+        (
+            "eng-member",
+            "/staff/incidents/202.html",
+            "staff",
+            "acme",
+            "/staff/incidents/202.html",
+        ),
         // Asked for staff's page, granted acme's: sent to acme's.
         ("acme-member", "/staff/", "acme", "staff", "/acme/"),
     ] {
@@ -650,8 +681,10 @@ async fn the_signin_function_gives_cloudfront_cookies_for_the_granted_audiences_
             !cookies.iter().any(|c| c.starts_with("openmic_session=")),
             "{user}: on AWS no session cookie: {cookies:?}"
         );
-        let cloudfront: Vec<&String> =
-            cookies.iter().filter(|c| c.starts_with("CloudFront-")).collect();
+        let cloudfront: Vec<&String> = cookies
+            .iter()
+            .filter(|c| c.starts_with("CloudFront-"))
+            .collect();
         assert_eq!(cloudfront.len(), 4, "{user}: one set of four: {cookies:?}");
         for c in &cloudfront {
             assert!(
@@ -705,17 +738,28 @@ async fn the_signin_function_gives_cloudfront_cookies_for_the_granted_audiences_
     let answer = sign_in("nobody", "/staff/").await;
     assert_eq!(answer["statusCode"], 403);
     assert!(
-        answer["body"].as_str().unwrap().contains("no GitLab group of any audience"),
+        answer["body"]
+            .as_str()
+            .unwrap()
+            .contains("no GitLab group of any audience"),
         "{answer}"
     );
-    assert!(!answer_cookies(&answer).iter().any(|c| c.starts_with("CloudFront-")));
+    assert!(
+        !answer_cookies(&answer)
+            .iter()
+            .any(|c| c.starts_with("CloudFront-"))
+    );
 
     // Signing out removes every audience's cookies.
     let out = apigw::serve(router.clone(), get_event("/logout", "", &[])).await;
     assert_eq!(out["statusCode"], 302);
     let removed = answer_cookies(&out);
     for a in ["staff", "acme"] {
-        for name in ["CloudFront-Policy", "CloudFront-Signature", "CloudFront-Key-Pair-Id"] {
+        for name in [
+            "CloudFront-Policy",
+            "CloudFront-Signature",
+            "CloudFront-Key-Pair-Id",
+        ] {
             assert!(
                 removed
                     .iter()
@@ -756,13 +800,23 @@ async fn the_signin_function_gives_cloudfront_cookies_for_the_granted_audiences_
             .await
             .unwrap();
         let back = reqwest::Url::parse(at_gitlab.headers()["location"].to_str().unwrap()).unwrap();
-        let answer =
-            apigw::serve(router, get_event("/callback", back.query().unwrap(), &pending)).await;
+        let answer = apigw::serve(
+            router,
+            get_event("/callback", back.query().unwrap(), &pending),
+        )
+        .await;
         assert_eq!(answer["statusCode"], 500, "{secret}: {answer}");
         let body = answer["body"].as_str().unwrap();
         assert!(body.contains("signing key could not be read"), "{body}");
-        assert!(!body.contains("hunter2") && !body.contains(secret), "{body}");
-        assert!(!answer_cookies(&answer).iter().any(|c| c.starts_with("CloudFront-")));
+        assert!(
+            !body.contains("hunter2") && !body.contains(secret),
+            "{body}"
+        );
+        assert!(
+            !answer_cookies(&answer)
+                .iter()
+                .any(|c| c.starts_with("CloudFront-"))
+        );
     }
 }
 

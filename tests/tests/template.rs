@@ -231,7 +231,9 @@ fn evaluate(v: &Value, parameters: &BTreeMap<&str, &str>) -> Value {
     };
     match v {
         Value::String(_) => v.clone(),
-        Value::Array(items) => Value::Array(items.iter().map(|i| evaluate(i, parameters)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| evaluate(i, parameters)).collect())
+        }
         Value::Object(m) if m.contains_key("Ref") => {
             json!(parameters[m["Ref"].as_str().unwrap()])
         }
@@ -1169,7 +1171,10 @@ fn status_bucket_is_private_and_read_by_cloudfront_through_origin_access_control
     // No policy of any bucket lets anyone in, with or without audiences.
     for (name, policy) in t.of_type("AWS::S3::BucketPolicy") {
         let statements = &policy["Properties"]["PolicyDocument"]["Statement"];
-        let both = [resolve(statements, &|_| false), resolve(statements, &|_| true)];
+        let both = [
+            resolve(statements, &|_| false),
+            resolve(statements, &|_| true),
+        ];
         for s in both.iter().flat_map(|s| s.as_array().unwrap().clone()) {
             let anyone = s["Principal"] == "*" || s["Principal"]["AWS"] == "*";
             assert!(
@@ -1580,7 +1585,8 @@ fn the_audience_pages_are_cloudfronts_with_the_key_group_alone() {
         "AudiencePagesFunction",
     ] {
         assert_eq!(
-            t.resource(name)["Condition"], "HasAudiences",
+            t.resource(name)["Condition"],
+            "HasAudiences",
             "{name} exists only with AUDIENCES"
         );
     }
@@ -1588,14 +1594,23 @@ fn the_audience_pages_are_cloudfronts_with_the_key_group_alone() {
     assert_eq!(key["EncodedKey"], json!({"Ref": "CloudFrontPublicKey"}));
     let group = &t.resource("AudienceKeyGroup")["Properties"]["KeyGroupConfig"];
     assert_eq!(group["Items"], json!([{"Ref": "AudiencePublicKey"}]));
-    assert_eq!(t.resource("AudienceKeySecret")["Type"], "AWS::SecretsManager::Secret");
+    assert_eq!(
+        t.resource("AudienceKeySecret")["Type"],
+        "AWS::SecretsManager::Secret"
+    );
 
     // The function's key: the group's public key's id, the secret holding its private
     // half; its role reads that secret alone.
     let f = t.function_with_binary("openmic-signin");
     let env = f.env();
-    assert_eq!(env["CLOUDFRONT_KEY_PAIR_ID"], json!({"Ref": "AudiencePublicKey"}));
-    assert_eq!(env["CLOUDFRONT_PRIVATE_KEY_SECRET"], json!({"Ref": "AudienceKeySecret"}));
+    assert_eq!(
+        env["CLOUDFRONT_KEY_PAIR_ID"],
+        json!({"Ref": "AudiencePublicKey"})
+    );
+    assert_eq!(
+        env["CLOUDFRONT_PRIVATE_KEY_SECRET"],
+        json!({"Ref": "AudienceKeySecret"})
+    );
     let secret_reads: Vec<Value> = t
         .role_statements(&f.role())
         .into_iter()
@@ -1603,11 +1618,19 @@ fn the_audience_pages_are_cloudfronts_with_the_key_group_alone() {
         .collect();
     assert_eq!(secret_reads.len(), 1, "{secret_reads:?}");
     assert_eq!(secret_reads[0]["Action"], "secretsmanager:GetSecretValue");
-    assert_eq!(secret_reads[0]["Resource"], json!({"Ref": "AudienceKeySecret"}));
+    assert_eq!(
+        secret_reads[0]["Resource"],
+        json!({"Ref": "AudienceKeySecret"})
+    );
     let routes: BTreeSet<(String, String)> = f
         .events("HttpApi")
         .into_iter()
-        .map(|(_, p)| (p["Method"].as_str().unwrap().to_owned(), p["Path"].as_str().unwrap().to_owned()))
+        .map(|(_, p)| {
+            (
+                p["Method"].as_str().unwrap().to_owned(),
+                p["Path"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let want: BTreeSet<(String, String)> = ["/login", "/callback", "/logout"]
         .iter()
@@ -1637,8 +1660,16 @@ fn the_audience_pages_are_cloudfronts_with_the_key_group_alone() {
     assert!(getatt_target(&pages["OriginAccessControlId"], "Id").is_some());
     assert_eq!(pages["S3OriginConfig"]["OriginAccessIdentity"], "");
     let api = origin("signin-api");
-    assert!(api["DomainName"]["Fn::Sub"].as_str().unwrap().starts_with("${HttpApi}.execute-api."));
-    assert_eq!(api["CustomOriginConfig"]["OriginProtocolPolicy"], "https-only");
+    assert!(
+        api["DomainName"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .starts_with("${HttpApi}.execute-api.")
+    );
+    assert_eq!(
+        api["CustomOriginConfig"]["OriginProtocolPolicy"],
+        "https-only"
+    );
 
     let behaviours = config["CacheBehaviors"].as_array().unwrap();
     assert!(behaviours.len() <= 25, "CloudFront's quota of behaviours");
@@ -1651,7 +1682,10 @@ fn the_audience_pages_are_cloudfronts_with_the_key_group_alone() {
         assert!(b.get("TrustedKeyGroups").is_none());
         // Managed CachingDisabled; AllViewerExceptHostHeader (query and cookies).
         assert_eq!(b["CachePolicyId"], "4135ea2d-6df8-44a3-9df3-4b5a84be39ad");
-        assert_eq!(b["OriginRequestPolicyId"], "b689b0a8-53d0-40ab-baf2-68738e2966ac");
+        assert_eq!(
+            b["OriginRequestPolicyId"],
+            "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+        );
     }
     let audience_behaviours: Vec<&Value> = behaviours
         .iter()
@@ -1659,13 +1693,24 @@ fn the_audience_pages_are_cloudfronts_with_the_key_group_alone() {
         .collect();
     assert_eq!(audience_behaviours.len(), 10);
     for b in &audience_behaviours {
-        assert_eq!(b["TrustedKeyGroups"], json!([{"Ref": "AudienceKeyGroup"}]), "{b}");
+        assert_eq!(
+            b["TrustedKeyGroups"],
+            json!([{"Ref": "AudienceKeyGroup"}]),
+            "{b}"
+        );
         assert_eq!(b["ViewerProtocolPolicy"], "redirect-to-https");
         assert_eq!(b["AllowedMethods"], json!(["GET", "HEAD"]));
     }
     // Nothing else requires the cookies: the public page is as it was.
-    assert!(config["DefaultCacheBehavior"].get("TrustedKeyGroups").is_none());
-    assert_eq!(config["DefaultCacheBehavior"]["TargetOriginId"], "status-bucket");
+    assert!(
+        config["DefaultCacheBehavior"]
+            .get("TrustedKeyGroups")
+            .is_none()
+    );
+    assert_eq!(
+        config["DefaultCacheBehavior"]["TargetOriginId"],
+        "status-bucket"
+    );
     // Each audience's path, as CloudFormation computes it from AUDIENCES as written.
     let ten: Vec<String> = "abcdefghij".chars().map(|c| format!("/{c}/*")).collect();
     let two = vec!["/staff/*".to_owned(), "/acme/*".to_owned()];
@@ -1677,7 +1722,12 @@ fn the_audience_pages_are_cloudfronts_with_the_key_group_alone() {
         let parameters = BTreeMap::from([("Audiences", audiences)]);
         let paths: Vec<String> = audience_behaviours
             .iter()
-            .map(|b| evaluate(&b["PathPattern"], &parameters).as_str().unwrap().to_owned())
+            .map(|b| {
+                evaluate(&b["PathPattern"], &parameters)
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         assert_eq!(&paths[..want.len()], &want[..], "{audiences:?}");
         // The slots left over: paths no audience can have (names do not start with
@@ -1710,7 +1760,10 @@ fn the_audience_pages_are_cloudfronts_with_the_key_group_alone() {
         .collect();
     assert_eq!(grants.len(), 1, "{policy}");
     let g = grants[0];
-    assert_eq!(g["Principal"], json!({"Service": "cloudfront.amazonaws.com"}));
+    assert_eq!(
+        g["Principal"],
+        json!({"Service": "cloudfront.amazonaws.com"})
+    );
     assert_eq!(g["Action"], "s3:GetObject");
     assert_eq!(g["Resource"]["Fn::Sub"], "${StateBucket.Arn}/audiences/*");
     assert!(

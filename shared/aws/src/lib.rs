@@ -20,13 +20,37 @@ pub mod sns;
 pub mod sqs;
 pub mod telemetry;
 
-#[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms", feature = "secrets"))]
+#[cfg(any(
+    feature = "s3",
+    feature = "sqs",
+    feature = "ses",
+    feature = "sms",
+    feature = "secrets"
+))]
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-#[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms", feature = "secrets"))]
+#[cfg(any(
+    feature = "s3",
+    feature = "sqs",
+    feature = "ses",
+    feature = "sms",
+    feature = "secrets"
+))]
 use aws_smithy_runtime_api::client::result::SdkError;
-#[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms", feature = "secrets"))]
+#[cfg(any(
+    feature = "s3",
+    feature = "sqs",
+    feature = "ses",
+    feature = "sms",
+    feature = "secrets"
+))]
 use aws_smithy_types::error::display::DisplayErrorContext;
-#[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms", feature = "secrets"))]
+#[cfg(any(
+    feature = "s3",
+    feature = "sqs",
+    feature = "ses",
+    feature = "sms",
+    feature = "secrets"
+))]
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 #[cfg(feature = "s3")]
@@ -38,7 +62,13 @@ use openmic_core::config::{Config, ConfigError, Function, Variable};
 
 /// What the AWS adapters read (beside the SDK's own `AWS_*`).
 pub use openmic_core::config::aws::VARIABLES;
-#[cfg(any(feature = "s3", feature = "sqs", feature = "ses", feature = "sms", feature = "secrets"))]
+#[cfg(any(
+    feature = "s3",
+    feature = "sqs",
+    feature = "ses",
+    feature = "sms",
+    feature = "secrets"
+))]
 use openmic_core::errors::BackendError;
 
 /// The shared SDK configuration from the environment, by the SDK's full chain

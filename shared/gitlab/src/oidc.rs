@@ -541,7 +541,9 @@ impl GitlabSignIn {
             _ => format!("/{}/", granted[0]),
         };
         let cookies = match &self.grant {
-            None => vec![self.set_cookie(SESSION_COOKIE, &self.seal_session(&session), SESSION_SECS)],
+            None => {
+                vec![self.set_cookie(SESSION_COOKIE, &self.seal_session(&session), SESSION_SECS)]
+            }
             Some(grant) => grant.grant(&session).await.map_err(Denied::CannotGrant)?,
         };
         let mut reply = Reply::html(StatusCode::FOUND, String::new())

@@ -389,9 +389,17 @@ mod tests {
             "requestContext": {"http": {"method": "GET", "path": "/callback"}}}));
         let r = v2.into_request().unwrap();
         assert_eq!(r.headers()["cookie"], "openmic_signin=x.y; other=1");
-        let none = event(json!({"version": "2.0", "rawPath": "/callback", "cookies": null,
-            "requestContext": {"http": {"method": "GET", "path": "/callback"}}}));
-        assert!(none.into_request().unwrap().headers().get("cookie").is_none());
+        let none = event(
+            json!({"version": "2.0", "rawPath": "/callback", "cookies": null,
+            "requestContext": {"http": {"method": "GET", "path": "/callback"}}}),
+        );
+        assert!(
+            none.into_request()
+                .unwrap()
+                .headers()
+                .get("cookie")
+                .is_none()
+        );
     }
 
     #[tokio::test]
@@ -399,7 +407,10 @@ mod tests {
         let response = http::Response::builder()
             .status(302)
             .header("location", "/staff/")
-            .header("set-cookie", "a=1; Path=/staff/; Expires=Wed, 21 Oct 2026 07:28:00 GMT")
+            .header(
+                "set-cookie",
+                "a=1; Path=/staff/; Expires=Wed, 21 Oct 2026 07:28:00 GMT",
+            )
             .header("set-cookie", "b=2; Path=/")
             .body(axum::body::Body::empty())
             .unwrap();

@@ -374,7 +374,13 @@ async fn main() {
 /// half put in Secrets Manager as the template's secret would hold it.
 async fn signin_env(fx: &Fixture) -> Vec<(String, String)> {
     let out = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
         .output()
         .expect("openssl makes the key");
     assert!(out.status.success(), "openssl genpkey failed");

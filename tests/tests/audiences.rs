@@ -735,8 +735,9 @@ async fn the_signin_function_gives_cloudfront_cookies_for_the_granted_audiences_
     }
 
     // Nobody's groups: no audience, no cookie of CloudFront's.
+    // 401, not 403: the distribution answers an origin's 403 with the site's 404 page.
     let answer = sign_in("nobody", "/staff/").await;
-    assert_eq!(answer["statusCode"], 403);
+    assert_eq!(answer["statusCode"], 401);
     assert!(
         answer["body"]
             .as_str()

@@ -1701,6 +1701,15 @@ fn the_audience_pages_are_cloudfronts_with_the_key_group_alone() {
         assert_eq!(b["ViewerProtocolPolicy"], "redirect-to-https");
         assert_eq!(b["AllowedMethods"], json!(["GET", "HEAD"]));
     }
+    // The sign-in's refusals (401) and its failures reach the reader: the distribution
+    // replaces only 403 and 404 (the status bucket's missing keys) with its 404 page.
+    let replaced: BTreeSet<i64> = config["CustomErrorResponses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["ErrorCode"].as_i64().unwrap())
+        .collect();
+    assert_eq!(replaced, BTreeSet::from([403, 404]));
     // Nothing else requires the cookies: the public page is as it was.
     assert!(
         config["DefaultCacheBehavior"]

@@ -267,6 +267,8 @@ pub struct GitlabSignIn {
     provider: tokio::sync::Mutex<Option<(Discovery, Jwks)>>,
     /// What a sign-in sets besides the session cookie's removal; `None`: the session cookie.
     grant: Option<Arc<dyn Grant>>,
+    /// The status of a refused sign-in's page (403 unless told otherwise).
+    refused: StatusCode,
 }
 
 impl GitlabSignIn {
@@ -321,12 +323,21 @@ impl GitlabSignIn {
             clock,
             provider: tokio::sync::Mutex::new(None),
             grant: None,
+            refused: StatusCode::FORBIDDEN,
         }))
     }
 
     /// The sign-in giving `grant`'s cookies rather than the session cookie.
     pub fn with_grant(mut self, grant: Arc<dyn Grant>) -> GitlabSignIn {
         self.grant = Some(grant);
+        self
+    }
+
+    /// A refused sign-in's page answered with `status` rather than 403: behind
+    /// CloudFront, whose distribution answers any origin's 403 with the site's 404
+    /// page, the reader would not see why.
+    pub fn with_refusal_status(mut self, status: StatusCode) -> GitlabSignIn {
+        self.refused = status;
         self
     }
 
@@ -704,7 +715,7 @@ impl SignIn for GitlabSignIn {
                 let status = match denied {
                     Denied::Unreachable(_) => StatusCode::BAD_GATEWAY,
                     Denied::CannotGrant(_) => StatusCode::INTERNAL_SERVER_ERROR,
-                    _ => StatusCode::FORBIDDEN,
+                    _ => self.refused,
                 };
                 denied_page(status, &denied.to_string(), "/")
                     .with_header("set-cookie", self.set_cookie(SIGNIN_COOKIE, "", 0))

@@ -163,7 +163,11 @@ pub async fn sign_in(config: &Arc<Config>, aws: &Aws) -> Result<GitlabSignIn, Co
             tracing::error!(error = %e, "sign-in: the CloudFront key could not be read");
         }
     });
-    Ok(signin.with_grant(grant))
+    // The distribution answers an origin's 403 with the site's 404 page (the status
+    // bucket's missing keys are 403s): a refusal is 401, so its page reaches the reader.
+    Ok(signin
+        .with_grant(grant)
+        .with_refusal_status(axum::http::StatusCode::UNAUTHORIZED))
 }
 
 /// The function's part of the one route table: the sign-in routes, JSON 404 for

@@ -9,6 +9,11 @@ scripts/rehearse-upgrade, which installs what it needs and starts moto).
    previous value (what a plain `sam deploy` sends). The update must succeed, every
    object must be there unchanged, in the same buckets.
 4. It is updated again with DomainName and ApiDomainName: the functions' links follow.
+   With Audiences too, on the template resolved with them (moto models neither
+   CloudFront nor Secrets Manager in CloudFormation): the sign-in function, the key
+   group with the given public key and the key's secret are made, only the audience
+   behaviours trust the group, and the state bucket lets only the distribution read
+   audiences/ and keeps blocking public access.
 5. The backup, restore and uninstall steps of docs/operations.md run as written (the
    AWS CLI against moto): backup, delete the stack (the state bucket stays, with its
    data), a new stack restored from the backup, then the kept bucket removed with all
@@ -109,14 +114,22 @@ def moto_types():
     return set(get_model_map())
 
 
-def for_moto(template, supported, tag):
-    """The template less the resources moto does not model; references to them become
-    stand-in strings. Returns it and the left-out resources by type. FIFO queues get a
-    name ending in .fifo (with `tag`), as CloudFormation makes one and moto does not."""
+def for_moto(template, supported, tag, absent=()):
+    """The template less the resources moto does not model, and less those of the
+    conditions in `absent` (false for every deploy of the rehearsal: moto keeps such
+    a resource as nothing in the stack, and then fails every describe_stack_resource
+    of the stack); references to them become stand-in strings. Returns it and the
+    left-out resources by type. FIFO queues get a name ending in .fifo (with `tag`),
+    as CloudFormation makes one and moto does not."""
     left_out = {
         name: r["Type"]
         for name, r in template["Resources"].items()
         if r["Type"] not in supported
+    }
+    conditional = {
+        name: r["Type"]
+        for name, r in template["Resources"].items()
+        if r.get("Condition") in absent and name not in left_out
     }
 
     def stand_in(name, attribute=None):
@@ -148,6 +161,7 @@ def for_moto(template, supported, tag):
             return {"Fn::Sub": [sub(value[0]), walk(value[1])]}
         return {k: walk(v) for k, v in node.items()}
 
+    left_out.update(conditional)
     out = dict(template)
     resources = {}
     for name, r in template["Resources"].items():
@@ -171,7 +185,8 @@ def for_moto(template, supported, tag):
     out["Outputs"] = walk(template.get("Outputs", {}))
     by_type = {}
     for name, ty in left_out.items():
-        by_type.setdefault(ty, []).append(name)
+        if name not in conditional:
+            by_type.setdefault(ty, []).append(name)
     return out, by_type
 
 
@@ -346,6 +361,66 @@ def check_resolved(label, template, given):
     return res
 
 
+def audience_pages(template, domains):
+    """Audiences on the stack: what CloudFormation would make, on the template resolved
+    with them (moto models none of CloudFront, nor Secrets Manager in CloudFormation)."""
+    step("audience pages: the stack with Audiences, checked on the template")
+    audiences = {
+        "Audiences": "staff=ops,eng; acme=customers/acme",
+        "GitlabOidcClientId": "openmic-audiences",
+        "GitlabOidcClientSecret": "gloas-rehearsal-secret",
+        "CloudFrontPublicKey": "-----BEGIN PUBLIC KEY-----\nMIIB...\n-----END PUBLIC KEY-----\n",
+    }
+    res = check_resolved("with audiences", template, {**RELEASE_1_PARAMETERS, **domains, **audiences})
+    without = Resolved(template, {**RELEASE_1_PARAMETERS, **domains}).resources()
+    made = sorted(set(res) - set(without))
+    check(
+        "with Audiences the stack makes the sign-in function, the key group and the key's secret",
+        {"SigninFunction", "AudienceKeyGroup", "AudiencePublicKey", "AudienceKeySecret", "SigninRole"} <= set(made),
+        made,
+    )
+    group = res["AudienceKeyGroup"]["Properties"]["KeyGroupConfig"]
+    key = res["AudiencePublicKey"]["Properties"]["PublicKeyConfig"]
+    check(
+        "the key group holds the stack's public key, which is CloudFrontPublicKey",
+        group["Items"] == [{"Ref": "AudiencePublicKey"}] and key["EncodedKey"] == audiences["CloudFrontPublicKey"],
+        (group, key),
+    )
+    dist = res["StatusDistribution"]["Properties"]["DistributionConfig"]
+    trusting = [b for b in dist.get("CacheBehaviors", []) if b.get("TrustedKeyGroups")]
+    check(
+        "the audience behaviours, and only they, trust the key group, on the state bucket's audiences/",
+        len(trusting) == 10
+        and all(b["TrustedKeyGroups"] == [{"Ref": "AudienceKeyGroup"}] and b["TargetOriginId"] == "audience-pages" for b in trusting)
+        and "TrustedKeyGroups" not in dist["DefaultCacheBehavior"],
+        trusting,
+    )
+    origin = next((o for o in dist["Origins"] if o["Id"] == "audience-pages"), {})
+    check(
+        "the audience origin is the state bucket's audiences/ through Origin Access Control",
+        origin.get("DomainName") == {"Fn::GetAtt": ["StateBucket", "RegionalDomainName"]}
+        and origin.get("OriginPath") == "/audiences"
+        and origin.get("OriginAccessControlId") == {"Fn::GetAtt": ["StatusOriginAccessControl", "Id"]},
+        origin,
+    )
+    grants = [s for s in res["StateBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    check(
+        "the state bucket lets only this distribution read audiences/*, and keeps blocking public access",
+        len(grants) == 1
+        and grants[0]["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+        and grants[0]["Resource"] == {"Fn::Sub": "${StateBucket.Arn}/audiences/*"}
+        and "distribution/${StatusDistribution}" in grants[0]["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"],
+        grants,
+    )
+    check(
+        "the sign-in function's role reads the key's secret alone",
+        [s for p in res["SigninRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"] if "secretsmanager" in str(s)]
+        == [{"Sid": "CookieKey", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "AudienceKeySecret"}}],
+        res["SigninRole"]["Properties"]["Policies"],
+    )
+    check("with Audiences and no key the rules refuse the stack", bool(Resolved(template, {**RELEASE_1_PARAMETERS, "Audiences": "staff=ops"}).rule_failures()))
+
+
 # --- moto --------------------------------------------------------------------------
 
 
@@ -481,9 +556,12 @@ def main():
     old_cfn = translated(RELEASE_1 / "template.yaml")
     new_cfn = translated(ROOT / "template.yaml")
     suffix = uuid.uuid4().hex[:8]
+    # Every deploy below is without Audiences: what exists only with them is checked
+    # on the template, resolved with them (the step "audience pages").
+    absent = ["HasAudiences"]
     old_moto, _ = for_moto(old_cfn, supported, suffix)
-    new_moto, left_out = for_moto(new_cfn, supported, suffix)
-    fresh_moto, _ = for_moto(new_cfn, supported, suffix + "-restored")
+    new_moto, left_out = for_moto(new_cfn, supported, suffix, absent)
+    fresh_moto, _ = for_moto(new_cfn, supported, suffix + "-restored", absent)
     print("moto does not model, so left out and checked on the template instead:")
     for ty, names in sorted(left_out.items()):
         print(f"  {ty}: {', '.join(sorted(names))}")
@@ -619,6 +697,8 @@ def rehearse(endpoint, cf, s3, lam, stack, old_moto, new_moto, fresh_moto, new_c
     )
     mapping = res.get("ApiDomainMapping", {}).get("Properties", {})
     check("the custom domain maps to the HTTP API", mapping.get("ApiId") == {"Ref": "HttpApi"}, mapping)
+
+    audience_pages(new_cfn, domains)
 
     # What CloudFormation does with VersioningConfiguration, which moto does not
     # apply; then some overwritten and deleted objects, so there are old versions.

@@ -505,3 +505,322 @@ async fn audience_pages_in_a_real_browser() {
         assert!(stdout.contains(line), "{line}");
     }
 }
+
+/// An HTTP API (payload 2.0) `GET` event as API Gateway hands it to a function: the
+/// query raw, the cookies in their own list.
+fn get_event(path: &str, query: &str, cookies: &[String]) -> openmic_http::apigw::Event {
+    serde_json::from_value(json!({
+        "version": "2.0", "routeKey": format!("GET {path}"), "rawPath": path,
+        "rawQueryString": query, "cookies": cookies,
+        "headers": {"host": "status.example.com", "user-agent": "test"},
+        "requestContext": {"http": {"method": "GET", "path": path, "sourceIp": "192.0.2.7"},
+            "stage": "$default"},
+        "isBase64Encoded": false
+    }))
+    .unwrap()
+}
+
+/// The `Set-Cookie` values of an API Gateway answer.
+fn answer_cookies(answer: &Value) -> Vec<String> {
+    answer["cookies"]
+        .as_array()
+        .map(|a| a.iter().map(|c| c.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// CloudFront's base64 (`-` `_` `~` for `+` `=` `/`) decoded, as CloudFront reads it.
+fn cloudfront_b64(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    let standard: String = s
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '=',
+            '~' => '/',
+            c => c,
+        })
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(standard)
+        .expect("CloudFront's base64")
+}
+
+/// A 2048-bit key made by openssl now: its private half (PKCS #8 PEM), and its public
+/// half as CloudFront is given it (here PKCS #1 DER, as ring verifies with it).
+fn cloudfront_key(dir: &Path) -> (String, Vec<u8>) {
+    let private = dir.join("private.pem");
+    let public = dir.join("public.der");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (p, q) = (private.to_str().unwrap(), public.to_str().unwrap());
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        p,
+    ]);
+    run(&[
+        "rsa",
+        "-in",
+        p,
+        "-RSAPublicKey_out",
+        "-outform",
+        "DER",
+        "-out",
+        q,
+    ]);
+    (
+        std::fs::read_to_string(&private).unwrap(),
+        std::fs::read(&public).unwrap(),
+    )
+}
+
+/// The sign-in function on AWS (its key in Secrets Manager, on moto), through the Lambda
+/// event path: API Gateway events answered by the function's router. A reader gets
+/// CloudFront's signed cookies for the audiences their groups grant and no others:
+/// each policy names only its audience's prefix, and its signature verifies with the
+/// public key as CloudFront checks it (SHA256withRSA over the policy as sent).
+#[tokio::test]
+async fn the_signin_function_gives_cloudfront_cookies_for_the_granted_audiences_only() {
+    use openmic_http::apigw;
+    use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+    const KEY_ID: &str = "K2JCJMDEHXQW5F";
+    let provider = Provider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (pem, public) = cloudfront_key(dir.path());
+    let public = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public);
+    let sdk = openmic_tests::aws::sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let mut id = [0u8; 4];
+    getrandom::fill(&mut id).unwrap();
+    let name = format!("openmic-cloudfront-key-{}", hex(&id));
+    secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(&pem)
+        .send()
+        .await
+        .expect("moto makes the secret");
+    let aws = openmic_aws::Aws::new(sdk.clone());
+    let config_with = |secret: &str| {
+        let mut extra = settings(&provider.url);
+        extra.push(("STATUS_PAGE_URL", "https://status.example.com".into()));
+        extra.push(("CLOUDFRONT_KEY_PAIR_ID", KEY_ID.into()));
+        extra.push(("CLOUDFRONT_PRIVATE_KEY_SECRET", secret.into()));
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Arc::new(test_config(&extra))
+    };
+    let signin = openmic_lambda::signin::sign_in(&config_with(&name), &aws)
+        .await
+        .expect("the function starts with its key");
+    let router = openmic_lambda::signin::router(Arc::new(signin));
+    let browser = http()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Signs `user` in from `/login?to=<to>`; the callback's answer.
+    let sign_in = |user: &'static str, to: &'static str| {
+        let (router, browser, provider) = (router.clone(), browser.clone(), &provider);
+        async move {
+            provider.sign_in_as(user);
+            let query = format!("to={}", to.replace('/', "%2F"));
+            let login = apigw::serve(router.clone(), get_event("/login", &query, &[])).await;
+            assert_eq!(login["statusCode"], 302, "{login}");
+            let pending: Vec<String> = answer_cookies(&login)
+                .iter()
+                .map(|c| c.split(';').next().unwrap().to_owned())
+                .collect();
+            assert!(pending[0].starts_with("openmic_signin="), "{login}");
+            let at_gitlab = browser
+                .get(login["headers"]["location"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let back = at_gitlab.headers()["location"].to_str().unwrap().to_owned();
+            let back = reqwest::Url::parse(&back).unwrap();
+            assert_eq!(back.path(), "/callback");
+            apigw::serve(
+                router,
+                get_event("/callback", back.query().unwrap(), &pending),
+            )
+            .await
+        }
+    };
+
+    let now = chrono::Utc::now().timestamp();
+    for (user, to, granted, refused, landing) in [
+        ("ops-member", "/staff/", "staff", "acme", "/staff/"),
+        (
+            "eng-member",
+            "/staff/incidents/202.html",
+            "staff",
+            "acme",
+            "/staff/incidents/202.html",
+        ),
+        // Asked for staff's page, granted acme's: sent to acme's.
+        ("acme-member", "/staff/", "acme", "staff", "/acme/"),
+    ] {
+        let answer = sign_in(user, to).await;
+        assert_eq!(answer["statusCode"], 302, "{user}: {answer}");
+        assert_eq!(answer["headers"]["location"], landing, "{user}");
+        let cookies = answer_cookies(&answer);
+        assert!(
+            !cookies.iter().any(|c| c.starts_with("openmic_session=")),
+            "{user}: on AWS no session cookie: {cookies:?}"
+        );
+        let cloudfront: Vec<&String> = cookies
+            .iter()
+            .filter(|c| c.starts_with("CloudFront-"))
+            .collect();
+        assert_eq!(cloudfront.len(), 4, "{user}: one set of four: {cookies:?}");
+        for c in &cloudfront {
+            assert!(
+                c.ends_with(&format!(
+                    "; Path=/{granted}/; Max-Age=43200; Secure; HttpOnly; SameSite=Lax"
+                )),
+                "{user}: {c}"
+            );
+            assert!(!c.contains(&format!("/{refused}/")), "{user}: {c}");
+        }
+        let value = |name: &str| {
+            cloudfront
+                .iter()
+                .find_map(|c| c.strip_prefix(&format!("{name}=")))
+                .and_then(|c| c.split(';').next())
+                .unwrap_or_else(|| panic!("{user}: no {name}"))
+                .to_owned()
+        };
+        assert_eq!(value("CloudFront-Key-Pair-Id"), KEY_ID);
+        assert_eq!(value("CloudFront-Hash-Algorithm"), "SHA256");
+        let policy_bytes = cloudfront_b64(&value("CloudFront-Policy"));
+        let policy: Value = serde_json::from_slice(&policy_bytes).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 1, "{policy}");
+        assert_eq!(
+            statements[0]["Resource"],
+            format!("https://status.example.com/{granted}/*"),
+            "{user}"
+        );
+        let ends = statements[0]["Condition"]["DateLessThan"]["AWS:EpochTime"]
+            .as_i64()
+            .unwrap();
+        assert!(
+            (now + 12 * 3600 - 5..=now + 12 * 3600 + 60).contains(&ends),
+            "{user}: 12 hours, not {}",
+            ends - now
+        );
+        // As CloudFront checks it: SHA256withRSA over the policy as sent.
+        let signature = cloudfront_b64(&value("CloudFront-Signature"));
+        public
+            .verify(&policy_bytes, &signature)
+            .unwrap_or_else(|_| panic!("{user}: the signature does not verify"));
+        // The same signature over a policy naming the other audience does not.
+        let widened = String::from_utf8(policy_bytes.clone())
+            .unwrap()
+            .replace(&format!("/{granted}/*"), &format!("/{refused}/*"));
+        assert!(public.verify(widened.as_bytes(), &signature).is_err());
+    }
+
+    // Nobody's groups: no audience, no cookie of CloudFront's.
+    // 401, not 403: the distribution answers an origin's 403 with the site's 404 page.
+    let answer = sign_in("nobody", "/staff/").await;
+    assert_eq!(answer["statusCode"], 401);
+    assert!(
+        answer["body"]
+            .as_str()
+            .unwrap()
+            .contains("no GitLab group of any audience"),
+        "{answer}"
+    );
+    assert!(
+        !answer_cookies(&answer)
+            .iter()
+            .any(|c| c.starts_with("CloudFront-"))
+    );
+
+    // Signing out removes every audience's cookies.
+    let out = apigw::serve(router.clone(), get_event("/logout", "", &[])).await;
+    assert_eq!(out["statusCode"], 302);
+    let removed = answer_cookies(&out);
+    for a in ["staff", "acme"] {
+        for name in [
+            "CloudFront-Policy",
+            "CloudFront-Signature",
+            "CloudFront-Key-Pair-Id",
+        ] {
+            assert!(
+                removed
+                    .iter()
+                    .any(|c| c.starts_with(&format!("{name}=; Path=/{a}/; Max-Age=0"))),
+                "{name} for {a}: {removed:?}"
+            );
+        }
+    }
+    // Anything but the three routes is not the function's.
+    let other = apigw::serve(router.clone(), get_event("/staff/", "", &[])).await;
+    assert_eq!(other["statusCode"], 404);
+
+    // A secret that is not there, or holds no key: the function still starts (the
+    // key is read beside its first wait for an event), and a sign-in is refused with
+    // a page saying why, showing nothing of the secret, and no cookie of CloudFront's.
+    let junk = format!("{name}-junk");
+    secrets
+        .create_secret()
+        .name(&junk)
+        .secret_string("hunter2-not-a-key")
+        .send()
+        .await
+        .unwrap();
+    for secret in ["no-such-secret", junk.as_str()] {
+        let signin = openmic_lambda::signin::sign_in(&config_with(secret), &aws)
+            .await
+            .expect("starts without its key");
+        let router = openmic_lambda::signin::router(Arc::new(signin));
+        provider.sign_in_as("ops-member");
+        let login = apigw::serve(router.clone(), get_event("/login", "to=%2Fstaff%2F", &[])).await;
+        let pending: Vec<String> = answer_cookies(&login)
+            .iter()
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .collect();
+        let at_gitlab = browser
+            .get(login["headers"]["location"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let back = reqwest::Url::parse(at_gitlab.headers()["location"].to_str().unwrap()).unwrap();
+        let answer = apigw::serve(
+            router,
+            get_event("/callback", back.query().unwrap(), &pending),
+        )
+        .await;
+        assert_eq!(answer["statusCode"], 500, "{secret}: {answer}");
+        let body = answer["body"].as_str().unwrap();
+        assert!(body.contains("signing key could not be read"), "{body}");
+        assert!(
+            !body.contains("hunter2") && !body.contains(secret),
+            "{body}"
+        );
+        assert!(
+            !answer_cookies(&answer)
+                .iter()
+                .any(|c| c.starts_with("CloudFront-"))
+        );
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -189,6 +189,83 @@ impl Function<'_> {
 }
 
 /// `X` of `{"Ref": "X"}`.
+/// `v` with every `Fn::If` taken by `holds` (a condition's name: whether it holds),
+/// and `AWS::NoValue` left out, as CloudFormation resolves it.
+fn resolve(v: &Value, holds: &dyn std::ops::Fn(&str) -> bool) -> Value {
+    let no_value = |v: &Value| v["Ref"] == "AWS::NoValue";
+    match v {
+        Value::Object(m) if m.len() == 1 && m.contains_key("Fn::If") => {
+            let parts = m["Fn::If"].as_array().expect("Fn::If's list");
+            let taken = match holds(parts[0].as_str().unwrap()) {
+                true => &parts[1],
+                false => &parts[2],
+            };
+            resolve(taken, holds)
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), resolve(v, holds)))
+                .filter(|(_, v)| !no_value(v))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| resolve(v, holds))
+                .filter(|v| !no_value(v))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A string function of `Fn::Join`, `Fn::Split`, `Fn::Select`, `Fn::Sub` and `Ref`
+/// of parameters, evaluated as CloudFormation does with `parameters`.
+fn evaluate(v: &Value, parameters: &BTreeMap<&str, &str>) -> Value {
+    let text = |v: &Value| evaluate(v, parameters).as_str().unwrap().to_owned();
+    let list = |v: &Value| -> Vec<Value> {
+        match evaluate(v, parameters) {
+            Value::Array(items) => items,
+            other => panic!("not a list: {other}"),
+        }
+    };
+    match v {
+        Value::String(_) => v.clone(),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| evaluate(i, parameters)).collect())
+        }
+        Value::Object(m) if m.contains_key("Ref") => {
+            json!(parameters[m["Ref"].as_str().unwrap()])
+        }
+        Value::Object(m) if m.contains_key("Fn::Sub") => {
+            let mut out = m["Fn::Sub"].as_str().expect("a plain !Sub").to_owned();
+            for (k, val) in parameters {
+                out = out.replace(&format!("${{{k}}}"), val);
+            }
+            json!(out)
+        }
+        Value::Object(m) if m.contains_key("Fn::Join") => {
+            let a = m["Fn::Join"].as_array().unwrap();
+            let parts: Vec<String> = list(&a[1]).iter().map(text).collect();
+            json!(parts.join(a[0].as_str().unwrap()))
+        }
+        Value::Object(m) if m.contains_key("Fn::Split") => {
+            let a = m["Fn::Split"].as_array().unwrap();
+            let whole = text(&a[1]);
+            json!(whole.split(a[0].as_str().unwrap()).collect::<Vec<_>>())
+        }
+        Value::Object(m) if m.contains_key("Fn::Select") => {
+            let a = m["Fn::Select"].as_array().unwrap();
+            let i = a[0].as_u64().unwrap() as usize;
+            list(&a[1])
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| panic!("Fn::Select {i} out of range: a failed deploy"))
+        }
+        other => panic!("not evaluated here: {other}"),
+    }
+}
+
 fn ref_target(v: &Value) -> Option<String> {
     v.as_object()
         .filter(|m| m.len() == 1)
@@ -1077,7 +1154,10 @@ fn state_bucket_is_versioned_and_outlives_the_stack() {
         .find(|(_, b)| ref_target(&b["Properties"]["Bucket"]).as_deref() == Some(&state))
         .map(|(_, b)| b["Properties"]["PolicyDocument"]["Statement"].clone())
         .expect("a policy of the state bucket");
-    for s in policy.as_array().unwrap() {
+    // Without AUDIENCES it grants nothing; with them, only the audience pages to the
+    // distribution (the_audience_pages_are_cloudfronts_with_the_key_group_alone).
+    let without = resolve(&policy, &|_| false);
+    for s in without.as_array().unwrap() {
         assert_eq!(s["Effect"], "Deny", "{state}: {s}");
     }
 }
@@ -1092,12 +1172,14 @@ fn status_bucket_is_private_and_read_by_cloudfront_through_origin_access_control
         p["WebsiteConfiguration"].is_null(),
         "{status}: no website endpoint"
     );
-    // No policy of any bucket lets anyone in.
+    // No policy of any bucket lets anyone in, with or without audiences.
     for (name, policy) in t.of_type("AWS::S3::BucketPolicy") {
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-            .as_array()
-            .unwrap()
-        {
+        let statements = &policy["Properties"]["PolicyDocument"]["Statement"];
+        let both = [
+            resolve(statements, &|_| false),
+            resolve(statements, &|_| true),
+        ];
+        for s in both.iter().flat_map(|s| s.as_array().unwrap().clone()) {
             let anyone = s["Principal"] == "*" || s["Principal"]["AWS"] == "*";
             assert!(
                 !(s["Effect"] == "Allow" && anyone),
@@ -1130,7 +1212,12 @@ fn status_bucket_is_private_and_read_by_cloudfront_through_origin_access_control
         "only this stack's distribution: {source}"
     );
 
-    let config = &t.resource("StatusDistribution")["Properties"]["DistributionConfig"];
+    // Without AUDIENCES: the status bucket alone, no other behaviour.
+    let config = resolve(
+        &t.resource("StatusDistribution")["Properties"]["DistributionConfig"],
+        &|c| c != "HasAudiences",
+    );
+    assert!(config.get("CacheBehaviors").is_none(), "{config}");
     let origins = config["Origins"].as_array().unwrap();
     assert_eq!(origins.len(), 1);
     let origin = &origins[0];
@@ -1474,4 +1561,233 @@ fn every_documented_default_is_what_an_unset_variable_gives() {
     assert!(checked.len() >= 10, "{checked:?}");
     // The comparison sees a value other than the default.
     assert_ne!(load(&[("RENOTIFY_AFTER", "5h")]), unset);
+}
+
+/// With AUDIENCES, the audience pages are CloudFront's: each audience's path
+/// (`/<name>/*`, read from the parameter itself, up to 10) is a behaviour on the state
+/// bucket's `audiences/` through Origin Access Control that requires signed cookies of
+/// the stack's key group, whose key is the parameter's public key; the sign-in routes
+/// reach the sign-in function through the same host, uncached; the state bucket keeps
+/// blocking public access and lets only this distribution read `audiences/*`; the
+/// function may read its key's secret and nothing else. Without AUDIENCES none of it
+/// exists.
+#[test]
+fn the_audience_pages_are_cloudfronts_with_the_key_group_alone() {
+    let t = Template::load();
+    assert_eq!(
+        t.doc["Conditions"]["HasAudiences"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "Audiences"}, ""]}]})
+    );
+    for name in [
+        "SigninFunction",
+        "SigninRole",
+        "SigninLogGroup",
+        "SigninErrorsAlarm",
+        "AudienceKeySecret",
+        "AudiencePublicKey",
+        "AudienceKeyGroup",
+        "AudiencePagesFunction",
+    ] {
+        assert_eq!(
+            t.resource(name)["Condition"],
+            "HasAudiences",
+            "{name} exists only with AUDIENCES"
+        );
+    }
+    let key = &t.resource("AudiencePublicKey")["Properties"]["PublicKeyConfig"];
+    assert_eq!(key["EncodedKey"], json!({"Ref": "CloudFrontPublicKey"}));
+    let group = &t.resource("AudienceKeyGroup")["Properties"]["KeyGroupConfig"];
+    assert_eq!(group["Items"], json!([{"Ref": "AudiencePublicKey"}]));
+    assert_eq!(
+        t.resource("AudienceKeySecret")["Type"],
+        "AWS::SecretsManager::Secret"
+    );
+
+    // The function's key: the group's public key's id, the secret holding its private
+    // half; its role reads that secret alone.
+    let f = t.function_with_binary("openmic-signin");
+    let env = f.env();
+    assert_eq!(
+        env["CLOUDFRONT_KEY_PAIR_ID"],
+        json!({"Ref": "AudiencePublicKey"})
+    );
+    assert_eq!(
+        env["CLOUDFRONT_PRIVATE_KEY_SECRET"],
+        json!({"Ref": "AudienceKeySecret"})
+    );
+    let secret_reads: Vec<Value> = t
+        .role_statements(&f.role())
+        .into_iter()
+        .filter(|s| s.to_string().contains("secretsmanager"))
+        .collect();
+    assert_eq!(secret_reads.len(), 1, "{secret_reads:?}");
+    assert_eq!(secret_reads[0]["Action"], "secretsmanager:GetSecretValue");
+    assert_eq!(
+        secret_reads[0]["Resource"],
+        json!({"Ref": "AudienceKeySecret"})
+    );
+    let routes: BTreeSet<(String, String)> = f
+        .events("HttpApi")
+        .into_iter()
+        .map(|(_, p)| {
+            (
+                p["Method"].as_str().unwrap().to_owned(),
+                p["Path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String)> = ["/login", "/callback", "/logout"]
+        .iter()
+        .map(|p| ("GET".to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(routes, want);
+
+    // The distribution with audiences.
+    let config = resolve(
+        &t.resource("StatusDistribution")["Properties"]["DistributionConfig"],
+        &|c| c == "HasAudiences" || c == "HasStatusPageUrl",
+    );
+    let origins = config["Origins"].as_array().unwrap();
+    let origin = |id: &str| {
+        origins
+            .iter()
+            .find(|o| o["Id"] == id)
+            .unwrap_or_else(|| panic!("no origin {id}: {origins:?}"))
+    };
+    let pages = origin("audience-pages");
+    let state = state_bucket(&t);
+    assert_eq!(
+        getatt_target(&pages["DomainName"], "RegionalDomainName").as_deref(),
+        Some(state.as_str())
+    );
+    assert_eq!(pages["OriginPath"], "/audiences");
+    assert!(getatt_target(&pages["OriginAccessControlId"], "Id").is_some());
+    assert_eq!(pages["S3OriginConfig"]["OriginAccessIdentity"], "");
+    let api = origin("signin-api");
+    assert!(
+        api["DomainName"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .starts_with("${HttpApi}.execute-api.")
+    );
+    assert_eq!(
+        api["CustomOriginConfig"]["OriginProtocolPolicy"],
+        "https-only"
+    );
+
+    let behaviours = config["CacheBehaviors"].as_array().unwrap();
+    assert!(behaviours.len() <= 25, "CloudFront's quota of behaviours");
+    for path in ["/login", "/callback", "/logout"] {
+        let b = behaviours
+            .iter()
+            .find(|b| b["PathPattern"] == path)
+            .unwrap_or_else(|| panic!("no behaviour {path}"));
+        assert_eq!(b["TargetOriginId"], "signin-api");
+        assert!(b.get("TrustedKeyGroups").is_none());
+        // Managed CachingDisabled; AllViewerExceptHostHeader (query and cookies).
+        assert_eq!(b["CachePolicyId"], "4135ea2d-6df8-44a3-9df3-4b5a84be39ad");
+        assert_eq!(
+            b["OriginRequestPolicyId"],
+            "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+        );
+    }
+    let audience_behaviours: Vec<&Value> = behaviours
+        .iter()
+        .filter(|b| b["TargetOriginId"] == "audience-pages")
+        .collect();
+    assert_eq!(audience_behaviours.len(), 10);
+    for b in &audience_behaviours {
+        assert_eq!(
+            b["TrustedKeyGroups"],
+            json!([{"Ref": "AudienceKeyGroup"}]),
+            "{b}"
+        );
+        assert_eq!(b["ViewerProtocolPolicy"], "redirect-to-https");
+        assert_eq!(b["AllowedMethods"], json!(["GET", "HEAD"]));
+    }
+    // The sign-in's refusals (401) and its failures reach the reader: the distribution
+    // replaces only 403 and 404 (the status bucket's missing keys) with its 404 page.
+    let replaced: BTreeSet<i64> = config["CustomErrorResponses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["ErrorCode"].as_i64().unwrap())
+        .collect();
+    assert_eq!(replaced, BTreeSet::from([403, 404]));
+    // Nothing else requires the cookies: the public page is as it was.
+    assert!(
+        config["DefaultCacheBehavior"]
+            .get("TrustedKeyGroups")
+            .is_none()
+    );
+    assert_eq!(
+        config["DefaultCacheBehavior"]["TargetOriginId"],
+        "status-bucket"
+    );
+    // Each audience's path, as CloudFormation computes it from AUDIENCES as written.
+    let ten: Vec<String> = "abcdefghij".chars().map(|c| format!("/{c}/*")).collect();
+    let two = vec!["/staff/*".to_owned(), "/acme/*".to_owned()];
+    for (audiences, want) in [
+        ("staff=ops,eng; acme=customers/acme", two.clone()),
+        ("staff=ops\nacme=customers/acme\n", two),
+        ("a=x;b=x;c=x;d=x;e=x;f=x;g=x;h=x;i=x;j=x", ten),
+    ] {
+        let parameters = BTreeMap::from([("Audiences", audiences)]);
+        let paths: Vec<String> = audience_behaviours
+            .iter()
+            .map(|b| {
+                evaluate(&b["PathPattern"], &parameters)
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(&paths[..want.len()], &want[..], "{audiences:?}");
+        // The slots left over: paths no audience can have (names do not start with
+        // `-`), each once, as CloudFront wants.
+        for p in &paths[want.len()..] {
+            assert!(p.starts_with("/-") || p == "//*", "{audiences:?}: {p}");
+            let name = p.trim_start_matches('/').trim_end_matches("/*");
+            assert!(
+                openmic::config::audiences::parse_audiences(&format!("{name}=x")).is_err(),
+                "{p} is no audience's"
+            );
+        }
+        let unique: BTreeSet<&String> = paths.iter().collect();
+        assert_eq!(unique.len(), paths.len(), "{paths:?}");
+    }
+
+    // The state bucket: public access blocked still; the distribution reads audiences/*.
+    all_public_access_blocked(&state, &t.resource(&state)["Properties"]);
+    let policy = t
+        .of_type("AWS::S3::BucketPolicy")
+        .into_iter()
+        .find(|(_, b)| ref_target(&b["Properties"]["Bucket"]).as_deref() == Some(&state))
+        .map(|(_, b)| resolve(&b["Properties"]["PolicyDocument"]["Statement"], &|_| true))
+        .unwrap();
+    let grants: Vec<&Value> = policy
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .collect();
+    assert_eq!(grants.len(), 1, "{policy}");
+    let g = grants[0];
+    assert_eq!(
+        g["Principal"],
+        json!({"Service": "cloudfront.amazonaws.com"})
+    );
+    assert_eq!(g["Action"], "s3:GetObject");
+    assert_eq!(g["Resource"]["Fn::Sub"], "${StateBucket.Arn}/audiences/*");
+    assert!(
+        g["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .ends_with(":distribution/${StatusDistribution}")
+    );
+    // The publisher writes the audience pages: it reads AUDIENCES.
+    assert_eq!(
+        t.function_with_binary("openmic-publisher").env()["AUDIENCES"],
+        json!({"Ref": "Audiences"})
+    );
 }

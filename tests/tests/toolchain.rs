@@ -180,3 +180,37 @@ fn the_publisher_compiles_the_domain_so_the_check_above_can_fail() {
         );
     }
 }
+
+#[test]
+fn the_signin_function_compiles_its_sign_in_and_none_of_the_domain() {
+    let names = compiled_by("openmic-signin");
+    for needed in [
+        "openmic-signin",
+        "openmic-gitlab",
+        "openmic-core",
+        "aws-sdk-secretsmanager",
+        "ring",
+    ] {
+        assert!(
+            names.iter().any(|n| n == needed),
+            "openmic-signin should compile {needed}: {names:?}"
+        );
+    }
+    // Its pages are CloudFront's: no rendering, no buckets, queues or mail.
+    let unwanted: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            [
+                "openmic",
+                "openmic-render",
+                "minijinja",
+                "comrak",
+                "aws-sdk-s3",
+                "aws-sdk-sqs",
+                "aws-sdk-sesv2",
+            ]
+            .contains(&n.as_str())
+        })
+        .collect();
+    assert!(unwanted.is_empty(), "openmic-signin compiles {unwanted:?}");
+}

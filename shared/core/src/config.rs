@@ -142,15 +142,19 @@ pub enum Function {
     Publisher,
     Notifier,
     Subscriptions,
+    /// Sign-in to audience pages on AWS (`/login`, `/callback`, `/logout`): CloudFront
+    /// signed cookies for the audiences a reader's GitLab groups grant.
+    Signin,
 }
 
 impl Function {
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 6] = [
         Function::Webhook,
         Function::Alerts,
         Function::Publisher,
         Function::Notifier,
         Function::Subscriptions,
+        Function::Signin,
     ];
 
     /// Its binary: `openmic-webhook`, ...
@@ -161,6 +165,7 @@ impl Function {
             Function::Publisher => "openmic-publisher",
             Function::Notifier => "openmic-notifier",
             Function::Subscriptions => "openmic-subscriptions",
+            Function::Signin => "openmic-signin",
         }
     }
 }

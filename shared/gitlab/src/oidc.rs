@@ -74,6 +74,20 @@ pub enum Denied {
     NoAudience,
     #[error("your sign-in grants {granted}, not {wanted}")]
     NotGranted { wanted: String, granted: String },
+    #[error("the page could not sign your access: {0}")]
+    CannotGrant(String),
+}
+
+/// What a reader gets for the audiences a sign-in granted: by default the session
+/// cookie, which the server checks on each page (the local runner); on AWS CloudFront's
+/// signed cookies instead, which CloudFront checks without a server in the path.
+#[async_trait]
+pub trait Grant: Send + Sync {
+    /// The `Set-Cookie` values that give the holder `session`'s audiences until its
+    /// end; why not, in words for the reader.
+    async fn grant(&self, session: &Session) -> Result<Vec<String>, String>;
+    /// The `Set-Cookie` values that take them away again.
+    fn revoke(&self) -> Vec<String>;
 }
 
 /// What the session cookie says.
@@ -251,6 +265,10 @@ pub struct GitlabSignIn {
     clock: Arc<dyn Clock>,
     /// Discovery and the JWKS, asked once and again when a token names a key not in it.
     provider: tokio::sync::Mutex<Option<(Discovery, Jwks)>>,
+    /// What a sign-in sets besides the session cookie's removal; `None`: the session cookie.
+    grant: Option<Arc<dyn Grant>>,
+    /// The status of a refused sign-in's page (403 unless told otherwise).
+    refused: StatusCode,
 }
 
 impl GitlabSignIn {
@@ -266,6 +284,7 @@ impl GitlabSignIn {
             audiences,
             oidc_client_id,
             oidc_client_secret,
+            ..
         } = &config.audiences;
         if audiences.is_empty() {
             return Ok(None);
@@ -303,7 +322,28 @@ impl GitlabSignIn {
             http,
             clock,
             provider: tokio::sync::Mutex::new(None),
+            grant: None,
+            refused: StatusCode::FORBIDDEN,
         }))
+    }
+
+    /// The sign-in giving `grant`'s cookies rather than the session cookie.
+    pub fn with_grant(mut self, grant: Arc<dyn Grant>) -> GitlabSignIn {
+        self.grant = Some(grant);
+        self
+    }
+
+    /// A refused sign-in's page answered with `status` rather than 403: behind
+    /// CloudFront, whose distribution answers any origin's 403 with the site's 404
+    /// page, the reader would not see why.
+    pub fn with_refusal_status(mut self, status: StatusCode) -> GitlabSignIn {
+        self.refused = status;
+        self
+    }
+
+    /// The audiences configured.
+    pub fn audiences(&self) -> &Audiences {
+        &self.audiences
     }
 
     /// The session cookie's value for `session` (what `/callback` sets).
@@ -511,14 +551,19 @@ impl GitlabSignIn {
             Some(a) if granted.iter().any(|g| g == a) => pending.to.clone(),
             _ => format!("/{}/", granted[0]),
         };
-        Ok(Reply::html(StatusCode::FOUND, String::new())
+        let cookies = match &self.grant {
+            None => {
+                vec![self.set_cookie(SESSION_COOKIE, &self.seal_session(&session), SESSION_SECS)]
+            }
+            Some(grant) => grant.grant(&session).await.map_err(Denied::CannotGrant)?,
+        };
+        let mut reply = Reply::html(StatusCode::FOUND, String::new())
             .with_header("location", to)
-            .with_header("cache-control", "no-store")
-            .with_header(
-                "set-cookie",
-                self.set_cookie(SESSION_COOKIE, &self.seal_session(&session), SESSION_SECS),
-            )
-            .with_header("set-cookie", self.set_cookie(SIGNIN_COOKIE, "", 0)))
+            .with_header("cache-control", "no-store");
+        for c in cookies {
+            reply = reply.with_header("set-cookie", c);
+        }
+        Ok(reply.with_header("set-cookie", self.set_cookie(SIGNIN_COOKIE, "", 0)))
     }
 }
 
@@ -669,7 +714,8 @@ impl SignIn for GitlabSignIn {
                 warn!(why = %denied, "sign-in refused");
                 let status = match denied {
                     Denied::Unreachable(_) => StatusCode::BAD_GATEWAY,
-                    _ => StatusCode::FORBIDDEN,
+                    Denied::CannotGrant(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    _ => self.refused,
                 };
                 denied_page(status, &denied.to_string(), "/")
                     .with_header("set-cookie", self.set_cookie(SIGNIN_COOKIE, "", 0))
@@ -678,10 +724,14 @@ impl SignIn for GitlabSignIn {
     }
 
     fn logout(&self) -> Reply {
-        Reply::html(StatusCode::FOUND, String::new())
+        let mut reply = Reply::html(StatusCode::FOUND, String::new())
             .with_header("location", "/")
             .with_header("cache-control", "no-store")
-            .with_header("set-cookie", self.set_cookie(SESSION_COOKIE, "", 0))
+            .with_header("set-cookie", self.set_cookie(SESSION_COOKIE, "", 0));
+        for c in self.grant.iter().flat_map(|g| g.revoke()) {
+            reply = reply.with_header("set-cookie", c);
+        }
+        reply
     }
 
     fn admit(&self, audience: &str, path: &str, cookies: Option<&str>) -> Result<(), Reply> {

@@ -35,6 +35,9 @@ pub struct Event {
     multi_value_headers: BTreeMap<String, Option<Vec<String>>>,
     body: Option<String>,
     is_base64_encoded: bool,
+    /// HTTP API 2.0 gives the request's cookies here, not in `headers`.
+    #[serde(deserialize_with = "null_as_empty")]
+    cookies: Vec<String>,
 }
 
 /// API Gateway writes `null` for an empty map.
@@ -144,7 +147,9 @@ pub async fn serve(router: axum::Router, event: Event) -> Value {
 
 /// A response as the JSON API Gateway turns into the HTTP answer (both payload formats
 /// read it): a header given more than once is one line, its values joined by commas;
-/// a body that is not UTF-8 goes as base64.
+/// a body that is not UTF-8 goes as base64. `Set-Cookie` cannot be joined (a cookie's
+/// `Expires` has a comma): its values go as HTTP API 2.0's `cookies` and as REST's
+/// `multiValueHeaders`, each format reading its own, and never in `headers`.
 #[cfg(feature = "intake")]
 pub async fn api_gateway_response(response: axum::response::Response) -> Value {
     let (parts, body) = response.into_parts();
@@ -152,8 +157,13 @@ pub async fn api_gateway_response(response: axum::response::Response) -> Value {
         .await
         .unwrap_or_default();
     let mut headers = serde_json::Map::new();
+    let mut cookies = Vec::new();
     for (name, value) in &parts.headers {
         let Ok(value) = value.to_str() else { continue };
+        if name == http::header::SET_COOKIE {
+            cookies.push(Value::from(value));
+            continue;
+        }
         match headers.get_mut(name.as_str()) {
             Some(Value::String(v)) => {
                 v.push_str(", ");
@@ -168,12 +178,17 @@ pub async fn api_gateway_response(response: axum::response::Response) -> Value {
         Ok(text) => (text, false),
         Err(e) => (B64.encode(e.into_bytes()), true),
     };
-    json!({
+    let mut answer = json!({
         "statusCode": parts.status.as_u16(),
         "headers": headers,
         "body": body,
         "isBase64Encoded": base64,
-    })
+    });
+    if !cookies.is_empty() {
+        answer["multiValueHeaders"] = json!({ "set-cookie": cookies.clone() });
+        answer["cookies"] = Value::Array(cookies);
+    }
+    answer
 }
 
 #[cfg(feature = "links")]
@@ -260,6 +275,14 @@ impl Event {
             if let Some(v) = value {
                 add(name, v);
             }
+        }
+        let cookie_header = self
+            .headers
+            .keys()
+            .chain(self.multi_value_headers.keys())
+            .any(|k| k.eq_ignore_ascii_case("cookie"));
+        if !self.cookies.is_empty() && !cookie_header {
+            add("cookie", &self.cookies.join("; "));
         }
         map
     }
@@ -357,6 +380,52 @@ mod tests {
 
     fn event(v: Value) -> Event {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn http_api_cookies_are_the_requests_cookie_header() {
+        let v2 = event(json!({"version": "2.0", "rawPath": "/callback",
+            "cookies": ["openmic_signin=x.y", "other=1"], "headers": {},
+            "requestContext": {"http": {"method": "GET", "path": "/callback"}}}));
+        let r = v2.into_request().unwrap();
+        assert_eq!(r.headers()["cookie"], "openmic_signin=x.y; other=1");
+        let none = event(
+            json!({"version": "2.0", "rawPath": "/callback", "cookies": null,
+            "requestContext": {"http": {"method": "GET", "path": "/callback"}}}),
+        );
+        assert!(
+            none.into_request()
+                .unwrap()
+                .headers()
+                .get("cookie")
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn several_cookies_go_apart_never_joined() {
+        let response = http::Response::builder()
+            .status(302)
+            .header("location", "/staff/")
+            .header(
+                "set-cookie",
+                "a=1; Path=/staff/; Expires=Wed, 21 Oct 2026 07:28:00 GMT",
+            )
+            .header("set-cookie", "b=2; Path=/")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let answer = api_gateway_response(response).await;
+        let both = json!([
+            "a=1; Path=/staff/; Expires=Wed, 21 Oct 2026 07:28:00 GMT",
+            "b=2; Path=/"
+        ]);
+        assert_eq!(answer["cookies"], both);
+        assert_eq!(answer["multiValueHeaders"]["set-cookie"], both);
+        assert_eq!(answer["headers"]["location"], "/staff/");
+        assert!(answer["headers"].get("set-cookie").is_none(), "{answer}");
+        // Without cookies, the answer is as it always was.
+        let plain = api_gateway_response(http::Response::new(axum::body::Body::empty())).await;
+        assert!(plain.get("cookies").is_none() && plain.get("multiValueHeaders").is_none());
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! Features, one per function kind, so each compiles only what it runs: `intake` (the
 //! webhook and alerts functions, on `openmic-intake` alone), `publisher`, `notifier`,
-//! `subscriptions`.
+//! `subscriptions`, `signin` (the sign-in to audience pages, on `openmic-gitlab`'s
+//! OpenID Connect and `openmic-aws`'s CloudFront cookies, nothing of `openmic`).
 
 pub use openmic_aws::telemetry::or_exit;
 #[cfg(any(feature = "publisher", feature = "notifier", feature = "subscriptions"))]
@@ -22,6 +23,8 @@ use {
 pub mod notifier;
 #[cfg(feature = "publisher")]
 pub mod publisher;
+#[cfg(feature = "signin")]
+pub mod signin;
 #[cfg(feature = "subscriptions")]
 pub mod subscriptions;
 
@@ -44,8 +47,8 @@ pub fn dead_letters(
 }
 
 /// Answers API Gateway's events with `router` (the function's part of the one route
-/// table), one at a time: the webhook and alerts functions.
-#[cfg(feature = "intake")]
+/// table), one at a time: the webhook, alerts and sign-in functions.
+#[cfg(any(feature = "intake", feature = "signin"))]
 pub async fn serve(router: axum::Router) -> Result<(), lambda_runtime::Error> {
     use lambda_runtime::{LambdaEvent, service_fn};
     use openmic_http::apigw::{self, Event};

@@ -3,7 +3,9 @@
 //! its first request for an event, then one real event handled against the
 //! S3/SQS/SES-compatible server and the peak resident memory (VmHWM) after it.
 //!
-//! coldstart <binary dir> <server URL> [runs]
+//! coldstart <binary dir> <server URL> [runs] [function,...]
+//!
+//! With a list of functions, only those (and the floor) are measured.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -181,6 +183,9 @@ async fn main() {
         }
     };
     let runs: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(5);
+    let only: Option<Vec<String>> = args
+        .get(4)
+        .map(|l| l.split(',').map(str::to_owned).collect());
     // SAFETY of set_var: single-threaded at this point of start-up in effect; the
     // fixture reads it below.
     unsafe { std::env::set_var("OPENMIC_TEST_AWS_ENDPOINT", &server) };
@@ -233,22 +238,29 @@ async fn main() {
     ] {
         env.push((k.to_owned(), v.to_owned()));
     }
+    // The sign-in function's own: audiences, the GitLab application, and its
+    // CloudFront key in Secrets Manager (read at start, as on Lambda).
+    let signin_env = signin_env(&fx).await;
+    let none: Vec<(String, String)> = Vec::new();
     let cases = [
         // The floor: lambda_runtime alone, answering the webhook's event.
         (
             "floor-lambda",
             event_text("gitlab-story", "015-second-incident-published.json"),
             "\"statusCode\":202",
+            &none,
         ),
         (
             "openmic-webhook",
             event_text("gitlab-story", "015-second-incident-published.json"),
             "\"statusCode\":202",
+            &none,
         ),
         (
             "openmic-alerts",
             event_text("alerts", "001-two-alerts-fire.json"),
             "\"statusCode\":202",
+            &none,
         ),
         (
             "openmic-publisher",
@@ -257,11 +269,13 @@ async fn main() {
                 "015-second-incident-published.json",
             )),
             "\"batchItemFailures\":[]",
+            &none,
         ),
         (
             "openmic-notifier",
             sqs_event(&fx.alert_queue, &alert_envelope()),
             "\"batchItemFailures\":[]",
+            &none,
         ),
         (
             "openmic-subscriptions",
@@ -270,10 +284,23 @@ async fn main() {
                 "requestContext": {"http": {"method": "GET", "path": "/subscribe", "sourceIp": "192.0.2.7"}}})
             .to_string(),
             "\"statusCode\":200",
+            &none,
+        ),
+        (
+            "openmic-signin",
+            json!({"version": "2.0", "rawPath": "/logout", "rawQueryString": "",
+                "headers": {"accept": "text/html"},
+                "requestContext": {"http": {"method": "GET", "path": "/logout", "sourceIp": "192.0.2.7"}}})
+            .to_string(),
+            "\"statusCode\":302",
+            &signin_env,
         ),
     ];
     println!("function\tcold_start_ms_median\tcold_start_ms_max\tpeak_rss_mb_max");
-    for (name, event, want) in cases {
+    for (name, event, want, extra) in cases {
+        if name != "floor-lambda" && only.as_ref().is_some_and(|o| !o.iter().any(|f| f == name)) {
+            continue;
+        }
         let binary = bin_dir.join(name);
         assert!(
             binary.exists(),
@@ -291,6 +318,7 @@ async fn main() {
                 .env_clear()
                 .envs(LAMBDA_ENV.iter().copied())
                 .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .envs(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
                 .env("AWS_LAMBDA_FUNCTION_NAME", name)
                 .stdout(std::process::Stdio::null())
@@ -340,4 +368,40 @@ async fn main() {
             peak_kb as f64 / 1024.0
         );
     }
+}
+
+/// The sign-in function's settings: a 2048-bit key made by openssl now, its private
+/// half put in Secrets Manager as the template's secret would hold it.
+async fn signin_env(fx: &Fixture) -> Vec<(String, String)> {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .expect("openssl makes the key");
+    assert!(out.status.success(), "openssl genpkey failed");
+    let pem = String::from_utf8(out.stdout).unwrap();
+    let name = format!("cloudfront-key-{}", fx.state_bucket);
+    aws_sdk_secretsmanager::Client::new(&fx.aws.sdk)
+        .create_secret()
+        .name(&name)
+        .secret_string(pem)
+        .send()
+        .await
+        .expect("the key's secret");
+    [
+        ("AUDIENCES", "staff=ops,eng; acme=customers/acme"),
+        ("GITLAB_URL", "https://gitlab.example.com"),
+        ("GITLAB_OIDC_CLIENT_ID", "openmic-cold-start"),
+        ("GITLAB_OIDC_CLIENT_SECRET", "gloas-cold-start-secret"),
+        ("CLOUDFRONT_KEY_PAIR_ID", "K2JCJMDEHXQW5F"),
+        ("CLOUDFRONT_PRIVATE_KEY_SECRET", &name),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }

@@ -4,16 +4,16 @@
 use std::fmt;
 
 use super::setting::{Setting, secret, text};
-use super::{ConfigError, Rejected, Secret, Variable};
+use super::{ConfigError, Function as F, Rejected, Secret, Variable};
 
 pub const AUDIENCES: Setting<Audiences> = Setting {
     variable: Variable {
         name: "AUDIENCES",
         default: "none",
-        meaning: "private pages and who may read them: `name=group[,group]` separated by `;` (`staff=ops,eng; acme=customers/acme`); an incident labelled `audience::<name>` is published to that page only, one without such a label to the public page and every audience's; readers sign in with GitLab (local runner)",
+        meaning: "private pages and who may read them: `name=group[,group]` separated by `;` (`staff=ops,eng; acme=customers/acme`); an incident labelled `audience::<name>` is published to that page only, one without such a label to the public page and every audience's; readers sign in with GitLab; on AWS the publisher writes their pages under `audiences/<name>/` of the state bucket and CloudFront serves them to readers holding the sign-in function's signed cookies",
         secret: false,
-        read_by: &[],
-        required_by: &[],
+        read_by: &[F::Publisher, F::Signin],
+        required_by: &[F::Signin],
     },
     parse: audiences,
 };
@@ -24,8 +24,8 @@ pub const GITLAB_OIDC_CLIENT_ID: Setting<String> = Setting {
         default: "none",
         meaning: "the application ID of the GitLab application (scopes `openid`, `profile`) readers of audience pages sign in with; its callback is `<STATUS_PAGE_URL>/callback`",
         secret: false,
-        read_by: &[],
-        required_by: &[],
+        read_by: &[F::Signin],
+        required_by: &[F::Signin],
     },
     parse: text,
 };
@@ -36,10 +36,34 @@ pub const GITLAB_OIDC_CLIENT_SECRET: Setting<Secret> = Setting {
         default: "none",
         meaning: "that GitLab application's secret",
         secret: true,
-        read_by: &[],
-        required_by: &[],
+        read_by: &[F::Signin],
+        required_by: &[F::Signin],
     },
     parse: secret,
+};
+
+pub const CLOUDFRONT_KEY_PAIR_ID: Setting<String> = Setting {
+    variable: Variable {
+        name: "CLOUDFRONT_KEY_PAIR_ID",
+        default: "on AWS the template's `AWS::CloudFront::PublicKey`",
+        meaning: "the id of the public key in the distribution's trusted key group whose private half signs the audience pages' cookies (AWS only)",
+        secret: false,
+        read_by: &[F::Signin],
+        required_by: &[F::Signin],
+    },
+    parse: text,
+};
+
+pub const CLOUDFRONT_PRIVATE_KEY_SECRET: Setting<String> = Setting {
+    variable: Variable {
+        name: "CLOUDFRONT_PRIVATE_KEY_SECRET",
+        default: "on AWS the template's secret",
+        meaning: "the name or ARN of the Secrets Manager secret whose SecretString is that key's private half (PEM, 2048-bit RSA), read once at start (AWS only)",
+        secret: false,
+        read_by: &[F::Signin],
+        required_by: &[F::Signin],
+    },
+    parse: text,
 };
 
 /// What audience pages read.
@@ -47,6 +71,8 @@ pub const VARIABLES: &[Variable] = &[
     AUDIENCES.variable,
     GITLAB_OIDC_CLIENT_ID.variable,
     GITLAB_OIDC_CLIENT_SECRET.variable,
+    CLOUDFRONT_KEY_PAIR_ID.variable,
+    CLOUDFRONT_PRIVATE_KEY_SECRET.variable,
 ];
 
 /// The label that publishes an incident to one audience's page only.
@@ -242,6 +268,10 @@ pub struct AudienceSettings {
     pub audiences: Audiences,
     pub oidc_client_id: Option<String>,
     pub oidc_client_secret: Option<Secret>,
+    /// The key that signs CloudFront's cookies (the sign-in function).
+    pub cloudfront_key_pair_id: Option<String>,
+    /// The secret holding that key's private half (the sign-in function).
+    pub cloudfront_private_key_secret: Option<String>,
 }
 
 impl AudienceSettings {
@@ -251,6 +281,8 @@ impl AudienceSettings {
             audiences: AUDIENCES.or_empty(&get)?,
             oidc_client_id: GITLAB_OIDC_CLIENT_ID.read(&get)?,
             oidc_client_secret: GITLAB_OIDC_CLIENT_SECRET.read(&get)?,
+            cloudfront_key_pair_id: CLOUDFRONT_KEY_PAIR_ID.read(&get)?,
+            cloudfront_private_key_secret: CLOUDFRONT_PRIVATE_KEY_SECRET.read(&get)?,
         })
     }
 }

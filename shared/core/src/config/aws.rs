@@ -4,7 +4,14 @@
 use super::setting::{Setting, number, text};
 use super::{ConfigError, Function as F, Rejected, Variable};
 
-const ALL: &[F] = &F::ALL;
+/// The functions that keep state: all but the sign-in, which reads only its key.
+const STATEFUL: &[F] = &[
+    F::Webhook,
+    F::Alerts,
+    F::Publisher,
+    F::Notifier,
+    F::Subscriptions,
+];
 
 pub const STATUS_BUCKET: Setting<String> = Setting {
     variable: Variable {
@@ -24,8 +31,8 @@ pub const STATE_BUCKET: Setting<String> = Setting {
         default: "required on AWS",
         meaning: "the private bucket",
         secret: false,
-        read_by: ALL,
-        required_by: ALL,
+        read_by: STATEFUL,
+        required_by: STATEFUL,
     },
     parse: text,
 };

@@ -7,9 +7,9 @@ pub const GITLAB_URL: Setting<String> = Setting {
     variable: Variable {
         name: "GITLAB_URL",
         default: "none",
-        meaning: "GitLab's address, for its API (attachments, roles, resync, the note back, incident issues)",
+        meaning: "GitLab's address, for its API (attachments, roles, resync, the note back, incident issues) and the sign-in to audience pages",
         secret: false,
-        read_by: &[F::Publisher, F::Notifier],
+        read_by: &[F::Publisher, F::Notifier, F::Signin],
         required_by: &[],
     },
     parse: http_url,

@@ -8,9 +8,9 @@ pub const STATUS_PAGE_URL: Setting<String> = Setting {
     variable: Variable {
         name: "STATUS_PAGE_URL",
         default: "on AWS `https://<DomainName>` or the CloudFront address (locally the listen address)",
-        meaning: "the public page: the feed's links, the note back, and the link in mail",
+        meaning: "the public page: the feed's links, the note back, and the link in mail; with `AUDIENCES`, the sign-in's callback and the host the audience pages' cookies name",
         secret: false,
-        read_by: &[F::Publisher, F::Notifier, F::Subscriptions],
+        read_by: &[F::Publisher, F::Notifier, F::Subscriptions, F::Signin],
         required_by: &[],
     },
     parse: base_url,

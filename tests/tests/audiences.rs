@@ -157,6 +157,52 @@ async fn the_public_page_is_byte_for_byte_without_audiences_and_each_audience_ge
     assert!(text(&state, "audiences/acme/index.html").contains(STAFF));
 }
 
+/// A component marked `[audience::staff]` in `COMPONENTS` is on the staff page alone:
+/// the public page (pages, JSON, feeds, badge) is byte-for-byte the page without it,
+/// even when a public incident's `component::` label names it.
+#[tokio::test]
+async fn a_component_marked_for_an_audience_is_on_its_page_alone() {
+    const INTERNAL: &str = "Internal DB";
+    let with = tempfile::tempdir().unwrap();
+    let without = tempfile::tempdir().unwrap();
+    let mut extra = settings("https://gitlab.example.com");
+    extra.push(("COMPONENTS", format!("API, {INTERNAL} [audience::staff]")));
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let runner = embedded(with.path(), &extra);
+    let mut events = vec![incident(201, PLAIN, 5, &["component::Internal DB"])];
+    events.extend(labelled());
+    publish(&runner, &events).await;
+    let bare = embedded(without.path(), &[("COMPONENTS", "API")]);
+    publish(&bare, &[plain()]).await;
+
+    let public = tree(&with.path().join("status"));
+    assert!(public.contains_key("index.html") && public.contains_key("feed.atom"));
+    assert!(
+        public == tree(&without.path().join("status")),
+        "the public page differs from the one without the staff's component"
+    );
+    for (key, body) in &public {
+        let body = String::from_utf8_lossy(body);
+        assert!(!body.contains(INTERNAL), "{key} names {INTERNAL:?}");
+        assert!(!key.contains("internal-db"), "{key}");
+    }
+
+    let state = tree(&with.path().join("state"));
+    let staff = text(&state, "audiences/staff/index.html");
+    assert!(staff.contains(INTERNAL), "{staff}");
+    let summary = text(&state, "audiences/staff/data/summary.json");
+    assert!(summary.contains(INTERNAL), "{summary}");
+    let detail = text(&state, "audiences/staff/data/incident/201.json");
+    assert!(detail.contains(INTERNAL), "{detail}");
+    assert!(state.contains_key("audiences/staff/feed/internal-db.atom"));
+    for (key, body) in state.iter().filter(|(k, _)| k.starts_with("audiences/acme/")) {
+        assert!(
+            !String::from_utf8_lossy(body).contains(INTERNAL),
+            "{key} names {INTERNAL:?}"
+        );
+    }
+}
+
 #[test]
 fn audiences_are_read_with_named_problems() {
     let bad = openmic::config::Config::from_lookup(|k| {

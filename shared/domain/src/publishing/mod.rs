@@ -162,6 +162,8 @@ struct AudienceStores {
     state: Arc<dyn ObjectStore>,
     /// The state bucket under `audiences/<name>/`.
     pages: Arc<dyn ObjectStore>,
+    /// Its page: the public one's, with the audience's components.
+    page: Arc<Page>,
 }
 
 impl Publisher {
@@ -283,7 +285,7 @@ impl Publisher {
             gitlab: self.gitlab.clone(),
             projects: self.projects.clone(),
             updates: None,
-            page: self.page.clone(),
+            page: a.page.clone(),
             // The layout is the public publisher's to check and move.
             layout_checked: tokio::sync::OnceCell::new_with(Some(())),
             clock: self.clock.clone(),
@@ -350,6 +352,8 @@ impl Publisher {
                 maintenance,
             )
         {
+            // A component marked for other audiences is never named here.
+            rendered.incident.components.retain(|c| self.page.shows(c));
             rendered.incident.key_times = self.key_times(state, id, &rendered.incident).await?;
             if how.announce
                 && let Some(queue) = &self.updates
@@ -955,11 +959,13 @@ impl Publisher {
             warn!(error = %e, "no SLA timers");
             crate::sla::SlaTargets::default()
         });
+        let page = Arc::new(Page::new(&config));
         let audiences = config
             .audiences
             .audiences
             .iter()
             .map(|a| AudienceStores {
+                page: Arc::new(page.for_audience(&config, &a.name)),
                 name: a.name.clone(),
                 state: Arc::new(audience::Prefixed::only(
                     state.clone(),
@@ -974,7 +980,7 @@ impl Publisher {
             .collect();
         Publisher {
             projects: Arc::new(Projects::new(&config, Some(state.clone()))),
-            page: Arc::new(Page::new(&config)),
+            page,
             config,
             state,
             status,

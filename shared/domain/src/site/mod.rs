@@ -143,8 +143,12 @@ pub enum SiteError {
 pub struct Page {
     pub language: Language,
     pub title: String,
-    /// `COMPONENTS`, in order.
+    /// `COMPONENTS`, in order: those this page shows (the public page: those marked
+    /// for no audience).
     pub components: Vec<String>,
+    /// Components of `COMPONENTS` marked for audiences this page is not for: never on
+    /// it, even when an incident's `component::` label names them.
+    pub hidden: Vec<String>,
     /// A path in the status bucket, or a URL on the page's own site.
     pub logo: Option<String>,
     pub accent: Option<brand::Accent>,
@@ -238,6 +242,7 @@ impl Page {
             language,
             title,
             components: config.site.components.clone(),
+            hidden: config.site.hidden_from(None),
             logo: config.site.page_logo_url.clone(),
             accent,
             base_url,
@@ -254,6 +259,20 @@ impl Page {
             stylesheet_key,
             script_key,
         }
+    }
+
+    /// The page of audience `name`: this one with that audience's components.
+    pub fn for_audience(&self, config: &Config, name: &str) -> Page {
+        Page {
+            components: config.site.components_for(Some(name)),
+            hidden: config.site.hidden_from(Some(name)),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the page may name `component` (any case).
+    pub fn shows(&self, component: &str) -> bool {
+        !self.hidden.iter().any(|h| h.eq_ignore_ascii_case(component))
     }
 
     pub fn catalogue(&self) -> &'static Catalogue {

@@ -203,6 +203,57 @@ async fn a_component_marked_for_an_audience_is_on_its_page_alone() {
     }
 }
 
+/// An event rewrites only the sites it changes: an incident labelled
+/// `audience::staff` leaves the public site and acme's untouched (a day later, when
+/// any rewrite would move their history on), and one for everyone rewrites them all.
+#[tokio::test]
+async fn an_event_rewrites_only_the_sites_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = settings("https://gitlab.example.com");
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut runner = embedded(dir.path(), &extra);
+    let clock = site_clock();
+    runner.publisher.clock = clock.clone();
+    let mut events = vec![plain()];
+    events.extend(labelled());
+    publish(&runner, &events).await;
+    let of = |prefix: &str| {
+        let mut t = tree(&dir.path().join("state"));
+        t.retain(|k, _| k.starts_with(prefix));
+        t
+    };
+    let (public, acme, staff) = (
+        tree(&dir.path().join("status")),
+        of("audiences/acme/"),
+        of("audiences/staff/"),
+    );
+
+    let later = openmic::time::parse(SITE_NOW).unwrap() + chrono::Duration::days(1);
+    clock.set(&openmic::time::format(&later));
+    publish(
+        &runner,
+        &[incident(205, "Staff VPN flapping", 1, &["audience::staff"])],
+    )
+    .await;
+    assert!(
+        tree(&dir.path().join("status")) == public,
+        "the public site was written again"
+    );
+    assert!(of("audiences/acme/") == acme, "acme's site was written again");
+    let now = of("audiences/staff/");
+    assert!(now != staff);
+    assert!(text(&now, "audiences/staff/index.html").contains("Staff VPN flapping"));
+
+    publish(&runner, &[incident(206, "Search slow for everyone", 1, &[])]).await;
+    for (key, site) in [
+        ("index.html", tree(&dir.path().join("status"))),
+        ("audiences/acme/index.html", of("audiences/acme/")),
+        ("audiences/staff/index.html", of("audiences/staff/")),
+    ] {
+        assert!(text(&site, key).contains("Search slow for everyone"), "{key}");
+    }
+}
+
 #[test]
 fn audiences_are_read_with_named_problems() {
     let bad = openmic::config::Config::from_lookup(|k| {

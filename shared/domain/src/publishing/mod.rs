@@ -406,7 +406,9 @@ impl Publisher {
         id: u64,
         how: Apply,
     ) -> Result<Outcome, ProcessError> {
-        if state.ever_published() {
+        // An incident this page never showed (one for another audience) changes
+        // nothing here: its site is not written again.
+        if state.ever_published() && self.shows(id).await? {
             self.remove_public(id).await?;
             self.update_index(how, |index| {
                 index.incidents.remove(&id);
@@ -418,6 +420,17 @@ impl Publisher {
         Ok(Outcome::Private {
             incident: state.id(),
         })
+    }
+
+    /// Whether this page holds anything of incident `id`: its detail (written first
+    /// when published, removed first when taken down) or its entry in the index
+    /// (written last, removed last), so a publication or a take-down stopped halfway
+    /// still counts.
+    async fn shows(&self, id: u64) -> Result<bool, ProcessError> {
+        if self.status.get(&data::detail_key(id)).await?.is_some() {
+            return Ok(true);
+        }
+        Ok(self.read_index().await?.0.incidents.contains_key(&id))
     }
 
     /// Queues the updates between what is public of incident `id` and `after`.
@@ -664,7 +677,8 @@ impl Publisher {
     }
 
     /// Changes the private index of published incidents, then (with `how.site`)
-    /// rewrites `data/list.json` and the site from the newest index. Both writes are
+    /// rewrites `data/list.json` and the site from the newest index: this page's
+    /// alone (each audience's page is brought in line by its own view). Both writes are
     /// conditional, so concurrent publishers of different incidents never drop each
     /// other's entries.
     async fn update_index(
@@ -680,7 +694,7 @@ impl Publisher {
         })
         .await?;
         if how.site {
-            self.write_list().await?;
+            self.write_list_here().await?;
         }
         Ok(())
     }

@@ -449,7 +449,10 @@ fn publish(c: &mut Criterion) {
     for (name, extra, labels) in cases {
         let (publisher, body) = published(&rt, extra, labels);
         g.bench_function(name, |b| {
-            b.iter(|| rt.block_on(publisher.handle(std::hint::black_box(&body))).unwrap())
+            b.iter(|| {
+                rt.block_on(publisher.handle(std::hint::black_box(&body)))
+                    .unwrap()
+            })
         });
     }
     g.finish();

@@ -195,7 +195,10 @@ async fn a_component_marked_for_an_audience_is_on_its_page_alone() {
     let detail = text(&state, "audiences/staff/data/incident/201.json");
     assert!(detail.contains(INTERNAL), "{detail}");
     assert!(state.contains_key("audiences/staff/feed/internal-db.atom"));
-    for (key, body) in state.iter().filter(|(k, _)| k.starts_with("audiences/acme/")) {
+    for (key, body) in state
+        .iter()
+        .filter(|(k, _)| k.starts_with("audiences/acme/"))
+    {
         assert!(
             !String::from_utf8_lossy(body).contains(INTERNAL),
             "{key} names {INTERNAL:?}"
@@ -239,19 +242,147 @@ async fn an_event_rewrites_only_the_sites_it_changes() {
         tree(&dir.path().join("status")) == public,
         "the public site was written again"
     );
-    assert!(of("audiences/acme/") == acme, "acme's site was written again");
+    assert!(
+        of("audiences/acme/") == acme,
+        "acme's site was written again"
+    );
     let now = of("audiences/staff/");
     assert!(now != staff);
     assert!(text(&now, "audiences/staff/index.html").contains("Staff VPN flapping"));
 
-    publish(&runner, &[incident(206, "Search slow for everyone", 1, &[])]).await;
+    publish(
+        &runner,
+        &[incident(206, "Search slow for everyone", 1, &[])],
+    )
+    .await;
     for (key, site) in [
         ("index.html", tree(&dir.path().join("status"))),
         ("audiences/acme/index.html", of("audiences/acme/")),
         ("audiences/staff/index.html", of("audiences/staff/")),
     ] {
-        assert!(text(&site, key).contains("Search slow for everyone"), "{key}");
+        assert!(
+            text(&site, key).contains("Search slow for everyone"),
+            "{key}"
+        );
     }
+}
+
+/// `incident` with its own description.
+fn described(iid: u64, title: &str, description: &str, hours: i64, labels: &[&str]) -> String {
+    let mut event: Value = serde_json::from_str(&incident(iid, title, hours, labels)).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    body["object_attributes"]["description"] = json!(description);
+    event["body"] = json!(body.to_string());
+    event.to_string()
+}
+
+/// A story with two audiences: incidents for staff and for acme (with their own
+/// components), a public one naming the staff's component, and a public incident
+/// moved to staff's page later. A scan of every object of the public bucket (pages,
+/// JSON, feeds, badge, summary) finds none of the audiences' titles, bodies or
+/// components.
+#[tokio::test]
+async fn a_scan_of_the_public_bucket_after_a_story_with_two_audiences_finds_none_of_their_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = settings("https://gitlab.example.com");
+    extra.push((
+        "COMPONENTS",
+        "API, Internal DB [audience::staff], Acme Exports [audience::acme]".to_owned(),
+    ));
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let runner = embedded(dir.path(), &extra);
+    let secrets = [
+        "Primary failover drill",
+        "replica lag on db-7 in rack B4",
+        "Acme nightly export stuck",
+        "tenant 4471 bucket permissions",
+        "Payroll batch moved to staff",
+        "payroll runs on host pay-01",
+        "Internal DB",
+        "internal-db",
+        "Acme Exports",
+        "acme-exports",
+    ];
+    let mut events = vec![
+        described(
+            301,
+            "Public checkout errors",
+            "Card payments fail for some.",
+            6,
+            &["component::Internal DB"],
+        ),
+        described(
+            302,
+            "Primary failover drill",
+            "replica lag on db-7 in rack B4",
+            5,
+            &["audience::staff", "component::Internal DB"],
+        ),
+        described(
+            303,
+            "Acme nightly export stuck",
+            "tenant 4471 bucket permissions",
+            4,
+            &["audience::acme", "component::Acme Exports"],
+        ),
+        // Public first, then moved to the staff's page.
+        described(
+            304,
+            "Payroll batch moved to staff",
+            "payroll runs on host pay-01",
+            3,
+            &[],
+        ),
+    ];
+    let mut moved: Value = serde_json::from_str(&described(
+        304,
+        "Payroll batch moved to staff",
+        "payroll runs on host pay-01",
+        3,
+        &["audience::staff"],
+    ))
+    .unwrap();
+    let mut body: Value = serde_json::from_str(moved["body"].as_str().unwrap()).unwrap();
+    let later = openmic::time::parse(SITE_NOW).unwrap() - chrono::Duration::hours(1);
+    body["object_attributes"]["updated_at"] = json!(openmic::time::format(&later));
+    body["object_attributes"]["action"] = json!("update");
+    moved["body"] = json!(body.to_string());
+    publish(&runner, &events).await;
+    let before = tree(&dir.path().join("status"));
+    assert!(text(&before, "index.html").contains("Payroll batch moved to staff"));
+    publish(&runner, &[moved.to_string()]).await;
+
+    let public = tree(&dir.path().join("status"));
+    for key in [
+        "index.html",
+        "feed.atom",
+        "data/list.json",
+        "data/summary.json",
+        "badge.json",
+    ] {
+        assert!(public.contains_key(key), "{key}");
+    }
+    assert!(text(&public, "index.html").contains("Public checkout errors"));
+    for (key, body) in &public {
+        let body = String::from_utf8_lossy(body);
+        for secret in secrets {
+            assert!(!key.contains(secret), "{key} names {secret:?}");
+            assert!(!body.contains(secret), "{key} holds {secret:?}");
+        }
+    }
+    // Each text is where it belongs.
+    let state = tree(&dir.path().join("state"));
+    let staff = text(&state, "audiences/staff/index.html");
+    for t in [
+        "Primary failover drill",
+        "Payroll batch moved to staff",
+        "Internal DB",
+    ] {
+        assert!(staff.contains(t), "{t}");
+    }
+    let acme = text(&state, "audiences/acme/index.html");
+    assert!(acme.contains("Acme nightly export stuck") && acme.contains("Acme Exports"));
+    assert!(!acme.contains("Internal DB") && !acme.contains("Payroll"));
 }
 
 #[test]

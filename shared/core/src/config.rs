@@ -667,7 +667,9 @@ mod tests {
         .to_string();
         assert!(
             e.contains("COMPONENTS")
-                && e.contains("\"Internal DB\" is marked `audience::staf`, which names no audience"),
+                && e.contains(
+                    "\"Internal DB\" is marked `audience::staf`, which names no audience"
+                ),
             "{e}"
         );
         let marked = load(&[

@@ -56,7 +56,9 @@ impl Publisher {
             self.update_index(SITE_ONLY, change).await?;
             // Every audience's page shows its components' states too.
             for a in &self.audiences {
-                self.audience_view(a).update_index(SITE_ONLY, change).await?;
+                self.audience_view(a)
+                    .update_index(SITE_ONLY, change)
+                    .await?;
             }
         }
         info!(
@@ -88,7 +90,9 @@ impl Publisher {
             };
             self.update_index(SITE_ONLY, change).await?;
             for a in &self.audiences {
-                self.audience_view(a).update_index(SITE_ONLY, change).await?;
+                self.audience_view(a)
+                    .update_index(SITE_ONLY, change)
+                    .await?;
             }
         }
         info!(version = read.version, taken, "upstream components");

@@ -272,7 +272,10 @@ impl Page {
 
     /// Whether the page may name `component` (any case).
     pub fn shows(&self, component: &str) -> bool {
-        !self.hidden.iter().any(|h| h.eq_ignore_ascii_case(component))
+        !self
+            .hidden
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(component))
     }
 
     pub fn catalogue(&self) -> &'static Catalogue {

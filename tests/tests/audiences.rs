@@ -700,6 +700,88 @@ async fn readers_sign_in_with_gitlab_and_see_only_their_audiences() {
     drop(s.runner.clone());
 }
 
+/// An audience's feed, read by a feed reader (no cookies) with the signed-in reader's
+/// own link from the page; unsigned, changed or another audience's: 403 saying why.
+#[tokio::test]
+async fn an_audience_feed_is_read_with_the_readers_signed_link() {
+    let s = site().await;
+    let base = s.url.clone();
+    s.provider.sign_in_as("ops-member");
+    let mut ops = Reader::new();
+    let (page, _) = ops.follow(&base, &format!("{base}/staff/")).await;
+    assert_eq!(page.status, 200);
+    let at = page
+        .body
+        .find(">Atom feed</a>")
+        .unwrap_or_else(|| panic!("a Feed link on the staff page: {}", page.body));
+    let start = page.body[..at].rfind("href=\"").unwrap() + 6;
+    let href = page.body[start..at - 1].replace("&amp;", "&");
+    assert!(
+        href.starts_with("feed.atom?reader=ops-member&sig="),
+        "{href}"
+    );
+
+    // A feed reader: no cookies.
+    let mut reader = Reader::new();
+    let feed = reader.get(&format!("{base}/staff/{href}")).await;
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    assert!(
+        feed.body.contains("<feed") && feed.body.contains(STAFF),
+        "{}",
+        feed.body
+    );
+    assert!(!feed.body.contains(ACME));
+    assert!(
+        feed.body
+            .contains(&format!("{base}/staff/incidents/202.html"))
+    );
+
+    // Unsigned: the page says how to get the link.
+    let a = reader.get(&format!("{base}/staff/feed.atom")).await;
+    assert_eq!(a.status, 403);
+    assert!(a.body.contains("read with its signed link"), "{}", a.body);
+    assert!(!a.body.contains(STAFF));
+    // Changed: another reader, another signature, another audience.
+    let query = href.trim_start_matches("feed.atom?");
+    let sig = query.split("sig=").nth(1).unwrap();
+    let flipped = format!(
+        "{}{}",
+        &sig[..sig.len() - 1],
+        if sig.ends_with('0') { '1' } else { '0' }
+    );
+    for url in [
+        format!(
+            "{base}/staff/feed.atom?{}",
+            query.replace("ops-member", "acme-member")
+        ),
+        format!("{base}/staff/feed.atom?reader=ops-member&sig={flipped}"),
+        format!("{base}/acme/feed.atom?{query}"),
+    ] {
+        let a = reader.get(&url).await;
+        assert_eq!(a.status, 403, "{url}");
+        assert!(
+            a.body.contains("signature does not verify"),
+            "{url}: {}",
+            a.body
+        );
+        assert!(!a.body.contains(STAFF) && !a.body.contains(ACME));
+    }
+    // No such audience.
+    let a = reader
+        .get(&format!("{base}/ghosts/feed.atom?{query}"))
+        .await;
+    assert_eq!(a.status, 404);
+
+    // The public page's feed is as it was: no reader's link.
+    let public = reader.get(&format!("{base}/")).await;
+    assert!(
+        public.body.contains("href=\"feed.atom\""),
+        "{}",
+        public.body
+    );
+    assert!(!public.body.contains("reader="));
+}
+
 #[tokio::test]
 async fn audience_pages_in_a_real_browser() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");

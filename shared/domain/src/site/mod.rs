@@ -266,6 +266,9 @@ impl Page {
         Page {
             components: config.site.components_for(Some(name)),
             hidden: config.site.hidden_from(Some(name)),
+            // Its feeds link to its own pages, under `/<name>/`.
+            base_url: self.base_url.as_ref().map(|b| format!("{b}/{name}")),
+            fingerprint: short_hash(&[&self.fingerprint, name]),
             ..self.clone()
         }
     }

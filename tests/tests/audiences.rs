@@ -669,6 +669,19 @@ async fn readers_sign_in_with_gitlab_and_see_only_their_audiences() {
     assert!(a.body.contains("state does not match"), "{}", a.body);
     assert!(!r.cookies.contains_key("openmic_session"));
 
+    // An expired state: the provider's answer eleven minutes after the sign-in began.
+    let mut slow = Reader::new();
+    let login = slow.get(&format!("{base}/login?to=/staff/")).await;
+    let back = slow.get(login.location.as_deref().unwrap()).await;
+    s.clock.set(&openmic::time::format(
+        &(chrono::Utc::now() + chrono::Duration::minutes(11)),
+    ));
+    let a = slow.get(&back.location.unwrap()).await;
+    s.clock.set(&openmic::time::format(&chrono::Utc::now()));
+    assert_eq!(a.status, 403);
+    assert!(a.body.contains("took too long"), "{}", a.body);
+    assert!(!slow.cookies.contains_key("openmic_session"));
+
     // A callback nobody started here.
     let a = Reader::new()
         .get(&format!("{base}/callback?code=x&state=y"))
@@ -691,6 +704,29 @@ async fn readers_sign_in_with_gitlab_and_see_only_their_audiences() {
         assert!(!r.cookies.contains_key("openmic_session"), "{mode:?}");
     }
     s.provider.mode(Mode::Good);
+
+    // A reader who left the group: denied at their next sign-in, which also ends the
+    // session they had.
+    s.provider.sign_in_as("ops-member");
+    let mut leaver = Reader::new();
+    let (a, _) = leaver.follow(&base, &format!("{base}/staff/")).await;
+    assert_eq!(a.status, 200);
+    assert!(leaver.cookies.contains_key("openmic_session"));
+    s.provider.leave_groups(true);
+    let (a, _) = leaver
+        .follow(&base, &format!("{base}/login?to=/staff/"))
+        .await;
+    assert_eq!(a.status, 403);
+    assert!(
+        a.body.contains("no GitLab group of any audience"),
+        "{}",
+        a.body
+    );
+    assert!(!leaver.cookies.contains_key("openmic_session"));
+    let a = leaver.get(&format!("{base}/staff/")).await;
+    assert_eq!(a.status, 302, "sent to sign in again");
+    assert!(!a.body.contains(STAFF));
+    s.provider.leave_groups(false);
 
     // Signing out.
     let a = ops.get(&format!("{base}/logout")).await;

@@ -303,7 +303,7 @@ async fn a_scan_of_the_public_bucket_after_a_story_with_two_audiences_finds_none
         "Acme Exports",
         "acme-exports",
     ];
-    let mut events = vec![
+    let events = vec![
         described(
             301,
             "Public checkout errors",

@@ -391,6 +391,10 @@ impl Runner {
             backends.clock.clone(),
         )?
         .map(Arc::new);
+        // An audience's subscription needs a session holding the audience.
+        if let Some(s) = &signin {
+            subscriptions.with_signin(s.clone() as Arc<dyn SignIn>);
+        }
         Ok(Runner {
             signin,
             status: backends.status()?,

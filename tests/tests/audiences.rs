@@ -818,6 +818,165 @@ async fn an_audience_feed_is_read_with_the_readers_signed_link() {
     assert!(!public.body.contains("reader="));
 }
 
+/// The mails in `dir`'s outbox: to whom, and their subject and text.
+fn mails(dir: &Path) -> Vec<(String, String)> {
+    tree(&dir.join("outbox"))
+        .into_values()
+        .map(|raw| {
+            let m = mail_parser::MessageParser::default()
+                .parse(&raw)
+                .expect("an RFC 5322 message");
+            let to = m
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_owned();
+            let text = format!(
+                "{}\n{}",
+                m.subject().unwrap_or_default(),
+                m.body_text(0).unwrap_or_default()
+            );
+            (to, text)
+        })
+        .collect()
+}
+
+/// Subscribing to an audience's updates needs a session holding the audience; its
+/// subscribers are mailed its updates and the public ones, public subscribers never
+/// an audience's.
+#[tokio::test]
+async fn audience_subscriptions_need_sign_in_and_get_only_their_audiences_updates() {
+    let provider = Provider::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = settings(&provider.url);
+    for (k, v) in [
+        ("STATUS_PAGE_URL", base.as_str()),
+        ("PUBLIC_API_URL", base.as_str()),
+        ("SUBSCRIPTIONS", "on"),
+        (
+            "SUBSCRIPTION_SECRET",
+            "audience-subscription-secret-0123456789",
+        ),
+    ] {
+        extra.push((k, v.to_owned()));
+    }
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let clock = ManualClock::at(&openmic::time::format(&chrono::Utc::now()));
+    let mut runner =
+        openmic_local::Runner::embedded_at(dir.path(), test_config(&extra), clock.clone())
+            .expect("the runner starts");
+    runner.publisher.clock = site_clock();
+    runner.publisher.write_list().await.unwrap();
+    let runner = Arc::new(runner);
+    let app = runner
+        .app()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // The staff page's form says which page it is.
+    provider.sign_in_as("ops-member");
+    let mut ops = Reader::new();
+    let (page, _) = ops.follow(&base, &format!("{base}/staff/")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(r#"<input type="hidden" name="audience" value="staff">"#),
+        "{}",
+        page.body
+    );
+    let public = Reader::new().get(&format!("{base}/")).await;
+    assert!(!public.body.contains(r#"name="audience""#));
+
+    let http = http()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = |r: &Reader| {
+        r.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let subscribe = |email: &'static str, audience: Option<&'static str>, cookie: String| {
+        let mut form = vec![("email", email)];
+        if let Some(a) = audience {
+            form.push(("audience", a));
+        }
+        let mut r = http.post(format!("{base}/subscribe")).form(&form);
+        if !cookie.is_empty() {
+            r = r.header("cookie", cookie);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+
+    // Not signed in, or signed in to another audience: refused, saying why.
+    let (status, body) = subscribe("staff-reader@example.com", Some("staff"), String::new()).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("needs you signed in to it"), "{body}");
+    provider.sign_in_as("acme-member");
+    let mut acme = Reader::new();
+    let (a, _) = acme.follow(&base, &format!("{base}/acme/")).await;
+    assert_eq!(a.status, 200);
+    let (status, body) = subscribe("staff-reader@example.com", Some("staff"), cookie(&acme)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("grants acme, not staff"), "{body}");
+    let (status, body) = subscribe("staff-reader@example.com", Some("ghosts"), cookie(&ops)).await;
+    assert_eq!(status, 403, "{body}");
+    runner.drain().await;
+    assert!(mails(dir.path()).is_empty(), "a refusal mails nothing");
+
+    // Signed in to staff; and a public subscriber. Each confirms.
+    let (status, body) = subscribe("staff-reader@example.com", Some("staff"), cookie(&ops)).await;
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = subscribe("public-reader@example.com", None, String::new()).await;
+    assert_eq!(status, 202, "{body}");
+    runner.drain().await;
+    for (_, text) in mails(dir.path()) {
+        let start = text
+            .find(&format!("{base}/subscribe/confirm?token="))
+            .unwrap_or_else(|| panic!("a confirmation link in {text}"));
+        let url = text[start..].split_whitespace().next().unwrap().to_owned();
+        let r = http.post(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+    }
+    let confirmations = mails(dir.path()).len();
+    assert_eq!(confirmations, 2);
+
+    // A public incident, one for staff and one for acme.
+    let mut events = vec![plain()];
+    events.extend(labelled());
+    publish(&runner, &events).await;
+    runner.drain().await;
+    let all = mails(dir.path());
+    let to = |who: &str| -> String {
+        all.iter()
+            .filter(|(t, _)| t == who)
+            .map(|(_, text)| text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    };
+    let staff = to("staff-reader@example.com");
+    assert!(staff.contains(PLAIN) && staff.contains(STAFF), "{staff}");
+    assert!(!staff.contains(ACME) && !staff.contains(GHOST), "{staff}");
+    assert!(
+        staff.contains(&format!("{base}/staff/incidents/202.html")),
+        "{staff}"
+    );
+    let public = to("public-reader@example.com");
+    assert!(public.contains(PLAIN), "{public}");
+    for secret in [STAFF, ACME, GHOST] {
+        assert!(!public.contains(secret), "{public}");
+    }
+    server.abort();
+}
+
 #[tokio::test]
 async fn audience_pages_in_a_real_browser() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");

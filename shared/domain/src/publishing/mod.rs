@@ -264,12 +264,19 @@ impl Publisher {
     /// site follow at once (a caller applying many incidents writes them once after).
     async fn apply_with(&self, state: &IncidentState, how: Apply) -> Result<Outcome, ProcessError> {
         let outcome = self.apply_here(state, how).await?;
+        // An incident for everyone is announced once, by the public page; one for
+        // audiences only by each of their pages, to their subscribers.
+        let labels = state.issue.as_ref().map_or(&[][..], |i| &i.labels[..]);
+        let only = matches!(
+            audience::Readers::of(labels, &self.config.audiences.audiences),
+            audience::Readers::Only(_)
+        );
         for a in &self.audiences {
-            let quiet = Apply {
-                announce: false,
+            let view = Apply {
+                announce: how.announce && only,
                 ..how
             };
-            self.audience_view(a).apply_here(state, quiet).await?;
+            self.audience_view(a).apply_here(state, view).await?;
         }
         Ok(outcome)
     }
@@ -284,7 +291,7 @@ impl Publisher {
             authorizer: self.authorizer.clone(),
             gitlab: self.gitlab.clone(),
             projects: self.projects.clone(),
-            updates: None,
+            updates: self.updates.clone(),
             page: a.page.clone(),
             // The layout is the public publisher's to check and move.
             layout_checked: tokio::sync::OnceCell::new_with(Some(())),
@@ -450,7 +457,11 @@ impl Publisher {
                 }
             },
         };
-        let updates = crate::subscriptions::detect(before.as_ref(), after);
+        let mut updates = crate::subscriptions::detect(before.as_ref(), after);
+        // An audience page's updates go to its subscribers alone.
+        for u in &mut updates {
+            u.audience = self.audience.clone();
+        }
         if updates.is_empty() {
             return Ok(());
         }

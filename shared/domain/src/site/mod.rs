@@ -149,6 +149,9 @@ pub struct Page {
     /// Components of `COMPONENTS` marked for audiences this page is not for: never on
     /// it, even when an incident's `component::` label names them.
     pub hidden: Vec<String>,
+    /// The audience whose page this is (`None`: the public page); its subscribe form
+    /// says so.
+    pub audience: Option<String>,
     /// A path in the status bucket, or a URL on the page's own site.
     pub logo: Option<String>,
     pub accent: Option<brand::Accent>,
@@ -243,6 +246,7 @@ impl Page {
             title,
             components: config.site.components.clone(),
             hidden: config.site.hidden_from(None),
+            audience: None,
             logo: config.site.page_logo_url.clone(),
             accent,
             base_url,
@@ -266,6 +270,7 @@ impl Page {
         Page {
             components: config.site.components_for(Some(name)),
             hidden: config.site.hidden_from(Some(name)),
+            audience: Some(name.to_owned()),
             // Its feeds link to its own pages, under `/<name>/`.
             base_url: self.base_url.as_ref().map(|b| format!("{b}/{name}")),
             fingerprint: short_hash(&[&self.fingerprint, name]),
@@ -335,6 +340,7 @@ impl Page {
             subscribe_url => &self.subscribe_url,
             feeds => self.base_url.is_some(),
             components => components,
+            audience => &self.audience,
         }
     }
 

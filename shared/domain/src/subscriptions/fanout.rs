@@ -338,7 +338,9 @@ impl Subscriptions {
             return Ok(One::Skipped);
         };
         let (true, Some(address)) = (
-            s.active() && s.wants(&update.incident.components),
+            s.active()
+                && s.wants(&update.incident.components)
+                && s.reads(update.audience.as_deref()),
             s.address.as_deref(),
         ) else {
             return Ok(One::Skipped);

@@ -151,12 +151,16 @@ impl Composer {
     /// An update's mail, rendered once for every subscriber.
     pub fn prepare(&self, update: &Update) -> Result<Prepared, RenderError> {
         let clean = |s: &str| s.replace('\0', "");
-        let page_url = self
-            .page
+        // An audience's update links into its page, under `/<audience>/`.
+        let base = self.page.as_ref().map(|p| match &update.audience {
+            Some(a) => format!("{p}/{a}"),
+            None => p.clone(),
+        });
+        let page_url = base
             .as_ref()
             .map(|p| format!("{p}/{}", crate::site::incident_page_key(update.incident.id)));
         let mut html = clean(&update.html);
-        if let Some(p) = &self.page {
+        if let Some(p) = &base {
             // Copied uploads are linked relative to the bucket's root.
             html = html
                 .replace("src=\"data/incident/", &format!("src=\"{p}/data/incident/"))
@@ -337,6 +341,7 @@ mod tests {
             },
             html: html.into(),
             previous_stage: None,
+            audience: None,
         }
     }
 

@@ -92,6 +92,9 @@ pub struct Subscriptions {
     /// The origins `POST /subscribe` is taken from: the status page's and the API's
     /// (`scheme://host[:port]`); [`Subscriptions::with_origin`] adds more.
     origins: Vec<String>,
+    /// Sign-in to audience pages, where it is set up: an audience's subscription
+    /// needs a session holding that audience ([`Subscriptions::with_signin`]).
+    signin: std::sync::OnceLock<Arc<dyn crate::ports::SignIn>>,
 }
 
 impl Subscriptions {
@@ -150,6 +153,7 @@ impl Subscriptions {
             clock: Arc::new(SystemClock),
             layout_checked: tokio::sync::OnceCell::new(),
             origins,
+            signin: std::sync::OnceLock::new(),
         })
     }
 
@@ -211,6 +215,12 @@ impl Subscriptions {
             self.channels = Some(channels);
         }
         Ok(self)
+    }
+
+    /// Takes audience subscriptions from readers signed in with `signin` (once; a
+    /// second call changes nothing).
+    pub fn with_signin(&self, signin: Arc<dyn crate::ports::SignIn>) {
+        let _ = self.signin.set(signin);
     }
 
     pub fn enabled(&self) -> bool {

@@ -81,6 +81,10 @@ pub struct Update {
     /// The stage before a change of stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_stage: Option<String>,
+    /// The audience whose page alone shows the incident (`audience::<name>`): mailed
+    /// only to that audience's subscribers. None: a public update, for everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 fn subject(i: &Incident) -> Subject {
@@ -118,6 +122,7 @@ pub fn detect(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
             incident: subject(after),
             html: p.text.clone(),
             previous_stage: None,
+            audience: None,
         });
     }
     out
@@ -138,6 +143,7 @@ fn changes(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
             incident: subject(after),
             html: after.description.clone(),
             previous_stage: None,
+            audience: None,
         }];
     };
     let mut out = Vec::new();
@@ -162,6 +168,7 @@ fn changes(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
             incident: subject(after),
             html: c.note.clone(),
             previous_stage: None,
+            audience: None,
         });
     }
     if after.is_maintenance() {
@@ -187,6 +194,7 @@ fn changes(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
             incident: subject(after),
             html: String::new(),
             previous_stage: (kind == UpdateKind::Stage).then(|| stage(before).to_owned()),
+            audience: None,
         });
     }
     out
@@ -215,6 +223,7 @@ fn maintenance_moment(before: &Incident, after: &Incident) -> Option<Update> {
         incident: subject(after),
         html: String::new(),
         previous_stage: Some(stage(before).to_owned()),
+        audience: None,
     })
 }
 

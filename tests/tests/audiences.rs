@@ -937,6 +937,8 @@ async fn audience_subscriptions_need_sign_in_and_get_only_their_audiences_update
     assert_eq!(status, 202, "{body}");
     let (status, body) = subscribe("public-reader@example.com", None, String::new()).await;
     assert_eq!(status, 202, "{body}");
+    let (status, body) = subscribe("acme-reader@example.com", Some("acme"), cookie(&acme)).await;
+    assert_eq!(status, 202, "{body}");
     runner.drain().await;
     for (_, text) in mails(dir.path()) {
         let start = text
@@ -947,11 +949,18 @@ async fn audience_subscriptions_need_sign_in_and_get_only_their_audiences_update
         assert_eq!(r.status(), 200, "{url}");
     }
     let confirmations = mails(dir.path()).len();
-    assert_eq!(confirmations, 2);
+    assert_eq!(confirmations, 3);
 
-    // A public incident, one for staff and one for acme.
+    // A public incident, one for staff, one for acme, and one for both.
+    const BOTH: &str = "Shared notice for staff and acme";
     let mut events = vec![plain()];
     events.extend(labelled());
+    events.push(incident(
+        207,
+        BOTH,
+        1,
+        &["audience::staff", "audience::acme"],
+    ));
     publish(&runner, &events).await;
     runner.drain().await;
     let all = mails(dir.path());
@@ -969,9 +978,16 @@ async fn audience_subscriptions_need_sign_in_and_get_only_their_audiences_update
         staff.contains(&format!("{base}/staff/incidents/202.html")),
         "{staff}"
     );
+    assert!(staff.contains(BOTH), "{staff}");
+    let acme = to("acme-reader@example.com");
+    assert!(
+        acme.contains(PLAIN) && acme.contains(ACME) && acme.contains(BOTH),
+        "{acme}"
+    );
+    assert!(!acme.contains(STAFF), "{acme}");
     let public = to("public-reader@example.com");
     assert!(public.contains(PLAIN), "{public}");
-    for secret in [STAFF, ACME, GHOST] {
+    for secret in [STAFF, ACME, GHOST, BOTH] {
         assert!(!public.contains(secret), "{public}");
     }
     server.abort();

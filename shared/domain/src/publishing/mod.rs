@@ -458,9 +458,13 @@ impl Publisher {
             },
         };
         let mut updates = crate::subscriptions::detect(before.as_ref(), after);
-        // An audience page's updates go to its subscribers alone.
-        for u in &mut updates {
-            u.audience = self.audience.clone();
+        // An audience page's updates go to its subscribers alone, each audience's
+        // under an id of its own (an incident for two audiences is two updates).
+        if let Some(a) = &self.audience {
+            for u in &mut updates {
+                u.audience = Some(a.clone());
+                u.id = format!("{a}.{}", u.id);
+            }
         }
         if updates.is_empty() {
             return Ok(());

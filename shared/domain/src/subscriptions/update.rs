@@ -68,7 +68,8 @@ pub struct Subject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Update {
     /// The same change always has the same id, whoever finds it and however often:
-    /// `<incident>.<kind>[.<detail>]`. Deliveries are recorded by it.
+    /// `<incident>.<kind>[.<detail>]`, an audience's `<audience>.<incident>.<kind>…`.
+    /// Deliveries are recorded by it.
     pub id: String,
     pub kind: UpdateKind,
     #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]

@@ -216,11 +216,12 @@ pub fn local_config(
     config
 }
 
-/// With `SUBSCRIPTIONS=on` and no `SUBSCRIPTION_SECRET`: the key kept in
-/// `DIR/subscription-secret`, made on first use, so that links mailed earlier still
-/// work after a restart.
+/// With `SUBSCRIPTIONS=on` or `AUDIENCES` and no `SUBSCRIPTION_SECRET`: the key kept
+/// in `DIR/subscription-secret`, made on first use, so that links mailed earlier (and
+/// the audience feeds' signed links) still work after a restart.
 pub fn kept_subscription_secret(dir: &Path, config: &mut Config) -> std::io::Result<()> {
-    if !config.subscriptions.enabled || config.subscriptions.subscription_secret.is_some() {
+    let wanted = config.subscriptions.enabled || !config.audiences.audiences.is_empty();
+    if !wanted || config.subscriptions.subscription_secret.is_some() {
         return Ok(());
     }
     let path = dir.join("subscription-secret");
@@ -390,6 +391,10 @@ impl Runner {
             backends.clock.clone(),
         )?
         .map(Arc::new);
+        // An audience's subscription needs a session holding the audience.
+        if let Some(s) = &signin {
+            subscriptions.with_signin(s.clone() as Arc<dyn SignIn>);
+        }
         Ok(Runner {
             signin,
             status: backends.status()?,
@@ -692,6 +697,7 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
     // `/<audience>/…`: that audience's page, from the state store, to its readers.
     let mut store = &runner.status;
     let mut private = false;
+    let mut feed_link: Option<String> = None;
     let first = key.split('/').next().unwrap_or("");
     if let (Some(signin), Some(audience)) =
         (&runner.signin, runner.config.audiences.audiences.get(first))
@@ -707,6 +713,18 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
         if let Err(reply) = signin.admit(&audience.name, &path, cookies.as_deref()) {
             return openmic_http::response(reply);
         }
+        // The reader's own signed link to the audience's feeds, in its pages.
+        feed_link = match (
+            signin.session(cookies.as_deref()),
+            &runner.config.subscriptions.subscription_secret,
+        ) {
+            (Ok(Some(session)), Some(secret)) => Some(openmic::subscriptions::feeds::signed_query(
+                secret.expose(),
+                &audience.name,
+                &session.user,
+            )),
+            _ => None,
+        };
         if key
             .split('/')
             .any(|s| s.is_empty() || s == "." || s == "..")
@@ -749,10 +767,20 @@ async fn serve_site(runner: &Runner, method: Method, request: Request) -> Respon
         .content_type
         .clone()
         .unwrap_or_else(|| openmic::ports::content_type_for(&key).to_owned());
+    let body = match (&feed_link, content_type.starts_with("text/html")) {
+        // Feed readers carry no cookies: the page's feed links carry the reader's
+        // signature instead.
+        (Some(q), true) => {
+            let html = String::from_utf8_lossy(&object.body);
+            let signed = format!(".atom?{}\"", q.replace('&', "&amp;"));
+            bytes::Bytes::from(html.replace(".atom\"", &signed))
+        }
+        _ => object.body,
+    };
     let mut response = if method == Method::HEAD {
         Response::new(Body::empty())
     } else {
-        Response::new(Body::from(object.body))
+        Response::new(Body::from(body))
     };
     *response.status_mut() = status;
     let h = response.headers_mut();

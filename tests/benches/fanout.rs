@@ -109,6 +109,7 @@ fn update_message() -> String {
         },
         html: "<p>Payments fail for some customers in eu-west. We are looking into it and will post an update within 30 minutes.</p>".repeat(4),
         previous_stage: None,
+        audience: None,
     };
     serde_json::to_string(&openmic::subscriptions::fanout::FanMessage::Update(update)).unwrap()
 }

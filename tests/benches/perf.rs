@@ -22,6 +22,11 @@
 //!   each (threshold, firing span, legend, text alternative) drawn to PNG: at most
 //!   15 ms.
 //!
+//! - audiences (issue 28): one incident's event published into the big site (45
+//!   incidents) on in-memory buckets: without audiences; with two audiences, one for
+//!   everyone (three sites change) and one labelled `audience::staff` (only the staff
+//!   site changes, so about the cost of the public site alone).
+//!
 //! Fed from the events/ fixtures. `scripts/perf` prints the ratios.
 
 use std::collections::BTreeMap;
@@ -343,6 +348,113 @@ fn site(c: &mut Criterion) {
             })
         },
     );
+    g.finish();
+}
+
+/// `event` (an API Gateway Issue Hook event) with `labels` added to its issue.
+fn labelled(event: &str, labels: &[&str]) -> String {
+    use serde_json::{Value, json};
+    let mut event: Value = serde_json::from_str(event).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    for l in labels {
+        let label = json!({"id": 700, "title": l, "project_id": 42, "type": "ProjectLabel"});
+        body["object_attributes"]["labels"]
+            .as_array_mut()
+            .unwrap()
+            .push(label.clone());
+        body["labels"].as_array_mut().unwrap().push(label);
+    }
+    event["body"] = json!(body.to_string());
+    event.to_string()
+}
+
+/// A publisher on in-memory buckets with the big site published (45 incidents), and
+/// the queue message of one more incident (labelled `labels`).
+fn published(
+    rt: &tokio::runtime::Runtime,
+    extra: &[(&str, &str)],
+    labels: &[&str],
+) -> (openmic::publishing::Publisher, String) {
+    let now = openmic::time::parse("2026-11-30T12:00:00Z").unwrap();
+    let components = openmic_tests::BIG_COMPONENTS.join(",");
+    let mut settings = vec![("COMPONENTS", components.as_str())];
+    settings.extend_from_slice(extra);
+    let config = Arc::new(test_config(&settings));
+    let queue = Arc::new(Collect::default());
+    let intake = Intake::new(config.clone(), Some(queue.clone()), None, None).unwrap();
+    let router = openmic_http::router(Arc::new(intake));
+    let secret = config
+        .intake
+        .gitlab_webhook_secret
+        .as_ref()
+        .unwrap()
+        .expose()
+        .to_owned();
+    let message = |event: String| {
+        let mut event: serde_json::Value = serde_json::from_str(&event).unwrap();
+        event["headers"]["x-gitlab-token"] = secret.clone().into();
+        let event: apigw::Event = serde_json::from_value(event).unwrap();
+        let reply = rt.block_on(apigw::serve(router.clone(), event));
+        assert_eq!(reply["statusCode"], 202, "{reply}");
+        queue.0.lock().unwrap().pop().unwrap().body
+    };
+    let publisher = openmic::publishing::Publisher::new(
+        config.clone(),
+        Arc::new(openmic::memory::MemoryStore::new()),
+        Arc::new(openmic::memory::MemoryStore::new()),
+        None,
+    )
+    .with_clock(openmic_tests::ManualClock::at("2026-11-30T12:00:00Z"));
+    for i in openmic_tests::big_incidents(now) {
+        for event in openmic_tests::big_incident_events(&i) {
+            rt.block_on(publisher.handle(&message(event))).unwrap();
+        }
+    }
+    let one = openmic_tests::BigIncident {
+        iid: 900,
+        title: "Exports delayed".into(),
+        component: "Reports",
+        severity: "high",
+        created_at: now - chrono::Duration::hours(1),
+        closed_at: None,
+    };
+    let event = openmic_tests::big_incident_events(&one).remove(0);
+    let body = message(labelled(&event, labels));
+    (publisher, body)
+}
+
+/// Publishing one incident's event into the big site (45 incidents): the public site
+/// alone, and with two audiences (`AUDIENCES`) an incident for everyone (three sites
+/// change) and one labelled `audience::staff` (only the staff site changes).
+fn publish(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let audiences = [("AUDIENCES", "staff=ops; acme=customers/acme")];
+    let cases = [
+        ("publish: one incident, no audiences", &[][..], &[][..]),
+        (
+            "publish: one incident for everyone, two audiences",
+            &audiences[..],
+            &[][..],
+        ),
+        (
+            "publish: one incident labelled audience::staff, two audiences",
+            &audiences[..],
+            &["audience::staff"][..],
+        ),
+    ];
+    let mut g = c.benchmark_group("publish");
+    for (name, extra, labels) in cases {
+        let (publisher, body) = published(&rt, extra, labels);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(publisher.handle(std::hint::black_box(&body)))
+                    .unwrap()
+            })
+        });
+    }
     g.finish();
 }
 
@@ -701,6 +813,6 @@ fn chart(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4)).warm_up_time(std::time::Duration::from_secs(1));
-    targets = intake, render, alerts, site, routing, oncall, chart
+    targets = intake, render, alerts, site, publish, routing, oncall, chart
 }
 criterion_main!(benches);

@@ -61,6 +61,8 @@ struct Inner {
     codes: Mutex<HashMap<String, Grant>>,
     /// How many tokens were issued.
     issued: Mutex<usize>,
+    /// The readers left their groups.
+    left: Mutex<bool>,
 }
 
 /// The running stand-in.
@@ -106,6 +108,7 @@ impl Provider {
             mode: Mutex::new(Mode::Good),
             codes: Mutex::new(HashMap::new()),
             issued: Mutex::new(0),
+            left: Mutex::new(false),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -128,6 +131,11 @@ impl Provider {
     /// What the next tokens get wrong.
     pub fn mode(&self, mode: Mode) {
         *self.inner.mode.lock().unwrap() = mode;
+    }
+
+    /// Whether the readers have left every group (their next ID token names none).
+    pub fn leave_groups(&self, left: bool) {
+        *self.inner.left.lock().unwrap() = left;
     }
 
     pub fn issued(&self) -> usize {
@@ -236,7 +244,10 @@ async fn token(State(p): State<Arc<Inner>>, body: String) -> Response {
         "nonce": grant.nonce,
         "preferred_username": grant.user,
         "nickname": grant.user,
-        "groups_direct": groups_of(&grant.user),
+        "groups_direct": match *p.left.lock().unwrap() {
+            true => vec![],
+            false => groups_of(&grant.user),
+        },
     });
     let key = match mode {
         Mode::BadSignature => &p.other,

@@ -157,6 +157,234 @@ async fn the_public_page_is_byte_for_byte_without_audiences_and_each_audience_ge
     assert!(text(&state, "audiences/acme/index.html").contains(STAFF));
 }
 
+/// A component marked `[audience::staff]` in `COMPONENTS` is on the staff page alone:
+/// the public page (pages, JSON, feeds, badge) is byte-for-byte the page without it,
+/// even when a public incident's `component::` label names it.
+#[tokio::test]
+async fn a_component_marked_for_an_audience_is_on_its_page_alone() {
+    const INTERNAL: &str = "Internal DB";
+    let with = tempfile::tempdir().unwrap();
+    let without = tempfile::tempdir().unwrap();
+    let mut extra = settings("https://gitlab.example.com");
+    extra.push(("COMPONENTS", format!("API, {INTERNAL} [audience::staff]")));
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let runner = embedded(with.path(), &extra);
+    let mut events = vec![incident(201, PLAIN, 5, &["component::Internal DB"])];
+    events.extend(labelled());
+    publish(&runner, &events).await;
+    let bare = embedded(without.path(), &[("COMPONENTS", "API")]);
+    publish(&bare, &[plain()]).await;
+
+    let public = tree(&with.path().join("status"));
+    assert!(public.contains_key("index.html") && public.contains_key("feed.atom"));
+    assert!(
+        public == tree(&without.path().join("status")),
+        "the public page differs from the one without the staff's component"
+    );
+    for (key, body) in &public {
+        let body = String::from_utf8_lossy(body);
+        assert!(!body.contains(INTERNAL), "{key} names {INTERNAL:?}");
+        assert!(!key.contains("internal-db"), "{key}");
+    }
+
+    let state = tree(&with.path().join("state"));
+    let staff = text(&state, "audiences/staff/index.html");
+    assert!(staff.contains(INTERNAL), "{staff}");
+    let summary = text(&state, "audiences/staff/data/summary.json");
+    assert!(summary.contains(INTERNAL), "{summary}");
+    let detail = text(&state, "audiences/staff/data/incident/201.json");
+    assert!(detail.contains(INTERNAL), "{detail}");
+    assert!(state.contains_key("audiences/staff/feed/internal-db.atom"));
+    for (key, body) in state
+        .iter()
+        .filter(|(k, _)| k.starts_with("audiences/acme/"))
+    {
+        assert!(
+            !String::from_utf8_lossy(body).contains(INTERNAL),
+            "{key} names {INTERNAL:?}"
+        );
+    }
+}
+
+/// An event rewrites only the sites it changes: an incident labelled
+/// `audience::staff` leaves the public site and acme's untouched (a day later, when
+/// any rewrite would move their history on), and one for everyone rewrites them all.
+#[tokio::test]
+async fn an_event_rewrites_only_the_sites_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = settings("https://gitlab.example.com");
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut runner = embedded(dir.path(), &extra);
+    let clock = site_clock();
+    runner.publisher.clock = clock.clone();
+    let mut events = vec![plain()];
+    events.extend(labelled());
+    publish(&runner, &events).await;
+    let of = |prefix: &str| {
+        let mut t = tree(&dir.path().join("state"));
+        t.retain(|k, _| k.starts_with(prefix));
+        t
+    };
+    let (public, acme, staff) = (
+        tree(&dir.path().join("status")),
+        of("audiences/acme/"),
+        of("audiences/staff/"),
+    );
+
+    let later = openmic::time::parse(SITE_NOW).unwrap() + chrono::Duration::days(1);
+    clock.set(&openmic::time::format(&later));
+    publish(
+        &runner,
+        &[incident(205, "Staff VPN flapping", 1, &["audience::staff"])],
+    )
+    .await;
+    assert!(
+        tree(&dir.path().join("status")) == public,
+        "the public site was written again"
+    );
+    assert!(
+        of("audiences/acme/") == acme,
+        "acme's site was written again"
+    );
+    let now = of("audiences/staff/");
+    assert!(now != staff);
+    assert!(text(&now, "audiences/staff/index.html").contains("Staff VPN flapping"));
+
+    publish(
+        &runner,
+        &[incident(206, "Search slow for everyone", 1, &[])],
+    )
+    .await;
+    for (key, site) in [
+        ("index.html", tree(&dir.path().join("status"))),
+        ("audiences/acme/index.html", of("audiences/acme/")),
+        ("audiences/staff/index.html", of("audiences/staff/")),
+    ] {
+        assert!(
+            text(&site, key).contains("Search slow for everyone"),
+            "{key}"
+        );
+    }
+}
+
+/// `incident` with its own description.
+fn described(iid: u64, title: &str, description: &str, hours: i64, labels: &[&str]) -> String {
+    let mut event: Value = serde_json::from_str(&incident(iid, title, hours, labels)).unwrap();
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    body["object_attributes"]["description"] = json!(description);
+    event["body"] = json!(body.to_string());
+    event.to_string()
+}
+
+/// A story with two audiences: incidents for staff and for acme (with their own
+/// components), a public one naming the staff's component, and a public incident
+/// moved to staff's page later. A scan of every object of the public bucket (pages,
+/// JSON, feeds, badge, summary) finds none of the audiences' titles, bodies or
+/// components.
+#[tokio::test]
+async fn a_scan_of_the_public_bucket_after_a_story_with_two_audiences_finds_none_of_their_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = settings("https://gitlab.example.com");
+    extra.push((
+        "COMPONENTS",
+        "API, Internal DB [audience::staff], Acme Exports [audience::acme]".to_owned(),
+    ));
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let runner = embedded(dir.path(), &extra);
+    let secrets = [
+        "Primary failover drill",
+        "replica lag on db-7 in rack B4",
+        "Acme nightly export stuck",
+        "tenant 4471 bucket permissions",
+        "Payroll batch moved to staff",
+        "payroll runs on host pay-01",
+        "Internal DB",
+        "internal-db",
+        "Acme Exports",
+        "acme-exports",
+    ];
+    let events = vec![
+        described(
+            301,
+            "Public checkout errors",
+            "Card payments fail for some.",
+            6,
+            &["component::Internal DB"],
+        ),
+        described(
+            302,
+            "Primary failover drill",
+            "replica lag on db-7 in rack B4",
+            5,
+            &["audience::staff", "component::Internal DB"],
+        ),
+        described(
+            303,
+            "Acme nightly export stuck",
+            "tenant 4471 bucket permissions",
+            4,
+            &["audience::acme", "component::Acme Exports"],
+        ),
+        // Public first, then moved to the staff's page.
+        described(
+            304,
+            "Payroll batch moved to staff",
+            "payroll runs on host pay-01",
+            3,
+            &[],
+        ),
+    ];
+    let mut moved: Value = serde_json::from_str(&described(
+        304,
+        "Payroll batch moved to staff",
+        "payroll runs on host pay-01",
+        3,
+        &["audience::staff"],
+    ))
+    .unwrap();
+    let mut body: Value = serde_json::from_str(moved["body"].as_str().unwrap()).unwrap();
+    let later = openmic::time::parse(SITE_NOW).unwrap() - chrono::Duration::hours(1);
+    body["object_attributes"]["updated_at"] = json!(openmic::time::format(&later));
+    body["object_attributes"]["action"] = json!("update");
+    moved["body"] = json!(body.to_string());
+    publish(&runner, &events).await;
+    let before = tree(&dir.path().join("status"));
+    assert!(text(&before, "index.html").contains("Payroll batch moved to staff"));
+    publish(&runner, &[moved.to_string()]).await;
+
+    let public = tree(&dir.path().join("status"));
+    for key in [
+        "index.html",
+        "feed.atom",
+        "data/list.json",
+        "data/summary.json",
+        "badge.json",
+    ] {
+        assert!(public.contains_key(key), "{key}");
+    }
+    assert!(text(&public, "index.html").contains("Public checkout errors"));
+    for (key, body) in &public {
+        let body = String::from_utf8_lossy(body);
+        for secret in secrets {
+            assert!(!key.contains(secret), "{key} names {secret:?}");
+            assert!(!body.contains(secret), "{key} holds {secret:?}");
+        }
+    }
+    // Each text is where it belongs.
+    let state = tree(&dir.path().join("state"));
+    let staff = text(&state, "audiences/staff/index.html");
+    for t in [
+        "Primary failover drill",
+        "Payroll batch moved to staff",
+        "Internal DB",
+    ] {
+        assert!(staff.contains(t), "{t}");
+    }
+    let acme = text(&state, "audiences/acme/index.html");
+    assert!(acme.contains("Acme nightly export stuck") && acme.contains("Acme Exports"));
+    assert!(!acme.contains("Internal DB") && !acme.contains("Payroll"));
+}
+
 #[test]
 fn audiences_are_read_with_named_problems() {
     let bad = openmic::config::Config::from_lookup(|k| {
@@ -441,6 +669,19 @@ async fn readers_sign_in_with_gitlab_and_see_only_their_audiences() {
     assert!(a.body.contains("state does not match"), "{}", a.body);
     assert!(!r.cookies.contains_key("openmic_session"));
 
+    // An expired state: the provider's answer eleven minutes after the sign-in began.
+    let mut slow = Reader::new();
+    let login = slow.get(&format!("{base}/login?to=/staff/")).await;
+    let back = slow.get(login.location.as_deref().unwrap()).await;
+    s.clock.set(&openmic::time::format(
+        &(chrono::Utc::now() + chrono::Duration::minutes(11)),
+    ));
+    let a = slow.get(&back.location.unwrap()).await;
+    s.clock.set(&openmic::time::format(&chrono::Utc::now()));
+    assert_eq!(a.status, 403);
+    assert!(a.body.contains("took too long"), "{}", a.body);
+    assert!(!slow.cookies.contains_key("openmic_session"));
+
     // A callback nobody started here.
     let a = Reader::new()
         .get(&format!("{base}/callback?code=x&state=y"))
@@ -464,12 +705,292 @@ async fn readers_sign_in_with_gitlab_and_see_only_their_audiences() {
     }
     s.provider.mode(Mode::Good);
 
+    // A reader who left the group: denied at their next sign-in, which also ends the
+    // session they had.
+    s.provider.sign_in_as("ops-member");
+    let mut leaver = Reader::new();
+    let (a, _) = leaver.follow(&base, &format!("{base}/staff/")).await;
+    assert_eq!(a.status, 200);
+    assert!(leaver.cookies.contains_key("openmic_session"));
+    s.provider.leave_groups(true);
+    let (a, _) = leaver
+        .follow(&base, &format!("{base}/login?to=/staff/"))
+        .await;
+    assert_eq!(a.status, 403);
+    assert!(
+        a.body.contains("no GitLab group of any audience"),
+        "{}",
+        a.body
+    );
+    assert!(!leaver.cookies.contains_key("openmic_session"));
+    let a = leaver.get(&format!("{base}/staff/")).await;
+    assert_eq!(a.status, 302, "sent to sign in again");
+    assert!(!a.body.contains(STAFF));
+    s.provider.leave_groups(false);
+
     // Signing out.
     let a = ops.get(&format!("{base}/logout")).await;
     assert_eq!(a.status, 302);
     assert!(!ops.cookies.contains_key("openmic_session"));
     assert!(s.provider.issued() >= 6);
     drop(s.runner.clone());
+}
+
+/// An audience's feed, read by a feed reader (no cookies) with the signed-in reader's
+/// own link from the page; unsigned, changed or another audience's: 403 saying why.
+#[tokio::test]
+async fn an_audience_feed_is_read_with_the_readers_signed_link() {
+    let s = site().await;
+    let base = s.url.clone();
+    s.provider.sign_in_as("ops-member");
+    let mut ops = Reader::new();
+    let (page, _) = ops.follow(&base, &format!("{base}/staff/")).await;
+    assert_eq!(page.status, 200);
+    let at = page
+        .body
+        .find(">Atom feed</a>")
+        .unwrap_or_else(|| panic!("a Feed link on the staff page: {}", page.body));
+    let start = page.body[..at].rfind("href=\"").unwrap() + 6;
+    let href = page.body[start..at - 1].replace("&amp;", "&");
+    assert!(
+        href.starts_with("feed.atom?reader=ops-member&sig="),
+        "{href}"
+    );
+
+    // A feed reader: no cookies.
+    let mut reader = Reader::new();
+    let feed = reader.get(&format!("{base}/staff/{href}")).await;
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    assert!(
+        feed.body.contains("<feed") && feed.body.contains(STAFF),
+        "{}",
+        feed.body
+    );
+    assert!(!feed.body.contains(ACME));
+    assert!(
+        feed.body
+            .contains(&format!("{base}/staff/incidents/202.html"))
+    );
+
+    // Unsigned: the page says how to get the link.
+    let a = reader.get(&format!("{base}/staff/feed.atom")).await;
+    assert_eq!(a.status, 403);
+    assert!(a.body.contains("read with its signed link"), "{}", a.body);
+    assert!(!a.body.contains(STAFF));
+    // Changed: another reader, another signature, another audience.
+    let query = href.trim_start_matches("feed.atom?");
+    let sig = query.split("sig=").nth(1).unwrap();
+    let flipped = format!(
+        "{}{}",
+        &sig[..sig.len() - 1],
+        if sig.ends_with('0') { '1' } else { '0' }
+    );
+    for url in [
+        format!(
+            "{base}/staff/feed.atom?{}",
+            query.replace("ops-member", "acme-member")
+        ),
+        format!("{base}/staff/feed.atom?reader=ops-member&sig={flipped}"),
+        format!("{base}/acme/feed.atom?{query}"),
+    ] {
+        let a = reader.get(&url).await;
+        assert_eq!(a.status, 403, "{url}");
+        assert!(
+            a.body.contains("signature does not verify"),
+            "{url}: {}",
+            a.body
+        );
+        assert!(!a.body.contains(STAFF) && !a.body.contains(ACME));
+    }
+    // No such audience.
+    let a = reader
+        .get(&format!("{base}/ghosts/feed.atom?{query}"))
+        .await;
+    assert_eq!(a.status, 404);
+
+    // The public page's feed is as it was: no reader's link.
+    let public = reader.get(&format!("{base}/")).await;
+    assert!(
+        public.body.contains("href=\"feed.atom\""),
+        "{}",
+        public.body
+    );
+    assert!(!public.body.contains("reader="));
+}
+
+/// The mails in `dir`'s outbox: to whom, and their subject and text.
+fn mails(dir: &Path) -> Vec<(String, String)> {
+    tree(&dir.join("outbox"))
+        .into_values()
+        .map(|raw| {
+            let m = mail_parser::MessageParser::default()
+                .parse(&raw)
+                .expect("an RFC 5322 message");
+            let to = m
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_owned();
+            let text = format!(
+                "{}\n{}",
+                m.subject().unwrap_or_default(),
+                m.body_text(0).unwrap_or_default()
+            );
+            (to, text)
+        })
+        .collect()
+}
+
+/// Subscribing to an audience's updates needs a session holding the audience; its
+/// subscribers are mailed its updates and the public ones, public subscribers never
+/// an audience's.
+#[tokio::test]
+async fn audience_subscriptions_need_sign_in_and_get_only_their_audiences_updates() {
+    let provider = Provider::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = settings(&provider.url);
+    for (k, v) in [
+        ("STATUS_PAGE_URL", base.as_str()),
+        ("PUBLIC_API_URL", base.as_str()),
+        ("SUBSCRIPTIONS", "on"),
+        (
+            "SUBSCRIPTION_SECRET",
+            "audience-subscription-secret-0123456789",
+        ),
+    ] {
+        extra.push((k, v.to_owned()));
+    }
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let clock = ManualClock::at(&openmic::time::format(&chrono::Utc::now()));
+    let mut runner =
+        openmic_local::Runner::embedded_at(dir.path(), test_config(&extra), clock.clone())
+            .expect("the runner starts");
+    runner.publisher.clock = site_clock();
+    runner.publisher.write_list().await.unwrap();
+    let runner = Arc::new(runner);
+    let app = runner
+        .app()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // The staff page's form says which page it is.
+    provider.sign_in_as("ops-member");
+    let mut ops = Reader::new();
+    let (page, _) = ops.follow(&base, &format!("{base}/staff/")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(r#"<input type="hidden" name="audience" value="staff">"#),
+        "{}",
+        page.body
+    );
+    let public = Reader::new().get(&format!("{base}/")).await;
+    assert!(!public.body.contains(r#"name="audience""#));
+
+    let http = http()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = |r: &Reader| {
+        r.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let subscribe = |email: &'static str, audience: Option<&'static str>, cookie: String| {
+        let mut form = vec![("email", email)];
+        if let Some(a) = audience {
+            form.push(("audience", a));
+        }
+        let mut r = http.post(format!("{base}/subscribe")).form(&form);
+        if !cookie.is_empty() {
+            r = r.header("cookie", cookie);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+
+    // Not signed in, or signed in to another audience: refused, saying why.
+    let (status, body) = subscribe("staff-reader@example.com", Some("staff"), String::new()).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("needs you signed in to it"), "{body}");
+    provider.sign_in_as("acme-member");
+    let mut acme = Reader::new();
+    let (a, _) = acme.follow(&base, &format!("{base}/acme/")).await;
+    assert_eq!(a.status, 200);
+    let (status, body) = subscribe("staff-reader@example.com", Some("staff"), cookie(&acme)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("grants acme, not staff"), "{body}");
+    let (status, body) = subscribe("staff-reader@example.com", Some("ghosts"), cookie(&ops)).await;
+    assert_eq!(status, 403, "{body}");
+    runner.drain().await;
+    assert!(mails(dir.path()).is_empty(), "a refusal mails nothing");
+
+    // Signed in to staff; and a public subscriber. Each confirms.
+    let (status, body) = subscribe("staff-reader@example.com", Some("staff"), cookie(&ops)).await;
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = subscribe("public-reader@example.com", None, String::new()).await;
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = subscribe("acme-reader@example.com", Some("acme"), cookie(&acme)).await;
+    assert_eq!(status, 202, "{body}");
+    runner.drain().await;
+    for (_, text) in mails(dir.path()) {
+        let start = text
+            .find(&format!("{base}/subscribe/confirm?token="))
+            .unwrap_or_else(|| panic!("a confirmation link in {text}"));
+        let url = text[start..].split_whitespace().next().unwrap().to_owned();
+        let r = http.post(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+    }
+    let confirmations = mails(dir.path()).len();
+    assert_eq!(confirmations, 3);
+
+    // A public incident, one for staff, one for acme, and one for both.
+    const BOTH: &str = "Shared notice for staff and acme";
+    let mut events = vec![plain()];
+    events.extend(labelled());
+    events.push(incident(
+        207,
+        BOTH,
+        1,
+        &["audience::staff", "audience::acme"],
+    ));
+    publish(&runner, &events).await;
+    runner.drain().await;
+    let all = mails(dir.path());
+    let to = |who: &str| -> String {
+        all.iter()
+            .filter(|(t, _)| t == who)
+            .map(|(_, text)| text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    };
+    let staff = to("staff-reader@example.com");
+    assert!(staff.contains(PLAIN) && staff.contains(STAFF), "{staff}");
+    assert!(!staff.contains(ACME) && !staff.contains(GHOST), "{staff}");
+    assert!(
+        staff.contains(&format!("{base}/staff/incidents/202.html")),
+        "{staff}"
+    );
+    assert!(staff.contains(BOTH), "{staff}");
+    let acme = to("acme-reader@example.com");
+    assert!(
+        acme.contains(PLAIN) && acme.contains(ACME) && acme.contains(BOTH),
+        "{acme}"
+    );
+    assert!(!acme.contains(STAFF), "{acme}");
+    let public = to("public-reader@example.com");
+    assert!(public.contains(PLAIN), "{public}");
+    for secret in [STAFF, ACME, GHOST, BOTH] {
+        assert!(!public.contains(secret), "{public}");
+    }
+    server.abort();
 }
 
 #[tokio::test]

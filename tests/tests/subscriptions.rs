@@ -393,6 +393,7 @@ async fn subscribers_of_the_earlier_release_are_moved_and_their_links_keep_worki
         },
         html: "<p>Errors.</p>".into(),
         previous_stage: None,
+        audience: None,
     };
     let message = |u: &openmic::subscriptions::update::Update| {
         serde_json::to_string(&openmic::subscriptions::fanout::FanMessage::Update(

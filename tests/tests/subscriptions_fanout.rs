@@ -65,6 +65,7 @@ fn update(id: u64) -> Update {
         },
         html: "<p>Payments fail for some customers; we are looking into it.</p>".into(),
         previous_stage: None,
+        audience: None,
     }
 }
 

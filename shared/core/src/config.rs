@@ -311,7 +311,7 @@ impl Config {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        Ok(Config {
+        let config = Config {
             intake: intake::IntakeSettings::read(get)?,
             publishing: publishing::PublishingSettings::read(get)?,
             site: site::SiteSettings::read(get)?,
@@ -326,7 +326,29 @@ impl Config {
             gitlab: gitlab::GitlabSettings::read(get)?,
             metrics: metrics::MetricsSettings::read(get)?,
             audiences: audiences::AudienceSettings::read(get)?,
-        })
+        };
+        config.check_component_audiences()?;
+        Ok(config)
+    }
+
+    /// Every audience a `COMPONENTS` entry is marked for is one of `AUDIENCES`: a
+    /// component for no configured audience would be on no page at all.
+    fn check_component_audiences(&self) -> Result<(), ConfigError> {
+        let unknown: Vec<String> = self
+            .site
+            .component_entries
+            .iter()
+            .flat_map(|c| c.audiences.iter().map(move |a| (c, a)))
+            .filter(|(_, a)| self.audiences.audiences.get(a).is_none())
+            .map(|(c, a)| format!("{:?} is marked `audience::{a}`", c.name))
+            .collect();
+        match unknown.is_empty() {
+            true => Ok(()),
+            false => Err(site::COMPONENTS.invalid(format!(
+                "{}, which names no audience of AUDIENCES",
+                unknown.join(", ")
+            ))),
+        }
     }
 
     /// Every declared variable, in docs/configuration.md's order: the domain's
@@ -639,6 +661,28 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.site.components, vec!["API", "Web app", "Payments"]);
+        assert_eq!(c.site.components_for(Some("staff")), c.site.components);
+        assert!(c.site.hidden_from(None).is_empty());
+        // A component marked for an audience AUDIENCES does not name: on no page.
+        let e = load(&[
+            ("AUDIENCES", "staff=ops"),
+            ("COMPONENTS", "API, Internal DB [audience::staf]"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("COMPONENTS")
+                && e.contains(
+                    "\"Internal DB\" is marked `audience::staf`, which names no audience"
+                ),
+            "{e}"
+        );
+        let marked = load(&[
+            ("AUDIENCES", "staff=ops"),
+            ("COMPONENTS", "API, Internal DB [audience::staff]"),
+        ])
+        .unwrap();
+        assert_eq!(marked.site.components, vec!["API"]);
         assert_eq!(c.site.page_language, Language::Pt);
         assert_eq!(c.site.page_accent.as_deref(), Some("#ff6600"));
         assert_eq!(c.site.page_logo_url.as_deref(), Some("brand/logo.svg"));

@@ -717,8 +717,11 @@ impl SignIn for GitlabSignIn {
                     Denied::CannotGrant(_) => StatusCode::INTERNAL_SERVER_ERROR,
                     _ => self.refused,
                 };
+                // A refused sign-in leaves no session: a reader who left the group
+                // loses the one they had at their next sign-in.
                 denied_page(status, &denied.to_string(), "/")
                     .with_header("set-cookie", self.set_cookie(SIGNIN_COOKIE, "", 0))
+                    .with_header("set-cookie", self.set_cookie(SESSION_COOKIE, "", 0))
             }
         }
     }

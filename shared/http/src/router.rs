@@ -264,7 +264,39 @@ pub fn subscription_routes<S: Clone + Send + Sync + 'static>(
             }),
         );
     }
-    r
+    // An audience's feeds, read with a reader's signed link.
+    let [feed, component] = openmic::subscriptions::feeds::FEED_ROUTES;
+    let subs = subscriptions.clone();
+    r = r.route(
+        feed,
+        axum::routing::get(
+            move |axum::extract::Path(audience): axum::extract::Path<String>,
+                  axum::extract::RawQuery(q): axum::extract::RawQuery| {
+                let subs = subs.clone();
+                async move {
+                    response(
+                        subs.audience_feed(&audience, "feed.atom", q.as_deref())
+                            .await,
+                    )
+                }
+            },
+        ),
+    );
+    r.route(
+        component,
+        axum::routing::get(
+            move |axum::extract::Path((audience, file)): axum::extract::Path<(String, String)>,
+                  axum::extract::RawQuery(q): axum::extract::RawQuery| {
+                let subs = subscriptions.clone();
+                async move {
+                    response(
+                        subs.audience_feed(&audience, &format!("feed/{file}"), q.as_deref())
+                            .await,
+                    )
+                }
+            },
+        ),
+    )
 }
 
 #[cfg(feature = "subscriptions")]

@@ -16,11 +16,11 @@ pub const STATUS_PAGE_URL: Setting<String> = Setting {
     parse: base_url,
 };
 
-pub const COMPONENTS: Setting<Vec<String>> = Setting {
+pub const COMPONENTS: Setting<Vec<Component>> = Setting {
     variable: Variable {
         name: "COMPONENTS",
         default: "none",
-        meaning: "the page's components in order, comma-separated, shown with their history before their first incident; components of `component::` labels not listed follow",
+        meaning: "the page's components in order, comma-separated, shown with their history before their first incident; components of `component::` labels not listed follow; `Name [audience::staff]` (several: `[audience::staff audience::acme]`) shows a component on those audiences' pages only (see `AUDIENCES`), never on the public page",
         secret: false,
         read_by: &[F::Publisher, F::Subscriptions],
         required_by: &[],
@@ -92,9 +92,13 @@ pub const VARIABLES: &[Variable] = &[
 pub struct SiteSettings {
     /// Without a trailing `/`.
     pub status_page_url: Option<String>,
-    /// The page's components in this order, shown even before their first incident;
-    /// components of labels not listed follow.
+    /// The public page's components in this order (those of `COMPONENTS` marked for
+    /// no audience), shown even before their first incident; components of labels not
+    /// listed follow.
     pub components: Vec<String>,
+    /// Every entry of `COMPONENTS` in order, with the audiences it is marked for
+    /// (`Name [audience::staff]`); see [`SiteSettings::components_for`].
+    pub component_entries: Vec<Component>,
     /// The page's name (without it, the catalogue's "Service status").
     pub page_title: Option<String>,
     /// Of the pages, the feed and the mail.
@@ -115,9 +119,15 @@ impl SiteSettings {
             .map(|v| check_logo(&v, status_page_url.as_deref()))
             .transpose()
             .map_err(|r| PAGE_LOGO_URL.invalid(r.0))?;
+        let component_entries: Vec<Component> = COMPONENTS.or_empty(&get)?;
         Ok(SiteSettings {
             status_page_url,
-            components: COMPONENTS.or_empty(&get)?,
+            components: component_entries
+                .iter()
+                .filter(|c| c.audiences.is_empty())
+                .map(|c| c.name.clone())
+                .collect(),
+            component_entries,
             page_title: PAGE_TITLE.read(&get)?,
             page_language: PAGE_LANGUAGE.value(&get)?,
             page_logo_url,
@@ -126,19 +136,108 @@ impl SiteSettings {
     }
 }
 
-/// Names separated by commas or lines, each once (in any case), in the order given.
-fn components(v: &str) -> Result<Vec<String>, Rejected> {
-    let mut names: Vec<String> = Vec::new();
-    for name in v
-        .split([',', '\n'])
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
-        if !names.iter().any(|k| k.eq_ignore_ascii_case(name)) {
-            names.push(name.to_owned());
+impl SiteSettings {
+    /// The components of the page of `audience` (`None`: the public page), in
+    /// `COMPONENTS`' order: those marked for no audience, and those marked for it.
+    pub fn components_for(&self, audience: Option<&str>) -> Vec<String> {
+        self.component_entries
+            .iter()
+            .filter(|c| c.shown_to(audience))
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
+    /// The components the page of `audience` never shows, even when an incident's
+    /// `component::` label names them: those marked for other audiences only.
+    pub fn hidden_from(&self, audience: Option<&str>) -> Vec<String> {
+        self.component_entries
+            .iter()
+            .filter(|c| !c.shown_to(audience))
+            .map(|c| c.name.clone())
+            .collect()
+    }
+}
+
+/// One entry of `COMPONENTS`: its name, and the audiences whose pages alone show it
+/// (none: every page, the public one included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    pub name: String,
+    pub audiences: Vec<String>,
+}
+
+impl Component {
+    /// Whether the page of `audience` (`None`: the public page) shows it.
+    pub fn shown_to(&self, audience: Option<&str>) -> bool {
+        self.audiences.is_empty() || audience.is_some_and(|a| self.audiences.iter().any(|n| n == a))
+    }
+}
+
+/// Names separated by commas or lines, each once (in any case), in the order given;
+/// a name may end with `[audience::<name> ...]` (names separated by spaces or commas):
+/// the component is then on those audiences' pages only.
+fn components(v: &str) -> Result<Vec<Component>, Rejected> {
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut depth = 0usize;
+    for c in v.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        match (c, depth) {
+            (',' | '\n', 0) => parts.push(String::new()),
+            _ => parts.last_mut().into_iter().for_each(|p| p.push(c)),
         }
     }
-    Ok(names)
+    let mut out: Vec<Component> = Vec::new();
+    for part in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let entry = component(part)?;
+        if !out.iter().any(|k| k.name.eq_ignore_ascii_case(&entry.name)) {
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+/// `Name` or `Name [audience::staff audience::acme]`.
+fn component(part: &str) -> Result<Component, Rejected> {
+    let bad = || {
+        Rejected(format!(
+            "{part:?} is not a component name, or a name followed by its audiences such as `Internal DB [audience::staff]`"
+        ))
+    };
+    let Some(open) = part.find('[') else {
+        return match part.contains(']') {
+            true => Err(bad()),
+            false => Ok(Component {
+                name: part.to_owned(),
+                audiences: vec![],
+            }),
+        };
+    };
+    let name = part[..open].trim();
+    let inner = part[open + 1..].strip_suffix(']').ok_or_else(bad)?;
+    if name.is_empty() || inner.contains(['[', ']']) {
+        return Err(bad());
+    }
+    let mut audiences: Vec<String> = Vec::new();
+    for label in inner.split([' ', ',', '\t']).filter(|l| !l.is_empty()) {
+        let audience = label
+            .strip_prefix(super::audiences::AUDIENCE_LABEL_PREFIX)
+            .filter(|a| !a.is_empty())
+            .ok_or_else(bad)?;
+        if !audiences.iter().any(|a| a == audience) {
+            audiences.push(audience.to_owned());
+        }
+    }
+    if audiences.is_empty() {
+        return Err(bad());
+    }
+    Ok(Component {
+        name: name.to_owned(),
+        audiences,
+    })
 }
 
 fn language(v: &str) -> Result<Language, Rejected> {
@@ -204,4 +303,78 @@ fn origin(url: &str) -> Option<String> {
         scheme.to_ascii_lowercase(),
         host.to_ascii_lowercase()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, audiences: &[&str]) -> Component {
+        Component {
+            name: name.into(),
+            audiences: audiences.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn components_may_be_marked_for_audiences() {
+        // The old values keep their meaning.
+        assert_eq!(
+            components("API, Web app,\nPayments, api").unwrap(),
+            vec![
+                entry("API", &[]),
+                entry("Web app", &[]),
+                entry("Payments", &[])
+            ]
+        );
+        let marked = components(
+            "API, Internal DB [audience::staff], Exports [audience::acme, audience::staff],\nWeb",
+        )
+        .unwrap();
+        assert_eq!(
+            marked,
+            vec![
+                entry("API", &[]),
+                entry("Internal DB", &["staff"]),
+                entry("Exports", &["acme", "staff"]),
+                entry("Web", &[]),
+            ]
+        );
+        let settings = SiteSettings::read(|k| {
+            (k == "COMPONENTS").then(|| {
+                "API, Internal DB [audience::staff], Exports [audience::acme audience::staff], Web"
+                    .to_owned()
+            })
+        })
+        .unwrap();
+        assert_eq!(settings.components, vec!["API", "Web"]);
+        assert_eq!(settings.components_for(None), vec!["API", "Web"]);
+        assert_eq!(
+            settings.components_for(Some("staff")),
+            vec!["API", "Internal DB", "Exports", "Web"]
+        );
+        assert_eq!(
+            settings.components_for(Some("acme")),
+            vec!["API", "Exports", "Web"]
+        );
+        assert_eq!(settings.hidden_from(None), vec!["Internal DB", "Exports"]);
+        assert_eq!(settings.hidden_from(Some("acme")), vec!["Internal DB"]);
+        assert!(settings.hidden_from(Some("staff")).is_empty());
+    }
+
+    #[test]
+    fn a_bad_mark_is_named() {
+        for bad in [
+            "DB [staff]",
+            "DB [audience::]",
+            "DB [audience::staff",
+            "DB ]",
+            "[audience::staff]",
+            "DB [audience::staff] x",
+            "DB []",
+        ] {
+            let why = components(bad).unwrap_err().0;
+            assert!(why.contains("not a component name"), "{bad}: {why}");
+        }
+    }
 }

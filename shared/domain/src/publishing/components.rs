@@ -81,12 +81,18 @@ impl Publisher {
             }
         }
         if taken {
-            self.update_index(SITE_ONLY, |index| {
+            let change = |index: &mut crate::site::data::PublishedIndex| {
                 if states.newer_than(index.alert_states.as_ref()) {
                     index.alert_states = Some(states.clone());
                 }
-            })
-            .await?;
+            };
+            self.update_index(SITE_ONLY, change).await?;
+            // Every audience's page shows its components' states too.
+            for a in &self.audiences {
+                self.audience_view(a)
+                    .update_index(SITE_ONLY, change)
+                    .await?;
+            }
         }
         info!(
             version = states.version,
@@ -110,12 +116,17 @@ impl Publisher {
         let (index, _) = self.read_index().await?;
         let taken = read.newer_than(index.upstream.as_ref());
         if taken {
-            self.update_index(SITE_ONLY, |index| {
+            let change = |index: &mut crate::site::data::PublishedIndex| {
                 if read.newer_than(index.upstream.as_ref()) {
                     index.upstream = Some(read.clone());
                 }
-            })
-            .await?;
+            };
+            self.update_index(SITE_ONLY, change).await?;
+            for a in &self.audiences {
+                self.audience_view(a)
+                    .update_index(SITE_ONLY, change)
+                    .await?;
+            }
         }
         info!(version = read.version, taken, "upstream components");
         Ok(Outcome::Upstream {

@@ -162,6 +162,8 @@ struct AudienceStores {
     state: Arc<dyn ObjectStore>,
     /// The state bucket under `audiences/<name>/`.
     pages: Arc<dyn ObjectStore>,
+    /// Its page: the public one's, with the audience's components.
+    page: Arc<Page>,
 }
 
 impl Publisher {
@@ -262,12 +264,19 @@ impl Publisher {
     /// site follow at once (a caller applying many incidents writes them once after).
     async fn apply_with(&self, state: &IncidentState, how: Apply) -> Result<Outcome, ProcessError> {
         let outcome = self.apply_here(state, how).await?;
+        // An incident for everyone is announced once, by the public page; one for
+        // audiences only by each of their pages, to their subscribers.
+        let labels = state.issue.as_ref().map_or(&[][..], |i| &i.labels[..]);
+        let only = matches!(
+            audience::Readers::of(labels, &self.config.audiences.audiences),
+            audience::Readers::Only(_)
+        );
         for a in &self.audiences {
-            let quiet = Apply {
-                announce: false,
+            let view = Apply {
+                announce: how.announce && only,
                 ..how
             };
-            self.audience_view(a).apply_here(state, quiet).await?;
+            self.audience_view(a).apply_here(state, view).await?;
         }
         Ok(outcome)
     }
@@ -282,8 +291,8 @@ impl Publisher {
             authorizer: self.authorizer.clone(),
             gitlab: self.gitlab.clone(),
             projects: self.projects.clone(),
-            updates: None,
-            page: self.page.clone(),
+            updates: self.updates.clone(),
+            page: a.page.clone(),
             // The layout is the public publisher's to check and move.
             layout_checked: tokio::sync::OnceCell::new_with(Some(())),
             clock: self.clock.clone(),
@@ -350,6 +359,8 @@ impl Publisher {
                 maintenance,
             )
         {
+            // A component marked for other audiences is never named here.
+            rendered.incident.components.retain(|c| self.page.shows(c));
             rendered.incident.key_times = self.key_times(state, id, &rendered.incident).await?;
             if how.announce
                 && let Some(queue) = &self.updates
@@ -402,7 +413,9 @@ impl Publisher {
         id: u64,
         how: Apply,
     ) -> Result<Outcome, ProcessError> {
-        if state.ever_published() {
+        // An incident this page never showed (one for another audience) changes
+        // nothing here: its site is not written again.
+        if state.ever_published() && self.shows(id).await? {
             self.remove_public(id).await?;
             self.update_index(how, |index| {
                 index.incidents.remove(&id);
@@ -414,6 +427,17 @@ impl Publisher {
         Ok(Outcome::Private {
             incident: state.id(),
         })
+    }
+
+    /// Whether this page holds anything of incident `id`: its detail (written first
+    /// when published, removed first when taken down) or its entry in the index
+    /// (written last, removed last), so a publication or a take-down stopped halfway
+    /// still counts.
+    async fn shows(&self, id: u64) -> Result<bool, ProcessError> {
+        if self.status.get(&data::detail_key(id)).await?.is_some() {
+            return Ok(true);
+        }
+        Ok(self.read_index().await?.0.incidents.contains_key(&id))
     }
 
     /// Queues the updates between what is public of incident `id` and `after`.
@@ -433,7 +457,15 @@ impl Publisher {
                 }
             },
         };
-        let updates = crate::subscriptions::detect(before.as_ref(), after);
+        let mut updates = crate::subscriptions::detect(before.as_ref(), after);
+        // An audience page's updates go to its subscribers alone, each audience's
+        // under an id of its own (an incident for two audiences is two updates).
+        if let Some(a) = &self.audience {
+            for u in &mut updates {
+                u.audience = Some(a.clone());
+                u.id = format!("{a}.{}", u.id);
+            }
+        }
         if updates.is_empty() {
             return Ok(());
         }
@@ -660,7 +692,8 @@ impl Publisher {
     }
 
     /// Changes the private index of published incidents, then (with `how.site`)
-    /// rewrites `data/list.json` and the site from the newest index. Both writes are
+    /// rewrites `data/list.json` and the site from the newest index: this page's
+    /// alone (each audience's page is brought in line by its own view). Both writes are
     /// conditional, so concurrent publishers of different incidents never drop each
     /// other's entries.
     async fn update_index(
@@ -676,7 +709,7 @@ impl Publisher {
         })
         .await?;
         if how.site {
-            self.write_list().await?;
+            self.write_list_here().await?;
         }
         Ok(())
     }
@@ -955,11 +988,13 @@ impl Publisher {
             warn!(error = %e, "no SLA timers");
             crate::sla::SlaTargets::default()
         });
+        let page = Arc::new(Page::new(&config));
         let audiences = config
             .audiences
             .audiences
             .iter()
             .map(|a| AudienceStores {
+                page: Arc::new(page.for_audience(&config, &a.name)),
                 name: a.name.clone(),
                 state: Arc::new(audience::Prefixed::only(
                     state.clone(),
@@ -974,7 +1009,7 @@ impl Publisher {
             .collect();
         Publisher {
             projects: Arc::new(Projects::new(&config, Some(state.clone()))),
-            page: Arc::new(Page::new(&config)),
+            page,
             config,
             state,
             status,

@@ -143,8 +143,15 @@ pub enum SiteError {
 pub struct Page {
     pub language: Language,
     pub title: String,
-    /// `COMPONENTS`, in order.
+    /// `COMPONENTS`, in order: those this page shows (the public page: those marked
+    /// for no audience).
     pub components: Vec<String>,
+    /// Components of `COMPONENTS` marked for audiences this page is not for: never on
+    /// it, even when an incident's `component::` label names them.
+    pub hidden: Vec<String>,
+    /// The audience whose page this is (`None`: the public page); its subscribe form
+    /// says so.
+    pub audience: Option<String>,
     /// A path in the status bucket, or a URL on the page's own site.
     pub logo: Option<String>,
     pub accent: Option<brand::Accent>,
@@ -238,6 +245,8 @@ impl Page {
             language,
             title,
             components: config.site.components.clone(),
+            hidden: config.site.hidden_from(None),
+            audience: None,
             logo: config.site.page_logo_url.clone(),
             accent,
             base_url,
@@ -254,6 +263,27 @@ impl Page {
             stylesheet_key,
             script_key,
         }
+    }
+
+    /// The page of audience `name`: this one with that audience's components.
+    pub fn for_audience(&self, config: &Config, name: &str) -> Page {
+        Page {
+            components: config.site.components_for(Some(name)),
+            hidden: config.site.hidden_from(Some(name)),
+            audience: Some(name.to_owned()),
+            // Its feeds link to its own pages, under `/<name>/`.
+            base_url: self.base_url.as_ref().map(|b| format!("{b}/{name}")),
+            fingerprint: short_hash(&[&self.fingerprint, name]),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the page may name `component` (any case).
+    pub fn shows(&self, component: &str) -> bool {
+        !self
+            .hidden
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(component))
     }
 
     pub fn catalogue(&self) -> &'static Catalogue {
@@ -310,6 +340,7 @@ impl Page {
             subscribe_url => &self.subscribe_url,
             feeds => self.base_url.is_some(),
             components => components,
+            audience => &self.audience,
         }
     }
 

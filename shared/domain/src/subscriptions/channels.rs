@@ -334,6 +334,7 @@ mod tests {
             },
             html: "<p>We are <strong>looking</strong> into it.</p>".into(),
             previous_stage: None,
+            audience: None,
         }
     }
 

@@ -187,6 +187,8 @@ impl Subscriptions {
                     None => None,
                 };
                 let posted = match &self.channels {
+                    // The operators' channels are public: never an audience's update.
+                    Some(_) if u.audience.is_some() => 0,
                     Some(c) => {
                         let page = self.config.site.status_page_url.as_deref();
                         c.tell(self.state.as_ref(), &u, &self.site_title, page)
@@ -338,7 +340,9 @@ impl Subscriptions {
             return Ok(One::Skipped);
         };
         let (true, Some(address)) = (
-            s.active() && s.wants(&update.incident.components),
+            s.active()
+                && s.wants(&update.incident.components)
+                && s.reads(update.audience.as_deref()),
             s.address.as_deref(),
         ) else {
             return Ok(One::Skipped);

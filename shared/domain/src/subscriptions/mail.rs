@@ -151,13 +151,19 @@ impl Composer {
     /// An update's mail, rendered once for every subscriber.
     pub fn prepare(&self, update: &Update) -> Result<Prepared, RenderError> {
         let clean = |s: &str| s.replace('\0', "");
+        // An audience's update links into its page, under `/<audience>/`; a component's
+        // state (no incident of its own) to the page itself.
+        let base = self.page.as_ref().map(|p| match &update.audience {
+            Some(a) => format!("{p}/{a}"),
+            None => p.clone(),
+        });
         let component = update.kind == super::update::UpdateKind::Component;
-        let page_url = self.page.as_ref().map(|p| match component {
+        let page_url = base.as_ref().map(|p| match component {
             true => format!("{p}/"),
             false => format!("{p}/{}", crate::site::incident_page_key(update.incident.id)),
         });
         let mut html = clean(&update.html);
-        if let Some(p) = &self.page {
+        if let Some(p) = &base {
             // Copied uploads are linked relative to the bucket's root.
             html = html
                 .replace("src=\"data/incident/", &format!("src=\"{p}/data/incident/"))
@@ -343,6 +349,7 @@ mod tests {
             },
             html: html.into(),
             previous_stage: None,
+            audience: None,
         }
     }
 

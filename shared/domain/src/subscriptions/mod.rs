@@ -26,6 +26,7 @@ pub mod address;
 pub mod channels;
 pub mod fanout;
 pub mod feedback;
+pub mod feeds;
 pub mod limits;
 pub mod mail;
 pub mod problem;
@@ -91,6 +92,9 @@ pub struct Subscriptions {
     /// The origins `POST /subscribe` is taken from: the status page's and the API's
     /// (`scheme://host[:port]`); [`Subscriptions::with_origin`] adds more.
     origins: Vec<String>,
+    /// Sign-in to audience pages, where it is set up: an audience's subscription
+    /// needs a session holding that audience ([`Subscriptions::with_signin`]).
+    signin: std::sync::OnceLock<Arc<dyn crate::ports::SignIn>>,
 }
 
 impl Subscriptions {
@@ -149,6 +153,7 @@ impl Subscriptions {
             clock: Arc::new(SystemClock),
             layout_checked: tokio::sync::OnceCell::new(),
             origins,
+            signin: std::sync::OnceLock::new(),
         })
     }
 
@@ -212,8 +217,62 @@ impl Subscriptions {
         Ok(self)
     }
 
+    /// Takes audience subscriptions from readers signed in with `signin` (once; a
+    /// second call changes nothing).
+    pub fn with_signin(&self, signin: Arc<dyn crate::ports::SignIn>) {
+        let _ = self.signin.set(signin);
+    }
+
     pub fn enabled(&self) -> bool {
         self.fan.is_some()
+    }
+
+    /// `GET /<audience>/feed.atom` and `/<audience>/feed/<component>.atom` with a
+    /// reader's signed link ([`feeds`]): the audience's feed from the state bucket; a
+    /// link unsigned or changed gets a page saying why (403), an unknown audience or
+    /// file 404.
+    pub async fn audience_feed(
+        &self,
+        audience: &str,
+        file: &str,
+        query: Option<&str>,
+    ) -> crate::reply::Reply {
+        use http::StatusCode;
+        let not_found = || {
+            crate::reply::Reply::error(StatusCode::NOT_FOUND, format!("no feed /{audience}/{file}"))
+        };
+        if self.config.audiences.audiences.get(audience).is_none() {
+            return not_found();
+        }
+        let Some(key) = feeds::feed_key(audience, file) else {
+            return not_found();
+        };
+        let secret = self
+            .config
+            .subscriptions
+            .subscription_secret
+            .as_ref()
+            .map(|s| s.expose());
+        if let Err(why) = feeds::check(secret, audience, query) {
+            tracing::info!(audience, reason = %why, "audience feed refused");
+            return feeds::denied(&why);
+        }
+        match self.state.get(&key).await {
+            Ok(Some(o)) => crate::reply::Reply {
+                status: StatusCode::OK,
+                content_type: "application/atom+xml",
+                body: String::from_utf8_lossy(&o.body).into_owned(),
+                headers: vec![("cache-control", "private, no-store".to_owned())],
+                error: None,
+                binary: None,
+            },
+            Ok(None) => not_found(),
+            Err(e) => crate::reply::Reply::failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the state bucket is unavailable",
+                &e,
+            ),
+        }
     }
 
     /// One SES notification (an SNS message): a permanent bounce or a complaint

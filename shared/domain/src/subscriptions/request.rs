@@ -85,6 +85,9 @@ pub struct Waiting {
     /// Whether its confirmation mail went out (a message handled again sends none).
     #[serde(default)]
     pub mailed: bool,
+    /// The audience page it was asked from, by a reader signed in to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 impl Waiting {
@@ -102,6 +105,9 @@ pub struct Asked {
     pub components: Vec<String>,
     /// Whole seconds: the issue time of its link.
     pub requested_at: Timestamp,
+    /// The audience page it was asked from, by a reader signed in to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 /// What handling a request's message did.
@@ -138,6 +144,7 @@ pub fn moved(record: Subscriber, now: Timestamp) -> (Option<Subscriber>, Option<
             components: p.components.clone(),
             requested_at: p.requested_at,
             mailed: true,
+            audience: None,
         }),
         _ => None,
     }
@@ -323,6 +330,7 @@ impl Subscriptions {
             components: asked.components.clone(),
             requested_at: issued,
             mailed: true,
+            audience: asked.audience.clone(),
         };
         let mut replaced = false;
         document::update(state, &key(&id), |old: Option<Waiting>| match old {
@@ -414,6 +422,7 @@ mod tests {
                 requested_at: at(t),
             }),
             confirmation_sent_at: Some(at(pending.unwrap_or("2026-11-01T09:59:00Z"))),
+            audience: None,
         }
     }
 

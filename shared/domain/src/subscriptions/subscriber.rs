@@ -81,6 +81,10 @@ pub struct Subscriber {
     /// Written by the earlier release: when its last confirmation mail went out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation_sent_at: Option<Timestamp>,
+    /// The audience page it subscribed from (`AUDIENCES`): that audience's updates
+    /// come too. None (and every record of an earlier release): public updates only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 /// What a confirmation does.
@@ -106,7 +110,13 @@ impl Subscriber {
             suppressed: None,
             pending: None,
             confirmation_sent_at: None,
+            audience: None,
         }
+    }
+
+    /// Whether an update for `audience` (None: a public one) goes to it.
+    pub fn reads(&self, audience: Option<&str>) -> bool {
+        audience.is_none_or(|a| self.audience.as_deref() == Some(a))
     }
 
     /// Whether updates go to it.

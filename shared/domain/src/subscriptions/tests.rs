@@ -504,6 +504,7 @@ fn update(id: u64, kind: UpdateKind, components: &[&str]) -> Update {
         },
         html: "<p>We are looking into it.</p>".into(),
         previous_stage: None,
+        audience: None,
     }
 }
 

@@ -72,7 +72,8 @@ pub struct Subject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Update {
     /// The same change always has the same id, whoever finds it and however often:
-    /// `<incident>.<kind>[.<detail>]`. Deliveries are recorded by it.
+    /// `<incident>.<kind>[.<detail>]`, an audience's `<audience>.<incident>.<kind>…`.
+    /// Deliveries are recorded by it.
     pub id: String,
     pub kind: UpdateKind,
     #[serde(serialize_with = "time::ser", deserialize_with = "time::de")]
@@ -85,6 +86,10 @@ pub struct Update {
     /// The stage before a change of stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_stage: Option<String>,
+    /// The audience whose page alone shows the incident (`audience::<name>`): mailed
+    /// only to that audience's subscribers. None: a public update, for everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 /// The updates of components whose state on the page changed when their alerts'
@@ -120,6 +125,8 @@ pub fn component_updates(
                 },
                 html: String::new(),
                 previous_stage: Some(was.key().into()),
+                // The public page's components: an audience's own are not among them.
+                audience: None,
             })
         })
         .collect()
@@ -160,6 +167,7 @@ pub fn detect(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
             incident: subject(after),
             html: p.text.clone(),
             previous_stage: None,
+            audience: None,
         });
     }
     out
@@ -180,6 +188,7 @@ fn changes(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
             incident: subject(after),
             html: after.description.clone(),
             previous_stage: None,
+            audience: None,
         }];
     };
     let mut out = Vec::new();
@@ -204,6 +213,7 @@ fn changes(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
             incident: subject(after),
             html: c.note.clone(),
             previous_stage: None,
+            audience: None,
         });
     }
     if after.is_maintenance() {
@@ -229,6 +239,7 @@ fn changes(before: Option<&Incident>, after: &Incident) -> Vec<Update> {
             incident: subject(after),
             html: String::new(),
             previous_stage: (kind == UpdateKind::Stage).then(|| stage(before).to_owned()),
+            audience: None,
         });
     }
     out
@@ -257,6 +268,7 @@ fn maintenance_moment(before: &Incident, after: &Incident) -> Option<Update> {
         incident: subject(after),
         html: String::new(),
         previous_stage: Some(stage(before).to_owned()),
+        audience: None,
     })
 }
 

@@ -144,6 +144,8 @@ struct Fields {
     components: Vec<String>,
     website: String,
     action: String,
+    /// From an audience page's form: the audience whose updates are asked for too.
+    audience: String,
 }
 
 /// `scheme://host[:port]` of a URL, lowercased, without a default port: an origin
@@ -405,8 +407,12 @@ impl Subscriptions {
             self.state.as_ref(),
             &subscriber::key(id),
             |old: Option<Subscriber>| {
-                let (new, c) =
+                let (mut new, c) =
                     subscriber::confirm(old, &w.address, &w.components, w.requested_at, now);
+                // Asked from an audience's page: that audience's updates come too.
+                if let (Some(s), Confirmed::Now(_), Some(a)) = (&mut new, &c, &w.audience) {
+                    s.audience = Some(a.clone());
+                }
                 outcome = c;
                 new
             },
@@ -522,7 +528,14 @@ impl Subscriptions {
                     .await;
             }
         };
-        let known = self.known_components().await?;
+        let audience = match self.audience_of(&fields, req) {
+            Ok(a) => a,
+            Err(view) => return Ok(*view),
+        };
+        let mut known = self.known_components().await?;
+        if let Some(a) = &audience {
+            known.extend(self.config.site.components_for(Some(a)));
+        }
         let components = match subscriber::known_components(fields.components, &known) {
             Ok(c) => c,
             Err(e) => {
@@ -549,10 +562,64 @@ impl Subscriptions {
             address: address.as_str().to_owned(),
             components,
             requested_at,
+            audience,
         })
         .await?;
         info!(subscriber = %self.pseudonym(&address.id()), "subscribe request queued");
         Ok(check_mail)
+    }
+
+    /// The audience a subscribe request is for (`audience=` of an audience page's
+    /// form): one of `AUDIENCES`, asked by a reader whose session holds it; else a
+    /// refusal (403) saying why.
+    fn audience_of(&self, fields: &Fields, req: &Request<'_>) -> Result<Option<String>, Box<View>> {
+        let name = fields.audience.trim();
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let refuse = |why: String| {
+            info!(why, "an audience subscription refused");
+            Box::new(View::error(
+                403,
+                "audience_denied",
+                Problem::new("audience_denied").with("why", why),
+            ))
+        };
+        if self.config.audiences.audiences.get(name).is_none() {
+            return Err(refuse("no such audience page".to_owned()));
+        }
+        let Some(signin) = self.signin.get() else {
+            return Err(refuse(format!(
+                "subscribing to the {name} page's updates needs sign-in, which is not set up here"
+            )));
+        };
+        let cookies = req
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let path = format!("/{name}/");
+        match signin.admit(
+            name,
+            &path,
+            (!cookies.is_empty()).then_some(cookies.as_str()),
+        ) {
+            Ok(()) => Ok(Some(name.to_owned())),
+            Err(reply) if reply.status == StatusCode::FOUND => Err(refuse(format!(
+                "subscribing to the {name} page's updates needs you signed in to it: sign in, then subscribe from its page"
+            ))),
+            Err(reply) => Err(refuse(
+                reply
+                    .body
+                    .split("<p id=\"why\">")
+                    .nth(1)
+                    .and_then(|r| r.split("</p>").next())
+                    .map(|w| w.trim_end_matches('.').to_owned())
+                    .unwrap_or_else(|| format!("you may not read the {name} page")),
+            )),
+        }
     }
 
     /// The page's components: `COMPONENTS`, then those published incidents name
@@ -730,6 +797,7 @@ fn fields(req: &Request<'_>) -> Result<Fields, Box<View>> {
                     "components" | "components[]" => f.components.push(v),
                     "website" => f.website = v,
                     "action" => f.action = v,
+                    "audience" => f.audience = v,
                     _ => {}
                 }
             }
@@ -751,6 +819,7 @@ fn fields(req: &Request<'_>) -> Result<Fields, Box<View>> {
             f.email = text("email");
             f.website = text("website");
             f.action = text("action");
+            f.audience = text("audience");
             f.components = match v.get("components") {
                 Some(Value::Array(items)) => items
                     .iter()

@@ -214,3 +214,61 @@ fn the_signin_function_compiles_its_sign_in_and_none_of_the_domain() {
         .collect();
     assert!(unwanted.is_empty(), "openmic-signin compiles {unwanted:?}");
 }
+
+/// Every function, as template.yaml names them (`Binary:`).
+fn functions() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let names: Vec<String> = template
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Binary:"))
+        .map(|b| b.trim().to_owned())
+        .collect();
+    assert!(names.len() >= 6, "template.yaml's functions: {names:?}");
+    names
+}
+
+#[test]
+fn no_function_compiles_http2() {
+    // The SDK clients' HTTP/1.1 client (openmic-aws's https.rs) in place of the SDK's
+    // own, which always brings HTTP/2 (h2) beside it; nothing else asks for HTTP/2.
+    for function in functions() {
+        let names = compiled_by(&function);
+        assert!(
+            names.iter().any(|n| n == "hyper"),
+            "{function}: the tree is read"
+        );
+        assert!(
+            !names.iter().any(|n| n == "h2" || n == "aws-smithy-http-client"),
+            "{function} compiles HTTP/2: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn only_the_intake_functions_abort_on_panic() {
+    // The consumers contain a handler's panic to its message (unwinding); the intake
+    // functions consume no queue and are built with panic = "abort" through their
+    // package.metadata.lambda.build, which cargo-lambda reads for that one binary.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let release = workspace
+        .split("[profile.release]")
+        .nth(1)
+        .expect("a release profile");
+    assert!(
+        release.contains("panic = \"unwind\""),
+        "the release profile unwinds"
+    );
+    for function in functions() {
+        let dir = function.trim_start_matches("openmic-");
+        let manifest =
+            std::fs::read_to_string(root.join("functions").join(dir).join("Cargo.toml")).unwrap();
+        let aborts = manifest
+            .split("[package.metadata.lambda.build]")
+            .nth(1)
+            .is_some_and(|m| m.contains(r#"'profile.release.panic="abort"'"#));
+        let intake = matches!(function.as_str(), "openmic-webhook" | "openmic-alerts");
+        assert_eq!(aborts, intake, "{function}: panic = abort is for intake alone");
+    }
+}

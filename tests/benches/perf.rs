@@ -801,7 +801,7 @@ fn chart(c: &mut Criterion) {
     eprintln!(
         "chart: PNG {} bytes, SVG {} bytes, CSV {} bytes",
         drawn.png.len(),
-        drawn.svg.len(),
+        drawn.svg().map_or(0, |s| s.len()),
         drawn.csv.len()
     );
     let mut g = c.benchmark_group("chart");

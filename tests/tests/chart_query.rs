@@ -100,7 +100,7 @@ async fn the_range_from_an_hour_before_to_now_is_asked_with_its_auth_and_drawn()
         .await;
     let chart = ask(&server, Some("Bearer prom-token")).await.unwrap();
     assert!(chart.png.starts_with(b"\x89PNG\r\n\x1a\n"));
-    assert!(chart.svg.contains("class=\"threshold\""));
+    assert!(chart.svg().unwrap().contains("class=\"threshold\""));
     assert!(
         chart.text.contains("instance=\"a:9100\": now "),
         "{}",

@@ -239,7 +239,9 @@ fn no_function_compiles_http2() {
             "{function}: the tree is read"
         );
         assert!(
-            !names.iter().any(|n| n == "h2" || n == "aws-smithy-http-client"),
+            !names
+                .iter()
+                .any(|n| n == "h2" || n == "aws-smithy-http-client"),
             "{function} compiles HTTP/2: {names:?}"
         );
     }
@@ -269,6 +271,9 @@ fn only_the_intake_functions_abort_on_panic() {
             .nth(1)
             .is_some_and(|m| m.contains(r#"'profile.release.panic="abort"'"#));
         let intake = matches!(function.as_str(), "openmic-webhook" | "openmic-alerts");
-        assert_eq!(aborts, intake, "{function}: panic = abort is for intake alone");
+        assert_eq!(
+            aborts, intake,
+            "{function}: panic = abort is for intake alone"
+        );
     }
 }

@@ -199,6 +199,12 @@ pub fn draw(figure: &Figure) -> Result<Drawn, PngError> {
     Ok(Drawn { svg, png, layout })
 }
 
+/// Only the PNG.
+pub fn png(figure: &Figure) -> Result<Vec<u8>, PngError> {
+    let (_, shapes) = shapes(figure);
+    raster::png(figure, &shapes)
+}
+
 /// Only the SVG (no rasterising).
 pub fn draw_svg(figure: &Figure) -> (String, Layout) {
     let (layout, shapes) = shapes(figure);

@@ -53,7 +53,7 @@ pub async fn chart(
     }
     Ok(Chart {
         png: fetched.body.to_vec(),
-        svg: String::new(),
+        figure: None,
         text: text(title),
         csv: String::new(),
         from: ChartFrom::Grafana,

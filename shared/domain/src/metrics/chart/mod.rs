@@ -172,12 +172,22 @@ pub struct Alert<'a> {
 #[derive(Debug, Clone)]
 pub struct Chart {
     pub png: Vec<u8>,
-    pub svg: String,
+    /// What was drawn (none for Grafana's image): its SVG is drawn when asked for
+    /// ([`Chart::svg`]), as nothing openmic sends carries one.
+    pub figure: Option<draw::Figure>,
     /// The text alternative: a first line, then one line per drawn series.
     pub text: String,
     pub csv: String,
     /// Drawn by openmic, or Grafana's own image (no SVG, no CSV).
     pub from: ChartFrom,
+}
+
+impl Chart {
+    /// The chart as SVG, for where vectors serve better than the PNG (mail clients
+    /// block SVG); none for Grafana's image.
+    pub fn svg(&self) -> Option<String> {
+        self.figure.as_ref().map(|f| draw::draw_svg(f).0)
+    }
 }
 
 /// Where a chart comes from.
@@ -416,13 +426,14 @@ pub fn figure(alert: &Alert<'_>, series: &[Series]) -> Result<(draw::Figure, Str
     Ok((figure, text))
 }
 
-/// The chart of `series` for `alert`: PNG, SVG, text alternative and CSV.
+/// The chart of `series` for `alert`: PNG, text alternative and CSV (and its SVG on
+/// demand).
 pub fn chart(alert: &Alert<'_>, series: &[Series]) -> Result<Chart, NoChart> {
     let (figure, text) = figure(alert, series)?;
-    let drawn = draw::draw(&figure).map_err(|e| NoChart::Draw(e.to_string()))?;
+    let png = draw::png(&figure).map_err(|e| NoChart::Draw(e.to_string()))?;
     Ok(Chart {
-        png: drawn.png,
-        svg: drawn.svg,
+        png,
+        figure: Some(figure),
         text,
         csv: csv::write(series),
         from: ChartFrom::Drawn,

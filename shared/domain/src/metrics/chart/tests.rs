@@ -114,7 +114,8 @@ fn the_svg_parses_and_holds_the_threshold_and_the_text_alternative() {
     let series = waves(range, 12);
     let a = alert("avg by (instance) (errors_ratio) >= 0.6", range);
     let chart = chart(&a, &series).unwrap();
-    let doc = roxmltree::Document::parse(&chart.svg).unwrap();
+    let svg = chart.svg().unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
     let threshold = doc
         .descendants()
         .filter(|n| n.attribute("class") == Some("threshold"))
@@ -257,7 +258,8 @@ fn gaps_and_a_resolved_alert_draw() {
     let mut a = alert("http_request_duration_seconds > 0.5", range);
     a.ends_at = Some(at("2026-12-07T10:20:00Z"));
     let chart = chart(&a, &series).unwrap();
-    let doc = roxmltree::Document::parse(&chart.svg).unwrap();
+    let svg = chart.svg().unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
     let d = doc
         .descendants()
         .find(|n| n.attribute("class") == Some("series"))

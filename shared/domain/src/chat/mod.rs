@@ -92,9 +92,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Whether its body shows an image by its URL (Slack's `image` block).
+    /// Whether its body shows an image by its URL (Slack's `image` block, Teams' card's
+    /// `Image`).
     pub fn shows_images(self) -> bool {
-        self == Kind::Slack
+        matches!(self, Kind::Slack | Kind::Teams)
     }
 
     /// Every kind, by its name in configuration.

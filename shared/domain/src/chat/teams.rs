@@ -39,6 +39,21 @@ fn rich(inlines: Vec<Value>) -> Value {
     json!({"type": "RichTextBlock", "inlines": inlines})
 }
 
+/// An Adaptive Card `Image` of the chart: Teams fetches `url` (http(s) only; another
+/// is left out and the card goes without it), `altText` plain text, as wide as the
+/// card.
+fn image(image: &super::Image) -> Option<Value> {
+    let ok = image.url.starts_with("https://") || image.url.starts_with("http://");
+    ok.then(|| {
+        json!({
+            "type": "Image",
+            "url": image.url,
+            "altText": or_dash(escaped(&image.alt, Lines::Many, 2000, Units::Chars, verbatim)),
+            "size": "Stretch",
+        })
+    })
+}
+
 pub fn body(m: &Message) -> Value {
     let color = match m.tone {
         Tone::Danger => "Attention",
@@ -54,6 +69,9 @@ pub fn body(m: &Message) -> Value {
     )])];
     if !m.text.trim().is_empty() {
         card_body.push(rich(vec![run(&m.text, Lines::Many, 6000, json!({}))]));
+    }
+    if let Some(image) = m.image.as_ref().and_then(image) {
+        card_body.push(image);
     }
     if !m.facts.is_empty() {
         let mut inlines = Vec::new();
@@ -117,6 +135,40 @@ pub fn body(m: &Message) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chart_is_an_image_of_the_card_when_its_link_is_http() {
+        let mut m = crate::chat::tests::sample();
+        m.image = Some(crate::chat::Image {
+            url: "https://api.example.com/charts/ab/1.png?expires=1&sig=x".into(),
+            alt: "Chart of up > 0: now 1".into(),
+        });
+        let b = body(&m);
+        let card = &b["attachments"][0]["content"];
+        let image = card["body"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == "Image")
+            .expect("an Image element");
+        assert_eq!(
+            image["url"],
+            "https://api.example.com/charts/ab/1.png?expires=1&sig=x"
+        );
+        assert_eq!(image["altText"], "Chart of up > 0: now 1");
+        m.image = Some(crate::chat::Image {
+            url: "javascript:alert(1)".into(),
+            alt: "x".into(),
+        });
+        let b = body(&m);
+        assert!(
+            !b["attachments"][0]["content"]["body"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["type"] == "Image")
+        );
+    }
 
     #[test]
     fn an_adaptive_card_as_teams_documents_it() {

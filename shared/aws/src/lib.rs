@@ -21,37 +21,13 @@ pub mod sns;
 pub mod sqs;
 pub mod telemetry;
 
-#[cfg(any(
-    feature = "s3",
-    feature = "sqs",
-    feature = "ses",
-    feature = "sms",
-    feature = "secrets"
-))]
+#[cfg(feature = "sdk")]
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-#[cfg(any(
-    feature = "s3",
-    feature = "sqs",
-    feature = "ses",
-    feature = "sms",
-    feature = "secrets"
-))]
+#[cfg(feature = "sdk")]
 use aws_smithy_runtime_api::client::result::SdkError;
-#[cfg(any(
-    feature = "s3",
-    feature = "sqs",
-    feature = "ses",
-    feature = "sms",
-    feature = "secrets"
-))]
+#[cfg(feature = "sdk")]
 use aws_smithy_types::error::display::DisplayErrorContext;
-#[cfg(any(
-    feature = "s3",
-    feature = "sqs",
-    feature = "ses",
-    feature = "sms",
-    feature = "secrets"
-))]
+#[cfg(feature = "sdk")]
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 #[cfg(feature = "s3")]
@@ -63,13 +39,7 @@ use openmic_core::config::{Config, ConfigError, Function, Variable};
 
 /// What the AWS adapters read (beside the SDK's own `AWS_*`).
 pub use openmic_core::config::aws::VARIABLES;
-#[cfg(any(
-    feature = "s3",
-    feature = "sqs",
-    feature = "ses",
-    feature = "sms",
-    feature = "secrets"
-))]
+#[cfg(feature = "sdk")]
 use openmic_core::errors::BackendError;
 
 /// The shared SDK configuration from the environment, by the SDK's full chain
@@ -192,13 +162,7 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(b.build())
 }
 
-#[cfg(any(
-    feature = "s3",
-    feature = "sqs",
-    feature = "ses",
-    feature = "sms",
-    feature = "secrets"
-))]
+#[cfg(feature = "sdk")]
 /// Classes an SDK error: throttling, 5xx, timeouts and connection failures pass;
 /// anything else (missing bucket or queue, access denied, bad request) does not.
 pub(crate) fn classify<E>(what: &str, err: SdkError<E, HttpResponse>) -> BackendError

@@ -413,12 +413,16 @@ impl Publisher {
         id: u64,
         how: Apply,
     ) -> Result<Outcome, ProcessError> {
-        // An incident this page never showed (one for another audience) changes
-        // nothing here: its site is not written again.
-        if state.ever_published() && self.shows(id).await? {
+        // With audiences, an incident this page never showed (one for another
+        // audience) changes nothing here: its site is not written again. Without
+        // them, the one page is always brought in line, as a take-down stopped
+        // halfway and retried must be.
+        let here = self.audience.is_none() && self.audiences.is_empty() || self.shows(id).await?;
+        if state.ever_published() && here {
             self.remove_public(id).await?;
             self.update_index(how, |index| {
                 index.incidents.remove(&id);
+                index.withdrawn.insert(id);
             })
             .await?;
             info!(id, incident = %state.id(), "unpublished");
@@ -429,15 +433,16 @@ impl Publisher {
         })
     }
 
-    /// Whether this page holds anything of incident `id`: its detail (written first
-    /// when published, removed first when taken down) or its entry in the index
-    /// (written last, removed last), so a publication or a take-down stopped halfway
-    /// still counts.
+    /// Whether this page holds anything of incident `id`, or may: its detail (written
+    /// first when published, removed first when taken down), its entry in the index,
+    /// or its mark as taken down here (written with the entry's removal, before the
+    /// list and the site), so a publication or a take-down stopped halfway counts.
     async fn shows(&self, id: u64) -> Result<bool, ProcessError> {
         if self.status.get(&data::detail_key(id)).await?.is_some() {
             return Ok(true);
         }
-        Ok(self.read_index().await?.0.incidents.contains_key(&id))
+        let (index, _) = self.read_index().await?;
+        Ok(index.incidents.contains_key(&id) || index.withdrawn.contains(&id))
     }
 
     /// Queues the updates between what is public of incident `id` and `after`.

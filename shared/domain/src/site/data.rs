@@ -297,6 +297,12 @@ pub struct PublishedIndex {
     /// The upstream components as the notifier last read them (`UPSTREAM_COMPONENTS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<crate::metrics::upstream::Upstream>,
+    /// The incidents this page has taken down (set in the same write that drops their
+    /// entry): with audiences, a page skips the take-down of an incident it never
+    /// held, and these it always brings in line again, so a take-down cut after the
+    /// index was written is finished when the event comes again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub withdrawn: std::collections::BTreeSet<u64>,
 }
 
 /// The state bucket's layout since incidents are keyed by project:
@@ -322,6 +328,7 @@ impl PublishedIndex {
             pages: None,
             alert_states: None,
             upstream: None,
+            withdrawn: Default::default(),
         }
     }
 

@@ -187,6 +187,7 @@ fn classify(err: BoxError) -> ConnectorError {
     let mut io = false;
     let mut cause: Option<&(dyn StdError + 'static)> = Some(err.as_ref());
     while let Some(e) = cause {
+        // hyper-util's connect timeout is an I/O error of kind `TimedOut`.
         if let Some(e) = e.downcast_ref::<std::io::Error>() {
             match e.kind() {
                 std::io::ErrorKind::TimedOut => timeout = true,
@@ -204,10 +205,6 @@ fn classify(err: BoxError) -> ConnectorError {
             && e.is_connect()
         {
             io = true;
-        }
-        // The connect timeout of hyper-util's connector is a plain error saying so.
-        if e.to_string().contains("timed out") {
-            timeout = true;
         }
         cause = e.source();
     }

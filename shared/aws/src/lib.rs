@@ -30,10 +30,10 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 #[cfg(feature = "sdk")]
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-#[cfg(feature = "s3")]
+#[cfg(all(feature = "s3", feature = "sqs"))]
 use std::sync::Arc;
 
-#[cfg(feature = "s3")]
+#[cfg(all(feature = "s3", feature = "sqs"))]
 use openmic_core::compose::Backends;
 use openmic_core::config::{Config, ConfigError, Function, Variable};
 
